@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * conf.h - the configuration file of SPEC 3, shared by every program.
+ *
+ * conf_load() parses the whole file, collects every error as
+ * "FILE:LINE: expected ..." and refuses the file if there was any: a program
+ * never starts on a configuration it does not fully understand.  Keys keep
+ * the SPEC spelling: `[smtp] max_size` is `conf->smtp.max_size`.
+ * All strings are owned by the struct and freed by conf_free().
+ */
+#ifndef FACTEUR_CONF_H
+#define FACTEUR_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* host:port, "[::1]:993" or "0.0.0.0:25"; host kept without brackets */
+struct conf_addr {
+	char		host[256];
+	uint16_t	port;
+};
+
+struct conf_addrs {
+	struct conf_addr *v;
+	size_t		 n;
+};
+
+enum conf_tls_mode {
+	CONF_TLS_STARTTLS,
+	CONF_TLS_IMPLICIT,
+	CONF_TLS_NONE,
+};
+
+struct conf_dkim_sign {
+	char	*domain;
+	char	*selector;
+	char	*keyfile;
+};
+
+struct conf {
+	char		*file;		/* the path given with -c */
+	char		*hostname;
+	char	       **domains;	/* lower-cased, NULL-terminated */
+	size_t		 ndomains;
+	char		*state_dir;
+	char		*mail_dir;	/* with %d and %u */
+	char		*run_dir;
+	char		*user;
+	bool		 log_stderr;	/* log = stderr */
+
+	struct {
+		char	*cert;		/* NULL when [tls] is absent */
+		char	*key;
+	} tls;
+
+	struct {
+		struct conf_addrs listen;
+		struct conf_addrs submission;
+		struct conf_addrs submissions;
+		uint64_t	 max_size;	/* bytes, default 35M */
+		unsigned	 max_rcpt;	/* default 100 */
+		unsigned	 max_clients;	/* default 64 */
+		unsigned	 timeout;	/* seconds, default 300 (RFC 5321 4.5.3.2) */
+	} smtp;
+
+	struct {
+		bool		 enabled;	/* the [relay] section is present */
+		char		*host;
+		uint16_t	 port;		/* default 587 */
+		enum conf_tls_mode tls;		/* default starttls */
+		bool		 verify;	/* default yes */
+		char		*ca_file;	/* default /etc/ssl/certs/ca-certificates.crt */
+		char		*user;
+		char		*password_file;
+	} relay;
+
+	struct {
+		struct conf_dkim_sign *sign;
+		size_t		 nsign;
+	} dkim;
+
+	struct {
+		struct conf_addrs listen;
+		struct conf_addrs listen_starttls;
+		uint64_t	 max_literal;	/* bytes, default = smtp.max_size */
+		unsigned	 timeout;	/* seconds, default 1800 (RFC 3501 5.4) */
+	} imap;
+
+	struct {
+		unsigned	 retry;		/* seconds, default 5m */
+		unsigned	 max_retry;	/* default 4h */
+		unsigned	 expire;	/* default 5d */
+	} queue;
+
+	struct {
+		bool		 resolver_set;
+		struct conf_addr resolver;
+	} dns;
+};
+
+/*
+ * conf_load - parse `path` into a new struct conf.  On any error, writes
+ * every "path:line: expected ..." message to `errs` (one per line, may be
+ * NULL) and returns NULL.
+ */
+struct conf	*conf_load(const char *path, FILE *errs);
+/* conf_load_or_die - for mains: conf_load() to stderr, exit 1 on failure */
+struct conf	*conf_load_or_die(const char *path);
+void		 conf_free(struct conf **confp);
+
+/* conf_is_local_domain - case-insensitive match against `domains` */
+bool		 conf_is_local_domain(const struct conf *c, const char *domain, size_t len);
+
+/*
+ * conf_maildir_path - expand mail_dir for local@domain into out.  Returns
+ * false if it does not fit or a part contains '/' or starts with '.'.
+ */
+bool		 conf_maildir_path(const struct conf *c, const char *local,
+		    const char *domain, char *out, size_t outsz);
+
+#endif

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * authc.h - the client side of the facteur-authd protocol, used by smtpd
+ * and imapd (and the request/answer types both sides share).
+ *
+ * authd listens on RUN_DIR/authd.sock.  Every request is one ipc frame
+ * (lib/ipc.h) whose id the answer echoes.  The first frame on a connection
+ * is AUTHD_HELLO carrying AUTHD_PROTO_VERSION; authd closes connections
+ * that speak another version.  Answers are AUTHD_REPLY frames whose payload
+ * starts with a u32 `enum authd_res`, followed by per-request data:
+ *
+ *   AUTHD_RCPT  str address                 -> OK: u32 n, n x str mailbox
+ *                                              ("local@domain" of real users)
+ *                                              NOTFOUND | TEMPFAIL
+ *   AUTHD_LOGIN str service, str user,      -> OK: str canonical user
+ *               str password, str client ip    FAIL: u32 delay_ms applied
+ *                                              THROTTLED: u32 retry_after_s
+ *                                              TEMPFAIL
+ *   AUTHD_SENDERS str user                  -> OK: u32 n, n x str address
+ *                                              (patterns "@domain" allowed)
+ *   AUTHD_DKIM_SIGN str domain, str selector,
+ *               u32 alg, data sha256 digest -> OK: data signature
+ *
+ * The client reconnects on demand; every request times out after
+ * AUTHC_TIMEOUT_MS and then completes with AUTHD_TEMPFAIL, so a session
+ * never waits forever for authd.
+ */
+#ifndef FACTEUR_AUTHC_H
+#define FACTEUR_AUTHC_H
+
+#include <stdint.h>
+
+#include "ipc.h"
+
+#define AUTHD_PROTO_VERSION	1
+#define AUTHD_SOCKET		"authd.sock"
+#define AUTHC_TIMEOUT_MS	10000
+
+enum authd_type {
+	AUTHD_HELLO = 1,
+	AUTHD_RCPT,
+	AUTHD_LOGIN,
+	AUTHD_SENDERS,
+	AUTHD_DKIM_SIGN,
+	AUTHD_REPLY = 100,
+};
+
+enum authd_res {
+	AUTHD_OK = 0,
+	AUTHD_NOTFOUND,
+	AUTHD_FAIL,
+	AUTHD_THROTTLED,
+	AUTHD_TEMPFAIL,
+};
+
+enum authd_alg {
+	AUTHD_ALG_RSA_SHA256 = 1,
+	AUTHD_ALG_ED25519_SHA256,
+};
+
+/*
+ * authc_cb - completion.  `m` is positioned after the result code and is
+ * NULL for a TEMPFAIL produced locally (timeout, authd unreachable).  It is
+ * valid only during the call.
+ */
+typedef void authc_cb(void *arg, enum authd_res res, struct ipc_msg *m);
+
+/* authc_init - remember where authd is; connects lazily */
+void		authc_init(const char *run_dir);
+/*
+ * Each request returns its id (never 0), or 0 when it could not even be
+ * queued, in which case cb is not called and the caller answers a
+ * temporary failure itself.
+ */
+uint32_t	authc_rcpt(const char *address, authc_cb *cb, void *arg);
+uint32_t	authc_login(const char *service, const char *user,
+		    const char *password, const char *client_ip,
+		    authc_cb *cb, void *arg);
+uint32_t	authc_senders(const char *user, authc_cb *cb, void *arg);
+uint32_t	authc_dkim_sign(const char *domain, const char *selector,
+		    enum authd_alg alg, const uint8_t digest[32],
+		    authc_cb *cb, void *arg);
+/* authc_cancel - the requester is gone: drop the callback of request id */
+void		authc_cancel(uint32_t id);
+
+#endif

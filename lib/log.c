@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * log.c - logging to syslog (mail facility) or stderr, one line per event.
+ *
+ * Runs in every process.  Lines are "ident[pid]: text" on stderr, and go to
+ * syslog with LOG_PID otherwise.  Never logs a password: callers pass only
+ * escaped, length-capped untrusted text (log_escape).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static const char *log_ident = "facteur";
+static bool log_stderr = true;
+static bool log_debugging;
+
+void
+log_init(const char *ident, bool to_stderr, bool debug)
+{
+	log_ident = ident;
+	log_stderr = to_stderr;
+	log_debugging = debug;
+	if (!to_stderr)
+		openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+}
+
+/* log_set_ident - a forked role names itself ("smtpd/queue") */
+void
+log_set_ident(const char *ident)
+{
+	log_ident = ident;
+	if (!log_stderr) {
+		closelog();
+		openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+	}
+}
+
+static void
+log_vemit(int pri, const char *fmt, va_list ap, int errnum)
+{
+	char line[2048];
+	int n;
+
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	if (n < 0)
+		return;
+	if (errnum && (size_t)n < sizeof(line))
+		snprintf(line + n, sizeof(line) - n, ": %s", strerror(errnum));
+	if (log_stderr) {
+		/* one write per line so processes sharing stderr do not mix */
+		char out[2200];
+		int m = snprintf(out, sizeof(out), "%s[%ld]: %s\n", log_ident,
+		    (long)getpid(), line);
+		if (m > 0)
+			(void)!write(STDERR_FILENO, out,
+			    (size_t)m < sizeof(out) ? (size_t)m : sizeof(out) - 1);
+	} else
+		syslog(pri, "%s", line);
+}
+
+#define LOG_BODY(pri, errnum) do {		\
+	va_list ap;				\
+	va_start(ap, fmt);			\
+	log_vemit(pri, fmt, ap, errnum);	\
+	va_end(ap);				\
+} while (0)
+
+void
+log_info(const char *fmt, ...)
+{
+	LOG_BODY(LOG_INFO, 0);
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	int e = errno;
+
+	LOG_BODY(LOG_WARNING, e);
+	errno = e;
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	LOG_BODY(LOG_WARNING, 0);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	if (log_debugging)
+		LOG_BODY(LOG_DEBUG, 0);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	int e = errno;
+
+	LOG_BODY(LOG_ERR, e);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	LOG_BODY(LOG_ERR, 0);
+	exit(1);
+}
+
+void
+log_panic(const char *fmt, ...)
+{
+	LOG_BODY(LOG_CRIT, 0);
+	abort();
+}
+
+char *
+log_escape(char *out, size_t outsz, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0, i;
+
+	if (outsz == 0)
+		return out;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		size_t need = (c < 0x20 || c >= 0x7f || c == '\\') ? 4 : 1;
+
+		if (o + need + 4 > outsz) {	/* room for "..." and NUL */
+			if (o + 4 <= outsz) {
+				memcpy(out + o, "...", 3);
+				o += 3;
+			}
+			break;
+		}
+		if (need == 1)
+			out[o++] = (char)c;
+		else {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
