@@ -9,7 +9,8 @@
  * ipc_get_*; strings carry a length and must end with the one NUL at their
  * end; ipc_get_end() checks the payload was consumed exactly.  A peer that
  * sends a malformed frame is closed (its close callback runs); the process
- * keeps running.
+ * keeps running.  The owner may call ipc_close() inside on_msg, but must
+ * free the struct ipc only from on_close or outside the callbacks.
  */
 #ifndef FACTEUR_IPC_H
 #define FACTEUR_IPC_H

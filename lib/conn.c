@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * conn.c - non-blocking plain/TLS stream on the event loop (see conn.h).
+ *
+ * Runs in network-facing processes.  Input is bounded by in.max: when the
+ * buffer is full we stop reading, so a flooding peer costs at most that
+ * much memory.  Output is bounded by out.max: a peer that does not read
+ * gets its connection closed instead of growing our memory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#include "conn.h"
+#include "log.h"
+#include "tls.h"
+
+#define CONN_READ_CHUNK	4096
+
+static void conn_io(struct ev_io *io, unsigned events, void *arg);
+static void conn_timeout(struct ev_timer *t, void *arg);
+static void conn_kick(struct ev_timer *t, void *arg);
+
+/* conn_emit - call the owner; false if the conn was closed meanwhile */
+static bool
+conn_emit(struct conn *c, enum conn_event ev)
+{
+	int alive = 1;
+	int *prev = c->alive;
+
+	c->alive = &alive;
+	c->cb(c, ev, c->arg);
+	if (!alive)
+		return false;
+	c->alive = prev;
+	return true;
+}
+
+static void
+conn_fail(struct conn *c, const char *why)
+{
+	if (c->dead)
+		return;
+	c->dead = true;
+	c->error = why;
+	ev_io_stop(&c->io);
+	ev_timer_del(&c->timer);
+	(void)conn_emit(c, CONN_EV_CLOSED);
+}
+
+/* conn_update - watch what we need now */
+static void
+conn_update(struct conn *c)
+{
+	unsigned want = 0;
+
+	if (c->dead)
+		return;
+	if (c->handshaking)
+		want = c->io.want ? c->io.want : EV_READ;
+	else {
+		if (!c->paused && !c->closing && c->in.len < c->in.max)
+			want |= EV_READ;
+		if (c->out.len > 0)
+			want |= EV_WRITE;
+	}
+	ev_io_want(&c->io, want);
+}
+
+void
+conn_init(struct conn *c, int fd, size_t in_max, size_t out_max,
+    conn_cb *cb, void *arg)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = fd;
+	c->cb = cb;
+	c->arg = arg;
+	buf_init(&c->in, in_max);
+	buf_init(&c->out, out_max);
+	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	ev_io_init(&c->io, fd, conn_io, c);
+	ev_timer_init(&c->timer, conn_timeout, c);
+	conn_update(c);
+}
+
+void
+conn_set_timeout(struct conn *c, unsigned ms)
+{
+	c->timeout_ms = ms;
+	if (ms)
+		ev_timer_add(&c->timer, ms);
+	else
+		ev_timer_del(&c->timer);
+}
+
+static void
+conn_timeout(struct ev_timer *t, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->timer.cb == conn_kick) {		/* a deferred read, not a timeout */
+		ev_timer_init(&c->timer, conn_timeout, c);
+		if (c->timeout_ms)
+			ev_timer_add(&c->timer, c->timeout_ms);
+		conn_io(&c->io, EV_READ, c);
+		return;
+	}
+	if (c->closing) {
+		conn_fail(c, "timeout");
+		return;
+	}
+	c->error = "timeout";
+	(void)conn_emit(c, CONN_EV_TIMEOUT);
+}
+
+static void
+conn_kick(struct ev_timer *t, void *arg)
+{
+	conn_timeout(t, arg);
+}
+
+int
+conn_write(struct conn *c, const void *p, size_t n)
+{
+	if (c->dead)
+		return -1;
+	if (buf_append(&c->out, p, n) == -1)
+		return -1;
+	conn_update(c);
+	return 0;
+}
+
+int
+conn_printf(struct conn *c, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return -1;
+	return conn_write(c, line, (size_t)n);
+}
+
+void
+conn_pause(struct conn *c, bool pause)
+{
+	c->paused = pause;
+	conn_update(c);
+	/* TLS may hold decrypted bytes the socket will not signal again */
+	if (!pause && !c->dead && c->ssl && SSL_has_pending(c->ssl) &&
+	    c->in.len < c->in.max) {
+		ev_timer_init(&c->timer, conn_kick, c);
+		ev_timer_add(&c->timer, 0);
+	}
+}
+
+void
+conn_flush_close(struct conn *c)
+{
+	c->closing = true;
+	if (c->timeout_ms == 0)
+		conn_set_timeout(c, 30000);	/* bound the wait for a slow reader */
+	conn_update(c);
+}
+
+/* conn_handshake - 1 done, 0 in progress, -1 failed */
+static int
+conn_handshake(struct conn *c)
+{
+	int r = c->tls_client ? SSL_connect(c->ssl) : SSL_accept(c->ssl);
+
+	if (r == 1) {
+		c->handshaking = false;
+		return 1;
+	}
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		ev_io_want(&c->io, EV_READ);
+		return 0;
+	case SSL_ERROR_WANT_WRITE:
+		ev_io_want(&c->io, EV_WRITE);
+		return 0;
+	default:
+		log_debug("tls handshake failed: %s", tls_error());
+		return -1;
+	}
+}
+
+/* conn_flush - write what we can; -1 on a broken connection */
+static int
+conn_flush(struct conn *c)
+{
+	while (c->out.len > 0) {
+		ssize_t w;
+
+		if (c->ssl) {
+			int r = SSL_write(c->ssl, buf_head(&c->out),
+			    c->out.len > INT32_MAX ? INT32_MAX : (int)c->out.len);
+
+			if (r <= 0) {
+				int e = SSL_get_error(c->ssl, r);
+
+				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
+					return 0;
+				return -1;
+			}
+			w = r;
+		} else {
+			w = send(c->fd, buf_head(&c->out), c->out.len, MSG_NOSIGNAL);
+			if (w == -1) {
+				if (errno == EAGAIN || errno == EINTR)
+					return 0;
+				return -1;
+			}
+		}
+		buf_drain(&c->out, (size_t)w);
+	}
+	buf_shrink(&c->out, 4096);
+	return 1;
+}
+
+/* conn_fill - read into c->in; 1 got data, 0 nothing now, -1 eof/error */
+static int
+conn_fill(struct conn *c)
+{
+	int got = 0;
+
+	while (c->in.len < c->in.max) {
+		size_t room = c->in.max - c->in.len;
+		ssize_t r;
+
+		if (room > CONN_READ_CHUNK)
+			room = CONN_READ_CHUNK;
+		if (buf_reserve(&c->in, room) == -1)
+			return -1;
+		if (c->ssl) {
+			int n = SSL_read(c->ssl, buf_tail(&c->in), (int)room);
+
+			if (n <= 0) {
+				int e = SSL_get_error(c->ssl, n);
+
+				if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+					break;
+				return got ? 1 : -1;
+			}
+			r = n;
+		} else {
+			r = recv(c->fd, buf_tail(&c->in), room, 0);
+			if (r == -1) {
+				if (errno == EAGAIN || errno == EINTR)
+					break;
+				return got ? 1 : -1;
+			}
+			if (r == 0)
+				return got ? 1 : -1;
+		}
+		buf_commit(&c->in, (size_t)r);
+		got = 1;
+		if ((size_t)r < room)
+			break;
+	}
+	return got;
+}
+
+static void
+conn_io(struct ev_io *io, unsigned events, void *arg)
+{
+	struct conn *c = arg;
+	int r;
+
+	if (c->dead)
+		return;
+	if (c->handshaking) {
+		r = conn_handshake(c);
+		if (r == -1) {
+			conn_fail(c, "tls handshake failed");
+			return;
+		}
+		if (r == 0)
+			return;
+		if (!conn_emit(c, CONN_EV_TLS))
+			return;
+		conn_update(c);
+		events |= EV_READ;	/* data may have come with the handshake */
+	}
+	if (c->out.len > 0) {
+		if (conn_flush(c) == -1) {
+			conn_fail(c, "write error");
+			return;
+		}
+		if (c->out.len == 0) {
+			if (c->closing) {
+				if (c->ssl)
+					(void)SSL_shutdown(c->ssl);
+				conn_fail(c, "closed");
+				return;
+			}
+			if (!conn_emit(c, CONN_EV_DRAINED))
+				return;
+		}
+	} else if (c->closing) {
+		conn_fail(c, "closed");
+		return;
+	}
+	if ((events & (EV_READ | EV_ERROR)) && !c->paused && !c->closing &&
+	    c->in.len < c->in.max) {
+		r = conn_fill(c);
+		if (r == -1) {
+			conn_fail(c, c->in.len ? "eof" : "eof");
+			return;
+		}
+		if (r == 1) {
+			if (c->timeout_ms)
+				ev_timer_add(&c->timer, c->timeout_ms);
+			if (!conn_emit(c, CONN_EV_READ))
+				return;
+			/* answer pipelined input in the same round */
+			if (c->out.len > 0 && conn_flush(c) == -1) {
+				conn_fail(c, "write error");
+				return;
+			}
+		}
+	}
+	conn_update(c);
+}
+
+int
+conn_starttls(struct conn *c, SSL_CTX *ctx, const char *sni, bool client)
+{
+	if ((c->ssl = SSL_new(ctx)) == NULL || SSL_set_fd(c->ssl, c->fd) != 1)
+		return -1;
+	buf_reset(&c->in);	/* plaintext sent before the handshake is dropped */
+	c->tls_client = client;
+	if (client) {
+		if (sni) {
+			SSL_set_tlsext_host_name(c->ssl, sni);
+			SSL_set1_host(c->ssl, sni);
+		}
+		SSL_set_connect_state(c->ssl);
+	} else
+		SSL_set_accept_state(c->ssl);
+	c->handshaking = true;
+	ev_io_want(&c->io, client ? EV_WRITE : EV_READ);
+	if (client)
+		conn_io(&c->io, EV_WRITE, c);
+	return 0;
+}
+
+void
+conn_close(struct conn *c)
+{
+	if (c->alive)
+		*c->alive = 0;
+	c->alive = NULL;
+	ev_io_stop(&c->io);
+	ev_timer_del(&c->timer);
+	if (c->ssl) {
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
+	if (c->fd != -1)
+		close(c->fd);
+	c->fd = -1;
+	c->dead = true;
+	buf_free(&c->in);
+	buf_free(&c->out);
+}

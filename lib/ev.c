@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * ev.c - the per-process event loop: epoll for descriptors, a binary heap
+ * of one-shot timers, signalfd for signals.
+ *
+ * Runs in every daemon process, after fork.  Never blocks except in
+ * epoll_wait.  A loop failure other than EINTR is returned by ev_run so the
+ * role can exit and be restarted by its supervisor.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ev.h"
+#include "log.h"
+#include "xmem.h"
+
+struct ev_sig {
+	ev_signal_cb	*cb;
+	void		*arg;
+};
+
+static int ev_epfd = -1;
+static uint64_t ev_time;
+static bool ev_stop;
+static struct ev_timer **ev_heap;
+static size_t ev_nheap, ev_capheap;
+static struct ev_io ev_sigio;
+static sigset_t ev_sigset;
+static struct ev_sig ev_sigs[65];
+/* the batch being dispatched, so ev_io_stop can cancel pending events */
+static struct epoll_event *ev_batch;
+static int ev_nbatch;
+
+static uint64_t
+ev_clock(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t
+ev_now(void)
+{
+	return ev_time;
+}
+
+void
+ev_init(void)
+{
+	if (ev_epfd != -1)
+		close(ev_epfd);
+	if (ev_sigio.added || ev_sigio.fd > 0)
+		close(ev_sigio.fd);
+	memset(&ev_sigio, 0, sizeof(ev_sigio));
+	memset(ev_sigs, 0, sizeof(ev_sigs));
+	sigemptyset(&ev_sigset);
+	ev_nheap = 0;
+	ev_stop = false;
+	if ((ev_epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		fatal("epoll_create1");
+	ev_time = ev_clock();
+}
+
+void
+ev_io_init(struct ev_io *io, int fd, ev_io_cb *cb, void *arg)
+{
+	io->fd = fd;
+	io->want = 0;
+	io->added = false;
+	io->cb = cb;
+	io->arg = arg;
+}
+
+int
+ev_io_want(struct ev_io *io, unsigned events)
+{
+	struct epoll_event e;
+
+	if (events == io->want && io->added)
+		return 0;
+	memset(&e, 0, sizeof(e));
+	e.events = ((events & EV_READ) ? EPOLLIN : 0) |
+	    ((events & EV_WRITE) ? EPOLLOUT : 0);
+	e.data.ptr = io;
+	if (epoll_ctl(ev_epfd, io->added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+	    io->fd, &e) == -1) {
+		log_warn("epoll_ctl fd %d", io->fd);
+		return -1;
+	}
+	io->added = true;
+	io->want = events;
+	return 0;
+}
+
+void
+ev_io_stop(struct ev_io *io)
+{
+	int i;
+
+	if (io->added)
+		(void)epoll_ctl(ev_epfd, EPOLL_CTL_DEL, io->fd, NULL);
+	for (i = 0; i < ev_nbatch; i++)
+		if (ev_batch[i].data.ptr == io)
+			ev_batch[i].data.ptr = NULL;
+	io->added = false;
+	io->want = 0;
+}
+
+/* heap helpers: slot is index + 1 */
+static void
+ev_heap_set(size_t i, struct ev_timer *t)
+{
+	ev_heap[i] = t;
+	t->slot = i + 1;
+}
+
+static void
+ev_heap_up(size_t i)
+{
+	struct ev_timer *t = ev_heap[i];
+
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+
+		if (ev_heap[p]->when <= t->when)
+			break;
+		ev_heap_set(i, ev_heap[p]);
+		i = p;
+	}
+	ev_heap_set(i, t);
+}
+
+static void
+ev_heap_down(size_t i)
+{
+	struct ev_timer *t = ev_heap[i];
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= ev_nheap)
+			break;
+		if (c + 1 < ev_nheap && ev_heap[c + 1]->when < ev_heap[c]->when)
+			c++;
+		if (t->when <= ev_heap[c]->when)
+			break;
+		ev_heap_set(i, ev_heap[c]);
+		i = c;
+	}
+	ev_heap_set(i, t);
+}
+
+void
+ev_timer_init(struct ev_timer *t, ev_timer_cb *cb, void *arg)
+{
+	t->when = 0;
+	t->slot = 0;
+	t->cb = cb;
+	t->arg = arg;
+}
+
+void
+ev_timer_del(struct ev_timer *t)
+{
+	size_t i;
+	struct ev_timer *last;
+
+	if (t->slot == 0)
+		return;
+	i = t->slot - 1;
+	t->slot = 0;
+	last = ev_heap[--ev_nheap];
+	if (i == ev_nheap)
+		return;
+	ev_heap_set(i, last);
+	ev_heap_up(i);
+	ev_heap_down(last->slot - 1);
+}
+
+void
+ev_timer_add(struct ev_timer *t, uint64_t msec)
+{
+	ev_timer_del(t);
+	if (ev_nheap == ev_capheap) {
+		ev_capheap = ev_capheap ? ev_capheap * 2 : 64;
+		ev_heap = xreallocarray(ev_heap, ev_capheap, sizeof(*ev_heap));
+	}
+	t->when = ev_clock() + msec;
+	ev_heap_set(ev_nheap++, t);
+	ev_heap_up(ev_nheap - 1);
+}
+
+static void
+ev_signal_read(struct ev_io *io, unsigned events, void *arg)
+{
+	struct signalfd_siginfo si;
+
+	while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo < 65 && ev_sigs[si.ssi_signo].cb)
+			ev_sigs[si.ssi_signo].cb((int)si.ssi_signo,
+			    ev_sigs[si.ssi_signo].arg);
+	}
+}
+
+void
+ev_signal(int sig, ev_signal_cb *cb, void *arg)
+{
+	int fd;
+
+	if (cb == NULL) {
+		signal(sig, SIG_IGN);
+		return;
+	}
+	ev_sigs[sig].cb = cb;
+	ev_sigs[sig].arg = arg;
+	sigaddset(&ev_sigset, sig);
+	if (sigprocmask(SIG_BLOCK, &ev_sigset, NULL) == -1)
+		fatal("sigprocmask");
+	fd = signalfd(ev_sigio.added ? ev_sigio.fd : -1, &ev_sigset,
+	    SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd == -1)
+		fatal("signalfd");
+	if (!ev_sigio.added) {
+		ev_io_init(&ev_sigio, fd, ev_signal_read, NULL);
+		ev_io_want(&ev_sigio, EV_READ);
+	}
+}
+
+void
+ev_break(void)
+{
+	ev_stop = true;
+}
+
+static void
+ev_run_timers(void)
+{
+	while (ev_nheap > 0 && ev_heap[0]->when <= ev_time) {
+		struct ev_timer *t = ev_heap[0];
+
+		ev_timer_del(t);
+		t->cb(t, t->arg);
+	}
+}
+
+int
+ev_run(void)
+{
+	static struct epoll_event evs[64];
+	int n, i, wait;
+
+	ev_stop = false;
+	while (!ev_stop) {
+		ev_time = ev_clock();
+		ev_run_timers();
+		if (ev_stop)
+			break;
+		wait = -1;
+		if (ev_nheap > 0) {
+			uint64_t d = ev_heap[0]->when > ev_time ?
+			    ev_heap[0]->when - ev_time : 0;
+			wait = d > 60000 ? 60000 : (int)d;
+		}
+		n = epoll_wait(ev_epfd, evs, 64, wait);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			log_warn("epoll_wait");
+			return -1;
+		}
+		ev_time = ev_clock();
+		ev_batch = evs;
+		ev_nbatch = n;
+		for (i = 0; i < n; i++) {
+			struct ev_io *io = evs[i].data.ptr;
+			unsigned e = 0;
+
+			if (io == NULL)		/* stopped by an earlier callback */
+				continue;
+
+			if (evs[i].events & (EPOLLIN | EPOLLRDHUP))
+				e |= EV_READ;
+			if (evs[i].events & EPOLLOUT)
+				e |= EV_WRITE;
+			if (evs[i].events & (EPOLLERR | EPOLLHUP))
+				e |= EV_ERROR | (io->want & (EV_READ | EV_WRITE));
+			io->cb(io, e, io->arg);
+		}
+		ev_nbatch = 0;
+	}
+	return 0;
+}

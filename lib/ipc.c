@@ -1,0 +1,552 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * ipc.c - framed messages between facteur processes (see ipc.h).
+ *
+ * Runs in every process that talks to another.  A frame from a peer is
+ * untrusted: its length is checked against IPC_MAX_PAYLOAD before anything
+ * is buffered, and a malformed frame closes that peer only.  Descriptors
+ * received with SCM_RIGHTS are matched to the frame that carries IPC_F_FD;
+ * a descriptor nobody claims is closed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ipc.h"
+#include "log.h"
+#include "xmem.h"
+
+#define IPC_IN_MAX	(4 * (sizeof(struct ipc_hdr) + IPC_MAX_PAYLOAD))
+
+static void ipc_io(struct ev_io *io, unsigned events, void *arg);
+
+void
+ipc_init(struct ipc *ch, int fd, ipc_msg_cb *on_msg, ipc_close_cb *on_close,
+    void *arg)
+{
+	memset(ch, 0, sizeof(*ch));
+	ch->fd = fd;
+	ch->on_msg = on_msg;
+	ch->on_close = on_close;
+	ch->arg = arg;
+	buf_init(&ch->in, IPC_IN_MAX);
+	buf_init(&ch->out, 0);
+	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	ev_io_init(&ch->io, fd, ipc_io, ch);
+	ev_io_want(&ch->io, EV_READ);
+}
+
+void
+ipc_close(struct ipc *ch)
+{
+	size_t i;
+
+	if (ch->closed)
+		return;
+	ch->closed = true;
+	ev_io_stop(&ch->io);
+	close(ch->fd);
+	ch->fd = -1;
+	for (i = 0; i < ch->noutfds; i++)
+		close(ch->outfds[i]);
+	for (i = 0; i < ch->ninfds; i++)
+		close(ch->infds[i]);
+	free(ch->outfds);
+	free(ch->outfd_at);
+	ch->outfds = NULL;
+	ch->outfd_at = NULL;
+	ch->noutfds = ch->ninfds = 0;
+	buf_free(&ch->in);
+	buf_free(&ch->out);
+}
+
+size_t
+ipc_pending(const struct ipc *ch)
+{
+	return ch->out.len;
+}
+
+/* ipc_fail - close the channel and tell the owner (once) */
+static void
+ipc_fail(struct ipc *ch, const char *why)
+{
+	if (ch->closed)
+		return;
+	if (why)
+		log_warnx("ipc: closing peer: %s", why);
+	ipc_close(ch);
+	if (ch->on_close)
+		ch->on_close(ch, ch->arg);
+}
+
+int
+ipc_send(struct ipc *ch, uint32_t type, uint32_t id, int fd,
+    const struct ipc_out *o)
+{
+	struct ipc_hdr h;
+
+	if (ch->closed || (o && o->overflow)) {
+		if (fd != -1)
+			close(fd);
+		errno = ch->closed ? EPIPE : EMSGSIZE;
+		return -1;
+	}
+	h.type = type;
+	h.len = o ? (uint32_t)o->len : 0;
+	h.id = id;
+	h.flags = fd != -1 ? IPC_F_FD : 0;
+	if (fd != -1) {
+		ch->outfds = xreallocarray(ch->outfds, ch->noutfds + 1, sizeof(int));
+		ch->outfd_at = xreallocarray(ch->outfd_at, ch->noutfds + 1,
+		    sizeof(size_t));
+		ch->outfds[ch->noutfds] = fd;
+		ch->outfd_at[ch->noutfds] = ch->out.len;
+		ch->noutfds++;
+	}
+	if (buf_append(&ch->out, &h, sizeof(h)) == -1 ||
+	    (o && buf_append(&ch->out, o->p, o->len) == -1))
+		fatal("ipc_send: out of memory");
+	ev_io_want(&ch->io, EV_READ | EV_WRITE);
+	return 0;
+}
+
+/* ipc_flush - write as much as possible; -1 on a broken peer */
+static int
+ipc_flush(struct ipc *ch)
+{
+	while (ch->out.len > 0) {
+		size_t n = ch->out.len;
+		ssize_t w;
+		struct msghdr mh;
+		struct iovec iov;
+		union {
+			struct cmsghdr hdr;
+			char buf[CMSG_SPACE(sizeof(int))];
+		} cm;
+
+		memset(&mh, 0, sizeof(mh));
+		/* a frame carrying a fd is sent alone, with the fd attached */
+		if (ch->noutfds > 0 && ch->outfd_at[0] == 0) {
+			struct ipc_hdr *h = (struct ipc_hdr *)buf_head(&ch->out);
+
+			n = sizeof(*h) + h->len;
+			memset(&cm, 0, sizeof(cm));
+			mh.msg_control = cm.buf;
+			mh.msg_controllen = sizeof(cm.buf);
+			CMSG_FIRSTHDR(&mh)->cmsg_len = CMSG_LEN(sizeof(int));
+			CMSG_FIRSTHDR(&mh)->cmsg_level = SOL_SOCKET;
+			CMSG_FIRSTHDR(&mh)->cmsg_type = SCM_RIGHTS;
+			memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), &ch->outfds[0],
+			    sizeof(int));
+		} else if (ch->noutfds > 0)
+			n = ch->outfd_at[0];	/* stop before the fd frame */
+		iov.iov_base = buf_head(&ch->out);
+		iov.iov_len = n;
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		w = sendmsg(ch->fd, &mh, MSG_NOSIGNAL);
+		if (w == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				return 0;
+			return -1;
+		}
+		if (mh.msg_controllen) {
+			close(ch->outfds[0]);
+			memmove(ch->outfds, ch->outfds + 1,
+			    (ch->noutfds - 1) * sizeof(int));
+			memmove(ch->outfd_at, ch->outfd_at + 1,
+			    (ch->noutfds - 1) * sizeof(size_t));
+			ch->noutfds--;
+		}
+		buf_drain(&ch->out, (size_t)w);
+		for (size_t i = 0; i < ch->noutfds; i++)
+			ch->outfd_at[i] -= (size_t)w;
+	}
+	ev_io_want(&ch->io, EV_READ);
+	return 0;
+}
+
+/* ipc_recv - read bytes and descriptors; 0 on EOF, -1 error, 1 data */
+static int
+ipc_recv(struct ipc *ch)
+{
+	struct msghdr mh;
+	struct iovec iov;
+	struct cmsghdr *c;
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+	} cm;
+	ssize_t r;
+
+	if (buf_reserve(&ch->in, sizeof(struct ipc_hdr) + IPC_MAX_PAYLOAD) == -1)
+		return -1;
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = buf_tail(&ch->in);
+	iov.iov_len = sizeof(struct ipc_hdr) + IPC_MAX_PAYLOAD;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.buf;
+	mh.msg_controllen = sizeof(cm.buf);
+	r = recvmsg(ch->fd, &mh, MSG_CMSG_CLOEXEC);
+	if (r == -1)
+		return (errno == EAGAIN || errno == EINTR) ? 2 : -1;
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		int *fds = (int *)CMSG_DATA(c);
+		size_t i, n;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < n; i++) {
+			if (ch->ninfds < sizeof(ch->infds) / sizeof(int))
+				ch->infds[ch->ninfds++] = fds[i];
+			else
+				close(fds[i]);
+		}
+	}
+	if (r == 0)
+		return 0;
+	buf_commit(&ch->in, (size_t)r);
+	return 1;
+}
+
+/* ipc_dispatch - hand every complete frame to the owner */
+static void
+ipc_dispatch(struct ipc *ch)
+{
+	while (!ch->closed && ch->in.len >= sizeof(struct ipc_hdr)) {
+		struct ipc_msg m;
+
+		memcpy(&m.hdr, buf_head(&ch->in), sizeof(m.hdr));
+		if (m.hdr.len > IPC_MAX_PAYLOAD) {
+			ipc_fail(ch, "oversized frame");
+			return;
+		}
+		if (ch->in.len < sizeof(m.hdr) + m.hdr.len)
+			return;
+		m.p = (const uint8_t *)buf_head(&ch->in) + sizeof(m.hdr);
+		m.pos = 0;
+		m.bad = false;
+		m.fd = -1;
+		if (m.hdr.flags & IPC_F_FD) {
+			if (ch->ninfds == 0) {
+				ipc_fail(ch, "frame announces a descriptor that did not come");
+				return;
+			}
+			m.fd = ch->infds[0];
+			memmove(ch->infds, ch->infds + 1,
+			    (--ch->ninfds) * sizeof(int));
+		}
+		/* the payload stays in `in` during the callback: drain after */
+		ch->on_msg(ch, &m, ch->arg);
+		if (ch->closed)
+			return;
+		buf_drain(&ch->in, sizeof(m.hdr) + m.hdr.len);
+	}
+}
+
+static void
+ipc_io(struct ev_io *io, unsigned events, void *arg)
+{
+	struct ipc *ch = arg;
+	int r;
+
+	if ((events & EV_WRITE) && ipc_flush(ch) == -1) {
+		ipc_fail(ch, NULL);
+		return;
+	}
+	if (!(events & EV_READ))
+		return;
+	r = ipc_recv(ch);
+	if (r == 2)
+		return;
+	if (r <= 0) {
+		ipc_fail(ch, NULL);
+		return;
+	}
+	ipc_dispatch(ch);
+}
+
+void
+ipc_out_init(struct ipc_out *o)
+{
+	o->len = 0;
+	o->overflow = false;
+}
+
+static void
+ipc_put(struct ipc_out *o, const void *p, size_t n)
+{
+	if (o->overflow || n > sizeof(o->p) - o->len) {
+		o->overflow = true;
+		return;
+	}
+	memcpy(o->p + o->len, p, n);
+	o->len += n;
+}
+
+void
+ipc_put_u32(struct ipc_out *o, uint32_t v)
+{
+	ipc_put(o, &v, sizeof(v));
+}
+
+void
+ipc_put_u64(struct ipc_out *o, uint64_t v)
+{
+	ipc_put(o, &v, sizeof(v));
+}
+
+void
+ipc_put_data(struct ipc_out *o, const void *p, size_t n)
+{
+	if (n > UINT32_MAX) {
+		o->overflow = true;
+		return;
+	}
+	ipc_put_u32(o, (uint32_t)n);
+	ipc_put(o, p, n);
+}
+
+void
+ipc_put_strn(struct ipc_out *o, const char *s, size_t n)
+{
+	if (n >= UINT32_MAX) {
+		o->overflow = true;
+		return;
+	}
+	ipc_put_u32(o, (uint32_t)n + 1);
+	ipc_put(o, s, n);
+	ipc_put(o, "", 1);
+}
+
+void
+ipc_put_str(struct ipc_out *o, const char *s)
+{
+	ipc_put_strn(o, s, strlen(s));
+}
+
+static bool
+ipc_get(struct ipc_msg *m, void *p, size_t n)
+{
+	if (m->bad || n > m->hdr.len - m->pos) {
+		m->bad = true;
+		return false;
+	}
+	memcpy(p, m->p + m->pos, n);
+	m->pos += n;
+	return true;
+}
+
+bool
+ipc_get_u32(struct ipc_msg *m, uint32_t *v)
+{
+	return ipc_get(m, v, sizeof(*v));
+}
+
+bool
+ipc_get_u64(struct ipc_msg *m, uint64_t *v)
+{
+	return ipc_get(m, v, sizeof(*v));
+}
+
+bool
+ipc_get_data(struct ipc_msg *m, const void **p, size_t *n)
+{
+	uint32_t len;
+
+	if (!ipc_get_u32(m, &len))
+		return false;
+	if (len > m->hdr.len - m->pos) {
+		m->bad = true;
+		return false;
+	}
+	*p = m->p + m->pos;
+	*n = len;
+	m->pos += len;
+	return true;
+}
+
+bool
+ipc_get_str(struct ipc_msg *m, const char **s, size_t *n)
+{
+	const void *p;
+	size_t len;
+
+	if (!ipc_get_data(m, &p, &len))
+		return false;
+	if (len == 0 || ((const char *)p)[len - 1] != '\0' ||
+	    memchr(p, '\0', len - 1) != NULL) {
+		m->bad = true;
+		return false;
+	}
+	*s = p;
+	if (n)
+		*n = len - 1;
+	return true;
+}
+
+bool
+ipc_get_end(struct ipc_msg *m)
+{
+	return !m->bad && m->pos == m->hdr.len;
+}
+
+int
+ipc_write_sync(int fd, uint32_t type, uint32_t id, int passfd,
+    const struct ipc_out *o)
+{
+	struct ipc_hdr h;
+	struct msghdr mh;
+	struct iovec iov[2];
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	ssize_t w;
+
+	if (o && o->overflow) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	h.type = type;
+	h.len = o ? (uint32_t)o->len : 0;
+	h.id = id;
+	h.flags = passfd != -1 ? IPC_F_FD : 0;
+	memset(&mh, 0, sizeof(mh));
+	iov[0].iov_base = &h;
+	iov[0].iov_len = sizeof(h);
+	iov[1].iov_base = o ? (void *)o->p : NULL;
+	iov[1].iov_len = h.len;
+	mh.msg_iov = iov;
+	mh.msg_iovlen = 2;
+	if (passfd != -1) {
+		memset(&cm, 0, sizeof(cm));
+		mh.msg_control = cm.buf;
+		mh.msg_controllen = sizeof(cm.buf);
+		CMSG_FIRSTHDR(&mh)->cmsg_len = CMSG_LEN(sizeof(int));
+		CMSG_FIRSTHDR(&mh)->cmsg_level = SOL_SOCKET;
+		CMSG_FIRSTHDR(&mh)->cmsg_type = SCM_RIGHTS;
+		memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), &passfd, sizeof(int));
+	}
+	do
+		w = sendmsg(fd, &mh, MSG_NOSIGNAL);
+	while (w == -1 && errno == EINTR);
+	if (w == -1)
+		return -1;
+	if ((size_t)w != sizeof(h) + h.len) {	/* blocking socket: short means broken */
+		errno = EPROTO;
+		return -1;
+	}
+	return 0;
+}
+
+/* ipc_read_full - read exactly n bytes with a deadline */
+static int
+ipc_read_full(int fd, uint8_t *p, size_t n, int timeout_ms)
+{
+	while (n > 0) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t r;
+		int pr = poll(&pfd, 1, timeout_ms);
+
+		if (pr == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (pr == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		r = read(fd, p, n);
+		if (r == 0) {
+			errno = ECONNRESET;
+			return -1;
+		}
+		if (r == -1) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -1;
+		}
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+int
+ipc_read_sync(int fd, struct ipc_msg *m, uint8_t *store, int timeout_ms)
+{
+	if (ipc_read_full(fd, (uint8_t *)&m->hdr, sizeof(m->hdr), timeout_ms) == -1)
+		return -1;
+	if (m->hdr.len > IPC_MAX_PAYLOAD || (m->hdr.flags & IPC_F_FD)) {
+		errno = EPROTO;
+		return -1;
+	}
+	if (ipc_read_full(fd, store, m->hdr.len, timeout_ms) == -1)
+		return -1;
+	m->p = store;
+	m->pos = 0;
+	m->fd = -1;
+	m->bad = false;
+	return 0;
+}
+
+int
+ipc_connect_unix(const char *path)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (!bstrcpy(sun.sun_path, path, sizeof(sun.sun_path))) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+int
+ipc_listen_unix(const char *path, unsigned mode)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (!bstrcpy(sun.sun_path, path, sizeof(sun.sun_path))) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) == -1)
+		return -1;
+	(void)unlink(path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    chmod(path, mode) == -1 || listen(fd, 128) == -1) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
