@@ -1,0 +1,651 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * dkim.c - DKIM relaxed/relaxed canonicalization, body and header hashing,
+ * and the DKIM-Signature header text (RFC 6376, RFC 8301, RFC 8463).
+ *
+ * Runs inside smtpd (as `user`, network-facing) and in test tools.  It
+ * never sees a private key and does no I/O: it hashes, and leaves signing
+ * the digest to authd.  The header block of a message is kept in a bounded
+ * buffer; the body is canonicalized and hashed as it streams through.
+ * Errors are -1 with a static reason in s->err (see dkim.h).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+
+#include "buf.h"
+#include "dkim.h"
+
+/* header fields we sign when present (From always, see dkim.h) */
+static const char *const dkim_sign_names[] = {
+	"From", "Subject", "Date", "To", "Cc", "Message-ID", "Reply-To",
+	"MIME-Version", "Content-Type", "In-Reply-To", "References",
+};
+#define NSIGN	(sizeof(dkim_sign_names) / sizeof(dkim_sign_names[0]))
+
+#define FOLD_AT	76	/* fold generated header lines before this column */
+
+struct dkim_field {
+	size_t		 off;	/* into hdr */
+	size_t		 len;	/* without the final line end */
+	size_t		 namelen;	/* bytes before ':' minus trailing WSP */
+};
+
+struct dkim_sign {
+	struct buf	 hdr;		/* raw header block */
+	bool		 in_body;
+	size_t		 line_start;	/* offset in hdr of the current line */
+	struct dkim_field *fields;
+	size_t		 nfields;
+	EVP_MD_CTX	*bodyctx;
+	struct dkim_body body;
+	bool		 ended;
+	unsigned char	 bh[DKIM_DIGEST_LEN];
+	const char	*err;
+};
+
+static inline bool
+is_wsp(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* --- relaxed body canonicalization (RFC 6376 3.4.4) --- */
+
+static void
+body_flush(struct dkim_body *b)
+{
+	if (b->fill) {
+		b->sink(b->arg, b->out, b->fill);
+		b->total += b->fill;
+		b->fill = 0;
+	}
+}
+
+static inline void
+body_put(struct dkim_body *b, char c)
+{
+	if (b->fill == sizeof(b->out))
+		body_flush(b);
+	b->out[b->fill++] = c;
+}
+
+/* body_char - a byte that is neither WSP nor a line end */
+static inline void
+body_char(struct dkim_body *b, char c)
+{
+	for (; b->blank > 0; b->blank--) {	/* empty lines that were not last */
+		body_put(b, '\r');
+		body_put(b, '\n');
+	}
+	if (b->wsp) {		/* a WSP run inside a line is one SP */
+		body_put(b, ' ');
+		b->linelen++;
+		b->wsp = false;
+	}
+	body_put(b, c);
+	b->linelen++;
+}
+
+static inline void
+body_eol(struct dkim_body *b)
+{
+	b->wsp = false;		/* WSP at the end of a line goes */
+	if (b->linelen == 0) {
+		b->blank++;	/* held back: empty lines at the end go */
+		return;
+	}
+	body_put(b, '\r');
+	body_put(b, '\n');
+	b->linelen = 0;
+}
+
+void
+dkim_body_init(struct dkim_body *b, dkim_sink *sink, void *arg)
+{
+	memset(b, 0, offsetof(struct dkim_body, out));
+	b->sink = sink;
+	b->arg = arg;
+}
+
+void
+dkim_body_feed(struct dkim_body *b, const char *p, size_t n)
+{
+	size_t i;
+	char c;
+
+	for (i = 0; i < n; i++) {
+		c = p[i];
+		if (b->cr) {
+			b->cr = false;
+			if (c == '\n') {
+				body_eol(b);
+				continue;
+			}
+			body_char(b, '\r');	/* a lone CR is data */
+		}
+		if (c == '\r')
+			b->cr = true;
+		else if (c == '\n')
+			body_eol(b);
+		else if (is_wsp(c))
+			b->wsp = true;
+		else
+			body_char(b, c);
+	}
+}
+
+/*
+ * dkim_body_end - a last line without a line end gets one; a body that is
+ * empty after canonicalization stays empty (RFC 6376 3.4.4, errata 1384).
+ */
+void
+dkim_body_end(struct dkim_body *b)
+{
+	if (b->cr) {
+		b->cr = false;
+		body_char(b, '\r');
+	}
+	b->wsp = false;
+	if (b->linelen > 0) {
+		body_put(b, '\r');
+		body_put(b, '\n');
+		b->linelen = 0;
+	}
+	b->blank = 0;
+	body_flush(b);
+}
+
+/* --- relaxed header canonicalization (RFC 6376 3.4.2) --- */
+
+static size_t
+field_namelen(const char *p, size_t n, bool *colon_r)
+{
+	const char *c;
+	size_t len;
+
+	c = memchr(p, ':', n);
+	*colon_r = c != NULL;
+	if (c == NULL)
+		return 0;
+	len = (size_t)(c - p);
+	while (len > 0 && is_wsp(p[len - 1]))
+		len--;
+	return len;
+}
+
+int
+dkim_canon_header(struct buf *out, const char *p, size_t n)
+{
+	size_t namelen, i, start;
+	bool colon, wsp;
+	char c;
+
+	namelen = field_namelen(p, n, &colon);
+	if (!colon)
+		return -1;
+	if (buf_reserve(out, n + 1) == -1)	/* never grows: n bounds it */
+		return -1;
+	start = out->len;
+	for (i = 0; i < namelen; i++) {
+		c = (char)tolower((unsigned char)p[i]);
+		buf_tail(out)[0] = c;
+		buf_commit(out, 1);
+	}
+	buf_tail(out)[0] = ':';
+	buf_commit(out, 1);
+	i = (size_t)((const char *)memchr(p, ':', n) - p) + 1;
+	wsp = false;
+	for (; i < n; i++) {
+		c = p[i];
+		/* unfold: drop line breaks (CRLF or LF), keep the WSP after them */
+		if (c == '\n' || (c == '\r' && i + 1 < n && p[i + 1] == '\n'))
+			continue;
+		if (is_wsp(c)) {
+			wsp = true;
+			continue;
+		}
+		if (wsp && out->len > start + namelen + 1) {
+			buf_tail(out)[0] = ' ';
+			buf_commit(out, 1);
+		}
+		wsp = false;
+		buf_tail(out)[0] = c;
+		buf_commit(out, 1);
+	}
+	return 0;
+}
+
+/* --- the signer --- */
+
+static void
+body_sink_sha(void *arg, const char *p, size_t n)
+{
+	EVP_DigestUpdate(arg, p, n);
+}
+
+struct dkim_sign *
+dkim_sign_new(size_t header_max)
+{
+	struct dkim_sign *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	buf_init(&s->hdr, header_max ? header_max : DKIM_HEADER_MAX_DEFAULT);
+	if ((s->bodyctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(s->bodyctx, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(s->bodyctx);
+		free(s);
+		return NULL;
+	}
+	dkim_body_init(&s->body, body_sink_sha, s->bodyctx);
+	return s;
+}
+
+void
+dkim_sign_free(struct dkim_sign **sp)
+{
+	struct dkim_sign *s = *sp;
+
+	if (s == NULL)
+		return;
+	buf_free(&s->hdr);
+	free(s->fields);
+	EVP_MD_CTX_free(s->bodyctx);
+	free(s);
+	*sp = NULL;
+}
+
+const char *
+dkim_sign_error(const struct dkim_sign *s)
+{
+	return s->err ? s->err : "no error";
+}
+
+/*
+ * dkim_sign_feed - header bytes go to s->hdr until the first empty line
+ * (which itself belongs to neither part); the rest is body.
+ */
+int
+dkim_sign_feed(struct dkim_sign *s, const void *vp, size_t n)
+{
+	const char *p = vp, *nl;
+	size_t take, linelen;
+
+	if (s->ended) {
+		s->err = "message already ended";
+		return -1;
+	}
+	while (n > 0 && !s->in_body) {
+		nl = memchr(p, '\n', n);
+		take = nl ? (size_t)(nl - p) + 1 : n;
+		if (buf_append(&s->hdr, p, take) == -1) {
+			s->err = "header too large";
+			return -1;
+		}
+		p += take;
+		n -= take;
+		if (nl == NULL)
+			break;
+		linelen = s->hdr.len - s->line_start;
+		if (linelen == 1 || (linelen == 2 && buf_head(&s->hdr)[s->line_start] == '\r')) {
+			s->hdr.len = s->line_start;	/* drop the separator */
+			s->in_body = true;
+		} else
+			s->line_start = s->hdr.len;
+	}
+	if (n > 0)
+		dkim_body_feed(&s->body, p, n);
+	return 0;
+}
+
+/* split_fields - index the header block; continuation lines start with WSP */
+static int
+split_fields(struct dkim_sign *s)
+{
+	const char *h = buf_head(&s->hdr);
+	size_t i, n = s->hdr.len, start, end, max = 0;
+	struct dkim_field *f, *nf;
+	bool colon;
+
+	for (i = 0; i < n; i++)
+		if (h[i] == '\n')
+			max++;
+	max++;
+	if ((s->fields = calloc(max, sizeof(*s->fields))) == NULL) {
+		s->err = "out of memory";
+		return -1;
+	}
+	f = NULL;
+	for (start = 0; start < n; start = end + 1) {
+		const char *nl = memchr(h + start, '\n', n - start);
+
+		end = nl ? (size_t)(nl - h) : n;
+		if (f != NULL && is_wsp(h[start])) {
+			f->len = end - f->off;	/* continuation */
+		} else {
+			nf = &s->fields[s->nfields++];
+			nf->off = start;
+			nf->len = end - start;
+			f = nf;
+		}
+		if (f->len > 0 && h[f->off + f->len - 1] == '\r')
+			f->len--;
+	}
+	for (i = 0; i < s->nfields; i++) {
+		f = &s->fields[i];
+		f->namelen = field_namelen(h + f->off, f->len, &colon);
+	}
+	return 0;
+}
+
+static bool
+field_is(const struct dkim_sign *s, const struct dkim_field *f, const char *name)
+{
+	size_t len = strlen(name);
+
+	return f->namelen == len &&
+	    strncasecmp(buf_head(&s->hdr) + f->off, name, len) == 0;
+}
+
+int
+dkim_sign_end(struct dkim_sign *s)
+{
+	size_t i;
+	bool from = false;
+
+	if (s->ended)
+		return 0;
+	s->ended = true;
+	dkim_body_end(&s->body);
+	if (EVP_DigestFinal_ex(s->bodyctx, s->bh, NULL) != 1) {
+		s->err = "body hash failed";
+		return -1;
+	}
+	if (split_fields(s) == -1)
+		return -1;
+	for (i = 0; i < s->nfields; i++)
+		if (field_is(s, &s->fields[i], "From"))
+			from = true;
+	if (!from) {
+		s->err = "no From header field";
+		return -1;
+	}
+	return 0;
+}
+
+bool
+dkim_from_domain(const struct dkim_sign *s, char *out, size_t outsz)
+{
+	const struct dkim_field *f = NULL;
+	const char *v, *at = NULL;
+	size_t i, n, len = 0;
+	int depth = 0;
+	bool quoted = false;
+
+	for (i = 0; i < s->nfields && f == NULL; i++)
+		if (field_is(s, &s->fields[i], "From"))
+			f = &s->fields[i];
+	if (f == NULL)
+		return false;
+	v = memchr(buf_head(&s->hdr) + f->off, ':', f->len) + 1;
+	n = f->len - (size_t)(v - (buf_head(&s->hdr) + f->off));
+	/* the first '@' outside quotes and comments, inside <> if there is one */
+	for (i = 0; i < n && at == NULL; i++) {
+		char c = v[i];
+
+		if (quoted) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				quoted = false;
+		} else if (depth > 0) {
+			if (c == '\\')
+				i++;
+			else if (c == '(')
+				depth++;
+			else if (c == ')')
+				depth--;
+		} else if (c == '"')
+			quoted = true;
+		else if (c == '(')
+			depth++;
+		else if (c == '@')
+			at = v + i + 1;
+	}
+	if (at == NULL)
+		return false;
+	while (at + len < v + n && (isalnum((unsigned char)at[len]) ||
+	    at[len] == '.' || at[len] == '-'))
+		len++;
+	if (len == 0 || len >= outsz)
+		return false;
+	for (i = 0; i < len; i++)
+		out[i] = (char)tolower((unsigned char)at[i]);
+	out[len] = '\0';
+	return true;
+}
+
+/* --- the DKIM-Signature header --- */
+
+const char *
+dkim_alg_name(enum dkim_alg alg)
+{
+	switch (alg) {
+	case DKIM_RSA_SHA256:
+		return "rsa-sha256";
+	case DKIM_ED25519_SHA256:
+		return "ed25519-sha256";
+	}
+	return NULL;
+}
+
+/* dns_name_ok - letters, digits, '-', '_' in dot-separated labels */
+static bool
+dns_name_ok(const char *s)
+{
+	size_t i, label = 0;
+
+	if (s[0] == '\0' || strlen(s) > 253)
+		return false;
+	for (i = 0; s[i]; i++) {
+		if (s[i] == '.') {
+			if (label == 0)
+				return false;
+			label = 0;
+		} else if (isalnum((unsigned char)s[i]) || s[i] == '-' || s[i] == '_') {
+			if (++label > 63)
+				return false;
+		} else
+			return false;
+	}
+	return label > 0;
+}
+
+/* fold_put - append token, folding before it if the line would get long */
+static int
+fold_put(struct buf *b, size_t *col, const char *tok, bool space)
+{
+	size_t n = strlen(tok);
+
+	if (*col + (space ? 1 : 0) + n > FOLD_AT && *col > 8) {
+		if (buf_puts(b, "\r\n\t") == -1)
+			return -1;
+		*col = 8;
+	} else if (space) {
+		if (buf_puts(b, " ") == -1)
+			return -1;
+		(*col)++;
+	}
+	if (buf_puts(b, tok) == -1)
+		return -1;
+	*col += n;
+	return 0;
+}
+
+static int
+build_template(struct dkim_sign *s, struct buf *t, const char *domain,
+    const char *selector, enum dkim_alg alg, time_t when, struct buf *hashed)
+{
+	char tok[300], bh[64];
+	size_t col, i, k, count;
+	bool first = true;
+
+	EVP_EncodeBlock((unsigned char *)bh, s->bh, DKIM_DIGEST_LEN);
+	if (buf_puts(t, "DKIM-Signature: v=1;") == -1)
+		return -1;
+	col = t->len;
+	snprintf(tok, sizeof(tok), "a=%s;", dkim_alg_name(alg));
+	if (fold_put(t, &col, tok, true) == -1 ||
+	    fold_put(t, &col, "c=relaxed/relaxed;", true) == -1)
+		return -1;
+	snprintf(tok, sizeof(tok), "d=%s;", domain);
+	if (fold_put(t, &col, tok, true) == -1)
+		return -1;
+	snprintf(tok, sizeof(tok), "s=%s;", selector);
+	if (fold_put(t, &col, tok, true) == -1)
+		return -1;
+	snprintf(tok, sizeof(tok), "t=%lld;", (long long)when);
+	if (fold_put(t, &col, tok, true) == -1)
+		return -1;
+	/* h=: each present instance, bottom-up (RFC 6376 5.4.2); From once more */
+	for (k = 0; k < NSIGN; k++) {
+		count = 0;
+		for (i = s->nfields; i-- > 0;) {
+			const struct dkim_field *f = &s->fields[i];
+
+			if (!field_is(s, f, dkim_sign_names[k]))
+				continue;
+			count++;
+			if (dkim_canon_header(hashed, buf_head(&s->hdr) + f->off,
+			    f->len) == -1 || buf_puts(hashed, "\r\n") == -1)
+				return -1;
+		}
+		if (k == 0)
+			count++;
+		for (; count > 0; count--) {
+			snprintf(tok, sizeof(tok), "%s%s:", first ? "h=" : "",
+			    dkim_sign_names[k]);
+			if (fold_put(t, &col, tok, first) == -1)
+				return -1;
+			first = false;
+		}
+	}
+	t->len--;	/* the last ':' becomes ';' */
+	col--;
+	if (buf_puts(t, ";") == -1)
+		return -1;
+	col++;
+	snprintf(tok, sizeof(tok), "bh=%s;", bh);
+	if (fold_put(t, &col, tok, true) == -1 ||
+	    fold_put(t, &col, "b=", true) == -1)
+		return -1;
+	return 0;
+}
+
+int
+dkim_header_digest(struct dkim_sign *s, const char *domain,
+    const char *selector, enum dkim_alg alg, time_t when,
+    unsigned char digest[DKIM_DIGEST_LEN], char **tmpl_r)
+{
+	struct buf t, hashed;
+	int rc = -1;
+
+	*tmpl_r = NULL;
+	if (!s->ended || s->err != NULL) {
+		s->err = s->err ? s->err : "message not ended";
+		return -1;
+	}
+	if (dkim_alg_name(alg) == NULL) {
+		s->err = "unknown algorithm";
+		return -1;
+	}
+	if (!dns_name_ok(domain) || !dns_name_ok(selector)) {
+		s->err = "bad domain or selector";
+		return -1;
+	}
+	buf_init(&t, 0);
+	buf_init(&hashed, 0);
+	if (build_template(s, &t, domain, selector, alg, when, &hashed) == -1 ||
+	    dkim_canon_header(&hashed, buf_head(&t), t.len) == -1) {
+		s->err = "out of memory";
+		goto done;
+	}
+	if (EVP_Digest(buf_head(&hashed), hashed.len, digest, NULL,
+	    EVP_sha256(), NULL) != 1) {
+		s->err = "header hash failed";
+		goto done;
+	}
+	*tmpl_r = buf_head(&t);
+	t.data = NULL;
+	rc = 0;
+done:
+	buf_free(&t);
+	buf_free(&hashed);
+	return rc;
+}
+
+char *
+dkim_finish(const char *tmpl, const unsigned char *sig, size_t siglen, bool crlf)
+{
+	struct buf out;
+	char *b64, *res;
+	const char *nl;
+	size_t col, n, i, len;
+
+	if ((b64 = malloc(4 * ((siglen + 2) / 3) + 1)) == NULL)
+		return NULL;
+	len = (size_t)EVP_EncodeBlock((unsigned char *)b64, sig, (int)siglen);
+	buf_init(&out, 0);
+	for (i = 0; tmpl[i]; i++) {
+		if (tmpl[i] == '\r' && tmpl[i + 1] == '\n' && !crlf)
+			continue;
+		if (buf_append(&out, &tmpl[i], 1) == -1)
+			goto fail;
+	}
+	nl = strrchr(tmpl, '\n');
+	col = nl ? strlen(nl + 1) + 7 : strlen(tmpl);	/* tab = 8 columns */
+	for (i = 0; i < len; i += n) {
+		n = col < FOLD_AT ? FOLD_AT - col : 0;
+		if (n == 0) {
+			if (buf_puts(&out, crlf ? "\r\n\t" : "\n\t") == -1)
+				goto fail;
+			col = 8;
+			continue;
+		}
+		if (n > len - i)
+			n = len - i;
+		if (buf_append(&out, b64 + i, n) == -1)
+			goto fail;
+		col += n;
+	}
+	if (buf_puts(&out, crlf ? "\r\n" : "\n") == -1)
+		goto fail;
+	free(b64);
+	res = buf_head(&out);
+	return res;
+fail:
+	free(b64);
+	buf_free(&out);
+	return NULL;
+}
+
+char *
+dkim_txt_value(enum dkim_alg alg, const unsigned char *pub, size_t n)
+{
+	const char *k = alg == DKIM_ED25519_SHA256 ? "ed25519" : "rsa";
+	size_t len = 4 * ((n + 2) / 3) + 32;
+	char *v;
+	int off;
+
+	if (n > 16384 || (v = malloc(len)) == NULL)
+		return NULL;
+	off = snprintf(v, len, "v=DKIM1; k=%s; p=", k);
+	EVP_EncodeBlock((unsigned char *)v + off, pub, (int)n);
+	return v;
+}
