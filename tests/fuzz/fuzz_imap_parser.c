@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * fuzz_imap_parser.c - libFuzzer target for the IMAP command parser: the
+ * input is fed in chunks whose sizes come from its first byte, and every
+ * DONE command goes through the FETCH and sequence-set helpers.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "imapd/imap_parser.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct imap_parser *p;
+	size_t off = 1, step, n, used;
+	enum imap_parse_res r;
+	const struct imap_cmd *c;
+	struct imap_fetch f;
+	struct imap_seqset set;
+	const char *err;
+
+	if (size < 1)
+		return 0;
+	step = data[0] % 17;
+	p = imap_parser_create(1024, 4096, 8, 100);
+	while (off < size) {
+		n = step ? step : size - off;
+		if (n > size - off)
+			n = size - off;
+		r = imap_parser_feed(p, (const char *)data + off, n, &used);
+		off += used;
+		(void)imap_parser_want_cont(p);
+		if (r == IMAP_PARSE_DONE) {
+			c = imap_parser_cmd(p);
+			if (c->args && c->args->type == IMAP_ARG_ATOM &&
+			    imap_seqset_parse(c->args->s, &set)) {
+				(void)imap_seqset_has(&set, 5, 10);
+				imap_seqset_free(&set);
+			}
+			if (c->args)
+				(void)imap_fetch_parse(c->args->next, &f, &err);
+		} else if (r == IMAP_PARSE_ERROR && imap_parser_fatal(p))
+			break;
+		if (used == 0 && r == IMAP_PARSE_NEED_MORE)
+			break;
+	}
+	imap_parser_free(&p);
+	return 0;
+}
