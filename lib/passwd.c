@@ -184,7 +184,7 @@ passwd_parse(const char *stored, struct passwd_parsed *pp)
 			return false;
 	}
 	if (!b64_decode(salt + 1, hash - salt - 1, pp->salt, sizeof(pp->salt),
-	    &pp->saltlen) || pp->saltlen < 8)
+	    &pp->saltlen) || pp->saltlen < 4)
 		return false;
 	end = hash + 1 + strlen(hash + 1);
 	if (!b64_decode(hash + 1, end - hash - 1, pp->hash, sizeof(pp->hash),
