@@ -1,1 +1,66 @@
-# tests/
+# SPDX-License-Identifier: ISC
+# tests/: fuzz targets (libFuzzer with clang, replay main with gcc) and the
+# check, run, deps and fuzz targets.  See tests/README.md.
+#
+#   make check [TESTS=pattern]   deps, build, build-san, build-fuzz, every suite
+#   make deps                    install missing Debian packages (tests/deps.sh)
+#   make run                     deps, build, demo setup under ./run/ (init/demo.sh)
+#   make fuzz [FUZZ_TIME=60] [TESTS=fuzz_x]   only the libFuzzer suite, longer
+#   make FUZZ=1 B=build-fuzz fuzzers          clang + libFuzzer binaries
+#   make SAN=1 B=build-san fuzzers            gcc + replay main binaries
+#
+# The top-level Makefile includes this file twice (once by name, once via
+# tests/*.mk), hence the guard.
+
+ifndef FACTEUR_TESTS_MK
+FACTEUR_TESTS_MK := 1
+
+# FUZZ=1: the library and the targets are compiled by clang with
+# -fsanitize=fuzzer-no-link, the targets linked with libFuzzer's main.
+# Warnings stay fatal in the gcc builds only: clang warns about other
+# things (e.g. -Wformat-nonliteral in a vsnprintf wrapper), and the fuzz
+# build is there to fuzz, not to lint.
+# Otherwise each target is linked with tests/fuzz/replay_main.c, which
+# feeds the files named on its command line to LLVMFuzzerTestOneInput.
+ifeq ($(FUZZ),1)
+CC	 = clang
+CFLAGS	+= -fsanitize=fuzzer-no-link,address,undefined \
+	   -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
+	   -Wno-error -DFACTEUR_FUZZ=1
+FUZZ_LDFLAGS = -fsanitize=fuzzer,address,undefined
+FUZZ_MAIN =
+else
+FUZZ_LDFLAGS =
+FUZZ_MAIN = $(B)/obj/tests/fuzz/replay_main.o
+endif
+
+# $(LIBA) is defined after the includes: name the archive directly here.
+define FUZZ_RULE
+$(B)/fuzz/$(1): $(B)/obj/tests/fuzz/$(1).o $$($(1)_DEPS:%.c=$(B)/obj/%.o) $(FUZZ_MAIN) $(B)/libfacteur.a
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) $$(FUZZ_LDFLAGS) -o $$@ $$^ $$(LIBS)
+endef
+$(foreach f,$(FUZZ_TARGETS),$(eval $(call FUZZ_RULE,$(f))))
+
+fuzzers: $(FUZZ_TARGETS:%=$(B)/fuzz/%)
+
+TEST_ENV = MAKE="$(MAKE)" UNIT_TESTS="$(UNIT_TESTS)" \
+	   FUZZ_TARGETS="$(FUZZ_TARGETS)" TESTS="$(TESTS)"
+
+deps:
+	@sh tests/deps.sh
+
+check: deps
+	@$(TEST_ENV) bash tests/run_tests.sh
+
+fuzz: deps
+	@$(TEST_ENV) SUITES="build fuzz" FUZZ_TIME="$(or $(FUZZ_TIME),60)" \
+	    bash tests/run_tests.sh
+
+run: deps
+	@$(MAKE) B=build all
+	@sh init/demo.sh
+
+.PHONY: fuzzers fuzz
+
+endif

@@ -1,0 +1,301 @@
+#!/bin/bash
+# SPDX-License-Identifier: ISC
+# tests/run_tests.sh - the driver behind `make check` (see tests/README.md).
+#
+# Builds build/ (gcc), build-san/ (gcc, ASan+UBSan) and build-fuzz/ (clang,
+# libFuzzer), then runs the suites in order, continuing after failures:
+#
+#   build        each of the three builds is one check
+#   unit         build-san/test/NAME for NAME in $UNIT_TESTS
+#   golden       tests/golden/NAME/CASE.in -> build-san/test/NAME CASE.in,
+#                stdout compared with CASE.ref
+#   fuzz         build-fuzz/fuzz/F, libFuzzer for $FUZZ_TIME s over a copy
+#                of tests/fuzz/corpus/F/
+#   replay       build-san/fuzz/F (gcc + replay_main.c) over the same corpus
+#   integration  tests/integration/test_*.py (/usr/bin/python3) and test_*.sh
+#
+# Every test prints "N passed, M failed" as its last such line; a test that
+# prints none, exits non-zero with M = 0 or is killed counts one failure.
+# The last line of the output is the total "N passed, M failed"; the exit
+# status is 1 if anything failed.
+#
+# Environment: MAKE, UNIT_TESTS, FUZZ_TARGETS (from tests/module.mk),
+# TESTS (space-separated glob patterns matched against names such as
+# unit/test_buf, golden/conf, fuzz/fuzz_conf, replay/fuzz_conf,
+# integration/test_smtp_receive.py), SUITES (default: all of the above),
+# FUZZ_TIME (seconds per target, default 12), NOBUILD=1 (skip the builds).
+
+set -u
+cd "$(dirname "$0")/.." || exit 2
+ROOT=$PWD
+MAKE=${MAKE:-make}
+UNIT_TESTS=${UNIT_TESTS:-}
+FUZZ_TARGETS=${FUZZ_TARGETS:-}
+TESTS=${TESTS:-}
+SUITES=${SUITES:-build unit golden fuzz replay integration}
+FUZZ_TIME=${FUZZ_TIME:-12}
+LOGDIR=$(mktemp -d /tmp/facteur-check.XXXXXX)
+
+total_pass=0
+total_fail=0
+summary=""
+
+case " ${MAKEFLAGS:-} " in
+*" -j"*|*" j"*|*"--jobserver"*) JOBS="" ;;
+*) JOBS="-j$(nproc 2>/dev/null || echo 2)" ;;
+esac
+
+# selected NAME - true if NAME is to run under $TESTS
+selected() {
+	local p
+	[ -z "$TESTS" ] && return 0
+	for p in $TESTS; do
+		# shellcheck disable=SC2053
+		[[ $1 == *$p* ]] && return 0
+	done
+	return 1
+}
+
+want_suite() {
+	case " $SUITES " in *" $1 "*) return 0 ;; esac
+	return 1
+}
+
+# count FILE RC - sets P and F from the last "N passed, M failed" line of
+# FILE, charging one failure for a missing line or a non-zero status
+count() {
+	local line
+	line=$(grep -aoE '[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
+	if [ -z "$line" ]; then
+		P=0; F=1
+	else
+		P=${line%% passed*}
+		F=${line#*passed, }; F=${F%% failed*}
+	fi
+	if [ "$2" -ne 0 ] && [ "$F" -eq 0 ]; then
+		F=1
+	fi
+}
+
+# report NAME P F LOG - one line per test; the log's tail on failure
+report() {
+	local name=$1 p=$2 f=$3 log=${4:-}
+	s_pass=$((s_pass + p)); s_fail=$((s_fail + f))
+	if [ "$f" -eq 0 ]; then
+		printf '  ok    %-44s %d passed\n' "$name" "$p"
+	else
+		printf '  FAIL  %-44s %d passed, %d failed\n' "$name" "$p" "$f"
+		if [ -n "$log" ] && [ -s "$log" ]; then
+			echo "  ---- $log (last 40 lines)"
+			tail -n 40 "$log" | sed 's/^/  | /'
+			echo "  ----"
+		fi
+	fi
+}
+
+suite_begin() {
+	s_name=$1; s_pass=0; s_fail=0
+	echo "== $s_name"
+}
+
+suite_end() {
+	echo "== $s_name: $s_pass passed, $s_fail failed"
+	summary="$summary$(printf '%-12s %5d passed, %d failed' "$s_name" "$s_pass" "$s_fail")
+"
+	total_pass=$((total_pass + s_pass))
+	total_fail=$((total_fail + s_fail))
+}
+
+# build NAME MAKEARGS... - one make invocation as one check
+build() {
+	local name=$1 log="$LOGDIR/build-$1.log"
+	shift
+	echo "  make $*"
+	if $MAKE --no-print-directory $JOBS -k "$@" >"$log" 2>&1; then
+		report "build/$name" 1 0
+	else
+		report "build/$name" 0 1 "$log"
+	fi
+}
+
+run_build() {
+	suite_begin build
+	build build B=build all units
+	build build-san B=build-san SAN=1 all units fuzzers
+	if [ -n "$FUZZ_TARGETS" ]; then
+		if command -v clang >/dev/null 2>&1; then
+			build build-fuzz B=build-fuzz FUZZ=1 fuzzers
+		else
+			report "build/build-fuzz (no clang)" 0 1
+		fi
+	fi
+	suite_end
+}
+
+run_unit() {
+	local t bin log rc
+	suite_begin unit
+	for t in $UNIT_TESTS; do
+		selected "unit/$t" || continue
+		bin=build-san/test/$t
+		log="$LOGDIR/unit-$t.log"
+		if [ ! -x "$bin" ]; then
+			echo "$bin: not built" >"$log"
+			report "unit/$t" 0 1 "$log"
+			continue
+		fi
+		ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		    timeout -k 5 120 "$bin" >"$log" 2>&1 </dev/null
+		rc=$?
+		count "$log" "$rc"
+		report "unit/$t" "$P" "$F" "$log"
+	done
+	suite_end
+}
+
+run_golden() {
+	local dir name bin in ref out rc p f
+	suite_begin golden
+	for dir in tests/golden/*/; do
+		[ -d "$dir" ] || continue
+		name=$(basename "$dir")
+		selected "golden/$name" || continue
+		bin=build-san/test/$name
+		p=0; f=0
+		out="$LOGDIR/golden-$name.log"
+		: >"$out"
+		for in in "$dir"*.in; do
+			[ -e "$in" ] || continue
+			ref=${in%.in}.ref
+			if [ ! -x "$bin" ]; then
+				echo "$bin: not built" >>"$out"; f=$((f + 1))
+				continue
+			fi
+			timeout -k 5 60 "$bin" "$in" >"$LOGDIR/golden.out" \
+			    2>>"$out" </dev/null
+			rc=$?
+			if [ -n "${GOLDEN_UPDATE:-}" ] && [ "$rc" -eq 0 ]; then
+				cp "$LOGDIR/golden.out" "$ref"
+			fi
+			if [ "$rc" -eq 0 ] && [ -f "$ref" ] &&
+			    cmp -s "$ref" "$LOGDIR/golden.out"; then
+				p=$((p + 1))
+			else
+				f=$((f + 1))
+				echo "$in: exit $rc" >>"$out"
+				diff -u "$ref" "$LOGDIR/golden.out" >>"$out" 2>&1
+			fi
+		done
+		report "golden/$name" "$p" "$f" "$out"
+	done
+	suite_end
+}
+
+run_fuzz() {
+	local t bin log corpus rc
+	suite_begin fuzz
+	for t in $FUZZ_TARGETS; do
+		selected "fuzz/$t" || continue
+		bin=$ROOT/build-fuzz/fuzz/$t
+		log="$LOGDIR/fuzz-$t.log"
+		if [ ! -x "$bin" ]; then
+			echo "$bin: not built" >"$log"
+			report "fuzz/$t" 0 1 "$log"
+			continue
+		fi
+		corpus="$LOGDIR/corpus-$t"
+		mkdir -p "$corpus"
+		if [ -d "tests/fuzz/corpus/$t" ]; then
+			cp -r "tests/fuzz/corpus/$t/." "$corpus/"
+		fi
+		set -- -max_total_time="$FUZZ_TIME" -timeout=10 -rss_limit_mb=2048 \
+		    -max_len=65536 -print_final_stats=1 \
+		    -artifact_prefix="$LOGDIR/$t-"
+		[ -f "tests/fuzz/$t.dict" ] && set -- "$@" -dict="$ROOT/tests/fuzz/$t.dict"
+		(cd "$LOGDIR" &&
+		    ASAN_OPTIONS=detect_leaks=1 \
+		    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		    timeout -k 5 $((FUZZ_TIME + 120)) "$bin" "$@" "$corpus" \
+		    >"$log" 2>&1 </dev/null)
+		rc=$?
+		if [ "$rc" -eq 0 ]; then
+			report "fuzz/$t (corpus $(ls "$corpus" | wc -l))" 1 0
+		else
+			ls "$LOGDIR/$t-"* >>"$log" 2>/dev/null
+			report "fuzz/$t" 0 1 "$log"
+		fi
+	done
+	suite_end
+}
+
+run_replay() {
+	local t bin log rc
+	suite_begin replay
+	for t in $FUZZ_TARGETS; do
+		selected "replay/$t" || continue
+		bin=build-san/fuzz/$t
+		log="$LOGDIR/replay-$t.log"
+		if [ ! -x "$bin" ]; then
+			echo "$bin: not built" >"$log"
+			report "replay/$t" 0 1 "$log"
+			continue
+		fi
+		if [ -d "tests/fuzz/corpus/$t" ]; then
+			ASAN_OPTIONS=detect_leaks=1 \
+			UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+			    timeout -k 5 120 "$bin" "tests/fuzz/corpus/$t" \
+			    >"$log" 2>&1 </dev/null
+			rc=$?
+		else
+			: | timeout -k 5 60 "$bin" >"$log" 2>&1
+			rc=$?
+		fi
+		if [ "$rc" -eq 0 ]; then
+			report "replay/$t" 1 0
+		else
+			report "replay/$t" 0 1 "$log"
+		fi
+	done
+	suite_end
+}
+
+run_integration() {
+	local f name log rc
+	suite_begin integration
+	for f in tests/integration/test_*.py tests/integration/test_*.sh; do
+		[ -f "$f" ] || continue
+		name=$(basename "$f")
+		selected "integration/$name" || continue
+		log="$LOGDIR/integration-$name.log"
+		case "$f" in
+		*.py) set -- /usr/bin/python3 -u "$f" ;;
+		*) set -- sh "$f" ;;
+		esac
+		FACTEUR_BIN=$ROOT/build-san/bin FACTEUR_SRC=$ROOT \
+		    timeout -k 10 "${INTEGRATION_TIMEOUT:-420}" "$@" \
+		    >"$log" 2>&1 </dev/null
+		rc=$?
+		count "$log" "$rc"
+		[ "$rc" -eq 124 ] && echo "killed after ${INTEGRATION_TIMEOUT:-420} s" >>"$log"
+		report "integration/$name" "$P" "$F" "$log"
+	done
+	suite_end
+}
+
+start=$(date +%s)
+echo "make check: logs in $LOGDIR"
+if [ -z "${NOBUILD:-}" ] && want_suite build; then
+	run_build
+fi
+want_suite unit && run_unit
+want_suite golden && run_golden
+want_suite fuzz && run_fuzz
+want_suite replay && run_replay
+want_suite integration && run_integration
+
+echo
+echo "== summary ($(( $(date +%s) - start )) s, logs in $LOGDIR)"
+printf '%s' "$summary"
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
