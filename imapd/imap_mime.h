@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * imap_mime.h - MIME structure of a stored message for IMAP: the part
+ * tree with offsets, ENVELOPE and BODYSTRUCTURE (RFC 3501 7.4.2), section
+ * ranges for BODY[...] and the CRLF form that IMAP sizes are counted on.
+ * No I/O: the caller gives the message bytes (LF or CRLF line ends).
+ */
+#ifndef FACTEUR_IMAP_MIME_H
+#define FACTEUR_IMAP_MIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "imap_parser.h"
+
+#define MIME_MAX_DEPTH	20
+#define MIME_MAX_PARTS	1000
+
+struct mime_part {
+	size_t		 hdr_off;	/* header block, blank line included */
+	size_t		 body_off;
+	size_t		 body_end;
+	char		 type[64];	/* lower case */
+	char		 subtype[64];
+	bool		 multipart;
+	bool		 message;	/* message/rfc822: child is the inner root */
+	struct mime_part *child;
+	struct mime_part *next;
+};
+
+struct mime_block;
+
+struct mime_msg {
+	const char	*data;
+	size_t		 len;
+	struct mime_part *root;
+	struct mime_block *blocks;	/* where the parts live */
+	size_t		 npool;
+};
+
+/* mime_parse - the part tree of data[0..len); data must outlive the result */
+struct mime_msg	*mime_parse(const char *data, size_t len);
+void		 mime_free(struct mime_msg **mp);
+
+/* mime_header_get - unfolded value of the first `name` header in the block
+ * [off, end) into out (reset first); false when absent */
+bool		 mime_header_get(const char *data, size_t off, size_t end,
+		    const char *name, struct buf *out);
+/* mime_crlf_size - bytes of data[off..end) once every bare LF is CRLF */
+size_t		 mime_crlf_size(const char *data, size_t off, size_t end);
+size_t		 mime_lines(const char *data, size_t off, size_t end);
+/* mime_put_crlf - append data[off..end) to out with bare LF made CRLF */
+int		 mime_put_crlf(struct buf *out, const char *data, size_t off,
+		    size_t end);
+
+/* IMAP output helpers: string as quoted or literal; NIL when s is NULL */
+void		 imap_put_string(struct buf *out, const char *s, size_t len);
+void		 imap_put_nstring(struct buf *out, const char *s);
+
+/* mime_envelope - ENVELOPE of the header block starting at hdr_off */
+void		 mime_envelope(const struct mime_msg *m, const struct mime_part *p,
+		    struct buf *out);
+/* mime_bodystructure - BODYSTRUCTURE (ext true) or BODY of part p */
+void		 mime_bodystructure(const struct mime_msg *m,
+		    const struct mime_part *p, bool ext, struct buf *out);
+/*
+ * mime_section - the content of BODY[section] (without partial) in CRLF
+ * form appended to out.  Returns false when the part does not exist (the
+ * reply is then an empty string, RFC 3501 6.4.5).
+ */
+bool		 mime_section(const struct mime_msg *m,
+		    const struct imap_section *s, struct buf *out);
+
+#endif

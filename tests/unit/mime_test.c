@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * mime_test.c - BODYSTRUCTURE, ENVELOPE and BODY[section] on tricky MIME
+ * (nested multiparts, missing boundaries, message/rfc822, LF endings).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "t.h"
+#include "buf.h"
+#include "imapd/imap_mime.h"
+
+static char *
+bs(const char *msg, bool ext)
+{
+	struct mime_msg *m = mime_parse(msg, strlen(msg));
+	struct buf out;
+	char *r;
+
+	buf_init(&out, 0);
+	mime_bodystructure(m, m->root, ext, &out);
+	r = strdup(buf_head(&out));
+	buf_free(&out);
+	mime_free(&m);
+	return r;
+}
+
+static char *
+env(const char *msg)
+{
+	struct mime_msg *m = mime_parse(msg, strlen(msg));
+	struct buf out;
+	char *r;
+
+	buf_init(&out, 0);
+	mime_envelope(m, m->root, &out);
+	r = strdup(buf_head(&out));
+	buf_free(&out);
+	mime_free(&m);
+	return r;
+}
+
+static char *
+sec(const char *msg, const char *spec, const char *f1, const char *f2)
+{
+	struct mime_msg *m = mime_parse(msg, strlen(msg));
+	struct imap_section s;
+	struct imap_arg a, fl, fa, fb;
+	struct buf out;
+	char *r, tmp[64];
+
+	memset(&a, 0, sizeof(a));
+	memset(&fl, 0, sizeof(fl));
+	memset(&fa, 0, sizeof(fa));
+	memset(&fb, 0, sizeof(fb));
+	memset(&s, 0, sizeof(s));
+	snprintf(tmp, sizeof(tmp), "%s", spec);
+	a.type = IMAP_ARG_ATOM;
+	a.s = tmp;
+	a.len = strlen(tmp);
+	if (f1) {
+		a.next = &fl;
+		fl.type = IMAP_ARG_LIST;
+		fl.child = &fa;
+		fa.type = IMAP_ARG_ATOM;
+		fa.s = (char *)f1;
+		fa.len = strlen(f1);
+		if (f2) {
+			fa.next = &fb;
+			fb.type = IMAP_ARG_ATOM;
+			fb.s = (char *)f2;
+			fb.len = strlen(f2);
+		}
+	}
+	buf_init(&out, 0);
+	if (!imap_section_parse(*spec ? &a : NULL, &s))
+		r = strdup("BADSPEC");
+	else if (!mime_section(m, &s, &out))
+		r = strdup("NOPART");
+	else
+		r = strdup(buf_head(&out) ? buf_head(&out) : "");
+	buf_free(&out);
+	mime_free(&m);
+	return r;
+}
+
+static const char simple[] =
+    "From: Joe <joe@example.org>\nTo: a@b.c\nSubject: hi\n\nline1\nline2\n";
+
+static const char mixed[] =
+    "From: x@y.z\n"
+    "Content-Type: multipart/mixed; boundary=\"=_outer\"\n"
+    "\n"
+    "preamble\n"
+    "--=_outer\n"
+    "Content-Type: multipart/alternative; boundary=inner\n"
+    "\n"
+    "--inner\n"
+    "Content-Type: text/plain; charset=utf-8\n"
+    "\n"
+    "plain\n"
+    "--inner\n"
+    "Content-Type: text/html\n"
+    "\n"
+    "<b>x</b>\n"
+    "--inner--\n"
+    "\n"
+    "--=_outer\n"
+    "Content-Type: application/pdf; name=\"a b.pdf\"\n"
+    "Content-Transfer-Encoding: base64\n"
+    "Content-Disposition: attachment; filename=\"a b.pdf\"\n"
+    "\n"
+    "QUJD\n"
+    "--=_outer--\n"
+    "epilogue\n";
+
+static const char noclose[] =
+    "Content-Type: multipart/mixed; boundary=b\n\n--b\n\none\n--b\n\ntwo\n";
+
+static const char nobound[] =
+    "Content-Type: multipart/mixed\n\n--b\n\none\n";
+
+static const char rfc822[] =
+    "Subject: outer\n"
+    "Content-Type: multipart/mixed; boundary=b\n"
+    "\n"
+    "--b\n"
+    "\n"
+    "see attached\n"
+    "--b\n"
+    "Content-Type: message/rfc822\n"
+    "\n"
+    "Subject: inner\n"
+    "From: i@j.k\n"
+    "\n"
+    "inner body\n"
+    "--b--\n";
+
+static void
+test_bodystructure(void)
+{
+	char *r;
+
+	r = bs(simple, true);
+	CHECK_STR(r, "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 14 2 NIL NIL NIL NIL)");
+	free(r);
+	r = bs(simple, false);
+	CHECK_STR(r, "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 14 2)");
+	free(r);
+	r = bs(mixed, false);
+	CHECK_STR(r, "(((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 5 1)"
+	    "(\"TEXT\" \"HTML\" NIL NIL NIL \"7BIT\" 8 1) \"ALTERNATIVE\")"
+	    "(\"APPLICATION\" \"PDF\" (\"NAME\" \"a b.pdf\") NIL NIL \"BASE64\" 4) \"MIXED\")");
+	free(r);
+	r = bs(mixed, true);
+	CHECK(r && strstr(r, "(\"attachment\" (\"FILENAME\" \"a b.pdf\"))") != NULL);
+	CHECK(r && strstr(r, "\"MIXED\" (\"BOUNDARY\" \"=_outer\") NIL NIL NIL)") != NULL);
+	free(r);
+	r = bs(noclose, false);
+	CHECK_STR(r, "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 3 1)"
+	    "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 5 1) \"MIXED\")");
+	free(r);
+	r = bs(nobound, false);
+	CHECK_STR(r, "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 12 3)");
+	free(r);
+	r = bs(rfc822, false);
+	CHECK_STR(r, "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 12 1)"
+	    "(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 41 "
+	    "(NIL \"inner\" ((NIL NIL \"i\" \"j.k\")) ((NIL NIL \"i\" \"j.k\")) ((NIL NIL \"i\" \"j.k\")) NIL NIL NIL NIL NIL) "
+	    "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 10 1) 4) \"MIXED\")");
+	free(r);
+	/* garbage must not crash and must still give one part */
+	r = bs("Content-Type: multipart/\n\n", false);
+	CHECK(r != NULL && r[0] == '(');
+	free(r);
+	r = bs("Content-Type: multipart/mixed; boundary=x\n\nno parts here\n", false);
+	CHECK_STR(r, "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 0 0) \"MIXED\")");
+	free(r);
+}
+
+static void
+test_envelope(void)
+{
+	char *r;
+
+	r = env(simple);
+	CHECK_STR(r, "(NIL \"hi\" ((\"Joe\" NIL \"joe\" \"example.org\")) ((\"Joe\" NIL \"joe\" \"example.org\")) "
+	    "((\"Joe\" NIL \"joe\" \"example.org\")) ((NIL NIL \"a\" \"b.c\")) NIL NIL NIL NIL)");
+	free(r);
+	r = env("Date: Mon, 1 Jan 2024 10:00:00 +0000\n"
+	    "From: \"Doe, John\" <john@x.org>, jane@y.org (Jane)\n"
+	    "To: friends: a@b.c, \"Q\\\"t\" <d@e.f>;, z@z.z\n"
+	    "Subject: =?utf-8?q?caf=C3=A9?=\n  folded\n"
+	    "Message-ID:  <id@host>\n\nbody\n");
+	CHECK_STR(r, "(\"Mon, 1 Jan 2024 10:00:00 +0000\" \"=?utf-8?q?caf=C3=A9?=  folded\" "
+	    "((\"Doe, John\" NIL \"john\" \"x.org\")(NIL NIL \"jane\" \"y.org\")) "
+	    "((\"Doe, John\" NIL \"john\" \"x.org\")(NIL NIL \"jane\" \"y.org\")) "
+	    "((\"Doe, John\" NIL \"john\" \"x.org\")(NIL NIL \"jane\" \"y.org\")) "
+	    "((NIL NIL \"friends\" NIL)(NIL NIL \"a\" \"b.c\")(\"Q\\\"t\" NIL \"d\" \"e.f\")(NIL NIL NIL NIL)(NIL NIL \"z\" \"z.z\")) "
+	    "NIL NIL NIL \"<id@host>\")");
+	free(r);
+	/* 8-bit text goes out as a literal */
+	r = env("Subject: caf\xc3\xa9\n\n");
+	CHECK_STR(r, "(NIL {5}\r\ncaf\xc3\xa9 NIL NIL NIL NIL NIL NIL NIL NIL)");
+	free(r);
+}
+
+static void
+test_sections(void)
+{
+	char *r;
+
+	r = sec(simple, "", NULL, NULL);
+	CHECK(r && strlen(r) == sizeof(simple) - 1 + 6);
+	free(r);
+	r = sec(simple, "TEXT", NULL, NULL);
+	CHECK_STR(r, "line1\r\nline2\r\n");
+	free(r);
+	r = sec(simple, "1", NULL, NULL);
+	CHECK_STR(r, "line1\r\nline2\r\n");
+	free(r);
+	r = sec(simple, "HEADER.FIELDS", "subject", "TO");
+	CHECK_STR(r, "To: a@b.c\r\nSubject: hi\r\n\r\n");
+	free(r);
+	r = sec(simple, "HEADER.FIELDS.NOT", "subject", "TO");
+	CHECK_STR(r, "From: Joe <joe@example.org>\r\n\r\n");
+	free(r);
+	r = sec(mixed, "1.2", NULL, NULL);
+	CHECK_STR(r, "<b>x</b>");
+	free(r);
+	r = sec(mixed, "1.1.MIME", NULL, NULL);
+	CHECK_STR(r, "Content-Type: text/plain; charset=utf-8\r\n\r\n");
+	free(r);
+	r = sec(mixed, "2", NULL, NULL);
+	CHECK_STR(r, "QUJD");
+	free(r);
+	r = sec(mixed, "3", NULL, NULL);
+	CHECK_STR(r, "NOPART");
+	free(r);
+	r = sec(mixed, "2.HEADER", NULL, NULL);
+	CHECK_STR(r, "NOPART");
+	free(r);
+	r = sec(rfc822, "2.HEADER", NULL, NULL);
+	CHECK_STR(r, "Subject: inner\r\nFrom: i@j.k\r\n\r\n");
+	free(r);
+	r = sec(rfc822, "2.TEXT", NULL, NULL);
+	CHECK_STR(r, "inner body");
+	free(r);
+	r = sec(rfc822, "2.1", NULL, NULL);
+	CHECK_STR(r, "inner body");
+	free(r);
+	r = sec(rfc822, "2", NULL, NULL);
+	CHECK_STR(r, "Subject: inner\r\nFrom: i@j.k\r\n\r\ninner body");
+	free(r);
+	r = sec(rfc822, "2.HEADER.FIELDS", "from", NULL);
+	CHECK_STR(r, "From: i@j.k\r\n\r\n");
+	free(r);
+	/* CRLF input stays CRLF, sizes agree */
+	CHECK(mime_crlf_size("a\r\nb\nc", 0, 7) == 8);
+	CHECK(mime_lines("a\nb\nc", 0, 5) == 3);
+}
+
+int
+main(void)
+{
+	test_bodystructure();
+	test_envelope();
+	test_sections();
+	return T_DONE();
+}
