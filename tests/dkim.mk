@@ -6,3 +6,12 @@
 
 LIB_SRCS	+= lib/dkim.c
 UNIT_TESTS	+= dkim_test
+facteur-authd_SRCS	+= authd/authd_dkim.c
+
+# dkim_sign_tool: sign/verify helper and benchmark, not a unit test (needs
+# arguments), built with `all` so integration tests find it in $(B)/test/.
+all: $(B)/test/dkim_sign_tool
+$(B)/test/dkim_sign_tool: $(B)/obj/tests/unit/dkim_sign_tool.o \
+    $(B)/obj/authd/authd_dkim.o $(B)/libfacteur.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)

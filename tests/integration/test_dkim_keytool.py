@@ -1,0 +1,351 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: ISC
+"""test_dkim_keytool.py - facteur-keytool dkim / dns / tls / doctor.
+
+Runs the real facteur-keytool from $FACTEUR_BIN against a config in a temp
+dir: key generation (modes, refusal to overwrite, --force, config paths),
+the printed DNS records (the DKIM TXT verifies a signature with dkimpy),
+tls selfsigned (checked with openssl), and doctor against a small DNS
+server on 127.0.0.1 (class DnsServer, also used by test_dkim_sign.py) that
+serves first good, then broken records.  Prints "N passed, M failed".
+"""
+import os
+import re
+import socket
+import stat
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+
+QTYPES = {'A': 1, 'NS': 2, 'CNAME': 5, 'MX': 15, 'TXT': 16, 'AAAA': 28,
+          'SRV': 33}
+
+
+class DnsServer:
+    """An authoritative-looking UDP DNS server for tests: answers from a
+    dict, NXDOMAIN for unknown names, NOERROR/empty for unknown types."""
+
+    def __init__(self, host='127.0.0.1', port=0):
+        self.records = {}
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((host, port))
+        self.port = self.sock.getsockname()[1]
+        self.queries = []
+        t = threading.Thread(target=self._serve, daemon=True)
+        t.start()
+
+    def clear(self):
+        self.records = {}
+
+    def add(self, name, qtype, rdata):
+        key = (name.lower().rstrip('.'), QTYPES[qtype])
+        self.records.setdefault(key, []).append(rdata)
+
+    def txt(self, name, value):
+        if isinstance(value, str):
+            value = value.encode()
+        rd = b''
+        for i in range(0, max(len(value), 1), 255):
+            chunk = value[i:i + 255]
+            rd += bytes([len(chunk)]) + chunk
+        self.add(name, 'TXT', rd)
+
+    @staticmethod
+    def _name(n):
+        out = b''
+        for label in n.rstrip('.').split('.'):
+            out += bytes([len(label)]) + label.encode()
+        return out + b'\0'
+
+    def mx(self, name, pref, host):
+        self.add(name, 'MX', struct.pack('>H', pref) + self._name(host))
+
+    def a(self, name, ip):
+        self.add(name, 'A', socket.inet_aton(ip))
+
+    def _serve(self):
+        while True:
+            try:
+                q, peer = self.sock.recvfrom(4096)
+                r = self._answer(q)
+                if r:
+                    self.sock.sendto(r, peer)
+            except OSError:
+                return
+
+    def _answer(self, q):
+        if len(q) < 12:
+            return None
+        qid, flags = struct.unpack('>HH', q[:4])
+        i, labels = 12, []
+        while i < len(q) and q[i] != 0:
+            labels.append(q[i + 1:i + 1 + q[i]].decode('ascii', 'replace'))
+            i += 1 + q[i]
+        qtype, _qclass = struct.unpack('>HH', q[i + 1:i + 5])
+        question = q[12:i + 5]
+        name = '.'.join(labels).lower()
+        self.queries.append((name, qtype))
+        answers = self.records.get((name, qtype), [])
+        exists = any(k[0] == name for k in self.records)
+        rcode = 0 if exists else 3
+        hdr = struct.pack('>HHHHHH', qid, 0x8400 | (flags & 0x0100) | 0x80 | rcode,
+                          1, len(answers), 0, 0)
+        out = hdr + question
+        for rd in answers:
+            out += struct.pack('>HHHIH', 0xc00c, qtype, 1, 60, len(rd)) + rd
+        return out
+
+
+class Runner:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, cond, what, detail=''):
+        if cond:
+            self.passed += 1
+            print('ok   ' + what)
+        else:
+            self.failed += 1
+            print('FAIL ' + what + (('\n     ' + detail) if detail else ''))
+        return cond
+
+    def done(self):
+        print('%d passed, %d failed' % (self.passed, self.failed))
+        sys.exit(1 if self.failed else 0)
+
+
+def keytool(binpath, conf, *args, stdin=None):
+    p = subprocess.run([os.path.join(binpath, 'facteur-keytool'), '-c', conf]
+                       + list(args), input=stdin, capture_output=True,
+                       text=True, timeout=120)
+    return p.returncode, p.stdout, p.stderr
+
+
+def write_conf(d, extra_dkim='', relay='', resolver=None, tls=True):
+    conf = os.path.join(d, 'facteur.conf')
+    lines = [
+        'hostname = mail.example.org',
+        'domains = example.org',
+        'state_dir = %s/state' % d,
+        'mail_dir = %s/mail/%%d/%%u' % d,
+        'run_dir = %s/run' % d,
+        'user = nobody',
+        'log = stderr',
+    ]
+    if tls:
+        lines += ['[tls]', 'cert = %s/tls/fullchain.pem' % d,
+                  'key = %s/tls/privkey.pem' % d]
+    lines += ['[smtp]', 'listen = 127.0.0.1:2525',
+              'submission = 127.0.0.1:2587', 'submissions = 127.0.0.1:2465',
+              '[imap]', 'listen = 127.0.0.1:2993']
+    if relay:
+        lines += ['[relay]', 'host = %s' % relay, 'port = 587',
+                  'user = me@example.net',
+                  'password_file = %s/relay.secret' % d]
+    if extra_dkim:
+        lines += ['[dkim]'] + extra_dkim.strip().split('\n')
+    if resolver:
+        lines += ['[dns]', 'resolver = %s' % resolver]
+    for sub in ('state', 'run', 'tls'):
+        os.makedirs(os.path.join(d, sub), exist_ok=True)
+    with open(conf, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    return conf
+
+
+def dkim_txt_from_dns_output(out, selector):
+    """The single-string TXT value of selector from `keytool dns` output."""
+    for line in out.splitlines():
+        m = re.match(r'^%s\._domainkey\.\S+\s+.*TXT\s+"(v=DKIM1;[^"]*)"\s*$'
+                     % re.escape(selector), line)
+        if m and '" "' not in line:
+            return m.group(1)
+    return None
+
+
+def test_dkim_generate(r, binpath, d):
+    conf = write_conf(d, extra_dkim='sign = example.org ed2026 %s/keys/ed.key' % d)
+    os.makedirs(os.path.join(d, 'keys'), exist_ok=True)
+    rc, out, err = keytool(binpath, conf, 'dkim', 'generate', 'example.org',
+                           'rsa2026', '--rsa')
+    rsa = os.path.join(d, 'state', 'dkim', 'example.org.rsa2026.key')
+    r.check(rc == 0, 'dkim generate --rsa exits 0', err)
+    r.check(os.path.exists(rsa), 'rsa key at state_dir/dkim/DOMAIN.SELECTOR.key')
+    if os.path.exists(rsa):
+        st = os.stat(rsa)
+        r.check(stat.S_IMODE(st.st_mode) == 0o600, 'rsa key mode 0600',
+                oct(st.st_mode))
+        p = subprocess.run(['openssl', 'pkey', '-in', rsa, '-noout', '-text'],
+                           capture_output=True, text=True)
+        r.check('2048 bit' in p.stdout, 'rsa key is 2048 bits')
+    r.check('sign = example.org rsa2026 ' + rsa in out,
+            'generate prints the [dkim] sign line', out)
+    r.check('rsa2026._domainkey.example.org' in out and 'k=rsa' in out,
+            'generate prints the DNS record', out)
+    rc, out, err = keytool(binpath, conf, 'dkim', 'generate', 'example.org',
+                           'rsa2026', '--rsa')
+    r.check(rc == 1 and '--force' in err, 'refuses to overwrite without --force',
+            'rc=%d %s' % (rc, err))
+    before = open(rsa).read() if os.path.exists(rsa) else ''
+    rc, out, err = keytool(binpath, conf, 'dkim', 'generate', 'example.org',
+                           'rsa2026', '--rsa', '--force')
+    r.check(rc == 0 and os.path.exists(rsa) and open(rsa).read() != before,
+            'overwrites with --force', err)
+    # the config names the ed25519 key's path
+    rc, out, err = keytool(binpath, conf, 'dkim', 'generate', 'example.org',
+                           'ed2026', '--ed25519')
+    ed = os.path.join(d, 'keys', 'ed.key')
+    r.check(rc == 0 and os.path.exists(ed), 'ed25519 key at the configured path',
+            err)
+    if os.path.exists(ed):
+        r.check(stat.S_IMODE(os.stat(ed).st_mode) == 0o600, 'ed25519 key mode 0600')
+    r.check('k=ed25519' in out and 'already' in out,
+            'ed25519: record printed, sign line noted as configured', out)
+    rc, out, err = keytool(binpath, conf, 'dkim', 'generate', 'exa/mple.org', 's')
+    r.check(rc in (1, 2), 'rejects a domain with a slash', 'rc=%d' % rc)
+    rc, out, err = keytool(binpath, conf, 'dkim', 'generate', 'example.org')
+    r.check(rc == 2, 'missing selector is a usage error', 'rc=%d' % rc)
+    rc, out, err = keytool(binpath, conf, 'dkim', 'generate', 'example.org',
+                           's1', '--rsa', '--ed25519')
+    r.check(rc == 2, '--rsa with --ed25519 is a usage error', 'rc=%d' % rc)
+    return rsa, ed
+
+
+def test_dns(r, binpath, d, rsa, ed):
+    dk = 'sign = example.org rsa2026 %s\nsign = example.org ed2026 %s' % (rsa, ed)
+    conf = write_conf(d, extra_dkim=dk)
+    rc, out, err = keytool(binpath, conf, 'dns')
+    r.check(rc == 0, 'dns exits 0', err)
+    r.check(re.search(r'^example\.org\.\s+.*MX\s+10 mail\.example\.org\.', out, re.M)
+            is not None, 'dns: MX record', out)
+    r.check(re.search(r'^mail\.example\.org\.\s+.*\bA\b', out, re.M) is not None
+            and 'AAAA' in out, 'dns: A record and AAAA note')
+    r.check(re.search(r'"v=spf1 mx -all"', out) is not None, 'dns: SPF without relay')
+    r.check('_dmarc.example.org.' in out and
+            'v=DMARC1; p=quarantine; rua=mailto:postmaster@example.org' in out,
+            'dns: DMARC')
+    r.check(re.search(r'_submission\._tcp\.example\.org\.\s+.*SRV\s+0 1 2587 '
+                      r'mail\.example\.org\.', out) is not None, 'dns: submission SRV')
+    r.check(re.search(r'_submissions\._tcp\.example\.org\.\s+.*SRV\s+0 1 2465 ', out)
+            is not None, 'dns: submissions SRV')
+    r.check(re.search(r'_imaps\._tcp\.example\.org\.\s+.*SRV\s+0 1 2993 ', out)
+            is not None, 'dns: imaps SRV')
+    r.check('<clientConfig version="1.1">' in out and
+            '<incomingServer type="imap">' in out, 'dns: autoconfig XML')
+    rtxt = dkim_txt_from_dns_output(out, 'rsa2026')
+    etxt = dkim_txt_from_dns_output(out, 'ed2026')
+    r.check(rtxt is not None and 'k=rsa' in rtxt, 'dns: rsa DKIM TXT one string', out)
+    r.check(etxt is not None and 'k=ed25519' in etxt, 'dns: ed25519 DKIM TXT')
+    split = [l for l in out.splitlines()
+             if l.startswith('rsa2026._domainkey') and '" "' in l]
+    if r.check(len(split) == 1, 'dns: long rsa TXT also as split zone line'):
+        parts = re.findall(r'"([^"]*)"', split[0])
+        r.check(all(len(p) <= 255 for p in parts) and ''.join(parts) == rtxt,
+                'dns: split strings <= 255 bytes and join to the value')
+    # with a relay: the relay appears in SPF
+    conf2 = write_conf(d, extra_dkim=dk, relay='smtp.provider.example')
+    rc, out2, err = keytool(binpath, conf2, 'dns')
+    r.check(rc == 0 and re.search(r'"v=spf1 mx include:provider\.example ~all"',
+                                  out2) is not None, 'dns: SPF includes relay', out2)
+    return rtxt, etxt
+
+
+def test_tls(r, binpath, d):
+    conf = write_conf(d)
+    cert = os.path.join(d, 'tls', 'fullchain.pem')
+    key = os.path.join(d, 'tls', 'privkey.pem')
+    rc, out, err = keytool(binpath, conf, 'tls', 'selfsigned')
+    r.check(rc == 0 and os.path.exists(cert) and os.path.exists(key),
+            'tls selfsigned writes cert and key', err)
+    if not os.path.exists(key):
+        return
+    r.check(stat.S_IMODE(os.stat(key).st_mode) == 0o600, 'tls key mode 0600')
+    p = subprocess.run(['openssl', 'x509', '-in', cert, '-noout', '-text',
+                        '-checkhost', 'mail.example.org'], capture_output=True,
+                       text=True)
+    r.check('DNS:mail.example.org' in p.stdout, 'cert SAN = hostname', p.stdout)
+    r.check('does match certificate' in p.stdout, 'openssl checkhost matches')
+    r.check('TLS Web Server Authentication' in p.stdout, 'cert EKU serverAuth')
+    m1 = subprocess.run(['openssl', 'x509', '-in', cert, '-noout', '-pubkey'],
+                        capture_output=True, text=True).stdout
+    m2 = subprocess.run(['openssl', 'pkey', '-in', key, '-pubout'],
+                        capture_output=True, text=True).stdout
+    r.check(m1 and m1 == m2, 'cert matches key')
+    rc, out, err = keytool(binpath, conf, 'tls', 'selfsigned')
+    r.check(rc == 1 and '--force' in err, 'tls refuses overwrite without --force')
+    rc, out, err = keytool(binpath, conf, 'tls', 'selfsigned', '--force')
+    r.check(rc == 0, 'tls selfsigned --force', err)
+
+
+def doctor_lines(out):
+    return [l for l in out.splitlines() if re.match(r'^(OK|WARN|FAIL)\b', l)]
+
+
+def test_doctor(r, binpath, d, rsa, ed, rtxt, etxt):
+    dns = DnsServer()
+    dk = 'sign = example.org rsa2026 %s\nsign = example.org ed2026 %s' % (rsa, ed)
+    conf = write_conf(d, extra_dkim=dk, resolver='127.0.0.1:%d' % dns.port)
+    dns.mx('example.org', 10, 'mail.example.org')
+    dns.a('mail.example.org', '192.0.2.1')
+    dns.txt('example.org', 'v=spf1 mx -all')
+    dns.txt('_dmarc.example.org', 'v=DMARC1; p=quarantine')
+    dns.txt('rsa2026._domainkey.example.org', rtxt or '')
+    dns.txt('ed2026._domainkey.example.org', etxt or '')
+    rc, out, err = keytool(binpath, conf, 'doctor')
+    lines = doctor_lines(out)
+    fails = [l for l in lines if l.startswith('FAIL')]
+    r.check(rc == 0 and not fails, 'doctor: all good -> exit 0, no FAIL',
+            out + err)
+    for what in ('MX', 'SPF', 'DMARC', 'rsa2026', 'ed2026', 'certificate'):
+        r.check(any(what in l and l.startswith('OK') for l in lines),
+                'doctor: OK line for ' + what, out)
+    # break things: wrong DKIM key, no SPF, MX elsewhere
+    dns.clear()
+    dns.mx('example.org', 10, 'mx.elsewhere.example')
+    dns.a('mail.example.org', '192.0.2.1')
+    dns.txt('_dmarc.example.org', 'v=DMARC1; p=none')
+    dns.txt('rsa2026._domainkey.example.org', (etxt or '').replace('k=ed25519', 'k=rsa'))
+    rc, out, err = keytool(binpath, conf, 'doctor')
+    lines = doctor_lines(out)
+    r.check(rc == 1, 'doctor: broken DNS -> exit 1', out + err)
+    r.check(any(l.startswith('FAIL') and 'SPF' in l for l in lines),
+            'doctor: FAIL for missing SPF', out)
+    r.check(any(l.startswith('FAIL') and 'rsa2026' in l for l in lines),
+            'doctor: FAIL for mismatching DKIM key', out)
+    r.check(any(l.startswith('FAIL') and 'ed2026' in l for l in lines),
+            'doctor: FAIL for missing DKIM record', out)
+    r.check(any(l.startswith(('WARN', 'FAIL')) and 'MX' in l for l in lines),
+            'doctor: MX not pointing at hostname reported', out)
+    # a certificate for another name
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt',
+                    'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=other',
+                    '-addext', 'subjectAltName=DNS:other.example', '-days', '1',
+                    '-keyout', os.path.join(d, 'tls', 'privkey.pem'),
+                    '-out', os.path.join(d, 'tls', 'fullchain.pem')],
+                   capture_output=True)
+    rc, out, err = keytool(binpath, conf, 'doctor')
+    r.check(any(l.startswith('FAIL') and 'mail.example.org' in l
+                for l in doctor_lines(out)), 'doctor: cert not covering hostname', out)
+    r.check(any(l.startswith('WARN') and 'expire' in l for l in doctor_lines(out)),
+            'doctor: cert expiring soon', out)
+
+
+def main():
+    binpath = os.environ.get('FACTEUR_BIN', 'build/bin')
+    r = Runner()
+    if not os.path.exists(os.path.join(binpath, 'facteur-keytool')):
+        r.check(False, 'facteur-keytool exists in ' + binpath)
+        r.done()
+    with tempfile.TemporaryDirectory() as d:
+        rsa, ed = test_dkim_generate(r, binpath, d)
+        rtxt, etxt = test_dns(r, binpath, d, rsa, ed)
+        test_tls(r, binpath, d)
+        test_doctor(r, binpath, d, rsa, ed, rtxt, etxt)
+    r.done()
+
+
+if __name__ == '__main__':
+    main()
