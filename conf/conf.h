@@ -16,6 +16,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#define CONF_DEFAULT_PATH	"/etc/facteur/facteur.conf"
+#define CONF_LINE_MAX		4096		/* bytes per line, without the newline */
+#define CONF_FILE_MAX		(1024 * 1024)	/* a bigger file is refused */
+
 /* host:port, "[::1]:993" or "0.0.0.0:25"; host kept without brackets */
 struct conf_addr {
 	char		host[256];
@@ -106,6 +110,12 @@ struct conf {
  * NULL) and returns NULL.
  */
 struct conf	*conf_load(const char *path, FILE *errs);
+/*
+ * conf_load_mem - the same from memory (tests, fuzzing): `name` is used in
+ * messages only; `data` need not be NUL-terminated and may hold NULs.
+ */
+struct conf	*conf_load_mem(const char *name, const char *data, size_t len,
+		    FILE *errs);
 /* conf_load_or_die - for mains: conf_load() to stderr, exit 1 on failure */
 struct conf	*conf_load_or_die(const char *path);
 void		 conf_free(struct conf **confp);
@@ -114,10 +124,25 @@ void		 conf_free(struct conf **confp);
 bool		 conf_is_local_domain(const struct conf *c, const char *domain, size_t len);
 
 /*
- * conf_maildir_path - expand mail_dir for local@domain into out.  Returns
- * false if it does not fit or a part contains '/' or starts with '.'.
+ * conf_maildir_path - expand mail_dir for local@domain into out: %u is
+ * `local` as given, %d is `domain` lower-cased, %% is a '%'.  Returns false
+ * if it does not fit or a part is empty, contains '/', CR or LF, or starts
+ * with '.'.
  */
 bool		 conf_maildir_path(const struct conf *c, const char *local,
 		    const char *domain, char *out, size_t outsz);
+
+/*
+ * conf_secret_file_ok - may `path` hold a secret (relay password, DKIM or
+ * TLS key)?  It must be a regular file owned by root or the effective user
+ * with no group or other permission bits (OpenSMTPD check_file_secrecy).
+ * On refusal writes "PATH: expected ..." into err and returns false.
+ * conf_secret_fd_ok() checks an already opened file (no race with rename).
+ */
+bool		 conf_secret_file_ok(const char *path, char *err, size_t errsz);
+bool		 conf_secret_fd_ok(int fd, const char *path, char *err, size_t errsz);
+
+/* conf_addr_format - "0.0.0.0:25", "[::1]:993"; false if it does not fit */
+bool		 conf_addr_format(const struct conf_addr *a, char *out, size_t outsz);
 
 #endif

@@ -1,0 +1,1173 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * conf.c - the configuration file parser of SPEC 3.
+ *
+ * Runs in every program at startup, as root or as the invoking user, before
+ * any privilege is dropped and before anything is read from the network.
+ * It only reads the configuration file: it never opens the files the
+ * configuration names (secret files are checked by their users through
+ * conf_secret_file_ok(), when they open them).
+ *
+ * Table-driven (STYLE 11): conf_keys[] lists every key with its section,
+ * value type, whether it may repeat, its default (as text, parsed by the
+ * same code as the file) and where it lands in struct conf.
+ *
+ * Error contract: every problem is reported as "FILE:LINE: expected ..."
+ * (or "FILE: expected ..." when it is about the whole file), all of them
+ * are collected, and conf_load() returns NULL if there was any.  Values in
+ * messages are escaped and cut (log_escape), so a binary file cannot write
+ * control characters to the terminal.  Out of memory is fatal (startup).
+ */
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "log.h"
+#include "strnum.h"
+#include "xmem.h"
+
+#define CONF_MAX_ERRORS	50	/* printed; more are counted */
+#define CONF_GOT_MAX	80	/* bytes of an escaped value in a message */
+
+enum conf_section {
+	SEC_TOP,
+	SEC_TLS,
+	SEC_SMTP,
+	SEC_RELAY,
+	SEC_DKIM,
+	SEC_IMAP,
+	SEC_QUEUE,
+	SEC_DNS,
+	SEC_N,
+	SEC_SKIP = SEC_N,	/* inside an unknown section: keys ignored */
+};
+
+static const char *const conf_section_names[SEC_N] = {
+	"top", "tls", "smtp", "relay", "dkim", "imap", "queue", "dns",
+};
+
+enum conf_type {
+	T_STRING,	/* one printable token */
+	T_HOST,		/* host name, lower-cased */
+	T_RELAYHOST,	/* host name or IP address literal */
+	T_DOMAINS,	/* one or more domain names, lower-cased */
+	T_PATH,		/* absolute path */
+	T_MAILDIR,	/* absolute path with %d, %u (required), %% */
+	T_SIZE,		/* uint64_t bytes, K/M/G */
+	T_DURATION,	/* unsigned seconds, s/m/h/d */
+	T_UINT,		/* unsigned */
+	T_PORT,		/* uint16_t, 1-65535 */
+	T_BOOL,		/* yes | no */
+	T_LOG,		/* syslog | stderr, into a bool "log_stderr" */
+	T_TLSMODE,	/* starttls | implicit | none */
+	T_ADDR,		/* host:port into one struct conf_addr */
+	T_ADDRS,	/* host:port appended to a struct conf_addrs */
+	T_DKIM,		/* DOMAIN SELECTOR KEYFILE */
+};
+
+struct conf_key {
+	enum conf_section sec;
+	const char	*name;
+	enum conf_type	 type;
+	bool		 repeat;
+	const char	*def;	/* default as text, NULL: none or computed */
+	size_t		 off;	/* offsetof(struct conf, ...) */
+	uint64_t	 min, max;	/* numbers, sizes, durations */
+};
+
+#define OFF(field)	offsetof(struct conf, field)
+#define KiB		1024ULL
+#define MiB		(1024ULL * KiB)
+#define GiB		(1024ULL * MiB)
+#define DAY		86400ULL
+
+static const struct conf_key conf_keys[] = {
+	{ SEC_TOP, "hostname", T_HOST, false, NULL, OFF(hostname), 0, 0 },
+	{ SEC_TOP, "domains", T_DOMAINS, false, NULL, 0, 0, 0 },
+	{ SEC_TOP, "state_dir", T_PATH, false, "/var/lib/facteur",
+	    OFF(state_dir), 0, 0 },
+	{ SEC_TOP, "mail_dir", T_MAILDIR, false, "/var/mail/%d/%u",
+	    OFF(mail_dir), 0, 0 },
+	{ SEC_TOP, "run_dir", T_PATH, false, "/run/facteur", OFF(run_dir), 0, 0 },
+	{ SEC_TOP, "user", T_STRING, false, "_facteur", OFF(user), 0, 0 },
+	{ SEC_TOP, "log", T_LOG, false, "syslog", OFF(log_stderr), 0, 0 },
+
+	{ SEC_TLS, "cert", T_PATH, false, NULL, OFF(tls.cert), 0, 0 },
+	{ SEC_TLS, "key", T_PATH, false, NULL, OFF(tls.key), 0, 0 },
+
+	{ SEC_SMTP, "listen", T_ADDRS, true, NULL, OFF(smtp.listen), 0, 0 },
+	{ SEC_SMTP, "submission", T_ADDRS, true, NULL, OFF(smtp.submission),
+	    0, 0 },
+	{ SEC_SMTP, "submissions", T_ADDRS, true, NULL, OFF(smtp.submissions),
+	    0, 0 },
+	{ SEC_SMTP, "max_size", T_SIZE, false, "35M", OFF(smtp.max_size),
+	    1 * KiB, 2 * GiB },
+	{ SEC_SMTP, "max_rcpt", T_UINT, false, "100", OFF(smtp.max_rcpt),
+	    1, 100000 },
+	{ SEC_SMTP, "max_clients", T_UINT, false, "64", OFF(smtp.max_clients),
+	    1, 100000 },
+	{ SEC_SMTP, "timeout", T_DURATION, false, "300s", OFF(smtp.timeout),
+	    1, DAY },
+
+	{ SEC_RELAY, "host", T_RELAYHOST, false, NULL, OFF(relay.host), 0, 0 },
+	{ SEC_RELAY, "port", T_PORT, false, NULL, OFF(relay.port), 0, 0 },
+	{ SEC_RELAY, "tls", T_TLSMODE, false, "starttls", OFF(relay.tls), 0, 0 },
+	{ SEC_RELAY, "verify", T_BOOL, false, "yes", OFF(relay.verify), 0, 0 },
+	{ SEC_RELAY, "ca_file", T_PATH, false,
+	    "/etc/ssl/certs/ca-certificates.crt", OFF(relay.ca_file), 0, 0 },
+	{ SEC_RELAY, "user", T_STRING, false, NULL, OFF(relay.user), 0, 0 },
+	{ SEC_RELAY, "password_file", T_PATH, false, NULL,
+	    OFF(relay.password_file), 0, 0 },
+
+	{ SEC_DKIM, "sign", T_DKIM, true, NULL, 0, 0, 0 },
+
+	{ SEC_IMAP, "listen", T_ADDRS, true, NULL, OFF(imap.listen), 0, 0 },
+	{ SEC_IMAP, "listen_starttls", T_ADDRS, true, NULL,
+	    OFF(imap.listen_starttls), 0, 0 },
+	{ SEC_IMAP, "max_literal", T_SIZE, false, NULL, OFF(imap.max_literal),
+	    1 * KiB, 2 * GiB },
+	{ SEC_IMAP, "timeout", T_DURATION, false, "30m", OFF(imap.timeout),
+	    1, DAY },
+
+	{ SEC_QUEUE, "retry", T_DURATION, false, "5m", OFF(queue.retry),
+	    1, DAY },
+	{ SEC_QUEUE, "max_retry", T_DURATION, false, "4h", OFF(queue.max_retry),
+	    1, 30 * DAY },
+	{ SEC_QUEUE, "expire", T_DURATION, false, "5d", OFF(queue.expire),
+	    60, 60 * DAY },
+
+	{ SEC_DNS, "resolver", T_ADDR, false, NULL, OFF(dns.resolver), 0, 0 },
+};
+
+#define NKEYS	(sizeof(conf_keys) / sizeof(conf_keys[0]))
+
+struct conf_parse {
+	struct conf	*c;
+	const char	*name;		/* file name for messages */
+	FILE		*errs;
+	unsigned	 nerr;
+	unsigned	 line;		/* current line, 1-based */
+	enum conf_section sec;
+	unsigned	 sec_line[SEC_N];	/* first header line, 0 = absent */
+	unsigned	 key_line[NKEYS];	/* first line given, 0 = not */
+	bool		 key_ok[NKEYS];		/* given with a valid value */
+};
+
+static void	conf_err(struct conf_parse *, unsigned, const char *, ...)
+		    PRINTF_LIKE(3, 4);
+
+/* conf_err - one "FILE:LINE: message" (line 0: "FILE: message") */
+static void
+conf_err(struct conf_parse *p, unsigned line, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->nerr++ >= CONF_MAX_ERRORS || p->errs == NULL)
+		return;
+	if (line)
+		fprintf(p->errs, "%s:%u: ", p->name, line);
+	else
+		fprintf(p->errs, "%s: ", p->name);
+	va_start(ap, fmt);
+	vfprintf(p->errs, fmt, ap);
+	va_end(ap);
+	fputc('\n', p->errs);
+}
+
+/* conf_got - the escaped, cut form of a value for a message */
+static const char *
+conf_got(char *out, size_t outsz, const char *s)
+{
+	return log_escape(out, outsz, s, strlen(s));
+}
+
+/* conf_bad - "expected WHAT for KEY, got "VALUE"" on the current line */
+static bool
+conf_bad(struct conf_parse *p, const struct conf_key *k, const char *what,
+    const char *val)
+{
+	char got[CONF_GOT_MAX];
+
+	conf_err(p, p->line, "expected %s for %s, got \"%s\"", what, k->name,
+	    conf_got(got, sizeof(got), val));
+	return false;
+}
+
+static bool
+conf_is_space(char ch)
+{
+	return ch == ' ' || ch == '\t';
+}
+
+static void
+conf_lower(char *s)
+{
+	for (; *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+/* conf_printable - no control bytes (tabs are separators, handled before) */
+static bool
+conf_printable(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
+static bool
+conf_has_space(const char *s)
+{
+	for (; *s; s++)
+		if (conf_is_space(*s))
+			return true;
+	return false;
+}
+
+/*
+ * conf_valid_hostname - RFC 1123 host name: labels of letters, digits and
+ * inner hyphens, 1-63 bytes each, 253 in all, no trailing dot.
+ */
+static bool
+conf_valid_hostname(const char *s)
+{
+	size_t n = strlen(s), lab = 0, i;
+
+	if (n == 0 || n > 253)
+		return false;
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '.') {
+			if (lab == 0 || s[i - 1] == '-')
+				return false;
+			lab = 0;
+			continue;
+		}
+		if (!isalnum(ch) && ch != '-')
+			return false;
+		if (ch == '-' && lab == 0)
+			return false;
+		if (++lab > 63)
+			return false;
+	}
+	return lab > 0 && s[n - 1] != '-';
+}
+
+/* conf_valid_ipv4 - dotted quad accepted by inet_pton */
+static bool
+conf_valid_ipv4(const char *s)
+{
+	struct in_addr a;
+
+	return inet_pton(AF_INET, s, &a) == 1;
+}
+
+static bool
+conf_valid_ipv6(const char *s)
+{
+	struct in6_addr a;
+
+	return inet_pton(AF_INET6, s, &a) == 1;
+}
+
+/* conf_all_numeric - digits and dots only: must then be an IPv4 address */
+static bool
+conf_all_numeric(const char *s)
+{
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s) && *s != '.')
+			return false;
+	return true;
+}
+
+/* conf_all_digits - strnum() alone would take "+25" */
+static bool
+conf_all_digits(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return false;
+	return true;
+}
+
+/* conf_valid_host - host name, IPv4 or IPv6 address (no brackets) */
+static bool
+conf_valid_host(const char *s, bool v6)
+{
+	if (v6 && strchr(s, ':') != NULL)
+		return conf_valid_ipv6(s);
+	if (conf_all_numeric(s))
+		return conf_valid_ipv4(s);
+	return conf_valid_hostname(s);
+}
+
+/*
+ * conf_parse_addr - "1.2.3.4:25", "[::1]:993" or "host.name:587" into a.
+ * IPv6 needs its brackets, or the port would be ambiguous.
+ */
+static bool
+conf_parse_addr(const char *s, struct conf_addr *a)
+{
+	const char *colon, *hs, *he, *err;
+	size_t hl;
+	long long port;
+
+	if (s[0] == '[') {
+		hs = s + 1;
+		if ((he = strchr(hs, ']')) == NULL || he[1] != ':')
+			return false;
+		colon = he + 1;
+	} else {
+		hs = s;
+		if ((colon = strchr(s, ':')) == NULL ||
+		    strchr(colon + 1, ':') != NULL)
+			return false;
+		he = colon;
+	}
+	hl = (size_t)(he - hs);
+	if (hl == 0 || hl >= sizeof(a->host))
+		return false;
+	memcpy(a->host, hs, hl);
+	a->host[hl] = '\0';
+	if (s[0] == '[' ? !conf_valid_ipv6(a->host) :
+	    !conf_valid_host(a->host, false))
+		return false;
+	conf_lower(a->host);
+	if (!conf_all_digits(colon + 1))
+		return false;
+	port = strnum(colon + 1, 1, 65535, &err);
+	if (err != NULL)
+		return false;
+	a->port = (uint16_t)port;
+	return true;
+}
+
+/* conf_valid_maildir - absolute, only %d %u %% escapes, %u present */
+static bool
+conf_valid_maildir(const char *s)
+{
+	bool has_u = false;
+
+	if (s[0] != '/')
+		return false;
+	for (; *s; s++) {
+		if (*s != '%')
+			continue;
+		s++;
+		if (*s == 'u')
+			has_u = true;
+		else if (*s != 'd' && *s != '%')
+			return false;
+	}
+	return has_u;
+}
+
+/* conf_fmt_size - 2147483648 as "2G", 1024 as "1K" */
+static const char *
+conf_fmt_size(char *out, size_t outsz, uint64_t v)
+{
+	static const char units[] = "GMK";
+	static const uint64_t mult[] = { GiB, MiB, KiB };
+	size_t i;
+
+	for (i = 0; i < 3; i++)
+		if (v >= mult[i] && v % mult[i] == 0) {
+			snprintf(out, outsz, "%llu%c",
+			    (unsigned long long)(v / mult[i]), units[i]);
+			return out;
+		}
+	snprintf(out, outsz, "%llu", (unsigned long long)v);
+	return out;
+}
+
+/* conf_fmt_duration - 86400 as "1d", 90 as "90s" */
+static const char *
+conf_fmt_duration(char *out, size_t outsz, uint64_t v)
+{
+	static const char units[] = "dhm";
+	static const uint64_t mult[] = { DAY, 3600, 60 };
+	size_t i;
+
+	for (i = 0; i < 3; i++)
+		if (v >= mult[i] && v % mult[i] == 0) {
+			snprintf(out, outsz, "%llu%c",
+			    (unsigned long long)(v / mult[i]), units[i]);
+			return out;
+		}
+	snprintf(out, outsz, "%llus", (unsigned long long)v);
+	return out;
+}
+
+/* conf_set_domains - "example.org example.net", lower-cased, deduplicated */
+static bool
+conf_set_domains(struct conf_parse *p, const struct conf_key *k, char *val)
+{
+	struct conf *c = p->c;
+	char *tok, *next;
+	size_t i;
+	bool ok = true;
+
+	for (tok = val; *tok; tok = next) {
+		for (next = tok; *next && !conf_is_space(*next); next++)
+			;
+		if (*next)
+			*next++ = '\0';
+		while (conf_is_space(*next))
+			next++;
+		if (!conf_valid_hostname(tok)) {
+			ok = conf_bad(p, k, "domain names like example.org", tok);
+			continue;
+		}
+		conf_lower(tok);
+		for (i = 0; i < c->ndomains; i++)
+			if (strcmp(c->domains[i], tok) == 0)
+				break;
+		if (i < c->ndomains)
+			continue;
+		c->domains = xreallocarray(c->domains, c->ndomains + 2,
+		    sizeof(*c->domains));
+		c->domains[c->ndomains++] = xstrdup(tok);
+		c->domains[c->ndomains] = NULL;
+	}
+	return ok;
+}
+
+/* conf_set_dkim - "DOMAIN SELECTOR KEYFILE" appended to dkim.sign */
+static bool
+conf_set_dkim(struct conf_parse *p, const struct conf_key *k, char *val)
+{
+	struct conf *c = p->c;
+	struct conf_dkim_sign *s;
+	char *f[3], *q = val, got[CONF_GOT_MAX], all[CONF_GOT_MAX];
+	size_t n, i;
+
+	conf_got(all, sizeof(all), val);	/* before it is cut in three */
+	for (n = 0; *q && n < 3; n++) {
+		f[n] = q;
+		while (*q && !conf_is_space(*q))
+			q++;
+		if (*q)
+			*q++ = '\0';
+		while (conf_is_space(*q))
+			q++;
+	}
+	if (n != 3 || *q) {
+		conf_err(p, p->line, "expected \"DOMAIN SELECTOR KEYFILE\" "
+		    "for sign, got \"%s\"", all);
+		return false;
+	}
+	if (!conf_valid_hostname(f[0]))
+		return conf_bad(p, k, "a domain name like example.org", f[0]);
+	if (!conf_valid_hostname(f[1]) || strlen(f[1]) > 63)
+		return conf_bad(p, k, "a DKIM selector like rsa2026", f[1]);
+	if (f[2][0] != '/')
+		return conf_bad(p, k, "an absolute key file path", f[2]);
+	conf_lower(f[0]);
+	conf_lower(f[1]);
+	for (i = 0; i < c->dkim.nsign; i++)
+		if (strcmp(c->dkim.sign[i].domain, f[0]) == 0 &&
+		    strcmp(c->dkim.sign[i].selector, f[1]) == 0) {
+			conf_err(p, p->line, "sign for %s selector %s given twice",
+			    f[0], conf_got(got, sizeof(got), f[1]));
+			return false;
+		}
+	c->dkim.sign = xreallocarray(c->dkim.sign, c->dkim.nsign + 1,
+	    sizeof(*c->dkim.sign));
+	s = &c->dkim.sign[c->dkim.nsign++];
+	s->domain = xstrdup(f[0]);
+	s->selector = xstrdup(f[1]);
+	s->keyfile = xstrdup(f[2]);
+	return true;
+}
+
+/* conf_set_number - T_SIZE, T_DURATION, T_UINT, T_PORT */
+static bool
+conf_set_number(struct conf_parse *p, const struct conf_key *k,
+    const char *val, void *dst)
+{
+	char what[96], lo[32], hi[32];
+	const char *err;
+	uint64_t v;
+
+	switch (k->type) {
+	case T_SIZE:
+		v = strnum_size(val, k->max, &err);
+		if (err != NULL && strcmp(err, "invalid") == 0)
+			return conf_bad(p, k, "a size like 35M", val);
+		if (err != NULL || v < k->min) {
+			snprintf(what, sizeof(what), "a size from %s to %s",
+			    conf_fmt_size(lo, sizeof(lo), k->min),
+			    conf_fmt_size(hi, sizeof(hi), k->max));
+			return conf_bad(p, k, what, val);
+		}
+		*(uint64_t *)dst = v;
+		return true;
+	case T_DURATION:
+		v = strnum_duration(val, k->max, &err);
+		if (err != NULL && strcmp(err, "invalid") == 0)
+			return conf_bad(p, k, "a duration like 5m", val);
+		if (err != NULL || v < k->min) {
+			snprintf(what, sizeof(what), "a duration from %s to %s",
+			    conf_fmt_duration(lo, sizeof(lo), k->min),
+			    conf_fmt_duration(hi, sizeof(hi), k->max));
+			return conf_bad(p, k, what, val);
+		}
+		*(unsigned *)dst = (unsigned)v;
+		return true;
+	case T_UINT:
+		v = (uint64_t)strnum(val, (long long)k->min, (long long)k->max,
+		    &err);
+		if (err != NULL || !conf_all_digits(val)) {
+			snprintf(what, sizeof(what), "a number from %llu to %llu",
+			    (unsigned long long)k->min,
+			    (unsigned long long)k->max);
+			return conf_bad(p, k, what, val);
+		}
+		*(unsigned *)dst = (unsigned)v;
+		return true;
+	default:	/* T_PORT */
+		v = (uint64_t)strnum(val, 1, 65535, &err);
+		if (err != NULL || !conf_all_digits(val))
+			return conf_bad(p, k, "a port number from 1 to 65535",
+			    val);
+		*(uint16_t *)dst = (uint16_t)v;
+		return true;
+	}
+}
+
+/* conf_set_word - the single-token types */
+static bool
+conf_set_word(struct conf_parse *p, const struct conf_key *k, const char *val,
+    void *dst)
+{
+	struct conf_addrs *as;
+
+	switch (k->type) {
+	case T_STRING:
+		break;
+	case T_HOST:
+		if (!conf_valid_hostname(val))
+			return conf_bad(p, k, "a host name like mail.example.org",
+			    val);
+		break;
+	case T_RELAYHOST:
+		if (!conf_valid_host(val, true))
+			return conf_bad(p, k,
+			    "a host name like smtp.example.net or an IP address",
+			    val);
+		break;
+	case T_PATH:
+		if (val[0] != '/')
+			return conf_bad(p, k, "an absolute path", val);
+		break;
+	case T_MAILDIR:
+		if (!conf_valid_maildir(val))
+			return conf_bad(p, k, "an absolute path with %u "
+			    "(and %d, %%) like /var/mail/%d/%u", val);
+		break;
+	case T_BOOL:
+		if (strcmp(val, "yes") != 0 && strcmp(val, "no") != 0)
+			return conf_bad(p, k, "yes or no", val);
+		*(bool *)dst = strcmp(val, "yes") == 0;
+		return true;
+	case T_LOG:
+		if (strcmp(val, "syslog") != 0 && strcmp(val, "stderr") != 0)
+			return conf_bad(p, k, "syslog or stderr", val);
+		*(bool *)dst = strcmp(val, "stderr") == 0;
+		return true;
+	case T_TLSMODE:
+		if (strcmp(val, "starttls") == 0)
+			*(enum conf_tls_mode *)dst = CONF_TLS_STARTTLS;
+		else if (strcmp(val, "implicit") == 0)
+			*(enum conf_tls_mode *)dst = CONF_TLS_IMPLICIT;
+		else if (strcmp(val, "none") == 0)
+			*(enum conf_tls_mode *)dst = CONF_TLS_NONE;
+		else
+			return conf_bad(p, k, "starttls, implicit or none", val);
+		return true;
+	case T_ADDR:
+		if (!conf_parse_addr(val, dst))
+			return conf_bad(p, k,
+			    "an address like 127.0.0.1:53 or [::1]:53", val);
+		return true;
+	case T_ADDRS:
+		as = dst;
+		as->v = xreallocarray(as->v, as->n + 1, sizeof(*as->v));
+		if (!conf_parse_addr(val, &as->v[as->n]))
+			return conf_bad(p, k,
+			    "an address like 0.0.0.0:25 or [::]:25", val);
+		as->n++;
+		return true;
+	default:
+		return conf_set_number(p, k, val, dst);
+	}
+	*(char **)dst = xstrdup(val);
+	if (k->type == T_HOST || k->type == T_RELAYHOST)
+		conf_lower(*(char **)dst);
+	return true;
+}
+
+/* conf_set - check `val` (trimmed, non-empty, modifiable) for k and store it */
+static bool
+conf_set(struct conf_parse *p, const struct conf_key *k, char *val)
+{
+	char got[CONF_GOT_MAX];
+
+	if (!conf_printable(val)) {
+		conf_err(p, p->line, "expected printable text for %s, got \"%s\"",
+		    k->name, conf_got(got, sizeof(got), val));
+		return false;
+	}
+	if (k->type == T_DOMAINS)
+		return conf_set_domains(p, k, val);
+	if (k->type == T_DKIM)
+		return conf_set_dkim(p, k, val);
+	if (conf_has_space(val))
+		return conf_bad(p, k, "one value", val);
+	return conf_set_word(p, k, val, (char *)p->c + k->off);
+}
+
+static const struct conf_key *
+conf_key_find(enum conf_section sec, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (conf_keys[i].sec == sec && strcmp(conf_keys[i].name, name) == 0)
+			return &conf_keys[i];
+	return NULL;
+}
+
+/* conf_section_desc - "the top section" or "[smtp]" for messages */
+static const char *
+conf_section_desc(char *out, size_t outsz, enum conf_section sec)
+{
+	if (sec == SEC_TOP)
+		snprintf(out, outsz, "the top section");
+	else
+		snprintf(out, outsz, "[%s]", conf_section_names[sec]);
+	return out;
+}
+
+/* conf_unknown_key - say where the key belongs if it exists elsewhere */
+static void
+conf_unknown_key(struct conf_parse *p, const char *key)
+{
+	enum conf_section other;
+	char here[32], there[32];
+
+	for (other = SEC_TOP; other < SEC_N; other++)
+		if (conf_key_find(other, key) != NULL)
+			break;
+	conf_section_desc(here, sizeof(here), p->sec);
+	if (other == SEC_N)
+		conf_err(p, p->line, "unknown key \"%s\" in %s", key, here);
+	else if (other == SEC_TOP)
+		conf_err(p, p->line, "unknown key \"%s\" in %s, expected it "
+		    "before the first [section]", key, here);
+	else
+		conf_err(p, p->line, "unknown key \"%s\" in %s, expected it "
+		    "in %s", key, here,
+		    conf_section_desc(there, sizeof(there), other));
+}
+
+/* conf_key_value - "key = value" in the current section */
+static void
+conf_key_value(struct conf_parse *p, char *s)
+{
+	const struct conf_key *k;
+	char *eq, *key, *val, *e, got[CONF_GOT_MAX];
+	size_t i, idx;
+
+	if ((eq = strchr(s, '=')) == NULL) {
+		conf_err(p, p->line, "expected \"key = value\", got \"%s\"",
+		    conf_got(got, sizeof(got), s));
+		return;
+	}
+	*eq = '\0';
+	key = s;
+	for (e = eq; e > key && conf_is_space(e[-1]); e--)
+		;
+	*e = '\0';
+	for (val = eq + 1; conf_is_space(*val); val++)
+		;
+	if (*key == '\0') {
+		conf_err(p, p->line, "expected a key before \"=\"");
+		return;
+	}
+	for (i = 0; key[i]; i++)
+		if (!islower((unsigned char)key[i]) && key[i] != '_' &&
+		    !isdigit((unsigned char)key[i])) {
+			conf_err(p, p->line, "expected one key like max_size "
+			    "before \"=\", got \"%s\"",
+			    conf_got(got, sizeof(got), key));
+			return;
+		}
+	if (p->sec == SEC_SKIP)
+		return;
+	if ((k = conf_key_find(p->sec, key)) == NULL) {
+		conf_unknown_key(p, key);
+		return;
+	}
+	idx = (size_t)(k - conf_keys);
+	if (p->key_line[idx] && !k->repeat) {
+		conf_err(p, p->line, "%s given twice (first on line %u)",
+		    k->name, p->key_line[idx]);
+		return;
+	}
+	if (p->key_line[idx] == 0)
+		p->key_line[idx] = p->line;
+	if (*val == '\0') {
+		conf_err(p, p->line, "expected a value for %s", k->name);
+		return;
+	}
+	p->key_ok[idx] = conf_set(p, k, val);
+}
+
+/* conf_header - "[section]" */
+static void
+conf_header(struct conf_parse *p, char *s)
+{
+	char *close, *name, *e, got[CONF_GOT_MAX];
+	enum conf_section sec;
+
+	p->sec = SEC_SKIP;
+	if ((close = strchr(s, ']')) == NULL) {
+		conf_err(p, p->line, "expected \"]\" to close the section "
+		    "header, got \"%s\"", conf_got(got, sizeof(got), s));
+		return;
+	}
+	*close = '\0';
+	for (name = s + 1; conf_is_space(*name); name++)
+		;
+	for (e = close; e > name && conf_is_space(e[-1]); e--)
+		;
+	*e = '\0';
+	for (sec = SEC_TLS; sec < SEC_N; sec++)
+		if (strcmp(name, conf_section_names[sec]) == 0)
+			break;
+	if (sec == SEC_N) {
+		conf_err(p, p->line, "unknown section [%s], expected one of "
+		    "[tls] [smtp] [relay] [dkim] [imap] [queue] [dns]",
+		    conf_got(got, sizeof(got), name));
+		return;
+	}
+	for (close++; conf_is_space(*close); close++)
+		;
+	if (*close != '\0') {
+		conf_err(p, p->line, "expected nothing after [%s], got \"%s\"",
+		    name, conf_got(got, sizeof(got), close));
+		return;
+	}
+	p->sec = sec;
+	if (p->sec_line[sec] == 0)
+		p->sec_line[sec] = p->line;
+}
+
+/* conf_line - one line of n bytes (no newline); may hold anything */
+static void
+conf_line(struct conf_parse *p, const char *data, size_t n)
+{
+	char s[CONF_LINE_MAX + 1], *b, *e;
+	size_t i;
+
+	if (n > 0 && data[n - 1] == '\r')	/* written on Windows */
+		n--;
+	if (n > CONF_LINE_MAX) {
+		conf_err(p, p->line, "expected a line of at most %d bytes, "
+		    "got %zu", CONF_LINE_MAX, n);
+		return;
+	}
+	if (memchr(data, '\0', n) != NULL) {
+		conf_err(p, p->line, "expected text, got a NUL byte");
+		return;
+	}
+	memcpy(s, data, n);
+	s[n] = '\0';
+	for (i = 0; i < n; i++)		/* '#' at the start or after a blank */
+		if (s[i] == '#' && (i == 0 || conf_is_space(s[i - 1]))) {
+			s[i] = '\0';
+			break;
+		}
+	for (b = s; conf_is_space(*b); b++)
+		;
+	for (e = b + strlen(b); e > b && conf_is_space(e[-1]); e--)
+		;
+	*e = '\0';
+	if (*b == '\0')
+		return;
+	if (*b == '[')
+		conf_header(p, b);
+	else
+		conf_key_value(p, b);
+}
+
+/*
+ * conf_defaults - every key not given gets its default; so does a key given
+ * with a bad value, so that the cross-checks do not pile up errors about it.
+ */
+static void
+conf_defaults(struct conf_parse *p)
+{
+	struct conf *c = p->c;
+	char tmp[256];
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++) {
+		if (p->key_ok[i] || conf_keys[i].def == NULL)
+			continue;
+		if (!bstrcpy(tmp, conf_keys[i].def, sizeof(tmp)) ||
+		    !conf_set(p, &conf_keys[i], tmp))
+			log_panic("conf: bad default for %s", conf_keys[i].name);
+	}
+	if (c->hostname == NULL) {
+		if (gethostname(tmp, sizeof(tmp)) == -1 || tmp[0] == '\0')
+			bstrcpy(tmp, "localhost", sizeof(tmp));
+		tmp[sizeof(tmp) - 1] = '\0';
+		c->hostname = xstrdup(tmp);
+		conf_lower(c->hostname);
+	}
+	if (c->relay.port == 0)
+		c->relay.port = c->relay.tls == CONF_TLS_IMPLICIT ? 465 : 587;
+	if (c->imap.max_literal == 0)
+		c->imap.max_literal = c->smtp.max_size;
+}
+
+static unsigned
+conf_key_line(const struct conf_parse *p, enum conf_section sec,
+    const char *name)
+{
+	const struct conf_key *k = conf_key_find(sec, name);
+
+	return k ? p->key_line[k - conf_keys] : 0;
+}
+
+/* conf_check_tls - listeners that need a certificate, and [tls] itself */
+static void
+conf_check_tls(struct conf_parse *p)
+{
+	static const struct {
+		enum conf_section sec;
+		const char	*name;
+	} need[] = {
+		{ SEC_SMTP, "submission" },
+		{ SEC_SMTP, "submissions" },
+		{ SEC_IMAP, "listen" },
+		{ SEC_IMAP, "listen_starttls" },
+	};
+	unsigned line;
+	size_t i;
+
+	bool cert = conf_key_line(p, SEC_TLS, "cert") != 0;
+	bool key = conf_key_line(p, SEC_TLS, "key") != 0;
+
+	if (p->sec_line[SEC_TLS] && cert != key)
+		conf_err(p, p->sec_line[SEC_TLS],
+		    "expected both cert and key in [tls]");
+	if (cert && key)
+		return;
+	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		if ((line = conf_key_line(p, need[i].sec, need[i].name)) != 0)
+			conf_err(p, line, "expected a [tls] section with cert "
+			    "and key for [%s] %s", conf_section_names[need[i].sec],
+			    need[i].name);
+}
+
+/* conf_check_relay - a smarthost needs a host; a login needs a secret */
+static void
+conf_check_relay(struct conf_parse *p)
+{
+	struct conf *c = p->c;
+	unsigned uline = conf_key_line(p, SEC_RELAY, "user");
+	unsigned pline = conf_key_line(p, SEC_RELAY, "password_file");
+
+	c->relay.enabled = p->sec_line[SEC_RELAY] != 0;
+	if (c->relay.enabled && conf_key_line(p, SEC_RELAY, "host") == 0)
+		conf_err(p, p->sec_line[SEC_RELAY],
+		    "expected a \"host\" line in [relay]");
+	if (uline && !pline)
+		conf_err(p, uline, "expected a \"password_file\" line in "
+		    "[relay] with user");
+	if (pline && !uline)
+		conf_err(p, pline, "expected a \"user\" line in [relay] with "
+		    "password_file");
+	/* SPEC 6: no password in clear on the network */
+	if (uline && c->relay.tls == CONF_TLS_NONE)
+		conf_err(p, conf_key_line(p, SEC_RELAY, "tls"), "expected tls "
+		    "= starttls or implicit in [relay] when a user logs in");
+}
+
+/* conf_check - the rules that tie keys together */
+static void
+conf_check(struct conf_parse *p)
+{
+	struct conf *c = p->c;
+	char a[32], b[32];
+
+	if (c->ndomains == 0 && conf_key_line(p, SEC_TOP, "domains") == 0)
+		conf_err(p, 0, "expected a \"domains\" line");
+	conf_check_tls(p);
+	conf_check_relay(p);
+	c->dns.resolver_set = conf_key_line(p, SEC_DNS, "resolver") != 0;
+	if (c->queue.retry > c->queue.max_retry)
+		conf_err(p, conf_key_line(p, SEC_QUEUE, "retry") ?
+		    conf_key_line(p, SEC_QUEUE, "retry") :
+		    conf_key_line(p, SEC_QUEUE, "max_retry"),
+		    "expected retry (%s) to be at most max_retry (%s)",
+		    conf_fmt_duration(a, sizeof(a), c->queue.retry),
+		    conf_fmt_duration(b, sizeof(b), c->queue.max_retry));
+	if (c->queue.max_retry > c->queue.expire)
+		conf_err(p, conf_key_line(p, SEC_QUEUE, "max_retry") ?
+		    conf_key_line(p, SEC_QUEUE, "max_retry") :
+		    conf_key_line(p, SEC_QUEUE, "expire"),
+		    "expected max_retry (%s) to be at most expire (%s)",
+		    conf_fmt_duration(a, sizeof(a), c->queue.max_retry),
+		    conf_fmt_duration(b, sizeof(b), c->queue.expire));
+}
+
+struct conf *
+conf_load_mem(const char *name, const char *data, size_t len, FILE *errs)
+{
+	struct conf_parse p;
+	const char *q = data, *end = data + len, *nl;
+
+	memset(&p, 0, sizeof(p));
+	p.name = name;
+	p.errs = errs;
+	p.sec = SEC_TOP;
+	p.c = xcalloc(1, sizeof(*p.c));
+	p.c->file = xstrdup(name);
+	while (q < end) {
+		p.line++;
+		nl = memchr(q, '\n', (size_t)(end - q));
+		conf_line(&p, q, (size_t)((nl ? nl : end) - q));
+		q = nl ? nl + 1 : end;
+	}
+	conf_defaults(&p);
+	conf_check(&p);
+	if (p.nerr > CONF_MAX_ERRORS && errs != NULL)
+		fprintf(errs, "%s: %u more errors not shown\n", name,
+		    p.nerr - CONF_MAX_ERRORS);
+	if (p.nerr) {
+		conf_free(&p.c);
+		return NULL;
+	}
+	return p.c;
+}
+
+struct conf *
+conf_load(const char *path, FILE *errs)
+{
+	struct conf *c = NULL;
+	struct buf b;
+	ssize_t n;
+	int fd;
+
+	buf_init(&b, CONF_FILE_MAX);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errs)
+			fprintf(errs, "%s: expected a readable file: %s\n",
+			    path, strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		if (buf_reserve(&b, 4096) == -1) {
+			if (errs)
+				fprintf(errs, "%s: expected a file of at most "
+				    "%d bytes\n", path, CONF_FILE_MAX);
+			goto done;
+		}
+		n = read(fd, buf_tail(&b), 4096);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			if (errs)
+				fprintf(errs, "%s: expected a readable file: "
+				    "%s\n", path, strerror(errno));
+			goto done;
+		}
+		if (n == 0)
+			break;
+		buf_commit(&b, (size_t)n);
+	}
+	c = conf_load_mem(path, buf_head(&b) ? buf_head(&b) : "", b.len, errs);
+done:
+	close(fd);
+	buf_free(&b);
+	return c;
+}
+
+struct conf *
+conf_load_or_die(const char *path)
+{
+	struct conf *c;
+
+	if ((c = conf_load(path, stderr)) == NULL)
+		exit(1);
+	return c;
+}
+
+void
+conf_free(struct conf **confp)
+{
+	struct conf *c = *confp;
+	size_t i;
+
+	if (c == NULL)
+		return;
+	*confp = NULL;
+	for (i = 0; i < c->ndomains; i++)
+		free(c->domains[i]);
+	free(c->domains);
+	for (i = 0; i < c->dkim.nsign; i++) {
+		free(c->dkim.sign[i].domain);
+		free(c->dkim.sign[i].selector);
+		free(c->dkim.sign[i].keyfile);
+	}
+	free(c->dkim.sign);
+	free(c->smtp.listen.v);
+	free(c->smtp.submission.v);
+	free(c->smtp.submissions.v);
+	free(c->imap.listen.v);
+	free(c->imap.listen_starttls.v);
+	free(c->file);
+	free(c->hostname);
+	free(c->state_dir);
+	free(c->mail_dir);
+	free(c->run_dir);
+	free(c->user);
+	free(c->tls.cert);
+	free(c->tls.key);
+	free(c->relay.host);
+	free(c->relay.ca_file);
+	free(c->relay.user);
+	free(c->relay.password_file);
+	free(c);
+}
+
+bool
+conf_is_local_domain(const struct conf *c, const char *domain, size_t len)
+{
+	size_t i, j;
+
+	for (i = 0; i < c->ndomains; i++) {
+		const char *d = c->domains[i];
+
+		for (j = 0; j < len && d[j] != '\0'; j++)
+			if (tolower((unsigned char)domain[j]) != d[j])
+				break;
+		if (j == len && d[j] == '\0')
+			return true;
+	}
+	return false;
+}
+
+/* conf_path_part_ok - one path component taken from an address */
+static bool
+conf_path_part_ok(const char *s)
+{
+	return s[0] != '\0' && s[0] != '.' && strpbrk(s, "/\r\n") == NULL;
+}
+
+bool
+conf_maildir_path(const struct conf *c, const char *local, const char *domain,
+    char *out, size_t outsz)
+{
+	const char *t = c->mail_dir, *ins;
+	size_t o = 0, n, i;
+	bool lower;
+
+	if (outsz == 0 || !conf_path_part_ok(local) ||
+	    !conf_path_part_ok(domain))
+		return false;
+	for (; *t; t++) {
+		ins = t;
+		n = 1;
+		lower = false;
+		if (t[0] == '%' && t[1] == 'u') {
+			ins = local;
+			n = strlen(local);
+			t++;
+		} else if (t[0] == '%' && t[1] == 'd') {
+			ins = domain;
+			n = strlen(domain);
+			lower = true;
+			t++;
+		} else if (t[0] == '%' && t[1] == '%')
+			t++;
+		if (n >= outsz - o)
+			return false;
+		for (i = 0; i < n; i++)
+			out[o++] = lower ? (char)tolower((unsigned char)ins[i]) :
+			    ins[i];
+	}
+	out[o] = '\0';
+	return true;
+}
+
+bool
+conf_secret_fd_ok(int fd, const char *path, char *err, size_t errsz)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == -1) {
+		snprintf(err, errsz, "%s: expected a readable file: %s", path,
+		    strerror(errno));
+		return false;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errsz, "%s: expected a regular file", path);
+		return false;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(err, errsz, "%s: expected a file owned by root or "
+		    "uid %u, got uid %u", path, (unsigned)geteuid(),
+		    (unsigned)st.st_uid);
+		return false;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		snprintf(err, errsz, "%s: expected a file only its owner can "
+		    "read (chmod 600), got mode %04o", path,
+		    (unsigned)(st.st_mode & 07777));
+		return false;
+	}
+	return true;
+}
+
+bool
+conf_secret_file_ok(const char *path, char *err, size_t errsz)
+{
+	bool ok;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
+		snprintf(err, errsz, "%s: expected a readable file: %s", path,
+		    strerror(errno));
+		return false;
+	}
+	ok = conf_secret_fd_ok(fd, path, err, errsz);
+	close(fd);
+	return ok;
+}
+
+bool
+conf_addr_format(const struct conf_addr *a, char *out, size_t outsz)
+{
+	if (strchr(a->host, ':') != NULL)
+		return bsnprintf(out, outsz, "[%s]:%u", a->host,
+		    (unsigned)a->port);
+	return bsnprintf(out, outsz, "%s:%u", a->host, (unsigned)a->port);
+}
