@@ -15,3 +15,8 @@ $(B)/test/dkim_sign_tool: $(B)/obj/tests/unit/dkim_sign_tool.o \
     $(B)/obj/authd/authd_dkim.o $(B)/libfacteur.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# fuzz target: tests/module.mk expands FUZZ_RULE before this file is read,
+# so the rule for our target is instantiated here.
+FUZZ_TARGETS	+= fuzz_dkim_header
+$(eval $(call FUZZ_RULE,fuzz_dkim_header))

@@ -89,8 +89,8 @@ NOT_FOR_OPENDKIM = ('duplicate headers',)
 def tool_path():
     if os.environ.get('DKIM_SIGN_TOOL'):
         return os.environ['DKIM_SIGN_TOOL']
-    return os.path.join(os.environ.get('FACTEUR_BIN', 'build/bin'), '..',
-                        'test', 'dkim_sign_tool')
+    return os.path.normpath(os.path.join(
+        os.environ.get('FACTEUR_BIN', 'build/bin'), '..', 'test', 'dkim_sign_tool'))
 
 
 def sign(tool, msg, keys, crlf=False):
