@@ -1,0 +1,162 @@
+#!/bin/bash
+# SPDX-License-Identifier: ISC
+# init/demo.sh - `make run`: a demo installation under ./run/ (SPEC 2).
+#
+# Expects `make` to have built build/bin/ (the run target does deps and the
+# build first).  Creates on first use, and reuses afterwards:
+#   run/facteur.conf        loopback ports 2525 (SMTP), 2587 (submission),
+#                           2465 (submissions), 2993 (IMAPS); domain example.org
+#   run/tls/                self-signed certificate (facteur-keytool tls
+#                           selfsigned, else the openssl CLI)
+#   run/demo-password       the password of demo@example.org (mode 0600)
+#   run/state run/mail run/run
+# then prints how to use it and runs facteur-authd, facteur-smtpd and
+# facteur-imapd (those that are built) in the foreground with -d; Ctrl-C
+# stops them all.  As root the daemons run as `nobody` (like the tests: the
+# demo lives in your checkout, not in /var), from a copy of the binaries in
+# run/bin.  BIN=dir overrides build/bin; FACTEUR_DEMO_NORUN=1 sets up and
+# prints, without starting the daemons.
+set -eu
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BIN=${BIN:-$ROOT/build/bin}
+RUN=$ROOT/run
+CONF=$RUN/facteur.conf
+ADDR=demo@example.org
+SMTP_PORT=2525 SUB_PORT=2587 SUBS_PORT=2465 IMAPS_PORT=2993
+
+if [ ! -x "$BIN/facteur-keytool" ]; then
+	echo "demo: $BIN/facteur-keytool is missing: run make first" >&2
+	exit 1
+fi
+
+mkdir -p "$RUN/state" "$RUN/mail" "$RUN/run" "$RUN/tls"
+
+RUNAS=""
+if [ "$(id -u)" -eq 0 ]; then
+	DEMO_USER=nobody
+	mkdir -p "$RUN/bin"
+	for f in "$BIN"/facteur-*; do
+		cp -f "$f" "$RUN/bin/"
+	done
+	BIN=$RUN/bin
+	chmod 755 "$RUN"
+	RUNAS="setpriv --reuid=nobody --regid=nogroup --clear-groups --"
+else
+	DEMO_USER=$(id -un)
+fi
+
+if [ ! -f "$CONF" ]; then
+	cat >"$CONF" <<EOF
+# facteur demo configuration, written by init/demo.sh (make run)
+hostname  = localhost
+domains   = example.org
+state_dir = $RUN/state
+mail_dir  = $RUN/mail/%d/%u
+run_dir   = $RUN/run
+user      = $DEMO_USER
+log       = stderr
+
+[tls]
+cert = $RUN/tls/cert.pem
+key  = $RUN/tls/key.pem
+
+[smtp]
+listen      = 127.0.0.1:$SMTP_PORT
+submission  = 127.0.0.1:$SUB_PORT
+submissions = 127.0.0.1:$SUBS_PORT
+
+[imap]
+listen = 127.0.0.1:$IMAPS_PORT
+EOF
+fi
+
+keytool() {
+	$RUNAS "$BIN/facteur-keytool" -c "$CONF" "$@"
+}
+
+[ -n "$RUNAS" ] && chown -R nobody:nogroup "$RUN/state" "$RUN/mail" \
+    "$RUN/run" "$RUN/tls" "$CONF"
+
+if [ ! -s "$RUN/tls/cert.pem" ] || [ ! -s "$RUN/tls/key.pem" ]; then
+	if ! keytool tls selfsigned >/dev/null 2>&1 ||
+	    [ ! -s "$RUN/tls/cert.pem" ]; then
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+		    -nodes -keyout "$RUN/tls/key.pem" -out "$RUN/tls/cert.pem" \
+		    -days 825 -subj /CN=localhost \
+		    -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+		    >/dev/null 2>&1
+	fi
+	chmod 600 "$RUN/tls/key.pem"
+	[ -n "$RUNAS" ] && chown nobody:nogroup "$RUN/tls/key.pem" "$RUN/tls/cert.pem"
+fi
+
+if [ ! -s "$RUN/demo-password" ]; then
+	PASS=$(openssl rand -base64 18 | tr -dc 'A-Za-z0-9' | cut -c1-16)
+	if keytool user add "$ADDR" <<EOF
+$PASS
+EOF
+	then
+		(umask 077; printf '%s\n' "$PASS" >"$RUN/demo-password")
+	else
+		echo "demo: facteur-keytool user add $ADDR failed" >&2
+		exit 1
+	fi
+fi
+PASS=$(cat "$RUN/demo-password")
+
+cat <<EOF
+
+facteur demo - configuration $CONF
+  SMTP (receive)         127.0.0.1:$SMTP_PORT
+  submission (STARTTLS)  127.0.0.1:$SUB_PORT
+  submissions (TLS)      127.0.0.1:$SUBS_PORT
+  IMAPS                  127.0.0.1:$IMAPS_PORT
+  user                   $ADDR
+  password               $PASS
+  Maildir                $RUN/mail/example.org/demo
+
+Send a test mail (in another terminal):
+  swaks --server 127.0.0.1:$SMTP_PORT --from someone@example.net --to $ADDR --header 'Subject: hello facteur'
+
+Read it back over IMAPS:
+  curl -k --user '$ADDR:$PASS' 'imaps://127.0.0.1:$IMAPS_PORT/INBOX;UID=1'
+
+EOF
+
+[ -n "${FACTEUR_DEMO_NORUN:-}" ] && exit 0
+
+PIDS=""
+stop_all() {
+	trap - INT TERM EXIT
+	for p in $PIDS; do
+		kill -TERM "$p" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+}
+trap 'stop_all; exit 0' INT TERM
+trap stop_all EXIT
+
+started=""
+for d in authd smtpd imapd; do
+	if [ ! -x "$BIN/facteur-$d" ]; then
+		echo "demo: facteur-$d is not built yet, not started"
+		continue
+	fi
+	$RUNAS "$BIN/facteur-$d" -c "$CONF" -d &
+	PIDS="$PIDS $!"
+	started="$started $d"
+	if [ "$d" = authd ]; then
+		i=0
+		while [ ! -S "$RUN/run/authd.sock" ] && [ $i -lt 100 ]; do
+			sleep 0.1; i=$((i + 1))
+		done
+	fi
+done
+if [ -z "$started" ]; then
+	echo "demo: no daemon built yet" >&2
+	exit 1
+fi
+echo "demo: running$started; Ctrl-C stops"
+# the first daemon to exit ends the demo
+wait -n || true
