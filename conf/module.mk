@@ -1,3 +1,4 @@
-# conf/: the configuration parser (SPEC 3), linked into the shared archive.
+# conf/: the configuration parser (SPEC 3), linked into the shared archive,
+# with the unit tests of conf and of the lib/ modules it builds on.
 LIB_SRCS += conf/conf.c
-UNIT_TESTS += conf_test
+UNIT_TESTS += conf_test strnum_test buf_test

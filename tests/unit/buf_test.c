@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * buf_test.c - unit tests for lib/buf.c: growth, the hard maximum,
+ * size_t overflow, drain and the slide to the front, embedded NULs, the
+ * spare NUL after the data, reset/free/shrink (STYLE 8, 12).
+ *
+ * Cases under TEST_KNOWN_BUGS document reported defects that are not fixed
+ * yet; build with -DTEST_KNOWN_BUGS to see them fail.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "buf.h"
+#include "t.h"
+
+const char	*__asan_default_options(void);
+
+/* huge allocations must fail with NULL under ASan too, not abort */
+const char *
+__asan_default_options(void)
+{
+	return "allocator_may_return_null=1";
+}
+
+/* is - the buffer holds exactly these n bytes, followed by a NUL */
+static int
+is(const struct buf *b, const void *p, size_t n)
+{
+	return b->len == n && buf_head(b) != NULL &&
+	    memcmp(buf_head(b), p, n) == 0 && buf_head(b)[n] == '\0' &&
+	    b->off + b->len <= b->cap;
+}
+
+static void
+test_empty(void)
+{
+	struct buf b;
+
+	buf_init(&b, 0);
+	CHECK(b.data == NULL && b.len == 0 && b.off == 0 && b.cap == 0);
+	CHECK(buf_head(&b) == NULL);
+	buf_drain(&b, 10);		/* harmless on an empty buffer */
+	buf_reset(&b);
+	buf_shrink(&b, 0);
+	CHECK(b.data == NULL);
+	CHECK(buf_reserve(&b, 0) == 0);	/* allocates, so head is usable */
+	CHECK(is(&b, "", 0));
+	CHECK(buf_append(&b, NULL, 0) == 0);
+	CHECK(is(&b, "", 0));
+	CHECK(buf_puts(&b, "") == 0);
+	CHECK(is(&b, "", 0));
+	buf_free(&b);
+	CHECK(b.data == NULL && b.cap == 0);
+}
+
+static void
+test_append(void)
+{
+	struct buf b;
+	char big[5000];
+	size_t i;
+
+	buf_init(&b, 0);
+	CHECK(buf_append(&b, "abc", 3) == 0);
+	CHECK(is(&b, "abc", 3));
+	CHECK(buf_append(&b, "d\0e", 3) == 0);	/* embedded NUL */
+	CHECK(is(&b, "abcd\0e", 6));
+	CHECK(buf_puts(&b, "fg") == 0);
+	CHECK(is(&b, "abcd\0efg", 8));
+	CHECK(buf_printf(&b, "%d-%s", 42, "x") == 0);
+	CHECK(is(&b, "abcd\0efg42-x", 12));
+	for (i = 0; i < sizeof(big); i++)
+		big[i] = (char)('a' + i % 26);
+	CHECK(buf_append(&b, big, sizeof(big)) == 0);
+	CHECK(b.len == 12 + sizeof(big));
+	CHECK(memcmp(buf_head(&b) + 12, big, sizeof(big)) == 0);
+	CHECK(buf_head(&b)[b.len] == '\0');
+	buf_reset(&b);
+	CHECK(is(&b, "", 0));
+	CHECK(b.cap >= 12 + sizeof(big));	/* reset keeps the memory */
+	CHECK(buf_printf(&b, "%.*s", 4000, big) == 0);	/* grows in printf */
+	CHECK(is(&b, big, 4000));
+	buf_free(&b);
+
+	/* one byte at a time, 100000 times */
+	buf_init(&b, 0);
+	for (i = 0; i < 100000; i++)
+		if (buf_append(&b, &"0123456789"[i % 10], 1) == -1)
+			break;
+	CHECK(i == 100000 && b.len == 100000);
+	for (i = 0; i < 100000; i++)
+		if (buf_head(&b)[i] != (char)('0' + i % 10))
+			break;
+	CHECK(i == 100000);
+	CHECK(buf_head(&b)[b.len] == '\0');
+	buf_free(&b);
+}
+
+static void
+test_reserve_commit(void)
+{
+	struct buf b;
+
+	buf_init(&b, 0);
+	CHECK(buf_reserve(&b, 5) == 0);
+	CHECK(b.cap >= 5);
+	memcpy(buf_tail(&b), "hello", 5);
+	buf_commit(&b, 5);
+	CHECK(is(&b, "hello", 5));
+	CHECK(buf_reserve(&b, 1000) == 0);
+	CHECK(b.cap - b.off - b.len >= 1000);
+	memset(buf_tail(&b), 'x', 1000);
+	buf_commit(&b, 3);		/* commit less than reserved */
+	CHECK(is(&b, "helloxxx", 8));
+	buf_free(&b);
+}
+
+static void
+test_max(void)
+{
+	struct buf b;
+	char *data;
+
+	buf_init(&b, 10);
+	CHECK(buf_append(&b, "0123456789", 10) == 0);
+	CHECK(is(&b, "0123456789", 10));
+	CHECK(b.cap == 10);			/* clamped to max, not 256 */
+	errno = 0;
+	CHECK(buf_append(&b, "x", 1) == -1);
+	CHECK(errno == ENOBUFS);
+	CHECK(is(&b, "0123456789", 10));	/* unchanged */
+	errno = 0;
+	CHECK(buf_printf(&b, "%s", "y") == -1);
+	CHECK(errno == ENOBUFS);
+	CHECK(is(&b, "0123456789", 10));
+	CHECK(buf_reserve(&b, 0) == 0);
+	buf_free(&b);
+	CHECK(b.max == 10);			/* free keeps max */
+
+	/* exactly at the limit in one append, from empty */
+	buf_init(&b, 300);
+	CHECK(buf_append(&b, NULL, 0) == 0);
+	CHECK(buf_reserve(&b, 301) == -1);
+	CHECK(buf_reserve(&b, 300) == 0);
+	CHECK(b.cap == 300);
+	buf_free(&b);
+
+	/* after a drain the limit applies to what is present, not to off */
+	buf_init(&b, 16);
+	CHECK(buf_append(&b, "0123456789abcdef", 16) == 0);
+	data = b.data;
+	buf_drain(&b, 10);
+	CHECK(is(&b, "abcdef", 6));
+	CHECK(buf_append(&b, "ghijklmnop", 10) == 0);	/* slides to the front */
+	CHECK(is(&b, "abcdefghijklmnop", 16));
+	CHECK(b.off == 0 && b.cap == 16 && b.data == data);
+	CHECK(buf_append(&b, "q", 1) == -1);
+	CHECK(is(&b, "abcdefghijklmnop", 16));
+	buf_free(&b);
+}
+
+static void
+test_overflow(void)
+{
+	struct buf b;
+
+	buf_init(&b, 0);
+	CHECK(buf_append(&b, "abc", 3) == 0);
+	errno = 0;
+	CHECK(buf_reserve(&b, SIZE_MAX) == -1);
+	CHECK(errno == ENOBUFS);
+	errno = 0;
+	CHECK(buf_reserve(&b, SIZE_MAX - 3) == -1);
+	CHECK(errno == ENOBUFS);
+	errno = 0;
+	CHECK(buf_reserve(&b, SIZE_MAX - 4) == -1);	/* fits size_t, not memory */
+	CHECK(errno == ENOMEM || errno == ENOBUFS);
+	errno = 0;
+	CHECK(buf_reserve(&b, SIZE_MAX / 2) == -1);
+	CHECK(errno == ENOMEM || errno == ENOBUFS);
+	CHECK(is(&b, "abc", 3));			/* unchanged by failures */
+	CHECK(buf_append(&b, "d", 1) == 0);
+	CHECK(is(&b, "abcd", 4));
+
+	/* the same with some bytes drained at the front */
+	buf_drain(&b, 2);
+	CHECK(is(&b, "cd", 2));
+	errno = 0;
+	CHECK(buf_reserve(&b, SIZE_MAX - 2) == -1);
+	CHECK(errno == ENOBUFS);
+	errno = 0;
+	CHECK(buf_reserve(&b, SIZE_MAX - 3) == -1);
+	CHECK(errno == ENOMEM || errno == ENOBUFS);
+	CHECK(is(&b, "cd", 2));
+	buf_free(&b);
+
+	/* a limited buffer refuses with ENOBUFS before any allocation */
+	buf_init(&b, 1024);
+	errno = 0;
+	CHECK(buf_reserve(&b, SIZE_MAX - 1) == -1);
+	CHECK(errno == ENOBUFS);
+	CHECK(b.data == NULL);
+	buf_free(&b);
+}
+
+static void
+test_drain(void)
+{
+	struct buf b;
+	char *data;
+	size_t cap, i;
+
+	buf_init(&b, 0);
+	CHECK(buf_puts(&b, "hello world") == 0);
+	buf_drain(&b, 0);
+	CHECK(is(&b, "hello world", 11));
+	buf_drain(&b, 6);
+	CHECK(is(&b, "world", 5));
+	CHECK(b.off == 6);
+	buf_drain(&b, 5);			/* all of it */
+	CHECK(is(&b, "", 0));
+	CHECK(b.off == 0);
+	CHECK(buf_puts(&b, "abc") == 0);
+	buf_drain(&b, 1000);			/* more than present */
+	CHECK(is(&b, "", 0));
+	CHECK(b.off == 0);
+
+	/* line-by-line consumption with embedded NULs, as a reader would */
+	CHECK(buf_append(&b, "a\0b\r\nc\r\n", 8) == 0);
+	CHECK(memchr(buf_head(&b), '\n', b.len) == buf_head(&b) + 4);
+	buf_drain(&b, 5);
+	CHECK(is(&b, "c\r\n", 3));
+	buf_free(&b);
+
+	/* fill to capacity, drain most, append: slide, no growth */
+	buf_init(&b, 0);
+	CHECK(buf_reserve(&b, 1) == 0);
+	cap = b.cap;
+	data = b.data;
+	for (i = 0; i < cap; i++)
+		CHECK(buf_append(&b, "z", 1) == 0);
+	CHECK(b.len == cap && b.cap == cap);
+	buf_drain(&b, cap - 2);
+	CHECK(b.off == cap - 2);
+	CHECK(buf_append(&b, "0123", 4) == 0);
+	CHECK(is(&b, "zz0123", 6));
+	CHECK(b.off == 0 && b.cap == cap && b.data == data);
+
+	/* room at the end: no slide */
+	buf_drain(&b, 2);
+	CHECK(b.off == 2);
+	CHECK(buf_append(&b, "4", 1) == 0);
+	CHECK(b.off == 2);
+	CHECK(is(&b, "01234", 5));
+
+	/* a slide and a growth in the same reserve */
+	CHECK(buf_reserve(&b, cap * 3) == 0);
+	CHECK(b.off == 0);
+	CHECK(b.cap >= 5 + cap * 3);
+	CHECK(is(&b, "01234", 5));
+	buf_free(&b);
+}
+
+static void
+test_shrink(void)
+{
+	struct buf b;
+
+	buf_init(&b, 0);
+	CHECK(buf_reserve(&b, 10000) == 0);
+	buf_shrink(&b, 100000);			/* smaller than keep: kept */
+	CHECK(b.data != NULL);
+	CHECK(buf_puts(&b, "x") == 0);
+	buf_shrink(&b, 0);			/* not idle: kept */
+	CHECK(is(&b, "x", 1));
+	buf_drain(&b, 1);
+	buf_shrink(&b, 4096);			/* idle and large: freed */
+	CHECK(b.data == NULL && b.cap == 0 && b.len == 0);
+	CHECK(buf_puts(&b, "again") == 0);	/* usable afterwards */
+	CHECK(is(&b, "again", 5));
+	buf_free(&b);
+	buf_free(&b);				/* twice is harmless */
+}
+
+#ifdef TEST_KNOWN_BUGS
+/*
+ * Appending bytes of the buffer to itself: buf_reserve() may realloc or
+ * slide before memcpy reads the source (use after free under ASan).
+ */
+static void
+test_self_append(void)
+{
+	struct buf b;
+
+	buf_init(&b, 0);
+	CHECK(buf_reserve(&b, 1) == 0);
+	while (b.len < b.cap)
+		CHECK(buf_append(&b, "s", 1) == 0);
+	CHECK(buf_append(&b, buf_head(&b), b.len) == 0);
+	CHECK(b.len == 2 * 256 && buf_head(&b)[b.len - 1] == 's');
+	buf_free(&b);
+}
+#endif
+
+int
+main(void)
+{
+	test_empty();
+	test_append();
+	test_reserve_commit();
+	test_max();
+	test_overflow();
+	test_drain();
+	test_shrink();
+#ifdef TEST_KNOWN_BUGS
+	test_self_append();
+#endif
+	return T_DONE();
+}
