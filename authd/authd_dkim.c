@@ -9,8 +9,6 @@
  *
  * Errors: -1 after one log line naming the key and the reason.
  */
-#include <sys/stat.h>
-
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -78,7 +76,7 @@ ssl_reason(void)
 static EVP_PKEY *
 key_read(const char *path)
 {
-	struct stat st;
+	char err[512];
 	EVP_PKEY *pkey = NULL;
 	FILE *fp;
 	int fd;
@@ -87,14 +85,8 @@ key_read(const char *path)
 		log_warn("dkim key %s", path);
 		return NULL;
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		log_warnx("dkim key %s: not a regular file", path);
-		close(fd);
-		return NULL;
-	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		log_warnx("dkim key %s: readable by group or others (mode %04o),"
-		    " run chmod 600", path, (unsigned)(st.st_mode & 07777));
+	if (!conf_secret_fd_ok(fd, path, err, sizeof(err))) {
+		log_warnx("dkim key %s", err);
 		close(fd);
 		return NULL;
 	}

@@ -20,7 +20,7 @@ struct conf;
 /*
  * authd_dkim_load - load every key of c->dkim.sign.  Refuses (-1, after
  * logging which file and why) a key that is missing, not a regular file,
- * readable by group or others, not RSA (>= 1024 bits, RFC 8301 3.2) or
+ * not private to its owner (conf_secret_fd_ok), not RSA (>= 1024 bits, RFC 8301 3.2) or
  * Ed25519, or a domain+selector pair given twice.  Replaces keys loaded by
  * an earlier call only on success.  0 on success.
  */

@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * keytool_dns.c - `facteur-keytool dns`: every DNS record to publish for
+ * every local domain, in zone-file syntax with comments: MX, A/AAAA of the
+ * host name, SPF, DKIM (one TXT per [dkim] sign line), DMARC, the RFC 6186
+ * / RFC 8314 SRV records for mail clients, and Thunderbird's autoconfig
+ * file.  Reads the DKIM private keys (to derive the public half), so it
+ * runs as the administrator; prints nothing secret.
+ *
+ * SPF with [relay]: outgoing mail leaves from the provider's machines,
+ * not from the smarthost name we submit to, so `a:HOST` would usually be
+ * wrong; we print `include:` of the relay host's parent domain (the usual
+ * place of a provider's SPF policy) with `~all`, and say to check the
+ * provider's documentation.  Without a relay, mail leaves from this host,
+ * which is the MX: `mx -all`.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conf.h"
+#include "dkim.h"
+#include "xmem.h"
+#include "keytool/keytool_dkim.h"
+
+#define TXT_CHUNK	255	/* RFC 1035 3.3.14: one character-string */
+
+bool
+keytool_dkim_owner(char *out, size_t outsz, const char *domain,
+    const char *selector)
+{
+	return bsnprintf(out, outsz, "%s._domainkey.%s.", selector, domain);
+}
+
+void
+keytool_txt_print(const char *owner, const char *value)
+{
+	size_t len = strlen(value), i;
+
+	if (len <= TXT_CHUNK) {
+		printf("%-40s IN TXT  \"%s\"\n", owner, value);
+		return;
+	}
+	printf("; longer than 255 bytes: web panels take it as one string,\n");
+	printf("%-40s IN TXT  \"%s\"\n", owner, value);
+	printf("; zone files need it split into strings of at most 255 bytes:\n");
+	printf("%-40s IN TXT  ", owner);
+	for (i = 0; i < len; i += TXT_CHUNK)
+		printf("%s\"%.*s\"", i ? " " : "", (int)(len - i < TXT_CHUNK ?
+		    len - i : TXT_CHUNK), value + i);
+	printf("\n");
+}
+
+/* relay_spf_domain - "provider.example" of "smtp.provider.example" */
+static const char *
+relay_spf_domain(const char *host)
+{
+	const char *dot = strchr(host, '.');
+
+	if (dot != NULL && strchr(dot + 1, '.') != NULL)
+		return dot + 1;
+	return host;
+}
+
+static void
+print_dkim(const struct conf *c, const char *domain)
+{
+	const struct conf_dkim_sign *cs;
+	char owner[300], err[512];
+	enum dkim_alg alg;
+	char *txt;
+	size_t i;
+	bool any = false;
+
+	for (i = 0; i < c->dkim.nsign; i++) {
+		cs = &c->dkim.sign[i];
+		if (strcasecmp(cs->domain, domain) != 0)
+			continue;
+		any = true;
+		err[0] = '\0';
+		if (!keytool_dkim_owner(owner, sizeof(owner), cs->domain, cs->selector))
+			continue;
+		if (keytool_dkim_txt(cs->keyfile, &alg, &txt, err, sizeof(err)) == -1) {
+			printf("; DKIM %s: cannot read the key (%s):\n;   run "
+			    "facteur-keytool dkim generate %s %s\n", owner, err,
+			    cs->domain, cs->selector);
+			continue;
+		}
+		printf("; DKIM selector %s (%s)\n", cs->selector, dkim_alg_name(alg));
+		keytool_txt_print(owner, txt);
+		free(txt);
+	}
+	if (!any)
+		printf("; DKIM: no [dkim] sign line for %s: run facteur-keytool "
+		    "dkim generate %s SELECTOR\n", domain, domain);
+}
+
+/* srv - one SRV record, or "0 0 0 ." (service not offered, RFC 6186 3) */
+static void
+srv(const char *service, const char *domain, const struct conf_addrs *a,
+    const char *host)
+{
+	char owner[300];
+
+	snprintf(owner, sizeof(owner), "_%s._tcp.%s.", service, domain);
+	if (a->n > 0)
+		printf("%-40s IN SRV  0 1 %u %s.\n", owner, a->v[0].port, host);
+	else
+		printf("%-40s IN SRV  0 0 0 .\n", owner);
+}
+
+static void
+print_autoconfig(const struct conf *c, const char *domain)
+{
+	const char *h = c->hostname;
+
+	printf("; Thunderbird autoconfig: serve this file as\n"
+	    ";   https://autoconfig.%s/mail/config-v1.1.xml  or\n"
+	    ";   https://%s/.well-known/autoconfig/mail/config-v1.1.xml\n",
+	    domain, domain);
+	printf("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	    "<clientConfig version=\"1.1\">\n"
+	    "  <emailProvider id=\"%s\">\n"
+	    "    <domain>%s</domain>\n"
+	    "    <displayName>%s mail</displayName>\n", domain, domain, domain);
+	if (c->imap.listen.n > 0)
+		printf("    <incomingServer type=\"imap\">\n"
+		    "      <hostname>%s</hostname>\n      <port>%u</port>\n"
+		    "      <socketType>SSL</socketType>\n"
+		    "      <authentication>password-cleartext</authentication>\n"
+		    "      <username>%%EMAILADDRESS%%</username>\n"
+		    "    </incomingServer>\n", h, c->imap.listen.v[0].port);
+	if (c->smtp.submissions.n > 0)
+		printf("    <outgoingServer type=\"smtp\">\n"
+		    "      <hostname>%s</hostname>\n      <port>%u</port>\n"
+		    "      <socketType>SSL</socketType>\n"
+		    "      <authentication>password-cleartext</authentication>\n"
+		    "      <username>%%EMAILADDRESS%%</username>\n"
+		    "    </outgoingServer>\n", h, c->smtp.submissions.v[0].port);
+	if (c->smtp.submission.n > 0)
+		printf("    <outgoingServer type=\"smtp\">\n"
+		    "      <hostname>%s</hostname>\n      <port>%u</port>\n"
+		    "      <socketType>STARTTLS</socketType>\n"
+		    "      <authentication>password-cleartext</authentication>\n"
+		    "      <username>%%EMAILADDRESS%%</username>\n"
+		    "    </outgoingServer>\n", h, c->smtp.submission.v[0].port);
+	printf("  </emailProvider>\n</clientConfig>\n");
+}
+
+static void
+print_domain(const struct conf *c, const char *d)
+{
+	char owner[300];
+	const char *h = c->hostname;
+
+	snprintf(owner, sizeof(owner), "%s.", d);
+	printf(";\n; ===== %s =====\n;\n", d);
+	printf("; mail for %s is received by %s\n", d, h);
+	printf("%-40s IN MX   10 %s.\n", owner, h);
+	if (c->relay.enabled) {
+		printf("; SPF: mail leaves through the smarthost %s; its provider's"
+		    " SPF is\n;   usually include:%s - check the provider's"
+		    " documentation for\n;   the exact include (a:%s would cover"
+		    " only the submission server)\n", c->relay.host,
+		    relay_spf_domain(c->relay.host), c->relay.host);
+		printf("%-40s IN TXT  \"v=spf1 mx include:%s ~all\"\n", owner,
+		    relay_spf_domain(c->relay.host));
+	} else {
+		printf("; SPF: mail leaves from this host, which is the MX\n");
+		printf("%-40s IN TXT  \"v=spf1 mx -all\"\n", owner);
+	}
+	print_dkim(c, d);
+	printf("; DMARC: reports go to postmaster@%s; start with p=none if you"
+	    " are unsure\n", d);
+	snprintf(owner, sizeof(owner), "_dmarc.%s.", d);
+	printf("%-40s IN TXT  \"v=DMARC1; p=quarantine; rua=mailto:postmaster@%s\"\n",
+	    owner, d);
+	printf("; mail clients find the servers (RFC 6186, RFC 8314)\n");
+	srv("submission", d, &c->smtp.submission, h);
+	srv("submissions", d, &c->smtp.submissions, h);
+	srv("imaps", d, &c->imap.listen, h);
+	srv("imap", d, &c->imap.listen_starttls, h);
+	print_autoconfig(c, d);
+}
+
+int
+keytool_cmd_dns(const struct conf *c, int argc, char **argv)
+{
+	char owner[300];
+	size_t i;
+
+	if (argc != 1) {
+		fprintf(stderr, "usage: facteur-keytool [-c FILE] dns\n");
+		return 2;
+	}
+	printf("; DNS records for facteur on %s (from %s)\n", c->hostname, c->file);
+	printf("; replace 192.0.2.1 by this server's public IPv4 address\n");
+	snprintf(owner, sizeof(owner), "%s.", c->hostname);
+	printf("%-40s IN A    192.0.2.1\n", owner);
+	printf("; and if the server is reachable over IPv6:\n;%-39s IN AAAA "
+	    "2001:db8::1\n", owner);
+	printf("; reverse DNS (PTR) of these addresses should name %s: ask your"
+	    " ISP\n", c->hostname);
+	for (i = 0; i < c->ndomains; i++)
+		print_domain(c, c->domains[i]);
+	return 0;
+}
