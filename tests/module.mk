@@ -34,15 +34,16 @@ FUZZ_LDFLAGS =
 FUZZ_MAIN = $(B)/obj/tests/fuzz/replay_main.o
 endif
 
-# $(LIBA) is defined after the includes: name the archive directly here.
-define FUZZ_RULE
-$(B)/fuzz/$(1): $(B)/obj/tests/fuzz/$(1).o $$($(1)_DEPS:%.c=$(B)/obj/%.o) $(FUZZ_MAIN) $(B)/libfacteur.a
-	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) $$(FUZZ_LDFLAGS) -o $$@ $$^ $$(LIBS)
-endef
-$(foreach f,$(FUZZ_TARGETS),$(eval $(call FUZZ_RULE,$(f))))
+# One pattern rule for every target, with secondary expansion so that
+# FUZZ_TARGETS and F_DEPS appended after this file (tests/*.mk fragments)
+# count too.  $(LIBA) is defined after the includes: name the archive.
+.SECONDEXPANSION:
+$(B)/fuzz/%: $(B)/obj/tests/fuzz/%.o \
+    $$(addprefix $(B)/obj/,$$(subst .c,.o,$$($$*_DEPS))) $(FUZZ_MAIN) $(B)/libfacteur.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $(FUZZ_LDFLAGS) -o $@ $^ $(LIBS)
 
-fuzzers: $(FUZZ_TARGETS:%=$(B)/fuzz/%)
+fuzzers: $$(addprefix $(B)/fuzz/,$$(FUZZ_TARGETS))
 
 TEST_ENV = MAKE="$(MAKE)" UNIT_TESTS="$(UNIT_TESTS)" \
 	   FUZZ_TARGETS="$(FUZZ_TARGETS)" TESTS="$(TESTS)"

@@ -23,7 +23,9 @@
 # TESTS (space-separated glob patterns matched against names such as
 # unit/test_buf, golden/conf, fuzz/fuzz_conf, replay/fuzz_conf,
 # integration/test_smtp_receive.py), SUITES (default: all of the above),
-# FUZZ_TIME (seconds per target, default 12), NOBUILD=1 (skip the builds).
+# FUZZ_TIME (seconds per target, default 12), NOBUILD=1 (skip the builds),
+# B_NORMAL, B_SAN, B_FUZZ (build directories, default build, build-san,
+# build-fuzz).
 
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -34,6 +36,10 @@ FUZZ_TARGETS=${FUZZ_TARGETS:-}
 TESTS=${TESTS:-}
 SUITES=${SUITES:-build unit golden fuzz replay integration}
 FUZZ_TIME=${FUZZ_TIME:-12}
+# build directories (override to keep out of someone else's way)
+B_NORMAL=${B_NORMAL:-build}
+B_SAN=${B_SAN:-build-san}
+B_FUZZ=${B_FUZZ:-build-fuzz}
 LOGDIR=$(mktemp -d /tmp/facteur-check.XXXXXX)
 
 total_pass=0
@@ -120,11 +126,11 @@ build() {
 
 run_build() {
 	suite_begin build
-	build build B=build all units
-	build build-san B=build-san SAN=1 all units fuzzers
+	build "$B_NORMAL" B="$B_NORMAL" all units
+	build "$B_SAN" B="$B_SAN" SAN=1 all units fuzzers
 	if [ -n "$FUZZ_TARGETS" ]; then
 		if command -v clang >/dev/null 2>&1; then
-			build build-fuzz B=build-fuzz FUZZ=1 fuzzers
+			build "$B_FUZZ" B="$B_FUZZ" FUZZ=1 fuzzers
 		else
 			report "build/build-fuzz (no clang)" 0 1
 		fi
@@ -137,7 +143,7 @@ run_unit() {
 	suite_begin unit
 	for t in $UNIT_TESTS; do
 		selected "unit/$t" || continue
-		bin=build-san/test/$t
+		bin=$B_SAN/test/$t
 		log="$LOGDIR/unit-$t.log"
 		if [ ! -x "$bin" ]; then
 			echo "$bin: not built" >"$log"
@@ -161,7 +167,7 @@ run_golden() {
 		[ -d "$dir" ] || continue
 		name=$(basename "$dir")
 		selected "golden/$name" || continue
-		bin=build-san/test/$name
+		bin=$B_SAN/test/$name
 		p=0; f=0
 		out="$LOGDIR/golden-$name.log"
 		: >"$out"
@@ -197,7 +203,7 @@ run_fuzz() {
 	suite_begin fuzz
 	for t in $FUZZ_TARGETS; do
 		selected "fuzz/$t" || continue
-		bin=$ROOT/build-fuzz/fuzz/$t
+		bin=$ROOT/$B_FUZZ/fuzz/$t
 		log="$LOGDIR/fuzz-$t.log"
 		if [ ! -x "$bin" ]; then
 			echo "$bin: not built" >"$log"
@@ -234,7 +240,7 @@ run_replay() {
 	suite_begin replay
 	for t in $FUZZ_TARGETS; do
 		selected "replay/$t" || continue
-		bin=build-san/fuzz/$t
+		bin=$B_SAN/fuzz/$t
 		log="$LOGDIR/replay-$t.log"
 		if [ ! -x "$bin" ]; then
 			echo "$bin: not built" >"$log"
@@ -272,7 +278,7 @@ run_integration() {
 		*.py) set -- /usr/bin/python3 -u "$f" ;;
 		*) set -- sh "$f" ;;
 		esac
-		FACTEUR_BIN=$ROOT/build-san/bin FACTEUR_SRC=$ROOT \
+		FACTEUR_BIN=$ROOT/$B_SAN/bin FACTEUR_SRC=$ROOT \
 		    timeout -k 10 "${INTEGRATION_TIMEOUT:-420}" "$@" \
 		    >"$log" 2>&1 </dev/null
 		rc=$?
