@@ -241,6 +241,7 @@ def test_dns(r, binpath, d, rsa, ed):
     r.check(etxt is not None and 'k=ed25519' in etxt, 'dns: ed25519 DKIM TXT')
     split = [l for l in out.splitlines()
              if l.startswith('rsa2026._domainkey') and '" "' in l]
+    parts = []
     if r.check(len(split) == 1, 'dns: long rsa TXT also as split zone line'):
         parts = re.findall(r'"([^"]*)"', split[0])
         r.check(all(len(p) <= 255 for p in parts) and ''.join(parts) == rtxt,
@@ -250,7 +251,38 @@ def test_dns(r, binpath, d, rsa, ed):
     rc, out2, err = keytool(binpath, conf2, 'dns')
     r.check(rc == 0 and re.search(r'"v=spf1 mx include:provider\.example ~all"',
                                   out2) is not None, 'dns: SPF includes relay', out2)
-    return rtxt, etxt
+    return rtxt, etxt, parts
+
+
+def test_verify_with_dns_txt(r, binpath, rsa, ed, rtxt, etxt, split_parts):
+    """A message signed with the generated keys (lib/dkim.c + authd_dkim.c
+    via dkim_sign_tool) verifies with dkimpy given the TXT `dns` printed."""
+    tool = os.path.normpath(os.path.join(binpath, '..', 'test', 'dkim_sign_tool'))
+    if not os.access(tool, os.X_OK):
+        r.check(False, 'dkim_sign_tool at ' + tool)
+        return
+    import dkim
+    msg = (b'From: Alice <alice@example.org>\nTo: bob@example.net\n'
+           b'Subject: keytool keys\nDate: Mon, 01 Jan 2024 10:00:00 +0000\n'
+           b'Message-ID: <k@example.org>\n\nHello\n')
+    p = subprocess.run([tool, 'sign', 'example.org:rsa2026:' + rsa,
+                        'example.org:ed2026:' + ed], input=msg,
+                       capture_output=True)
+    if not r.check(p.returncode == 0, 'sign with the generated keys',
+                   p.stderr.decode()):
+        return
+    wire = p.stdout.replace(b'\n', b'\r\n')
+    for label, records in (('one string', {'rsa2026': rtxt, 'ed2026': etxt}),
+                           ('split strings', {'rsa2026': ''.join(split_parts),
+                                              'ed2026': etxt})):
+        def dnsfunc(name, timeout=5, records=records):
+            sel = name.decode().split('.')[0]
+            v = records.get(sel)
+            return v.encode() if v else None
+        r.check(dkim.DKIM(wire).verify(idx=0, dnsfunc=dnsfunc),
+                'rsa-sha256 verifies against the dns TXT (%s)' % label)
+        r.check(dkim.DKIM(wire).verify(idx=1, dnsfunc=dnsfunc),
+                'ed25519-sha256 verifies against the dns TXT (%s)' % label)
 
 
 def test_tls(r, binpath, d):
@@ -341,7 +373,8 @@ def main():
         r.done()
     with tempfile.TemporaryDirectory() as d:
         rsa, ed = test_dkim_generate(r, binpath, d)
-        rtxt, etxt = test_dns(r, binpath, d, rsa, ed)
+        rtxt, etxt, parts = test_dns(r, binpath, d, rsa, ed)
+        test_verify_with_dns_txt(r, binpath, rsa, ed, rtxt, etxt, parts)
         test_tls(r, binpath, d)
         test_doctor(r, binpath, d, rsa, ed, rtxt, etxt)
     r.done()
