@@ -393,7 +393,7 @@ dkim_from_domain(const struct dkim_sign *s, char *out, size_t outsz)
 			f = &s->fields[i];
 	if (f == NULL)
 		return false;
-	v = memchr(buf_head(&s->hdr) + f->off, ':', f->len) + 1;
+	v = (const char *)memchr(buf_head(&s->hdr) + f->off, ':', f->len) + 1;
 	n = f->len - (size_t)(v - (buf_head(&s->hdr) + f->off));
 	/* the first '@' outside quotes and comments, inside <> if there is one */
 	for (i = 0; i < n && at == NULL; i++) {
