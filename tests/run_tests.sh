@@ -24,6 +24,8 @@
 # unit/test_buf, golden/conf, fuzz/fuzz_conf, replay/fuzz_conf,
 # integration/test_smtp_receive.py), SUITES (default: all of the above),
 # FUZZ_TIME (seconds per target, default 12), NOBUILD=1 (skip the builds),
+# INTEGRATION_JOBS (integration tests run at once, default 2),
+# INTEGRATION_TIMEOUT (seconds per integration test, default 420),
 # B_NORMAL, B_SAN, B_FUZZ (build directories, default build, build-san,
 # build-fuzz).
 
@@ -266,24 +268,41 @@ run_replay() {
 	suite_end
 }
 
+# integration_one FILE LOG - run one integration test, status into LOG.rc
+integration_one() {
+	local f=$1 log=$2 rc
+	case "$f" in
+	*.py) set -- /usr/bin/python3 -u "$f" ;;
+	*) set -- sh "$f" ;;
+	esac
+	FACTEUR_BIN=$ROOT/$B_SAN/bin FACTEUR_SRC=$ROOT \
+	    timeout -k 10 "${INTEGRATION_TIMEOUT:-420}" "$@" \
+	    >"$log" 2>&1 </dev/null
+	rc=$?
+	[ "$rc" -eq 124 ] && echo "killed after ${INTEGRATION_TIMEOUT:-420} s" >>"$log"
+	echo "$rc" >"$log.rc"
+}
+
+# run_integration - INTEGRATION_JOBS tests at a time (default 2: each has
+# its own ports and directory), reported in name order
 run_integration() {
-	local f name log rc
+	local f name log rc names=""
 	suite_begin integration
 	for f in tests/integration/test_*.py tests/integration/test_*.sh; do
 		[ -f "$f" ] || continue
 		name=$(basename "$f")
 		selected "integration/$name" || continue
+		names="$names $name"
+		while [ "$(jobs -rp | wc -l)" -ge "${INTEGRATION_JOBS:-2}" ]; do
+			wait -n 2>/dev/null || sleep 0.2
+		done
+		integration_one "$f" "$LOGDIR/integration-$name.log" &
+	done
+	wait
+	for name in $names; do
 		log="$LOGDIR/integration-$name.log"
-		case "$f" in
-		*.py) set -- /usr/bin/python3 -u "$f" ;;
-		*) set -- sh "$f" ;;
-		esac
-		FACTEUR_BIN=$ROOT/$B_SAN/bin FACTEUR_SRC=$ROOT \
-		    timeout -k 10 "${INTEGRATION_TIMEOUT:-420}" "$@" \
-		    >"$log" 2>&1 </dev/null
-		rc=$?
+		rc=$(cat "$log.rc" 2>/dev/null || echo 1)
 		count "$log" "$rc"
-		[ "$rc" -eq 124 ] && echo "killed after ${INTEGRATION_TIMEOUT:-420} s" >>"$log"
 		report "integration/$name" "$P" "$F" "$log"
 	done
 	suite_end
