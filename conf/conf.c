@@ -24,6 +24,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@
 #include "xmem.h"
 
 #define CONF_MAX_ERRORS	50	/* printed; more are counted */
+#define CONF_MAX_CHECKS	32	/* room for the cross-checks' messages */
 #define CONF_GOT_MAX	80	/* bytes of an escaped value in a message */
 
 enum conf_section {
@@ -154,7 +156,14 @@ struct conf_parse {
 	struct conf	*c;
 	const char	*name;		/* file name for messages */
 	FILE		*errs;
-	unsigned	 nerr;
+	unsigned	 nerr;		/* all errors, shown or not */
+	struct conf_msg {
+		unsigned	 line;	/* 0: about the file, sorts last */
+		unsigned	 seq;
+		char		*text;
+	}		 msg[CONF_MAX_ERRORS + CONF_MAX_CHECKS];
+	size_t		 nmsg;
+	bool		 checking;	/* in conf_check(): past the last line */
 	unsigned	 line;		/* current line, 1-based */
 	enum conf_section sec;
 	unsigned	 sec_line[SEC_N];	/* first header line, 0 = absent */
@@ -165,22 +174,66 @@ struct conf_parse {
 static void	conf_err(struct conf_parse *, unsigned, const char *, ...)
 		    PRINTF_LIKE(3, 4);
 
-/* conf_err - one "FILE:LINE: message" (line 0: "FILE: message") */
+/*
+ * conf_err - keep one message for line `line` (0: about the whole file).
+ * Messages are printed by conf_err_flush(), sorted by line: those of the
+ * cross-checks come last but may name early lines.  Line errors arrive in
+ * line order, so keeping the first CONF_MAX_ERRORS of them keeps the
+ * lowest ones.
+ */
 static void
 conf_err(struct conf_parse *p, unsigned line, const char *fmt, ...)
 {
+	size_t room = p->checking ? CONF_MAX_ERRORS + CONF_MAX_CHECKS :
+	    CONF_MAX_ERRORS;
 	va_list ap;
+	char *text;
 
-	if (p->nerr++ >= CONF_MAX_ERRORS || p->errs == NULL)
+	p->nerr++;
+	if (p->errs == NULL || p->nmsg >= room)
 		return;
-	if (line)
-		fprintf(p->errs, "%s:%u: ", p->name, line);
-	else
-		fprintf(p->errs, "%s: ", p->name);
 	va_start(ap, fmt);
-	vfprintf(p->errs, fmt, ap);
+	if (vasprintf(&text, fmt, ap) == -1)
+		fatal("vasprintf");
 	va_end(ap);
-	fputc('\n', p->errs);
+	p->msg[p->nmsg].line = line;
+	p->msg[p->nmsg].seq = (unsigned)p->nmsg;
+	p->msg[p->nmsg++].text = text;
+}
+
+static int
+conf_msg_cmp(const void *a, const void *b)
+{
+	const struct conf_msg *x = a, *y = b;
+	unsigned lx = x->line ? x->line : UINT_MAX;
+	unsigned ly = y->line ? y->line : UINT_MAX;
+
+	if (lx != ly)
+		return lx < ly ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* conf_err_flush - print "FILE:LINE: message" lines, at most CONF_MAX_ERRORS */
+static void
+conf_err_flush(struct conf_parse *p)
+{
+	size_t i;
+
+	qsort(p->msg, p->nmsg, sizeof(p->msg[0]), conf_msg_cmp);
+	for (i = 0; i < p->nmsg; i++) {
+		if (i < CONF_MAX_ERRORS) {
+			if (p->msg[i].line)
+				fprintf(p->errs, "%s:%u: %s\n", p->name,
+				    p->msg[i].line, p->msg[i].text);
+			else
+				fprintf(p->errs, "%s: %s\n", p->name,
+				    p->msg[i].text);
+		}
+		free(p->msg[i].text);
+	}
+	if (p->nerr > CONF_MAX_ERRORS && p->errs != NULL)
+		fprintf(p->errs, "%s: %u more errors not shown\n", p->name,
+		    p->nerr - CONF_MAX_ERRORS);
 }
 
 /* conf_got - the escaped, cut form of a value for a message */
@@ -957,10 +1010,9 @@ conf_load_mem(const char *name, const char *data, size_t len, FILE *errs)
 		q = nl ? nl + 1 : end;
 	}
 	conf_defaults(&p);
+	p.checking = true;
 	conf_check(&p);
-	if (p.nerr > CONF_MAX_ERRORS && errs != NULL)
-		fprintf(errs, "%s: %u more errors not shown\n", name,
-		    p.nerr - CONF_MAX_ERRORS);
+	conf_err_flush(&p);
 	if (p.nerr) {
 		conf_free(&p.c);
 		return NULL;
@@ -1170,4 +1222,76 @@ conf_addr_format(const struct conf_addr *a, char *out, size_t outsz)
 		return bsnprintf(out, outsz, "[%s]:%u", a->host,
 		    (unsigned)a->port);
 	return bsnprintf(out, outsz, "%s:%u", a->host, (unsigned)a->port);
+}
+
+static void
+conf_dump_addrs(FILE *out, const char *key, const struct conf_addrs *as)
+{
+	char a[300];
+	size_t i;
+
+	for (i = 0; i < as->n; i++)
+		if (conf_addr_format(&as->v[i], a, sizeof(a)))
+			fprintf(out, "%s = %s\n", key, a);
+}
+
+void
+conf_dump(const struct conf *c, FILE *out)
+{
+	static const char *const tls[] = { "starttls", "implicit", "none" };
+	char v[300];
+	size_t i;
+
+	fprintf(out, "hostname = %s\ndomains =", c->hostname);
+	for (i = 0; i < c->ndomains; i++)
+		fprintf(out, " %s", c->domains[i]);
+	fprintf(out, "\nstate_dir = %s\nmail_dir = %s\nrun_dir = %s\n"
+	    "user = %s\nlog = %s\n", c->state_dir, c->mail_dir, c->run_dir,
+	    c->user, c->log_stderr ? "stderr" : "syslog");
+	if (c->tls.cert != NULL || c->tls.key != NULL)
+		fprintf(out, "\n[tls]\ncert = %s\nkey = %s\n",
+		    c->tls.cert ? c->tls.cert : "", c->tls.key ? c->tls.key : "");
+	fprintf(out, "\n[smtp]\n");
+	conf_dump_addrs(out, "listen", &c->smtp.listen);
+	conf_dump_addrs(out, "submission", &c->smtp.submission);
+	conf_dump_addrs(out, "submissions", &c->smtp.submissions);
+	fprintf(out, "max_size = %s\n",
+	    conf_fmt_size(v, sizeof(v), c->smtp.max_size));
+	fprintf(out, "max_rcpt = %u\nmax_clients = %u\n", c->smtp.max_rcpt,
+	    c->smtp.max_clients);
+	fprintf(out, "timeout = %s\n",
+	    conf_fmt_duration(v, sizeof(v), c->smtp.timeout));
+	if (c->relay.enabled) {
+		fprintf(out, "\n[relay]\nhost = %s\nport = %u\ntls = %s\n"
+		    "verify = %s\nca_file = %s\n",
+		    c->relay.host ? c->relay.host : "", (unsigned)c->relay.port,
+		    tls[c->relay.tls], c->relay.verify ? "yes" : "no",
+		    c->relay.ca_file);
+		if (c->relay.user != NULL)
+			fprintf(out, "user = %s\n", c->relay.user);
+		if (c->relay.password_file != NULL)
+			fprintf(out, "password_file = %s\n",
+			    c->relay.password_file);
+	}
+	if (c->dkim.nsign > 0)
+		fprintf(out, "\n[dkim]\n");
+	for (i = 0; i < c->dkim.nsign; i++)
+		fprintf(out, "sign = %s %s %s\n", c->dkim.sign[i].domain,
+		    c->dkim.sign[i].selector, c->dkim.sign[i].keyfile);
+	fprintf(out, "\n[imap]\n");
+	conf_dump_addrs(out, "listen", &c->imap.listen);
+	conf_dump_addrs(out, "listen_starttls", &c->imap.listen_starttls);
+	fprintf(out, "max_literal = %s\n",
+	    conf_fmt_size(v, sizeof(v), c->imap.max_literal));
+	fprintf(out, "timeout = %s\n",
+	    conf_fmt_duration(v, sizeof(v), c->imap.timeout));
+	fprintf(out, "\n[queue]\nretry = %s\n",
+	    conf_fmt_duration(v, sizeof(v), c->queue.retry));
+	fprintf(out, "max_retry = %s\n",
+	    conf_fmt_duration(v, sizeof(v), c->queue.max_retry));
+	fprintf(out, "expire = %s\n",
+	    conf_fmt_duration(v, sizeof(v), c->queue.expire));
+	if (c->dns.resolver_set && conf_addr_format(&c->dns.resolver, v,
+	    sizeof(v)))
+		fprintf(out, "\n[dns]\nresolver = %s\n", v);
 }

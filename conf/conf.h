@@ -142,6 +142,12 @@ bool		 conf_maildir_path(const struct conf *c, const char *local,
 bool		 conf_secret_file_ok(const char *path, char *err, size_t errsz);
 bool		 conf_secret_fd_ok(int fd, const char *path, char *err, size_t errsz);
 
+/*
+ * conf_dump - write the effective configuration, defaults included, in the
+ * file's own syntax (conf_load() of the output gives the same struct).
+ */
+void		 conf_dump(const struct conf *c, FILE *out);
+
 /* conf_addr_format - "0.0.0.0:25", "[::1]:993"; false if it does not fit */
 bool		 conf_addr_format(const struct conf_addr *a, char *out, size_t outsz);
 

@@ -2,3 +2,4 @@
 # with the unit tests of conf and of the lib/ modules it builds on.
 LIB_SRCS += conf/conf.c
 UNIT_TESTS += conf_test strnum_test buf_test
+FUZZ_TARGETS += fuzz_conf

@@ -6,7 +6,13 @@
  * it must produce ("t.conf:LINE: expected ..."), each good one with a
  * function that checks the parsed values.  Also covers conf_load() from a
  * real file, conf_maildir_path(), conf_is_local_domain(),
- * conf_secret_file_ok() and conf_addr_format().
+ * conf_secret_file_ok(), conf_addr_format(), conf_dump() (its output
+ * loads back to the same configuration) and conf/facteur.conf.example.
+ *
+ * Golden mode (tests/golden/conf_test/CASE.in, STYLE 12): with one argument
+ * FILE, loads it with conf_load() from its own directory and prints to
+ * stdout either every error message or, when it loads, conf_dump(); exit 0
+ * either way.
  */
 #include <sys/stat.h>
 
@@ -353,7 +359,7 @@ static const char spec_example[] =
 "resolver = 127.0.0.1:5353             # optional; default: /etc/resolv.conf\n";
 
 static void
-check_spec(const struct conf *c)
+check_spec_common(const struct conf *c)
 {
 	CHECK_STR(c->hostname, "mail.example.org");
 	CHECK(c->ndomains == 2);
@@ -362,7 +368,6 @@ check_spec(const struct conf *c)
 	CHECK(c->domains[2] == NULL);
 	CHECK_STR(c->tls.cert, "/etc/facteur/tls/fullchain.pem");
 	CHECK_STR(c->tls.key, "/etc/facteur/tls/privkey.pem");
-	CHECK(c->smtp.listen.n == 1);
 	CHECK_STR(c->smtp.listen.v[0].host, "0.0.0.0");
 	CHECK(c->smtp.listen.v[0].port == 25);
 	CHECK(c->smtp.submission.n == 1 && c->smtp.submission.v[0].port == 587);
@@ -387,6 +392,13 @@ check_spec(const struct conf *c)
 	CHECK(c->dns.resolver_set);
 	CHECK_STR(c->dns.resolver.host, "127.0.0.1");
 	CHECK(c->dns.resolver.port == 5353);
+}
+
+static void
+check_spec(const struct conf *c)
+{
+	check_spec_common(c);
+	CHECK(c->smtp.listen.n == 1);
 }
 
 static const char odd_example[] =
@@ -482,6 +494,38 @@ static const struct good {
 	  check_defaults },
 };
 
+/* dump - conf_dump() into a string (free it) */
+static char *
+dump(const struct conf *c)
+{
+	char *out = NULL;
+	size_t n;
+	FILE *f = open_memstream(&out, &n);
+
+	conf_dump(c, f);
+	fclose(f);
+	return out;
+}
+
+/* check_round_trip - conf_dump() output loads to the same dump */
+static void
+check_round_trip(const struct conf *c)
+{
+	char *d1 = dump(c), *d2 = NULL, *errs = NULL;
+	struct conf *c2 = load(d1, strlen(d1), &errs);
+
+	CHECK(c2 != NULL);
+	CHECK_STR(errs, "");
+	if (c2 != NULL) {
+		d2 = dump(c2);
+		CHECK_STR(d2, d1);
+	}
+	conf_free(&c2);
+	free(d1);
+	free(d2);
+	free(errs);
+}
+
 static void
 test_good(void)
 {
@@ -495,8 +539,10 @@ test_good(void)
 			fprintf(stderr, "good[%zu]: %s", i, errs);
 		CHECK(c != NULL);
 		CHECK_STR(errs, "");
-		if (c != NULL)
+		if (c != NULL) {
 			good[i].check(c);
+			check_round_trip(c);
+		}
 		conf_free(&c);
 		CHECK(c == NULL);
 		free(errs);
@@ -752,10 +798,68 @@ test_addr_format(void)
 	CHECK(!conf_addr_format(&b, out, 9));
 }
 
-int
-main(void)
+/* test_example - conf/facteur.conf.example loads and sets every key */
+static void
+test_example(void)
 {
+	const char *src = getenv("FACTEUR_SRC");
+	char path[4096];
+	struct conf *c;
+
+	snprintf(path, sizeof(path), "%s/conf/facteur.conf.example",
+	    src && *src ? src : ".");
+	if (access(path, R_OK) == -1) {
+		fprintf(stderr, "%s: not found, run from the source root\n", path);
+		CHECK(0);
+		return;
+	}
+	c = conf_load(path, stderr);
+	CHECK(c != NULL);
+	if (c == NULL)
+		return;
+	check_spec_common(c);
+	CHECK(c->smtp.listen.n == 2);
+	CHECK_STR(c->smtp.listen.v[1].host, "::");
+	CHECK(c->smtp.timeout == 300);
+	CHECK(c->imap.max_literal == 35 * 1024 * 1024);
+	CHECK(c->imap.timeout == 1800);
+	CHECK(c->queue.retry == 300 && c->queue.max_retry == 4 * 3600 &&
+	    c->queue.expire == 5 * 86400);
+	check_round_trip(c);
+	conf_free(&c);
+}
+
+/* golden - one tests/golden/conf_test/CASE.in: errors or the dump, on stdout */
+static int
+golden(const char *path)
+{
+	char dir[4096], *slash;
+	const char *base = path;
+	struct conf *c;
+
+	if ((slash = strrchr(path, '/')) != NULL) {
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+		if (chdir(dir) == -1) {
+			perror(dir);
+			return 1;
+		}
+		base = slash + 1;
+	}
+	if ((c = conf_load(base, stdout)) == NULL)
+		printf("refused\n");
+	else
+		conf_dump(c, stdout);
+	conf_free(&c);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc == 2)
+		return golden(argv[1]);
 	test_bad();
+	test_example();
 	test_good();
 	test_lines();
 	test_file();
