@@ -764,8 +764,8 @@ conf_key_value(struct conf_parse *p, char *s)
 	for (i = 0; key[i]; i++)
 		if (!islower((unsigned char)key[i]) && key[i] != '_' &&
 		    !isdigit((unsigned char)key[i])) {
-			conf_err(p, p->line, "expected one key like max_size "
-			    "before \"=\", got \"%s\"",
+			conf_err(p, p->line, "expected one lower-case key "
+			    "like max_size before \"=\", got \"%s\"",
 			    conf_got(got, sizeof(got), key));
 			return;
 		}
