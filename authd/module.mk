@@ -1,3 +1,7 @@
 # authd/: facteur-authd, plus the lib modules it shares with facteur-keytool.
-LIB_SRCS	+= lib/passwd.c lib/userdb.c
+LIB_SRCS	+= lib/passwd.c lib/userdb.c lib/authc.c
+BINS		+= facteur-authd
+facteur-authd_SRCS = $(wildcard authd/*.c)
 UNIT_TESTS	+= passwd_test userdb_test
+FUZZ_TARGETS	+= fuzz_authd
+fuzz_authd_DEPS	= authd/authd_proto.c

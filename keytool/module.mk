@@ -1,1 +1,4 @@
-# keytool/
+# keytool/: facteur-keytool.  keytool.c dispatches; each subcommand family
+# has its own file (user, alias here; dkim, dns, tls, doctor by DKIM).
+BINS		+= facteur-keytool
+facteur-keytool_SRCS = $(wildcard keytool/*.c)

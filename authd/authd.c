@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * authd.c - facteur-authd main: configuration, the socket, the DKIM keys,
+ * privilege drop, the event loop (roles and protocol: authd.h, README.md).
+ *
+ * Started by init as root: reads the configuration and the DKIM keys,
+ * binds run_dir/authd.sock, then chroots into state_dir and becomes `user`
+ * before it reads a single request.  Started as an ordinary user (tests,
+ * development): one warning, no chroot, no drop.  Startup errors exit 1
+ * with a message naming what failed; after startup nothing a peer sends
+ * can make authd exit.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <malloc.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "authd.h"
+#include "conf.h"
+#include "log.h"
+#include "passwd.h"
+#include "xmem.h"
+
+#define THROTTLE_ENTRIES	4096
+
+struct authd authd;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: facteur-authd -c FILE [-d]\n");
+	exit(2);
+}
+
+static void
+on_stop(int sig, void *arg)
+{
+	(void)arg;
+	log_info("signal %d, exiting", sig);
+	ev_break();
+}
+
+static void
+on_hup(int sig, void *arg)
+{
+	(void)sig;
+	(void)arg;
+	log_info("SIGHUP: users.db and aliases.db are reread when they change; "
+	    "restart authd for new DKIM keys");
+}
+
+/* daemonize - background, new session, stdio on /dev/null */
+static void
+daemonize(void)
+{
+	pid_t pid;
+	int fd;
+
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid > 0)
+		_exit(0);
+	if (setsid() == -1)
+		fatal("setsid");
+	if ((fd = open("/dev/null", O_RDWR)) == -1)
+		fatal("/dev/null");
+	(void)dup2(fd, STDIN_FILENO);
+	(void)dup2(fd, STDOUT_FILENO);
+	(void)dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
+
+/* mkdir_if_missing - create dir (one level) with mode; fine if it exists */
+static void
+mkdir_if_missing(const char *dir, mode_t mode)
+{
+	if (mkdir(dir, mode) == -1 && errno != EEXIST)
+		fatal("mkdir %s", dir);
+}
+
+/*
+ * drop_privileges - STYLE 6 steps 3-5 for a root start: chroot into
+ * state_dir, become pw, check that root cannot be regained.
+ */
+static void
+drop_privileges(const struct passwd *pw, const char *root)
+{
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+
+	tzset();	/* log timestamps after the chroot */
+	if (chroot(root) == -1 || chdir("/") == -1)
+		fatal("chroot %s", root);
+	if (setgroups(1, &pw->pw_gid) == -1 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+		fatal("cannot become %s", pw->pw_name);
+	if (getresuid(&ru, &eu, &su) == -1 || getresgid(&rg, &eg, &sg) == -1 ||
+	    ru != pw->pw_uid || eu != pw->pw_uid || su != pw->pw_uid ||
+	    rg != pw->pw_gid || eg != pw->pw_gid || sg != pw->pw_gid ||
+	    ru == 0 || setuid(0) != -1)
+		fatalx("privilege drop to %s did not stick", pw->pw_name);
+}
+
+static void
+write_pidfile(const char *run_dir)
+{
+	char path[4096];
+	FILE *f;
+
+	if (!bsnprintf(path, sizeof(path), "%s/authd.pid", run_dir))
+		fatalx("%s: path too long", run_dir);
+	if ((f = fopen(path, "w")) == NULL) {
+		log_warn("%s", path);
+		return;
+	}
+	fprintf(f, "%ld\n", (long)getpid());
+	if (fclose(f) == EOF)
+		log_warn("%s", path);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *file = NULL, *dbdir;
+	struct passwd *pw = NULL;
+	bool foreground = false, root = geteuid() == 0;
+	char sock[4096];
+	uint8_t seed[16];
+	struct conf *c;
+	int ch, fd;
+
+	while ((ch = getopt(argc, argv, "c:d")) != -1) {
+		switch (ch) {
+		case 'c':
+			file = optarg;
+			break;
+		case 'd':
+			foreground = true;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (file == NULL || optind != argc)
+		usage();
+
+	/*
+	 * scrypt takes 16 MiB per check: always from mmap, given back at
+	 * once, so authd's resident size stays small between logins
+	 */
+	(void)mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+
+	/* (1) configuration, log, keys, socket */
+	log_init("authd", true, false);
+	c = conf_load_or_die(file);
+	log_init("authd", foreground || c->log_stderr, false);
+	authd.conf = c;
+	if (authd_throttle_conf_env(&authd.tc) == -1)
+		fatalx("FACTEUR_AUTHD_THROTTLE: expected "
+		    "delay_after,block_after,window_s,block_s");
+	if (root && (pw = getpwnam(c->user)) == NULL)
+		fatalx("%s: user %s: no such account", file, c->user);
+	authd.allowed_uid[authd.nallowed++] = 0;
+	if (geteuid() != 0)
+		authd.allowed_uid[authd.nallowed++] = geteuid();
+	if (pw != NULL)
+		authd.allowed_uid[authd.nallowed++] = pw->pw_uid;
+	if (authd_login_init() == -1)
+		fatalx("cannot initialise libsasl2");
+	if (authd_dkim_load(c) == -1)
+		fatalx("%s: cannot load the [dkim] keys", file);
+	/* warm OpenSSL up (providers, config) before any chroot */
+	passwd_verify_dummy("", 0);
+	if (RAND_bytes(seed, sizeof(seed)) != 1)
+		fatalx("no randomness");
+	mkdir_if_missing(c->run_dir, 0755);
+	mkdir_if_missing(c->state_dir, 0755);
+	if (!bsnprintf(sock, sizeof(sock), "%s/%s", c->run_dir, AUTHD_SOCKET))
+		fatalx("%s: run_dir too long for a socket path", file);
+	/* 0666: who may talk is checked per connection with SO_PEERCRED */
+	if ((fd = ipc_listen_unix(sock, 0666)) == -1)
+		fatal("listen %s", sock);
+	if (!foreground)
+		daemonize();
+	write_pidfile(c->run_dir);
+
+	/* (2)-(5) chroot and drop to `user` */
+	dbdir = c->state_dir;
+	if (root) {
+		drop_privileges(pw, c->state_dir);
+		dbdir = "/";
+	} else
+		log_warnx("not started as root: running as uid %ld, no chroot, "
+		    "no privilege drop", (long)geteuid());
+
+	/* (6) serve */
+	signal(SIGPIPE, SIG_IGN);
+	ev_init();
+	ev_signal(SIGTERM, on_stop, NULL);
+	ev_signal(SIGINT, on_stop, NULL);
+	ev_signal(SIGHUP, on_hup, NULL);
+	if ((authd.udb = userdb_open(dbdir, c->domains)) == NULL ||
+	    (authd.ip_fail = authd_throttle_new(THROTTLE_ENTRIES, seed)) == NULL ||
+	    (authd.user_fail = authd_throttle_new(THROTTLE_ENTRIES, seed)) == NULL)
+		fatalx("out of memory");
+	wipe(seed, sizeof(seed));
+	authd_peer_listen(fd);
+	log_info("ready socket=%s users=%s/users.db", sock, c->state_dir);
+	if (ev_run() == -1)
+		log_warn("event loop");
+
+	authd_peer_close_all();
+	authd_throttle_free(&authd.ip_fail);
+	authd_throttle_free(&authd.user_fail);
+	userdb_close(&authd.udb);
+	authd_dkim_free();
+	authd_login_done();
+	if (!root)
+		(void)unlink(sock);
+	conf_free(&c);
+	return 0;
+}

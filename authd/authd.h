@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * authd.h - facteur-authd private structures and prototypes, grouped by
+ * source file.
+ *
+ * Roles (STYLE 5; also in authd/README.md):
+ *
+ *   role   user             chroot      opens                  peers
+ *   authd  root -> `user`   state_dir   users.db, aliases.db   smtpd, imapd,
+ *          (start only:     (as root)   (read-only, reopened   root tools, over
+ *          conf, DKIM keys,             when replaced)         run_dir/authd.sock
+ *          the socket)
+ *
+ * One process, one event loop, no workers: every request is answered from
+ * memory or one database read, except a password check (one scrypt, ~40 ms
+ * on the development machine), which runs inline.  Out of memory in a
+ * request closes that peer (ipc_send itself dies on OOM: then init
+ * restarts authd).  authd never logs a password.
+ */
+#ifndef FACTEUR_AUTHD_H
+#define FACTEUR_AUTHD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "authc.h"
+#include "ev.h"
+#include "ipc.h"
+#include "userdb.h"
+
+#include "authd_dkim.h"
+
+struct conf;
+
+/* limits on request fields, checked by the decoder */
+#define AUTHD_SERVICE_MAX	16
+#define AUTHD_PASSWORD_MAX	1024
+#define AUTHD_IP_MAX		64
+#define AUTHD_MAX_PEERS		256
+#define AUTHD_MAX_DELAYED	1024	/* failed replies waiting on a timer */
+#define AUTHD_OUT_MAX		(256 * 1024)	/* unread answers before we drop a peer */
+
+/* authd_proto.c - request decoding (pure: no I/O, fuzzed) */
+struct authd_req {
+	uint32_t	 type;		/* enum authd_type */
+	uint32_t	 id;
+	uint32_t	 version;	/* HELLO */
+	const char	*address;	/* RCPT */
+	const char	*service;	/* LOGIN */
+	const char	*user;		/* LOGIN, SENDERS */
+	const char	*password;	/* LOGIN */
+	size_t		 passlen;
+	const char	*ip;		/* LOGIN */
+	const char	*domain;	/* DKIM_SIGN */
+	const char	*selector;
+	uint32_t	 alg;
+	const uint8_t	*digest;	/* 32 bytes */
+};
+
+/*
+ * authd_req_decode - read the payload of `m` into `r` (pointers into the
+ * payload, valid while it is).  Returns NULL, or a static reason why the
+ * frame is malformed (the peer is then closed).
+ */
+const char	*authd_req_decode(struct ipc_msg *m, struct authd_req *r);
+/* authd_printable - no control bytes, space or DEL in s[0..n) */
+bool		 authd_printable(const char *s, size_t n);
+
+/* authd_throttle.c - failure counting per client address and per user */
+struct authd_throttle_conf {
+	unsigned	 delay_after;	/* failures before replies are delayed (3) */
+	unsigned	 block_after;	/* failures that block an address (10) */
+	unsigned	 user_after;	/* failures before a user's replies are delayed (20) */
+	uint64_t	 window_ms;	/* failures older than this are forgotten (15 min) */
+	uint64_t	 block_ms;	/* how long a blocked address stays blocked (15 min) */
+	unsigned	 max_delay_ms;	/* 8000 */
+};
+
+enum authd_action {
+	ACTION_NONE,
+	ACTION_DELAY,
+	ACTION_BLOCK,
+};
+
+struct authd_throttle;
+
+/* authd_throttle_new - a table of at most `cap` keys (LRU); NULL: no memory */
+struct authd_throttle	*authd_throttle_new(size_t cap, const uint8_t seed[16]);
+void		 authd_throttle_free(struct authd_throttle **tp);
+/* authd_throttle_blocked - ms left of a block on key, 0 if none */
+uint64_t	 authd_throttle_blocked(struct authd_throttle *t, const char *key,
+		    uint64_t now);
+/* authd_throttle_fail - count one failure, return the count in the window */
+unsigned	 authd_throttle_fail(struct authd_throttle *t, const char *key,
+		    uint64_t now, uint64_t window_ms);
+/* authd_throttle_block - block key until now + ms */
+void		 authd_throttle_block(struct authd_throttle *t, const char *key,
+		    uint64_t until);
+/* authd_throttle_reset - forget key (a successful login) */
+void		 authd_throttle_reset(struct authd_throttle *t, const char *key);
+/* authd_throttle_delay - the delay ladder: 1 s after `after` failures, doubling */
+unsigned	 authd_throttle_delay(unsigned failures, unsigned after,
+		    unsigned max_ms);
+/*
+ * authd_throttle_conf_env - defaults, overridden by
+ * FACTEUR_AUTHD_THROTTLE="delay_after,block_after,window_s,block_s" (tests).
+ * -1 if the variable is malformed.
+ */
+int		 authd_throttle_conf_env(struct authd_throttle_conf *tc);
+/* authd_throttle_addr_key - the key of a client address: IPv6 by /64 */
+void		 authd_throttle_addr_key(const char *ip, char *key, size_t keysz);
+
+/* authd_login.c - password checks through libsasl2 */
+enum authd_check {
+	CHECK_OK,
+	CHECK_FAIL,
+	CHECK_TEMPFAIL,
+};
+/* authd_login_init - sasl_server_init; -1 with a message on failure */
+int		 authd_login_init(void);
+void		 authd_login_done(void);
+/*
+ * authd_login_check - does `password` open `user` (normalized)?  Runs the
+ * SASL PLAIN exchange for `service` with our own user database behind it.
+ */
+enum authd_check authd_login_check(struct userdb *udb, const char *service,
+		    const char *user, const char *password, size_t passlen);
+
+/* authd_peer.c - the listening socket and the clients on it */
+struct authd {
+	const struct conf	*conf;
+	struct userdb		*udb;
+	struct authd_throttle	*ip_fail;
+	struct authd_throttle	*user_fail;
+	struct authd_throttle_conf tc;
+	uid_t			 allowed_uid[3];
+	size_t			 nallowed;
+	int			 listen_fd;
+	struct ev_io		 listen_io;
+	size_t			 npeers;
+	size_t			 ndelayed;
+};
+
+extern struct authd authd;
+
+/* authd_peer_listen - watch the listening socket fd */
+void		 authd_peer_listen(int fd);
+/* authd_peer_close_all - at exit */
+void		 authd_peer_close_all(void);
+
+/* authd_req.c - one function per request type */
+struct authd_peer;
+void		 authd_req_dispatch(struct authd_peer *p, const struct authd_req *r);
+/* authd_peer_kill - log why (NULL: quietly) and close the peer; freed later */
+void		 authd_peer_kill(struct authd_peer *p, const char *why);
+/* authd_peer_name - "pid=N uid=N" of the peer, for log lines */
+const char	*authd_peer_name(const struct authd_peer *p);
+/* authd_peer_reply - send an answer; closes the peer on failure */
+void		 authd_peer_reply(struct authd_peer *p, uint32_t id,
+		    const struct ipc_out *o);
+/* authd_peer_fail_later - answer FAIL + delay_ms after delay_ms, unless the peer goes */
+void		 authd_peer_fail_later(struct authd_peer *p, uint32_t id,
+		    unsigned delay_ms);
+
+#endif

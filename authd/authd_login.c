@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * authd_login.c - password checks through libsasl2 (SPEC 5: "check this
+ * login (PLAIN/LOGIN through libsasl2)").
+ *
+ * Runs in facteur-authd.  libsasl2 is initialised once as application
+ * "facteur" with only PLAIN and LOGIN, no sasldb, no saslauthd, no auxprop
+ * store: its password check is our SASL_CB_SERVER_USERDB_CHECKPASS callback,
+ * which looks the user up in users.db and verifies the passwd.h hash, and
+ * pwcheck_method names no real method, so nothing else can ever say yes.
+ * A login is accepted only if libsasl2 completed the PLAIN exchange AND our
+ * callback verified that very user.  Never logs a password; the PLAIN
+ * message that carries it is wiped after use.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sasl/sasl.h>
+
+#include "authd.h"
+#include "log.h"
+#include "passwd.h"
+#include "xmem.h"
+
+/* what the callback found for the check in progress (one at a time) */
+static struct {
+	struct userdb	*udb;
+	const char	*user;		/* the user we asked about */
+	bool		 verified;	/* callback said yes for `user` */
+	bool		 tempfail;	/* database unreadable */
+	bool		 called;
+} check;
+
+static int
+login_getopt(void *ctx, const char *plugin, const char *option,
+    const char **result, unsigned *len)
+{
+	(void)ctx;
+	(void)plugin;
+	if (strcmp(option, "mech_list") == 0)
+		*result = "PLAIN LOGIN";
+	else if (strcmp(option, "pwcheck_method") == 0)
+		*result = "facteur-userdb";	/* no such method: only our callback */
+	else if (strcmp(option, "auxprop_plugin") == 0)
+		*result = "facteur-none";	/* and no auxprop database either */
+	else if (strcmp(option, "log_level") == 0)
+		*result = "1";
+	else
+		return SASL_FAIL;
+	if (len != NULL)
+		*len = (unsigned)strlen(*result);
+	return SASL_OK;
+}
+
+static int
+login_log(void *ctx, int level, const char *msg)
+{
+	char esc[256];
+
+	(void)ctx;
+	if (level <= SASL_LOG_ERR)
+		log_warnx("sasl: %s", log_escape(esc, sizeof(esc), msg, strlen(msg)));
+	else
+		log_debug("sasl: %s", log_escape(esc, sizeof(esc), msg, strlen(msg)));
+	return SASL_OK;
+}
+
+/* login_checkpass - SASL_CB_SERVER_USERDB_CHECKPASS against users.db */
+static int
+login_checkpass(sasl_conn_t *conn, void *ctx, const char *user,
+    const char *pass, unsigned passlen, struct propctx *propctx)
+{
+	char stored[USERDB_VALUE_MAX];
+	enum userdb_res r;
+	int rc = SASL_BADAUTH;
+
+	(void)conn;
+	(void)ctx;
+	(void)propctx;
+	check.called = true;
+	if (check.user == NULL || strcmp(user, check.user) != 0) {
+		/* libsasl2 rewrote the name: refuse rather than guess */
+		passwd_verify_dummy(pass, passlen);
+		return SASL_BADAUTH;
+	}
+	r = userdb_get(check.udb, USERDB_USERS, user, stored, sizeof(stored));
+	if (r == USERDB_ERROR) {
+		check.tempfail = true;
+		rc = SASL_FAIL;
+	} else if (r == USERDB_NOTFOUND) {
+		passwd_verify_dummy(pass, passlen);
+		rc = SASL_NOUSER;
+	} else if (passwd_verify(pass, passlen, stored)) {
+		check.verified = true;
+		rc = SASL_OK;
+	}
+	wipe(stored, sizeof(stored));
+	return rc;
+}
+
+typedef int (*login_cb_fn)(void);
+
+static sasl_callback_t login_callbacks[] = {
+	{ SASL_CB_GETOPT, (login_cb_fn)(void (*)(void))login_getopt, NULL },
+	{ SASL_CB_LOG, (login_cb_fn)(void (*)(void))login_log, NULL },
+	{ SASL_CB_SERVER_USERDB_CHECKPASS,
+	    (login_cb_fn)(void (*)(void))login_checkpass, NULL },
+	{ SASL_CB_LIST_END, NULL, NULL },
+};
+
+int
+authd_login_init(void)
+{
+	int rc;
+
+	if ((rc = sasl_server_init(login_callbacks, "facteur")) != SASL_OK) {
+		log_warnx("sasl_server_init: %s", sasl_errstring(rc, NULL, NULL));
+		return -1;
+	}
+	return 0;
+}
+
+void
+authd_login_done(void)
+{
+	sasl_server_done();
+}
+
+/* login_plain - the PLAIN message "\0user\0password" (RFC 4616), malloced */
+static char *
+login_plain(const char *user, const char *password, size_t passlen,
+    size_t *len_r)
+{
+	size_t ulen = strlen(user);
+	char *msg;
+
+	if ((msg = malloc(ulen + passlen + 2)) == NULL)
+		return NULL;
+	msg[0] = '\0';
+	memcpy(msg + 1, user, ulen);
+	msg[1 + ulen] = '\0';
+	memcpy(msg + 2 + ulen, password, passlen);
+	*len_r = ulen + passlen + 2;
+	return msg;
+}
+
+enum authd_check
+authd_login_check(struct userdb *udb, const char *service, const char *user,
+    const char *password, size_t passlen)
+{
+	sasl_security_properties_t sec;
+	sasl_conn_t *conn = NULL;
+	enum authd_check res = CHECK_TEMPFAIL;
+	const char *out;
+	unsigned outlen;
+	size_t len = 0;
+	char *msg = NULL;
+	int rc;
+
+	memset(&check, 0, sizeof(check));
+	check.udb = udb;
+	check.user = user;
+	if (passlen == 0)
+		return CHECK_FAIL;
+	if ((rc = sasl_server_new(service, NULL, NULL, NULL, NULL, NULL, 0,
+	    &conn)) != SASL_OK) {
+		log_warnx("sasl_server_new: %s", sasl_errstring(rc, NULL, NULL));
+		goto done;
+	}
+	/* TLS is smtpd's and imapd's business: PLAIN must be allowed here */
+	memset(&sec, 0, sizeof(sec));
+	sec.max_ssf = 0;
+	sec.maxbufsize = 0;
+	sec.security_flags = 0;
+	if (sasl_setprop(conn, SASL_SEC_PROPS, &sec) != SASL_OK)
+		goto done;
+	if ((msg = login_plain(user, password, passlen, &len)) == NULL)
+		goto done;
+	rc = sasl_server_start(conn, "PLAIN", msg, (unsigned)len, &out, &outlen);
+	if (check.tempfail)
+		res = CHECK_TEMPFAIL;
+	else if (rc == SASL_OK && check.called && check.verified)
+		res = CHECK_OK;
+	else if (rc == SASL_OK || check.called || rc == SASL_BADAUTH ||
+	    rc == SASL_NOUSER || rc == SASL_BADPROT)
+		res = CHECK_FAIL;	/* SASL_OK without our yes is a no */
+	else
+		log_warnx("sasl_server_start: %s", sasl_errdetail(conn));
+done:
+	if (msg != NULL) {
+		wipe(msg, len);
+		free(msg);
+	}
+	if (conn != NULL)
+		sasl_dispose(&conn);
+	memset(&check, 0, sizeof(check));
+	return res;
+}

@@ -1,0 +1,316 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * authd_peer.c - the listening socket run_dir/authd.sock and the clients
+ * connected to it.
+ *
+ * Runs in facteur-authd as `user`.  The socket is mode 0666; who may talk
+ * is decided per connection by SO_PEERCRED: root, authd's own uid and the
+ * configured `user` (smtpd and imapd).  Every frame is decoded by
+ * authd_proto.c; the first must be AUTHD_HELLO with our version.  A peer
+ * that sends a malformed frame, speaks another version, or stops reading
+ * its answers is closed; authd keeps serving the others.  A peer struct is
+ * freed from a timer, never inside one of its own callbacks.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "authd.h"
+#include "log.h"
+#include "xmem.h"
+
+/* a FAIL answer held back by the throttle */
+struct authd_delayed {
+	struct authd_delayed	*next, *prev;
+	struct authd_peer	*peer;
+	uint32_t		 id;
+	unsigned		 delay_ms;
+	struct ev_timer		 t;
+};
+
+struct authd_peer {
+	struct ipc		 ch;
+	uid_t			 uid;
+	pid_t			 pid;
+	bool			 hello;
+	bool			 dead;
+	char			 name[48];
+	struct authd_delayed	*delayed;
+	struct ev_timer		 reap;
+	struct authd_peer	*next, *prev;	/* all peers, for shutdown */
+};
+
+static struct authd_peer *peers;
+
+static void
+peer_free(struct ev_timer *t, void *arg)
+{
+	struct authd_peer *p = arg;
+
+	(void)t;
+	if (p->prev != NULL)
+		p->prev->next = p->next;
+	else
+		peers = p->next;
+	if (p->next != NULL)
+		p->next->prev = p->prev;
+	authd.npeers--;
+	free(p);
+}
+
+static void
+peer_drop_delayed(struct authd_peer *p)
+{
+	struct authd_delayed *d;
+
+	while ((d = p->delayed) != NULL) {
+		p->delayed = d->next;
+		ev_timer_del(&d->t);
+		authd.ndelayed--;
+		free(d);
+	}
+}
+
+void
+authd_peer_kill(struct authd_peer *p, const char *why)
+{
+	if (p->dead)
+		return;
+	if (why != NULL)
+		log_warnx("peer %s: %s, closing", p->name, why);
+	p->dead = true;
+	ipc_close(&p->ch);
+	peer_drop_delayed(p);
+	ev_timer_add(&p->reap, 0);
+}
+
+const char *
+authd_peer_name(const struct authd_peer *p)
+{
+	return p->name;
+}
+
+static void
+peer_on_close(struct ipc *ch, void *arg)
+{
+	struct authd_peer *p = arg;
+
+	(void)ch;
+	authd_peer_kill(p, NULL);
+}
+
+void
+authd_peer_reply(struct authd_peer *p, uint32_t id, const struct ipc_out *o)
+{
+	if (p->dead)
+		return;
+	if (ipc_send(&p->ch, AUTHD_REPLY, id, -1, o) == -1) {
+		authd_peer_kill(p, "cannot queue an answer");
+		return;
+	}
+	if (ipc_pending(&p->ch) > AUTHD_OUT_MAX)
+		authd_peer_kill(p, "does not read its answers");
+}
+
+static void
+delayed_fire(struct ev_timer *t, void *arg)
+{
+	struct authd_delayed *d = arg;
+	struct authd_peer *p = d->peer;
+	struct ipc_out o;
+
+	(void)t;
+	if (d->prev != NULL)
+		d->prev->next = d->next;
+	else
+		p->delayed = d->next;
+	if (d->next != NULL)
+		d->next->prev = d->prev;
+	authd.ndelayed--;
+	ipc_out_init(&o);
+	ipc_put_u32(&o, AUTHD_FAIL);
+	ipc_put_u32(&o, d->delay_ms);
+	authd_peer_reply(p, d->id, &o);
+	free(d);
+}
+
+void
+authd_peer_fail_later(struct authd_peer *p, uint32_t id, unsigned delay_ms)
+{
+	struct authd_delayed *d;
+	struct ipc_out o;
+
+	if (authd.ndelayed >= AUTHD_MAX_DELAYED ||
+	    (d = calloc(1, sizeof(*d))) == NULL) {
+		/* too many held back: a flood; refuse without waiting */
+		ipc_out_init(&o);
+		ipc_put_u32(&o, AUTHD_THROTTLED);
+		ipc_put_u32(&o, (delay_ms + 999) / 1000);
+		authd_peer_reply(p, id, &o);
+		return;
+	}
+	d->peer = p;
+	d->id = id;
+	d->delay_ms = delay_ms;
+	d->next = p->delayed;
+	if (d->next != NULL)
+		d->next->prev = d;
+	p->delayed = d;
+	authd.ndelayed++;
+	ev_timer_init(&d->t, delayed_fire, d);
+	ev_timer_add(&d->t, delay_ms);
+}
+
+static void
+peer_hello(struct authd_peer *p, const struct authd_req *r)
+{
+	struct ipc_out o;
+
+	if (r->type != AUTHD_HELLO) {
+		authd_peer_kill(p, "request before hello");
+		return;
+	}
+	if (r->version != AUTHD_PROTO_VERSION) {
+		char why[64];
+
+		bsnprintf(why, sizeof(why), "speaks protocol version %u, not %u",
+		    r->version, AUTHD_PROTO_VERSION);
+		authd_peer_kill(p, why);
+		return;
+	}
+	p->hello = true;
+	ipc_out_init(&o);
+	ipc_put_u32(&o, AUTHD_OK);
+	ipc_put_u32(&o, AUTHD_PROTO_VERSION);
+	authd_peer_reply(p, r->id, &o);
+}
+
+static void
+peer_on_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
+{
+	struct authd_peer *p = arg;
+	struct authd_req r;
+	const char *why;
+
+	(void)ch;
+	if (m->fd != -1) {
+		close(m->fd);
+		m->fd = -1;
+		authd_peer_kill(p, "sent a descriptor");
+		return;
+	}
+	if (p->dead)
+		return;
+	if ((why = authd_req_decode(m, &r)) != NULL) {
+		char msg[96];
+
+		bsnprintf(msg, sizeof(msg), "malformed request type %u: %s",
+		    m->hdr.type, why);
+		authd_peer_kill(p, msg);
+		return;
+	}
+	if (!p->hello || r.type == AUTHD_HELLO)
+		peer_hello(p, &r);
+	else
+		authd_req_dispatch(p, &r);
+}
+
+static bool
+peer_allowed(uid_t uid)
+{
+	size_t i;
+
+	for (i = 0; i < authd.nallowed; i++)
+		if (authd.allowed_uid[i] == uid)
+			return true;
+	return false;
+}
+
+static void
+peer_accept_one(int fd)
+{
+	struct authd_peer *p;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		log_warn("SO_PEERCRED");
+		close(fd);
+		return;
+	}
+	if (!peer_allowed(cred.uid)) {
+		log_warnx("peer pid=%ld uid=%ld: not allowed, closing",
+		    (long)cred.pid, (long)cred.uid);
+		close(fd);
+		return;
+	}
+	if (authd.npeers >= AUTHD_MAX_PEERS) {
+		log_warnx("peer pid=%ld uid=%ld: %d peers already, closing",
+		    (long)cred.pid, (long)cred.uid, AUTHD_MAX_PEERS);
+		close(fd);
+		return;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		log_warn("peer");
+		close(fd);
+		return;
+	}
+	authd.npeers++;
+	p->next = peers;
+	if (peers != NULL)
+		peers->prev = p;
+	peers = p;
+	p->uid = cred.uid;
+	p->pid = cred.pid;
+	bsnprintf(p->name, sizeof(p->name), "pid=%ld uid=%ld", (long)cred.pid,
+	    (long)cred.uid);
+	ev_timer_init(&p->reap, peer_free, p);
+	ipc_init(&p->ch, fd, peer_on_msg, peer_on_close, p);
+	log_debug("peer %s: connected", p->name);
+}
+
+static void
+peer_accept(struct ev_io *io, unsigned events, void *arg)
+{
+	int fd, n;
+
+	(void)events;
+	(void)arg;
+	for (n = 0; n < 64; n++) {
+		fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("accept");
+			return;
+		}
+		peer_accept_one(fd);
+	}
+}
+
+void
+authd_peer_listen(int fd)
+{
+	authd.listen_fd = fd;
+	ev_io_init(&authd.listen_io, fd, peer_accept, NULL);
+	if (ev_io_want(&authd.listen_io, EV_READ) == -1)
+		fatal("watch the listening socket");
+}
+
+void
+authd_peer_close_all(void)
+{
+	while (peers != NULL) {
+		struct authd_peer *p = peers;
+
+		authd_peer_kill(p, NULL);
+		ev_timer_del(&p->reap);
+		peer_free(&p->reap, p);
+	}
+	ev_io_stop(&authd.listen_io);
+	close(authd.listen_fd);
+	authd.listen_fd = -1;
+}

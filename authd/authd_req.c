@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * authd_req.c - the answers of facteur-authd, one function per request
+ * type of lib/authc.h (decoded and checked by authd_proto.c).
+ *
+ * Runs in facteur-authd as `user`.  Database errors answer TEMPFAIL and
+ * log; a failed login is counted per client address and per user, logged
+ * in one fail2ban-friendly line, and its answer delayed by the throttle.
+ * Never logs a password; user names and addresses are escaped first.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "authd.h"
+#include "conf.h"
+#include "log.h"
+#include "passwd.h"
+#include "xmem.h"
+
+static const char *const action_name[] = {
+	[ACTION_NONE] = "none",
+	[ACTION_DELAY] = "delay",
+	[ACTION_BLOCK] = "block",
+};
+
+static void
+reply_res(struct authd_peer *p, uint32_t id, enum authd_res res)
+{
+	struct ipc_out o;
+
+	ipc_out_init(&o);
+	ipc_put_u32(&o, res);
+	authd_peer_reply(p, id, &o);
+}
+
+/* reply_list - OK and the addresses, TEMPFAIL if they do not fit a frame */
+static void
+reply_list(struct authd_peer *p, uint32_t id, const struct userdb_list *l)
+{
+	struct ipc_out o;
+	size_t i;
+
+	ipc_out_init(&o);
+	ipc_put_u32(&o, AUTHD_OK);
+	ipc_put_u32(&o, (uint32_t)l->n);
+	for (i = 0; i < l->n; i++)
+		ipc_put_str(&o, l->v[i]);
+	if (o.overflow) {
+		log_warnx("answer to %s: too many addresses", authd_peer_name(p));
+		reply_res(p, id, AUTHD_TEMPFAIL);
+		return;
+	}
+	authd_peer_reply(p, id, &o);
+}
+
+static enum authd_res
+userdb_to_res(enum userdb_res r)
+{
+	switch (r) {
+	case USERDB_OK:
+		return AUTHD_OK;
+	case USERDB_NOTFOUND:
+		return AUTHD_NOTFOUND;
+	default:
+		return AUTHD_TEMPFAIL;
+	}
+}
+
+static void
+req_rcpt(struct authd_peer *p, const struct authd_req *r)
+{
+	struct userdb_list l = { .n = 0 };
+	enum userdb_res res;
+
+	res = userdb_resolve(authd.udb, r->address, &l);
+	if (res == USERDB_OK)
+		reply_list(p, r->id, &l);
+	else
+		reply_res(p, r->id, userdb_to_res(res));
+	userdb_list_free(&l);
+}
+
+/*
+ * login_user - the canonical login name: lower case "local@domain"; a
+ * bare local part is accepted when there is exactly one local domain.
+ */
+static bool
+login_user(const char *in, char *out, size_t outsz)
+{
+	const struct conf *c = authd.conf;
+	char full[USERDB_ADDR_MAX];
+
+	if (strchr(in, '@') == NULL) {
+		if (c->ndomains != 1 || !bsnprintf(full, sizeof(full), "%s@%s",
+		    in, c->domains[0]))
+			return false;
+		in = full;
+	}
+	return userdb_normalize(in, strlen(in), false, out, outsz);
+}
+
+static void
+log_login(const char *what, const struct authd_req *r, const char *extra)
+{
+	char u[96], a[72];
+
+	log_info("auth %s service=%s user=%s addr=%s%s", what, r->service,
+	    log_escape(u, sizeof(u), r->user, strlen(r->user)),
+	    log_escape(a, sizeof(a), r->ip, strlen(r->ip)), extra);
+}
+
+/* login_failed - count, maybe block, log, answer after the delay */
+static void
+login_failed(struct authd_peer *p, const struct authd_req *r,
+    const char *ipkey, const char *user)
+{
+	const struct authd_throttle_conf *tc = &authd.tc;
+	uint64_t now = ev_now();
+	enum authd_action action = ACTION_NONE;
+	unsigned n, u, delay, udelay;
+	char extra[64];
+
+	n = authd_throttle_fail(authd.ip_fail, ipkey, now, tc->window_ms);
+	u = authd_throttle_fail(authd.user_fail, user, now, tc->window_ms);
+	delay = authd_throttle_delay(n, tc->delay_after, tc->max_delay_ms);
+	udelay = authd_throttle_delay(u, tc->user_after, tc->max_delay_ms);
+	if (udelay > delay)
+		delay = udelay;
+	if (delay > 0)
+		action = ACTION_DELAY;
+	if (n >= tc->block_after) {
+		authd_throttle_block(authd.ip_fail, ipkey, now + tc->block_ms);
+		action = ACTION_BLOCK;
+	}
+	bsnprintf(extra, sizeof(extra), " failures=%u action=%s", n,
+	    action_name[action]);
+	log_login("failed", r, extra);
+	if (delay == 0) {
+		struct ipc_out o;
+
+		ipc_out_init(&o);
+		ipc_put_u32(&o, AUTHD_FAIL);
+		ipc_put_u32(&o, 0);
+		authd_peer_reply(p, r->id, &o);
+	} else
+		authd_peer_fail_later(p, r->id, delay);
+}
+
+static void
+req_login(struct authd_peer *p, const struct authd_req *r)
+{
+	char user[USERDB_ADDR_MAX], ipkey[AUTHD_IP_MAX + 8], extra[48];
+	enum authd_check check;
+	struct ipc_out o;
+	uint64_t left;
+
+	authd_throttle_addr_key(r->ip, ipkey, sizeof(ipkey));
+	if ((left = authd_throttle_blocked(authd.ip_fail, ipkey, ev_now())) > 0) {
+		bsnprintf(extra, sizeof(extra), " retry_after=%llu",
+		    (unsigned long long)(left + 999) / 1000);
+		log_login("throttled", r, extra);
+		ipc_out_init(&o);
+		ipc_put_u32(&o, AUTHD_THROTTLED);
+		ipc_put_u32(&o, (uint32_t)((left + 999) / 1000));
+		authd_peer_reply(p, r->id, &o);
+		return;
+	}
+	if (login_user(r->user, user, sizeof(user)))
+		check = authd_login_check(authd.udb, r->service, user,
+		    r->password, r->passlen);
+	else {
+		/* not even an address: same cost, same answer as a bad password */
+		passwd_verify_dummy(r->password, r->passlen);
+		bstrcpy(user, r->user, sizeof(user));
+		check = CHECK_FAIL;
+	}
+	switch (check) {
+	case CHECK_OK:
+		authd_throttle_reset(authd.ip_fail, ipkey);
+		log_login("ok", r, "");
+		ipc_out_init(&o);
+		ipc_put_u32(&o, AUTHD_OK);
+		ipc_put_str(&o, user);
+		authd_peer_reply(p, r->id, &o);
+		break;
+	case CHECK_FAIL:
+		login_failed(p, r, ipkey, user);
+		break;
+	default:
+		log_login("tempfail", r, "");
+		reply_res(p, r->id, AUTHD_TEMPFAIL);
+		break;
+	}
+}
+
+static void
+req_senders(struct authd_peer *p, const struct authd_req *r)
+{
+	struct userdb_list l = { .n = 0 };
+	char user[USERDB_ADDR_MAX];
+	enum userdb_res res = USERDB_NOTFOUND;
+
+	if (login_user(r->user, user, sizeof(user)))
+		res = userdb_senders(authd.udb, user, &l);
+	if (res == USERDB_OK)
+		reply_list(p, r->id, &l);
+	else
+		reply_res(p, r->id, userdb_to_res(res));
+	userdb_list_free(&l);
+}
+
+static void
+req_dkim_sign(struct authd_peer *p, const struct authd_req *r)
+{
+	unsigned char sig[AUTHD_DKIM_SIG_MAX];
+	size_t siglen = sizeof(sig);
+	struct ipc_out o;
+	char d[96], s[96];
+
+	if (authd_dkim_alg(r->domain, r->selector) != (int)r->alg) {
+		log_warnx("dkim: no key for domain=%s selector=%s alg=%u",
+		    log_escape(d, sizeof(d), r->domain, strlen(r->domain)),
+		    log_escape(s, sizeof(s), r->selector, strlen(r->selector)),
+		    r->alg);
+		reply_res(p, r->id, AUTHD_NOTFOUND);
+		return;
+	}
+	if (authd_dkim_sign(r->domain, r->selector, (int)r->alg, r->digest, sig,
+	    &siglen) == -1) {
+		reply_res(p, r->id, AUTHD_TEMPFAIL);
+		return;
+	}
+	ipc_out_init(&o);
+	ipc_put_u32(&o, AUTHD_OK);
+	ipc_put_data(&o, sig, siglen);
+	authd_peer_reply(p, r->id, &o);
+}
+
+void
+authd_req_dispatch(struct authd_peer *p, const struct authd_req *r)
+{
+	switch (r->type) {
+	case AUTHD_RCPT:
+		req_rcpt(p, r);
+		break;
+	case AUTHD_LOGIN:
+		req_login(p, r);
+		break;
+	case AUTHD_SENDERS:
+		req_senders(p, r);
+		break;
+	case AUTHD_DKIM_SIGN:
+		req_dkim_sign(p, r);
+		break;
+	default:
+		authd_peer_kill(p, "unexpected request");
+		break;
+	}
+}

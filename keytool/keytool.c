@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * keytool.c - facteur-keytool main: "-c FILE", the configuration, and a
+ * table of subcommands (keytool.h).
+ *
+ * Run by the administrator, usually as root, in the foreground; it writes
+ * users.db, aliases.db, DKIM keys and certificates, never talks to the
+ * network except in `doctor`.  Exit status: 0 ok, 1 failure explained on
+ * stderr, 2 bad usage (SPEC 4).
+ */
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "keytool.h"
+#include "log.h"
+#include "userdb.h"
+#include "xmem.h"
+
+#define DEFAULT_CONF	"/etc/facteur/facteur.conf"
+
+static const struct {
+	const char	*name;
+	int		(*fn)(const struct conf *, int, char **);
+	const char	*usage;
+} cmds[] = {
+	{ "user", keytool_cmd_user, "user add|passwd|del|list [ADDRESS]" },
+	{ "alias", keytool_cmd_alias, "alias add|del|list [ADDRESS [TARGET...]]" },
+	{ "dkim", keytool_cmd_dkim, "dkim generate DOMAIN SELECTOR [--rsa|--ed25519]" },
+	{ "tls", keytool_cmd_tls, "tls selfsigned" },
+	{ "dns", keytool_cmd_dns, "dns" },
+	{ "doctor", keytool_cmd_doctor, "doctor" },
+};
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(stderr, "%s facteur-keytool [-c FILE] %s\n",
+		    i ? "      " : "usage:", cmds[i].usage);
+	exit(KEYTOOL_USAGE);
+}
+
+int
+keytool_state_dir(const struct conf *c)
+{
+	char path[4096], *p;
+
+	if (!bstrcpy(path, c->state_dir, sizeof(path))) {
+		fprintf(stderr, "facteur-keytool: state_dir too long\n");
+		return -1;
+	}
+	/* mkdir -p: each parent, then the directory itself */
+	for (p = path + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char save = *p;
+
+		*p = '\0';
+		if (mkdir(path, 0755) == -1 && errno != EEXIST) {
+			fprintf(stderr, "facteur-keytool: mkdir %s: %s\n", path,
+			    strerror(errno));
+			return -1;
+		}
+		*p = save;
+		if (save == '\0')
+			break;
+	}
+	return 0;
+}
+
+void
+keytool_owner(const struct conf *c, uid_t *uid_r, gid_t *gid_r)
+{
+	struct passwd *pw;
+
+	*uid_r = (uid_t)-1;
+	*gid_r = (gid_t)-1;
+	if (geteuid() != 0)
+		return;
+	if ((pw = getpwnam(c->user)) == NULL) {
+		fprintf(stderr, "facteur-keytool: warning: no account %s: files "
+		    "stay owned by root and authd will not read them after it "
+		    "drops privileges\n", c->user);
+		return;
+	}
+	*uid_r = pw->pw_uid;
+	*gid_r = pw->pw_gid;
+}
+
+bool
+keytool_address(const struct conf *c, const char *arg, bool catchall,
+    bool must_be_local, char *out, size_t outsz)
+{
+	const char *at;
+
+	if (!userdb_normalize(arg, strlen(arg), catchall, out, outsz)) {
+		fprintf(stderr, "facteur-keytool: %s: expected %s\n", arg,
+		    catchall ? "local@domain or @domain" : "local@domain");
+		return false;
+	}
+	at = strrchr(out, '@');
+	if (must_be_local && !conf_is_local_domain(c, at + 1, strlen(at + 1))) {
+		fprintf(stderr, "facteur-keytool: %s: %s is not one of the "
+		    "domains in %s\n", arg, at + 1, c->file);
+		return false;
+	}
+	return true;
+}
+
+/* the DKIM, DNS, TLS and doctor commands live in their own files */
+__attribute__((weak)) int
+keytool_cmd_dkim(const struct conf *c, int argc, char **argv)
+{
+	fprintf(stderr, "facteur-keytool: %s: not built in\n", argv[0]);
+	return KEYTOOL_FAIL;
+}
+
+__attribute__((weak)) int
+keytool_cmd_dns(const struct conf *c, int argc, char **argv)
+{
+	return keytool_cmd_dkim(c, argc, argv);
+}
+
+__attribute__((weak)) int
+keytool_cmd_tls(const struct conf *c, int argc, char **argv)
+{
+	return keytool_cmd_dkim(c, argc, argv);
+}
+
+__attribute__((weak)) int
+keytool_cmd_doctor(const struct conf *c, int argc, char **argv)
+{
+	return keytool_cmd_dkim(c, argc, argv);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *file = DEFAULT_CONF;
+	struct conf *c;
+	size_t i;
+	int ch, rc;
+
+	/* '+': stop at the subcommand, its options are its own */
+	while ((ch = getopt(argc, argv, "+c:")) != -1) {
+		switch (ch) {
+		case 'c':
+			file = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		usage();
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(argv[0], cmds[i].name) == 0)
+			break;
+	if (i == sizeof(cmds) / sizeof(cmds[0]))
+		usage();
+	log_init("keytool", true, false);
+	c = conf_load_or_die(file);
+	rc = cmds[i].fn(c, argc, argv);
+	if (rc == KEYTOOL_USAGE)
+		fprintf(stderr, "usage: facteur-keytool [-c FILE] %s\n",
+		    cmds[i].usage);
+	conf_free(&c);
+	return rc;
+}

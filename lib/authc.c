@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * authc.c - the asynchronous client of facteur-authd (protocol: authc.h).
+ *
+ * Runs in smtpd and imapd, inside their event loop, as `user`.  One
+ * connection to run_dir/authd.sock, opened on the first request and again
+ * after authd went away (restart): AUTHD_HELLO is queued first, requests
+ * follow without waiting for its answer.  Each request waits in a list
+ * under its id with a timer; an answer, the timeout (AUTHC_TIMEOUT_MS) or
+ * the loss of the connection completes it exactly once, always from the
+ * event loop, never from inside the authc_* call that queued it.  Answers
+ * from authd are checked like any peer input: a malformed one drops the
+ * connection and fails what was pending with AUTHD_TEMPFAIL.  Out of memory
+ * makes a request return 0 (the caller answers a temporary failure).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "authc.h"
+#include "log.h"
+#include "xmem.h"
+
+struct authc_req {
+	struct authc_req	*next, *prev;
+	uint32_t		 id;
+	authc_cb		*cb;
+	void			*arg;
+	struct ev_timer		 timer;
+};
+
+/* a connection; freed from a timer, never inside its own callbacks */
+struct authc_conn {
+	struct ipc		 ch;
+	struct authc_conn	*next_dead;
+};
+
+static struct {
+	char			 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	bool			 path_ok;
+	struct authc_conn	*conn;
+	struct authc_conn	*dead;
+	struct ev_timer		 reaper;
+	struct authc_req	*reqs;
+	uint32_t		 next_id;
+} authc;
+
+static void authc_reap(struct ev_timer *t, void *arg);
+
+void
+authc_init(const char *run_dir)
+{
+	authc.path_ok = bsnprintf(authc.path, sizeof(authc.path), "%s/%s",
+	    run_dir, AUTHD_SOCKET);
+	if (!authc.path_ok)
+		log_warnx("authc: %s/%s: path too long for a socket", run_dir,
+		    AUTHD_SOCKET);
+	authc.next_id = 1;
+	ev_timer_init(&authc.reaper, authc_reap, NULL);
+}
+
+static void
+authc_reap(struct ev_timer *t, void *arg)
+{
+	struct authc_conn *c;
+
+	(void)t;
+	(void)arg;
+	while ((c = authc.dead) != NULL) {
+		authc.dead = c->next_dead;
+		free(c);
+	}
+}
+
+static void
+req_unlink(struct authc_req *r)
+{
+	if (r->prev != NULL)
+		r->prev->next = r->next;
+	else
+		authc.reqs = r->next;
+	if (r->next != NULL)
+		r->next->prev = r->prev;
+	ev_timer_del(&r->timer);
+}
+
+static struct authc_req *
+req_find(uint32_t id)
+{
+	struct authc_req *r;
+
+	for (r = authc.reqs; r != NULL; r = r->next)
+		if (r->id == id)
+			return r;
+	return NULL;
+}
+
+/* req_complete - unlink, call back once, free */
+static void
+req_complete(struct authc_req *r, enum authd_res res, struct ipc_msg *m)
+{
+	req_unlink(r);
+	r->cb(r->arg, res, m);
+	free(r);
+}
+
+/*
+ * authc_drop - forget the connection and fail everything pending on it.
+ * The ipc is closed here (if ipc.c has not already) and freed later.
+ */
+static void
+authc_drop(const char *why)
+{
+	struct authc_conn *c = authc.conn;
+	struct authc_req *r;
+
+	if (c == NULL)
+		return;
+	if (why != NULL)
+		log_warnx("authc: %s", why);
+	authc.conn = NULL;
+	ipc_close(&c->ch);
+	c->next_dead = authc.dead;
+	authc.dead = c;
+	ev_timer_add(&authc.reaper, 0);
+	/* callbacks may queue new requests: they go to a new connection */
+	while ((r = authc.reqs) != NULL)
+		req_complete(r, AUTHD_TEMPFAIL, NULL);
+}
+
+static void
+authc_on_close(struct ipc *ch, void *arg)
+{
+	(void)arg;
+	if (authc.conn != NULL && ch == &authc.conn->ch)
+		authc_drop("authd closed the connection");
+}
+
+static void
+authc_on_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
+{
+	struct authc_req *r;
+	uint32_t res;
+
+	(void)arg;
+	if (m->fd != -1) {
+		close(m->fd);
+		m->fd = -1;
+	}
+	if (authc.conn == NULL || ch != &authc.conn->ch)
+		return;
+	if (m->hdr.type != AUTHD_REPLY || !ipc_get_u32(m, &res) ||
+	    res > AUTHD_TEMPFAIL) {
+		authc_drop("malformed answer from authd");
+		return;
+	}
+	if (m->hdr.id == 0) {
+		/* the answer to HELLO */
+		if (res != AUTHD_OK)
+			authc_drop("authd refused our protocol version");
+		return;
+	}
+	if ((r = req_find(m->hdr.id)) == NULL)
+		return;		/* timed out or cancelled meanwhile */
+	req_complete(r, (enum authd_res)res, m);
+}
+
+/* authc_connect - a connection with HELLO queued, or -1 */
+static int
+authc_connect(void)
+{
+	struct sockaddr_un sun;
+	struct authc_conn *c;
+	struct ipc_out o;
+	int fd;
+
+	if (!authc.path_ok) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, authc.path, sizeof(sun.sun_path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1)
+		return -1;
+	/* a local socket connects at once or not at all (EAGAIN: backlog full) */
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return -1;
+	}
+	ipc_init(&c->ch, fd, authc_on_msg, authc_on_close, NULL);
+	authc.conn = c;
+	ipc_out_init(&o);
+	ipc_put_u32(&o, AUTHD_PROTO_VERSION);
+	if (ipc_send(&c->ch, AUTHD_HELLO, 0, -1, &o) == -1) {
+		authc_drop(NULL);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+authc_timeout(struct ev_timer *t, void *arg)
+{
+	struct authc_req *r = arg;
+
+	(void)t;
+	log_warnx("authc: request %u: no answer from authd in %d ms", r->id,
+	    AUTHC_TIMEOUT_MS);
+	req_complete(r, AUTHD_TEMPFAIL, NULL);
+}
+
+/* authc_send - queue one request; its id, or 0 (nothing will be called) */
+static uint32_t
+authc_send(uint32_t type, const struct ipc_out *o, authc_cb *cb, void *arg)
+{
+	struct authc_req *r;
+	static bool warned;
+
+	if (o->overflow)
+		return 0;
+	if (authc.conn == NULL && authc_connect() == -1) {
+		if (!warned)
+			log_warn("authc: connect %s", authc.path);
+		warned = true;
+		return 0;
+	}
+	warned = false;
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return 0;
+	do {
+		r->id = authc.next_id++;
+	} while (r->id == 0 || req_find(r->id) != NULL);
+	if (ipc_send(&authc.conn->ch, type, r->id, -1, o) == -1) {
+		free(r);
+		authc_drop("cannot send to authd");
+		return 0;
+	}
+	r->cb = cb;
+	r->arg = arg;
+	r->next = authc.reqs;
+	if (r->next != NULL)
+		r->next->prev = r;
+	authc.reqs = r;
+	ev_timer_init(&r->timer, authc_timeout, r);
+	ev_timer_add(&r->timer, AUTHC_TIMEOUT_MS);
+	return r->id;
+}
+
+uint32_t
+authc_rcpt(const char *address, authc_cb *cb, void *arg)
+{
+	struct ipc_out o;
+
+	ipc_out_init(&o);
+	ipc_put_str(&o, address);
+	return authc_send(AUTHD_RCPT, &o, cb, arg);
+}
+
+uint32_t
+authc_login(const char *service, const char *user, const char *password,
+    const char *client_ip, authc_cb *cb, void *arg)
+{
+	struct ipc_out o;
+	uint32_t id;
+
+	ipc_out_init(&o);
+	ipc_put_str(&o, service);
+	ipc_put_str(&o, user);
+	ipc_put_str(&o, password);
+	ipc_put_str(&o, client_ip);
+	id = authc_send(AUTHD_LOGIN, &o, cb, arg);
+	wipe(o.p, o.len);
+	return id;
+}
+
+uint32_t
+authc_senders(const char *user, authc_cb *cb, void *arg)
+{
+	struct ipc_out o;
+
+	ipc_out_init(&o);
+	ipc_put_str(&o, user);
+	return authc_send(AUTHD_SENDERS, &o, cb, arg);
+}
+
+uint32_t
+authc_dkim_sign(const char *domain, const char *selector, enum authd_alg alg,
+    const uint8_t digest[32], authc_cb *cb, void *arg)
+{
+	struct ipc_out o;
+
+	ipc_out_init(&o);
+	ipc_put_str(&o, domain);
+	ipc_put_str(&o, selector);
+	ipc_put_u32(&o, alg);
+	ipc_put_data(&o, digest, 32);
+	return authc_send(AUTHD_DKIM_SIGN, &o, cb, arg);
+}
+
+void
+authc_cancel(uint32_t id)
+{
+	struct authc_req *r = req_find(id);
+
+	if (r == NULL)
+		return;
+	req_unlink(r);
+	free(r);
+}

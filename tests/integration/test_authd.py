@@ -1,0 +1,433 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: ISC
+# test_authd.py - facteur-authd over its real Unix socket: users and aliases
+# made with the real facteur-keytool, logins (right, wrong, throttled),
+# recipient lookups (aliases, catch-all, sub-addresses, loops), send-as
+# lists, and garbage frames that must not hurt other clients.
+#
+# Environment: FACTEUR_BIN = directory with facteur-authd and facteur-keytool
+# (default build/bin).  Prints "N passed, M failed"; exits 1 on failure.
+# Run as root it also checks the privilege drop (to `nobody`) and that a
+# peer with another uid is refused.
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+BIN = os.environ.get("FACTEUR_BIN", os.path.join(os.getcwd(), "build/bin"))
+AUTHD = os.path.join(BIN, "facteur-authd")
+KEYTOOL = os.path.join(BIN, "facteur-keytool")
+
+HELLO, RCPT, LOGIN, SENDERS, DKIM_SIGN, REPLY = 1, 2, 3, 4, 5, 100
+OK, NOTFOUND, FAIL, THROTTLED, TEMPFAIL = 0, 1, 2, 3, 4
+HDR = struct.Struct("=IIII")
+
+passed = 0
+failed = 0
+
+
+def check(cond, what):
+    global passed, failed
+    if cond:
+        passed += 1
+        print("ok   " + what)
+    else:
+        failed += 1
+        print("FAIL " + what)
+
+
+def s(v):
+    b = v.encode() if isinstance(v, str) else v
+    return struct.pack("=I", len(b) + 1) + b + b"\0"
+
+
+def u32(v):
+    return struct.pack("=I", v)
+
+
+class Peer:
+    def __init__(self, path, hello=True):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(15)
+        self.sock.connect(path)
+        self.next_id = 1
+        if hello:
+            self.send(HELLO, u32(1), rid=0)
+            t, rid, p = self.recv()
+            assert t == REPLY and rid == 0 and p[:4] == u32(OK), "hello"
+
+    def send(self, typ, payload, rid=None, raw_len=None):
+        if rid is None:
+            rid = self.next_id
+            self.next_id += 1
+        n = len(payload) if raw_len is None else raw_len
+        self.sock.sendall(HDR.pack(typ, n, rid, 0) + payload)
+        return rid
+
+    def recv_exact(self, n):
+        b = b""
+        while len(b) < n:
+            c = self.sock.recv(n - len(b))
+            if not c:
+                raise EOFError("closed")
+            b += c
+        return b
+
+    def recv(self):
+        typ, n, rid, _ = HDR.unpack(self.recv_exact(HDR.size))
+        return typ, rid, self.recv_exact(n)
+
+    def closed(self):
+        """True when authd closed the connection (EOF within 5 s)."""
+        self.sock.settimeout(5)
+        try:
+            while True:
+                if not self.sock.recv(4096):
+                    return True
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+
+    def call(self, typ, payload):
+        rid = self.send(typ, payload)
+        t, r, p = self.recv()
+        assert t == REPLY and r == rid, "answer id"
+        return struct.unpack("=I", p[:4])[0], p[4:]
+
+    def close(self):
+        self.sock.close()
+
+
+def strings(p):
+    n = struct.unpack("=I", p[:4])[0]
+    out, off = [], 4
+    for _ in range(n):
+        ln = struct.unpack("=I", p[off:off + 4])[0]
+        out.append(p[off + 4:off + 4 + ln - 1].decode())
+        off += 4 + ln
+    return out
+
+
+def login(peer, user, pw, ip="192.0.2.1", service="smtp"):
+    return peer.call(LOGIN, s(service) + s(user) + s(pw) + s(ip))
+
+
+def keytool(conf, *args, stdin=None):
+    return subprocess.run([KEYTOOL, "-c", conf] + list(args), input=stdin,
+                          capture_output=True, text=True, timeout=60)
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return -1
+
+
+def main():
+    root = os.geteuid() == 0
+    tmp = tempfile.mkdtemp(prefix="facteur-authd-")
+    os.chmod(tmp, 0o755)
+    user = "nobody" if root else pwd.getpwuid(os.geteuid()).pw_name
+    conf = os.path.join(tmp, "facteur.conf")
+    with open(conf, "w") as f:
+        f.write("hostname = mail.example.org\n"
+                "domains = example.org example.net\n"
+                "state_dir = %s/state\n"
+                "mail_dir = %s/mail/%%d/%%u\n"
+                "run_dir = %s/run\n"
+                "user = %s\n"
+                "log = stderr\n" % (tmp, tmp, tmp, user))
+    sockpath = os.path.join(tmp, "run", "authd.sock")
+    errlog = os.path.join(tmp, "authd.log")
+    authd = None
+    try:
+        # users and aliases through the real keytool
+        r = keytool(conf, "user", "add", "alice@example.org", stdin="correct horse\n")
+        check(r.returncode == 0, "keytool user add alice")
+        r = keytool(conf, "user", "add", "Bob@Example.ORG", stdin="b0b\n")
+        check(r.returncode == 0, "keytool user add Bob (lower-cased)")
+        r = keytool(conf, "user", "add", "eve@example.org", stdin="\n")
+        check(r.returncode == 1 and "empty" in r.stderr, "keytool refuses an empty password")
+        r = keytool(conf, "user", "add", "eve@elsewhere.com", stdin="x\n")
+        check(r.returncode == 1, "keytool refuses a non-local domain")
+        r = keytool(conf, "user", "frobnicate", "x@example.org")
+        check(r.returncode == 2, "keytool bad usage exits 2")
+        for a in (["family@example.org", "alice@example.org", "bob@example.org"],
+                  ["@example.net", "alice@example.org"],
+                  ["fwd@example.org", "friend@gmail.com"],
+                  ["loop1@example.org", "loop2@example.org"],
+                  ["loop2@example.org", "loop1@example.org"]):
+            r = keytool(conf, "alias", "add", *a)
+            check(r.returncode == 0, "keytool alias add " + " ".join(a))
+        r = keytool(conf, "alias", "list")
+        check("family@example.org alice@example.org bob@example.org" in r.stdout,
+              "keytool alias list")
+        r = keytool(conf, "user", "list")
+        check(r.stdout.split() == ["alice@example.org", "bob@example.org"],
+              "keytool user list")
+
+        env = dict(os.environ)
+        # delay after 2 failures, block after 4, 60 s window, 3 s block
+        env["FACTEUR_AUTHD_THROTTLE"] = "2,4,60,3"
+        # LeakSanitizer cannot work in the chroot of a root start
+        env["ASAN_OPTIONS"] = "detect_leaks=%d" % (0 if root else 1)
+        authd = subprocess.Popen([AUTHD, "-c", conf, "-d"], env=env,
+                                 stderr=open(errlog, "w"))
+        for _ in range(100):
+            if os.path.exists(sockpath):
+                break
+            time.sleep(0.05)
+        check(os.path.exists(sockpath), "authd creates its socket")
+
+        idle_rss = rss_kb(authd.pid)
+        p = Peer(sockpath)
+        check(True, "HELLO answered OK")
+
+        # logins
+        res, rest = login(p, "alice@example.org", "correct horse")
+        check(res == OK and strings(u32(1) + rest) == ["alice@example.org"],
+              "right password: OK with the canonical user")
+        res, rest = login(p, "ALICE@Example.Org", "correct horse", ip="192.0.2.2")
+        check(res == OK, "user name is case-insensitive")
+        res, rest = login(p, "alice@example.org", "wrong", ip="192.0.2.3")
+        check(res == FAIL and rest == u32(0), "wrong password: FAIL, no delay")
+        res, _ = login(p, "nobody@example.org", "x", ip="192.0.2.3")
+        check(res == FAIL, "unknown user: FAIL")
+        res, _ = login(p, "alice", "correct horse", ip="192.0.2.4")
+        check(res == FAIL, "bare local part refused with two local domains")
+
+        # throttle per address: 2 free failures, then delays, block at 4
+        ip = "198.51.100.7"
+        res, rest = login(p, "bob@example.org", "guess1", ip=ip)
+        check(res == FAIL and rest == u32(0), "failure 1: immediate")
+        res, rest = login(p, "bob@example.org", "guess2", ip=ip)
+        check(res == FAIL and rest == u32(0), "failure 2: immediate")
+        t0 = time.monotonic()
+        res, rest = login(p, "bob@example.org", "guess3", ip=ip)
+        dt = time.monotonic() - t0
+        check(res == FAIL and rest == u32(1000) and dt >= 0.9,
+              "failure 3: delayed 1 s (%.2f s)" % dt)
+        # while one answer is held back, others are served at once
+        rid = p.send(LOGIN, s("smtp") + s("bob@example.org") + s("guess4") + s(ip))
+        t0 = time.monotonic()
+        res2, _ = p.call(RCPT, s("bob@example.org"))
+        check(res2 == OK and time.monotonic() - t0 < 0.5,
+              "a delayed answer does not block other requests")
+        t, r, pl = p.recv()
+        check(r == rid and pl == u32(FAIL) + u32(2000), "failure 4: delayed 2 s, blocked")
+        res, rest = login(p, "bob@example.org", "b0b", ip=ip)
+        check(res == THROTTLED and 1 <= struct.unpack("=I", rest)[0] <= 3,
+              "blocked address: THROTTLED even with the right password")
+        res, _ = login(p, "bob@example.org", "b0b", ip="198.51.100.8")
+        check(res == OK, "another address is not blocked")
+        time.sleep(3.2)
+        res, _ = login(p, "bob@example.org", "b0b", ip=ip)
+        check(res == OK, "block expires")
+        # IPv6: one /64 counts as one address
+        for i in range(4):
+            login(p, "bob@example.org", "bad", ip="2001:db8:1:2::%x" % (i + 1))
+        res, _ = login(p, "bob@example.org", "b0b", ip="2001:db8:1:2::ffff")
+        check(res == THROTTLED, "IPv6 addresses of one /64 share a counter")
+        # success resets the address counter
+        ip2 = "203.0.113.5"
+        login(p, "alice@example.org", "bad", ip=ip2)
+        login(p, "alice@example.org", "bad", ip=ip2)
+        login(p, "alice@example.org", "correct horse", ip=ip2)
+        res, rest = login(p, "alice@example.org", "bad", ip=ip2)
+        check(res == FAIL and rest == u32(0), "a success resets the address's count")
+
+        # per user: after 8 (2 x block_after) failures, from fresh addresses
+        for i in range(8):
+            res, rest = login(p, "alice@example.org", "bad", ip="10.9.0.%d" % i)
+        t0 = time.monotonic()
+        res, rest = login(p, "alice@example.org", "bad", ip="10.9.1.1")
+        delay = struct.unpack("=I", rest)[0]
+        check(res == FAIL and delay >= 1000 and time.monotonic() - t0 >= 0.9,
+              "many failures for one user: its failures are delayed (%d ms)" % delay)
+        res, _ = login(p, "alice@example.org", "correct horse", ip="10.9.1.2")
+        check(res == OK, "the owner still logs in (user not locked out)")
+
+        with open(errlog) as f:
+            log = f.read()
+        check("auth failed service=smtp user=bob@example.org addr=198.51.100.7 "
+              "failures=4 action=block" in log, "fail2ban line for a block")
+        check("failures=3 action=delay" in log, "fail2ban line for a delay")
+        check("correct horse" not in log and "b0b" not in log and "guess" not in log,
+              "no password in the log")
+
+        # recipients
+        def rcpt(addr):
+            res, rest = p.call(RCPT, s(addr))
+            return res, (strings(rest) if res == OK else [])
+        check(rcpt("alice@example.org") == (OK, ["alice@example.org"]), "rcpt user")
+        check(rcpt("Alice+Lists@EXAMPLE.org") == (OK, ["alice@example.org"]),
+              "rcpt sub-address, any case")
+        check(rcpt("family@example.org") == (OK, ["alice@example.org", "bob@example.org"]),
+              "rcpt alias")
+        check(rcpt("family+x@example.org") == (OK, ["alice@example.org", "bob@example.org"]),
+              "rcpt alias sub-address")
+        check(rcpt("anything@example.net") == (OK, ["alice@example.org"]), "rcpt catch-all")
+        check(rcpt("fwd@example.org") == (OK, ["friend@gmail.com"]), "rcpt foreign target")
+        check(rcpt("nobody@example.org") == (NOTFOUND, []), "rcpt unknown")
+        check(rcpt("loop1@example.org") == (NOTFOUND, []), "rcpt alias loop")
+        check(rcpt("someone@gmail.com") == (NOTFOUND, []), "rcpt non-local")
+
+        # send-as
+        res, rest = p.call(SENDERS, s("alice@example.org"))
+        check(res == OK and strings(rest) == ["alice@example.org", "@example.net",
+                                              "family@example.org"], "senders of alice")
+        res, rest = p.call(SENDERS, s("nobody@example.org"))
+        check(res == NOTFOUND, "senders of an unknown user")
+
+        # DKIM: no key configured
+        res, _ = p.call(DKIM_SIGN, s("example.org") + s("sel") + u32(1) +
+                        u32(32) + b"\1" * 32)
+        check(res == NOTFOUND, "dkim sign without a key: NOTFOUND")
+
+        # keytool changes are seen by the running authd
+        r = keytool(conf, "user", "add", "carol@example.net", stdin="c4rol\n")
+        res, _ = login(p, "carol@example.net", "c4rol", ip="192.0.2.9")
+        check(res == OK, "user added while authd runs can log in")
+        r = keytool(conf, "user", "passwd", "carol@example.net", stdin="new\n")
+        res, _ = login(p, "carol@example.net", "c4rol", ip="192.0.2.9")
+        res2, _ = login(p, "carol@example.net", "new", ip="192.0.2.9")
+        check(res == FAIL and res2 == OK, "password change seen at once")
+        keytool(conf, "user", "del", "carol@example.net")
+        res, _ = login(p, "carol@example.net", "new", ip="192.0.2.9")
+        check(res == FAIL, "deleted user cannot log in")
+        check(rcpt("carol@example.net") == (OK, ["alice@example.org"]),
+              "deleted user's mail goes to the catch-all")
+
+        # garbage: each bad peer is closed, the others keep being served
+        g = Peer(sockpath, hello=False)
+        g.send(RCPT, s("alice@example.org"))
+        check(g.closed(), "request before HELLO: closed")
+        g = Peer(sockpath, hello=False)
+        g.send(HELLO, u32(99), rid=0)
+        check(g.closed(), "wrong protocol version: closed")
+        g = Peer(sockpath)
+        g.sock.sendall(HDR.pack(RCPT, 1 << 20, 1, 0))
+        check(g.closed(), "oversized frame: closed")
+        g = Peer(sockpath)
+        g.send(RCPT, s("alice@example.org") + b"junk")
+        check(g.closed(), "trailing bytes: closed")
+        g = Peer(sockpath)
+        g.send(LOGIN, struct.pack("=I", 1000) + b"smtp\0")
+        check(g.closed(), "string longer than the frame: closed")
+        g = Peer(sockpath)
+        g.send(RCPT, struct.pack("=I", 6) + b"a\0b@c\0")
+        check(g.closed(), "NUL inside a string: closed")
+        g = Peer(sockpath)
+        g.send(77, b"")
+        check(g.closed(), "unknown request type: closed")
+        g = Peer(sockpath)
+        g.send(LOGIN, s("smtp") + s("alice@example.org") + s("a\r\nb") + s("1.2.3.4"))
+        check(g.closed(), "CR LF in a password: closed")
+        g = Peer(sockpath, hello=False)
+        g.sock.sendall(os.urandom(3000))
+        check(g.closed(), "random bytes: closed")
+        g = Peer(sockpath)
+        g.sock.sendall(HDR.pack(RCPT, 100, 1, 0) + b"x" * 10)
+        g.close()       # half a frame, then gone
+        check(rcpt("alice@example.org") == (OK, ["alice@example.org"]),
+              "the first client is still served after all that")
+        check(authd.poll() is None, "authd still running")
+
+        # many clients at once
+        peers = [Peer(sockpath) for _ in range(50)]
+        ok = all(q.call(RCPT, s("bob@example.org"))[0] == OK for q in peers)
+        for q in peers:
+            q.close()
+        check(ok, "50 concurrent clients")
+
+        if root:
+            # the privilege drop, and a peer with another uid
+            st = os.stat("/proc/%d" % authd.pid)
+            check(st.st_uid == pwd.getpwnam("nobody").pw_uid,
+                  "authd runs as nobody after start")
+            pid = os.fork()
+            if pid == 0:
+                os.setgid(54321)
+                os.setuid(54321)
+                try:
+                    q = Peer(sockpath, hello=False)
+                    q.send(HELLO, u32(1), rid=0)
+                    os._exit(0 if q.closed() else 1)
+                except Exception:
+                    os._exit(0)
+            _, status = os.waitpid(pid, 0)
+            check(os.WEXITSTATUS(status) == 0, "a peer with another uid is refused")
+
+        # numbers for the report
+        n, t0 = 0, time.monotonic()
+        while time.monotonic() - t0 < 2:
+            res, _ = login(p, "bob@example.org", "b0b", ip="192.0.2.77")
+            n += 1
+        rate = n / (time.monotonic() - t0)
+        print("info logins/s through authd: %.1f" % rate)
+        print("info authd RSS idle at start: %d KiB, after the test: %d KiB"
+              % (idle_rss, rss_kb(authd.pid)))
+        p.close()
+
+        authd.send_signal(signal.SIGTERM)
+        rc = authd.wait(timeout=10)
+        check(rc == 0, "authd exits 0 on SIGTERM (rc %d)" % rc)
+
+        if root:
+            # the same as an ordinary user: no drop, and leak-checked
+            nobody = pwd.getpwnam("nobody")
+            run2 = os.path.join(tmp, "run2")
+            os.mkdir(run2)
+            os.chown(run2, nobody.pw_uid, nobody.pw_gid)
+            conf2 = os.path.join(tmp, "facteur2.conf")
+            with open(conf) as f, open(conf2, "w") as g:
+                g.write(f.read().replace("/run\n", "/run2\n"))
+
+            def become_nobody():
+                os.setgid(nobody.pw_gid)
+                os.setgroups([])
+                os.setuid(nobody.pw_uid)
+            env["ASAN_OPTIONS"] = "detect_leaks=1"
+            authd = subprocess.Popen([AUTHD, "-c", conf2, "-d"], env=env,
+                                     stderr=open(errlog, "w"),
+                                     preexec_fn=become_nobody)
+            sock2 = os.path.join(run2, "authd.sock")
+            for _ in range(100):
+                if os.path.exists(sock2):
+                    break
+                time.sleep(0.05)
+            p = Peer(sock2)
+            res, _ = login(p, "alice@example.org", "correct horse")
+            check(res == OK, "started as an ordinary user: login works")
+            g = Peer(sock2)
+            g.send(RCPT, s("x") + b"junk")
+            check(g.closed(), "started as an ordinary user: garbage closed")
+            with open(errlog) as f:
+                check("no privilege drop" in f.read(), "one warning about no drop")
+            authd.send_signal(signal.SIGTERM)
+            rc = authd.wait(timeout=10)
+            check(rc == 0, "exits 0, no leak reported (rc %d)" % rc)
+    finally:
+        if authd is not None and authd.poll() is None:
+            authd.kill()
+            authd.wait()
+        if failed and os.path.exists(errlog):
+            with open(errlog) as f:
+                sys.stdout.write("---- authd log (tail)\n" + "".join(f.readlines()[-30:]))
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
