@@ -23,7 +23,11 @@ BIN=${BIN:-$ROOT/build/bin}
 RUN=$ROOT/run
 CONF=$RUN/facteur.conf
 ADDR=demo@example.org
-SMTP_PORT=2525 SUB_PORT=2587 SUBS_PORT=2465 IMAPS_PORT=2993
+# DEMO_*_PORT: for tests only; ports are fixed once run/facteur.conf exists
+SMTP_PORT=${DEMO_SMTP_PORT:-2525}
+SUB_PORT=${DEMO_SUB_PORT:-2587}
+SUBS_PORT=${DEMO_SUBS_PORT:-2465}
+IMAPS_PORT=${DEMO_IMAPS_PORT:-2993}
 
 if [ ! -x "$BIN/facteur-keytool" ]; then
 	echo "demo: $BIN/facteur-keytool is missing: run make first" >&2
@@ -46,7 +50,18 @@ else
 	DEMO_USER=$(id -un)
 fi
 
-if [ ! -f "$CONF" ]; then
+# conf_port SECTION KEY - the port of the first KEY = host:port in SECTION
+conf_port() {
+	awk -v s="[$1]" -v k="$2" '/^\[/ { sec = $1 }
+	    sec == s && $1 == k && $2 == "=" { sub(/.*:/, "", $3); print $3; exit }' "$CONF"
+}
+
+if [ -f "$CONF" ]; then
+	SMTP_PORT=$(conf_port smtp listen)
+	SUB_PORT=$(conf_port smtp submission)
+	SUBS_PORT=$(conf_port smtp submissions)
+	IMAPS_PORT=$(conf_port imap listen)
+else
 	cat >"$CONF" <<EOF
 # facteur demo configuration, written by init/demo.sh (make run)
 hostname  = localhost
@@ -75,8 +90,17 @@ keytool() {
 	$RUNAS "$BIN/facteur-keytool" -c "$CONF" "$@"
 }
 
-[ -n "$RUNAS" ] && chown -R nobody:nogroup "$RUN/state" "$RUN/mail" \
-    "$RUN/run" "$RUN/tls" "$CONF"
+if [ -n "$RUNAS" ]; then
+	chown -R nobody:nogroup "$RUN/state" "$RUN/mail" "$RUN/run" \
+	    "$RUN/tls" "$CONF"
+	# a checkout under a private directory (/root) is out of nobody's
+	# reach: then the daemons start as root and drop to `user` themselves
+	if ! $RUNAS test -r "$CONF"; then
+		echo "demo: $RUN is not reachable by nobody; starting the" \
+		    "daemons as root (they drop to user = nobody)"
+		RUNAS=""
+	fi
+fi
 
 if [ ! -s "$RUN/tls/cert.pem" ] || [ ! -s "$RUN/tls/key.pem" ]; then
 	if ! keytool tls selfsigned >/dev/null 2>&1 ||
