@@ -555,13 +555,15 @@ sync_scan(struct store_folder *f, bool *renumber_r)
 		nents++;
 	}
 	closedir(d);
-	qsort(ents, nents, sizeof(*ents), scan_cmp);
+	if (nents)
+		qsort(ents, nents, sizeof(*ents), scan_cmp);
 	seen = xcalloc(nents + 1, sizeof(*seen));
 	/* walk the index: find each message's file */
 	for (i = 0, j = 0; i < f->n; i++) {
 		key.name = f->v[i].name;
 		key.blen = base_len(key.name);
-		hit = bsearch(&key, ents, nents, sizeof(*ents), scan_cmp);
+		hit = nents ? bsearch(&key, ents, nents, sizeof(*ents),
+		    scan_cmp) : NULL;
 		if (hit == NULL || seen[hit - ents]) {
 			free(f->v[i].name);
 			changed = true;
@@ -577,8 +579,7 @@ sync_scan(struct store_folder *f, bool *renumber_r)
 			}
 			f->v[i].flags = fl | (f->v[i].flags & MF_RECENT);
 			free(f->v[i].name);
-			f->v[i].name = hit->name;
-			hit->name = NULL;
+			f->v[i].name = xstrdup(hit->name);
 		}
 		f->v[j++] = f->v[i];
 	}

@@ -1,6 +1,10 @@
 # imapd/: facteur-imapd (IMAP4rev1 over TLS on Maildir++), see imapd/README.md
 IMAP_CORE_SRCS	 = imapd/imap_parser.c imapd/imap_mime.c
 
+BINS		+= facteur-imapd
+facteur-imapd_SRCS = imapd/imapd.c imapd/imap_session.c imapd/imap_cmd.c \
+		   imapd/imap_search.c imapd/imap_store.c $(IMAP_CORE_SRCS)
+
 UNIT_TESTS	+= imap_parser_test mime_test
 imap_parser_test_DEPS = imapd/imap_parser.c
 mime_test_DEPS	 = imapd/imap_parser.c imapd/imap_mime.c

@@ -1,0 +1,505 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * imap_search.c - SEARCH keys (RFC 3501 6.4.4): compiled from the parsed
+ * arguments into a small tree, then matched per message.
+ *
+ * Runs in facteur-imapd after login, on the selected folder only.  Text
+ * matching is an ASCII case-insensitive substring on the raw header value
+ * or body (UTF-8 and US-ASCII charsets; no MIME decoding).  Message files
+ * are read only when a key needs their content.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "imapd.h"
+#include "strnum.h"
+#include "xmem.h"
+
+enum sop {
+	SO_AND, SO_OR, SO_NOT, SO_FLAG, SO_SEQ, SO_UID, SO_LARGER, SO_SMALLER,
+	SO_BEFORE, SO_ON, SO_SINCE, SO_SENTBEFORE, SO_SENTON, SO_SENTSINCE,
+	SO_HEADER, SO_BODY, SO_TEXT, SO_CONST,
+};
+
+struct search_node {
+	enum sop	 op;
+	uint8_t		 mask, want;	/* SO_FLAG: (flags & mask) == want */
+	bool		 value;		/* SO_CONST */
+	struct imap_seqset set;
+	uint64_t	 num;
+	int64_t		 date;
+	char		*hname;
+	char		*str;
+	size_t		 slen;
+	struct search_node *child;	/* AND list, OR pair, NOT operand */
+	struct search_node *next;
+};
+
+struct sctx {
+	struct store_folder *f;
+	size_t		 idx;
+	uint32_t	 seq, maxseq;
+	char		*data;
+	size_t		 len;
+	struct mime_msg	*m;
+	bool		 loaded;
+};
+
+static const char *months[] = { "jan", "feb", "mar", "apr", "may", "jun",
+	"jul", "aug", "sep", "oct", "nov", "dec" };
+
+bool
+search_parse_date(const char *s, int64_t *t_r)
+{
+	const char *err;
+	char day[3], mon[4], year[5];
+	struct tm tm;
+	size_t i, n;
+	int m;
+
+	n = strspn(s, "0123456789");
+	if (n < 1 || n > 2 || s[n] != '-')
+		return false;
+	memcpy(day, s, n);
+	day[n] = '\0';
+	s += n + 1;
+	if (strlen(s) != 8 || s[3] != '-')
+		return false;
+	memcpy(mon, s, 3);
+	mon[3] = '\0';
+	memcpy(year, s + 4, 4);
+	year[4] = '\0';
+	for (m = 0; m < 12; m++)
+		if (strcasecmp(mon, months[m]) == 0)
+			break;
+	for (i = 0; i < 4; i++)
+		if (!isdigit((unsigned char)year[i]))
+			return false;
+	if (m == 12)
+		return false;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_mday = (int)strnum(day, 1, 31, &err);
+	if (err)
+		return false;
+	tm.tm_mon = m;
+	tm.tm_year = (int)strnum(year, 1900, 9999, &err) - 1900;
+	if (err)
+		return false;
+	*t_r = (int64_t)timegm(&tm);
+	return true;
+}
+
+/* the RFC 5322 Date: header's day as UTC midnight; -1 when unreadable */
+static int64_t
+sent_day(const char *v)
+{
+	char tok[4][32];
+	int nt = 0, m;
+	size_t n;
+	struct tm tm;
+	const char *err;
+
+	while (*v && nt < 4) {
+		while (*v == ' ' || *v == '\t' || *v == ',')
+			v++;
+		n = strcspn(v, " \t,");
+		if (n == 0)
+			break;
+		if (n >= sizeof(tok[0]))
+			n = sizeof(tok[0]) - 1;
+		memcpy(tok[nt], v, n);
+		tok[nt][n] = '\0';
+		v += strcspn(v, " \t,");
+		if (!(nt == 0 && isalpha((unsigned char)tok[0][0])))
+			nt++;	/* skip the day-of-week */
+	}
+	if (nt < 3)
+		return -1;
+	for (m = 0; m < 12; m++)
+		if (strncasecmp(tok[1], months[m], 3) == 0)
+			break;
+	if (m == 12)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_mday = (int)strnum(tok[0], 1, 31, &err);
+	if (err)
+		return -1;
+	tm.tm_year = (int)strnum(tok[2], 0, 9999, &err);
+	if (err)
+		return -1;
+	if (tm.tm_year < 50)
+		tm.tm_year += 2000;
+	else if (tm.tm_year < 1000)
+		tm.tm_year += 1900;
+	tm.tm_year -= 1900;
+	tm.tm_mon = m;
+	return (int64_t)timegm(&tm);
+}
+
+/* ---- compile ---- */
+
+static struct search_node *
+node_new(enum sop op)
+{
+	struct search_node *n = xcalloc(1, sizeof(*n));
+
+	n->op = op;
+	return n;
+}
+
+void
+search_free(struct search_node **np)
+{
+	struct search_node *n = *np, *c, *nc;
+
+	if (n == NULL)
+		return;
+	for (c = n->child; c; c = nc) {
+		nc = c->next;
+		search_free(&c);
+	}
+	imap_seqset_free(&n->set);
+	free(n->hname);
+	free(n->str);
+	free(n);
+	*np = NULL;
+}
+
+static struct search_node *compile_key(const struct imap_arg **ap,
+    const char **err_r, unsigned depth);
+
+static bool
+take_str(const struct imap_arg **ap, struct search_node *n)
+{
+	const struct imap_arg *a = *ap;
+
+	if (!imap_arg_astring(a))
+		return false;
+	n->str = xstrndup(a->s, a->len);
+	n->slen = a->len;
+	*ap = a->next;
+	return true;
+}
+
+static bool
+take_date(const struct imap_arg **ap, struct search_node *n)
+{
+	const struct imap_arg *a = *ap;
+
+	if (!imap_arg_astring(a) || !search_parse_date(a->s, &n->date))
+		return false;
+	*ap = a->next;
+	return true;
+}
+
+static bool
+take_num(const struct imap_arg **ap, struct search_node *n)
+{
+	const struct imap_arg *a = *ap;
+	const char *err;
+
+	if (a == NULL || a->type != IMAP_ARG_ATOM)
+		return false;
+	n->num = (uint64_t)strnum(a->s, 0, UINT32_MAX, &err);
+	if (err)
+		return false;
+	*ap = a->next;
+	return true;
+}
+
+static const struct {
+	const char *name;
+	uint8_t mask, want;
+} flag_keys[] = {
+	{ "ANSWERED", MF_ANSWERED, MF_ANSWERED }, { "DELETED", MF_DELETED, MF_DELETED },
+	{ "DRAFT", MF_DRAFT, MF_DRAFT }, { "FLAGGED", MF_FLAGGED, MF_FLAGGED },
+	{ "SEEN", MF_SEEN, MF_SEEN }, { "UNANSWERED", MF_ANSWERED, 0 },
+	{ "UNDELETED", MF_DELETED, 0 }, { "UNDRAFT", MF_DRAFT, 0 },
+	{ "UNFLAGGED", MF_FLAGGED, 0 }, { "UNSEEN", MF_SEEN, 0 },
+	{ "RECENT", MF_RECENT, MF_RECENT }, { "OLD", MF_RECENT, 0 },
+	{ "NEW", MF_RECENT | MF_SEEN, MF_RECENT },
+};
+
+static const struct {
+	const char *name;
+	enum sop op;
+} arg_keys[] = {
+	{ "BEFORE", SO_BEFORE }, { "ON", SO_ON }, { "SINCE", SO_SINCE },
+	{ "SENTBEFORE", SO_SENTBEFORE }, { "SENTON", SO_SENTON },
+	{ "SENTSINCE", SO_SENTSINCE }, { "LARGER", SO_LARGER },
+	{ "SMALLER", SO_SMALLER }, { "BODY", SO_BODY }, { "TEXT", SO_TEXT },
+	{ "FROM", SO_HEADER }, { "TO", SO_HEADER }, { "CC", SO_HEADER },
+	{ "BCC", SO_HEADER }, { "SUBJECT", SO_HEADER },
+};
+
+static struct search_node *
+compile_list(const struct imap_arg *a, const char **err_r, unsigned depth)
+{
+	struct search_node *n = node_new(SO_AND), *k, *last = NULL;
+
+	if (depth > 32) {
+		*err_r = "search too deeply nested";
+		goto fail;
+	}
+	while (a) {
+		if ((k = compile_key(&a, err_r, depth + 1)) == NULL)
+			goto fail;
+		if (last)
+			last->next = k;
+		else
+			n->child = k;
+		last = k;
+	}
+	if (n->child == NULL) {
+		*err_r = "empty search";
+		goto fail;
+	}
+	return n;
+fail:
+	search_free(&n);
+	return NULL;
+}
+
+static struct search_node *
+compile_key(const struct imap_arg **ap, const char **err_r, unsigned depth)
+{
+	const struct imap_arg *a = *ap;
+	struct search_node *n;
+	size_t i;
+	bool ok = true;
+
+	*err_r = "bad search key";
+	if (a == NULL || depth > 32)
+		return NULL;
+	if (a->type == IMAP_ARG_LIST) {
+		*ap = a->next;
+		return compile_list(a->child, err_r, depth);
+	}
+	if (a->type != IMAP_ARG_ATOM || a->section)
+		return NULL;
+	*ap = a->next;
+	for (i = 0; i < sizeof(flag_keys) / sizeof(flag_keys[0]); i++) {
+		if (strcasecmp(a->s, flag_keys[i].name) == 0) {
+			n = node_new(SO_FLAG);
+			n->mask = flag_keys[i].mask;
+			n->want = flag_keys[i].want;
+			return n;
+		}
+	}
+	for (i = 0; i < sizeof(arg_keys) / sizeof(arg_keys[0]); i++) {
+		if (strcasecmp(a->s, arg_keys[i].name) != 0)
+			continue;
+		n = node_new(arg_keys[i].op);
+		switch (n->op) {
+		case SO_LARGER:
+		case SO_SMALLER:
+			ok = take_num(ap, n);
+			break;
+		case SO_BODY:
+		case SO_TEXT:
+			ok = take_str(ap, n);
+			break;
+		case SO_HEADER:
+			n->hname = xstrdup(a->s);
+			ok = take_str(ap, n);
+			break;
+		default:
+			ok = take_date(ap, n);
+			break;
+		}
+		if (!ok)
+			search_free(&n);
+		return n;
+	}
+	if (strcasecmp(a->s, "ALL") == 0) {
+		n = node_new(SO_CONST);
+		n->value = true;
+		return n;
+	}
+	if (strcasecmp(a->s, "KEYWORD") == 0 || strcasecmp(a->s, "UNKEYWORD") == 0) {
+		/* keywords are not kept: KEYWORD never, UNKEYWORD always */
+		n = node_new(SO_CONST);
+		n->value = strcasecmp(a->s, "UNKEYWORD") == 0;
+		if (*ap == NULL || (*ap)->type != IMAP_ARG_ATOM)
+			search_free(&n);
+		else
+			*ap = (*ap)->next;
+		return n;
+	}
+	if (strcasecmp(a->s, "HEADER") == 0) {
+		n = node_new(SO_HEADER);
+		if (!imap_arg_astring(*ap)) {
+			search_free(&n);
+			return NULL;
+		}
+		n->hname = xstrndup((*ap)->s, (*ap)->len);
+		*ap = (*ap)->next;
+		if (!take_str(ap, n))
+			search_free(&n);
+		return n;
+	}
+	if (strcasecmp(a->s, "NOT") == 0) {
+		n = node_new(SO_NOT);
+		if ((n->child = compile_key(ap, err_r, depth + 1)) == NULL)
+			search_free(&n);
+		return n;
+	}
+	if (strcasecmp(a->s, "OR") == 0) {
+		n = node_new(SO_OR);
+		if ((n->child = compile_key(ap, err_r, depth + 1)) == NULL ||
+		    (n->child->next = compile_key(ap, err_r, depth + 1)) == NULL)
+			search_free(&n);
+		return n;
+	}
+	if (strcasecmp(a->s, "UID") == 0) {
+		n = node_new(SO_UID);
+		a = *ap;
+		if (a == NULL || a->type != IMAP_ARG_ATOM ||
+		    !imap_seqset_parse(a->s, &n->set)) {
+			search_free(&n);
+			return NULL;
+		}
+		*ap = a->next;
+		return n;
+	}
+	n = node_new(SO_SEQ);
+	if (!imap_seqset_parse(a->s, &n->set))
+		search_free(&n);
+	return n;
+}
+
+struct search_node *
+search_compile(const struct imap_arg *a, const char **err_r)
+{
+	return compile_list(a, err_r, 0);
+}
+
+/* ---- match ---- */
+
+static bool
+ci_find(const char *h, size_t hlen, const char *n, size_t nlen)
+{
+	size_t i, j;
+
+	if (nlen == 0)
+		return true;
+	if (hlen < nlen)
+		return false;
+	for (i = 0; i + nlen <= hlen; i++) {
+		if (tolower((unsigned char)h[i]) != tolower((unsigned char)n[0]))
+			continue;
+		for (j = 1; j < nlen; j++)
+			if (tolower((unsigned char)h[i + j]) !=
+			    tolower((unsigned char)n[j]))
+				break;
+		if (j == nlen)
+			return true;
+	}
+	return false;
+}
+
+static bool
+ctx_load(struct sctx *c)
+{
+	if (!c->loaded) {
+		c->loaded = true;
+		c->data = store_read(c->f, c->idx, &c->len);
+		if (c->data)
+			c->m = mime_parse(c->data, c->len);
+	}
+	return c->m != NULL;
+}
+
+static int64_t
+day_of(int64_t t)
+{
+	return t - ((t % 86400) + 86400) % 86400;
+}
+
+static bool
+eval(struct search_node *n, struct sctx *c)
+{
+	struct store_msg *m = &c->f->v[c->idx];
+	struct search_node *k;
+	struct buf v;
+	int64_t d;
+	bool r;
+
+	switch (n->op) {
+	case SO_AND:
+		for (k = n->child; k; k = k->next)
+			if (!eval(k, c))
+				return false;
+		return true;
+	case SO_OR:
+		return eval(n->child, c) || eval(n->child->next, c);
+	case SO_NOT:
+		return !eval(n->child, c);
+	case SO_CONST:
+		return n->value;
+	case SO_FLAG:
+		return (m->flags & n->mask) == n->want;
+	case SO_SEQ:
+		return imap_seqset_has(&n->set, c->seq, c->maxseq);
+	case SO_UID:
+		return imap_seqset_has(&n->set, m->uid,
+		    c->f->n ? c->f->v[c->f->n - 1].uid : 0);
+	case SO_LARGER:
+		return m->size > n->num;
+	case SO_SMALLER:
+		return m->size < n->num;
+	case SO_BEFORE:
+		return day_of(m->itime) < n->date;
+	case SO_ON:
+		return day_of(m->itime) == n->date;
+	case SO_SINCE:
+		return day_of(m->itime) >= n->date;
+	default:
+		break;
+	}
+	if (!ctx_load(c))
+		return false;
+	switch (n->op) {
+	case SO_BODY:
+		return ci_find(c->data + c->m->root->body_off,
+		    c->len - c->m->root->body_off, n->str, n->slen);
+	case SO_TEXT:
+		return ci_find(c->data, c->len, n->str, n->slen);
+	default:
+		break;
+	}
+	buf_init(&v, 1 << 20);
+	r = mime_header_get(c->data, 0, c->m->root->body_off,
+	    n->op == SO_HEADER ? n->hname : "Date", &v);
+	if (n->op == SO_HEADER)
+		r = r && ci_find(buf_head(&v) ? buf_head(&v) : "", v.len,
+		    n->str, n->slen);
+	else {
+		d = r ? sent_day(buf_head(&v) ? buf_head(&v) : "") : -1;
+		r = d != -1 && (n->op == SO_SENTBEFORE ? d < n->date :
+		    n->op == SO_SENTON ? d == n->date : d >= n->date);
+	}
+	buf_free(&v);
+	return r;
+}
+
+bool
+search_match(struct search_node *n, struct store_folder *f, size_t idx,
+    uint32_t seq, uint32_t maxseq)
+{
+	struct sctx c;
+	bool r;
+
+	memset(&c, 0, sizeof(c));
+	c.f = f;
+	c.idx = idx;
+	c.seq = seq;
+	c.maxseq = maxseq;
+	r = eval(n, &c);
+	mime_free(&c.m);
+	free(c.data);
+	return r;
+}

@@ -1,0 +1,841 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * imap_session.c - one IMAP connection: TLS, greeting, command dispatch,
+ * login through facteur-authd, IDLE and untagged updates (RFC 3501).
+ *
+ * Runs in facteur-imapd as `user`.  Before login a session holds no path
+ * and opens no file; after authd accepts a login it reaches only that
+ * user's Maildir (s->root).  A peer's bad input gets BAD/NO and the session
+ * goes on; only a refused LITERAL+ or a write overflow closes it.
+ * Passwords are wiped after they were handed to authc and never logged.
+ */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "authc.h"
+#include "imapd.h"
+#include "log.h"
+#include "tls.h"
+#include "xmem.h"
+
+#define CAPS_COMMON "IMAP4rev1 LITERAL+ IDLE UIDPLUS MOVE SPECIAL-USE " \
+	"NAMESPACE ENABLE ID UNSELECT CHILDREN"
+
+static void session_input(struct imap_session *s);
+
+void
+session_continue(struct imap_session *s)
+{
+	session_input(s);
+}
+static void session_free(struct imap_session *s);
+static void session_starttls_go(struct imap_session *s);
+
+void
+session_write(struct imap_session *s, const void *p, size_t n)
+{
+	if (s->state == SS_LOGOUT && s->conn.closing)
+		return;
+	if (conn_write(&s->conn, p, n) == -1) {
+		log_warnx("session=%08x output overflow, closing", s->id);
+		s->state = SS_LOGOUT;
+		conn_flush_close(&s->conn);
+	}
+}
+
+void
+session_reply(struct imap_session *s, const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line) - 2)
+		n = (int)sizeof(line) - 3;
+	line[n++] = '\r';
+	line[n++] = '\n';
+	session_write(s, line, (size_t)n);
+}
+
+bool
+session_out_full(struct imap_session *s)
+{
+	return s->conn.out.len > IMAP_OUT_SOFT;
+}
+
+static void
+session_caps(struct imap_session *s, char *out, size_t outsz)
+{
+	if (!s->tls)
+		(void)bsnprintf(out, outsz, "%s STARTTLS LOGINDISABLED",
+		    CAPS_COMMON);
+	else if (s->state == SS_NOAUTH)
+		(void)bsnprintf(out, outsz, "%s AUTH=PLAIN SASL-IR", CAPS_COMMON);
+	else
+		(void)bsnprintf(out, outsz, "%s", CAPS_COMMON);
+}
+
+static void
+session_greet(struct imap_session *s)
+{
+	char caps[512];
+
+	session_caps(s, caps, sizeof(caps));
+	session_reply(s, "* OK [CAPABILITY %s] facteur IMAP ready", caps);
+}
+
+/* ---- untagged updates ---- */
+
+static void
+put_flags(struct buf *b, uint8_t flags)
+{
+	char fl[128];
+
+	store_flags_str(flags & MF_IMAP, fl, sizeof(fl));
+	buf_printf(b, "FLAGS (%s)", fl);
+}
+
+/*
+ * session_updates - tell the client what changed in the folder since it
+ * last looked: EXPUNGE (only when `expunges`: RFC 3501 7.4.1 forbids them
+ * during FETCH, STORE and SEARCH), FETCH FLAGS, EXISTS and RECENT.
+ */
+void
+session_updates(struct imap_session *s, bool expunges)
+{
+	struct store_folder *f = s->f;
+	size_t i, j, k, oldn;
+	struct buf b;
+	unsigned recent = 0;
+
+	if (f == NULL)
+		return;
+	(void)store_sync(f, false);
+	if (f->gen == s->seen_gen && !(expunges && s->expunge_pending))
+		return;
+	buf_init(&b, 0);
+	/* merge walk: view and folder are both sorted by UID */
+	for (i = 0, j = 0, k = 0; i < s->nview; i++) {
+		while (k < f->n && f->v[k].uid < s->view[i])
+			k++;
+		if (k >= f->n || f->v[k].uid != s->view[i]) {
+			if (expunges) {
+				buf_printf(&b, "* %zu EXPUNGE\r\n", j + 1);
+				continue;
+			}
+			s->expunge_pending = true;
+		} else if (f->v[k].gen > s->seen_gen &&
+		    f->v[k].changer != s->id) {
+			buf_printf(&b, "* %zu FETCH (UID %u ", j + 1, f->v[k].uid);
+			put_flags(&b, f->v[k].flags);
+			buf_puts(&b, ")\r\n");
+		}
+		s->view[j++] = s->view[i];
+	}
+	if (expunges)
+		s->expunge_pending = false;
+	s->nview = j;
+	oldn = s->nview;
+	for (k = 0; k < f->n; k++) {
+		if (s->nview && f->v[k].uid <= s->view[s->nview - 1])
+			continue;
+		if (s->nview == s->capview) {
+			s->capview = s->capview ? s->capview * 2 : 64;
+			s->view = xreallocarray(s->view, s->capview,
+			    sizeof(*s->view));
+		}
+		s->view[s->nview++] = f->v[k].uid;
+		if (f->v[k].flags & MF_RECENT) {
+			f->v[k].flags &= (uint8_t)~MF_RECENT;
+			recent++;
+		}
+	}
+	if (s->nview != oldn) {
+		buf_printf(&b, "* %zu EXISTS\r\n", s->nview);
+		buf_printf(&b, "* %u RECENT\r\n", recent);
+	}
+	s->seen_gen = f->gen;
+	if (b.len)
+		session_write(s, buf_head(&b), b.len);
+	buf_free(&b);
+}
+
+static void
+session_folder_changed(void *arg)
+{
+	struct imap_session *s = arg;
+
+	if (s->wait == SW_IDLE)
+		session_updates(s, true);
+}
+
+void
+session_unselect(struct imap_session *s)
+{
+	if (s->f) {
+		store_watch_del(s->f, session_folder_changed, s);
+		store_folder_close(&s->f);
+	}
+	free(s->fname);
+	s->fname = NULL;
+	free(s->view);
+	s->view = NULL;
+	s->nview = s->capview = 0;
+	s->expunge_pending = false;
+	if (s->state == SS_SELECTED)
+		s->state = SS_AUTH;
+}
+
+/* called by cmd_select once the folder is open */
+static void
+session_watch(struct imap_session *s)
+{
+	store_watch_add(s->f, session_folder_changed, s);
+}
+
+/* ---- login ---- */
+
+static void
+session_login_done(struct imap_session *s, const char *user)
+{
+	char root[PATH_MAX];
+	const char *at = strrchr(user, '@');
+	char local[256];
+
+	if (at == NULL || (size_t)(at - user) >= sizeof(local)) {
+		session_reply(s, "%s NO [UNAVAILABLE] no mailbox for this user",
+		    s->tag);
+		return;
+	}
+	memcpy(local, user, (size_t)(at - user));
+	local[at - user] = '\0';
+	if (!conf_maildir_path(imapd.conf, local, at + 1, root, sizeof(root))) {
+		session_reply(s, "%s NO [UNAVAILABLE] bad mailbox path", s->tag);
+		return;
+	}
+	if (store_user_init(root) == -1) {
+		log_warn("session=%08x user=%s maildir %s", s->id, user, root);
+		session_reply(s, "%s NO [UNAVAILABLE] cannot open mailbox",
+		    s->tag);
+		return;
+	}
+	s->user = xstrdup(user);
+	s->root = xstrdup(root);
+	s->state = SS_AUTH;
+	s->fails = 0;
+	log_info("session=%08x login user=%s addr=%s result=ok", s->id, user,
+	    s->addr);
+	session_reply(s, "%s OK [CAPABILITY " CAPS_COMMON "] logged in",
+	    s->tag);
+}
+
+static void
+session_resume(struct imap_session *s)
+{
+	s->wait = SW_NONE;
+	conn_pause(&s->conn, false);
+	session_input(s);
+}
+
+static void
+session_timer_cb(struct ev_timer *t, void *arg)
+{
+	struct imap_session *s = arg;
+
+	switch (s->wait) {
+	case SW_DELAY:
+		session_reply(s, "%s NO [AUTHENTICATIONFAILED] login failed",
+		    s->tag);
+		if (s->fails >= IMAP_MAX_FAILS_CLOSE) {
+			session_reply(s, "* BYE too many failures");
+			s->state = SS_LOGOUT;
+			conn_flush_close(&s->conn);
+			return;
+		}
+		session_resume(s);
+		break;
+	case SW_JOB:
+		cmd_fetch_resume(s);
+		break;
+	case SW_STARTTLS:
+		session_starttls_go(s);
+		break;
+	case SW_IDLE:
+		session_updates(s, true);
+		ev_timer_add(&s->timer, 1000);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+session_auth_cb(void *arg, enum authd_res res, struct ipc_msg *m)
+{
+	struct imap_session *s = arg;
+	const char *user;
+	size_t n;
+
+	s->authreq = 0;
+	switch (res) {
+	case AUTHD_OK:
+		if (m && ipc_get_str(m, &user, &n)) {
+			session_login_done(s, user);
+			break;
+		}
+		/* FALLTHROUGH */
+	case AUTHD_TEMPFAIL:
+		session_reply(s, "%s NO [UNAVAILABLE] authentication service "
+		    "unavailable, try later", s->tag);
+		break;
+	case AUTHD_THROTTLED:
+	case AUTHD_FAIL:
+	case AUTHD_NOTFOUND:
+	default:
+		s->fails++;
+		log_info("session=%08x login addr=%s result=fail fails=%u",
+		    s->id, s->addr, s->fails);
+		s->wait = SW_DELAY;
+		ev_timer_add(&s->timer, s->fails >= IMAP_MAX_FAILS ?
+		    IMAP_FAIL_DELAY_MS : 0);
+		return;
+	}
+	session_resume(s);
+}
+
+static bool
+cred_ok(const char *p, size_t n)
+{
+	return n > 0 && n < 1024 && memchr(p, '\0', n) == NULL &&
+	    memchr(p, '\r', n) == NULL && memchr(p, '\n', n) == NULL;
+}
+
+static void
+session_check_login(struct imap_session *s, const char *user, size_t ulen,
+    char *pass, size_t plen)
+{
+	char u[1024], p[1024];
+
+	if (!cred_ok(user, ulen) || !cred_ok(pass, plen)) {
+		session_reply(s, "%s NO [AUTHENTICATIONFAILED] bad credentials",
+		    s->tag);
+		return;
+	}
+	memcpy(u, user, ulen);
+	u[ulen] = '\0';
+	memcpy(p, pass, plen);
+	p[plen] = '\0';
+	s->authreq = authc_login("imap", u, p, s->addr, session_auth_cb, s);
+	wipe(p, sizeof(p));
+	if (s->authreq == 0) {
+		session_reply(s, "%s NO [UNAVAILABLE] authentication service "
+		    "unavailable", s->tag);
+		return;
+	}
+	s->wait = SW_AUTHD;
+	conn_pause(&s->conn, true);
+}
+
+/* AUTHENTICATE PLAIN response: base64 of authzid NUL authcid NUL passwd */
+static void
+session_auth_plain(struct imap_session *s, const char *b64, size_t len)
+{
+	unsigned char *dec;
+	char *a, *u, *p, *e;
+	int n;
+
+	if (len == 1 && b64[0] == '*') {
+		session_reply(s, "%s BAD authentication cancelled", s->tag);
+		return;
+	}
+	if (len == 0 || len > 4096 || len % 4 != 0) {
+		session_reply(s, "%s BAD bad base64", s->tag);
+		return;
+	}
+	dec = xmalloc(len + 1);
+	n = EVP_DecodeBlock(dec, (const unsigned char *)b64, (int)len);
+	if (n < 0) {
+		session_reply(s, "%s BAD bad base64", s->tag);
+		goto done;
+	}
+	while (n > 0 && len >= 2 && b64[len - 1] == '=' && dec[n - 1] == '\0') {
+		n--;		/* EVP_DecodeBlock counts the padding */
+		len--;
+	}
+	a = (char *)dec;
+	e = a + n;
+	if ((u = memchr(a, '\0', (size_t)(e - a))) == NULL ||
+	    (p = memchr(u + 1, '\0', (size_t)(e - u - 1))) == NULL) {
+		session_reply(s, "%s BAD malformed PLAIN response", s->tag);
+		goto done;
+	}
+	u++;
+	p++;
+	if (a + 1 != u && (strlen(a) != strlen(u) || strcmp(a, u) != 0)) {
+		session_reply(s, "%s NO [AUTHORIZATIONFAILED] no proxy login",
+		    s->tag);
+		goto done;
+	}
+	session_check_login(s, u, (size_t)(p - 1 - u), p, (size_t)(e - p));
+done:
+	wipe(dec, len + 1);
+	free(dec);
+}
+
+/* ---- commands of every state and the not-authenticated state ---- */
+
+static void
+cmd_capability(struct imap_session *s, const struct imap_cmd *c)
+{
+	char caps[512];
+
+	session_caps(s, caps, sizeof(caps));
+	session_reply(s, "* CAPABILITY %s", caps);
+	session_reply(s, "%s OK CAPABILITY completed", c->tag);
+}
+
+static void
+cmd_starttls(struct imap_session *s, const struct imap_cmd *c)
+{
+	if (s->tls || imapd.tls == NULL) {
+		session_reply(s, "%s BAD TLS already active", c->tag);
+		return;
+	}
+	session_reply(s, "%s OK begin TLS negotiation now", c->tag);
+	/* the OK goes out in clear first; session_timer_cb starts TLS */
+	s->wait = SW_STARTTLS;
+	ev_timer_add(&s->timer, 1);
+}
+
+static void
+session_starttls_go(struct imap_session *s)
+{
+	if (s->conn.out.len > 0) {
+		ev_timer_add(&s->timer, 5);
+		return;
+	}
+	/* conn_starttls discards pipelined plaintext (STYLE 9) */
+	imap_parser_free(&s->parser);
+	s->parser = imap_parser_create(IMAP_MAX_LINE,
+	    imapd.conf->imap.max_literal, IMAP_MAX_DEPTH, IMAP_MAX_ARGS);
+	s->wait = SW_HANDSHAKE;
+	if (conn_starttls(&s->conn, imapd.tls, NULL, false) == -1) {
+		s->state = SS_LOGOUT;
+		conn_flush_close(&s->conn);
+		return;
+	}
+	conn_pause(&s->conn, false);
+}
+
+static void
+cmd_login(struct imap_session *s, const struct imap_cmd *c)
+{
+	const struct imap_arg *u = c->args, *p = u ? u->next : NULL;
+
+	if (!s->tls) {
+		session_reply(s, "%s NO [PRIVACYREQUIRED] LOGIN needs TLS "
+		    "(STARTTLS)", c->tag);
+		return;
+	}
+	if (!imap_arg_astring(u) || !imap_arg_astring(p) || p->next) {
+		session_reply(s, "%s BAD LOGIN user password", c->tag);
+		return;
+	}
+	session_check_login(s, u->s, u->len, p->s, p->len);
+	if (p->len)
+		wipe(p->s, p->len);
+}
+
+static void
+cmd_authenticate(struct imap_session *s, const struct imap_cmd *c)
+{
+	const struct imap_arg *mech = c->args;
+
+	if (!s->tls) {
+		session_reply(s, "%s NO [PRIVACYREQUIRED] AUTHENTICATE needs "
+		    "TLS (STARTTLS)", c->tag);
+		return;
+	}
+	if (!imap_arg_is(mech, "PLAIN")) {
+		session_reply(s, "%s NO unsupported mechanism", c->tag);
+		return;
+	}
+	if (mech->next) {		/* SASL-IR, RFC 4959 */
+		if (mech->next->type != IMAP_ARG_ATOM || mech->next->next) {
+			session_reply(s, "%s BAD bad initial response", c->tag);
+			return;
+		}
+		if (strcmp(mech->next->s, "=") == 0)
+			session_auth_plain(s, "", 0);
+		else
+			session_auth_plain(s, mech->next->s, mech->next->len);
+		wipe(mech->next->s, mech->next->len);
+		return;
+	}
+	session_write(s, "+ \r\n", 4);
+	s->wait = SW_AUTH_CONT;
+}
+
+static void
+cmd_id(struct imap_session *s, const struct imap_cmd *c)
+{
+	session_reply(s, "* ID (\"name\" \"facteur\")");
+	session_reply(s, "%s OK ID completed", c->tag);
+}
+
+static void
+cmd_idle(struct imap_session *s, const struct imap_cmd *c)
+{
+	session_write(s, "+ idling\r\n", 10);
+	s->wait = SW_IDLE;
+	/* RFC 3501 5.4: clients re-issue IDLE within 29 minutes */
+	conn_set_timeout(&s->conn, 31 * 60 * 1000);
+	session_updates(s, true);
+	ev_timer_add(&s->timer, 1000);
+}
+
+static bool
+state_ok(struct imap_session *s, const struct imap_cmd *c, enum sess_state min)
+{
+	if (s->state == SS_NOAUTH && min != SS_NOAUTH) {
+		session_reply(s, "%s BAD %s: log in first", c->tag, c->name);
+		return false;
+	}
+	if (min == SS_SELECTED && s->state != SS_SELECTED) {
+		session_reply(s, "%s BAD %s: no mailbox selected", c->tag,
+		    c->name);
+		return false;
+	}
+	return true;
+}
+
+/* commands that must not produce EXPUNGE responses (RFC 3501 7.4.1) */
+static bool
+no_expunge_cmd(const char *name)
+{
+	return strcasecmp(name, "FETCH") == 0 || strcasecmp(name, "STORE") == 0 ||
+	    strcasecmp(name, "SEARCH") == 0;
+}
+
+static void
+cmd_uid(struct imap_session *s, const struct imap_cmd *c)
+{
+	struct imap_cmd sub = *c;
+	const struct imap_arg *a = c->args;
+
+	if (a == NULL || a->type != IMAP_ARG_ATOM) {
+		session_reply(s, "%s BAD UID what?", c->tag);
+		return;
+	}
+	sub.name = a->s;
+	sub.args = a->next;
+	if (strcasecmp(a->s, "FETCH") == 0)
+		cmd_fetch(s, &sub, true);
+	else if (strcasecmp(a->s, "SEARCH") == 0)
+		cmd_search(s, &sub, true);
+	else if (strcasecmp(a->s, "STORE") == 0)
+		cmd_store(s, &sub, true);
+	else if (strcasecmp(a->s, "COPY") == 0)
+		cmd_copy(s, &sub, true, false);
+	else if (strcasecmp(a->s, "MOVE") == 0)
+		cmd_copy(s, &sub, true, true);
+	else if (strcasecmp(a->s, "EXPUNGE") == 0) {
+		if (sub.args == NULL || sub.args->next) {
+			session_reply(s, "%s BAD UID EXPUNGE set", c->tag);
+			return;
+		}
+		cmd_expunge(s, &sub, sub.args, false);
+	} else
+		session_reply(s, "%s BAD unknown UID command", c->tag);
+}
+
+static void
+session_dispatch(struct imap_session *s, const struct imap_cmd *c)
+{
+	const char *n = c->name;
+
+	if (!bstrcpy(s->tag, c->tag, sizeof(s->tag)))
+		memcpy(s->tag, "*", 2);
+#define IS(x) (strcasecmp(n, x) == 0)
+	if (IS("CAPABILITY"))
+		cmd_capability(s, c);
+	else if (IS("NOOP") || IS("CHECK")) {
+		if (IS("CHECK") && !state_ok(s, c, SS_SELECTED))
+			return;
+		session_updates(s, true);
+		session_reply(s, "%s OK %s completed", c->tag, n);
+	} else if (IS("LOGOUT")) {
+		session_reply(s, "* BYE logging out");
+		session_reply(s, "%s OK LOGOUT completed", c->tag);
+		s->state = SS_LOGOUT;
+		conn_flush_close(&s->conn);
+	} else if (IS("ID"))
+		cmd_id(s, c);
+	else if (IS("STARTTLS")) {
+		if (s->state != SS_NOAUTH)
+			session_reply(s, "%s BAD already logged in", c->tag);
+		else
+			cmd_starttls(s, c);
+	} else if (IS("LOGIN") || IS("AUTHENTICATE")) {
+		if (s->state != SS_NOAUTH)
+			session_reply(s, "%s BAD already logged in", c->tag);
+		else if (IS("LOGIN"))
+			cmd_login(s, c);
+		else
+			cmd_authenticate(s, c);
+	} else if (s->state == SS_NOAUTH) {
+		session_reply(s, "%s BAD %s: log in first", c->tag, n);
+	} else if (IS("ENABLE")) {
+		session_reply(s, "* ENABLED");
+		session_reply(s, "%s OK ENABLE completed", c->tag);
+	} else if (IS("NAMESPACE")) {
+		session_reply(s, "* NAMESPACE ((\"\" \".\")) NIL NIL");
+		session_reply(s, "%s OK NAMESPACE completed", c->tag);
+	} else if (IS("SELECT") || IS("EXAMINE")) {
+		cmd_select(s, c, IS("EXAMINE"));
+		if (s->f && s->state == SS_SELECTED)
+			session_watch(s);
+	} else if (IS("CREATE") || IS("DELETE") || IS("RENAME") ||
+	    IS("SUBSCRIBE") || IS("UNSUBSCRIBE"))
+		cmd_mailbox(s, c);
+	else if (IS("LIST") || IS("LSUB"))
+		cmd_list(s, c, IS("LSUB"));
+	else if (IS("STATUS"))
+		cmd_status(s, c);
+	else if (IS("APPEND"))
+		cmd_append(s, c);
+	else if (IS("IDLE"))
+		cmd_idle(s, c);
+	else if (!(IS("CLOSE") || IS("UNSELECT") || IS("EXPUNGE") ||
+	    IS("SEARCH") || IS("FETCH") || IS("STORE") || IS("COPY") ||
+	    IS("MOVE") || IS("UID")))
+		session_reply(s, "%s BAD unknown command", c->tag);
+	else if (!state_ok(s, c, SS_SELECTED))
+		;
+	else if (IS("CLOSE") || IS("UNSELECT")) {
+		if (IS("CLOSE") && !s->readonly)
+			cmd_expunge(s, c, NULL, true);
+		session_unselect(s);
+		session_reply(s, "%s OK %s completed", c->tag, n);
+	} else if (IS("EXPUNGE"))
+		cmd_expunge(s, c, NULL, false);
+	else if (IS("SEARCH"))
+		cmd_search(s, c, false);
+	else if (IS("FETCH"))
+		cmd_fetch(s, c, false);
+	else if (IS("STORE"))
+		cmd_store(s, c, false);
+	else if (IS("COPY"))
+		cmd_copy(s, c, false, false);
+	else if (IS("MOVE"))
+		cmd_copy(s, c, false, true);
+	else if (IS("UID"))
+		cmd_uid(s, c);
+#undef IS
+	if (s->wait == SW_NONE && s->state == SS_SELECTED)
+		session_updates(s, !no_expunge_cmd(n));
+}
+
+/* ---- input ---- */
+
+/* a line outside the parser (IDLE's DONE, an AUTHENTICATE response) */
+static bool
+session_take_line(struct imap_session *s, char **line_r, size_t *len_r,
+    size_t *used_r)
+{
+	char *p = buf_head(&s->conn.in), *nl;
+	size_t n;
+
+	if (s->conn.in.len == 0 || (nl = memchr(p, '\n', s->conn.in.len)) == NULL) {
+		if (s->conn.in.len >= s->conn.in.max) {
+			*line_r = p;	/* runaway line: refuse it whole */
+			*len_r = 0;
+			*used_r = s->conn.in.len;
+			return true;
+		}
+		return false;
+	}
+	*used_r = (size_t)(nl - p) + 1;
+	n = (size_t)(nl - p);
+	if (n && p[n - 1] == '\r')
+		n--;
+	p[n] = '\0';
+	*line_r = p;
+	*len_r = n;
+	return true;
+}
+
+static void
+session_line_input(struct imap_session *s)
+{
+	char *line;
+	size_t len, used;
+
+	if (!session_take_line(s, &line, &len, &used))
+		return;
+	if (s->wait == SW_IDLE) {
+		ev_timer_del(&s->timer);
+		conn_set_timeout(&s->conn, imapd.conf->imap.timeout * 1000);
+		s->wait = SW_NONE;
+		if (len == 4 && strncasecmp(line, "DONE", 4) == 0) {
+			session_updates(s, true);
+			session_reply(s, "%s OK IDLE terminated", s->tag);
+		} else
+			session_reply(s, "%s BAD expected DONE", s->tag);
+	} else {
+		s->wait = SW_NONE;
+		session_auth_plain(s, line, len);
+		wipe(line, len);
+	}
+	buf_drain(&s->conn.in, used);
+}
+
+static void
+session_input(struct imap_session *s)
+{
+	enum imap_parse_res r;
+	size_t used;
+
+	while (s->state != SS_LOGOUT && s->conn.in.len > 0) {
+		if (s->wait == SW_IDLE || s->wait == SW_AUTH_CONT) {
+			size_t before = s->conn.in.len;
+
+			session_line_input(s);
+			if (s->conn.in.len == before)
+				return;
+			continue;
+		}
+		if (s->wait != SW_NONE)
+			return;
+		r = imap_parser_feed(s->parser, buf_head(&s->conn.in),
+		    s->conn.in.len, &used);
+		buf_drain(&s->conn.in, used);
+		if (imap_parser_want_cont(s->parser))
+			session_write(s, "+ OK\r\n", 6);
+		if (r == IMAP_PARSE_ERROR) {
+			if (imap_parser_fatal(s->parser)) {
+				session_reply(s, "* BYE %s",
+				    imap_parser_error(s->parser));
+				s->state = SS_LOGOUT;
+				conn_flush_close(&s->conn);
+				return;
+			}
+			session_reply(s, "%s BAD %s", imap_parser_tag(s->parser),
+			    imap_parser_error(s->parser));
+			continue;
+		}
+		if (r == IMAP_PARSE_DONE) {
+			session_dispatch(s, imap_parser_cmd(s->parser));
+			imap_parser_release(s->parser);
+			if (s->wait == SW_JOB || s->wait == SW_AUTHD ||
+			    s->wait == SW_DELAY || s->wait == SW_STARTTLS)
+				conn_pause(&s->conn, true);
+			continue;
+		}
+		if (used == 0)
+			break;
+	}
+}
+
+static void
+session_conn_cb(struct conn *c, enum conn_event ev, void *arg)
+{
+	struct imap_session *s = arg;
+
+	switch (ev) {
+	case CONN_EV_TLS:
+		s->tls = true;
+		if (s->wait == SW_HANDSHAKE) {
+			s->wait = SW_NONE;
+			if (!s->starttls_port)
+				session_greet(s);
+		}
+		session_input(s);
+		break;
+	case CONN_EV_READ:
+		if (s->wait == SW_HANDSHAKE) {
+			buf_reset(&c->in);
+			break;
+		}
+		session_input(s);
+		break;
+	case CONN_EV_DRAINED:
+		if (s->wait == SW_JOB)
+			cmd_fetch_resume(s);
+		else
+			buf_shrink(&s->resp, 0);
+		break;
+	case CONN_EV_TIMEOUT:
+		if (s->wait == SW_AUTHD || s->wait == SW_JOB)
+			break;
+		log_info("session=%08x addr=%s idle timeout", s->id, s->addr);
+		session_reply(s, "* BYE idle for too long");
+		s->state = SS_LOGOUT;
+		conn_flush_close(c);
+		break;
+	case CONN_EV_CLOSED:
+		session_free(s);
+		break;
+	}
+}
+
+static void
+session_free(struct imap_session *s)
+{
+	log_info("session=%08x addr=%s user=%s closed", s->id, s->addr,
+	    s->user ? s->user : "-");
+	if (s->authreq)
+		authc_cancel(s->authreq);
+	ev_timer_del(&s->timer);
+	if (s->job) {
+		imap_seqset_free(&s->job->set);
+		free(s->job);
+	}
+	session_unselect(s);
+	conn_close(&s->conn);
+	imap_parser_free(&s->parser);
+	buf_free(&s->resp);
+	free(s->user);
+	free(s->root);
+	free(s);
+	imapd_session_gone();
+}
+
+void
+session_start(int fd, const char *addr, bool implicit_tls)
+{
+	struct imap_session *s = xcalloc(1, sizeof(*s));
+	uint64_t out_max = imapd.conf->imap.max_literal * 2 + (16 << 20);
+
+	s->id = ++imapd.next_id ^ (uint32_t)getpid() << 16;
+	(void)bstrcpy(s->addr, addr, sizeof(s->addr));
+	s->starttls_port = !implicit_tls;
+	s->parser = imap_parser_create(IMAP_MAX_LINE,
+	    imapd.conf->imap.max_literal, IMAP_MAX_DEPTH, IMAP_MAX_ARGS);
+	buf_init(&s->resp, 0);
+	ev_timer_init(&s->timer, session_timer_cb, s);
+	conn_init(&s->conn, fd, IMAP_IN_MAX, (size_t)out_max, session_conn_cb, s);
+	conn_set_timeout(&s->conn, imapd.conf->imap.timeout * 1000);
+	log_info("session=%08x addr=%s connect%s", s->id, addr,
+	    implicit_tls ? " tls=implicit" : "");
+	if (implicit_tls) {
+		s->wait = SW_HANDSHAKE;
+		if (conn_starttls(&s->conn, imapd.tls, NULL, false) == -1)
+			session_free(s);
+	} else
+		session_greet(s);
+}

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * imapd.h - facteur-imapd private structures and prototypes, grouped by
+ * source file (STYLE 1).
+ *
+ * Roles (STYLE 5):
+ *   role     user    chroot  may open                       peers
+ *   imapd    `user`  no      listening sockets (bound as    facteur-authd
+ *                            root), the logged-in user's    (authd.sock)
+ *                            Maildir only
+ * One process, one event loop.  Out of memory is fatal (x* allocators):
+ * init restarts the daemon.  The pre-login code never opens mail.
+ */
+#ifndef FACTEUR_IMAPD_H
+#define FACTEUR_IMAPD_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "conn.h"
+#include "ev.h"
+#include "imap_mime.h"
+#include "imap_parser.h"
+#include "imap_store.h"
+
+#define IMAP_MAX_LINE		65536
+#define IMAP_MAX_DEPTH		16
+#define IMAP_MAX_ARGS		10000
+#define IMAP_IN_MAX		65536
+#define IMAP_OUT_SOFT		(256 * 1024)	/* pause producing above this */
+#define IMAP_MAX_FAILS		3
+#define IMAP_FAIL_DELAY_MS	5000
+#define IMAP_MAX_FAILS_CLOSE	10
+
+enum sess_state {
+	SS_NOAUTH,
+	SS_AUTH,
+	SS_SELECTED,
+	SS_LOGOUT,
+};
+
+enum sess_wait {
+	SW_NONE,
+	SW_HANDSHAKE,	/* implicit TLS or STARTTLS in progress */
+	SW_STARTTLS,	/* the STARTTLS OK is being flushed in clear */
+	SW_AUTHD,	/* a login check is out */
+	SW_AUTH_CONT,	/* AUTHENTICATE PLAIN waits for the response line */
+	SW_IDLE,
+	SW_JOB,		/* a FETCH is producing output */
+	SW_DELAY,	/* failed login: the answer waits */
+};
+
+struct imapd {
+	struct conf	*conf;
+	SSL_CTX		*tls;
+	uint32_t	 next_id;
+	unsigned	 nsessions;
+};
+
+extern struct imapd imapd;
+
+struct fetch_job {
+	struct imap_fetch fa;
+	struct imap_seqset set;
+	bool		 uid;
+	size_t		 pos;		/* next view index */
+	char		*cmd;		/* "FETCH" or "UID FETCH" for the reply */
+};
+
+struct imap_session {
+	uint32_t	 id;
+	struct conn	 conn;
+	struct ev_timer	 timer;		/* delays, job kicks, IDLE polling */
+	char		 addr[64];
+	bool		 tls;
+	bool		 starttls_port;
+	struct imap_parser *parser;
+	enum sess_state	 state;
+	enum sess_wait	 wait;
+	char		 tag[64];	/* tag of the command in progress */
+	uint32_t	 authreq;
+	unsigned	 fails;
+	char		*user;
+	char		*root;		/* the user's Maildir */
+	/* selected folder: the shared index plus this session's view */
+	struct store_folder *f;
+	char		*fname;
+	bool		 readonly;
+	uint32_t	*view;		/* UIDs by sequence number - 1 */
+	size_t		 nview, capview;
+	uint32_t	 seen_gen;
+	bool		 expunge_pending;
+	struct fetch_job *job;
+	struct buf	 resp;		/* one FETCH response being built */
+};
+
+/* imapd.c */
+void	imapd_session_gone(void);
+
+/* imap_session.c */
+void	session_start(int fd, const char *addr, bool implicit_tls);
+void	session_reply(struct imap_session *s, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	session_write(struct imap_session *s, const void *p, size_t n);
+void	session_updates(struct imap_session *s, bool expunges);
+void	session_unselect(struct imap_session *s);
+bool	session_out_full(struct imap_session *s);
+/* session_continue - run commands already buffered (after a wait ended) */
+void	session_continue(struct imap_session *s);
+
+/* imap_cmd.c: commands of the authenticated and selected states */
+void	cmd_select(struct imap_session *s, const struct imap_cmd *c, bool ro);
+void	cmd_list(struct imap_session *s, const struct imap_cmd *c, bool lsub);
+void	cmd_status(struct imap_session *s, const struct imap_cmd *c);
+void	cmd_mailbox(struct imap_session *s, const struct imap_cmd *c);
+void	cmd_append(struct imap_session *s, const struct imap_cmd *c);
+void	cmd_expunge(struct imap_session *s, const struct imap_cmd *c,
+	    const struct imap_arg *uidset, bool silent);
+void	cmd_fetch(struct imap_session *s, const struct imap_cmd *c, bool uid);
+void	cmd_fetch_resume(struct imap_session *s);
+void	cmd_store(struct imap_session *s, const struct imap_cmd *c, bool uid);
+void	cmd_copy(struct imap_session *s, const struct imap_cmd *c, bool uid,
+	    bool move);
+void	cmd_search(struct imap_session *s, const struct imap_cmd *c, bool uid);
+/* imap_cmd_arg_str - an astring argument as C string, no NUL inside */
+const char *cmd_arg_str(const struct imap_arg *a);
+/* mailbox name argument -> directory; replies NO itself on failure */
+bool	cmd_mailbox_dir(struct imap_session *s, const struct imap_arg *a,
+	    char *dir, size_t dirsz, const char **name_r);
+
+/* imap_search.c */
+struct search_node;
+struct search_node *search_compile(const struct imap_arg *a, const char **err_r);
+void	search_free(struct search_node **np);
+bool	search_match(struct search_node *n, struct store_folder *f, size_t idx,
+	    uint32_t seq, uint32_t maxseq);
+/* search_parse_date - "1-Feb-1994" -> UTC midnight; false if malformed */
+bool	search_parse_date(const char *s, int64_t *t_r);
+
+#endif

@@ -1,0 +1,647 @@
+# SPDX-License-Identifier: ISC
+"""test_imap - facteur-imapd with real clients: python imaplib for every
+command, curl imaps, mbsync, IDLE, restarts, two sessions, a 10,000-message
+mailbox.  Real facteur-authd and facteur-keytool; messages are put into the
+Maildir directly (as a delivery agent would: tmp/ then new/)."""
+
+import imaplib
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import facteur_test as ft  # noqa: E402
+
+ALICE = 'alice@example.org'
+BOB = 'bob@example.org'
+PASS = 'correct horse'
+env = None
+PORT = 0
+PORT_STARTTLS = 0
+_seq = [0]
+
+
+def ctx():
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    return c
+
+
+def connect(user=ALICE, password=PASS):
+    m = imaplib.IMAP4_SSL('127.0.0.1', PORT, ssl_context=ctx(), timeout=30)
+    if user:
+        m.login(user, password)
+    return m
+
+
+def deliver(addr, subject, body='Hello.\n', extra='', raw=None, sub=''):
+    """Write a message into addr's Maildir (folder sub) like an MDA."""
+    _seq[0] += 1
+    d = env.mail_dir(addr)
+    if sub:
+        d = os.path.join(d, '.' + sub)
+    for s in ('tmp', 'new', 'cur'):
+        os.makedirs(os.path.join(d, s), exist_ok=True)
+    if raw is None:
+        raw = (f'From: Sender <sender@example.net>\nTo: {addr}\n'
+               f'Subject: {subject}\nDate: Mon, 1 Jan 2024 10:00:00 +0000\n'
+               f'Message-ID: <{_seq[0]}.{time.time()}@test>\n{extra}\n{body}')
+    name = f'{int(time.time())}.T{_seq[0]}P{os.getpid()}.test'
+    tmp = os.path.join(d, 'tmp', name)
+    with open(tmp, 'w', encoding='utf-8') as f:
+        f.write(raw)
+    env.chown(tmp)
+    os.rename(tmp, os.path.join(d, 'new', name))
+    return name
+
+
+def ok(r):
+    return r[0] == 'OK'
+
+
+def setup():
+    global env, PORT, PORT_STARTTLS
+    env = ft.Env()
+    PORT = env.port()
+    PORT_STARTTLS = env.port()
+    env.write_config(imap={'listen': f'127.0.0.1:{PORT}',
+                           'listen_starttls': f'127.0.0.1:{PORT_STARTTLS}',
+                           'max_literal': '1M', 'timeout': '1m'})
+    env.add_user(ALICE, PASS)
+    env.add_user(BOB, PASS)
+    env.start('authd')
+    env.start('imapd', ports=[PORT, PORT_STARTTLS])
+
+
+# ---------------------------------------------------------------------
+
+
+def test_login_capability():
+    m = imaplib.IMAP4_SSL('127.0.0.1', PORT, ssl_context=ctx(), timeout=30)
+    caps = m.capabilities
+    for c in ('IMAP4REV1', 'LITERAL+', 'IDLE', 'UIDPLUS', 'MOVE',
+              'SPECIAL-USE', 'NAMESPACE', 'ENABLE', 'ID', 'UNSELECT',
+              'CHILDREN', 'AUTH=PLAIN'):
+        ft.check(c in caps, f'capability {c}', caps)
+    try:
+        m.login(ALICE, 'wrong')
+        ft.check(False, 'wrong password refused')
+    except imaplib.IMAP4.error as e:
+        ft.check('AUTHENTICATIONFAILED' in str(e), 'wrong password NO', str(e))
+    r = m.login(ALICE, PASS)
+    ft.check(ok(r), 'login', r)
+    r = m.noop()
+    ft.check(ok(r), 'noop', r)
+    ft.check(ok(m.logout()[:1] and ('OK',)) or True, 'logout')
+    # AUTHENTICATE PLAIN (imaplib sends it without SASL-IR)
+    m = imaplib.IMAP4_SSL('127.0.0.1', PORT, ssl_context=ctx(), timeout=30)
+    r = m.authenticate('PLAIN',
+                       lambda _: f'\0{ALICE}\0{PASS}'.encode())
+    ft.check(ok(r), 'AUTHENTICATE PLAIN', r)
+    m.logout()
+    # SASL-IR by hand
+    s = ctx().wrap_socket(socket.create_connection(('127.0.0.1', PORT)))
+    f = s.makefile('rwb')
+    f.readline()
+    import base64
+    ir = base64.b64encode(f'\0{ALICE}\0{PASS}'.encode()).decode()
+    f.write(f'a AUTHENTICATE PLAIN {ir}\r\n'.encode())
+    f.flush()
+    line = f.readline()
+    ft.check(line.startswith(b'a OK'), 'SASL-IR login', line)
+    f.write(b'b ID ("name" "test")\r\nc NAMESPACE\r\nd ENABLE UTF8=ACCEPT\r\n')
+    f.flush()
+    out = b''
+    while not out.endswith(b'\r\n') or b'd OK' not in out:
+        out += f.readline()
+    ft.check(b'* ID ("name" "facteur")' in out, 'ID', out)
+    ft.check(b'* NAMESPACE (("" ".")) NIL NIL' in out, 'NAMESPACE', out)
+    ft.check(b'd OK' in out, 'ENABLE', out)
+    s.close()
+
+
+def test_starttls():
+    m = imaplib.IMAP4('127.0.0.1', PORT_STARTTLS, timeout=30)
+    ft.check('LOGINDISABLED' in m.capabilities, 'LOGINDISABLED before TLS',
+             m.capabilities)
+    ft.check('STARTTLS' in m.capabilities, 'STARTTLS offered')
+    try:
+        m.login(ALICE, PASS)
+        ft.check(False, 'LOGIN refused before TLS')
+    except imaplib.IMAP4.error as e:
+        ft.check('PRIVACYREQUIRED' in str(e) or 'TLS' in str(e),
+                 'LOGIN refused before TLS', str(e))
+    r = m.starttls(ssl_context=ctx())
+    ft.check(ok(r), 'STARTTLS', r)
+    r = m.login(ALICE, PASS)
+    ft.check(ok(r), 'LOGIN after STARTTLS', r)
+    m.logout()
+    # plaintext pipelined after STARTTLS is discarded
+    s = socket.create_connection(('127.0.0.1', PORT_STARTTLS))
+    s.recv(4096)
+    s.sendall(b'a STARTTLS\r\nb LOGIN alice@example.org x\r\n')
+    time.sleep(0.3)
+    data = s.recv(4096)
+    ft.check(data.startswith(b'a OK') and b'b ' not in data,
+             'pipelined command after STARTTLS not run', data)
+    s.close()
+
+
+def test_folders_list():
+    m = connect()
+    typ, data = m.list()
+    text = b'\n'.join(data).decode()
+    ft.check(typ == 'OK', 'LIST', text)
+    for name, use in (('Sent', '\\Sent'), ('Drafts', '\\Drafts'),
+                      ('Trash', '\\Trash'), ('Junk', '\\Junk'),
+                      ('Archive', '\\Archive')):
+        ft.check(re.search(rf'\(.*{re.escape(use)}.*\) "\." "?{name}"?',
+                           text), f'LIST special-use {name}', text)
+    ft.check('INBOX' in text, 'LIST INBOX', text)
+    ft.check(ok(m.create('Projects')), 'CREATE Projects')
+    ft.check(ok(m.create('Projects.2024')), 'CREATE Projects.2024')
+    typ, data = m.list('', 'Projects*')
+    text = b'\n'.join(data).decode()
+    ft.check('\\HasChildren' in text and 'Projects.2024' in text,
+             'LIST CHILDREN', text)
+    typ, data = m.list('', '%')
+    text = b'\n'.join(data).decode()
+    ft.check('Projects.2024' not in text and 'Projects' in text,
+             'LIST % stops at the separator', text)
+    typ, data = m._simple_command('LIST', '(SPECIAL-USE)', '""', '*')
+    data = m._untagged_response(typ, data, 'LIST')[1]
+    text = b'\n'.join(d for d in data if d).decode()
+    ft.check('Sent' in text and 'Projects' not in text,
+             'LIST (SPECIAL-USE)', text)
+    ft.check(ok(m.rename('Projects.2024', 'Projects.2025')), 'RENAME')
+    ft.check(ok(m.subscribe('Projects')), 'SUBSCRIBE')
+    typ, data = m.lsub('', '*')
+    text = b'\n'.join(d for d in data if d).decode()
+    ft.check('Projects' in text and 'Sent' in text, 'LSUB', text)
+    ft.check(ok(m.unsubscribe('Projects')), 'UNSUBSCRIBE')
+    ft.check(ok(m.delete('Projects.2025')), 'DELETE')
+    typ, data = m.list('', '*')
+    text = b'\n'.join(data).decode()
+    ft.check('Projects.2025' not in text, 'deleted folder gone', text)
+    typ, data = m.create('../evil')
+    ft.check(typ == 'NO', 'CREATE ../evil refused', data)
+    typ, data = m.select('Nope')
+    ft.check(typ == 'NO', 'SELECT missing folder NO', data)
+    m.logout()
+
+
+def test_select_fetch():
+    for i in range(3):
+        deliver(ALICE, f'fetch test {i}', body=f'body {i}\nline 2\n')
+    m = connect()
+    typ, data = m.select('INBOX')
+    ft.check(typ == 'OK' and int(data[0]) >= 3, 'SELECT INBOX', data)
+    n = int(data[0])
+    ft.check(m.untagged_responses.get('UIDVALIDITY'), 'UIDVALIDITY given')
+    typ, data = m.fetch('1:*', '(UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE)')
+    ft.check(typ == 'OK' and len([d for d in data if d]) == n, 'FETCH 1:*',
+             data)
+    first = data[0] if isinstance(data[0], bytes) else data[0][0]
+    ft.check(b'ENVELOPE ("Mon, 1 Jan 2024 10:00:00 +0000" "fetch test 0"'
+             in first, 'ENVELOPE', first)
+    typ, data = m.fetch('1', '(BODY.PEEK[] RFC822.SIZE)')
+    body = data[0][1]
+    size = int(re.search(rb'RFC822.SIZE (\d+)', data[0][0]).group(1))
+    ft.check(body.count(b'\r\n') == body.count(b'\n') and len(body) == size,
+             'BODY[] in CRLF form and RFC822.SIZE agrees', (size, body))
+    typ, data = m.fetch('1', '(FLAGS)')
+    ft.check(b'\\Seen' not in data[0], 'PEEK did not set \\Seen', data)
+    typ, data = m.fetch('1', '(BODY[TEXT])')
+    ft.check(data[0][1] == b'body 0\r\nline 2\r\n', 'BODY[TEXT]', data)
+    typ, data = m.fetch('1', '(FLAGS)')
+    ft.check(b'\\Seen' in data[0], 'BODY[] set \\Seen', data)
+    typ, data = m.fetch('1', '(BODY.PEEK[HEADER.FIELDS (Subject)])')
+    ft.check(data[0][1] == b'Subject: fetch test 0\r\n\r\n',
+             'HEADER.FIELDS', data)
+    typ, data = m.fetch('1', '(BODY.PEEK[TEXT]<2.3>)')
+    ft.check(data[0][1] == b'dy ' and b'BODY[TEXT]<2>' in data[0][0],
+             'partial fetch', data)
+    typ, data = m.fetch('1', '(BODYSTRUCTURE)')
+    ft.check(b'BODYSTRUCTURE ("TEXT" "PLAIN"' in data[0], 'BODYSTRUCTURE',
+             data)
+    typ, data = m.uid('FETCH', '1:*', '(UID FLAGS)')
+    ft.check(typ == 'OK' and len(data) == n, 'UID FETCH', data)
+    typ, data = m.fetch('1', '(BODY[99])')
+    ft.check(typ == 'OK', 'BODY[99] of a missing part is OK (empty)', data)
+    try:
+        typ, data = m.fetch('1', '(FOO)')
+        ft.check(False, 'unknown fetch item BAD', data)
+    except imaplib.IMAP4.error as e:
+        ft.check('BAD' in str(e) or 'unknown' in str(e),
+                 'unknown fetch item BAD', str(e))
+    m.logout()
+
+
+def test_store_search_expunge():
+    m = connect()
+    m.select('INBOX')
+    deliver(ALICE, 'searchable unicorn', body='the needle is here\n')
+    deliver(ALICE, 'another one', body='nothing\n', extra='Cc: carol@x.org\n')
+    m.noop()
+    typ, data = m.search(None, 'SUBJECT', 'unicorn')
+    ft.check(typ == 'OK' and len(data[0].split()) == 1, 'SEARCH SUBJECT', data)
+    typ, data = m.search('UTF-8', 'BODY', 'NEEDLE')
+    ft.check(typ == 'OK' and len(data[0].split()) == 1,
+             'SEARCH CHARSET UTF-8 BODY', data)
+    typ, data = m.search(None, 'OR', 'CC', 'carol', 'SUBJECT', 'unicorn')
+    ft.check(len(data[0].split()) == 2, 'SEARCH OR', data)
+    typ, data = m.search(None, 'NOT', 'SUBJECT', 'unicorn', 'SINCE',
+                         '1-Jan-2000', 'SENTON', '1-Jan-2024')
+    ft.check(typ == 'OK' and len(data[0].split()) >= 1, 'SEARCH NOT SINCE',
+             data)
+    typ, data = m.search(None, 'LARGER', '10', 'SMALLER', '100000', 'UNSEEN')
+    ft.check(typ == 'OK' and data[0], 'SEARCH LARGER SMALLER UNSEEN', data)
+    typ, data = m.uid('SEARCH', 'UID', '1:*', 'ALL')
+    ft.check(typ == 'OK' and data[0], 'UID SEARCH', data)
+    typ, data = m.search('KOI8-R', 'ALL')
+    ft.check(typ == 'NO', 'SEARCH unknown charset NO', data)
+    seq = m.search(None, 'SUBJECT', 'unicorn')[1][0].split()[0]
+    typ, data = m.store(seq, '+FLAGS', '(\\Flagged \\Deleted)')
+    ft.check(typ == 'OK' and b'\\Flagged' in data[0], 'STORE +FLAGS', data)
+    typ, data = m.search(None, 'FLAGGED', 'DELETED')
+    ft.check(data[0].split() == [seq], 'SEARCH FLAGGED', data)
+    typ, data = m.store(seq, '-FLAGS.SILENT', '(\\Flagged)')
+    ft.check(typ == 'OK' and data == [None], 'STORE -FLAGS.SILENT', data)
+    # flags are in the file name
+    files = [f for f in env.maildir_files(ALICE, ('cur',))]
+    ft.check(any(f.endswith(':2,T') for f in files), 'flags in file name',
+             files)
+    before = int(m.select('INBOX')[1][0])
+    typ, data = m.expunge()
+    ft.check(typ == 'OK' and data[0] == seq, 'EXPUNGE', data)
+    after = int(m.select('INBOX')[1][0])
+    ft.check(after == before - 1, 'one message fewer', (before, after))
+    m.logout()
+
+
+def test_append_copy_move():
+    m = connect()
+    msg = b'From: a@b.c\r\nSubject: appended\r\n\r\nappended body\r\n'
+    typ, data = m.append('Drafts', '(\\Draft \\Seen)',
+                         '"05-Mar-2021 12:00:00 +0100"', msg)
+    ft.check(typ == 'OK' and b'APPENDUID' in data[0], 'APPEND APPENDUID', data)
+    m.select('Drafts')
+    typ, data = m.fetch('1', '(FLAGS INTERNALDATE BODY.PEEK[] RFC822.SIZE)')
+    ft.check(data[0][1] == msg, 'appended message read back', data)
+    ft.check(b'05-Mar-2021 11:00:00 +0000' in data[0][0], 'APPEND date kept',
+             data)
+    ft.check(b'\\Draft' in data[0][0] and b'\\Seen' in data[0][0],
+             'APPEND flags kept', data)
+    ft.check(b'RFC822.SIZE %d' % len(msg) in data[0][0], 'APPEND size', data)
+    typ, data = m.copy('1', 'Archive')
+    ft.check(typ == 'OK' and b'COPYUID' in data[0], 'COPY COPYUID', data)
+    typ, data = m._simple_command('MOVE', '1', 'Trash')
+    ft.check(typ == 'OK', 'MOVE', data)
+    ft.check(m.untagged_responses.get('EXPUNGE'), 'MOVE expunged the source',
+             m.untagged_responses)
+    m.select('Drafts')
+    ft.check(int(m.select('Drafts')[1][0]) == 0, 'Drafts empty after MOVE')
+    st = m.status('Trash', '(MESSAGES UIDNEXT UIDVALIDITY UNSEEN RECENT)')
+    ft.check(st[0] == 'OK' and b'MESSAGES 1' in st[1][0], 'STATUS', st)
+    st = m.status('Archive', '(MESSAGES)')
+    ft.check(b'MESSAGES 1' in st[1][0], 'COPY target has it', st)
+    typ, data = m.append('NoSuchBox', None, None, msg)
+    ft.check(typ == 'NO' and b'TRYCREATE' in data[0], 'APPEND TRYCREATE',
+             data)
+    m.select('Archive')
+    typ, data = m.uid('MOVE', '1:*', 'INBOX')
+    ft.check(typ == 'OK', 'UID MOVE', data)
+    typ, data = m.uid('COPY', '99999', 'INBOX')
+    ft.check(typ == 'OK', 'UID COPY of nothing is OK', data)
+    ft.check(ok(m._simple_command('UNSELECT')), 'UNSELECT')
+    m.select('Trash')
+    m.store('1:*', '+FLAGS', '\\Deleted')
+    typ, data = m.close()
+    ft.check(typ == 'OK', 'CLOSE', data)
+    st = m.status('Trash', '(MESSAGES)')
+    ft.check(b'MESSAGES 0' in st[1][0], 'CLOSE expunged', st)
+    m.logout()
+
+
+def test_bad_input():
+    s = ctx().wrap_socket(socket.create_connection(('127.0.0.1', PORT)))
+    f = s.makefile('rwb')
+    f.readline()
+
+    def cmd(line):
+        f.write(line)
+        f.flush()
+        return f.readline()
+
+    ft.check(cmd(b'a FROB\r\n').startswith(b'a BAD'), 'unknown command BAD')
+    ft.check(cmd(b'a SELECT INBOX\r\n').startswith(b'a BAD'),
+             'SELECT before login BAD')
+    ft.check(cmd(b'a LOGIN {99999999999}\r\n').startswith(b'a BAD'),
+             'huge literal refused before continuation')
+    ft.check(cmd(b'a LOGIN {4294967295}\r\n').startswith(b'a BAD'),
+             '{4294967295} refused')
+    ft.check(cmd(b'a LOGIN "x\x00y" z\r\n').startswith(b'a BAD'),
+             'NUL refused')
+    ft.check(cmd(b'a NOOP ' + b'x' * 70000 + b'\r\n').startswith(b'a BAD'),
+             'over-long line BAD')
+    ft.check(cmd(b'b NOOP\r\n').startswith(b'b OK'), 'session still usable')
+    ft.check(cmd(b'c FETCH 1 FLAGS\r\n').startswith(b'c BAD'),
+             'FETCH before login BAD')
+    r = cmd(b'd LOGIN {5}\r\n')
+    ft.check(r.startswith(b'+'), 'literal continuation', r)
+    r = cmd(b'alice x\r\n')
+    ft.check(r.startswith(b'd NO') or r.startswith(b'd BAD'),
+             'LOGIN with literal user answered', r)
+    ft.check(cmd(b'e LOGOUT\r\n').startswith(b'* BYE'), 'LOGOUT BYE')
+    s.close()
+    # LITERAL+ past the limit closes the connection
+    s = ctx().wrap_socket(socket.create_connection(('127.0.0.1', PORT)))
+    f = s.makefile('rwb')
+    f.readline()
+    f.write(b'a LOGIN {99999999+}\r\n')
+    f.flush()
+    r = f.readline()
+    ft.check(r.startswith(b'* BYE'), 'LITERAL+ over the limit: BYE', r)
+    s.close()
+
+
+def test_two_sessions():
+    a = connect()
+    b = connect()
+    a.select('INBOX')
+    b.select('INBOX')
+    n = int(a.select('INBOX')[1][0])
+    b.select('INBOX')
+    deliver(ALICE, 'for both')
+    time.sleep(0.3)
+    typ, data = a.noop()
+    ft.check(a.untagged_responses.get('EXISTS', [b''])[-1] == str(n + 1).encode()
+             or b'%d' % (n + 1) in b' '.join(
+                 a.untagged_responses.get('EXISTS', [])),
+             'session A sees the delivery', a.untagged_responses)
+    b.noop()
+    a.store(str(n + 1), '+FLAGS', '\\Flagged')
+    time.sleep(0.2)
+    b.noop()
+    fetches = b.untagged_responses.get('FETCH', [])
+    ft.check(any(b'\\Flagged' in x for x in fetches),
+             'session B sees A\'s flag change', b.untagged_responses)
+    a.store(str(n + 1), '+FLAGS', '\\Deleted')
+    a.expunge()
+    b.noop()
+    ft.check(b.untagged_responses.get('EXPUNGE') == [str(n + 1).encode()],
+             'session B sees A\'s expunge', b.untagged_responses)
+    a.logout()
+    b.logout()
+
+
+def test_idle():
+    m = connect()
+    m.select('INBOX')
+    n = int(m.select('INBOX')[1][0])
+    tag = m._new_tag().decode()
+    m.send(f'{tag} IDLE\r\n'.encode())
+    line = m.readline()
+    ft.check(line.startswith(b'+'), 'IDLE continuation', line)
+    t0 = time.time()
+    deliver(ALICE, 'idle wakeup')
+    m.sock.settimeout(2.0)
+    line = b''
+    try:
+        line = m.readline()
+    except socket.timeout:
+        pass
+    took = time.time() - t0
+    ft.check(line.strip() == f'* {n + 1} EXISTS'.encode() and took < 2.0,
+             f'IDLE sees a new delivery within 2 s ({took:.2f} s)', line)
+    m.sock.settimeout(10)
+    m.send(b'DONE\r\n')
+    while True:
+        line = m.readline()
+        if line.startswith(tag.encode()):
+            break
+    ft.check(b'OK' in line, 'IDLE DONE', line)
+    m.logout()
+
+
+def test_restart_uids():
+    m = connect()
+    m.select('INBOX')
+    typ, data = m.uid('FETCH', '1:*', '(UID)')
+    before = re.findall(rb'UID (\d+)', b' '.join(data))
+    uv1 = m.untagged_responses.get('UIDVALIDITY')
+    m.logout()
+    env.stop('imapd')
+    # another client renames a file (flag change) while imapd is down
+    cur = os.path.join(env.mail_dir(ALICE), 'cur')
+    names = sorted(os.listdir(cur))
+    if names:
+        p = os.path.join(cur, names[0])
+        base = names[0].split(':')[0]
+        os.rename(p, os.path.join(cur, base + ':2,FS'))
+    deliver(ALICE, 'after restart')
+    env.start('imapd', ports=[PORT, PORT_STARTTLS])
+    m = connect()
+    typ, data = m.select('INBOX')
+    uv2 = m.untagged_responses.get('UIDVALIDITY')
+    typ, data = m.uid('FETCH', '1:*', '(UID FLAGS)')
+    after = re.findall(rb'UID (\d+)', b' '.join(data))
+    ft.check(uv1 == uv2 or (uv1 is None), 'UIDVALIDITY kept', (uv1, uv2))
+    ft.check(after[:len(before)] == before and len(after) == len(before) + 1
+             and int(after[-1]) > int(before[-1]),
+             'UIDs unchanged across a restart, new one above', (before, after))
+    m.logout()
+
+
+def test_lost_uidlist():
+    m = connect()
+    m.select('Archive')
+    uv1 = m.untagged_responses.get('UIDVALIDITY')[-1]
+    m.logout()
+    env.stop('imapd')
+    os.unlink(os.path.join(env.mail_dir(ALICE), '.Archive', 'facteur-uidlist'))
+    env.start('imapd', ports=[PORT, PORT_STARTTLS])
+    m = connect()
+    m.select('Archive')
+    uv2 = m.untagged_responses.get('UIDVALIDITY')[-1]
+    ft.check(uv1 != uv2, 'lost UID list: new UIDVALIDITY', (uv1, uv2))
+    m.logout()
+
+
+def test_curl():
+    if not shutil.which('curl'):
+        ft.check(False, 'curl installed')
+        return
+    deliver(ALICE, 'for curl', body='curl body\n')
+    r = subprocess.run(['curl', '-sS', '-k', '--user', f'{ALICE}:{PASS}',
+                        f'imaps://127.0.0.1:{PORT}/'],
+                       capture_output=True, text=True, timeout=30)
+    ft.check(r.returncode == 0 and 'INBOX' in r.stdout, 'curl LIST', r)
+    m = connect()
+    m.select('INBOX')
+    uid = re.findall(rb'UID (\d+)', b' '.join(m.uid('FETCH', '1:*', '(UID)')[1]))[-1]
+    m.logout()
+    r = subprocess.run(['curl', '-sS', '-k', '--user', f'{ALICE}:{PASS}',
+                        f'imaps://127.0.0.1:{PORT}/INBOX;UID={uid.decode()}'],
+                       capture_output=True, text=True, timeout=30)
+    ft.check(r.returncode == 0 and 'curl body' in r.stdout, 'curl FETCH', r)
+
+
+def test_mbsync():
+    if not shutil.which('mbsync'):
+        ft.check(False, 'mbsync installed (package isync)')
+        return
+    local = env.path('mbsync-local')
+    os.makedirs(local, exist_ok=True)
+    rc = env.path('mbsyncrc')
+    with open(rc, 'w', encoding='utf-8') as f:
+        f.write(f'''IMAPAccount test
+Host 127.0.0.1
+Port {PORT}
+User {BOB}
+Pass "{PASS}"
+SSLType IMAPS
+CertificateFile {env.cert}
+AuthMechs LOGIN
+
+IMAPStore remote
+Account test
+
+MaildirStore local
+Path {local}/
+Inbox {local}/INBOX
+SubFolders Verbatim
+
+Channel test
+Far :remote:
+Near :local:
+Patterns *
+Create Both
+Expunge Both
+SyncState *
+''')
+    for i in range(5):
+        deliver(BOB, f'mbsync {i}')
+
+    def sync():
+        return subprocess.run(['mbsync', '-c', rc, '-a'], capture_output=True,
+                              text=True, timeout=120)
+    r = sync()
+    ft.check(r.returncode == 0, 'mbsync first sync', r.stderr[-2000:])
+    got = os.listdir(os.path.join(local, 'INBOX', 'cur')) + \
+        os.listdir(os.path.join(local, 'INBOX', 'new'))
+    ft.check(len(got) == 5, 'mbsync pulled 5 messages', got)
+    # a local message goes up
+    d = os.path.join(local, 'INBOX', 'new')
+    with open(os.path.join(d, f'{int(time.time())}.local.mbsync'), 'w',
+              encoding='utf-8') as f:
+        f.write('From: me@x\nSubject: from mbsync\n\nup\n')
+    r = sync()
+    ft.check(r.returncode == 0, 'mbsync second sync', r.stderr[-2000:])
+    m = connect(BOB)
+    typ, data = m.select('INBOX')
+    ft.check(int(data[0]) == 6, 'mbsync pushed a message', data)
+    m.logout()
+    state = open(os.path.join(local, 'INBOX', '.mbsyncstate'), 'rb').read()
+    r = sync()
+    ft.check(r.returncode == 0, 'mbsync third sync', r.stderr[-2000:])
+    state2 = open(os.path.join(local, 'INBOX', '.mbsyncstate'), 'rb').read()
+    ft.check(state == state2, 'mbsync: a sync with no change is a no-op')
+
+
+def test_big_mailbox():
+    user = 'big@example.org'
+    env.add_user(user, PASS)
+    m = connect(user)        # creates the Maildir
+    m.logout()
+    d = env.mail_dir(user)
+    n = 10000
+    t0 = time.time()
+    for i in range(n):
+        name = f'{1700000000 + i}.B{i}P1.test:2,{"S" if i % 2 else ""}'
+        p = os.path.join(d, 'cur', name)
+        with open(p, 'w', encoding='utf-8') as f:
+            f.write(f'From: s{i}@example.net\nTo: {user}\nSubject: msg {i}\n'
+                    f'Date: Mon, 1 Jan 2024 10:00:00 +0000\n\nbody {i}\n')
+        if env.as_root:
+            os.lchown(p, env.uid, env.gid)
+    print(f'# generated {n} messages in {time.time() - t0:.1f} s')
+    t0 = time.time()
+    m = connect(user)
+    typ, data = m.select('INBOX')
+    t_sel = time.time() - t0
+    ft.check(int(data[0]) == n, '10,000 messages selected', data)
+    t0 = time.time()
+    typ, data = m.uid('FETCH', '1:*',
+                      '(UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE)')
+    t_fetch = time.time() - t0
+    ft.check(typ == 'OK' and len(data) == n, 'UID FETCH 1:* of 10,000',
+             len(data))
+    print(f'# LOGIN+SELECT {t_sel:.2f} s (first, builds the UID list), '
+          f'UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE) '
+          f'{t_fetch:.2f} s')
+    typ, data = m.search(None, 'SEEN')
+    ft.check(len(data[0].split()) == n // 2, 'SEARCH SEEN on 10,000')
+    m.logout()
+    t0 = time.time()
+    m = connect(user)
+    m.select('INBOX')
+    t_sel2 = time.time() - t0
+    typ, data = m.uid('FETCH', '1:*', '(UID FLAGS)')
+    ft.check(len(data) == n, 'UID FETCH FLAGS of 10,000')
+    print(f'# LOGIN+SELECT again {t_sel2:.2f} s')
+    pid = env.daemons['imapd'].proc.pid
+    try:
+        with open(f'/proc/{pid}/status', encoding='utf-8') as f:
+            rss = [l for l in f if l.startswith('VmRSS')]
+        print(f'# imapd {rss[0].strip()} with one 10,000-message session')
+    except OSError:
+        pass
+    m.logout()
+
+
+def test_session_memory():
+    """Per-session RSS: open 50 logged-in IMAPS sessions, compare VmRSS."""
+    pid = env.daemons['imapd'].proc.pid
+
+    def rss():
+        with open(f'/proc/{pid}/status', encoding='utf-8') as f:
+            for l in f:
+                if l.startswith('VmRSS'):
+                    return int(l.split()[1])
+        return 0
+    base = rss()
+    ms = []
+    for _ in range(50):
+        m = connect()
+        m.select('INBOX')
+        ms.append(m)
+    grown = rss() - base
+    print(f'# 50 IMAPS sessions with INBOX selected: +{grown} KiB RSS, '
+          f'{grown / 50:.0f} KiB per session')
+    ft.check(grown / 50 < 400, 'per-session memory bounded', grown)
+    for m in ms:
+        m.logout()
+
+
+if __name__ == '__main__':
+    try:
+        setup()
+    except Exception as e:  # pylint: disable=broad-except
+        ft.check(False, 'setup', str(e))
+        if env:
+            env.stop_all()
+            env.dump_logs()
+        sys.exit(ft.summary())
+    ft.run_tests(env, [test_login_capability, test_starttls, test_folders_list,
+                       test_select_fetch, test_store_search_expunge,
+                       test_append_copy_move, test_bad_input,
+                       test_two_sessions, test_idle, test_restart_uids,
+                       test_lost_uidlist, test_curl, test_mbsync,
+                       test_big_mailbox, test_session_memory])
