@@ -221,6 +221,16 @@ authc_timeout(struct ev_timer *t, void *arg)
 	req_complete(r, AUTHD_TEMPFAIL, NULL);
 }
 
+/* authc_peer_gone - EOF or an error is waiting on the connection */
+static bool
+authc_peer_gone(int fd)
+{
+	char c;
+	ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	return n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR);
+}
+
 /* authc_send - queue one request; its id, or 0 (nothing will be called) */
 static uint32_t
 authc_send(uint32_t type, const struct ipc_out *o, authc_cb *cb, void *arg)
@@ -230,6 +240,9 @@ authc_send(uint32_t type, const struct ipc_out *o, authc_cb *cb, void *arg)
 
 	if (o->overflow)
 		return 0;
+	/* authd restarted while the loop was busy: do not send into a dead socket */
+	if (authc.conn != NULL && authc_peer_gone(authc.conn->ch.fd))
+		authc_drop("authd closed the connection");
 	if (authc.conn == NULL && authc_connect() == -1) {
 		if (!warned)
 			log_warn("authc: connect %s", authc.path);

@@ -20,6 +20,12 @@
  *                                              (patterns "@domain" allowed)
  *   AUTHD_DKIM_SIGN str domain, str selector,
  *               u32 alg, data sha256 digest -> OK: data signature
+ *                                              NOTFOUND (no such key) | TEMPFAIL
+ *
+ * Details fixed by the implementation (authd/README.md): HELLO is sent
+ * with id 0 and answered OK + u32 version; LOGIN lower-cases the user and
+ * accepts a bare local part when exactly one domain is configured; RCPT
+ * and SENDERS answer NOTFOUND for an unknown address or user.
  *
  * The client reconnects on demand; every request times out after
  * AUTHC_TIMEOUT_MS and then completes with AUTHD_TEMPFAIL, so a session
