@@ -44,7 +44,7 @@ struct imap_parser {
 
 	/* the result, valid after DONE */
 	struct imap_arg	*nodes;
-	unsigned	 nnodes;
+	unsigned	 nnodes, nodes_cap;
 	char		*strs;
 	size_t		 strs_len, strs_cap;
 	struct imap_cmd	 cmd;
@@ -362,7 +362,7 @@ tok_node(struct imap_parser *p, enum imap_arg_type t)
 {
 	struct imap_arg *a;
 
-	if (p->nnodes >= p->max_args) {
+	if (p->nnodes >= p->nodes_cap) {
 		p->error = "too many arguments";
 		return NULL;
 	}
@@ -584,10 +584,16 @@ parser_tokenize(struct imap_parser *p)
 {
 	const char *s = buf_head(&p->raw), *e;
 	size_t n = p->raw.len, need;
+	unsigned want;
 
 	parser_grab_tag(p);
-	if (p->nodes == NULL)
-		p->nodes = xreallocarray(NULL, p->max_args, sizeof(*p->nodes));
+	/* every node takes at least one byte of raw: n + 1 is enough */
+	want = n + 1 < p->max_args ? (unsigned)n + 1 : p->max_args;
+	if (want > p->nodes_cap || p->nodes_cap > 4 * want + 256) {
+		free(p->nodes);
+		p->nodes = xreallocarray(NULL, want, sizeof(*p->nodes));
+		p->nodes_cap = want;
+	}
 	need = n + 2;
 	if (need > p->strs_cap) {
 		free(p->strs);

@@ -438,6 +438,8 @@ session_starttls_go(struct imap_session *s)
 		conn_flush_close(&s->conn);
 		return;
 	}
+	/* idle sessions keep no TLS record buffers (memory per session) */
+	SSL_set_mode(s->conn.ssl, SSL_MODE_RELEASE_BUFFERS);
 	conn_pause(&s->conn, false);
 }
 
@@ -500,6 +502,8 @@ cmd_id(struct imap_session *s, const struct imap_cmd *c)
 static void
 cmd_idle(struct imap_session *s, const struct imap_cmd *c)
 {
+	if (s->f)
+		(void)store_sync(s->f, true);
 	session_write(s, "+ idling\r\n", 10);
 	s->wait = SW_IDLE;
 	/* RFC 3501 5.4: clients re-issue IDLE within 29 minutes */
@@ -576,6 +580,9 @@ session_dispatch(struct imap_session *s, const struct imap_cmd *c)
 	else if (IS("NOOP") || IS("CHECK")) {
 		if (IS("CHECK") && !state_ok(s, c, SS_SELECTED))
 			return;
+		/* the client asks for news: do not wait for inotify */
+		if (s->f)
+			(void)store_sync(s->f, true);
 		session_updates(s, true);
 		session_reply(s, "%s OK %s completed", c->tag, n);
 	} else if (IS("LOGOUT")) {
@@ -836,6 +843,8 @@ session_start(int fd, const char *addr, bool implicit_tls)
 		s->wait = SW_HANDSHAKE;
 		if (conn_starttls(&s->conn, imapd.tls, NULL, false) == -1)
 			session_free(s);
+		else
+			SSL_set_mode(s->conn.ssl, SSL_MODE_RELEASE_BUFFERS);
 	} else
 		session_greet(s);
 }

@@ -48,6 +48,13 @@ def deliver(addr, subject, body='Hello.\n', extra='', raw=None, sub=''):
         d = os.path.join(d, '.' + sub)
     for s in ('tmp', 'new', 'cur'):
         os.makedirs(os.path.join(d, s), exist_ok=True)
+    # what the harness (root) created must belong to the daemons' user
+    p = os.path.join(d, 'tmp')
+    while p.startswith(env.mail_root):
+        env.chown(p)
+        p = os.path.dirname(p)
+    for s in ('new', 'cur'):
+        env.chown(os.path.join(d, s))
     if raw is None:
         raw = (f'From: Sender <sender@example.net>\nTo: {addr}\n'
                f'Subject: {subject}\nDate: Mon, 1 Jan 2024 10:00:00 +0000\n'
@@ -166,11 +173,11 @@ def test_folders_list():
     ft.check('INBOX' in text, 'LIST INBOX', text)
     ft.check(ok(m.create('Projects')), 'CREATE Projects')
     ft.check(ok(m.create('Projects.2024')), 'CREATE Projects.2024')
-    typ, data = m.list('', 'Projects*')
+    typ, data = m.list('""', 'Projects*')
     text = b'\n'.join(data).decode()
     ft.check('\\HasChildren' in text and 'Projects.2024' in text,
              'LIST CHILDREN', text)
-    typ, data = m.list('', '%')
+    typ, data = m.list('""', '%')
     text = b'\n'.join(data).decode()
     ft.check('Projects.2024' not in text and 'Projects' in text,
              'LIST % stops at the separator', text)
@@ -181,12 +188,12 @@ def test_folders_list():
              'LIST (SPECIAL-USE)', text)
     ft.check(ok(m.rename('Projects.2024', 'Projects.2025')), 'RENAME')
     ft.check(ok(m.subscribe('Projects')), 'SUBSCRIBE')
-    typ, data = m.lsub('', '*')
+    typ, data = m.lsub('""', '*')
     text = b'\n'.join(d for d in data if d).decode()
     ft.check('Projects' in text and 'Sent' in text, 'LSUB', text)
     ft.check(ok(m.unsubscribe('Projects')), 'UNSUBSCRIBE')
     ft.check(ok(m.delete('Projects.2025')), 'DELETE')
-    typ, data = m.list('', '*')
+    typ, data = m.list('""', '*')
     text = b'\n'.join(data).decode()
     ft.check('Projects.2025' not in text, 'deleted folder gone', text)
     typ, data = m.create('../evil')
@@ -502,7 +509,7 @@ def test_mbsync():
     rc = env.path('mbsyncrc')
     with open(rc, 'w', encoding='utf-8') as f:
         f.write(f'''IMAPAccount test
-Host 127.0.0.1
+Host localhost
 Port {PORT}
 User {BOB}
 Pass "{PASS}"
