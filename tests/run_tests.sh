@@ -275,7 +275,7 @@ integration_one() {
 	*.py) set -- /usr/bin/python3 -u "$f" ;;
 	*) set -- sh "$f" ;;
 	esac
-	FACTEUR_BIN=$ROOT/$B_SAN/bin FACTEUR_SRC=$ROOT \
+	PYTHONDONTWRITEBYTECODE=1 FACTEUR_BIN=$ROOT/$B_SAN/bin FACTEUR_SRC=$ROOT \
 	    timeout -k 10 "${INTEGRATION_TIMEOUT:-420}" "$@" \
 	    >"$log" 2>&1 </dev/null
 	rc=$?
