@@ -40,6 +40,20 @@ session_continue(struct imap_session *s)
 static void session_free(struct imap_session *s);
 static void session_starttls_go(struct imap_session *s);
 
+/*
+ * session_close - flush what is queued, then close.  conn_flush_close()
+ * alone may wait for an event that never comes once the last bytes went
+ * out inside a read callback, so a short timer finishes the job.
+ */
+static void
+session_close(struct imap_session *s)
+{
+	s->state = SS_LOGOUT;
+	s->wait = SW_CLOSING;
+	conn_flush_close(&s->conn);
+	ev_timer_add(&s->timer, 5);
+}
+
 void
 session_write(struct imap_session *s, const void *p, size_t n)
 {
@@ -47,8 +61,7 @@ session_write(struct imap_session *s, const void *p, size_t n)
 		return;
 	if (conn_write(&s->conn, p, n) == -1) {
 		log_warnx("session=%08x output overflow, closing", s->id);
-		s->state = SS_LOGOUT;
-		conn_flush_close(&s->conn);
+		session_close(s);
 	}
 }
 
@@ -262,8 +275,7 @@ session_timer_cb(struct ev_timer *t, void *arg)
 		    s->tag);
 		if (s->fails >= IMAP_MAX_FAILS_CLOSE) {
 			session_reply(s, "* BYE too many failures");
-			s->state = SS_LOGOUT;
-			conn_flush_close(&s->conn);
+			session_close(s);
 			return;
 		}
 		session_resume(s);
@@ -273,6 +285,15 @@ session_timer_cb(struct ev_timer *t, void *arg)
 		break;
 	case SW_STARTTLS:
 		session_starttls_go(s);
+		break;
+	case SW_CLOSING:
+		if (s->conn.out.len > 0) {
+			ev_timer_add(&s->timer, 20);
+			break;
+		}
+		if (s->conn.ssl)
+			(void)SSL_shutdown(s->conn.ssl);
+		session_free(s);
 		break;
 	case SW_IDLE:
 		session_updates(s, true);
@@ -434,8 +455,7 @@ session_starttls_go(struct imap_session *s)
 	    imapd.conf->imap.max_literal, IMAP_MAX_DEPTH, IMAP_MAX_ARGS);
 	s->wait = SW_HANDSHAKE;
 	if (conn_starttls(&s->conn, imapd.tls, NULL, false) == -1) {
-		s->state = SS_LOGOUT;
-		conn_flush_close(&s->conn);
+		session_close(s);
 		return;
 	}
 	/* idle sessions keep no TLS record buffers (memory per session) */
@@ -588,8 +608,7 @@ session_dispatch(struct imap_session *s, const struct imap_cmd *c)
 	} else if (IS("LOGOUT")) {
 		session_reply(s, "* BYE logging out");
 		session_reply(s, "%s OK LOGOUT completed", c->tag);
-		s->state = SS_LOGOUT;
-		conn_flush_close(&s->conn);
+		session_close(s);
 	} else if (IS("ID"))
 		cmd_id(s, c);
 	else if (IS("STARTTLS")) {
@@ -737,8 +756,7 @@ session_input(struct imap_session *s)
 			if (imap_parser_fatal(s->parser)) {
 				session_reply(s, "* BYE %s",
 				    imap_parser_error(s->parser));
-				s->state = SS_LOGOUT;
-				conn_flush_close(&s->conn);
+				session_close(s);
 				return;
 			}
 			session_reply(s, "%s BAD %s", imap_parser_tag(s->parser),
@@ -791,8 +809,7 @@ session_conn_cb(struct conn *c, enum conn_event ev, void *arg)
 			break;
 		log_info("session=%08x addr=%s idle timeout", s->id, s->addr);
 		session_reply(s, "* BYE idle for too long");
-		s->state = SS_LOGOUT;
-		conn_flush_close(c);
+		session_close(s);
 		break;
 	case CONN_EV_CLOSED:
 		session_free(s);

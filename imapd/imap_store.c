@@ -606,11 +606,21 @@ sync_scan(struct store_folder *f, bool *renumber_r)
 	return changed;
 }
 
+static void
+store_notify(struct store_folder *f)
+{
+	struct store_watch *w, *wn;
+
+	for (w = f->watchers; w; w = wn) {
+		wn = w->next;
+		w->cb(w->arg);
+	}
+}
+
 int
 store_sync(struct store_folder *f, bool force)
 {
 	bool changed, rewrite;
-	struct store_watch *w, *wn;
 
 	if (!force && !f->dirty && f->wd_cur != -1 && f->wd_new != -1)
 		return 0;
@@ -621,10 +631,7 @@ store_sync(struct store_folder *f, bool force)
 		log_warn("write %s/%s", f->dir, STORE_UIDLIST);
 	if (changed) {
 		f->gen++;
-		for (w = f->watchers; w; w = wn) {
-			wn = w->next;
-			w->cb(w->arg);
-		}
+		store_notify(f);
 	}
 	return 0;
 }
@@ -909,9 +916,30 @@ store_deliver(const char *dir, const char *data, size_t len, uint8_t flags,
 	}
 	if (pathf(tmp, sizeof(tmp), "%s/cur", dir))
 		(void)fsync_dir(tmp);
+	for (f = folders; f; f = f->next)
+		if (strcmp(f->dir, dir) == 0)
+			break;
+	if (f != NULL) {
+		/* open already: number it now instead of rescanning */
+		struct store_msg m;
+
+		memset(&m, 0, sizeof(m));
+		m.uid = f->uidnext++;
+		m.name = xasprintf("%s:2,%s", base, info);
+		m.flags = flags & (MF_IMAP | MF_PASSED);
+		m.itime = itime;
+		m.size = (uint32_t)wsize;
+		m.gen = ++f->gen;
+		folder_push(f, &m);
+		if (uidlist_write(f) == -1)
+			log_warn("write %s/%s", f->dir, STORE_UIDLIST);
+		*uidvalidity_r = f->uidvalidity;
+		*uid_r = m.uid;
+		store_notify(f);
+		return 0;
+	}
 	if ((f = store_folder_open(dir)) == NULL)
 		return -1;
-	(void)store_sync(f, true);
 	*uidvalidity_r = f->uidvalidity;
 	*uid_r = folder_uid_of(f, base);
 	store_folder_close(&f);

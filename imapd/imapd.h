@@ -50,6 +50,7 @@ enum sess_wait {
 	SW_IDLE,
 	SW_JOB,		/* a FETCH is producing output */
 	SW_DELAY,	/* failed login: the answer waits */
+	SW_CLOSING,	/* LOGOUT or BYE: flushing, then close */
 };
 
 struct imapd {

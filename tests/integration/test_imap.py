@@ -632,7 +632,13 @@ def test_session_memory():
     grown = rss() - base
     print(f'# 50 IMAPS sessions with INBOX selected: +{grown} KiB RSS, '
           f'{grown / 50:.0f} KiB per session')
-    ft.check(grown / 50 < 400, 'per-session memory bounded', grown)
+    with open(f'/proc/{pid}/maps', encoding='utf-8') as f:
+        sanitized = 'libasan' in f.read()
+    if sanitized:
+        print('# (ASan build: redzones and quarantine inflate this; '
+              'the bound is checked on the normal build)')
+    else:
+        ft.check(grown / 50 < 150, 'per-session memory under 150 KiB', grown)
     for m in ms:
         m.logout()
 
