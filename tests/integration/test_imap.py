@@ -72,18 +72,29 @@ def ok(r):
     return r[0] == 'OK'
 
 
+SMTP_PORT = 0
+HAVE_SMTPD = False
+
+
 def setup():
-    global env, PORT, PORT_STARTTLS
+    global env, PORT, PORT_STARTTLS, SMTP_PORT, HAVE_SMTPD
     env = ft.Env()
     PORT = env.port()
     PORT_STARTTLS = env.port()
+    HAVE_SMTPD = os.path.exists(env.binary('smtpd'))
+    extra = {}
+    if HAVE_SMTPD:
+        SMTP_PORT = env.port()
+        extra['smtp'] = {'listen': f'127.0.0.1:{SMTP_PORT}'}
     env.write_config(imap={'listen': f'127.0.0.1:{PORT}',
                            'listen_starttls': f'127.0.0.1:{PORT_STARTTLS}',
-                           'max_literal': '1M', 'timeout': '1m'})
+                           'max_literal': '1M', 'timeout': '1m'}, **extra)
     env.add_user(ALICE, PASS)
     env.add_user(BOB, PASS)
     env.start('authd')
     env.start('imapd', ports=[PORT, PORT_STARTTLS])
+    if HAVE_SMTPD:
+        env.start('smtpd', ports=[SMTP_PORT])
 
 
 # ---------------------------------------------------------------------
@@ -613,6 +624,49 @@ def test_big_mailbox():
     m.logout()
 
 
+def test_failed_login_delay():
+    m = imaplib.IMAP4_SSL('127.0.0.1', PORT, ssl_context=ctx(), timeout=30)
+    times = []
+    for _ in range(4):
+        t0 = time.time()
+        try:
+            m.login(BOB, 'wrong password')
+        except imaplib.IMAP4.error:
+            pass
+        times.append(time.time() - t0)
+    ft.check(m.noop()[0] == 'OK', 'session kept after failed logins')
+    ft.check(times[3] >= 4.0 and times[3] > times[0] + 3,
+             'the 4th failed login is delayed', times)
+    m.logout()
+
+
+def test_smtp_to_imap():
+    """A message received by facteur-smtpd is read back over IMAPS."""
+    if not HAVE_SMTPD:
+        print('# facteur-smtpd not built: SMTP delivery path not tested')
+        return
+    import smtplib
+    marker = f'smtp-imap-{time.time()}'
+    with smtplib.SMTP('127.0.0.1', SMTP_PORT, timeout=30) as c:
+        c.sendmail('someone@example.net', [ALICE],
+                   f'From: someone@example.net\r\nTo: {ALICE}\r\n'
+                   f'Subject: {marker}\r\n\r\nvia smtpd\r\n')
+    m = connect()
+    m.select('INBOX')
+    found = []
+    for _ in range(50):
+        found = m.search(None, 'SUBJECT', marker)[1][0].split()
+        if found:
+            break
+        time.sleep(0.1)
+        m.noop()
+    ft.check(len(found) == 1, 'smtpd delivery visible over IMAP', found)
+    if found:
+        typ, data = m.fetch(found[0], '(BODY.PEEK[TEXT])')
+        ft.check(data[0][1] == b'via smtpd\r\n', 'body read back', data)
+    m.logout()
+
+
 def test_session_memory():
     """Per-session RSS: open 50 logged-in IMAPS sessions, compare VmRSS."""
     pid = env.daemons['imapd'].proc.pid
@@ -657,4 +711,5 @@ if __name__ == '__main__':
                        test_append_copy_move, test_bad_input,
                        test_two_sessions, test_idle, test_restart_uids,
                        test_lost_uidlist, test_curl, test_mbsync,
-                       test_big_mailbox, test_session_memory])
+                       test_failed_login_delay, test_smtp_to_imap,
+                       test_session_memory, test_big_mailbox])
