@@ -624,6 +624,53 @@ def test_big_mailbox():
     m.logout()
 
 
+def test_pipelining_big_message():
+    body = ''.join(f'line {i:07d} ' + 'x' * 60 + '\n' for i in range(40000))
+    deliver(ALICE, 'big one', body=body)
+    s = ctx().wrap_socket(socket.create_connection(('127.0.0.1', PORT)))
+    s.settimeout(30)
+    f = s.makefile('rwb')
+    f.readline()
+    f.write(f'a LOGIN "{ALICE}" "{PASS}"\r\nb SELECT INBOX\r\n'
+            'c FETCH 1:* (FLAGS UID)\r\nd SEARCH SUBJECT "big one"\r\n'
+            'e NOOP\r\n'.encode())
+    f.flush()
+    tags = []
+    seq = None
+    while len(tags) < 5:
+        line = f.readline()
+        if not line:
+            break
+        if line[:1] in b'abcde' and line[1:2] == b' ':
+            tags.append(line[:4])
+        if line.startswith(b'* SEARCH '):
+            seq = line.split()[2].decode()
+    ft.check(tags == [b'a OK', b'b OK', b'c OK', b'd OK', b'e OK'],
+             'pipelined commands answered in order', tags)
+    # a 3 MB message fetched while the client reads slowly
+    f.write(f'f FETCH {seq} (RFC822.SIZE BODY.PEEK[])\r\n'.encode())
+    f.flush()
+    head = f.readline()
+    m = re.search(rb'RFC822.SIZE (\d+) BODY\[\] \{(\d+)\}', head)
+    ft.check(m is not None, 'big FETCH header', head)
+    if m:
+        n = int(m.group(2))
+        got = b''
+        while len(got) < n:
+            time.sleep(0.001)
+            chunk = f.read(min(65536, n - len(got)))
+            if not chunk:
+                break
+            got += chunk
+        ft.check(n == int(m.group(1)) and len(got) == n and
+                 got.endswith(b'x\r\n') and b'\n' not in
+                 got.replace(b'\r\n', b''),
+                 'big message body complete, CRLF', (n, len(got)))
+        tail = f.readline() + f.readline()
+        ft.check(b'f OK' in tail, 'big FETCH completes', tail)
+    s.close()
+
+
 def test_failed_login_delay():
     m = imaplib.IMAP4_SSL('127.0.0.1', PORT, ssl_context=ctx(), timeout=30)
     times = []
@@ -711,5 +758,6 @@ if __name__ == '__main__':
                        test_append_copy_move, test_bad_input,
                        test_two_sessions, test_idle, test_restart_uids,
                        test_lost_uidlist, test_curl, test_mbsync,
+                       test_pipelining_big_message,
                        test_failed_login_delay, test_smtp_to_imap,
                        test_session_memory, test_big_mailbox])
