@@ -5,9 +5,10 @@ BINS		+= facteur-imapd
 facteur-imapd_SRCS = imapd/imapd.c imapd/imap_session.c imapd/imap_cmd.c \
 		   imapd/imap_search.c imapd/imap_store.c $(IMAP_CORE_SRCS)
 
-UNIT_TESTS	+= imap_parser_test mime_test
+UNIT_TESTS	+= imap_parser_test mime_test imap_store_test
 imap_parser_test_DEPS = imapd/imap_parser.c
 mime_test_DEPS	 = imapd/imap_parser.c imapd/imap_mime.c
+imap_store_test_DEPS = imapd/imap_store.c imapd/imap_mime.c imapd/imap_parser.c
 
 FUZZ_TARGETS	+= fuzz_imap_parser fuzz_mime
 fuzz_imap_parser_DEPS = imapd/imap_parser.c
