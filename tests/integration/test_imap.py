@@ -715,7 +715,7 @@ def test_smtp_to_imap():
 
 
 def test_session_memory():
-    """Per-session RSS: open 50 logged-in IMAPS sessions, compare VmRSS."""
+    """Per-session RSS: open 100 logged-in IMAPS sessions, compare VmRSS."""
     pid = env.daemons['imapd'].proc.pid
 
     def rss():
@@ -726,22 +726,43 @@ def test_session_memory():
         return 0
     base = rss()
     ms = []
-    for _ in range(50):
+    m = connect()        # warm up: first login, folders, TLS caches
+    m.select('INBOX')
+    m.logout()
+    base = rss()
+    for _ in range(100):
         m = connect()
         m.select('INBOX')
         ms.append(m)
     grown = rss() - base
-    print(f'# 50 IMAPS sessions with INBOX selected: +{grown} KiB RSS, '
-          f'{grown / 50:.0f} KiB per session')
+    print(f'# 100 IMAPS sessions with INBOX selected: +{grown} KiB RSS, '
+          f'{grown / 100:.0f} KiB per session')
     with open(f'/proc/{pid}/maps', encoding='utf-8') as f:
         sanitized = 'libasan' in f.read()
     if sanitized:
         print('# (ASan build: redzones and quarantine inflate this; '
               'the bound is checked on the normal build)')
     else:
-        ft.check(grown / 50 < 150, 'per-session memory under 150 KiB', grown)
+        ft.check(grown / 100 < 150, 'per-session memory under 150 KiB', grown)
     for m in ms:
         m.logout()
+
+
+def test_idle_timeout():
+    """[imap] timeout logs out a silent session (restart with 2 s)."""
+    env.stop('imapd')
+    env.write_config(imap={'listen': f'127.0.0.1:{PORT}',
+                           'listen_starttls': f'127.0.0.1:{PORT_STARTTLS}',
+                           'max_literal': '1M', 'timeout': '2s'})
+    env.start('imapd', ports=[PORT, PORT_STARTTLS])
+    m = connect()
+    time.sleep(3.5)
+    line = b''
+    try:
+        line = m.readline()
+    except OSError:
+        pass
+    ft.check(line.startswith(b'* BYE'), 'idle session logged out', line)
 
 
 if __name__ == '__main__':
@@ -753,11 +774,12 @@ if __name__ == '__main__':
             env.stop_all()
             env.dump_logs()
         sys.exit(ft.summary())
-    ft.run_tests(env, [test_login_capability, test_starttls, test_folders_list,
+    ft.run_tests(env, [test_session_memory, test_login_capability, test_starttls, test_folders_list,
                        test_select_fetch, test_store_search_expunge,
                        test_append_copy_move, test_bad_input,
                        test_two_sessions, test_idle, test_restart_uids,
                        test_lost_uidlist, test_curl, test_mbsync,
                        test_pipelining_big_message,
                        test_failed_login_delay, test_smtp_to_imap,
-                       test_session_memory, test_big_mailbox])
+                       test_big_mailbox,
+                       test_idle_timeout])
