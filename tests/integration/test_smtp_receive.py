@@ -723,6 +723,25 @@ def test_crash_exactly_once():
           'delivered', flush=True)
 
 
+def test_kill_right_after_250():
+    """STYLE 12: kill -9 right after a 250, the message must survive."""
+    s = mark('kill250')
+    msg = message(s)
+    c = RawSMTP(P1)
+    c.ehlo()
+    code, text = c.mail_transaction(SENDER, [BOB], dot_stuff(msg))
+    env.kill_group('smtpd')
+    c.close()
+    check(code == 250, 'kill after 250: DATA -> 250', text)
+    try:
+        env.start('smtpd', ports=[P1, P2])
+    except RuntimeError as e:
+        check(False, 'smtpd restarts after SIGKILL', str(e))
+        return
+    check_delivered(BOB, s, msg, what='message acknowledged just before '
+                    'SIGKILL')
+
+
 def test_queue_empty():
     deadline = time.time() + 15
     files = env.queue_files()
@@ -777,6 +796,7 @@ def main():
         test_curl,
         test_smtplib,
         test_crash_exactly_once,
+        test_kill_right_after_250,
         test_queue_empty,
         test_still_serving,
     ])
