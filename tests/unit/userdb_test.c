@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "userdb.h"
@@ -232,6 +233,36 @@ main(void)
 	n = 0;
 	CHECK(userdb_foreach(udb, USERDB_ALIASES, count_cb, &n) == 0);
 	CHECK(n == (int)(sizeof(aliases) / sizeof(aliases[0])));
+
+	/* a writer rewriting while a reader reads: never a torn database */
+	{
+		int errors = 0, status, reads = 0;
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			char k[64];
+
+			for (n = 0; n < 40; n++) {
+				snprintf(k, sizeof(k), "w%d@example.org", n);
+				if (userdb_update(dir, USERDB_USERS, k, hash,
+				    (uid_t)-1, (gid_t)-1, err, sizeof(err)) == -1)
+					_exit(1);
+			}
+			_exit(0);
+		}
+		do {
+			if (userdb_get(udb, USERDB_USERS, "alice@example.org", val,
+			    sizeof(val)) != USERDB_OK)
+				errors++;
+			reads++;
+		} while (waitpid(pid, &status, WNOHANG) == 0);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		CHECK(errors == 0);
+		CHECK(userdb_get(udb, USERDB_USERS, "w39@example.org", val,
+		    sizeof(val)) == USERDB_OK);
+		printf("userdb: %d reads during 40 rewrites, %d errors\n", reads,
+		    errors);
+	}
 
 	/* a corrupt file is an error, not "not found" */
 	userdb_close(&udb);
