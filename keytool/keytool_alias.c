@@ -88,8 +88,6 @@ alias_add(const struct conf *c, const char *key, int n, char **targets)
 	for (i = 0; i < n; i++) {
 		if (!keytool_address(c, targets[i], false, false, t, sizeof(t)))
 			return KEYTOOL_FAIL;
-		if (strcmp(t, key) == 0 && strchr(key, '@') == key)
-			return KEYTOOL_FAIL;
 		if (has_target(val, t))
 			continue;
 		if (!append(val, sizeof(val), t)) {
@@ -107,7 +105,7 @@ static int
 alias_del(const struct conf *c, const char *key, int n, char **targets)
 {
 	char val[USERDB_VALUE_MAX], out[USERDB_VALUE_MAX], t[USERDB_ADDR_MAX];
-	char *w, *save = NULL;
+	char *w;
 	enum userdb_res r;
 	int i;
 
@@ -132,15 +130,21 @@ alias_del(const struct conf *c, const char *key, int n, char **targets)
 		}
 	}
 	out[0] = '\0';
-	for (w = strtok_r(val, " ", &save); w != NULL; w = strtok_r(NULL, " ", &save)) {
+	for (w = val; *w != '\0'; ) {
+		char *end = strchr(w, ' ');
 		bool drop = false;
 
+		if (end != NULL)
+			*end = '\0';
 		for (i = 0; i < n && !drop; i++) {
 			(void)keytool_address(c, targets[i], false, false, t, sizeof(t));
 			drop = strcmp(w, t) == 0;
 		}
-		if (!drop)
+		if (!drop && *w != '\0')
 			(void)append(out, sizeof(out), w);
+		if (end == NULL)
+			break;
+		w = end + 1;
 	}
 	if (alias_write(c, key, out[0] ? out : NULL) != KEYTOOL_OK)
 		return KEYTOOL_FAIL;
