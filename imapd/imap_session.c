@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 
 #include "authc.h"
+#include "ipc.h"
 #include "imapd.h"
 #include "log.h"
 #include "tls.h"
@@ -222,38 +223,121 @@ session_watch(struct imap_session *s)
 
 /* ---- login ---- */
 
-static void
-session_login_done(struct imap_session *s, const char *user)
-{
-	char root[PATH_MAX];
-	const char *at = strrchr(user, '@');
-	char local[256];
+/* ---- relay (login role, after login) ---- */
 
-	if (at == NULL || (size_t)(at - user) >= sizeof(local)) {
-		session_reply(s, "%s NO [UNAVAILABLE] no mailbox for this user",
-		    s->tag);
+#define PROXY_HIGH	(256 * 1024)
+
+static void proxy_conn_cb(struct conn *c, enum conn_event ev, void *arg);
+
+/* move what one side read to the other; pause a reader whose peer lags */
+static void
+proxy_pump(struct imap_session *s)
+{
+	struct conn *cl = &s->conn, *w = s->proxy;
+	bool wait = false;
+
+	if (w == NULL)
+		return;
+	if (cl->in.len > 0 && w->out.len < PROXY_HIGH) {
+		if (conn_write(w, buf_head(&cl->in), cl->in.len) == -1) {
+			session_close(s);
+			return;
+		}
+		buf_reset(&cl->in);
+	}
+	if (w->in.len > 0 && cl->out.len < PROXY_HIGH) {
+		session_write(s, buf_head(&w->in), w->in.len);
+		buf_reset(&w->in);
+	}
+	if (cl->in.len > 0 || w->out.len >= PROXY_HIGH) {
+		conn_pause(cl, true);
+		wait = true;
+	} else
+		conn_pause(cl, false);
+	if (w->in.len > 0 || cl->out.len >= PROXY_HIGH) {
+		conn_pause(w, true);
+		wait = true;
+	} else
+		conn_pause(w, false);
+	if (wait && !ev_timer_pending(&s->timer))
+		ev_timer_add(&s->timer, 10);
+}
+
+static void
+proxy_conn_cb(struct conn *c, enum conn_event ev, void *arg)
+{
+	struct imap_session *s = arg;
+
+	switch (ev) {
+	case CONN_EV_READ:
+	case CONN_EV_DRAINED:
+		proxy_pump(s);
+		break;
+	case CONN_EV_TLS:
+		break;
+	case CONN_EV_TIMEOUT:
+	case CONN_EV_CLOSED:
+		/* the worker ended the session (LOGOUT, timeout, exit) */
+		if (c->in.len)
+			session_write(s, buf_head(&c->in), c->in.len);
+		conn_close(c);
+		free(s->proxy);
+		s->proxy = NULL;
+		if (s->state == SS_PROXY && s->user && !s->proxied) {
+			/* the master could not give us a worker */
+			session_reply(s, "%s NO [UNAVAILABLE] mailbox not available",
+			    s->tag);
+			s->state = SS_NOAUTH;
+			free(s->user);
+			s->user = NULL;
+			conn_pause(&s->conn, false);
+			session_input(s);
+			break;
+		}
+		session_close(s);
+		break;
+	}
+	if (s->proxy && ev == CONN_EV_READ)
+		s->proxied = true;
+}
+
+/* session_handoff - authd said yes: pass the session to the user's worker */
+static void
+session_handoff(struct imap_session *s, const char *user)
+{
+	struct ipc_out o;
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("session=%08x socketpair", s->id);
+		session_reply(s, "%s NO [UNAVAILABLE] try again later", s->tag);
 		return;
 	}
-	memcpy(local, user, (size_t)(at - user));
-	local[at - user] = '\0';
-	if (!conf_maildir_path(imapd.conf, local, at + 1, root, sizeof(root))) {
-		session_reply(s, "%s NO [UNAVAILABLE] bad mailbox path", s->tag);
-		return;
-	}
-	if (store_user_init(root) == -1) {
-		log_warn("session=%08x user=%s maildir %s", s->id, user, root);
-		session_reply(s, "%s NO [UNAVAILABLE] cannot open mailbox",
-		    s->tag);
+	ipc_out_init(&o);
+	ipc_put_str(&o, user);
+	ipc_put_str(&o, s->addr);
+	ipc_put_str(&o, s->tag);
+	ipc_put_u32(&o, s->id);
+	if (ipc_send(imapd.master, IMAPD_MSG_SESSION, s->id, sv[1], &o) == -1) {
+		close(sv[0]);
+		session_reply(s, "%s NO [UNAVAILABLE] try again later", s->tag);
 		return;
 	}
 	s->user = xstrdup(user);
-	s->root = xstrdup(root);
-	s->state = SS_AUTH;
+	s->state = SS_PROXY;
 	s->fails = 0;
+	s->proxy = xcalloc(1, sizeof(*s->proxy));
+	conn_init(s->proxy, sv[0], IMAP_IN_MAX, PROXY_HIGH * 4, proxy_conn_cb, s);
+	s->wait = SW_PROXY;
+	conn_set_timeout(&s->conn, 0);	/* the worker times the session out */
 	log_info("session=%08x login user=%s addr=%s result=ok", s->id, user,
 	    s->addr);
-	session_reply(s, "%s OK [CAPABILITY " CAPS_COMMON "] logged in",
-	    s->tag);
+}
+
+static void
+session_login_done(struct imap_session *s, const char *user)
+{
+	session_handoff(s, user);
 }
 
 static void
@@ -286,6 +370,9 @@ session_timer_cb(struct ev_timer *t, void *arg)
 	case SW_STARTTLS:
 		session_starttls_go(s);
 		break;
+	case SW_PROXY:
+		proxy_pump(s);
+		break;
 	case SW_CLOSING:
 		if (s->conn.out.len > 0) {
 			ev_timer_add(&s->timer, 20);
@@ -316,6 +403,11 @@ session_auth_cb(void *arg, enum authd_res res, struct ipc_msg *m)
 	case AUTHD_OK:
 		if (m && ipc_get_str(m, &user, &n)) {
 			session_login_done(s, user);
+			if (s->state == SS_PROXY) {
+				conn_pause(&s->conn, false);
+				proxy_pump(s);	/* what the client pipelined */
+				return;
+			}
 			break;
 		}
 		/* FALLTHROUGH */
@@ -736,6 +828,12 @@ session_input(struct imap_session *s)
 	enum imap_parse_res r;
 	size_t used;
 
+	if (s->state == SS_PROXY) {
+		if (s->proxy)
+			proxy_pump(s);
+		return;
+	}
+
 	while (s->state != SS_LOGOUT && s->conn.in.len > 0) {
 		if (s->wait == SW_IDLE || s->wait == SW_AUTH_CONT) {
 			size_t before = s->conn.in.len;
@@ -799,7 +897,9 @@ session_conn_cb(struct conn *c, enum conn_event ev, void *arg)
 		session_input(s);
 		break;
 	case CONN_EV_DRAINED:
-		if (s->wait == SW_JOB)
+		if (s->state == SS_PROXY)
+			proxy_pump(s);
+		else if (s->wait == SW_JOB)
 			cmd_fetch_resume(s);
 		else
 			buf_shrink(&s->resp, 0);
@@ -830,6 +930,11 @@ session_free(struct imap_session *s)
 		free(s->job);
 	}
 	session_unselect(s);
+	if (s->proxy) {
+		conn_close(s->proxy);
+		free(s->proxy);
+		s->proxy = NULL;
+	}
 	conn_close(&s->conn);
 	imap_parser_free(&s->parser);
 	buf_free(&s->resp);
@@ -837,6 +942,28 @@ session_free(struct imap_session *s)
 	free(s->root);
 	free(s);
 	imapd_session_gone();
+}
+
+void
+session_start_worker(int fd, const char *addr, const char *tag, uint32_t id)
+{
+	struct imap_session *s = xcalloc(1, sizeof(*s));
+	uint64_t out_max = imapd.conf->imap.max_literal * 2 + (16 << 20);
+
+	s->id = id;
+	(void)bstrcpy(s->addr, addr, sizeof(s->addr));
+	(void)bstrcpy(s->tag, tag, sizeof(s->tag));
+	s->tls = true;		/* login only hands over sessions under TLS */
+	s->parser = imap_parser_create(IMAP_MAX_LINE,
+	    imapd.conf->imap.max_literal, IMAP_MAX_DEPTH, IMAP_MAX_ARGS);
+	buf_init(&s->resp, 0);
+	ev_timer_init(&s->timer, session_timer_cb, s);
+	conn_init(&s->conn, fd, IMAP_IN_MAX, (size_t)out_max, session_conn_cb, s);
+	conn_set_timeout(&s->conn, imapd.conf->imap.timeout * 1000);
+	s->user = xstrdup(imapd.worker_user);
+	s->root = xstrdup(imapd.worker_root);
+	s->state = SS_AUTH;
+	session_reply(s, "%s OK [CAPABILITY " CAPS_COMMON "] logged in", tag);
 }
 
 void

@@ -11,7 +11,9 @@
  * makes the process exit.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -27,6 +29,7 @@
 #include <unistd.h>
 
 #include "authc.h"
+#include "ipc.h"
 #include "imapd.h"
 #include "log.h"
 #include "tls.h"
@@ -49,16 +52,6 @@ usage(void)
 {
 	fprintf(stderr, "usage: facteur-imapd -c FILE [-d]\n");
 	exit(2);
-}
-
-void
-imapd_session_gone(void)
-{
-	size_t i;
-
-	if (imapd.nsessions-- == IMAPD_MAX_SESSIONS)
-		for (i = 0; i < nlisteners; i++)
-			ev_io_want(&listeners[i].io, EV_READ);
 }
 
 static void
@@ -148,28 +141,31 @@ add_listeners(const struct conf_addrs *as, bool implicit_tls)
 	}
 }
 
-/* drop_privileges - STYLE 6 steps 4-5; only when started as root */
+/* drop_ids - STYLE 6 steps 4-5 to uid/gid, then verify */
+static void
+drop_ids(uid_t uid, gid_t gid)
+{
+	if (uid == 0)
+		fatalx("user %s: must not be root", imapd.conf->user);
+	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
+	    setresuid(uid, uid, uid) == -1)
+		fatal("dropping privileges to %s", imapd.conf->user);
+	if (getuid() == 0 || geteuid() == 0 || getgid() == 0 ||
+	    getegid() == 0 || setuid(0) != -1)
+		fatalx("privileges could not be dropped");
+}
+
+/* drop_privileges - become `user`; only when started as root */
 static void
 drop_privileges(const char *user)
 {
 	struct passwd *pw;
 
-	if (geteuid() != 0) {
-		log_warnx("not running as root: keeping uid %u (no privilege "
-		    "drop)", (unsigned)geteuid());
+	if (geteuid() != 0)
 		return;
-	}
 	if ((pw = getpwnam(user)) == NULL)
 		fatalx("user %s: no such user", user);
-	if (pw->pw_uid == 0)
-		fatalx("user %s: must not be root", user);
-	if (setgroups(1, &pw->pw_gid) == -1 ||
-	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
-		fatal("dropping privileges to %s", user);
-	if (getuid() == 0 || geteuid() == 0 || getgid() == 0 ||
-	    getegid() == 0 || setuid(0) != -1)
-		fatalx("privileges could not be dropped");
+	drop_ids(pw->pw_uid, pw->pw_gid);
 }
 
 static void
@@ -179,13 +175,396 @@ on_signal(int sig, void *arg)
 	ev_break();
 }
 
+/* ---- the login role: TLS, pre-login commands, then a proxy ---- */
+
+static struct ipc login_master;	/* in the login process */
+
+static void
+login_master_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
+{
+	if (m->fd != -1)
+		close(m->fd);
+	log_warnx("login: unexpected message %u from the master", m->hdr.type);
+}
+
+static void
+login_master_closed(struct ipc *ch, void *arg)
+{
+	log_warnx("login: master gone, exiting");
+	ev_break();
+}
+
+/* login_main - runs as `user`; never opens mail, only proxies to workers */
+static void __attribute__((noreturn))
+login_main(int fd)
+{
+	size_t i;
+
+	ev_init();
+	drop_privileges(imapd.conf->user);
+	log_set_ident("imapd-login");
+	imapd.role = IMAPD_ROLE_LOGIN;
+	imapd.master = &login_master;
+	ipc_init(&login_master, fd, login_master_msg, login_master_closed, NULL);
+	authc_init(imapd.conf->run_dir);
+	ev_signal(SIGTERM, on_signal, NULL);
+	ev_signal(SIGINT, on_signal, NULL);
+	ev_signal(SIGHUP, NULL, NULL);
+	for (i = 0; i < nlisteners; i++) {
+		ev_io_init(&listeners[i].io, listeners[i].io.fd, listener_cb,
+		    &listeners[i]);
+		ev_io_want(&listeners[i].io, EV_READ);
+	}
+	log_info("login process ready");
+	(void)ev_run();
+	_exit(0);
+}
+
+/* ---- the worker role: one user's mail, chrooted into it when root ---- */
+
+static struct ipc worker_master;	/* in a worker process */
+static struct ev_timer worker_idle;
+
+static void
+worker_idle_cb(struct ev_timer *t, void *arg)
+{
+	if (imapd.nsessions == 0) {
+		log_debug("worker user=%s idle, exiting", imapd.worker_user);
+		ev_break();
+	}
+}
+
+static void
+worker_master_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
+{
+	const char *user, *addr, *tag;
+	size_t n;
+	uint32_t id;
+
+	if (m->hdr.type != IMAPD_MSG_SESSION || m->fd == -1 ||
+	    !ipc_get_str(m, &user, &n) || !ipc_get_str(m, &addr, &n) ||
+	    !ipc_get_str(m, &tag, &n) || !ipc_get_u32(m, &id) ||
+	    !ipc_get_end(m) || strcmp(user, imapd.worker_user) != 0) {
+		log_warnx("worker: bad message from the master");
+		if (m->fd != -1)
+			close(m->fd);
+		return;
+	}
+	ev_timer_del(&worker_idle);
+	imapd.nsessions++;
+	session_start_worker(m->fd, addr, tag, id);
+}
+
+static void
+worker_master_closed(struct ipc *ch, void *arg)
+{
+	ev_break();
+}
+
+/* worker_maildir - create the Maildir as `user` (it must own it); as
+ * root, missing parents (mail_dir's %d level) are made for `user` too */
+static void
+worker_maildir(const char *root, struct passwd *pw)
+{
+	char p[PATH_MAX], *s;
+
+	if (pw != NULL && bstrcpy(p, root, sizeof(p))) {
+		for (s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+			*s = '\0';
+			if (mkdir(p, 0700) == 0 &&
+			    chown(p, pw->pw_uid, pw->pw_gid) == -1)
+				log_warn("chown %s", p);
+			*s = '/';
+		}
+	}
+	if (pw != NULL && (setegid(pw->pw_gid) == -1 ||
+	    seteuid(pw->pw_uid) == -1))
+		fatal("seteuid %s", imapd.conf->user);
+	if (store_user_init(root) == -1)
+		log_warn("worker: maildir %s", root);
+	if (pw != NULL && (seteuid(0) == -1 || setegid(0) == -1))
+		fatal("seteuid 0");
+}
+
+static void __attribute__((noreturn))
+worker_main(int fd, const char *user, const char *root)
+{
+	struct passwd *pw = NULL;
+	uid_t uid;
+	gid_t gid;
+
+	ev_init();
+	SSL_CTX_free(imapd.tls);		/* the TLS key stays in login */
+	imapd.tls = NULL;
+	imapd.role = IMAPD_ROLE_WORKER;
+	imapd.worker_user = xstrdup(user);
+	log_set_ident("imapd-worker");
+	if (geteuid() == 0) {
+		if ((pw = getpwnam(imapd.conf->user)) == NULL)
+			fatalx("user %s: no such user", imapd.conf->user);
+		worker_maildir(root, pw);
+		/* the session code sees nothing but this user's Maildir */
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+		if (chroot(root) == -1 || chdir("/") == -1)
+			fatal("chroot %s", root);
+		imapd.worker_root = xstrdup("/.");
+		drop_ids(uid, gid);
+	} else {
+		worker_maildir(root, NULL);
+		imapd.worker_root = xstrdup(root);
+	}
+	ipc_init(&worker_master, fd, worker_master_msg, worker_master_closed,
+	    NULL);
+	store_init();
+	ev_timer_init(&worker_idle, worker_idle_cb, NULL);
+	ev_signal(SIGTERM, on_signal, NULL);
+	ev_signal(SIGINT, on_signal, NULL);
+	ev_signal(SIGHUP, NULL, NULL);
+	log_debug("worker user=%s root=%s ready", user, root);
+	(void)ev_run();
+	_exit(0);
+}
+
+void
+imapd_session_gone(void)
+{
+	size_t i;
+
+	if (imapd.nsessions-- == IMAPD_MAX_SESSIONS &&
+	    imapd.role == IMAPD_ROLE_LOGIN)
+		for (i = 0; i < nlisteners; i++)
+			ev_io_want(&listeners[i].io, EV_READ);
+	if (imapd.role == IMAPD_ROLE_WORKER && imapd.nsessions == 0)
+		ev_timer_add(&worker_idle, 60 * 1000);
+}
+
+/* ---- the master: stays root, forks login and per-user workers ---- */
+
+struct worker {
+	char		*user;
+	pid_t		 pid;
+	struct ipc	 ch;
+	struct worker	*next;
+};
+
+static struct worker *workers;
+static struct ipc master_login;
+static pid_t login_pid = -1;
+static struct ev_timer respawn_timer;
+
+/* close, in a new child, every descriptor of the master's other peers */
+static void
+child_close_peers(int keep)
+{
+	struct worker *w;
+	size_t i;
+
+	for (w = workers; w; w = w->next)
+		if (w->ch.fd != -1 && w->ch.fd != keep)
+			close(w->ch.fd);
+	if (master_login.fd > 0 && master_login.fd != keep && !master_login.closed)
+		close(master_login.fd);
+	if (keep != -2)
+		for (i = 0; i < nlisteners; i++)
+			close(listeners[i].io.fd);
+}
+
+static void
+worker_free(struct worker *w)
+{
+	struct worker **wp;
+
+	for (wp = &workers; *wp; wp = &(*wp)->next) {
+		if (*wp == w) {
+			*wp = w->next;
+			break;
+		}
+	}
+	ipc_close(&w->ch);
+	free(w->user);
+	free(w);
+}
+
+static void
+master_worker_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
+{
+	if (m->fd != -1)
+		close(m->fd);
+	log_warnx("master: unexpected message from a worker");
+}
+
+static void
+master_worker_closed(struct ipc *ch, void *arg)
+{
+	struct worker *w = arg;
+
+	w->pid = -1;	/* reaped by SIGCHLD; forget it now */
+	worker_free(w);
+}
+
+static struct worker *
+worker_spawn(const char *user, int pending_fd)
+{
+	char root[PATH_MAX], local[256];
+	const char *at = strrchr(user, '@');
+	struct worker *w;
+	int sv[2];
+	pid_t pid;
+
+	if (at == NULL || (size_t)(at - user) >= sizeof(local) || at == user)
+		return NULL;
+	memcpy(local, user, (size_t)(at - user));
+	local[at - user] = '\0';
+	if (!conf_maildir_path(imapd.conf, local, at + 1, root, sizeof(root)))
+		return NULL;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("socketpair");
+		return NULL;
+	}
+	if ((pid = fork()) == -1) {
+		log_warn("fork");
+		close(sv[0]);
+		close(sv[1]);
+		return NULL;
+	}
+	if (pid == 0) {
+		/* the session being handed over must reach us only through
+		 * the channel, or its peer would never see it close */
+		close(pending_fd);
+		close(sv[0]);
+		child_close_peers(sv[1]);
+		worker_main(sv[1], user, root);
+	}
+	close(sv[1]);
+	w = xcalloc(1, sizeof(*w));
+	w->user = xstrdup(user);
+	w->pid = pid;
+	ipc_init(&w->ch, sv[0], master_worker_msg, master_worker_closed, w);
+	w->next = workers;
+	workers = w;
+	log_info("worker user=%s pid=%d started", user, (int)pid);
+	return w;
+}
+
+/* a login process hands over a logged-in session: find its user's worker */
+static void
+master_login_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
+{
+	const char *user, *addr, *tag;
+	size_t ulen, alen, tlen;
+	uint32_t id;
+	struct worker *w;
+	struct ipc_out o;
+
+	if (m->hdr.type != IMAPD_MSG_SESSION || m->fd == -1 ||
+	    !ipc_get_str(m, &user, &ulen) || !ipc_get_str(m, &addr, &alen) ||
+	    !ipc_get_str(m, &tag, &tlen) || !ipc_get_u32(m, &id) ||
+	    !ipc_get_end(m) || ulen == 0 || ulen > 255 || alen > 63 ||
+	    tlen > 63 || strchr(user, '/') != NULL) {
+		log_warnx("master: bad session message from login");
+		if (m->fd != -1)
+			close(m->fd);
+		return;
+	}
+	for (w = workers; w; w = w->next)
+		if (strcmp(w->user, user) == 0 && !w->ch.closed)
+			break;
+	if (w == NULL && (w = worker_spawn(user, m->fd)) == NULL) {
+		close(m->fd);		/* the login side sees EOF: NO */
+		return;
+	}
+	ipc_out_init(&o);
+	ipc_put_str(&o, user);
+	ipc_put_str(&o, addr);
+	ipc_put_str(&o, tag);
+	ipc_put_u32(&o, id);
+	if (ipc_send(&w->ch, IMAPD_MSG_SESSION, id, m->fd, &o) == -1)
+		log_warnx("master: cannot pass a session to user=%s", user);
+}
+
+static void login_spawn(void);
+
+static void
+master_login_closed(struct ipc *ch, void *arg)
+{
+	log_warnx("master: login process gone");
+}
+
+static void
+respawn_cb(struct ev_timer *t, void *arg)
+{
+	if (login_pid == -1)
+		login_spawn();
+}
+
+static void
+login_spawn(void)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		fatal("socketpair");
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid == 0) {
+		close(sv[0]);
+		child_close_peers(-2);		/* keeps the listeners */
+		login_main(sv[1]);
+	}
+	close(sv[1]);
+	login_pid = pid;
+	ipc_init(&master_login, sv[0], master_login_msg, master_login_closed,
+	    NULL);
+}
+
+static void
+master_sigchld(int sig, void *arg)
+{
+	struct worker *w;
+	pid_t pid;
+	int st;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (pid == login_pid) {
+			log_warnx("login process exited (status %d), restarting",
+			    st);
+			login_pid = -1;
+			ipc_close(&master_login);
+			ev_timer_add(&respawn_timer, 1000);
+			continue;
+		}
+		for (w = workers; w; w = w->next)
+			if (w->pid == pid)
+				break;
+		if (WIFSIGNALED(st) || (WIFEXITED(st) && WEXITSTATUS(st)))
+			log_warnx("worker pid=%d exited (status %d)", (int)pid, st);
+		if (w)
+			worker_free(w);
+	}
+}
+
+static void
+master_signal(int sig, void *arg)
+{
+	struct worker *w;
+
+	log_info("signal %d, exiting", sig);
+	if (login_pid > 0)
+		kill(login_pid, SIGTERM);
+	for (w = workers; w; w = w->next)
+		if (w->pid > 0)
+			kill(w->pid, SIGTERM);
+	ev_break();
+}
+
 int
 main(int argc, char *argv[])
 {
 	const char *file = NULL;
 	bool debug = false;
 	int ch;
-	size_t i;
 
 	while ((ch = getopt(argc, argv, "c:d")) != -1) {
 		switch (ch) {
@@ -208,23 +587,24 @@ main(int argc, char *argv[])
 	if (imapd.conf->tls.cert == NULL || imapd.conf->tls.key == NULL)
 		fatalx("%s: [tls] cert and key are needed for IMAP", file);
 	signal(SIGPIPE, SIG_IGN);
-	ev_init();
 	if ((imapd.tls = tls_server_ctx(imapd.conf->tls.cert,
 	    imapd.conf->tls.key)) == NULL)
 		fatalx("cannot load TLS certificate %s", imapd.conf->tls.cert);
 	add_listeners(&imapd.conf->imap.listen, true);
 	add_listeners(&imapd.conf->imap.listen_starttls, false);
-	drop_privileges(imapd.conf->user);
-	authc_init(imapd.conf->run_dir);
-	store_init();
-	ev_signal(SIGTERM, on_signal, NULL);
-	ev_signal(SIGINT, on_signal, NULL);
+	ev_init();
+	if (geteuid() != 0)
+		log_warnx("not running as root: keeping uid %u (no privilege "
+		    "drop, no chroot)", (unsigned)geteuid());
+	else if (getpwnam(imapd.conf->user) == NULL)
+		fatalx("user %s: no such user", imapd.conf->user);
+	imapd.role = IMAPD_ROLE_MASTER;
+	login_spawn();
+	ev_timer_init(&respawn_timer, respawn_cb, NULL);
+	ev_signal(SIGCHLD, master_sigchld, NULL);
+	ev_signal(SIGTERM, master_signal, NULL);
+	ev_signal(SIGINT, master_signal, NULL);
 	ev_signal(SIGHUP, NULL, NULL);
-	for (i = 0; i < nlisteners; i++) {
-		ev_io_init(&listeners[i].io, listeners[i].io.fd, listener_cb,
-		    &listeners[i]);
-		ev_io_want(&listeners[i].io, EV_READ);
-	}
 	log_info("started");
 	if (ev_run() == -1)
 		fatal("event loop");

@@ -3,13 +3,17 @@
  * imapd.h - facteur-imapd private structures and prototypes, grouped by
  * source file (STYLE 1).
  *
- * Roles (STYLE 5):
- *   role     user    chroot  may open                       peers
- *   imapd    `user`  no      listening sockets (bound as    facteur-authd
- *                            root), the logged-in user's    (authd.sock)
- *                            Maildir only
- * One process, one event loop.  Out of memory is fatal (x* allocators):
- * init restarts the daemon.  The pre-login code never opens mail.
+ * Roles (STYLE 5), one event loop each:
+ *   role    user    chroot     may open                  peers
+ *   master  root*   no         nothing after startup     login, workers
+ *   login   `user`  no         listening sockets, TLS    master, authd,
+ *                              key (loaded by master)    workers (relay)
+ *   worker  `user`  the user's that Maildir only         master, login
+ *                   Maildir*                             (relay)
+ * (*) when started as root.  The login process never opens mail; a worker
+ * serves every session of one user and exits when idle.  Out of memory is
+ * fatal (x* allocators): the master restarts login, workers are forked
+ * again on the next login.
  */
 #ifndef FACTEUR_IMAPD_H
 #define FACTEUR_IMAPD_H
@@ -38,8 +42,18 @@ enum sess_state {
 	SS_NOAUTH,
 	SS_AUTH,
 	SS_SELECTED,
+	SS_PROXY,	/* login process: logged in, relaying to the worker */
 	SS_LOGOUT,
 };
+
+enum imapd_role {
+	IMAPD_ROLE_MASTER,	/* root (when started so): forks the others */
+	IMAPD_ROLE_LOGIN,	/* `user`: TLS, pre-login, then a relay */
+	IMAPD_ROLE_WORKER,	/* `user`, chrooted in one user's Maildir */
+};
+
+/* login -> master -> worker: str user, str addr, str tag, u32 id + fd */
+#define IMAPD_MSG_SESSION	1
 
 enum sess_wait {
 	SW_NONE,
@@ -51,13 +65,20 @@ enum sess_wait {
 	SW_JOB,		/* a FETCH is producing output */
 	SW_DELAY,	/* failed login: the answer waits */
 	SW_CLOSING,	/* LOGOUT or BYE: flushing, then close */
+	SW_PROXY,	/* relaying; the timer resumes a paused side */
 };
+
+struct ipc;
 
 struct imapd {
 	struct conf	*conf;
 	SSL_CTX		*tls;
 	uint32_t	 next_id;
 	unsigned	 nsessions;
+	enum imapd_role	 role;
+	struct ipc	*master;	/* login: the channel to the master */
+	char		*worker_user;	/* worker: whose mail */
+	char		*worker_root;	/* worker: that Maildir ("/." if chrooted) */
 };
 
 extern struct imapd imapd;
@@ -95,6 +116,8 @@ struct imap_session {
 	bool		 expunge_pending;
 	struct fetch_job *job;
 	struct buf	 resp;		/* one FETCH response being built */
+	struct conn	*proxy;		/* login role: the worker's end */
+	bool		 proxied;	/* the worker has answered */
 };
 
 /* imapd.c */
@@ -102,6 +125,9 @@ void	imapd_session_gone(void);
 
 /* imap_session.c */
 void	session_start(int fd, const char *addr, bool implicit_tls);
+/* session_start_worker - a logged-in session handed over by login */
+void	session_start_worker(int fd, const char *addr, const char *tag,
+	    uint32_t id);
 void	session_reply(struct imap_session *s, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	session_write(struct imap_session *s, const void *p, size_t n);

@@ -72,6 +72,27 @@ def ok(r):
     return r[0] == 'OK'
 
 
+def group_rss_kib():
+    """VmRSS summed over imapd's processes (master, login, workers)."""
+    pgid = env.daemons['imapd'].proc.pid
+    total = 0
+    for d in os.listdir('/proc'):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f'/proc/{d}/stat', encoding='utf-8') as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+            if int(fields[2]) != pgid:
+                continue
+            with open(f'/proc/{d}/status', encoding='utf-8') as f:
+                for l in f:
+                    if l.startswith('VmRSS'):
+                        total += int(l.split()[1])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
 SMTP_PORT = 0
 HAVE_SMTPD = False
 
@@ -614,13 +635,8 @@ def test_big_mailbox():
     typ, data = m.uid('FETCH', '1:*', '(UID FLAGS)')
     ft.check(len(data) == n, 'UID FETCH FLAGS of 10,000')
     print(f'# LOGIN+SELECT again {t_sel2:.2f} s')
-    pid = env.daemons['imapd'].proc.pid
-    try:
-        with open(f'/proc/{pid}/status', encoding='utf-8') as f:
-            rss = [l for l in f if l.startswith('VmRSS')]
-        print(f'# imapd {rss[0].strip()} with one 10,000-message session')
-    except OSError:
-        pass
+    print(f'# imapd processes: {group_rss_kib()} KiB RSS in all with one '
+          f'10,000-message session')
     m.logout()
 
 
@@ -717,14 +733,7 @@ def test_smtp_to_imap():
 def test_session_memory():
     """Per-session RSS: open 100 logged-in IMAPS sessions, compare VmRSS."""
     pid = env.daemons['imapd'].proc.pid
-
-    def rss():
-        with open(f'/proc/{pid}/status', encoding='utf-8') as f:
-            for l in f:
-                if l.startswith('VmRSS'):
-                    return int(l.split()[1])
-        return 0
-    base = rss()
+    rss = group_rss_kib
     ms = []
     m = connect()        # warm up: first login, folders, TLS caches
     m.select('INBOX')
