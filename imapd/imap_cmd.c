@@ -5,9 +5,10 @@
  * MOVE, EXPUNGE (RFC 3501 6.3-6.4, RFC 4315 UIDPLUS, RFC 6851 MOVE,
  * RFC 6154 SPECIAL-USE).
  *
- * Runs in facteur-imapd as `user`, after login: every path is built from
+ * Runs in a worker process, as `user`, chrooted into the one user's
+ * Maildir when imapd was started as root; every path is built from
  * s->root by cmd_mailbox_dir()/store_folder_path(), which refuse names
- * that could leave the user's Maildir.  Peer errors answer BAD or NO;
+ * that could leave it.  Peer errors answer BAD or NO;
  * disk errors answer NO and are logged.
  */
 #include <ctype.h>

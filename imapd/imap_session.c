@@ -3,9 +3,11 @@
  * imap_session.c - one IMAP connection: TLS, greeting, command dispatch,
  * login through facteur-authd, IDLE and untagged updates (RFC 3501).
  *
- * Runs in facteur-imapd as `user`.  Before login a session holds no path
- * and opens no file; after authd accepts a login it reaches only that
- * user's Maildir (s->root).  A peer's bad input gets BAD/NO and the session
+ * Runs in two roles of facteur-imapd, both as `user`: in the login
+ * process before login (TLS, STARTTLS, LOGIN/AUTHENTICATE through authd;
+ * no path, no file opened) and then as a byte relay to the user's worker;
+ * in a worker (chrooted into one user's Maildir when started as root),
+ * from the hand-over on.  A peer's bad input gets BAD/NO and the session
  * goes on; only a refused LITERAL+ or a write overflow closes it.
  * Passwords are wiped after they were handed to authc and never logged.
  */

@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * imapd.c - facteur-imapd main(): configuration, listening sockets, TLS
- * context, privilege drop, then the one event loop (SPEC 4, 5).
+ * imapd.c - facteur-imapd main() and its three roles (SPEC 4, 5; the
+ * table is in imapd.h and README.md).
  *
- * Started as root it binds `[imap] listen` (implicit TLS) and
- * `listen_starttls`, loads the certificate and key, then becomes `user`
- * (setgroups, setresgid, setresuid, verified) before it reads a byte from
- * the network.  Started as an ordinary user it warns once and keeps its
- * ids.  Startup errors exit 1 with a message; nothing a client sends
- * makes the process exit.
+ * Started as root, the master binds `[imap] listen` (implicit TLS) and
+ * `listen_starttls`, loads the certificate and key, forks the login
+ * process (which becomes `user` before it reads a byte from the network)
+ * and then forks one worker per logged-in user on demand (chroot into the
+ * Maildir, then `user`).  The master keeps root only to fork and chroot;
+ * its one input, a session hand-over from login, is validated.  Started
+ * as an ordinary user it warns once and keeps its ids (no chroot).
+ * Startup errors exit 1 with a message; nothing a client sends makes a
+ * process exit, and the master restarts a login process that died.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
