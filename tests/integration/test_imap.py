@@ -757,6 +757,47 @@ def test_session_memory():
         m.logout()
 
 
+def test_process_crashes():
+    """A killed worker ends only its user's sessions; a killed login
+    process is restarted by the master."""
+    import signal
+    a = connect(ALICE)
+    a.select('INBOX')
+    b = connect(BOB)
+    b.select('INBOX')
+    log = env.daemons['imapd'].log_text()
+    pids = re.findall(rf'worker user={re.escape(ALICE)} pid=(\d+) started',
+                      log)
+    ft.check(pids, 'worker for alice logged', log[-2000:])
+    if not pids:
+        return
+    os.kill(int(pids[-1]), signal.SIGKILL)
+    time.sleep(0.3)
+    try:
+        a.noop()
+        ft.check(False, 'alice\'s session ends with her worker')
+    except (imaplib.IMAP4.abort, OSError):
+        ft.check(True, 'alice\'s session ends with her worker')
+    ft.check(b.noop()[0] == 'OK', 'bob\'s session survives')
+    a = connect(ALICE)
+    ft.check(a.select('INBOX')[0] == 'OK', 'alice logs in again (new worker)')
+    a.logout()
+    b.logout()
+    m = re.findall(r'imapd-login\[(\d+)\]', log)
+    os.kill(int(m[-1]), signal.SIGKILL)
+    time.sleep(1.5)
+    ok_again = False
+    for _ in range(20):
+        try:
+            c = connect(ALICE)
+            ok_again = c.noop()[0] == 'OK'
+            c.logout()
+            break
+        except (OSError, imaplib.IMAP4.error):
+            time.sleep(0.25)
+    ft.check(ok_again, 'login process restarted by the master')
+
+
 def test_idle_timeout():
     """[imap] timeout logs out a silent session (restart with 2 s)."""
     env.stop('imapd')
@@ -790,5 +831,5 @@ if __name__ == '__main__':
                        test_lost_uidlist, test_curl, test_mbsync,
                        test_pipelining_big_message,
                        test_failed_login_delay, test_smtp_to_imap,
-                       test_big_mailbox,
+                       test_big_mailbox, test_process_crashes,
                        test_idle_timeout])
