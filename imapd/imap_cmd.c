@@ -573,12 +573,26 @@ cmd_expunge(struct imap_session *s, const struct imap_cmd *c,
 
 /* ---- FETCH ---- */
 
-static bool
-fetch_needs_body(const struct imap_fetch *fa)
+/* what FETCH must read: 0 nothing, 1 the header block, 2 the whole file */
+static int
+fetch_needs(const struct imap_fetch *fa)
 {
-	return fa->nsec > 0 || (fa->items & (IMAP_F_ENVELOPE | IMAP_F_BODY |
-	    IMAP_F_BODYSTRUCTURE | IMAP_F_RFC822 | IMAP_F_RFC822_HEADER |
-	    IMAP_F_RFC822_TEXT));
+	unsigned i;
+	int need = 0;
+
+	if (fa->items & (IMAP_F_BODY | IMAP_F_BODYSTRUCTURE | IMAP_F_RFC822 |
+	    IMAP_F_RFC822_TEXT))
+		return 2;
+	if (fa->items & (IMAP_F_ENVELOPE | IMAP_F_RFC822_HEADER))
+		need = 1;
+	for (i = 0; i < fa->nsec; i++) {
+		if (fa->sec[i].npart > 0 || fa->sec[i].kind == IMAP_SEC_ALL ||
+		    fa->sec[i].kind == IMAP_SEC_TEXT ||
+		    fa->sec[i].kind == IMAP_SEC_MIME)
+			return 2;
+		need = 1;
+	}
+	return need;
 }
 
 static bool
@@ -629,6 +643,7 @@ fetch_one(struct imap_session *s, size_t pos, size_t fi)
 	unsigned i;
 	bool sp = false;
 	uint8_t nf;
+	int need;
 
 #define SP() do { if (sp) buf_puts(b, " "); sp = true; } while (0)
 	if (fetch_sets_seen(fa) && !s->readonly && !(msg->flags & MF_SEEN)) {
@@ -637,8 +652,9 @@ fetch_one(struct imap_session *s, size_t pos, size_t fi)
 			fa->items |= IMAP_F_FLAGS;
 		msg = &s->f->v[fi];
 	}
-	if (fetch_needs_body(fa)) {
-		data = store_read(s->f, fi, &len);
+	if ((need = fetch_needs(fa)) > 0) {
+		data = need == 1 ? store_read_header(s->f, fi, &len) :
+		    store_read(s->f, fi, &len);
 		if (data == NULL) {
 			/* vanished under us: say nothing about it now */
 			s->f->dirty = true;
@@ -662,8 +678,7 @@ fetch_one(struct imap_session *s, size_t pos, size_t fi)
 	}
 	if (fa->items & IMAP_F_SIZE) {
 		SP();
-		buf_printf(b, "RFC822.SIZE %u", m ? (unsigned)mime_crlf_size(
-		    data, 0, len) : msg->size);
+		buf_printf(b, "RFC822.SIZE %u", msg->size);
 	}
 	if (fa->items & IMAP_F_ENVELOPE) {
 		SP();

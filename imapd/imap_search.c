@@ -46,6 +46,7 @@ struct sctx {
 	size_t		 len;
 	struct mime_msg	*m;
 	bool		 loaded;
+	bool		 full;		/* the whole file, not just its header */
 };
 
 static const char *months[] = { "jan", "feb", "mar", "apr", "may", "jun",
@@ -401,15 +402,19 @@ ci_find(const char *h, size_t hlen, const char *n, size_t nlen)
 	return false;
 }
 
+/* ctx_load - the message for content keys; headers only when enough */
 static bool
-ctx_load(struct sctx *c)
+ctx_load(struct sctx *c, bool full)
 {
-	if (!c->loaded) {
-		c->loaded = true;
-		c->data = store_read(c->f, c->idx, &c->len);
-		if (c->data)
-			c->m = mime_parse(c->data, c->len);
-	}
+	if (c->loaded && (c->full || !full))
+		return c->m != NULL;
+	mime_free(&c->m);
+	free(c->data);
+	c->loaded = true;
+	c->full = full;
+	c->data = full ? store_read(c->f, c->idx, &c->len) :
+	    store_read_header(c->f, c->idx, &c->len);
+	c->m = c->data ? mime_parse(c->data, c->len) : NULL;
 	return c->m != NULL;
 }
 
@@ -460,7 +465,7 @@ eval(struct search_node *n, struct sctx *c)
 	default:
 		break;
 	}
-	if (!ctx_load(c))
+	if (!ctx_load(c, n->op == SO_BODY || n->op == SO_TEXT))
 		return false;
 	switch (n->op) {
 	case SO_BODY:

@@ -978,6 +978,45 @@ store_read(const struct store_folder *f, size_t i, size_t *len_r)
 	return data;
 }
 
+/* header_done - does data[0..n) hold the blank line ending the header? */
+static bool
+header_done(const char *data, size_t n)
+{
+	return (n >= 1 && data[0] == '\n') || memmem(data, n, "\n\n", 2) ||
+	    memmem(data, n, "\n\r\n", 3);
+}
+
+char *
+store_read_header(const struct store_folder *f, size_t i, size_t *len_r)
+{
+	char p[PATH_MAX], *data = NULL;
+	size_t n = 0, cap = 0;
+	ssize_t r;
+	int fd;
+
+	if (!store_msg_path(f, i, p, sizeof(p)) ||
+	    (fd = open(p, O_RDONLY | O_CLOEXEC)) == -1)
+		return NULL;
+	do {
+		if (n + 8192 + 1 > cap) {
+			cap = cap ? cap * 2 : 16384;
+			data = xrealloc(data, cap);
+		}
+		r = read(fd, data + n, cap - n - 1);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	} while (!header_done(data, n) && n < (1 << 20));
+	close(fd);
+	if (data == NULL)
+		data = xmalloc(1);
+	data[n] = '\0';
+	*len_r = n;
+	return data;
+}
+
 int
 store_copy(struct store_folder *f, size_t i, const char *dir,
     uint32_t *uidvalidity_r, uint32_t *uid_r)

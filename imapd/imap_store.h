@@ -102,6 +102,10 @@ int		 store_copy(struct store_folder *f, size_t i, const char *dir,
 		    uint32_t *uidvalidity_r, uint32_t *uid_r);
 /* store_read - the whole message file into a malloc'd buffer */
 char		*store_read(const struct store_folder *f, size_t i, size_t *len_r);
+/* store_read_header - at least the header block (and maybe some body):
+ * enough for ENVELOPE and HEADER.FIELDS without reading attachments */
+char		*store_read_header(const struct store_folder *f, size_t i,
+		    size_t *len_r);
 
 /* mailbox management */
 typedef void store_list_cb(const char *name, void *arg);

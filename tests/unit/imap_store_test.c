@@ -132,6 +132,9 @@ test_uids(void)
 	data = store_read(f, 2, &len);
 	CHECK(data && len == 14 && memcmp(data, "Subject: e\n\nE\n", 14) == 0);
 	free(data);
+	data = store_read_header(f, 2, &len);
+	CHECK(data && len == 14 && strncmp(data, "Subject: e\n\n", 12) == 0);
+	free(data);
 	CHECK(store_msg_path(f, 2, p, sizeof(p)) && stat(p, &st) == 0 &&
 	    st.st_mtime == 1600000000);
 	store_folder_close(&f);
@@ -145,6 +148,30 @@ test_uids(void)
 	f = store_folder_open(root);
 	CHECK(f && f->n == 3 && f->uidvalidity > uv && f->v[0].uid == 1 &&
 	    f->v[2].uid == 3);
+	store_folder_close(&f);
+}
+
+/* only the header of a big message is read for header-only needs */
+static void
+test_read_header(void)
+{
+	size_t big = 4 << 20, len;
+	char *msg = malloc(big), *data;
+	uint32_t uv, uid;
+	struct store_folder *f;
+
+	memcpy(msg, "Subject: big\n\n", 14);
+	memset(msg + 14, 'x', big - 14);
+	CHECK(store_deliver(root, msg, big, 0, 1600000000, &uv, &uid) == 0);
+	free(msg);
+	f = store_folder_open(root);
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	data = store_read_header(f, f->n - 1, &len);
+	CHECK(data && len < 100000 && strncmp(data, "Subject: big\n\n", 14) == 0);
+	CHECK(f->v[f->n - 1].size == big + 2);
+	free(data);
 	store_folder_close(&f);
 }
 
@@ -175,6 +202,7 @@ main(void)
 	memcpy(root + strlen(root), "/m", 3);	/* store_user_init makes it */
 	test_paths();
 	test_uids();
+	test_read_header();
 	test_mailboxes();
 	r = T_DONE();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%.*s'", (int)(strlen(root) - 2), root);
