@@ -11,5 +11,6 @@ mime_test_DEPS	 = imapd/imap_parser.c imapd/imap_mime.c
 imap_store_test_DEPS = imapd/imap_store.c imapd/imap_mime.c imapd/imap_parser.c
 
 FUZZ_TARGETS	+= fuzz_imap_parser fuzz_mime
-fuzz_imap_parser_DEPS = imapd/imap_parser.c
+fuzz_imap_parser_DEPS = imapd/imap_parser.c imapd/imap_search.c \
+		   imapd/imap_store.c imapd/imap_mime.c
 fuzz_mime_DEPS	 = imapd/imap_parser.c imapd/imap_mime.c

@@ -2,13 +2,14 @@
 /*
  * fuzz_imap_parser.c - libFuzzer target for the IMAP command parser: the
  * input is fed in chunks whose sizes come from its first byte, and every
- * DONE command goes through the FETCH and sequence-set helpers.
+ * DONE command goes through the FETCH, sequence-set and SEARCH compilers.
  */
 #include <stddef.h>
 #include <stdint.h>
 
 #include "tests/fuzz/fuzz.h"
 #include "imapd/imap_parser.h"
+#include "imapd/imapd.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -20,6 +21,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct imap_fetch f;
 	struct imap_seqset set;
 	const char *err;
+	struct search_node *sn;
 
 	if (size < 1)
 		return 0;
@@ -41,6 +43,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			if (c->args)
 				(void)imap_fetch_parse(c->args->next, &f, &err);
+			if ((sn = search_compile(c->args, &err)) != NULL)
+				search_free(&sn);
 		} else if (r == IMAP_PARSE_ERROR && imap_parser_fatal(p))
 			break;
 		if (used == 0 && r == IMAP_PARSE_NEED_MORE)
