@@ -228,13 +228,21 @@ login_main(int fd)
 static struct ipc worker_master;	/* in a worker process */
 static struct ev_timer worker_idle;
 
+/*
+ * An idle worker asks the master before it exits (IMAPD_MSG_IDLE); the
+ * master stops routing logins to it and answers IMAPD_MSG_EXIT.  A session
+ * the master sent before it saw IDLE arrives before EXIT, and then the
+ * worker stays (and asks again when idle).  No hand-over is ever lost.
+ */
 static void
 worker_idle_cb(struct ev_timer *t, void *arg)
 {
-	if (imapd.nsessions == 0) {
-		log_debug("worker user=%s idle, exiting", imapd.worker_user);
-		ev_break();
-	}
+	struct ipc_out o;
+
+	if (imapd.nsessions > 0)
+		return;
+	ipc_out_init(&o);
+	(void)ipc_send(&worker_master, IMAPD_MSG_IDLE, 0, -1, &o);
 }
 
 static void
@@ -244,6 +252,13 @@ worker_master_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
 	size_t n;
 	uint32_t id;
 
+	if (m->hdr.type == IMAPD_MSG_EXIT && m->fd == -1) {
+		if (imapd.nsessions == 0) {
+			log_debug("worker user=%s idle, exiting", imapd.worker_user);
+			ev_break();
+		}
+		return;
+	}
 	if (m->hdr.type != IMAPD_MSG_SESSION || m->fd == -1 ||
 	    !ipc_get_str(m, &user, &n) || !ipc_get_str(m, &addr, &n) ||
 	    !ipc_get_str(m, &tag, &n) || !ipc_get_u32(m, &id) ||
@@ -339,7 +354,8 @@ imapd_session_gone(void)
 		for (i = 0; i < nlisteners; i++)
 			ev_io_want(&listeners[i].io, EV_READ);
 	if (imapd.role == IMAPD_ROLE_WORKER && imapd.nsessions == 0)
-		ev_timer_add(&worker_idle, 60 * 1000);
+		ev_timer_add(&worker_idle, 1000ULL * (imapd.conf->imap.timeout <
+		    60 ? imapd.conf->imap.timeout : 60));
 }
 
 /* ---- the master: stays root, forks login and per-user workers ---- */
@@ -347,6 +363,7 @@ imapd_session_gone(void)
 struct worker {
 	char		*user;
 	pid_t		 pid;
+	bool		 retiring;	/* asked to exit: route no session to it */
 	struct ipc	 ch;
 	struct worker	*next;
 };
@@ -392,9 +409,18 @@ worker_free(struct worker *w)
 static void
 master_worker_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
 {
+	struct worker *w = arg;
+	struct ipc_out o;
+
 	if (m->fd != -1)
 		close(m->fd);
-	log_warnx("master: unexpected message from a worker");
+	if (m->hdr.type != IMAPD_MSG_IDLE) {
+		log_warnx("master: unexpected message from a worker");
+		return;
+	}
+	w->retiring = true;	/* new logins of this user get a new worker */
+	ipc_out_init(&o);
+	(void)ipc_send(&w->ch, IMAPD_MSG_EXIT, 0, -1, &o);
 }
 
 static void
@@ -471,7 +497,7 @@ master_login_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
 		return;
 	}
 	for (w = workers; w; w = w->next)
-		if (strcmp(w->user, user) == 0 && !w->ch.closed)
+		if (strcmp(w->user, user) == 0 && !w->ch.closed && !w->retiring)
 			break;
 	if (w == NULL && (w = worker_spawn(user, m->fd)) == NULL) {
 		close(m->fd);		/* the login side sees EOF: NO */

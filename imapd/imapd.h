@@ -54,6 +54,10 @@ enum imapd_role {
 
 /* login -> master -> worker: str user, str addr, str tag, u32 id + fd */
 #define IMAPD_MSG_SESSION	1
+/* worker -> master: no session for a while; master -> worker: exit now
+ * if still idle (empty payloads) */
+#define IMAPD_MSG_IDLE		2
+#define IMAPD_MSG_EXIT		3
 
 enum sess_wait {
 	SW_NONE,

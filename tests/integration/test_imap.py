@@ -813,6 +813,13 @@ def test_idle_timeout():
     except OSError:
         pass
     ft.check(line.startswith(b'* BYE'), 'idle session logged out', line)
+    # the idle worker retires (after min(timeout, 60 s)); logins go on
+    time.sleep(3)
+    log = env.daemons['imapd'].log_text()
+    ft.check('idle, exiting' in log, 'idle worker exits', log[-1500:])
+    m = connect()
+    ft.check(m.select('INBOX')[0] == 'OK', 'login after the worker retired')
+    m.logout()
 
 
 if __name__ == '__main__':
