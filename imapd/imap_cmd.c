@@ -913,6 +913,20 @@ uidset_end(struct buf *b, uint32_t last, uint32_t start)
 		buf_printf(b, ":%u", last);
 }
 
+/* the COPYUID line can be long (many UIDs): no fixed-size line here */
+static void
+put_copyuid(struct imap_session *s, const char *tag, uint32_t uv,
+    const struct buf *src, const struct buf *dst, const char *text)
+{
+	struct buf b;
+
+	buf_init(&b, 0);
+	buf_printf(&b, "%s OK [COPYUID %u %s %s] %s\r\n", tag, uv,
+	    buf_head(src), buf_head(dst), text);
+	session_write(s, buf_head(&b), b.len);
+	buf_free(&b);
+}
+
 void
 cmd_copy(struct imap_session *s, const struct imap_cmd *c, bool uid, bool move)
 {
@@ -965,15 +979,13 @@ cmd_copy(struct imap_session *s, const struct imap_cmd *c, bool uid, bool move)
 	}
 	if (!move) {
 		if (n)
-			session_reply(s, "%s OK [COPYUID %u %s %s] COPY completed",
-			    c->tag, uv, buf_head(&src), buf_head(&dst));
+			put_copyuid(s, c->tag, uv, &src, &dst, "COPY completed");
 		else
 			session_reply(s, "%s OK COPY completed", c->tag);
 		goto done;
 	}
 	if (n)
-		session_reply(s, "* OK [COPYUID %u %s %s] moved", uv,
-		    buf_head(&src), buf_head(&dst));
+		put_copyuid(s, "*", uv, &src, &dst, "moved");
 	/* RFC 6851: expunge the originals, with EXPUNGE responses */
 	star = uid ? (s->nview ? s->view[s->nview - 1] : 0) : (uint32_t)s->nview;
 	for (i = 0, j = 0; i < s->nview; i++) {

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 
 #include <errno.h>
@@ -64,7 +65,7 @@ listener_cb(struct ev_io *io, unsigned events, void *arg)
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	char host[NI_MAXHOST];
-	int fd;
+	int fd, one = 1;
 	size_t i;
 
 	for (;;) {
@@ -83,6 +84,10 @@ listener_cb(struct ev_io *io, unsigned events, void *arg)
 				log_warn("accept");
 			return;
 		}
+		/* replies are small and often answer a client waiting for
+		 * them (literal continuations): do not let Nagle hold them */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
 		if (getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host),
 		    NULL, 0, NI_NUMERICHOST) != 0)
 			memcpy(host, "unknown", 8);

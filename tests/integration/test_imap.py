@@ -356,6 +356,21 @@ def test_append_copy_move():
     m.select('Archive')
     typ, data = m.uid('MOVE', '1:*', 'INBOX')
     ft.check(typ == 'OK', 'UID MOVE', data)
+    # a long COPYUID (600 single UIDs, > 2 KiB): files put in directly
+    d = os.path.join(env.mail_dir(ALICE), '.Archive', 'cur')
+    for i in range(1200):
+        p = os.path.join(d, f'{1600000000 + i}.C{i}P1.test:2,')
+        with open(p, 'w', encoding='utf-8') as f:
+            f.write(f'Subject: c{i}\n\nx\n')
+        env.chown(p)
+    m.select('Archive')
+    typ, data = m.uid('SEARCH', 'ALL')
+    all_uids = [int(x) for x in data[0].split()]
+    uids = ','.join(str(u) for u in all_uids[::2])
+    typ, data = m._simple_command('UID', 'COPY', uids, 'Junk')
+    cu = re.search(rb'COPYUID \d+ (\S+) (\S+)\]', data[0] or b'')
+    ft.check(typ == 'OK' and cu and cu.group(1).count(b',') == 599,
+             'long COPYUID complete', data[0][:200] if data[0] else data)
     typ, data = m.uid('COPY', '99999', 'INBOX')
     ft.check(typ == 'OK', 'UID COPY of nothing is OK', data)
     ft.check(ok(m._simple_command('UNSELECT')), 'UNSELECT')
