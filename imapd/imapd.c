@@ -496,9 +496,12 @@ master_login_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
 	    !ipc_get_str(m, &tag, &tlen) || !ipc_get_u32(m, &id) ||
 	    !ipc_get_end(m) || ulen == 0 || ulen > 255 || alen > 63 ||
 	    tlen > 63 || strchr(user, '/') != NULL) {
-		log_warnx("master: bad session message from login");
+		/* login is less trusted than us: drop it, a new one starts */
+		log_warnx("master: bad message from login, restarting it");
 		if (m->fd != -1)
 			close(m->fd);
+		if (login_pid > 0)
+			kill(login_pid, SIGTERM);
 		return;
 	}
 	for (w = workers; w; w = w->next)
