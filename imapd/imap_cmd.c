@@ -613,20 +613,7 @@ static void
 put_section(struct buf *b, const struct mime_msg *m,
     const struct imap_section *sec, const char *label)
 {
-	struct buf tmp;
-	size_t off = 0, n;
-
-	buf_init(&tmp, 0);
-	(void)mime_section(m, sec, &tmp);
-	n = tmp.len;
-	if (sec->partial) {
-		off = sec->off < tmp.len ? sec->off : tmp.len;
-		n = tmp.len - off < sec->cnt ? tmp.len - off : sec->cnt;
-	}
-	buf_printf(b, "%s {%zu}\r\n", label, n);
-	if (n)
-		buf_append(b, buf_head(&tmp) + off, n);
-	buf_free(&tmp);
+	(void)mime_section_literal(m, sec, label, b);
 }
 
 static void
@@ -716,7 +703,7 @@ fetch_one(struct imap_session *s, size_t pos, size_t fi)
 	}
 	buf_puts(b, ")\r\n");
 #undef SP
-	session_write(s, buf_head(b), b->len);
+	session_write_buf(s, b);
 	buf_reset(b);
 	mime_free(&m);
 	free(data);

@@ -1009,9 +1009,13 @@ put_fields(struct buf *out, const char *d, size_t off, size_t end,
 	buf_append(out, "\r\n", 2);
 }
 
-bool
-mime_section(const struct mime_msg *m, const struct imap_section *s,
-    struct buf *out)
+/*
+ * section_range - the raw bytes [*off_r, *end_r) behind BODY[section];
+ * *p_r is the part whose header HEADER.FIELDS reads.  False: no such part.
+ */
+static bool
+section_range(const struct mime_msg *m, const struct imap_section *s,
+    size_t *off_r, size_t *end_r, const struct mime_part **p_r)
 {
 	const struct mime_part *p = section_part(m, s);
 
@@ -1019,11 +1023,13 @@ mime_section(const struct mime_msg *m, const struct imap_section *s,
 		return false;
 	switch (s->kind) {
 	case IMAP_SEC_ALL:
-		if (s->npart == 0)
-			return mime_put_crlf(out, m->data, 0, m->len) == 0;
-		return mime_put_crlf(out, m->data, p->body_off, p->body_end) == 0;
+		*off_r = s->npart == 0 ? 0 : p->body_off;
+		*end_r = s->npart == 0 ? m->len : p->body_end;
+		return true;
 	case IMAP_SEC_MIME:
-		return mime_put_crlf(out, m->data, p->hdr_off, p->body_off) == 0;
+		*off_r = p->hdr_off;
+		*end_r = p->body_off;
+		return true;
 	default:
 		break;
 	}
@@ -1033,13 +1039,108 @@ mime_section(const struct mime_msg *m, const struct imap_section *s,
 			return false;
 		p = p->child;
 	}
-	switch (s->kind) {
-	case IMAP_SEC_HEADER:
-		return mime_put_crlf(out, m->data, p->hdr_off, p->body_off) == 0;
-	case IMAP_SEC_TEXT:
-		return mime_put_crlf(out, m->data, p->body_off, p->body_end) == 0;
-	default:
+	*p_r = p;
+	*off_r = s->kind == IMAP_SEC_TEXT ? p->body_off : p->hdr_off;
+	*end_r = s->kind == IMAP_SEC_TEXT ? p->body_end : p->body_off;
+	return true;
+}
+
+bool
+mime_section(const struct mime_msg *m, const struct imap_section *s,
+    struct buf *out)
+{
+	const struct mime_part *p = NULL;
+	size_t off, end;
+
+	if (!section_range(m, s, &off, &end, &p))
+		return false;
+	if (s->kind == IMAP_SEC_HEADER_FIELDS ||
+	    s->kind == IMAP_SEC_HEADER_FIELDS_NOT) {
 		put_fields(out, m->data, p->hdr_off, p->body_off, s);
 		return true;
 	}
+	return mime_put_crlf(out, m->data, off, end) == 0;
+}
+
+/* append CRLF-form bytes [skip, skip + max) of data[off..end) to out */
+static size_t
+put_crlf_part(struct buf *out, const char *d, size_t off, size_t end,
+    size_t skip, size_t max)
+{
+	size_t pos = 0, n, done = 0, i;
+	const char *p = d + off, *e = d + end, *nl;
+
+	if (buf_reserve(out, max) == -1)
+		return 0;
+	while (p < e && done < max) {
+		nl = memchr(p, '\n', (size_t)(e - p));
+		n = nl ? (size_t)(nl - p) : (size_t)(e - p);
+		/* the line's text, then its CRLF (two bytes, one may exist) */
+		if (pos + n > skip) {
+			i = skip > pos ? skip - pos : 0;
+			if (n - i > max - done)
+				n = i + (max - done);
+			buf_append(out, p + i, n - i);
+			done += n - i;
+		}
+		pos += (size_t)(nl ? nl - p : e - p);
+		if (nl == NULL)
+			break;
+		/* a CR already before the LF was counted in the text above */
+		if (nl > d + off && nl[-1] == '\r') {
+			if (pos + 1 > skip && done < max) {
+				buf_append(out, "\n", 1);
+				done++;
+			}
+			pos += 1;
+		} else {
+			for (i = 0; i < 2; i++, pos++)
+				if (pos >= skip && done < max) {
+					buf_append(out, i ? "\n" : "\r", 1);
+					done++;
+				}
+		}
+		p = nl + 1;
+	}
+	return done;
+}
+
+bool
+mime_section_literal(const struct mime_msg *m, const struct imap_section *s,
+    const char *label, struct buf *out)
+{
+	const struct mime_part *p = NULL;
+	size_t off = 0, end = 0, total, skip = 0, n;
+	struct buf tmp;
+
+	if (s->kind == IMAP_SEC_HEADER_FIELDS ||
+	    s->kind == IMAP_SEC_HEADER_FIELDS_NOT) {
+		/* small: build, then cut */
+		buf_init(&tmp, 0);
+		(void)mime_section(m, s, &tmp);
+		n = tmp.len;
+		if (s->partial) {
+			skip = s->off < tmp.len ? s->off : tmp.len;
+			n = tmp.len - skip < s->cnt ? tmp.len - skip : s->cnt;
+		}
+		buf_printf(out, "%s {%zu}\r\n", label, n);
+		if (n)
+			buf_append(out, buf_head(&tmp) + skip, n);
+		buf_free(&tmp);
+		return true;
+	}
+	if (!section_range(m, s, &off, &end, &p)) {
+		buf_printf(out, "%s {0}\r\n", label);
+		return false;
+	}
+	total = mime_crlf_size(m->data, off, end);
+	n = total;
+	if (s->partial) {
+		skip = s->off < total ? s->off : total;
+		n = total - skip < s->cnt ? total - skip : s->cnt;
+	}
+	buf_printf(out, "%s {%zu}\r\n", label, n);
+	if (n && put_crlf_part(out, m->data, off, end, skip, n) != n)
+		return false;	/* out of memory: the caller's buffer is short */
+	return true;
 }

@@ -72,4 +72,13 @@ void		 mime_bodystructure(const struct mime_msg *m,
 bool		 mime_section(const struct mime_msg *m,
 		    const struct imap_section *s, struct buf *out);
 
+/*
+ * mime_section_literal - "LABEL {n}\r\n" and the section's bytes (CRLF
+ * form, cut to <off.cnt> when s->partial) appended to out, converted in
+ * one pass straight from the message.  A missing part gives {0}.
+ */
+bool		 mime_section_literal(const struct mime_msg *m,
+		    const struct imap_section *s, const char *label,
+		    struct buf *out);
+
 #endif

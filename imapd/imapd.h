@@ -135,6 +135,7 @@ void	session_start_worker(int fd, const char *addr, const char *tag,
 void	session_reply(struct imap_session *s, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	session_write(struct imap_session *s, const void *p, size_t n);
+void	session_write_buf(struct imap_session *s, struct buf *b);
 void	session_updates(struct imap_session *s, bool expunges);
 void	session_unselect(struct imap_session *s);
 bool	session_out_full(struct imap_session *s);

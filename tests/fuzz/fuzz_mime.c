@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * fuzz_mime.c - libFuzzer target for the MIME parser: part tree,
- * BODYSTRUCTURE, ENVELOPE and a few BODY[section] lookups on any bytes.
+ * BODYSTRUCTURE, ENVELOPE and BODY[section]<partial> lookups on any bytes.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -34,6 +34,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			s.nfields = 1;
 			buf_reset(&out);
 			(void)mime_section(m, &s, &out);
+			s.partial = true;
+			s.off = size > 2 ? data[1] : 0;
+			s.cnt = size > 2 ? (uint32_t)data[2] + 1 : 1;
+			buf_reset(&out);
+			(void)mime_section_literal(m, &s, "X", &out);
 		}
 	}
 	buf_free(&out);

@@ -260,9 +260,60 @@ test_sections(void)
 	CHECK(mime_lines("a\nb\nc", 0, 5) == 3);
 }
 
+/* every <off.cnt> of BODY[] equals the slice of the full CRLF form */
+static void
+test_partial_literal(void)
+{
+	static const char *msgs[] = { simple, mixed, "a\r\nb\n\r\nc",
+	    "\n\n\r\n", "x" };
+	struct imap_section s;
+	struct buf full, lit, want;
+	struct mime_msg *m;
+	size_t k, off, cnt, n, bad = 0;
+
+	for (k = 0; k < sizeof(msgs) / sizeof(msgs[0]); k++) {
+		m = mime_parse(msgs[k], strlen(msgs[k]));
+		memset(&s, 0, sizeof(s));
+		buf_init(&full, 0);
+		(void)mime_section(m, &s, &full);
+		for (off = 0; off <= full.len + 1; off++) {
+			for (cnt = 1; cnt <= full.len + 2; cnt++) {
+				s.partial = true;
+				s.off = (uint32_t)off;
+				s.cnt = (uint32_t)cnt;
+				buf_init(&lit, 0);
+				buf_init(&want, 0);
+				n = off < full.len ? full.len - off : 0;
+				if (n > cnt)
+					n = cnt;
+				buf_printf(&want, "X {%zu}\r\n", n);
+				if (n)
+					buf_append(&want, buf_head(&full) + off, n);
+				(void)mime_section_literal(m, &s, "X", &lit);
+				if (lit.len != want.len || memcmp(buf_head(&lit),
+				    buf_head(&want), lit.len) != 0)
+					bad++;
+				buf_free(&lit);
+				buf_free(&want);
+			}
+		}
+		/* and without partial: the whole section */
+		s.partial = false;
+		buf_init(&lit, 0);
+		(void)mime_section_literal(m, &s, "X", &lit);
+		CHECK(lit.len > full.len && memcmp(buf_head(&lit) + lit.len -
+		    full.len, buf_head(&full), full.len) == 0);
+		buf_free(&lit);
+		buf_free(&full);
+		mime_free(&m);
+	}
+	CHECK(bad == 0);
+}
+
 int
 main(void)
 {
+	test_partial_literal();
 	test_bodystructure();
 	test_envelope();
 	test_sections();
