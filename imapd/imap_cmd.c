@@ -477,7 +477,9 @@ cmd_append(struct imap_session *s, const struct imap_cmd *c)
 		session_reply(s, "%s NO [TRYCREATE] no such mailbox", c->tag);
 		return;
 	}
-	if (store_deliver(dir, a->s, a->len, flags, t, &uv, &uid) == -1) {
+	if ((a->spooled ? s->spool == NULL ||
+	    store_spool_deliver(s->spool, dir, flags, t, &uv, &uid) :
+	    store_deliver(dir, a->s, a->len, flags, t, &uv, &uid)) == -1) {
 		log_warn("session=%08x user=%s append to %s", s->id, s->user, dir);
 		session_reply(s, "%s NO [SERVERBUG] cannot store message", c->tag);
 		return;

@@ -52,7 +52,26 @@ struct imap_parser {
 	/* tokenizer position */
 	const char	*tp, *tend;
 	unsigned	 in_section;	/* inside BODY[...]: ']' ends an atom */
+
+	/* spooling of big literals */
+	uint64_t	 spool_min;
+	imap_spool_begin_cb *spool_begin;
+	imap_spool_write_cb *spool_write;
+	void		*spool_arg;
+	bool		 spooling;	/* the current literal goes to the spool */
+	bool		 spooled;	/* this command has one already */
+	bool		 spool_failed;
 };
+
+void
+imap_parser_set_spool(struct imap_parser *p, uint64_t threshold,
+    imap_spool_begin_cb *begin, imap_spool_write_cb *write, void *arg)
+{
+	p->spool_min = threshold;
+	p->spool_begin = begin;
+	p->spool_write = write;
+	p->spool_arg = arg;
+}
 
 struct imap_parser *
 imap_parser_create(size_t max_line, uint64_t max_literal, unsigned max_depth,
@@ -179,6 +198,7 @@ parser_reset(struct imap_parser *p)
 	p->line_start = 0;
 	p->state = PS_LINE;
 	p->want_cont = false;
+	p->spooling = p->spooled = p->spool_failed = false;
 }
 
 static enum imap_parse_res
@@ -253,6 +273,15 @@ parser_end_line(struct imap_parser *p)
 	    p->lit_total + size > p->max_literal)
 		/* a LITERAL+ sender is already sending the bytes: stop here */
 		return parser_fail(p, "literal too big", !sync);
+	if (p->spool_begin && size >= p->spool_min && size > 0 && !p->spooled) {
+		/* "{n}" becomes "{n~}": the tokenizer knows the bytes are gone */
+		if (p->spool_begin(p->spool_arg, size) == -1)
+			return parser_fail(p, "cannot store literal", !sync);
+		p->raw.len--;
+		if (buf_append(&p->raw, "~}", 2) == -1)
+			return parser_fail(p, "out of memory", true);
+		p->spooling = p->spooled = true;
+	}
 	if (buf_append(&p->raw, "\n", 1) == -1)
 		return parser_fail(p, "out of memory", true);
 	p->lit_total += size;
@@ -285,13 +314,18 @@ imap_parser_feed(struct imap_parser *p, const char *data, size_t len,
 			n = len - i;
 			if (n > p->lit_left)
 				n = (size_t)p->lit_left;
-			if (buf_append(&p->raw, data + i, n) == -1) {
+			if (p->spooling) {
+				if (!p->spool_failed && p->spool_write(p->spool_arg,
+				    data + i, n) == -1)
+					p->spool_failed = true;
+			} else if (buf_append(&p->raw, data + i, n) == -1) {
 				*used_r = i + n;
 				return parser_fail(p, "out of memory", true);
 			}
 			i += n;
 			p->lit_left -= n;
 			if (p->lit_left == 0) {
+				p->spooling = false;
 				if (buf_append(&p->raw, "", 1) == -1) {
 					*used_r = i;
 					return parser_fail(p, "out of memory", true);
@@ -446,6 +480,20 @@ tok_literal(struct imap_parser *p)
 		v = v * 10 + (uint64_t)(*s++ - '0');	/* checked when collected */
 	if (s < p->tend && *s == '+')
 		s++;
+	if (s < p->tend && *s == '~') {		/* spooled: only the NUL is here */
+		s++;
+		if (s + 2 >= p->tend || s[0] != '}' || s[1] != '\n') {
+			p->error = "bad literal";
+			return NULL;
+		}
+		if ((a = tok_node(p, IMAP_ARG_LITERAL)) == NULL)
+			return NULL;
+		a->s = (char *)(s + 2);
+		a->len = (size_t)v;
+		a->spooled = true;
+		p->tp = s + 3;
+		return a;
+	}
 	if (s + 1 >= p->tend || s[0] != '}' || s[1] != '\n' ||
 	    (uint64_t)(p->tend - (s + 2)) < v + 1) {
 		p->error = "bad literal";
@@ -622,6 +670,8 @@ parser_tokenize(struct imap_parser *p)
 	if (p->tp < p->tend)
 		p->tp++;
 	p->cmd.args = tok_list(p, '\0', 0);
+	if (p->spool_failed && p->error == NULL)
+		p->error = "cannot store literal";
 	if (p->error) {
 		const char *err = p->error;
 
@@ -643,7 +693,7 @@ imap_arg_is(const struct imap_arg *a, const char *atom)
 bool
 imap_arg_astring(const struct imap_arg *a)
 {
-	return a != NULL && (a->type == IMAP_ARG_STRING ||
+	return a != NULL && !a->spooled && (a->type == IMAP_ARG_STRING ||
 	    a->type == IMAP_ARG_LITERAL ||
 	    (a->type == IMAP_ARG_ATOM && !a->section));
 }

@@ -46,6 +46,7 @@ struct imap_arg {
 	struct imap_arg	*next;
 	bool		 section;
 	char		*partial;	/* "0.100", NULL without <..> */
+	bool		 spooled;	/* LITERAL written to the spool: s is "" */
 };
 
 struct imap_cmd {
@@ -80,6 +81,18 @@ const char	*imap_parser_tag(const struct imap_parser *p);
 bool		 imap_parser_fatal(const struct imap_parser *p);
 /* imap_parser_release - drop the memory of a big finished command */
 void		 imap_parser_release(struct imap_parser *p);
+
+/*
+ * Literal spooling: literals of at least `threshold` bytes are not kept in
+ * memory but handed to the owner: begin(arg, size) once (returns -1 to
+ * refuse), then write(arg, bytes, n) for the contents.  Only one spooled
+ * literal per command; its imap_arg has spooled = true and s = "".
+ */
+typedef int imap_spool_begin_cb(void *arg, uint64_t size);
+typedef int imap_spool_write_cb(void *arg, const char *p, size_t n);
+void		 imap_parser_set_spool(struct imap_parser *p, uint64_t threshold,
+		    imap_spool_begin_cb *begin, imap_spool_write_cb *write,
+		    void *arg);
 
 /* helpers on arguments */
 bool		 imap_arg_is(const struct imap_arg *a, const char *atom);

@@ -574,8 +574,8 @@ session_starttls_go(struct imap_session *s)
 	}
 	/* conn_starttls discards pipelined plaintext (STYLE 9) */
 	imap_parser_free(&s->parser);
-	s->parser = imap_parser_create(IMAP_MAX_LINE,
-	    imapd.conf->imap.max_literal, IMAP_MAX_DEPTH, IMAP_MAX_ARGS);
+	s->parser = imap_parser_create(IMAP_MAX_LINE, IMAP_LOGIN_MAX_LITERAL,
+	    IMAP_MAX_DEPTH, IMAP_MAX_ARGS);
 	s->wait = SW_HANDSHAKE;
 	if (conn_starttls(&s->conn, imapd.tls, NULL, false) == -1) {
 		session_close(s);
@@ -888,12 +888,14 @@ session_input(struct imap_session *s)
 				session_close(s);
 				return;
 			}
+			session_spool_end(s);
 			session_reply(s, "%s BAD %s", imap_parser_tag(s->parser),
 			    imap_parser_error(s->parser));
 			continue;
 		}
 		if (r == IMAP_PARSE_DONE) {
 			session_dispatch(s, imap_parser_cmd(s->parser));
+			session_spool_end(s);
 			imap_parser_release(s->parser);
 			if (s->wait == SW_JOB || s->wait == SW_AUTHD ||
 			    s->wait == SW_DELAY || s->wait == SW_STARTTLS)
@@ -961,6 +963,7 @@ session_free(struct imap_session *s)
 		free(s->job);
 	}
 	session_unselect(s);
+	session_spool_end(s);
 	if (s->proxy) {
 		conn_close(s->proxy);
 		free(s->proxy);
@@ -975,6 +978,47 @@ session_free(struct imap_session *s)
 	imapd_session_gone();
 }
 
+/* big literals (APPEND) go to a file in the Maildir's tmp/, not memory */
+static int
+session_spool_begin(void *arg, uint64_t size)
+{
+	struct imap_session *s = arg;
+
+	session_spool_end(s);
+	s->spool = xcalloc(1, sizeof(*s->spool));
+	if (store_spool_open(s->spool, s->root, s->id) == -1) {
+		log_warn("session=%08x user=%s spool", s->id, s->user);
+		free(s->spool);
+		s->spool = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+session_spool_write(void *arg, const char *p, size_t n)
+{
+	struct imap_session *s = arg;
+
+	if (s->spool == NULL || store_spool_write(s->spool, p, n) == -1) {
+		if (s->spool)
+			log_warn("session=%08x spool write", s->id);
+		return -1;
+	}
+	return 0;
+}
+
+/* session_spool_end - drop a spool no command took (or what is left) */
+void
+session_spool_end(struct imap_session *s)
+{
+	if (s->spool == NULL)
+		return;
+	store_spool_discard(s->spool);
+	free(s->spool);
+	s->spool = NULL;
+}
+
 void
 session_start_worker(int fd, const char *addr, const char *tag, uint32_t id)
 {
@@ -987,6 +1031,8 @@ session_start_worker(int fd, const char *addr, const char *tag, uint32_t id)
 	s->tls = true;		/* login only hands over sessions under TLS */
 	s->parser = imap_parser_create(IMAP_MAX_LINE,
 	    imapd.conf->imap.max_literal, IMAP_MAX_DEPTH, IMAP_MAX_ARGS);
+	imap_parser_set_spool(s->parser, IMAP_SPOOL_MIN, session_spool_begin,
+	    session_spool_write, s);
 	buf_init(&s->resp, 0);
 	ev_timer_init(&s->timer, session_timer_cb, s);
 	conn_init(&s->conn, fd, IMAP_IN_MAX, (size_t)out_max, session_conn_cb, s);
@@ -1006,8 +1052,9 @@ session_start(int fd, const char *addr, bool implicit_tls)
 	s->id = ++imapd.next_id ^ (uint32_t)getpid() << 16;
 	(void)bstrcpy(s->addr, addr, sizeof(s->addr));
 	s->starttls_port = !implicit_tls;
-	s->parser = imap_parser_create(IMAP_MAX_LINE,
-	    imapd.conf->imap.max_literal, IMAP_MAX_DEPTH, IMAP_MAX_ARGS);
+	/* nobody logged in yet: no big literal is needed or buffered */
+	s->parser = imap_parser_create(IMAP_MAX_LINE, IMAP_LOGIN_MAX_LITERAL,
+	    IMAP_MAX_DEPTH, IMAP_MAX_ARGS);
 	buf_init(&s->resp, 0);
 	ev_timer_init(&s->timer, session_timer_cb, s);
 	conn_init(&s->conn, fd, IMAP_IN_MAX, (size_t)out_max, session_conn_cb, s);

@@ -871,51 +871,14 @@ folder_uid_of(struct store_folder *f, const char *base)
 	return 0;
 }
 
-int
-store_deliver(const char *dir, const char *data, size_t len, uint8_t flags,
-    time_t itime, uint32_t *uidvalidity_r, uint32_t *uid_r)
+/* deliver_register - a file just renamed into dir/cur: give it its UID */
+static int
+deliver_register(const char *dir, const char *base, const char *info,
+    uint8_t flags, time_t itime, size_t wsize, uint32_t *uidvalidity_r,
+    uint32_t *uid_r)
 {
-	char host[64], base[256], tmp[PATH_MAX], dst[PATH_MAX], info[16];
-	struct timespec ts[2];
 	struct store_folder *f;
-	size_t n, k, wsize = mime_crlf_size(data, 0, len), ni = 0;
-	char *c;
-	int fd;
 
-	if (gethostname(host, sizeof(host)) == -1)
-		memcpy(host, "localhost", 10);
-	host[sizeof(host) - 1] = '\0';
-	for (c = host; *c; c++)
-		if (*c == '/' || *c == ':' || *c == ',')
-			*c = '_';
-	clock_gettime(CLOCK_REALTIME, &ts[0]);
-	if (!bsnprintf(base, sizeof(base), "%lld.M%ldP%dQ%u.%s,W=%zu",
-	    (long long)ts[0].tv_sec, ts[0].tv_nsec / 1000, (int)getpid(),
-	    ++deliver_seq, host, wsize))
-		return -1;
-	for (k = 0; k < sizeof(letters) / sizeof(letters[0]); k++)
-		if (flags & letters[k].f)
-			info[ni++] = letters[k].c;
-	info[ni] = '\0';
-	if (!pathf(tmp, sizeof(tmp), "%s/tmp/%s", dir, base) ||
-	    !pathf(dst, sizeof(dst), "%s/cur/%s:2,%s", dir, base, info))
-		return -1;
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1)
-		return -1;
-	ts[0].tv_sec = ts[1].tv_sec = itime;
-	ts[0].tv_nsec = ts[1].tv_nsec = 0;
-	if (write_lf(fd, data, len, &n) == -1 || fsync(fd) == -1 ||
-	    futimens(fd, ts) == -1) {
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	if (close(fd) == -1 || rename(tmp, dst) == -1) {
-		unlink(tmp);
-		return -1;
-	}
-	if (pathf(tmp, sizeof(tmp), "%s/cur", dir))
-		(void)fsync_dir(tmp);
 	for (f = folders; f; f = f->next)
 		if (strcmp(f->dir, dir) == 0)
 			break;
@@ -944,6 +907,155 @@ store_deliver(const char *dir, const char *data, size_t len, uint8_t flags,
 	*uid_r = folder_uid_of(f, base);
 	store_folder_close(&f);
 	return 0;
+}
+
+/* deliver_name - a new unique base name and the info letters */
+static bool
+deliver_name(char *base, size_t basesz, char *info, uint8_t flags,
+    size_t wsize)
+{
+	char host[64], *c;
+	struct timespec ts;
+	size_t k, ni = 0;
+
+	if (gethostname(host, sizeof(host)) == -1)
+		memcpy(host, "localhost", 10);
+	host[sizeof(host) - 1] = '\0';
+	for (c = host; *c; c++)
+		if (*c == '/' || *c == ':' || *c == ',')
+			*c = '_';
+	clock_gettime(CLOCK_REALTIME, &ts);
+	for (k = 0; k < sizeof(letters) / sizeof(letters[0]); k++)
+		if (flags & letters[k].f)
+			info[ni++] = letters[k].c;
+	info[ni] = '\0';
+	return bsnprintf(base, basesz, "%lld.M%ldP%dQ%u.%s,W=%zu",
+	    (long long)ts.tv_sec, ts.tv_nsec / 1000, (int)getpid(),
+	    ++deliver_seq, host, wsize);
+}
+
+int
+store_deliver(const char *dir, const char *data, size_t len, uint8_t flags,
+    time_t itime, uint32_t *uidvalidity_r, uint32_t *uid_r)
+{
+	char base[256], tmp[PATH_MAX], dst[PATH_MAX], info[16];
+	struct timespec ts[2];
+	size_t n, wsize = mime_crlf_size(data, 0, len);
+	int fd;
+
+	if (!deliver_name(base, sizeof(base), info, flags, wsize) ||
+	    !pathf(tmp, sizeof(tmp), "%s/tmp/%s", dir, base) ||
+	    !pathf(dst, sizeof(dst), "%s/cur/%s:2,%s", dir, base, info))
+		return -1;
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1)
+		return -1;
+	ts[0].tv_sec = ts[1].tv_sec = itime;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	if (write_lf(fd, data, len, &n) == -1 || fsync(fd) == -1 ||
+	    futimens(fd, ts) == -1) {
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	if (close(fd) == -1 || rename(tmp, dst) == -1) {
+		unlink(tmp);
+		return -1;
+	}
+	if (pathf(tmp, sizeof(tmp), "%s/cur", dir))
+		(void)fsync_dir(tmp);
+	return deliver_register(dir, base, info, flags, itime, wsize,
+	    uidvalidity_r, uid_r);
+}
+
+/* ---- spooled APPEND literals ---- */
+
+int
+store_spool_open(struct store_spool *sp, const char *root, uint32_t id)
+{
+	static unsigned seq;
+
+	memset(sp, 0, sizeof(*sp));
+	sp->fd = -1;
+	sp->size = sp->crlf = 0;
+	sp->cr = sp->failed = false;
+	sp->prev = '\n';
+	if (!pathf(sp->path, sizeof(sp->path), "%s/tmp/facteur-append.%d.%u.%u",
+	    root, (int)getpid(), id, ++seq))
+		return -1;
+	sp->fd = open(sp->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	return sp->fd == -1 ? -1 : 0;
+}
+
+/* write with CRLF made LF, across calls; count the CRLF size as we go */
+int
+store_spool_write(struct store_spool *sp, const char *p, size_t n)
+{
+	char out[16384];
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		char c = p[i];
+
+		sp->crlf += 1 + (c == '\n' && sp->prev != '\r');
+		sp->prev = c;
+		if (sp->cr) {
+			sp->cr = false;
+			if (c != '\n')
+				out[o++] = '\r';
+		}
+		if (c == '\r')
+			sp->cr = true;
+		else
+			out[o++] = c;
+		if (o >= sizeof(out) - 2) {
+			if (write_all(sp->fd, out, o) == -1)
+				return -1;
+			o = 0;
+		}
+	}
+	sp->size += n;
+	return o ? write_all(sp->fd, out, o) : 0;
+}
+
+void
+store_spool_discard(struct store_spool *sp)
+{
+	if (sp->fd == -1)
+		return;
+	close(sp->fd);
+	unlink(sp->path);
+	sp->fd = -1;
+}
+
+int
+store_spool_deliver(struct store_spool *sp, const char *dir, uint8_t flags,
+    time_t itime, uint32_t *uidvalidity_r, uint32_t *uid_r)
+{
+	char base[256], dst[PATH_MAX], info[16];
+	struct timespec ts[2];
+
+	if (sp->fd == -1)
+		return -1;
+	ts[0].tv_sec = ts[1].tv_sec = itime;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	if (!deliver_name(base, sizeof(base), info, flags, sp->crlf) ||
+	    !pathf(dst, sizeof(dst), "%s/cur/%s:2,%s", dir, base, info) ||
+	    (sp->cr && write_all(sp->fd, "\r", 1) == -1) ||
+	    fsync(sp->fd) == -1 || futimens(sp->fd, ts) == -1 ||
+	    close(sp->fd) == -1) {
+		store_spool_discard(sp);
+		return -1;
+	}
+	sp->fd = -1;
+	/* the spool is in the same file system (the user's Maildir) */
+	if (rename(sp->path, dst) == -1) {
+		unlink(sp->path);
+		return -1;
+	}
+	if (pathf(dst, sizeof(dst), "%s/cur", dir))
+		(void)fsync_dir(dst);
+	return deliver_register(dir, base, info, flags, itime, sp->crlf,
+	    uidvalidity_r, uid_r);
 }
 
 char *

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
 #include <time.h>
 
 #define MF_SEEN		0x01
@@ -97,7 +98,29 @@ int		 store_expunge(struct store_folder *f, size_t i);
 int		 store_deliver(const char *dir, const char *data, size_t len,
 		    uint8_t flags, time_t itime, uint32_t *uidvalidity_r,
 		    uint32_t *uid_r);
-/* store_copy - copy message i of f into dir (hard link when possible) */
+/*
+ * A big APPEND literal goes to a spool file in ROOT/tmp while it arrives
+ * (CRLF made LF on the way), then store_spool_deliver() renames it into
+ * the target folder: memory stays small whatever the message size.
+ */
+struct store_spool {
+	int		 fd;
+	char		 path[PATH_MAX];
+	size_t		 size;		/* bytes received */
+	size_t		 crlf;		/* their CRLF size (RFC822.SIZE) */
+	char		 prev;
+	bool		 cr;		/* a CR is held back: LF may follow */
+	bool		 failed;
+};
+int		 store_spool_open(struct store_spool *sp, const char *root,
+		    uint32_t id);
+int		 store_spool_write(struct store_spool *sp, const char *p, size_t n);
+int		 store_spool_deliver(struct store_spool *sp, const char *dir,
+		    uint8_t flags, time_t itime, uint32_t *uidvalidity_r,
+		    uint32_t *uid_r);
+void		 store_spool_discard(struct store_spool *sp);
+
+/* store_copy - copy message i of f into dir */
 int		 store_copy(struct store_folder *f, size_t i, const char *dir,
 		    uint32_t *uidvalidity_r, uint32_t *uid_r);
 /* store_read - the whole message file into a malloc'd buffer */

@@ -34,6 +34,8 @@
 #define IMAP_MAX_ARGS		10000
 #define IMAP_IN_MAX		65536
 #define IMAP_OUT_SOFT		(256 * 1024)	/* pause producing above this */
+#define IMAP_LOGIN_MAX_LITERAL	8192	/* before login: enough for LOGIN */
+#define IMAP_SPOOL_MIN		65536	/* bigger literals go to a file */
 #define IMAP_MAX_FAILS		3
 #define IMAP_FAIL_DELAY_MS	5000
 #define IMAP_MAX_FAILS_CLOSE	10
@@ -121,6 +123,7 @@ struct imap_session {
 	struct fetch_job *job;
 	struct buf	 resp;		/* one FETCH response being built */
 	struct conn	*proxy;		/* login role: the worker's end */
+	struct store_spool *spool;	/* worker: a big literal being received */
 	bool		 proxied;	/* the worker has answered */
 };
 
@@ -139,6 +142,7 @@ void	session_write_buf(struct imap_session *s, struct buf *b);
 void	session_updates(struct imap_session *s, bool expunges);
 void	session_unselect(struct imap_session *s);
 bool	session_out_full(struct imap_session *s);
+void	session_spool_end(struct imap_session *s);
 /* session_continue - run commands already buffered (after a wait ended) */
 void	session_continue(struct imap_session *s);
 

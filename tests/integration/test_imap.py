@@ -702,6 +702,67 @@ def test_pipelining_big_message():
     s.close()
 
 
+def test_big_append():
+    """APPENDs over 64 KiB are spooled to a file, not kept in memory."""
+    m = connect()
+    body = b''.join(b'%06d ' % i + b'y' * 70 + b'\r\n' for i in range(4000))
+    msg = b'From: a@b.c\r\nSubject: big append\r\n\r\n' + body
+    typ, data = m.append('Archive', '(\\Seen)', None, msg)
+    ft.check(typ == 'OK' and b'APPENDUID' in data[0], 'big APPEND (sync)',
+             data)
+    uid = re.search(rb'APPENDUID \d+ (\d+)', data[0]).group(1).decode()
+    m.select('Archive')
+    typ, data = m.uid('FETCH', uid, '(RFC822.SIZE BODY.PEEK[])')
+    ft.check(data[0][1] == msg and b'RFC822.SIZE %d' % len(msg) in data[0][0],
+             'big APPEND read back byte for byte', (len(msg), data[0][0]))
+    m.logout()
+    # LITERAL+ without waiting, CR/LF split at odd places, then refusals
+    s = ctx().wrap_socket(socket.create_connection(('127.0.0.1', PORT)))
+    s.settimeout(30)
+    f = s.makefile('rwb')
+    f.readline()
+    f.write(f'a LOGIN "{ALICE}" "{PASS}"\r\n'.encode())
+    f.flush()
+    f.readline()
+    msg2 = msg.replace(b'big append', b'big literal+')
+    f.write(b'b APPEND Drafts {%d+}\r\n' % len(msg2))
+    for i in range(0, len(msg2), 4093):
+        f.write(msg2[i:i + 4093])
+        f.flush()
+    f.write(b'\r\n')
+    f.flush()
+    line = f.readline()
+    ft.check(line.startswith(b'b OK [APPENDUID'), 'big APPEND (LITERAL+)',
+             line)
+    f.write(b'c APPEND NoSuchBox {%d+}\r\n' % len(msg) + msg + b'\r\n')
+    f.flush()
+    line = f.readline()
+    ft.check(line.startswith(b'c NO [TRYCREATE]'), 'big APPEND to a missing '
+             'mailbox', line)
+    f.write(b'd LOGIN {%d+}\r\n' % len(msg) + msg + b' x\r\n')
+    f.flush()
+    line = f.readline()
+    ft.check(line.startswith(b'd BAD'), 'big literal to a non-APPEND command: BAD',
+             line)
+    f.write(b'e NOOP\r\n')
+    f.flush()
+    ft.check(f.readline().startswith(b'e OK'), 'session fine afterwards')
+    s.close()
+    time.sleep(0.2)
+    left = os.listdir(os.path.join(env.mail_dir(ALICE), 'tmp'))
+    ft.check(not [n for n in left if n.startswith('facteur-append')],
+             'no spool file left in tmp/', left)
+    # before login a big literal is refused at once
+    s = ctx().wrap_socket(socket.create_connection(('127.0.0.1', PORT)))
+    f = s.makefile('rwb')
+    f.readline()
+    f.write(b'a LOGIN {100000}\r\n')
+    f.flush()
+    ft.check(f.readline().startswith(b'a BAD'),
+             'no big literal before login')
+    s.close()
+
+
 def test_failed_login_delay():
     m = imaplib.IMAP4_SSL('127.0.0.1', PORT, ssl_context=ctx(), timeout=30)
     times = []
@@ -851,7 +912,7 @@ if __name__ == '__main__':
                        test_append_copy_move, test_bad_input,
                        test_two_sessions, test_idle, test_restart_uids,
                        test_lost_uidlist, test_curl, test_mbsync,
-                       test_pipelining_big_message,
+                       test_pipelining_big_message, test_big_append,
                        test_failed_login_delay, test_smtp_to_imap,
                        test_big_mailbox, test_process_crashes,
                        test_idle_timeout])

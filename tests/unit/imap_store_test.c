@@ -175,6 +175,39 @@ test_read_header(void)
 	store_folder_close(&f);
 }
 
+/* a spooled APPEND: CRLF split across writes, a lone CR kept */
+static void
+test_spool(void)
+{
+	struct store_spool sp;
+	struct store_folder *f;
+	uint32_t uv, uid;
+	char *data;
+	size_t len;
+
+	CHECK(store_spool_open(&sp, root, 42) == 0);
+	CHECK(store_spool_write(&sp, "S: x\r", 5) == 0);
+	CHECK(store_spool_write(&sp, "\n\r\nb\r", 5) == 0);
+	CHECK(store_spool_write(&sp, "c\nd\r", 4) == 0);
+	CHECK(sp.size == 14);
+	CHECK(store_spool_deliver(&sp, root, MF_SEEN, 1600000000, &uv,
+	    &uid) == 0);
+	CHECK(sp.fd == -1);
+	f = store_folder_open(root);
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	data = store_read(f, f->n - 1, &len);
+	/* "S: x\n\nb\rc\nd\r": CRLF became LF, the lone CRs stay */
+	CHECK(data && len == 12 && memcmp(data, "S: x\n\nb\rc\nd\r", 12) == 0);
+	CHECK(f->v[f->n - 1].uid == uid && f->v[f->n - 1].size == 15);
+	free(data);
+	store_folder_close(&f);
+	CHECK(store_spool_open(&sp, root, 43) == 0);
+	store_spool_discard(&sp);
+	CHECK(access(sp.path, F_OK) == -1);
+}
+
 static void
 test_mailboxes(void)
 {
@@ -203,6 +236,7 @@ main(void)
 	test_paths();
 	test_uids();
 	test_read_header();
+	test_spool();
 	test_mailboxes();
 	r = T_DONE();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%.*s'", (int)(strlen(root) - 2), root);
