@@ -11,6 +11,21 @@
 #include "imapd/imap_parser.h"
 #include "imapd/imapd.h"
 
+static uint64_t spooled;
+
+static int
+spool_begin(void *arg, uint64_t n)
+{
+	return n % 7 == 3 ? -1 : 0;	/* sometimes refuse */
+}
+
+static int
+spool_write(void *arg, const char *p, size_t n)
+{
+	spooled += n;
+	return 0;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -27,6 +42,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	step = data[0] % 17;
 	p = imap_parser_create(1024, 4096, 8, 100);
+	if (data[0] & 0x80)
+		imap_parser_set_spool(p, 16, spool_begin, spool_write, NULL);
 	while (off < size) {
 		n = step ? step : size - off;
 		if (n > size - off)
