@@ -16,6 +16,7 @@ SAN	?=
 CC	 = $(CROSS)gcc
 AR	 = $(CROSS)ar
 PKG_CONFIG ?= pkg-config
+include init/module.mk
 
 ifeq ($(SAN),1)
 B	?= build-san

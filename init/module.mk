@@ -1,0 +1,75 @@
+# SPDX-License-Identifier: ISC
+# init/module.mk - putting facteur on a box: cross builds for armhf and
+# arm64 against a sysroot of Debian's packages, fully static builds, and
+# `make install` (README "Installing on a box").  Included by the Makefile
+# before the build directory is chosen, so it may choose it.
+#
+#   make sysroot CROSS=arm-linux-gnueabihf-     build-sysroot/armhf (init/sysroot.sh)
+#   make CROSS=arm-linux-gnueabihf- [PROFILE=tiny] [STATIC=1]
+#                                 build-armhf[-tiny][-static]/bin/facteur-*
+#   make CROSS=aarch64-linux-gnu- ...           build-arm64...
+#   make install [DESTDIR=] [PREFIX=/usr/local] [SYSCONFDIR=/etc] [INIT=systemd]
+#
+# STATIC=1 links everything, glibc included, from Debian's .a files:
+# lib/static_glue.c gives getpwnam() without NSS and stubs for the
+# libsasl2.a plugins facteur does not use, so the binaries neither dlopen
+# nor need NSS modules at run time (OpenWrt's musl, old NAS glibc).
+
+STATIC	?=
+
+all:		# the default goal stays the Makefile's
+
+ifneq ($(CROSS),)
+CROSS_TRIPLET	:= $(patsubst %-,%,$(CROSS))
+CROSS_ARCH	:= $(if $(findstring aarch64,$(CROSS)),arm64,$(if $(findstring arm-,$(CROSS)),armhf,))
+ifeq ($(CROSS_ARCH),)
+$(error CROSS=$(CROSS): expected arm-linux-gnueabihf- or aarch64-linux-gnu-)
+endif
+ifeq ($(SAN),1)
+$(error SAN=1 is for native builds: sanitizers do not run under qemu-user)
+endif
+SYSROOT	?= $(CURDIR)/build-sysroot/$(CROSS_ARCH)
+# `make check` runs the binaries with $(QEMU) -L $(SYSROOT) (tests/cross.mk)
+QEMU	 = $(if $(filter arm64,$(CROSS_ARCH)),qemu-aarch64 -cpu cortex-a53,qemu-arm -cpu cortex-a7)
+CC	 = $(CROSS)gcc --sysroot=$(SYSROOT)
+PKG_CONFIG = PKG_CONFIG_SYSROOT_DIR=$(SYSROOT) \
+	PKG_CONFIG_LIBDIR=$(SYSROOT)/usr/lib/$(CROSS_TRIPLET)/pkgconfig:$(SYSROOT)/usr/share/pkgconfig \
+	pkg-config
+B	?= build-$(CROSS_ARCH)$(if $(filter tiny,$(PROFILE)),-tiny)$(if $(STATIC),-static)
+else ifneq ($(STATIC),)
+B	?= build$(if $(filter tiny,$(PROFILE)),-tiny)-static
+endif
+
+ifneq ($(STATIC),)
+# LIBS (set by the Makefile) asks $(PKG_CONFIG) --libs: add the private
+# libraries.  The glue is a whole object, so its position does not matter;
+# it is built before the archive every program links.
+PKG_CONFIG := $(PKG_CONFIG) --static
+STATIC_OBJS = $(B)/obj/lib/static_glue.o
+LDFLAGS	+= -static -Wl,--wrap=getpwnam,--wrap=dlopen,--wrap=dlerror $(STATIC_OBJS)
+$(B)/libfacteur.a: | $(STATIC_OBJS)
+endif
+
+sysroot:
+ifeq ($(CROSS),)
+	@echo "make sysroot: give CROSS=arm-linux-gnueabihf- or CROSS=aarch64-linux-gnu-" >&2; exit 2
+else
+	@sh init/sysroot.sh $(CROSS_ARCH) $(SYSROOT)
+endif
+
+# ---- make install ----
+PREFIX	?= /usr/local
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+BINDIR	?= $(PREFIX)/bin
+SBINDIR	?= $(PREFIX)/sbin
+LOCALSTATEDIR ?= /var
+RUNSTATEDIR ?= /run
+INSTALL	?= install
+
+install: all
+	@B="$(B)" DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" \
+	    SYSCONFDIR="$(SYSCONFDIR)" SBINDIR="$(SBINDIR)" BINDIR="$(BINDIR)" \
+	    LOCALSTATEDIR="$(LOCALSTATEDIR)" RUNSTATEDIR="$(RUNSTATEDIR)" \
+	    INSTALL="$(INSTALL)" BINS="$(BINS)" sh init/install.sh
+
+.PHONY: sysroot install

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * static_glue.c - linked into every program of a fully static build
+ * (STATIC=1, init/module.mk) and into nothing else: not part of
+ * libfacteur.a.
+ *
+ * A static binary must run on a box whose C library is not the one it was
+ * linked with (OpenWrt's musl, a NAS with glibc < 2.34), so it may neither
+ * load NSS modules nor dlopen anything:
+ *
+ *  - getpwnam() is linked as __wrap_getpwnam (ld --wrap): it reads
+ *    /etc/passwd with fgetpwent(), which parses the file itself, instead of
+ *    going through NSS.  Accounts from LDAP and the like are not seen; the
+ *    facteur user is a local system account anyway.
+ *  - dlopen() is linked as __wrap_dlopen, which always fails, so neither
+ *    libsasl2 (plugin directory) nor OpenSSL (engines, providers) can load a
+ *    shared object built for another C library.  dlerror() says why.
+ *  - Debian's libsasl2.a registers every mechanism it was built with; its
+ *    GSSAPI, SQL and LDAP ones pull in libraries we do not link, and authd
+ *    offers PLAIN and LOGIN only (authd/authd_login.c).  The plug-in entry
+ *    points of the others are defined here, answering SASL_NOMECH, so their
+ *    objects are never taken from the archive.
+ *
+ * Error contract: the same as the functions they replace.
+ */
+#include <pwd.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sasl/sasl.h>
+#include <sasl/saslplug.h>
+
+#define STATIC_PASSWD	"/etc/passwd"
+
+struct passwd	*__wrap_getpwnam(const char *name);
+void		*__wrap_dlopen(const char *file, int mode);
+char		*__wrap_dlerror(void);
+
+/* __wrap_getpwnam - getpwnam() from /etc/passwd; result as getpwnam's */
+struct passwd *
+__wrap_getpwnam(const char *name)
+{
+	struct passwd *pw;
+	FILE *f;
+
+	if (name == NULL || (f = fopen(STATIC_PASSWD, "re")) == NULL)
+		return NULL;
+	while ((pw = fgetpwent(f)) != NULL)
+		if (strcmp(pw->pw_name, name) == 0)
+			break;
+	/* fgetpwent's buffer is its own, not the stream's: pw stays valid */
+	fclose(f);
+	return pw;
+}
+
+void *
+__wrap_dlopen(const char *file, int mode)
+{
+	return NULL;
+}
+
+char *
+__wrap_dlerror(void)
+{
+	static char msg[] = "dlopen is disabled in facteur's static build";
+
+	return msg;
+}
+
+/* SERVER_STUB(mech), CLIENT_STUB(mech), AUXPROP_STUB(name): one entry
+ * point each, with the prototype -Wmissing-prototypes wants */
+#define SERVER_STUB(m)							\
+int m##_server_plug_init(const sasl_utils_t *, int, int *,		\
+    sasl_server_plug_t **, int *);					\
+int m##_server_plug_init(const sasl_utils_t *u, int max, int *out,	\
+    sasl_server_plug_t **list, int *n)					\
+{									\
+	return SASL_NOMECH;						\
+}
+#define CLIENT_STUB(m)							\
+int m##_client_plug_init(const sasl_utils_t *, int, int *,		\
+    sasl_client_plug_t **, int *);					\
+int m##_client_plug_init(const sasl_utils_t *u, int max, int *out,	\
+    sasl_client_plug_t **list, int *n)					\
+{									\
+	return SASL_NOMECH;						\
+}
+#define AUXPROP_STUB(m)							\
+int m##_auxprop_plug_init(const sasl_utils_t *, int, int *,		\
+    sasl_auxprop_plug_t **, const char *);				\
+int m##_auxprop_plug_init(const sasl_utils_t *u, int max, int *out,	\
+    sasl_auxprop_plug_t **plug, const char *name)			\
+{									\
+	return SASL_NOMECH;						\
+}
+
+SERVER_STUB(anonymous)	CLIENT_STUB(anonymous)
+SERVER_STUB(crammd5)	CLIENT_STUB(crammd5)
+SERVER_STUB(digestmd5)	CLIENT_STUB(digestmd5)
+SERVER_STUB(gssapiv2)	CLIENT_STUB(gssapiv2)
+SERVER_STUB(ntlm)	CLIENT_STUB(ntlm)
+SERVER_STUB(otp)	CLIENT_STUB(otp)
+SERVER_STUB(scram)	CLIENT_STUB(scram)
+AUXPROP_STUB(sasldb)
+AUXPROP_STUB(sql)
+AUXPROP_STUB(ldapdb)
