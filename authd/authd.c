@@ -8,10 +8,11 @@
  * before it reads a single request.  Started as an ordinary user (tests,
  * development): one warning, no chroot, no drop.  Startup errors exit 1
  * with a message naming what failed; after startup nothing a peer sends
- * can make authd exit.
+ * can make authd exit.  SIGHUP rereads the configuration file when it can
+ * reach it (not from the chroot of a root start): a file with errors, or
+ * DKIM keys that do not load, are logged and the running configuration
+ * stays.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <malloc.h>
 #include <pwd.h>
@@ -19,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +27,7 @@
 
 #include "authd.h"
 #include "conf.h"
+#include "daemon.h"
 #include "log.h"
 #include "passwd.h"
 #include "xmem.h"
@@ -50,43 +51,54 @@ on_stop(int sig, void *arg)
 	ev_break();
 }
 
+static const char *dbdir;	/* users.db's directory as authd sees it */
+static bool chrooted;
+
+/*
+ * on_hup - reread the configuration: domains and DKIM keys take effect at
+ * once; state_dir, run_dir and user at the next start.  Nothing changes
+ * unless the whole new file is good and its keys load.
+ */
 static void
 on_hup(int sig, void *arg)
 {
-	(void)sig;
-	(void)arg;
-	log_info("SIGHUP: users.db and aliases.db are reread when they change; "
-	    "restart authd for new DKIM keys");
-}
+	const char *file = authd.conf->file;
+	struct conf *nc, *old;
+	struct userdb *udb;
 
-/* daemonize - background, new session, stdio on /dev/null */
-static void
-daemonize(void)
-{
-	pid_t pid;
-	int fd;
-
-	if ((pid = fork()) == -1)
-		fatal("fork");
-	if (pid > 0)
-		_exit(0);
-	if (setsid() == -1)
-		fatal("setsid");
-	if ((fd = open("/dev/null", O_RDWR)) == -1)
-		fatal("/dev/null");
-	(void)dup2(fd, STDIN_FILENO);
-	(void)dup2(fd, STDOUT_FILENO);
-	(void)dup2(fd, STDERR_FILENO);
-	if (fd > STDERR_FILENO)
-		close(fd);
-}
-
-/* mkdir_if_missing - create dir (one level) with mode; fine if it exists */
-static void
-mkdir_if_missing(const char *dir, mode_t mode)
-{
-	if (mkdir(dir, mode) == -1 && errno != EEXIST)
-		fatal("mkdir %s", dir);
+	if (chrooted) {
+		log_warnx("reload: %s is outside the chroot %s: restart authd "
+		    "to apply it (users.db and aliases.db are reread when they "
+		    "change)", file, authd.conf->state_dir);
+		return;
+	}
+	if ((nc = daemon_reload_conf(file)) == NULL)
+		return;
+	if ((udb = userdb_open(dbdir, nc->domains)) == NULL) {
+		log_warnx("reload: cannot reopen users.db, keeping the running "
+		    "configuration");
+		goto done;
+	}
+	if (authd_dkim_load(nc) == -1) {	/* keeps the old keys */
+		userdb_close(&udb);
+		log_warnx("reload: the [dkim] keys of %s do not load, keeping "
+		    "the running configuration", file);
+		goto done;
+	}
+	if (strcmp(nc->state_dir, authd.conf->state_dir) != 0 ||
+	    strcmp(nc->run_dir, authd.conf->run_dir) != 0 ||
+	    strcmp(nc->user, authd.conf->user) != 0)
+		log_warnx("reload: state_dir, run_dir and user take effect at "
+		    "the next start");
+	userdb_close(&authd.udb);
+	authd.udb = udb;
+	old = (struct conf *)authd.conf;	/* ours: main() loaded it */
+	authd.conf = nc;
+	nc = NULL;
+	conf_free(&old);		/* and `file` with it */
+	log_info("reload: %s loaded", authd.conf->file);
+done:
+	conf_free(&nc);
 }
 
 /*
@@ -113,27 +125,10 @@ drop_privileges(const struct passwd *pw, const char *root)
 		fatalx("privilege drop to %s did not stick", pw->pw_name);
 }
 
-static void
-write_pidfile(const char *run_dir)
-{
-	char path[4096];
-	FILE *f;
-
-	if (!bsnprintf(path, sizeof(path), "%s/authd.pid", run_dir))
-		fatalx("%s: path too long", run_dir);
-	if ((f = fopen(path, "w")) == NULL) {
-		log_warn("%s", path);
-		return;
-	}
-	fprintf(f, "%ld\n", (long)getpid());
-	if (fclose(f) == EOF)
-		log_warn("%s", path);
-}
-
 int
 main(int argc, char **argv)
 {
-	const char *file = NULL, *dbdir;
+	const char *file = NULL;
 	struct passwd *pw = NULL;
 	bool foreground = false, root = geteuid() == 0;
 	char sock[4096];
@@ -185,22 +180,23 @@ main(int argc, char **argv)
 	passwd_verify_dummy("", 0);
 	if (RAND_bytes(seed, sizeof(seed)) != 1)
 		fatalx("no randomness");
-	mkdir_if_missing(c->run_dir, 0755);
-	mkdir_if_missing(c->state_dir, 0755);
+	if (daemon_setup_dirs(c, pw) == -1)
+		fatalx("%s: cannot create the directories it names", file);
 	if (!bsnprintf(sock, sizeof(sock), "%s/%s", c->run_dir, AUTHD_SOCKET))
 		fatalx("%s: run_dir too long for a socket path", file);
 	/* 0666: who may talk is checked per connection with SO_PEERCRED */
 	if ((fd = ipc_listen_unix(sock, 0666)) == -1)
 		fatal("listen %s", sock);
 	if (!foreground)
-		daemonize();
-	write_pidfile(c->run_dir);
+		daemon_detach();
+	(void)daemon_pidfile(c->run_dir, "authd");
 
 	/* (2)-(5) chroot and drop to `user` */
 	dbdir = c->state_dir;
 	if (root) {
 		drop_privileges(pw, c->state_dir);
 		dbdir = "/";
+		chrooted = true;
 	} else
 		log_warnx("not started as root: running as uid %ld, no chroot, "
 		    "no privilege drop", (long)geteuid());
@@ -218,6 +214,7 @@ main(int argc, char **argv)
 	wipe(seed, sizeof(seed));
 	authd_peer_listen(fd);
 	log_info("ready socket=%s users=%s/users.db", sock, c->state_dir);
+	daemon_ready();
 	if (ev_run() == -1)
 		log_warn("event loop");
 
@@ -229,6 +226,7 @@ main(int argc, char **argv)
 	authd_login_done();
 	if (!root)
 		(void)unlink(sock);
+	c = (struct conf *)authd.conf;	/* a reload may have replaced it */
 	conf_free(&c);
 	return 0;
 }

@@ -12,6 +12,12 @@
  * as an ordinary user it warns once and keeps its ids (no chroot).
  * Startup errors exit 1 with a message; nothing a client sends makes a
  * process exit, and the master restarts a login process that died.
+ * Without -d the master detaches once it is listening (pid file
+ * run_dir/imapd.pid).  SIGHUP to the master rereads the configuration: a
+ * file with errors or a certificate that does not load is logged and
+ * changes nothing; a good one is used by a new login process and new
+ * workers, while the old login process stops listening and ends when its
+ * last session does (listen addresses, run_dir and user: next start).
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -33,6 +39,7 @@
 #include <unistd.h>
 
 #include "authc.h"
+#include "daemon.h"
 #include "ipc.h"
 #include "imapd.h"
 #include "log.h"
@@ -50,6 +57,7 @@ struct listener {
 
 static struct listener *listeners;
 static size_t nlisteners;
+static bool login_draining;	/* login process replaced by a reload */
 
 static void
 usage(void)
@@ -202,6 +210,26 @@ login_master_closed(struct ipc *ch, void *arg)
 	ev_break();
 }
 
+/* login_drain - SIGHUP from the master after a reload: stop listening,
+ * end with the last session */
+static void
+login_drain(int sig, void *arg)
+{
+	size_t i;
+
+	if (login_draining)
+		return;
+	login_draining = true;
+	for (i = 0; i < nlisteners; i++) {
+		ev_io_stop(&listeners[i].io);
+		close(listeners[i].io.fd);
+	}
+	log_info("replaced after a reload, %u sessions to finish",
+	    imapd.nsessions);
+	if (imapd.nsessions == 0)
+		ev_break();
+}
+
 /* login_main - runs as `user`; never opens mail, only proxies to workers */
 static void __attribute__((noreturn))
 login_main(int fd)
@@ -217,7 +245,7 @@ login_main(int fd)
 	authc_init(imapd.conf->run_dir);
 	ev_signal(SIGTERM, on_signal, NULL);
 	ev_signal(SIGINT, on_signal, NULL);
-	ev_signal(SIGHUP, NULL, NULL);
+	ev_signal(SIGHUP, login_drain, NULL);
 	for (i = 0; i < nlisteners; i++) {
 		ev_io_init(&listeners[i].io, listeners[i].io.fd, listener_cb,
 		    &listeners[i]);
@@ -355,9 +383,12 @@ imapd_session_gone(void)
 	size_t i;
 
 	if (imapd.nsessions-- == IMAPD_MAX_SESSIONS &&
-	    imapd.role == IMAPD_ROLE_LOGIN)
+	    imapd.role == IMAPD_ROLE_LOGIN && !login_draining)
 		for (i = 0; i < nlisteners; i++)
 			ev_io_want(&listeners[i].io, EV_READ);
+	if (imapd.role == IMAPD_ROLE_LOGIN && login_draining &&
+	    imapd.nsessions == 0)
+		ev_break();
 	if (imapd.role == IMAPD_ROLE_WORKER && imapd.nsessions == 0)
 		ev_timer_add(&worker_idle, 1000ULL * (imapd.conf->imap.timeout <
 		    60 ? imapd.conf->imap.timeout : 60));
@@ -373,9 +404,18 @@ struct worker {
 	struct worker	*next;
 };
 
+/* the login process, and those replaced by a reload that still finish
+ * their sessions (they may still hand logged-in sessions over) */
+#define LOGIN_SLOTS	4
+
+struct login {
+	pid_t		 pid;		/* 0: free slot */
+	struct ipc	 ch;
+};
+
 static struct worker *workers;
-static struct ipc master_login;
-static pid_t login_pid = -1;
+static struct login logins[LOGIN_SLOTS];
+static struct login *cur_login;		/* NULL while a respawn is pending */
 static struct ev_timer respawn_timer;
 
 /* close, in a new child, every descriptor of the master's other peers */
@@ -388,8 +428,10 @@ child_close_peers(int keep)
 	for (w = workers; w; w = w->next)
 		if (w->ch.fd != -1 && w->ch.fd != keep)
 			close(w->ch.fd);
-	if (master_login.fd > 0 && master_login.fd != keep && !master_login.closed)
-		close(master_login.fd);
+	for (i = 0; i < LOGIN_SLOTS; i++)
+		if (logins[i].pid > 0 && logins[i].ch.fd != keep &&
+		    !logins[i].ch.closed)
+			close(logins[i].ch.fd);
 	if (keep != -2)
 		for (i = 0; i < nlisteners; i++)
 			close(listeners[i].io.fd);
@@ -485,6 +527,7 @@ worker_spawn(const char *user, int pending_fd)
 static void
 master_login_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
 {
+	struct login *l = arg;
 	const char *user, *addr, *tag;
 	size_t ulen, alen, tlen;
 	uint32_t id;
@@ -500,8 +543,8 @@ master_login_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
 		log_warnx("master: bad message from login, restarting it");
 		if (m->fd != -1)
 			close(m->fd);
-		if (login_pid > 0)
-			kill(login_pid, SIGTERM);
+		if (l->pid > 0)
+			kill(l->pid, SIGTERM);
 		return;
 	}
 	for (w = workers; w; w = w->next)
@@ -520,7 +563,7 @@ master_login_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
 		log_warnx("master: cannot pass a session to user=%s", user);
 }
 
-static void login_spawn(void);
+static bool login_spawn(void);
 
 static void
 master_login_closed(struct ipc *ch, void *arg)
@@ -531,16 +574,24 @@ master_login_closed(struct ipc *ch, void *arg)
 static void
 respawn_cb(struct ev_timer *t, void *arg)
 {
-	if (login_pid == -1)
+	if (cur_login == NULL)
 		login_spawn();
 }
 
-static void
+/* login_spawn - a new login process in a free slot; false if none is */
+static bool
 login_spawn(void)
 {
+	struct login *l = NULL;
 	int sv[2];
 	pid_t pid;
+	size_t i;
 
+	for (i = 0; i < LOGIN_SLOTS && l == NULL; i++)
+		if (logins[i].pid == 0)
+			l = &logins[i];
+	if (l == NULL)
+		return false;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
 		fatal("socketpair");
 	if ((pid = fork()) == -1)
@@ -551,24 +602,35 @@ login_spawn(void)
 		login_main(sv[1]);
 	}
 	close(sv[1]);
-	login_pid = pid;
-	ipc_init(&master_login, sv[0], master_login_msg, master_login_closed,
-	    NULL);
+	l->pid = pid;
+	ipc_init(&l->ch, sv[0], master_login_msg, master_login_closed, l);
+	cur_login = l;
+	return true;
 }
 
 static void
 master_sigchld(int sig, void *arg)
 {
 	struct worker *w;
+	struct login *l;
 	pid_t pid;
 	int st;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		if (pid == login_pid) {
+		for (l = logins; l < logins + LOGIN_SLOTS; l++)
+			if (l->pid == pid)
+				break;
+		if (l < logins + LOGIN_SLOTS) {
+			l->pid = 0;
+			ipc_close(&l->ch);
+			if (l != cur_login) {
+				log_info("replaced login process pid=%d done",
+				    (int)pid);
+				continue;
+			}
 			log_warnx("login process exited (status %d), restarting",
 			    st);
-			login_pid = -1;
-			ipc_close(&master_login);
+			cur_login = NULL;
 			ev_timer_add(&respawn_timer, 1000);
 			continue;
 		}
@@ -586,20 +648,88 @@ static void
 master_signal(int sig, void *arg)
 {
 	struct worker *w;
+	size_t i;
 
 	log_info("signal %d, exiting", sig);
-	if (login_pid > 0)
-		kill(login_pid, SIGTERM);
+	for (i = 0; i < LOGIN_SLOTS; i++)
+		if (logins[i].pid > 0)
+			kill(logins[i].pid, SIGTERM);
 	for (w = workers; w; w = w->next)
 		if (w->pid > 0)
 			kill(w->pid, SIGTERM);
 	ev_break();
 }
 
+static bool
+addrs_equal(const struct conf_addrs *a, const struct conf_addrs *b)
+{
+	size_t i;
+
+	if (a->n != b->n)
+		return false;
+	for (i = 0; i < a->n; i++)
+		if (a->v[i].port != b->v[i].port ||
+		    strcmp(a->v[i].host, b->v[i].host) != 0)
+			return false;
+	return true;
+}
+
+/* master_reload - SIGHUP: see the top of this file */
+static void
+master_reload(int sig, void *arg)
+{
+	const char *file = imapd.conf->file;
+	struct conf *nc, *old;
+	SSL_CTX *tls;
+	size_t i, free_slots = 0;
+
+	for (i = 0; i < LOGIN_SLOTS; i++)
+		if (logins[i].pid == 0)
+			free_slots++;
+	if (free_slots == 0) {
+		log_warnx("reload: login processes replaced by earlier reloads "
+		    "still have sessions, try again later");
+		return;
+	}
+	if ((nc = daemon_reload_conf(file)) == NULL)
+		return;
+	if (nc->imap.listen.n + nc->imap.listen_starttls.n == 0 ||
+	    nc->tls.cert == NULL || nc->tls.key == NULL) {
+		log_warnx("reload: %s: [imap] needs listen and [tls] cert and "
+		    "key, keeping the running configuration", file);
+		conf_free(&nc);
+		return;
+	}
+	if ((tls = tls_server_ctx(nc->tls.cert, nc->tls.key)) == NULL) {
+		log_warnx("reload: cannot load TLS certificate %s, keeping the "
+		    "running configuration", nc->tls.cert);
+		conf_free(&nc);
+		return;
+	}
+	if (!addrs_equal(&nc->imap.listen, &imapd.conf->imap.listen) ||
+	    !addrs_equal(&nc->imap.listen_starttls,
+	    &imapd.conf->imap.listen_starttls) ||
+	    strcmp(nc->run_dir, imapd.conf->run_dir) != 0 ||
+	    strcmp(nc->user, imapd.conf->user) != 0)
+		log_warnx("reload: listen addresses, run_dir and user take "
+		    "effect at the next start");
+	SSL_CTX_free(imapd.tls);
+	imapd.tls = tls;
+	old = imapd.conf;
+	imapd.conf = nc;
+	conf_free(&old);
+	if (cur_login != NULL)
+		kill(cur_login->pid, SIGHUP);	/* it finishes its sessions */
+	cur_login = NULL;
+	(void)login_spawn();
+	log_info("reload: %s loaded", imapd.conf->file);
+}
+
 int
 main(int argc, char *argv[])
 {
 	const char *file = NULL;
+	struct passwd *pw = NULL;
 	bool debug = false;
 	int ch;
 
@@ -629,20 +759,26 @@ main(int argc, char *argv[])
 		fatalx("cannot load TLS certificate %s", imapd.conf->tls.cert);
 	add_listeners(&imapd.conf->imap.listen, true);
 	add_listeners(&imapd.conf->imap.listen_starttls, false);
-	ev_init();
 	if (geteuid() != 0)
 		log_warnx("not running as root: keeping uid %u (no privilege "
 		    "drop, no chroot)", (unsigned)geteuid());
-	else if (getpwnam(imapd.conf->user) == NULL)
+	else if ((pw = getpwnam(imapd.conf->user)) == NULL)
 		fatalx("user %s: no such user", imapd.conf->user);
+	if (daemon_setup_dirs(imapd.conf, pw) == -1)
+		fatalx("%s: cannot create the directories it names", file);
+	if (!debug)
+		daemon_detach();
+	(void)daemon_pidfile(imapd.conf->run_dir, "imapd");
+	ev_init();
 	imapd.role = IMAPD_ROLE_MASTER;
-	login_spawn();
+	(void)login_spawn();
 	ev_timer_init(&respawn_timer, respawn_cb, NULL);
 	ev_signal(SIGCHLD, master_sigchld, NULL);
 	ev_signal(SIGTERM, master_signal, NULL);
 	ev_signal(SIGINT, master_signal, NULL);
-	ev_signal(SIGHUP, NULL, NULL);
+	ev_signal(SIGHUP, master_reload, NULL);
 	log_info("started");
+	daemon_ready();
 	if (ev_run() == -1)
 		fatal("event loop");
 	conf_free(&imapd.conf);

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * daemon.c - start-up chores shared by facteur-authd, facteur-imapd and
+ * facteur-smtpd (see daemon.h): first-start directories, detaching with a
+ * readiness pipe, the pid file, reloading the configuration file.
+ *
+ * Runs in each daemon's main process before it drops privileges.  Creates
+ * directories only when they are missing (mkdir, then chown/chmod of what
+ * it just made), so a directory an administrator set up is never touched.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "xmem.h"
+
+static int ready_fd = -1;	/* write end of the pipe to the waiting parent */
+
+/* make_dir - mkdir dir if missing, then give it to uid/gid with mode */
+static int
+make_dir(const char *dir, mode_t mode, uid_t uid, gid_t gid)
+{
+	if (mkdir(dir, mode) == -1) {
+		if (errno == EEXIST)
+			return 0;
+		log_warn("mkdir %s", dir);
+		return -1;
+	}
+	if ((uid != (uid_t)-1 && chown(dir, uid, gid) == -1) ||
+	    chmod(dir, mode) == -1) {
+		log_warn("chown/chmod %s", dir);
+		return -1;
+	}
+	log_info("created %s (mode %03o)", dir, (unsigned)mode);
+	return 0;
+}
+
+/* make_path - mkdir -p: missing parents 0755 for the caller, dir itself
+ * with mode for uid/gid */
+static int
+make_path(const char *dir, mode_t mode, uid_t uid, gid_t gid)
+{
+	char p[PATH_MAX], *s;
+
+	if (!bstrcpy(p, dir, sizeof(p)) || p[0] != '/') {
+		log_warnx("%s: expected an absolute path", dir);
+		return -1;
+	}
+	for (s = strchr(p + 1, '/'); s != NULL; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (make_dir(p, 0755, (uid_t)-1, (gid_t)-1) == -1)
+			return -1;
+		*s = '/';
+	}
+	return make_dir(p, mode, uid, gid);
+}
+
+/* mail_domain_dir - the part of mail_dir for `domain` above the first
+ * component that depends on the local part; false if there is none */
+static bool
+mail_domain_dir(const struct conf *c, const char *domain, char *out,
+    size_t outsz)
+{
+	char other[PATH_MAX];
+	size_t i, slash = 0;
+
+	if (!conf_maildir_path(c, "a", domain, out, outsz) ||
+	    !conf_maildir_path(c, "b", domain, other, sizeof(other)))
+		return false;
+	for (i = 0; out[i] != '\0' && out[i] == other[i]; i++)
+		if (out[i] == '/')
+			slash = i;
+	if (slash == 0)
+		return false;
+	out[slash] = '\0';
+	return true;
+}
+
+int
+daemon_setup_dirs(const struct conf *c, const struct passwd *pw)
+{
+	char dir[PATH_MAX];
+	uid_t uid = pw != NULL ? pw->pw_uid : (uid_t)-1;
+	gid_t gid = pw != NULL ? pw->pw_gid : (gid_t)-1;
+	size_t i;
+
+	if (make_path(c->run_dir, 0755, (uid_t)-1, (gid_t)-1) == -1 ||
+	    make_path(c->state_dir, 0755, (uid_t)-1, (gid_t)-1) == -1)
+		return -1;
+	for (i = 0; i < c->ndomains; i++) {
+		if (!mail_domain_dir(c, c->domains[i], dir, sizeof(dir)))
+			continue;
+		if (make_path(dir, 0700, uid, gid) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+void
+daemon_detach(void)
+{
+	int fds[2], fd;
+	ssize_t n;
+	char c;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) == -1)
+		fatal("pipe");
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid > 0) {
+		/* the parent: exit 0 once the child is ready, 1 if it died */
+		close(fds[1]);
+		do
+			n = read(fds[0], &c, 1);
+		while (n == -1 && errno == EINTR);
+		_exit(n == 1 ? 0 : 1);
+	}
+	close(fds[0]);
+	ready_fd = fds[1];
+	if (setsid() == -1)
+		fatal("setsid");
+	if ((fd = open("/dev/null", O_RDWR)) == -1)
+		fatal("/dev/null");
+	(void)dup2(fd, STDIN_FILENO);
+	(void)dup2(fd, STDOUT_FILENO);
+	(void)dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
+
+void
+daemon_ready(void)
+{
+	if (ready_fd == -1)
+		return;
+	if (write(ready_fd, "", 1) != 1)
+		log_warn("telling the parent we are ready");
+	close(ready_fd);
+	ready_fd = -1;
+}
+
+int
+daemon_pidfile(const char *run_dir, const char *name)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	if (!bsnprintf(path, sizeof(path), "%s/%s.pid", run_dir, name)) {
+		log_warnx("%s: path too long", run_dir);
+		return -1;
+	}
+	if ((f = fopen(path, "we")) == NULL) {
+		log_warn("%s", path);
+		return -1;
+	}
+	fprintf(f, "%ld\n", (long)getpid());
+	if (fclose(f) == EOF) {
+		log_warn("%s", path);
+		return -1;
+	}
+	return 0;
+}
+
+struct conf *
+daemon_reload_conf(const char *file)
+{
+	struct conf *nc = NULL;
+	char *errs = NULL, *line, *next;
+	size_t len = 0;
+	FILE *f;
+
+	if ((f = open_memstream(&errs, &len)) == NULL) {
+		log_warn("reload: %s", file);
+		return NULL;
+	}
+	nc = conf_load(file, f);
+	fclose(f);
+	if (nc == NULL) {
+		for (line = errs; line != NULL && *line != '\0'; line = next) {
+			if ((next = strchr(line, '\n')) != NULL)
+				*next++ = '\0';
+			log_warnx("reload: %s", line);
+		}
+		log_warnx("reload: %s not loaded, keeping the running "
+		    "configuration", file);
+	}
+	free(errs);
+	return nc;
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * daemon.h - what every facteur daemon does at start, before it serves:
+ * create its directories on first start, detach from the terminal, write
+ * its pid file, tell the starting shell that it is ready; on SIGHUP, load
+ * the configuration again and say what is wrong with it.
+ *
+ * Used by the daemons' main() only, as root or as an ordinary user, before
+ * the privilege drop (run_dir is root's).  Failures are logged; the caller
+ * decides (a daemon that cannot make its directories does not start).
+ */
+#ifndef FACTEUR_DAEMON_H
+#define FACTEUR_DAEMON_H
+
+#include <pwd.h>
+
+#include "conf.h"
+
+/*
+ * daemon_setup_dirs - first start: create what the configuration names if
+ * it is missing, and never change anything that exists:
+ *   run_dir     root (or the caller), 0755    sockets, pid files
+ *   state_dir   root (or the caller), 0755    users.db, queue/ below it
+ *   mail_dir    for each local domain, the directory above the first part
+ *               that depends on %u (e.g. /var/mail/example.org for
+ *               /var/mail/%d/%u): `pw`'s, 0700; missing parents root's, 0755
+ * pw is the `user` account when started as root, NULL otherwise (then
+ * everything belongs to the caller).  Returns 0, or -1 after logging.
+ */
+int	daemon_setup_dirs(const struct conf *c, const struct passwd *pw);
+
+/*
+ * daemon_detach - fork; the child goes on in a new session with stdio on
+ * /dev/null, the parent waits until the child calls daemon_ready() (exit 0)
+ * or exits first (exit 1), so an init script sees startup failures.
+ */
+void	daemon_detach(void);
+
+/* daemon_ready - release the parent of daemon_detach(); no-op without it */
+void	daemon_ready(void);
+
+/* daemon_pidfile - write run_dir/NAME.pid; logs and returns -1 on failure */
+int	daemon_pidfile(const char *run_dir, const char *name);
+
+/*
+ * daemon_reload_conf - SIGHUP: load `file` again.  On any error, logs each
+ * of conf_load()'s messages and "keeping the running configuration", and
+ * returns NULL; the caller keeps what it has.  The result is the caller's.
+ */
+struct conf *daemon_reload_conf(const char *file);
+
+#endif
