@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * imap_cmd.c - IMAP commands of the authenticated and selected states:
- * mailboxes (SELECT LIST STATUS CREATE ...), APPEND, FETCH, STORE, COPY,
- * MOVE, EXPUNGE (RFC 3501 6.3-6.4, RFC 4315 UIDPLUS, RFC 6851 MOVE,
- * RFC 6154 SPECIAL-USE).
+ * mailboxes (SELECT LIST STATUS CREATE ...), APPEND, STORE, COPY, MOVE,
+ * EXPUNGE, SEARCH (RFC 3501 6.3-6.4, RFC 4315 UIDPLUS, RFC 6851 MOVE,
+ * RFC 6154 SPECIAL-USE); FETCH is in imap_fetch.c.
  *
  * Runs in a worker process, as `user`, chrooted into the one user's
  * Maildir when imapd was started as root; every path is built from
@@ -24,7 +24,8 @@
 #include "log.h"
 #include "xmem.h"
 
-#define PERM_FLAGS "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
+#define SYS_FLAGS "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
+#define MAX_KW_ARGS 64
 
 const char *
 cmd_arg_str(const struct imap_arg *a)
@@ -54,6 +55,28 @@ cmd_mailbox_dir(struct imap_session *s, const struct imap_arg *a, char *dir,
 
 /* ---- SELECT / EXAMINE ---- */
 
+/* cmd_put_flag_lists - "* FLAGS (...)" and PERMANENTFLAGS with keywords */
+void
+cmd_put_flag_lists(struct imap_session *s)
+{
+	struct buf b;
+
+	buf_init(&b, 0);
+	buf_puts(&b, "* FLAGS (" SYS_FLAGS);
+	store_kw_put(s->f, &b);
+	buf_puts(&b, ")\r\n* OK [PERMANENTFLAGS (");
+	if (!s->readonly) {
+		buf_puts(&b, SYS_FLAGS);
+		store_kw_put(s->f, &b);
+		if (!store_kw_full(s->f))
+			buf_puts(&b, " \\*");
+	}
+	buf_puts(&b, ")] flags\r\n");
+	session_write(s, buf_head(&b), b.len);
+	buf_free(&b);
+	s->seen_kw_gen = s->f->kw_gen;
+}
+
 void
 cmd_select(struct imap_session *s, const struct imap_cmd *c, bool ro)
 {
@@ -61,7 +84,6 @@ cmd_select(struct imap_session *s, const struct imap_cmd *c, bool ro)
 	const char *name;
 	struct store_folder *f;
 	size_t i, unseen = 0;
-	unsigned recent = 0;
 
 	session_unselect(s);
 	if (c->args == NULL || c->args->next != NULL) {
@@ -84,18 +106,13 @@ cmd_select(struct imap_session *s, const struct imap_cmd *c, bool ro)
 		s->view[i] = f->v[i].uid;
 		if (!unseen && !(f->v[i].flags & MF_SEEN))
 			unseen = i + 1;
-		if (f->v[i].flags & MF_RECENT) {
-			recent++;
-			if (!ro)
-				f->v[i].flags &= (uint8_t)~MF_RECENT;
-		}
+		session_claim_recent(s, &f->v[i]);
 	}
 	s->nview = f->n;
 	s->seen_gen = f->gen;
-	session_reply(s, "* FLAGS (" PERM_FLAGS ")");
-	session_reply(s, "* OK [PERMANENTFLAGS (%s)] flags", ro ? "" : PERM_FLAGS);
+	cmd_put_flag_lists(s);
 	session_reply(s, "* %zu EXISTS", s->nview);
-	session_reply(s, "* %u RECENT", recent);
+	session_reply(s, "* %zu RECENT", s->nrecent);
 	if (unseen)
 		session_reply(s, "* OK [UNSEEN %zu] first unseen", unseen);
 	session_reply(s, "* OK [UIDVALIDITY %u] UIDs valid", f->uidvalidity);
@@ -349,9 +366,21 @@ cmd_mailbox(struct imap_session *s, const struct imap_cmd *c)
 
 /* ---- flags and dates ---- */
 
-/* flag list or single flag -> bits; false on a bad flag */
+/* the flags of a STORE or APPEND: system bits and keyword names */
+struct flag_args {
+	uint8_t		 sys;
+	const char	*kw[MAX_KW_ARGS];
+	size_t		 nkw;
+};
+
+/*
+ * parse_flags - a flag list or a single flag into fl (added to what is
+ * there).  False on a bad flag: an unknown system flag, a keyword that is
+ * not an atom, too many.  \Recent is accepted and ignored (RFC 3501
+ * 2.3.2: clients cannot set it).
+ */
 static bool
-parse_flags(const struct imap_arg *a, uint8_t *flags_r)
+parse_flags(const struct imap_arg *a, struct flag_args *fl)
 {
 	static const struct {
 		const char *n;
@@ -359,21 +388,43 @@ parse_flags(const struct imap_arg *a, uint8_t *flags_r)
 	} names[] = {
 		{ "\\Seen", MF_SEEN }, { "\\Answered", MF_ANSWERED },
 		{ "\\Flagged", MF_FLAGGED }, { "\\Deleted", MF_DELETED },
-		{ "\\Draft", MF_DRAFT },
+		{ "\\Draft", MF_DRAFT }, { "\\Recent", 0 },
 	};
 	const struct imap_arg *f = a->type == IMAP_ARG_LIST ? a->child : a;
 	size_t i;
 
-	*flags_r = 0;
 	for (; f; f = f->next) {
 		if (f->type != IMAP_ARG_ATOM || f->section)
 			return false;
 		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 			if (strcasecmp(f->s, names[i].n) == 0)
-				*flags_r |= names[i].f;
-		/* keywords and \Recent are accepted and not kept */
+				break;
+		if (i < sizeof(names) / sizeof(names[0]))
+			fl->sys |= names[i].f;
+		else if (!store_kw_valid(f->s) || fl->nkw == MAX_KW_ARGS)
+			return false;
+		else
+			fl->kw[fl->nkw++] = f->s;
 		if (a->type != IMAP_ARG_LIST)
 			break;
+	}
+	return true;
+}
+
+/* kw_bits - the keyword names as bits of f; with add, new ones defined.
+ * False when a new one finds no room (26 per folder). */
+static bool
+kw_bits(struct store_folder *f, const struct flag_args *fl, bool add,
+    uint32_t *kw_r)
+{
+	size_t i;
+	uint32_t bit;
+
+	*kw_r = 0;
+	for (i = 0; i < fl->nkw; i++) {
+		if ((bit = store_kw_bit(f, fl->kw[i], add)) == 0 && add)
+			return false;
+		*kw_r |= bit;
 	}
 	return true;
 }
@@ -415,27 +466,6 @@ parse_datetime(const char *s, time_t *t_r)
 	return true;
 }
 
-static void
-put_internaldate(struct buf *b, int64_t t)
-{
-	struct tm tm;
-	time_t tt = (time_t)t;
-
-	gmtime_r(&tt, &tm);
-	buf_printf(b, "INTERNALDATE \"%02d-%s-%04d %02d:%02d:%02d +0000\"",
-	    tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec);
-}
-
-static void
-put_flags_out(struct buf *b, uint8_t flags)
-{
-	char fl[128];
-
-	store_flags_str(flags & MF_IMAP, fl, sizeof(fl));
-	buf_printf(b, "FLAGS (%s)", fl);
-}
-
 /* ---- APPEND ---- */
 
 void
@@ -444,24 +474,27 @@ cmd_append(struct imap_session *s, const struct imap_cmd *c)
 	char dir[PATH_MAX];
 	const char *name;
 	const struct imap_arg *a = c->args ? c->args->next : NULL;
-	uint8_t flags = 0;
-	time_t t = time(NULL);
-	uint32_t uv, uid;
+	struct flag_args fl;
+	struct store_folder *t;
+	time_t when = time(NULL);
+	uint32_t uid, kw;
+	int r;
 
 	if (c->args == NULL || a == NULL) {
 		session_reply(s, "%s BAD APPEND mailbox [flags] [date] message",
 		    c->tag);
 		return;
 	}
+	memset(&fl, 0, sizeof(fl));
 	if (a->type == IMAP_ARG_LIST) {
-		if (!parse_flags(a, &flags)) {
+		if (!parse_flags(a, &fl)) {
 			session_reply(s, "%s BAD bad flags", c->tag);
 			return;
 		}
 		a = a->next;
 	}
 	if (a && a->type == IMAP_ARG_STRING && a->next) {
-		if (!parse_datetime(a->s, &t)) {
+		if (!parse_datetime(a->s, &when)) {
 			session_reply(s, "%s BAD bad date-time", c->tag);
 			return;
 		}
@@ -473,29 +506,34 @@ cmd_append(struct imap_session *s, const struct imap_cmd *c)
 	}
 	if (!cmd_mailbox_dir(s, c->args, dir, sizeof(dir), &name))
 		return;
-	if (access(dir, F_OK) == -1) {
+	if ((t = store_folder_open(dir)) == NULL) {
 		session_reply(s, "%s NO [TRYCREATE] no such mailbox", c->tag);
 		return;
 	}
-	if ((a->spooled ? s->spool == NULL ||
-	    store_spool_deliver(s->spool, dir, flags, t, &uv, &uid) :
-	    store_deliver(dir, a->s, a->len, flags, t, &uv, &uid)) == -1) {
-		log_warn("session=%08x user=%s append to %s", s->id, s->user, dir);
-		session_reply(s, "%s NO [SERVERBUG] cannot store message", c->tag);
+	if (!kw_bits(t, &fl, true, &kw)) {
+		session_reply(s, "%s NO [LIMIT] too many keywords in %s", c->tag,
+		    name);
+		store_folder_close(&t);
 		return;
 	}
-	session_reply(s, "%s OK [APPENDUID %u %u] APPEND completed", c->tag, uv,
-	    uid);
+	if (a->spooled)
+		r = s->spool == NULL ? -1 :
+		    store_spool_deliver(s->spool, t, fl.sys, kw, when, &uid);
+	else
+		r = store_deliver(t, a->s, a->len, fl.sys, kw, when, &uid);
+	if (r == -1) {
+		log_warn("session=%08x user=%s append to %s", s->id, s->user, dir);
+		session_reply(s, "%s NO [SERVERBUG] cannot store message", c->tag);
+	} else
+		session_reply(s, "%s OK [APPENDUID %u %u] APPEND completed",
+		    c->tag, t->uidvalidity, uid);
+	store_folder_close(&t);
 }
 
 /* ---- message sets ---- */
 
-/*
- * set_next - the next view index >= *pos in the set (by sequence number or
- * UID); false at the end.  Sets *fi to the folder index (-1: expunged).
- */
-static bool
-set_next(struct imap_session *s, const struct imap_seqset *set, bool uid,
+bool
+cmd_set_next(struct imap_session *s, const struct imap_seqset *set, bool uid,
     size_t *pos, ssize_t *fi)
 {
 	uint32_t star = uid ? (s->nview ? s->view[s->nview - 1] : 0) :
@@ -512,8 +550,8 @@ set_next(struct imap_session *s, const struct imap_seqset *set, bool uid,
 	return false;
 }
 
-static bool
-parse_set(struct imap_session *s, const struct imap_arg *a,
+bool
+cmd_parse_set(struct imap_session *s, const struct imap_arg *a,
     struct imap_seqset *set)
 {
 	if (a == NULL || a->type != IMAP_ARG_ATOM || a->section ||
@@ -544,7 +582,7 @@ cmd_expunge(struct imap_session *s, const struct imap_cmd *c,
 		return;
 	}
 	memset(&set, 0, sizeof(set));
-	if (uidset && !parse_set(s, uidset, &set))
+	if (uidset && !cmd_parse_set(s, uidset, &set))
 		return;
 	session_updates(s, true);
 	star = s->nview ? s->view[s->nview - 1] : 0;
@@ -573,293 +611,87 @@ cmd_expunge(struct imap_session *s, const struct imap_cmd *c,
 		session_reply(s, "%s OK EXPUNGE completed", c->tag);
 }
 
-/* ---- FETCH ---- */
-
-/* what FETCH must read: 0 nothing, 1 the header block, 2 the whole file */
-static int
-fetch_needs(const struct imap_fetch *fa)
-{
-	unsigned i;
-	int need = 0;
-
-	if (fa->items & (IMAP_F_BODY | IMAP_F_BODYSTRUCTURE | IMAP_F_RFC822 |
-	    IMAP_F_RFC822_TEXT))
-		return 2;
-	if (fa->items & (IMAP_F_ENVELOPE | IMAP_F_RFC822_HEADER))
-		need = 1;
-	for (i = 0; i < fa->nsec; i++) {
-		if (fa->sec[i].npart > 0 || fa->sec[i].kind == IMAP_SEC_ALL ||
-		    fa->sec[i].kind == IMAP_SEC_TEXT ||
-		    fa->sec[i].kind == IMAP_SEC_MIME)
-			return 2;
-		need = 1;
-	}
-	return need;
-}
-
-static bool
-fetch_sets_seen(const struct imap_fetch *fa)
-{
-	unsigned i;
-
-	if (fa->items & (IMAP_F_RFC822 | IMAP_F_RFC822_TEXT))
-		return true;
-	for (i = 0; i < fa->nsec; i++)
-		if (!fa->sec[i].peek)
-			return true;
-	return false;
-}
-
-/* a section's content, cut to <off.cnt>, as a literal */
-static void
-put_section(struct buf *b, const struct mime_msg *m,
-    const struct imap_section *sec, const char *label)
-{
-	(void)mime_section_literal(m, sec, label, b);
-}
-
-static void
-fetch_one(struct imap_session *s, size_t pos, size_t fi)
-{
-	struct fetch_job *j = s->job;
-	struct imap_fetch *fa = &j->fa;
-	struct store_msg *msg = &s->f->v[fi];
-	struct buf *b = &s->resp;
-	struct mime_msg *m = NULL;
-	struct imap_section sec;
-	char *data = NULL;
-	size_t len = 0;
-	unsigned i;
-	bool sp = false;
-	uint8_t nf;
-	int need;
-
-#define SP() do { if (sp) buf_puts(b, " "); sp = true; } while (0)
-	if (fetch_sets_seen(fa) && !s->readonly && !(msg->flags & MF_SEEN)) {
-		nf = (uint8_t)((msg->flags | MF_SEEN) & (MF_IMAP | MF_PASSED));
-		if (store_set_flags(s->f, fi, nf, s->id) == 0)
-			fa->items |= IMAP_F_FLAGS;
-		msg = &s->f->v[fi];
-	}
-	if ((need = fetch_needs(fa)) > 0) {
-		data = need == 1 ? store_read_header(s->f, fi, &len) :
-		    store_read(s->f, fi, &len);
-		if (data == NULL) {
-			/* vanished under us: say nothing about it now */
-			s->f->dirty = true;
-			return;
-		}
-		m = mime_parse(data, len);
-	}
-	buf_reset(b);
-	buf_printf(b, "* %zu FETCH (", pos + 1);
-	if (fa->items & IMAP_F_UID) {
-		SP();
-		buf_printf(b, "UID %u", msg->uid);
-	}
-	if (fa->items & IMAP_F_FLAGS) {
-		SP();
-		put_flags_out(b, msg->flags);
-	}
-	if (fa->items & IMAP_F_INTERNALDATE) {
-		SP();
-		put_internaldate(b, msg->itime);
-	}
-	if (fa->items & IMAP_F_SIZE) {
-		SP();
-		buf_printf(b, "RFC822.SIZE %u", msg->size);
-	}
-	if (fa->items & IMAP_F_ENVELOPE) {
-		SP();
-		buf_puts(b, "ENVELOPE ");
-		mime_envelope(m, m->root, b);
-	}
-	if (fa->items & IMAP_F_BODYSTRUCTURE) {
-		SP();
-		buf_puts(b, "BODYSTRUCTURE ");
-		mime_bodystructure(m, m->root, true, b);
-	}
-	if (fa->items & IMAP_F_BODY) {
-		SP();
-		buf_puts(b, "BODY ");
-		mime_bodystructure(m, m->root, false, b);
-	}
-	memset(&sec, 0, sizeof(sec));
-	if (fa->items & IMAP_F_RFC822) {
-		SP();
-		put_section(b, m, &sec, "RFC822");
-	}
-	if (fa->items & IMAP_F_RFC822_HEADER) {
-		SP();
-		sec.kind = IMAP_SEC_HEADER;
-		put_section(b, m, &sec, "RFC822.HEADER");
-	}
-	if (fa->items & IMAP_F_RFC822_TEXT) {
-		SP();
-		sec.kind = IMAP_SEC_TEXT;
-		put_section(b, m, &sec, "RFC822.TEXT");
-	}
-	for (i = 0; i < fa->nsec; i++) {
-		SP();
-		put_section(b, m, &fa->sec[i], fa->sec[i].name);
-	}
-	buf_puts(b, ")\r\n");
-#undef SP
-	session_write_buf(s, b);
-	buf_reset(b);
-	mime_free(&m);
-	free(data);
-}
-
-static void
-fetch_done(struct imap_session *s, const char *status)
-{
-	struct fetch_job *j = s->job;
-
-	session_reply(s, "%s %s", s->tag, status);
-	imap_seqset_free(&j->set);
-	free(j->cmd);
-	free(j);
-	s->job = NULL;
-	buf_shrink(&s->resp, 0);
-}
-
-void
-cmd_fetch_resume(struct imap_session *s)
-{
-	struct fetch_job *j = s->job;
-	ssize_t fi;
-	char st[64];
-	bool uid;
-
-	if (j == NULL)
-		return;
-	while (set_next(s, &j->set, j->uid, &j->pos, &fi)) {
-		if (session_out_full(s)) {
-			/* wait for the client to read (DRAINED or the timer) */
-			ev_timer_add(&s->timer, 10);
-			return;
-		}
-		if (fi >= 0)
-			fetch_one(s, j->pos, (size_t)fi);
-		j->pos++;
-	}
-	(void)bsnprintf(st, sizeof(st), "OK %s completed", j->cmd);
-	uid = j->uid;
-	fetch_done(s, st);
-	if (s->wait == SW_JOB) {
-		session_updates(s, uid);
-		s->wait = SW_NONE;
-		conn_pause(&s->conn, false);
-		session_continue(s);
-	}
-}
-
-void
-cmd_fetch(struct imap_session *s, const struct imap_cmd *c, bool uid)
-{
-	struct fetch_job *j;
-	const char *err;
-
-	j = xcalloc(1, sizeof(*j));
-	if (!parse_set(s, c->args, &j->set)) {
-		free(j);
-		return;
-	}
-	if (!imap_fetch_parse(c->args->next, &j->fa, &err)) {
-		session_reply(s, "%s BAD %s", c->tag, err);
-		imap_seqset_free(&j->set);
-		free(j);
-		return;
-	}
-	if (uid)
-		j->fa.items |= IMAP_F_UID;
-	j->uid = uid;
-	j->cmd = xstrdup(uid ? "UID FETCH" : "FETCH");
-	s->job = j;
-	/* run until the output buffer fills; then continue from the loop */
-	while (s->job && !session_out_full(s)) {
-		ssize_t fi;
-
-		if (!set_next(s, &j->set, uid, &j->pos, &fi)) {
-			fetch_done(s, uid ? "OK UID FETCH completed" :
-			    "OK FETCH completed");
-			return;
-		}
-		if (fi >= 0)
-			fetch_one(s, j->pos, (size_t)fi);
-		j->pos++;
-	}
-	s->wait = SW_JOB;
-	ev_timer_add(&s->timer, 10);
-}
-
 /* ---- STORE ---- */
+
+/* store_parse - "[+-]FLAGS[.SILENT] flags..." into mode, silent, fl */
+static bool
+store_parse(struct imap_session *s, const struct imap_cmd *c, int *mode_r,
+    bool *silent_r, struct flag_args *fl)
+{
+	const struct imap_arg *item = c->args ? c->args->next : NULL;
+	const struct imap_arg *a = item ? item->next : NULL;
+	const char *it;
+
+	if (item == NULL || a == NULL || item->type != IMAP_ARG_ATOM ||
+	    (a->next && a->type != IMAP_ARG_ATOM)) {
+		session_reply(s, "%s BAD STORE set item flags", c->tag);
+		return false;
+	}
+	it = item->s;
+	*mode_r = *it == '+' ? 1 : *it == '-' ? -1 : 0;
+	if (*mode_r)
+		it++;
+	*silent_r = strcasecmp(it, "FLAGS.SILENT") == 0;
+	if (!*silent_r && strcasecmp(it, "FLAGS") != 0) {
+		session_reply(s, "%s BAD unknown STORE item", c->tag);
+		return false;
+	}
+	memset(fl, 0, sizeof(*fl));
+	/* "STORE 1 FLAGS \Seen \Deleted" without parentheses too */
+	for (; a; a = a->next) {
+		if (!parse_flags(a, fl)) {
+			session_reply(s, "%s BAD bad flags", c->tag);
+			return false;
+		}
+	}
+	return true;
+}
 
 void
 cmd_store(struct imap_session *s, const struct imap_cmd *c, bool uid)
 {
 	struct imap_seqset set;
-	const struct imap_arg *item = c->args ? c->args->next : NULL;
-	const struct imap_arg *fl = item ? item->next : NULL;
-	const char *it;
-	uint8_t flags, nf;
+	struct flag_args fl;
+	uint32_t kw, nkw;
+	uint8_t nf;
 	size_t pos = 0;
 	ssize_t fi;
 	bool silent, fail = false;
 	int mode;
 	struct buf b;
 
-	if (item == NULL || fl == NULL || item->type != IMAP_ARG_ATOM ||
-	    (fl->next && fl->type != IMAP_ARG_ATOM)) {
-		session_reply(s, "%s BAD STORE set item flags", c->tag);
+	if (!store_parse(s, c, &mode, &silent, &fl))
 		return;
-	}
-	it = item->s;
-	mode = *it == '+' ? 1 : *it == '-' ? -1 : 0;
-	if (mode)
-		it++;
-	silent = strcasecmp(it, "FLAGS.SILENT") == 0;
-	if (!silent && strcasecmp(it, "FLAGS") != 0) {
-		session_reply(s, "%s BAD unknown STORE item", c->tag);
-		return;
-	}
-	if (fl->type == IMAP_ARG_LIST ? !parse_flags(fl, &flags) :
-	    !parse_flags(fl, &flags)) {
-		session_reply(s, "%s BAD bad flags", c->tag);
-		return;
-	}
-	/* "STORE 1 FLAGS \Seen \Deleted" without parentheses */
-	for (fl = fl->next; fl; fl = fl->next) {
-		uint8_t more;
-
-		if (!parse_flags(fl, &more)) {
-			session_reply(s, "%s BAD bad flags", c->tag);
-			return;
-		}
-		flags |= more;
-	}
 	if (s->readonly) {
 		session_reply(s, "%s NO [READ-ONLY] mailbox is read-only", c->tag);
 		return;
 	}
-	if (!parse_set(s, c->args, &set))
+	/* removing a keyword never defined is a no-op, not a new keyword */
+	if (!kw_bits(s->f, &fl, mode >= 0, &kw)) {
+		session_reply(s, "%s NO [LIMIT] no room for another keyword",
+		    c->tag);
 		return;
+	}
+	if (!cmd_parse_set(s, c->args, &set))
+		return;
+	if (s->f->kw_gen != s->seen_kw_gen)
+		cmd_put_flag_lists(s);	/* a keyword was defined */
 	buf_init(&b, 0);
-	while (set_next(s, &set, uid, &pos, &fi)) {
+	while (cmd_set_next(s, &set, uid, &pos, &fi)) {
 		if (fi >= 0) {
 			struct store_msg *m = &s->f->v[fi];
 
-			nf = mode > 0 ? (uint8_t)(m->flags | flags) : mode < 0 ?
-			    (uint8_t)(m->flags & ~flags) :
-			    (uint8_t)((m->flags & MF_PASSED) | flags);
-			if (store_set_flags(s->f, (size_t)fi, nf, s->id) == -1)
+			nf = mode > 0 ? (uint8_t)(m->flags | fl.sys) : mode < 0 ?
+			    (uint8_t)(m->flags & ~fl.sys) :
+			    (uint8_t)((m->flags & MF_PASSED) | fl.sys);
+			nkw = mode > 0 ? m->kw | kw : mode < 0 ? m->kw & ~kw : kw;
+			if (store_set_flags(s->f, (size_t)fi, nf, nkw, s->id) == -1)
 				fail = true;
 			else if (!silent) {
 				buf_printf(&b, "* %zu FETCH (", pos + 1);
 				if (uid)
 					buf_printf(&b, "UID %u ", s->f->v[fi].uid);
-				put_flags_out(&b, s->f->v[fi].flags);
+				session_put_flags(s, &b, &s->f->v[fi]);
 				buf_puts(&b, ")\r\n");
 				if (b.len > 65536) {
 					session_write(s, buf_head(&b), b.len);
@@ -916,18 +748,35 @@ put_copyuid(struct imap_session *s, const char *tag, uint32_t uv,
 	buf_free(&b);
 }
 
+/* moved_expunge - EXPUNGE responses for the messages MOVE took away */
+static void
+moved_expunge(struct imap_session *s)
+{
+	size_t i, j;
+
+	for (i = 0, j = 0; i < s->nview; i++) {
+		if (store_find(s->f, s->view[i]) < 0) {
+			session_reply(s, "* %zu EXPUNGE", j + 1);
+			continue;
+		}
+		s->view[j++] = s->view[i];
+	}
+	s->nview = j;
+}
+
 void
 cmd_copy(struct imap_session *s, const struct imap_cmd *c, bool uid, bool move)
 {
 	char dir[PATH_MAX];
 	const char *name;
 	struct imap_seqset set;
+	struct store_folder *t;
 	struct buf src, dst;
-	uint32_t uv = 0, nuid, sl = 0, ss = 0, dl = 0, ds = 0;
-	size_t pos = 0, n = 0, i, j;
+	uint32_t nuid, suid, sl = 0, ss = 0, dl = 0, ds = 0;
+	size_t pos = 0, n = 0;
 	ssize_t fi;
 	bool fail = false;
-	uint32_t star;
+	int r;
 
 	if (c->args == NULL || c->args->next == NULL || c->args->next->next) {
 		session_reply(s, "%s BAD %s set mailbox", c->tag, c->name);
@@ -939,22 +788,27 @@ cmd_copy(struct imap_session *s, const struct imap_cmd *c, bool uid, bool move)
 	}
 	if (!cmd_mailbox_dir(s, c->args->next, dir, sizeof(dir), &name))
 		return;
-	if (access(dir, F_OK) == -1) {
+	if (!cmd_parse_set(s, c->args, &set))
+		return;
+	if ((t = store_folder_open(dir)) == NULL) {
 		session_reply(s, "%s NO [TRYCREATE] no such mailbox", c->tag);
+		imap_seqset_free(&set);
 		return;
 	}
-	if (!parse_set(s, c->args, &set))
-		return;
 	buf_init(&src, 0);
 	buf_init(&dst, 0);
-	while (set_next(s, &set, uid, &pos, &fi)) {
+	while (cmd_set_next(s, &set, uid, &pos, &fi)) {
 		if (fi >= 0) {
-			if (store_copy(s->f, (size_t)fi, dir, &uv, &nuid) == -1) {
-				log_warn("session=%08x copy to %s", s->id, dir);
+			suid = s->f->v[fi].uid;
+			r = (move ? store_move : store_copy)(s->f, (size_t)fi, t,
+			    store_kw_map(s->f, s->f->v[fi].kw, t), &nuid);
+			if (r == -1) {
+				log_warn("session=%08x %s to %s", s->id, c->name,
+				    dir);
 				fail = true;
 				break;
 			}
-			uidset_add(&src, &sl, &ss, s->f->v[fi].uid);
+			uidset_add(&src, &sl, &ss, suid);
 			uidset_add(&dst, &dl, &ds, nuid);
 			n++;
 		}
@@ -962,35 +816,20 @@ cmd_copy(struct imap_session *s, const struct imap_cmd *c, bool uid, bool move)
 	}
 	uidset_end(&src, sl, ss);
 	uidset_end(&dst, dl, ds);
-	if (fail) {
-		session_reply(s, "%s NO [SERVERBUG] %s failed", c->tag, c->name);
-		goto done;
-	}
-	if (!move) {
+	if (move) {
+		/* RFC 6851: COPYUID untagged, then the EXPUNGEs */
 		if (n)
-			put_copyuid(s, c->tag, uv, &src, &dst, "COPY completed");
-		else
-			session_reply(s, "%s OK COPY completed", c->tag);
-		goto done;
+			put_copyuid(s, "*", t->uidvalidity, &src, &dst, "moved");
+		moved_expunge(s);
 	}
-	if (n)
-		put_copyuid(s, "*", uv, &src, &dst, "moved");
-	/* RFC 6851: expunge the originals, with EXPUNGE responses */
-	star = uid ? (s->nview ? s->view[s->nview - 1] : 0) : (uint32_t)s->nview;
-	for (i = 0, j = 0; i < s->nview; i++) {
-		uint32_t key = uid ? s->view[i] : (uint32_t)(i + 1);
-
-		fi = store_find(s->f, s->view[i]);
-		if (fi >= 0 && imap_seqset_has(&set, key, star) &&
-		    store_expunge(s->f, (size_t)fi) == 0) {
-			session_reply(s, "* %zu EXPUNGE", j + 1);
-			continue;
-		}
-		s->view[j++] = s->view[i];
-	}
-	s->nview = j;
-	session_reply(s, "%s OK %s completed", c->tag, c->name);
-done:
+	if (fail)
+		session_reply(s, "%s NO [SERVERBUG] %s failed", c->tag, c->name);
+	else if (n && !move)
+		put_copyuid(s, c->tag, t->uidvalidity, &src, &dst,
+		    "COPY completed");
+	else
+		session_reply(s, "%s OK %s completed", c->tag, c->name);
+	store_folder_close(&t);
 	buf_free(&src);
 	buf_free(&dst);
 	imap_seqset_free(&set);
@@ -1030,7 +869,7 @@ cmd_search(struct imap_session *s, const struct imap_cmd *c, bool uid)
 		if (fi < 0)
 			continue;
 		if (search_match(n, s->f, (size_t)fi, (uint32_t)(i + 1),
-		    (uint32_t)s->nview))
+		    (uint32_t)s->nview, session_is_recent(s, s->view[i])))
 			buf_printf(&b, " %u", uid ? s->view[i] : (uint32_t)(i + 1));
 	}
 	buf_puts(&b, "\r\n");

@@ -8,7 +8,7 @@
  * MIME_MAX_PARTS parts; anything past those is treated as opaque content.
  * Messages in Maildir may use LF or CRLF; every size and line count IMAP
  * sees is the CRLF form.  RFC 2047 encoded words are passed through as is;
- * RFC 2231 parameter continuations are not joined.
+ * RFC 2231 parameter continuations are joined (see params_parse).
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -239,17 +239,105 @@ ct_free(struct mime_ct *ct)
 	ct->np = 0;
 }
 
-/* params_parse - ";name=value" pairs; bad ones end the list */
+#define RAW_PARAMS	64
+
+struct raw_param {
+	char		 name[64];
+	char		*value;
+	size_t		 blen;		/* continuation: length of the base name */
+	unsigned	 idx;		/* its number */
+	bool		 cont, ext, used;
+};
+
+/* cont_split - RFC 2231 3/4: "base*N" or "base*N*" (N without leading 0) */
 static void
-params_parse(const char *s, struct mime_ct *ct)
+cont_split(struct raw_param *r)
+{
+	const char *star = strchr(r->name, '*'), *d;
+	size_t k;
+
+	r->cont = false;
+	if (star == NULL || star == r->name)
+		return;
+	d = star + 1;
+	for (k = 0, r->idx = 0; isdigit((unsigned char)d[k]) && k < 3; k++)
+		r->idx = r->idx * 10 + (unsigned)(d[k] - '0');
+	if (k == 0 || (k > 1 && d[0] == '0') || isdigit((unsigned char)d[k]))
+		return;
+	if (d[k] == '*' && d[k + 1] == '\0')
+		r->ext = true;
+	else if (d[k] == '\0')
+		r->ext = false;
+	else
+		return;
+	r->blen = (size_t)(star - r->name);
+	r->cont = true;
+}
+
+/* a plain segment inside an extended value: %-encode what must be */
+static void
+put_pct(struct buf *b, const char *v)
+{
+	for (; *v; v++) {
+		unsigned char c = (unsigned char)*v;
+
+		if (c <= 0x20 || c >= 0x7f || strchr("*'%()<>@,;:\\\"/[]?=", c))
+			buf_printf(b, "%%%02X", c);
+		else
+			buf_append(b, v, 1);
+	}
+}
+
+/*
+ * params_join - one parameter from the continuations of raw[i]'s base
+ * name: the parts 0, 1, 2... joined; "base*" (an RFC 2231 extended value,
+ * charset'language'%XX, as Dovecot gives it) when any part was extended.
+ */
+static void
+params_join(struct raw_param *raw, size_t nraw, size_t i, struct mime_ct *ct)
+{
+	struct raw_param *seg[RAW_PARAMS];
+	struct buf b;
+	size_t j, n = 0;
+	bool ext = false;
+
+	memset(seg, 0, sizeof(seg));
+	for (j = i; j < nraw; j++) {
+		if (!raw[j].cont || raw[j].used || raw[j].blen != raw[i].blen ||
+		    strncmp(raw[j].name, raw[i].name, raw[i].blen) != 0)
+			continue;
+		raw[j].used = true;
+		if (raw[j].idx < RAW_PARAMS && seg[raw[j].idx] == NULL)
+			seg[raw[j].idx] = &raw[j];
+	}
+	while (n < RAW_PARAMS && seg[n])
+		ext |= seg[n++]->ext;
+	if (n == 0 || ct->np >= sizeof(ct->p) / sizeof(ct->p[0]))
+		return;
+	buf_init(&b, 0);
+	for (j = 0; j < n; j++) {
+		if (ext && !seg[j]->ext)
+			put_pct(&b, seg[j]->value);
+		else
+			buf_puts(&b, seg[j]->value);
+	}
+	(void)bsnprintf(ct->p[ct->np].name, sizeof(ct->p[0].name), "%.*s%s",
+	    (int)raw[i].blen, raw[i].name, ext ? "*" : "");
+	ct->p[ct->np++].value = xstrdup(buf_head(&b) ? buf_head(&b) : "");
+	buf_free(&b);
+}
+
+/* params_raw - ";name=value" pairs as written; bad ones are skipped */
+static size_t
+params_raw(const char *s, struct raw_param *raw)
 {
 	char name[64], val[1024];
-	size_t n;
+	size_t n, nraw = 0;
 
 	for (;;) {
 		skip_cfws(&s);
 		if (*s != ';')
-			return;
+			return nraw;
 		s++;
 		skip_cfws(&s);
 		n = 0;
@@ -269,15 +357,39 @@ params_parse(const char *s, struct mime_ct *ct)
 		s++;
 		if (!read_value(&s, val, sizeof(val)))
 			val[0] = '\0';
-		if (ct->np < sizeof(ct->p) / sizeof(ct->p[0])) {
+		if (nraw < RAW_PARAMS) {
 			lower(name);
-			memcpy(ct->p[ct->np].name, name, n + 1);
-			ct->p[ct->np].value = xstrdup(val);
-			ct->np++;
+			memset(&raw[nraw], 0, sizeof(raw[nraw]));
+			memcpy(raw[nraw].name, name, n + 1);
+			raw[nraw].value = xstrdup(val);
+			cont_split(&raw[nraw]);
+			nraw++;
 		}
 		while (*s && *s != ';')
 			s++;
 	}
+}
+
+/* params_parse - the parameters, RFC 2231 continuations joined */
+static void
+params_parse(const char *s, struct mime_ct *ct)
+{
+	struct raw_param raw[RAW_PARAMS];
+	size_t nraw = params_raw(s, raw), i;
+
+	for (i = 0; i < nraw; i++) {
+		if (raw[i].cont) {
+			if (!raw[i].used)
+				params_join(raw, nraw, i, ct);
+		} else if (ct->np < sizeof(ct->p) / sizeof(ct->p[0])) {
+			memcpy(ct->p[ct->np].name, raw[i].name,
+			    sizeof(ct->p[0].name));
+			ct->p[ct->np++].value = raw[i].value;
+			raw[i].value = NULL;
+		}
+	}
+	for (i = 0; i < nraw; i++)
+		free(raw[i].value);
 }
 
 /* ct_parse - "type/subtype; params"; defaults to text/plain */
@@ -1062,60 +1174,87 @@ mime_section(const struct mime_msg *m, const struct imap_section *s,
 	return mime_put_crlf(out, m->data, off, end) == 0;
 }
 
-/* append CRLF-form bytes [skip, skip + max) of data[off..end) to out */
-static size_t
-put_crlf_part(struct buf *out, const char *d, size_t off, size_t end,
-    size_t skip, size_t max)
+void
+mime_crlf_init(struct mime_crlf *c, const char *d, size_t off, size_t end)
 {
-	size_t pos = 0, n, done = 0, i;
-	const char *p = d + off, *e = d + end, *nl;
+	c->d = d;
+	c->off = c->pos = off;
+	c->end = end;
+	c->half = false;
+}
 
-	if (buf_reserve(out, max) == -1)
+size_t
+mime_crlf_read(struct mime_crlf *c, struct buf *out, size_t max)
+{
+	const char *p, *nl;
+	size_t done = 0, n;
+
+	if (out && buf_reserve(out, max) == -1)
 		return 0;
-	while (p < e && done < max) {
-		nl = memchr(p, '\n', (size_t)(e - p));
-		n = nl ? (size_t)(nl - p) : (size_t)(e - p);
-		/* the line's text, then its CRLF (two bytes, one may exist) */
-		if (pos + n > skip) {
-			i = skip > pos ? skip - pos : 0;
-			if (n - i > max - done)
-				n = i + (max - done);
-			buf_append(out, p + i, n - i);
-			done += n - i;
-		}
-		pos += (size_t)(nl ? nl - p : e - p);
-		if (nl == NULL)
-			break;
-		/* a CR already before the LF was counted in the text above */
-		if (nl > d + off && nl[-1] == '\r') {
-			if (pos + 1 > skip && done < max) {
-				buf_append(out, "\n", 1);
-				done++;
+	while (done < max && c->pos < c->end) {
+		p = c->d + c->pos;
+		if (*p == '\n') {
+			/* a bare LF is given as CR, then LF */
+			if (!c->half && (c->pos == c->off || p[-1] != '\r')) {
+				if (out)
+					buf_append(out, "\r", 1);
+				c->half = true;
+			} else {
+				if (out)
+					buf_append(out, "\n", 1);
+				c->half = false;
+				c->pos++;
 			}
-			pos += 1;
-		} else {
-			for (i = 0; i < 2; i++, pos++)
-				if (pos >= skip && done < max) {
-					buf_append(out, i ? "\n" : "\r", 1);
-					done++;
-				}
+			done++;
+			continue;
 		}
-		p = nl + 1;
+		nl = memchr(p, '\n', c->end - c->pos);
+		n = nl ? (size_t)(nl - p) : c->end - c->pos;
+		if (n > max - done)
+			n = max - done;
+		if (out)
+			buf_append(out, p, n);
+		c->pos += n;
+		done += n;
 	}
 	return done;
+}
+
+bool
+mime_section_span(const struct mime_msg *m, const struct imap_section *s,
+    struct mime_span *sp)
+{
+	const struct mime_part *p = NULL;
+	size_t total;
+
+	memset(sp, 0, sizeof(*sp));
+	if (s->kind == IMAP_SEC_HEADER_FIELDS ||
+	    s->kind == IMAP_SEC_HEADER_FIELDS_NOT)
+		return false;
+	if (!section_range(m, s, &sp->off, &sp->end, &p)) {
+		sp->off = sp->end = 0;	/* no such part: empty */
+		return true;
+	}
+	total = mime_crlf_size(m->data, sp->off, sp->end);
+	sp->n = total;
+	if (s->partial) {
+		sp->skip = s->off < total ? s->off : total;
+		sp->n = total - sp->skip < s->cnt ? total - sp->skip : s->cnt;
+	}
+	return true;
 }
 
 bool
 mime_section_literal(const struct mime_msg *m, const struct imap_section *s,
     const char *label, struct buf *out)
 {
-	const struct mime_part *p = NULL;
-	size_t off = 0, end = 0, total, skip = 0, n;
+	struct mime_span sp;
+	struct mime_crlf rd;
+	size_t skip = 0, n;
 	struct buf tmp;
 
-	if (s->kind == IMAP_SEC_HEADER_FIELDS ||
-	    s->kind == IMAP_SEC_HEADER_FIELDS_NOT) {
-		/* small: build, then cut */
+	if (!mime_section_span(m, s, &sp)) {
+		/* HEADER.FIELDS: small; build, then cut */
 		buf_init(&tmp, 0);
 		(void)mime_section(m, s, &tmp);
 		n = tmp.len;
@@ -1129,18 +1268,9 @@ mime_section_literal(const struct mime_msg *m, const struct imap_section *s,
 		buf_free(&tmp);
 		return true;
 	}
-	if (!section_range(m, s, &off, &end, &p)) {
-		buf_printf(out, "%s {0}\r\n", label);
-		return false;
-	}
-	total = mime_crlf_size(m->data, off, end);
-	n = total;
-	if (s->partial) {
-		skip = s->off < total ? s->off : total;
-		n = total - skip < s->cnt ? total - skip : s->cnt;
-	}
-	buf_printf(out, "%s {%zu}\r\n", label, n);
-	if (n && put_crlf_part(out, m->data, off, end, skip, n) != n)
-		return false;	/* out of memory: the caller's buffer is short */
-	return true;
+	buf_printf(out, "%s {%zu}\r\n", label, sp.n);
+	mime_crlf_init(&rd, m->data, sp.off, sp.end);
+	(void)mime_crlf_read(&rd, NULL, sp.skip);
+	/* short only when out of memory: the caller's buffer is short */
+	return mime_crlf_read(&rd, out, sp.n) == sp.n;
 }

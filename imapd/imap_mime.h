@@ -73,6 +73,31 @@ bool		 mime_section(const struct mime_msg *m,
 		    const struct imap_section *s, struct buf *out);
 
 /*
+ * A reader of data[off..end) in CRLF form that can stop and resume:
+ * mime_crlf_read() appends up to max bytes to out (or skips them when out
+ * is NULL) and returns how many; fewer only at the end or out of memory.
+ */
+struct mime_crlf {
+	const char	*d;
+	size_t		 off;		/* start: an LF there is bare */
+	size_t		 pos;		/* next byte of d */
+	size_t		 end;
+	bool		 half;		/* CR of an inserted CRLF given, LF next */
+};
+void		 mime_crlf_init(struct mime_crlf *c, const char *d, size_t off,
+		    size_t end);
+size_t		 mime_crlf_read(struct mime_crlf *c, struct buf *out, size_t max);
+
+/* what BODY[section]<partial> sends: bytes [skip, skip + n) of the CRLF
+ * form of data[off..end) (a missing part: all zero) */
+struct mime_span {
+	size_t		 off, end, skip, n;
+};
+/* mime_section_span - false for HEADER.FIELDS[.NOT], which are built */
+bool		 mime_section_span(const struct mime_msg *m,
+		    const struct imap_section *s, struct mime_span *sp);
+
+/*
  * mime_section_literal - "LABEL {n}\r\n" and the section's bytes (CRLF
  * form, cut to <off.cnt> when s->partial) appended to out, converted in
  * one pass straight from the message.  A missing part gives {0}.

@@ -21,13 +21,15 @@
 enum sop {
 	SO_AND, SO_OR, SO_NOT, SO_FLAG, SO_SEQ, SO_UID, SO_LARGER, SO_SMALLER,
 	SO_BEFORE, SO_ON, SO_SINCE, SO_SENTBEFORE, SO_SENTON, SO_SENTSINCE,
-	SO_HEADER, SO_BODY, SO_TEXT, SO_CONST,
+	SO_HEADER, SO_BODY, SO_TEXT, SO_CONST, SO_RECENT, SO_KEYWORD,
 };
 
 struct search_node {
 	enum sop	 op;
 	uint8_t		 mask, want;	/* SO_FLAG: (flags & mask) == want */
-	bool		 value;		/* SO_CONST */
+	bool		 value;		/* SO_CONST; SO_RECENT, SO_KEYWORD: want */
+	bool		 resolved;	/* SO_KEYWORD: kwbit found in the folder */
+	uint32_t	 kwbit;
 	struct imap_seqset set;
 	uint64_t	 num;
 	int64_t		 date;
@@ -42,6 +44,7 @@ struct sctx {
 	struct store_folder *f;
 	size_t		 idx;
 	uint32_t	 seq, maxseq;
+	bool		 recent;	/* \Recent for the searching session */
 	char		*data;
 	size_t		 len;
 	struct mime_msg	*m;
@@ -220,8 +223,6 @@ static const struct {
 	{ "SEEN", MF_SEEN, MF_SEEN }, { "UNANSWERED", MF_ANSWERED, 0 },
 	{ "UNDELETED", MF_DELETED, 0 }, { "UNDRAFT", MF_DRAFT, 0 },
 	{ "UNFLAGGED", MF_FLAGGED, 0 }, { "UNSEEN", MF_SEEN, 0 },
-	{ "RECENT", MF_RECENT, MF_RECENT }, { "OLD", MF_RECENT, 0 },
-	{ "NEW", MF_RECENT | MF_SEEN, MF_RECENT },
 };
 
 static const struct {
@@ -320,14 +321,29 @@ compile_key(const struct imap_arg **ap, const char **err_r, unsigned depth)
 		n->value = true;
 		return n;
 	}
+	if (strcasecmp(a->s, "RECENT") == 0 || strcasecmp(a->s, "OLD") == 0) {
+		n = node_new(SO_RECENT);
+		n->value = strcasecmp(a->s, "RECENT") == 0;
+		return n;
+	}
+	if (strcasecmp(a->s, "NEW") == 0) {
+		/* RECENT UNSEEN */
+		n = node_new(SO_AND);
+		n->child = node_new(SO_RECENT);
+		n->child->value = true;
+		n->child->next = node_new(SO_FLAG);
+		n->child->next->mask = MF_SEEN;
+		return n;
+	}
 	if (strcasecmp(a->s, "KEYWORD") == 0 || strcasecmp(a->s, "UNKEYWORD") == 0) {
-		/* keywords are not kept: KEYWORD never, UNKEYWORD always */
-		n = node_new(SO_CONST);
-		n->value = strcasecmp(a->s, "UNKEYWORD") == 0;
+		n = node_new(SO_KEYWORD);
+		n->value = strcasecmp(a->s, "KEYWORD") == 0;
 		if (*ap == NULL || (*ap)->type != IMAP_ARG_ATOM)
 			search_free(&n);
-		else
+		else {
+			n->str = xstrdup((*ap)->s);
 			*ap = (*ap)->next;
+		}
 		return n;
 	}
 	if (strcasecmp(a->s, "HEADER") == 0) {
@@ -402,17 +418,28 @@ ci_find(const char *h, size_t hlen, const char *n, size_t nlen)
 	return false;
 }
 
-/* ctx_load - the message for content keys; headers only when enough */
+static void
+ctx_release(struct sctx *c)
+{
+	mime_free(&c->m);
+	if (c->full)
+		store_unmap(c->data, c->len);
+	else
+		free(c->data);
+	c->data = NULL;
+}
+
+/* ctx_load - the message for content keys; headers only when enough
+ * (the whole file is mapped, the header block read) */
 static bool
 ctx_load(struct sctx *c, bool full)
 {
 	if (c->loaded && (c->full || !full))
 		return c->m != NULL;
-	mime_free(&c->m);
-	free(c->data);
+	ctx_release(c);
 	c->loaded = true;
 	c->full = full;
-	c->data = full ? store_read(c->f, c->idx, &c->len) :
+	c->data = full ? (char *)(uintptr_t)store_map(c->f, c->idx, &c->len) :
 	    store_read_header(c->f, c->idx, &c->len);
 	c->m = c->data ? mime_parse(c->data, c->len) : NULL;
 	return c->m != NULL;
@@ -445,6 +472,15 @@ eval(struct search_node *n, struct sctx *c)
 		return !eval(n->child, c);
 	case SO_CONST:
 		return n->value;
+	case SO_RECENT:
+		return c->recent == n->value;
+	case SO_KEYWORD:
+		/* a keyword the folder never defined is on no message */
+		if (!n->resolved) {
+			n->kwbit = store_kw_bit(c->f, n->str, false);
+			n->resolved = true;
+		}
+		return ((m->kw & n->kwbit) != 0) == n->value;
 	case SO_FLAG:
 		return (m->flags & n->mask) == n->want;
 	case SO_SEQ:
@@ -453,9 +489,9 @@ eval(struct search_node *n, struct sctx *c)
 		return imap_seqset_has(&n->set, m->uid,
 		    c->f->n ? c->f->v[c->f->n - 1].uid : 0);
 	case SO_LARGER:
-		return m->size > n->num;
+		return store_msg_size(c->f, c->idx, NULL, 0) > n->num;
 	case SO_SMALLER:
-		return m->size < n->num;
+		return store_msg_size(c->f, c->idx, NULL, 0) < n->num;
 	case SO_BEFORE:
 		return day_of(m->itime) < n->date;
 	case SO_ON:
@@ -493,7 +529,7 @@ eval(struct search_node *n, struct sctx *c)
 
 bool
 search_match(struct search_node *n, struct store_folder *f, size_t idx,
-    uint32_t seq, uint32_t maxseq)
+    uint32_t seq, uint32_t maxseq, bool recent)
 {
 	struct sctx c;
 	bool r;
@@ -503,8 +539,8 @@ search_match(struct search_node *n, struct store_folder *f, size_t idx,
 	c.idx = idx;
 	c.seq = seq;
 	c.maxseq = maxseq;
+	c.recent = recent;
 	r = eval(n, &c);
-	mime_free(&c.m);
-	free(c.data);
+	ctx_release(&c);
 	return r;
 }

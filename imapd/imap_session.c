@@ -145,19 +145,78 @@ session_greet(struct imap_session *s)
 
 /* ---- untagged updates ---- */
 
-static void
-put_flags(struct buf *b, uint8_t flags)
+void
+session_claim_recent(struct imap_session *s, struct store_msg *m)
 {
-	char fl[128];
+	if (!(m->flags & MF_RECENT))
+		return;
+	if (s->nrecent == s->caprecent) {
+		s->caprecent = s->caprecent ? s->caprecent * 2 : 16;
+		s->recent = xreallocarray(s->recent, s->caprecent,
+		    sizeof(*s->recent));
+	}
+	/* UIDs come in increasing order: the list stays sorted */
+	s->recent[s->nrecent++] = m->uid;
+	if (!s->readonly)
+		m->flags &= (uint8_t)~MF_RECENT;
+}
 
-	store_flags_str(flags & MF_IMAP, fl, sizeof(fl));
-	buf_printf(b, "FLAGS (%s)", fl);
+bool
+session_is_recent(const struct imap_session *s, uint32_t uid)
+{
+	size_t lo = 0, hi = s->nrecent, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (s->recent[mid] == uid)
+			return true;
+		if (s->recent[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/* recent_prune - forget recent UIDs that were expunged */
+static void
+recent_prune(struct imap_session *s)
+{
+	size_t i, j;
+
+	for (i = 0, j = 0; i < s->nrecent; i++)
+		if (store_find(s->f, s->recent[i]) >= 0)
+			s->recent[j++] = s->recent[i];
+	s->nrecent = j;
+}
+
+void
+session_put_flags(struct imap_session *s, struct buf *b,
+    const struct store_msg *m)
+{
+	buf_puts(b, "FLAGS (");
+	store_flags_put(s->f, (uint8_t)((m->flags & MF_IMAP) |
+	    (session_is_recent(s, m->uid) ? MF_RECENT : 0)), m->kw, b);
+	buf_puts(b, ")");
+}
+
+size_t
+session_write_crlf(struct imap_session *s, struct mime_crlf *rd, size_t n)
+{
+	size_t got;
+
+	if (s->conn.dead || s->state == SS_LOGOUT)
+		return 0;
+	got = mime_crlf_read(rd, &s->conn.out, n);
+	(void)conn_write(&s->conn, "", 0);	/* start writing */
+	return got;
 }
 
 /*
  * session_updates - tell the client what changed in the folder since it
  * last looked: EXPUNGE (only when `expunges`: RFC 3501 7.4.1 forbids them
- * during FETCH, STORE and SEARCH), FETCH FLAGS, EXISTS and RECENT.
+ * during FETCH, STORE and SEARCH), FLAGS when keywords were defined,
+ * FETCH FLAGS, EXISTS and RECENT.
  */
 void
 session_updates(struct imap_session *s, bool expunges)
@@ -165,11 +224,13 @@ session_updates(struct imap_session *s, bool expunges)
 	struct store_folder *f = s->f;
 	size_t i, j, k, oldn;
 	struct buf b;
-	unsigned recent = 0;
+	bool gone = false;
 
 	if (f == NULL)
 		return;
 	(void)store_sync(f, false);
+	if (f->kw_gen != s->seen_kw_gen)
+		cmd_put_flag_lists(s);
 	if (f->gen == s->seen_gen && !(expunges && s->expunge_pending))
 		return;
 	buf_init(&b, 0);
@@ -180,19 +241,22 @@ session_updates(struct imap_session *s, bool expunges)
 		if (k >= f->n || f->v[k].uid != s->view[i]) {
 			if (expunges) {
 				buf_printf(&b, "* %zu EXPUNGE\r\n", j + 1);
+				gone = true;
 				continue;
 			}
 			s->expunge_pending = true;
 		} else if (f->v[k].gen > s->seen_gen &&
 		    f->v[k].changer != s->id) {
 			buf_printf(&b, "* %zu FETCH (UID %u ", j + 1, f->v[k].uid);
-			put_flags(&b, f->v[k].flags);
+			session_put_flags(s, &b, &f->v[k]);
 			buf_puts(&b, ")\r\n");
 		}
 		s->view[j++] = s->view[i];
 	}
 	if (expunges)
 		s->expunge_pending = false;
+	if (gone)
+		recent_prune(s);
 	s->nview = j;
 	oldn = s->nview;
 	for (k = 0; k < f->n; k++) {
@@ -204,14 +268,11 @@ session_updates(struct imap_session *s, bool expunges)
 			    sizeof(*s->view));
 		}
 		s->view[s->nview++] = f->v[k].uid;
-		if (f->v[k].flags & MF_RECENT) {
-			f->v[k].flags &= (uint8_t)~MF_RECENT;
-			recent++;
-		}
+		session_claim_recent(s, &f->v[k]);
 	}
 	if (s->nview != oldn) {
 		buf_printf(&b, "* %zu EXISTS\r\n", s->nview);
-		buf_printf(&b, "* %u RECENT\r\n", recent);
+		buf_printf(&b, "* %zu RECENT\r\n", s->nrecent);
 	}
 	s->seen_gen = f->gen;
 	if (b.len)
@@ -240,6 +301,9 @@ session_unselect(struct imap_session *s)
 	free(s->view);
 	s->view = NULL;
 	s->nview = s->capview = 0;
+	free(s->recent);
+	s->recent = NULL;
+	s->nrecent = s->caprecent = 0;
 	s->expunge_pending = false;
 	if (s->state == SS_SELECTED)
 		s->state = SS_AUTH;
@@ -958,10 +1022,7 @@ session_free(struct imap_session *s)
 	if (s->authreq)
 		authc_cancel(s->authreq);
 	ev_timer_del(&s->timer);
-	if (s->job) {
-		imap_seqset_free(&s->job->set);
-		free(s->job);
-	}
+	cmd_fetch_free(s);
 	session_unselect(s);
 	session_spool_end(s);
 	if (s->proxy) {

@@ -1,31 +1,41 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * imap_store.c - the Maildir++ store behind facteur-imapd.
+ * imap_store.c - the folder index of facteur-imapd's Maildir++ store:
+ * UID lists, flags and keywords in file names, sync with the directory.
  *
- * Runs in the imapd process as `user`, on paths the session code built
- * from the logged-in user's Maildir (store_folder_path() refuses names
- * that could leave it).  Maildir is the truth; everything here is a cache
- * of it that rebuilds itself:
+ * Runs in a worker as `user` (chrooted into the user's Maildir when
+ * started as root), on directories built by store_folder_path().  Maildir
+ * is the truth; everything here is a cache of it that rebuilds itself:
  *
- *   FOLDER/facteur-uidlist   written whole, atomically (tmp + fsync + rename):
- *       "facteur-uidlist 1 UIDVALIDITY UIDNEXT\n"
- *       then one "UID SIZE ITIME BASE\n" per message, BASE being the
- *       Maildir name before ':', SIZE the CRLF size, ITIME the internal
- *       date.  A missing or unreadable file means a new UIDVALIDITY
- *       (greater than the old one when known): UIDs are never reused.
+ *   FOLDER/facteur-uidlist   "facteur-uidlist 1 UIDVALIDITY UIDNEXT\n", then
+ *       one "UID SIZE ITIME BASE\n" per message in UID order: SIZE is the
+ *       CRLF size or "-" when not computed yet, ITIME the internal date,
+ *       BASE the Maildir name before ':'.  New messages are appended and
+ *       fsync'd before their UID is shown to anyone; the file is rewritten
+ *       whole (tmp + fsync + rename) when it has many stale lines, a torn
+ *       tail, or sizes learnt since.  Missing or corrupt: the folder gets
+ *       a new UIDVALIDITY (ROOT/facteur-uidvalidity remembers the last one
+ *       given out, so a new one is always larger) and is renumbered: UIDs
+ *       are never reused within one UIDVALIDITY.
+ *   FOLDER/facteur-keywords  "N NAME\n" per keyword, N 0-25 standing for
+ *       the file-name letter 'a'+N (the format of Dovecot's
+ *       dovecot-keywords, which is read when ours is missing).
  *
- * Flags live in the file names ("BASE:2,FRS", letters sorted).  A sync
- * moves new/ into cur/, matches cur/ against the index by BASE, numbers
- * unknown files in name order and drops vanished ones.  inotify on new/
- * and cur/ marks a folder dirty; without it every sync rescans.
- * Errors: -1 with errno, logged by the caller.
+ * Flags live in the file names ("BASE:2,FRSab": system letters, then
+ * keyword letters, each in ASCII order).  A sync moves new/ into cur/
+ * (those messages are \Recent), matches cur/ against the index by BASE,
+ * numbers unknown files in name order and drops vanished ones.  inotify on
+ * new/ and cur/ marks a folder dirty; without it every sync rescans.  A
+ * few closed folders stay in memory (STORE_CACHED): reopening one that
+ * inotify saw no change in costs nothing.
+ * Errors: -1 with errno, logged by the caller; out of memory is fatal.
  */
 #include <sys/inotify.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
 #include <dirent.h>
-#include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -35,6 +45,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "ev.h"
 #include "imap_mime.h"
 #include "imap_store.h"
@@ -42,18 +53,15 @@
 #include "strnum.h"
 #include "xmem.h"
 
+#define STORE_CACHED	4	/* closed folders kept in memory */
+
 static struct store_folder *folders;
 static int inotify_fd = -1;
 static struct ev_io inotify_io;
 static struct ev_timer sync_timer;
-static unsigned deliver_seq;
+static uint64_t use_clock;
 
-static const char *special[][2] = {
-	{ "Sent", "\\Sent" }, { "Drafts", "\\Drafts" }, { "Trash", "\\Trash" },
-	{ "Junk", "\\Junk" }, { "Archive", "\\Archive" },
-};
-
-/* ---- flags ---- */
+/* ---- flags and keywords in file names ---- */
 
 static const struct {
 	char	 c;
@@ -63,32 +71,58 @@ static const struct {
 	{ 'R', MF_ANSWERED }, { 'S', MF_SEEN }, { 'T', MF_DELETED },
 };
 
-static uint8_t
-name_flags(const char *name)
-{
-	const char *i = strstr(name, ":2,");
-	uint8_t f = 0;
-	size_t k;
-
-	if (i == NULL)
-		return 0;
-	for (i += 3; *i; i++)
-		for (k = 0; k < sizeof(letters) / sizeof(letters[0]); k++)
-			if (*i == letters[k].c)
-				f |= letters[k].f;
-	return f;
-}
-
-static size_t
-base_len(const char *name)
+size_t
+store_base_len(const char *name)
 {
 	const char *c = strchr(name, ':');
 
 	return c ? (size_t)(c - name) : strlen(name);
 }
 
+/* name_flags - system flags and keyword bits of a file name's ":2,..." */
+static uint8_t
+name_flags(const char *name, uint32_t *kw_r)
+{
+	const char *i = name + store_base_len(name);
+	uint8_t f = 0;
+	size_t k;
+
+	*kw_r = 0;
+	if (strncmp(i, ":2,", 3) != 0)
+		return 0;
+	for (i += 3; *i; i++) {
+		if (*i >= 'a' && *i <= 'z') {
+			*kw_r |= 1u << (*i - 'a');
+			continue;
+		}
+		for (k = 0; k < sizeof(letters) / sizeof(letters[0]); k++)
+			if (*i == letters[k].c)
+				f |= letters[k].f;
+	}
+	return f;
+}
+
 void
-store_flags_str(uint8_t flags, char *out, size_t outsz)
+store_info(uint8_t flags, uint32_t kw, char *out, size_t outsz)
+{
+	size_t k, n = 0;
+
+	if (outsz < sizeof(letters) / sizeof(letters[0]) + STORE_MAX_KW + 1) {
+		out[0] = '\0';
+		return;
+	}
+	for (k = 0; k < sizeof(letters) / sizeof(letters[0]); k++)
+		if (flags & letters[k].f)
+			out[n++] = letters[k].c;
+	for (k = 0; k < STORE_MAX_KW; k++)
+		if (kw & (1u << k))
+			out[n++] = (char)('a' + k);
+	out[n] = '\0';
+}
+
+void
+store_flags_put(const struct store_folder *f, uint8_t flags, uint32_t kw,
+    struct buf *out)
 {
 	static const struct {
 		uint8_t f;
@@ -98,119 +132,167 @@ store_flags_str(uint8_t flags, char *out, size_t outsz)
 		{ MF_FLAGGED, "\\Flagged" }, { MF_DELETED, "\\Deleted" },
 		{ MF_DRAFT, "\\Draft" }, { MF_RECENT, "\\Recent" },
 	};
-	size_t i, n = 0;
+	size_t i;
+	bool sp = false;
 
-	out[0] = '\0';
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (!(flags & names[i].f))
-			continue;
-		if (!bsnprintf(out + n, outsz - n, "%s%s", n ? " " : "",
-		    names[i].s))
-			return;
-		n += strlen(out + n);
+		if (flags & names[i].f) {
+			buf_printf(out, "%s%s", sp ? " " : "", names[i].s);
+			sp = true;
+		}
+	}
+	for (i = 0; i < STORE_MAX_KW; i++) {
+		if ((kw & (1u << i)) && f->kw[i]) {
+			buf_printf(out, "%s%s", sp ? " " : "", f->kw[i]);
+			sp = true;
+		}
 	}
 }
 
-/* ---- paths ---- */
-
-static bool
-pathf(char *out, size_t outsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static bool
-pathf(char *out, size_t outsz, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(out, outsz, fmt, ap);
-	va_end(ap);
-	return n >= 0 && (size_t)n < outsz;
-}
+/* ---- keywords ---- */
 
 bool
-store_folder_path(const char *root, const char *name, char *out, size_t outsz)
+store_kw_valid(const char *name)
 {
 	const char *c;
 
-	if (strcasecmp(name, "INBOX") == 0)
-		return pathf(out, outsz, "%s", root);
-	if (*name == '\0' || *name == '.' || name[strlen(name) - 1] == '.' ||
-	    strlen(name) > 200)
+	if (*name == '\0' || *name == '\\' || strlen(name) > STORE_KW_LEN)
 		return false;
-	for (c = name; *c; c++) {
-		if (*c == '/' || *c == '\\' || (unsigned char)*c < 0x20 ||
-		    *c == 0x7f || (*c == '.' && c[1] == '.'))
+	/* RFC 3501 atom: no controls, space, list or resp-specials */
+	for (c = name; *c; c++)
+		if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f ||
+		    strchr("(){%*\"\\]", *c) != NULL)
 			return false;
-	}
-	/* "INBOX.x" is the same folder as "x" would be: keep INBOX flat */
-	if (strncasecmp(name, "INBOX.", 6) == 0)
-		return false;
-	return pathf(out, outsz, "%s/.%s", root, name);
+	return true;
 }
 
-const char *
-store_special_use(const char *name)
+static void
+kw_clear(struct store_folder *f)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(special) / sizeof(special[0]); i++)
-		if (strcmp(name, special[i][0]) == 0)
-			return special[i][1];
-	return NULL;
+	for (i = 0; i < STORE_MAX_KW; i++) {
+		free(f->kw[i]);
+		f->kw[i] = NULL;
+	}
+}
+
+/* kw_load - FOLDER/facteur-keywords, else Dovecot's file of the same form */
+static void
+kw_load(struct store_folder *f)
+{
+	static const char *files[] = { STORE_KEYWORDS, "dovecot-keywords" };
+	char p[PATH_MAX], *line = NULL, *sp, *nl;
+	const char *err;
+	size_t cap = 0, k;
+	long long i;
+	FILE *fp = NULL;
+
+	for (k = 0; k < 2 && fp == NULL; k++)
+		if (bsnprintf(p, sizeof(p), "%s/%s", f->dir, files[k]))
+			fp = fopen(p, "re");
+	if (fp == NULL)
+		return;
+	while (getline(&line, &cap, fp) > 0) {
+		if ((nl = strchr(line, '\n')) != NULL)
+			*nl = '\0';
+		if ((sp = strchr(line, ' ')) == NULL)
+			continue;
+		*sp = '\0';
+		i = strnum(line, 0, STORE_MAX_KW - 1, &err);
+		if (err || !store_kw_valid(sp + 1) || f->kw[i])
+			continue;
+		f->kw[i] = xstrdup(sp + 1);
+	}
+	free(line);
+	fclose(fp);
 }
 
 static int
-maildir_make(const char *dir, bool sub)
+kw_save(struct store_folder *f)
 {
-	char p[PATH_MAX];
-	static const char *subs[] = { "cur", "new", "tmp" };
+	char p[PATH_MAX], t[PATH_MAX];
+	FILE *fp;
 	size_t i;
-	int fd;
 
-	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+	if (!bsnprintf(p, sizeof(p), "%s/%s", f->dir, STORE_KEYWORDS) ||
+	    !bsnprintf(t, sizeof(t), "%s/tmp/%s.%d", f->dir, STORE_KEYWORDS,
+	    (int)getpid()) || (fp = fopen(t, "we")) == NULL)
 		return -1;
-	for (i = 0; i < 3; i++) {
-		if (!pathf(p, sizeof(p), "%s/%s", dir, subs[i])) {
-			errno = ENAMETOOLONG;
-			return -1;
-		}
-		if (mkdir(p, 0700) == -1 && errno != EEXIST)
-			return -1;
+	for (i = 0; i < STORE_MAX_KW; i++)
+		if (f->kw[i])
+			fprintf(fp, "%zu %s\n", i, f->kw[i]);
+	if (fflush(fp) == EOF || fsync(fileno(fp)) == -1) {
+		fclose(fp);
+		unlink(t);
+		return -1;
 	}
-	if (sub && pathf(p, sizeof(p), "%s/maildirfolder", dir) &&
-	    (fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) != -1)
-		close(fd);
+	if (fclose(fp) == EOF || rename(t, p) == -1) {
+		unlink(t);
+		return -1;
+	}
 	return 0;
 }
 
-int
-store_user_init(const char *root)
+uint32_t
+store_kw_bit(struct store_folder *f, const char *name, bool add)
 {
-	char p[PATH_MAX], parent[PATH_MAX], *s;
+	size_t i, free_i = STORE_MAX_KW;
+
+	for (i = 0; i < STORE_MAX_KW; i++) {
+		if (f->kw[i] == NULL) {
+			if (free_i == STORE_MAX_KW)
+				free_i = i;
+		} else if (strcasecmp(f->kw[i], name) == 0)
+			return 1u << i;
+	}
+	if (!add || free_i == STORE_MAX_KW || !store_kw_valid(name))
+		return 0;
+	f->kw[free_i] = xstrdup(name);
+	if (kw_save(f) == -1) {
+		log_warn("write %s/%s", f->dir, STORE_KEYWORDS);
+		free(f->kw[free_i]);
+		f->kw[free_i] = NULL;
+		return 0;
+	}
+	f->kw_gen++;
+	return 1u << free_i;
+}
+
+uint32_t
+store_kw_map(const struct store_folder *src, uint32_t kw,
+    struct store_folder *dst)
+{
+	uint32_t out = 0;
 	size_t i;
 
-	/* the parents of mail_dir (%d/%u) may be missing on a fresh box */
-	if (bstrcpy(parent, root, sizeof(parent))) {
-		for (s = parent + 1; (s = strchr(s, '/')) != NULL; s++) {
-			*s = '\0';
-			(void)mkdir(parent, 0700);
-			*s = '/';
-		}
-	}
-	if (maildir_make(root, false) == -1)
-		return -1;
-	for (i = 0; i < sizeof(special) / sizeof(special[0]); i++) {
-		if (!pathf(p, sizeof(p), "%s/.%s", root, special[i][0]))
-			return -1;
-		if (access(p, F_OK) == 0)
-			continue;
-		if (maildir_make(p, true) == -1)
-			return -1;
-		(void)store_subscribe(root, special[i][0], true);
-	}
-	return 0;
+	if (src == dst)
+		return kw;
+	for (i = 0; i < STORE_MAX_KW; i++)
+		if ((kw & (1u << i)) && src->kw[i])
+			out |= store_kw_bit(dst, src->kw[i], true);
+	return out;
+}
+
+bool
+store_kw_full(const struct store_folder *f)
+{
+	size_t i;
+
+	for (i = 0; i < STORE_MAX_KW; i++)
+		if (f->kw[i] == NULL)
+			return false;
+	return true;
+}
+
+void
+store_kw_put(const struct store_folder *f, struct buf *out)
+{
+	size_t i;
+
+	for (i = 0; i < STORE_MAX_KW; i++)
+		if (f->kw[i])
+			buf_printf(out, " %s", f->kw[i]);
 }
 
 /* ---- inotify ---- */
@@ -270,12 +352,62 @@ folder_watch(struct store_folder *f)
 	f->wd_new = f->wd_cur = -1;
 	if (inotify_fd == -1)
 		return;
-	if (pathf(p, sizeof(p), "%s/new", f->dir))
+	if (bsnprintf(p, sizeof(p), "%s/new", f->dir))
 		f->wd_new = inotify_add_watch(inotify_fd, p, mask);
-	if (pathf(p, sizeof(p), "%s/cur", f->dir))
+	if (bsnprintf(p, sizeof(p), "%s/cur", f->dir))
 		f->wd_cur = inotify_add_watch(inotify_fd, p, mask);
 	if (f->wd_new == -1 || f->wd_cur == -1)
 		log_warn("inotify_add_watch %s", f->dir);
+}
+
+/* ---- UIDVALIDITY ---- */
+
+/*
+ * store_uidvalidity_next - a UIDVALIDITY for a new or renumbered folder:
+ * larger than `old`, than any given out before in this Maildir (counter in
+ * ROOT/facteur-uidvalidity) and at least the time, so a folder deleted and
+ * created again, or whose UID list was lost, never repeats one.
+ */
+uint32_t
+store_uidvalidity_next(const char *dir, uint32_t old)
+{
+	char root[PATH_MAX], p[PATH_MAX], t[PATH_MAX], line[32];
+	const char *slash = strrchr(dir, '/'), *err;
+	uint32_t v = (uint32_t)time(NULL), last = 0;
+	FILE *fp;
+
+	/* ROOT/.Folder -> ROOT; the Maildir itself is its own root */
+	if (slash && slash[1] == '.' && slash[2] != '\0')
+		(void)bsnprintf(root, sizeof(root), "%.*s", (int)(slash - dir),
+		    dir);
+	else
+		(void)bstrcpy(root, dir, sizeof(root));
+	if (root[0] == '\0')
+		memcpy(root, "/", 2);
+	if (bsnprintf(p, sizeof(p), "%s/%s", root, STORE_UIDVALIDITY) &&
+	    (fp = fopen(p, "re")) != NULL) {
+		if (fgets(line, sizeof(line), fp) != NULL) {
+			line[strcspn(line, "\n")] = '\0';
+			last = (uint32_t)strnum(line, 0, UINT32_MAX - 1, &err);
+			if (err)
+				last = 0;
+		}
+		fclose(fp);
+	}
+	if (last >= v)
+		v = last + 1;
+	if (old >= v && old < UINT32_MAX)
+		v = old + 1;
+	if (!bsnprintf(t, sizeof(t), "%s/tmp/%s.%d", root, STORE_UIDVALIDITY,
+	    (int)getpid()) || (fp = fopen(t, "we")) == NULL)
+		return v;
+	fprintf(fp, "%u\n", v);
+	if (fflush(fp) == EOF || fsync(fileno(fp)) == -1 || fclose(fp) == EOF ||
+	    rename(t, p) == -1) {
+		log_warn("write %s", p);
+		unlink(t);
+	}
+	return v;
 }
 
 /* ---- the UID list ---- */
@@ -306,7 +438,6 @@ uidlist_parse_line(char *line, struct store_msg *m)
 	char *sp[3], *c = line;
 	const char *err;
 	int i;
-	long long v;
 
 	for (i = 0; i < 3; i++) {
 		if ((sp[i] = strchr(c, ' ')) == NULL)
@@ -318,13 +449,16 @@ uidlist_parse_line(char *line, struct store_msg *m)
 	m->uid = (uint32_t)strnum(line, 1, UINT32_MAX, &err);
 	if (err)
 		return false;
-	m->size = (uint32_t)strnum(sp[0] + 1, 0, UINT32_MAX, &err);
+	if (strcmp(sp[0] + 1, "-") == 0)
+		m->flags = MF_NOSIZE;
+	else {
+		m->size = (uint32_t)strnum(sp[0] + 1, 0, UINT32_MAX, &err);
+		if (err)
+			return false;
+	}
+	m->itime = strnum(sp[1] + 1, 0, INT64_MAX, &err);
 	if (err)
 		return false;
-	v = strnum(sp[1] + 1, 0, INT64_MAX, &err);
-	if (err)
-		return false;
-	m->itime = v;
 	if (*c == '\0' || strchr(c, ' ') || strchr(c, '/') || strchr(c, ':'))
 		return false;
 	m->name = xstrdup(c);
@@ -344,7 +478,7 @@ uidlist_load(struct store_folder *f)
 	uint32_t last = 0;
 	bool ok = true;
 
-	if (!pathf(p, sizeof(p), "%s/%s", f->dir, STORE_UIDLIST) ||
+	if (!bsnprintf(p, sizeof(p), "%s/%s", f->dir, STORE_UIDLIST) ||
 	    (fp = fopen(p, "re")) == NULL)
 		return -1;
 	if ((n = getline(&line, &cap, fp)) <= 0 ||
@@ -356,8 +490,12 @@ uidlist_load(struct store_folder *f)
 	if (uv)
 		f->uidvalidity = uv;	/* remembered even if the rest is bad */
 	while (ok && (n = getline(&line, &cap, fp)) > 0) {
-		if ((nl = strchr(line, '\n')) == NULL)
-			break;		/* a torn last line: the scan re-adds it */
+		if ((nl = strchr(line, '\n')) == NULL) {
+			/* a torn last line (crash during an append): that
+			 * UID was never shown; rewrite before appending */
+			f->list_dirty = true;
+			break;
+		}
 		*nl = '\0';
 		if (!uidlist_parse_line(line, &m) || m.uid <= last) {
 			ok = false;
@@ -376,49 +514,84 @@ uidlist_load(struct store_folder *f)
 	return 0;
 }
 
+static void
+uidlist_line(FILE *fp, const struct store_msg *m)
+{
+	if (m->flags & MF_NOSIZE)
+		fprintf(fp, "%u - %lld %.*s\n", m->uid, (long long)m->itime,
+		    (int)store_base_len(m->name), m->name);
+	else
+		fprintf(fp, "%u %u %lld %.*s\n", m->uid, m->size,
+		    (long long)m->itime, (int)store_base_len(m->name), m->name);
+}
+
+/* uidlist_close - flush, fsync and close; false (and fp closed) on error */
+static bool
+uidlist_close(FILE *fp)
+{
+	if (fflush(fp) == EOF || fsync(fileno(fp)) == -1) {
+		fclose(fp);
+		return false;
+	}
+	return fclose(fp) != EOF;
+}
+
 static int
 uidlist_write(struct store_folder *f)
 {
 	char p[PATH_MAX], t[PATH_MAX];
 	FILE *fp;
 	size_t i;
-	int fd;
 
-	if (!pathf(p, sizeof(p), "%s/%s", f->dir, STORE_UIDLIST) ||
-	    !pathf(t, sizeof(t), "%s/tmp/%s.%d", f->dir, STORE_UIDLIST,
-	    (int)getpid()))
+	if (!bsnprintf(p, sizeof(p), "%s/%s", f->dir, STORE_UIDLIST) ||
+	    !bsnprintf(t, sizeof(t), "%s/tmp/%s.%d", f->dir, STORE_UIDLIST,
+	    (int)getpid()) || (fp = fopen(t, "we")) == NULL)
 		return -1;
-	if ((fd = open(t, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1)
-		return -1;
-	if ((fp = fdopen(fd, "w")) == NULL) {
-		close(fd);
-		return -1;
-	}
 	fprintf(fp, "facteur-uidlist 1 %u %u\n", f->uidvalidity, f->uidnext);
 	for (i = 0; i < f->n; i++)
-		fprintf(fp, "%u %u %lld %.*s\n", f->v[i].uid, f->v[i].size,
-		    (long long)f->v[i].itime, (int)base_len(f->v[i].name),
-		    f->v[i].name);
-	if (fflush(fp) == EOF || fsync(fileno(fp)) == -1) {
-		fclose(fp);
+		uidlist_line(fp, &f->v[i]);
+	if (!uidlist_close(fp) || rename(t, p) == -1) {
 		unlink(t);
 		return -1;
 	}
-	if (fclose(fp) == EOF || rename(t, p) == -1) {
-		unlink(t);
-		return -1;
-	}
+	f->list_dirty = false;
+	f->list_stale = 0;
 	return 0;
 }
 
-static void
-uidlist_fresh(struct store_folder *f)
+/*
+ * uidlist_save - make the file hold every UID given out: append the
+ * messages from index `first` on, or rewrite it whole when due.
+ */
+static int
+uidlist_save(struct store_folder *f, size_t first)
 {
-	uint32_t now = (uint32_t)time(NULL);
+	char p[PATH_MAX];
+	FILE *fp;
+	size_t i;
+	int fd;
 
-	folder_clear(f);
-	f->uidvalidity = now > f->uidvalidity ? now : f->uidvalidity + 1;
-	f->uidnext = 1;
+	if (f->gone)
+		return 0;
+	if (f->list_dirty || f->list_stale > 64 + f->n / 4)
+		return uidlist_write(f);
+	if (first >= f->n)
+		return 0;
+	if (!bsnprintf(p, sizeof(p), "%s/%s", f->dir, STORE_UIDLIST))
+		return -1;
+	if ((fd = open(p, O_WRONLY | O_APPEND | O_CLOEXEC)) == -1)
+		return uidlist_write(f);
+	if ((fp = fdopen(fd, "a")) == NULL) {
+		close(fd);
+		return -1;
+	}
+	for (i = first; i < f->n; i++)
+		uidlist_line(fp, &f->v[i]);
+	if (!uidlist_close(fp)) {
+		f->list_dirty = true;	/* maybe torn: rewrite next time */
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- sync ---- */
@@ -438,69 +611,86 @@ scan_cmp(const void *a, const void *b)
 	return r ? r : (x->blen > y->blen) - (x->blen < y->blen);
 }
 
-/* move every file of new/ to cur/ with an empty info part */
 static void
-sync_new(struct store_folder *f)
+scan_push(struct scan_ent **v, size_t *n, size_t *cap, const char *name)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 256;
+		*v = xreallocarray(*v, *cap, sizeof(**v));
+	}
+	(*v)[*n].name = xstrdup(name);
+	(*v)[*n].blen = store_base_len(name);
+	(*n)++;
+}
+
+static void
+scan_free(struct scan_ent *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+}
+
+/*
+ * sync_new - move every file of new/ to cur/ with an info part; the names
+ * moved (the \Recent ones, RFC 3501 2.3.2) go to *moved_r, sorted.
+ */
+static size_t
+sync_new(struct store_folder *f, struct scan_ent **moved_r)
 {
 	char dp[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
 	DIR *d;
 	struct dirent *e;
+	size_t n = 0, cap = 0;
 
-	if (!pathf(dp, sizeof(dp), "%s/new", f->dir) || (d = opendir(dp)) == NULL)
-		return;
+	*moved_r = NULL;
+	if (!bsnprintf(dp, sizeof(dp), "%s/new", f->dir) ||
+	    (d = opendir(dp)) == NULL)
+		return 0;
 	while ((e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.')
 			continue;
-		if (!pathf(from, sizeof(from), "%s/%s", dp, e->d_name) ||
-		    !pathf(to, sizeof(to), "%s/cur/%s%s", f->dir, e->d_name,
+		if (!bsnprintf(from, sizeof(from), "%s/%s", dp, e->d_name) ||
+		    !bsnprintf(to, sizeof(to), "%s/cur/%s%s", f->dir, e->d_name,
 		    strchr(e->d_name, ':') ? "" : ":2,"))
 			continue;
-		if (rename(from, to) == -1 && errno != ENOENT)
-			log_warn("rename %s", from);
+		if (rename(from, to) == -1) {
+			if (errno != ENOENT)
+				log_warn("rename %s", from);
+			continue;
+		}
+		scan_push(moved_r, &n, &cap, e->d_name);
 	}
 	closedir(d);
+	if (n > 1)
+		qsort(*moved_r, n, sizeof(**moved_r), scan_cmp);
+	return n;
 }
 
-/* size in CRLF form: from ",W=" in the name, else by reading the file */
-static uint32_t
-file_size(const char *path, const char *name, off_t st_size)
+/* the CRLF size from ",W=" in the name; false when it is not there */
+static bool
+name_size(const char *name, uint32_t *size_r)
 {
-	const char *w = strstr(name, ",W=");
-	const char *err;
+	const char *w = strstr(name, ",W="), *err;
 	char num[16];
 	size_t i;
-	char *data;
-	int fd;
-	size_t n;
-	ssize_t r;
 
-	if (w) {
-		for (i = 0, w += 3; i < sizeof(num) - 1 && w[i] >= '0' &&
-		    w[i] <= '9'; i++)
-			num[i] = w[i];
-		num[i] = '\0';
-		n = (size_t)strnum(num, 0, UINT32_MAX, &err);
-		if (err == NULL)
-			return (uint32_t)n;
-	}
-	if (st_size <= 0 || st_size > UINT32_MAX / 2)
-		return (uint32_t)(st_size > 0 ? st_size : 0);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return (uint32_t)st_size;
-	data = xmalloc((size_t)st_size);
-	for (n = 0; n < (size_t)st_size; n += (size_t)r)
-		if ((r = read(fd, data + n, (size_t)st_size - n)) <= 0)
-			break;
-	close(fd);
-	i = mime_crlf_size(data, 0, n);
-	free(data);
-	return (uint32_t)i;
+	if (w == NULL || w > name + store_base_len(name))
+		return false;
+	for (i = 0, w += 3; i < sizeof(num) - 1 && w[i] >= '0' && w[i] <= '9';
+	    i++)
+		num[i] = w[i];
+	num[i] = '\0';
+	*size_r = (uint32_t)strnum(num, 0, UINT32_MAX, &err);
+	return err == NULL;
 }
 
 /* sync_added - number the files that are not in the index yet */
 static void
 sync_added(struct store_folder *f, struct scan_ent *add, size_t nadd,
-    bool recent)
+    const struct scan_ent *moved, size_t nmoved)
 {
 	char p[PATH_MAX];
 	struct store_msg m;
@@ -509,7 +699,7 @@ sync_added(struct store_folder *f, struct scan_ent *add, size_t nadd,
 
 	qsort(add, nadd, sizeof(*add), scan_cmp);
 	for (i = 0; i < nadd; i++) {
-		if (!pathf(p, sizeof(p), "%s/cur/%s", f->dir, add[i].name) ||
+		if (!bsnprintf(p, sizeof(p), "%s/cur/%s", f->dir, add[i].name) ||
 		    stat(p, &st) == -1) {
 			free(add[i].name);
 			continue;
@@ -517,20 +707,27 @@ sync_added(struct store_folder *f, struct scan_ent *add, size_t nadd,
 		memset(&m, 0, sizeof(m));
 		m.uid = f->uidnext++;
 		m.name = add[i].name;
-		m.flags = name_flags(m.name) | (recent ? MF_RECENT : 0);
+		m.flags = name_flags(m.name, &m.kw);
+		if (nmoved && bsearch(&add[i], moved, nmoved, sizeof(*moved),
+		    scan_cmp))
+			m.flags |= MF_RECENT;
 		m.itime = st.st_mtime;
-		m.size = file_size(p, m.name, st.st_size);
+		/* RFC822.SIZE: from the name, else when first asked for */
+		if (!name_size(m.name, &m.size))
+			m.flags |= MF_NOSIZE;
 		m.gen = f->gen + 1;
 		folder_push(f, &m);
 	}
 }
 
 /*
- * sync_scan - read cur/ and reconcile; returns true when the index changed.
- * Known files are found by base name through an index sorted by base.
+ * sync_scan - read cur/ and reconcile; returns true when the index changed
+ * and sets *first_r to the index of the first message added.  Known files
+ * are found by base name through the listing sorted by base.
  */
 static bool
-sync_scan(struct store_folder *f, bool *renumber_r)
+sync_scan(struct store_folder *f, const struct scan_ent *moved, size_t nmoved,
+    size_t *first_r)
 {
 	char dp[PATH_MAX];
 	DIR *d;
@@ -538,22 +735,23 @@ sync_scan(struct store_folder *f, bool *renumber_r)
 	struct scan_ent *ents = NULL, *add = NULL, key, *hit;
 	size_t nents = 0, cap = 0, nadd = 0, i, j;
 	bool *seen, changed = false;
+	uint32_t kw;
 	uint8_t fl;
 
-	*renumber_r = false;
-	if (!pathf(dp, sizeof(dp), "%s/cur", f->dir) || (d = opendir(dp)) == NULL)
-		return false;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		if (nents == cap) {
-			cap = cap ? cap * 2 : 256;
-			ents = xreallocarray(ents, cap, sizeof(*ents));
+	*first_r = f->n;
+	if (!bsnprintf(dp, sizeof(dp), "%s/cur", f->dir) ||
+	    (d = opendir(dp)) == NULL) {
+		/* the folder is gone (deleted, renamed): everything vanished */
+		if (f->n) {
+			folder_clear(f);
+			*first_r = 0;
+			return true;
 		}
-		ents[nents].name = xstrdup(e->d_name);
-		ents[nents].blen = base_len(e->d_name);
-		nents++;
+		return false;
 	}
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			scan_push(&ents, &nents, &cap, e->d_name);
 	closedir(d);
 	if (nents)
 		qsort(ents, nents, sizeof(*ents), scan_cmp);
@@ -561,48 +759,49 @@ sync_scan(struct store_folder *f, bool *renumber_r)
 	/* walk the index: find each message's file */
 	for (i = 0, j = 0; i < f->n; i++) {
 		key.name = f->v[i].name;
-		key.blen = base_len(key.name);
+		key.blen = store_base_len(key.name);
 		hit = nents ? bsearch(&key, ents, nents, sizeof(*ents),
 		    scan_cmp) : NULL;
 		if (hit == NULL || seen[hit - ents]) {
 			free(f->v[i].name);
+			f->list_stale++;
 			changed = true;
 			continue;
 		}
 		seen[hit - ents] = true;
 		if (strcmp(hit->name, f->v[i].name) != 0) {
-			fl = name_flags(hit->name);
-			if ((fl & MF_IMAP) != (f->v[i].flags & MF_IMAP)) {
+			fl = name_flags(hit->name, &kw);
+			if ((fl & MF_FILE) != (f->v[i].flags & MF_FILE) ||
+			    kw != f->v[i].kw) {
 				f->v[i].gen = f->gen + 1;
 				f->v[i].changer = 0;
 				changed = true;
 			}
-			f->v[i].flags = fl | (f->v[i].flags & MF_RECENT);
+			f->v[i].flags = (uint8_t)(fl |
+			    (f->v[i].flags & (MF_RECENT | MF_NOSIZE)));
+			f->v[i].kw = kw;
 			free(f->v[i].name);
 			f->v[i].name = xstrdup(hit->name);
 		}
 		f->v[j++] = f->v[i];
 	}
-	if (j != f->n)
-		*renumber_r = true;	/* something vanished: rewrite the list */
 	f->n = j;
+	*first_r = j;
 	for (i = 0; i < nents; i++) {
-		if (seen[i]) {
-			free(ents[i].name);
+		if (seen[i])
 			continue;
-		}
 		if (add == NULL)
 			add = xreallocarray(NULL, nents, sizeof(*add));
 		add[nadd++] = ents[i];
+		ents[i].name = NULL;
 	}
 	if (nadd) {
-		sync_added(f, add, nadd, true);
+		sync_added(f, add, nadd, moved, nmoved);
 		changed = true;
-		*renumber_r = true;
 	}
 	free(add);
 	free(seen);
-	free(ents);
+	scan_free(ents, nents);
 	return changed;
 }
 
@@ -620,14 +819,26 @@ store_notify(struct store_folder *f)
 int
 store_sync(struct store_folder *f, bool force)
 {
-	bool changed, rewrite;
+	struct scan_ent *moved;
+	size_t nmoved, first;
+	bool changed;
 
+	if (f->gone) {
+		/* whatever is at its path now is another folder */
+		if (f->n) {
+			folder_clear(f);
+			f->gen++;
+			store_notify(f);
+		}
+		return 0;
+	}
 	if (!force && !f->dirty && f->wd_cur != -1 && f->wd_new != -1)
 		return 0;
 	f->dirty = false;
-	sync_new(f);
-	changed = sync_scan(f, &rewrite);
-	if (rewrite && uidlist_write(f) == -1)
+	nmoved = sync_new(f, &moved);
+	changed = sync_scan(f, moved, nmoved, &first);
+	scan_free(moved, nmoved);
+	if (uidlist_save(f, first) == -1)
 		log_warn("write %s/%s", f->dir, STORE_UIDLIST);
 	if (changed) {
 		f->gen++;
@@ -661,6 +872,100 @@ store_watch_del(struct store_folder *f, store_notify_cb *cb, void *arg)
 	}
 }
 
+/* ---- open, close, the folder cache ---- */
+
+struct store_folder *
+store_folder_find(const char *dir)
+{
+	struct store_folder *f;
+
+	for (f = folders; f; f = f->next)
+		if (strcmp(f->dir, dir) == 0)
+			return f;
+	return NULL;
+}
+
+static void
+folder_unlink(struct store_folder *f)
+{
+	struct store_folder **pp;
+
+	for (pp = &folders; *pp; pp = &(*pp)->next) {
+		if (*pp == f) {
+			*pp = f->next;
+			break;
+		}
+	}
+	f->next = NULL;
+	if (inotify_fd != -1) {
+		if (f->wd_new != -1)
+			inotify_rm_watch(inotify_fd, f->wd_new);
+		if (f->wd_cur != -1)
+			inotify_rm_watch(inotify_fd, f->wd_cur);
+	}
+	f->wd_new = f->wd_cur = -1;
+}
+
+static void
+folder_free(struct store_folder *f)
+{
+	while (f->watchers)
+		store_watch_del(f, f->watchers->cb, f->watchers->arg);
+	folder_clear(f);
+	kw_clear(f);
+	free(f->v);
+	free(f->dir);
+	free(f);
+}
+
+/* cache_trim - keep at most STORE_CACHED closed folders, the recent ones */
+static void
+cache_trim(void)
+{
+	struct store_folder *f, *old;
+	size_t n;
+
+	for (;;) {
+		n = 0;
+		old = NULL;
+		for (f = folders; f; f = f->next) {
+			if (f->refs > 0)
+				continue;
+			n++;
+			if (old == NULL || f->used < old->used)
+				old = f;
+		}
+		if (n <= STORE_CACHED || old == NULL)
+			return;
+		folder_unlink(old);
+		folder_free(old);
+	}
+}
+
+/*
+ * store_forget - a folder directory is gone or renamed (with its
+ * children, DIR.*): drop cached indexes; open ones leave the list, so the
+ * next open builds a new index, and their sessions see everything vanish.
+ */
+void
+store_forget(const char *dir, bool children)
+{
+	struct store_folder *f, *next;
+	size_t n = strlen(dir);
+
+	for (f = folders; f; f = next) {
+		next = f->next;
+		if (strncmp(f->dir, dir, n) != 0 ||
+		    (f->dir[n] != '\0' && (!children || f->dir[n] != '.')))
+			continue;
+		folder_unlink(f);
+		f->gone = true;
+		f->dirty = true;
+		if (f->refs == 0)
+			folder_free(f);
+	}
+}
+
 struct store_folder *
 store_folder_open(const char *dir)
 {
@@ -668,23 +973,25 @@ store_folder_open(const char *dir)
 	char p[PATH_MAX];
 	struct stat st;
 
-	for (f = folders; f; f = f->next) {
-		if (strcmp(f->dir, dir) == 0) {
-			f->refs++;
-			(void)store_sync(f, false);
-			return f;
-		}
+	if ((f = store_folder_find(dir)) != NULL) {
+		f->refs++;
+		f->used = ++use_clock;
+		(void)store_sync(f, false);
+		return f;
 	}
-	if (!pathf(p, sizeof(p), "%s/cur", dir) || stat(p, &st) == -1 ||
+	if (!bsnprintf(p, sizeof(p), "%s/cur", dir) || stat(p, &st) == -1 ||
 	    !S_ISDIR(st.st_mode))
 		return NULL;
 	f = xcalloc(1, sizeof(*f));
 	f->dir = xstrdup(dir);
 	f->refs = 1;
+	f->used = ++use_clock;
 	if (uidlist_load(f) == -1) {
-		uidlist_fresh(f);
-		(void)uidlist_write(f);
+		f->uidvalidity = store_uidvalidity_next(dir, f->uidvalidity);
+		f->uidnext = 1;
+		f->list_dirty = true;
 	}
+	kw_load(f);
 	folder_watch(f);
 	f->next = folders;
 	folders = f;
@@ -695,31 +1002,23 @@ store_folder_open(const char *dir)
 void
 store_folder_close(struct store_folder **fp)
 {
-	struct store_folder *f = *fp, **pp;
+	struct store_folder *f = *fp;
 
 	if (f == NULL)
 		return;
 	*fp = NULL;
 	if (--f->refs > 0)
 		return;
-	for (pp = &folders; *pp; pp = &(*pp)->next) {
-		if (*pp == f) {
-			*pp = f->next;
-			break;
-		}
+	if (f->gone) {
+		folder_free(f);
+		return;
 	}
-	if (inotify_fd != -1) {
-		if (f->wd_new != -1)
-			inotify_rm_watch(inotify_fd, f->wd_new);
-		if (f->wd_cur != -1)
-			inotify_rm_watch(inotify_fd, f->wd_cur);
-	}
-	while (f->watchers)
-		store_watch_del(f, f->watchers->cb, f->watchers->arg);
-	folder_clear(f);
-	free(f->v);
-	free(f->dir);
-	free(f);
+	/* what stays cached is clean on disk: a later worker of this
+	 * user may start before this one has exited */
+	if (f->list_dirty && uidlist_write(f) == -1)
+		log_warn("write %s/%s", f->dir, STORE_UIDLIST);
+	f->used = ++use_clock;
+	cache_trim();
 }
 
 ssize_t
@@ -742,40 +1041,75 @@ store_find(const struct store_folder *f, uint32_t uid)
 bool
 store_msg_path(const struct store_folder *f, size_t i, char *out, size_t outsz)
 {
-	return pathf(out, outsz, "%s/cur/%s", f->dir, f->v[i].name);
+	return bsnprintf(out, outsz, "%s/cur/%s", f->dir, f->v[i].name);
+}
+
+/* crlf_count - the CRLF size of a file, read in chunks */
+static bool
+crlf_count(const char *path, uint32_t *size_r)
+{
+	char b[65536], prev = '\0';
+	ssize_t r, k;
+	uint64_t n = 0;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return false;
+	while ((r = read(fd, b, sizeof(b))) != 0) {
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			close(fd);
+			return false;
+		}
+		n += (uint64_t)r;
+		for (k = 0; k < r; k++) {
+			if (b[k] == '\n' && (k ? b[k - 1] : prev) != '\r')
+				n++;
+		}
+		prev = b[r - 1];
+	}
+	close(fd);
+	*size_r = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+	return true;
+}
+
+uint32_t
+store_msg_size(struct store_folder *f, size_t i, const char *data, size_t len)
+{
+	struct store_msg *m = &f->v[i];
+	char p[PATH_MAX];
+	size_t n;
+
+	if (!(m->flags & MF_NOSIZE))
+		return m->size;
+	if (data) {
+		n = mime_crlf_size(data, 0, len);
+		m->size = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+	} else if (!store_msg_path(f, i, p, sizeof(p)) ||
+	    !crlf_count(p, &m->size)) {
+		f->dirty = true;	/* vanished: the next sync says so */
+		return 0;
+	}
+	m->flags &= (uint8_t)~MF_NOSIZE;
+	f->list_dirty = true;		/* written when the folder closes */
+	return m->size;
 }
 
 int
-store_set_flags(struct store_folder *f, size_t i, uint8_t flags,
+store_set_flags(struct store_folder *f, size_t i, uint8_t flags, uint32_t kw,
     uint32_t changer)
 {
 	struct store_msg *m = &f->v[i];
-	char from[PATH_MAX], to[PATH_MAX], info[16], *nn;
-	const char *old;
-	size_t k, n = 0, bl = base_len(m->name);
+	char from[PATH_MAX], to[PATH_MAX], info[40], *nn;
 
-	flags &= MF_IMAP | MF_PASSED;
-	if ((m->flags & (MF_IMAP | MF_PASSED)) == flags)
+	flags &= MF_FILE;
+	if ((m->flags & MF_FILE) == flags && m->kw == kw)
 		return 0;
-	for (k = 0; k < sizeof(letters) / sizeof(letters[0]); k++)
-		if (flags & letters[k].f)
-			info[n++] = letters[k].c;
-	info[n] = '\0';
-	/* keep lower-case keyword letters other programs put there */
-	old = strstr(m->name, ":2,");
-	nn = xasprintf("%.*s:2,%s%s", (int)bl, m->name, info, "");
-	if (old) {
-		for (old += 3; *old; old++) {
-			if (*old >= 'a' && *old <= 'z') {
-				char *t = xasprintf("%s%c", nn, *old);
-
-				free(nn);
-				nn = t;
-			}
-		}
-	}
+	store_info(flags, kw, info, sizeof(info));
+	nn = xasprintf("%.*s:2,%s", (int)store_base_len(m->name), m->name, info);
 	if (!store_msg_path(f, i, from, sizeof(from)) ||
-	    !pathf(to, sizeof(to), "%s/cur/%s", f->dir, nn) ||
+	    !bsnprintf(to, sizeof(to), "%s/cur/%s", f->dir, nn) ||
 	    rename(from, to) == -1) {
 		free(nn);
 		f->dirty = true;
@@ -783,10 +1117,22 @@ store_set_flags(struct store_folder *f, size_t i, uint8_t flags,
 	}
 	free(m->name);
 	m->name = nn;
-	m->flags = flags | (m->flags & MF_RECENT);
+	m->flags = (uint8_t)(flags | (m->flags & (MF_RECENT | MF_NOSIZE)));
+	m->kw = kw;
 	m->gen = ++f->gen;
 	m->changer = changer;
 	return 0;
+}
+
+/* store_drop - remove message i from the index (its file is gone) */
+static void
+store_drop(struct store_folder *f, size_t i)
+{
+	free(f->v[i].name);
+	memmove(&f->v[i], &f->v[i + 1], (f->n - i - 1) * sizeof(*f->v));
+	f->n--;
+	f->gen++;
+	f->list_stale++;
 }
 
 int
@@ -800,294 +1146,76 @@ store_expunge(struct store_folder *f, size_t i)
 		f->dirty = true;
 		return -1;
 	}
-	free(f->v[i].name);
-	memmove(&f->v[i], &f->v[i + 1], (f->n - i - 1) * sizeof(*f->v));
-	f->n--;
-	f->gen++;
+	store_drop(f, i);
 	return 0;
 }
 
-/* ---- delivery ---- */
-
-static int
-fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
-
-	if (fd == -1)
-		return -1;
-	r = fsync(fd);
-	close(fd);
-	return r;
-}
-
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	ssize_t r;
-
-	while (n > 0) {
-		if ((r = write(fd, p, n)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
-/* write data with CRLF turned into LF (Maildir convention) */
-static int
-write_lf(int fd, const char *data, size_t len, size_t *written_r)
-{
-	size_t i, start = 0;
-
-	*written_r = 0;
-	for (i = 0; i + 1 < len; i++) {
-		if (data[i] == '\r' && data[i + 1] == '\n') {
-			if (write_all(fd, data + start, i - start) == -1)
-				return -1;
-			*written_r += i - start;
-			start = i + 1;
-		}
-	}
-	if (write_all(fd, data + start, len - start) == -1)
-		return -1;
-	*written_r += len - start;
-	return 0;
-}
-
-static uint32_t
-folder_uid_of(struct store_folder *f, const char *base)
-{
-	size_t i = f->n, bl = strlen(base);
-
-	while (i-- > 0)
-		if (strncmp(f->v[i].name, base, bl) == 0 &&
-		    (f->v[i].name[bl] == ':' || f->v[i].name[bl] == '\0'))
-			return f->v[i].uid;
-	return 0;
-}
-
-/* deliver_register - a file just renamed into dir/cur: give it its UID */
-static int
-deliver_register(const char *dir, const char *base, const char *info,
-    uint8_t flags, time_t itime, size_t wsize, uint32_t *uidvalidity_r,
+int
+store_register(struct store_folder *t, const char *name, uint8_t flags,
+    uint32_t kw, int64_t itime, uint32_t size, bool size_known,
     uint32_t *uid_r)
 {
-	struct store_folder *f;
+	struct store_msg m;
 
-	for (f = folders; f; f = f->next)
-		if (strcmp(f->dir, dir) == 0)
-			break;
-	if (f != NULL) {
-		/* open already: number it now instead of rescanning */
-		struct store_msg m;
-
-		memset(&m, 0, sizeof(m));
-		m.uid = f->uidnext++;
-		m.name = xasprintf("%s:2,%s", base, info);
-		m.flags = flags & (MF_IMAP | MF_PASSED);
-		m.itime = itime;
-		m.size = (uint32_t)wsize;
-		m.gen = ++f->gen;
-		folder_push(f, &m);
-		if (uidlist_write(f) == -1)
-			log_warn("write %s/%s", f->dir, STORE_UIDLIST);
-		*uidvalidity_r = f->uidvalidity;
-		*uid_r = m.uid;
-		store_notify(f);
-		return 0;
-	}
-	if ((f = store_folder_open(dir)) == NULL)
+	memset(&m, 0, sizeof(m));
+	m.uid = t->uidnext++;
+	m.name = xstrdup(name);
+	/* RFC 3501 6.3.11, 6.4.7: appended and copied messages are \Recent */
+	m.flags = (uint8_t)((flags & MF_FILE) | MF_RECENT |
+	    (size_known ? 0 : MF_NOSIZE));
+	m.kw = kw;
+	m.itime = itime;
+	m.size = size;
+	m.gen = ++t->gen;
+	folder_push(t, &m);
+	*uid_r = m.uid;
+	if (uidlist_save(t, t->n - 1) == -1) {
+		log_warn("write %s/%s", t->dir, STORE_UIDLIST);
 		return -1;
-	*uidvalidity_r = f->uidvalidity;
-	*uid_r = folder_uid_of(f, base);
-	store_folder_close(&f);
+	}
+	store_notify(t);
 	return 0;
-}
-
-/* deliver_name - a new unique base name and the info letters */
-static bool
-deliver_name(char *base, size_t basesz, char *info, uint8_t flags,
-    size_t wsize)
-{
-	char host[64], *c;
-	struct timespec ts;
-	size_t k, ni = 0;
-
-	if (gethostname(host, sizeof(host)) == -1)
-		memcpy(host, "localhost", 10);
-	host[sizeof(host) - 1] = '\0';
-	for (c = host; *c; c++)
-		if (*c == '/' || *c == ':' || *c == ',')
-			*c = '_';
-	clock_gettime(CLOCK_REALTIME, &ts);
-	for (k = 0; k < sizeof(letters) / sizeof(letters[0]); k++)
-		if (flags & letters[k].f)
-			info[ni++] = letters[k].c;
-	info[ni] = '\0';
-	return bsnprintf(base, basesz, "%lld.M%ldP%dQ%u.%s,W=%zu",
-	    (long long)ts.tv_sec, ts.tv_nsec / 1000, (int)getpid(),
-	    ++deliver_seq, host, wsize);
-}
-
-int
-store_deliver(const char *dir, const char *data, size_t len, uint8_t flags,
-    time_t itime, uint32_t *uidvalidity_r, uint32_t *uid_r)
-{
-	char base[256], tmp[PATH_MAX], dst[PATH_MAX], info[16];
-	struct timespec ts[2];
-	size_t n, wsize = mime_crlf_size(data, 0, len);
-	int fd;
-
-	if (!deliver_name(base, sizeof(base), info, flags, wsize) ||
-	    !pathf(tmp, sizeof(tmp), "%s/tmp/%s", dir, base) ||
-	    !pathf(dst, sizeof(dst), "%s/cur/%s:2,%s", dir, base, info))
-		return -1;
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1)
-		return -1;
-	ts[0].tv_sec = ts[1].tv_sec = itime;
-	ts[0].tv_nsec = ts[1].tv_nsec = 0;
-	if (write_lf(fd, data, len, &n) == -1 || fsync(fd) == -1 ||
-	    futimens(fd, ts) == -1) {
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	if (close(fd) == -1 || rename(tmp, dst) == -1) {
-		unlink(tmp);
-		return -1;
-	}
-	if (pathf(tmp, sizeof(tmp), "%s/cur", dir))
-		(void)fsync_dir(tmp);
-	return deliver_register(dir, base, info, flags, itime, wsize,
-	    uidvalidity_r, uid_r);
-}
-
-/* ---- spooled APPEND literals ---- */
-
-int
-store_spool_open(struct store_spool *sp, const char *root, uint32_t id)
-{
-	static unsigned seq;
-
-	memset(sp, 0, sizeof(*sp));
-	sp->fd = -1;
-	sp->size = sp->crlf = 0;
-	sp->cr = sp->failed = false;
-	sp->prev = '\n';
-	if (!pathf(sp->path, sizeof(sp->path), "%s/tmp/facteur-append.%d.%u.%u",
-	    root, (int)getpid(), id, ++seq))
-		return -1;
-	sp->fd = open(sp->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	return sp->fd == -1 ? -1 : 0;
-}
-
-/* write with CRLF made LF, across calls; count the CRLF size as we go */
-int
-store_spool_write(struct store_spool *sp, const char *p, size_t n)
-{
-	char out[16384];
-	size_t i, o = 0;
-
-	for (i = 0; i < n; i++) {
-		char c = p[i];
-
-		sp->crlf += 1 + (c == '\n' && sp->prev != '\r');
-		sp->prev = c;
-		if (sp->cr) {
-			sp->cr = false;
-			if (c != '\n')
-				out[o++] = '\r';
-		}
-		if (c == '\r')
-			sp->cr = true;
-		else
-			out[o++] = c;
-		if (o >= sizeof(out) - 2) {
-			if (write_all(sp->fd, out, o) == -1)
-				return -1;
-			o = 0;
-		}
-	}
-	sp->size += n;
-	return o ? write_all(sp->fd, out, o) : 0;
 }
 
 void
-store_spool_discard(struct store_spool *sp)
+store_take(struct store_folder *f, size_t i)
 {
-	if (sp->fd == -1)
-		return;
-	close(sp->fd);
-	unlink(sp->path);
-	sp->fd = -1;
+	store_drop(f, i);
 }
 
-int
-store_spool_deliver(struct store_spool *sp, const char *dir, uint8_t flags,
-    time_t itime, uint32_t *uidvalidity_r, uint32_t *uid_r)
-{
-	char base[256], dst[PATH_MAX], info[16];
-	struct timespec ts[2];
+/* ---- reading messages ---- */
 
-	if (sp->fd == -1)
-		return -1;
-	ts[0].tv_sec = ts[1].tv_sec = itime;
-	ts[0].tv_nsec = ts[1].tv_nsec = 0;
-	if (!deliver_name(base, sizeof(base), info, flags, sp->crlf) ||
-	    !pathf(dst, sizeof(dst), "%s/cur/%s:2,%s", dir, base, info) ||
-	    (sp->cr && write_all(sp->fd, "\r", 1) == -1) ||
-	    fsync(sp->fd) == -1 || futimens(sp->fd, ts) == -1 ||
-	    close(sp->fd) == -1) {
-		store_spool_discard(sp);
-		return -1;
-	}
-	sp->fd = -1;
-	/* the spool is in the same file system (the user's Maildir) */
-	if (rename(sp->path, dst) == -1) {
-		unlink(sp->path);
-		return -1;
-	}
-	if (pathf(dst, sizeof(dst), "%s/cur", dir))
-		(void)fsync_dir(dst);
-	return deliver_register(dir, base, info, flags, itime, sp->crlf,
-	    uidvalidity_r, uid_r);
-}
-
-char *
-store_read(const struct store_folder *f, size_t i, size_t *len_r)
+const char *
+store_map(const struct store_folder *f, size_t i, size_t *len_r)
 {
-	char p[PATH_MAX], *data;
+	char p[PATH_MAX];
 	struct stat st;
-	size_t n;
-	ssize_t r;
+	void *m;
 	int fd;
 
 	if (!store_msg_path(f, i, p, sizeof(p)) ||
 	    (fd = open(p, O_RDONLY | O_CLOEXEC)) == -1)
 		return NULL;
-	if (fstat(fd, &st) == -1 || st.st_size < 0 || st.st_size > INT32_MAX) {
+	if (fstat(fd, &st) == -1 || st.st_size < 0 ||
+	    (uint64_t)st.st_size > SIZE_MAX / 2) {
 		close(fd);
 		return NULL;
 	}
-	data = xmalloc((size_t)st.st_size + 1);
-	for (n = 0; n < (size_t)st.st_size; n += (size_t)r) {
-		if ((r = read(fd, data + n, (size_t)st.st_size - n)) <= 0) {
-			if (r == -1 && errno == EINTR) {
-				r = 0;
-				continue;
-			}
-			break;
-		}
+	*len_r = (size_t)st.st_size;
+	if (st.st_size == 0) {
+		close(fd);
+		return "";
 	}
+	m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
-	data[n] = '\0';
-	*len_r = n;
-	return data;
+	return m == MAP_FAILED ? NULL : m;
+}
+
+void
+store_unmap(const char *p, size_t len)
+{
+	if (p && len)
+		(void)munmap((void *)(uintptr_t)p, len);
 }
 
 /* header_done - does data[0..n) hold the blank line ending the header? */
@@ -1110,8 +1238,8 @@ store_read_header(const struct store_folder *f, size_t i, size_t *len_r)
 	    (fd = open(p, O_RDONLY | O_CLOEXEC)) == -1)
 		return NULL;
 	do {
-		if (n + 8192 + 1 > cap) {
-			cap = cap ? cap * 2 : 16384;
+		if (n + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 4096 + 1;
 			data = xrealloc(data, cap);
 		}
 		r = read(fd, data + n, cap - n - 1);
@@ -1127,210 +1255,4 @@ store_read_header(const struct store_folder *f, size_t i, size_t *len_r)
 	data[n] = '\0';
 	*len_r = n;
 	return data;
-}
-
-int
-store_copy(struct store_folder *f, size_t i, const char *dir,
-    uint32_t *uidvalidity_r, uint32_t *uid_r)
-{
-	size_t len;
-	char *data;
-	int r;
-
-	if ((data = store_read(f, i, &len)) == NULL)
-		return -1;
-	r = store_deliver(dir, data, len, f->v[i].flags & (MF_IMAP | MF_PASSED),
-	    (time_t)f->v[i].itime, uidvalidity_r, uid_r);
-	free(data);
-	return r;
-}
-
-/* ---- mailboxes ---- */
-
-void
-store_list(const char *root, store_list_cb *cb, void *arg)
-{
-	char p[PATH_MAX];
-	DIR *d;
-	struct dirent *e;
-	struct stat st;
-
-	cb("INBOX", arg);
-	if ((d = opendir(root)) == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] != '.' || e->d_name[1] == '\0' ||
-		    e->d_name[1] == '.')
-			continue;
-		if (!pathf(p, sizeof(p), "%s/%s/cur", root, e->d_name) ||
-		    stat(p, &st) == -1 || !S_ISDIR(st.st_mode))
-			continue;
-		cb(e->d_name + 1, arg);
-	}
-	closedir(d);
-}
-
-int
-store_create(const char *root, const char *name)
-{
-	char p[PATH_MAX];
-
-	if (!store_folder_path(root, name, p, sizeof(p)) ||
-	    strcasecmp(name, "INBOX") == 0) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (access(p, F_OK) == 0) {
-		errno = EEXIST;
-		return -1;
-	}
-	return maildir_make(p, true);
-}
-
-static int
-rm_files(const char *dir)
-{
-	DIR *d;
-	struct dirent *e;
-	char p[PATH_MAX];
-
-	if ((d = opendir(dir)) == NULL)
-		return errno == ENOENT ? 0 : -1;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		if (pathf(p, sizeof(p), "%s/%s", dir, e->d_name))
-			(void)unlink(p);
-	}
-	closedir(d);
-	return 0;
-}
-
-int
-store_delete(const char *root, const char *name)
-{
-	char p[PATH_MAX], s[PATH_MAX];
-	static const char *subs[] = { "cur", "new", "tmp" };
-	size_t i;
-
-	if (!store_folder_path(root, name, p, sizeof(p)) ||
-	    strcasecmp(name, "INBOX") == 0) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (access(p, F_OK) == -1)
-		return -1;
-	for (i = 0; i < 3; i++) {
-		if (!pathf(s, sizeof(s), "%s/%s", p, subs[i]))
-			return -1;
-		rm_files(s);
-		(void)rmdir(s);
-	}
-	rm_files(p);
-	return rmdir(p);
-}
-
-struct rename_ctx {
-	const char *root, *from, *to;
-	size_t flen;
-	int err;
-};
-
-static void
-rename_child(const char *name, void *arg)
-{
-	struct rename_ctx *r = arg;
-	char a[PATH_MAX], b[PATH_MAX], nn[512];
-
-	if (strncmp(name, r->from, r->flen) != 0 || name[r->flen] != '.')
-		return;
-	if (!bsnprintf(nn, sizeof(nn), "%s%s", r->to, name + r->flen) ||
-	    !store_folder_path(r->root, name, a, sizeof(a)) ||
-	    !store_folder_path(r->root, nn, b, sizeof(b)) || rename(a, b) == -1)
-		r->err = -1;
-}
-
-int
-store_rename(const char *root, const char *from, const char *to)
-{
-	char a[PATH_MAX], b[PATH_MAX];
-	struct rename_ctx r = { root, from, to, strlen(from), 0 };
-
-	if (strcasecmp(from, "INBOX") == 0 || strcasecmp(to, "INBOX") == 0 ||
-	    !store_folder_path(root, from, a, sizeof(a)) ||
-	    !store_folder_path(root, to, b, sizeof(b))) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (access(a, F_OK) == -1)
-		return -1;
-	if (access(b, F_OK) == 0) {
-		errno = EEXIST;
-		return -1;
-	}
-	if (rename(a, b) == -1)
-		return -1;
-	store_list(root, rename_child, &r);
-	return r.err;
-}
-
-/* subscriptions: ROOT/subscriptions, one name per line (Maildir++) */
-bool
-store_subscribed(const char *root, const char *name)
-{
-	char p[PATH_MAX], *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	FILE *fp;
-	bool found = false;
-
-	if (strcasecmp(name, "INBOX") == 0)
-		return true;
-	if (!pathf(p, sizeof(p), "%s/subscriptions", root) ||
-	    (fp = fopen(p, "re")) == NULL)
-		return false;
-	while (!found && (n = getline(&line, &cap, fp)) > 0) {
-		if (line[n - 1] == '\n')
-			line[n - 1] = '\0';
-		found = strcmp(line, name) == 0;
-	}
-	free(line);
-	fclose(fp);
-	return found;
-}
-
-int
-store_subscribe(const char *root, const char *name, bool on)
-{
-	char p[PATH_MAX], t[PATH_MAX], *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	FILE *in, *out;
-
-	if (strchr(name, '\n'))
-		return -1;
-	if (!pathf(p, sizeof(p), "%s/subscriptions", root) ||
-	    !pathf(t, sizeof(t), "%s/subscriptions.tmp", root))
-		return -1;
-	if ((out = fopen(t, "we")) == NULL)
-		return -1;
-	if ((in = fopen(p, "re")) != NULL) {
-		while ((n = getline(&line, &cap, in)) > 0) {
-			if (line[n - 1] == '\n')
-				line[--n] = '\0';
-			if (n > 0 && strcmp(line, name) != 0)
-				fprintf(out, "%s\n", line);
-		}
-		fclose(in);
-	}
-	free(line);
-	if (on)
-		fprintf(out, "%s\n", name);
-	if (fflush(out) == EOF || fsync(fileno(out)) == -1) {
-		fclose(out);
-		return -1;
-	}
-	if (fclose(out) == EOF)
-		return -1;
-	return rename(t, p);
 }

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * imap_store.h - Maildir++ mail store for facteur-imapd: folders, the
- * per-folder UID list, flags in file names, append/copy/expunge.
+ * per-folder UID list, flags and keywords in file names, delivery,
+ * copy/move, expunge and mailbox management.
  *
  * One struct store_folder per open folder per process, shared by every
- * session that selected it (sessions keep only their UID view).  The
- * folder index is a cache of the directory: store_sync() rescans new/ and
- * cur/ and is what makes it true again.
+ * session that selected it (sessions keep only their UID view); a few
+ * closed folders stay cached (inotify keeps them honest).  The folder
+ * index is a cache of the directory: store_sync() rescans new/ and cur/
+ * and is what makes it true again.
  */
 #ifndef FACTEUR_IMAP_STORE_H
 #define FACTEUR_IMAP_STORE_H
@@ -15,7 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <limits.h>
+#include <sys/types.h>
 #include <time.h>
+
+struct buf;
 
 #define MF_SEEN		0x01
 #define MF_ANSWERED	0x02
@@ -23,10 +28,17 @@
 #define MF_DELETED	0x08
 #define MF_DRAFT	0x10
 #define MF_PASSED	0x20	/* Maildir 'P', kept but not shown */
-#define MF_RECENT	0x40	/* in memory: moved from new/ by us */
+#define MF_RECENT	0x40	/* index: recent, no session claimed it yet;
+				 * output: recent for this session */
+#define MF_NOSIZE	0x80	/* index: size not computed yet */
 #define MF_IMAP		(MF_SEEN | MF_ANSWERED | MF_FLAGGED | MF_DELETED | MF_DRAFT)
+#define MF_FILE		(MF_IMAP | MF_PASSED)	/* what the file name holds */
 
 #define STORE_UIDLIST	"facteur-uidlist"
+#define STORE_KEYWORDS	"facteur-keywords"
+#define STORE_UIDVALIDITY "facteur-uidvalidity"
+#define STORE_MAX_KW	26	/* Maildir letters a-z */
+#define STORE_KW_LEN	100	/* longest keyword kept */
 
 struct store_msg {
 	uint32_t	 uid;
@@ -34,6 +46,7 @@ struct store_msg {
 	int64_t		 itime;		/* INTERNALDATE, seconds */
 	uint32_t	 gen;		/* folder gen of the last flag change */
 	uint32_t	 changer;	/* session id that made it, 0 = outside */
+	uint32_t	 kw;		/* keyword bits: 1 << (letter - 'a') */
 	uint8_t		 flags;
 	char		*name;		/* file name in cur/ */
 };
@@ -53,9 +66,15 @@ struct store_folder {
 	struct store_msg *v;		/* sorted by uid */
 	size_t		 n, cap;
 	uint32_t	 gen;		/* bumped by every change */
-	unsigned	 refs;
+	unsigned	 refs;		/* 0: closed, kept as a cache */
+	uint64_t	 used;		/* LRU stamp of the folder cache */
 	int		 wd_new, wd_cur;	/* inotify watches, -1 = none */
 	bool		 dirty;		/* the directory changed since the last sync */
+	bool		 gone;		/* deleted or renamed: left the list */
+	bool		 list_dirty;	/* the UID list file must be rewritten */
+	size_t		 list_stale;	/* its lines for vanished messages */
+	char		*kw[STORE_MAX_KW];	/* keyword names by letter, or NULL */
+	unsigned	 kw_gen;	/* bumped when a keyword is defined */
 	struct store_watch *watchers;
 	struct store_folder *next;
 };
@@ -86,18 +105,38 @@ ssize_t		 store_find(const struct store_folder *f, uint32_t uid);
 /* store_msg_path - full path of message i into out */
 bool		 store_msg_path(const struct store_folder *f, size_t i, char *out,
 		    size_t outsz);
-/* store_set_flags - rename the file to carry `flags`; -1 on failure */
+/* store_msg_size - RFC822.SIZE of message i, computed now if unknown
+ * (data: the file's bytes when the caller has them, else NULL) */
+uint32_t	 store_msg_size(struct store_folder *f, size_t i, const char *data,
+		    size_t len);
+/* store_set_flags - rename the file to carry flags and keywords */
 int		 store_set_flags(struct store_folder *f, size_t i, uint8_t flags,
-		    uint32_t changer);
+		    uint32_t kw, uint32_t changer);
 /* store_expunge - unlink message i and drop it from the index */
 int		 store_expunge(struct store_folder *f, size_t i);
+
+/* keywords (RFC 3501 2.3.2), per folder, kept in FOLDER/facteur-keywords */
+bool		 store_kw_valid(const char *name);
+/* store_kw_bit - the bit of keyword `name`; with add, define it if new.
+ * 0 when unknown (or no room left when adding) */
+uint32_t	 store_kw_bit(struct store_folder *f, const char *name, bool add);
+/* store_kw_map - keyword bits of src as bits of dst (defining them there) */
+uint32_t	 store_kw_map(const struct store_folder *src, uint32_t kw,
+		    struct store_folder *dst);
+/* store_kw_full - no letter left for a new keyword (no \* in PERMANENTFLAGS) */
+bool		 store_kw_full(const struct store_folder *f);
+/* store_flags_put - "\Seen \Flagged $Label1" (no parentheses) into out */
+void		 store_flags_put(const struct store_folder *f, uint8_t flags,
+		    uint32_t kw, struct buf *out);
+/* store_kw_put - the defined keywords, each preceded by a space */
+void		 store_kw_put(const struct store_folder *f, struct buf *out);
+
 /*
- * store_deliver - write data (CRLF or LF) durably into dir's cur/ with flags
- * and internal date; *uidvalidity_r and *uid_r from the folder's UID list.
+ * store_deliver - write data (CRLF or LF) durably into folder t's cur/
+ * with flags, keywords (t's bits) and internal date; *uid_r is its UID.
  */
-int		 store_deliver(const char *dir, const char *data, size_t len,
-		    uint8_t flags, time_t itime, uint32_t *uidvalidity_r,
-		    uint32_t *uid_r);
+int		 store_deliver(struct store_folder *t, const char *data, size_t len,
+		    uint8_t flags, uint32_t kw, time_t itime, uint32_t *uid_r);
 /*
  * A big APPEND literal goes to a spool file in ROOT/tmp while it arrives
  * (CRLF made LF on the way), then store_spool_deliver() renames it into
@@ -115,18 +154,27 @@ struct store_spool {
 int		 store_spool_open(struct store_spool *sp, const char *root,
 		    uint32_t id);
 int		 store_spool_write(struct store_spool *sp, const char *p, size_t n);
-int		 store_spool_deliver(struct store_spool *sp, const char *dir,
-		    uint8_t flags, time_t itime, uint32_t *uidvalidity_r,
-		    uint32_t *uid_r);
+int		 store_spool_deliver(struct store_spool *sp, struct store_folder *t,
+		    uint8_t flags, uint32_t kw, time_t itime, uint32_t *uid_r);
 void		 store_spool_discard(struct store_spool *sp);
 
-/* store_copy - copy message i of f into dir */
-int		 store_copy(struct store_folder *f, size_t i, const char *dir,
-		    uint32_t *uidvalidity_r, uint32_t *uid_r);
-/* store_read - the whole message file into a malloc'd buffer */
-char		*store_read(const struct store_folder *f, size_t i, size_t *len_r);
+/* store_copy - message i of f into t (a hard link when possible; t's
+ * keyword bits in kw); store_move - the same by rename, and i leaves f */
+int		 store_copy(struct store_folder *f, size_t i, struct store_folder *t,
+		    uint32_t kw, uint32_t *uid_r);
+int		 store_move(struct store_folder *f, size_t i, struct store_folder *t,
+		    uint32_t kw, uint32_t *uid_r);
+
+/*
+ * store_map - the message file mapped read-only (*len_r bytes; an empty
+ * file gives "" and 0); NULL if it vanished.  Release with store_unmap().
+ * Maildir files are never rewritten in place, so the mapping stays valid.
+ */
+const char	*store_map(const struct store_folder *f, size_t i, size_t *len_r);
+void		 store_unmap(const char *p, size_t len);
 /* store_read_header - at least the header block (and maybe some body):
- * enough for ENVELOPE and HEADER.FIELDS without reading attachments */
+ * enough for ENVELOPE and HEADER.FIELDS without reading attachments;
+ * malloc'd, NUL-terminated */
 char		*store_read_header(const struct store_folder *f, size_t i,
 		    size_t *len_r);
 
@@ -135,11 +183,26 @@ typedef void store_list_cb(const char *name, void *arg);
 void		 store_list(const char *root, store_list_cb *cb, void *arg);
 int		 store_create(const char *root, const char *name);
 int		 store_delete(const char *root, const char *name);
+/* store_rename - with children; "INBOX" moves its messages (RFC 3501 6.3.5) */
 int		 store_rename(const char *root, const char *from, const char *to);
 bool		 store_subscribed(const char *root, const char *name);
 int		 store_subscribe(const char *root, const char *name, bool on);
 
-/* flags <-> text */
-void		 store_flags_str(uint8_t flags, char *out, size_t outsz);
+/* used by the store files among themselves */
+int		 store_maildir_make(const char *dir, bool sub);
+uint32_t	 store_uidvalidity_next(const char *dir, uint32_t old);
+struct store_folder *store_folder_find(const char *dir);
+/* store_forget - DIR (and DIR.* with children) was deleted or renamed:
+ * drop its index; open ones are marked gone and look empty from then on */
+void		 store_forget(const char *dir, bool children);
+/* store_take - message i of f now lives in another folder (MOVE) */
+void		 store_take(struct store_folder *f, size_t i);
+/* store_register - number a file just put into t's cur/ */
+int		 store_register(struct store_folder *t, const char *name,
+		    uint8_t flags, uint32_t kw, int64_t itime, uint32_t size,
+		    bool size_known, uint32_t *uid_r);
+/* store_info - the ":2,FLAGS" part for flags and keywords into out */
+void		 store_info(uint8_t flags, uint32_t kw, char *out, size_t outsz);
+size_t		 store_base_len(const char *name);
 
 #endif

@@ -1,14 +1,47 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * fuzz_mime.c - libFuzzer target for the MIME parser: part tree,
- * BODYSTRUCTURE, ENVELOPE and BODY[section]<partial> lookups on any bytes.
+ * BODYSTRUCTURE, ENVELOPE and BODY[section]<partial> lookups on any bytes,
+ * and the streamed form of each section (the CRLF reader, in chunks whose
+ * size comes from the input) checked against the built one.
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tests/fuzz/fuzz.h"
 #include "imapd/imap_mime.h"
+
+/* stream - the section as FETCH streams it must equal the built one */
+static void
+stream(const struct mime_msg *m, const struct imap_section *s, size_t step)
+{
+	struct mime_span sp;
+	struct mime_crlf rd;
+	struct buf lit, got;
+	size_t n;
+	char *nl;
+
+	if (!mime_section_span(m, s, &sp))
+		return;
+	buf_init(&lit, 0);
+	buf_init(&got, 0);
+	(void)mime_section_literal(m, s, "X", &lit);
+	mime_crlf_init(&rd, m->data, sp.off, sp.end);
+	if (mime_crlf_read(&rd, NULL, sp.skip) != sp.skip)
+		abort();
+	for (n = sp.n; n > 0; n -= step < n ? step : n)
+		if (mime_crlf_read(&rd, &got, step < n ? step : n) == 0)
+			abort();
+	nl = memchr(buf_head(&lit), '\n', lit.len);
+	if (nl == NULL || got.len != sp.n ||
+	    (size_t)(buf_head(&lit) + lit.len - (nl + 1)) != sp.n ||
+	    (sp.n && memcmp(nl + 1, buf_head(&got), sp.n) != 0))
+		abort();
+	buf_free(&lit);
+	buf_free(&got);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -39,6 +72,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			s.cnt = size > 2 ? (uint32_t)data[2] + 1 : 1;
 			buf_reset(&out);
 			(void)mime_section_literal(m, &s, "X", &out);
+			stream(m, &s, size > 3 ? (size_t)data[3] % 7 + 1 : 1);
+			s.partial = false;
+			stream(m, &s, size > 4 ? (size_t)data[4] + 1 : 64);
 		}
 	}
 	buf_free(&out);

@@ -282,6 +282,394 @@ def test_select_fetch():
     m.logout()
 
 
+def raw_session(user=ALICE):
+    """A logged-in IMAPS socket file for byte-level exchanges."""
+    s = ctx().wrap_socket(socket.create_connection(('127.0.0.1', PORT)))
+    s.settimeout(30)
+    f = s.makefile('rwb')
+    f.readline()
+    f.write(f'a LOGIN "{user}" "{PASS}"\r\n'.encode())
+    f.flush()
+    while not f.readline().startswith(b'a '):
+        pass
+    return s, f
+
+
+def raw_cmd(f, tag, line):
+    """Send one command, return (untagged lines, tagged line)."""
+    f.write(f'{tag} {line}\r\n'.encode())
+    f.flush()
+    out = []
+    while True:
+        ln = f.readline()
+        if not ln or ln.startswith(tag.encode() + b' '):
+            return out, ln
+        out.append(ln)
+
+
+def test_fetch_items():
+    """BODYSTRUCTURE of a real MIME tree, sections, RFC822.*, macros."""
+    raw = ('From: Ann <ann@example.net>\nTo: alice@example.org\n'
+           'Subject: mime tree\nDate: Tue, 2 Jan 2024 10:00:00 +0000\n'
+           'Message-ID: <tree@x>\nMIME-Version: 1.0\n'
+           'Content-Type: multipart/mixed; boundary="outer"\n\n'
+           'preamble\n--outer\n'
+           'Content-Type: multipart/alternative; boundary=inner\n\n'
+           '--inner\nContent-Type: text/plain; charset=utf-8\n\nplain\n'
+           '--inner\nContent-Type: text/html\n\n<p>html</p>\n--inner--\n'
+           '--outer\nContent-Type: application/pdf;\n'
+           ' name*0="long ";\n name*1="name.pdf"\n'
+           'Content-Transfer-Encoding: base64\n'
+           'Content-Disposition: attachment; filename="a.pdf"\n\n'
+           'QUJD\n--outer--\n')
+    deliver(ALICE, '', raw=raw, sub='Tree')
+    m = connect()
+    m.select('Tree')
+    typ, data = m.search(None, 'SUBJECT', '"mime tree"')
+    seq = data[0].split()[-1].decode()
+    typ, data = m.fetch(seq, '(BODYSTRUCTURE)')
+    bs = data[0] if isinstance(data[0], bytes) else data[0][0]
+    ft.check(b'(("TEXT" "PLAIN" ("CHARSET" "utf-8") NIL NIL "7BIT" 5 1 NIL '
+             b'NIL NIL NIL)("TEXT" "HTML" NIL NIL NIL "7BIT" 11 1 NIL NIL NIL '
+             b'NIL) "ALTERNATIVE" ("BOUNDARY" "inner") NIL NIL NIL)' in bs,
+             'BODYSTRUCTURE nested multipart', bs)
+    ft.check(b'("APPLICATION" "PDF" ("NAME" "long name.pdf") NIL NIL "BASE64" 4'
+             in bs and b'("attachment" ("FILENAME" "a.pdf"))' in bs and
+             b'"MIXED" ("BOUNDARY" "outer")' in bs,
+             'BODYSTRUCTURE attachment, RFC 2231 name joined', bs)
+    typ, data = m.fetch(seq, '(BODY)')
+    ft.check(b'"ALTERNATIVE")("APPLICATION" "PDF" ("NAME" "long name.pdf") '
+             b'NIL NIL "BASE64" 4) "MIXED")' in data[0],
+             'BODY (no extension data)', data)
+    typ, data = m.fetch(seq, '(BODY.PEEK[1.2] BODY.PEEK[2.MIME] '
+                        'BODY.PEEK[1.1]<1.3>)')
+    parts = [d for d in data if isinstance(d, tuple)]
+    ft.check(len(parts) == 3 and parts[0][0].endswith(b'BODY[1.2] {11}') and
+             parts[0][1] == b'<p>html</p>', 'BODY[1.2]', data)
+    ft.check(len(parts) == 3 and b'BODY[2.MIME]' in parts[1][0] and
+             parts[1][1].startswith(b'Content-Type: application/pdf;\r\n') and
+             parts[1][1].endswith(b'"a.pdf"\r\n\r\n'), 'BODY[2.MIME]', data)
+    ft.check(len(parts) == 3 and parts[2][0].endswith(b'BODY[1.1]<1> {3}') and
+             parts[2][1] == b'lai', 'BODY[1.1]<1.3>', data)
+    typ, data = m.fetch(seq, '(RFC822.HEADER RFC822.TEXT)')
+    hdr = data[0][1]
+    ft.check(hdr.startswith(b'From: Ann') and hdr.endswith(b'\r\n\r\n') and
+             data[1][1].startswith(b'preamble\r\n--outer\r\n'),
+             'RFC822.HEADER and RFC822.TEXT', data)
+    typ, data = m.fetch(seq, '(RFC822)')
+    ft.check(data[0][1] == raw.replace('\n', '\r\n').encode(),
+             'RFC822 whole message', data)
+    typ, data = m.fetch(seq, '(FLAGS)')
+    ft.check(b'\\Seen' in data[0], 'RFC822 and RFC822.TEXT set \\Seen', data)
+    for macro, want in (('FAST', (b'FLAGS', b'INTERNALDATE', b'RFC822.SIZE')),
+                        ('ALL', (b'ENVELOPE', b'RFC822.SIZE')),
+                        ('FULL', (b'ENVELOPE', b'BODY ('))):
+        typ, data = m.fetch(seq, macro)
+        head = data[0] if isinstance(data[0], bytes) else data[0][0]
+        ft.check(typ == 'OK' and all(w in head for w in want),
+                 f'FETCH {macro}', data)
+    m.logout()
+
+
+def test_search_keys():
+    """Every RFC 3501 search key on a folder with known contents."""
+    m = connect()
+    m.create('Search')
+    m.append('Search', '(\\Seen \\Answered)', '"01-Feb-2020 10:00:00 +0000"',
+             b'From: one@a.example\r\nTo: t1@b.example\r\nCc: c1@c.example\r\n'
+             b'Bcc: b1@d.example\r\nSubject: first apple\r\n'
+             b'Date: Sat, 1 Feb 2020 09:00:00 +0000\r\nX-Tag: red\r\n\r\n'
+             b'small body kiwi\r\n')
+    m.append('Search', '(\\Flagged \\Draft \\Deleted)',
+             '"15-Mar-2021 10:00:00 +0000"',
+             b'From: two@a.example\r\nTo: t2@b.example\r\n'
+             b'Subject: second banana\r\nDate: Mon, 15 Mar 2021 09:00:00 +0000'
+             b'\r\n\r\n' + b'long body ' * 200 + b'\r\n')
+    m.select('Search')
+    tests = [
+        ('ALL', '1 2'), ('ANSWERED', '1'), ('UNANSWERED', '2'),
+        ('BCC b1', '1'), ('BEFORE 1-Jan-2021', '1'), ('BODY kiwi', '1'),
+        ('CC c1', '1'), ('DELETED', '2'), ('UNDELETED', '1'), ('DRAFT', '2'),
+        ('UNDRAFT', '1'), ('FLAGGED', '2'), ('UNFLAGGED', '1'),
+        ('FROM two', '2'), ('HEADER X-Tag red', '1'), ('HEADER X-Tag ""', '1'),
+        ('KEYWORD $Nope', ''), ('UNKEYWORD $Nope', '1 2'),
+        ('LARGER 1000', '2'), ('SMALLER 1000', '1'),
+        ('NEW', '2'), ('OLD', ''), ('RECENT', '1 2'),
+        ('ON 15-Mar-2021', '2'), ('SINCE 1-Jan-2021', '2'),
+        ('SEEN', '1'), ('UNSEEN', '2'), ('SENTBEFORE 1-Jan-2021', '1'),
+        ('SENTON 1-Feb-2020', '1'), ('SENTSINCE 2-Feb-2020', '2'),
+        ('SUBJECT banana', '2'), ('TEXT kiwi', '1'), ('TEXT t2@b', '2'),
+        ('TO t1', '1'), ('UID 2', '2'), ('2', '2'), ('1:*', '1 2'),
+        ('NOT SEEN', '2'), ('OR SEEN FLAGGED', '1 2'),
+        ('(SEEN ANSWERED) FROM one', '1'),
+    ]
+    bad = []
+    for crit, want in tests:
+        typ, data = m._simple_command('SEARCH', crit)
+        typ, data = m._untagged_response(typ, data, 'SEARCH')
+        got = (data[0] or b'').decode().strip()
+        if typ != 'OK' or got != want:
+            bad.append((crit, want, typ, got))
+    ft.check(not bad, f'{len(tests)} SEARCH keys give the expected messages',
+             bad)
+    m.logout()
+
+
+def test_keywords():
+    """Custom flags (keywords): stored in the file name, per folder."""
+    m = connect()
+    m.select('Tree')
+    typ, data = m.search(None, 'ALL')
+    seq = data[0].split()[0].decode()
+    perm = m.untagged_responses.get('PERMANENTFLAGS', [])
+    ft.check(any(b'\\*' in x for x in perm), 'PERMANENTFLAGS has \\*', perm)
+    other = connect()
+    other.select('Tree')
+    typ, data = m.store(seq, '+FLAGS', '($Forwarded Junk)')
+    ft.check(typ == 'OK' and b'$Forwarded' in data[0] and b'Junk' in data[0],
+             'STORE +FLAGS keywords', data)
+    flags = m.untagged_responses.get('FLAGS', [])
+    ft.check(any(b'$Forwarded' in x for x in flags),
+             'FLAGS announced with the new keyword', flags)
+    typ, data = m.fetch(seq, '(FLAGS)')
+    ft.check(b'$Forwarded' in data[0] and b'Junk' in data[0],
+             'FETCH FLAGS shows keywords', data)
+    typ, data = m.search(None, 'KEYWORD', 'junk')
+    ft.check(seq.encode() in data[0].split(), 'SEARCH KEYWORD', data)
+    typ, data = m.search(None, 'UNKEYWORD', 'Junk')
+    ft.check(seq.encode() not in data[0].split(), 'SEARCH UNKEYWORD', data)
+    typ, data = other.noop()
+    fl = other.untagged_responses.get('FETCH', [])
+    ft.check(any(b'Junk' in x for x in fl) and
+             any(b'Junk' in x for x in other.untagged_responses.get('FLAGS', [])),
+             'another session sees the keywords', other.untagged_responses)
+    other.logout()
+    files = os.listdir(os.path.join(env.mail_dir(ALICE), '.Tree', 'cur'))
+    ft.check(any(re.search(r':2,[A-Z]*ab$', f) for f in files),
+             'keywords are letters in the file name', files[:5])
+    m.create('Tree2')
+    # Tree2's letter a is another keyword: COPY maps by name
+    m.append('Tree2', '(\\Seen Other)', None, b'Subject: first\r\n\r\nx\r\n')
+    typ, data = m.copy(seq, 'Tree2')
+    m.select('Tree2')
+    typ, data = m.fetch('*', '(FLAGS)')
+    ft.check(b'$Forwarded' in data[0] and b'Junk' in data[0] and
+             b'Other' not in data[0],
+             'COPY keeps keywords (by name) in the target folder', data)
+    typ, data = m.append('Tree2', '(\\Draft $MDNSent)', None,
+                         b'Subject: kw\r\n\r\nx\r\n')
+    typ, data = m.fetch('*', '(FLAGS)')
+    ft.check(b'$MDNSent' in data[0], 'APPEND with a keyword', data)
+    m.select('Tree')
+    typ, data = m.store(seq, '-FLAGS', '(Junk)')
+    ft.check(b'Junk' not in data[0] and b'$Forwarded' in data[0],
+             'STORE -FLAGS keyword', data)
+    try:
+        m.store(seq, '+FLAGS', '(\\Bogus)')
+        ft.check(False, 'unknown system flag refused')
+    except imaplib.IMAP4.error as e:
+        ft.check('BAD' in str(e), 'unknown system flag refused', str(e))
+    m.logout()
+
+
+def test_recent():
+    """\\Recent: the first session told about a message, only that one."""
+    a = connect()
+    a.select('INBOX')
+    deliver(ALICE, 'recent one')
+    time.sleep(0.3)
+    a.noop()
+    rec = a.untagged_responses.get('RECENT', [b'0'])[-1]
+    ft.check(rec == b'1', 'RECENT 1 in the session that saw it arrive',
+             a.untagged_responses)
+    typ, data = a.search(None, 'RECENT')
+    seq = data[0].split()
+    typ, data = a.fetch(seq[-1].decode() if seq else '*', '(FLAGS)')
+    ft.check(len(seq) == 1 and b'\\Recent' in data[0],
+             'SEARCH RECENT and FETCH FLAGS \\Recent', (seq, data))
+    b = connect()
+    typ, data = b.select('INBOX')
+    ft.check(b.untagged_responses.get('RECENT') == [b'0'],
+             'a second session: RECENT 0', b.untagged_responses)
+    typ, data = b.search(None, 'RECENT')
+    ft.check(data == [b''], 'second session: SEARCH RECENT empty', data)
+    typ, data = b.fetch('*', '(FLAGS)')
+    ft.check(b'\\Recent' not in data[0], 'second session: no \\Recent', data)
+    st = b.status('INBOX', '(RECENT)')
+    ft.check(b'RECENT 0' in st[1][0], 'STATUS RECENT counts unclaimed', st)
+    b.logout()
+    a.logout()
+
+
+def test_examine_check_uid_expunge():
+    m = connect()
+    for i in range(3):
+        deliver(ALICE, f'exp {i}', sub='Trash')
+    typ, data = m.select('Trash', readonly=True)
+    ft.check(typ == 'OK' and 'READ-ONLY' in m.untagged_responses, 'EXAMINE',
+             (data, m.untagged_responses))
+    typ, data = m.fetch('1', '(BODY[])')
+    typ, data = m.fetch('1', '(FLAGS)')
+    ft.check(b'\\Seen' not in data[0], 'EXAMINE: BODY[] does not set \\Seen',
+             data)
+    typ, data = m.store('1', '+FLAGS', '\\Seen')
+    ft.check(typ == 'NO', 'EXAMINE: STORE refused', data)
+    typ, data = m.select('Trash')
+    ft.check(ok(m.check()), 'CHECK')
+    typ, data = m.uid('SEARCH', 'ALL')
+    uids = data[0].split()
+    m.store('1:*', '+FLAGS', '\\Deleted')
+    typ, data = m.uid('EXPUNGE', uids[0].decode())
+    ft.check(typ == 'OK' and m.untagged_responses.get('EXPUNGE') == [b'1'],
+             'UID EXPUNGE removes only the given UID', m.untagged_responses)
+    typ, data = m.uid('SEARCH', 'ALL')
+    ft.check(data[0].split() == uids[1:], 'UID EXPUNGE left the others',
+             (uids, data))
+    m.close()
+    s, f = raw_session()
+    out, tag = raw_cmd(f, 'e', 'ENABLE CONDSTORE UTF8=ACCEPT')
+    ft.check(tag.startswith(b'e OK') and out and out[0].startswith(b'* ENABLED'),
+             'ENABLE answers ENABLED', (out, tag))
+    out, tag = raw_cmd(f, 'n', 'SEARCH ' + '(' * 40 + 'ALL' + ')' * 40)
+    ft.check(tag.startswith(b'n BAD'), 'nesting limit: BAD', tag)
+    out, tag = raw_cmd(f, 'o', 'NOOP')
+    ft.check(tag.startswith(b'o OK'), 'session kept after BAD', tag)
+    s.close()
+    m.logout()
+
+
+def test_rename_inbox():
+    """RFC 3501 6.3.5: RENAME INBOX moves its messages to the new
+    folder and leaves INBOX empty (and existing)."""
+    m = connect()
+    typ, data = m.select('INBOX')
+    n = int(data[0])
+    uv = m.untagged_responses.get('UIDVALIDITY')[-1]
+    other = connect()
+    other.select('INBOX')
+    typ, data = m.rename('INBOX', 'Inbox-2024')
+    ft.check(typ == 'OK', 'RENAME INBOX', data)
+    typ, data = m.select('INBOX')
+    ft.check(typ == 'OK' and int(data[0]) == 0 and
+             m.untagged_responses.get('UIDVALIDITY')[-1] == uv,
+             'INBOX empty afterwards, same UIDVALIDITY', data)
+    st = m.status('Inbox-2024', '(MESSAGES)')
+    ft.check(st[0] == 'OK' and f'MESSAGES {n}'.encode() in st[1][0],
+             'the new folder has every message', (n, st))
+    typ, data = other.noop()
+    ft.check(len(other.untagged_responses.get('EXPUNGE', [])) == n,
+             'a session with INBOX selected sees them go',
+             other.untagged_responses)
+    other.logout()
+    typ, data = m.rename('INBOX', 'Inbox-2024')
+    ft.check(typ == 'NO', 'RENAME INBOX to an existing name: NO', data)
+    # put them back for the tests that follow
+    m.select('Inbox-2024')
+    m.uid('MOVE', '1:*', 'INBOX')
+    ft.check(ok(m.delete('Inbox-2024')), 'DELETE the renamed folder')
+    m.create('Inbox-2024')
+    st = m.status('Inbox-2024', '(UIDVALIDITY MESSAGES)')
+    uv2 = re.search(rb'UIDVALIDITY (\d+)', st[1][0]).group(1)
+    m.select('INBOX')
+    m.delete('Inbox-2024')
+    m.create('Inbox-2024')
+    st = m.status('Inbox-2024', '(UIDVALIDITY)')
+    uv3 = re.search(rb'UIDVALIDITY (\d+)', st[1][0]).group(1)
+    ft.check(int(uv3) > int(uv2), 'DELETE then CREATE: a new, larger '
+             'UIDVALIDITY', (uv2, uv3))
+    m.delete('Inbox-2024')
+    m.logout()
+
+
+def _worker_pid(user):
+    pids = re.findall(rf'worker user={re.escape(user)} pid=(\d+) started',
+                      env.daemons['imapd'].log_text())
+    return int(pids[-1]) if pids else None
+
+
+def _rss_anon_kib(pid):
+    try:
+        with open(f'/proc/{pid}/status', encoding='utf-8') as f:
+            for line in f:
+                if line.startswith('RssAnon:'):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def test_big_body_memory():
+    """BODY[] of a 30 MB message is streamed: byte-exact, and the
+    worker's anonymous memory does not grow with the message."""
+    import hashlib
+    import threading
+    line = 'y' * 74 + '\n'
+    body = ''.join(f'{i:05d} {line}' for i in range(390000))
+    name = deliver(BOB, 'thirty megabytes', body=body)
+    raw = open(os.path.join(env.mail_dir(BOB), 'new', name), 'rb').read()
+    want = raw.replace(b'\n', b'\r\n')
+    # under ASan, freed buffers sit in a 256 MB quarantine and would be
+    # counted: this imapd runs with a small one
+    env.stop('imapd')
+    saved = ft.DAEMON_ASAN
+    ft.DAEMON_ASAN = saved + ':quarantine_size_mb=1'
+    env.start('imapd', ports=[PORT, PORT_STARTTLS])
+    ft.DAEMON_ASAN = saved
+    s, f = raw_session(BOB)
+    raw_cmd(f, 'b', 'SELECT INBOX')
+    out, tag = raw_cmd(f, 'c', 'SEARCH SUBJECT "thirty megabytes"')
+    seq = out[0].split()[-1].decode()
+    raw_cmd(f, 'd', f'FETCH {seq} (FLAGS)')
+    pid = _worker_pid(BOB)
+    base = _rss_anon_kib(pid)
+    peak = [base]
+    done = threading.Event()
+
+    def watch():
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_anon_kib(pid))
+            time.sleep(0.005)
+    t = threading.Thread(target=watch)
+    t.start()
+    f.write(f'e FETCH {seq} (RFC822.SIZE BODY.PEEK[])\r\n'.encode())
+    f.flush()
+    head = f.readline()
+    mm = re.search(rb'RFC822.SIZE (\d+) BODY\[\] \{(\d+)\}', head)
+    h = hashlib.sha256()
+    n = int(mm.group(2)) if mm else 0
+    got = 0
+    while got < n:
+        chunk = f.read(min(1 << 20, n - got))
+        if not chunk:
+            break
+        h.update(chunk)
+        got += len(chunk)
+    tail = f.readline() + f.readline()
+    done.set()
+    t.join()
+    ft.check(mm and int(mm.group(1)) == len(want) == n and got == n and
+             h.digest() == hashlib.sha256(want).digest() and b'e OK' in tail,
+             '30 MB BODY[] byte-exact (CRLF form)', (head, len(want), got))
+    grown = peak[0] - base
+    print(f'# 30 MB BODY[]: worker anonymous memory +{grown} KiB at most')
+    ft.check(pid and grown < 8 * 1024, 'worker memory stays flat while a '
+             '30 MB message is sent (< 8 MiB)', grown)
+    s.close()
+    off = want.index(b'\r\n\r\n') + 4 + 15000000
+    # the literal itself (read with imaplib)
+    m = connect(BOB)
+    m.select('INBOX')
+    typ, data = m.fetch(seq, '(BODY.PEEK[TEXT]<15000000.80>)')
+    ft.check(data[0][0].endswith(b'BODY[TEXT]<15000000> {80}') and
+             data[0][1] == want[off:off + 80],
+             'partial FETCH in the middle of a big message', data[0])
+    m.store(seq, '+FLAGS', '\\Deleted')
+    m.expunge()
+    m.logout()
+    env.stop('imapd')
+    env.start('imapd', ports=[PORT, PORT_STARTTLS])
+
+
 def test_store_search_expunge():
     m = connect()
     m.select('INBOX')
@@ -908,11 +1296,15 @@ if __name__ == '__main__':
             env.dump_logs()
         sys.exit(ft.summary())
     ft.run_tests(env, [test_session_memory, test_login_capability, test_starttls, test_folders_list,
-                       test_select_fetch, test_store_search_expunge,
+                       test_select_fetch, test_fetch_items, test_search_keys,
+                       test_keywords, test_recent,
+                       test_examine_check_uid_expunge, test_rename_inbox,
+                       test_store_search_expunge,
                        test_append_copy_move, test_bad_input,
                        test_two_sessions, test_idle, test_restart_uids,
                        test_lost_uidlist, test_curl, test_mbsync,
-                       test_pipelining_big_message, test_big_append,
+                       test_pipelining_big_message, test_big_body_memory,
+                       test_big_append,
                        test_failed_login_delay, test_smtp_to_imap,
                        test_big_mailbox, test_process_crashes,
                        test_idle_timeout])

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * imap_store_test.c - the Maildir++ store: folder paths, first-login
- * folders, UID numbering and persistence, flags in file names, a lost or
- * corrupt UID list, delivery in CRLF/LF form, expunge, subscriptions.
+ * folders, UID numbering and persistence, flags and keywords in file
+ * names, \Recent, a lost or corrupt UID list, delivery in CRLF/LF form,
+ * copy (link) and move (rename), expunge, RENAME INBOX, subscriptions.
  * Runs in a temporary directory; inotify is not started (polling mode).
  */
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "t.h"
+#include "buf.h"
 #include "imapd/imap_store.h"
 
 static char root[256];
@@ -75,6 +77,7 @@ test_uids(void)
 	struct store_folder *f;
 	uint32_t uv, uv2, uid;
 	char p[512], q[512], *data;
+	const char *cdata;
 	size_t len;
 	struct stat st;
 	FILE *fp;
@@ -90,10 +93,13 @@ test_uids(void)
 	if (f == NULL)
 		return;
 	CHECK(f->v[0].uid == 1 && f->v[2].uid == 3 && f->uidnext == 4);
-	CHECK(f->v[0].size == 17);	/* "Subject: a\r\n\r\nA\r\n" */
+	/* moved from new/: recent; the size is learnt when first asked */
+	CHECK((f->v[0].flags & MF_RECENT) && (f->v[0].flags & MF_NOSIZE));
+	CHECK(store_msg_size(f, 0, NULL, 0) == 17);	/* "Subject: a\r\n\r\nA\r\n" */
+	CHECK(!(f->v[0].flags & MF_NOSIZE) && f->list_dirty);
 	CHECK(exists("cur/1000.A.host:2,"));
 	uv = f->uidvalidity;
-	CHECK(store_set_flags(f, 1, MF_SEEN | MF_FLAGGED, 7) == 0);
+	CHECK(store_set_flags(f, 1, MF_SEEN | MF_FLAGGED, 0, 7) == 0);
 	CHECK(exists("cur/1001.B.host:2,FS"));
 	CHECK((f->v[1].flags & MF_IMAP) == (MF_SEEN | MF_FLAGGED) &&
 	    f->v[1].changer == 7);
@@ -115,23 +121,31 @@ test_uids(void)
 	    (f->v[0].flags & MF_IMAP) == (MF_ANSWERED | MF_SEEN));
 	CHECK(f->v[1].uid == 2 && f->v[2].uid == 4);
 	CHECK(store_find(f, 4) == 2 && store_find(f, 3) == -1);
-	CHECK(f->v[2].size == 17);	/* already CRLF */
+	CHECK(f->v[0].size == 17 && !(f->v[0].flags & MF_NOSIZE));	/* kept */
+	CHECK(store_msg_size(f, 2, NULL, 0) == 17);	/* already CRLF */
 	CHECK(store_expunge(f, 0) == 0 && f->n == 2);
 	store_folder_close(&f);
 
 	/* delivery: CRLF in, LF on disk, W= is the CRLF size */
-	CHECK(store_deliver(root, "Subject: e\r\n\r\nE\r\n", 17, MF_DRAFT,
-	    1600000000, &uv2, &uid) == 0);
+	f = store_folder_open(root);
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	CHECK(store_deliver(f, "Subject: e\r\n\r\nE\r\n", 17, MF_DRAFT, 0,
+	    1600000000, &uid) == 0);
+	uv2 = f->uidvalidity;
+	store_folder_close(&f);
 	CHECK(uv2 == uv && uid == 5);
 	f = store_folder_open(root);
 	CHECK(f && f->n == 3);
 	if (f == NULL)
 		return;
-	CHECK(f->v[2].uid == 5 && f->v[2].size == 17 && f->v[2].flags == MF_DRAFT);
+	CHECK(f->v[2].uid == 5 && f->v[2].size == 17 &&
+	    (f->v[2].flags & MF_FILE) == MF_DRAFT);
 	CHECK(strstr(f->v[2].name, ",W=17:2,D") != NULL);
-	data = store_read(f, 2, &len);
-	CHECK(data && len == 14 && memcmp(data, "Subject: e\n\nE\n", 14) == 0);
-	free(data);
+	cdata = store_map(f, 2, &len);
+	CHECK(cdata && len == 14 && memcmp(cdata, "Subject: e\n\nE\n", 14) == 0);
+	store_unmap(cdata, len);
 	data = store_read_header(f, 2, &len);
 	CHECK(data && len == 14 && strncmp(data, "Subject: e\n\n", 12) == 0);
 	free(data);
@@ -145,9 +159,17 @@ test_uids(void)
 	fseek(fp, 30, SEEK_SET);
 	fputs("\ngarbage line\n", fp);
 	fclose(fp);
+	store_forget(root, false);	/* no cached index */
 	f = store_folder_open(root);
 	CHECK(f && f->n == 3 && f->uidvalidity > uv && f->v[0].uid == 1 &&
 	    f->v[2].uid == 3);
+	uv = f ? f->uidvalidity : 0;
+	store_folder_close(&f);
+	/* lost at once again (same second): still a new, larger one */
+	CHECK(unlink(p) == 0);
+	store_forget(root, false);
+	f = store_folder_open(root);
+	CHECK(f && f->uidvalidity > uv);
 	store_folder_close(&f);
 }
 
@@ -157,17 +179,17 @@ test_read_header(void)
 {
 	size_t big = 4 << 20, len;
 	char *msg = malloc(big), *data;
-	uint32_t uv, uid;
+	uint32_t uid;
 	struct store_folder *f;
 
 	memcpy(msg, "Subject: big\n\n", 14);
 	memset(msg + 14, 'x', big - 14);
-	CHECK(store_deliver(root, msg, big, 0, 1600000000, &uv, &uid) == 0);
-	free(msg);
 	f = store_folder_open(root);
 	CHECK(f != NULL);
 	if (f == NULL)
 		return;
+	CHECK(store_deliver(f, msg, big, 0, 0, 1600000000, &uid) == 0);
+	free(msg);
 	data = store_read_header(f, f->n - 1, &len);
 	CHECK(data && len < 100000 && strncmp(data, "Subject: big\n\n", 14) == 0);
 	CHECK(f->v[f->n - 1].size == big + 2);
@@ -181,7 +203,7 @@ test_spool(void)
 {
 	struct store_spool sp;
 	struct store_folder *f;
-	uint32_t uv, uid;
+	uint32_t uid;
 	char *data;
 	size_t len;
 
@@ -190,22 +212,148 @@ test_spool(void)
 	CHECK(store_spool_write(&sp, "\n\r\nb\r", 5) == 0);
 	CHECK(store_spool_write(&sp, "c\nd\r", 4) == 0);
 	CHECK(sp.size == 14);
-	CHECK(store_spool_deliver(&sp, root, MF_SEEN, 1600000000, &uv,
-	    &uid) == 0);
-	CHECK(sp.fd == -1);
 	f = store_folder_open(root);
 	CHECK(f != NULL);
 	if (f == NULL)
 		return;
-	data = store_read(f, f->n - 1, &len);
+	CHECK(store_spool_deliver(&sp, f, MF_SEEN, 0, 1600000000, &uid) == 0);
+	CHECK(sp.fd == -1);
+	data = (char *)store_map(f, f->n - 1, &len);
 	/* "S: x\n\nb\rc\nd\r": CRLF became LF, the lone CRs stay */
 	CHECK(data && len == 12 && memcmp(data, "S: x\n\nb\rc\nd\r", 12) == 0);
 	CHECK(f->v[f->n - 1].uid == uid && f->v[f->n - 1].size == 15);
-	free(data);
+	store_unmap(data, len);
 	store_folder_close(&f);
 	CHECK(store_spool_open(&sp, root, 43) == 0);
 	store_spool_discard(&sp);
 	CHECK(access(sp.path, F_OK) == -1);
+}
+
+
+/* keywords: letters a-z in the name, names in facteur-keywords */
+static void
+test_keywords(void)
+{
+	struct store_folder *f;
+	uint32_t a, b, uid;
+	struct buf out;
+	char p[512];
+	size_t i;
+
+	f = store_folder_open(root);
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	CHECK(store_kw_valid("$Forwarded") && store_kw_valid("Junk"));
+	CHECK(!store_kw_valid("\\Seen") && !store_kw_valid("a b") &&
+	    !store_kw_valid("") && !store_kw_valid("x(y"));
+	CHECK(store_kw_bit(f, "$Forwarded", false) == 0);
+	a = store_kw_bit(f, "$Forwarded", true);
+	b = store_kw_bit(f, "Junk", true);
+	CHECK(a == 1 && b == 2 && store_kw_bit(f, "junk", false) == 2);
+	CHECK(exists(STORE_KEYWORDS));
+	CHECK(store_set_flags(f, 0, MF_SEEN, a | b, 0) == 0);
+	CHECK(strstr(f->v[0].name, ":2,Sab") != NULL);
+	buf_init(&out, 0);
+	store_flags_put(f, MF_SEEN | MF_RECENT, a | b, &out);
+	CHECK(strcmp(buf_head(&out), "\\Seen \\Recent $Forwarded Junk") == 0);
+	buf_free(&out);
+	/* APPEND with a keyword, kept across a reopen */
+	CHECK(store_deliver(f, "S: k\n\nk\n", 8, 0, b, 1600000000, &uid) == 0);
+	CHECK(strstr(f->v[f->n - 1].name, ":2,b") != NULL);
+	store_folder_close(&f);
+	store_forget(root, false);
+	f = store_folder_open(root);
+	CHECK(f && f->kw[0] && strcmp(f->kw[0], "$Forwarded") == 0 &&
+	    f->v[0].kw == (a | b) && f->v[f->n - 1].kw == b);
+	if (f == NULL)
+		return;
+	/* 26 at most */
+	for (i = 2; i < STORE_MAX_KW; i++) {
+		snprintf(p, sizeof(p), "kw%zu", i);
+		CHECK(store_kw_bit(f, p, true) == 1u << i);
+	}
+	CHECK(store_kw_full(f) && store_kw_bit(f, "one-more", true) == 0);
+	store_folder_close(&f);
+}
+
+/* \Recent: only what came through new/, appends and copies */
+static void
+test_recent_copy_move(void)
+{
+	struct store_folder *f, *t;
+	uint32_t uid, uid2, kw;
+	struct stat st1, st2;
+	char p1[512], p2[512];
+	size_t n;
+
+	CHECK(store_create(root, "Box") == 0);
+	snprintf(p1, sizeof(p1), "%s/.Box", root);
+	put_new("2000.R.host", "Subject: r\n\nR\n");
+	f = store_folder_open(root);
+	t = store_folder_open(p1);
+	CHECK(f && t);
+	if (f == NULL || t == NULL)
+		return;
+	CHECK(f->v[f->n - 1].flags & MF_RECENT);
+	CHECK(!(f->v[0].flags & MF_RECENT));	/* numbered from cur/ before */
+	/* COPY: a hard link, flags, keywords by name, date kept */
+	kw = store_kw_map(f, f->v[0].kw, t);
+	CHECK(kw != 0 && t->kw[0] && strcmp(t->kw[0], "$Forwarded") == 0);
+	CHECK(store_copy(f, 0, t, kw, &uid) == 0 && uid == 1 && t->n == 1);
+	CHECK(store_msg_path(f, 0, p1, sizeof(p1)) &&
+	    store_msg_path(t, 0, p2, sizeof(p2)) && stat(p1, &st1) == 0 &&
+	    stat(p2, &st2) == 0 && st1.st_ino == st2.st_ino);
+	CHECK((t->v[0].flags & MF_RECENT) && (t->v[0].flags & MF_SEEN) &&
+	    t->v[0].itime == f->v[0].itime && t->v[0].size == f->v[0].size);
+	/* MOVE: a rename; the message leaves f */
+	n = f->n;
+	uid = f->v[n - 1].uid;
+	CHECK(store_move(f, n - 1, t, 0, &uid2) == 0 && uid2 == 2);
+	CHECK(f->n == n - 1 && store_find(f, uid) == -1 && t->n == 2);
+	CHECK(store_msg_path(t, 1, p2, sizeof(p2)) && access(p2, F_OK) == 0);
+	store_folder_close(&t);
+	store_folder_close(&f);
+}
+
+/* the UID list grows by appending; a torn tail is rewritten */
+static void
+test_uidlist_append(void)
+{
+	struct store_folder *f;
+	char p[512], line[256];
+	uint32_t uid;
+	FILE *fp;
+	int lines = 0;
+
+	f = store_folder_open(root);
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	CHECK(store_deliver(f, "S: 1\n\n1\n", 8, 0, 0, 1600000000, &uid) == 0);
+	snprintf(p, sizeof(p), "%s/%s", root, STORE_UIDLIST);
+	fp = fopen(p, "r");
+	while (fp && fgets(line, sizeof(line), fp))
+		lines++;
+	if (fp)
+		fclose(fp);
+	CHECK(lines == (int)f->n + 1);
+	store_folder_close(&f);
+	/* a crash in the middle of an append */
+	fp = fopen(p, "a");
+	fputs("999999 12 16000", fp);
+	fclose(fp);
+	store_forget(root, false);
+	f = store_folder_open(root);
+	CHECK(f && f->v[f->n - 1].uid == uid && !f->list_dirty);
+	if (f == NULL)
+		return;
+	CHECK(store_deliver(f, "S: 2\n\n2\n", 8, 0, 0, 1600000000, &uid) == 0);
+	store_folder_close(&f);
+	store_forget(root, false);
+	f = store_folder_open(root);
+	CHECK(f && f->v[f->n - 1].uid == uid && f->uidnext == uid + 1);
+	store_folder_close(&f);
 }
 
 static void
@@ -223,6 +371,35 @@ test_mailboxes(void)
 	CHECK(store_create(root, "../evil") == -1);
 }
 
+/* RFC 3501 6.3.5: RENAME INBOX moves the messages, INBOX stays, empty */
+static void
+test_rename_inbox(void)
+{
+	struct store_folder *f;
+	char p[512];
+	size_t n;
+	uint32_t uv, next;
+
+	put_new("3000.N.host", "Subject: n\n\nN\n");
+	f = store_folder_open(root);
+	CHECK(f && f->n > 1);
+	if (f == NULL)
+		return;
+	n = f->n;
+	uv = f->uidvalidity;
+	next = f->uidnext;
+	put_new("3001.M.host", "Subject: m\n\nM\n");	/* still in new/ */
+	CHECK(store_rename(root, "INBOX", "Old-Inbox") == 0);
+	CHECK(f->n == 0 && f->uidvalidity == uv && f->uidnext == next);
+	store_folder_close(&f);
+	CHECK(store_rename(root, "INBOX", "Old-Inbox") == -1);	/* exists */
+	snprintf(p, sizeof(p), "%s/.Old-Inbox", root);
+	f = store_folder_open(p);
+	CHECK(f && f->n == n + 1);
+	store_folder_close(&f);
+	CHECK(store_rename(root, "Old-Inbox", "INBOX") == -1);
+}
+
 int
 main(void)
 {
@@ -237,7 +414,11 @@ main(void)
 	test_uids();
 	test_read_header();
 	test_spool();
+	test_keywords();
+	test_recent_copy_move();
+	test_uidlist_append();
 	test_mailboxes();
+	test_rename_inbox();
 	r = T_DONE();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%.*s'", (int)(strlen(root) - 2), root);
 	if (r == 0)
