@@ -8,7 +8,8 @@
 #   make CROSS=arm-linux-gnueabihf- [PROFILE=tiny] [STATIC=1]
 #                                 build-armhf[-tiny][-static]/bin/facteur-*
 #   make CROSS=aarch64-linux-gnu- ...           build-arm64...
-#   make install [DESTDIR=] [PREFIX=/usr/local] [SYSCONFDIR=/etc] [INIT=systemd]
+#   make install [DESTDIR=] [PREFIX=/usr/local] [SYSCONFDIR=] [SBINDIR=]
+#                [INIT="systemd sysv"|openwrt|synology]
 #
 # STATIC=1 links everything, glibc included, from Debian's .a files:
 # lib/static_glue.c gives getpwnam() without NSS and stubs for the
@@ -57,19 +58,13 @@ else
 	@sh init/sysroot.sh $(CROSS_ARCH) $(SYSROOT)
 endif
 
-# ---- make install ----
+# ---- make install (init/install.sh) ----
 PREFIX	?= /usr/local
-SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
-BINDIR	?= $(PREFIX)/bin
-SBINDIR	?= $(PREFIX)/sbin
-LOCALSTATEDIR ?= /var
-RUNSTATEDIR ?= /run
-INSTALL	?= install
-
-install: all
+INIT	?= systemd sysv
+# INSTALL_NOBUILD=1: install what $(B)/bin has (tests), without `all`
+install: $(if $(INSTALL_NOBUILD),,all)
 	@B="$(B)" DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" \
-	    SYSCONFDIR="$(SYSCONFDIR)" SBINDIR="$(SBINDIR)" BINDIR="$(BINDIR)" \
-	    LOCALSTATEDIR="$(LOCALSTATEDIR)" RUNSTATEDIR="$(RUNSTATEDIR)" \
-	    INSTALL="$(INSTALL)" BINS="$(BINS)" sh init/install.sh
+	    SYSCONFDIR="$(SYSCONFDIR)" SBINDIR="$(SBINDIR)" INIT="$(INIT)" \
+	    INSTALL="$(or $(INSTALL),install)" sh init/install.sh
 
 .PHONY: sysroot install

@@ -1,0 +1,88 @@
+#!/bin/sh
+# SPDX-License-Identifier: ISC
+# init/install.sh - `make install` (init/module.mk passes the variables).
+#
+#   B          build directory whose bin/facteur-* are installed
+#   DESTDIR    staging root (packages); empty: the live system
+#   PREFIX     /usr/local; SBINDIR ($PREFIX/sbin), SYSCONFDIR ($PREFIX/etc,
+#              /etc when PREFIX=/usr), LOCALSTATEDIR, RUNSTATEDIR
+#   INIT       which init files: any of systemd sysv openwrt synology
+#              (default "systemd sysv")
+#
+# Lays out:
+#   SBINDIR/facteur-*                          every program that was built
+#   SYSCONFDIR/facteur/facteur.conf.example    always (and facteur.conf, mode
+#                                              0644, only if there is none)
+#   systemd: PREFIX/lib/systemd/system/facteur-{authd,smtpd,imapd}.service
+#            PREFIX/lib/sysusers.d/facteur.conf
+#   sysv:    SYSCONFDIR/init.d/facteur
+#   openwrt: SYSCONFDIR/init.d/facteur (procd)
+#   synology: PREFIX/share/facteur/synology/{INFO,conf/,scripts/} and the
+#            generic script as SYSCONFDIR/init.d/facteur, to pack with the
+#            binaries (README "Installing on a box")
+#   PREFIX/share/doc/facteur/README.md
+# @SBINDIR@, @SYSCONFDIR@ and @DOCDIR@ in init files become the real paths.
+# Directories for state, mail and sockets are not made here: each daemon
+# creates what is missing at its first start (lib/daemon.c).
+set -eu
+
+: "${B:=build}" "${PREFIX:=/usr/local}" "${DESTDIR:=}"
+: "${SBINDIR:=$PREFIX/sbin}" "${INIT:=systemd sysv}" "${INSTALL:=install}"
+if [ -z "${SYSCONFDIR:-}" ]; then
+	if [ "$PREFIX" = /usr ]; then SYSCONFDIR=/etc; else SYSCONFDIR=$PREFIX/etc; fi
+fi
+DOCDIR=$PREFIX/share/doc/facteur
+D=$DESTDIR
+
+# subst SRC DEST MODE - copy with the paths filled in
+subst() {
+	mkdir -p "$(dirname "$2")"
+	sed -e "s|@SBINDIR@|$SBINDIR|g" -e "s|@SYSCONFDIR@|$SYSCONFDIR|g" \
+	    -e "s|@DOCDIR@|$DOCDIR|g" "$1" >"$2.tmp"
+	chmod "$3" "$2.tmp"
+	mv -f "$2.tmp" "$2"
+}
+
+n=0
+for f in "$B"/bin/facteur-*; do
+	[ -f "$f" ] && [ -x "$f" ] || continue
+	$INSTALL -D -m 755 "$f" "$D$SBINDIR/${f##*/}"
+	n=$((n + 1))
+done
+if [ "$n" -eq 0 ]; then
+	echo "install: no programs in $B/bin: run make first" >&2
+	exit 1
+fi
+
+$INSTALL -D -m 644 conf/facteur.conf.example "$D$SYSCONFDIR/facteur/facteur.conf.example"
+if [ ! -e "$D$SYSCONFDIR/facteur/facteur.conf" ]; then
+	$INSTALL -m 644 conf/facteur.conf.example "$D$SYSCONFDIR/facteur/facteur.conf"
+fi
+$INSTALL -D -m 644 README.md "$D$DOCDIR/README.md"
+
+for kind in $INIT; do
+	case "$kind" in
+	systemd)
+		for d in authd smtpd imapd; do
+			subst "init/systemd/facteur-$d.service" \
+			    "$D$PREFIX/lib/systemd/system/facteur-$d.service" 644
+		done
+		subst init/systemd/facteur.sysusers \
+		    "$D$PREFIX/lib/sysusers.d/facteur.conf" 644 ;;
+	sysv)
+		subst init/facteur.init "$D$SYSCONFDIR/init.d/facteur" 755 ;;
+	openwrt)
+		subst init/openwrt/facteur.init "$D$SYSCONFDIR/init.d/facteur" 755 ;;
+	synology)
+		S=$D$PREFIX/share/facteur/synology
+		subst init/synology/INFO "$S/INFO" 644
+		subst init/synology/conf/privilege "$S/conf/privilege" 644
+		subst init/synology/scripts/start-stop-status \
+		    "$S/scripts/start-stop-status" 755
+		subst init/facteur.init "$D$SYSCONFDIR/init.d/facteur" 755 ;;
+	*)
+		echo "install: INIT=$kind: expected systemd, sysv, openwrt or synology" >&2
+		exit 2 ;;
+	esac
+done
+echo "installed $n programs into $D$SBINDIR, init files: $INIT"

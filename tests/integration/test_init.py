@@ -1,0 +1,253 @@
+# SPDX-License-Identifier: ISC
+"""test_init - putting facteur on a box (issue 7): `make install` with
+DESTDIR/PREFIX/INIT lays out the tree it promises, and the sysvinit/busybox
+script (init/facteur.init, as installed) starts the daemons on a first
+start with missing directories, reports status, reloads and stops them.
+
+Run as root (CI) the script starts the daemons as root, as init would:
+they create their directories, drop to `user` (nobody) and chroot.  As an
+ordinary user they keep the caller's ids.  The script runs under busybox sh
+when busybox is installed, else /bin/sh."""
+
+import os
+import shutil
+import socket
+import ssl
+import stat
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import facteur_test as ft  # noqa: E402
+from facteur_test import check  # noqa: E402
+
+env = ft.Env()
+BUILD = os.path.dirname(os.path.abspath(ft.BIN))
+PROGS = sorted(f for f in os.listdir(ft.BIN) if f.startswith('facteur-'))
+DAEMONS = [d for d in ('authd', 'smtpd', 'imapd') if f'facteur-{d}' in PROGS]
+SHELL = ['busybox', 'sh'] if shutil.which('busybox') else ['/bin/sh']
+
+
+def make_install(destdir, **kw):
+    """make install INSTALL_NOBUILD=1 B=<the binaries' build dir> ...;
+    the environment of an enclosing make is left out"""
+    e = {k: v for k, v in os.environ.items()
+         if k not in ('MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKEOVERRIDES')}
+    args = ['make', '-s', '--no-print-directory', 'install',
+            'INSTALL_NOBUILD=1', f'B={BUILD}', f'DESTDIR={destdir}']
+    args += [f'{k}={v}' for k, v in kw.items()]
+    return subprocess.run(args, cwd=ft.SRC, env=e, capture_output=True,
+                          text=True, timeout=120)
+
+
+def mode(p):
+    return stat.S_IMODE(os.lstat(p).st_mode)
+
+
+def no_placeholders(root):
+    bad = []
+    for d, _dirs, files in os.walk(root):
+        for f in files:
+            p = os.path.join(d, f)
+            if f.startswith('facteur-') and d.endswith('sbin'):
+                continue        # binaries
+            with open(p, 'rb') as fh:
+                data = fh.read()
+            if b'@SBINDIR@' in data or b'@SYSCONFDIR@' in data:
+                bad.append(p)
+    return bad
+
+
+def test_install_usr():
+    dest = env.path('dest-usr')
+    r = make_install(dest, PREFIX='/usr')
+    check(r.returncode == 0, 'make install PREFIX=/usr', r.stderr)
+    for p in PROGS:
+        f = os.path.join(dest, 'usr/sbin', p)
+        check(os.path.isfile(f) and mode(f) == 0o755, f'{p} in /usr/sbin, 0755')
+    ex = os.path.join(dest, 'etc/facteur/facteur.conf.example')
+    with open(os.path.join(ft.SRC, 'conf/facteur.conf.example'), 'rb') as a:
+        want = a.read()
+    check(os.path.isfile(ex) and open(ex, 'rb').read() == want,
+          'example config in /etc/facteur')
+    conf = os.path.join(dest, 'etc/facteur/facteur.conf')
+    check(os.path.isfile(conf) and mode(conf) == 0o644,
+          'facteur.conf installed when there was none')
+    script = os.path.join(dest, 'etc/init.d/facteur')
+    check(os.path.isfile(script) and mode(script) == 0o755,
+          'sysv script in /etc/init.d, 0755')
+    text = open(script, encoding='utf-8').read()
+    check('/etc/facteur/facteur.conf' in text and '/usr/sbin' in text,
+          'sysv script has the real paths')
+    r = subprocess.run(SHELL + ['-n', script], capture_output=True, text=True)
+    check(r.returncode == 0, 'sysv script parses', r.stderr)
+    for d in ('authd', 'smtpd', 'imapd'):
+        u = os.path.join(dest, f'usr/lib/systemd/system/facteur-{d}.service')
+        t = open(u, encoding='utf-8').read() if os.path.isfile(u) else ''
+        check(f'ExecStart=/usr/sbin/facteur-{d} -c /etc/facteur/facteur.conf -d'
+              in t, f'systemd unit for {d}', t[:300])
+        for opt in ('NoNewPrivileges=yes', 'ProtectSystem=strict',
+                    'PrivateTmp=yes', 'CapabilityBoundingSet=CAP_'):
+            check(opt in t, f'facteur-{d}.service has {opt}')
+    su = os.path.join(dest, 'usr/lib/sysusers.d/facteur.conf')
+    check(os.path.isfile(su) and '_facteur' in open(su).read(),
+          'sysusers.d file creates _facteur')
+    check(not no_placeholders(dest), 'no @...@ placeholder left',
+          no_placeholders(dest))
+    # a second install keeps an edited facteur.conf
+    with open(conf, 'a', encoding='utf-8') as f:
+        f.write('# edited\n')
+    r = make_install(dest, PREFIX='/usr')
+    check(r.returncode == 0 and open(conf).read().endswith('# edited\n'),
+          'reinstall keeps the admin\'s facteur.conf')
+
+
+def test_install_local_openwrt_synology():
+    dest = env.path('dest-local')
+    r = make_install(dest)
+    check(r.returncode == 0, 'make install (PREFIX=/usr/local)', r.stderr)
+    check(os.path.isfile(os.path.join(
+        dest, 'usr/local/etc/facteur/facteur.conf.example')),
+        'PREFIX=/usr/local: config under /usr/local/etc')
+    check(os.path.isfile(os.path.join(
+        dest, 'usr/local/lib/systemd/system/facteur-authd.service')),
+        'PREFIX=/usr/local: units under /usr/local/lib/systemd/system')
+    dest = env.path('dest-owrt')
+    r = make_install(dest, PREFIX='/usr', INIT='openwrt')
+    script = os.path.join(dest, 'etc/init.d/facteur')
+    text = open(script).read() if os.path.isfile(script) else ''
+    check(r.returncode == 0 and 'USE_PROCD=1' in text and
+          'procd_set_param command "$SBIN/facteur-$d" -c "$CONF" -d' in text
+          and 'SBIN=/usr/sbin' in text, 'INIT=openwrt: procd script',
+          r.stderr + text[:200])
+    check(not os.path.exists(os.path.join(dest, 'usr/lib/systemd')),
+          'INIT=openwrt: no systemd units')
+    dest = env.path('dest-syno')
+    r = make_install(dest, PREFIX='/usr', INIT='synology')
+    s = os.path.join(dest, 'usr/share/facteur/synology')
+    ok = all(os.path.isfile(os.path.join(s, p)) for p in
+             ('INFO', 'conf/privilege', 'scripts/start-stop-status'))
+    check(r.returncode == 0 and ok and
+          mode(os.path.join(s, 'scripts/start-stop-status')) == 0o755,
+          'INIT=synology: INFO, conf/privilege, scripts/start-stop-status',
+          r.stderr)
+    r = make_install(env.path('dest-bad'), INIT='upstart')
+    check(r.returncode != 0 and 'INIT=upstart' in r.stderr,
+          'an unknown INIT is refused', r.stderr)
+
+
+def script(*args, timeout=180):
+    e = dict(os.environ)
+    e['FACTEUR_CONF'] = env.conf
+    e['FACTEUR_SBIN'] = env.bin
+    e['FACTEUR_STOP_WAIT'] = '20'
+    # a root start chroots: no leak check there (as test_authd does)
+    e['ASAN_OPTIONS'] = 'detect_leaks=0:halt_on_error=1'
+    e['UBSAN_OPTIONS'] = ft.UBSAN
+    path = os.path.join(ft.SRC, 'init', 'facteur.init')
+    inst = env.path('script')
+    if not os.path.exists(inst):
+        with open(path, encoding='utf-8') as f:
+            text = f.read().replace('@SBINDIR@', '/nonexistent').replace(
+                '@SYSCONFDIR@', '/nonexistent')
+        with open(inst, 'w', encoding='utf-8') as f:
+            f.write(text)
+    return subprocess.run(SHELL + [inst] + list(args), env=e,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def pid(name):
+    try:
+        with open(os.path.join(FRESH, 'run', f'{name}.pid')) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def alive(p):
+    try:
+        os.kill(p, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def imap_banner(port):
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(('127.0.0.1', port), timeout=30) as s:
+        with c.wrap_socket(s) as t:
+            return t.recv(200)
+
+
+FRESH = env.path('fresh')
+
+
+def test_script_start_status_stop():
+    imap, smtp = env.port(), env.port()
+    # directories that do not exist yet: the first start makes them
+    env.write_config(state_dir=os.path.join(FRESH, 'state'),
+                     run_dir=os.path.join(FRESH, 'run'),
+                     mail_dir=os.path.join(FRESH, 'mail', '%d', '%u'),
+                     imap={'listen': [f'127.0.0.1:{imap}']},
+                     smtp={'listen': [f'127.0.0.1:{smtp}']})
+    os.mkdir(FRESH, 0o755)
+    r = script('status')
+    check(r.returncode == 3, 'status before start: 3 (not running)',
+          r.stdout + r.stderr)
+    t0 = time.time()
+    r = script('start')
+    check(r.returncode == 0, 'start exits 0', r.stdout + r.stderr)
+    print(f'# start took {time.time() - t0:.1f} s')
+    for d in DAEMONS:
+        p = pid(d)
+        check(p is not None and alive(p), f'{d} running with a pid file',
+              r.stdout + r.stderr)
+    run, state = os.path.join(FRESH, 'run'), os.path.join(FRESH, 'state')
+    check(os.path.isdir(run) and mode(run) == 0o755, 'run_dir made, 0755')
+    check(os.path.isdir(state) and mode(state) == 0o755,
+          'state_dir made, 0755')
+    dom = os.path.join(FRESH, 'mail', 'example.org')
+    st = os.stat(dom) if os.path.isdir(dom) else None
+    check(st is not None and stat.S_IMODE(st.st_mode) == 0o700 and
+          st.st_uid == env.uid, 'mail directory of the domain made for '
+          f'{env.user}, 0700')
+    if 'imapd' in DAEMONS:
+        check(imap_banner(imap).startswith(b'* OK'), 'imapd serves IMAPS')
+    if 'smtpd' in DAEMONS:
+        check(ft.wait_port(smtp, 30), 'smtpd listens')
+    r = script('status')
+    check(r.returncode == 0 and r.stdout.count('running (pid') ==
+          len(DAEMONS), 'status: all running', r.stdout)
+    r = script('start')
+    check(r.returncode == 0 and 'already running' in r.stdout,
+          'a second start leaves them alone', r.stdout)
+    pids = {d: pid(d) for d in DAEMONS}
+    r = script('reload')
+    time.sleep(1)
+    check(r.returncode == 0 and all(alive(p) for p in pids.values()),
+          'reload: SIGHUP, still running', r.stdout + r.stderr)
+    r = script('stop')
+    check(r.returncode == 0, 'stop exits 0', r.stdout + r.stderr)
+    check(not any(alive(p) for p in pids.values()),
+          'stop: every daemon is gone', r.stdout)
+    check('killing' not in r.stderr, 'stopped by SIGTERM in time', r.stderr)
+    r = script('status')
+    check(r.returncode == 3, 'status after stop: 3', r.stdout)
+    # the one-daemon form
+    r = script('start', 'authd')
+    check(r.returncode == 0 and pid('authd') and alive(pid('authd')),
+          'start authd alone', r.stdout + r.stderr)
+    r = script('status')
+    check(r.returncode == (0 if DAEMONS == ['authd'] else 1),
+          'status with one of several running: 1', r.stdout)
+    r = script('stop', 'authd')
+    check(r.returncode == 0, 'stop authd', r.stdout + r.stderr)
+
+
+ft.run_tests(env, [test_install_usr, test_install_local_openwrt_synology,
+                   test_script_start_status_stop])
