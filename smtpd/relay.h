@@ -348,8 +348,8 @@ struct relay_sess {
 struct relay_sess *relay_sess_new(struct relay_dest *d);
 /* relay_sess_idle - true when ready with no transaction (reusable) */
 bool	relay_sess_idle(const struct relay_sess *s);
-/* relay_sess_ready - true once greeting, TLS and AUTH are done */
-bool	relay_sess_ready(const struct relay_sess *s);
+/* relay_sess_coming - being set up, or idle once its RSET is answered */
+bool	relay_sess_coming(const struct relay_sess *s);
 /* relay_sess_start - give an idle session a transaction */
 void	relay_sess_start(struct relay_sess *s, struct relay_msg *m);
 /* relay_sess_quit - QUIT and close an idle session */

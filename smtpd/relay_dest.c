@@ -5,7 +5,7 @@
  * for relay_timeouts.dns_ttl), its transactions waiting for a session,
  * and its sessions.  Work goes first to an idle connection (reuse), then
  * to new connections while more transactions wait than connections are
- * being set up, up to RELAY_DEST_SESSIONS per destination and
+ * being set up (or finishing a RSET), up to RELAY_DEST_SESSIONS per destination and
  * RELAY_SESSIONS in all (an idle connection elsewhere is closed to make
  * room).  A destination with nothing waiting and no session is freed.
  *
@@ -102,15 +102,15 @@ dest_get(const char *name, bool smarthost)
 	return d;
 }
 
-/* dest_setting_up - sessions not ready yet (they will take work soon) */
+/* dest_coming - sessions that will take work soon (being set up, RSET) */
 static size_t
-dest_setting_up(const struct relay_dest *d)
+dest_coming(const struct relay_dest *d)
 {
 	const struct relay_sess *s;
 	size_t n = 0;
 
 	LIST_FOREACH(s, &d->sessions, entry)
-		if (!relay_sess_ready(s))
+		if (relay_sess_coming(s))
 			n++;
 	return n;
 }
@@ -145,10 +145,10 @@ dest_kick(struct relay_dest *d)
 		if (relay_sess_idle(s) && (m = relay_dest_next(d)) != NULL)
 			relay_sess_start(s, m);
 	}
-	while (d->nqueue > dest_setting_up(d) && d->nsess < RELAY_DEST_SESSIONS) {
+	while (d->nqueue > dest_coming(d) && d->nsess < RELAY_DEST_SESSIONS) {
 		if (d->naddrs == 0 ||
 		    ev_now() - d->resolved > relay_timeouts.dns_ttl) {
-			if (dest_setting_up(d) == 0)
+			if (dest_coming(d) == 0)
 				dest_resolve(d);	/* stale: look again first */
 			return;
 		}

@@ -475,6 +475,8 @@ sess_tx_begin(struct relay_sess *s)
 	    " SMTPUTF8" : "")))
 		return;
 	if (s->caps.pipelining) {
+		log_debug("relay: %s: MAIL, %zu RCPT and DATA pipelined", s->peer,
+		    m->nrcpt);
 		while (s->rcpt_sent < m->nrcpt)
 			sess_send_rcpt(s);
 		(void)sess_sent(s, conn_printf(&s->conn, "DATA\r\n"));
@@ -917,9 +919,9 @@ relay_sess_idle(const struct relay_sess *s)
 }
 
 bool
-relay_sess_ready(const struct relay_sess *s)
+relay_sess_coming(const struct relay_sess *s)
 {
-	return s->ever_ready;
+	return !s->ever_ready || (s->state == S_RSET && s->msg == NULL);
 }
 
 void
