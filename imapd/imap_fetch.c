@@ -169,7 +169,7 @@ put_meta(struct imap_session *s, struct buf *b, const struct imap_fetch *fa,
 	}
 	if (fa->items & IMAP_F_INTERNALDATE) {
 		buf_puts(b, " ");
-		put_internaldate(b, msg->itime);
+		put_internaldate(b, store_msg_itime(f, fi));
 	}
 	if (fa->items & IMAP_F_SIZE)
 		buf_printf(b, " RFC822.SIZE %u", store_msg_size(f, fi,
@@ -209,7 +209,7 @@ fetch_one(struct imap_session *s, size_t pos, size_t fi)
 		msg = &s->f->v[fi];
 	}
 	if ((need = fetch_needs(fa)) == 1)
-		data = hdr = store_read_header(s->f, fi, &len);
+		data = store_header(s->f, fi, &len, &hdr);
 	else if (need == 2) {
 		data = store_map(s->f, fi, &len);
 		st = xcalloc(1, sizeof(*st));

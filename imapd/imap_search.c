@@ -45,7 +45,8 @@ struct sctx {
 	size_t		 idx;
 	uint32_t	 seq, maxseq;
 	bool		 recent;	/* \Recent for the searching session */
-	char		*data;
+	const char	*data;
+	char		*owned;		/* header not from the cache: free it */
 	size_t		 len;
 	struct mime_msg	*m;
 	bool		 loaded;
@@ -424,13 +425,13 @@ ctx_release(struct sctx *c)
 	mime_free(&c->m);
 	if (c->full)
 		store_unmap(c->data, c->len);
-	else
-		free(c->data);
+	free(c->owned);
+	c->owned = NULL;
 	c->data = NULL;
 }
 
 /* ctx_load - the message for content keys; headers only when enough
- * (the whole file is mapped, the header block read) */
+ * (the whole file is mapped, the header block comes from the cache) */
 static bool
 ctx_load(struct sctx *c, bool full)
 {
@@ -439,8 +440,8 @@ ctx_load(struct sctx *c, bool full)
 	ctx_release(c);
 	c->loaded = true;
 	c->full = full;
-	c->data = full ? (char *)(uintptr_t)store_map(c->f, c->idx, &c->len) :
-	    store_read_header(c->f, c->idx, &c->len);
+	c->data = full ? store_map(c->f, c->idx, &c->len) :
+	    store_header(c->f, c->idx, &c->len, &c->owned);
 	c->m = c->data ? mime_parse(c->data, c->len) : NULL;
 	return c->m != NULL;
 }
@@ -493,11 +494,11 @@ eval(struct search_node *n, struct sctx *c)
 	case SO_SMALLER:
 		return store_msg_size(c->f, c->idx, NULL, 0) < n->num;
 	case SO_BEFORE:
-		return day_of(m->itime) < n->date;
+		return day_of(store_msg_itime(c->f, c->idx)) < n->date;
 	case SO_ON:
-		return day_of(m->itime) == n->date;
+		return day_of(store_msg_itime(c->f, c->idx)) == n->date;
 	case SO_SINCE:
-		return day_of(m->itime) >= n->date;
+		return day_of(store_msg_itime(c->f, c->idx)) >= n->date;
 	default:
 		break;
 	}

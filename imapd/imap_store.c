@@ -9,8 +9,8 @@
  *
  *   FOLDER/facteur-uidlist   "facteur-uidlist 1 UIDVALIDITY UIDNEXT\n", then
  *       one "UID SIZE ITIME BASE\n" per message in UID order: SIZE is the
- *       CRLF size or "-" when not computed yet, ITIME the internal date,
- *       BASE the Maildir name before ':'.  New messages are appended and
+ *       CRLF size, ITIME the internal date (each "-" when not known yet:
+ *       learnt when first asked for), BASE the Maildir name before ':'.  New messages are appended and
  *       fsync'd before their UID is shown to anyone; the file is rewritten
  *       whole (tmp + fsync + rename) when it has many stale lines, a torn
  *       tail, or sizes learnt since.  Missing or corrupt: the folder gets
@@ -456,9 +456,13 @@ uidlist_parse_line(char *line, struct store_msg *m)
 		if (err)
 			return false;
 	}
-	m->itime = strnum(sp[1] + 1, 0, INT64_MAX, &err);
-	if (err)
-		return false;
+	if (strcmp(sp[1] + 1, "-") == 0)
+		m->itime = STORE_NOTIME;
+	else {
+		m->itime = strnum(sp[1] + 1, INT64_MIN + 1, INT64_MAX, &err);
+		if (err)
+			return false;
+	}
 	if (*c == '\0' || strchr(c, ' ') || strchr(c, '/') || strchr(c, ':'))
 		return false;
 	m->name = xstrdup(c);
@@ -517,12 +521,19 @@ uidlist_load(struct store_folder *f)
 static void
 uidlist_line(FILE *fp, const struct store_msg *m)
 {
+	char size[16], itime[24];
+
 	if (m->flags & MF_NOSIZE)
-		fprintf(fp, "%u - %lld %.*s\n", m->uid, (long long)m->itime,
-		    (int)store_base_len(m->name), m->name);
+		memcpy(size, "-", 2);
 	else
-		fprintf(fp, "%u %u %lld %.*s\n", m->uid, m->size,
-		    (long long)m->itime, (int)store_base_len(m->name), m->name);
+		(void)bsnprintf(size, sizeof(size), "%u", m->size);
+	if (m->itime == STORE_NOTIME)
+		memcpy(itime, "-", 2);
+	else
+		(void)bsnprintf(itime, sizeof(itime), "%lld",
+		    (long long)m->itime);
+	fprintf(fp, "%u %s %s %.*s\n", m->uid, size, itime,
+	    (int)store_base_len(m->name), m->name);
 }
 
 /* uidlist_close - flush, fsync and close; false (and fp closed) on error */
@@ -687,23 +698,19 @@ name_size(const char *name, uint32_t *size_r)
 	return err == NULL;
 }
 
-/* sync_added - number the files that are not in the index yet */
+/*
+ * sync_added - number the files that are not in the index yet.  Nothing
+ * is read or stat'd: size and date come when first asked for.
+ */
 static void
 sync_added(struct store_folder *f, struct scan_ent *add, size_t nadd,
     const struct scan_ent *moved, size_t nmoved)
 {
-	char p[PATH_MAX];
 	struct store_msg m;
-	struct stat st;
 	size_t i;
 
 	qsort(add, nadd, sizeof(*add), scan_cmp);
 	for (i = 0; i < nadd; i++) {
-		if (!bsnprintf(p, sizeof(p), "%s/cur/%s", f->dir, add[i].name) ||
-		    stat(p, &st) == -1) {
-			free(add[i].name);
-			continue;
-		}
 		memset(&m, 0, sizeof(m));
 		m.uid = f->uidnext++;
 		m.name = add[i].name;
@@ -711,7 +718,7 @@ sync_added(struct store_folder *f, struct scan_ent *add, size_t nadd,
 		if (nmoved && bsearch(&add[i], moved, nmoved, sizeof(*moved),
 		    scan_cmp))
 			m.flags |= MF_RECENT;
-		m.itime = st.st_mtime;
+		m.itime = STORE_NOTIME;
 		/* RFC822.SIZE: from the name, else when first asked for */
 		if (!name_size(m.name, &m.size))
 			m.flags |= MF_NOSIZE;
@@ -909,6 +916,7 @@ folder_unlink(struct store_folder *f)
 static void
 folder_free(struct store_folder *f)
 {
+	store_cache_close(f, !f->gone);
 	while (f->watchers)
 		store_watch_del(f, f->watchers->cb, f->watchers->arg);
 	folder_clear(f);
@@ -985,6 +993,7 @@ store_folder_open(const char *dir)
 	f = xcalloc(1, sizeof(*f));
 	f->dir = xstrdup(dir);
 	f->refs = 1;
+	f->cache_fd = -1;
 	f->used = ++use_clock;
 	if (uidlist_load(f) == -1) {
 		f->uidvalidity = store_uidvalidity_next(dir, f->uidvalidity);
@@ -1017,6 +1026,8 @@ store_folder_close(struct store_folder **fp)
 	 * user may start before this one has exited */
 	if (f->list_dirty && uidlist_write(f) == -1)
 		log_warn("write %s/%s", f->dir, STORE_UIDLIST);
+	if (f->cache_state == CACHE_ON)
+		store_cache_close(f, true);
 	f->used = ++use_clock;
 	cache_trim();
 }
@@ -1094,6 +1105,23 @@ store_msg_size(struct store_folder *f, size_t i, const char *data, size_t len)
 	m->flags &= (uint8_t)~MF_NOSIZE;
 	f->list_dirty = true;		/* written when the folder closes */
 	return m->size;
+}
+
+int64_t
+store_msg_itime(struct store_folder *f, size_t i)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	if (f->v[i].itime != STORE_NOTIME)
+		return f->v[i].itime;
+	if (!store_msg_path(f, i, p, sizeof(p)) || stat(p, &st) == -1) {
+		f->dirty = true;	/* vanished: the next sync says so */
+		return 0;
+	}
+	f->v[i].itime = st.st_mtime;
+	f->list_dirty = true;		/* written when the folder closes */
+	return f->v[i].itime;
 }
 
 int
@@ -1218,12 +1246,47 @@ store_unmap(const char *p, size_t len)
 		(void)munmap((void *)(uintptr_t)p, len);
 }
 
-/* header_done - does data[0..n) hold the blank line ending the header? */
-static bool
-header_done(const char *data, size_t n)
+/* header_len - the length of the header block (blank line included) in
+ * data[0..n), or 0 when the blank line is not there */
+static size_t
+header_len(const char *data, size_t n)
 {
-	return (n >= 1 && data[0] == '\n') || memmem(data, n, "\n\n", 2) ||
-	    memmem(data, n, "\n\r\n", 3);
+	const char *p = data, *e = data + n, *nl;
+
+	while (p < e) {
+		if (*p == '\n')
+			return (size_t)(p - data) + 1;
+		if (*p == '\r' && p + 1 < e && p[1] == '\n')
+			return (size_t)(p - data) + 2;
+		if ((nl = memchr(p, '\n', (size_t)(e - p))) == NULL)
+			return 0;
+		p = nl + 1;
+	}
+	return 0;
+}
+
+const char *
+store_header(struct store_folder *f, size_t i, size_t *len_r, char **owned_r)
+{
+	const char *h;
+	char *data;
+	size_t n, hl;
+
+	*owned_r = NULL;
+	if ((h = store_cache_get(f, i, len_r)) != NULL)
+		return h;
+	if ((data = store_read_header(f, i, &n)) == NULL) {
+		f->dirty = true;	/* vanished: the next sync says so */
+		return NULL;
+	}
+	/* a message that is all header (no blank line) is cached whole */
+	if ((hl = header_len(data, n)) == 0 && n < (1 << 20))
+		hl = n;
+	if (hl)
+		store_cache_put(f, i, data, hl);
+	*owned_r = data;
+	*len_r = n;
+	return data;
 }
 
 char *
@@ -1248,7 +1311,7 @@ store_read_header(const struct store_folder *f, size_t i, size_t *len_r)
 		if (r <= 0)
 			break;
 		n += (size_t)r;
-	} while (!header_done(data, n) && n < (1 << 20));
+	} while (header_len(data, n) == 0 && n < (1 << 20));
 	close(fd);
 	if (data == NULL)
 		data = xmalloc(1);

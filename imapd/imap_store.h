@@ -38,17 +38,26 @@ struct buf;
 #define STORE_KEYWORDS	"facteur-keywords"
 #define STORE_UIDVALIDITY "facteur-uidvalidity"
 #define STORE_MAX_KW	26	/* Maildir letters a-z */
+#define STORE_NOTIME	INT64_MIN
 #define STORE_KW_LEN	100	/* longest keyword kept */
 
 struct store_msg {
 	uint32_t	 uid;
 	uint32_t	 size;		/* RFC822.SIZE: bytes in CRLF form */
-	int64_t		 itime;		/* INTERNALDATE, seconds */
+	int64_t		 itime;		/* INTERNALDATE, seconds; STORE_NOTIME:
+					 * not read yet (the file's mtime) */
 	uint32_t	 gen;		/* folder gen of the last flag change */
 	uint32_t	 changer;	/* session id that made it, 0 = outside */
 	uint32_t	 kw;		/* keyword bits: 1 << (letter - 'a') */
+	uint32_t	 hoff;		/* its header in the cache file, 0: not */
 	uint8_t		 flags;
 	char		*name;		/* file name in cur/ */
+};
+
+enum store_cache_state {
+	CACHE_NONE,		/* not loaded yet */
+	CACHE_ON,
+	CACHE_OFF,		/* an error: files are read instead */
 };
 
 typedef void store_notify_cb(void *arg);
@@ -75,6 +84,12 @@ struct store_folder {
 	size_t		 list_stale;	/* its lines for vanished messages */
 	char		*kw[STORE_MAX_KW];	/* keyword names by letter, or NULL */
 	unsigned	 kw_gen;	/* bumped when a keyword is defined */
+	/* the header cache (imap_cache.c) */
+	enum store_cache_state cache_state;
+	int		 cache_fd;
+	const char	*cache_map;
+	size_t		 cache_maplen;
+	uint64_t	 cache_size;
 	struct store_watch *watchers;
 	struct store_folder *next;
 };
@@ -109,6 +124,9 @@ bool		 store_msg_path(const struct store_folder *f, size_t i, char *out,
  * (data: the file's bytes when the caller has them, else NULL) */
 uint32_t	 store_msg_size(struct store_folder *f, size_t i, const char *data,
 		    size_t len);
+/* store_msg_itime - INTERNALDATE of message i, its file's mtime read now
+ * if unknown (0 if it vanished) */
+int64_t		 store_msg_itime(struct store_folder *f, size_t i);
 /* store_set_flags - rename the file to carry flags and keywords */
 int		 store_set_flags(struct store_folder *f, size_t i, uint8_t flags,
 		    uint32_t kw, uint32_t changer);
@@ -177,6 +195,21 @@ void		 store_unmap(const char *p, size_t len);
  * malloc'd, NUL-terminated */
 char		*store_read_header(const struct store_folder *f, size_t i,
 		    size_t *len_r);
+/*
+ * store_header - the header block of message i from the header cache, or
+ * read from its file (and cached).  *owned_r is what the caller frees:
+ * NULL when the bytes are the cache's, valid until the next store call
+ * on f.  NULL if the message vanished.
+ */
+const char	*store_header(struct store_folder *f, size_t i, size_t *len_r,
+		    char **owned_r);
+
+/* imap_cache.c: the header cache behind store_header() */
+const char	*store_cache_get(struct store_folder *f, size_t i, size_t *len_r);
+void		 store_cache_put(struct store_folder *f, size_t i, const char *hdr,
+		    size_t len);
+/* store_cache_close - unmap, close (compact first when asked and due) */
+void		 store_cache_close(struct store_folder *f, bool compact);
 
 /* mailbox management */
 typedef void store_list_cb(const char *name, void *arg);

@@ -245,7 +245,7 @@ copy_bytes(struct store_folder *f, size_t i, struct store_folder *t,
 	if ((data = store_map(f, i, &len)) == NULL)
 		return -1;
 	r = store_deliver(t, data, len, f->v[i].flags, kw,
-	    (time_t)f->v[i].itime, uid_r);
+	    (time_t)store_msg_itime(f, i), uid_r);
 	store_unmap(data, len);
 	return r;
 }
@@ -259,7 +259,7 @@ relink(struct store_folder *f, size_t i, struct store_folder *t, uint32_t kw,
 	uint32_t size = store_msg_size(f, i, NULL, 0);
 	/* copies: t may be f, whose index moves when t grows */
 	uint8_t flags = f->v[i].flags;
-	int64_t itime = f->v[i].itime;
+	int64_t itime = store_msg_itime(f, i);	/* the inode keeps it */
 
 	if (!store_msg_path(f, i, src, sizeof(src)) ||
 	    !final_name(t, size, flags, kw, name, sizeof(name), dst,

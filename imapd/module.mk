@@ -1,6 +1,7 @@
 # imapd/: facteur-imapd (IMAP4rev1 over TLS on Maildir++), see imapd/README.md
 IMAP_CORE_SRCS	 = imapd/imap_parser.c imapd/imap_mime.c
-IMAP_STORE_SRCS	 = imapd/imap_store.c imapd/imap_store_box.c imapd/imap_store_msg.c
+IMAP_STORE_SRCS	 = imapd/imap_store.c imapd/imap_store_box.c imapd/imap_store_msg.c \
+		   imapd/imap_cache.c
 
 BINS		+= facteur-imapd
 facteur-imapd_SRCS = imapd/imapd.c imapd/imap_session.c imapd/imap_cmd.c \

@@ -356,6 +356,63 @@ test_uidlist_append(void)
 	store_folder_close(&f);
 }
 
+/* the header cache: filled on first read, reused, survives a reopen,
+ * a torn tail is cut, a cache of another UIDVALIDITY is dropped */
+static void
+test_header_cache(void)
+{
+	struct store_folder *f;
+	const char *h, *h2;
+	char *own, p[512];
+	size_t len, len2, k;
+	FILE *fp;
+
+	f = store_folder_open(root);
+	CHECK(f != NULL && f->n > 2);
+	if (f == NULL)
+		return;
+	h = store_header(f, 0, &len, &own);
+	CHECK(h && own != NULL && f->v[0].hoff != 0);	/* read, then cached */
+	free(own);
+	h = store_header(f, 0, &len, &own);
+	CHECK(h && own == NULL && len >= 2 && h[len - 1] == '\n' &&
+	    strncmp(h, "Subject:", 8) == 0);
+	for (k = 1; k < f->n; k++) {
+		h2 = store_header(f, k, &len2, &own);
+		free(own);
+	}
+	store_folder_close(&f);
+	store_forget(root, false);
+	f = store_folder_open(root);
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	h2 = store_header(f, 1, &len2, &own);
+	CHECK(h2 && own == NULL);	/* from the file written before */
+	store_folder_close(&f);
+	store_forget(root, false);
+	/* a crash in the middle of a record */
+	snprintf(p, sizeof(p), "%s/facteur-cache", root);
+	fp = fopen(p, "a");
+	fwrite("\x05\x00\x00\x00\xff\x00\x00\x00" "abc", 1, 11, fp);
+	fclose(fp);
+	f = store_folder_open(root);
+	CHECK(f && store_header(f, 1, &len2, &own) && own == NULL);
+	if (f == NULL)
+		return;
+	CHECK((uint64_t)f->cache_size < 100000);
+	store_folder_close(&f);
+	store_forget(root, false);
+	/* another UIDVALIDITY: nothing in it is used */
+	fp = fopen(p, "r+");
+	fputs("facteur-cache 1 7\n", fp);
+	fclose(fp);
+	f = store_folder_open(root);
+	CHECK(f && store_header(f, 1, &len2, &own) && own != NULL);
+	free(own);
+	store_folder_close(&f);
+}
+
 static void
 test_mailboxes(void)
 {
@@ -417,6 +474,7 @@ main(void)
 	test_keywords();
 	test_recent_copy_move();
 	test_uidlist_append();
+	test_header_cache();
 	test_mailboxes();
 	test_rename_inbox();
 	r = T_DONE();
