@@ -102,7 +102,7 @@ void
 relay_result(struct relay_job *j, struct relay_rcpt *r, enum deliver_res res,
     const char *text, const struct relay_sess *via)
 {
-	char esc[RELAY_TEXT_MAX], tls[128];
+	char esc[RELAY_TEXT_MAX], to[SMTP_PATH_MAX * 4 + 1], tls[128];
 	struct ipc_out o;
 	uint64_t ms = ev_now() - j->start;
 
@@ -112,7 +112,8 @@ relay_result(struct relay_job *j, struct relay_rcpt *r, enum deliver_res res,
 	j->open--;
 	relay_sess_tls(via, tls, sizeof(tls));
 	log_info("relay: qid=%s to=<%s> relay=%s tls=%s delay=%llu.%llus "
-	    "status=%s (%s)", j->qid, r->addr, via ? via->peer : "none", tls,
+	    "status=%s (%s)", j->qid, log_escape(to, sizeof(to), r->addr,
+	    strlen(r->addr)), via ? via->peer : "none", tls,
 	    (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000 / 100),
 	    relay_status[res], log_escape(esc, sizeof(esc), text, strlen(text)));
 	ipc_out_init(&o);

@@ -234,6 +234,8 @@ sess_connect(struct relay_sess *s)
 static void
 sess_ready(struct relay_sess *s)
 {
+	if (!s->ever_ready)	/* earlier addresses' errors do not apply now */
+		s->err_prio = 0;
 	s->state = S_READY;
 	s->ever_ready = true;
 	ev_timer_del(&s->timer);

@@ -517,10 +517,25 @@ def test_untrusted_certificates():
             sink.port, tls='starttls', verify=True, user=RELAY_USER))
         try:
             res = d.one(b'Subject: x\n\nhi\n', ['bob@remote.test'])
-            check(res[0][0] == 'tempfail' and 'certificate' in res[0][1],
+            check(res[0][0] == 'tempfail' and res[0][1].startswith(
+                '454 4.7.5 certificate') and ('self-signed' in res[0][1] or
+                                              'hostname mismatch' in res[0][1]),
                   f'{what}: deferred', res)
             check(sink.handler.mails == 0 and sink.handler.mechs == [],
                   f'{what}: no AUTH, no MAIL')
+        finally:
+            d.close()
+            sink.stop()
+    # host = an IP address: checked against the certificate's IP names
+    for cert, want in (('good', 'ok'), ('wrong', 'tempfail')):
+        sink = Sink(starttls=cert)
+        d = Drive('verifyip' + cert, relay=smarthost(
+            sink.port, tls='starttls', verify=True, host='127.0.0.1'))
+        try:
+            res = d.one(b'Subject: x\n\nhi\n', ['bob@remote.test'])
+            check(res[0][0] == want and (want == 'ok' or
+                                         'IP address mismatch' in res[0][1]),
+                  f'host = 127.0.0.1, {cert} certificate: {want}', res)
         finally:
             d.close()
             sink.stop()
