@@ -100,6 +100,12 @@ authd_req_decode(struct ipc_msg *m, struct authd_req *r)
 	case AUTHD_DKIM_SIGN:
 		why = decode_dkim(m, r);
 		break;
+	case AUTHD_DKIM_ALG:
+		if (!get_token(m, &r->domain, USERDB_ADDR_MAX - 1))
+			why = "bad domain";
+		else if (!get_token(m, &r->selector, 63))
+			why = "bad selector";
+		break;
 	default:
 		return "unknown request type";
 	}

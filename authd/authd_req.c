@@ -236,6 +236,22 @@ req_dkim_sign(struct authd_peer *p, const struct authd_req *r)
 	authd_peer_reply(p, r->id, &o);
 }
 
+static void
+req_dkim_alg(struct authd_peer *p, const struct authd_req *r)
+{
+	struct ipc_out o;
+	int alg = authd_dkim_alg(r->domain, r->selector);
+
+	if (alg == 0) {
+		reply_res(p, r->id, AUTHD_NOTFOUND);
+		return;
+	}
+	ipc_out_init(&o);
+	ipc_put_u32(&o, AUTHD_OK);
+	ipc_put_u32(&o, (uint32_t)alg);
+	authd_peer_reply(p, r->id, &o);
+}
+
 void
 authd_req_dispatch(struct authd_peer *p, const struct authd_req *r)
 {
@@ -251,6 +267,9 @@ authd_req_dispatch(struct authd_peer *p, const struct authd_req *r)
 		break;
 	case AUTHD_DKIM_SIGN:
 		req_dkim_sign(p, r);
+		break;
+	case AUTHD_DKIM_ALG:
+		req_dkim_alg(p, r);
 		break;
 	default:
 		authd_peer_kill(p, "unexpected request");

@@ -322,6 +322,17 @@ authc_dkim_sign(const char *domain, const char *selector, enum authd_alg alg,
 	return authc_send(AUTHD_DKIM_SIGN, &o, cb, arg);
 }
 
+uint32_t
+authc_dkim_alg(const char *domain, const char *selector, authc_cb *cb, void *arg)
+{
+	struct ipc_out o;
+
+	ipc_out_init(&o);
+	ipc_put_str(&o, domain);
+	ipc_put_str(&o, selector);
+	return authc_send(AUTHD_DKIM_ALG, &o, cb, arg);
+}
+
 void
 authc_cancel(uint32_t id)
 {

@@ -21,6 +21,7 @@
  *   AUTHD_DKIM_SIGN str domain, str selector,
  *               u32 alg, data sha256 digest -> OK: data signature
  *                                              NOTFOUND (no such key) | TEMPFAIL
+ *   AUTHD_DKIM_ALG str domain, str selector -> OK: u32 alg | NOTFOUND
  *
  * Details fixed by the implementation (authd/README.md): HELLO is sent
  * with id 0 and answered OK + u32 version; LOGIN lower-cases the user and
@@ -48,6 +49,7 @@ enum authd_type {
 	AUTHD_LOGIN,
 	AUTHD_SENDERS,
 	AUTHD_DKIM_SIGN,
+	AUTHD_DKIM_ALG,
 	AUTHD_REPLY = 100,
 };
 
@@ -85,6 +87,8 @@ uint32_t	authc_login(const char *service, const char *user,
 uint32_t	authc_senders(const char *user, authc_cb *cb, void *arg);
 uint32_t	authc_dkim_sign(const char *domain, const char *selector,
 		    enum authd_alg alg, const uint8_t digest[32],
+		    authc_cb *cb, void *arg);
+uint32_t	authc_dkim_alg(const char *domain, const char *selector,
 		    authc_cb *cb, void *arg);
 /* authc_cancel - the requester is gone: drop the callback of request id */
 void		authc_cancel(uint32_t id);

@@ -379,12 +379,16 @@ dkim_sign_end(struct dkim_sign *s)
 	return 0;
 }
 
-bool
-dkim_from_domain(const struct dkim_sign *s, char *out, size_t outsz)
+/*
+ * from_at - in the (first) From field: the first '@' outside quotes and
+ * comments (inside <> if there is one); the field value in *v_r, *n_r.
+ */
+static const char *
+from_at(const struct dkim_sign *s, const char **v_r, size_t *n_r)
 {
 	const struct dkim_field *f = NULL;
-	const char *v, *at = NULL;
-	size_t i, n, len = 0;
+	const char *v;
+	size_t i, n;
 	int depth = 0;
 	bool quoted = false;
 
@@ -392,11 +396,12 @@ dkim_from_domain(const struct dkim_sign *s, char *out, size_t outsz)
 		if (field_is(s, &s->fields[i], "From"))
 			f = &s->fields[i];
 	if (f == NULL)
-		return false;
+		return NULL;
 	v = (const char *)memchr(buf_head(&s->hdr) + f->off, ':', f->len) + 1;
 	n = f->len - (size_t)(v - (buf_head(&s->hdr) + f->off));
-	/* the first '@' outside quotes and comments, inside <> if there is one */
-	for (i = 0; i < n && at == NULL; i++) {
+	*v_r = v;
+	*n_r = n;
+	for (i = 0; i < n; i++) {
 		char c = v[i];
 
 		if (quoted) {
@@ -416,17 +421,55 @@ dkim_from_domain(const struct dkim_sign *s, char *out, size_t outsz)
 		else if (c == '(')
 			depth++;
 		else if (c == '@')
-			at = v + i + 1;
+			return v + i;
 	}
-	if (at == NULL)
-		return false;
-	while (at + len < v + n && (isalnum((unsigned char)at[len]) ||
-	    at[len] == '.' || at[len] == '-'))
+	return NULL;
+}
+
+/* from_domain_len - the domain's length after '@' at `at` */
+static size_t
+from_domain_len(const char *at, const char *end)
+{
+	size_t len = 0;
+
+	while (at + 1 + len < end && (isalnum((unsigned char)at[1 + len]) ||
+	    at[1 + len] == '.' || at[1 + len] == '-'))
 		len++;
+	return len;
+}
+
+bool
+dkim_from_domain(const struct dkim_sign *s, char *out, size_t outsz)
+{
+	const char *v, *at;
+	size_t i, n, len;
+
+	if ((at = from_at(s, &v, &n)) == NULL)
+		return false;
+	len = from_domain_len(at, v + n);
 	if (len == 0 || len >= outsz)
 		return false;
 	for (i = 0; i < len; i++)
-		out[i] = (char)tolower((unsigned char)at[i]);
+		out[i] = (char)tolower((unsigned char)at[1 + i]);
+	out[len] = '\0';
+	return true;
+}
+
+bool
+dkim_from_address(const struct dkim_sign *s, char *out, size_t outsz)
+{
+	const char *v, *at, *start;
+	size_t n, len;
+
+	if ((at = from_at(s, &v, &n)) == NULL)
+		return false;
+	for (start = at; start > v && strchr(" \t\r\n<>:,;\"", start[-1]) == NULL;
+	    start--)
+		;
+	len = (size_t)(at - start) + 1 + from_domain_len(at, v + n);
+	if (start == at || len >= outsz)
+		return false;
+	memcpy(out, start, len);
 	out[len] = '\0';
 	return true;
 }

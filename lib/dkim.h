@@ -72,6 +72,9 @@ const char	*dkim_sign_error(const struct dkim_sign *s);
  * False if there is no From or no domain, or it does not fit.
  */
 bool		 dkim_from_domain(const struct dkim_sign *s, char *out, size_t outsz);
+/* dkim_from_address - local@domain of that address as written (the check
+ * that a user sends only as themselves) */
+bool		 dkim_from_address(const struct dkim_sign *s, char *out, size_t outsz);
 
 /*
  * dkim_header_digest - after dkim_sign_end(): the DKIM-Signature header for

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * maildir.c - safe Maildir delivery: tmp/, fsync, rename into new/, fsync
+ * of new/ (see maildir.h).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "maildir.h"
+#include "xmem.h"
+
+static int
+mkdir_p(const char *path)
+{
+	char tmp[4096];
+	size_t i, n = strlen(path);
+
+	if (n >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(tmp, path, n + 1);
+	for (i = 1; i <= n; i++) {
+		if (tmp[i] != '/' && tmp[i] != '\0')
+			continue;
+		tmp[i] = '\0';
+		if (mkdir(tmp, 0700) == -1 && errno != EEXIST)
+			return -1;
+		tmp[i] = path[i];
+	}
+	return 0;
+}
+
+int
+maildir_create(const char *dir)
+{
+	static const char *sub[] = { "tmp", "new", "cur" };
+	char path[4096];
+	size_t i;
+
+	if (mkdir_p(dir) == -1)
+		return -1;
+	for (i = 0; i < 3; i++) {
+		if (!bsnprintf(path, sizeof(path), "%s/%s", dir, sub[i])) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if (mkdir(path, 0700) == -1 && errno != EEXIST)
+			return -1;
+	}
+	return 0;
+}
+
+bool
+maildir_exists(const char *dir, const char *base)
+{
+	static const char *sub[] = { "new", "cur" };
+	struct dirent *de;
+	char path[4096];
+	size_t i, n = strlen(base);
+	bool found = false;
+	DIR *d;
+
+	for (i = 0; i < 2 && !found; i++) {
+		if (!bsnprintf(path, sizeof(path), "%s/%s", dir, sub[i]) ||
+		    (d = opendir(path)) == NULL)
+			continue;
+		while (!found && (de = readdir(d)) != NULL)
+			found = strncmp(de->d_name, base, n) == 0 &&
+			    (de->d_name[n] == '\0' || de->d_name[n] == ':' ||
+			    de->d_name[n] == ',');
+		closedir(d);
+	}
+	return found;
+}
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = write(fd, p, n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* copy_body - len bytes of src from offset 0 to dst */
+static int
+copy_body(int dst, int src, uint64_t len)
+{
+	char chunk[65536];
+	off_t off = 0;
+	ssize_t r;
+
+	while ((uint64_t)off < len) {
+		size_t want = sizeof(chunk);
+
+		if (want > len - (uint64_t)off)
+			want = (size_t)(len - (uint64_t)off);
+		if ((r = pread(src, chunk, want, off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0) {
+			errno = EIO;	/* the queue file is shorter than said */
+			return -1;
+		}
+		if (write_all(dst, chunk, (size_t)r) == -1)
+			return -1;
+		off += r;
+	}
+	return 0;
+}
+
+int
+maildir_deliver(const char *dir, const char *base, const char *hdr,
+    size_t hdrlen, int srcfd, uint64_t len)
+{
+	char tmp[4096], dst[4096], newdir[4096];
+	int fd, dfd, saved;
+
+	if (!bsnprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, base) ||
+	    !bsnprintf(dst, sizeof(dst), "%s/new/%s", dir, base) ||
+	    !bsnprintf(newdir, sizeof(newdir), "%s/new", dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1)
+		return -1;
+	if (write_all(fd, hdr, hdrlen) == -1 || copy_body(fd, srcfd, len) == -1 ||
+	    fsync(fd) == -1 || close(fd) == -1) {
+		saved = errno;
+		close(fd);
+		(void)unlink(tmp);
+		errno = saved;
+		return -1;
+	}
+	if (rename(tmp, dst) == -1) {
+		saved = errno;
+		(void)unlink(tmp);
+		errno = saved;
+		return -1;
+	}
+	if ((dfd = open(newdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	if (fsync(dfd) == -1) {
+		saved = errno;
+		close(dfd);
+		errno = saved;
+		return -1;
+	}
+	close(dfd);
+	return 0;
+}
+
+void
+maildir_host(char *out, size_t outsz, const char *host)
+{
+	size_t o = 0;
+
+	for (; *host && o + 5 < outsz; host++) {
+		if (*host == '/' || *host == ':') {
+			snprintf(out + o, outsz - o, "\\%03o", (unsigned char)*host);
+			o += 4;
+		} else
+			out[o++] = *host;
+	}
+	out[o] = '\0';
+}

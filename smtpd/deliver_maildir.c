@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * deliver_maildir.c - the deliver role: writes local mail into Maildirs.
+ *
+ * Gets one D_DELIVER per local recipient from the queue role, with the
+ * queue file's descriptor, and answers D_RESULT.  The file it writes is
+ * Return-Path, Delivered-To, the envelope's prepend (DKIM-Signature of
+ * local submissions), then the queued message as is (LF line ends).
+ * The Maildir (mail_dir with %d/%u) is created at the first delivery.
+ * The name is "TIME.QQID_N.HOST", fixed per queue entry and recipient, so
+ * a delivery retried after a crash ("recovered") that finds the name in
+ * new/ or cur/ knows it was done and does not deliver twice.
+ * Runs as `user`; blocking disk I/O is fine here: this process does
+ * nothing else, and the queue keeps accepting meanwhile.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "ev.h"
+#include "log.h"
+#include "maildir.h"
+#include "xmem.h"
+#include "smtpd.h"
+
+static struct ipc	 qch;
+static char		 host[256];
+
+static void
+result(const char *qid, uint32_t idx, enum deliver_res res, const char *text)
+{
+	struct ipc_out o;
+
+	ipc_out_init(&o);
+	ipc_put_str(&o, qid);
+	ipc_put_u32(&o, idx);
+	ipc_put_u32(&o, res);
+	ipc_put_str(&o, text);
+	if (ipc_send(&qch, D_RESULT, 0, -1, &o) == -1)
+		log_panic("cannot answer the queue");
+}
+
+static void
+deliver(int fd, const char *qid, uint32_t idx, const char *mailbox,
+    const char *sender, const char *prepend, uint64_t msglen, uint64_t qtime,
+    bool recovered)
+{
+	char dir[4096], base[512], local[256], text[4400];
+	const char *at = strrchr(mailbox, '@');
+	uint64_t start = ev_now();
+	struct buf hdr;
+
+	if (at == NULL || (size_t)(at - mailbox) >= sizeof(local)) {
+		result(qid, idx, RES_PERMFAIL, "550 5.1.1 Bad mailbox name");
+		return;
+	}
+	memcpy(local, mailbox, (size_t)(at - mailbox));
+	local[at - mailbox] = '\0';
+	if (!conf_maildir_path(smtpd_conf, local, at + 1, dir, sizeof(dir))) {
+		log_warnx("qid=%s to=<%s> status=bounced: no Maildir path for it",
+		    qid, mailbox);
+		result(qid, idx, RES_PERMFAIL, "550 5.1.1 Mailbox name not usable");
+		return;
+	}
+	snprintf(base, sizeof(base), "%" PRIu64 ".Q%s_%u.%s", qtime, qid, idx, host);
+	if (recovered && maildir_exists(dir, base)) {
+		log_info("qid=%s to=<%s> maildir=%s status=sent (already delivered "
+		    "before a restart)", qid, mailbox, dir);
+		result(qid, idx, RES_OK, "250 2.0.0 Already delivered");
+		return;
+	}
+	buf_init(&hdr, 0);
+	buf_printf(&hdr, "Return-Path: <%s>\nDelivered-To: %s\n%s", sender, mailbox,
+	    prepend);
+	if (maildir_create(dir) == -1 ||
+	    maildir_deliver(dir, base, buf_head(&hdr), hdr.len, fd, msglen) == -1) {
+		int e = errno;
+
+		snprintf(text, sizeof(text), "451 4.3.0 Maildir %s: %s", dir,
+		    strerror(e));
+		log_warnx("qid=%s to=<%s> status=deferred (%s)", qid, mailbox, text);
+		result(qid, idx, RES_TEMPFAIL, text);
+	} else {
+		log_info("qid=%s to=<%s> maildir=%s delay=%.3fs status=sent", qid,
+		    mailbox, dir, (double)(ev_now() - start) / 1000.0);
+		result(qid, idx, RES_OK, "250 2.0.0 Delivered to Maildir");
+	}
+	buf_free(&hdr);
+}
+
+static void
+on_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
+{
+	const char *qid, *mailbox, *sender, *prepend;
+	uint32_t idx, recovered;
+	uint64_t msglen, qtime;
+	size_t n;
+
+	(void)ch;
+	(void)arg;
+	if (m->hdr.type != D_DELIVER || m->fd == -1 ||
+	    !ipc_get_str(m, &qid, &n) || !ipc_get_u32(m, &idx) ||
+	    !ipc_get_str(m, &mailbox, &n) || !ipc_get_str(m, &sender, &n) ||
+	    !ipc_get_str(m, &prepend, &n) || !ipc_get_u64(m, &msglen) ||
+	    !ipc_get_u64(m, &qtime) || !ipc_get_u32(m, &recovered) ||
+	    !ipc_get_end(m) || !queue_id_valid(qid))
+		log_panic("malformed message from the queue role");
+	deliver(m->fd, qid, idx, mailbox, sender, prepend, msglen, qtime,
+	    recovered != 0);
+	close(m->fd);
+	m->fd = -1;
+}
+
+static void
+on_close(struct ipc *ch, void *arg)
+{
+	(void)ch;
+	(void)arg;
+	log_warnx("the queue role went away; exiting");
+	exit(1);
+}
+
+void
+deliver_run(int queue_fd)
+{
+	maildir_host(host, sizeof(host), smtpd_conf->hostname);
+	ipc_init(&qch, queue_fd, on_msg, on_close, NULL);
+	ev_run();
+	exit(0);
+}

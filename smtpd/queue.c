@@ -1,0 +1,846 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * queue.c - the queue role: owns state_dir/queue, makes accepted mail
+ * durable, and drives every delivery until each recipient is done.
+ *
+ * Files (state_dir/queue/msg/):
+ *   QID        one message and its envelope (queue_file.c), mode 0600
+ *   QID.done   recipients finished so far, one decimal index per line,
+ *              appended after each delivery (multi-recipient messages)
+ *
+ * Accepting (smtp role): Q_OPEN creates QID with O_EXCL and passes the
+ * descriptor; the session writes message and envelope; Q_COMMIT reads the
+ * envelope back, fsyncs the file, then (once per batch of commits) the
+ * directory, and only then answers Q_COMMIT_OK, which becomes the 250.
+ * Q_ABORT (or a file without its footer found at start) removes the file.
+ *
+ * Delivering: local recipients go to the deliver role (D_DELIVER, at most
+ * DELIVER_INFLIGHT at once, the rest wait in a FIFO); remote ones to the
+ * relay role (R_SEND).  When every recipient is done the files are
+ * removed.  A temporary failure is retried after [queue] retry, doubling
+ * up to max_retry; past expire, or on a permanent failure, the sender gets
+ * a bounce (bounce.c) unless the message is itself a bounce.
+ *
+ * Exactly once: a crash between a finished delivery and the removal of
+ * the queue file is resolved at start by .done, and for the last copy by
+ * the deliver role finding the deterministic Maildir name ("recovered").
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ev.h"
+#include "log.h"
+#include "strnum.h"
+#include "xmem.h"
+#include "queue.h"
+
+#define DELIVER_INFLIGHT	64
+#define RELAY_INFLIGHT		128
+#define TICK_MS			1000
+#define HASH_SIZE		1024
+
+struct queue	 q;
+
+static struct ipc	 smtp_ch, deliver_ch, relay_ch;
+static struct ev_timer	 sync_timer, tick_timer;
+
+/* messages being written by sessions: not in the table yet */
+struct qopen {
+	char		 qid[QUEUE_ID_LEN + 1];
+	int		 fd;
+	struct qopen	*next;
+};
+static struct qopen	*opens;
+
+/* committed, waiting for the directory fsync */
+struct qcommit {
+	struct qmsg	*m;
+	uint32_t	 session;
+	struct qcommit	*next;
+};
+static struct qcommit	*commits;
+
+static unsigned
+hash_qid(const char *qid)
+{
+	unsigned h = 5381;
+
+	while (*qid)
+		h = h * 33 + (unsigned char)*qid++;
+	return h % HASH_SIZE;
+}
+
+static struct qmsg *
+msg_find(const char *qid)
+{
+	struct qmsg *m;
+
+	for (m = q.table[hash_qid(qid)]; m; m = m->hnext)
+		if (strcmp(m->env.qid, qid) == 0)
+			return m;
+	return NULL;
+}
+
+static void
+msg_insert(struct qmsg *m)
+{
+	unsigned h = hash_qid(m->env.qid);
+
+	m->hnext = q.table[h];
+	q.table[h] = m;
+	m->prev = q.tail;
+	if (q.tail)
+		q.tail->next = m;
+	else
+		q.head = m;
+	q.tail = m;
+	q.nmsg++;
+}
+
+bool
+queue_path(char *out, size_t outsz, const char *qid, const char *suffix)
+{
+	return bsnprintf(out, outsz, "%s/%s%s", q.msgdir, qid, suffix);
+}
+
+static void
+msg_free(struct qmsg *m)
+{
+	struct qmsg **pp;
+
+	for (pp = &q.table[hash_qid(m->env.qid)]; *pp; pp = &(*pp)->hnext)
+		if (*pp == m) {
+			*pp = m->hnext;
+			break;
+		}
+	if (m->prev)
+		m->prev->next = m->next;
+	else
+		q.head = m->next;
+	if (m->next)
+		m->next->prev = m->prev;
+	else
+		q.tail = m->prev;
+	q.nmsg--;
+	if (m->waiting) {
+		struct qmsg **wp, *prev = NULL;
+
+		for (wp = &q.whead; *wp; prev = *wp, wp = &(*wp)->wnext)
+			if (*wp == m) {
+				*wp = m->wnext;
+				if (q.wtail == m)
+					q.wtail = prev;
+				break;
+			}
+	}
+	if (m->fd != -1)
+		close(m->fd);
+	for (size_t i = 0; i < m->env.nrcpt; i++)
+		free(m->state[i].last);
+	free(m->state);
+	queue_env_free(&m->env);
+	free(m);
+}
+
+/* msg_fd - the message file, opened on demand */
+static int
+msg_fd(struct qmsg *m)
+{
+	char path[4096];
+
+	if (m->fd == -1 && queue_path(path, sizeof(path), m->env.qid, ""))
+		m->fd = open(path, O_RDONLY | O_CLOEXEC);
+	return m->fd;
+}
+
+/* msg_dup - a descriptor of the message file to pass to a role */
+static int
+msg_dup(struct qmsg *m)
+{
+	int fd;
+
+	if (msg_fd(m) == -1 || (fd = dup(m->fd)) == -1) {
+		log_warn("qid=%s open", m->env.qid);
+		return -1;
+	}
+	return fd;
+}
+
+static void
+msg_release_fd(struct qmsg *m)
+{
+	if (m->fd != -1 && m->ninflight == 0 && !m->relaying) {
+		close(m->fd);
+		m->fd = -1;
+	}
+}
+
+/* msg_remove - every recipient is done: the message leaves the queue */
+static void
+msg_remove(struct qmsg *m)
+{
+	char path[4096];
+
+	if (queue_path(path, sizeof(path), m->env.qid, ".done"))
+		(void)unlink(path);
+	if (queue_path(path, sizeof(path), m->env.qid, "") && unlink(path) == -1)
+		log_warn("qid=%s unlink", m->env.qid);
+	log_info("qid=%s removed", m->env.qid);
+	msg_free(m);
+}
+
+/* rcpt_done - record a finished recipient (delivered, bounced, given up) */
+void
+queue_rcpt_done(struct qmsg *m, size_t i)
+{
+	char path[4096], line[24];
+	int fd, n;
+
+	m->state[i].status = RCPT_DONE;
+	m->ndone++;
+	if (m->ndone == m->env.nrcpt)
+		return;
+	/* more to come: remember this one across a crash */
+	if (!queue_path(path, sizeof(path), m->env.qid, ".done"))
+		return;
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+		log_warn("%s", path);
+		return;
+	}
+	n = snprintf(line, sizeof(line), "%zu\n", i);
+	if (write(fd, line, (size_t)n) != n)
+		log_warn("%s", path);
+	close(fd);
+}
+
+static void
+msg_check_done(struct qmsg *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->env.nrcpt; i++)
+		if (m->state[i].status == RCPT_FAILED) {
+			if (queue_bounce_write(m) == 0)
+				for (i = 0; i < m->env.nrcpt; i++)
+					if (m->state[i].status == RCPT_FAILED)
+						queue_rcpt_done(m, i);
+			break;
+		}
+	if (m->ndone == m->env.nrcpt && m->ninflight == 0 && !m->relaying)
+		msg_remove(m);
+	else
+		msg_release_fd(m);
+}
+
+bool
+queue_is_local(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+
+	return at && conf_is_local_domain(smtpd_conf, at + 1, strlen(at + 1));
+}
+
+/* ---- local delivery ---------------------------------------------------- */
+
+static void
+wait_push(struct qmsg *m)
+{
+	if (m->waiting)
+		return;
+	m->waiting = true;
+	m->wnext = NULL;
+	if (q.wtail)
+		q.wtail->wnext = m;
+	else
+		q.whead = m;
+	q.wtail = m;
+}
+
+static struct qmsg *
+wait_pop(void)
+{
+	struct qmsg *m = q.whead;
+
+	if (m) {
+		q.whead = m->wnext;
+		if (q.whead == NULL)
+			q.wtail = NULL;
+		m->waiting = false;
+	}
+	return m;
+}
+
+/* deliver_local - hand the pending local recipients of m to the deliver role */
+static void
+deliver_local(struct qmsg *m)
+{
+	struct ipc_out o;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < m->env.nrcpt; i++) {
+		struct rcpt_state *st = &m->state[i];
+
+		if (st->status != RCPT_PENDING || !st->local ||
+		    st->next_try > ev_now())
+			continue;
+		if (q.deliver_inflight >= DELIVER_INFLIGHT) {
+			wait_push(m);
+			return;
+		}
+		if ((fd = msg_dup(m)) == -1)
+			return;
+		ipc_out_init(&o);
+		ipc_put_str(&o, m->env.qid);
+		ipc_put_u32(&o, (uint32_t)i);
+		ipc_put_str(&o, m->env.rcpt[i].addr);
+		ipc_put_str(&o, m->env.from);
+		ipc_put_str(&o, m->env.prepend ? m->env.prepend : "");
+		ipc_put_u64(&o, m->env.msglen);
+		ipc_put_u64(&o, (uint64_t)m->env.time);
+		ipc_put_u32(&o, m->recovered ? 1 : 0);
+		if (ipc_send(&deliver_ch, D_DELIVER, 0, fd, &o) == -1) {
+			close(fd);
+			log_panic("cannot queue a delivery");
+		}
+		st->status = RCPT_INFLIGHT;
+		m->ninflight++;
+		q.deliver_inflight++;
+	}
+}
+
+static void
+deliver_waiting(void)
+{
+	struct qmsg *m;
+
+	while (q.deliver_inflight < DELIVER_INFLIGHT && (m = wait_pop()) != NULL)
+		deliver_local(m);
+}
+
+/* ---- results ----------------------------------------------------------- */
+
+/* retry_delay - [queue] retry doubling per attempt, up to max_retry (ms) */
+static uint64_t
+retry_delay(unsigned attempts)
+{
+	uint64_t d = (uint64_t)(smtpd_conf->queue.retry ? smtpd_conf->queue.retry : 300) * 1000;
+	uint64_t max = (uint64_t)(smtpd_conf->queue.max_retry ? smtpd_conf->queue.max_retry : 14400) * 1000;
+
+	while (attempts-- > 1 && d < max)
+		d *= 2;
+	return d < max ? d : max;
+}
+
+/* queue_result - the outcome of one attempt for recipient i of m */
+static void
+queue_result(struct qmsg *m, size_t i, uint32_t res, const char *text)
+{
+	struct rcpt_state *st = &m->state[i];
+	bool expired;
+
+	free(st->last);
+	st->last = xstrdup(text);
+	st->attempts++;
+	if (res == RES_OK) {
+		queue_rcpt_done(m, i);
+		return;
+	}
+	expired = (int64_t)time(NULL) - m->env.time > (int64_t)smtpd_conf->queue.expire;
+	if (res == RES_PERMFAIL || expired) {
+		log_info("qid=%s to=<%s> status=bounced (%s)%s", m->env.qid,
+		    m->env.rcpt[i].orig, text, expired && res != RES_PERMFAIL ?
+		    " expired" : "");
+		st->status = RCPT_FAILED;
+		return;
+	}
+	st->status = RCPT_PENDING;
+	st->next_try = ev_now() + retry_delay(st->attempts);
+}
+
+static void
+on_deliver_msg(struct ipc *ch, struct ipc_msg *im, void *arg)
+{
+	const char *qid, *text;
+	uint32_t idx, res;
+	struct qmsg *m;
+	size_t n;
+
+	(void)ch;
+	(void)arg;
+	if (im->fd != -1)
+		close(im->fd);
+	if (im->hdr.type != D_RESULT || !ipc_get_str(im, &qid, &n) ||
+	    !ipc_get_u32(im, &idx) || !ipc_get_u32(im, &res) ||
+	    !ipc_get_str(im, &text, &n) || !ipc_get_end(im))
+		log_panic("malformed message from the deliver role");
+	q.deliver_inflight--;
+	if ((m = msg_find(qid)) == NULL || idx >= m->env.nrcpt ||
+	    m->state[idx].status != RCPT_INFLIGHT)
+		log_panic("deliver result for an unknown delivery %s/%u", qid, idx);
+	m->ninflight--;
+	queue_result(m, idx, res, text);
+	msg_check_done(m);
+	deliver_waiting();
+}
+
+/* ---- relay ------------------------------------------------------------- */
+
+static void
+relay_send(struct qmsg *m)
+{
+	struct ipc_out o;
+	size_t i, n = 0;
+	int fd;
+
+	if (m->relaying || q.relay_inflight >= RELAY_INFLIGHT)
+		return;
+	for (i = 0; i < m->env.nrcpt; i++)
+		if (m->state[i].status == RCPT_PENDING && !m->state[i].local &&
+		    m->state[i].next_try <= ev_now())
+			n++;
+	if (n == 0)
+		return;
+	if ((fd = msg_dup(m)) == -1)
+		return;
+	ipc_out_init(&o);
+	ipc_put_str(&o, m->env.qid);
+	ipc_put_str(&o, m->env.from);
+	ipc_put_u64(&o, m->env.msglen);
+	ipc_put_str(&o, m->env.prepend ? m->env.prepend : "");
+	ipc_put_u32(&o, (uint32_t)n);
+	for (i = 0; i < m->env.nrcpt; i++) {
+		struct rcpt_state *st = &m->state[i];
+
+		if (st->status == RCPT_PENDING && !st->local && st->next_try <= ev_now()) {
+			ipc_put_u32(&o, (uint32_t)i);
+			ipc_put_str(&o, m->env.rcpt[i].addr);
+			st->status = RCPT_INFLIGHT;
+		}
+	}
+	if (++q.relay_next_id == 0)
+		q.relay_next_id = 1;
+	m->relay_id = q.relay_next_id;
+	if (o.overflow || ipc_send(&relay_ch, R_SEND, m->relay_id, fd, &o) == -1) {
+		close(fd);
+		log_warnx("qid=%s cannot hand the message to the relay role", m->env.qid);
+		for (i = 0; i < m->env.nrcpt; i++)
+			if (m->state[i].status == RCPT_INFLIGHT && !m->state[i].local) {
+				m->state[i].status = RCPT_PENDING;
+				m->state[i].next_try = ev_now() + TICK_MS * 60;
+			}
+		return;
+	}
+	m->relaying = true;
+	q.relay_inflight++;
+}
+
+static struct qmsg *
+relay_find(uint32_t id)
+{
+	struct qmsg *m;
+
+	for (m = q.head; m; m = m->next)
+		if (m->relaying && m->relay_id == id)
+			return m;
+	return NULL;
+}
+
+static void
+on_relay_msg(struct ipc *ch, struct ipc_msg *im, void *arg)
+{
+	struct qmsg *m;
+	uint32_t idx, res;
+	const char *text;
+	size_t n, i;
+
+	(void)ch;
+	(void)arg;
+	if (im->fd != -1)
+		close(im->fd);
+	if ((m = relay_find(im->hdr.id)) == NULL) {
+		log_warnx("relay answer for an unknown request %u", im->hdr.id);
+		return;
+	}
+	if (im->hdr.type == R_RESULT) {
+		if (!ipc_get_u32(im, &idx) || !ipc_get_u32(im, &res) ||
+		    !ipc_get_str(im, &text, &n) || !ipc_get_end(im) ||
+		    idx >= m->env.nrcpt || m->state[idx].status != RCPT_INFLIGHT ||
+		    m->state[idx].local || res > RES_PERMFAIL) {
+			log_warnx("qid=%s malformed relay result", m->env.qid);
+			return;
+		}
+		queue_result(m, idx, res, text);
+		return;
+	}
+	if (im->hdr.type != R_DONE)
+		return;
+	m->relaying = false;
+	q.relay_inflight--;
+	for (i = 0; i < m->env.nrcpt; i++)	/* not answered: try again later */
+		if (m->state[i].status == RCPT_INFLIGHT && !m->state[i].local)
+			queue_result(m, i, RES_TEMPFAIL, "no result from the relay");
+	msg_check_done(m);
+}
+
+/* ---- scheduling -------------------------------------------------------- */
+
+/* queue_schedule - start whatever m can do now */
+void
+queue_schedule(struct qmsg *m)
+{
+	deliver_local(m);
+	relay_send(m);
+	msg_check_done(m);
+}
+
+static void
+on_tick(struct ev_timer *t, void *arg)
+{
+	struct qmsg *m, *next;
+
+	(void)arg;
+	for (m = q.head; m; m = next) {
+		next = m->next;
+		if (!m->waiting)
+			queue_schedule(m);
+	}
+	ev_timer_add(t, TICK_MS);
+}
+
+/* queue_flush - facteur-ctl queue flush: every pending recipient, now */
+void
+queue_flush(void)
+{
+	struct qmsg *m;
+	size_t i;
+
+	for (m = q.head; m; m = m->next)
+		for (i = 0; i < m->env.nrcpt; i++)
+			m->state[i].next_try = 0;
+	on_tick(&tick_timer, NULL);
+}
+
+/* queue_add - a committed or recovered message enters the table */
+struct qmsg *
+queue_add(struct queue_env *env, bool recovered)
+{
+	struct qmsg *m = xcalloc(1, sizeof(*m));
+	size_t i;
+
+	m->env = *env;
+	memset(env, 0, sizeof(*env));
+	m->fd = -1;
+	m->recovered = recovered;
+	m->state = xcalloc(m->env.nrcpt, sizeof(*m->state));
+	for (i = 0; i < m->env.nrcpt; i++)
+		m->state[i].local = queue_is_local(m->env.rcpt[i].addr);
+	msg_insert(m);
+	return m;
+}
+
+/* ---- accepting --------------------------------------------------------- */
+
+static void
+smtp_reply(uint32_t id, uint32_t type, const char *qid, int fd, const char *why)
+{
+	struct ipc_out o;
+
+	ipc_out_init(&o);
+	if (qid)
+		ipc_put_str(&o, qid);
+	if (why)
+		ipc_put_str(&o, why);
+	if (ipc_send(&smtp_ch, type, id, fd, &o) == -1 && fd != -1)
+		close(fd);
+}
+
+static void
+q_open(uint32_t id)
+{
+	char qid[QUEUE_ID_LEN + 1], path[4096];
+	struct qopen *op;
+	int fd = -1, dupfd, tries;
+
+	for (tries = 0; tries < 5 && fd == -1; tries++) {
+		queue_id_new(qid);
+		if (!queue_path(path, sizeof(path), qid, ""))
+			break;
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd == -1 && errno != EEXIST)
+			break;
+	}
+	if (fd == -1 || (dupfd = dup(fd)) == -1) {
+		log_warn("queue: cannot create a file in %s", q.msgdir);
+		if (fd != -1) {
+			close(fd);
+			(void)unlink(path);
+		}
+		smtp_reply(id, Q_OPEN_FAIL, NULL, -1, "cannot create a queue file");
+		return;
+	}
+	op = xcalloc(1, sizeof(*op));
+	memcpy(op->qid, qid, sizeof(op->qid));
+	op->fd = fd;
+	op->next = opens;
+	opens = op;
+	smtp_reply(id, Q_OPEN_OK, qid, dupfd, NULL);
+}
+
+static struct qopen *
+open_take(const char *qid)
+{
+	struct qopen **pp, *op;
+
+	for (pp = &opens; *pp; pp = &(*pp)->next)
+		if (strcmp((*pp)->qid, qid) == 0) {
+			op = *pp;
+			*pp = op->next;
+			return op;
+		}
+	return NULL;
+}
+
+static void
+open_discard(struct qopen *op)
+{
+	char path[4096];
+
+	close(op->fd);
+	if (queue_path(path, sizeof(path), op->qid, ""))
+		(void)unlink(path);
+	free(op);
+}
+
+static void
+on_sync_timer(struct ev_timer *t, void *arg)
+{
+	struct qcommit *c, *list = commits;
+	bool ok;
+
+	(void)t;
+	(void)arg;
+	commits = NULL;
+	ok = fsync(q.dirfd) == 0;
+	if (!ok)
+		log_warn("fsync %s", q.msgdir);
+	while ((c = list) != NULL) {
+		list = c->next;
+		if (ok) {
+			smtp_reply(c->session, Q_COMMIT_OK, NULL, -1, NULL);
+			queue_schedule(c->m);
+		} else {
+			smtp_reply(c->session, Q_COMMIT_FAIL, NULL, -1, "fsync failed");
+			msg_remove(c->m);
+		}
+		free(c);
+	}
+}
+
+static void
+q_commit(uint32_t id, const char *qid, uint64_t size)
+{
+	struct qopen *op = open_take(qid);
+	struct queue_env env;
+	struct qcommit *c;
+	struct stat st;
+	const char *err = "unknown queue id";
+	struct qmsg *m;
+
+	if (op == NULL) {
+		smtp_reply(id, Q_COMMIT_FAIL, NULL, -1, err);
+		return;
+	}
+	if (fstat(op->fd, &st) == -1 || (uint64_t)st.st_size != size)
+		err = "size mismatch";
+	else if (queue_file_read_env(op->fd, &env, &err) == 0) {
+		if (strcmp(env.qid, qid) != 0) {
+			err = "queue id mismatch";
+			queue_env_free(&env);
+		} else if (fsync(op->fd) == -1) {
+			err = "fsync failed";
+			queue_env_free(&env);
+		} else
+			err = NULL;
+	}
+	if (err) {
+		log_warnx("qid=%s not committed: %s", qid, err);
+		open_discard(op);
+		smtp_reply(id, Q_COMMIT_FAIL, NULL, -1, err);
+		return;
+	}
+	close(op->fd);
+	free(op);
+	m = queue_add(&env, false);
+	c = xcalloc(1, sizeof(*c));
+	c->m = m;
+	c->session = id;
+	c->next = commits;
+	commits = c;
+	if (!ev_timer_pending(&sync_timer))
+		ev_timer_add(&sync_timer, 0);
+}
+
+static void
+on_smtp_msg(struct ipc *ch, struct ipc_msg *im, void *arg)
+{
+	const char *qid;
+	uint64_t size;
+	struct qopen *op;
+	size_t n;
+
+	(void)ch;
+	(void)arg;
+	if (im->fd != -1) {
+		close(im->fd);
+		im->fd = -1;
+	}
+	switch (im->hdr.type) {
+	case Q_OPEN:
+		q_open(im->hdr.id);
+		break;
+	case Q_COMMIT:
+		if (ipc_get_str(im, &qid, &n) && ipc_get_u64(im, &size) &&
+		    ipc_get_end(im))
+			q_commit(im->hdr.id, qid, size);
+		break;
+	case Q_ABORT:
+		if (ipc_get_str(im, &qid, &n) && ipc_get_end(im) &&
+		    (op = open_take(qid)) != NULL)
+			open_discard(op);
+		break;
+	default:
+		log_warnx("unexpected message %u from the smtp role", im->hdr.type);
+		break;
+	}
+}
+
+static void
+on_peer_close(struct ipc *ch, void *arg)
+{
+	log_warnx("the %s role went away; exiting", (const char *)arg);
+	(void)ch;
+	exit(1);
+}
+
+/* ---- start ------------------------------------------------------------- */
+
+/* load_done - recipients finished before a crash (QID.done) */
+static void
+load_done(struct qmsg *m)
+{
+	char path[4096], line[32];
+	FILE *f;
+
+	if (!queue_path(path, sizeof(path), m->env.qid, ".done") ||
+	    (f = fopen(path, "re")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		const char *err;
+		long long i;
+
+		if (strchr(line, '\n') == NULL)
+			break;		/* a torn last line */
+		line[strcspn(line, "\n")] = '\0';
+		i = strnum(line, 0, (long long)m->env.nrcpt - 1, &err);
+		if (err == NULL && m->state[i].status != RCPT_DONE) {
+			m->state[i].status = RCPT_DONE;
+			m->ndone++;
+		}
+	}
+	fclose(f);
+}
+
+static void
+recover(void)
+{
+	struct dirent *de;
+	struct queue_env env;
+	char path[4096];
+	const char *err;
+	size_t n = 0, dropped = 0;
+	DIR *d;
+	int fd;
+
+	if ((d = opendir(q.msgdir)) == NULL)
+		fatal("%s", q.msgdir);
+	while ((de = readdir(d)) != NULL) {
+		struct qmsg *m;
+
+		if (de->d_name[0] == '.' || !queue_id_valid(de->d_name))
+			continue;
+		if (!queue_path(path, sizeof(path), de->d_name, ""))
+			continue;
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+			continue;
+		if (queue_file_read_env(fd, &env, &err) == -1 ||
+		    strcmp(env.qid, de->d_name) != 0) {
+			/* never committed: the client got no 250 */
+			if (err == NULL)
+				queue_env_free(&env);
+			log_info("qid=%s removed at start: %s", de->d_name,
+			    err ? err : "id mismatch");
+			close(fd);
+			(void)unlink(path);
+			if (queue_path(path, sizeof(path), de->d_name, ".done"))
+				(void)unlink(path);
+			dropped++;
+			continue;
+		}
+		close(fd);
+		m = queue_add(&env, true);
+		load_done(m);
+		n++;
+	}
+	closedir(d);
+	/* stray .done files of removed messages */
+	if ((d = opendir(q.msgdir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			char qid[QUEUE_ID_LEN + 1];
+
+			if (strlen(de->d_name) != QUEUE_ID_LEN + 5 ||
+			    strcmp(de->d_name + QUEUE_ID_LEN, ".done") != 0)
+				continue;
+			memcpy(qid, de->d_name, QUEUE_ID_LEN);
+			qid[QUEUE_ID_LEN] = '\0';
+			if (msg_find(qid) == NULL &&
+			    queue_path(path, sizeof(path), qid, ".done"))
+				(void)unlink(path);
+		}
+		closedir(d);
+	}
+	if (n || dropped)
+		log_info("resuming %zu queued messages (%zu incomplete removed)",
+		    n, dropped);
+}
+
+void
+queue_run(int smtp_fd, int deliver_fd, int relay_fd)
+{
+	struct qmsg *m, *next;
+
+	q.msgdir = xasprintf("%s/queue/msg", smtpd_conf->state_dir);
+	if ((q.dirfd = open(q.msgdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		fatal("%s", q.msgdir);
+	recover();
+	ipc_init(&smtp_ch, smtp_fd, on_smtp_msg, on_peer_close, "smtp");
+	ipc_init(&deliver_ch, deliver_fd, on_deliver_msg, on_peer_close, "deliver");
+	ipc_init(&relay_ch, relay_fd, on_relay_msg, on_peer_close, "relay");
+	ev_timer_init(&sync_timer, on_sync_timer, NULL);
+	ev_timer_init(&tick_timer, on_tick, NULL);
+	ev_timer_add(&tick_timer, TICK_MS);
+	for (m = q.head; m; m = next) {
+		next = m->next;
+		queue_schedule(m);
+	}
+	ev_run();
+	exit(0);
+}

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * queue.h - the queue role's in-memory state, shared by queue.c (the
+ * files, accepting, scheduling), queue_bounce.c (DSNs) and queue_ctl.c
+ * (facteur-ctl).  Everything here can be rebuilt from state_dir/queue.
+ */
+#ifndef FACTEUR_QUEUE_H
+#define FACTEUR_QUEUE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "smtpd.h"
+
+enum rcpt_status {
+	RCPT_PENDING,		/* waiting for its next attempt */
+	RCPT_INFLIGHT,		/* with the deliver or relay role */
+	RCPT_FAILED,		/* failed for good, bounce not yet written */
+	RCPT_DONE,		/* delivered, or bounced, or given up */
+};
+
+struct rcpt_state {
+	enum rcpt_status status;
+	bool		 local;		/* deliver role, else relay role */
+	unsigned	 attempts;
+	uint64_t	 next_try;	/* ev_now() ms */
+	char		*last;		/* the last reply or reason */
+};
+
+struct qmsg {
+	struct queue_env env;
+	struct rcpt_state *state;	/* one per env.rcpt */
+	size_t		 ndone;
+	size_t		 ninflight;	/* local deliveries out */
+	bool		 relaying;	/* an R_SEND is out */
+	uint32_t	 relay_id;
+	bool		 recovered;	/* found at start */
+	bool		 waiting;	/* in the deliver FIFO */
+	int		 fd;
+	struct qmsg	*next, *prev;	/* arrival order */
+	struct qmsg	*hnext;		/* hash chain */
+	struct qmsg	*wnext;		/* deliver FIFO */
+};
+
+struct queue {
+	char		*msgdir;
+	int		 dirfd;
+	struct qmsg	*table[1024];
+	struct qmsg	*head, *tail;
+	struct qmsg	*whead, *wtail;
+	size_t		 nmsg;
+	unsigned	 deliver_inflight;
+	unsigned	 relay_inflight;
+	uint32_t	 relay_next_id;
+};
+
+extern struct queue q;
+
+/* queue.c */
+bool		 queue_path(char *out, size_t outsz, const char *qid, const char *suffix);
+bool		 queue_is_local(const char *addr);
+struct qmsg	*queue_add(struct queue_env *env, bool recovered);
+void		 queue_rcpt_done(struct qmsg *m, size_t i);
+void		 queue_schedule(struct qmsg *m);
+void		 queue_flush(void);
+
+/* queue_bounce.c */
+/* queue_bounce_write - one DSN for every RCPT_FAILED recipient of m; -1 if
+ * it could not be made durable (the recipients stay FAILED, retried later) */
+int		 queue_bounce_write(struct qmsg *m);
+
+#endif

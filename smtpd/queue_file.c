@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * queue_file.c - the on-disk queue format (STYLE 10: the writer describes it).
+ *
+ * One file per message, state_dir/queue/msg/QID, mode 0600:
+ *
+ *   <message: msglen bytes, LF line endings, dot-unstuffed, Received first>
+ *   <envelope: text lines "key value\n">
+ *       id QID
+ *       time UNIXTIME
+ *       from ADDRESS            ("from " alone for the null sender <>)
+ *       auth USER               (only for authenticated submissions)
+ *       client IP
+ *       helo NAME
+ *       prepend BASE64          (optional: header lines to add in front of
+ *                                the message when it leaves, DKIM-Signature)
+ *       rcpt ADDRESS ORIGINAL   (one per recipient, at least one)
+ *       end
+ *   <footer, the last 48 bytes: "FACTEUR-QUEUE-1 %020llu %010u\n"
+ *    with msglen and the envelope length>
+ *
+ * The footer is the end record: a file without a valid one was never
+ * committed (the writer died) and is removed at start.  Values never hold
+ * whitespace or control characters (the SMTP parser refuses them), so the
+ * envelope is parsed with plain token splitting.  Pure code: used by the
+ * smtp role (writer) and the queue role (reader), unit-tested and fuzzed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "buf.h"
+#include "log.h"
+#include "strnum.h"
+#include "xmem.h"
+#include "smtpd.h"
+
+#define FOOTER_LEN	48
+#define FOOTER_MAGIC	"FACTEUR-QUEUE-1 "
+#define ENV_MAX		(256 * 1024)
+
+/* queue_id_new - 16 hex digits: seconds, then 32 random bits */
+void
+queue_id_new(char out[QUEUE_ID_LEN + 1])
+{
+	uint32_t r = 0;
+
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = (uint32_t)rand() ^ (uint32_t)getpid();
+	snprintf(out, QUEUE_ID_LEN + 1, "%08" PRIx32 "%08" PRIx32,
+	    (uint32_t)time(NULL), r);
+}
+
+bool
+queue_id_valid(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < QUEUE_ID_LEN; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return s[i] == '\0';
+}
+
+/* queue_value_ok - a token we are willing to write: printable, no space */
+static bool
+queue_value_ok(const char *s, bool empty_ok)
+{
+	if (*s == '\0')
+		return empty_ok;
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || (unsigned char)*s == 0x7f)
+			return false;
+	return true;
+}
+
+int
+queue_file_trailer(struct buf *b, const struct queue_env *e)
+{
+	size_t start = b->len, i;
+
+	if (!queue_value_ok(e->from, true) || !queue_value_ok(e->client, false) ||
+	    !queue_value_ok(e->helo, false) || (e->auth && !queue_value_ok(e->auth, false)) ||
+	    e->nrcpt == 0)
+		return -1;
+	buf_printf(b, "id %s\ntime %" PRId64 "\nfrom %s\n", e->qid, e->time, e->from);
+	if (e->auth)
+		buf_printf(b, "auth %s\n", e->auth);
+	buf_printf(b, "client %s\nhelo %s\n", e->client, e->helo);
+	if (e->prepend && *e->prepend) {
+		size_t n = strlen(e->prepend);
+
+		if (n > ENV_MAX / 2 || buf_puts(b, "prepend ") == -1 ||
+		    buf_reserve(b, (n + 2) / 3 * 4 + 2) == -1)
+			return -1;
+		buf_commit(b, (size_t)EVP_EncodeBlock((unsigned char *)buf_tail(b),
+		    (const unsigned char *)e->prepend, (int)n));
+		buf_puts(b, "\n");
+	}
+	for (i = 0; i < e->nrcpt; i++) {
+		if (!queue_value_ok(e->rcpt[i].addr, false) ||
+		    !queue_value_ok(e->rcpt[i].orig, false))
+			return -1;
+		buf_printf(b, "rcpt %s %s\n", e->rcpt[i].addr, e->rcpt[i].orig);
+	}
+	if (buf_puts(b, "end\n") == -1)
+		return -1;
+	return buf_printf(b, FOOTER_MAGIC "%020" PRIu64 " %010zu\n", e->msglen,
+	    b->len - start);
+}
+
+void
+queue_env_free(struct queue_env *e)
+{
+	size_t i;
+
+	free(e->from);
+	free(e->auth);
+	free(e->client);
+	free(e->helo);
+	free(e->prepend);
+	for (i = 0; i < e->nrcpt; i++) {
+		free(e->rcpt[i].addr);
+		free(e->rcpt[i].orig);
+	}
+	free(e->rcpt);
+	memset(e, 0, sizeof(*e));
+}
+
+/* queue_footer - parse the 48 footer bytes */
+static bool
+queue_footer(const char *f, uint64_t *msglen, uint64_t *envlen)
+{
+	char num[21];
+	const char *err;
+
+	if (memcmp(f, FOOTER_MAGIC, 16) != 0 || f[36] != ' ' || f[47] != '\n')
+		return false;
+	memcpy(num, f + 16, 20);
+	num[20] = '\0';
+	*msglen = (uint64_t)strnum(num, 0, INT64_MAX, &err);
+	if (err)
+		return false;
+	memcpy(num, f + 37, 10);
+	num[10] = '\0';
+	*envlen = (uint64_t)strnum(num, 1, ENV_MAX, &err);
+	return err == NULL;
+}
+
+/*
+ * queue_file_parse_env - p/len are the last bytes of a file of fsize bytes,
+ * ending with the footer and holding at least the whole envelope.
+ */
+int
+queue_file_parse_env(const char *p, size_t len, uint64_t fsize,
+    struct queue_env *e, const char **err_r)
+{
+	uint64_t msglen, envlen;
+	const char *q, *end;
+	bool sawend = false;
+
+	memset(e, 0, sizeof(*e));
+	*err_r = "no end record";
+	if (len < FOOTER_LEN || !queue_footer(p + len - FOOTER_LEN, &msglen, &envlen))
+		return -1;
+	*err_r = "sizes do not add up";
+	if (envlen > len - FOOTER_LEN || msglen > fsize ||
+	    msglen + envlen + FOOTER_LEN != fsize)
+		return -1;
+	e->msglen = msglen;
+	q = p + len - FOOTER_LEN - envlen;
+	end = p + len - FOOTER_LEN;
+	*err_r = "bad envelope";
+	while (q < end) {
+		const char *nl = memchr(q, '\n', (size_t)(end - q));
+		const char *sp, *v;
+		size_t klen, vlen;
+
+		if (nl == NULL || sawend)
+			goto fail;
+		sp = memchr(q, ' ', (size_t)(nl - q));
+		klen = sp ? (size_t)(sp - q) : (size_t)(nl - q);
+		v = sp ? sp + 1 : nl;
+		vlen = (size_t)(nl - v);
+		if (memchr(v, '\0', vlen) || memchr(q, '\0', klen))
+			goto fail;
+		if (klen == 3 && memcmp(q, "end", 3) == 0 && !sp)
+			sawend = true;
+		else if (klen == 2 && memcmp(q, "id", 2) == 0) {
+			if (vlen != QUEUE_ID_LEN)
+				goto fail;
+			memcpy(e->qid, v, QUEUE_ID_LEN);
+			if (!queue_id_valid(e->qid))
+				goto fail;
+		} else if (klen == 4 && memcmp(q, "time", 4) == 0) {
+			char num[24];
+			const char *err;
+
+			if (vlen == 0 || vlen >= sizeof(num))
+				goto fail;
+			memcpy(num, v, vlen);
+			num[vlen] = '\0';
+			e->time = strnum(num, 0, INT64_MAX, &err);
+			if (err)
+				goto fail;
+		} else if (klen == 4 && memcmp(q, "from", 4) == 0 && !e->from)
+			e->from = xstrndup(v, vlen);
+		else if (klen == 4 && memcmp(q, "auth", 4) == 0 && !e->auth)
+			e->auth = xstrndup(v, vlen);
+		else if (klen == 6 && memcmp(q, "client", 6) == 0 && !e->client)
+			e->client = xstrndup(v, vlen);
+		else if (klen == 4 && memcmp(q, "helo", 4) == 0 && !e->helo)
+			e->helo = xstrndup(v, vlen);
+		else if (klen == 7 && memcmp(q, "prepend", 7) == 0 && !e->prepend) {
+			int dl;
+
+			if (vlen == 0 || vlen % 4 != 0 || vlen > ENV_MAX)
+				goto fail;
+			e->prepend = xmalloc(vlen / 4 * 3 + 1);
+			dl = EVP_DecodeBlock((unsigned char *)e->prepend,
+			    (const unsigned char *)v, (int)vlen);
+			if (dl < 0)
+				goto fail;
+			/* EVP_DecodeBlock counts the '=' padding as zero bytes */
+			if (vlen >= 1 && v[vlen - 1] == '=')
+				dl--;
+			if (vlen >= 2 && v[vlen - 2] == '=')
+				dl--;
+			e->prepend[dl] = '\0';
+			if (strlen(e->prepend) != (size_t)dl)
+				goto fail;
+		}
+		else if (klen == 4 && memcmp(q, "rcpt", 4) == 0) {
+			const char *sp2 = memchr(v, ' ', vlen);
+
+			if (sp2 == NULL || sp2 == v || sp2 + 1 == nl ||
+			    memchr(sp2 + 1, ' ', (size_t)(nl - sp2 - 1)) ||
+			    e->nrcpt >= 100000)
+				goto fail;
+			e->rcpt = xreallocarray(e->rcpt, e->nrcpt + 1, sizeof(*e->rcpt));
+			e->rcpt[e->nrcpt].addr = xstrndup(v, (size_t)(sp2 - v));
+			e->rcpt[e->nrcpt].orig = xstrndup(sp2 + 1, (size_t)(nl - sp2 - 1));
+			e->rcpt[e->nrcpt].done = false;
+			e->nrcpt++;
+		} else
+			goto fail;
+		q = nl + 1;
+	}
+	if (!sawend || e->qid[0] == '\0' || !e->from || !e->client || !e->helo ||
+	    e->nrcpt == 0)
+		goto fail;
+	*err_r = NULL;
+	return 0;
+fail:
+	queue_env_free(e);
+	return -1;
+}
+
+int
+queue_file_read_env(int fd, struct queue_env *e, const char **err_r)
+{
+	struct stat st;
+	char foot[FOOTER_LEN], *p;
+	uint64_t msglen, envlen;
+	ssize_t r;
+	int rv;
+
+	memset(e, 0, sizeof(*e));
+	*err_r = "cannot stat";
+	if (fstat(fd, &st) == -1)
+		return -1;
+	*err_r = "no end record";
+	if (st.st_size < FOOTER_LEN)
+		return -1;
+	r = pread(fd, foot, FOOTER_LEN, st.st_size - FOOTER_LEN);
+	if (r != FOOTER_LEN || !queue_footer(foot, &msglen, &envlen))
+		return -1;
+	*err_r = "sizes do not add up";
+	if (envlen + FOOTER_LEN > (uint64_t)st.st_size)
+		return -1;
+	p = xmalloc(envlen + FOOTER_LEN);
+	r = pread(fd, p, envlen + FOOTER_LEN, st.st_size - (off_t)envlen - FOOTER_LEN);
+	if (r != (ssize_t)(envlen + FOOTER_LEN)) {
+		free(p);
+		*err_r = "short read";
+		return -1;
+	}
+	rv = queue_file_parse_env(p, envlen + FOOTER_LEN, (uint64_t)st.st_size, e,
+	    err_r);
+	free(p);
+	return rv;
+}

@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * smtp_server.c - the smtp role: accepts on every listener, keeps the table
+ * of sessions (at most [smtp] max_clients, the next one gets 421), and owns
+ * the channel to the queue role, routing its answers to sessions by id.
+ *
+ * Runs as `user`, chrooted into run_dir when started as root, so it reaches
+ * authd at /authd.sock and nothing on disk besides.  A session's requests
+ * carry its id; an answer for a session that has gone meanwhile is dropped
+ * (an opened queue file is aborted).  If the queue role goes away this
+ * role exits and the parent restarts the set.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "authc.h"
+#include "ev.h"
+#include "log.h"
+#include "xmem.h"
+#include "smtpd.h"
+
+#define MAX_LISTENERS	32
+#define STOP_WAIT_MS	1000
+
+static struct listener	*lst;
+static size_t		 nlst;
+static struct ev_io	 lio[MAX_LISTENERS];
+static struct ev_timer	 accept_timer, stop_timer;
+static struct session	**sessions;
+static size_t		 nsessions, maxsessions;
+static struct ipc	 qch;
+static uint32_t		 next_id;
+static SSL_CTX		*server_tls;
+
+static void
+listeners_want(unsigned ev)
+{
+	size_t i;
+
+	for (i = 0; i < nlst; i++)
+		ev_io_want(&lio[i], ev);
+}
+
+static void
+on_accept_timer(struct ev_timer *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	listeners_want(EV_READ);
+}
+
+static void
+refuse(int fd)
+{
+	char line[300];
+	int n;
+
+	n = snprintf(line, sizeof(line), "421 4.7.0 %s Too many connections, "
+	    "try again later\r\n", smtpd_conf->hostname);
+	(void)send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(fd);
+}
+
+static void
+on_accept(struct ev_io *io, unsigned events, void *arg)
+{
+	const struct listener *l = arg;
+	struct sockaddr_storage ss;
+	char host[NI_MAXHOST];
+	socklen_t sl;
+	int fd;
+
+	(void)events;
+	for (;;) {
+		sl = sizeof(ss);
+		fd = accept4(io->fd, (struct sockaddr *)&ss, &sl,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				log_warn("accept on %s", l->name);
+				listeners_want(0);
+				ev_timer_add(&accept_timer, 1000);
+			}
+			return;
+		}
+		if (getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host),
+		    NULL, 0, NI_NUMERICHOST) != 0)
+			bstrcpy(host, "unknown", sizeof(host));
+		if (nsessions >= maxsessions) {
+			log_info("addr=%s refused: max_clients %zu reached", host,
+			    maxsessions);
+			refuse(fd);
+			continue;
+		}
+		if (++next_id == 0)
+			next_id = 1;
+		sessions[nsessions++] = smtp_session_new(fd, l, host, next_id,
+		    server_tls);
+	}
+}
+
+static struct session *
+session_find(uint32_t id)
+{
+	size_t i;
+
+	for (i = 0; i < nsessions; i++)
+		if (smtp_session_id(sessions[i]) == id)
+			return sessions[i];
+	return NULL;
+}
+
+void
+smtp_server_session_done(struct session *s)
+{
+	size_t i;
+
+	for (i = 0; i < nsessions; i++)
+		if (sessions[i] == s) {
+			sessions[i] = sessions[--nsessions];
+			break;
+		}
+	smtp_session_free(&s);
+	if (ev_timer_pending(&stop_timer) && nsessions == 0)
+		exit(0);
+}
+
+int
+smtp_server_queue_send(struct session *s, uint32_t type, const struct ipc_out *o)
+{
+	return ipc_send(&qch, type, smtp_session_id(s), -1, o);
+}
+
+static void
+on_queue_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
+{
+	struct session *s;
+	struct ipc_out o;
+	const char *qid;
+	size_t n;
+
+	(void)ch;
+	(void)arg;
+	if ((s = session_find(m->hdr.id)) != NULL) {
+		smtp_session_queue_reply(s, m);
+		return;
+	}
+	/* the session is gone: give an opened file back */
+	if (m->hdr.type == Q_OPEN_OK && ipc_get_str(m, &qid, &n)) {
+		ipc_out_init(&o);
+		ipc_put_str(&o, qid);
+		ipc_send(&qch, Q_ABORT, 0, -1, &o);
+	}
+	if (m->fd != -1)
+		close(m->fd);
+}
+
+static void
+on_queue_close(struct ipc *ch, void *arg)
+{
+	(void)ch;
+	(void)arg;
+	log_warnx("the queue role went away; exiting");
+	exit(1);
+}
+
+static void
+on_stop_timer(struct ev_timer *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	exit(0);
+}
+
+/* on_stop - SIGTERM: tell every client 421, give them a second, exit */
+static void
+on_stop(int sig, void *arg)
+{
+	size_t i, n = nsessions;
+
+	(void)sig;
+	(void)arg;
+	listeners_want(0);
+	if (n == 0)
+		exit(0);
+	ev_timer_add(&stop_timer, STOP_WAIT_MS);
+	for (i = n; i > 0; i--)
+		if (i <= nsessions)
+			smtp_session_shutdown(sessions[i - 1]);
+}
+
+void
+smtp_server_run(struct listener *l, size_t nl, int queue_fd, SSL_CTX *tls)
+{
+	size_t i;
+
+	lst = l;
+	nlst = nl < MAX_LISTENERS ? nl : MAX_LISTENERS;
+	server_tls = tls;
+	maxsessions = smtpd_conf->smtp.max_clients ? smtpd_conf->smtp.max_clients : 1;
+	sessions = xcalloc(maxsessions, sizeof(*sessions));
+	authc_init(smtpd_privileged ? "/" : smtpd_conf->run_dir);
+	ipc_init(&qch, queue_fd, on_queue_msg, on_queue_close, NULL);
+	ev_timer_init(&accept_timer, on_accept_timer, NULL);
+	ev_timer_init(&stop_timer, on_stop_timer, NULL);
+	ev_signal(SIGTERM, on_stop, NULL);
+	ev_signal(SIGINT, on_stop, NULL);
+	for (i = 0; i < nlst; i++)
+		ev_io_init(&lio[i], lst[i].fd, on_accept, &lst[i]);
+	listeners_want(EV_READ);
+	ev_run();
+	exit(0);
+}

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * smtp_session.h - the state of one SMTP server session, shared by the
+ * files that implement it: smtp_session.c (I/O, command dispatch),
+ * smtp_session_data.c (DATA into the queue), smtp_session_auth.c (AUTH and
+ * the sender checks of submission).
+ *
+ * A session is a small state machine.  Commands are read one CRLF line at
+ * a time; a command that needs an answer from authd or the queue puts the
+ * session in S_WAIT, which stops reading: pipelined commands stay in the
+ * input buffer and run, in order, when the answer came.
+ */
+#ifndef FACTEUR_SMTP_SESSION_H
+#define FACTEUR_SMTP_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conn.h"
+#include "dkim.h"
+#include "smtpd.h"
+
+#define SESSION_IN_MAX		16384
+#define SESSION_OUT_MAX		16384
+#define SASL_LINE_MAX		2048	/* AUTH lines: base64 of user + password */
+
+enum session_state {
+	S_CMD,		/* reading command lines */
+	S_AUTH,		/* reading a SASL response line */
+	S_WAIT,		/* waiting for authd or the queue; not reading */
+	S_DATA,		/* reading the message */
+};
+
+enum auth_step {
+	AUTH_NONE,
+	AUTH_PLAIN,	/* 334 sent, waiting for the PLAIN response */
+	AUTH_LOGIN_USER,
+	AUTH_LOGIN_PASS,
+};
+
+struct session_rcpt {
+	char		*addr;	/* mailbox (local) or the remote address */
+	char		*orig;	/* as given in RCPT TO */
+};
+
+struct session {
+	struct conn	 c;
+	uint32_t	 id;
+	const struct listener *l;
+	SSL_CTX		*tls_ctx;
+	char		 addr[64];	/* client IP */
+	char		 helo[SMTP_DOMAIN_MAX + 1];
+	bool		 esmtp;
+	bool		 tls;
+	char		 tls_info[128];	/* "TLSv1.3 TLS_AES_..." */
+	enum session_state state;
+	bool		 closing;
+	bool		 skipping;	/* discarding the rest of an over-long line */
+	uint32_t	 authc_id;	/* pending authd request, 0 = none */
+
+	/* AUTH (smtp_session_auth.c) */
+	enum auth_step	 auth_step;
+	char		*auth_user;	/* after 235: the canonical user */
+	char		*login_user;	/* AUTH LOGIN: user between the two steps */
+	char		**senders;	/* addresses the user may send as */
+	size_t		 nsenders;
+	unsigned	 auth_failures;
+
+	/* the transaction */
+	bool		 have_from;
+	struct smtp_path from;
+	char		*pending_rcpt;	/* RCPT waiting for authd */
+	struct session_rcpt *rcpts;
+	size_t		 nrcpt;
+	size_t		 nrcpt_tried;	/* counts refused ones too (max_rcpt) */
+
+	/* DATA (smtp_session_data.c) */
+	int		 qfd;		/* the queue file, -1 */
+	char		 qid[QUEUE_ID_LEN + 1];
+	struct smtp_data d;
+	uint64_t	 written;	/* bytes in the queue file */
+	const char	*data_error;	/* local failure while writing */
+	struct dkim_sign *dkim;		/* signing this message (submission) */
+	char		*prepend;	/* DKIM-Signature header(s), LF form */
+	struct sign_round *sign_round;	/* DKIM requests out */
+};
+
+/* smtp_session.c */
+void	session_reply(struct session *s, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	session_wait(struct session *s);
+void	session_resume(struct session *s);
+void	session_reset_transaction(struct session *s);
+void	session_add_rcpt(struct session *s, const char *addr, const char *orig);
+
+/* smtp_session_data.c */
+void	session_data_start(struct session *s);
+void	session_data_input(struct session *s);
+void	session_data_queue_reply(struct session *s, struct ipc_msg *m);
+void	session_data_abort(struct session *s);
+void	session_data_commit(struct session *s);
+
+/* smtp_session_dkim.c */
+void	session_dkim_start(struct session *s);
+void	session_dkim_feed(struct session *s, const char *p, size_t n);
+const char *session_dkim_end(struct session *s);
+void	session_dkim_sign(struct session *s);
+void	session_dkim_cancel(struct session *s);
+
+/* smtp_session_auth.c */
+void	session_auth_start(struct session *s, const char *args);
+void	session_auth_line(struct session *s, const char *line);
+void	session_mail_check_sender(struct session *s);
+bool	session_sender_allowed(const struct session *s, const char *addr);
+void	session_auth_free(struct session *s);
+
+#endif

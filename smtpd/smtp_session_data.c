@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * smtp_session_data.c - DATA: from "354" to "250 queued as", through the
+ * queue role.
+ *
+ * DATA asks the queue for a new file (Q_OPEN); the queue creates it under
+ * state_dir/queue and passes the descriptor.  The session writes the
+ * Received header, then the message as smtp_data_feed() unstuffs it into
+ * LF form, then the envelope trailer (queue_file.c), closes its descriptor
+ * and asks the queue to commit (Q_COMMIT): the queue checks the trailer,
+ * fsyncs file and directory, and only then does the client get its 250.
+ * A message with bare CR/LF, NUL, an over-long line or over max_size is
+ * read to its end, refused with one reply, and its file removed (Q_ABORT).
+ * Messages of authenticated users whose From domain has a [dkim] sign line
+ * are signed on the way (smtp_session_dkim.c).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "xmem.h"
+#include "smtp_session.h"
+
+static char scratch[SESSION_IN_MAX + 1];
+
+static void
+queue_send_qid(struct session *s, uint32_t type, uint64_t size, bool with_size)
+{
+	struct ipc_out o;
+
+	ipc_out_init(&o);
+	ipc_put_str(&o, s->qid);
+	if (with_size)
+		ipc_put_u64(&o, size);
+	(void)smtp_server_queue_send(s, type, &o);
+}
+
+/* session_data_abort - drop a message being written, if any */
+void
+session_data_abort(struct session *s)
+{
+	if (s->qfd != -1) {
+		close(s->qfd);
+		s->qfd = -1;
+		queue_send_qid(s, Q_ABORT, 0, false);
+	}
+	s->qid[0] = '\0';
+	s->data_error = NULL;
+	session_dkim_cancel(s);
+	dkim_sign_free(&s->dkim);
+	free(s->prepend);
+	s->prepend = NULL;
+}
+
+void
+session_data_start(struct session *s)
+{
+	struct ipc_out o;
+
+	ipc_out_init(&o);
+	if (smtp_server_queue_send(s, Q_OPEN, &o) == -1) {
+		session_reply(s, "451 4.3.0 Queue unavailable, try again later");
+		return;
+	}
+	session_wait(s);
+}
+
+static void
+qwrite(struct session *s, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0 && s->data_error == NULL) {
+		w = write(s->qfd, p, n);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			log_warn("session=%08x qid=%s write to the queue", s->id, s->qid);
+			s->data_error = "451 4.3.0 Error writing to the queue, try again later";
+			return;
+		}
+		p += w;
+		n -= (size_t)w;
+		s->written += (uint64_t)w;
+	}
+}
+
+/* received_header - RFC 5321 4.4 trace field, with RFC 3848 protocol names */
+static void
+received_header(struct session *s)
+{
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	struct buf b;
+
+	localtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	buf_init(&b, 4096);
+	buf_printf(&b, "Received: from %s ([%s%s])\n\tby %s (facteur) with %s%s%s id %s",
+	    s->helo, strchr(s->addr, ':') ? "IPv6:" : "", s->addr,
+	    smtpd_conf->hostname, s->esmtp ? "ESMTP" : "SMTP",
+	    s->tls ? "S" : "", s->auth_user ? "A" : "", s->qid);
+	if (s->tls)
+		buf_printf(&b, "\n\t(%s)", s->tls_info);
+	if (s->nrcpt == 1)
+		buf_printf(&b, "\n\tfor <%s>", s->rcpts[0].orig);
+	buf_printf(&b, ";\n\t%s\n", date);
+	qwrite(s, buf_head(&b), b.len);
+	buf_free(&b);
+}
+
+static void
+open_ok(struct session *s, struct ipc_msg *m)
+{
+	const char *qid;
+	size_t n;
+
+	if (!ipc_get_str(m, &qid, &n) || n != QUEUE_ID_LEN || m->fd == -1) {
+		if (m->fd != -1)
+			close(m->fd);
+		session_reply(s, "451 4.3.0 Queue error, try again later");
+		session_resume(s);
+		return;
+	}
+	s->qfd = m->fd;
+	m->fd = -1;
+	memcpy(s->qid, qid, QUEUE_ID_LEN + 1);
+	s->written = 0;
+	s->data_error = NULL;
+	smtp_data_init(&s->d, smtpd_conf->smtp.max_size ? smtpd_conf->smtp.max_size :
+	    UINT64_MAX);
+	received_header(s);
+	session_dkim_start(s);
+	session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+	s->state = S_DATA;
+	session_resume(s);
+}
+
+/* commit - write the envelope, hand the file to the queue */
+void
+session_data_commit(struct session *s)
+{
+	struct queue_env e;
+	struct queue_rcpt *r;
+	struct buf b;
+	size_t i;
+
+	memset(&e, 0, sizeof(e));
+	memcpy(e.qid, s->qid, sizeof(e.qid));
+	e.time = (int64_t)time(NULL);
+	e.from = s->from.addr;
+	e.auth = s->auth_user;
+	e.client = s->addr;
+	e.helo = s->helo;
+	e.prepend = s->prepend;
+	e.msglen = s->written;
+	r = xcalloc(s->nrcpt, sizeof(*r));
+	for (i = 0; i < s->nrcpt; i++) {
+		r[i].addr = s->rcpts[i].addr;
+		r[i].orig = s->rcpts[i].orig;
+	}
+	e.rcpt = r;
+	e.nrcpt = s->nrcpt;
+	buf_init(&b, 0);
+	if (queue_file_trailer(&b, &e) == -1)
+		s->data_error = "554 5.5.0 Envelope cannot be queued";
+	else
+		qwrite(s, buf_head(&b), b.len);
+	buf_free(&b);
+	free(r);
+	if (s->data_error) {
+		session_reply(s, "%s", s->data_error);
+		session_reset_transaction(s);
+		session_resume(s);
+		return;
+	}
+	close(s->qfd);
+	s->qfd = -1;
+	queue_send_qid(s, Q_COMMIT, s->written, true);
+	session_wait(s);
+}
+
+/* data_end - the final dot was read */
+static void
+data_end(struct session *s)
+{
+	const char *err = s->data_error;
+
+	if (err == NULL && s->d.errors)
+		err = smtp_data_error(s->d.errors);
+	if (err == NULL)
+		err = session_dkim_end(s);
+	if (err) {
+		log_info("session=%08x addr=%s qid=%s refused: %s", s->id, s->addr,
+		    s->qid, err);
+		session_reply(s, "%s", err);
+		session_reset_transaction(s);
+		s->state = S_CMD;
+		return;
+	}
+	s->state = S_WAIT;
+	conn_pause(&s->c, true);
+	session_dkim_sign(s);	/* calls session_data_commit() when done */
+}
+
+void
+session_data_input(struct session *s)
+{
+	struct buf *in = &s->c.in;
+	size_t used, outlen;
+	bool done;
+
+	if (in->len == 0)
+		return;
+	used = smtp_data_feed(&s->d, buf_head(in), in->len, scratch, &outlen, &done);
+	if (outlen && s->d.errors == 0 && s->data_error == NULL) {
+		qwrite(s, scratch, outlen);
+		session_dkim_feed(s, scratch, outlen);
+	}
+	buf_drain(in, used);
+	if (done)
+		data_end(s);
+}
+
+void
+session_data_queue_reply(struct session *s, struct ipc_msg *m)
+{
+	const char *why;
+	size_t n;
+
+	if (s->closing || s->state != S_WAIT) {
+		if (m->hdr.type == Q_OPEN_OK && m->fd != -1) {
+			const char *qid;
+
+			close(m->fd);
+			m->fd = -1;
+			if (ipc_get_str(m, &qid, &n) && n == QUEUE_ID_LEN) {
+				memcpy(s->qid, qid, QUEUE_ID_LEN + 1);
+				queue_send_qid(s, Q_ABORT, 0, false);
+			}
+		}
+		return;
+	}
+	switch (m->hdr.type) {
+	case Q_OPEN_OK:
+		open_ok(s, m);
+		return;
+	case Q_COMMIT_OK:
+		log_info("session=%08x addr=%s qid=%s from=<%s> nrcpt=%zu size=%" PRIu64
+		    "%s%s%s queued", s->id, s->addr, s->qid, s->from.addr, s->nrcpt,
+		    s->written, s->auth_user ? " user=" : "",
+		    s->auth_user ? s->auth_user : "", s->tls ? " tls=yes" : "");
+		session_reply(s, "250 2.0.0 Ok: queued as %s", s->qid);
+		s->qid[0] = '\0';
+		break;
+	case Q_OPEN_FAIL:
+	case Q_COMMIT_FAIL:
+		if (!ipc_get_str(m, &why, &n))
+			why = "queue error";
+		log_warnx("session=%08x addr=%s queue refused the message: %s",
+		    s->id, s->addr, why);
+		session_reply(s, "451 4.3.0 Queue error, try again later");
+		s->qid[0] = '\0';
+		break;
+	default:
+		return;
+	}
+	session_reset_transaction(s);
+	session_resume(s);
+}

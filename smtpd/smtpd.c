@@ -1,0 +1,459 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * smtpd.c - facteur-smtpd main: the parent process.
+ *
+ * Reads the configuration, binds every listener, loads the TLS contexts and
+ * the relay password while it may still read root-only files, then forks
+ * the four roles (smtp, queue, deliver, relay; see smtpd.h) connected by
+ * socketpairs, and supervises them: when one dies the others are stopped
+ * and the whole set starts again after a backoff (disk is the truth, so
+ * nothing accepted is lost).  SIGTERM/SIGINT stop everything; SIGHUP
+ * rereads the configuration and restarts the roles with it, or keeps the
+ * old one (and says why) when the new file is bad.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include "ev.h"
+#include "log.h"
+#include "priv.h"
+#include "tls.h"
+#include "xmem.h"
+#include "smtpd.h"
+
+#define MAX_LISTENERS	32
+#define BACKOFF_MIN_MS	200
+#define BACKOFF_MAX_MS	10000
+#define STOP_GRACE_MS	5000
+
+enum role { ROLE_SMTP, ROLE_QUEUE, ROLE_DELIVER, ROLE_RELAY, NROLES };
+static const char *role_name[NROLES] = { "smtp", "queue", "deliver", "relay" };
+
+struct conf	*smtpd_conf;
+bool		 smtpd_privileged;
+
+static struct listener	 listeners[MAX_LISTENERS];
+static size_t		 nlisteners;
+static SSL_CTX		*server_tls;
+static SSL_CTX		*client_tls;
+static char		*relay_password;
+static uid_t		 run_uid;
+static gid_t		 run_gid;
+
+static pid_t		 pids[NROLES];
+static bool		 stopping, restarting;
+static uint64_t		 started_at;
+static unsigned		 backoff_ms = BACKOFF_MIN_MS;
+static struct ev_timer	 restart_timer, kill_timer;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: facteur-smtpd -c FILE [-d]\n");
+	exit(2);
+}
+
+/* listen_on - bind one configured address; fatal on failure (startup) */
+static void
+listen_on(const struct conf_addr *a, enum smtp_port kind)
+{
+	struct addrinfo hints, *res;
+	struct listener *l;
+	char port[8];
+	int fd, one = 1, rv;
+
+	if (nlisteners == MAX_LISTENERS)
+		fatalx("more than %d smtp listeners", MAX_LISTENERS);
+	l = &listeners[nlisteners];
+	if (!conf_addr_format(a, l->name, sizeof(l->name)))
+		fatalx("listen address too long");
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	snprintf(port, sizeof(port), "%u", a->port);
+	if ((rv = getaddrinfo(a->host[0] ? a->host : NULL, port, &hints, &res)) != 0)
+		fatalx("listen %s: %s", l->name, gai_strerror(rv));
+	fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		fatal("socket for %s", l->name);
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (res->ai_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) == -1)
+		fatal("bind %s", l->name);
+	if (listen(fd, 128) == -1)
+		fatal("listen %s", l->name);
+	freeaddrinfo(res);
+	l->fd = fd;
+	l->kind = kind;
+	nlisteners++;
+}
+
+/* read_relay_password - the first line of [relay] password_file */
+static char *
+read_relay_password(const struct conf *c)
+{
+	char err[512], line[1024];
+	FILE *f;
+	size_t n;
+
+	if (!c->relay.enabled || c->relay.password_file == NULL)
+		return NULL;
+	if ((f = fopen(c->relay.password_file, "re")) == NULL)
+		fatal("%s", c->relay.password_file);
+	if (!conf_secret_fd_ok(fileno(f), c->relay.password_file, err, sizeof(err)))
+		fatalx("%s", err);
+	if (fgets(line, sizeof(line), f) == NULL)
+		fatalx("%s: expected the relay password on the first line",
+		    c->relay.password_file);
+	fclose(f);
+	n = strcspn(line, "\r\n");
+	line[n] = '\0';
+	if (n == 0)
+		fatalx("%s: expected the relay password on the first line",
+		    c->relay.password_file);
+	{
+		char *p = xstrdup(line);
+
+		wipe(line, sizeof(line));
+		return p;
+	}
+}
+
+/* make_dir - mkdir if missing, owned by the run user when we are root */
+static void
+make_dir(const char *path)
+{
+	if (mkdir(path, 0700) == -1 && errno != EEXIST)
+		fatal("mkdir %s", path);
+	if (smtpd_privileged && chown(path, run_uid, run_gid) == -1)
+		fatal("chown %s", path);
+}
+
+static void
+setup_dirs(const struct conf *c)
+{
+	char path[4096];
+
+	if (!bsnprintf(path, sizeof(path), "%s/queue", c->state_dir))
+		fatalx("state_dir too long");
+	make_dir(path);
+	if (!bsnprintf(path, sizeof(path), "%s/queue/msg", c->state_dir))
+		fatalx("state_dir too long");
+	make_dir(path);
+}
+
+/* ---- the roles ---------------------------------------------------------- */
+
+static void
+role_on_stop(int sig, void *arg)
+{
+	(void)arg;
+	log_debug("signal %d, exiting", sig);
+	_exit(0);
+}
+
+/* role_enter - common start of a child: loop, signals, identity */
+static void
+role_enter(enum role r, const char *chroot_dir)
+{
+	static char ident[32];	/* log_set_ident keeps the pointer */
+
+	snprintf(ident, sizeof(ident), "smtpd-%s", role_name[r]);
+	log_set_ident(ident);
+	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		_exit(0);
+	ev_init();
+	ev_signal(SIGPIPE, NULL, NULL);
+	ev_signal(SIGTERM, role_on_stop, NULL);
+	ev_signal(SIGINT, role_on_stop, NULL);
+	ev_signal(SIGHUP, NULL, NULL);
+	if (smtpd_privileged)
+		priv_drop(run_uid, run_gid, chroot_dir);
+}
+
+static void
+close_listeners(void)
+{
+	size_t i;
+
+	for (i = 0; i < nlisteners; i++)
+		close(listeners[i].fd);
+}
+
+static void
+xsocketpair(int sv[2])
+{
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		log_panic("socketpair: %s", strerror(errno));
+}
+
+static pid_t
+xfork(void)
+{
+	pid_t pid = fork();
+
+	if (pid == -1)
+		log_panic("fork: %s", strerror(errno));
+	return pid;
+}
+
+static void
+start_roles(void)
+{
+	int sq[2], qd[2], qr[2];
+	enum role r;
+
+	xsocketpair(sq);
+	xsocketpair(qd);
+	xsocketpair(qr);
+	for (r = 0; r < NROLES; r++) {
+		if ((pids[r] = xfork()) != 0)
+			continue;
+		switch (r) {
+		case ROLE_SMTP:
+			close(sq[1]); close(qd[0]); close(qd[1]); close(qr[0]); close(qr[1]);
+			role_enter(r, smtpd_privileged ? smtpd_conf->run_dir : NULL);
+			smtp_server_run(listeners, nlisteners, sq[0], server_tls);
+		case ROLE_QUEUE:
+			close_listeners();
+			close(sq[0]); close(qd[1]); close(qr[1]);
+			role_enter(r, NULL);
+			queue_run(sq[1], qd[0], qr[0]);
+		case ROLE_DELIVER:
+			close_listeners();
+			close(sq[0]); close(sq[1]); close(qd[0]); close(qr[0]); close(qr[1]);
+			role_enter(r, NULL);
+			deliver_run(qd[1]);
+		case ROLE_RELAY:
+			close_listeners();
+			close(sq[0]); close(sq[1]); close(qd[0]); close(qd[1]); close(qr[0]);
+			role_enter(r, NULL);
+			relay_run(qr[1], client_tls, relay_password);
+		case NROLES:
+			break;
+		}
+		_exit(1);
+	}
+	close(sq[0]); close(sq[1]); close(qd[0]); close(qd[1]);
+	close(qr[0]); close(qr[1]);
+	started_at = ev_now();
+	restarting = false;
+}
+
+static size_t
+roles_alive(void)
+{
+	size_t n = 0;
+	enum role r;
+
+	for (r = 0; r < NROLES; r++)
+		if (pids[r] > 0)
+			n++;
+	return n;
+}
+
+static void
+kill_roles(int sig)
+{
+	enum role r;
+
+	for (r = 0; r < NROLES; r++)
+		if (pids[r] > 0)
+			(void)kill(pids[r], sig);
+}
+
+static void
+on_kill_timer(struct ev_timer *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	log_warnx("roles did not stop in time, killing them");
+	kill_roles(SIGKILL);
+}
+
+static void
+on_restart_timer(struct ev_timer *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	if (!stopping)
+		start_roles();
+}
+
+/* all_gone - every role was reaped: exit, or start the set again */
+static void
+all_gone(void)
+{
+	ev_timer_del(&kill_timer);
+	if (stopping) {
+		ev_break();
+		return;
+	}
+	if (ev_now() - started_at > 10000)
+		backoff_ms = BACKOFF_MIN_MS;
+	log_info("starting the roles again in %u ms", backoff_ms);
+	ev_timer_add(&restart_timer, backoff_ms);
+	backoff_ms = backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff_ms * 2;
+}
+
+static void
+on_child(int sig, void *arg)
+{
+	enum role r;
+	pid_t pid;
+	int status;
+
+	(void)sig;
+	(void)arg;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (r = 0; r < NROLES; r++)
+			if (pids[r] == pid)
+				break;
+		if (r == NROLES)
+			continue;
+		pids[r] = 0;
+		if (!stopping && !restarting) {
+			if (WIFSIGNALED(status))
+				log_warnx("%s role died of signal %d; restarting every role",
+				    role_name[r], WTERMSIG(status));
+			else
+				log_warnx("%s role exited with status %d; restarting every role",
+				    role_name[r], WEXITSTATUS(status));
+			restarting = true;
+			kill_roles(SIGTERM);
+			ev_timer_add(&kill_timer, STOP_GRACE_MS);
+		}
+	}
+	if (roles_alive() == 0 && (stopping || restarting))
+		all_gone();
+}
+
+static void
+on_stop(int sig, void *arg)
+{
+	(void)arg;
+	log_info("signal %d, exiting", sig);
+	stopping = true;
+	if (roles_alive() == 0) {
+		ev_break();
+		return;
+	}
+	kill_roles(SIGTERM);
+	ev_timer_add(&kill_timer, STOP_GRACE_MS);
+}
+
+static void
+on_hup(int sig, void *arg)
+{
+	struct conf *c;
+
+	(void)sig;
+	(void)arg;
+	if ((c = conf_load(smtpd_conf->file, stderr)) == NULL) {
+		log_warnx("SIGHUP: %s has errors (above); keeping the running "
+		    "configuration", smtpd_conf->file);
+		return;
+	}
+	log_info("SIGHUP: configuration reread; restarting the roles "
+	    "(listen addresses and TLS files change only on a restart)");
+	conf_free(&smtpd_conf);
+	smtpd_conf = c;
+	if (roles_alive() == 0) {
+		start_roles();
+		return;
+	}
+	restarting = true;
+	kill_roles(SIGTERM);
+	ev_timer_add(&kill_timer, STOP_GRACE_MS);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = CONF_DEFAULT_PATH;
+	struct passwd *pw;
+	bool debug = false;
+	size_t i;
+	int ch;
+
+	while ((ch = getopt(argc, argv, "c:d")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'd':
+			debug = true;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	smtpd_conf = conf_load_or_die(path);
+	log_init("smtpd", debug || smtpd_conf->log_stderr, false);
+
+	smtpd_privileged = geteuid() == 0;
+	if (smtpd_privileged) {
+		if ((pw = getpwnam(smtpd_conf->user)) == NULL)
+			fatalx("user %s: no such account", smtpd_conf->user);
+		run_uid = pw->pw_uid;
+		run_gid = pw->pw_gid;
+	} else {
+		log_warnx("not started as root: running as uid %ld, no chroot, "
+		    "no privilege drop", (long)geteuid());
+		run_uid = geteuid();
+		run_gid = getegid();
+	}
+	setup_dirs(smtpd_conf);
+
+	for (i = 0; i < smtpd_conf->smtp.listen.n; i++)
+		listen_on(&smtpd_conf->smtp.listen.v[i], PORT_MX);
+	for (i = 0; i < smtpd_conf->smtp.submission.n; i++)
+		listen_on(&smtpd_conf->smtp.submission.v[i], PORT_SUBMISSION);
+	for (i = 0; i < smtpd_conf->smtp.submissions.n; i++)
+		listen_on(&smtpd_conf->smtp.submissions.v[i], PORT_SUBMISSIONS);
+
+	if (smtpd_conf->tls.cert &&
+	    (server_tls = tls_server_ctx(smtpd_conf->tls.cert, smtpd_conf->tls.key)) == NULL)
+		fatalx("[tls] cannot load %s / %s", smtpd_conf->tls.cert,
+		    smtpd_conf->tls.key);
+	if (smtpd_conf->smtp.submissions.n && server_tls == NULL)
+		fatalx("%s: [smtp] submissions needs a [tls] section", path);
+	client_tls = tls_client_ctx(smtpd_conf->relay.enabled ? smtpd_conf->relay.verify : false,
+	    smtpd_conf->relay.enabled ? smtpd_conf->relay.ca_file : NULL);
+	if (client_tls == NULL)
+		fatalx("cannot set up the outbound TLS context");
+	relay_password = read_relay_password(smtpd_conf);
+
+	ev_init();
+	ev_signal(SIGPIPE, NULL, NULL);
+	ev_signal(SIGCHLD, on_child, NULL);
+	ev_signal(SIGTERM, on_stop, NULL);
+	ev_signal(SIGINT, on_stop, NULL);
+	ev_signal(SIGHUP, on_hup, NULL);
+	ev_timer_init(&restart_timer, on_restart_timer, NULL);
+	ev_timer_init(&kill_timer, on_kill_timer, NULL);
+	log_info("ready: %zu smtp listeners, tls %s, %s", nlisteners,
+	    server_tls ? "on" : "off",
+	    smtpd_conf->relay.enabled ? "outbound through the relay" :
+	    "outbound direct to MX");
+	start_roles();
+	ev_run();
+	return 0;
+}

@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * smtpd.h - facteur-smtpd private structures and prototypes.
+ *
+ * Roles (one process each, one event loop each; SPEC 5, STYLE 5):
+ *
+ *   role     user         chroot    may open                     talks to
+ *   -------  -----------  --------  ---------------------------  -----------------
+ *   parent   root         -         config, cert/key, binds      children (signals)
+ *   smtp     conf user    run_dir   nothing (fds from queue)     queue, authd
+ *   queue    conf user    -         state_dir/queue              smtp, deliver
+ *   deliver  conf user    -         Maildirs under mail_dir      queue
+ *   relay    conf user    -         network (outbound), DNS      queue
+ *
+ * The parent binds every listener, loads the TLS certificate, creates the
+ * socketpairs and forks the three roles.  When any role dies the parent
+ * stops the others and starts the set again with a backoff: disk is the
+ * truth, so nothing accepted is lost and the queue resumes at start.
+ * Started as an ordinary user nothing is dropped or chrooted (one warning).
+ * Out of memory kills the role (x* allocators); the parent restarts it.
+ */
+#ifndef FACTEUR_SMTPD_H
+#define FACTEUR_SMTPD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <openssl/ssl.h>
+
+#include "conf.h"
+#include "ipc.h"
+
+#define SMTP_CMD_MAX		512	/* RFC 5321 4.5.3.1.4, with CRLF */
+#define SMTP_TEXT_MAX		1000	/* RFC 5321 4.5.3.1.6, with CRLF */
+#define SMTP_PATH_MAX		256	/* RFC 5321 4.5.3.1.3 */
+#define SMTP_LOCAL_MAX		64	/* RFC 5321 4.5.3.1.1 */
+#define SMTP_DOMAIN_MAX		255	/* RFC 5321 4.5.3.1.2 */
+#define QUEUE_ID_LEN		16
+
+/* listener kinds (SPEC 3 [smtp]) */
+enum smtp_port {
+	PORT_MX,		/* listen: port 25, no AUTH needed to receive */
+	PORT_SUBMISSION,	/* submission: STARTTLS, AUTH required */
+	PORT_SUBMISSIONS,	/* submissions: implicit TLS, AUTH required */
+};
+
+struct listener {
+	int		 fd;
+	enum smtp_port	 kind;
+	char		 name[300];	/* "127.0.0.1:25" for logs */
+};
+
+/* IPC between the roles */
+enum smtpd_ipc {
+	Q_OPEN = 1,		/* smtp -> queue: a new message file, please */
+	Q_OPEN_OK,		/* queue -> smtp: fd + str qid */
+	Q_OPEN_FAIL,
+	Q_COMMIT,		/* smtp -> queue: str qid, u64 size */
+	Q_COMMIT_OK,		/* queue -> smtp: durable */
+	Q_COMMIT_FAIL,		/* queue -> smtp: str reason */
+	Q_ABORT,		/* smtp -> queue: str qid (no answer) */
+	/*
+	 * queue -> deliver: fd (the queue file), str qid, u32 rcpt index,
+	 * str mailbox, str sender, str prepend, u64 msglen, u64 time (queued),
+	 * u32 recovered (1: a delivery may have completed before a crash).
+	 */
+	D_DELIVER = 20,
+	D_RESULT,		/* deliver -> queue: str qid, u32 rcpt index, u32 res,
+				   str text */
+	/*
+	 * queue -> relay: one message, its pending remote recipients.
+	 *   fd: the queue file, read-only; its first msglen bytes are the
+	 *       message in LF form (no dot-stuffing, "\n" line ends)
+	 *   str qid, str from ("" = null sender), u64 msglen,
+	 *   str prepend (header lines in LF form to send before the message,
+	 *       e.g. DKIM-Signature; "" for none),
+	 *   u32 n, n x (u32 rcpt index, str address)
+	 * The relay answers one R_RESULT per recipient, then one R_DONE, all
+	 * with the R_SEND's ipc id.  It closes the fd when done.
+	 */
+	R_SEND = 30,
+	R_RESULT,		/* relay -> queue: u32 rcpt index, u32 res, str reply */
+	R_DONE,			/* relay -> queue: nothing more for this R_SEND */
+};
+
+enum deliver_res {
+	RES_OK = 0,
+	RES_TEMPFAIL,
+	RES_PERMFAIL,
+};
+
+/* smtpd.c */
+extern struct conf	*smtpd_conf;
+extern bool		 smtpd_privileged;	/* started as root */
+
+/* smtp_cmd.c: command parsing, no I/O */
+enum smtp_verb {
+	CMD_UNKNOWN,
+	CMD_HELO,
+	CMD_EHLO,
+	CMD_MAIL,
+	CMD_RCPT,
+	CMD_DATA,
+	CMD_RSET,
+	CMD_NOOP,
+	CMD_QUIT,
+	CMD_VRFY,
+	CMD_EXPN,
+	CMD_HELP,
+	CMD_STARTTLS,
+	CMD_AUTH,
+	CMD_BDAT,
+};
+
+struct smtp_path {
+	char		 addr[SMTP_PATH_MAX + 1];	/* "" for the null path <> */
+	size_t		 at;		/* index of '@' in addr, 0 if none */
+	uint64_t	 size;		/* MAIL SIZE= (0 = not given) */
+	bool		 body8;		/* BODY=8BITMIME */
+};
+
+enum smtp_verb	smtp_cmd_verb(const char *line, size_t len, const char **args_r);
+/* smtp_cmd_path - parse "FROM:<a@b> PARAMS" / "TO:<a@b> PARAMS".
+ * Returns NULL on success, else the reply text to send (static). */
+const char	*smtp_cmd_path(const char *args, bool mail, struct smtp_path *p);
+bool		 smtp_cmd_valid_domain(const char *d, size_t len);
+bool		 smtp_cmd_valid_helo(const char *s);
+
+/* smtp_auth.c: AUTH response decoding, no I/O */
+/* smtp_auth_b64 - strict base64 ("=" alone is empty); -1 if bad or too long */
+int	 smtp_auth_b64(const char *in, char *out, size_t outsz, size_t *outlen);
+/*
+ * smtp_auth_plain - split a decoded PLAIN response (p holds len bytes and
+ * room for one more) into user and password; NULL, or the reply to send.
+ */
+const char *smtp_auth_plain(char *p, size_t len, const char **user,
+	    const char **pass);
+
+/* smtp_data.c: DATA stream, no I/O */
+#define DATA_ERR_BARE_LF	0x01
+#define DATA_ERR_BARE_CR	0x02
+#define DATA_ERR_NUL		0x04
+#define DATA_ERR_LONG_LINE	0x08
+#define DATA_ERR_TOO_BIG	0x10
+
+struct smtp_data {
+	int		 state;
+	unsigned	 errors;	/* DATA_ERR_* seen so far */
+	size_t		 linelen;
+	uint64_t	 size;		/* bytes of output (LF form) */
+	uint64_t	 max;		/* max_size */
+};
+
+void	smtp_data_init(struct smtp_data *d, uint64_t max);
+/*
+ * smtp_data_feed - consume input up to and including the final
+ * CRLF.CRLF; writes the unstuffed, LF-terminated message to `out`, which
+ * must hold len + 1 bytes (a CR held back from the previous call may be
+ * written with the next byte).  Returns bytes consumed; sets
+ * *done_r when the end was seen and *outlen_r to the bytes written.
+ */
+size_t	smtp_data_feed(struct smtp_data *d, const char *in, size_t len,
+	    char *out, size_t *outlen_r, bool *done_r);
+const char *smtp_data_error(unsigned errors);
+
+/* smtp_server.c: the smtp role: listeners, session table, queue channel */
+struct session;
+void	smtp_server_run(struct listener *l, size_t nl, int queue_fd,
+	    SSL_CTX *tls) __attribute__((noreturn));
+/* smtp_server_queue_send - a request to the queue for session s */
+int	smtp_server_queue_send(struct session *s, uint32_t type,
+	    const struct ipc_out *o);
+void	smtp_server_session_done(struct session *s);
+
+/* smtp_session.c: one SMTP server session */
+struct session	*smtp_session_new(int fd, const struct listener *l,
+		    const char *addr, uint32_t id, SSL_CTX *tls);
+void	smtp_session_free(struct session **sp);
+uint32_t smtp_session_id(const struct session *s);
+/* smtp_session_queue_reply - the queue answered request type for s */
+void	smtp_session_queue_reply(struct session *s, struct ipc_msg *m);
+/* smtp_session_shutdown - the server is stopping: 421 and close */
+void	smtp_session_shutdown(struct session *s);
+
+/* queue.c: the queue role */
+void	queue_run(int smtp_fd, int deliver_fd, int relay_fd)
+	    __attribute__((noreturn));
+
+/* queue_file.c: on-disk format, see the top of queue_file.c */
+struct queue_rcpt {
+	char		*addr;		/* where to deliver: a mailbox or remote address */
+	char		*orig;		/* as given in RCPT TO */
+	bool		 done;
+};
+
+struct queue_env {
+	char		 qid[QUEUE_ID_LEN + 1];
+	int64_t		 time;
+	char		*from;		/* "" for <> */
+	char		*auth;		/* authenticated user or NULL */
+	char		*client;
+	char		*helo;
+	char		*prepend;	/* header lines (LF form) added on the way out
+					   (DKIM-Signature) or NULL */
+	struct queue_rcpt *rcpt;
+	size_t		 nrcpt;
+	uint64_t	 msglen;	/* message bytes at the start of the file */
+};
+
+void	queue_id_new(char out[QUEUE_ID_LEN + 1]);
+bool	queue_id_valid(const char *s);
+/* queue_file_envelope - the trailer to append after msglen message bytes */
+int	queue_file_trailer(struct buf *b, const struct queue_env *e);
+/* queue_file_read_env - parse and validate the trailer of open file fd */
+int	queue_file_read_env(int fd, struct queue_env *e, const char **err_r);
+int	queue_file_parse_env(const char *p, size_t len, uint64_t fsize,
+	    struct queue_env *e, const char **err_r);
+void	queue_env_free(struct queue_env *e);
+
+/* deliver_maildir.c: the deliver role */
+void	deliver_run(int queue_fd) __attribute__((noreturn));
+
+/*
+ * relay.c: the relay role (outbound SMTP: smarthost or MX via c-ares).
+ * `relay_password` is the [relay] password read by the parent before
+ * privileges were dropped (NULL without [relay] or without a login).
+ * Results: RES_OK (sent), RES_TEMPFAIL (retry later), RES_PERMFAIL (bounce),
+ * with the remote reply or the local reason as text.
+ */
+void	relay_run(int queue_fd, SSL_CTX *client_tls, const char *relay_password)
+	    __attribute__((noreturn));
+
+#endif
