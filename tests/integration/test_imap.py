@@ -902,17 +902,34 @@ def test_restart_uids():
 
 
 def test_lost_uidlist():
+    """A lost or corrupt UID list: a new, larger UIDVALIDITY (the UIDs a
+    client kept are invalid as a whole, never silently reused)."""
     m = connect()
     m.select('Archive')
-    uv1 = m.untagged_responses.get('UIDVALIDITY')[-1]
+    uv1 = int(m.untagged_responses.get('UIDVALIDITY')[-1])
     m.logout()
+    path = os.path.join(env.mail_dir(ALICE), '.Archive', 'facteur-uidlist')
     env.stop('imapd')
-    os.unlink(os.path.join(env.mail_dir(ALICE), '.Archive', 'facteur-uidlist'))
+    os.unlink(path)
     env.start('imapd', ports=[PORT, PORT_STARTTLS])
     m = connect()
     m.select('Archive')
-    uv2 = m.untagged_responses.get('UIDVALIDITY')[-1]
-    ft.check(uv1 != uv2, 'lost UID list: new UIDVALIDITY', (uv1, uv2))
+    uv2 = int(m.untagged_responses.get('UIDVALIDITY')[-1])
+    ft.check(uv2 > uv1, 'lost UID list: new, larger UIDVALIDITY', (uv1, uv2))
+    m.logout()
+    env.stop('imapd')
+    with open(path, 'r+b') as f:
+        f.seek(40)
+        f.write(b'\ngarbage here\n')
+    env.start('imapd', ports=[PORT, PORT_STARTTLS])
+    m = connect()
+    typ, data = m.select('Archive')
+    uv3 = int(m.untagged_responses.get('UIDVALIDITY')[-1])
+    typ, data = m.uid('SEARCH', 'ALL')
+    uids = [int(u) for u in data[0].split()]
+    ft.check(uv3 > uv2 and uids == list(range(1, len(uids) + 1)),
+             'corrupt UID list: new UIDVALIDITY, renumbered from 1',
+             (uv2, uv3, uids[:5]))
     m.logout()
 
 
@@ -989,12 +1006,44 @@ SyncState *
     m = connect(BOB)
     typ, data = m.select('INBOX')
     ft.check(int(data[0]) == 6, 'mbsync pushed a message', data)
+    # flags both ways: \Flagged set on the server, \Seen set locally
+    m.store('1', '+FLAGS', '\\Flagged')
+    typ, data = m.fetch('1', '(BODY.PEEK[HEADER.FIELDS (Message-ID)])')
+    mid = data[0][1].strip().split()[-1]
+    m.logout()
+    boxes = [os.path.join(local, 'INBOX', sub) for sub in ('cur', 'new')]
+
+    def local_files():
+        return sorted(os.path.join(b, n) for b in boxes for n in os.listdir(b))
+
+    def info(p):
+        n = os.path.basename(p)
+        return n.split(':2,')[1] if ':2,' in n else ''
+    target = [p for p in local_files() if mid not in open(p, 'rb').read()][0]
+    base = os.path.basename(target).split(':')[0]
+    os.rename(target, os.path.join(boxes[0], base + ':2,' +
+                                   ''.join(sorted(set(info(target) + 'S')))))
+    r = sync()
+    ft.check(r.returncode == 0, 'mbsync flag sync', r.stderr[-2000:])
+    flagged = [p for p in local_files() if mid in open(p, 'rb').read()]
+    ft.check(len(flagged) == 1 and 'F' in info(flagged[0]),
+             'mbsync pulled \\Flagged', local_files())
+    m = connect(BOB)
+    m.select('INBOX')
+    typ, data = m.search(None, 'SEEN')
+    ft.check(len(data[0].split()) == 1, 'mbsync pushed \\Seen', data)
     m.logout()
     state = open(os.path.join(local, 'INBOX', '.mbsyncstate'), 'rb').read()
+    before = local_files(), env.maildir_files(BOB)
     r = sync()
-    ft.check(r.returncode == 0, 'mbsync third sync', r.stderr[-2000:])
+    ft.check(r.returncode == 0, 'mbsync sync without changes',
+             r.stderr[-2000:])
     state2 = open(os.path.join(local, 'INBOX', '.mbsyncstate'), 'rb').read()
-    ft.check(state == state2, 'mbsync: a sync with no change is a no-op')
+    after = local_files(), env.maildir_files(BOB)
+    ft.check(state == state2 and before == after,
+             'mbsync: a sync with no change is a no-op (no file added, '
+             'renamed or removed on either side, state unchanged)',
+             (before, after))
 
 
 def test_big_mailbox():
@@ -1168,29 +1217,67 @@ def test_failed_login_delay():
 
 
 def test_smtp_to_imap():
-    """A message received by facteur-smtpd is read back over IMAPS."""
+    """A message received by facteur-smtpd is read back over IMAPS byte
+    for byte (after the trace fields smtpd adds), and IDLE sees it come."""
     if not HAVE_SMTPD:
         print('# facteur-smtpd not built: SMTP delivery path not tested')
         return
     import smtplib
     marker = f'smtp-imap-{time.time()}'
+    body = ('First line.\r\n.leading dot\r\n..two dots\r\n.\r\n'
+            'trailing spaces   \r\n\r\n\r\nFrom the start of a line\r\n'
+            + 'x' * 990 + '\r\n' + 'caf\u00e9 \u2713 8-bit\r\nlast')
+    msg = (f'From: someone@example.net\r\nTo: {ALICE}\r\n'
+           f'Subject: {marker}\r\nMIME-Version: 1.0\r\n'
+           'Content-Type: text/plain; charset=utf-8\r\n'
+           'Content-Transfer-Encoding: 8bit\r\n\r\n' + body + '\r\n'
+           ).encode()
+    idle = connect()
+    n = int(idle.select('INBOX')[1][0])
+    tag = idle._new_tag().decode()
+    idle.send(f'{tag} IDLE\r\n'.encode())
+    idle.readline()
+    t0 = time.time()
     with smtplib.SMTP('127.0.0.1', SMTP_PORT, timeout=30) as c:
-        c.sendmail('someone@example.net', [ALICE],
-                   f'From: someone@example.net\r\nTo: {ALICE}\r\n'
-                   f'Subject: {marker}\r\n\r\nvia smtpd\r\n')
+        c.sendmail('someone@example.net', [ALICE], msg)
+    idle.sock.settimeout(3.0)
+    line = b''
+    try:
+        while b'EXISTS' not in line:
+            line = idle.readline()
+    except (socket.timeout, OSError):
+        pass
+    took = time.time() - t0
+    ft.check(line.strip() == f'* {n + 1} EXISTS'.encode() and took < 2.0,
+             f'IDLE sees a delivery through smtpd ({took:.2f} s)', line)
+    idle.sock.settimeout(10)
+    idle.send(b'DONE\r\n')
+    while not idle.readline().startswith(tag.encode()):
+        pass
+    idle.logout()
     m = connect()
     m.select('INBOX')
-    found = []
-    for _ in range(50):
-        found = m.search(None, 'SUBJECT', marker)[1][0].split()
-        if found:
-            break
-        time.sleep(0.1)
-        m.noop()
+    found = m.search(None, 'SUBJECT', marker)[1][0].split()
     ft.check(len(found) == 1, 'smtpd delivery visible over IMAP', found)
-    if found:
-        typ, data = m.fetch(found[0], '(BODY.PEEK[TEXT])')
-        ft.check(data[0][1] == b'via smtpd\r\n', 'body read back', data)
+    if not found:
+        m.logout()
+        return
+    typ, data = m.fetch(found[0], '(RFC822.SIZE BODY.PEEK[])')
+    got = data[0][1]
+    size = int(re.search(rb'RFC822.SIZE (\d+)', data[0][0]).group(1))
+    files = [p for p in env.maildir_files(ALICE, ('cur',))
+             if marker.encode() in open(p, 'rb').read()]
+    disk = open(files[0], 'rb').read() if files else b''
+    ft.check(got == re.sub(rb'(?<!\r)\n', b'\r\n', disk) and
+             size == len(got), 'BODY[] is the file in CRLF form, '
+             'RFC822.SIZE its length', (size, len(got), len(disk)))
+    trace, rest = ft.split_delivered(ft.crlf_to_lf(got))
+    ft.check('Received' in trace and rest == ft.crlf_to_lf(msg),
+             'the message as sent, byte for byte, after smtpd\'s trace '
+             'fields', (trace, rest[:300]))
+    typ, data = m.fetch(found[0], '(BODY.PEEK[TEXT])')
+    ft.check(data[0][1] == body.encode() + b'\r\n', 'BODY[TEXT] exact',
+             data[0][1][:200])
     m.logout()
 
 
