@@ -78,7 +78,7 @@ $(B)/bin/$(1): $$($(1)_SRCS:%.c=$(B)/obj/%.o) $(LIBA)
 	@mkdir -p $$(@D)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LIBS)
 endef
-$(foreach p,$(BINS),$(eval $(call PROG_RULE,$(p))))
+$(foreach p,$(BINS),$(eval $(call $(if $(MULTICALL),MULTI_RULE,PROG_RULE),$(p))))
 
 # unit tests: tests/unit/NAME.c linked with the library and whatever
 # $(NAME)_DEPS lists (program sources that are not in lib/)

@@ -11,6 +11,7 @@
 #
 # Lays out:
 #   SBINDIR/facteur-*                          every program that was built
+#                                              (MULTICALL: links to SBINDIR/facteur)
 #   SYSCONFDIR/facteur/facteur.conf.example    always (and facteur.conf, mode
 #                                              0644, only if there is none)
 #   systemd: PREFIX/lib/systemd/system/facteur-{authd,smtpd,imapd}.service
@@ -44,9 +45,18 @@ subst() {
 }
 
 n=0
+# MULTICALL=1 builds: bin/facteur and facteur-* links to it, kept so
+if [ -f "$B/bin/facteur" ] && [ ! -L "$B/bin/facteur" ]; then
+	$INSTALL -D -m 755 "$B/bin/facteur" "$D$SBINDIR/facteur"
+fi
 for f in "$B"/bin/facteur-*; do
 	[ -f "$f" ] && [ -x "$f" ] || continue
-	$INSTALL -D -m 755 "$f" "$D$SBINDIR/${f##*/}"
+	if [ -L "$f" ] && [ "$(readlink "$f")" = facteur ]; then
+		mkdir -p "$D$SBINDIR"
+		ln -sf facteur "$D$SBINDIR/${f##*/}"
+	else
+		$INSTALL -D -m 755 "$f" "$D$SBINDIR/${f##*/}"
+	fi
 	n=$((n + 1))
 done
 if [ "$n" -eq 0 ]; then

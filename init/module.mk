@@ -6,8 +6,9 @@
 #
 #   make sysroot CROSS=arm-linux-gnueabihf-     build-sysroot/armhf (init/sysroot.sh)
 #   make CROSS=arm-linux-gnueabihf- [PROFILE=tiny] [STATIC=1]
-#                                 build-armhf[-tiny][-static]/bin/facteur-*
+#                                 build-armhf[-tiny][-static]/bin/facteur*
 #   make CROSS=aarch64-linux-gnu- ...           build-arm64...
+#   make MULTICALL=1 ...          one bin/facteur, facteur-* links (STATIC=1: default)
 #   make install [DESTDIR=] [PREFIX=/usr/local] [SYSCONFDIR=] [SBINDIR=]
 #                [INIT="systemd sysv"|openwrt|synology]
 #
@@ -17,6 +18,13 @@
 # nor need NSS modules at run time (OpenWrt's musl, old NAS glibc).
 
 STATIC	?=
+# Default for STATIC=1, where it matters most: each static program
+# carries its own libcrypto (sizes: README "Installing on a box").
+MULTICALL ?= $(STATIC)
+# build directory suffix: -tiny, -static, and how the programs are linked
+# when that is not the default for the build (-multi, -separate)
+B_SUFFIX = $(if $(filter tiny,$(PROFILE)),-tiny)$(if $(STATIC),-static)$(if \
+	   $(STATIC),$(if $(MULTICALL),,-separate),$(if $(MULTICALL),-multi))
 
 all:		# the default goal stays the Makefile's
 
@@ -36,9 +44,9 @@ CC	 = $(CROSS)gcc --sysroot=$(SYSROOT)
 PKG_CONFIG = PKG_CONFIG_SYSROOT_DIR=$(SYSROOT) \
 	PKG_CONFIG_LIBDIR=$(SYSROOT)/usr/lib/$(CROSS_TRIPLET)/pkgconfig:$(SYSROOT)/usr/share/pkgconfig \
 	pkg-config
-B	?= build-$(CROSS_ARCH)$(if $(filter tiny,$(PROFILE)),-tiny)$(if $(STATIC),-static)
-else ifneq ($(STATIC),)
-B	?= build$(if $(filter tiny,$(PROFILE)),-tiny)-static
+B	?= build-$(CROSS_ARCH)$(B_SUFFIX)
+else ifneq ($(STATIC)$(MULTICALL),)
+B	?= build$(B_SUFFIX)
 endif
 
 ifneq ($(STATIC),)
@@ -49,7 +57,38 @@ PKG_CONFIG := $(PKG_CONFIG) --static
 STATIC_OBJS = $(B)/obj/lib/static_glue.o
 LDFLAGS	+= -static -Wl,--wrap=getpwnam,--wrap=dlopen,--wrap=dlerror $(STATIC_OBJS)
 $(B)/libfacteur.a: | $(STATIC_OBJS)
+# ld's --wrap does not see symbols inside LTO objects: keep the glue plain
+$(STATIC_OBJS): CFLAGS += -fno-lto
 endif
+
+# MULTICALL=1: one executable $(B)/bin/facteur with every program in it
+# (lib/multicall.c dispatches on argv[0]) and facteur-NAME symbolic links
+# to it, instead of one executable per program.  Each program's sources are
+# compiled again under $(B)/multi/PROG/ with main renamed facteur_PROG_main.
+ifneq ($(MULTICALL),)
+MULTI_NAME = $(subst -,_,$(patsubst facteur-%,%,$(1)))
+MULTI_OBJS = $(foreach p,$(BINS),$(patsubst %.c,$(B)/multi/$(p)/%.o,$($(p)_SRCS)))
+
+all: $(B)/bin/facteur
+.SECONDEXPANSION:
+$(B)/multi/%.o: $$(subst $$(firstword $$(subst /, ,$$*))/,,$$*).c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) \
+	    -Dmain=facteur_$(call MULTI_NAME,$(firstword $(subst /, ,$*)))_main \
+	    -Wno-missing-prototypes \
+	    -c -o $@ $<
+$(B)/multi/multicall.o: lib/multicall.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) '-DMULTICALL_PROGS=$(foreach p,$(BINS),X($(call MULTI_NAME,$(p))))' -c -o $@ $<
+$(B)/bin/facteur: $$(MULTI_OBJS) $(B)/multi/multicall.o $(B)/libfacteur.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+endif
+# the Makefile's rule for each program under MULTICALL=1: a link to the one
+define MULTI_RULE
+$(B)/bin/$(1): $(B)/bin/facteur
+	ln -sf facteur $$@
+endef
 
 sysroot:
 ifeq ($(CROSS),)
