@@ -8,5 +8,9 @@ BINS		+= facteur-smtpd
 facteur-smtpd_SRCS = smtpd/smtpd.c smtpd/smtp_server.c smtpd/smtp_session.c \
 		   smtpd/smtp_session_data.c smtpd/smtp_session_auth.c \
 		   smtpd/smtp_session_dkim.c smtpd/queue.c smtpd/queue_bounce.c \
+		   smtpd/queue_ctl.c \
 		   smtpd/deliver_maildir.c \
 		   $(sort $(wildcard smtpd/relay*.c)) $(SMTPD_PARSERS)
+BINS		+= facteur-sendmail facteur-ctl
+facteur-sendmail_SRCS = smtpd/sendmail.c
+facteur-ctl_SRCS = smtpd/ctl.c smtpd/queue_file.c

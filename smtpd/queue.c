@@ -78,8 +78,8 @@ hash_qid(const char *qid)
 	return h % HASH_SIZE;
 }
 
-static struct qmsg *
-msg_find(const char *qid)
+struct qmsg *
+queue_find(const char *qid)
 {
 	struct qmsg *m;
 
@@ -195,6 +195,16 @@ msg_remove(struct qmsg *m)
 		log_warn("qid=%s unlink", m->env.qid);
 	log_info("qid=%s removed", m->env.qid);
 	msg_free(m);
+}
+
+int
+queue_remove_msg(struct qmsg *m)
+{
+	if (m->ninflight || m->relaying)
+		return -1;
+	log_info("qid=%s removed by facteur-ctl", m->env.qid);
+	msg_remove(m);
+	return 0;
 }
 
 /* rcpt_done - record a finished recipient (delivered, bounced, given up) */
@@ -383,7 +393,7 @@ on_deliver_msg(struct ipc *ch, struct ipc_msg *im, void *arg)
 	    !ipc_get_str(im, &text, &n) || !ipc_get_end(im))
 		log_panic("malformed message from the deliver role");
 	q.deliver_inflight--;
-	if ((m = msg_find(qid)) == NULL || idx >= m->env.nrcpt ||
+	if ((m = queue_find(qid)) == NULL || idx >= m->env.nrcpt ||
 	    m->state[idx].status != RCPT_INFLIGHT)
 		log_panic("deliver result for an unknown delivery %s/%u", qid, idx);
 	m->ninflight--;
@@ -811,7 +821,7 @@ recover(void)
 				continue;
 			memcpy(qid, de->d_name, QUEUE_ID_LEN);
 			qid[QUEUE_ID_LEN] = '\0';
-			if (msg_find(qid) == NULL &&
+			if (queue_find(qid) == NULL &&
 			    queue_path(path, sizeof(path), qid, ".done"))
 				(void)unlink(path);
 		}
@@ -831,6 +841,7 @@ queue_run(int smtp_fd, int deliver_fd, int relay_fd)
 	if ((q.dirfd = open(q.msgdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		fatal("%s", q.msgdir);
 	recover();
+	queue_ctl_init();
 	ipc_init(&smtp_ch, smtp_fd, on_smtp_msg, on_peer_close, "smtp");
 	ipc_init(&deliver_ch, deliver_fd, on_deliver_msg, on_peer_close, "deliver");
 	ipc_init(&relay_ch, relay_fd, on_relay_msg, on_peer_close, "relay");

@@ -63,6 +63,12 @@ struct qmsg	*queue_add(struct queue_env *env, bool recovered);
 void		 queue_rcpt_done(struct qmsg *m, size_t i);
 void		 queue_schedule(struct qmsg *m);
 void		 queue_flush(void);
+struct qmsg	*queue_find(const char *qid);
+/* queue_remove_msg - drop m (facteur-ctl); -1 while a delivery is out */
+int		 queue_remove_msg(struct qmsg *m);
+
+/* queue_ctl.c */
+void		 queue_ctl_init(void);
 
 /* queue_bounce.c */
 /* queue_bounce_write - one DSN for every RCPT_FAILED recipient of m; -1 if

@@ -89,7 +89,16 @@ on_accept(struct ev_io *io, unsigned events, void *arg)
 			}
 			return;
 		}
-		if (getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host),
+		if (l->kind == PORT_LOCAL) {
+			struct ucred cr;
+			socklen_t crl = sizeof(cr);
+
+			if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crl) == -1) {
+				close(fd);
+				continue;
+			}
+			snprintf(host, sizeof(host), "uid=%ld", (long)cr.uid);
+		} else if (getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host),
 		    NULL, 0, NI_NUMERICHOST) != 0)
 			bstrcpy(host, "unknown", sizeof(host));
 		if (nsessions >= maxsessions) {
@@ -101,7 +110,7 @@ on_accept(struct ev_io *io, unsigned events, void *arg)
 		if (++next_id == 0)
 			next_id = 1;
 		sessions[nsessions++] = smtp_session_new(fd, l, host, next_id,
-		    server_tls);
+		    l->kind == PORT_LOCAL ? NULL : server_tls);
 	}
 }
 

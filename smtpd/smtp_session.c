@@ -115,7 +115,7 @@ session_add_rcpt(struct session *s, const char *addr, const char *orig)
 static bool
 submission_port(const struct session *s)
 {
-	return s->l->kind != PORT_MX;
+	return s->l->kind == PORT_SUBMISSION || s->l->kind == PORT_SUBMISSIONS;
 }
 
 /* ---- commands ------------------------------------------------------------ */
@@ -260,7 +260,7 @@ cmd_rcpt(struct session *s, const char *args)
 		domain = addr + p.at + 1;
 	}
 	if (!conf_is_local_domain(smtpd_conf, domain, strlen(domain))) {
-		if (s->auth_user == NULL) {
+		if (s->auth_user == NULL && s->l->kind != PORT_LOCAL) {
 			log_info("session=%08x addr=%s rcpt=<%s> refused: relay denied",
 			    s->id, s->addr, addr);
 			session_reply(s, "554 5.7.1 <%s>: Relay access denied", addr);

@@ -133,7 +133,7 @@ session_auth_start(struct session *s, const char *args)
 
 	if (ir)
 		ir++;
-	if (s->l->kind == PORT_MX) {
+	if (s->l->kind == PORT_MX || s->l->kind == PORT_LOCAL) {
 		session_reply(s, "503 5.5.1 AUTH is offered on the submission ports");
 		return;
 	}

@@ -102,10 +102,14 @@ received_header(struct session *s)
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
 	buf_init(&b, 4096);
-	buf_printf(&b, "Received: from %s ([%s%s])\n\tby %s (facteur) with %s%s%s id %s",
-	    s->helo, strchr(s->addr, ':') ? "IPv6:" : "", s->addr,
-	    smtpd_conf->hostname, s->esmtp ? "ESMTP" : "SMTP",
-	    s->tls ? "S" : "", s->auth_user ? "A" : "", s->qid);
+	if (s->l->kind == PORT_LOCAL)
+		buf_printf(&b, "Received: (facteur-sendmail invoked by %s)\n"
+		    "\tby %s (facteur) id %s", s->addr, smtpd_conf->hostname, s->qid);
+	else
+		buf_printf(&b, "Received: from %s ([%s%s])\n\tby %s (facteur) with "
+		    "%s%s%s id %s", s->helo, strchr(s->addr, ':') ? "IPv6:" : "",
+		    s->addr, smtpd_conf->hostname, s->esmtp ? "ESMTP" : "SMTP",
+		    s->tls ? "S" : "", s->auth_user ? "A" : "", s->qid);
 	if (s->tls)
 		buf_printf(&b, "\n\t(%s)", s->tls_info);
 	if (s->nrcpt == 1)

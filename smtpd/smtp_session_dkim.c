@@ -48,7 +48,8 @@ void
 session_dkim_start(struct session *s)
 {
 	dkim_sign_free(&s->dkim);
-	if (s->auth_user && (s->dkim = dkim_sign_new(0)) == NULL)
+	if ((s->auth_user || s->l->kind == PORT_LOCAL) &&
+	    (s->dkim = dkim_sign_new(0)) == NULL)
 		s->data_error = "451 4.3.0 Out of memory, try again later";
 }
 
@@ -69,6 +70,11 @@ session_dkim_end(struct session *s)
 
 	if (s->dkim == NULL)
 		return NULL;
+	if (s->auth_user == NULL) {	/* facteur-sendmail: local users are trusted */
+		if (dkim_sign_end(s->dkim) == -1)
+			dkim_sign_free(&s->dkim);	/* no From: goes unsigned */
+		return NULL;
+	}
 	if (dkim_sign_end(s->dkim) == -1 ||
 	    !dkim_from_address(s->dkim, from, sizeof(from)))
 		return "550 5.6.0 Message needs a From header with an address";

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "ev.h"
+#include "ipc.h"
 #include "log.h"
 #include "priv.h"
 #include "tls.h"
@@ -99,6 +100,31 @@ listen_on(const struct conf_addr *a, enum smtp_port kind)
 	freeaddrinfo(res);
 	l->fd = fd;
 	l->kind = kind;
+	nlisteners++;
+}
+
+/*
+ * listen_local - run_dir/smtpd.sock for facteur-sendmail: any local user
+ * may submit (mode 0666); the session records the peer's uid.
+ */
+static void
+listen_local(const struct conf *c)
+{
+	struct listener *l = &listeners[nlisteners];
+	char path[4096];
+	int fd;
+
+	if (nlisteners == MAX_LISTENERS)
+		fatalx("more than %d smtp listeners", MAX_LISTENERS);
+	if (!bsnprintf(path, sizeof(path), "%s/%s", c->run_dir, LOCAL_SOCKET))
+		fatalx("run_dir too long");
+	if ((fd = ipc_listen_unix(path, 0666)) == -1)
+		fatal("listen %s", path);
+	if (fcntl(fd, F_SETFL, O_NONBLOCK) == -1)
+		fatal("fcntl");
+	l->fd = fd;
+	l->kind = PORT_LOCAL;
+	bstrcpy(l->name, LOCAL_SOCKET, sizeof(l->name));
 	nlisteners++;
 }
 
@@ -429,6 +455,7 @@ main(int argc, char **argv)
 	for (i = 0; i < smtpd_conf->smtp.submissions.n; i++)
 		listen_on(&smtpd_conf->smtp.submissions.v[i], PORT_SUBMISSIONS);
 
+	listen_local(smtpd_conf);
 	if (smtpd_conf->tls.cert &&
 	    (server_tls = tls_server_ctx(smtpd_conf->tls.cert, smtpd_conf->tls.key)) == NULL)
 		fatalx("[tls] cannot load %s / %s", smtpd_conf->tls.cert,

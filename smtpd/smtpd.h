@@ -44,6 +44,7 @@ enum smtp_port {
 	PORT_MX,		/* listen: port 25, no AUTH needed to receive */
 	PORT_SUBMISSION,	/* submission: STARTTLS, AUTH required */
 	PORT_SUBMISSIONS,	/* submissions: implicit TLS, AUTH required */
+	PORT_LOCAL,		/* run_dir/smtpd.sock: facteur-sendmail, trusted */
 };
 
 struct listener {
@@ -83,7 +84,17 @@ enum smtpd_ipc {
 	R_SEND = 30,
 	R_RESULT,		/* relay -> queue: u32 rcpt index, u32 res, str reply */
 	R_DONE,			/* relay -> queue: nothing more for this R_SEND */
+	/* facteur-ctl <-> queue, see queue_ctl.c */
+	CTL_LIST = 40,
+	CTL_FLUSH,
+	CTL_REMOVE,
+	CTL_STATUS,
+	CTL_LINE,
+	CTL_END,
 };
+
+#define CTL_SOCKET	"smtpd-ctl.sock"	/* in run_dir: facteur-ctl */
+#define LOCAL_SOCKET	"smtpd.sock"		/* in run_dir: facteur-sendmail */
 
 enum deliver_res {
 	RES_OK = 0,

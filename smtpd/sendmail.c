@@ -1,0 +1,482 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * sendmail.c - facteur-sendmail: the sendmail command that cron jobs, NAS
+ * firmware and scripts pipe mail into.
+ *
+ *   facteur-sendmail [-C|-c FILE] [-f FROM] [-F NAME] [-t] [-i|-oi] [RCPT...]
+ *
+ * Reads the message from stdin (a line with a single "." ends it unless
+ * -i/-oi), adds From, Date and Message-ID when missing, takes recipients
+ * from the arguments and, with -t, from To/Cc/Bcc (Bcc is removed), and
+ * submits it over SMTP on run_dir/smtpd.sock, where smtpd knows the
+ * caller's uid from the socket.  Exit 0 only after smtpd's 250, i.e. once
+ * the message is queued durably (SPEC 6); 1 with a message on stderr
+ * otherwise; 2 on bad usage.  Options sendmail programs commonly pass and
+ * that mean nothing here (-odi, -oem, -v, -bm, -N ...) are accepted and
+ * ignored.  The configuration is -C FILE, else $FACTEUR_CONF, else the
+ * default path.
+ */
+#include <errno.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "ipc.h"
+#include "log.h"
+#include "xmem.h"
+#include "smtpd.h"
+
+#define SENDMAIL_TIMEOUT_S	300
+#define MAX_RCPTS		1000
+
+struct msg {
+	struct buf	 hdr;		/* header block, LF form, ends with "\n" */
+	struct buf	 body;
+	char		**rcpt;
+	size_t		 nrcpt;
+};
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: facteur-sendmail [-C FILE] [-f FROM] [-F NAME] "
+	    "[-t] [-i] [RCPT...]\n");
+	exit(2);
+}
+
+static void __attribute__((noreturn))
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "facteur-sendmail: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	exit(1);
+}
+
+/* read_message - stdin into hdr/body, LF line ends */
+static void
+read_message(struct msg *m, bool dot_ends, uint64_t max)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	bool in_hdr = true, first = true;
+	uint64_t total = 0;
+
+	buf_init(&m->hdr, 0);
+	buf_init(&m->body, 0);
+	while ((n = getline(&line, &cap, stdin)) != -1) {
+		if (n > 0 && line[n - 1] == '\n')
+			n--;
+		if (n > 0 && line[n - 1] == '\r')
+			n--;
+		if (dot_ends && n == 1 && line[0] == '.')
+			break;
+		total += (uint64_t)n + 1;
+		if (max && total > max)
+			die("message larger than the limit of %llu bytes",
+			    (unsigned long long)max);
+		if (in_hdr) {
+			bool cont = n > 0 && (line[0] == ' ' || line[0] == '\t');
+			char *colon = memchr(line, ':', (size_t)n);
+
+			if (n == 0) {
+				in_hdr = false;
+				first = false;
+				continue;
+			}
+			if ((cont && !first) || (colon && colon > line &&
+			    memchr(line, ' ', (size_t)(colon - line)) == NULL)) {
+				buf_append(&m->hdr, line, (size_t)n);
+				buf_puts(&m->hdr, "\n");
+				first = false;
+				continue;
+			}
+			in_hdr = false;		/* no header block: all body */
+		}
+		first = false;
+		buf_append(&m->body, line, (size_t)n);
+		buf_puts(&m->body, "\n");
+	}
+	free(line);
+	if (ferror(stdin))
+		die("reading the message: %s", strerror(errno));
+}
+
+/* header_find - the start of field `name` in the header block, or NULL */
+static const char *
+header_find(const struct buf *h, const char *name)
+{
+	const char *p = buf_head(h), *end = p + h->len;
+	size_t n = strlen(name);
+
+	while (p && p < end) {
+		if ((size_t)(end - p) > n && strncasecmp(p, name, n) == 0 && p[n] == ':')
+			return p;
+		p = memchr(p, '\n', (size_t)(end - p));
+		if (p)
+			p++;
+	}
+	return NULL;
+}
+
+/* field_end - just after the field at p, folded lines included */
+static const char *
+field_end(const struct buf *h, const char *p)
+{
+	const char *end = buf_head(h) + h->len;
+
+	for (;;) {
+		p = memchr(p, '\n', (size_t)(end - p));
+		if (p == NULL)
+			return end;
+		p++;
+		if (p >= end || (*p != ' ' && *p != '\t'))
+			return p;
+	}
+}
+
+static void
+add_rcpt(struct msg *m, const char *a, size_t n, const char *domain)
+{
+	char *r;
+
+	while (n > 0 && (*a == ' ' || *a == '\t' || *a == '<'))
+		a++, n--;
+	while (n > 0 && (a[n - 1] == ' ' || a[n - 1] == '\t' || a[n - 1] == '>' ||
+	    a[n - 1] == '\n'))
+		n--;
+	if (n == 0)
+		return;
+	if (m->nrcpt == MAX_RCPTS)
+		die("more than %d recipients", MAX_RCPTS);
+	r = memchr(a, '@', n) ? xstrndup(a, n) : xasprintf("%.*s@%s", (int)n, a, domain);
+	if (strpbrk(r, " \t<>\"(),;:\\"))
+		die("recipient \"%s\" is not an address", r);
+	m->rcpt = xreallocarray(m->rcpt, m->nrcpt + 1, sizeof(*m->rcpt));
+	m->rcpt[m->nrcpt++] = r;
+}
+
+/* rcpts_from_field - -t: the addresses of one To/Cc/Bcc field */
+static void
+rcpts_from_field(struct msg *m, const char *p, const char *end, const char *domain)
+{
+	const char *v = memchr(p, ':', (size_t)(end - p)) + 1;
+
+	while (v < end) {
+		const char *comma = v, *lt, *gt;
+		bool quoted = false;
+
+		while (comma < end && (quoted || *comma != ',')) {
+			if (*comma == '"')
+				quoted = !quoted;
+			comma++;
+		}
+		lt = memchr(v, '<', (size_t)(comma - v));
+		gt = lt ? memchr(lt, '>', (size_t)(comma - lt)) : NULL;
+		if (lt && gt)
+			add_rcpt(m, lt + 1, (size_t)(gt - lt - 1), domain);
+		else {
+			const char *s = v, *e;
+
+			while (s < comma && strchr(" \t\n", *s))
+				s++;
+			for (e = s; e < comma && !strchr(" \t\n(", *e); e++)
+				;
+			add_rcpt(m, s, (size_t)(e - s), domain);
+		}
+		v = comma + 1;
+	}
+}
+
+static void
+rcpts_from_headers(struct msg *m, const char *domain)
+{
+	static const char *names[] = { "To", "Cc", "Bcc" };
+	const char *p, *end;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		while ((p = header_find(&m->hdr, names[i])) != NULL) {
+			end = field_end(&m->hdr, p);
+			rcpts_from_field(m, p, end, domain);
+			if (i == 2) {		/* remove Bcc */
+				size_t off = (size_t)(p - buf_head(&m->hdr));
+				size_t len = (size_t)(end - p);
+
+				memmove(buf_head(&m->hdr) + off, end,
+				    m->hdr.len - off - len);
+				m->hdr.len -= len;
+				buf_head(&m->hdr)[m->hdr.len] = '\0';
+				continue;
+			}
+			break;		/* one To and one Cc field (RFC 5322) */
+		}
+	}
+}
+
+static void
+add_missing_headers(struct msg *m, const char *from, const char *fullname,
+    const struct conf *c)
+{
+	struct buf extra;
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	uint32_t r = 0;
+
+	buf_init(&extra, 0);
+	if (header_find(&m->hdr, "From") == NULL) {
+		if (fullname && *fullname && !strpbrk(fullname, "\"\\\r\n"))
+			buf_printf(&extra, "From: \"%s\" <%s>\n", fullname, from);
+		else
+			buf_printf(&extra, "From: <%s>\n", from);
+	}
+	if (header_find(&m->hdr, "Date") == NULL) {
+		localtime_r(&now, &tm);
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+		buf_printf(&extra, "Date: %s\n", date);
+	}
+	if (header_find(&m->hdr, "Message-ID") == NULL) {
+		(void)getrandom(&r, sizeof(r), 0);
+		buf_printf(&extra, "Message-ID: <%lld.%ld.%08x@%s>\n", (long long)now,
+		    (long)getpid(), r, c->hostname);
+	}
+	buf_append(&extra, buf_head(&m->hdr), m->hdr.len);
+	buf_free(&m->hdr);
+	m->hdr = extra;
+}
+
+/* ---- SMTP over the local socket ---------------------------------------- */
+
+static FILE	*srv_in;
+static int	 sfd;
+
+static void
+swrite(const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = write(sfd, p, n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			die("writing to facteur-smtpd: %s", strerror(errno));
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* reply - read one (multi-line) reply; its code, the last line in text */
+static int
+reply(char *text, size_t textsz)
+{
+	char line[1024];
+
+	do {
+		if (fgets(line, sizeof(line), srv_in) == NULL)
+			die("facteur-smtpd closed the connection%s", ferror(srv_in) ?
+			    " (timeout)" : "");
+		if (strlen(line) < 4)
+			die("facteur-smtpd sent a malformed reply");
+	} while (line[3] == '-');
+	line[strcspn(line, "\r\n")] = '\0';
+	bstrcpy(text, line, textsz);
+	return atoi(line);
+}
+
+static int
+command(char *text, size_t textsz, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int
+command(char *text, size_t textsz, const char *fmt, ...)
+{
+	char line[1100];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line) - 2)
+		die("command too long");
+	memcpy(line + n, "\r\n", 2);
+	swrite(line, (size_t)n + 2);
+	return reply(text, textsz);
+}
+
+/* send_lines - LF text as CRLF, dot-stuffed */
+static void
+send_lines(const struct buf *b)
+{
+	const char *p = buf_head(b), *end = p + b->len;
+	struct buf out;
+
+	buf_init(&out, 0);
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+		if (n > 0 && p[0] == '.')
+			buf_puts(&out, ".");
+		buf_append(&out, p, n);
+		buf_puts(&out, "\r\n");
+		if (out.len > 65536) {
+			swrite(buf_head(&out), out.len);
+			buf_reset(&out);
+		}
+		p += n + 1;
+	}
+	swrite(buf_head(&out), out.len);
+	buf_free(&out);
+}
+
+static void
+submit(const struct conf *c, const struct msg *m, const char *from)
+{
+	char path[4096], text[1024];
+	struct timeval tv = { SENDMAIL_TIMEOUT_S, 0 };
+	size_t i;
+
+	if (!bsnprintf(path, sizeof(path), "%s/%s", c->run_dir, LOCAL_SOCKET))
+		die("run_dir too long");
+	if ((sfd = ipc_connect_unix(path)) == -1)
+		die("cannot reach facteur-smtpd at %s: %s (is it running?)", path,
+		    strerror(errno));
+	(void)setsockopt(sfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(sfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if ((srv_in = fdopen(dup(sfd), "r")) == NULL)
+		die("fdopen: %s", strerror(errno));
+	if (reply(text, sizeof(text)) != 220)
+		die("facteur-smtpd: %s", text);
+	if (command(text, sizeof(text), "EHLO localhost") != 250)
+		die("EHLO: %s", text);
+	if (command(text, sizeof(text), "MAIL FROM:<%s>", from) != 250)
+		die("sender <%s> refused: %s", from, text);
+	for (i = 0; i < m->nrcpt; i++)
+		if (command(text, sizeof(text), "RCPT TO:<%s>", m->rcpt[i]) != 250)
+			die("recipient <%s> refused: %s (nothing was sent)", m->rcpt[i],
+			    text);
+	if (command(text, sizeof(text), "DATA") != 354)
+		die("DATA: %s", text);
+	send_lines(&m->hdr);
+	swrite("\r\n", 2);
+	send_lines(&m->body);
+	swrite(".\r\n", 3);
+	if (reply(text, sizeof(text)) != 250)
+		die("message refused: %s", text);
+	(void)command(text, sizeof(text), "QUIT");
+	fclose(srv_in);
+	close(sfd);
+}
+
+/* option_value - "-fVALUE" or "-f VALUE" */
+static const char *
+option_value(char **argv, int *i)
+{
+	if (argv[*i][2] != '\0')
+		return argv[*i] + 2;
+	if (argv[*i + 1] == NULL)
+		usage();
+	return argv[++*i];
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *conf_path = getenv("FACTEUR_CONF"), *from = NULL;
+	const char *fullname = NULL;
+	bool from_headers = false, dot_ends = true;
+	struct passwd *pw;
+	struct conf *c;
+	struct msg m;
+	char *sender;
+	int i;
+
+	memset(&m, 0, sizeof(m));
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		}
+		switch (a[1]) {
+		case 'f':
+		case 'r':
+			from = option_value(argv, &i);
+			break;
+		case 'F':
+			fullname = option_value(argv, &i);
+			break;
+		case 'C':
+		case 'c':	/* like the other facteur tools */
+			conf_path = option_value(argv, &i);
+			break;
+		case 't':
+			from_headers = true;
+			break;
+		case 'i':
+			dot_ends = false;
+			break;
+		case 'o':
+			if (strcmp(a, "-oi") == 0)
+				dot_ends = false;
+			break;			/* -odb, -oem, ... */
+		case 'b':
+			if (strcmp(a, "-bm") != 0) {
+				fprintf(stderr, "facteur-sendmail: %s is not supported "
+				    "(see facteur-ctl for the queue)\n", a);
+				return 2;
+			}
+			break;
+		case 'N': case 'R': case 'V': case 'X': case 'B': case 'L': case 'O':
+			(void)option_value(argv, &i);	/* DSN and logging: ignored */
+			break;
+		case 'v': case 'n': case 'U': case 'm': case 'e':
+			break;
+		default:
+			usage();
+		}
+	}
+	log_init("facteur-sendmail", true, false);
+	c = conf_load_or_die(conf_path ? conf_path : CONF_DEFAULT_PATH);
+	if ((pw = getpwuid(getuid())) == NULL)
+		die("uid %ld has no account name", (long)getuid());
+	if (fullname == NULL && pw->pw_gecos)
+		fullname = strtok(pw->pw_gecos, ",");
+	sender = from ? xstrdup(from) : xasprintf("%s@%s", pw->pw_name, c->domains[0]);
+	read_message(&m, dot_ends, c->smtp.max_size);
+	for (; i < argc; i++)
+		add_rcpt(&m, argv[i], strlen(argv[i]), c->domains[0]);
+	if (from_headers)
+		rcpts_from_headers(&m, c->domains[0]);
+	if (m.nrcpt == 0)
+		die("no recipients (give them as arguments, or use -t)");
+	add_missing_headers(&m, sender, fullname, c);
+	submit(c, &m, sender);
+	free(sender);
+	buf_free(&m.hdr);
+	buf_free(&m.body);
+	for (i = 0; (size_t)i < m.nrcpt; i++)
+		free(m.rcpt[i]);
+	free(m.rcpt);
+	conf_free(&c);
+	return 0;
+}

@@ -1,0 +1,195 @@
+# SPDX-License-Identifier: ISC
+"""test_sendmail_ctl - facteur-sendmail and facteur-ctl against a running
+facteur-smtpd (issue 5): local submission over run_dir/smtpd.sock, the
+sendmail options cron and scripts use, headers added when missing, exit
+codes, and the queue seen and steered with facteur-ctl.
+
+Outbound mail cannot leave in this test ([dns] points at a closed port),
+so a remote recipient stays in the queue: that is what queue list,
+flush and remove are checked on.
+"""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import facteur_test as ft  # noqa: E402
+from facteur_test import check, split_delivered  # noqa: E402
+
+ALICE = 'alice@example.org'
+BOB = 'bob@example.org'
+
+env = ft.Env()
+P1 = env.port()
+DEAD_DNS = env.port()     # nothing listens here: DNS lookups fail
+
+
+def sendmail(args, text, rc=0):
+    r = env.tool('sendmail', *args, stdin=text)
+    return r
+
+
+def setup():
+    env.write_config(
+        domains='example.org',
+        smtp={'listen': [f'127.0.0.1:{P1}'], 'timeout': '5s'},
+        queue={'retry': '1h', 'max_retry': '4h', 'expire': '5d'},
+        dns={'resolver': f'127.0.0.1:{DEAD_DNS}'})
+    env.add_user(ALICE, 'pw alice')
+    env.add_user(BOB, 'pw bob')
+    env.add_alias('root@example.org', ALICE)
+    env.start('authd')
+    env.start('smtpd', ports=[P1])
+
+
+def test_plain_recipients():
+    mark = f'plain-{os.getpid()}'
+    r = sendmail([ALICE, 'bob'], f'Subject: {mark}\n\nhello from cron\n.\nafter dot\n')
+    check(r.returncode == 0, 'sendmail RCPT...: exit 0', r.stderr)
+    for who in (ALICE, BOB):
+        found = env.wait_message(who, mark)
+        check(len(found) == 1, f'delivered once to {who} (bare "bob" = bob@example.org)',
+              len(found))
+    msg = env.wait_message(ALICE, mark)
+    if msg:
+        trace, rest = split_delivered(msg[0])
+        check(b'after dot' not in rest,
+              'without -i a line with a single dot ends the message', rest)
+        for h in (b'From: ', b'Date: ', b'Message-ID: '):
+            check(h in rest, f'{h.decode().strip()} added when missing', rest[:400])
+        check(b'Received: (facteur-sendmail invoked by uid=' in msg[0],
+              'Received names the submitting uid', msg[0][:300])
+
+
+def test_dash_i_and_from():
+    mark = f'dashi-{os.getpid()}'
+    body = f'From: Backup <nas@example.org>\nSubject: {mark}\n\nline\n.\nstill body\n'
+    r = sendmail(['-i', '-f', 'nas@example.org', '-F', 'ignored', ALICE], body)
+    check(r.returncode == 0, 'sendmail -i -f: exit 0', r.stderr)
+    found = env.wait_message(ALICE, mark)
+    check(len(found) == 1, '-i: delivered once', len(found))
+    if found:
+        check(found[0].startswith(b'Return-Path: <nas@example.org>\n'),
+              '-f sets the envelope sender', found[0][:100])
+        check(b'\n.\nstill body\n' in found[0], '-i: a lone dot is data', found[0][-200:])
+        check(found[0].count(b'From: ') == 1 and b'From: Backup <nas@example.org>'
+              in found[0], 'an existing From is kept, none added', found[0][:500])
+
+
+def test_dash_t():
+    mark = f'dasht-{os.getpid()}'
+    body = (f'To: Alice <{ALICE}>\nCc: "Bob, the builder" <{BOB}>\n'
+            f'Bcc: root\nSubject: {mark}\n\nsee -t\n')
+    r = sendmail(['-t', '-oi'], body)
+    check(r.returncode == 0, 'sendmail -t -oi: exit 0', r.stderr)
+    env.wait_message(ALICE, mark)
+    b = env.wait_message(BOB, mark)
+    time.sleep(0.5)       # a duplicate would show up by now
+    a = env.find_messages(ALICE, mark)
+    check(len(a) == 1, '-t: To and Bcc (alias root -> alice) give alice one copy',
+          len(a))
+    check(len(b) == 1, '-t: Cc with a quoted comma in the name reaches bob', len(b))
+    for m in a + b:
+        check(b'\nBcc:' not in m and not m.startswith(b'Bcc:'),
+              '-t: the Bcc header is removed', m[:500])
+
+
+def test_errors():
+    r = sendmail([], 'Subject: nobody\n\nx\n')
+    check(r.returncode == 1 and 'no recipients' in r.stderr,
+          'no recipients: exit 1 with a message', (r.returncode, r.stderr))
+    r = sendmail(['-Q', ALICE], 'x\n')
+    check(r.returncode == 2 and 'usage' in r.stderr, 'unknown option: exit 2',
+          (r.returncode, r.stderr))
+    r = sendmail(['nobody-here@example.org'], 'Subject: x\n\nx\n')
+    check(r.returncode == 1 and 'nobody-here@example.org' in r.stderr and
+          '550' in r.stderr, 'unknown local recipient: exit 1 naming it',
+          (r.returncode, r.stderr))
+    r = sendmail(['bad address@example.org'], 'x\n')
+    check(r.returncode == 1, 'recipient with a space: exit 1', r.stderr)
+
+
+def queue_list():
+    r = env.tool('ctl', 'queue', 'list')
+    return r.returncode, r.stdout, r.stderr
+
+
+def test_ctl_queue():
+    mark = f'remote-{os.getpid()}'
+    r = sendmail(['someone@remote.test'], f'Subject: {mark}\n\nout\n')
+    check(r.returncode == 0, 'sendmail to a remote address: exit 0 (queued)',
+          r.stderr)
+    qid = None
+    deadline = time.time() + 15
+    out = ''
+    while time.time() < deadline:
+        rc, out, err = queue_list()
+        m = re.search(r'^([0-9a-f]{16}) \d+ .*<[^>]*>$', out, re.M)
+        if m and 'someone@remote.test' in out and ('deferred' in out or
+                                                   'pending' in out):
+            qid = m.group(1)
+            if 'deferred' in out:
+                break
+        time.sleep(0.3)
+    check(qid is not None, 'queue list shows the waiting message and recipient',
+          out)
+    check('deferred' in out and 'attempts=1' in out,
+          'queue list says deferred after the first attempt, with why', out)
+    r = env.tool('ctl', 'status')
+    check(r.returncode == 0 and '1 messages' in r.stdout or '1 message' in r.stdout,
+          'status counts the queued message', r.stdout + r.stderr)
+    r = env.tool('ctl', 'queue', 'flush')
+    check(r.returncode == 0, 'queue flush: exit 0', r.stderr)
+    time.sleep(1.5)
+    rc, out, _ = queue_list()
+    check('attempts=2' in out, 'queue flush retried at once (attempts=2)', out)
+    r = env.tool('ctl', 'queue', 'remove', '0123456789abcdef')
+    check(r.returncode == 1 and 'no such message' in r.stdout + r.stderr,
+          'queue remove of an unknown id: exit 1', r.stdout + r.stderr)
+    r = env.tool('ctl', 'queue', 'remove', 'nothex')
+    check(r.returncode == 1, 'queue remove of a malformed id: exit 1', r.stderr)
+    if qid:
+        for _ in range(20):
+            r = env.tool('ctl', 'queue', 'remove', qid)
+            if r.returncode == 0:
+                break
+            time.sleep(0.5)
+        check(r.returncode == 0, 'queue remove ID: exit 0', r.stdout + r.stderr)
+        rc, out, _ = queue_list()
+        check(qid not in out and '0 messages' in out,
+              'the message is gone from the list', out)
+        check(not env.queue_files(), 'and from state_dir/queue', env.queue_files())
+    r = env.tool('ctl', 'queue', 'bogus')
+    check(r.returncode == 2, 'bad ctl usage: exit 2', r.stderr)
+
+
+def test_smtpd_down():
+    env.stop('smtpd')
+    r = sendmail([ALICE], 'Subject: down\n\nx\n')
+    check(r.returncode == 1 and 'facteur-smtpd' in r.stderr,
+          'smtpd not running: sendmail exits 1 and says so', r.stderr)
+    r = env.tool('ctl', 'status')
+    check(r.returncode == 1 and 'facteur-smtpd' in r.stderr,
+          'smtpd not running: ctl exits 1 and says so', r.stderr)
+    env.start('smtpd', ports=[P1])
+
+
+def main():
+    try:
+        setup()
+    except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+        check(False, 'setup: authd and smtpd start', str(e))
+        env.stop_all()
+        env.dump_logs()
+        env.cleanup()
+        sys.exit(ft.summary())
+    ft.run_tests(env, [test_plain_recipients, test_dash_i_and_from, test_dash_t,
+                       test_errors, test_ctl_queue, test_smtpd_down])
+
+
+if __name__ == '__main__':
+    main()
