@@ -129,12 +129,11 @@ int
 maildir_deliver(const char *dir, const char *base, const char *hdr,
     size_t hdrlen, int srcfd, uint64_t len)
 {
-	char tmp[4096], dst[4096], newdir[4096];
-	int fd, dfd, saved;
+	char tmp[4096], dst[4096];
+	int fd, saved;
 
 	if (!bsnprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, base) ||
-	    !bsnprintf(dst, sizeof(dst), "%s/new/%s", dir, base) ||
-	    !bsnprintf(newdir, sizeof(newdir), "%s/new", dir)) {
+	    !bsnprintf(dst, sizeof(dst), "%s/new/%s", dir, base)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
@@ -152,6 +151,19 @@ maildir_deliver(const char *dir, const char *base, const char *hdr,
 		saved = errno;
 		(void)unlink(tmp);
 		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+int
+maildir_sync(const char *dir)
+{
+	char newdir[4096];
+	int dfd, saved;
+
+	if (!bsnprintf(newdir, sizeof(newdir), "%s/new", dir)) {
+		errno = ENAMETOOLONG;
 		return -1;
 	}
 	if ((dfd = open(newdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)

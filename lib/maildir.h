@@ -21,10 +21,14 @@ int	maildir_create(const char *dir);
 bool	maildir_exists(const char *dir, const char *base);
 /*
  * maildir_deliver - write hdr, then len bytes of srcfd from offset 0, as
- * dir/new/base.  0, or -1 with errno set (nothing left in new/).
+ * dir/new/base (file fsync'd).  0, or -1 with errno set (nothing left in
+ * new/).  The delivery is durable only after maildir_sync(dir), which
+ * several deliveries to one Maildir may share.
  */
 int	maildir_deliver(const char *dir, const char *base, const char *hdr,
 	    size_t hdrlen, int srcfd, uint64_t len);
+/* maildir_sync - fsync dir/new; 0 or -1 with errno set */
+int	maildir_sync(const char *dir);
 /* maildir_host - the host part of a name: '/' and ':' escaped (\057 \072) */
 void	maildir_host(char *out, size_t outsz, const char *host);
 

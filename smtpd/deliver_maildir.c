@@ -11,7 +11,9 @@
  * a delivery retried after a crash ("recovered") that finds the name in
  * new/ or cur/ knows it was done and does not deliver twice.
  * Runs as `user`; blocking disk I/O is fine here: this process does
- * nothing else, and the queue keeps accepting meanwhile.
+ * nothing else, and the queue keeps accepting meanwhile.  The fsync of
+ * new/ is shared: deliveries that arrive together are written first, then
+ * each Maildir's new/ is fsync'd once, then all are answered.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -27,8 +29,23 @@
 #include "xmem.h"
 #include "smtpd.h"
 
+#define BATCH_MAX	64
+
+/* deliveries written, waiting for the fsync of their new/ */
+struct done {
+	char		 qid[QUEUE_ID_LEN + 1];
+	uint32_t	 idx;
+	char		*dir;
+	char		*mailbox;
+	uint64_t	 start;
+	int		 err;		/* errno of the fsync of new/, 0 */
+};
+
 static struct ipc	 qch;
 static char		 host[256];
+static struct done	 batch[BATCH_MAX];
+static size_t		 nbatch;
+static struct ev_timer	 batch_timer;
 
 static void
 result(const char *qid, uint32_t idx, enum deliver_res res, const char *text)
@@ -42,6 +59,44 @@ result(const char *qid, uint32_t idx, enum deliver_res res, const char *text)
 	ipc_put_str(&o, text);
 	if (ipc_send(&qch, D_RESULT, 0, -1, &o) == -1)
 		log_panic("cannot answer the queue");
+}
+
+/* flush - fsync each Maildir of the batch once, then answer */
+static void
+flush(struct ev_timer *t, void *arg)
+{
+	char text[4400];
+	size_t i, j;
+
+	(void)t;
+	(void)arg;
+	for (i = 0; i < nbatch; i++) {
+		for (j = 0; j < i; j++)		/* already synced? */
+			if (strcmp(batch[j].dir, batch[i].dir) == 0)
+				break;
+		if (j < i)
+			batch[i].err = batch[j].err;
+		else
+			batch[i].err = maildir_sync(batch[i].dir) == -1 ? errno : 0;
+		if (batch[i].err) {
+			snprintf(text, sizeof(text), "451 4.3.0 Maildir %s: fsync: %s",
+			    batch[i].dir, strerror(batch[i].err));
+			log_warnx("qid=%s to=<%s> status=deferred (%s)", batch[i].qid,
+			    batch[i].mailbox, text);
+			result(batch[i].qid, batch[i].idx, RES_TEMPFAIL, text);
+		} else {
+			log_info("qid=%s to=<%s> maildir=%s delay=%.3fs status=sent",
+			    batch[i].qid, batch[i].mailbox, batch[i].dir,
+			    (double)(ev_now() - batch[i].start) / 1000.0);
+			result(batch[i].qid, batch[i].idx, RES_OK,
+			    "250 2.0.0 Delivered to Maildir");
+		}
+	}
+	for (i = 0; i < nbatch; i++) {
+		free(batch[i].dir);
+		free(batch[i].mailbox);
+	}
+	nbatch = 0;
 }
 
 static void
@@ -85,9 +140,17 @@ deliver(int fd, const char *qid, uint32_t idx, const char *mailbox,
 		log_warnx("qid=%s to=<%s> status=deferred (%s)", qid, mailbox, text);
 		result(qid, idx, RES_TEMPFAIL, text);
 	} else {
-		log_info("qid=%s to=<%s> maildir=%s delay=%.3fs status=sent", qid,
-		    mailbox, dir, (double)(ev_now() - start) / 1000.0);
-		result(qid, idx, RES_OK, "250 2.0.0 Delivered to Maildir");
+		struct done *d = &batch[nbatch++];
+
+		memcpy(d->qid, qid, sizeof(d->qid));
+		d->idx = idx;
+		d->dir = xstrdup(dir);
+		d->mailbox = xstrdup(mailbox);
+		d->start = start;
+		if (nbatch == BATCH_MAX)
+			flush(&batch_timer, NULL);
+		else if (!ev_timer_pending(&batch_timer))
+			ev_timer_add(&batch_timer, 0);
 	}
 	buf_free(&hdr);
 }
@@ -128,6 +191,7 @@ void
 deliver_run(int queue_fd)
 {
 	maildir_host(host, sizeof(host), smtpd_conf->hostname);
+	ev_timer_init(&batch_timer, flush, NULL);
 	ipc_init(&qch, queue_fd, on_msg, on_close, NULL);
 	ev_run();
 	exit(0);

@@ -8,10 +8,10 @@
  *   QID.done   recipients finished so far, one decimal index per line,
  *              appended after each delivery (multi-recipient messages)
  *
- * Accepting (smtp role): Q_OPEN creates QID with O_EXCL and passes the
- * descriptor; the session writes message and envelope; Q_COMMIT reads the
- * envelope back, fsyncs the file, then (once per batch of commits) the
- * directory, and only then answers Q_COMMIT_OK, which becomes the 250.
+ * Accepting (smtp role): Q_OPEN passes the descriptor of a file from the
+ * pool (created ahead, its directory entry already fsync'd); the session
+ * writes message and envelope; Q_COMMIT reads the envelope back, fsyncs
+ * the file, and only then answers Q_COMMIT_OK, which becomes the 250.
  * Q_ABORT (or a file without its footer found at start) removes the file.
  *
  * Delivering: local recipients go to the deliver role (D_DELIVER, at most
@@ -50,7 +50,7 @@
 struct queue	 q;
 
 static struct ipc	 smtp_ch, deliver_ch, relay_ch;
-static struct ev_timer	 sync_timer, tick_timer;
+static struct ev_timer	 tick_timer;
 
 /* messages being written by sessions: not in the table yet */
 struct qopen {
@@ -59,14 +59,6 @@ struct qopen {
 	struct qopen	*next;
 };
 static struct qopen	*opens;
-
-/* committed, waiting for the directory fsync */
-struct qcommit {
-	struct qmsg	*m;
-	uint32_t	 session;
-	struct qcommit	*next;
-};
-static struct qcommit	*commits;
 
 static unsigned
 hash_qid(const char *qid)
@@ -573,36 +565,62 @@ smtp_reply(uint32_t id, uint32_t type, const char *qid, int fd, const char *why)
 		close(fd);
 }
 
+/*
+ * The file pool: queue files are created ahead, POOL_SIZE at a time, with
+ * one fsync of the directory for the batch, so that committing a message
+ * needs only the fsync of its own file before the 250.  Unused pool files
+ * are empty and are removed at start like any file without its footer.
+ */
 static void
-q_open(uint32_t id)
+pool_fill(void)
 {
 	char qid[QUEUE_ID_LEN + 1], path[4096];
-	struct qopen *op;
-	int fd = -1, dupfd, tries;
+	int fd, tries = 0;
 
-	for (tries = 0; tries < 5 && fd == -1; tries++) {
+	while (q.npool < POOL_SIZE && tries++ < 2 * POOL_SIZE) {
 		queue_id_new(qid);
 		if (!queue_path(path, sizeof(path), qid, ""))
 			break;
 		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd == -1 && errno != EEXIST)
+		if (fd == -1) {
+			if (errno == EEXIST)
+				continue;
+			log_warn("queue: cannot create a file in %s", q.msgdir);
 			break;
-	}
-	if (fd == -1 || (dupfd = dup(fd)) == -1) {
-		log_warn("queue: cannot create a file in %s", q.msgdir);
-		if (fd != -1) {
-			close(fd);
-			(void)unlink(path);
 		}
+		memcpy(q.pool[q.npool].qid, qid, sizeof(qid));
+		q.pool[q.npool++].fd = fd;
+	}
+	if (fsync(q.dirfd) == -1) {
+		log_warn("fsync %s", q.msgdir);
+		while (q.npool > 0) {	/* not durable: do not use them */
+			q.npool--;
+			close(q.pool[q.npool].fd);
+			if (queue_path(path, sizeof(path), q.pool[q.npool].qid, ""))
+				(void)unlink(path);
+		}
+	}
+}
+
+static void
+q_open(uint32_t id)
+{
+	struct qopen *op;
+	int dupfd;
+
+	if (q.npool == 0)
+		pool_fill();
+	if (q.npool == 0 || (dupfd = dup(q.pool[q.npool - 1].fd)) == -1) {
 		smtp_reply(id, Q_OPEN_FAIL, NULL, -1, "cannot create a queue file");
 		return;
 	}
+	q.npool--;
 	op = xcalloc(1, sizeof(*op));
-	memcpy(op->qid, qid, sizeof(op->qid));
-	op->fd = fd;
+	memcpy(op->qid, q.pool[q.npool].qid, sizeof(op->qid));
+	op->fd = q.pool[q.npool].fd;
 	op->next = opens;
 	opens = op;
-	smtp_reply(id, Q_OPEN_OK, qid, dupfd, NULL);
+	smtp_reply(id, Q_OPEN_OK, op->qid, dupfd, NULL);
 }
 
 static struct qopen *
@@ -631,36 +649,10 @@ open_discard(struct qopen *op)
 }
 
 static void
-on_sync_timer(struct ev_timer *t, void *arg)
-{
-	struct qcommit *c, *list = commits;
-	bool ok;
-
-	(void)t;
-	(void)arg;
-	commits = NULL;
-	ok = fsync(q.dirfd) == 0;
-	if (!ok)
-		log_warn("fsync %s", q.msgdir);
-	while ((c = list) != NULL) {
-		list = c->next;
-		if (ok) {
-			smtp_reply(c->session, Q_COMMIT_OK, NULL, -1, NULL);
-			queue_schedule(c->m);
-		} else {
-			smtp_reply(c->session, Q_COMMIT_FAIL, NULL, -1, "fsync failed");
-			msg_remove(c->m);
-		}
-		free(c);
-	}
-}
-
-static void
 q_commit(uint32_t id, const char *qid, uint64_t size)
 {
 	struct qopen *op = open_take(qid);
 	struct queue_env env;
-	struct qcommit *c;
 	struct stat st;
 	const char *err = "unknown queue id";
 	struct qmsg *m;
@@ -690,13 +682,8 @@ q_commit(uint32_t id, const char *qid, uint64_t size)
 	close(op->fd);
 	free(op);
 	m = queue_add(&env, false);
-	c = xcalloc(1, sizeof(*c));
-	c->m = m;
-	c->session = id;
-	c->next = commits;
-	commits = c;
-	if (!ev_timer_pending(&sync_timer))
-		ev_timer_add(&sync_timer, 0);
+	smtp_reply(id, Q_COMMIT_OK, NULL, -1, NULL);
+	queue_schedule(m);
 }
 
 static void
@@ -794,10 +781,15 @@ recover(void)
 		if (queue_file_read_env(fd, &env, &err) == -1 ||
 		    strcmp(env.qid, de->d_name) != 0) {
 			/* never committed: the client got no 250 */
+			struct stat st;
+
 			if (err == NULL)
 				queue_env_free(&env);
-			log_info("qid=%s removed at start: %s", de->d_name,
-			    err ? err : "id mismatch");
+			if (fstat(fd, &st) == -1 || st.st_size > 0)
+				log_info("qid=%s removed at start: %s", de->d_name,
+				    err ? err : "id mismatch");
+			else
+				dropped--;	/* an unused pool file */
 			close(fd);
 			(void)unlink(path);
 			if (queue_path(path, sizeof(path), de->d_name, ".done"))
@@ -845,7 +837,6 @@ queue_run(int smtp_fd, int deliver_fd, int relay_fd)
 	ipc_init(&smtp_ch, smtp_fd, on_smtp_msg, on_peer_close, "smtp");
 	ipc_init(&deliver_ch, deliver_fd, on_deliver_msg, on_peer_close, "deliver");
 	ipc_init(&relay_ch, relay_fd, on_relay_msg, on_peer_close, "relay");
-	ev_timer_init(&sync_timer, on_sync_timer, NULL);
 	ev_timer_init(&tick_timer, on_tick, NULL);
 	ev_timer_add(&tick_timer, TICK_MS);
 	for (m = q.head; m; m = next) {

@@ -42,8 +42,15 @@ struct qmsg {
 	struct qmsg	*wnext;		/* deliver FIFO */
 };
 
+#define POOL_SIZE	32
+
 struct queue {
 	char		*msgdir;
+	struct {
+		char	 qid[QUEUE_ID_LEN + 1];
+		int	 fd;
+	}		 pool[POOL_SIZE];	/* empty files made ahead, see q_open */
+	size_t		 npool;
 	int		 dirfd;
 	struct qmsg	*table[1024];
 	struct qmsg	*head, *tail;
