@@ -7,7 +7,8 @@
  * the four roles (smtp, queue, deliver, relay; see smtpd.h) connected by
  * socketpairs, and supervises them: when one dies the others are stopped
  * and the whole set starts again after a backoff (disk is the truth, so
- * nothing accepted is lost).  SIGTERM/SIGINT stop everything; SIGHUP
+ * nothing accepted is lost).  Without -d it detaches once the roles are
+ * started (lib/daemon.c).  SIGTERM/SIGINT stop everything; SIGHUP
  * rereads the configuration and restarts the roles with it, or keeps the
  * old one (and says why) when the new file is bad.
  */
@@ -26,6 +27,7 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "ev.h"
 #include "ipc.h"
 #include "log.h"
@@ -390,11 +392,8 @@ on_hup(int sig, void *arg)
 
 	(void)sig;
 	(void)arg;
-	if ((c = conf_load(smtpd_conf->file, stderr)) == NULL) {
-		log_warnx("SIGHUP: %s has errors (above); keeping the running "
-		    "configuration", smtpd_conf->file);
+	if ((c = daemon_reload_conf(smtpd_conf->file)) == NULL)
 		return;
-	}
 	log_info("SIGHUP: configuration reread; restarting the roles "
 	    "(listen addresses and TLS files change only on a restart)");
 	conf_free(&smtpd_conf);
@@ -404,6 +403,7 @@ on_hup(int sig, void *arg)
 		return;
 	}
 	restarting = true;
+	backoff_ms = BACKOFF_MIN_MS;
 	kill_roles(SIGTERM);
 	ev_timer_add(&kill_timer, STOP_GRACE_MS);
 }
@@ -412,11 +412,13 @@ int
 main(int argc, char **argv)
 {
 	const char *path = CONF_DEFAULT_PATH;
-	struct passwd *pw;
+	struct passwd *pw = NULL;
 	bool debug = false;
 	size_t i;
 	int ch;
 
+	/* a SIGHUP before the loop handles it must not kill us */
+	signal(SIGHUP, SIG_IGN);
 	while ((ch = getopt(argc, argv, "c:d")) != -1) {
 		switch (ch) {
 		case 'c':
@@ -446,6 +448,8 @@ main(int argc, char **argv)
 		run_uid = geteuid();
 		run_gid = getegid();
 	}
+	if (daemon_setup_dirs(smtpd_conf, pw) == -1)
+		exit(1);
 	setup_dirs(smtpd_conf);
 
 	for (i = 0; i < smtpd_conf->smtp.listen.n; i++)
@@ -467,6 +471,9 @@ main(int argc, char **argv)
 	if (client_tls == NULL)
 		fatalx("cannot set up the outbound TLS context");
 	relay_password = read_relay_password(smtpd_conf);
+	if (!debug)
+		daemon_detach();
+	(void)daemon_pidfile(smtpd_conf->run_dir, "smtpd");
 
 	ev_init();
 	ev_signal(SIGPIPE, NULL, NULL);
@@ -481,6 +488,7 @@ main(int argc, char **argv)
 	    smtpd_conf->relay.enabled ? "outbound through the relay" :
 	    "outbound direct to MX");
 	start_roles();
+	daemon_ready();
 	ev_run();
 	return 0;
 }

@@ -525,13 +525,15 @@ class Env:
             time.sleep(0.1)
 
     def queue_files(self):
-        """Regular files anywhere under state_dir/queue."""
+        """Non-empty regular files anywhere under state_dir/queue (smtpd
+        keeps a pool of empty files created ahead: they hold no mail)."""
         out = []
         for root, _dirs, files in os.walk(os.path.join(self.state_dir,
                                                        'queue')):
             for n in files:
                 p = os.path.join(root, n)
-                if os.path.isfile(p) and not os.path.islink(p):
+                if os.path.isfile(p) and not os.path.islink(p) and \
+                        os.path.getsize(p) > 0:
                     out.append(p)
         return out
 

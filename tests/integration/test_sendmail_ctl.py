@@ -11,6 +11,7 @@ flush and remove are checked on.
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -178,6 +179,54 @@ def test_smtpd_down():
     env.start('smtpd', ports=[P1])
 
 
+def ehlo_size():
+    c = ft.RawSMTP(P1)
+    try:
+        ext = c.ehlo()
+    finally:
+        c.close()
+    return [e for e in ext if e.upper().startswith('SIZE')]
+
+
+def test_sighup():
+    """SIGHUP: a bad file keeps the running configuration, a good one is
+    applied (the EHLO SIZE changes) without dropping the listener."""
+    d = env.daemons['smtpd']
+    deadline = time.time() + 10     # the port listens a moment before
+    while 'ready:' not in d.log_text().split('---- start')[-1] and \
+            time.time() < deadline:  # the signal handlers are in place
+        time.sleep(0.1)
+    good = open(env.conf).read()
+    with open(env.conf, 'a') as f:
+        f.write('\nthis is not a key\n')
+    d.proc.send_signal(signal.SIGHUP)
+    time.sleep(1.0)
+    check('keeping the running configuration' in d.log_text(),
+          'SIGHUP with a bad file: logged, old configuration kept',
+          d.log_text()[-600:])
+    check(d.alive() and ehlo_size() == ['SIZE 36700160'],
+          'still serving with the old max_size', ehlo_size())
+    with open(env.conf, 'w') as f:
+        f.write(good.replace("timeout = 5s", "timeout = 5s\nmax_size = 1M"))
+    d.proc.send_signal(signal.SIGHUP)
+    deadline = time.time() + 10
+    size = None
+    while time.time() < deadline:
+        try:
+            size = ehlo_size()
+            if size == ['SIZE 1048576']:
+                break
+        except (OSError, EOFError, ft.SMTPError):
+            pass
+        time.sleep(0.2)
+    check(size == ['SIZE 1048576'], 'SIGHUP with a good file: new max_size used',
+          size)
+    with open(env.conf, 'w') as f:
+        f.write(good)
+    d.proc.send_signal(signal.SIGHUP)
+    time.sleep(1.0)
+
+
 def main():
     try:
         setup()
@@ -188,7 +237,8 @@ def main():
         env.cleanup()
         sys.exit(ft.summary())
     ft.run_tests(env, [test_plain_recipients, test_dash_i_and_from, test_dash_t,
-                       test_errors, test_ctl_queue, test_smtpd_down])
+                       test_errors, test_ctl_queue, test_smtpd_down,
+                       test_sighup])
 
 
 if __name__ == '__main__':
