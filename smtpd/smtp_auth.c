@@ -63,6 +63,27 @@ smtp_auth_b64(const char *in, char *out, size_t outsz, size_t *outlen)
 	return 0;
 }
 
+/*
+ * smtp_auth_check - what authd accepts (authd/README.md field limits):
+ * a user of 1-254 printable bytes without spaces, a password of 1-1024
+ * bytes without CR or LF.  Anything else would be a malformed frame that
+ * makes authd drop the connection every session shares.
+ */
+const char *
+smtp_auth_check(const char *user, const char *pass)
+{
+	const unsigned char *u;
+	size_t n = strlen(pass);
+
+	for (u = (const unsigned char *)user; *u; u++)
+		if (*u <= ' ' || *u == 0x7f)
+			return "535 5.7.8 Authentication credentials invalid";
+	if (*user == '\0' || u - (const unsigned char *)user > 254 ||
+	    n == 0 || n > 1024 || strpbrk(pass, "\r\n"))
+		return "535 5.7.8 Authentication credentials invalid";
+	return NULL;
+}
+
 const char *
 smtp_auth_plain(char *p, size_t len, const char **user, const char **pass)
 {
@@ -78,7 +99,5 @@ smtp_auth_plain(char *p, size_t len, const char **user, const char **pass)
 		return "535 5.7.8 Authorization identity must be the user";
 	*user = z1 + 1;
 	*pass = z2 + 1;
-	if (**user == '\0' || **pass == '\0')
-		return "535 5.7.8 Authentication credentials invalid";
-	return NULL;
+	return smtp_auth_check(*user, *pass);
 }

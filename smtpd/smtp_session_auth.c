@@ -98,6 +98,13 @@ login_done(void *arg, enum authd_res res, struct ipc_msg *m)
 static void
 auth_check(struct session *s, const char *user, const char *pass)
 {
+	const char *err;
+
+	if ((err = smtp_auth_check(user, pass)) != NULL) {
+		s->auth_failures++;
+		auth_fail(s, err);
+		return;
+	}
 	s->auth_step = AUTH_NONE;
 	s->state = S_CMD;
 	session_wait(s);

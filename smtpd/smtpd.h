@@ -148,6 +148,8 @@ int	 smtp_auth_b64(const char *in, char *out, size_t outsz, size_t *outlen);
  */
 const char *smtp_auth_plain(char *p, size_t len, const char **user,
 	    const char **pass);
+/* smtp_auth_check - NULL if authd can take user/pass, else the reply */
+const char *smtp_auth_check(const char *user, const char *pass);
 
 /* smtp_data.c: DATA stream, no I/O */
 #define DATA_ERR_BARE_LF	0x01
