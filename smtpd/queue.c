@@ -825,7 +825,7 @@ recover(void)
 }
 
 void
-queue_run(int smtp_fd, int deliver_fd, int relay_fd)
+queue_run(int smtp_fd, int deliver_fd, int relay_fd, int ctl_fd)
 {
 	struct qmsg *m, *next;
 
@@ -833,7 +833,7 @@ queue_run(int smtp_fd, int deliver_fd, int relay_fd)
 	if ((q.dirfd = open(q.msgdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		fatal("%s", q.msgdir);
 	recover();
-	queue_ctl_init();
+	queue_ctl_init(ctl_fd);
 	ipc_init(&smtp_ch, smtp_fd, on_smtp_msg, on_peer_close, "smtp");
 	ipc_init(&deliver_ch, deliver_fd, on_deliver_msg, on_peer_close, "deliver");
 	ipc_init(&relay_ch, relay_fd, on_relay_msg, on_peer_close, "relay");

@@ -75,7 +75,7 @@ struct qmsg	*queue_find(const char *qid);
 int		 queue_remove_msg(struct qmsg *m);
 
 /* queue_ctl.c */
-void		 queue_ctl_init(void);
+void		 queue_ctl_init(int listen_fd);
 
 /* queue_bounce.c */
 /* queue_bounce_write - one DSN for every RCPT_FAILED recipient of m; -1 if

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * queue_ctl.c - the control socket of the queue role, for facteur-ctl
- * (SPEC 4): run_dir/smtpd-ctl.sock, mode 0600, so only root and the
- * facteur account can use it.
+ * (SPEC 4): run_dir/smtpd-ctl.sock, mode 0600 and owned by `user`, so
+ * only root and the facteur account can use it; the parent binds it.
  *
  * Protocol (lib/ipc.h frames): the client sends one request, the queue
  * answers with CTL_LINE frames (str, one line of text each) and one
@@ -222,18 +222,10 @@ on_ctl_accept(struct ev_io *io, unsigned events, void *arg)
 	}
 }
 
+/* queue_ctl_init - serve the socket the parent bound (smtpd.c) */
 void
-queue_ctl_init(void)
+queue_ctl_init(int listen_fd)
 {
-	char path[4096];
-	int fd;
-
-	if (!bsnprintf(path, sizeof(path), "%s/%s", smtpd_conf->run_dir, CTL_SOCKET) ||
-	    (fd = ipc_listen_unix(path, 0600)) == -1) {
-		log_warn("control socket %s/%s; facteur-ctl will not work",
-		    smtpd_conf->run_dir, CTL_SOCKET);
-		return;
-	}
-	ev_io_init(&ctl_io, fd, on_ctl_accept, NULL);
+	ev_io_init(&ctl_io, listen_fd, on_ctl_accept, NULL);
 	ev_io_want(&ctl_io, EV_READ);
 }

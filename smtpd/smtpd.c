@@ -52,6 +52,7 @@ static size_t		 nlisteners;
 static SSL_CTX		*server_tls;
 static SSL_CTX		*client_tls;
 static char		*relay_password;
+static int		 ctl_fd = -1;	/* facteur-ctl, served by the queue */
 static uid_t		 run_uid;
 static gid_t		 run_gid;
 
@@ -128,6 +129,21 @@ listen_local(const struct conf *c)
 	l->kind = PORT_LOCAL;
 	bstrcpy(l->name, LOCAL_SOCKET, sizeof(l->name));
 	nlisteners++;
+}
+
+/* listen_ctl - run_dir/smtpd-ctl.sock for facteur-ctl: root and `user` */
+static void
+listen_ctl(const struct conf *c)
+{
+	char path[4096];
+
+	if (!bsnprintf(path, sizeof(path), "%s/%s", c->run_dir, CTL_SOCKET))
+		fatalx("run_dir too long");
+	if ((ctl_fd = ipc_listen_unix(path, 0600)) == -1)
+		fatal("listen %s", path);
+	if ((smtpd_privileged && chown(path, run_uid, run_gid) == -1) ||
+	    fcntl(ctl_fd, F_SETFL, O_NONBLOCK) == -1)
+		fatal("%s", path);
 }
 
 /* read_relay_password - the first line of [relay] password_file */
@@ -254,6 +270,7 @@ start_roles(void)
 			continue;
 		switch (r) {
 		case ROLE_SMTP:
+			close(ctl_fd);
 			close(sq[1]); close(qd[0]); close(qd[1]); close(qr[0]); close(qr[1]);
 			role_enter(r, smtpd_privileged ? smtpd_conf->run_dir : NULL);
 			smtp_server_run(listeners, nlisteners, sq[0], server_tls);
@@ -261,13 +278,15 @@ start_roles(void)
 			close_listeners();
 			close(sq[0]); close(qd[1]); close(qr[1]);
 			role_enter(r, NULL);
-			queue_run(sq[1], qd[0], qr[0]);
+			queue_run(sq[1], qd[0], qr[0], ctl_fd);
 		case ROLE_DELIVER:
+			close(ctl_fd);
 			close_listeners();
 			close(sq[0]); close(sq[1]); close(qd[0]); close(qr[0]); close(qr[1]);
 			role_enter(r, NULL);
 			deliver_run(qd[1]);
 		case ROLE_RELAY:
+			close(ctl_fd);
 			close_listeners();
 			close(sq[0]); close(sq[1]); close(qd[0]); close(qd[1]); close(qr[0]);
 			role_enter(r, NULL);
@@ -460,6 +479,7 @@ main(int argc, char **argv)
 		listen_on(&smtpd_conf->smtp.submissions.v[i], PORT_SUBMISSIONS);
 
 	listen_local(smtpd_conf);
+	listen_ctl(smtpd_conf);
 	if (smtpd_conf->tls.cert &&
 	    (server_tls = tls_server_ctx(smtpd_conf->tls.cert, smtpd_conf->tls.key)) == NULL)
 		fatalx("[tls] cannot load %s / %s", smtpd_conf->tls.cert,

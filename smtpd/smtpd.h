@@ -198,7 +198,7 @@ void	smtp_session_queue_reply(struct session *s, struct ipc_msg *m);
 void	smtp_session_shutdown(struct session *s);
 
 /* queue.c: the queue role */
-void	queue_run(int smtp_fd, int deliver_fd, int relay_fd)
+void	queue_run(int smtp_fd, int deliver_fd, int relay_fd, int ctl_fd)
 	    __attribute__((noreturn));
 
 /* queue_file.c: on-disk format, see the top of queue_file.c */
