@@ -41,7 +41,7 @@ static uint64_t
 strnum_unit(const char *s, uint64_t max, const char *units,
     const uint64_t *mult, const char **err_r)
 {
-	uint64_t v = 0, m = 1;
+	uint64_t v = 0, m = 1, d;
 	size_t i, n = strlen(s);
 
 	*err_r = "invalid";
@@ -58,11 +58,12 @@ strnum_unit(const char *s, uint64_t max, const char *units,
 	for (i = 0; i < n; i++) {
 		if (!isdigit((unsigned char)s[i]))
 			return 0;
-		if (v > (UINT64_MAX - 9) / 10) {
+		d = (uint64_t)(s[i] - '0');
+		if (v > (UINT64_MAX - d) / 10) {	/* v * 10 + d would wrap */
 			*err_r = "too large";
 			return 0;
 		}
-		v = v * 10 + (uint64_t)(s[i] - '0');
+		v = v * 10 + d;
 	}
 	if (v > UINT64_MAX / m || v * m > max) {
 		*err_r = "too large";

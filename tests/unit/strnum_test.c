@@ -3,9 +3,6 @@
  * strnum_test.c - unit tests for lib/strnum.c: decimal integers with
  * limits, sizes (K/M/G) and durations (s/m/h/d), at and beyond their edges
  * (STYLE 12, table-driven).
- *
- * Cases under TEST_KNOWN_BUGS document reported defects that are not fixed
- * yet; build with -DTEST_KNOWN_BUGS to see them fail.
  */
 #include <limits.h>
 #include <stdint.h>
@@ -124,11 +121,12 @@ static const struct unit_case {
 	{ "17179869184G", UINT64_MAX, 0, "too large" },	/* 2^64 */
 	{ "18014398509481983K", UINT64_MAX, 18014398509481983ULL * K, NULL },
 	{ "18014398509481984K", UINT64_MAX, 0, "too large" },
-#ifdef TEST_KNOWN_BUGS
-	/* the digit loop's overflow test is one step too early */
+	/* the digit loop's overflow test used to be one step too early */
 	{ "18446744073709551615", UINT64_MAX, UINT64_MAX, NULL },
 	{ "18446744073709551610", UINT64_MAX, 18446744073709551610ULL, NULL },
-#endif
+	{ "18446744073709551615K", UINT64_MAX, 0, "too large" },
+	{ "184467440737095516150", UINT64_MAX, 0, "too large" },
+	{ "1844674407370955161", UINT64_MAX, 1844674407370955161ULL, NULL },
 };
 
 static const struct unit_case duration_cases[] = {
