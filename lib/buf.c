@@ -5,6 +5,7 @@
  * roles can answer a temporary failure instead of dying.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -76,13 +77,39 @@ buf_commit(struct buf *b, size_t n)
 	b->data[b->off + b->len] = '\0';
 }
 
+/* buf_overlaps - does [p, p + n) touch b's allocation (data + spare NUL)? */
+static bool
+buf_overlaps(const struct buf *b, const void *p, size_t n)
+{
+	uintptr_t s = (uintptr_t)p, lo = (uintptr_t)b->data;
+
+	return b->data != NULL && n > 0 && s < lo + b->cap + 1 && s + n > lo;
+}
+
 int
 buf_append(struct buf *b, const void *p, size_t n)
 {
+	const char *src = p;
+	size_t rel = 0;
+	bool self = buf_overlaps(b, p, n);
+
+	if (self) {
+		/* reserve may slide or realloc: keep the source's offset */
+		uintptr_t head = (uintptr_t)buf_head(b);
+
+		if ((uintptr_t)src < head || (uintptr_t)src - head > b->len ||
+		    n > b->len - ((uintptr_t)src - head)) {
+			errno = EINVAL;
+			return -1;
+		}
+		rel = (size_t)((uintptr_t)src - head);
+	}
 	if (buf_reserve(b, n) == -1)
 		return -1;
+	if (self)
+		src = buf_head(b) + rel;
 	if (n)
-		memcpy(buf_tail(b), p, n);
+		memcpy(buf_tail(b), src, n);	/* the tail never overlaps the data */
 	buf_commit(b, n);
 	return 0;
 }
@@ -93,22 +120,40 @@ buf_puts(struct buf *b, const char *s)
 	return buf_append(b, s, strlen(s));
 }
 
+/*
+ * buf_printf - format apart, then append: an argument may point into b
+ * (formatting into the tail would overwrite the NUL that ends such a
+ * string, and growth would free it).
+ */
 int
 buf_printf(struct buf *b, const char *fmt, ...)
 {
+	char small[256], *p = small;
 	va_list ap;
-	int n;
+	int n, r;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
 	va_end(ap);
-	if (n < 0 || buf_reserve(b, (size_t)n) == -1)
+	if (n < 0)
 		return -1;
-	va_start(ap, fmt);
-	vsnprintf(buf_tail(b), (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	buf_commit(b, (size_t)n);
-	return 0;
+	if ((size_t)n >= sizeof(small)) {
+		if (b->max && b->len + (size_t)n > b->max) {
+			errno = ENOBUFS;	/* refuse before allocating */
+			return -1;
+		}
+		if ((p = malloc((size_t)n + 1)) == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		va_start(ap, fmt);
+		vsnprintf(p, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
+	r = buf_append(b, p, (size_t)n);
+	if (p != small)
+		free(p);
+	return r;
 }
 
 void
@@ -120,6 +165,15 @@ buf_drain(struct buf *b, size_t n)
 	}
 	b->off += n;
 	b->len -= n;
+}
+
+void
+buf_truncate(struct buf *b, size_t len)
+{
+	if (len >= b->len)
+		return;
+	b->len = len;
+	b->data[b->off + len] = '\0';
 }
 
 void

@@ -5,8 +5,11 @@
  * data[len] is always a spare NUL so text can be printed, but contents may
  * hold NULs: never strlen() a buffer that holds network data.  Growth is
  * checked for overflow and refused past `max` (0 = no limit besides SIZE_MAX).
- * Bytes are consumed from the front with buf_drain(); buf_compact() is
- * called by buf_reserve() when the front is mostly drained.
+ * Bytes are consumed from the front with buf_drain(); when the room after
+ * the data is short, buf_reserve() first slides the unread bytes back to
+ * the front, then grows.  So any reserve, append or printf may move the
+ * data: pointers from buf_head()/buf_tail() are valid only until the next
+ * one of those calls.
  */
 #ifndef FACTEUR_BUF_H
 #define FACTEUR_BUF_H
@@ -32,6 +35,12 @@ buf_head(const struct buf *b)
 }
 /* buf_reserve - room for n more bytes; -1 (errno=ENOBUFS) past max or overflow */
 int	 buf_reserve(struct buf *b, size_t n);
+/*
+ * buf_append - add n bytes.  p may point into b's own unread bytes (it is
+ * re-based if the data moves); a source that overlaps b's memory outside
+ * them is refused with -1 (errno=EINVAL).  buf_puts and buf_printf take
+ * arguments that point into b as well.
+ */
 int	 buf_append(struct buf *b, const void *p, size_t n);
 int	 buf_puts(struct buf *b, const char *s);
 int	 buf_printf(struct buf *b, const char *fmt, ...)
@@ -44,6 +53,8 @@ buf_tail(const struct buf *b)
 }
 void	 buf_commit(struct buf *b, size_t n);
 void	 buf_drain(struct buf *b, size_t n);
+/* buf_truncate - keep the first len unread bytes (undo appends after a failure) */
+void	 buf_truncate(struct buf *b, size_t len);
 /* buf_shrink - give back memory of an idle buffer larger than keep bytes */
 void	 buf_shrink(struct buf *b, size_t keep);
 

@@ -2,10 +2,8 @@
 /*
  * buf_test.c - unit tests for lib/buf.c: growth, the hard maximum,
  * size_t overflow, drain and the slide to the front, embedded NULs, the
- * spare NUL after the data, reset/free/shrink (STYLE 8, 12).
- *
- * Cases under TEST_KNOWN_BUGS document reported defects that are not fixed
- * yet; build with -DTEST_KNOWN_BUGS to see them fail.
+ * spare NUL after the data, reset/free/shrink, and sources that point
+ * into the buffer itself (STYLE 8, 12).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -263,6 +261,26 @@ test_drain(void)
 }
 
 static void
+test_truncate(void)
+{
+	struct buf b;
+
+	buf_init(&b, 0);
+	buf_truncate(&b, 0);			/* harmless on an empty buffer */
+	CHECK(buf_puts(&b, "keep this, drop that") == 0);
+	buf_drain(&b, 5);
+	buf_truncate(&b, 100);			/* longer: unchanged */
+	CHECK(is(&b, "this, drop that", 15));
+	buf_truncate(&b, 4);
+	CHECK(is(&b, "this", 4));
+	CHECK(buf_puts(&b, "!") == 0);
+	CHECK(is(&b, "this!", 5));
+	buf_truncate(&b, 0);
+	CHECK(is(&b, "", 0));
+	buf_free(&b);
+}
+
+static void
 test_shrink(void)
 {
 	struct buf b;
@@ -283,25 +301,131 @@ test_shrink(void)
 	buf_free(&b);				/* twice is harmless */
 }
 
-#ifdef TEST_KNOWN_BUGS
 /*
  * Appending bytes of the buffer to itself: buf_reserve() may realloc or
- * slide before memcpy reads the source (use after free under ASan).
+ * slide before the copy reads the source (a use after free under ASan
+ * before the fix).
  */
 static void
 test_self_append(void)
 {
 	struct buf b;
+	char *data;
+	size_t i;
 
 	buf_init(&b, 0);
 	CHECK(buf_reserve(&b, 1) == 0);
 	while (b.len < b.cap)
 		CHECK(buf_append(&b, "s", 1) == 0);
-	CHECK(buf_append(&b, buf_head(&b), b.len) == 0);
+	CHECK(buf_append(&b, buf_head(&b), b.len) == 0);	/* realloc */
 	CHECK(b.len == 2 * 256 && buf_head(&b)[b.len - 1] == 's');
 	buf_free(&b);
+
+	/* a part of the data, with a realloc */
+	buf_init(&b, 0);
+	CHECK(buf_puts(&b, "0123456789") == 0);
+	while (b.len < b.cap)
+		CHECK(buf_append(&b, "-", 1) == 0);
+	CHECK(buf_append(&b, buf_head(&b) + 3, 4) == 0);
+	CHECK(b.len == 260 && memcmp(buf_head(&b) + 256, "3456", 4) == 0);
+	CHECK(buf_head(&b)[b.len] == '\0');
+	buf_free(&b);
+
+	/* drained front: the reserve slides the data, no realloc */
+	buf_init(&b, 0);
+	CHECK(buf_reserve(&b, 1) == 0);
+	while (b.len < b.cap)
+		CHECK(buf_append(&b, "x", 1) == 0);
+	data = b.data;
+	buf_drain(&b, b.cap - 6);
+	memcpy(buf_head(&b), "abcdef", 6);
+	CHECK(buf_append(&b, buf_head(&b) + 2, 3) == 0);
+	CHECK(b.data == data && b.off == 0);
+	CHECK(is(&b, "abcdefcde", 9));
+
+	/* room at the end: neither moves */
+	CHECK(buf_append(&b, buf_head(&b), 9) == 0);
+	CHECK(is(&b, "abcdefcdeabcdefcde", 18));
+
+	/* the source must be unread bytes of the buffer */
+	buf_drain(&b, 3);
+	errno = 0;
+	CHECK(buf_append(&b, b.data, 2) == -1);		/* drained bytes */
+	CHECK(errno == EINVAL);
+	errno = 0;
+	CHECK(buf_append(&b, buf_head(&b) + 10, 6) == -1);	/* past the end */
+	CHECK(errno == EINVAL);
+	CHECK(buf_append(&b, buf_head(&b) + 10, 5) == 0);	/* exactly to it */
+	CHECK(is(&b, "defcdeabcdefcdeefcde", 20));
+	buf_free(&b);
+
+	/* limited: refused with ENOBUFS, unchanged */
+	buf_init(&b, 8);
+	CHECK(buf_puts(&b, "abcde") == 0);
+	errno = 0;
+	CHECK(buf_append(&b, buf_head(&b), 5) == -1);
+	CHECK(errno == ENOBUFS);
+	CHECK(is(&b, "abcde", 5));
+	CHECK(buf_append(&b, buf_head(&b) + 2, 3) == 0);
+	CHECK(is(&b, "abcdecde", 8));
+	buf_free(&b);
+
+	/* many doublings in a row */
+	buf_init(&b, 0);
+	CHECK(buf_puts(&b, "ab") == 0);
+	for (i = 0; i < 16; i++)
+		CHECK(buf_append(&b, buf_head(&b), b.len) == 0);
+	CHECK(b.len == 2u << 16);
+	for (i = 0; i < b.len; i++)
+		if (buf_head(&b)[i] != "ab"[i % 2])
+			break;
+	CHECK(i == b.len);
+	buf_free(&b);
 }
-#endif
+
+/*
+ * buf_printf with arguments that point into the buffer: formatting into
+ * the tail would overwrite the NUL ending a "%s" argument, and growth would
+ * free it.
+ */
+static void
+test_self_printf(void)
+{
+	struct buf b;
+	char big[1000];
+
+	buf_init(&b, 0);
+	CHECK(buf_puts(&b, "abc") == 0);
+	CHECK(buf_printf(&b, "[%s]", buf_head(&b)) == 0);	/* no growth */
+	CHECK(is(&b, "abc[abc]", 8));
+	CHECK(buf_printf(&b, "%.*s|%s", 2, buf_head(&b) + 1, buf_head(&b)) == 0);
+	CHECK(is(&b, "abc[abc]bc|abc[abc]", 19));
+	buf_free(&b);
+
+	/* growth during a printf of the buffer itself */
+	buf_init(&b, 0);
+	CHECK(buf_reserve(&b, 1) == 0);
+	while (b.len < b.cap - 1)
+		CHECK(buf_puts(&b, "y") == 0);
+	CHECK(buf_printf(&b, "%s%s", buf_head(&b), buf_head(&b)) == 0);
+	CHECK(b.len == 3 * 255 && buf_head(&b)[b.len] == '\0');
+	CHECK(strspn(buf_head(&b), "y") == 3 * 255);
+	buf_free(&b);
+
+	/* long output, formatted apart, refused past max */
+	memset(big, 'q', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	buf_init(&b, 1500);
+	CHECK(buf_printf(&b, "%s", big) == 0);
+	CHECK(b.len == 999);
+	errno = 0;
+	CHECK(buf_printf(&b, "%s", big) == -1);
+	CHECK(errno == ENOBUFS);
+	CHECK(b.len == 999);
+	CHECK(buf_printf(&b, "%.501s", buf_head(&b)) == 0);
+	CHECK(b.len == 1500 && buf_head(&b)[1500] == '\0');
+	buf_free(&b);
+}
 
 int
 main(void)
@@ -313,8 +437,8 @@ main(void)
 	test_overflow();
 	test_drain();
 	test_shrink();
-#ifdef TEST_KNOWN_BUGS
+	test_truncate();
 	test_self_append();
-#endif
+	test_self_printf();
 	return T_DONE();
 }
