@@ -62,12 +62,15 @@ conn_update(struct conn *c)
 
 	if (c->dead)
 		return;
-	if (c->handshaking)
-		want = c->io.want ? c->io.want : EV_READ;
+	if (c->handshaking && c->clear_len == 0 && !c->closing)
+		want = c->io.want ? c->io.want : EV_READ;	/* as SSL asked */
 	else {
-		if (!c->paused && !c->closing && c->in.len < c->in.max)
+		if (!c->handshaking && !c->paused && !c->closing &&
+		    c->in.len < c->in.max)
 			want |= EV_READ;
-		if (c->out.len > 0)
+		/* closing: the writable event finishes the close even when
+		 * the last bytes already went out */
+		if (c->out.len > 0 || c->closing)
 			want |= EV_WRITE;
 	}
 	ev_io_want(&c->io, want);
@@ -196,15 +199,23 @@ conn_handshake(struct conn *c)
 	}
 }
 
-/* conn_flush - write what we can; -1 on a broken connection */
+/*
+ * conn_flush - write what we can: 1 all written, 0 more later, -1 on a
+ * broken connection.  After conn_starttls the first clear_len bytes go out
+ * in clear; the rest waits for the end of the handshake.
+ */
 static int
 conn_flush(struct conn *c)
 {
 	while (c->out.len > 0) {
 		ssize_t w;
 
-		if (c->ssl) {
-			int r = SSL_write(c->ssl, buf_head(&c->out),
+		if (c->ssl && c->clear_len == 0) {
+			int r;
+
+			if (c->handshaking)
+				return 0;
+			r = SSL_write(c->ssl, buf_head(&c->out),
 			    c->out.len > INT32_MAX ? INT32_MAX : (int)c->out.len);
 
 			if (r <= 0) {
@@ -216,12 +227,16 @@ conn_flush(struct conn *c)
 			}
 			w = r;
 		} else {
-			w = send(c->fd, buf_head(&c->out), c->out.len, MSG_NOSIGNAL);
+			size_t n = c->ssl ? c->clear_len : c->out.len;
+
+			w = send(c->fd, buf_head(&c->out), n, MSG_NOSIGNAL);
 			if (w == -1) {
 				if (errno == EAGAIN || errno == EINTR)
 					return 0;
 				return -1;
 			}
+			if (c->ssl)
+				c->clear_len -= (size_t)w;
 		}
 		buf_drain(&c->out, (size_t)w);
 	}
@@ -272,6 +287,62 @@ conn_fill(struct conn *c)
 	return got;
 }
 
+/*
+ * conn_output - write what the owner queued, then finish a flush_close or
+ * tell the owner the output drained.  false when the conn failed or the
+ * owner closed it: then c must not be touched.
+ */
+static bool
+conn_output(struct conn *c)
+{
+	bool had = c->out.len > 0;
+
+	if (had && conn_flush(c) == -1) {
+		conn_fail(c, "write error");
+		return false;
+	}
+	if (c->handshaking || c->out.len > 0)
+		return true;
+	if (c->closing) {
+		if (c->ssl)
+			(void)SSL_shutdown(c->ssl);
+		conn_fail(c, "closed");
+		return false;
+	}
+	return had ? conn_emit(c, CONN_EV_DRAINED) : true;
+}
+
+/*
+ * conn_tls_step - after conn_starttls: send the bytes queued before it in
+ * clear, then advance the handshake.  1 done, 0 in progress (the wanted
+ * event is set), -1 the conn failed (c must not be touched).
+ */
+static int
+conn_tls_step(struct conn *c)
+{
+	int r;
+
+	if (c->clear_len > 0) {
+		if (conn_flush(c) == -1) {
+			conn_fail(c, "write error");
+			return -1;
+		}
+		if (c->clear_len > 0) {
+			ev_io_want(&c->io, EV_WRITE);
+			return 0;
+		}
+	}
+	if (c->closing) {
+		conn_fail(c, "closed");
+		return -1;
+	}
+	if ((r = conn_handshake(c)) == -1) {
+		conn_fail(c, "tls handshake failed");
+		return -1;
+	}
+	return r;
+}
+
 static void
 conn_io(struct ev_io *io, unsigned events, void *arg)
 {
@@ -281,42 +352,19 @@ conn_io(struct ev_io *io, unsigned events, void *arg)
 	if (c->dead)
 		return;
 	if (c->handshaking) {
-		r = conn_handshake(c);
-		if (r == -1) {
-			conn_fail(c, "tls handshake failed");
-			return;
-		}
-		if (r == 0)
+		if (conn_tls_step(c) != 1)
 			return;
 		if (!conn_emit(c, CONN_EV_TLS))
 			return;
-		conn_update(c);
 		events |= EV_READ;	/* data may have come with the handshake */
 	}
-	if (c->out.len > 0) {
-		if (conn_flush(c) == -1) {
-			conn_fail(c, "write error");
-			return;
-		}
-		if (c->out.len == 0) {
-			if (c->closing) {
-				if (c->ssl)
-					(void)SSL_shutdown(c->ssl);
-				conn_fail(c, "closed");
-				return;
-			}
-			if (!conn_emit(c, CONN_EV_DRAINED))
-				return;
-		}
-	} else if (c->closing) {
-		conn_fail(c, "closed");
+	if (!conn_output(c))
 		return;
-	}
-	if ((events & (EV_READ | EV_ERROR)) && !c->paused && !c->closing &&
-	    c->in.len < c->in.max) {
+	if ((events & (EV_READ | EV_ERROR)) && !c->handshaking && !c->paused &&
+	    !c->closing && c->in.len < c->in.max) {
 		r = conn_fill(c);
 		if (r == -1) {
-			conn_fail(c, c->in.len ? "eof" : "eof");
+			conn_fail(c, "eof");
 			return;
 		}
 		if (r == 1) {
@@ -324,11 +372,10 @@ conn_io(struct ev_io *io, unsigned events, void *arg)
 				ev_timer_add(&c->timer, c->timeout_ms);
 			if (!conn_emit(c, CONN_EV_READ))
 				return;
-			/* answer pipelined input in the same round */
-			if (c->out.len > 0 && conn_flush(c) == -1) {
-				conn_fail(c, "write error");
+			/* answer pipelined input in the same round; this also
+			 * ends a flush_close and reports CONN_EV_DRAINED */
+			if (!conn_output(c))
 				return;
-			}
 		}
 	}
 	conn_update(c);
@@ -337,9 +384,17 @@ conn_io(struct ev_io *io, unsigned events, void *arg)
 int
 conn_starttls(struct conn *c, SSL_CTX *ctx, const char *sni, bool client)
 {
-	if ((c->ssl = SSL_new(ctx)) == NULL || SSL_set_fd(c->ssl, c->fd) != 1)
+	if (c->dead || c->ssl != NULL)
 		return -1;
+	if ((c->ssl = SSL_new(ctx)) == NULL)
+		return -1;
+	if (SSL_set_fd(c->ssl, c->fd) != 1) {
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+		return -1;
+	}
 	buf_reset(&c->in);	/* plaintext sent before the handshake is dropped */
+	c->clear_len = c->out.len;	/* the owner's "220 Ready" goes first */
 	c->tls_client = client;
 	if (client) {
 		if (sni) {
@@ -350,9 +405,12 @@ conn_starttls(struct conn *c, SSL_CTX *ctx, const char *sni, bool client)
 	} else
 		SSL_set_accept_state(c->ssl);
 	c->handshaking = true;
-	ev_io_want(&c->io, client ? EV_WRITE : EV_READ);
-	if (client)
-		conn_io(&c->io, EV_WRITE, c);
+	/*
+	 * Writable at once: conn_tls_step then sends the clear bytes and
+	 * starts the handshake from the event loop, never from inside the
+	 * owner's callback.
+	 */
+	ev_io_want(&c->io, EV_WRITE);
 	return 0;
 }
 

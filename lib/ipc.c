@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -36,7 +37,7 @@ ipc_init(struct ipc *ch, int fd, ipc_msg_cb *on_msg, ipc_close_cb *on_close,
 	ch->on_close = on_close;
 	ch->arg = arg;
 	buf_init(&ch->in, IPC_IN_MAX);
-	buf_init(&ch->out, 0);
+	buf_init(&ch->out, IPC_OUT_MAX);
 	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	ev_io_init(&ch->io, fd, ipc_io, ch);
 	ev_io_want(&ch->io, EV_READ);
@@ -85,35 +86,62 @@ ipc_fail(struct ipc *ch, const char *why)
 		ch->on_close(ch, ch->arg);
 }
 
+/* ipc_fd_queue - remember fd to go with the frame starting at `at` */
+static int
+ipc_fd_queue(struct ipc *ch, int fd, size_t at)
+{
+	int *fds;
+	size_t *ats;
+
+	if (ch->noutfds >= SIZE_MAX / sizeof(size_t) - 1)
+		return -1;
+	if ((fds = realloc(ch->outfds, (ch->noutfds + 1) * sizeof(int))) == NULL)
+		return -1;
+	ch->outfds = fds;
+	if ((ats = realloc(ch->outfd_at, (ch->noutfds + 1) * sizeof(size_t))) == NULL)
+		return -1;
+	ch->outfd_at = ats;
+	ch->outfds[ch->noutfds] = fd;
+	ch->outfd_at[ch->noutfds] = at;
+	ch->noutfds++;
+	return 0;
+}
+
 int
 ipc_send(struct ipc *ch, uint32_t type, uint32_t id, int fd,
     const struct ipc_out *o)
 {
 	struct ipc_hdr h;
+	size_t len = o ? o->len : 0;
 
 	if (ch->closed || (o && o->overflow)) {
-		if (fd != -1)
-			close(fd);
 		errno = ch->closed ? EPIPE : EMSGSIZE;
-		return -1;
+		goto fail;
 	}
 	h.type = type;
-	h.len = o ? (uint32_t)o->len : 0;
+	h.len = (uint32_t)len;
 	h.id = id;
 	h.flags = fd != -1 ? IPC_F_FD : 0;
-	if (fd != -1) {
-		ch->outfds = xreallocarray(ch->outfds, ch->noutfds + 1, sizeof(int));
-		ch->outfd_at = xreallocarray(ch->outfd_at, ch->noutfds + 1,
-		    sizeof(size_t));
-		ch->outfds[ch->noutfds] = fd;
-		ch->outfd_at[ch->noutfds] = ch->out.len;
-		ch->noutfds++;
+	/* room first (ENOBUFS past IPC_OUT_MAX, ENOMEM): then nothing can fail */
+	if (buf_reserve(&ch->out, sizeof(h) + len) == -1)
+		goto fail;
+	if (fd != -1 && ipc_fd_queue(ch, fd, ch->out.len) == -1) {
+		errno = ENOMEM;
+		goto fail;
 	}
-	if (buf_append(&ch->out, &h, sizeof(h)) == -1 ||
-	    (o && buf_append(&ch->out, o->p, o->len) == -1))
-		fatal("ipc_send: out of memory");
+	(void)buf_append(&ch->out, &h, sizeof(h));
+	if (len)
+		(void)buf_append(&ch->out, o->p, len);
 	ev_io_want(&ch->io, EV_READ | EV_WRITE);
 	return 0;
+fail:
+	if (fd != -1) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+	}
+	return -1;
 }
 
 /* ipc_flush - write as much as possible; -1 on a broken peer */
@@ -133,9 +161,10 @@ ipc_flush(struct ipc *ch)
 		memset(&mh, 0, sizeof(mh));
 		/* a frame carrying a fd is sent alone, with the fd attached */
 		if (ch->noutfds > 0 && ch->outfd_at[0] == 0) {
-			struct ipc_hdr *h = (struct ipc_hdr *)buf_head(&ch->out);
+			struct ipc_hdr h;	/* the buffer need not be aligned */
 
-			n = sizeof(*h) + h->len;
+			memcpy(&h, buf_head(&ch->out), sizeof(h));
+			n = sizeof(h) + h.len;
 			memset(&cm, 0, sizeof(cm));
 			mh.msg_control = cm.buf;
 			mh.msg_controllen = sizeof(cm.buf);

@@ -23,6 +23,8 @@
 #include "ev.h"
 
 #define IPC_MAX_PAYLOAD	16384
+/* frames queued to a peer that does not read: past this ipc_send fails */
+#define IPC_OUT_MAX	(256 * (sizeof(struct ipc_hdr) + IPC_MAX_PAYLOAD))
 
 struct ipc_hdr {
 	uint32_t	type;
@@ -73,7 +75,13 @@ void	ipc_init(struct ipc *ch, int fd, ipc_msg_cb *on_msg, ipc_close_cb *on_close
 	    void *arg);
 /* ipc_close - stop, close fd and any queued fds; no callback */
 void	ipc_close(struct ipc *ch);
-/* ipc_send - queue one frame (fd = -1 for none; the fd is closed once sent) */
+/*
+ * ipc_send - queue one frame (fd = -1 for none; the fd is closed once
+ * sent).  Never exits: returns -1 with errno EPIPE (channel closed),
+ * EMSGSIZE (o overflowed), ENOBUFS (more than IPC_OUT_MAX bytes would be
+ * queued: the peer is not reading) or ENOMEM; nothing is queued then and
+ * fd is closed.  What to do with such a peer is the owner's choice.
+ */
 int	ipc_send(struct ipc *ch, uint32_t type, uint32_t id, int fd,
 	    const struct ipc_out *o);
 /* ipc_pending - bytes queued and not yet written */

@@ -1,0 +1,7 @@
+# SPDX-License-Identifier: ISC
+# tests/lib.mk - unit tests of lib/ modules that need no program sources
+# and are not registered elsewhere: conn (plain and TLS on the event loop)
+# and ipc (framing, bounded output).  Included by the Makefile through
+# `-include tests/*.mk`; appends only.
+
+UNIT_TESTS	+= conn_test ipc_test

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * ipc_test.c - unit tests for lib/ipc.c on the event loop, over a
+ * socketpair: a peer that does not read makes ipc_send() fail with ENOBUFS
+ * once IPC_OUT_MAX bytes are queued (it used to grow without bound and
+ * fatal() on out of memory), a descriptor given to a failed send is closed,
+ * the channel keeps working once the peer reads, frames and passed
+ * descriptors arrive intact, and EMSGSIZE / EPIPE are reported.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ev.h"
+#include "ipc.h"
+#include "log.h"
+#include "t.h"
+#include "t_ev.h"
+
+struct peer {
+	struct ipc	 ch;
+	size_t		 frames;
+	size_t		 want;		/* ev_break() after this many */
+	bool		 bad;		/* a frame was not what was sent */
+	int		 fds;		/* descriptors received */
+	bool		 closed;
+};
+
+static void
+peer_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
+{
+	struct peer *p = arg;
+	const void *d;
+	size_t n, i;
+	uint32_t seq;
+
+	if (!ipc_get_u32(m, &seq) || !ipc_get_data(m, &d, &n) ||
+	    !ipc_get_end(m) || m->hdr.type != 7 || seq != p->frames)
+		p->bad = true;
+	else
+		for (i = 0; i < n; i++)
+			if (((const unsigned char *)d)[i] != (unsigned char)(seq + i))
+				p->bad = true;
+	if (m->fd != -1) {
+		p->fds++;
+		close(m->fd);
+	}
+	if (++p->frames == p->want)
+		ev_break();
+}
+
+static void
+peer_close(struct ipc *ch, void *arg)
+{
+	struct peer *p = arg;
+
+	p->closed = true;
+}
+
+/* frame - sequence number and as many patterned bytes as fit */
+static void
+frame(struct ipc_out *o, uint32_t seq)
+{
+	unsigned char d[IPC_MAX_PAYLOAD];
+	size_t i, n = IPC_MAX_PAYLOAD - 8;
+
+	for (i = 0; i < n; i++)
+		d[i] = (unsigned char)(seq + i);
+	ipc_out_init(o);
+	ipc_put_u32(o, seq);
+	ipc_put_data(o, d, n);
+}
+
+static bool
+fd_open(int fd)
+{
+	return fcntl(fd, F_GETFD) != -1;
+}
+
+static void
+test_bounded_out(void)
+{
+	static struct ipc_out o;
+	struct peer a, b;
+	size_t sent = 0, i, per = sizeof(struct ipc_hdr) + IPC_MAX_PAYLOAD;
+	int sv[2], pp[2], r = 0, e = 0;
+
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	ipc_init(&a.ch, sv[0], peer_msg, peer_close, &a);
+
+	/* nobody reads sv[1]: the queue fills up to its bound, then -1 */
+	for (i = 0; i < IPC_OUT_MAX / per + 64; i++) {
+		frame(&o, (uint32_t)i);
+		errno = 0;
+		if ((r = ipc_send(&a.ch, 7, 1, -1, &o)) == -1) {
+			e = errno;
+			break;
+		}
+		sent++;
+	}
+	CHECK(r == -1 && e == ENOBUFS);
+	CHECK(sent == IPC_OUT_MAX / per);
+	CHECK(ipc_pending(&a.ch) == sent * per);
+	CHECK(!a.ch.closed && !a.closed);
+
+	/* a failed send closes the descriptor it was given */
+	CHECK(pipe(pp) == 0);
+	frame(&o, (uint32_t)sent);
+	CHECK(ipc_send(&a.ch, 7, 1, pp[0], &o) == -1);
+	CHECK(!fd_open(pp[0]));
+	CHECK(ipc_pending(&a.ch) == sent * per);	/* nothing queued */
+
+	/* the peer reads: every frame arrives intact, then sends work again */
+	ipc_init(&b.ch, sv[1], peer_msg, peer_close, &b);
+	b.want = sent;
+	CHECK(t_run(5000));
+	CHECK(b.frames == sent && !b.bad);
+	CHECK(ipc_pending(&a.ch) == 0);
+	frame(&o, (uint32_t)sent);
+	CHECK(ipc_send(&a.ch, 7, 1, pp[1], &o) == 0);	/* with a descriptor */
+	b.want = sent + 1;
+	CHECK(t_run(5000));
+	CHECK(b.frames == sent + 1 && !b.bad && b.fds == 1);
+	CHECK(!fd_open(pp[1]));			/* closed once sent */
+
+	/* an overflowed message, a closed channel */
+	ipc_out_init(&o);
+	for (i = 0; i < IPC_MAX_PAYLOAD / 4 + 1; i++)
+		ipc_put_u32(&o, 0);
+	CHECK(o.overflow);
+	CHECK(pipe(pp) == 0);
+	errno = 0;
+	CHECK(ipc_send(&a.ch, 7, 1, pp[0], &o) == -1 && errno == EMSGSIZE);
+	CHECK(!fd_open(pp[0]));
+	ipc_close(&a.ch);
+	frame(&o, 0);
+	errno = 0;
+	CHECK(ipc_send(&a.ch, 7, 1, pp[1], &o) == -1 && errno == EPIPE);
+	CHECK(!fd_open(pp[1]));
+	ipc_close(&b.ch);
+}
+
+int
+main(void)
+{
+	log_init("ipc_test", true, false);
+	ev_init();
+	test_bounded_out();
+	return T_DONE();
+}
