@@ -5,8 +5,10 @@
  * queue files from the null sender <>.
  *
  * Never a bounce for a bounce: a message whose sender is <> fails
- * silently (logged).  Whom it goes to: the authenticated user who sent
- * the message (their mailbox), else the envelope sender if it is remote;
+ * silently (logged).  Whom it goes to: the sender's local mailbox when
+ * the session knew it (`ret`: the authenticated user, or for
+ * facteur-sendmail the mailbox of a local MAIL FROM), else the envelope
+ * sender if it is remote;
  * unauthenticated mail claiming a local sender came from outside, and a
  * bounce to it would be backscatter: logged, not sent.  The DSN carries
  * the original header block, not the body.
@@ -153,8 +155,8 @@ queue_bounce_write(struct qmsg *m)
 		log_info("qid=%s failed; no bounce for a bounce", m->env.qid);
 		return 0;
 	}
-	if (m->env.auth)
-		to = m->env.auth;
+	if (m->env.ret)
+		to = m->env.ret;
 	else if (!queue_is_local(m->env.from))
 		to = m->env.from;
 	else {

@@ -10,6 +10,8 @@
  *       time UNIXTIME
  *       from ADDRESS            ("from " alone for the null sender <>)
  *       auth USER               (only for authenticated submissions)
+ *       ret MAILBOX             (optional: the local mailbox of the sender,
+ *                                where bounces go)
  *       client IP
  *       helo NAME
  *       prepend BASE64          (optional: header lines to add in front of
@@ -95,6 +97,11 @@ queue_file_trailer(struct buf *b, const struct queue_env *e)
 	buf_printf(b, "id %s\ntime %" PRId64 "\nfrom %s\n", e->qid, e->time, e->from);
 	if (e->auth)
 		buf_printf(b, "auth %s\n", e->auth);
+	if (e->ret) {
+		if (!queue_value_ok(e->ret, false))
+			return -1;
+		buf_printf(b, "ret %s\n", e->ret);
+	}
 	buf_printf(b, "client %s\nhelo %s\n", e->client, e->helo);
 	if (e->prepend && *e->prepend) {
 		size_t n = strlen(e->prepend);
@@ -125,6 +132,7 @@ queue_env_free(struct queue_env *e)
 
 	free(e->from);
 	free(e->auth);
+	free(e->ret);
 	free(e->client);
 	free(e->helo);
 	free(e->prepend);
@@ -216,6 +224,8 @@ queue_file_parse_env(const char *p, size_t len, uint64_t fsize,
 			e->from = xstrndup(v, vlen);
 		else if (klen == 4 && memcmp(q, "auth", 4) == 0 && !e->auth)
 			e->auth = xstrndup(v, vlen);
+		else if (klen == 3 && memcmp(q, "ret", 3) == 0 && !e->ret && vlen)
+			e->ret = xstrndup(v, vlen);
 		else if (klen == 6 && memcmp(q, "client", 6) == 0 && !e->client)
 			e->client = xstrndup(v, vlen);
 		else if (klen == 4 && memcmp(q, "helo", 4) == 0 && !e->helo)

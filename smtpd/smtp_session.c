@@ -94,6 +94,8 @@ session_reset_transaction(struct session *s)
 	s->rcpts = NULL;
 	s->nrcpt = s->nrcpt_tried = 0;
 	s->have_from = false;
+	free(s->ret);
+	s->ret = NULL;
 	free(s->pending_rcpt);
 	s->pending_rcpt = NULL;
 }
@@ -169,6 +171,24 @@ cmd_starttls(struct session *s, const char *args)
 	}
 }
 
+/* ret_done - facteur-sendmail: the local mailbox of MAIL FROM, if any */
+static void
+ret_done(void *arg, enum authd_res res, struct ipc_msg *m)
+{
+	struct session *s = arg;
+	const char *mb;
+	uint32_t n;
+	size_t len;
+
+	s->authc_id = 0;
+	if (res == AUTHD_OK && m && ipc_get_u32(m, &n) && n >= 1 &&
+	    ipc_get_str(m, &mb, &len))
+		s->ret = xstrdup(mb);
+	s->have_from = true;
+	session_reply(s, "250 2.1.0 Ok");
+	session_resume(s);
+}
+
 static void
 cmd_mail(struct session *s, const char *args)
 {
@@ -198,6 +218,17 @@ cmd_mail(struct session *s, const char *args)
 	if (s->auth_user) {
 		session_mail_check_sender(s);
 		return;
+	}
+	if (s->l->kind == PORT_LOCAL && s->from.at) {
+		const char *d = s->from.addr + s->from.at + 1;
+
+		if (conf_is_local_domain(smtpd_conf, d, strlen(d))) {
+			session_wait(s);	/* where would its bounces go? */
+			if ((s->authc_id = authc_rcpt(s->from.addr, ret_done, s)) != 0)
+				return;
+			s->state = S_CMD;
+			conn_pause(&s->c, false);
+		}
 	}
 	s->have_from = true;
 	session_reply(s, "250 2.1.0 Ok");

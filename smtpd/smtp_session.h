@@ -70,6 +70,7 @@ struct session {
 	bool		 have_from;
 	struct smtp_path from;
 	char		*pending_rcpt;	/* RCPT waiting for authd */
+	char		*ret;		/* local mailbox for bounces (queue_env.ret) */
 	struct session_rcpt *rcpts;
 	size_t		 nrcpt;
 	size_t		 nrcpt_tried;	/* counts refused ones too (max_rcpt) */

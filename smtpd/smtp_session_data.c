@@ -160,6 +160,7 @@ session_data_commit(struct session *s)
 	e.time = (int64_t)time(NULL);
 	e.from = s->from.addr;
 	e.auth = s->auth_user;
+	e.ret = s->auth_user ? s->auth_user : s->ret;
 	e.client = s->addr;
 	e.helo = s->helo;
 	e.prepend = s->prepend;

@@ -66,6 +66,7 @@ session_dkim_feed(struct session *s, const char *p, size_t n)
 const char *
 session_dkim_end(struct session *s)
 {
+	static char why[200];	/* the reply is sent before the next call */
 	char from[SMTP_PATH_MAX + 1];
 
 	if (s->dkim == NULL)
@@ -75,8 +76,12 @@ session_dkim_end(struct session *s)
 			dkim_sign_free(&s->dkim);	/* no From: goes unsigned */
 		return NULL;
 	}
-	if (dkim_sign_end(s->dkim) == -1 ||
-	    !dkim_from_address(s->dkim, from, sizeof(from)))
+	if (dkim_sign_end(s->dkim) == -1) {
+		snprintf(why, sizeof(why), "550 5.6.0 Bad message header: %s",
+		    dkim_sign_error(s->dkim));
+		return why;
+	}
+	if (!dkim_from_address(s->dkim, from, sizeof(from)))
 		return "550 5.6.0 Message needs a From header with an address";
 	if (!session_sender_allowed(s, from)) {
 		log_info("session=%08x addr=%s user=%s refused From: <%s>: not "

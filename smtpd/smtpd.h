@@ -213,6 +213,7 @@ struct queue_env {
 	int64_t		 time;
 	char		*from;		/* "" for <> */
 	char		*auth;		/* authenticated user or NULL */
+	char		*ret;		/* the local mailbox bounces go to, or NULL */
 	char		*client;
 	char		*helo;
 	char		*prepend;	/* header lines (LF form) added on the way out
