@@ -71,6 +71,25 @@ rfc5322_date(char *out, size_t outsz, time_t t)
 	strftime(out, outsz, "%a, %d %b %Y %H:%M:%S %z", &tm);
 }
 
+/*
+ * dsn_status - the RFC 3463 code of a reply ("550 5.1.1 ..." -> 5.1.1), or
+ * 5.0.0 for a permanent and 4.4.7 (expired) for a temporary one without it
+ */
+static void
+dsn_status(const char *reply, char *out, size_t outsz)
+{
+	const char *p = strlen(reply) > 4 ? reply + 4 : "";
+	size_t n = strspn(p, "0123456789.");
+	int a, b, c, used = 0;
+
+	if (n >= 5 && n < outsz && (p[0] == '4' || p[0] == '5') &&
+	    sscanf(p, "%1d.%3d.%3d%n", &a, &b, &c, &used) == 3 && (size_t)used == n) {
+		snprintf(out, outsz, "%d.%d.%d", reply[0] == '5' ? 5 : 4, b, c);
+		return;
+	}
+	snprintf(out, outsz, "%s", reply[0] == '5' ? "5.0.0" : "4.4.7");
+}
+
 /* dsn_text - the DSN message in LF form */
 static void
 dsn_text(struct qmsg *m, const char *to, const char *qid, struct buf *b)
@@ -118,10 +137,13 @@ dsn_text(struct qmsg *m, const char *to, const char *qid, struct buf *b)
 	    qid, host, host, m->env.qid, arrival);
 	for (i = 0; i < m->env.nrcpt; i++) {
 		const char *last = m->state[i].last ? m->state[i].last : "";
-		bool smtp_reply = last[0] >= '2' && last[0] <= '5' && last[3] == ' ';
+		bool smtp_reply = strlen(last) > 3 && last[0] >= '2' && last[0] <= '5' &&
+		    last[3] == ' ';
+		char status[16];
 
 		if (m->state[i].status != RCPT_FAILED)
 			continue;
+		dsn_status(last, status, sizeof(status));
 		buf_printf(b,
 		    "\n"
 		    "Final-Recipient: rfc822; %s\n"
@@ -129,8 +151,7 @@ dsn_text(struct qmsg *m, const char *to, const char *qid, struct buf *b)
 		    "Action: failed\n"
 		    "Status: %s\n"
 		    "Diagnostic-Code: %s; %s\n",
-		    m->env.rcpt[i].addr, m->env.rcpt[i].orig,
-		    last[0] == '5' ? "5.0.0" : "4.4.7",
+		    m->env.rcpt[i].addr, m->env.rcpt[i].orig, status,
 		    smtp_reply ? "smtp" : "x-facteur", last);
 	}
 	buf_printf(b, "\n--%s/%s\nContent-Type: text/rfc822-headers\n\n", qid, host);
