@@ -17,6 +17,8 @@ queue_env_eq(const struct queue_env *a, const struct queue_env *b)
 	if (strcmp(a->qid, b->qid) != 0 || a->time != b->time ||
 	    strcmp(a->from, b->from) != 0 || (a->auth == NULL) != (b->auth == NULL) ||
 	    (a->auth && strcmp(a->auth, b->auth) != 0) ||
+	    (a->ret == NULL) != (b->ret == NULL) ||
+	    (a->ret && strcmp(a->ret, b->ret) != 0) ||
 	    strcmp(a->client, b->client) != 0 || strcmp(a->helo, b->helo) != 0 ||
 	    strcmp(a->prepend ? a->prepend : "", b->prepend ? b->prepend : "") != 0 ||
 	    a->nrcpt != b->nrcpt || a->msglen != b->msglen)

@@ -166,6 +166,9 @@ test_round_trips(void)
 	round_trip("plain", MSG, sizeof(MSG) - 1, &e);
 	env_set(&e, "", "alice@example.org");
 	round_trip("null sender, auth", MSG, sizeof(MSG) - 1, &e);
+	env_set(&e, "root@example.org", NULL);
+	e.ret = "alice@example.org";
+	round_trip("ret", MSG, sizeof(MSG) - 1, &e);
 	env_set(&e, "\"q\"@b\xc3\xbc" "cher.example", NULL);
 	e.client = "::1";
 	e.helo = "[IPv6:::1]";
@@ -276,6 +279,11 @@ test_writer_refuses(void)
 	e.rcpt = bad_orig;
 	CHECK(queue_file_trailer(&b, &e) == -1);
 	e.rcpt = bad_ctl;
+	CHECK(queue_file_trailer(&b, &e) == -1);
+	env_set(&e, "a@c", NULL);
+	e.ret = "";
+	CHECK(queue_file_trailer(&b, &e) == -1);
+	e.ret = "b\r@c";
 	CHECK(queue_file_trailer(&b, &e) == -1);
 	buf_free(&b);
 }
@@ -461,6 +469,9 @@ static const struct env_case {
 	E("reordered", "rcpt c@d c@d\nhelo h\nclient 127.0.0.1\n" FROM HEAD "end\n", true),
 	E("null sender", HEAD "from \n" REST "end\n", true),
 	E("auth", HEAD FROM "auth u@d\n" REST "end\n", true),
+	E("ret", HEAD FROM "ret u@d\n" REST "end\n", true),
+	E("two ret", HEAD FROM "ret u@d\nret v@d\n" REST "end\n", false),
+	E("empty ret", HEAD FROM "ret \n" REST "end\n", false),
 	E("two rcpts", HEAD FROM REST "rcpt e@f E@f\nend\n", true),
 	E("no end", HEAD FROM REST, false),
 	E("end twice", GOOD "end\n", false),
@@ -517,6 +528,7 @@ static const struct env_case {
 	E("tab in helo", HEAD FROM "client 1\nhelo h\tx\nrcpt c@d c@d\nend\n", false),
 	E("empty client", HEAD FROM "client \nhelo h\nrcpt c@d c@d\nend\n", false),
 	E("empty auth", HEAD FROM "auth \n" REST "end\n", false),
+	E("space in ret", HEAD FROM "ret u v@d\n" REST "end\n", false),
 	E("DEL in rcpt", HEAD FROM REST "rcpt e\x7f@f e@f\nend\n", false),
 	E("two id", HEAD "id 65a1b2c3d4e5f608\n" FROM REST "end\n", false),
 	E("two time", HEAD "time 5\n" FROM REST "end\n", false),
