@@ -547,6 +547,12 @@ session_check_login(struct imap_session *s, const char *user, size_t ulen,
 	u[ulen] = '\0';
 	memcpy(p, pass, plen);
 	p[plen] = '\0';
+	if (!authc_credentials_ok(u, p)) {
+		wipe(p, sizeof(p));
+		session_reply(s, "%s NO [AUTHENTICATIONFAILED] bad credentials",
+		    s->tag);
+		return;
+	}
 	s->authreq = authc_login("imap", u, p, s->addr, session_auth_cb, s);
 	wipe(p, sizeof(p));
 	if (s->authreq == 0) {

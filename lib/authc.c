@@ -333,6 +333,19 @@ authc_dkim_alg(const char *domain, const char *selector, authc_cb *cb, void *arg
 	return authc_send(AUTHD_DKIM_ALG, &o, cb, arg);
 }
 
+bool
+authc_credentials_ok(const char *user, const char *pass)
+{
+	const unsigned char *u;
+	size_t n = strlen(pass);
+
+	for (u = (const unsigned char *)user; *u; u++)
+		if (*u <= ' ' || *u == 0x7f)
+			return false;
+	return *user != '\0' && u - (const unsigned char *)user <= 254 &&
+	    n > 0 && n <= 1024 && strpbrk(pass, "\r\n") == NULL;
+}
+
 void
 authc_cancel(uint32_t id)
 {

@@ -35,6 +35,7 @@
 #ifndef FACTEUR_AUTHC_H
 #define FACTEUR_AUTHC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "ipc.h"
@@ -90,6 +91,14 @@ uint32_t	authc_dkim_sign(const char *domain, const char *selector,
 		    authc_cb *cb, void *arg);
 uint32_t	authc_dkim_alg(const char *domain, const char *selector,
 		    authc_cb *cb, void *arg);
+/*
+ * authc_credentials_ok - would authd take this user and password?  A user
+ * of 1-254 printable bytes without spaces, a password of 1-1024 bytes
+ * without CR or LF (authd/README.md).  Anything else is a malformed frame
+ * that makes authd drop the connection every session shares: callers
+ * answer "bad credentials" themselves instead.
+ */
+bool		authc_credentials_ok(const char *user, const char *pass);
 /* authc_cancel - the requester is gone: drop the callback of request id */
 void		authc_cancel(uint32_t id);
 

@@ -7,6 +7,7 @@
  */
 #include <string.h>
 
+#include "authc.h"
 #include "smtpd.h"
 
 static int
@@ -63,25 +64,12 @@ smtp_auth_b64(const char *in, char *out, size_t outsz, size_t *outlen)
 	return 0;
 }
 
-/*
- * smtp_auth_check - what authd accepts (authd/README.md field limits):
- * a user of 1-254 printable bytes without spaces, a password of 1-1024
- * bytes without CR or LF.  Anything else would be a malformed frame that
- * makes authd drop the connection every session shares.
- */
+/* smtp_auth_check - credentials authd cannot take get 535 here */
 const char *
 smtp_auth_check(const char *user, const char *pass)
 {
-	const unsigned char *u;
-	size_t n = strlen(pass);
-
-	for (u = (const unsigned char *)user; *u; u++)
-		if (*u <= ' ' || *u == 0x7f)
-			return "535 5.7.8 Authentication credentials invalid";
-	if (*user == '\0' || u - (const unsigned char *)user > 254 ||
-	    n == 0 || n > 1024 || strpbrk(pass, "\r\n"))
-		return "535 5.7.8 Authentication credentials invalid";
-	return NULL;
+	return authc_credentials_ok(user, pass) ? NULL :
+	    "535 5.7.8 Authentication credentials invalid";
 }
 
 const char *
