@@ -356,8 +356,7 @@ field_is(const struct dkim_sign *s, const struct dkim_field *f, const char *name
 int
 dkim_sign_end(struct dkim_sign *s)
 {
-	size_t i;
-	bool from = false;
+	size_t i, from = 0;
 
 	if (s->ended)
 		return 0;
@@ -371,26 +370,33 @@ dkim_sign_end(struct dkim_sign *s)
 		return -1;
 	for (i = 0; i < s->nfields; i++)
 		if (field_is(s, &s->fields[i], "From"))
-			from = true;
-	if (!from) {
+			from++;
+	if (from == 0) {
 		s->err = "no From header field";
+		return -1;
+	}
+	if (from > 1) {	/* a reader may be shown the one nobody checked */
+		s->err = "more than one From header field (RFC 5322 3.6)";
 		return -1;
 	}
 	return 0;
 }
 
 /*
- * from_at - in the (first) From field: the first '@' outside quotes and
- * comments (inside <> if there is one); the field value in *v_r, *n_r.
+ * from_at - in the (first) From field, the '@' of its first mailbox: the
+ * one inside <> when the mailbox has an angle-addr (an '@' in a display
+ * name written without quotes, "alice@example.org <bob@evil.test>", is not
+ * the address: RFC 5322 3.4; "<>" has none), else the first '@' outside
+ * quotes and comments.  The field value in *v_r, *n_r.
  */
 static const char *
 from_at(const struct dkim_sign *s, const char **v_r, size_t *n_r)
 {
 	const struct dkim_field *f = NULL;
-	const char *v;
+	const char *v, *bare = NULL, *angle = NULL;
 	size_t i, n;
 	int depth = 0;
-	bool quoted = false;
+	bool quoted = false, in_angle = false;
 
 	for (i = 0; i < s->nfields && f == NULL; i++)
 		if (field_is(s, &s->fields[i], "From"))
@@ -420,10 +426,20 @@ from_at(const struct dkim_sign *s, const char **v_r, size_t *n_r)
 			quoted = true;
 		else if (c == '(')
 			depth++;
-		else if (c == '@')
-			return v + i;
+		else if (c == '<' && !in_angle)
+			in_angle = true;
+		else if (c == '>' && in_angle)
+			return angle;	/* NULL for "<>" */
+		else if (c == '@') {
+			if (in_angle && angle == NULL)
+				angle = v + i;
+			else if (!in_angle && bare == NULL)
+				bare = v + i;
+		} else if (c == ',' && !in_angle && bare != NULL)
+			break;	/* the end of the first mailbox (a comma before
+				   any address is taken as part of a name) */
 	}
-	return NULL;
+	return in_angle ? angle : bare;
 }
 
 /* from_domain_len - the domain's length after '@' at `at` */

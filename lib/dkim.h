@@ -62,7 +62,8 @@ void		 dkim_sign_free(struct dkim_sign **sp);
 
 /* dkim_sign_feed - the next n bytes of the message, any split */
 int		 dkim_sign_feed(struct dkim_sign *s, const void *p, size_t n);
-/* dkim_sign_end - end of message; fails if there is no From field */
+/* dkim_sign_end - end of message; fails unless there is exactly one From
+ * field (RFC 5322 3.6): the From check and d= read that one */
 int		 dkim_sign_end(struct dkim_sign *s);
 const char	*dkim_sign_error(const struct dkim_sign *s);
 

@@ -239,6 +239,7 @@ test_errors(void)
 	unsigned char d[32];
 	char *t = NULL;
 	const char *nofrom = "Subject: x\n\nbody\n";
+	const char *twofrom = "From: a@example.org\nSubject: x\nfrom: b@evil.test\n\nb\n";
 
 	s = dkim_sign_new(0);
 	CHECK(dkim_sign_feed(s, nofrom, strlen(nofrom)) == 0);
@@ -246,6 +247,12 @@ test_errors(void)
 	CHECK_STR(dkim_sign_error(s), "no From header field");
 	CHECK(dkim_header_digest(s, "example.org", "s", DKIM_RSA_SHA256, 0, d, &t) == -1);
 	CHECK(t == NULL);
+	dkim_sign_free(&s);
+
+	s = dkim_sign_new(0);
+	CHECK(dkim_sign_feed(s, twofrom, strlen(twofrom)) == 0);
+	CHECK(dkim_sign_end(s) == -1);
+	CHECK_STR(dkim_sign_error(s), "more than one From header field (RFC 5322 3.6)");
 	dkim_sign_free(&s);
 
 	s = dkim_sign_new(64);
@@ -271,6 +278,13 @@ static const struct {
 	{ "From: \"a@evil.test\" <alice@example.org>\n", "example.org" },
 	{ "From: (a@evil.test) alice@example.org\n", "example.org" },
 	{ "From: Alice\n <alice@sub.example.org>\n", "sub.example.org" },
+	/* an '@' in an unquoted display name is not the address */
+	{ "From: alice@example.org <bob@evil.test>\n", "evil.test" },
+	{ "From: Smith, John <john@example.org>\n", "example.org" },
+	{ "From: alice@example.org, Bob <bob@evil.test>\n", "example.org" },
+	{ "From: Bob <bob@evil.test>, alice@example.org\n", "evil.test" },
+	{ "From: <alice@example.org> (x@evil.test)\n", "example.org" },
+	{ "From: alice@example.org <>\n", NULL },
 	{ "From: undisclosed\n", NULL },
 	{ "Subject: no from\n", NULL },
 };
@@ -297,6 +311,12 @@ test_from(void)
 		}
 		dkim_sign_free(&s);
 	}
+	s = dkim_sign_new(0);	/* the address the From check compares */
+	dkim_sign_feed(s, from_cases[5].from, strlen(from_cases[5].from));
+	dkim_sign_end(s);
+	CHECK(dkim_from_address(s, dom, sizeof(dom)));
+	CHECK_STR(dom, "bob@evil.test");
+	dkim_sign_free(&s);
 }
 
 static void
