@@ -64,10 +64,13 @@ endif
 # MULTICALL=1: one executable $(B)/bin/facteur with every program in it
 # (lib/multicall.c dispatches on argv[0]) and facteur-NAME symbolic links
 # to it, instead of one executable per program.  Each program's sources are
-# compiled again under $(B)/multi/PROG/ with main renamed facteur_PROG_main.
+# compiled again under $(B)/multi/PROG/ with main renamed facteur_PROG_main,
+# then linked into one relocatable $(B)/multi/PROG.prog.o in which every
+# other symbol is made local: two programs may well both have a global
+# session_reply().
 ifneq ($(MULTICALL),)
 MULTI_NAME = $(subst -,_,$(patsubst facteur-%,%,$(1)))
-MULTI_OBJS = $(foreach p,$(BINS),$(patsubst %.c,$(B)/multi/$(p)/%.o,$($(p)_SRCS)))
+OBJCOPY	 = $(CROSS)objcopy
 
 all: $(B)/bin/facteur
 .SECONDEXPANSION:
@@ -77,10 +80,16 @@ $(B)/multi/%.o: $$(subst $$(firstword $$(subst /, ,$$*))/,,$$*).c
 	    -Dmain=facteur_$(call MULTI_NAME,$(firstword $(subst /, ,$*)))_main \
 	    -Wno-missing-prototypes \
 	    -c -o $@ $<
+$(B)/multi/%.prog.o: $$(addprefix $(B)/multi/$$*/,$$(subst .c,.o,$$($$*_SRCS)))
+	$(CC) $(filter -flto,$(CFLAGS)) $(if $(filter -flto,$(CFLAGS)),-flinker-output=nolto-rel) \
+	    -r -nostdlib -o $@.r $^
+	$(OBJCOPY) -G facteur_$(call MULTI_NAME,$*)_main $@.r $@
+	@rm -f $@.r
 $(B)/multi/multicall.o: lib/multicall.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) '-DMULTICALL_PROGS=$(foreach p,$(BINS),X($(call MULTI_NAME,$(p))))' -c -o $@ $<
-$(B)/bin/facteur: $$(MULTI_OBJS) $(B)/multi/multicall.o $(B)/libfacteur.a
+$(B)/bin/facteur: $$(addsuffix .prog.o,$$(addprefix $(B)/multi/,$$(BINS))) \
+    $(B)/multi/multicall.o $(B)/libfacteur.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 endif

@@ -176,11 +176,12 @@ build() {
 # cross_build NAME - the sysroot and the $CROSS build into $B_CROSS, as
 # one check: all, units and the replay binaries
 cross_build() {
-	local log="$LOGDIR/build-$B_CROSS.log"
-	echo "  make CROSS=$CROSS B=$B_CROSS"
+	local log="$LOGDIR/build-$B_CROSS.log" what=${1:-all units fuzzers}
+	echo "  make CROSS=$CROSS B=$B_CROSS ${STATIC:+STATIC=1 }$what"
+	# shellcheck disable=SC2086
 	if $MAKE --no-print-directory sysroot CROSS="$CROSS" >"$log" 2>&1 &&
 	    $MAKE --no-print-directory $JOBS -k CROSS="$CROSS" B="$B_CROSS" \
-	    all units fuzzers >>"$log" 2>&1; then
+	    ${STATIC:+STATIC=1} $what >>"$log" 2>&1; then
 		report "build/$B_CROSS" 1 0
 	else
 		report "build/$B_CROSS" 0 1 "$log"
@@ -418,21 +419,40 @@ run_integration() {
 }
 
 # run_cross - plain make check: the armhf build and its unit tests and
-# replays under qemu-arm (names cross/unit/NAME, cross/replay/F)
+# replays under qemu-arm (names cross/unit/NAME, cross/replay/F); then the
+# static multi-call build, what a router runs: the init script installs
+# nothing but starts, reloads and stops it under qemu without the sysroot
+# (cross/static/test_init.py)
 run_cross() {
-	local saved_dir=$T_DIR saved_run=$T_RUN t any=""
+	local saved_dir=$T_DIR saved_run=$T_RUN t any="" static=""
 	for t in $UNIT_TESTS $FUZZ_TARGETS; do
 		selected "cross/unit/$t" || selected "cross/replay/$t" && any=1
 	done
-	[ -z "$any" ] && return 0	# TESTS selects nothing here: no build
+	selected cross/static/test_init.py && static=1
+	[ -z "$any$static" ] && return 0	# TESTS selects nothing here
 	suite_begin cross
 	CROSS=arm-linux-gnueabihf-
-	cross_setup "$CROSS"
-	if [ -z "${NOBUILD:-}" ]; then
-		cross_build
+	if [ -n "$any" ]; then
+		B_CROSS=""
+		STATIC="" cross_setup "$CROSS"
+		[ -z "${NOBUILD:-}" ] && STATIC="" cross_build
+		unit_tests cross/
+		replay_tests cross/
 	fi
-	unit_tests cross/
-	replay_tests cross/
+	if [ -n "$static" ]; then
+		B_CROSS=""
+		STATIC=1 cross_setup "$CROSS"
+		[ -z "${NOBUILD:-}" ] && STATIC=1 cross_build all
+		cross_wrappers "$LOGDIR/cross-static"
+		I_BIN=$LOGDIR/cross-static/bin
+		integration_one tests/integration/test_init.py \
+		    "$LOGDIR/cross-static-test_init.log"
+		count "$LOGDIR/cross-static-test_init.log" \
+		    "$(cat "$LOGDIR/cross-static-test_init.log.rc")"
+		report cross/static/test_init.py "$P" "$F" \
+		    "$LOGDIR/cross-static-test_init.log"
+		rm -rf "$(cat "$LOGDIR/cross-sasl-dir")"
+	fi
 	CROSS=""
 	T_DIR=$saved_dir T_RUN=$saved_run
 	suite_end
