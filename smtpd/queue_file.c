@@ -73,56 +73,79 @@ queue_id_valid(const char *s)
 	return s[i] == '\0';
 }
 
-/* queue_value_ok - a token we are willing to write: printable, no space */
+/* queue_token_ok - n bytes we write and read back: printable, no space */
 static bool
-queue_value_ok(const char *s, bool empty_ok)
+queue_token_ok(const char *s, size_t n, bool empty_ok)
 {
-	if (*s == '\0')
+	size_t i;
+
+	if (n == 0)
 		return empty_ok;
-	for (; *s; s++)
-		if ((unsigned char)*s <= ' ' || (unsigned char)*s == 0x7f)
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] == 0x7f)
 			return false;
 	return true;
 }
 
+/* queue_value_ok - a value we are willing to write */
+static bool
+queue_value_ok(const char *s, bool empty_ok)
+{
+	return queue_token_ok(s, strlen(s), empty_ok);
+}
+
+/*
+ * queue_file_trailer - append the envelope and footer of e to b.  -1, with
+ * b as it was, when the reader could not read it back the same: a value
+ * with a space or control byte, a bad id or time, an envelope over
+ * ENV_MAX, or b could not grow.
+ */
 int
 queue_file_trailer(struct buf *b, const struct queue_env *e)
 {
 	size_t start = b->len, i;
+	int r = 0;
 
-	if (!queue_value_ok(e->from, true) || !queue_value_ok(e->client, false) ||
+	if (!queue_id_valid(e->qid) || e->time < 0 || e->msglen > INT64_MAX ||
+	    !queue_value_ok(e->from, true) || !queue_value_ok(e->client, false) ||
 	    !queue_value_ok(e->helo, false) || (e->auth && !queue_value_ok(e->auth, false)) ||
-	    e->nrcpt == 0)
+	    (e->ret && !queue_value_ok(e->ret, false)) || e->nrcpt == 0)
 		return -1;
-	buf_printf(b, "id %s\ntime %" PRId64 "\nfrom %s\n", e->qid, e->time, e->from);
-	if (e->auth)
-		buf_printf(b, "auth %s\n", e->auth);
-	if (e->ret) {
-		if (!queue_value_ok(e->ret, false))
+	for (i = 0; i < e->nrcpt; i++)
+		if (!queue_value_ok(e->rcpt[i].addr, false) ||
+		    !queue_value_ok(e->rcpt[i].orig, false))
 			return -1;
-		buf_printf(b, "ret %s\n", e->ret);
-	}
-	buf_printf(b, "client %s\nhelo %s\n", e->client, e->helo);
-	if (e->prepend && *e->prepend) {
+	r |= buf_printf(b, "id %s\ntime %" PRId64 "\nfrom %s\n", e->qid, e->time,
+	    e->from);
+	if (e->auth)
+		r |= buf_printf(b, "auth %s\n", e->auth);
+	if (e->ret)
+		r |= buf_printf(b, "ret %s\n", e->ret);
+	r |= buf_printf(b, "client %s\nhelo %s\n", e->client, e->helo);
+	if (r == 0 && e->prepend && *e->prepend) {
 		size_t n = strlen(e->prepend);
 
 		if (n > ENV_MAX / 2 || buf_puts(b, "prepend ") == -1 ||
 		    buf_reserve(b, (n + 2) / 3 * 4 + 2) == -1)
-			return -1;
-		buf_commit(b, (size_t)EVP_EncodeBlock((unsigned char *)buf_tail(b),
-		    (const unsigned char *)e->prepend, (int)n));
-		buf_puts(b, "\n");
+			r = -1;
+		else {
+			buf_commit(b, (size_t)EVP_EncodeBlock((unsigned char *)buf_tail(b),
+			    (const unsigned char *)e->prepend, (int)n));
+			r |= buf_puts(b, "\n");
+		}
 	}
-	for (i = 0; i < e->nrcpt; i++) {
-		if (!queue_value_ok(e->rcpt[i].addr, false) ||
-		    !queue_value_ok(e->rcpt[i].orig, false))
-			return -1;
-		buf_printf(b, "rcpt %s %s\n", e->rcpt[i].addr, e->rcpt[i].orig);
-	}
-	if (buf_puts(b, "end\n") == -1)
-		return -1;
-	return buf_printf(b, FOOTER_MAGIC "%020" PRIu64 " %010zu\n", e->msglen,
-	    b->len - start);
+	for (i = 0; i < e->nrcpt && r == 0; i++)
+		r |= buf_printf(b, "rcpt %s %s\n", e->rcpt[i].addr, e->rcpt[i].orig);
+	if (r == 0)
+		r = buf_puts(b, "end\n");
+	if (r == 0 && b->len - start <= ENV_MAX)
+		r = buf_printf(b, FOOTER_MAGIC "%020" PRIu64 " %010zu\n", e->msglen,
+		    b->len - start);
+	else
+		r = -1;
+	if (r == -1)
+		buf_truncate(b, start);	/* nothing half-written is left */
+	return r;
 }
 
 void
@@ -174,7 +197,7 @@ queue_file_parse_env(const char *p, size_t len, uint64_t fsize,
 {
 	uint64_t msglen, envlen;
 	const char *q, *end;
-	bool sawend = false;
+	bool sawend = false, sawtime = false;
 
 	memset(e, 0, sizeof(*e));
 	*err_r = "no end record";
@@ -204,7 +227,7 @@ queue_file_parse_env(const char *p, size_t len, uint64_t fsize,
 		if (klen == 3 && memcmp(q, "end", 3) == 0 && !sp)
 			sawend = true;
 		else if (klen == 2 && memcmp(q, "id", 2) == 0) {
-			if (vlen != QUEUE_ID_LEN)
+			if (vlen != QUEUE_ID_LEN || e->qid[0] != '\0')
 				goto fail;
 			memcpy(e->qid, v, QUEUE_ID_LEN);
 			if (!queue_id_valid(e->qid))
@@ -213,22 +236,28 @@ queue_file_parse_env(const char *p, size_t len, uint64_t fsize,
 			char num[24];
 			const char *err;
 
-			if (vlen == 0 || vlen >= sizeof(num))
+			if (vlen == 0 || vlen >= sizeof(num) || sawtime)
 				goto fail;
 			memcpy(num, v, vlen);
 			num[vlen] = '\0';
 			e->time = strnum(num, 0, INT64_MAX, &err);
 			if (err)
 				goto fail;
-		} else if (klen == 4 && memcmp(q, "from", 4) == 0 && !e->from)
+			sawtime = true;
+		} else if (klen == 4 && memcmp(q, "from", 4) == 0 && !e->from &&
+		    queue_token_ok(v, vlen, true))
 			e->from = xstrndup(v, vlen);
-		else if (klen == 4 && memcmp(q, "auth", 4) == 0 && !e->auth)
+		else if (klen == 4 && memcmp(q, "auth", 4) == 0 && !e->auth &&
+		    queue_token_ok(v, vlen, false))
 			e->auth = xstrndup(v, vlen);
-		else if (klen == 3 && memcmp(q, "ret", 3) == 0 && !e->ret && vlen)
+		else if (klen == 3 && memcmp(q, "ret", 3) == 0 && !e->ret &&
+		    queue_token_ok(v, vlen, false))
 			e->ret = xstrndup(v, vlen);
-		else if (klen == 6 && memcmp(q, "client", 6) == 0 && !e->client)
+		else if (klen == 6 && memcmp(q, "client", 6) == 0 && !e->client &&
+		    queue_token_ok(v, vlen, false))
 			e->client = xstrndup(v, vlen);
-		else if (klen == 4 && memcmp(q, "helo", 4) == 0 && !e->helo)
+		else if (klen == 4 && memcmp(q, "helo", 4) == 0 && !e->helo &&
+		    queue_token_ok(v, vlen, false))
 			e->helo = xstrndup(v, vlen);
 		else if (klen == 7 && memcmp(q, "prepend", 7) == 0 && !e->prepend) {
 			int dl;
@@ -252,8 +281,8 @@ queue_file_parse_env(const char *p, size_t len, uint64_t fsize,
 		else if (klen == 4 && memcmp(q, "rcpt", 4) == 0) {
 			const char *sp2 = memchr(v, ' ', vlen);
 
-			if (sp2 == NULL || sp2 == v || sp2 + 1 == nl ||
-			    memchr(sp2 + 1, ' ', (size_t)(nl - sp2 - 1)) ||
+			if (sp2 == NULL || !queue_token_ok(v, (size_t)(sp2 - v), false) ||
+			    !queue_token_ok(sp2 + 1, (size_t)(nl - sp2 - 1), false) ||
 			    e->nrcpt >= 100000)
 				goto fail;
 			e->rcpt = xreallocarray(e->rcpt, e->nrcpt + 1, sizeof(*e->rcpt));
@@ -265,8 +294,8 @@ queue_file_parse_env(const char *p, size_t len, uint64_t fsize,
 			goto fail;
 		q = nl + 1;
 	}
-	if (!sawend || e->qid[0] == '\0' || !e->from || !e->client || !e->helo ||
-	    e->nrcpt == 0)
+	if (!sawend || e->qid[0] == '\0' || !sawtime || !e->from || !e->client ||
+	    !e->helo || e->nrcpt == 0)
 		goto fail;
 	*err_r = NULL;
 	return 0;

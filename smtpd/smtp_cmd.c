@@ -83,7 +83,8 @@ smtp_cmd_valid_domain(const char *d, size_t len)
 		} else
 			return false;
 	}
-	return lab > 0 || (len > 1 && d[len - 1] == '.');
+	/* a label ends with a letter or digit (RFC 5321 4.1.2 sub-domain) */
+	return (lab > 0 && d[len - 1] != '-') || (len > 1 && d[len - 1] == '.');
 }
 
 /* smtp_cmd_valid_helo - a domain, an address literal, or a bare word */
@@ -202,7 +203,8 @@ smtp_cmd_path(const char *args, bool mail, struct smtp_path *p)
 	if (*s == '@') {		/* RFC 5321 4.1.2: ignore a source route */
 		const char *colon = memchr(s, ':', (size_t)(close - s));
 
-		if (colon == NULL)
+		/* Path = "<" [ A-d-l ":" ] Mailbox ">": "<@a:>" is not <> */
+		if (colon == NULL || colon + 1 == close)
 			return "553 5.1.3 Bad source route";
 		s = colon + 1;
 	}

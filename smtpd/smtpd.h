@@ -225,7 +225,7 @@ struct queue_env {
 
 void	queue_id_new(char out[QUEUE_ID_LEN + 1]);
 bool	queue_id_valid(const char *s);
-/* queue_file_envelope - the trailer to append after msglen message bytes */
+/* queue_file_trailer - the trailer to append after msglen message bytes */
 int	queue_file_trailer(struct buf *b, const struct queue_env *e);
 /* queue_file_read_env - parse and validate the trailer of open file fd */
 int	queue_file_read_env(int fd, struct queue_env *e, const char **err_r);

@@ -7,9 +7,6 @@
  * every kind of broken file the reader must refuse: cut at every byte,
  * each footer byte changed, sizes that do not add up, and envelopes with
  * missing, repeated, unknown, empty or malformed records (STYLE 10, 12).
- *
- * Cases under TEST_KNOWN_BUGS document defects of queue_file.c that are
- * not fixed yet; build with -DTEST_KNOWN_BUGS to see them fail.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -288,7 +285,6 @@ test_writer_refuses(void)
 	buf_free(&b);
 }
 
-#ifdef TEST_KNOWN_BUGS
 /*
  * The writer must not return 0 for a trailer the reader would refuse or
  * read differently: a 250 would be given for a message that is then lost
@@ -362,7 +358,6 @@ test_writer_known_bugs(void)
 	free(addrs);
 	free(many);
 }
-#endif
 
 /* cut the file at every length: nothing shorter than it is a queue file */
 static void
@@ -520,7 +515,6 @@ static const struct env_case {
 	E("prepend cut", HEAD FROM "prepend WC1BOiBiCg=\n" REST "end\n", false),
 	E("prepend NUL", HEAD FROM "prepend YQBiCg==\n" REST "end\n", false),
 	E("prepend space", HEAD FROM "prepend QUJD QUJD\n" REST "end\n", false),
-#ifdef TEST_KNOWN_BUGS
 	/* values the writer would refuse (STYLE 9: CR/LF-free before they
 	 * go into SMTP commands of the relay); and records that repeat */
 	E("CR in from", HEAD "from a@b\r\n" REST "end\n", false),
@@ -533,7 +527,6 @@ static const struct env_case {
 	E("two id", HEAD "id 65a1b2c3d4e5f608\n" FROM REST "end\n", false),
 	E("two time", HEAD "time 5\n" FROM REST "end\n", false),
 	E("no time", "id 65a1b2c3d4e5f607\n" FROM REST "end\n", false),
-#endif
 };
 
 static void
@@ -661,9 +654,7 @@ main(void)
 	test_ids();
 	test_round_trips();
 	test_writer_refuses();
-#ifdef TEST_KNOWN_BUGS
 	test_writer_known_bugs();
-#endif
 	test_truncated();
 	test_footer_bytes();
 	test_envelopes();
