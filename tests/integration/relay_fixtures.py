@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: ISC
 """relay_fixtures - the far side of outbound mail, for tests that relay
-(test_relay.py, test_dkim_e2e.py).
+(test_relay.py, test_outbound.py, test_dkim_e2e.py).
 
 - make_pki(dir): a test CA, a CA-signed certificate for localhost and
   127.0.0.1 ('good'), a CA-signed one for wrong.test ('wrong') and a
@@ -9,17 +9,24 @@
 - Sink(env, pki, ...): a python3-aiosmtpd server on a loopback port that
   records every transaction in .msgs (dicts with from, rcpt, options,
   data = the message bytes as received, CRLF, dots unstuffed, peer, tls,
-  auth); STARTTLS or implicit TLS with one of the pki certificates, AUTH
-  with RELAY_USER / RELAY_PASS (PLAIN, LOGIN, and CRAM-MD5 with cram=True).
-  Recipients whose local part starts with temp / perm get 451 / 550;
-  sender local part datatemp / dataperm makes DATA fail.
+  auth, time); STARTTLS or implicit TLS with one of the pki certificates,
+  AUTH with RELAY_USER and RELAY_PASS or another password (PLAIN, LOGIN,
+  and CRAM-MD5 with cram=True).  Recipients whose local part starts with
+  temp / perm get 451 / 550; sender local part datatemp / dataperm makes
+  DATA fail; a Handler subclass may hold or drop messages (admit()).
+  stop() also cuts the clients' connections, as a server going down would.
+- DNS(env, records): dnsmasq on a loopback high port answering for *.test.
+- msg4k, to_wire: test messages and what they look like on the wire.
 
-Stdlib, openssl CLI and python3-aiosmtpd only.
+Stdlib, openssl CLI, dnsmasq and python3-aiosmtpd only.
 """
 
+import asyncio
 import hashlib
 import hmac
+import logging
 import os
+import socket
 import ssl
 import subprocess
 import threading
@@ -31,6 +38,9 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 RELAY_USER = 'me@example.net'
 RELAY_PASS = 'relay-secret-pass'
 
+# aiosmtpd logs a deprecation warning for every successful AUTH
+logging.getLogger('mail.log').setLevel(logging.ERROR)
+
 
 # -- TLS material -------------------------------------------------------
 
@@ -40,8 +50,10 @@ def openssl(*args):
 
 
 def make_pki(d):
-    """A test CA, a CA-signed cert for localhost/127.0.0.1, a CA-signed one
-    for wrong.test, a self-signed one for localhost, all in directory d."""
+    """In directory d: a test CA (ca.pem), a CA-signed certificate for
+    localhost/127.0.0.1 (good), a CA-signed one for wrong.test (wrong), a
+    self-signed one for localhost (self).  Returns {'ca.pem': path,
+    'good.pem': ..., 'good.key': ..., ...}."""
     p = {k: os.path.join(d, k) for k in (
         'ca.key', 'ca.pem', 'good.key', 'good.pem', 'wrong.key', 'wrong.pem',
         'self.key', 'self.pem')}
@@ -79,7 +91,8 @@ def server_ctx(pki, name):
 class Handler:
     """Records every transaction; answers by recipient local part:
     temp* -> 451, perm* -> 550, else 250.  Sender local part dataperm /
-    datatemp makes DATA fail."""
+    datatemp makes DATA fail.  admit() runs before a message is recorded:
+    a subclass may make it wait, or return False to drop the message."""
 
     def __init__(self):
         self.pipelining = False
@@ -117,12 +130,17 @@ class Handler:
         envelope.rcpt_tos.append(address)
         return '250 2.1.5 recipient ok'
 
+    async def admit(self, envelope):  # pylint: disable=unused-argument
+        return True
+
     async def handle_DATA(self, server, session, envelope):
         local = envelope.mail_from.split('@')[0]
         if local == 'dataperm':
             return '554 5.6.0 content rejected'
         if local == 'datatemp':
             return '451 4.3.0 disk full, try later'
+        if not await self.admit(envelope):
+            return '451 4.3.0 not taken'
         with self.lock:
             self.peers.add(session.peer)
             self.msgs.append({
@@ -130,9 +148,10 @@ class Handler:
                 'options': list(envelope.mail_options),
                 'data': envelope.original_content, 'peer': session.peer,
                 'tls': session.ssl is not None,
-                'auth': session.authenticated,
+                'auth': session.authenticated, 'time': time.time(),
             })
-        return '250 2.0.0 queued as X%d' % len(self.msgs)
+            n = len(self.msgs)
+        return '250 2.0.0 queued as X%d' % n
 
 
 class CramHandler(Handler):
@@ -152,34 +171,51 @@ class CramHandler(Handler):
                           auth_data=LoginPassword(user, b''))
 
 
-def make_authenticator(handler):
+def make_authenticator(handler, password=RELAY_PASS):
     def authenticator(server, session, envelope, mechanism, auth_data):
         ok = (auth_data.login == RELAY_USER.encode()
-              and auth_data.password == RELAY_PASS.encode())
+              and auth_data.password == password.encode())
         if ok:
             handler.mechs.append(mechanism)
-        return AuthResult(success=ok, handled=False)
+        return AuthResult(success=ok, handled=False, auth_data=auth_data)
     return authenticator
 
 
+class _Controller(Controller):
+    """Remembers its SMTP protocol objects, so stop() can cut clients."""
+
+    def __init__(self, *args, **kw):
+        self.servers = []
+        super().__init__(*args, **kw)
+
+    def factory(self):
+        s = super().factory()
+        self.servers.append(s)
+        return s
+
+
 class Sink:
-    """One aiosmtpd server on host:port (a fresh port of env unless given);
-    starttls / implicit name a pki certificate ('good', 'self', ...);
-    other keyword arguments go to aiosmtpd's SMTP class."""
+    """One aiosmtpd server on host:port (a fresh port of env unless given).
+    starttls / implicit name a certificate of pki; auth requires AUTH with
+    RELAY_USER and `password`; handler replaces the default Handler.
+    stop() closes the clients' connections too, as a server going down
+    would, so the next sink on the same port sees new ones."""
 
     def __init__(self, env, pki, host='127.0.0.1', port=None, starttls=None,
-                 implicit=None, auth=False, exclude=(), cram=False, **kw):
-        self.handler = CramHandler() if cram else Handler()
+                 implicit=None, auth=False, exclude=(), cram=False,
+                 handler=None, password=RELAY_PASS, **kw):
+        self.handler = handler or (CramHandler() if cram else Handler())
         self.port = port or env.port()
         self.host = host
         params = dict(kw)
         if starttls:
             params['tls_context'] = server_ctx(pki, starttls)
         if auth:
-            params['authenticator'] = make_authenticator(self.handler)
+            params['authenticator'] = make_authenticator(self.handler,
+                                                         password)
             params['auth_required'] = True
             params['auth_exclude_mechanism'] = list(exclude)
-        self.controller = Controller(
+        self.controller = _Controller(
             self.handler, hostname=host, port=self.port,
             ssl_context=server_ctx(pki, implicit) if implicit else None,
             server_hostname='localhost', **params)
@@ -190,4 +226,81 @@ class Sink:
         return self.handler.msgs
 
     def stop(self):
+        async def cut():
+            for s in self.controller.servers:
+                if getattr(s, 'transport', None) is not None:
+                    s.transport.abort()
+            await asyncio.sleep(0.05)
+
+        asyncio.run_coroutine_threadsafe(cut(), self.controller.loop).result(10)
         self.controller.stop()
+
+
+# -- DNS ------------------------------------------------------------------
+
+class DNS:
+    """dnsmasq on 127.0.0.1:PORT answering for *.test only, with the
+    given dnsmasq record options (--mx-host=..., --host-record=...)."""
+
+    def __init__(self, env, records):
+        self.port = env.port()
+        self.log = env.path('logs', 'dnsmasq.log')
+        cmd = ['dnsmasq', '-k', '-C', '/dev/null', '--no-resolv', '--no-hosts',
+               f'--port={self.port}', '--listen-address=127.0.0.1',
+               '--bind-interfaces', '--pid-file=', '--local=/test/',
+               '--log-queries', f'--log-facility={self.log}'] + records
+        if os.geteuid() == 0:
+            cmd.append(f'--user={env.user}')
+        self.proc = subprocess.Popen(  # pylint: disable=consider-using-with
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError('dnsmasq: ' + self.proc.stderr.read().decode())
+            if self._ready():
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError('dnsmasq does not answer')
+
+    def _ready(self):
+        q = b'\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00' \
+            b'\x04ping\x04test\x00\x00\x01\x00\x01'
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(0.3)
+            try:
+                s.sendto(q, ('127.0.0.1', self.port))
+                return len(s.recv(512)) > 12
+            except OSError:
+                return False
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        self.proc.stderr.close()
+
+
+# -- messages -------------------------------------------------------------
+
+def msg4k(subject, size=4096, sender='alice@example.org',
+          to='bob@remote.test'):
+    """A message of about size bytes (LF form) with Message-ID
+    <subject@example.org>."""
+    head = (f'From: <{sender}>\nTo: <{to}>\nSubject: {subject}\n'
+            f'Message-ID: <{subject}@example.org>\n\n').encode()
+    line = b'0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ.\n'
+    body = (line * (size // len(line) + 1))[:max(0, size - len(head) - 1)]
+    return head + body + b'\n'
+
+
+def to_wire(msg):
+    """What the receiver must get: LF -> CRLF, last line closed."""
+    out = msg.replace(b'\n', b'\r\n')
+    if out and not out.endswith(b'\r\n'):
+        out += b'\r\n'
+    return out
+
+
+def new_loop():
+    """The main thread's asyncio loop (aiosmtpd's Controller wants one)."""
+    asyncio.set_event_loop(asyncio.new_event_loop())

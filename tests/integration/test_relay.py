@@ -18,7 +18,6 @@ files (tests/unit/relay_drive.c).  The far side is python3-aiosmtpd:
   opportunistic STARTTLS, several domains in one R_SEND, a dead resolver.
 """
 
-import asyncio
 import functools
 import os
 import re
@@ -212,20 +211,8 @@ class Drive:
         return text
 
 
-def msg4k(subject, size=4096):
-    head = (f'From: <{SENDER}>\nTo: <bob@remote.test>\nSubject: {subject}\n'
-            f'Message-ID: <{subject}@example.org>\n\n').encode()
-    line = b'0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ.\n'
-    body = (line * (size // len(line) + 1))[:max(0, size - len(head) - 1)]
-    return head + body + b'\n'
-
-
-def to_wire(msg):
-    """What the receiver must get: LF -> CRLF, last line closed."""
-    out = msg.replace(b'\n', b'\r\n')
-    if out and not out.endswith(b'\r\n'):
-        out += b'\r\n'
-    return out
+msg4k = rf.msg4k
+to_wire = rf.to_wire
 
 
 def log_line(text, qid, rcpt):
@@ -590,43 +577,7 @@ def test_idle_connections():
 
 # -- MX mode ------------------------------------------------------------------
 
-class DNS:
-    """dnsmasq on 127.0.0.1:PORT answering for *.test only."""
-
-    def __init__(self, records):
-        self.port = env.port()
-        self.log = env.path('logs', 'dnsmasq.log')
-        cmd = ['dnsmasq', '-k', '-C', '/dev/null', '--no-resolv', '--no-hosts',
-               f'--port={self.port}', '--listen-address=127.0.0.1',
-               '--bind-interfaces', '--pid-file=', '--local=/test/',
-               '--log-queries', f'--log-facility={self.log}'] + records
-        if os.geteuid() == 0:
-            cmd.append(f'--user={env.user}')
-        self.proc = subprocess.Popen(  # pylint: disable=consider-using-with
-            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError('dnsmasq: ' + self.proc.stderr.read().decode())
-            if self._ready():
-                return
-            time.sleep(0.1)
-        raise RuntimeError('dnsmasq does not answer')
-
-    def _ready(self):
-        q = b'\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00' \
-            b'\x04ping\x04test\x00\x00\x01\x00\x01'
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.settimeout(0.3)
-            try:
-                s.sendto(q, ('127.0.0.1', self.port))
-                return len(s.recv(512)) > 12
-            except OSError:
-                return False
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
+DNS = functools.partial(rf.DNS, env)
 
 
 MXPORT = env.port()
@@ -711,5 +662,5 @@ def main():
 
 
 if __name__ == '__main__':
-    asyncio.set_event_loop(asyncio.new_event_loop())
+    rf.new_loop()
     main()
