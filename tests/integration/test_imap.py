@@ -1349,6 +1349,75 @@ def test_process_crashes():
     ft.check(ok_again, 'login process restarted by the master')
 
 
+def _proc_ids(pid):
+    """(uids, gids, groups) of a process from /proc."""
+    out = {}
+    with open(f'/proc/{pid}/status', encoding='utf-8') as f:
+        for line in f:
+            k, _, v = line.partition(':')
+            out[k] = v.split()
+    return out.get('Uid'), out.get('Gid'), out.get('Groups', [])
+
+
+def test_privsep():
+    """Started as root (the production shape): the login process and the
+    workers run as `user`, a worker is chrooted into its user's Maildir."""
+    if not env.as_root:
+        print('# not root: privilege separation not tested')
+        return
+    deliver(ALICE, 'privsep')
+    env.stop('imapd')
+    logpath = env.path('logs', 'imapd-root.log')
+    with open(logpath, 'ab') as logf:
+        proc = subprocess.Popen(  # pylint: disable=consider-using-with
+            [env.binary('imapd'), '-c', env.conf, '-d'],
+            stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, cwd=env.tmp,
+            env=env._preexec_env(ft.DAEMON_ASAN), start_new_session=True)
+    try:
+        up = ft.wait_port(PORT, 15, proc)
+        ft.check(up, 'imapd started as root', open(logpath).read()[-2000:])
+        if not up:
+            return
+        m = connect()
+        typ, data = m.select('INBOX')
+        ft.check(typ == 'OK', 'login and SELECT through the dropped processes',
+                 data)
+        typ, data = m.search(None, 'SUBJECT', 'privsep')
+        typ, data = m.fetch(data[0].split()[-1], '(BODY.PEEK[HEADER])')
+        ft.check(typ == 'OK' and b'Subject: privsep' in data[0][1],
+                 'FETCH from the chrooted worker', data)
+        log = open(logpath, encoding='utf-8', errors='replace').read()
+        logins = re.findall(r'imapd-login\[(\d+)\]', log)
+        workers = re.findall(rf'worker user={re.escape(ALICE)} pid=(\d+) '
+                             'started', log)
+        want = [str(env.uid)] * 4
+        if logins:
+            u, g, groups = _proc_ids(int(logins[-1]))
+            ft.check(u == want and g == [str(env.gid)] * 4 and
+                     '0' not in groups, 'login process runs as user', (u, g))
+        else:
+            ft.check(False, 'login process logged', log[-1500:])
+        if workers:
+            pid = int(workers[-1])
+            u, g, groups = _proc_ids(pid)
+            ft.check(u == want and '0' not in groups,
+                     'worker runs as user, no root group', (u, groups))
+            root = os.readlink(f'/proc/{pid}/root')
+            ft.check(os.path.realpath(root) ==
+                     os.path.realpath(env.mail_dir(ALICE)),
+                     'worker chrooted into the user\'s Maildir', root)
+        else:
+            ft.check(False, 'worker logged', log[-1500:])
+        m.logout()
+    finally:
+        try:
+            os.killpg(proc.pid, 15)
+        except OSError:
+            pass
+        proc.wait(timeout=15)
+        env.start('imapd', ports=[PORT, PORT_STARTTLS])
+
+
 def test_idle_timeout():
     """[imap] timeout logs out a silent session (restart with 2 s)."""
     env.stop('imapd')
@@ -1393,5 +1462,5 @@ if __name__ == '__main__':
                        test_pipelining_big_message, test_big_body_memory,
                        test_big_append,
                        test_failed_login_delay, test_smtp_to_imap,
-                       test_big_mailbox, test_process_crashes,
+                       test_big_mailbox, test_process_crashes, test_privsep,
                        test_idle_timeout])
