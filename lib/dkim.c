@@ -442,6 +442,48 @@ from_at(const struct dkim_sign *s, const char **v_r, size_t *n_r)
 	return in_angle ? angle : bare;
 }
 
+size_t
+dkim_from_mailboxes(const struct dkim_sign *s)
+{
+	const char *v;
+	size_t i, n, count = 0;
+	int depth = 0;
+	bool quoted = false, in_angle = false, angle_at = false;
+
+	if (from_at(s, &v, &n) == NULL)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = v[i];
+
+		if (quoted) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				quoted = false;
+		} else if (depth > 0) {
+			if (c == '\\')
+				i++;
+			else if (c == '(')
+				depth++;
+			else if (c == ')')
+				depth--;
+		} else if (c == '"')
+			quoted = true;
+		else if (c == '(')
+			depth++;
+		else if (c == '<') {
+			in_angle = true;
+			angle_at = false;
+		} else if (c == '>')
+			in_angle = false;
+		else if (c == '@' && (!in_angle || !angle_at)) {
+			count++;	/* <@route:a@b> is one address */
+			angle_at = in_angle;
+		}
+	}
+	return count;
+}
+
 /* from_domain_len - the domain's length after '@' at `at` */
 static size_t
 from_domain_len(const char *at, const char *end)

@@ -76,6 +76,12 @@ bool		 dkim_from_domain(const struct dkim_sign *s, char *out, size_t outsz);
 /* dkim_from_address - local@domain of that address as written (the check
  * that a user sends only as themselves) */
 bool		 dkim_from_address(const struct dkim_sign *s, char *out, size_t outsz);
+/*
+ * dkim_from_mailboxes - how many addresses the From field holds, counting
+ * an '@' in an unquoted display name too (so "a@x <b@y>" is 2): the From
+ * check of submission accepts exactly one
+ */
+size_t		 dkim_from_mailboxes(const struct dkim_sign *s);
 
 /*
  * dkim_header_digest - after dkim_sign_end(): the DKIM-Signature header for

@@ -50,7 +50,7 @@
 struct queue	 q;
 
 static struct ipc	 smtp_ch, deliver_ch, relay_ch;
-static struct ev_timer	 tick_timer;
+static struct ev_timer	 tick_timer, relay_kick_timer;
 
 /* messages being written by sessions: not in the table yet */
 struct qopen {
@@ -491,6 +491,22 @@ on_relay_msg(struct ipc *ch, struct ipc_msg *im, void *arg)
 		if (m->state[i].status == RCPT_INFLIGHT && !m->state[i].local)
 			queue_result(m, i, RES_TEMPFAIL, "no result from the relay");
 	msg_check_done(m);
+	/* half the relay's slots are free: refill now, not at the next tick */
+	if (q.relay_inflight == RELAY_INFLIGHT / 2 &&
+	    !ev_timer_pending(&relay_kick_timer))
+		ev_timer_add(&relay_kick_timer, 0);
+}
+
+/* on_relay_kick - hand waiting messages to the relay while it has room */
+static void
+on_relay_kick(struct ev_timer *t, void *arg)
+{
+	struct qmsg *m;
+
+	(void)t;
+	(void)arg;
+	for (m = q.head; m && q.relay_inflight < RELAY_INFLIGHT; m = m->next)
+		relay_send(m);
 }
 
 /* ---- scheduling -------------------------------------------------------- */
@@ -838,6 +854,7 @@ queue_run(int smtp_fd, int deliver_fd, int relay_fd, int ctl_fd)
 	ipc_init(&deliver_ch, deliver_fd, on_deliver_msg, on_peer_close, "deliver");
 	ipc_init(&relay_ch, relay_fd, on_relay_msg, on_peer_close, "relay");
 	ev_timer_init(&tick_timer, on_tick, NULL);
+	ev_timer_init(&relay_kick_timer, on_relay_kick, NULL);
 	ev_timer_add(&tick_timer, TICK_MS);
 	for (m = q.head; m; m = next) {
 		next = m->next;

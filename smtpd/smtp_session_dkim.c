@@ -83,6 +83,8 @@ session_dkim_end(struct session *s)
 	}
 	if (!dkim_from_address(s->dkim, from, sizeof(from)))
 		return "550 5.6.0 Message needs a From header with an address";
+	if (dkim_from_mailboxes(s->dkim) != 1)
+		return "553 5.7.1 From must hold one address, one of yours";
 	if (!session_sender_allowed(s, from)) {
 		log_info("session=%08x addr=%s user=%s refused From: <%s>: not "
 		    "the user's address", s->id, s->addr, s->auth_user, from);

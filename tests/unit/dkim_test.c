@@ -289,6 +289,38 @@ static const struct {
 	{ "Subject: no from\n", NULL },
 };
 
+/* the From check of submission wants exactly one address */
+static void
+test_from_mailboxes(void)
+{
+	static const struct {
+		const char	*from;
+		size_t		 n;
+	} c[] = {
+		{ "From: alice@example.org\n", 1 },
+		{ "From: Alice <alice@example.org>\n", 1 },
+		{ "From: \"a@evil.test\" <alice@example.org>\n", 1 },
+		{ "From: (x@evil.test) alice@example.org\n", 1 },
+		{ "From: <@relay.test:alice@example.org>\n", 1 },
+		{ "From: Doe, Alice <alice@example.org>\n", 1 },
+		{ "From: alice@example.org <bob@evil.test>\n", 2 },
+		{ "From: alice@example.org, bob@evil.test\n", 2 },
+		{ "From: Alice <alice@example.org>, Bob <bob@evil.test>\n", 2 },
+		{ "From: undisclosed\n", 0 },
+	};
+	struct dkim_sign *s;
+	size_t i;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		s = dkim_sign_new(0);
+		dkim_sign_feed(s, c[i].from, strlen(c[i].from));
+		dkim_sign_feed(s, "\nbody\n", 6);
+		dkim_sign_end(s);
+		CHECK(dkim_from_mailboxes(s) == c[i].n);
+		dkim_sign_free(&s);
+	}
+}
+
 static void
 test_from(void)
 {
@@ -317,6 +349,7 @@ test_from(void)
 	CHECK(dkim_from_address(s, dom, sizeof(dom)));
 	CHECK_STR(dom, "bob@evil.test");
 	dkim_sign_free(&s);
+	test_from_mailboxes();
 }
 
 static void
