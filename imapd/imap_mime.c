@@ -437,6 +437,27 @@ ct_param(const struct mime_ct *ct, const char *name)
 	return NULL;
 }
 
+void
+mime_part_coding(const struct mime_msg *m, const struct mime_part *p,
+    char *charset, size_t cs_sz, char *cte, size_t cte_sz)
+{
+	struct buf v;
+	struct mime_ct ct;
+	const char *c;
+
+	buf_init(&v, 65536);
+	charset[0] = cte[0] = '\0';
+	ct_parse(mime_header_get(m->data, p->hdr_off, p->body_off,
+	    "Content-Type", &v) ? buf_head(&v) : NULL, &ct, false);
+	if ((c = ct_param(&ct, "charset")) != NULL)
+		(void)bsnprintf(charset, cs_sz, "%s", c);
+	ct_free(&ct);
+	if (mime_header_get(m->data, p->hdr_off, p->body_off,
+	    "Content-Transfer-Encoding", &v) && (c = buf_head(&v)) != NULL)
+		(void)read_value(&c, cte, cte_sz);
+	buf_free(&v);
+}
+
 /* ---- the part tree ---- */
 
 /* parts come from blocks of 16 so their addresses never move */

@@ -47,6 +47,11 @@ void		 mime_free(struct mime_msg **mp);
  * [off, end) into out (reset first); false when absent */
 bool		 mime_header_get(const char *data, size_t off, size_t end,
 		    const char *name, struct buf *out);
+/* mime_part_coding - the charset parameter and Content-Transfer-Encoding
+ * of part p ("" when absent, truncated to the sizes) */
+void		 mime_part_coding(const struct mime_msg *m,
+		    const struct mime_part *p, char *charset, size_t cs_sz,
+		    char *cte, size_t cte_sz);
 /* mime_crlf_size - bytes of data[off..end) once every bare LF is CRLF */
 size_t		 mime_crlf_size(const char *data, size_t off, size_t end);
 size_t		 mime_lines(const char *data, size_t off, size_t end);

@@ -4,9 +4,12 @@
  * arguments into a small tree, then matched per message.
  *
  * Runs in facteur-imapd after login, on the selected folder only.  Text
- * matching is an ASCII case-insensitive substring on the raw header value
- * or body (UTF-8 and US-ASCII charsets; no MIME decoding).  Message files
- * are read only when a key needs their content.
+ * keys match a substring, case-insensitively (ASCII and Latin-1 letters),
+ * in UTF-8: header values with their RFC 2047 words decoded, the text
+ * parts of the body with base64 or quoted-printable undone and Latin-1
+ * made UTF-8 (imap_decode.c); attachments (non-text parts) are not
+ * searched.  Message files are read only when a key needs their content,
+ * headers come from the header cache.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -14,6 +17,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "imap_decode.h"
 #include "imapd.h"
 #include "strnum.h"
 #include "xmem.h"
@@ -176,6 +180,7 @@ search_free(struct search_node **np)
 static struct search_node *compile_key(const struct imap_arg **ap,
     const char **err_r, unsigned depth);
 
+/* take_str - the string to look for, case-folded like the text */
 static bool
 take_str(const struct imap_arg **ap, struct search_node *n)
 {
@@ -185,6 +190,7 @@ take_str(const struct imap_arg **ap, struct search_node *n)
 		return false;
 	n->str = xstrndup(a->s, a->len);
 	n->slen = a->len;
+	decode_fold(n->str, n->slen);
 	*ap = a->next;
 	return true;
 }
@@ -397,26 +403,66 @@ search_compile(const struct imap_arg *a, const char **err_r)
 
 /* ---- match ---- */
 
+/* found - is needle n (folded) in the text h, folded in place? */
 static bool
-ci_find(const char *h, size_t hlen, const char *n, size_t nlen)
+found(char *h, size_t hlen, const struct search_node *n)
 {
-	size_t i, j;
-
-	if (nlen == 0)
+	if (n->slen == 0)
 		return true;
-	if (hlen < nlen)
+	if (h == NULL || hlen < n->slen)
 		return false;
-	for (i = 0; i + nlen <= hlen; i++) {
-		if (tolower((unsigned char)h[i]) != tolower((unsigned char)n[0]))
-			continue;
-		for (j = 1; j < nlen; j++)
-			if (tolower((unsigned char)h[i + j]) !=
-			    tolower((unsigned char)n[j]))
-				break;
-		if (j == nlen)
-			return true;
+	decode_fold(h, hlen);
+	return memmem(h, hlen, n->str, n->slen) != NULL;
+}
+
+/* header_has - the decoded header block [off, end) contains n */
+static bool
+header_has(const char *d, size_t off, size_t end, const struct search_node *n)
+{
+	struct buf t;
+	bool r;
+
+	buf_init(&t, 0);
+	decode_header(d + off, end - off, &t);
+	r = found(buf_head(&t), t.len, n);
+	buf_free(&t);
+	return r;
+}
+
+/*
+ * body_has - a text part of p's body holds n: each leaf decoded on its
+ * own; an attached message's header counts as text too.
+ */
+static bool
+body_has(const struct mime_msg *m, const struct mime_part *p,
+    const struct search_node *n, unsigned depth)
+{
+	char charset[64], cte[64];
+	const struct mime_part *k;
+	struct buf t;
+	bool r;
+
+	if (depth > MIME_MAX_DEPTH)
+		return false;
+	if (p->multipart) {
+		for (k = p->child; k; k = k->next)
+			if (body_has(m, k, n, depth + 1))
+				return true;
+		return false;
 	}
-	return false;
+	if (p->message && p->child)
+		return header_has(m->data, p->child->hdr_off,
+		    p->child->body_off, n) ||
+		    body_has(m, p->child, n, depth + 1);
+	if (strcmp(p->type, "text") != 0)
+		return false;
+	mime_part_coding(m, p, charset, sizeof(charset), cte, sizeof(cte));
+	buf_init(&t, 0);
+	decode_body(m->data + p->body_off, p->body_end - p->body_off, cte,
+	    charset, &t);
+	r = found(buf_head(&t), t.len, n);
+	buf_free(&t);
+	return r;
 }
 
 static void
@@ -506,10 +552,10 @@ eval(struct search_node *n, struct sctx *c)
 		return false;
 	switch (n->op) {
 	case SO_BODY:
-		return ci_find(c->data + c->m->root->body_off,
-		    c->len - c->m->root->body_off, n->str, n->slen);
+		return body_has(c->m, c->m->root, n, 0);
 	case SO_TEXT:
-		return ci_find(c->data, c->len, n->str, n->slen);
+		return header_has(c->data, 0, c->m->root->body_off, n) ||
+		    body_has(c->m, c->m->root, n, 0);
 	default:
 		break;
 	}
@@ -517,8 +563,8 @@ eval(struct search_node *n, struct sctx *c)
 	r = mime_header_get(c->data, 0, c->m->root->body_off,
 	    n->op == SO_HEADER ? n->hname : "Date", &v);
 	if (n->op == SO_HEADER)
-		r = r && ci_find(buf_head(&v) ? buf_head(&v) : "", v.len,
-		    n->str, n->slen);
+		r = r && header_has(buf_head(&v) ? buf_head(&v) : "", 0, v.len,
+		    n);
 	else {
 		d = r ? sent_day(buf_head(&v) ? buf_head(&v) : "") : -1;
 		r = d != -1 && (n->op == SO_SENTBEFORE ? d < n->date :

@@ -1,5 +1,5 @@
 # imapd/: facteur-imapd (IMAP4rev1 over TLS on Maildir++), see imapd/README.md
-IMAP_CORE_SRCS	 = imapd/imap_parser.c imapd/imap_mime.c
+IMAP_CORE_SRCS	 = imapd/imap_parser.c imapd/imap_mime.c imapd/imap_decode.c
 IMAP_STORE_SRCS	 = imapd/imap_store.c imapd/imap_store_box.c imapd/imap_store_msg.c \
 		   imapd/imap_cache.c
 
@@ -10,10 +10,10 @@ facteur-imapd_SRCS = imapd/imapd.c imapd/imap_session.c imapd/imap_cmd.c \
 
 UNIT_TESTS	+= imap_parser_test mime_test imap_store_test
 imap_parser_test_DEPS = imapd/imap_parser.c
-mime_test_DEPS	 = imapd/imap_parser.c imapd/imap_mime.c
+mime_test_DEPS	 = $(IMAP_CORE_SRCS)
 imap_store_test_DEPS = $(IMAP_STORE_SRCS) $(IMAP_CORE_SRCS)
 
 FUZZ_TARGETS	+= fuzz_imap_parser fuzz_mime
 fuzz_imap_parser_DEPS = imapd/imap_search.c $(IMAP_STORE_SRCS) \
 		   $(IMAP_CORE_SRCS)
-fuzz_mime_DEPS	 = imapd/imap_parser.c imapd/imap_mime.c
+fuzz_mime_DEPS	 = $(IMAP_CORE_SRCS)

@@ -2,8 +2,9 @@
 /*
  * fuzz_mime.c - libFuzzer target for the MIME parser: part tree,
  * BODYSTRUCTURE, ENVELOPE and BODY[section]<partial> lookups on any bytes,
- * and the streamed form of each section (the CRLF reader, in chunks whose
- * size comes from the input) checked against the built one.
+ * the streamed form of each section (the CRLF reader, in chunks whose
+ * size comes from the input) checked against the built one, and the
+ * SEARCH decoders (RFC 2047 words, base64, quoted-printable) on the input.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "tests/fuzz/fuzz.h"
+#include "imapd/imap_decode.h"
 #include "imapd/imap_mime.h"
 
 /* stream - the section as FETCH streams it must equal the built one */
@@ -77,6 +79,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			stream(m, &s, size > 4 ? (size_t)data[4] + 1 : 64);
 		}
 	}
+	buf_reset(&out);
+	decode_header((const char *)data, size, &out);
+	decode_fold(buf_head(&out), out.len);
+	buf_reset(&out);
+	decode_body((const char *)data, size, size & 1 ? "base64" :
+	    "quoted-printable", size & 2 ? "iso-8859-1" : "utf-8", &out);
 	buf_free(&out);
 	mime_free(&m);
 	return 0;

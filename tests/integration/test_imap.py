@@ -412,6 +412,36 @@ def test_search_keys():
             bad.append((crit, want, typ, got))
     ft.check(not bad, f'{len(tests)} SEARCH keys give the expected messages',
              bad)
+    # CHARSET UTF-8 against encoded text: RFC 2047 subject, Latin-1
+    # quoted-printable body, base64 UTF-8 body in a multipart
+    m.append('Search', None, None,
+             b'Subject: =?UTF-8?Q?Caf=C3=A9_cr=C3=A8me?=\r\n'
+             b'Content-Type: text/plain; charset=iso-8859-1\r\n'
+             b'Content-Transfer-Encoding: quoted-printable\r\n\r\n'
+             b'Gr=FC=DFe aus K=F6ln, sch=F6=\r\nnes Wetter\r\n')
+    m.append('Search', None, None,
+             b'Subject: plain\r\nContent-Type: multipart/mixed; boundary=b'
+             b'\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n'
+             b'Content-Transfer-Encoding: base64\r\n\r\n'
+             + __import__('base64').encodebytes(
+                 'Rendez-vous à l\'ÉCOLE demain'.encode()) +
+             b'--b\r\nContent-Type: application/octet-stream\r\n'
+             b'Content-Transfer-Encoding: base64\r\n\r\n'
+             + __import__('base64').encodebytes(b'secret in attachment') +
+             b'--b--\r\n')
+    m.noop()
+    for crit, text, want in (('SUBJECT', 'CAFÉ CRÈME', '3'),
+                             ('BODY', 'köln, schönes', '3'),
+                             ('TEXT', 'grüße', '3'),
+                             ('BODY', "à l'école", '4'),
+                             ('BODY', 'secret', ''),
+                             ('SUBJECT', 'cafe', '')):
+        m.literal = text.encode()
+        typ, data = m.search('UTF-8', crit)
+        got = (data[0] or b'').decode().strip()
+        ft.check(typ == 'OK' and got == want,
+                 f'SEARCH CHARSET UTF-8 {crit} "{text}" on encoded text',
+                 (typ, got, want))
     m.logout()
 
 
@@ -534,6 +564,12 @@ def test_examine_check_uid_expunge():
     ft.check(tag.startswith(b'n BAD'), 'nesting limit: BAD', tag)
     out, tag = raw_cmd(f, 'o', 'NOOP')
     ft.check(tag.startswith(b'o OK'), 'session kept after BAD', tag)
+    # logged in: a literal over max_literal is refused before its "+"
+    out, tag = raw_cmd(f, 'p', 'APPEND INBOX {4294967295}')
+    ft.check(tag.startswith(b'p BAD') and not out,
+             'APPEND {4294967295} refused, no continuation', (out, tag))
+    out, tag = raw_cmd(f, 'q', 'NOOP')
+    ft.check(tag.startswith(b'q OK'), 'session kept after it', tag)
     s.close()
     m.logout()
 

@@ -2,14 +2,16 @@
 /*
  * mime_test.c - BODYSTRUCTURE, ENVELOPE and BODY[section] on tricky MIME
  * (nested multiparts, missing boundaries, message/rfc822, LF endings,
- * RFC 2231 parameter continuations, 8-bit headers), and the resumable
- * CRLF reader that streams big literals.
+ * RFC 2231 parameter continuations, 8-bit headers), the resumable CRLF
+ * reader that streams big literals, and the text SEARCH compares
+ * (RFC 2047 words, base64, quoted-printable, Latin-1, case folding).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "t.h"
 #include "buf.h"
+#include "imapd/imap_decode.h"
 #include "imapd/imap_mime.h"
 
 static char *
@@ -379,9 +381,68 @@ test_crlf_reader(void)
 	CHECK(bad == 0);
 }
 
+static char *
+dh(const char *in)
+{
+	struct buf out;
+	char *r;
+
+	buf_init(&out, 0);
+	decode_header(in, strlen(in), &out);
+	r = strndup(buf_head(&out) ? buf_head(&out) : "", out.len);
+	buf_free(&out);
+	return r;
+}
+
+static char *
+db(const char *in, const char *cte, const char *cs)
+{
+	struct buf out;
+	char *r;
+
+	buf_init(&out, 0);
+	decode_body(in, strlen(in), cte, cs, &out);
+	r = strndup(buf_head(&out) ? buf_head(&out) : "", out.len);
+	buf_free(&out);
+	return r;
+}
+
+static void
+test_decode(void)
+{
+	char *r, f[64];
+
+	r = dh("=?utf-8?q?caf=C3=A9?= =?UTF-8?B?4pyT?= ok");
+	CHECK_STR(r, "caf\xc3\xa9\xe2\x9c\x93 ok");
+	free(r);
+	r = dh("=?iso-8859-1?Q?Gr=FC=DFe_aus?= K\xc3\xb6ln");
+	CHECK_STR(r, "Gr\xc3\xbc\xc3\x9f" "e aus K\xc3\xb6ln");
+	free(r);
+	r = dh("a =?x?q?no end b =?utf-8*fr?q?=41?= =?bad");
+	CHECK_STR(r, "a =?x?q?no end b A =?bad");
+	free(r);
+	r = dh("=?utf-8?q?" "?= =?us-ascii?b?!!!?=");	/* empty, junk */
+	CHECK_STR(r, "");
+	free(r);
+	r = db("SGVs\nbG8g\r\nd29y\nbGQ=\n", "BASE64", "utf-8");
+	CHECK_STR(r, "Hello world");
+	free(r);
+	r = db("caf=E9 soft=\nbreak =3D =\r\nend=", "quoted-printable",
+	    "ISO-8859-1");
+	CHECK_STR(r, "caf\xc3\xa9 softbreak = end=");
+	free(r);
+	r = db("plain \xe9", "8bit", "windows-1252");
+	CHECK_STR(r, "plain \xc3\xa9");
+	free(r);
+	snprintf(f, sizeof(f), "%s", "Caf\xc3\x89 \xc3\x97 ABC");
+	decode_fold(f, strlen(f));
+	CHECK_STR(f, "caf\xc3\xa9 \xc3\x97 abc");
+}
+
 int
 main(void)
 {
+	test_decode();
 	test_rfc2231();
 	test_crlf_reader();
 	test_partial_literal();
