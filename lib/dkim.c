@@ -448,12 +448,14 @@ dkim_from_mailboxes(const struct dkim_sign *s)
 	const char *v;
 	size_t i, n, count = 0;
 	int depth = 0;
-	bool quoted = false, in_angle = false, angle_at = false;
+	bool quoted = false, in_angle = false, bare = false, angle = false;
 
 	if (from_at(s, &v, &n) == NULL)
 		return 0;
-	for (i = 0; i < n; i++) {
-		char c = v[i];
+	/* per mailbox (split at commas outside quotes, comments and <>): one
+	 * address if it has an '@', in <> or bare */
+	for (i = 0; i <= n; i++) {
+		char c = i < n ? v[i] : ',';
 
 		if (quoted) {
 			if (c == '\\')
@@ -471,14 +473,16 @@ dkim_from_mailboxes(const struct dkim_sign *s)
 			quoted = true;
 		else if (c == '(')
 			depth++;
-		else if (c == '<') {
+		else if (c == '<')
 			in_angle = true;
-			angle_at = false;
-		} else if (c == '>')
+		else if (c == '>')
 			in_angle = false;
-		else if (c == '@' && (!in_angle || !angle_at)) {
-			count++;	/* <@route:a@b> is one address */
-			angle_at = in_angle;
+		else if (c == '@')
+			*(in_angle ? &angle : &bare) = true;
+		else if (c == ',' && !in_angle) {
+			if (angle || bare)
+				count++;
+			angle = bare = false;
 		}
 	}
 	return count;

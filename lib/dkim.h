@@ -77,9 +77,9 @@ bool		 dkim_from_domain(const struct dkim_sign *s, char *out, size_t outsz);
  * that a user sends only as themselves) */
 bool		 dkim_from_address(const struct dkim_sign *s, char *out, size_t outsz);
 /*
- * dkim_from_mailboxes - how many addresses the From field holds, counting
- * an '@' in an unquoted display name too (so "a@x <b@y>" is 2): the From
- * check of submission accepts exactly one
+ * dkim_from_mailboxes - how many mailboxes with an address the From field
+ * lists ("Doe, Alice <a@x>" is one, "a@x, b@y" two): the From check of
+ * submission accepts exactly one
  */
 size_t		 dkim_from_mailboxes(const struct dkim_sign *s);
 

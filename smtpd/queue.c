@@ -358,6 +358,7 @@ queue_result(struct qmsg *m, size_t i, uint32_t res, const char *text)
 	}
 	expired = (int64_t)time(NULL) - m->env.time > (int64_t)smtpd_conf->queue.expire;
 	if (res == RES_PERMFAIL || expired) {
+		st->expired = res != RES_PERMFAIL;
 		log_info("qid=%s to=<%s> status=bounced (%s)%s", m->env.qid,
 		    m->env.rcpt[i].orig, text, expired && res != RES_PERMFAIL ?
 		    " expired" : "");

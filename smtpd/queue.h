@@ -23,6 +23,7 @@ struct rcpt_state {
 	enum rcpt_status status;
 	bool		 local;		/* deliver role, else relay role */
 	unsigned	 attempts;
+	bool		 expired;	/* failed because [queue] expire passed */
 	uint64_t	 next_try;	/* ev_now() ms */
 	char		*last;		/* the last reply or reason */
 };

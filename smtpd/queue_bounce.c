@@ -143,7 +143,10 @@ dsn_text(struct qmsg *m, const char *to, const char *qid, struct buf *b)
 
 		if (m->state[i].status != RCPT_FAILED)
 			continue;
-		dsn_status(last, status, sizeof(status));
+		if (m->state[i].expired)	/* RFC 3463: delivery time expired */
+			snprintf(status, sizeof(status), "4.4.7");
+		else
+			dsn_status(last, status, sizeof(status));
 		buf_printf(b,
 		    "\n"
 		    "Final-Recipient: rfc822; %s\n"

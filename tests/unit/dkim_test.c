@@ -303,7 +303,7 @@ test_from_mailboxes(void)
 		{ "From: (x@evil.test) alice@example.org\n", 1 },
 		{ "From: <@relay.test:alice@example.org>\n", 1 },
 		{ "From: Doe, Alice <alice@example.org>\n", 1 },
-		{ "From: alice@example.org <bob@evil.test>\n", 2 },
+		{ "From: alice@example.org <bob@evil.test>\n", 1 },	/* bob is checked */
 		{ "From: alice@example.org, bob@evil.test\n", 2 },
 		{ "From: Alice <alice@example.org>, Bob <bob@evil.test>\n", 2 },
 		{ "From: undisclosed\n", 0 },
