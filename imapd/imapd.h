@@ -89,12 +89,14 @@ struct imapd {
 
 extern struct imapd imapd;
 
+struct fetch_stream;
+
 struct fetch_job {
 	struct imap_fetch fa;
 	struct imap_seqset set;
 	bool		 uid;
 	size_t		 pos;		/* next view index */
-	char		*cmd;		/* "FETCH" or "UID FETCH" for the reply */
+	struct fetch_stream *st;	/* big literals being written */
 };
 
 struct imap_session {
@@ -119,6 +121,9 @@ struct imap_session {
 	uint32_t	*view;		/* UIDs by sequence number - 1 */
 	size_t		 nview, capview;
 	uint32_t	 seen_gen;
+	unsigned	 seen_kw_gen;	/* keywords announced in FLAGS */
+	uint32_t	*recent;	/* UIDs that are \Recent for us, sorted */
+	size_t		 nrecent, caprecent;
 	bool		 expunge_pending;
 	struct fetch_job *job;
 	struct buf	 resp;		/* one FETCH response being built */
@@ -140,6 +145,17 @@ void	session_reply(struct imap_session *s, const char *fmt, ...)
 void	session_write(struct imap_session *s, const void *p, size_t n);
 void	session_write_buf(struct imap_session *s, struct buf *b);
 void	session_updates(struct imap_session *s, bool expunges);
+/* session_claim_recent - m is new to this session: \Recent here if no
+ * session had it (and, read-write, for no other session from now) */
+void	session_claim_recent(struct imap_session *s, struct store_msg *m);
+bool	session_is_recent(const struct imap_session *s, uint32_t uid);
+/* session_put_flags - "FLAGS (...)" of m as this session sees it */
+void	session_put_flags(struct imap_session *s, struct buf *b,
+	    const struct store_msg *m);
+/* session_write_crlf - n bytes of rd into the output buffer; fewer when
+ * the session is closing */
+size_t	session_write_crlf(struct imap_session *s, struct mime_crlf *rd,
+	    size_t n);
 void	session_unselect(struct imap_session *s);
 bool	session_out_full(struct imap_session *s);
 void	session_spool_end(struct imap_session *s);
@@ -148,20 +164,34 @@ void	session_continue(struct imap_session *s);
 
 /* imap_cmd.c: commands of the authenticated and selected states */
 void	cmd_select(struct imap_session *s, const struct imap_cmd *c, bool ro);
+/* cmd_put_flag_lists - untagged FLAGS and PERMANENTFLAGS of the folder */
+void	cmd_put_flag_lists(struct imap_session *s);
 void	cmd_list(struct imap_session *s, const struct imap_cmd *c, bool lsub);
 void	cmd_status(struct imap_session *s, const struct imap_cmd *c);
 void	cmd_mailbox(struct imap_session *s, const struct imap_cmd *c);
 void	cmd_append(struct imap_session *s, const struct imap_cmd *c);
 void	cmd_expunge(struct imap_session *s, const struct imap_cmd *c,
 	    const struct imap_arg *uidset, bool silent);
-void	cmd_fetch(struct imap_session *s, const struct imap_cmd *c, bool uid);
-void	cmd_fetch_resume(struct imap_session *s);
 void	cmd_store(struct imap_session *s, const struct imap_cmd *c, bool uid);
 void	cmd_copy(struct imap_session *s, const struct imap_cmd *c, bool uid,
 	    bool move);
 void	cmd_search(struct imap_session *s, const struct imap_cmd *c, bool uid);
 /* imap_cmd_arg_str - an astring argument as C string, no NUL inside */
 const char *cmd_arg_str(const struct imap_arg *a);
+/* cmd_parse_set - a sequence set argument; replies BAD itself */
+bool	cmd_parse_set(struct imap_session *s, const struct imap_arg *a,
+	    struct imap_seqset *set);
+/*
+ * cmd_set_next - the next view index >= *pos in the set (by sequence
+ * number or UID); false at the end.  *fi is the folder index (-1: gone).
+ */
+bool	cmd_set_next(struct imap_session *s, const struct imap_seqset *set,
+	    bool uid, size_t *pos, ssize_t *fi);
+
+/* imap_fetch.c */
+void	cmd_fetch(struct imap_session *s, const struct imap_cmd *c, bool uid);
+void	cmd_fetch_resume(struct imap_session *s);
+void	cmd_fetch_free(struct imap_session *s);
 /* mailbox name argument -> directory; replies NO itself on failure */
 bool	cmd_mailbox_dir(struct imap_session *s, const struct imap_arg *a,
 	    char *dir, size_t dirsz, const char **name_r);
@@ -171,7 +201,7 @@ struct search_node;
 struct search_node *search_compile(const struct imap_arg *a, const char **err_r);
 void	search_free(struct search_node **np);
 bool	search_match(struct search_node *n, struct store_folder *f, size_t idx,
-	    uint32_t seq, uint32_t maxseq);
+	    uint32_t seq, uint32_t maxseq, bool recent);
 /* search_parse_date - "1-Feb-1994" -> UTC midnight; false if malformed */
 bool	search_parse_date(const char *s, int64_t *t_r);
 
