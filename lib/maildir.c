@@ -96,9 +96,23 @@ write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* copy_body - len bytes of src from offset 0 to dst */
+/* count_lf - line ends in p, for the CRLF size */
+static uint64_t
+count_lf(const char *p, size_t n)
+{
+	uint64_t c = 0;
+	const char *e = p + n;
+
+	while ((p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
+		c++;
+		p++;
+	}
+	return c;
+}
+
+/* copy_body - len bytes of src from offset 0 to dst; adds its LFs to *nlf */
 static int
-copy_body(int dst, int src, uint64_t len)
+copy_body(int dst, int src, uint64_t len, uint64_t *nlf)
 {
 	char chunk[65536];
 	off_t off = 0;
@@ -120,6 +134,7 @@ copy_body(int dst, int src, uint64_t len)
 		}
 		if (write_all(dst, chunk, (size_t)r) == -1)
 			return -1;
+		*nlf += count_lf(chunk, (size_t)r);
 		off += r;
 	}
 	return 0;
@@ -130,21 +145,27 @@ maildir_deliver(const char *dir, const char *base, const char *hdr,
     size_t hdrlen, int srcfd, uint64_t len)
 {
 	char tmp[4096], dst[4096];
+	uint64_t nlf = count_lf(hdr, hdrlen);
 	int fd, saved;
 
-	if (!bsnprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, base) ||
-	    !bsnprintf(dst, sizeof(dst), "%s/new/%s", dir, base)) {
+	if (!bsnprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, base)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1)
 		return -1;
-	if (write_all(fd, hdr, hdrlen) == -1 || copy_body(fd, srcfd, len) == -1 ||
+	if (write_all(fd, hdr, hdrlen) == -1 || copy_body(fd, srcfd, len, &nlf) == -1 ||
 	    fsync(fd) == -1 || close(fd) == -1) {
 		saved = errno;
 		close(fd);
 		(void)unlink(tmp);
 		errno = saved;
+		return -1;
+	}
+	if (!bsnprintf(dst, sizeof(dst), "%s/new/%s,W=%llu", dir, base,
+	    (unsigned long long)(hdrlen + len + nlf))) {
+		(void)unlink(tmp);
+		errno = ENAMETOOLONG;
 		return -1;
 	}
 	if (rename(tmp, dst) == -1) {

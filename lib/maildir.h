@@ -21,9 +21,11 @@ int	maildir_create(const char *dir);
 bool	maildir_exists(const char *dir, const char *base);
 /*
  * maildir_deliver - write hdr, then len bytes of srcfd from offset 0, as
- * dir/new/base (file fsync'd).  0, or -1 with errno set (nothing left in
- * new/).  The delivery is durable only after maildir_sync(dir), which
- * several deliveries to one Maildir may share.
+ * dir/new/base,W=SIZE (file fsync'd), SIZE being the message's size with
+ * CRLF line ends (what IMAP reports as RFC822.SIZE; the file keeps LF).
+ * 0, or -1 with errno set (nothing left in new/).  The delivery is
+ * durable only after maildir_sync(dir), which several deliveries to one
+ * Maildir may share.
  */
 int	maildir_deliver(const char *dir, const char *base, const char *hdr,
 	    size_t hdrlen, int srcfd, uint64_t len);
