@@ -57,7 +57,7 @@ include smtpd/module.mk
 include imapd/module.mk
 include keytool/module.mk
 include tests/module.mk
--include $(wildcard tests/*.mk)
+-include $(filter-out tests/module.mk,$(wildcard tests/*.mk))
 
 LIB_OBJS = $(LIB_SRCS:%.c=$(B)/obj/%.o)
 LIBA	 = $(B)/libfacteur.a

@@ -7,9 +7,9 @@
 # apt-get update runs only if something is missing.  Needs root (or sudo)
 # for that; with nothing missing it needs nothing and prints nothing.
 #
-#   DEPS_CROSS=armhf|arm64   also install the cross toolchain and
-#                            Debian's libraries for that architecture (hook;
-#                            see "Building for ARM" in README.md)
+# Cross builds get their toolchain and libraries from `make sysroot`
+# (init/sysroot.sh), not from here: multiarch co-installation breaks on
+# version skew.
 set -e
 
 BUILD="gcc make pkg-config libssl-dev libdb5.3-dev libc-ares-dev libsasl2-dev
@@ -17,19 +17,8 @@ libsasl2-modules clang libclang-rt-14-dev openssl"
 TESTS="swaks curl python3-aiosmtpd python3-dkim opendkim-tools dnsmasq-base
 isync procps iproute2 libnet-ssleay-perl libio-socket-ssl-perl"
 
-cross_packages() {
-	case "$1" in
-	armhf)	echo "gcc-arm-linux-gnueabihf qemu-user
-libssl-dev:armhf libdb5.3-dev:armhf libc-ares-dev:armhf libsasl2-dev:armhf" ;;
-	arm64)	echo "gcc-aarch64-linux-gnu qemu-user
-libssl-dev:arm64 libdb5.3-dev:arm64 libc-ares-dev:arm64 libsasl2-dev:arm64" ;;
-	"")	;;
-	*)	echo "deps.sh: DEPS_CROSS must be armhf or arm64" >&2; exit 2 ;;
-	esac
-}
-
 missing=""
-for p in $BUILD $TESTS $(cross_packages "${DEPS_CROSS:-}"); do
+for p in $BUILD $TESTS; do
 	if ! dpkg -s "$p" >/dev/null 2>&1; then
 		missing="$missing $p"
 	elif ! dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok installed'; then
@@ -46,9 +35,6 @@ elif command -v sudo >/dev/null 2>&1; then
 else
 	echo "deps.sh: not root and no sudo; please install:$missing" >&2
 	exit 1
-fi
-if [ -n "${DEPS_CROSS:-}" ]; then
-	$SUDO dpkg --add-architecture "$DEPS_CROSS"
 fi
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q </dev/null
 # shellcheck disable=SC2086

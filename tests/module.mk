@@ -8,12 +8,6 @@
 #   make fuzz [FUZZ_TIME=60] [TESTS=fuzz_x]   only the libFuzzer suite, longer
 #   make FUZZ=1 B=build-fuzz fuzzers          clang + libFuzzer binaries
 #   make SAN=1 B=build-san fuzzers            gcc + replay main binaries
-#
-# The top-level Makefile includes this file twice (once by name, once via
-# tests/*.mk), hence the guard.
-
-ifndef FACTEUR_TESTS_MK
-FACTEUR_TESTS_MK := 1
 
 # FUZZ=1: the library and the targets are compiled by clang with
 # -fsanitize=fuzzer-no-link, the targets linked with libFuzzer's main.
@@ -63,5 +57,3 @@ run: deps
 	@sh init/demo.sh
 
 .PHONY: fuzzers fuzz
-
-endif
