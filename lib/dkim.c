@@ -383,6 +383,40 @@ dkim_sign_end(struct dkim_sign *s)
 }
 
 /*
+ * addr_plain - step the quote and comment state of an address field over
+ * v[*i] (skipping a quoted pair); true when v[*i] is outside quotes and
+ * comments and is not one of their delimiters
+ */
+static bool
+addr_plain(const char *v, size_t *i, int *depth, bool *quoted)
+{
+	char c = v[*i];
+
+	if (*quoted) {
+		if (c == '\\')
+			(*i)++;
+		else if (c == '"')
+			*quoted = false;
+		return false;
+	}
+	if (*depth > 0) {
+		if (c == '\\')
+			(*i)++;
+		else if (c == '(')
+			(*depth)++;
+		else if (c == ')')
+			(*depth)--;
+		return false;
+	}
+	if (c == '"' || c == '(') {
+		*quoted = c == '"';
+		*depth += c == '(';
+		return false;
+	}
+	return true;
+}
+
+/*
  * from_at - in the (first) From field, the '@' of its first mailbox: the
  * one inside <> when the mailbox has an angle-addr (an '@' in a display
  * name written without quotes, "alice@example.org <bob@evil.test>", is not
@@ -410,23 +444,9 @@ from_at(const struct dkim_sign *s, const char **v_r, size_t *n_r)
 	for (i = 0; i < n; i++) {
 		char c = v[i];
 
-		if (quoted) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				quoted = false;
-		} else if (depth > 0) {
-			if (c == '\\')
-				i++;
-			else if (c == '(')
-				depth++;
-			else if (c == ')')
-				depth--;
-		} else if (c == '"')
-			quoted = true;
-		else if (c == '(')
-			depth++;
-		else if (c == '<' && !in_angle)
+		if (!addr_plain(v, &i, &depth, &quoted))
+			continue;
+		if (c == '<' && !in_angle)
 			in_angle = true;
 		else if (c == '>' && in_angle)
 			return angle;	/* NULL for "<>" */
@@ -457,23 +477,9 @@ dkim_from_mailboxes(const struct dkim_sign *s)
 	for (i = 0; i <= n; i++) {
 		char c = i < n ? v[i] : ',';
 
-		if (quoted) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				quoted = false;
-		} else if (depth > 0) {
-			if (c == '\\')
-				i++;
-			else if (c == '(')
-				depth++;
-			else if (c == ')')
-				depth--;
-		} else if (c == '"')
-			quoted = true;
-		else if (c == '(')
-			depth++;
-		else if (c == '<')
+		if (i < n && !addr_plain(v, &i, &depth, &quoted))
+			continue;
+		if (c == '<')
 			in_angle = true;
 		else if (c == '>')
 			in_angle = false;
