@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base64.h"
 #include "imap_decode.h"
 
 enum charset {
@@ -66,39 +67,6 @@ hexval(int c)
 		return c - '0';
 	c = tolower(c);
 	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-static int
-b64val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
-/* b64 - decode s[0..n) into o (room for n * 3 / 4 + 3); other chars
- * (line breaks, padding) are skipped; returns the bytes made */
-static size_t
-b64(const char *s, size_t n, unsigned char *o)
-{
-	unsigned acc = 0;
-	int bits = 0, v;
-	size_t i, k = 0;
-
-	for (i = 0; i < n; i++) {
-		if ((v = b64val((unsigned char)s[i])) < 0)
-			continue;
-		acc = (acc << 6) | (unsigned)v;
-		if ((bits += 6) >= 8) {
-			bits -= 8;
-			o[k++] = (unsigned char)(acc >> bits);
-		}
-	}
-	return k;
 }
 
 /* qp - quoted-printable (underscore is a space in RFC 2047 Q words) */
@@ -159,7 +127,7 @@ word(const char *s, size_t n, struct buf *out)
 	star = memchr(cs, '*', (size_t)(enc - cs));
 	csn = (size_t)((star ? star : enc) - cs);
 	if (enc[1] == 'B' || enc[1] == 'b')
-		k = b64(text, (size_t)(end - text), tmp);
+		k = base64_decode_lenient(text, (size_t)(end - text), tmp);
 	else if (enc[1] == 'Q' || enc[1] == 'q')
 		k = qp(text, (size_t)(end - text), tmp, true);
 	else
@@ -216,7 +184,7 @@ decode_body(const char *s, size_t len, const char *cte, const char *charset,
 	if (buf_reserve(out, len + 4) == -1)
 		return;
 	o = (unsigned char *)buf_tail(out);
-	k = strcasecmp(cte, "base64") == 0 ? b64(s, len, o) :
+	k = strcasecmp(cte, "base64") == 0 ? base64_decode_lenient(s, len, o) :
 	    qp(s, len, o, false);
 	if (cs != CS_LATIN1) {
 		buf_commit(out, k);

@@ -21,9 +21,8 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "authc.h"
+#include "base64.h"
 #include "ipc.h"
 #include "imapd.h"
 #include "log.h"
@@ -570,25 +569,20 @@ session_auth_plain(struct imap_session *s, const char *b64, size_t len)
 {
 	unsigned char *dec;
 	char *a, *u, *p, *e;
-	int n;
+	size_t n;
 
 	if (len == 1 && b64[0] == '*') {
 		session_reply(s, "%s BAD authentication cancelled", s->tag);
 		return;
 	}
-	if (len == 0 || len > 4096 || len % 4 != 0) {
+	if (len == 0 || len > 4096) {
 		session_reply(s, "%s BAD bad base64", s->tag);
 		return;
 	}
 	dec = xmalloc(len + 1);
-	n = EVP_DecodeBlock(dec, (const unsigned char *)b64, (int)len);
-	if (n < 0) {
+	if (base64_decode(b64, len, dec, len, &n) == -1) {
 		session_reply(s, "%s BAD bad base64", s->tag);
 		goto done;
-	}
-	while (n > 0 && len >= 2 && b64[len - 1] == '=' && dec[n - 1] == '\0') {
-		n--;		/* EVP_DecodeBlock counts the padding */
-		len--;
 	}
 	a = (char *)dec;
 	e = a + n;

@@ -8,63 +8,20 @@
 #include <string.h>
 
 #include "authc.h"
+#include "base64.h"
 #include "smtpd.h"
-
-static int
-b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
 
 int
 smtp_auth_b64(const char *in, char *out, size_t outsz, size_t *outlen)
 {
-	size_t n = strlen(in), i, o = 0, pad = 0;
-
 	*outlen = 0;
-	if (n == 1 && in[0] == '=')	/* RFC 4954 4: an empty response */
+	if (strcmp(in, "=") == 0)	/* RFC 4954 4: an empty response */
 		return 0;
-	if (n == 0 || n % 4 != 0)
+	if (*in == '\0')
 		return -1;
-	if (in[n - 1] == '=')
-		pad++;
-	if (in[n - 2] == '=')
-		pad++;
-	if (n / 4 * 3 - pad > outsz)
-		return -1;
-	for (i = 0; i < n; i += 4) {
-		int v[4], k;
-		bool last = i + 4 == n;
-
-		for (k = 0; k < 4; k++) {
-			if (last && k >= 4 - (int)pad) {
-				v[k] = 0;
-				continue;
-			}
-			if ((v[k] = b64val((unsigned char)in[i + (size_t)k])) < 0)
-				return -1;
-		}
-		out[o++] = (char)(v[0] << 2 | v[1] >> 4);
-		if (!last || pad < 2)
-			out[o++] = (char)((v[1] & 0xf) << 4 | v[2] >> 2);
-		if (!last || pad < 1)
-			out[o++] = (char)((v[2] & 0x3) << 6 | v[3]);
-	}
-	*outlen = o;
-	return 0;
+	return base64_decode(in, strlen(in), out, outsz, outlen);
 }
 
-/* smtp_auth_check - credentials authd cannot take get 535 here */
 const char *
 smtp_auth_check(const char *user, const char *pass)
 {
