@@ -28,6 +28,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -532,6 +533,10 @@ on_tick(struct ev_timer *t, void *arg)
 		if (!m->waiting)
 			queue_schedule(m);
 	}
+	if (q.nmsg == 0 && q.busy) {	/* idle again: give the peak back */
+		q.busy = false;
+		malloc_trim(0);
+	}
 	ev_timer_add(t, TICK_MS);
 }
 
@@ -699,6 +704,7 @@ q_commit(uint32_t id, const char *qid, uint64_t size)
 	close(op->fd);
 	free(op);
 	m = queue_add(&env, false);
+	q.busy = true;
 	smtp_reply(id, Q_COMMIT_OK, NULL, -1, NULL);
 	queue_schedule(m);
 }

@@ -60,6 +60,7 @@ struct queue {
 	unsigned	 deliver_inflight;
 	unsigned	 relay_inflight;
 	uint32_t	 relay_next_id;
+	bool		 busy;		/* mail came since the queue was last empty */
 };
 
 extern struct queue q;

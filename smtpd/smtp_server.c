@@ -11,6 +11,7 @@
  * role exits and the parent restarts the set.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -138,6 +139,8 @@ smtp_server_session_done(struct session *s)
 	smtp_session_free(&s);
 	if (ev_timer_pending(&stop_timer) && nsessions == 0)
 		exit(0);
+	if (nsessions == 0)
+		malloc_trim(0);	/* idle: give the peak back (small boxes) */
 }
 
 int
