@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -140,40 +141,69 @@ copy_body(int dst, int src, uint64_t len, uint64_t *nlf)
 	return 0;
 }
 
-int
-maildir_deliver(const char *dir, const char *base, const char *hdr,
-    size_t hdrlen, int srcfd, uint64_t len)
+void
+maildir_tmp_free(struct maildir_tmp *t)
 {
-	char tmp[4096], dst[4096];
-	uint64_t nlf = count_lf(hdr, hdrlen);
-	int fd, saved;
+	if (t->fd != -1) {
+		close(t->fd);
+		(void)unlink(t->tmp);
+	}
+	free(t->tmp);
+	free(t->dst);
+	memset(t, 0, sizeof(*t));
+	t->fd = -1;
+}
 
-	if (!bsnprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, base)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1)
-		return -1;
-	if (write_all(fd, hdr, hdrlen) == -1 || copy_body(fd, srcfd, len, &nlf) == -1 ||
-	    fsync(fd) == -1 || close(fd) == -1) {
+int
+maildir_write(const char *dir, const char *base, const char *hdr,
+    size_t hdrlen, int srcfd, uint64_t len, struct maildir_tmp *t)
+{
+	uint64_t nlf = count_lf(hdr, hdrlen);
+	int saved;
+
+	memset(t, 0, sizeof(*t));
+	t->tmp = xasprintf("%s/tmp/%s", dir, base);
+	if ((t->fd = open(t->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1) {
 		saved = errno;
-		close(fd);
-		(void)unlink(tmp);
+		maildir_tmp_free(t);
 		errno = saved;
 		return -1;
 	}
-	if (!bsnprintf(dst, sizeof(dst), "%s/new/%s,W=%llu", dir, base,
-	    (unsigned long long)(hdrlen + len + nlf))) {
-		(void)unlink(tmp);
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if (rename(tmp, dst) == -1) {
+	if (write_all(t->fd, hdr, hdrlen) == -1 ||
+	    copy_body(t->fd, srcfd, len, &nlf) == -1) {
 		saved = errno;
-		(void)unlink(tmp);
+		maildir_tmp_free(t);
 		errno = saved;
 		return -1;
 	}
+	/* start the writeback now: the fsync of the batch finds it done */
+	(void)sync_file_range(t->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	t->dst = xasprintf("%s/new/%s,W=%llu", dir, base,
+	    (unsigned long long)(hdrlen + len + nlf));
+	return 0;
+}
+
+int
+maildir_commit(struct maildir_tmp *t)
+{
+	int saved;
+
+	if (fsync(t->fd) == -1 || close(t->fd) == -1) {
+		saved = errno;
+		maildir_tmp_free(t);
+		errno = saved;
+		return -1;
+	}
+	t->fd = -1;
+	if (rename(t->tmp, t->dst) == -1) {
+		saved = errno;
+		(void)unlink(t->tmp);
+		maildir_tmp_free(t);
+		errno = saved;
+		return -1;
+	}
+	maildir_tmp_free(t);
 	return 0;
 }
 

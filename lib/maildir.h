@@ -19,16 +19,29 @@
 int	maildir_create(const char *dir);
 /* maildir_exists - a message whose name starts with base in new/ or cur/ */
 bool	maildir_exists(const char *dir, const char *base);
+/* a message written into tmp/, not yet in new/ */
+struct maildir_tmp {
+	int	 fd;
+	char	*tmp;		/* dir/tmp/base */
+	char	*dst;		/* dir/new/base,W=SIZE */
+};
+
 /*
- * maildir_deliver - write hdr, then len bytes of srcfd from offset 0, as
- * dir/new/base,W=SIZE (file fsync'd), SIZE being the message's size with
- * CRLF line ends (what IMAP reports as RFC822.SIZE; the file keeps LF).
- * 0, or -1 with errno set (nothing left in new/).  The delivery is
- * durable only after maildir_sync(dir), which several deliveries to one
- * Maildir may share.
+ * maildir_write - write hdr, then len bytes of srcfd from offset 0, into
+ * dir/tmp/base and start its writeback.  SIZE in the final name is the
+ * message's size with CRLF line ends (IMAP's RFC822.SIZE; the file keeps
+ * LF).  0, or -1 with errno set and nothing left behind.
  */
-int	maildir_deliver(const char *dir, const char *base, const char *hdr,
-	    size_t hdrlen, int srcfd, uint64_t len);
+int	maildir_write(const char *dir, const char *base, const char *hdr,
+	    size_t hdrlen, int srcfd, uint64_t len, struct maildir_tmp *t);
+/*
+ * maildir_commit - fsync the file, rename it into new/ and free t.  The
+ * delivery is durable after maildir_sync(dir), which several deliveries
+ * to one Maildir share: write them all, commit them all, sync each dir.
+ */
+int	maildir_commit(struct maildir_tmp *t);
+/* maildir_tmp_free - give up a written message (removes it from tmp/) */
+void	maildir_tmp_free(struct maildir_tmp *t);
 /* maildir_sync - fsync dir/new; 0 or -1 with errno set */
 int	maildir_sync(const char *dir);
 /* maildir_host - the host part of a name: '/' and ':' escaped (\057 \072) */

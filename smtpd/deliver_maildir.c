@@ -31,14 +31,16 @@
 
 #define BATCH_MAX	64
 
-/* deliveries written, waiting for the fsync of their new/ */
+/* deliveries written into tmp/, waiting for the batch to be made durable */
 struct done {
 	char		 qid[QUEUE_ID_LEN + 1];
 	uint32_t	 idx;
 	char		*dir;
 	char		*mailbox;
 	uint64_t	 start;
-	int		 err;		/* errno of the fsync of new/, 0 */
+	struct maildir_tmp t;
+	int		 err;		/* errno of its fsync, rename or new/ fsync */
+	const char	*step;
 };
 
 static struct ipc	 qch;
@@ -61,7 +63,11 @@ result(const char *qid, uint32_t idx, enum deliver_res res, const char *text)
 		log_panic("cannot answer the queue");
 }
 
-/* flush - fsync each Maildir of the batch once, then answer */
+/*
+ * flush - make the batch durable: fsync and rename every file (their
+ * writeback started when they were written, so the first fsync commits
+ * most of the batch), fsync each Maildir's new/ once, then answer
+ */
 static void
 flush(struct ev_timer *t, void *arg)
 {
@@ -71,16 +77,32 @@ flush(struct ev_timer *t, void *arg)
 	(void)t;
 	(void)arg;
 	for (i = 0; i < nbatch; i++) {
+		batch[i].step = "fsync or rename";
+		batch[i].err = maildir_commit(&batch[i].t) == -1 ? errno : 0;
+	}
+	for (i = 0; i < nbatch; i++) {
+		if (batch[i].err)
+			continue;
 		for (j = 0; j < i; j++)		/* already synced? */
-			if (strcmp(batch[j].dir, batch[i].dir) == 0)
+			if (batch[j].err == 0 && strcmp(batch[j].dir, batch[i].dir) == 0)
 				break;
+		batch[i].step = "fsync of new/";
 		if (j < i)
-			batch[i].err = batch[j].err;
-		else
-			batch[i].err = maildir_sync(batch[i].dir) == -1 ? errno : 0;
+			continue;
+		if (maildir_sync(batch[i].dir) == -1) {
+			batch[i].err = errno;
+			for (j = i + 1; j < nbatch; j++)
+				if (batch[j].err == 0 &&
+				    strcmp(batch[j].dir, batch[i].dir) == 0) {
+					batch[j].err = batch[i].err;
+					batch[j].step = batch[i].step;
+				}
+		}
+	}
+	for (i = 0; i < nbatch; i++) {
 		if (batch[i].err) {
-			snprintf(text, sizeof(text), "451 4.3.0 Maildir %s: fsync: %s",
-			    batch[i].dir, strerror(batch[i].err));
+			snprintf(text, sizeof(text), "451 4.3.0 Maildir %s: %s: %s",
+			    batch[i].dir, batch[i].step, strerror(batch[i].err));
 			log_warnx("qid=%s to=<%s> status=deferred (%s)", batch[i].qid,
 			    batch[i].mailbox, text);
 			result(batch[i].qid, batch[i].idx, RES_TEMPFAIL, text);
@@ -131,8 +153,8 @@ deliver(int fd, const char *qid, uint32_t idx, const char *mailbox,
 	buf_init(&hdr, 0);
 	buf_printf(&hdr, "Return-Path: <%s>\nDelivered-To: %s\n%s", sender, mailbox,
 	    prepend);
-	if (maildir_create(dir) == -1 ||
-	    maildir_deliver(dir, base, buf_head(&hdr), hdr.len, fd, msglen) == -1) {
+	if (maildir_create(dir) == -1 || maildir_write(dir, base, buf_head(&hdr),
+	    hdr.len, fd, msglen, &batch[nbatch].t) == -1) {
 		int e = errno;
 
 		snprintf(text, sizeof(text), "451 4.3.0 Maildir %s: %s", dir,
