@@ -64,7 +64,6 @@ struct session {
 	char		*login_user;	/* AUTH LOGIN: user between the two steps */
 	char		**senders;	/* addresses the user may send as */
 	size_t		 nsenders;
-	unsigned	 auth_failures;
 
 	/* the transaction */
 	bool		 have_from;

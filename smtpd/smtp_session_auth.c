@@ -79,7 +79,6 @@ login_done(void *arg, enum authd_res res, struct ipc_msg *m)
 		s->auth_user = NULL;
 		break;
 	case AUTHD_FAIL:
-		s->auth_failures++;
 		session_reply(s, "535 5.7.8 Authentication credentials invalid");
 		session_resume(s);
 		return;
@@ -101,7 +100,6 @@ auth_check(struct session *s, const char *user, const char *pass)
 	const char *err;
 
 	if ((err = smtp_auth_check(user, pass)) != NULL) {
-		s->auth_failures++;
 		auth_fail(s, err);
 		return;
 	}
