@@ -7,7 +7,7 @@ LIB_SRCS	+= lib/maildir.c lib/priv.c
 BINS		+= facteur-smtpd
 facteur-smtpd_SRCS = smtpd/smtpd.c smtpd/smtp_server.c smtpd/smtp_session.c \
 		   smtpd/smtp_session_data.c smtpd/smtp_session_auth.c \
-		   smtpd/smtp_session_dkim.c smtpd/queue.c smtpd/queue_bounce.c \
+		   smtpd/smtp_session_dkim.c smtpd/queue.c smtpd/queue_accept.c smtpd/queue_bounce.c \
 		   smtpd/queue_ctl.c \
 		   smtpd/deliver_maildir.c \
 		   $(sort $(wildcard smtpd/relay*.c)) $(SMTPD_PARSERS)

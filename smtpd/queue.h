@@ -76,6 +76,12 @@ struct qmsg	*queue_find(const char *qid);
 /* queue_remove_msg - drop m (facteur-ctl); -1 while a delivery is out */
 int		 queue_remove_msg(struct qmsg *m);
 
+/* queue_peer_gone - a role's channel closed: exit, the parent restarts all */
+void		 queue_peer_gone(struct ipc *ch, void *arg);
+
+/* queue_accept.c */
+void		 queue_accept_init(int smtp_fd);
+
 /* queue_ctl.c */
 void		 queue_ctl_init(int listen_fd);
 
