@@ -13,7 +13,6 @@
  * DKIM keys that do not load, are logged and the running configuration
  * stays.
  */
-#include <grp.h>
 #include <malloc.h>
 #include <pwd.h>
 #include <signal.h>
@@ -30,6 +29,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "passwd.h"
+#include "priv.h"
 #include "xmem.h"
 
 #define THROTTLE_ENTRIES	4096
@@ -101,30 +101,6 @@ done:
 	conf_free(&nc);
 }
 
-/*
- * drop_privileges - STYLE 6 steps 3-5 for a root start: chroot into
- * state_dir, become pw, check that root cannot be regained.
- */
-static void
-drop_privileges(const struct passwd *pw, const char *root)
-{
-	uid_t ru, eu, su;
-	gid_t rg, eg, sg;
-
-	tzset();	/* log timestamps after the chroot */
-	if (chroot(root) == -1 || chdir("/") == -1)
-		fatal("chroot %s", root);
-	if (setgroups(1, &pw->pw_gid) == -1 ||
-	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
-		fatal("cannot become %s", pw->pw_name);
-	if (getresuid(&ru, &eu, &su) == -1 || getresgid(&rg, &eg, &sg) == -1 ||
-	    ru != pw->pw_uid || eu != pw->pw_uid || su != pw->pw_uid ||
-	    rg != pw->pw_gid || eg != pw->pw_gid || sg != pw->pw_gid ||
-	    ru == 0 || setuid(0) != -1)
-		fatalx("privilege drop to %s did not stick", pw->pw_name);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -194,7 +170,7 @@ main(int argc, char **argv)
 	/* (2)-(5) chroot and drop to `user` */
 	dbdir = c->state_dir;
 	if (root) {
-		drop_privileges(pw, c->state_dir);
+		priv_drop(pw->pw_uid, pw->pw_gid, c->state_dir);
 		dbdir = "/";
 		chrooted = true;
 	} else

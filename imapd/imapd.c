@@ -29,7 +29,6 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
-#include <grp.h>
 #include <netdb.h>
 #include <pwd.h>
 #include <signal.h>
@@ -43,6 +42,7 @@
 #include "ipc.h"
 #include "imapd.h"
 #include "log.h"
+#include "priv.h"
 #include "tls.h"
 #include "xmem.h"
 
@@ -157,20 +157,6 @@ add_listeners(const struct conf_addrs *as, bool implicit_tls)
 	}
 }
 
-/* drop_ids - STYLE 6 steps 4-5 to uid/gid, then verify */
-static void
-drop_ids(uid_t uid, gid_t gid)
-{
-	if (uid == 0)
-		fatalx("user %s: must not be root", imapd.conf->user);
-	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
-	    setresuid(uid, uid, uid) == -1)
-		fatal("dropping privileges to %s", imapd.conf->user);
-	if (getuid() == 0 || geteuid() == 0 || getgid() == 0 ||
-	    getegid() == 0 || setuid(0) != -1)
-		fatalx("privileges could not be dropped");
-}
-
 /* drop_privileges - become `user`; only when started as root */
 static void
 drop_privileges(const char *user)
@@ -181,7 +167,7 @@ drop_privileges(const char *user)
 		return;
 	if ((pw = getpwnam(user)) == NULL)
 		fatalx("user %s: no such user", user);
-	drop_ids(pw->pw_uid, pw->pw_gid);
+	priv_drop(pw->pw_uid, pw->pw_gid, NULL);
 }
 
 static void
@@ -357,10 +343,8 @@ worker_main(int fd, const char *user, const char *root)
 		/* the session code sees nothing but this user's Maildir */
 		uid = pw->pw_uid;
 		gid = pw->pw_gid;
-		if (chroot(root) == -1 || chdir("/") == -1)
-			fatal("chroot %s", root);
 		imapd.worker_root = xstrdup("/.");
-		drop_ids(uid, gid);
+		priv_drop(uid, gid, root);
 	} else {
 		worker_maildir(root, NULL);
 		imapd.worker_root = xstrdup(root);
