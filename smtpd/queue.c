@@ -42,7 +42,6 @@
 #include "queue.h"
 
 #define DELIVER_INFLIGHT	64
-#define RELAY_INFLIGHT		128
 #define TICK_MS			1000
 #define HASH_SIZE		1024
 
@@ -300,10 +299,8 @@ deliver_local(struct qmsg *m)
 		ipc_put_u64(&o, m->env.msglen);
 		ipc_put_u64(&o, (uint64_t)m->env.time);
 		ipc_put_u32(&o, m->recovered ? 1 : 0);
-		if (ipc_send(&deliver_ch, D_DELIVER, 0, fd, &o) == -1) {
-			close(fd);
-			log_panic("cannot queue a delivery");
-		}
+		if (ipc_send(&deliver_ch, D_DELIVER, 0, fd, &o) == -1)
+			log_panic("cannot queue a delivery");	/* fd closed */
 		st->status = RCPT_INFLIGHT;
 		m->ninflight++;
 		q.deliver_inflight++;
@@ -392,7 +389,7 @@ static void
 relay_send(struct qmsg *m)
 {
 	struct ipc_out o;
-	size_t i, n = 0;
+	size_t i, n = 0, slot;
 	int fd;
 
 	if (m->relaying || q.relay_inflight >= RELAY_INFLIGHT)
@@ -420,11 +417,10 @@ relay_send(struct qmsg *m)
 			st->status = RCPT_INFLIGHT;
 		}
 	}
-	if (++q.relay_next_id == 0)
-		q.relay_next_id = 1;
-	m->relay_id = q.relay_next_id;
-	if (o.overflow || ipc_send(&relay_ch, R_SEND, m->relay_id, fd, &o) == -1) {
-		close(fd);
+	for (slot = 0; q.relaying[slot] != NULL; slot++)	/* one is free */
+		;
+	m->relay_id = (uint32_t)slot + 1;
+	if (ipc_send(&relay_ch, R_SEND, m->relay_id, fd, &o) == -1) {	/* fd closed */
 		log_warnx("qid=%s cannot hand the message to the relay role", m->env.qid);
 		for (i = 0; i < m->env.nrcpt; i++)
 			if (m->state[i].status == RCPT_INFLIGHT && !m->state[i].local) {
@@ -434,18 +430,15 @@ relay_send(struct qmsg *m)
 		return;
 	}
 	m->relaying = true;
+	q.relaying[slot] = m;
 	q.relay_inflight++;
 }
 
+/* relay_find - the message of an R_SEND: its id is its slot + 1 */
 static struct qmsg *
 relay_find(uint32_t id)
 {
-	struct qmsg *m;
-
-	for (m = q.head; m; m = m->next)
-		if (m->relaying && m->relay_id == id)
-			return m;
-	return NULL;
+	return id >= 1 && id <= RELAY_INFLIGHT ? q.relaying[id - 1] : NULL;
 }
 
 static void
@@ -478,6 +471,7 @@ on_relay_msg(struct ipc *ch, struct ipc_msg *im, void *arg)
 	if (im->hdr.type != R_DONE)
 		return;
 	m->relaying = false;
+	q.relaying[m->relay_id - 1] = NULL;
 	q.relay_inflight--;
 	for (i = 0; i < m->env.nrcpt; i++)	/* not answered: try again later */
 		if (m->state[i].status == RCPT_INFLIGHT && !m->state[i].local)

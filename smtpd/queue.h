@@ -44,6 +44,7 @@ struct qmsg {
 };
 
 #define POOL_SIZE	32
+#define RELAY_INFLIGHT	128	/* R_SEND out at once */
 
 struct queue {
 	char		*msgdir;
@@ -59,7 +60,7 @@ struct queue {
 	size_t		 nmsg;
 	unsigned	 deliver_inflight;
 	unsigned	 relay_inflight;
-	uint32_t	 relay_next_id;
+	struct qmsg	*relaying[RELAY_INFLIGHT];	/* by R_SEND id - 1 */
 	bool		 busy;		/* mail came since the queue was last empty */
 };
 

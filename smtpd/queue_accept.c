@@ -41,8 +41,7 @@ smtp_reply(uint32_t id, uint32_t type, const char *qid, int fd, const char *why)
 		ipc_put_str(&o, qid);
 	if (why)
 		ipc_put_str(&o, why);
-	if (ipc_send(&smtp_ch, type, id, fd, &o) == -1 && fd != -1)
-		close(fd);
+	(void)ipc_send(&smtp_ch, type, id, fd, &o);	/* closes fd on failure */
 }
 
 /*
