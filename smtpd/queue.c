@@ -132,9 +132,8 @@ msg_free(struct qmsg *m)
 	free(m);
 }
 
-/* msg_fd - the message file, opened on demand */
-static int
-msg_fd(struct qmsg *m)
+int
+queue_msg_fd(struct qmsg *m)
 {
 	char path[4096];
 
@@ -149,7 +148,7 @@ msg_dup(struct qmsg *m)
 {
 	int fd;
 
-	if (msg_fd(m) == -1 || (fd = dup(m->fd)) == -1) {
+	if (queue_msg_fd(m) == -1 || (fd = dup(m->fd)) == -1) {
 		log_warn("qid=%s open", m->env.qid);
 		return -1;
 	}

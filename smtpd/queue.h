@@ -69,6 +69,8 @@ extern struct queue q;
 /* queue.c */
 bool		 queue_path(char *out, size_t outsz, const char *qid, const char *suffix);
 bool		 queue_is_local(const char *addr);
+/* queue_msg_fd - the message file, opened read-only on demand; -1 */
+int		 queue_msg_fd(struct qmsg *m);
 struct qmsg	*queue_add(struct queue_env *env, bool recovered);
 void		 queue_rcpt_done(struct qmsg *m, size_t i);
 void		 queue_schedule(struct qmsg *m);

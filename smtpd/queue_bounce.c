@@ -37,14 +37,8 @@ original_headers(struct qmsg *m, struct buf *b)
 	uint64_t off = 0;
 	ssize_t r;
 
-	if (m->fd == -1) {
-		char path[4096];
-
-		if (queue_path(path, sizeof(path), m->env.qid, ""))
-			m->fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (m->fd == -1)
-			return;
-	}
+	if (queue_msg_fd(m) == -1)
+		return;
 	while (off < m->env.msglen && off < HEADERS_MAX) {
 		size_t want = sizeof(chunk);
 		char *end;
