@@ -38,6 +38,7 @@
 
 #define SENDMAIL_TIMEOUT_S	300
 #define MAX_RCPTS		1000
+#define SENDMAIL_MAX		((uint64_t)1 << 30)	/* with max_size 0 */
 
 struct msg {
 	struct buf	 hdr;		/* header block, LF form, ends with "\n" */
@@ -67,19 +68,42 @@ die(const char *fmt, ...)
 	exit(1);
 }
 
-/* read_message - stdin into hdr/body, LF line ends */
+/* read_line - the next line of stdin into l, never more than its max */
+static ssize_t
+read_line(struct buf *l, uint64_t max)
+{
+	int c = EOF;
+
+	buf_reset(l);
+	while ((c = getc(stdin)) != EOF) {
+		char ch = (char)c;
+
+		if (buf_append(l, &ch, 1) == -1)
+			die("message larger than the limit of %llu bytes",
+			    (unsigned long long)max);
+		if (c == '\n')
+			break;
+	}
+	return l->len == 0 && c == EOF ? -1 : (ssize_t)l->len;
+}
+
+/* read_message - stdin into hdr/body, LF line ends, at most max bytes */
 static void
 read_message(struct msg *m, bool dot_ends, uint64_t max)
 {
-	char *line = NULL;
-	size_t cap = 0;
+	struct buf lb;
+	char *line;
 	ssize_t n;
 	bool in_hdr = true, first = true;
 	uint64_t total = 0;
 
+	if (max == 0 || max > SENDMAIL_MAX)
+		max = SENDMAIL_MAX;
 	buf_init(&m->hdr, 0);
 	buf_init(&m->body, 0);
-	while ((n = getline(&line, &cap, stdin)) != -1) {
+	buf_init(&lb, (size_t)max + 2);
+	while ((n = read_line(&lb, max)) > 0) {
+		line = buf_head(&lb);
 		if (n > 0 && line[n - 1] == '\n')
 			n--;
 		if (n > 0 && line[n - 1] == '\r')
@@ -87,7 +111,7 @@ read_message(struct msg *m, bool dot_ends, uint64_t max)
 		if (dot_ends && n == 1 && line[0] == '.')
 			break;
 		total += (uint64_t)n + 1;
-		if (max && total > max)
+		if (total > max)
 			die("message larger than the limit of %llu bytes",
 			    (unsigned long long)max);
 		if (in_hdr) {
@@ -112,7 +136,7 @@ read_message(struct msg *m, bool dot_ends, uint64_t max)
 		buf_append(&m->body, line, (size_t)n);
 		buf_puts(&m->body, "\n");
 	}
-	free(line);
+	buf_free(&lb);
 	if (ferror(stdin))
 		die("reading the message: %s", strerror(errno));
 }

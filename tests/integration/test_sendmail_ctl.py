@@ -112,6 +112,10 @@ def test_errors():
           (r.returncode, r.stderr))
     r = sendmail(['bad address@example.org'], 'x\n')
     check(r.returncode == 1, 'recipient with a space: exit 1', r.stderr)
+    # one 36 MiB line, no newline: refused at max_size (35M), not buffered whole
+    r = sendmail([ALICE], 'Subject: big\n\n' + 'x' * (36 << 20))
+    check(r.returncode == 1 and 'larger than the limit' in r.stderr,
+          'a message over max_size (one endless line): exit 1', r.stderr[-300:])
 
 
 def queue_list():
