@@ -28,6 +28,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -49,12 +50,14 @@ enum conf_section {
 	SEC_IMAP,
 	SEC_QUEUE,
 	SEC_DNS,
+	SEC_INBOUND,
 	SEC_N,
 	SEC_SKIP = SEC_N,	/* inside an unknown section: keys ignored */
 };
 
 static const char *const conf_section_names[SEC_N] = {
 	"top", "tls", "smtp", "relay", "dkim", "imap", "queue", "dns",
+	"inbound",
 };
 
 enum conf_type {
@@ -74,6 +77,8 @@ enum conf_type {
 	T_ADDR,		/* host:port into one struct conf_addr */
 	T_ADDRS,	/* host:port appended to a struct conf_addrs */
 	T_DKIM,		/* DOMAIN SELECTOR KEYFILE */
+	T_SPFFAIL,	/* mark | junk | reject */
+	T_FOLDER,	/* a top-level Maildir++ folder name: Junk */
 };
 
 struct conf_key {
@@ -148,6 +153,23 @@ static const struct conf_key conf_keys[] = {
 	    60, 60 * DAY },
 
 	{ SEC_DNS, "resolver", T_ADDR, false, NULL, OFF(dns.resolver), 0, 0 },
+
+	{ SEC_INBOUND, "spf", T_BOOL, false, "yes", OFF(inbound.spf), 0, 0 },
+	{ SEC_INBOUND, "dkim", T_BOOL, false, "yes", OFF(inbound.dkim), 0, 0 },
+	{ SEC_INBOUND, "dmarc", T_BOOL, false, "yes", OFF(inbound.dmarc), 0, 0 },
+	{ SEC_INBOUND, "authserv_id", T_HOST, false, NULL,
+	    OFF(inbound.authserv_id), 0, 0 },
+	{ SEC_INBOUND, "spf_fail", T_SPFFAIL, false, "mark",
+	    OFF(inbound.spf_fail), 0, 0 },
+	{ SEC_INBOUND, "psl", T_PATH, false,
+	    "/usr/share/publicsuffix/public_suffix_list.dat", OFF(inbound.psl),
+	    0, 0 },
+	{ SEC_INBOUND, "junk_folder", T_FOLDER, false, "Junk",
+	    OFF(inbound.junk_folder), 0, 0 },
+	{ SEC_INBOUND, "max_signatures", T_UINT, false, "5",
+	    OFF(inbound.max_signatures), 1, 20 },
+	{ SEC_INBOUND, "timeout", T_DURATION, false, "30s",
+	    OFF(inbound.timeout), 1, 600 },
 };
 
 #define NKEYS	(sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -428,6 +450,24 @@ conf_valid_maildir(const char *s)
 	return has_u;
 }
 
+/*
+ * conf_valid_folder - a top-level Maildir++ folder (the directory ".NAME"):
+ * 1-64 letters, digits, '-' or '_', not INBOX (imapd's store_folder_path
+ * takes every such name)
+ */
+static bool
+conf_valid_folder(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > 64 || strcasecmp(s, "INBOX") == 0)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
+			return false;
+	return true;
+}
+
 /* conf_fmt_size - 2147483648 as "2G", 1024 as "1K" */
 static const char *
 conf_fmt_size(char *out, size_t outsz, uint64_t v)
@@ -641,6 +681,20 @@ conf_set_word(struct conf_parse *p, const struct conf_key *k, const char *val,
 			return conf_bad(p, k, "syslog or stderr", val);
 		*(bool *)dst = strcmp(val, "stderr") == 0;
 		return true;
+	case T_SPFFAIL:
+		if (strcmp(val, "mark") == 0)
+			*(enum conf_spf_fail *)dst = CONF_SPF_FAIL_MARK;
+		else if (strcmp(val, "junk") == 0)
+			*(enum conf_spf_fail *)dst = CONF_SPF_FAIL_JUNK;
+		else if (strcmp(val, "reject") == 0)
+			*(enum conf_spf_fail *)dst = CONF_SPF_FAIL_REJECT;
+		else
+			return conf_bad(p, k, "mark, junk or reject", val);
+		return true;
+	case T_FOLDER:
+		if (!conf_valid_folder(val))
+			return conf_bad(p, k, "a folder name like Junk", val);
+		break;
 	case T_TLSMODE:
 		if (strcmp(val, "starttls") == 0)
 			*(enum conf_tls_mode *)dst = CONF_TLS_STARTTLS;
@@ -814,7 +868,8 @@ conf_header(struct conf_parse *p, char *s)
 			break;
 	if (sec == SEC_N) {
 		conf_err(p, p->line, "unknown section [%s], expected one of "
-		    "[tls] [smtp] [relay] [dkim] [imap] [queue] [dns]",
+		    "[tls] [smtp] [relay] [dkim] [imap] [queue] [dns] "
+		    "[inbound]",
 		    conf_got(got, sizeof(got), name));
 		return;
 	}
@@ -897,6 +952,8 @@ conf_defaults(struct conf_parse *p)
 		c->relay.port = c->relay.tls == CONF_TLS_IMPLICIT ? 465 : 587;
 	if (c->imap.max_literal == 0)
 		c->imap.max_literal = c->smtp.max_size;
+	if (c->inbound.authserv_id == NULL)
+		c->inbound.authserv_id = xstrdup(c->hostname);
 }
 
 static unsigned
@@ -1107,6 +1164,9 @@ conf_free(struct conf **confp)
 	free(c->relay.ca_file);
 	free(c->relay.user);
 	free(c->relay.password_file);
+	free(c->inbound.authserv_id);
+	free(c->inbound.psl);
+	free(c->inbound.junk_folder);
 	free(c);
 }
 
@@ -1239,6 +1299,7 @@ void
 conf_dump(const struct conf *c, FILE *out)
 {
 	static const char *const tls[] = { "starttls", "implicit", "none" };
+	static const char *const spf_fail[] = { "mark", "junk", "reject" };
 	char v[300];
 	size_t i;
 
@@ -1294,4 +1355,12 @@ conf_dump(const struct conf *c, FILE *out)
 	if (c->dns.resolver_set && conf_addr_format(&c->dns.resolver, v,
 	    sizeof(v)))
 		fprintf(out, "\n[dns]\nresolver = %s\n", v);
+	fprintf(out, "\n[inbound]\nspf = %s\ndkim = %s\ndmarc = %s\n"
+	    "authserv_id = %s\nspf_fail = %s\npsl = %s\njunk_folder = %s\n"
+	    "max_signatures = %u\n", c->inbound.spf ? "yes" : "no",
+	    c->inbound.dkim ? "yes" : "no", c->inbound.dmarc ? "yes" : "no",
+	    c->inbound.authserv_id, spf_fail[c->inbound.spf_fail],
+	    c->inbound.psl, c->inbound.junk_folder, c->inbound.max_signatures);
+	fprintf(out, "timeout = %s\n",
+	    conf_fmt_duration(v, sizeof(v), c->inbound.timeout));
 }

@@ -37,6 +37,13 @@ enum conf_tls_mode {
 	CONF_TLS_NONE,
 };
 
+/* [inbound] spf_fail: what an SPF fail does when there is no DMARC record */
+enum conf_spf_fail {
+	CONF_SPF_FAIL_MARK,	/* delivered, marked in Authentication-Results */
+	CONF_SPF_FAIL_JUNK,	/* into the Junk folder */
+	CONF_SPF_FAIL_REJECT,	/* 550 5.7.1 after the final dot */
+};
+
 struct conf_dkim_sign {
 	char	*domain;
 	char	*selector;
@@ -102,6 +109,18 @@ struct conf {
 		bool		 resolver_set;
 		struct conf_addr resolver;
 	} dns;
+
+	struct {			/* checks of mail received on port 25 */
+		bool		 spf;		/* default yes */
+		bool		 dkim;		/* default yes */
+		bool		 dmarc;		/* default yes */
+		char		*authserv_id;	/* default: hostname */
+		enum conf_spf_fail spf_fail;	/* default mark */
+		char		*psl;		/* Public Suffix List file */
+		char		*junk_folder;	/* default Junk */
+		unsigned	 max_signatures; /* DKIM signatures checked, default 5 */
+		unsigned	 timeout;	/* seconds the final dot waits for DNS */
+	} inbound;
 };
 
 /*
