@@ -35,6 +35,9 @@ static const struct {
 	{ "tls", keytool_cmd_tls, "tls selfsigned" },
 	{ "dns", keytool_cmd_dns, "dns" },
 	{ "doctor", keytool_cmd_doctor, "doctor" },
+	/* before any configuration exists: main calls it without loading one */
+	{ "setup", NULL, "setup DOMAIN [--user ADDRESS] [--dir DIR] "
+	    "[--relay HOST:PORT [--relay-user U]] [--force] ..." },
 };
 
 static void __attribute__((noreturn))
@@ -51,10 +54,16 @@ usage(void)
 int
 keytool_state_dir(const struct conf *c)
 {
+	return keytool_mkdirs(c->state_dir);
+}
+
+int
+keytool_mkdirs(const char *dir)
+{
 	char path[4096], *p;
 
-	if (!bstrcpy(path, c->state_dir, sizeof(path))) {
-		fprintf(stderr, "facteur-keytool: state_dir too long\n");
+	if (!bstrcpy(path, dir, sizeof(path))) {
+		fprintf(stderr, "facteur-keytool: %s: path too long\n", dir);
 		return -1;
 	}
 	/* mkdir -p: each parent, then the directory itself */
@@ -145,6 +154,7 @@ int
 main(int argc, char **argv)
 {
 	const char *file = DEFAULT_CONF;
+	bool file_given = false;
 	struct conf *c;
 	size_t i;
 	int ch, rc;
@@ -154,6 +164,7 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 'c':
 			file = optarg;
+			file_given = true;
 			break;
 		default:
 			usage();
@@ -169,6 +180,12 @@ main(int argc, char **argv)
 	if (i == sizeof(cmds) / sizeof(cmds[0]))
 		usage();
 	log_init("keytool", true, false);
+	if (cmds[i].fn == NULL) {
+		rc = keytool_cmd_setup(file, file_given, argc, argv);
+		if (rc == KEYTOOL_USAGE)
+			keytool_setup_usage();
+		return rc;
+	}
 	c = conf_load_or_die(file);
 	rc = cmds[i].fn(c, argc, argv);
 	if (rc == KEYTOOL_USAGE)

@@ -36,9 +36,32 @@ int	keytool_cmd_tls(const struct conf *c, int argc, char **argv);
 /* keytool_doctor.c: doctor */
 int	keytool_cmd_doctor(const struct conf *c, int argc, char **argv);
 
+/*
+ * keytool_setup.c: setup DOMAIN [options] - a whole first configuration.
+ * Called before any configuration is loaded: conf is the -c path and
+ * conf_given whether -c was on the command line.
+ */
+int	keytool_cmd_setup(const char *conf, bool conf_given, int argc,
+	    char **argv);
+void	keytool_setup_usage(void);
+
+/* keytool_user.c: helpers for setup */
+/*
+ * keytool_read_password - one line of stdin when it is not a terminal,
+ * else asked twice on the terminal with echo off; -1 explained on stderr
+ * (pw wiped).  pwsz should be KEYTOOL_PW_MAX.
+ */
+#define KEYTOOL_PW_MAX	1024
+int	keytool_read_password(char *pw, size_t pwsz, size_t *len_r);
+/* keytool_user_put - hash pw and store addr in users.db; -1 explained */
+int	keytool_user_put(const struct conf *c, const char *addr,
+	    const char *pw, size_t pwlen);
+
 /* keytool.c: helpers shared by the subcommands */
 /* keytool_state_dir - create state_dir (and parents) if missing; -1 explained */
 int	keytool_state_dir(const struct conf *c);
+/* keytool_mkdirs - mkdir -p dir, what it creates 0755; -1 explained */
+int	keytool_mkdirs(const char *dir);
 /*
  * keytool_owner - who should own the files authd reads: conf `user` when
  * keytool runs as root and the account exists, else (uid_t)-1 (leave as is).

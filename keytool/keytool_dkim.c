@@ -211,15 +211,31 @@ key_pem(enum dkim_alg alg, size_t *len_r)
 	return pem;
 }
 
+int
+keytool_dkim_keygen(const char *path, enum dkim_alg alg, bool force)
+{
+	char *pem;
+	size_t len = 0;
+	int rc;
+
+	if ((pem = key_pem(alg, &len)) == NULL) {
+		fprintf(stderr, "dkim: key generation failed\n");
+		return -1;
+	}
+	rc = keytool_write_file(path, pem, len, 0600, force);
+	wipe(pem, len);
+	free(pem);
+	return rc;
+}
+
 static int
 dkim_generate(const struct conf *c, const char *domain, const char *selector,
     enum dkim_alg alg, bool force)
 {
 	const struct conf_dkim_sign *cs;
 	char path[PATH_MAX], owner[300], err[512] = "";
-	char *pem, *txt = NULL;
+	char *txt = NULL;
 	enum dkim_alg got;
-	size_t len = 0;
 
 	if (!name_ok(domain) || !name_ok(selector)) {
 		fprintf(stderr, "dkim: expected a domain and a selector made of "
@@ -242,17 +258,8 @@ dkim_generate(const struct conf *c, const char *domain, const char *selector,
 		    "record must then change too)\n", path);
 		return 1;
 	}
-	if ((pem = key_pem(alg, &len)) == NULL) {
-		fprintf(stderr, "dkim: key generation failed\n");
+	if (keytool_dkim_keygen(path, alg, force) == -1)
 		return 1;
-	}
-	if (keytool_write_file(path, pem, len, 0600, force) == -1) {
-		wipe(pem, len);
-		free(pem);
-		return 1;
-	}
-	wipe(pem, len);
-	free(pem);
 	if (keytool_dkim_txt(path, &got, &txt, err, sizeof(err)) == -1) {
 		fprintf(stderr, "dkim: %s\n", err);
 		return 1;

@@ -30,6 +30,20 @@ int	keytool_dkim_txt(const char *path, enum dkim_alg *alg_r, char **txt_r,
 int	keytool_write_file(const char *path, const void *data, size_t n,
 	    unsigned mode, bool force);
 
+/*
+ * keytool_dkim_keygen - a new private key of alg (RSA 2048 or Ed25519) as
+ * PKCS#8 PEM in path, mode 0600 (keytool_write_file); -1 explained.
+ */
+int	keytool_dkim_keygen(const char *path, enum dkim_alg alg, bool force);
+
+/* keytool_tls.c */
+/*
+ * keytool_tls_write - a self-signed ECDSA certificate for c->hostname at
+ * the [tls] paths (key 0600, certificate 0644); says what it wrote on
+ * stdout.  Non-zero explained on stderr.
+ */
+int	keytool_tls_write(const struct conf *c, bool force);
+
 /* keytool_dns.c */
 /* keytool_dkim_owner - "SELECTOR._domainkey.DOMAIN." into out */
 bool	keytool_dkim_owner(char *out, size_t outsz, const char *domain,

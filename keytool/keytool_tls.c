@@ -102,8 +102,8 @@ pem_of(BIO *bio, size_t *len_r)
 	return out;
 }
 
-static int
-tls_selfsigned(const struct conf *c, bool force)
+int
+keytool_tls_write(const struct conf *c, bool force)
 {
 	EVP_PKEY *pkey = NULL;
 	X509 *x = NULL;
@@ -139,9 +139,6 @@ tls_selfsigned(const struct conf *c, bool force)
 	printf("wrote %s (ECDSA P-256 key, mode 0600)\n", c->tls.key);
 	printf("wrote %s (self-signed for %s, valid %d days)\n", c->tls.cert,
 	    c->hostname, CERT_DAYS);
-	printf("Mail clients will ask you to trust it once; servers sending to "
-	    "you accept it.\nA certificate from a CA (e.g. Let's Encrypt) "
-	    "avoids the question.\n");
 	rc = 0;
 done:
 	if (kpem != NULL) {
@@ -173,5 +170,10 @@ keytool_cmd_tls(const struct conf *c, int argc, char **argv)
 		    "[--force]\n");
 		return 2;
 	}
-	return tls_selfsigned(c, force);
+	if (keytool_tls_write(c, force) != 0)
+		return 1;
+	printf("Mail clients will ask you to trust it once; servers sending to "
+	    "you accept it.\nA certificate from a CA (e.g. Let's Encrypt) "
+	    "avoids the question.\n");
+	return 0;
 }

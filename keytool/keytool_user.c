@@ -21,7 +21,7 @@
 #include "userdb.h"
 #include "xmem.h"
 
-#define PW_MAX	1024
+#define PW_MAX	KEYTOOL_PW_MAX
 
 /* read_line - one line from f into buf without its newline; -1 on EOF/too long */
 static int
@@ -70,9 +70,8 @@ prompt(const char *question, char *buf, size_t bufsz, size_t *len_r)
 	return rc;
 }
 
-/* read_password - stdin line or two prompts; -1 explained on stderr */
-static int
-read_password(char *pw, size_t pwsz, size_t *len_r)
+int
+keytool_read_password(char *pw, size_t pwsz, size_t *len_r)
 {
 	char again[PW_MAX];
 	size_t len2;
@@ -127,10 +126,8 @@ user_exists(const struct conf *c, const char *addr)
 static int
 user_set(const struct conf *c, const char *addr, bool add)
 {
-	char pw[PW_MAX], hash[PASSWD_HASH_MAX], err[512];
+	char pw[PW_MAX];
 	size_t pwlen = 0;
-	uid_t uid;
-	gid_t gid;
 	int rc;
 
 	if (add && user_exists(c, addr)) {
@@ -142,22 +139,35 @@ user_set(const struct conf *c, const char *addr, bool add)
 		fprintf(stderr, "facteur-keytool: %s: no such user\n", addr);
 		return KEYTOOL_FAIL;
 	}
-	if (read_password(pw, sizeof(pw), &pwlen) == -1)
+	if (keytool_read_password(pw, sizeof(pw), &pwlen) == -1)
 		return KEYTOOL_FAIL;
-	rc = passwd_hash(pw, pwlen, hash, sizeof(hash));
+	rc = keytool_user_put(c, addr, pw, pwlen);
 	wipe(pw, sizeof(pw));
-	if (rc == -1) {
-		fprintf(stderr, "facteur-keytool: cannot hash the password\n");
+	if (rc == -1)
 		return KEYTOOL_FAIL;
+	printf("%s %s\n", add ? "added" : "password changed for", addr);
+	return KEYTOOL_OK;
+}
+
+int
+keytool_user_put(const struct conf *c, const char *addr, const char *pw,
+    size_t pwlen)
+{
+	char hash[PASSWD_HASH_MAX], err[512];
+	uid_t uid;
+	gid_t gid;
+
+	if (passwd_hash(pw, pwlen, hash, sizeof(hash)) == -1) {
+		fprintf(stderr, "facteur-keytool: cannot hash the password\n");
+		return -1;
 	}
 	keytool_owner(c, &uid, &gid);
 	if (userdb_update(c->state_dir, USERDB_USERS, addr, hash, uid, gid, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "facteur-keytool: %s\n", err);
-		return KEYTOOL_FAIL;
+		return -1;
 	}
-	printf("%s %s\n", add ? "added" : "password changed for", addr);
-	return KEYTOOL_OK;
+	return 0;
 }
 
 static int
