@@ -15,6 +15,8 @@
 #include "maildir.h"
 #include "xmem.h"
 
+static int	write_all(int fd, const char *p, size_t n);
+
 static int
 mkdir_p(const char *path)
 {
@@ -54,6 +56,60 @@ maildir_create(const char *dir)
 		if (mkdir(path, 0700) == -1 && errno != EEXIST)
 			return -1;
 	}
+	return 0;
+}
+
+/* subscribe - append name to root/subscriptions unless it is there */
+static void
+subscribe(const char *root, const char *name)
+{
+	char path[4096], line[256];
+	size_t n = strlen(name);
+	FILE *f;
+	int fd;
+
+	if (!bsnprintf(path, sizeof(path), "%s/subscriptions", root))
+		return;
+	if ((f = fopen(path, "re")) != NULL) {
+		while (fgets(line, sizeof(line), f))
+			if (strncmp(line, name, n) == 0 && line[n] == '\n') {
+				fclose(f);
+				return;
+			}
+		fclose(f);
+	}
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	    0600)) == -1)
+		return;
+	(void)write_all(fd, name, n);
+	(void)write_all(fd, "\n", 1);
+	close(fd);
+}
+
+int
+maildir_folder(const char *root, const char *name, char *out, size_t outsz)
+{
+	char path[4096];
+	struct stat st;
+	int fd;
+
+	if (name[0] == '\0' || name[0] == '.' || strchr(name, '/') != NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!bsnprintf(out, outsz, "%s/.%s", root, name) ||
+	    !bsnprintf(path, sizeof(path), "%s/maildirfolder", out)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (stat(path, &st) == 0)
+		return 0;
+	if (maildir_create(root) == -1 || maildir_create(out) == -1)
+		return -1;
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) == -1)
+		return -1;
+	close(fd);
+	subscribe(root, name);
 	return 0;
 }
 

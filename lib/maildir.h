@@ -17,6 +17,16 @@
 
 /* maildir_create - dir and its tmp/ new/ cur/ (and missing parents), 0700 */
 int	maildir_create(const char *dir);
+/*
+ * maildir_folder - the Maildir++ folder `name` of the Maildir root
+ * (root/.name, as facteur-imapd lays folders out) into out, created with
+ * the root if missing: tmp/ new/ cur/ 0700 and an empty `maildirfolder`
+ * file; a folder made here is also added to root/subscriptions (one name
+ * per line, imapd's LSUB).  name is a plain folder name (no '/', no
+ * leading '.').  0, or -1 with errno set.
+ */
+int	maildir_folder(const char *root, const char *name, char *out,
+	    size_t outsz);
 /* maildir_exists - a message whose name starts with base in new/ or cur/ */
 bool	maildir_exists(const char *dir, const char *base);
 /* a message written into tmp/, not yet in new/ */

@@ -7,6 +7,9 @@
  * Return-Path, Delivered-To, the envelope's prepend (DKIM-Signature of
  * local submissions), then the queued message as is (LF line ends).
  * The Maildir (mail_dir with %d/%u) is created at the first delivery.
+ * A message the smtp role classed as junk (DMARC quarantine, the
+ * envelope's `junk`) goes into the folder [inbound] junk_folder instead
+ * of INBOX, made on first use (lib/maildir.c maildir_folder()).
  * The name is "TIME.QQID_N.HOST", fixed per queue entry and recipient, so
  * a delivery retried after a crash ("recovered") that finds the name in
  * new/ or cur/ knows it was done and does not deliver twice.
@@ -124,9 +127,9 @@ flush(struct ev_timer *t, void *arg)
 static void
 deliver(int fd, const char *qid, uint32_t idx, const char *mailbox,
     const char *sender, const char *prepend, uint64_t msglen, uint64_t qtime,
-    bool recovered)
+    bool recovered, bool junk)
 {
-	char dir[4096], base[512], local[256], text[4400];
+	char dir[4096], root[4096], base[512], local[256], text[4400];
 	const char *at = strrchr(mailbox, '@');
 	uint64_t start = ev_now();
 	struct buf hdr;
@@ -137,10 +140,18 @@ deliver(int fd, const char *qid, uint32_t idx, const char *mailbox,
 	}
 	memcpy(local, mailbox, (size_t)(at - mailbox));
 	local[at - mailbox] = '\0';
-	if (!conf_maildir_path(smtpd_conf, local, at + 1, dir, sizeof(dir))) {
+	if (!conf_maildir_path(smtpd_conf, local, at + 1, root, sizeof(root))) {
 		log_warnx("qid=%s to=<%s> status=bounced: no Maildir path for it",
 		    qid, mailbox);
 		result(qid, idx, RES_PERMFAIL, "550 5.1.1 Mailbox name not usable");
+		return;
+	}
+	if (junk ? maildir_folder(root, smtpd_conf->inbound.junk_folder, dir,
+	    sizeof(dir)) == -1 : !bstrcpy(dir, root, sizeof(dir))) {
+		snprintf(text, sizeof(text), "451 4.3.0 Maildir %s folder %s: %s",
+		    root, smtpd_conf->inbound.junk_folder, strerror(errno));
+		log_warnx("qid=%s to=<%s> status=deferred (%s)", qid, mailbox, text);
+		result(qid, idx, RES_TEMPFAIL, text);
 		return;
 	}
 	snprintf(base, sizeof(base), "%" PRIu64 ".Q%s_%u.%s", qtime, qid, idx, host);
@@ -181,7 +192,7 @@ static void
 on_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
 {
 	const char *qid, *mailbox, *sender, *prepend;
-	uint32_t idx, recovered;
+	uint32_t idx, recovered, junk;
 	uint64_t msglen, qtime;
 	size_t n;
 
@@ -192,10 +203,11 @@ on_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
 	    !ipc_get_str(m, &mailbox, &n) || !ipc_get_str(m, &sender, &n) ||
 	    !ipc_get_str(m, &prepend, &n) || !ipc_get_u64(m, &msglen) ||
 	    !ipc_get_u64(m, &qtime) || !ipc_get_u32(m, &recovered) ||
+	    !ipc_get_u32(m, &junk) ||
 	    !ipc_get_end(m) || !queue_id_valid(qid))
 		log_panic("malformed message from the queue role");
 	deliver(m->fd, qid, idx, mailbox, sender, prepend, msglen, qtime,
-	    recovered != 0);
+	    recovered != 0, junk != 0);
 	close(m->fd);
 	m->fd = -1;
 }

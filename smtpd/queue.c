@@ -298,6 +298,7 @@ deliver_local(struct qmsg *m)
 		ipc_put_u64(&o, m->env.msglen);
 		ipc_put_u64(&o, (uint64_t)m->env.time);
 		ipc_put_u32(&o, m->recovered ? 1 : 0);
+		ipc_put_u32(&o, m->env.junk ? 1 : 0);
 		if (ipc_send(&deliver_ch, D_DELIVER, 0, fd, &o) == -1)
 			log_panic("cannot queue a delivery");	/* fd closed */
 		st->status = RCPT_INFLIGHT;

@@ -15,7 +15,10 @@
  *       client IP
  *       helo NAME
  *       prepend BASE64          (optional: header lines to add in front of
- *                                the message when it leaves, DKIM-Signature)
+ *                                the message when it leaves, DKIM-Signature,
+ *                                Authentication-Results)
+ *       junk                    (optional: local copies go into the Junk
+ *                                folder, [inbound] junk_folder)
  *       rcpt ADDRESS ORIGINAL   (one per recipient, at least one)
  *       end
  *   <footer, the last 48 bytes: "FACTEUR-QUEUE-1 %020llu %010u\n"
@@ -134,6 +137,8 @@ queue_file_trailer(struct buf *b, const struct queue_env *e)
 			r |= buf_puts(b, "\n");
 		}
 	}
+	if (r == 0 && e->junk)
+		r = buf_puts(b, "junk\n");
 	for (i = 0; i < e->nrcpt && r == 0; i++)
 		r |= buf_printf(b, "rcpt %s %s\n", e->rcpt[i].addr, e->rcpt[i].orig);
 	if (r == 0)
@@ -226,6 +231,8 @@ queue_file_parse_env(const char *p, size_t len, uint64_t fsize,
 			goto fail;
 		if (klen == 3 && memcmp(q, "end", 3) == 0 && !sp)
 			sawend = true;
+		else if (klen == 4 && memcmp(q, "junk", 4) == 0 && !sp && !e->junk)
+			e->junk = true;
 		else if (klen == 2 && memcmp(q, "id", 2) == 0) {
 			if (vlen != QUEUE_ID_LEN || e->qid[0] != '\0')
 				goto fail;

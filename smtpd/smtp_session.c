@@ -231,6 +231,7 @@ cmd_mail(struct session *s, const char *args)
 		}
 	}
 	s->have_from = true;
+	session_inbound_mail(s);
 	session_reply(s, "250 2.1.0 Ok");
 }
 

@@ -3,7 +3,8 @@
  * smtp_session.h - the state of one SMTP server session, shared by the
  * files that implement it: smtp_session.c (I/O, command dispatch),
  * smtp_session_data.c (DATA into the queue), smtp_session_auth.c (AUTH and
- * the sender checks of submission).
+ * the sender checks of submission), smtp_session_dkim.c (signing of
+ * submissions), smtp_session_inbound.c (SPF, DKIM, DMARC of port 25 mail).
  *
  * A session is a small state machine.  Commands are read one CRLF line at
  * a time; a command that needs an answer from authd or the queue puts the
@@ -19,6 +20,7 @@
 #include "conn.h"
 #include "dkim.h"
 #include "smtpd.h"
+#include "smtpd/authres.h"
 
 #define SESSION_IN_MAX		16384
 #define SESSION_OUT_MAX		16384
@@ -83,6 +85,8 @@ struct session {
 	struct dkim_sign *dkim;		/* signing this message (submission) */
 	char		*prepend;	/* DKIM-Signature header(s), LF form */
 	struct sign_round *sign_round;	/* DKIM requests out */
+	struct inbound	*inbound;	/* checks of this transaction, or NULL */
+	bool		 junk;		/* deliver into the Junk folder */
 };
 
 /* smtp_session.c */
@@ -99,6 +103,8 @@ void	session_data_input(struct session *s);
 void	session_data_queue_reply(struct session *s, struct ipc_msg *m);
 void	session_data_abort(struct session *s);
 void	session_data_commit(struct session *s);
+/* session_data_write - message bytes into the queue file (and the signer) */
+void	session_data_write(struct session *s, const char *p, size_t n);
 
 /* smtp_session_dkim.c */
 void	session_dkim_start(struct session *s);
@@ -106,6 +112,13 @@ void	session_dkim_feed(struct session *s, const char *p, size_t n);
 const char *session_dkim_end(struct session *s);
 void	session_dkim_sign(struct session *s);
 void	session_dkim_cancel(struct session *s);
+
+/* smtp_session_inbound.c */
+void	session_inbound_mail(struct session *s);
+void	session_inbound_data(struct session *s);
+void	session_inbound_feed(struct session *s, const char *p, size_t n);
+void	session_inbound_end(struct session *s);
+void	session_inbound_free(struct session *s);
 
 /* smtp_session_auth.c */
 void	session_auth_start(struct session *s, const char *args);

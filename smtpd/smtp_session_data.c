@@ -12,7 +12,9 @@
  * A message with bare CR/LF, NUL, an over-long line or over max_size is
  * read to its end, refused with one reply, and its file removed (Q_ABORT).
  * Messages of authenticated users whose From domain has a [dkim] sign line
- * are signed on the way (smtp_session_dkim.c).
+ * are signed on the way (smtp_session_dkim.c); mail received on port 25
+ * is checked (SPF, DKIM, DMARC: smtp_session_inbound.c), and on every port
+ * forged Authentication-Results fields are dropped on the way.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -51,6 +53,8 @@ session_data_abort(struct session *s)
 	}
 	s->qid[0] = '\0';
 	s->data_error = NULL;
+	s->junk = false;
+	session_inbound_free(s);
 	session_dkim_cancel(s);
 	dkim_sign_free(&s->dkim);
 	free(s->prepend);
@@ -141,6 +145,7 @@ open_ok(struct session *s, struct ipc_msg *m)
 	    UINT64_MAX);
 	received_header(s);
 	session_dkim_start(s);
+	session_inbound_data(s);
 	session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 	s->state = S_DATA;
 	session_resume(s);
@@ -164,6 +169,7 @@ session_data_commit(struct session *s)
 	e.client = s->addr;
 	e.helo = s->helo;
 	e.prepend = s->prepend;
+	e.junk = s->junk;
 	e.msglen = s->written;
 	r = xcalloc(s->nrcpt, sizeof(*r));
 	for (i = 0; i < s->nrcpt; i++) {
@@ -211,7 +217,17 @@ data_end(struct session *s)
 	}
 	s->state = S_WAIT;
 	conn_pause(&s->c, true);
-	session_dkim_sign(s);	/* calls session_data_commit() when done */
+	/* checks of port 25 mail, then signing, then session_data_commit() */
+	session_inbound_end(s);
+}
+
+void
+session_data_write(struct session *s, const char *p, size_t n)
+{
+	if (s->d.errors || s->data_error)
+		return;
+	qwrite(s, p, n);
+	session_dkim_feed(s, p, n);
 }
 
 void
@@ -224,10 +240,8 @@ session_data_input(struct session *s)
 	if (in->len == 0)
 		return;
 	used = smtp_data_feed(&s->d, buf_head(in), in->len, scratch, &outlen, &done);
-	if (outlen && s->d.errors == 0 && s->data_error == NULL) {
-		qwrite(s, scratch, outlen);
-		session_dkim_feed(s, scratch, outlen);
-	}
+	if (outlen && s->d.errors == 0 && s->data_error == NULL)
+		session_inbound_feed(s, scratch, outlen);
 	buf_drain(in, used);
 	if (done)
 		data_end(s);

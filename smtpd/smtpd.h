@@ -65,7 +65,8 @@ enum smtpd_ipc {
 	/*
 	 * queue -> deliver: fd (the queue file), str qid, u32 rcpt index,
 	 * str mailbox, str sender, str prepend, u64 msglen, u64 time (queued),
-	 * u32 recovered (1: a delivery may have completed before a crash).
+	 * u32 recovered (1: a delivery may have completed before a crash),
+	 * u32 junk (1: into [inbound] junk_folder instead of INBOX).
 	 */
 	D_DELIVER = 20,
 	D_RESULT,		/* deliver -> queue: str qid, u32 rcpt index, u32 res,
@@ -217,7 +218,9 @@ struct queue_env {
 	char		*client;
 	char		*helo;
 	char		*prepend;	/* header lines (LF form) added on the way out
-					   (DKIM-Signature) or NULL */
+					   (DKIM-Signature, Authentication-Results)
+					   or NULL */
+	bool		 junk;		/* local copies go to the Junk folder */
 	struct queue_rcpt *rcpt;
 	size_t		 nrcpt;
 	uint64_t	 msglen;	/* message bytes at the start of the file */

@@ -540,13 +540,15 @@ class Env:
 
 def split_delivered(data):
     """Split a delivered file into (trace, rest): trace is a dict of the
-    leading Return-Path, Delivered-To and Received fields added at delivery
-    (each at most once, unfolded values as bytes), rest the bytes after them.
-    The harness only strips fields with those names, in any order."""
+    leading Return-Path, Delivered-To, Authentication-Results (port 25) and
+    Received fields added at delivery (each at most once, unfolded values as
+    bytes), rest the bytes after them.  The harness only strips fields with
+    those names, in any order."""
     trace = {}
     pos = 0
     names = {b'return-path': 'Return-Path', b'delivered-to': 'Delivered-To',
-             b'received': 'Received'}
+             b'received': 'Received',
+             b'authentication-results': 'Authentication-Results'}
     while True:
         end = data.find(b'\n', pos)
         if end < 0:

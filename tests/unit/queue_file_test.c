@@ -196,6 +196,11 @@ test_round_trips(void)
 	round_trip("prepend 8-bit", MSG, sizeof(MSG) - 1, &e);
 	e.prepend = "";			/* the same as none */
 	round_trip("prepend empty", MSG, sizeof(MSG) - 1, &e);
+	e.junk = true;			/* into the Junk folder */
+	e.prepend = "Authentication-Results: mx.example.org; dmarc=fail\n";
+	round_trip("junk", MSG, sizeof(MSG) - 1, &e);
+	e.junk = false;
+	e.prepend = NULL;
 
 	for (i = 0; i < 100; i++) {
 		snprintf(addrs[i], sizeof(addrs[i]), "user%zu@example.org", i);
@@ -515,6 +520,10 @@ static const struct env_case {
 	E("prepend cut", HEAD FROM "prepend WC1BOiBiCg=\n" REST "end\n", false),
 	E("prepend NUL", HEAD FROM "prepend YQBiCg==\n" REST "end\n", false),
 	E("prepend space", HEAD FROM "prepend QUJD QUJD\n" REST "end\n", false),
+	E("junk", HEAD FROM "junk\n" REST "end\n", true),
+	E("junk twice", HEAD FROM "junk\njunk\n" REST "end\n", false),
+	E("junk value", HEAD FROM "junk yes\n" REST "end\n", false),
+	E("junk empty value", HEAD FROM "junk \n" REST "end\n", false),
 	/* values the writer would refuse (STYLE 9: CR/LF-free before they
 	 * go into SMTP commands of the relay); and records that repeat */
 	E("CR in from", HEAD "from a@b\r\n" REST "end\n", false),
