@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/bin/sh
 # SPDX-License-Identifier: ISC
 # init/demo.sh - `make run`: a demo installation under ./run/ (SPEC 2).
 #
@@ -9,6 +9,8 @@
 #   run/tls/                self-signed certificate (facteur-keytool tls
 #                           selfsigned, else the openssl CLI)
 #   run/demo-password       the password of demo@example.org (mode 0600)
+#   run/state/dkim/         an RSA DKIM key for example.org, selector "demo":
+#                           mail submitted on 2587/2465 is signed
 #   run/state run/mail run/run
 # then prints how to use it and runs facteur-authd, facteur-smtpd and
 # facteur-imapd (those that are built) in the foreground with -d; Ctrl-C
@@ -83,6 +85,9 @@ submissions = 127.0.0.1:$SUBS_PORT
 
 [imap]
 listen = 127.0.0.1:$IMAPS_PORT
+
+[dkim]
+sign = example.org demo $RUN/state/dkim/example.org.demo.key
 EOF
 fi
 
@@ -113,6 +118,16 @@ if [ ! -s "$RUN/tls/cert.pem" ] || [ ! -s "$RUN/tls/key.pem" ]; then
 	fi
 	chmod 600 "$RUN/tls/key.pem"
 	[ -n "$RUNAS" ] && chown nobody:nogroup "$RUN/tls/key.pem" "$RUN/tls/cert.pem"
+fi
+
+DKIM_KEY=$(awk '/^\[/ { sec = $1 } sec == "[dkim]" && $1 == "sign" { print $5; exit }' "$CONF")
+if [ -n "$DKIM_KEY" ] && [ ! -s "$DKIM_KEY" ]; then
+	mkdir -p "$(dirname "$DKIM_KEY")"
+	[ -n "$RUNAS" ] && chown nobody:nogroup "$(dirname "$DKIM_KEY")"
+	if ! keytool dkim generate example.org demo >/dev/null; then
+		echo "demo: facteur-keytool dkim generate failed" >&2
+		exit 1
+	fi
 fi
 
 if [ ! -s "$RUN/demo-password" ]; then
@@ -182,5 +197,11 @@ if [ -z "$started" ]; then
 	exit 1
 fi
 echo "demo: running$started; Ctrl-C stops"
-# the first daemon to exit ends the demo
-wait -n || true
+# the first daemon to exit ends the demo (sh has no `wait -n`: poll)
+while :; do
+	for p in $PIDS; do
+		kill -0 "$p" 2>/dev/null || break 2
+	done
+	sleep 1
+done
+echo "demo: a daemon exited; stopping the others"

@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -81,8 +82,14 @@ tls_client_ctx(bool verify, const char *ca_file)
 	if (ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1 :
 	    SSL_CTX_set_default_verify_paths(ctx) != 1) {
 		if (verify) {
+			/* the usual cause on a fresh system */
+			bool absent = ca_file != NULL && access(ca_file, F_OK) != 0;
+
 			log_warnx("tls: cannot load CA file %s: %s",
-			    ca_file ? ca_file : "(default)", tls_error());
+			    ca_file ? ca_file : "(default)", absent ?
+			    "no such file (on Debian: apt-get install "
+			    "ca-certificates, or set [relay] ca_file)" :
+			    tls_error());
 			SSL_CTX_free(ctx);
 			return NULL;
 		}

@@ -15,6 +15,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import base64
+import smtplib
+import ssl
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -42,7 +45,9 @@ def read_log():
 def start(extra=None):
     e = dict(env, **(extra or {}))
     with open(log, 'wb') as out:
-        return subprocess.Popen(['bash', os.path.join(tmp, 'init', 'demo.sh')],
+        # exactly as `make run` starts it (tests/module.mk): with sh,
+        # which is dash on Debian
+        return subprocess.Popen(['sh', os.path.join(tmp, 'init', 'demo.sh')],
                                 stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT, env=e,
                                 start_new_session=True)
@@ -54,6 +59,54 @@ def group_alive(pgid):
         return True
     except ProcessLookupError:
         return False
+
+
+def dkim_dns(key_path):
+    """A dnsfunc for dkimpy answering demo._domainkey.example.org with the
+    public half of the demo's key (no DNS in tests)."""
+    der = subprocess.run(['openssl', 'pkey', '-in', key_path, '-pubout',
+                          '-outform', 'DER'], capture_output=True,
+                         check=True).stdout
+    txt = b'v=DKIM1; k=rsa; p=' + base64.b64encode(der)
+
+    def dnsfunc(name, timeout=5):
+        if name.rstrip(b'.') == b'demo._domainkey.example.org':
+            return txt
+        return None
+    return dnsfunc
+
+
+def check_dkim_submission(password):
+    """Mail submitted by the demo user is DKIM-signed (issue 13: the demo
+    shows the whole path), and the signature verifies."""
+    import dkim
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    msg = ('From: demo@example.org\r\nTo: demo@example.org\r\n'
+           'Subject: signed by the demo\r\n\r\nhello\r\n')
+    with smtplib.SMTP('127.0.0.1', ports['SUB'], timeout=30) as s:
+        s.starttls(context=ctx)
+        s.login('demo@example.org', password)
+        s.sendmail('demo@example.org', ['demo@example.org'], msg)
+    new = os.path.join(tmp, 'run', 'mail', 'example.org', 'demo', 'new')
+    raw = b''
+    deadline = time.time() + 20
+    while time.time() < deadline and b'signed by the demo' not in raw:
+        for name in os.listdir(new) if os.path.isdir(new) else []:
+            with open(os.path.join(new, name), 'rb') as f:
+                data = f.read()
+            if b'signed by the demo' in data:
+                raw = data
+        time.sleep(0.3)
+    check(b'DKIM-Signature:' in raw and b'd=example.org' in raw,
+          'the demo signs submitted mail with DKIM', raw[:1500])
+    key = os.path.join(tmp, 'run', 'state', 'dkim', 'example.org.demo.key')
+    if b'DKIM-Signature:' in raw and os.path.exists(key):
+        # dkimpy wants CRLF; the Maildir stores LF
+        wire = raw.replace(b'\r\n', b'\n').replace(b'\n', b'\r\n')
+        check(dkim.verify(wire, dnsfunc=dkim_dns(key)),
+              'the demo signature verifies with dkimpy')
 
 
 def main():
@@ -100,6 +153,12 @@ def main():
         check('hello facteur' in body,
               'the printed IMAPS command reads the mail back',
               f'exit {r.returncode}: {r.stderr[-800:]} {body[-800:]}')
+
+    if password and 'demo: running' in out:
+        check_dkim_submission(password)
+    time.sleep(2)
+    check(p.poll() is None and 'a daemon exited' not in read_log(),
+          'the demo keeps running until Ctrl-C', read_log()[-1500:])
 
     # Ctrl-C: SIGINT to the whole foreground group
     try:
