@@ -35,18 +35,24 @@
 
 #define RSA_BITS	2048	/* RFC 8301 3.2: 1024 minimum, 2048 advised */
 
-/* mkdirs - create the directories leading to path (not path itself) */
+/*
+ * mkdirs - create the directories leading to path (not path itself): the
+ * one holding the file 0700, those above it 0755, since one of them may be
+ * state_dir, which every daemon must be able to enter (a 0700 state_dir
+ * made by `dkim generate` before the first start kept smtpd from starting)
+ */
 static int
 mkdirs(const char *path)
 {
 	char dir[PATH_MAX];
-	char *p;
+	char *p, *last;
 
 	if (!bstrcpy(dir, path, sizeof(dir)))
 		return -1;
+	last = strrchr(dir, '/');
 	for (p = dir + 1; (p = strchr(p, '/')) != NULL; p++) {
 		*p = '\0';
-		if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+		if (mkdir(dir, p == last ? 0700 : 0755) == -1 && errno != EEXIST)
 			return -1;
 		*p = '/';
 	}

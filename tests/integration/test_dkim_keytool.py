@@ -183,6 +183,25 @@ def test_dkim_generate(r, binpath, d):
         r.check('2048 bit' in p.stdout, 'rsa key is 2048 bits')
     r.check('sign = example.org rsa2026 ' + rsa in out,
             'generate prints the [dkim] sign line', out)
+    # run before the first start, generate creates state_dir itself: it
+    # must stay enterable by every daemon (issue 13), only dkim/ is 0700
+    fresh = os.path.join(d, 'fresh')
+    conf2 = os.path.join(d, 'fresh.conf')
+    with open(conf) as f:
+        text = f.read().replace(os.path.join(d, 'state'), os.path.join(fresh, 'state'))
+    with open(conf2, 'w') as f:
+        f.write(text)
+    rc, out2, err2 = keytool(binpath, conf2, 'dkim', 'generate', 'example.org',
+                             'rsa2026', '--rsa')
+    modes = {}
+    for sub in ('', 'state', 'state/dkim'):
+        path = os.path.join(fresh, sub)
+        if os.path.isdir(path):
+            modes[sub] = stat.S_IMODE(os.stat(path).st_mode)
+    r.check(rc == 0 and modes.get('state') == 0o755 and
+            modes.get('state/dkim') == 0o700,
+            'generate before the first start: state_dir 0755, dkim/ 0700',
+            '%r %s' % (modes, err2))
     r.check('rsa2026._domainkey.example.org' in out and 'k=rsa' in out,
             'generate prints the DNS record', out)
     rc, out, err = keytool(binpath, conf, 'dkim', 'generate', 'example.org',
