@@ -42,11 +42,11 @@ cmd_mailbox_dir(struct imap_session *s, const struct imap_arg *a, char *dir,
 	const char *name = cmd_arg_str(a);
 
 	if (name == NULL) {
-		session_reply(s, "%s BAD mailbox name expected", s->tag);
+		session_tagged(s, "BAD mailbox name expected");
 		return false;
 	}
 	if (!store_folder_path(s->root, name, dir, dirsz)) {
-		session_reply(s, "%s NO [CANNOT] invalid mailbox name", s->tag);
+		session_tagged(s, "NO [CANNOT] invalid mailbox name");
 		return false;
 	}
 	*name_r = name;
@@ -87,13 +87,13 @@ cmd_select(struct imap_session *s, const struct imap_cmd *c, bool ro)
 
 	session_unselect(s);
 	if (c->args == NULL || c->args->next != NULL) {
-		session_reply(s, "%s BAD %s mailbox", c->tag, c->name);
+		session_tagged(s, "BAD %s mailbox", c->name);
 		return;
 	}
 	if (!cmd_mailbox_dir(s, c->args, dir, sizeof(dir), &name))
 		return;
 	if ((f = store_folder_open(dir)) == NULL) {
-		session_reply(s, "%s NO [NONEXISTENT] no such mailbox", c->tag);
+		session_tagged(s, "NO [NONEXISTENT] no such mailbox");
 		return;
 	}
 	s->f = f;
@@ -117,7 +117,7 @@ cmd_select(struct imap_session *s, const struct imap_cmd *c, bool ro)
 		session_reply(s, "* OK [UNSEEN %zu] first unseen", unseen);
 	session_reply(s, "* OK [UIDVALIDITY %u] UIDs valid", f->uidvalidity);
 	session_reply(s, "* OK [UIDNEXT %u] predicted next UID", f->uidnext);
-	session_reply(s, "%s OK [%s] %s completed", c->tag,
+	session_tagged(s, "OK [%s] %s completed",
 	    ro ? "READ-ONLY" : "READ-WRITE", c->name);
 }
 
@@ -221,16 +221,16 @@ cmd_list(struct imap_session *s, const struct imap_cmd *c, bool lsub)
 	ref = cmd_arg_str(a);
 	pat = a ? cmd_arg_str(a->next) : NULL;
 	if (ref == NULL || pat == NULL) {
-		session_reply(s, "%s BAD %s reference pattern", c->tag, c->name);
+		session_tagged(s, "BAD %s reference pattern", c->name);
 		return;
 	}
 	if (*pat == '\0' && !lsub) {
 		session_reply(s, "* LIST (\\Noselect) \".\" \"\"");
-		session_reply(s, "%s OK LIST completed", c->tag);
+		session_tagged(s, "OK LIST completed");
 		return;
 	}
 	if (!bsnprintf(l.pat, sizeof(l.pat), "%s%s", ref, pat)) {
-		session_reply(s, "%s BAD pattern too long", c->tag);
+		session_tagged(s, "BAD pattern too long");
 		return;
 	}
 	/* INBOX is case-insensitive (RFC 3501 5.1) */
@@ -243,7 +243,7 @@ cmd_list(struct imap_session *s, const struct imap_cmd *c, bool lsub)
 	for (i = 0; i < l.n; i++)
 		free(l.names[i]);
 	free(l.names);
-	session_reply(s, "%s OK %s completed", c->tag, c->name);
+	session_tagged(s, "OK %s completed", c->name);
 }
 
 /* ---- STATUS ---- */
@@ -260,21 +260,21 @@ cmd_status(struct imap_session *s, const struct imap_cmd *c)
 
 	if (c->args == NULL || c->args->next == NULL ||
 	    c->args->next->type != IMAP_ARG_LIST || c->args->next->next) {
-		session_reply(s, "%s BAD STATUS mailbox (items)", c->tag);
+		session_tagged(s, "BAD STATUS mailbox (items)");
 		return;
 	}
 	for (it = c->args->next->child; it; it = it->next) {
 		if (!imap_arg_is(it, "MESSAGES") && !imap_arg_is(it, "RECENT") &&
 		    !imap_arg_is(it, "UIDNEXT") && !imap_arg_is(it, "UIDVALIDITY") &&
 		    !imap_arg_is(it, "UNSEEN")) {
-			session_reply(s, "%s BAD unknown status item", c->tag);
+			session_tagged(s, "BAD unknown status item");
 			return;
 		}
 	}
 	if (!cmd_mailbox_dir(s, c->args, dir, sizeof(dir), &name))
 		return;
 	if ((f = store_folder_open(dir)) == NULL) {
-		session_reply(s, "%s NO [NONEXISTENT] no such mailbox", c->tag);
+		session_tagged(s, "NO [NONEXISTENT] no such mailbox");
 		return;
 	}
 	for (i = 0; i < f->n; i++) {
@@ -305,7 +305,7 @@ cmd_status(struct imap_session *s, const struct imap_cmd *c)
 	session_write(s, buf_head(&b), b.len);
 	buf_free(&b);
 	store_folder_close(&f);
-	session_reply(s, "%s OK STATUS completed", c->tag);
+	session_tagged(s, "OK STATUS completed");
 }
 
 /* ---- CREATE DELETE RENAME SUBSCRIBE UNSUBSCRIBE ---- */
@@ -319,14 +319,14 @@ cmd_mailbox(struct imap_session *s, const struct imap_cmd *c)
 	int r;
 
 	if (c->args == NULL) {
-		session_reply(s, "%s BAD mailbox name expected", c->tag);
+		session_tagged(s, "BAD mailbox name expected");
 		return;
 	}
 	if (!cmd_mailbox_dir(s, c->args, dir, sizeof(dir), &name))
 		return;
 	/* a trailing separator on CREATE only says "will have children" */
 	if (!bstrcpy(nm, name, sizeof(nm))) {
-		session_reply(s, "%s NO name too long", c->tag);
+		session_tagged(s, "NO name too long");
 		return;
 	}
 	n = strlen(nm);
@@ -335,8 +335,7 @@ cmd_mailbox(struct imap_session *s, const struct imap_cmd *c)
 			nm[n - 1] = '\0';
 		r = store_create(s->root, nm);
 		if (r == -1 && errno == EEXIST) {
-			session_reply(s, "%s NO [ALREADYEXISTS] mailbox exists",
-			    c->tag);
+			session_tagged(s, "NO [ALREADYEXISTS] mailbox exists");
 			return;
 		}
 		(void)store_subscribe(s->root, nm, true);
@@ -358,10 +357,10 @@ cmd_mailbox(struct imap_session *s, const struct imap_cmd *c)
 		r = store_subscribe(s->root, nm,
 		    strcasecmp(c->name, "SUBSCRIBE") == 0);
 	if (r == -1)
-		session_reply(s, "%s NO %s failed: %s", c->tag, c->name,
+		session_tagged(s, "NO %s failed: %s", c->name,
 		    errno == ENOENT ? "no such mailbox" : strerror(errno));
 	else
-		session_reply(s, "%s OK %s completed", c->tag, c->name);
+		session_tagged(s, "OK %s completed", c->name);
 }
 
 /* ---- flags and dates ---- */
@@ -481,38 +480,36 @@ cmd_append(struct imap_session *s, const struct imap_cmd *c)
 	int r;
 
 	if (c->args == NULL || a == NULL) {
-		session_reply(s, "%s BAD APPEND mailbox [flags] [date] message",
-		    c->tag);
+		session_tagged(s, "BAD APPEND mailbox [flags] [date] message");
 		return;
 	}
 	memset(&fl, 0, sizeof(fl));
 	if (a->type == IMAP_ARG_LIST) {
 		if (!parse_flags(a, &fl)) {
-			session_reply(s, "%s BAD bad flags", c->tag);
+			session_tagged(s, "BAD bad flags");
 			return;
 		}
 		a = a->next;
 	}
 	if (a && a->type == IMAP_ARG_STRING && a->next) {
 		if (!parse_datetime(a->s, &when)) {
-			session_reply(s, "%s BAD bad date-time", c->tag);
+			session_tagged(s, "BAD bad date-time");
 			return;
 		}
 		a = a->next;
 	}
 	if (a == NULL || a->type != IMAP_ARG_LITERAL || a->next) {
-		session_reply(s, "%s BAD message literal expected", c->tag);
+		session_tagged(s, "BAD message literal expected");
 		return;
 	}
 	if (!cmd_mailbox_dir(s, c->args, dir, sizeof(dir), &name))
 		return;
 	if ((t = store_folder_open(dir)) == NULL) {
-		session_reply(s, "%s NO [TRYCREATE] no such mailbox", c->tag);
+		session_tagged(s, "NO [TRYCREATE] no such mailbox");
 		return;
 	}
 	if (!kw_bits(t, &fl, true, &kw)) {
-		session_reply(s, "%s NO [LIMIT] too many keywords in %s", c->tag,
-		    name);
+		session_tagged(s, "NO [LIMIT] too many keywords in %s", name);
 		store_folder_close(&t);
 		return;
 	}
@@ -523,10 +520,10 @@ cmd_append(struct imap_session *s, const struct imap_cmd *c)
 		r = store_deliver(t, a->s, a->len, fl.sys, kw, when, &uid);
 	if (r == -1) {
 		log_warn("session=%08x user=%s append to %s", s->id, s->user, dir);
-		session_reply(s, "%s NO [SERVERBUG] cannot store message", c->tag);
+		session_tagged(s, "NO [SERVERBUG] cannot store message");
 	} else
-		session_reply(s, "%s OK [APPENDUID %u %u] APPEND completed",
-		    c->tag, t->uidvalidity, uid);
+		session_tagged(s, "OK [APPENDUID %u %u] APPEND completed",
+		    t->uidvalidity, uid);
 	store_folder_close(&t);
 }
 
@@ -556,7 +553,7 @@ cmd_parse_set(struct imap_session *s, const struct imap_arg *a,
 {
 	if (a == NULL || a->type != IMAP_ARG_ATOM || a->section ||
 	    !imap_seqset_parse(a->s, set)) {
-		session_reply(s, "%s BAD bad sequence set", s->tag);
+		session_tagged(s, "BAD bad sequence set");
 		return false;
 	}
 	return true;
@@ -577,8 +574,15 @@ cmd_expunge(struct imap_session *s, const struct imap_cmd *c,
 
 	if (s->readonly) {
 		if (!silent)
-			session_reply(s, "%s NO [READ-ONLY] mailbox is read-only",
-			    c->tag);
+			session_tagged(s, "NO [READ-ONLY] mailbox is read-only");
+		return;
+	}
+	if (silent) {
+		/* CLOSE: no untagged EXPUNGE, nor anyone else's updates */
+		(void)store_sync(f, false);
+		for (i = f->n; i-- > 0;)
+			if (f->v[i].flags & MF_DELETED)
+				(void)store_expunge(f, i);
 		return;
 	}
 	memset(&set, 0, sizeof(set));
@@ -591,8 +595,7 @@ cmd_expunge(struct imap_session *s, const struct imap_cmd *c,
 		if (fi >= 0 && (f->v[fi].flags & MF_DELETED) &&
 		    (!uidset || imap_seqset_has(&set, s->view[i], star))) {
 			if (store_expunge(f, (size_t)fi) == 0) {
-				if (!silent)
-					session_reply(s, "* %zu EXPUNGE", j + 1);
+				session_reply(s, "* %zu EXPUNGE", j + 1);
 				continue;
 			}
 			fail = true;
@@ -602,13 +605,10 @@ cmd_expunge(struct imap_session *s, const struct imap_cmd *c,
 	s->nview = j;
 	s->seen_gen = f->gen;
 	imap_seqset_free(&set);
-	if (silent)
-		return;
 	if (fail)
-		session_reply(s, "%s NO some messages could not be expunged",
-		    c->tag);
+		session_tagged(s, "NO some messages could not be expunged");
 	else
-		session_reply(s, "%s OK EXPUNGE completed", c->tag);
+		session_tagged(s, "OK EXPUNGE completed");
 }
 
 /* ---- STORE ---- */
@@ -624,7 +624,7 @@ store_parse(struct imap_session *s, const struct imap_cmd *c, int *mode_r,
 
 	if (item == NULL || a == NULL || item->type != IMAP_ARG_ATOM ||
 	    (a->next && a->type != IMAP_ARG_ATOM)) {
-		session_reply(s, "%s BAD STORE set item flags", c->tag);
+		session_tagged(s, "BAD STORE set item flags");
 		return false;
 	}
 	it = item->s;
@@ -633,14 +633,14 @@ store_parse(struct imap_session *s, const struct imap_cmd *c, int *mode_r,
 		it++;
 	*silent_r = strcasecmp(it, "FLAGS.SILENT") == 0;
 	if (!*silent_r && strcasecmp(it, "FLAGS") != 0) {
-		session_reply(s, "%s BAD unknown STORE item", c->tag);
+		session_tagged(s, "BAD unknown STORE item");
 		return false;
 	}
 	memset(fl, 0, sizeof(*fl));
 	/* "STORE 1 FLAGS \Seen \Deleted" without parentheses too */
 	for (; a; a = a->next) {
 		if (!parse_flags(a, fl)) {
-			session_reply(s, "%s BAD bad flags", c->tag);
+			session_tagged(s, "BAD bad flags");
 			return false;
 		}
 	}
@@ -663,13 +663,12 @@ cmd_store(struct imap_session *s, const struct imap_cmd *c, bool uid)
 	if (!store_parse(s, c, &mode, &silent, &fl))
 		return;
 	if (s->readonly) {
-		session_reply(s, "%s NO [READ-ONLY] mailbox is read-only", c->tag);
+		session_tagged(s, "NO [READ-ONLY] mailbox is read-only");
 		return;
 	}
 	/* removing a keyword never defined is a no-op, not a new keyword */
 	if (!kw_bits(s->f, &fl, mode >= 0, &kw)) {
-		session_reply(s, "%s NO [LIMIT] no room for another keyword",
-		    c->tag);
+		session_tagged(s, "NO [LIMIT] no room for another keyword");
 		return;
 	}
 	if (!cmd_parse_set(s, c->args, &set))
@@ -706,9 +705,9 @@ cmd_store(struct imap_session *s, const struct imap_cmd *c, bool uid)
 	buf_free(&b);
 	imap_seqset_free(&set);
 	if (fail)
-		session_reply(s, "%s NO some flags could not be stored", c->tag);
+		session_tagged(s, "NO some flags could not be stored");
 	else
-		session_reply(s, "%s OK STORE completed", c->tag);
+		session_tagged(s, "OK STORE completed");
 }
 
 /* ---- COPY / MOVE ---- */
@@ -736,14 +735,16 @@ uidset_end(struct buf *b, uint32_t last, uint32_t start)
 
 /* the COPYUID line can be long (many UIDs): no fixed-size line here */
 static void
-put_copyuid(struct imap_session *s, const char *tag, uint32_t uv,
+put_copyuid(struct imap_session *s, bool tagged, uint32_t uv,
     const struct buf *src, const struct buf *dst, const char *text)
 {
 	struct buf b;
 
+	if (tagged)
+		session_tagged_updates(s);
 	buf_init(&b, 0);
-	buf_printf(&b, "%s OK [COPYUID %u %s %s] %s\r\n", tag, uv,
-	    buf_head(src), buf_head(dst), text);
+	buf_printf(&b, "%s OK [COPYUID %u %s %s] %s\r\n", tagged ? s->tag : "*",
+	    uv, buf_head(src), buf_head(dst), text);
 	session_write(s, buf_head(&b), b.len);
 	buf_free(&b);
 }
@@ -779,11 +780,11 @@ cmd_copy(struct imap_session *s, const struct imap_cmd *c, bool uid, bool move)
 	int r;
 
 	if (c->args == NULL || c->args->next == NULL || c->args->next->next) {
-		session_reply(s, "%s BAD %s set mailbox", c->tag, c->name);
+		session_tagged(s, "BAD %s set mailbox", c->name);
 		return;
 	}
 	if (move && s->readonly) {
-		session_reply(s, "%s NO [READ-ONLY] mailbox is read-only", c->tag);
+		session_tagged(s, "NO [READ-ONLY] mailbox is read-only");
 		return;
 	}
 	if (!cmd_mailbox_dir(s, c->args->next, dir, sizeof(dir), &name))
@@ -791,7 +792,7 @@ cmd_copy(struct imap_session *s, const struct imap_cmd *c, bool uid, bool move)
 	if (!cmd_parse_set(s, c->args, &set))
 		return;
 	if ((t = store_folder_open(dir)) == NULL) {
-		session_reply(s, "%s NO [TRYCREATE] no such mailbox", c->tag);
+		session_tagged(s, "NO [TRYCREATE] no such mailbox");
 		imap_seqset_free(&set);
 		return;
 	}
@@ -819,16 +820,16 @@ cmd_copy(struct imap_session *s, const struct imap_cmd *c, bool uid, bool move)
 	if (move) {
 		/* RFC 6851: COPYUID untagged, then the EXPUNGEs */
 		if (n)
-			put_copyuid(s, "*", t->uidvalidity, &src, &dst, "moved");
+			put_copyuid(s, false, t->uidvalidity, &src, &dst, "moved");
 		moved_expunge(s);
 	}
 	if (fail)
-		session_reply(s, "%s NO [SERVERBUG] %s failed", c->tag, c->name);
+		session_tagged(s, "NO [SERVERBUG] %s failed", c->name);
 	else if (n && !move)
-		put_copyuid(s, c->tag, t->uidvalidity, &src, &dst,
+		put_copyuid(s, true, t->uidvalidity, &src, &dst,
 		    "COPY completed");
 	else
-		session_reply(s, "%s OK %s completed", c->tag, c->name);
+		session_tagged(s, "OK %s completed", c->name);
 	store_folder_close(&t);
 	buf_free(&src);
 	buf_free(&dst);
@@ -852,14 +853,14 @@ cmd_search(struct imap_session *s, const struct imap_cmd *c, bool uid)
 
 		if (cs == NULL || (strcasecmp(cs, "UTF-8") != 0 &&
 		    strcasecmp(cs, "US-ASCII") != 0)) {
-			session_reply(s, "%s NO [BADCHARSET (UTF-8 US-ASCII)] "
-			    "unsupported charset", c->tag);
+			session_tagged(s, "NO [BADCHARSET (UTF-8 US-ASCII)] "
+			    "unsupported charset");
 			return;
 		}
 		a = a->next->next;
 	}
 	if ((n = search_compile(a, &err)) == NULL) {
-		session_reply(s, "%s BAD %s", c->tag, err);
+		session_tagged(s, "BAD %s", err);
 		return;
 	}
 	buf_init(&b, 0);
@@ -876,5 +877,5 @@ cmd_search(struct imap_session *s, const struct imap_cmd *c, bool uid)
 	session_write(s, buf_head(&b), b.len);
 	buf_free(&b);
 	search_free(&n);
-	session_reply(s, "%s OK %sSEARCH completed", c->tag, uid ? "UID " : "");
+	session_tagged(s, "OK %sSEARCH completed", uid ? "UID " : "");
 }

@@ -202,6 +202,9 @@ fetch_one(struct imap_session *s, size_t pos, size_t fi)
 	size_t len = 0, at;
 	int need;
 
+	/* a keyword another session defined: FLAGS first (RFC 3501 7.2.6) */
+	if (s->f->kw_gen != s->seen_kw_gen)
+		cmd_put_flag_lists(s);
 	if (fetch_sets_seen(fa) && !s->readonly && !(msg->flags & MF_SEEN)) {
 		if (store_set_flags(s->f, fi, msg->flags | MF_SEEN, msg->kw,
 		    s->id) == 0)
@@ -323,8 +326,7 @@ cmd_fetch_free(struct imap_session *s)
 static void
 fetch_done(struct imap_session *s)
 {
-	session_reply(s, "%s OK %sFETCH completed", s->tag,
-	    s->job->uid ? "UID " : "");
+	session_tagged(s, "OK %sFETCH completed", s->job->uid ? "UID " : "");
 	cmd_fetch_free(s);
 	buf_shrink(&s->resp, 0);
 }
@@ -332,8 +334,6 @@ fetch_done(struct imap_session *s)
 void
 cmd_fetch_resume(struct imap_session *s)
 {
-	bool uid;
-
 	if (s->job == NULL)
 		return;
 	if (!fetch_run(s)) {
@@ -341,10 +341,8 @@ cmd_fetch_resume(struct imap_session *s)
 		ev_timer_add(&s->timer, 10);
 		return;
 	}
-	uid = s->job->uid;
 	fetch_done(s);
 	if (s->wait == SW_JOB) {
-		session_updates(s, uid);
 		s->wait = SW_NONE;
 		conn_pause(&s->conn, false);
 		session_continue(s);
@@ -363,7 +361,7 @@ cmd_fetch(struct imap_session *s, const struct imap_cmd *c, bool uid)
 		return;
 	}
 	if (!imap_fetch_parse(c->args->next, &j->fa, &err)) {
-		session_reply(s, "%s BAD %s", c->tag, err);
+		session_tagged(s, "BAD %s", err);
 		imap_seqset_free(&j->set);
 		free(j);
 		return;

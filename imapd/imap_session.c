@@ -115,6 +115,45 @@ session_reply(struct imap_session *s, const char *fmt, ...)
 	session_write(s, line, (size_t)n);
 }
 
+/*
+ * session_tagged_updates - what a tagged reply must be preceded by: the
+ * untagged updates of the selected folder (RFC 3501 7.4.1, RFC 9051
+ * 7.5.1: during a command, before its completion; EXPUNGE only if the
+ * command allows it).  Nothing is sent between commands but in IDLE.
+ */
+void
+session_tagged_updates(struct imap_session *s)
+{
+	if (s->state == SS_SELECTED && s->f != NULL)
+		session_updates(s, s->cmd_expunges);
+}
+
+/* session_tagged - the updates, then "TAG " and the formatted text */
+void
+session_tagged(struct imap_session *s, const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+	size_t t;
+	int n;
+
+	session_tagged_updates(s);
+	t = strlen(s->tag);
+	memcpy(line, s->tag, t);
+	line[t++] = ' ';
+	va_start(ap, fmt);
+	n = vsnprintf(line + t, sizeof(line) - t - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line) - t - 2)
+		n = (int)(sizeof(line) - t - 3);
+	n += (int)t;
+	line[n++] = '\r';
+	line[n++] = '\n';
+	session_write(s, line, (size_t)n);
+}
+
 bool
 session_out_full(struct imap_session *s)
 {
@@ -613,7 +652,7 @@ cmd_capability(struct imap_session *s, const struct imap_cmd *c)
 
 	session_caps(s, caps, sizeof(caps));
 	session_reply(s, "* CAPABILITY %s", caps);
-	session_reply(s, "%s OK CAPABILITY completed", c->tag);
+	session_tagged(s, "OK CAPABILITY completed");
 }
 
 static void
@@ -703,7 +742,7 @@ static void
 cmd_id(struct imap_session *s, const struct imap_cmd *c)
 {
 	session_reply(s, "* ID (\"name\" \"facteur\")");
-	session_reply(s, "%s OK ID completed", c->tag);
+	session_tagged(s, "OK ID completed");
 }
 
 static void
@@ -723,23 +762,33 @@ static bool
 state_ok(struct imap_session *s, const struct imap_cmd *c, enum sess_state min)
 {
 	if (s->state == SS_NOAUTH && min != SS_NOAUTH) {
-		session_reply(s, "%s BAD %s: log in first", c->tag, c->name);
+		session_tagged(s, "BAD %s: log in first", c->name);
 		return false;
 	}
 	if (min == SS_SELECTED && s->state != SS_SELECTED) {
-		session_reply(s, "%s BAD %s: no mailbox selected", c->tag,
+		session_tagged(s, "BAD %s: no mailbox selected",
 		    c->name);
 		return false;
 	}
 	return true;
 }
 
-/* commands that must not produce EXPUNGE responses (RFC 3501 7.4.1) */
+/*
+ * expunge_ok - may the command's updates hold EXPUNGE?  Not for FETCH,
+ * STORE and SEARCH (RFC 3501 7.4.1), nor for their UID forms: RFC 9051
+ * 7.5.1 allows it there, but a client that pipelines a FETCH by sequence
+ * number after a UID FETCH would then act on another message.
+ */
 static bool
-no_expunge_cmd(const char *name)
+expunge_ok(const struct imap_cmd *c)
 {
-	return strcasecmp(name, "FETCH") == 0 || strcasecmp(name, "STORE") == 0 ||
-	    strcasecmp(name, "SEARCH") == 0;
+	const char *n = c->name;
+
+	if (strcasecmp(n, "UID") == 0 && c->args != NULL &&
+	    c->args->type == IMAP_ARG_ATOM)
+		n = c->args->s;
+	return strcasecmp(n, "FETCH") != 0 && strcasecmp(n, "STORE") != 0 &&
+	    strcasecmp(n, "SEARCH") != 0;
 }
 
 static void
@@ -749,7 +798,7 @@ cmd_uid(struct imap_session *s, const struct imap_cmd *c)
 	const struct imap_arg *a = c->args;
 
 	if (a == NULL || a->type != IMAP_ARG_ATOM) {
-		session_reply(s, "%s BAD UID what?", c->tag);
+		session_tagged(s, "BAD UID what?");
 		return;
 	}
 	sub.name = a->s;
@@ -766,12 +815,12 @@ cmd_uid(struct imap_session *s, const struct imap_cmd *c)
 		cmd_copy(s, &sub, true, true);
 	else if (strcasecmp(a->s, "EXPUNGE") == 0) {
 		if (sub.args == NULL || sub.args->next) {
-			session_reply(s, "%s BAD UID EXPUNGE set", c->tag);
+			session_tagged(s, "BAD UID EXPUNGE set");
 			return;
 		}
 		cmd_expunge(s, &sub, sub.args, false);
 	} else
-		session_reply(s, "%s BAD unknown UID command", c->tag);
+		session_tagged(s, "BAD unknown UID command");
 }
 
 static void
@@ -781,6 +830,7 @@ session_dispatch(struct imap_session *s, const struct imap_cmd *c)
 
 	if (!bstrcpy(s->tag, c->tag, sizeof(s->tag)))
 		memcpy(s->tag, "*", 2);
+	s->cmd_expunges = expunge_ok(c);
 #define IS(x) (strcasecmp(n, x) == 0)
 	if (IS("CAPABILITY"))
 		cmd_capability(s, c);
@@ -790,8 +840,7 @@ session_dispatch(struct imap_session *s, const struct imap_cmd *c)
 		/* the client asks for news: do not wait for inotify */
 		if (s->f)
 			(void)store_sync(s->f, true);
-		session_updates(s, true);
-		session_reply(s, "%s OK %s completed", c->tag, n);
+		session_tagged(s, "OK %s completed", n);
 	} else if (IS("LOGOUT")) {
 		session_reply(s, "* BYE logging out");
 		session_reply(s, "%s OK LOGOUT completed", c->tag);
@@ -814,10 +863,10 @@ session_dispatch(struct imap_session *s, const struct imap_cmd *c)
 		session_reply(s, "%s BAD %s: log in first", c->tag, n);
 	} else if (IS("ENABLE")) {
 		session_reply(s, "* ENABLED");
-		session_reply(s, "%s OK ENABLE completed", c->tag);
+		session_tagged(s, "OK ENABLE completed");
 	} else if (IS("NAMESPACE")) {
 		session_reply(s, "* NAMESPACE ((\"\" \".\")) NIL NIL");
-		session_reply(s, "%s OK NAMESPACE completed", c->tag);
+		session_tagged(s, "OK NAMESPACE completed");
 	} else if (IS("SELECT") || IS("EXAMINE")) {
 		cmd_select(s, c, IS("EXAMINE"));
 		if (s->f && s->state == SS_SELECTED)
@@ -836,14 +885,14 @@ session_dispatch(struct imap_session *s, const struct imap_cmd *c)
 	else if (!(IS("CLOSE") || IS("UNSELECT") || IS("EXPUNGE") ||
 	    IS("SEARCH") || IS("FETCH") || IS("STORE") || IS("COPY") ||
 	    IS("MOVE") || IS("UID")))
-		session_reply(s, "%s BAD unknown command", c->tag);
+		session_tagged(s, "BAD unknown command");
 	else if (!state_ok(s, c, SS_SELECTED))
 		;
 	else if (IS("CLOSE") || IS("UNSELECT")) {
 		if (IS("CLOSE") && !s->readonly)
 			cmd_expunge(s, c, NULL, true);
 		session_unselect(s);
-		session_reply(s, "%s OK %s completed", c->tag, n);
+		session_tagged(s, "OK %s completed", n);
 	} else if (IS("EXPUNGE"))
 		cmd_expunge(s, c, NULL, false);
 	else if (IS("SEARCH"))
@@ -859,8 +908,6 @@ session_dispatch(struct imap_session *s, const struct imap_cmd *c)
 	else if (IS("UID"))
 		cmd_uid(s, c);
 #undef IS
-	if (s->wait == SW_NONE && s->state == SS_SELECTED)
-		session_updates(s, !no_expunge_cmd(n));
 }
 
 /* ---- input ---- */
@@ -904,11 +951,10 @@ session_line_input(struct imap_session *s)
 		ev_timer_del(&s->timer);
 		conn_set_timeout(&s->conn, imapd.conf->imap.timeout * 1000);
 		s->wait = SW_NONE;
-		if (len == 4 && strncasecmp(line, "DONE", 4) == 0) {
-			session_updates(s, true);
-			session_reply(s, "%s OK IDLE terminated", s->tag);
-		} else
-			session_reply(s, "%s BAD expected DONE", s->tag);
+		if (len == 4 && strncasecmp(line, "DONE", 4) == 0)
+			session_tagged(s, "OK IDLE terminated");
+		else
+			session_tagged(s, "BAD expected DONE");
 	} else {
 		s->wait = SW_NONE;
 		session_auth_plain(s, line, len);

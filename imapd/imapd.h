@@ -125,6 +125,7 @@ struct imap_session {
 	uint32_t	*recent;	/* UIDs that are \Recent for us, sorted */
 	size_t		 nrecent, caprecent;
 	bool		 expunge_pending;
+	bool		 cmd_expunges;	/* the command in progress may EXPUNGE */
 	struct fetch_job *job;
 	struct buf	 resp;		/* one FETCH response being built */
 	struct conn	*proxy;		/* login role: the worker's end */
@@ -144,6 +145,11 @@ void	session_reply(struct imap_session *s, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	session_write(struct imap_session *s, const void *p, size_t n);
 void	session_write_buf(struct imap_session *s, struct buf *b);
+/* session_tagged - the command's tagged reply ("OK ...", no tag: s->tag),
+ * preceded by the untagged updates it must carry */
+void	session_tagged(struct imap_session *s, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	session_tagged_updates(struct imap_session *s);
 void	session_updates(struct imap_session *s, bool expunges);
 /* session_claim_recent - m is new to this session: \Recent here if no
  * session had it (and, read-write, for no other session from now) */

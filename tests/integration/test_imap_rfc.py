@@ -1,0 +1,334 @@
+# SPDX-License-Identifier: ISC
+"""test_imap_rfc - facteur-imapd at the byte level: untagged responses at
+the right time for pipelining clients (RFC 3501 7.4.1, RFC 9051 7.5.1),
+the compliance points Dovecot's imaptest found (CREATE with a trailing
+separator, LIST/LSUB of intermediate levels, atoms, SEARCH HEADER and
+address keys, ENVELOPE groups) and bounded work per command (LIST
+patterns, SEARCH keys, RENAME into itself, SIGTERM)."""
+
+import os
+import socket
+import ssl
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import facteur_test as ft  # noqa: E402
+
+ALICE = 'alice@example.org'
+PASS = 'correct horse'
+env = None
+PORT = 0
+_seq = [0]
+
+
+def ctx():
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    return c
+
+
+class Raw:
+    """A logged-in IMAPS session spoken to line by line."""
+
+    def __init__(self, user=ALICE):
+        self.s = ctx().wrap_socket(socket.create_connection(
+            ('127.0.0.1', PORT)))
+        self.s.settimeout(30)
+        self.f = self.s.makefile('rwb')
+        self.f.readline()
+        self.n = 0
+        self.cmd(f'LOGIN "{user}" "{PASS}"')
+
+    def send(self, *cmds):
+        """Send commands in one write; returns their tags."""
+        tags = []
+        data = b''
+        for c in cmds:
+            self.n += 1
+            t = f'T{self.n}'
+            tags.append(t)
+            data += f'{t} {c}\r\n'.encode()
+        self.f.write(data)
+        self.f.flush()
+        return tags
+
+    def read_until(self, tag):
+        """Lines (CRLF stripped, literals inlined) up to tag's reply."""
+        out = []
+        while True:
+            ln = self.f.readline()
+            if not ln:
+                raise EOFError('connection closed')
+            ln = ln.rstrip(b'\r\n')
+            while ln.endswith(b'}') and b'{' in ln:
+                n = int(ln[ln.rindex(b'{') + 1:-1])
+                ln += b'\n' + self.f.read(n) + self.f.readline().rstrip(
+                    b'\r\n')
+            out.append(ln.decode('utf-8', 'replace'))
+            if ln.startswith(tag.encode() + b' '):
+                return out
+
+    def cmd(self, c):
+        """One command; (untagged lines, tagged line)."""
+        t = self.send(c)[0]
+        lines = self.read_until(t)
+        return lines[:-1], lines[-1]
+
+    def pending(self, wait=0.4):
+        """Whatever the server sent unasked within `wait` seconds."""
+        self.s.settimeout(wait)
+        data = b''
+        try:
+            while True:
+                d = self.s.recv(65536)
+                if not d:
+                    break
+                data += d
+        except (socket.timeout, ssl.SSLError, BlockingIOError):
+            pass
+        self.s.settimeout(30)
+        return data
+
+    def close(self):
+        try:
+            self.s.close()
+        except OSError:
+            pass
+
+
+def deliver(subject, sub='', body='Hello.\n', raw=None):
+    """Write a message into alice's Maildir like a delivery agent."""
+    _seq[0] += 1
+    d = env.mail_dir(ALICE)
+    if sub:
+        d = os.path.join(d, '.' + sub)
+    for s in ('tmp', 'new', 'cur'):
+        os.makedirs(os.path.join(d, s), exist_ok=True)
+        env.chown(os.path.join(d, s))
+    env.chown(d)
+    if raw is None:
+        raw = (f'From: Sender <sender@example.net>\nTo: {ALICE}\n'
+               f'Subject: {subject}\nDate: Mon, 1 Jan 2024 10:00:00 +0000\n'
+               f'Message-ID: <{_seq[0]}.{time.time()}@test>\n\n{body}')
+    name = f'{int(time.time())}.R{_seq[0]}P{os.getpid()}.test'
+    tmp = os.path.join(d, 'tmp', name)
+    with open(tmp, 'w', encoding='utf-8') as f:
+        f.write(raw)
+    env.chown(tmp)
+    os.rename(tmp, os.path.join(d, 'new', name))
+
+
+def fresh_folder(name, subjects):
+    """(Re)create folder `name` holding one message per subject."""
+    r = Raw()
+    r.cmd(f'DELETE {name}')
+    _, t = r.cmd(f'CREATE {name}')
+    ft.check(' OK' in t, f'CREATE {name}', t)
+    r.close()
+    for s in subjects:
+        deliver(s, sub=name)
+
+
+def segments(lines, tags):
+    """Split a pipelined reply stream into one list per command."""
+    segs, cur = [], []
+    it = iter(tags)
+    want = next(it)
+    for ln in lines:
+        cur.append(ln)
+        if ln.startswith(want + ' '):
+            segs.append(cur)
+            cur = []
+            want = next(it, None)
+    return segs
+
+
+def setup():
+    global env, PORT
+    env = ft.Env()
+    PORT = env.port()
+    env.write_config(imap={'listen': f'127.0.0.1:{PORT}',
+                           'max_literal': '1M', 'timeout': '1m'})
+    env.add_user(ALICE, PASS)
+    env.start('authd')
+    env.start('imapd', ports=[PORT])
+
+
+# ---- untagged responses at the right time ---------------------------
+
+
+def test_pipelined_list_store_expunge():
+    """The issue's case: another session expunges while this one pipelines
+    LIST, STORE, EXPUNGE; every EXPUNGE comes before a tagged reply of a
+    command allowed to carry it, and the numbers stay in step."""
+    fresh_folder('P1', ['one', 'two', 'three'])
+    a, b = Raw(), Raw()
+    a.cmd('SELECT P1')
+    b.cmd('SELECT P1')
+    b.cmd('STORE 1 +FLAGS.SILENT (\\Deleted)')
+    _, t = b.cmd('EXPUNGE')
+    ft.check(' OK' in t, 'second session EXPUNGE', t)
+    tags = a.send('LIST "" "*"', 'STORE 1 +FLAGS (\\Deleted)', 'EXPUNGE')
+    lines = a.read_until(tags[-1])
+    seg = segments(lines, tags)
+    ft.check(len(seg) == 3, 'three replies in order', lines)
+    ft.check('* 1 EXPUNGE' in seg[0] and seg[0][-1].startswith('T'),
+             'the other session\'s EXPUNGE before LIST\'s tagged OK', seg)
+    ft.check(not any('EXPUNGE' in l for l in seg[1]),
+             'no EXPUNGE during STORE', seg[1])
+    ft.check(any(l.startswith('* 1 FETCH') and '\\Deleted' in l
+                 for l in seg[1]), 'STORE answers with FETCH', seg[1])
+    ft.check(seg[2][:-1] == ['* 1 EXPUNGE'] and ' OK' in seg[2][-1],
+             'own EXPUNGE before its tagged OK', seg[2])
+    ft.check(a.pending() == b'', 'nothing after the last tagged reply')
+    u, t = a.cmd('FETCH 1:* (BODY.PEEK[HEADER.FIELDS (SUBJECT)])')
+    ft.check(len(u) == 1 and 'three' in u[0],
+             'STORE 1 hit the message announced as 1 (two)', u)
+    a.close()
+    b.close()
+
+
+def test_no_expunge_during_fetch_store_search():
+    """FETCH, STORE, SEARCH and their UID forms hold EXPUNGE back; the
+    next other command carries it, before its tagged reply."""
+    fresh_folder('P2', ['a', 'b', 'c', 'd'])
+    a, b = Raw(), Raw()
+    a.cmd('SELECT P2')
+    b.cmd('SELECT P2')
+    b.cmd('STORE 2 +FLAGS.SILENT (\\Deleted)')
+    b.cmd('EXPUNGE')
+    tags = a.send('FETCH 1:* (FLAGS)', 'SEARCH ALL', 'STORE 1 +FLAGS (\\Seen)',
+                  'UID FETCH 1:* (FLAGS)', 'UID SEARCH ALL',
+                  'UID STORE 1:* +FLAGS (\\Flagged)', 'NOOP')
+    lines = a.read_until(tags[-1])
+    seg = segments(lines, tags)
+    ft.check(len(seg) == 7, 'seven replies', lines)
+    held = [l for s in seg[:6] for l in s if 'EXPUNGE' in l]
+    ft.check(not held, 'no EXPUNGE in FETCH/SEARCH/STORE and UID forms', held)
+    ft.check('* 2 EXPUNGE' in seg[6] and seg[6][-1].startswith(tags[6] + ' OK'),
+             'NOOP carries the EXPUNGE before its OK', seg[6])
+    ft.check(any(l.startswith('* SEARCH 1 2 3 4') or
+                 l.startswith('* SEARCH 1 3 4') for l in seg[1]),
+             'SEARCH numbers in the old numbering', seg[1])
+    a.close()
+    b.close()
+
+
+def test_updates_before_tagged():
+    """EXISTS, RECENT and FETCH flag changes of other sessions come with a
+    command, before its tagged reply, never between commands."""
+    fresh_folder('P3', ['x'])
+    a, b = Raw(), Raw()
+    a.cmd('SELECT P3')
+    b.cmd('SELECT P3')
+    b.cmd('STORE 1 +FLAGS (\\Answered)')
+    deliver('y', sub='P3')
+    b.cmd('NOOP')
+    time.sleep(1.5)   # inotify has seen it: still nothing unasked
+    ft.check(a.pending() == b'', 'nothing sent between commands')
+    for c in ('NOOP', 'CHECK', 'LIST "" P3', 'STATUS INBOX (MESSAGES)'):
+        deliver('z ' + c, sub='P3')
+        b.cmd('STORE 1 FLAGS (\\Seen)')
+        b.cmd('STORE 1 FLAGS ()')
+        u, t = a.cmd(c)
+        ft.check(any(l.endswith(' EXISTS') for l in u) and ' OK' in t,
+                 f'{c}: EXISTS before the tagged OK', u + [t])
+        ft.check(a.pending() == b'', f'{c}: nothing after the tagged OK')
+    a.close()
+    b.close()
+
+
+def test_append_copy_move_selected():
+    """APPEND and COPY into the selected folder say EXISTS before their
+    OK; MOVE into it says COPYUID, EXPUNGE, then EXISTS."""
+    fresh_folder('P4', ['m1', 'm2'])
+    a = Raw()
+    a.cmd('SELECT P4')
+    msg = 'Subject: appended\r\n\r\nbody\r\n'
+    tags = a.send(f'APPEND P4 {{{len(msg)}+}}\r\n{msg}', 'COPY 1 P4',
+                  'MOVE 1 P4', 'NOOP')
+    lines = a.read_until(tags[-1])
+    seg = segments(lines, tags)
+    ft.check(len(seg) == 4, 'four replies', lines)
+    ft.check(seg[0][0] == '* 3 EXISTS' and 'APPENDUID' in seg[0][-1],
+             'APPEND: EXISTS before OK', seg[0])
+    ft.check(seg[1][0] == '* 4 EXISTS' and 'COPYUID' in seg[1][-1],
+             'COPY: EXISTS before OK', seg[1])
+    ft.check(len(seg[2]) == 5 and 'COPYUID' in seg[2][0] and
+             seg[2][1] == '* 1 EXPUNGE' and seg[2][2] == '* 4 EXISTS' and
+             ' OK' in seg[2][-1], 'MOVE to itself: COPYUID EXPUNGE EXISTS',
+             seg[2])
+    ft.check(seg[3] == [tags[3] + ' OK NOOP completed'], 'nothing left',
+             seg[3])
+    a.close()
+
+
+def test_close_select_no_expunge():
+    """CLOSE sends no EXPUNGE (its own or others'); SELECT of another
+    folder does not report the old one's expunges."""
+    fresh_folder('P5', ['a', 'b', 'c'])
+    a, b = Raw(), Raw()
+    a.cmd('SELECT P5')
+    b.cmd('SELECT P5')
+    b.cmd('STORE 1 +FLAGS.SILENT (\\Deleted)')
+    b.cmd('EXPUNGE')
+    # a has not been told of the EXPUNGE (STORE holds it back): "c" is 3
+    a.cmd('STORE 3 +FLAGS.SILENT (\\Deleted)')
+    u, t = a.cmd('CLOSE')
+    ft.check(u == [] and ' OK' in t, 'CLOSE: no untagged response', u)
+    u, t = b.cmd('NOOP')
+    ft.check(u == ['* 2 EXPUNGE'], 'CLOSE expunged what a had deleted',
+             repr(u))
+    a.cmd('SELECT P5')
+    b.cmd('STORE 1 +FLAGS.SILENT (\\Deleted)')
+    b.cmd('EXPUNGE')
+    u, t = a.cmd('EXAMINE INBOX')
+    ft.check(not any('EXPUNGE' in l for l in u) and ' OK' in t,
+             'SELECT elsewhere: no EXPUNGE of the old folder', u)
+    ft.check(a.pending() == b'', 'nothing after SELECT')
+    a.close()
+    b.close()
+
+
+def test_idle_updates():
+    """In IDLE, updates come at once (the one time they are unasked)."""
+    fresh_folder('P6', ['a', 'b'])
+    a, b = Raw(), Raw()
+    a.cmd('SELECT P6')
+    b.cmd('SELECT P6')
+    t = a.send('IDLE')[0]
+    ft.check(a.f.readline().startswith(b'+ '), 'IDLE continuation')
+    b.cmd('STORE 1 +FLAGS.SILENT (\\Deleted)')
+    b.cmd('EXPUNGE')
+    deliver('new', sub='P6')
+    got = b''
+    deadline = time.time() + 5
+    while time.time() < deadline and b'EXISTS' not in got:
+        got += a.pending(0.5)
+    ft.check(b'* 1 EXPUNGE' in got and b'* 2 EXISTS' in got,
+             'IDLE: EXPUNGE and EXISTS at once', got)
+    a.f.write(b'DONE\r\n')
+    a.f.flush()
+    lines = a.read_until(t)
+    ft.check(lines == [t + ' OK IDLE terminated'], 'DONE', lines)
+    a.close()
+    b.close()
+
+
+if __name__ == '__main__':
+    try:
+        setup()
+    except Exception as e:  # pylint: disable=broad-except
+        ft.check(False, 'setup', str(e))
+        if env:
+            env.stop_all()
+            env.dump_logs()
+        sys.exit(ft.summary())
+    ft.run_tests(env, [test_pipelined_list_store_expunge,
+                       test_no_expunge_during_fetch_store_search,
+                       test_updates_before_tagged,
+                       test_append_copy_move_selected,
+                       test_close_select_no_expunge,
+                       test_idle_updates])
