@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * relay_dns.c - DNS for the relay role: c-ares driven by the process's
- * one event loop (its sockets are ev_io watchers, its timeouts one timer).
+ * relay_dns.c - DNS for the relay role, on lib/dns's c-ares channel
+ * (driven by the process's one event loop, dns_ares.h).
  *
  * relay_dns_mx() does RFC 5321 5.1: MX records sorted by preference
  * (equal ones shuffled), each host's A/AAAA looked up, tried in that
@@ -24,15 +24,10 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <ares.h>
-
+#include "dns_ares.h"
 #include "log.h"
 #include "xmem.h"
 #include "smtpd/relay.h"
-
-#define DNS_SOCKS	16		/* c-ares sockets watched at once */
-#define DNS_TIMEOUT_MS	3000		/* first try; c-ares doubles it */
-#define DNS_TRIES	3
 
 struct dns_host {
 	struct relay_dns_q *q;
@@ -59,120 +54,17 @@ struct relay_dns_q {
 	LIST_ENTRY(relay_dns_q) entry;
 };
 
-struct dns_sock {
-	struct ev_io	 io;
-	bool		 used;
-};
-
-static ares_channel dns_ch;
-static bool dns_ok;		/* the channel exists */
 static bool dns_dying;		/* relay_dns_shutdown() is running */
-static struct dns_sock dns_socks[DNS_SOCKS];
-static struct ev_timer dns_timer;
 static LIST_HEAD(, relay_dns_q) dns_queries = LIST_HEAD_INITIALIZER(dns_queries);
 
 static void dns_finish(struct relay_dns_q *q);
 
-/* dns_rearm - the c-ares timeout as our one timer */
-static void
-dns_rearm(void)
-{
-	struct timeval tv, *tvp;
-
-	if (!dns_ok)
-		return;
-	if ((tvp = ares_timeout(dns_ch, NULL, &tv)) == NULL) {
-		ev_timer_del(&dns_timer);
-		return;
-	}
-	ev_timer_add(&dns_timer, (uint64_t)tvp->tv_sec * 1000 +
-	    (uint64_t)tvp->tv_usec / 1000 + 1);
-}
-
-static void
-dns_on_timer(struct ev_timer *t, void *arg)
-{
-	ares_process_fd(dns_ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-	dns_rearm();
-}
-
-static void
-dns_on_io(struct ev_io *io, unsigned events, void *arg)
-{
-	int fd = io->fd;
-
-	ares_process_fd(dns_ch,
-	    (events & (EV_READ | EV_ERROR)) ? fd : ARES_SOCKET_BAD,
-	    (events & EV_WRITE) ? fd : ARES_SOCKET_BAD);
-	dns_rearm();
-}
-
-/* dns_sock_state - c-ares tells which of its sockets to watch */
-static void
-dns_sock_state(void *data, ares_socket_t fd, int readable, int writable)
-{
-	struct dns_sock *s = NULL, *freeslot = NULL;
-	size_t i;
-
-	for (i = 0; i < DNS_SOCKS; i++) {
-		if (dns_socks[i].used && dns_socks[i].io.fd == fd)
-			s = &dns_socks[i];
-		else if (!dns_socks[i].used && freeslot == NULL)
-			freeslot = &dns_socks[i];
-	}
-	if (!readable && !writable) {
-		if (s != NULL) {
-			ev_io_stop(&s->io);
-			s->used = false;
-		}
-		return;
-	}
-	if (s == NULL) {
-		if (freeslot == NULL) {
-			/* cannot happen with our few queries; c-ares times it out */
-			log_warnx("relay: dns: too many resolver sockets");
-			return;
-		}
-		s = freeslot;
-		s->used = true;
-		ev_io_init(&s->io, fd, dns_on_io, NULL);
-	}
-	ev_io_want(&s->io, (readable ? EV_READ : 0) | (writable ? EV_WRITE : 0));
-}
-
+/* relay_dns_init - lib/dns's channel, with [dns] resolver if set */
 int
 relay_dns_init(const struct conf *c)
 {
-	struct ares_options o;
-	char csv[300];
-	int st;
-
-	ev_timer_init(&dns_timer, dns_on_timer, NULL);
-	if ((st = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS) {
-		log_warnx("relay: dns: %s", ares_strerror(st));
-		return -1;
-	}
-	memset(&o, 0, sizeof(o));
-	o.sock_state_cb = dns_sock_state;
-	o.timeout = DNS_TIMEOUT_MS;
-	o.tries = DNS_TRIES;
-	st = ares_init_options(&dns_ch, &o, ARES_OPT_SOCK_STATE_CB |
-	    ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
-	if (st != ARES_SUCCESS) {
-		log_warnx("relay: dns: %s", ares_strerror(st));
-		return -1;
-	}
-	dns_ok = true;
-	if (c->dns.resolver_set) {
-		if (!conf_addr_format(&c->dns.resolver, csv, sizeof(csv)) ||
-		    (st = ares_set_servers_ports_csv(dns_ch, csv)) != ARES_SUCCESS) {
-			log_warnx("relay: dns: resolver %s: %s", c->dns.resolver.host,
-			    ares_strerror(st));
-			relay_dns_shutdown();
-			return -1;
-		}
-	}
-	return 0;
+	dns_set_timeout(3000, 3);	/* 3 + 6 + 12 s: a relay can wait */
+	return dns_init(c->dns.resolver_set ? &c->dns.resolver : NULL);
 }
 
 static void
@@ -196,12 +88,7 @@ relay_dns_shutdown(void)
 	struct relay_dns_q *q;
 
 	dns_dying = true;
-	if (dns_ok) {
-		dns_ok = false;
-		ares_destroy(dns_ch);	/* answers every query: ARES_EDESTRUCTION */
-		ares_library_cleanup();
-	}
-	ev_timer_del(&dns_timer);
+	dns_shutdown();		/* answers every query: ARES_EDESTRUCTION */
 	while ((q = LIST_FIRST(&dns_queries)) != NULL)
 		dns_q_free(q);
 	dns_dying = false;
@@ -348,8 +235,8 @@ dns_lookup_hosts(struct relay_dns_q *q)
 	q->pending++;		/* answers may come before the loop ends */
 	for (i = 0; i < q->nhosts; i++) {
 		q->pending++;
-		ares_getaddrinfo(dns_ch, q->hosts[i].name, NULL, &hints,
-		    dns_on_addrinfo, &q->hosts[i]);
+		ares_getaddrinfo(dns_ares_channel(), q->hosts[i].name, NULL,
+		    &hints, dns_on_addrinfo, &q->hosts[i]);
 	}
 	q->pending--;
 	dns_finish(q);
@@ -498,13 +385,14 @@ relay_dns_mx(const char *domain, uint16_t port, relay_dns_cb *cb, void *arg)
 
 	if (dns_literal(q, domain))
 		dns_finish(q);
-	else if (!dns_ok) {
+	else if (dns_ares_channel() == NULL) {
 		dns_fail(q, RES_TEMPFAIL, "451 4.4.3 no DNS resolver");
 		dns_finish(q);
 	} else {
 		q->pending++;
-		ares_query(dns_ch, domain, ns_c_in, ns_t_mx, dns_on_mx, q);
-		dns_rearm();
+		ares_query(dns_ares_channel(), domain, ns_c_in, ns_t_mx,
+		    dns_on_mx, q);
+		dns_ares_rearm();
 	}
 	return q;
 }
@@ -515,12 +403,12 @@ relay_dns_host(const char *host, uint16_t port, relay_dns_cb *cb, void *arg)
 	struct relay_dns_q *q = dns_q_new(host, port, cb, arg);
 
 	dns_host_add(q, host, 0);
-	if (!dns_ok) {
+	if (dns_ares_channel() == NULL) {
 		dns_fail(q, RES_TEMPFAIL, "451 4.4.3 no DNS resolver");
 		dns_finish(q);
 	} else {
 		dns_lookup_hosts(q);
-		dns_rearm();
+		dns_ares_rearm();
 	}
 	return q;
 }
