@@ -107,6 +107,9 @@ bool		 store_folder_path(const char *root, const char *name, char *out,
 		    size_t outsz);
 /* store_special_use - "\\Sent" etc. for a top-level folder name, or NULL */
 const char	*store_special_use(const char *name);
+/* store_junk_folder - the name of the \Junk folder, [inbound] junk_folder
+ * (smtpd delivers DMARC quarantine there); name must outlive its use */
+void		 store_junk_folder(const char *name);
 
 /* store_folder_open - shared, reference-counted; NULL if it does not exist */
 struct store_folder *store_folder_open(const char *dir);

@@ -23,10 +23,26 @@
 #include "imap_store.h"
 #include "xmem.h"
 
+/* the Junk entry is [inbound] junk_folder, where smtpd files quarantine */
 static const char *special[][2] = {
 	{ "Sent", "\\Sent" }, { "Drafts", "\\Drafts" }, { "Trash", "\\Trash" },
 	{ "Junk", "\\Junk" }, { "Archive", "\\Archive" },
 };
+#define SPECIAL_JUNK	3
+
+static const char *junk_folder = "Junk";
+
+void
+store_junk_folder(const char *name)
+{
+	junk_folder = name;
+}
+
+static const char *
+special_name(size_t i)
+{
+	return i == SPECIAL_JUNK ? junk_folder : special[i][0];
+}
 
 bool
 store_folder_path(const char *root, const char *name, char *out, size_t outsz)
@@ -55,7 +71,7 @@ store_special_use(const char *name)
 	size_t i;
 
 	for (i = 0; i < sizeof(special) / sizeof(special[0]); i++)
-		if (strcmp(name, special[i][0]) == 0)
+		if (strcmp(name, special_name(i)) == 0)
 			return special[i][1];
 	return NULL;
 }
@@ -101,13 +117,13 @@ store_user_init(const char *root)
 	if (store_maildir_make(root, false) == -1)
 		return -1;
 	for (i = 0; i < sizeof(special) / sizeof(special[0]); i++) {
-		if (!bsnprintf(p, sizeof(p), "%s/.%s", root, special[i][0]))
+		if (!bsnprintf(p, sizeof(p), "%s/.%s", root, special_name(i)))
 			return -1;
 		if (access(p, F_OK) == 0)
 			continue;
 		if (store_maildir_make(p, true) == -1)
 			return -1;
-		(void)store_subscribe(root, special[i][0], true);
+		(void)store_subscribe(root, special_name(i), true);
 	}
 	return 0;
 }

@@ -701,6 +701,7 @@ master_reload(int sig, void *arg)
 	imapd.tls = tls;
 	old = imapd.conf;
 	imapd.conf = nc;
+	store_junk_folder(nc->inbound.junk_folder);
 	conf_free(&old);
 	if (cur_login != NULL)
 		kill(cur_login->pid, SIGHUP);	/* it finishes its sessions */
@@ -732,6 +733,7 @@ main(int argc, char *argv[])
 	if (file == NULL || optind != argc)
 		usage();
 	imapd.conf = conf_load_or_die(file);
+	store_junk_folder(imapd.conf->inbound.junk_folder);
 	log_init("imapd", debug || imapd.conf->log_stderr, debug);
 	if (imapd.conf->imap.listen.n + imapd.conf->imap.listen_starttls.n == 0)
 		fatalx("%s: [imap] needs listen or listen_starttls", file);
