@@ -116,3 +116,5 @@ install: $(if $(INSTALL_NOBUILD),,all)
 	    INSTALL="$(or $(INSTALL),install)" sh init/install.sh
 
 .PHONY: sysroot install
+
+include init/package.mk

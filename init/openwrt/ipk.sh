@@ -1,0 +1,105 @@
+#!/bin/sh
+# SPDX-License-Identifier: ISC
+# init/openwrt/ipk.sh - an OpenWrt package of the static build, for
+# `make ipk` (init/package.mk; README "OpenWrt").
+#
+#   sh init/openwrt/ipk.sh BINDIR OUTDIR ARCH VERSION
+#
+# BINDIR is a static multi-call build's bin/ (facteur and its facteur-*
+# links).  Writes OUTDIR/facteur_VERSION_ARCH.ipk: an ar archive of
+# debian-binary, control.tar.gz and data.tar.gz, in that order, with
+# dpkg-style member names (opkg also reads the gzipped tar that
+# OpenWrt's own ipkg-build makes; ar is what dpkg-deb and opkg both read).
+#
+#   data:    /usr/sbin/facteur, facteur-* links
+#            /etc/init.d/facteur              procd script (facteur.init here)
+#            /etc/facteur/facteur.conf        placeholder, a conffile, until
+#                                             postinst's `facteur-keytool setup`
+#            /etc/facteur/facteur.conf.example
+#            /lib/upgrade/keep.d/facteur      sysupgrade keeps /srv/facteur
+#   control: control, conffiles, postinst (account, first set-up, then
+#            OpenWrt's default_postinst: enable and start), prerm
+# Everything is owned by root, dates are the last commit's (reproducible).
+set -eu
+
+BIN=${1:?usage: ipk.sh BINDIR OUTDIR ARCH VERSION}
+OUT=${2:?}
+ARCH=${3:?}
+VERSION=${4:?}
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+[ -f "$BIN/facteur" ] && [ ! -L "$BIN/facteur" ] || {
+	echo "ipk.sh: $BIN/facteur: expected a static multi-call build" >&2
+	exit 1
+}
+MTIME=$(git -C "$SRC" log -1 --format=%ct 2>/dev/null || echo 0)
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+W=$(mktemp -d "${TMPDIR:-/tmp}/facteur-ipk.XXXXXX")
+trap 'rm -rf "$W"' EXIT
+D=$W/data
+C=$W/control
+
+# --- data ---
+mkdir -p "$D/usr/sbin" "$D/etc/init.d" "$D/etc/facteur" "$D/lib/upgrade/keep.d"
+cp "$BIN/facteur" "$D/usr/sbin/facteur"
+chmod 755 "$D/usr/sbin/facteur"
+for f in "$BIN"/facteur-*; do
+	ln -s facteur "$D/usr/sbin/${f##*/}"
+done
+sed -e 's|@SBINDIR@|/usr/sbin|g' -e 's|@SYSCONFDIR@|/etc|g' \
+    "$SRC/init/openwrt/facteur.init" >"$D/etc/init.d/facteur"
+chmod 755 "$D/etc/init.d/facteur"
+cp "$SRC/init/openwrt/facteur.conf.placeholder" "$D/etc/facteur/facteur.conf"
+cp "$SRC/conf/facteur.conf.example" "$D/etc/facteur/facteur.conf.example"
+chmod 644 "$D/etc/facteur/facteur.conf" "$D/etc/facteur/facteur.conf.example"
+echo /srv/facteur/ >"$D/lib/upgrade/keep.d/facteur"
+
+# --- control ---
+mkdir -p "$C"
+size=$(du -sb "$D" | cut -f1)
+cat >"$C/control" <<CONTROL
+Package: facteur
+Version: $VERSION
+Source: https://example.org/facteur
+SourceName: facteur
+License: ISC
+LicenseFiles: README.md
+Section: mail
+Maintainer: facteur <postmaster@example.org>
+Architecture: $ARCH
+Installed-Size: $size
+Description: Minimal mail server: SMTP, submission, IMAP, DKIM.
+ facteur-smtpd, facteur-imapd, facteur-authd and facteur-keytool in one
+ static binary (OpenSSL, Berkeley DB 5.3, c-ares, Cyrus SASL linked in).
+CONTROL
+echo /etc/facteur/facteur.conf >"$C/conffiles"
+cp "$SRC/init/openwrt/postinst" "$C/postinst"
+cp "$SRC/init/openwrt/prerm" "$C/prerm"
+chmod 755 "$C/postinst" "$C/prerm"
+
+# tgz DIR FILE - a reproducible gzipped tar of DIR's contents as ./...
+tgz() {
+	(cd "$1" && find . -mindepth 1 | LC_ALL=C sort |
+	    tar --format=gnu --no-recursion --owner=0 --group=0 \
+	    --numeric-owner --mtime="@$MTIME" -cf - -T -) | gzip -9n >"$2"
+}
+tgz "$D" "$W/data.tar.gz"
+tgz "$C" "$W/control.tar.gz"
+echo 2.0 >"$W/debian-binary"
+
+# ar_member NAME - one member of an ar archive (header, data, pad to even)
+ar_member() {
+	n=$(wc -c <"$W/$1")
+	printf '%-16s%-12s%-6s%-6s%-8s%-10s`\n' "$1" "$MTIME" 0 0 100644 "$n"
+	cat "$W/$1"
+	[ $((n % 2)) -eq 0 ] || printf '\n'
+}
+PKG=$OUT/facteur_${VERSION}_$ARCH.ipk
+{
+	printf '!<arch>\n'
+	ar_member debian-binary
+	ar_member control.tar.gz
+	ar_member data.tar.gz
+} >"$PKG.tmp"
+mv "$PKG.tmp" "$PKG"
+echo "$PKG $(wc -c <"$PKG") bytes"

@@ -1,0 +1,29 @@
+# SPDX-License-Identifier: ISC
+# init/package.mk - packages of the static multi-call build (README
+# "Installing on a box"), included by init/module.mk.
+#
+#   make ipk [CROSS=...] [IPK_ARCH=...]   build-pkg/facteur_VERSION_ARCH.ipk (OpenWrt)
+#   make spk [CROSS=...] [SPK_ARCH=...]   build-pkg/facteur-VERSION-ARCH.spk (Synology DSM 7)
+#   PKG_VERSION (default 0.1-1), PKG_OUT (default build-pkg)
+#
+# Each first builds `make STATIC=1 PROFILE=tiny` for CROSS (native: x86_64)
+# in a sub-make, then packs its bin/ with init/openwrt/ipk.sh or
+# init/synology/spk.sh.  The architecture names are the platforms' own:
+# OpenWrt's package architectures (a static ARMv7 build runs on every
+# arm_cortex-a7/a9/a15 target; set IPK_ARCH for another), Synology's
+# `arch` values of INFO (SPK_ARCH: the list of platforms it installs on).
+
+PKG_VERSION ?= 0.1-1
+PKG_OUT	?= build-pkg
+PKG_ARCH_NAME = $(if $(CROSS),$(CROSS_ARCH),x86_64)
+PKG_B	 = build$(if $(CROSS),-$(CROSS_ARCH))-tiny-static
+IPK_ARCH ?= $(if $(filter armhf,$(PKG_ARCH_NAME)),arm_cortex-a7_neon-vfpv4,$(if \
+	    $(filter arm64,$(PKG_ARCH_NAME)),aarch64_cortex-a53,x86_64))
+
+pkg-static:
+	@$(MAKE) --no-print-directory STATIC=1 PROFILE=tiny B=$(PKG_B) all
+
+ipk: pkg-static
+	@sh init/openwrt/ipk.sh $(PKG_B)/bin $(PKG_OUT) $(IPK_ARCH) $(PKG_VERSION)
+
+.PHONY: pkg-static ipk

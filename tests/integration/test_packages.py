@@ -1,0 +1,336 @@
+# SPDX-License-Identifier: ISC
+"""test_packages - the OpenWrt package as opkg installs it (issue 15).
+
+`make ipk` (the static multi-call build, x86_64) is installed into a
+busybox root (Debian's busybox-static; chroot, so root only) the way opkg
+does it: control files to /usr/lib/opkg/info/, data unpacked, the file
+list and the conffiles' checksums recorded, then `postinst configure`
+inside the root.  OpenWrt's /lib/functions.sh and /etc/rc.common + procd
+are replaced by the small stand-ins of openwrt_shim/ (procd_close_instance
+starts the command in the background: no respawn, no ubus).  Checked: the
+archive's layout, that postinst makes the account, runs `facteur-keytool
+setup` (the password printed once) and starts the service; mail flows
+(submission, local delivery with DKIM, IMAP); an upgrade to a new version
+keeps the modified conffile (the new one as facteur.conf-opkg), the
+users, keys and mail; removal stops the daemons and leaves the data.
+
+Prints `# measure:` lines: package size, and the time from unpacking to
+the first mail read back.  Not tried here: real opkg, real procd, ubus,
+a real OpenWrt image, qemu-system."""
+
+import gzip
+import hashlib
+import imaplib
+import io
+import os
+import re
+import shutil
+import smtplib
+import socket
+import ssl
+import subprocess
+import sys
+import tarfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import facteur_test as ft  # noqa: E402
+from facteur_test import check  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+env = ft.Env()
+PKG = env.path('pkg')
+ALICE = 'alice@example.org'
+PORTS = [env.port() for _ in range(4)]
+SETUP_ARGS = ('--listen 127.0.0.1 --ports ' + ','.join(map(str, PORTS)) +
+              f' --user {ALICE}')
+STATE = {}
+
+
+def make(*args):
+    e = {k: v for k, v in os.environ.items()
+         if k not in ('MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKEOVERRIDES')}
+    return subprocess.run(['make', '-s', '--no-print-directory'] + list(args),
+                          cwd=ft.SRC, env=e, capture_output=True, text=True,
+                          timeout=400)
+
+
+def ar_members(path):
+    """[(name, bytes)] of an ar archive, checking its framing"""
+    data = open(path, 'rb').read()
+    if data[:8] != b'!<arch>\n':
+        raise ValueError('no ar magic')
+    out, pos = [], 8
+    while pos < len(data):
+        hdr = data[pos:pos + 60]
+        if hdr[58:60] != b'`\n':
+            raise ValueError(f'bad member header at {pos}')
+        name = hdr[:16].decode().strip()
+        size = int(hdr[48:58])
+        out.append((name, data[pos + 60:pos + 60 + size]))
+        pos += 60 + size + (size & 1)
+    return out
+
+
+def tar_of(blob):
+    return tarfile.open(fileobj=io.BytesIO(gzip.decompress(blob)))
+
+
+# ---- the busybox root, and opkg's steps --------------------------------
+
+ROOT = env.path('owrt')
+INFO = os.path.join(ROOT, 'usr/lib/opkg/info')
+
+
+def chroot(script, extra_env=None, timeout=120):
+    e = {'PATH': '/usr/sbin:/usr/bin:/sbin:/bin', 'HOME': '/root'}
+    e.update(extra_env or {})
+    return subprocess.run(['chroot', ROOT, '/bin/sh', '-c', script], env=e,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def make_root():
+    for d in ('bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'lib', 'tmp',
+              'var/run', 'var/log', 'root', 'dev', 'proc', 'usr/lib/opkg/info'):
+        os.makedirs(os.path.join(ROOT, d), exist_ok=True)
+    os.chmod(os.path.join(ROOT, 'tmp'), 0o1777)
+    shutil.copy2(shutil.which('busybox'), os.path.join(ROOT, 'bin/busybox'))
+    for name, text in (('etc/passwd', 'root:x:0:0:root:/root:/bin/ash\n'),
+                       ('etc/group', 'root:x:0:\n'),
+                       ('etc/shadow', 'root:*:0:0:99999:7:::\n'),
+                       ('etc/hosts', '127.0.0.1 localhost\n'),
+                       ('usr/lib/opkg/status', '')):
+        with open(os.path.join(ROOT, name), 'w', encoding='utf-8') as f:
+            f.write(text)
+    os.mknod(os.path.join(ROOT, 'dev/null'), 0o666 | 0o020000,
+             os.makedev(1, 3))
+    os.chmod(os.path.join(ROOT, 'dev/null'), 0o666)
+    shutil.copy(os.path.join(HERE, 'openwrt_shim/rc.common'),
+                os.path.join(ROOT, 'etc/rc.common'))
+    shutil.copy(os.path.join(HERE, 'openwrt_shim/functions.sh'),
+                os.path.join(ROOT, 'lib/functions.sh'))
+    os.symlink('busybox', os.path.join(ROOT, 'bin/sh'))
+    r = chroot('/bin/busybox --install -s')
+    check(r.returncode == 0, 'busybox installs its applets in the root',
+          r.stderr)
+
+
+def md5(path):
+    with open(path, 'rb') as f:
+        return hashlib.md5(f.read()).hexdigest()
+
+
+def opkg_install(ipk, upgrade=False):
+    """What opkg install/upgrade does, in its order; returns postinst's
+    CompletedProcess."""
+    members = dict(ar_members(ipk))
+    control = tar_of(members['control.tar.gz'])
+    names = {}
+    for m in control.getmembers():
+        if m.isfile():
+            names[os.path.basename(m.name)] = control.extractfile(m).read()
+    conffiles = names.get('conffiles', b'').decode().split()
+    # modified conffiles are kept (opkg: backup, unpack, restore and put
+    # the package's version next to it as FILE-opkg)
+    old = STATE.get('conffiles', {})
+    keep = {c: open(ROOT + c, 'rb').read() for c in conffiles
+            if upgrade and os.path.exists(ROOT + c) and md5(ROOT + c) != old.get(c)}
+    data = tar_of(members['data.tar.gz'])
+    listed = []
+    for m in data.getmembers():
+        path = os.path.normpath(os.path.join(ROOT, m.name))
+        if not m.isdir():
+            listed.append('/' + os.path.normpath(m.name))
+            if os.path.lexists(path):   # a running binary: unlink first
+                os.unlink(path)
+        data.extract(m, ROOT, set_attrs=True, numeric_owner=True)
+    for c, content in keep.items():
+        os.replace(ROOT + c, ROOT + c + '-opkg')
+        with open(ROOT + c, 'wb') as f:
+            f.write(content)
+    for n, blob in names.items():
+        p = os.path.join(INFO, f'facteur.{n}')
+        with open(p, 'wb') as f:
+            f.write(blob)
+        os.chmod(p, 0o755 if n in ('postinst', 'prerm') else 0o644)
+    with open(os.path.join(INFO, 'facteur.list'), 'w', encoding='utf-8') as f:
+        f.write('\n'.join(listed) + '\n')
+    if not upgrade:
+        STATE['conffiles'] = {c: md5(ROOT + c) for c in conffiles}
+    return chroot('/usr/lib/opkg/info/facteur.postinst configure',
+                  {'FACTEUR_DOMAIN': 'example.org',
+                   'FACTEUR_SETUP_ARGS': SETUP_ARGS})
+
+
+# ---- mail -----------------------------------------------------------------
+
+def no_verify():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def send(marker, password):
+    """submit through port 465; procd starts the three daemons at once, so
+    authd may still be loading its keys: 454 is retried for a while"""
+    deadline = time.time() + 20
+    with smtplib.SMTP_SSL('127.0.0.1', PORTS[2], context=no_verify(),
+                          timeout=30) as c:
+        while True:
+            try:
+                c.login(ALICE, password)
+                break
+            except smtplib.SMTPAuthenticationError as e:
+                if e.smtp_code != 454 or time.time() > deadline:
+                    raise
+                time.sleep(0.3)
+        c.sendmail(ALICE, ['postmaster@example.org'],
+                   f'From: {ALICE}\r\nTo: postmaster@example.org\r\n'
+                   f'Subject: {marker}\r\n\r\nthrough the package\r\n')
+
+
+def imap_subjects(password, marker):
+    """numbers of INBOX messages whose subject holds marker, or an error"""
+    deadline = time.time() + 15
+    while True:
+        m = imaplib.IMAP4_SSL('127.0.0.1', PORTS[3], ssl_context=no_verify(),
+                              timeout=30)
+        try:
+            try:
+                m.login(password[0], password[1])
+            except imaplib.IMAP4.error as e:
+                if b'UNAVAILABLE' not in str(e).encode() or \
+                        time.time() > deadline:
+                    raise
+                continue
+            m.select('INBOX')
+            typ, ids = m.search(None, 'SUBJECT', f'"{marker}"')
+            found = ids[0].split() if typ == 'OK' else []
+            if found:
+                typ, got = m.fetch(found[0], '(BODY.PEEK[])')
+                return found, got[0][1]
+        finally:
+            m.logout()
+        if time.time() > deadline:
+            return [], b''
+        time.sleep(0.2)
+
+
+def daemons_up():
+    return all(ft.wait_port(p, 20) for p in PORTS)
+
+
+# ---- tests ------------------------------------------------------------------
+
+def test_build_ipk():
+    for v in ('0.1-1', '0.1-2'):
+        r = make('ipk', f'PKG_OUT={PKG}', f'PKG_VERSION={v}')
+        check(r.returncode == 0, f'make ipk PKG_VERSION={v}', r.stderr[-3000:])
+    ipk = os.path.join(PKG, 'facteur_0.1-1_x86_64.ipk')
+    STATE['ipk'] = ipk
+    STATE['ipk2'] = os.path.join(PKG, 'facteur_0.1-2_x86_64.ipk')
+    members = ar_members(ipk)
+    check([n for n, _ in members] == ['debian-binary', 'control.tar.gz',
+                                      'data.tar.gz'],
+          'ar members in opkg\'s order', [n for n, _ in members])
+    check(members[0][1] == b'2.0\n', 'debian-binary is 2.0')
+    r = subprocess.run(['dpkg-deb', '-f', ipk, 'Package', 'Architecture',
+                        'Version'], capture_output=True, text=True)
+    check(r.returncode == 0 and 'Architecture: x86_64' in r.stdout,
+          'dpkg-deb reads the control fields', r.stdout + r.stderr)
+    data = tar_of(members[2][1]).getnames()
+    for want in ('./usr/sbin/facteur', './usr/sbin/facteur-smtpd',
+                 './etc/init.d/facteur', './etc/facteur/facteur.conf',
+                 './lib/upgrade/keep.d/facteur'):
+        check(want in data, f'data.tar.gz has {want}', data)
+    print(f'# measure: ipk x86_64: {os.path.getsize(ipk)} bytes', flush=True)
+
+
+def test_install_and_mail():
+    make_root()
+    start = time.time()
+    r = opkg_install(STATE['ipk'])
+    check(r.returncode == 0, 'postinst configure exits 0', r.stderr[-2000:])
+    m = re.search(r'password    (\S+)   \(shown only this once', r.stdout)
+    if not check(m is not None, 'postinst prints the first password',
+                 r.stdout[-1500:] + r.stderr[-1500:]):
+        return
+    STATE['pw'] = m.group(1)
+    passwd = open(os.path.join(ROOT, 'etc/passwd'), encoding='utf-8').read()
+    check('\n_facteur:x:' in passwd, 'postinst made the _facteur account',
+          passwd)
+    conf = open(os.path.join(ROOT, 'etc/facteur/facteur.conf'),
+                encoding='utf-8').read()
+    check('domains   = example.org' in conf and
+          'state_dir = /srv/facteur/state' in conf,
+          'the placeholder became a real configuration, data in /srv/facteur',
+          conf)
+    check(os.path.exists(os.path.join(ROOT, 'etc/rc.d/S90facteur')),
+          'the service is enabled')
+    if not check(daemons_up(), 'authd, smtpd and imapd listen after '
+                 'postinst'):
+        return
+    send('ipk-first', STATE['pw'])
+    found, body = imap_subjects((ALICE, STATE['pw']), 'ipk-first')
+    check(len(found) == 1 and b'DKIM-Signature:' in body,
+          'mail submitted through the package is delivered, signed and '
+          'read back over IMAP', body[:400])
+    print(f'# measure: ipk unpack to mail read back: {time.time() - start:.2f}'
+          ' s', flush=True)
+
+
+def test_upgrade_keeps_everything():
+    if 'pw' not in STATE:
+        check(False, 'upgrade: needs the first install')
+        return
+    conf = os.path.join(ROOT, 'etc/facteur/facteur.conf')
+    before_conf = md5(conf)
+    keys = sorted(os.listdir(os.path.join(ROOT, 'srv/facteur/state/dkim')))
+    key_sums = [md5(os.path.join(ROOT, 'srv/facteur/state/dkim', k))
+                for k in keys]
+    r = opkg_install(STATE['ipk2'], upgrade=True)
+    check(r.returncode == 0 and 'password' not in r.stdout,
+          'upgrade: postinst runs no second setup', r.stdout + r.stderr)
+    check(md5(conf) == before_conf, 'upgrade: facteur.conf kept')
+    check(os.path.exists(conf + '-opkg'),
+          'upgrade: the package\'s version is facteur.conf-opkg')
+    check([md5(os.path.join(ROOT, 'srv/facteur/state/dkim', k))
+           for k in keys] == key_sums, 'upgrade: DKIM keys kept')
+    if not check(daemons_up(), 'upgrade: the daemons run again'):
+        return
+    found, _ = imap_subjects((ALICE, STATE['pw']), 'ipk-first')
+    check(len(found) == 1, 'upgrade: the old mail and the password are kept')
+    send('ipk-second', STATE['pw'])
+    found, _ = imap_subjects((ALICE, STATE['pw']), 'ipk-second')
+    check(len(found) == 1, 'upgrade: mail flows after the upgrade')
+
+
+def test_remove():
+    r = chroot('/usr/lib/opkg/info/facteur.prerm remove')
+    check(r.returncode == 0, 'prerm remove exits 0', r.stderr)
+    time.sleep(0.5)
+    gone = True
+    for p in PORTS:
+        try:
+            socket.create_connection(('127.0.0.1', p), timeout=1).close()
+            gone = False
+        except OSError:
+            pass
+    check(gone, 'prerm stops the daemons')
+    check(os.path.exists(os.path.join(ROOT, 'srv/facteur/state/users.db')),
+          'the users and mail stay after removal')
+
+
+def stop_leftovers():
+    """whatever a failed test left running"""
+    if os.path.exists(os.path.join(ROOT, 'etc/rc.common')):
+        chroot('/etc/init.d/facteur stop 2>/dev/null')
+
+
+if os.geteuid() != 0 or not shutil.which('busybox'):
+    print('# skipped: needs root (chroot) and busybox (busybox-static)')
+    env.cleanup()
+    sys.exit(ft.summary())
+ft.run_tests(env, [test_build_ipk, test_install_and_mail,
+                   test_upgrade_keeps_everything, test_remove, stop_leftovers])
