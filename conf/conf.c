@@ -48,6 +48,7 @@ enum conf_section {
 	SEC_RELAY,
 	SEC_DKIM,
 	SEC_IMAP,
+	SEC_POP3,
 	SEC_QUEUE,
 	SEC_DNS,
 	SEC_INBOUND,
@@ -56,7 +57,7 @@ enum conf_section {
 };
 
 static const char *const conf_section_names[SEC_N] = {
-	"top", "tls", "smtp", "relay", "dkim", "imap", "queue", "dns",
+	"top", "tls", "smtp", "relay", "dkim", "imap", "pop3", "queue", "dns",
 	"inbound",
 };
 
@@ -143,6 +144,12 @@ static const struct conf_key conf_keys[] = {
 	{ SEC_IMAP, "max_literal", T_SIZE, false, NULL, OFF(imap.max_literal),
 	    1 * KiB, 2 * GiB },
 	{ SEC_IMAP, "timeout", T_DURATION, false, "30m", OFF(imap.timeout),
+	    1, DAY },
+
+	{ SEC_POP3, "listen", T_ADDRS, true, NULL, OFF(pop3.listen), 0, 0 },
+	{ SEC_POP3, "listen_starttls", T_ADDRS, true, NULL,
+	    OFF(pop3.listen_starttls), 0, 0 },
+	{ SEC_POP3, "timeout", T_DURATION, false, "10m", OFF(pop3.timeout),
 	    1, DAY },
 
 	{ SEC_QUEUE, "retry", T_DURATION, false, "5m", OFF(queue.retry),
@@ -868,7 +875,7 @@ conf_header(struct conf_parse *p, char *s)
 			break;
 	if (sec == SEC_N) {
 		conf_err(p, p->line, "unknown section [%s], expected one of "
-		    "[tls] [smtp] [relay] [dkim] [imap] [queue] [dns] "
+		    "[tls] [smtp] [relay] [dkim] [imap] [pop3] [queue] [dns] "
 		    "[inbound]",
 		    conf_got(got, sizeof(got), name));
 		return;
@@ -977,6 +984,8 @@ conf_check_tls(struct conf_parse *p)
 		{ SEC_SMTP, "submissions" },
 		{ SEC_IMAP, "listen" },
 		{ SEC_IMAP, "listen_starttls" },
+		{ SEC_POP3, "listen" },
+		{ SEC_POP3, "listen_starttls" },
 	};
 	unsigned line;
 	size_t i;
@@ -1031,6 +1040,7 @@ conf_check(struct conf_parse *p)
 		conf_err(p, 0, "expected a \"domains\" line");
 	conf_check_tls(p);
 	conf_check_relay(p);
+	c->pop3.enabled = p->sec_line[SEC_POP3] != 0;
 	c->dns.resolver_set = conf_key_line(p, SEC_DNS, "resolver") != 0;
 	if (c->queue.retry > c->queue.max_retry)
 		conf_err(p, conf_key_line(p, SEC_QUEUE, "retry") ?
@@ -1152,6 +1162,8 @@ conf_free(struct conf **confp)
 	free(c->smtp.submissions.v);
 	free(c->imap.listen.v);
 	free(c->imap.listen_starttls.v);
+	free(c->pop3.listen.v);
+	free(c->pop3.listen_starttls.v);
 	free(c->file);
 	free(c->hostname);
 	free(c->state_dir);
@@ -1346,6 +1358,13 @@ conf_dump(const struct conf *c, FILE *out)
 	    conf_fmt_size(v, sizeof(v), c->imap.max_literal));
 	fprintf(out, "timeout = %s\n",
 	    conf_fmt_duration(v, sizeof(v), c->imap.timeout));
+	if (c->pop3.enabled) {
+		fprintf(out, "\n[pop3]\n");
+		conf_dump_addrs(out, "listen", &c->pop3.listen);
+		conf_dump_addrs(out, "listen_starttls", &c->pop3.listen_starttls);
+		fprintf(out, "timeout = %s\n",
+		    conf_fmt_duration(v, sizeof(v), c->pop3.timeout));
+	}
 	fprintf(out, "\n[queue]\nretry = %s\n",
 	    conf_fmt_duration(v, sizeof(v), c->queue.retry));
 	fprintf(out, "max_retry = %s\n",

@@ -100,6 +100,13 @@ struct conf {
 	} imap;
 
 	struct {
+		bool		 enabled;	/* the [pop3] section is present */
+		struct conf_addrs listen;	/* implicit TLS (995) */
+		struct conf_addrs listen_starttls;	/* STLS (110) */
+		unsigned	 timeout;	/* seconds, default 600 (RFC 1939 3) */
+	} pop3;
+
+	struct {
 		unsigned	 retry;		/* seconds, default 5m */
 		unsigned	 max_retry;	/* default 4h */
 		unsigned	 expire;	/* default 5d */

@@ -42,6 +42,7 @@
 #include "ipc.h"
 #include "imapd.h"
 #include "log.h"
+#include "pop3.h"
 #include "priv.h"
 #include "tls.h"
 #include "xmem.h"
@@ -53,6 +54,7 @@ struct imapd imapd;
 struct listener {
 	struct ev_io	 io;
 	bool		 implicit_tls;
+	bool		 pop3;		/* [pop3], not [imap] */
 };
 
 static struct listener *listeners;
@@ -100,7 +102,10 @@ listener_cb(struct ev_io *io, unsigned events, void *arg)
 		    NULL, 0, NI_NUMERICHOST) != 0)
 			memcpy(host, "unknown", 8);
 		imapd.nsessions++;
-		session_start(fd, host, l->implicit_tls);
+		if (l->pop3)
+			pop3_start(fd, host, l->implicit_tls);
+		else
+			session_start(fd, host, l->implicit_tls);
 	}
 }
 
@@ -140,7 +145,7 @@ listen_on(const struct conf_addr *a)
 }
 
 static void
-add_listeners(const struct conf_addrs *as, bool implicit_tls)
+add_listeners(const struct conf_addrs *as, bool implicit_tls, bool pop3)
 {
 	size_t i;
 	struct listener *l;
@@ -151,9 +156,11 @@ add_listeners(const struct conf_addrs *as, bool implicit_tls)
 		l = &listeners[nlisteners++];
 		memset(l, 0, sizeof(*l));
 		l->implicit_tls = implicit_tls;
+		l->pop3 = pop3;
 		l->io.fd = listen_on(&as->v[i]);
-		log_info("listening on %s:%u%s", as->v[i].host, as->v[i].port,
-		    implicit_tls ? " (tls)" : " (starttls)");
+		log_info("listening on %s:%u %s%s", as->v[i].host, as->v[i].port,
+		    pop3 ? "pop3" : "imap", implicit_tls ? " (tls)" :
+		    " (starttls)");
 	}
 }
 
@@ -278,7 +285,8 @@ worker_master_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
 		}
 		return;
 	}
-	if (m->hdr.type != IMAPD_MSG_SESSION || m->fd == -1 ||
+	if ((m->hdr.type != IMAPD_MSG_SESSION &&
+	    m->hdr.type != IMAPD_MSG_POP3) || m->fd == -1 ||
 	    !ipc_get_str(m, &user, &n) || !ipc_get_str(m, &addr, &n) ||
 	    !ipc_get_str(m, &tag, &n) || !ipc_get_u32(m, &id) ||
 	    !ipc_get_end(m) || strcmp(user, imapd.worker_user) != 0) {
@@ -289,7 +297,10 @@ worker_master_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
 	}
 	ev_timer_del(&worker_idle);
 	imapd.nsessions++;
-	session_start_worker(m->fd, addr, tag, id);
+	if (m->hdr.type == IMAPD_MSG_POP3)
+		pop3_start_worker(m->fd, addr, id);
+	else
+		session_start_worker(m->fd, addr, tag, id);
 }
 
 static void
@@ -518,7 +529,8 @@ master_login_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
 	struct worker *w;
 	struct ipc_out o;
 
-	if (m->hdr.type != IMAPD_MSG_SESSION || m->fd == -1 ||
+	if ((m->hdr.type != IMAPD_MSG_SESSION &&
+	    m->hdr.type != IMAPD_MSG_POP3) || m->fd == -1 ||
 	    !ipc_get_str(m, &user, &ulen) || !ipc_get_str(m, &addr, &alen) ||
 	    !ipc_get_str(m, &tag, &tlen) || !ipc_get_u32(m, &id) ||
 	    !ipc_get_end(m) || ulen == 0 || ulen > 255 || alen > 63 ||
@@ -543,7 +555,7 @@ master_login_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
 	ipc_put_str(&o, addr);
 	ipc_put_str(&o, tag);
 	ipc_put_u32(&o, id);
-	if (ipc_send(&w->ch, IMAPD_MSG_SESSION, id, m->fd, &o) == -1)
+	if (ipc_send(&w->ch, m->hdr.type, id, m->fd, &o) == -1)
 		log_warnx("master: cannot pass a session to user=%s", user);
 }
 
@@ -677,10 +689,11 @@ master_reload(int sig, void *arg)
 	}
 	if ((nc = daemon_reload_conf(file)) == NULL)
 		return;
-	if (nc->imap.listen.n + nc->imap.listen_starttls.n == 0 ||
+	if (nc->imap.listen.n + nc->imap.listen_starttls.n +
+	    nc->pop3.listen.n + nc->pop3.listen_starttls.n == 0 ||
 	    nc->tls.cert == NULL || nc->tls.key == NULL) {
-		log_warnx("reload: %s: [imap] needs listen and [tls] cert and "
-		    "key, keeping the running configuration", file);
+		log_warnx("reload: %s: [imap] or [pop3] needs listen and [tls] "
+		    "cert and key, keeping the running configuration", file);
 		conf_free(&nc);
 		return;
 	}
@@ -693,6 +706,9 @@ master_reload(int sig, void *arg)
 	if (!addrs_equal(&nc->imap.listen, &imapd.conf->imap.listen) ||
 	    !addrs_equal(&nc->imap.listen_starttls,
 	    &imapd.conf->imap.listen_starttls) ||
+	    !addrs_equal(&nc->pop3.listen, &imapd.conf->pop3.listen) ||
+	    !addrs_equal(&nc->pop3.listen_starttls,
+	    &imapd.conf->pop3.listen_starttls) ||
 	    strcmp(nc->run_dir, imapd.conf->run_dir) != 0 ||
 	    strcmp(nc->user, imapd.conf->user) != 0)
 		log_warnx("reload: listen addresses, run_dir and user take "
@@ -735,16 +751,20 @@ main(int argc, char *argv[])
 	imapd.conf = conf_load_or_die(file);
 	store_junk_folder(imapd.conf->inbound.junk_folder);
 	log_init("imapd", debug || imapd.conf->log_stderr, debug);
-	if (imapd.conf->imap.listen.n + imapd.conf->imap.listen_starttls.n == 0)
-		fatalx("%s: [imap] needs listen or listen_starttls", file);
+	if (imapd.conf->imap.listen.n + imapd.conf->imap.listen_starttls.n +
+	    imapd.conf->pop3.listen.n + imapd.conf->pop3.listen_starttls.n == 0)
+		fatalx("%s: [imap] or [pop3] needs listen or listen_starttls",
+		    file);
 	if (imapd.conf->tls.cert == NULL || imapd.conf->tls.key == NULL)
 		fatalx("%s: [tls] cert and key are needed for IMAP", file);
 	signal(SIGPIPE, SIG_IGN);
 	if ((imapd.tls = tls_server_ctx(imapd.conf->tls.cert,
 	    imapd.conf->tls.key)) == NULL)
 		fatalx("cannot load TLS certificate %s", imapd.conf->tls.cert);
-	add_listeners(&imapd.conf->imap.listen, true);
-	add_listeners(&imapd.conf->imap.listen_starttls, false);
+	add_listeners(&imapd.conf->imap.listen, true, false);
+	add_listeners(&imapd.conf->imap.listen_starttls, false, false);
+	add_listeners(&imapd.conf->pop3.listen, true, true);
+	add_listeners(&imapd.conf->pop3.listen_starttls, false, true);
 	if (geteuid() != 0)
 		log_warnx("not running as root: keeping uid %u (no privilege "
 		    "drop, no chroot)", (unsigned)geteuid());

@@ -60,6 +60,8 @@ enum imapd_role {
  * if still idle (empty payloads) */
 #define IMAPD_MSG_IDLE		2
 #define IMAPD_MSG_EXIT		3
+/* login -> master -> worker: a POP3 session, payload as SESSION (tag "") */
+#define IMAPD_MSG_POP3		4
 
 enum sess_wait {
 	SW_NONE,
