@@ -9,7 +9,9 @@
  * Never logs a password; user names and addresses are escaped first.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "authd.h"
 #include "conf.h"
@@ -66,6 +68,52 @@ userdb_to_res(enum userdb_res r)
 	}
 }
 
+static int
+first_user(const char *key, const char *val, void *arg)
+{
+	char **out = arg;
+
+	(void)val;
+	*out = xstrdup(key);
+	return 1;			/* the first one is enough */
+}
+
+/*
+ * postmaster_resolve - RFC 5321 4.5.1: postmaster@ of every local domain
+ * must take mail.  When no user or alias has that address, it goes to
+ * `postmaster` of the configuration, else to the first user of users.db
+ * in key order (the database keeps no creation time), said once in the
+ * log.  USERDB_NOTFOUND when addr is not a postmaster or there is no user.
+ */
+static enum userdb_res
+postmaster_resolve(const char *addr, struct userdb_list *l)
+{
+	static char *logged;
+	char *target = NULL;
+	const char *at = strrchr(addr, '@');
+	enum userdb_res res;
+
+	if (at == NULL || at - addr != 10 || strncasecmp(addr, "postmaster", 10) != 0 ||
+	    !conf_is_local_domain(authd.conf, at + 1, strlen(at + 1)))
+		return USERDB_NOTFOUND;
+	if (authd.conf->postmaster != NULL)
+		target = xstrdup(authd.conf->postmaster);
+	else if (userdb_foreach(authd.udb, USERDB_USERS, first_user, &target) == -1)
+		return USERDB_ERROR;
+	if (target == NULL)
+		return USERDB_NOTFOUND;
+	res = userdb_resolve(authd.udb, target, l);
+	if (res == USERDB_OK && (logged == NULL || strcmp(logged, target) != 0)) {
+		log_info("postmaster@ of the local domains goes to %s%s", target,
+		    authd.conf->postmaster ? "" : " (the first user; set "
+		    "postmaster = in the configuration to choose)");
+		free(logged);
+		logged = xstrdup(target);
+	}
+	free(target);
+	return res;
+}
+
 static void
 req_rcpt(struct authd_peer *p, const struct authd_req *r)
 {
@@ -73,6 +121,8 @@ req_rcpt(struct authd_peer *p, const struct authd_req *r)
 	enum userdb_res res;
 
 	res = userdb_resolve(authd.udb, r->address, &l);
+	if (res == USERDB_NOTFOUND)
+		res = postmaster_resolve(r->address, &l);
 	if (res == USERDB_OK)
 		reply_list(p, r->id, &l);
 	else

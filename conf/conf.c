@@ -107,6 +107,7 @@ static const struct conf_key conf_keys[] = {
 	    OFF(mail_dir), 0, 0 },
 	{ SEC_TOP, "run_dir", T_PATH, false, "/run/facteur", OFF(run_dir), 0, 0 },
 	{ SEC_TOP, "user", T_STRING, false, "_facteur", OFF(user), 0, 0 },
+	{ SEC_TOP, "postmaster", T_STRING, false, NULL, OFF(postmaster), 0, 0 },
 	{ SEC_TOP, "log", T_LOG, false, "syslog", OFF(log_stderr), 0, 0 },
 
 	{ SEC_TLS, "cert", T_PATH, false, NULL, OFF(tls.cert), 0, 0 },
@@ -1005,6 +1006,22 @@ conf_check_tls(struct conf_parse *p)
 			    need[i].name);
 }
 
+/* conf_check_postmaster - postmaster names a mailbox of a local domain */
+static void
+conf_check_postmaster(struct conf_parse *p)
+{
+	const char *pm = p->c->postmaster, *at;
+
+	if (pm == NULL)
+		return;
+	at = strrchr(pm, '@');
+	if (at == NULL || at == pm ||
+	    !conf_is_local_domain(p->c, at + 1, strlen(at + 1)))
+		conf_err(p, conf_key_line(p, SEC_TOP, "postmaster"),
+		    "expected postmaster = an address of one of the domains, "
+		    "got \"%s\"", pm);
+}
+
 /* conf_check_relay - a smarthost needs a host; a login needs a secret */
 static void
 conf_check_relay(struct conf_parse *p)
@@ -1041,6 +1058,7 @@ conf_check(struct conf_parse *p)
 	conf_check_tls(p);
 	conf_check_relay(p);
 	c->pop3.enabled = p->sec_line[SEC_POP3] != 0;
+	conf_check_postmaster(p);
 	c->dns.resolver_set = conf_key_line(p, SEC_DNS, "resolver") != 0;
 	if (c->queue.retry > c->queue.max_retry)
 		conf_err(p, conf_key_line(p, SEC_QUEUE, "retry") ?
@@ -1170,6 +1188,7 @@ conf_free(struct conf **confp)
 	free(c->mail_dir);
 	free(c->run_dir);
 	free(c->user);
+	free(c->postmaster);
 	free(c->tls.cert);
 	free(c->tls.key);
 	free(c->relay.host);
@@ -1321,6 +1340,8 @@ conf_dump(const struct conf *c, FILE *out)
 	fprintf(out, "\nstate_dir = %s\nmail_dir = %s\nrun_dir = %s\n"
 	    "user = %s\nlog = %s\n", c->state_dir, c->mail_dir, c->run_dir,
 	    c->user, c->log_stderr ? "stderr" : "syslog");
+	if (c->postmaster != NULL)
+		fprintf(out, "postmaster = %s\n", c->postmaster);
 	if (c->tls.cert != NULL || c->tls.key != NULL)
 		fprintf(out, "\n[tls]\ncert = %s\nkey = %s\n",
 		    c->tls.cert ? c->tls.cert : "", c->tls.key ? c->tls.key : "");

@@ -59,6 +59,7 @@ struct conf {
 	char		*mail_dir;	/* with %d and %u */
 	char		*run_dir;
 	char		*user;
+	char		*postmaster;	/* who gets postmaster@ (RFC 5321 4.5.1) */
 	bool		 log_stderr;	/* log = stderr */
 
 	struct {
