@@ -222,8 +222,8 @@ dns_name_norm(const char *in, char *out, size_t outsz)
 	for (i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)in[i];
 
-		/* c-ares reads '\' as an escape; controls and space are junk */
-		if (ch <= ' ' || ch == '\\' || ch == 0x7f)
+		/* c-ares reads '\' as an escape; controls are junk */
+		if (ch < ' ' || ch == '\\' || ch == 0x7f)
 			return false;
 		if (ch == '.') {
 			if (label == 0)
