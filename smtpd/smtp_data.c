@@ -6,6 +6,7 @@
  * smuggling reports): only <CRLF>.<CRLF> ends the message; a line ends only
  * at CRLF.  A bare LF or bare CR anywhere, a NUL byte, a text line longer
  * than 1000 octets (RFC 5321 4.5.3.1.6) or a message larger than max_size
+ * (counted as RFC 1870 does: CRLF line ends, stuffed dots not counted)
  * marks the message bad; we keep reading to the real end so the session
  * stays in sync, and the session then rejects the whole message.  Output is
  * the message with LF line endings, as Maildir stores it.
@@ -38,7 +39,10 @@ smtp_data_put(struct smtp_data *d, char c, char *out, size_t *o)
 		d->errors |= DATA_ERR_LONG_LINE;
 	if (c == '\n')
 		d->linelen = 0;
-	if (++d->size > d->max)
+	d->size++;
+	/* RFC 1870: the limit is in octets as sent, CRLF line ends */
+	d->wire += c == '\n' ? 2 : 1;
+	if (d->wire > d->max)
 		d->errors |= DATA_ERR_TOO_BIG;
 	if (d->errors == 0)
 		out[(*o)++] = c;

@@ -164,6 +164,7 @@ struct smtp_data {
 	unsigned	 errors;	/* DATA_ERR_* seen so far */
 	size_t		 linelen;
 	uint64_t	 size;		/* bytes of output (LF form) */
+	uint64_t	 wire;		/* the same with CRLF: what max counts */
 	uint64_t	 max;		/* max_size */
 };
 

@@ -283,6 +283,15 @@ def test_size_limits():
           'message over max_size -> 552 5.3.4 after the final dot', text)
     code, text = c.cmd('NOOP')
     check(code == 250, 'session continues after the oversize message', text)
+
+    # RFC 1870 counts octets as sent: empty lines are 2 each though the
+    # Maildir stores 1 (issue 13: twice max_size got through)
+    s3 = mark('emptylines')
+    blank = message(s3, b'\r\n' * (MAX_SIZE // 2 + 1024))
+    code, text = c.mail_transaction(SENDER, [ALICE], blank)
+    check(code == 552 and '5.3.4' in text,
+          f'{len(blank)} octets of mostly empty lines (max {MAX_SIZE}) -> 552',
+          text)
     check(c.pending() == b'', 'no extra reply after the oversize message')
 
     # just under the limit: 2 KiB of room for the trace headers and slack
@@ -297,6 +306,7 @@ def test_size_limits():
     c.close()
     check_delivered(ALICE, s2, near, what='near-max-size message')
     not_delivered(f'<{s}@remote.test>', 'oversize message', wait=0.2)
+    not_delivered(f'<{s3}@remote.test>', 'empty-line message', wait=0.1)
 
 
 # -- bad input -----------------------------------------------------------------

@@ -295,19 +295,25 @@ test_long_lines(void)
 	free(want);
 }
 
-/* max_size counts output (LF form) bytes: over it the message is flagged */
+/*
+ * max_size counts what RFC 1870 counts: octets on the wire with CRLF line
+ * ends, without the stuffed dots; over it the message is flagged
+ */
 static void
 test_too_big(void)
 {
-	check_case("9 of 10", S("01234567\r\n.\r\n"), 10, true, 13, 0,
+	check_case("10 of 10", S("01234567\r\n.\r\n"), 10, true, 13, 0,
 	    S("01234567\n"));
-	check_case("10 of 10", S("012345678\r\n.\r\n"), 10, true, 14, 0,
-	    S("012345678\n"));
-	check_case("11 of 10", S("0123456789\r\n.\r\n"), 10, true, 15,
+	check_case("11 of 10", S("012345678\r\n.\r\n"), 10, true, 14,
 	    DATA_ERR_TOO_BIG, NULL, 0);
-	/* stuffed dots and CRs do not count */
-	check_case("dots", S("..........\r\n.\r\n"), 10, true, 15, 0,
-	    S(".........\n"));
+	/* an empty line is 2 octets, though 1 is stored */
+	check_case("empty lines", S("\r\n\r\n\r\n\r\n\r\n\r\n.\r\n"), 10, true,
+	    15, DATA_ERR_TOO_BIG, NULL, 0);
+	check_case("5 empty lines", S("\r\n\r\n\r\n\r\n\r\n.\r\n"), 10, true,
+	    13, 0, S("\n\n\n\n\n"));
+	/* stuffed dots do not count */
+	check_case("dots", S(".........\r\n.\r\n"), 10, true, 14, 0,
+	    S("........\n"));
 	/* the end is still found long after the limit */
 	check_case("far", S("0123456789\r\n0123456789\r\n..\r\n.\r\nQUIT\r\n"),
 	    10, true, 31, DATA_ERR_TOO_BIG, NULL, 0);
