@@ -121,131 +121,6 @@ cmd_select(struct imap_session *s, const struct imap_cmd *c, bool ro)
 	    ro ? "READ-ONLY" : "READ-WRITE", c->name);
 }
 
-/* ---- LIST / LSUB ---- */
-
-struct list_ctx {
-	struct imap_session *s;
-	char		 pat[512];
-	bool		 lsub;
-	bool		 special_only;
-	bool		 subscribed_only;
-	char		**names;
-	size_t		 n;
-};
-
-/* RFC 3501 6.3.8: '*' matches anything, '%' anything but the separator */
-static bool
-list_match(const char *pat, const char *name)
-{
-	const char *n;
-
-	for (; *pat; pat++, name++) {
-		if (*pat == '*' || *pat == '%') {
-			for (n = name;; n++) {
-				if (list_match(pat + 1, n))
-					return true;
-				if (*n == '\0' || (*pat == '%' && *n == '.'))
-					return false;
-			}
-		}
-		if (*name == '\0' || *pat != *name)
-			return false;
-	}
-	return *name == '\0';
-}
-
-static void
-list_collect(const char *name, void *arg)
-{
-	struct list_ctx *l = arg;
-
-	l->names = xreallocarray(l->names, l->n + 1, sizeof(*l->names));
-	l->names[l->n++] = xstrdup(name);
-}
-
-static int
-str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void
-list_emit(struct list_ctx *l, const char *name)
-{
-	struct buf b;
-	const char *su = store_special_use(name);
-	bool children = false;
-	size_t i, nl = strlen(name);
-
-	if (!list_match(l->pat, name))
-		return;
-	if ((l->lsub || l->subscribed_only) && !store_subscribed(l->s->root, name))
-		return;
-	if (l->special_only && su == NULL)
-		return;
-	for (i = 0; i < l->n; i++)
-		if (strncmp(l->names[i], name, nl) == 0 &&
-		    l->names[i][nl] == '.')
-			children = true;
-	buf_init(&b, 0);
-	buf_printf(&b, "* %s (%s%s%s) \".\" ", l->lsub ? "LSUB" : "LIST",
-	    children ? "\\HasChildren" : "\\HasNoChildren", su ? " " : "",
-	    su ? su : "");
-	imap_put_string(&b, name, nl);
-	buf_puts(&b, "\r\n");
-	session_write(l->s, buf_head(&b), b.len);
-	buf_free(&b);
-}
-
-void
-cmd_list(struct imap_session *s, const struct imap_cmd *c, bool lsub)
-{
-	struct list_ctx l;
-	const struct imap_arg *a = c->args, *o;
-	const char *ref, *pat;
-	size_t i;
-
-	memset(&l, 0, sizeof(l));
-	l.s = s;
-	l.lsub = lsub;
-	/* RFC 5258 selection options, as used with RFC 6154 */
-	if (!lsub && a && a->type == IMAP_ARG_LIST) {
-		for (o = a->child; o; o = o->next) {
-			if (imap_arg_is(o, "SPECIAL-USE"))
-				l.special_only = true;
-			else if (imap_arg_is(o, "SUBSCRIBED"))
-				l.subscribed_only = true;
-		}
-		a = a->next;
-	}
-	ref = cmd_arg_str(a);
-	pat = a ? cmd_arg_str(a->next) : NULL;
-	if (ref == NULL || pat == NULL) {
-		session_tagged(s, "BAD %s reference pattern", c->name);
-		return;
-	}
-	if (*pat == '\0' && !lsub) {
-		session_reply(s, "* LIST (\\Noselect) \".\" \"\"");
-		session_tagged(s, "OK LIST completed");
-		return;
-	}
-	if (!bsnprintf(l.pat, sizeof(l.pat), "%s%s", ref, pat)) {
-		session_tagged(s, "BAD pattern too long");
-		return;
-	}
-	/* INBOX is case-insensitive (RFC 3501 5.1) */
-	if (strncasecmp(l.pat, "INBOX", 5) == 0)
-		memcpy(l.pat, "INBOX", 5);
-	store_list(s->root, list_collect, &l);
-	qsort(l.names + 1, l.n - 1, sizeof(*l.names), str_cmp);
-	for (i = 0; i < l.n; i++)
-		list_emit(&l, l.names[i]);
-	for (i = 0; i < l.n; i++)
-		free(l.names[i]);
-	free(l.names);
-	session_tagged(s, "OK %s completed", c->name);
-}
-
 /* ---- STATUS ---- */
 
 void
@@ -313,7 +188,8 @@ cmd_status(struct imap_session *s, const struct imap_cmd *c)
 void
 cmd_mailbox(struct imap_session *s, const struct imap_cmd *c)
 {
-	char dir[PATH_MAX], dir2[PATH_MAX], nm[512];
+	char dir[PATH_MAX], dir2[PATH_MAX], nm[STORE_NAME_MAX + 2];
+	struct imap_arg one;
 	const char *name, *to;
 	size_t n;
 	int r;
@@ -322,23 +198,31 @@ cmd_mailbox(struct imap_session *s, const struct imap_cmd *c)
 		session_tagged(s, "BAD mailbox name expected");
 		return;
 	}
-	if (!cmd_mailbox_dir(s, c->args, dir, sizeof(dir), &name))
+	one = *c->args;
+	if (strcasecmp(c->name, "CREATE") == 0 && imap_arg_astring(&one) &&
+	    one.len > 1 && one.len < sizeof(nm) && one.s[one.len - 1] == '.') {
+		/* a trailing separator only says "will have children"
+		 * (RFC 3501 6.3.3): the name is the one without it */
+		memcpy(nm, one.s, one.len - 1);
+		nm[one.len - 1] = '\0';
+		one.s = nm;
+		one.len--;
+	}
+	if (!cmd_mailbox_dir(s, &one, dir, sizeof(dir), &name))
 		return;
-	/* a trailing separator on CREATE only says "will have children" */
 	if (!bstrcpy(nm, name, sizeof(nm))) {
 		session_tagged(s, "NO name too long");
 		return;
 	}
 	n = strlen(nm);
 	if (strcasecmp(c->name, "CREATE") == 0) {
-		if (n > 1 && nm[n - 1] == '.')
-			nm[n - 1] = '\0';
 		r = store_create(s->root, nm);
 		if (r == -1 && errno == EEXIST) {
 			session_tagged(s, "NO [ALREADYEXISTS] mailbox exists");
 			return;
 		}
-		(void)store_subscribe(s->root, nm, true);
+		/* not subscribed: clients that want it SUBSCRIBE (as on
+		 * Dovecot; imaptest's subscribe script relies on it) */
 	} else if (strcasecmp(c->name, "DELETE") == 0) {
 		if (s->f && s->fname && strcmp(s->fname, nm) == 0)
 			session_unselect(s);
@@ -348,7 +232,16 @@ cmd_mailbox(struct imap_session *s, const struct imap_cmd *c)
 	} else if (strcasecmp(c->name, "RENAME") == 0) {
 		if (!cmd_mailbox_dir(s, c->args->next, dir2, sizeof(dir2), &to))
 			return;
+		if (strncmp(to, nm, n) == 0 && to[n] == '.') {
+			session_tagged(s, "NO [CANNOT] cannot move a mailbox "
+			    "into itself");
+			return;
+		}
 		r = store_rename(s->root, nm, to);
+		if (r == -1 && errno == EEXIST) {
+			session_tagged(s, "NO [ALREADYEXISTS] %s exists", to);
+			return;
+		}
 		if (r == 0 && store_subscribed(s->root, nm)) {
 			(void)store_subscribe(s->root, nm, false);
 			(void)store_subscribe(s->root, to, true);

@@ -15,6 +15,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "imap_parser.h"
 #include "xmem.h"
@@ -425,7 +426,26 @@ is_atom_char(unsigned char c, bool in_section)
 {
 	if (c <= 0x20 || c >= 0x7f || (in_section && c == ']'))
 		return false;
-	return strchr("(){\"[", c) == NULL;
+	return strchr("(){\"", c) == NULL;
+}
+
+/*
+ * section_kw - does "[" after these n bytes open a section?  Only after
+ * the FETCH items that take one (BODY[...], BINARY[...], RFC 3516);
+ * elsewhere '[' is an atom character (RFC 3501 9: not an atom-special),
+ * as in a mailbox name.
+ */
+static bool
+section_kw(const char *s, size_t n)
+{
+	static const char *kw[] = { "BODY", "BODY.PEEK", "BINARY",
+		"BINARY.PEEK", "BINARY.SIZE" };
+	size_t i;
+
+	for (i = 0; i < sizeof(kw) / sizeof(kw[0]); i++)
+		if (strlen(kw[i]) == n && strncasecmp(s, kw[i], n) == 0)
+			return true;
+	return false;
 }
 
 static struct imap_arg *tok_list(struct imap_parser *p, char close,
@@ -513,7 +533,8 @@ tok_atom(struct imap_parser *p, unsigned depth)
 	struct imap_arg *a;
 	const char *s = p->tp, *start = p->tp, *pe;
 
-	while (s < p->tend && is_atom_char((unsigned char)*s, p->in_section > 0))
+	while (s < p->tend && is_atom_char((unsigned char)*s, p->in_section > 0) &&
+	    !(*s == '[' && section_kw(start, (size_t)(s - start))))
 		s++;
 	if (s == start) {
 		p->error = "unexpected character";

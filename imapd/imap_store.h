@@ -215,11 +215,20 @@ void		 store_cache_put(struct store_folder *f, size_t i, const char *hdr,
 void		 store_cache_close(struct store_folder *f, bool compact);
 
 /* mailbox management */
+#define STORE_NAME_MAX	200	/* bytes in a mailbox name */
+#define STORE_PAT_MAX	512	/* bytes in a LIST pattern (reference too) */
+#define STORE_MAX_SUBS	10000	/* subscriptions read */
 typedef void store_list_cb(const char *name, void *arg);
 void		 store_list(const char *root, store_list_cb *cb, void *arg);
+/* store_list_match - LIST pattern matching, linear in both lengths */
+bool		 store_list_match(const char *pat, const char *name);
+/* store_subscriptions - every subscribed name (mailbox or not) */
+void		 store_subscriptions(const char *root, store_list_cb *cb,
+		    void *arg);
 int		 store_create(const char *root, const char *name);
 int		 store_delete(const char *root, const char *name);
-/* store_rename - with children; "INBOX" moves its messages (RFC 3501 6.3.5) */
+/* store_rename - with children; "INBOX" moves its messages (RFC 3501
+ * 6.3.5); EINVAL for a new name under the old one ("a" to "a.b") */
 int		 store_rename(const char *root, const char *from, const char *to);
 bool		 store_subscribed(const char *root, const char *name);
 int		 store_subscribe(const char *root, const char *name, bool on);

@@ -52,7 +52,7 @@ store_folder_path(const char *root, const char *name, char *out, size_t outsz)
 	if (strcasecmp(name, "INBOX") == 0)
 		return bsnprintf(out, outsz, "%s", root);
 	if (*name == '\0' || *name == '.' || name[strlen(name) - 1] == '.' ||
-	    strlen(name) > 200)
+	    strlen(name) > STORE_NAME_MAX)
 		return false;
 	for (c = name; *c; c++) {
 		if (*c == '/' || *c == '\\' || (unsigned char)*c < 0x20 ||
@@ -151,6 +151,86 @@ store_list(const char *root, store_list_cb *cb, void *arg)
 	closedir(d);
 }
 
+/*
+ * store_list_match - RFC 3501 6.3.8: '*' matches anything, '%' anything
+ * but the separator '.'.  Linear: a run of wildcards is one ('*' if it
+ * holds one, else '%'), and the pattern is run as a set of states over
+ * the name (at most strlen(pat) + 1 states per name byte), with no
+ * backtracking (issue 16: "%%%%*x" took 29 s).
+ */
+bool
+store_list_match(const char *pat, const char *name)
+{
+	char cp[STORE_PAT_MAX + 1];
+	bool on[STORE_PAT_MAX + 2], nx[STORE_PAT_MAX + 2], any;
+	size_t m = 0, i;
+	const char *p;
+
+	/* collapse wildcard runs */
+	for (p = pat; *p; p++) {
+		if (m == STORE_PAT_MAX)
+			return false;
+		if ((*p == '*' || *p == '%') && m > 0 &&
+		    (cp[m - 1] == '*' || cp[m - 1] == '%')) {
+			if (*p == '*')
+				cp[m - 1] = '*';
+			continue;
+		}
+		cp[m++] = *p;
+	}
+	cp[m] = '\0';
+	memset(on, 0, sizeof(on));
+	on[0] = true;
+	for (;;) {
+		/* a wildcard also matches nothing: its state reaches the next */
+		for (i = 0; i < m; i++)
+			if (on[i] && (cp[i] == '*' || cp[i] == '%'))
+				on[i + 1] = true;
+		if (*name == '\0')
+			return on[m];
+		memset(nx, 0, m + 1);
+		any = false;
+		for (i = 0; i < m; i++) {
+			if (!on[i])
+				continue;
+			if (cp[i] == '*' || (cp[i] == '%' && *name != '.'))
+				nx[i] = any = true;
+			else if (cp[i] == *name)
+				nx[i + 1] = any = true;
+		}
+		if (!any)
+			return false;
+		memcpy(on, nx, m + 1);
+		name++;
+	}
+}
+
+/*
+ * make_parents - the superior names of `name` that are missing ("a" and
+ * "a.b" for "a.b.c"), as RFC 3501 6.3.3 and 6.3.5 ask of CREATE and
+ * RENAME.
+ */
+static int
+make_parents(const char *root, const char *name)
+{
+	char sub[STORE_NAME_MAX + 1], p[PATH_MAX];
+	const char *dot;
+
+	for (dot = strchr(name, '.'); dot; dot = strchr(dot + 1, '.')) {
+		if ((size_t)(dot - name) > STORE_NAME_MAX)
+			break;
+		memcpy(sub, name, (size_t)(dot - name));
+		sub[dot - name] = '\0';
+		if (!store_folder_path(root, sub, p, sizeof(p)))
+			return -1;
+		if (access(p, F_OK) == 0)
+			continue;
+		if (store_maildir_make(p, true) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 int
 store_create(const char *root, const char *name)
 {
@@ -165,6 +245,8 @@ store_create(const char *root, const char *name)
 		errno = EEXIST;
 		return -1;
 	}
+	if (make_parents(root, name) == -1)
+		return -1;
 	return store_maildir_make(p, true);
 }
 
@@ -296,14 +378,21 @@ store_rename(const char *root, const char *from, const char *to)
 		errno = EINVAL;
 		return -1;
 	}
-	if (strcasecmp(from, "INBOX") == 0)
-		return rename_inbox(root, b);
-	if (access(a, F_OK) == -1)
+	/* into its own subtree: the children would be renamed twice */
+	if (strncmp(to, from, r.flen) == 0 && to[r.flen] == '.') {
+		errno = EINVAL;
 		return -1;
+	}
 	if (access(b, F_OK) == 0) {
 		errno = EEXIST;
 		return -1;
 	}
+	if (make_parents(root, to) == -1)
+		return -1;
+	if (strcasecmp(from, "INBOX") == 0)
+		return rename_inbox(root, b);
+	if (access(a, F_OK) == -1)
+		return -1;
 	if (rename(a, b) == -1)
 		return -1;
 	store_forget(a, true);
@@ -335,6 +424,30 @@ store_subscribed(const char *root, const char *name)
 	free(line);
 	fclose(fp);
 	return found;
+}
+
+void
+store_subscriptions(const char *root, store_list_cb *cb, void *arg)
+{
+	char p[PATH_MAX], *line = NULL;
+	size_t cap = 0, n = 0;
+	ssize_t len;
+	FILE *fp;
+
+	if (!bsnprintf(p, sizeof(p), "%s/subscriptions", root) ||
+	    (fp = fopen(p, "re")) == NULL)
+		return;
+	while (n < STORE_MAX_SUBS && (len = getline(&line, &cap, fp)) > 0) {
+		if (line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (len == 0 || (size_t)len > STORE_NAME_MAX ||
+		    memchr(line, '\0', (size_t)len) != NULL)
+			continue;
+		cb(line, arg);
+		n++;
+	}
+	free(line);
+	fclose(fp);
 }
 
 int

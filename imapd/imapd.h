@@ -174,7 +174,6 @@ void	session_continue(struct imap_session *s);
 void	cmd_select(struct imap_session *s, const struct imap_cmd *c, bool ro);
 /* cmd_put_flag_lists - untagged FLAGS and PERMANENTFLAGS of the folder */
 void	cmd_put_flag_lists(struct imap_session *s);
-void	cmd_list(struct imap_session *s, const struct imap_cmd *c, bool lsub);
 void	cmd_status(struct imap_session *s, const struct imap_cmd *c);
 void	cmd_mailbox(struct imap_session *s, const struct imap_cmd *c);
 void	cmd_append(struct imap_session *s, const struct imap_cmd *c);
@@ -195,6 +194,9 @@ bool	cmd_parse_set(struct imap_session *s, const struct imap_arg *a,
  */
 bool	cmd_set_next(struct imap_session *s, const struct imap_seqset *set,
 	    bool uid, size_t *pos, ssize_t *fi);
+
+/* imap_list.c */
+void	cmd_list(struct imap_session *s, const struct imap_cmd *c, bool lsub);
 
 /* imap_fetch.c */
 void	cmd_fetch(struct imap_session *s, const struct imap_cmd *c, bool uid);

@@ -5,6 +5,7 @@ IMAP_STORE_SRCS	 = imapd/imap_store.c imapd/imap_store_box.c imapd/imap_store_ms
 
 BINS		+= facteur-imapd
 facteur-imapd_SRCS = imapd/imapd.c imapd/imap_session.c imapd/imap_cmd.c \
+		   imapd/imap_list.c \
 		   imapd/imap_fetch.c imapd/imap_search.c $(IMAP_STORE_SRCS) \
 		   $(IMAP_CORE_SRCS) $(POP3_SRCS)
 POP3_SRCS	 = imapd/pop3_proto.c imapd/pop3_session.c imapd/pop3_login.c \

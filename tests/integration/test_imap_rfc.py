@@ -317,6 +317,141 @@ def test_idle_updates():
     b.close()
 
 
+# ---- mailboxes: CREATE, LIST, LSUB, RENAME, atoms --------------------
+
+
+def list_lines(r, cmd):
+    u, t = r.cmd(cmd)
+    ft.check(' OK' in t, cmd, t)
+    return u
+
+
+def test_create_trailing_separator():
+    """CREATE "name." creates "name" (RFC 3501 6.3.3), CREATE a.b.c creates
+    the missing a and a.b as real folders."""
+    r = Raw()
+    _, t = r.cmd('CREATE Cr1.')
+    ft.check(' OK' in t, 'CREATE with a trailing separator', t)
+    u = list_lines(r, 'LIST "" Cr1*')
+    ft.check(u == ['* LIST (\\HasNoChildren) "." "Cr1"'], 'Cr1 exists', u)
+    _, t = r.cmd('CREATE Cr1.')
+    ft.check('NO [ALREADYEXISTS]' in t, 'again: ALREADYEXISTS', t)
+    _, t = r.cmd('CREATE Cr2.a.b')
+    ft.check(' OK' in t, 'CREATE Cr2.a.b', t)
+    u = list_lines(r, 'LIST "" Cr2*')
+    ft.check(u == ['* LIST (\\HasChildren) "." "Cr2"',
+                   '* LIST (\\HasChildren) "." "Cr2.a"',
+                   '* LIST (\\HasNoChildren) "." "Cr2.a.b"'],
+             'parents created, selectable', u)
+    _, t = r.cmd('SELECT Cr2.a')
+    ft.check(' OK' in t, 'a parent can be selected', t)
+    u, _ = r.cmd('LSUB "" Cr*')
+    ft.check(u == [], 'CREATE does not subscribe', u)
+    r.close()
+
+
+def test_list_percent_levels():
+    """LIST with a trailing % returns a missing level as \\Noselect
+    \\HasChildren; * does not invent it."""
+    r = Raw()
+    r.cmd('CREATE Lh.x.y')
+    _, t = r.cmd('DELETE Lh.x')
+    ft.check(' OK' in t, 'DELETE the middle level', t)
+    u = list_lines(r, 'LIST "" Lh.%')
+    ft.check(u == ['* LIST (\\Noselect \\HasChildren) "." "Lh.x"'],
+             'the hole as \\Noselect', u)
+    u = list_lines(r, 'LIST "" Lh.%.%')
+    ft.check(u == ['* LIST (\\HasNoChildren) "." "Lh.x.y"'], 'Lh.%.%', u)
+    u = list_lines(r, 'LIST "" Lh*')
+    ft.check(u == ['* LIST (\\HasChildren) "." "Lh"',
+                   '* LIST (\\HasNoChildren) "." "Lh.x.y"'], 'Lh*', u)
+    u = list_lines(r, 'LIST Lh. %')
+    ft.check(u == ['* LIST (\\Noselect \\HasChildren) "." "Lh.x"'],
+             'reference Lh.', u)
+    r.close()
+
+
+def test_lsub():
+    """LSUB lists subscriptions to names with no mailbox; with % a level
+    that is not subscribed itself comes as \\Noselect."""
+    r = Raw()
+    r.cmd('CREATE Ls.real')
+    for n in ('Ls.real', 'Ls.gone.deep', 'Ls.none'):
+        _, t = r.cmd(f'SUBSCRIBE {n}')
+        ft.check(' OK' in t, f'SUBSCRIBE {n}', t)
+    u = list_lines(r, 'LSUB "" Ls.*')
+    ft.check(u == ['* LSUB () "." "Ls.gone.deep"',
+                   '* LSUB () "." "Ls.none"',
+                   '* LSUB () "." "Ls.real"'],
+             'subscriptions without a mailbox listed', u)
+    u = list_lines(r, 'LSUB "" Ls.%')
+    ft.check(u == ['* LSUB (\\Noselect) "." "Ls.gone"',
+                   '* LSUB () "." "Ls.none"',
+                   '* LSUB () "." "Ls.real"'], 'LSUB %', u)
+    u = list_lines(r, 'LSUB "" %')
+    ft.check('* LSUB (\\Noselect) "." "Ls"' in u, 'LSUB % top level', u)
+    r.cmd('UNSUBSCRIBE Ls.gone.deep')
+    u = list_lines(r, 'LSUB "" Ls.%')
+    ft.check(not any('gone' in l for l in u), 'unsubscribed: gone', u)
+    r.close()
+
+
+def test_atoms_with_bracket():
+    """'[' is an atom character outside BODY[...] (RFC 3501 9)."""
+    r = Raw()
+    _, t = r.cmd("SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}")
+    ft.check(' NO ' in t, 'SELECT of such a name: NO, not BAD', t)
+    _, t = r.cmd("LIST \"\" !#$&'+,-.0123456789:;<=>?@^_`|[}%*")
+    ft.check(' OK' in t, 'LIST with [ in the pattern', t)
+    _, t = r.cmd('CREATE a[b')
+    ft.check(' OK' in t, 'CREATE a[b', t)
+    u = list_lines(r, 'LIST "" a[b')
+    ft.check(u == ['* LIST (\\HasNoChildren) "." "a[b"'], 'a[b listed', u)
+    r.close()
+
+
+def test_list_pattern_linear():
+    """A pattern of many wildcards on a 200-character name answers at
+    once (issue 16: "%%%%*x" took 29 s, each extra % x40)."""
+    r = Raw()
+    name = 'Lin' + 'a' * 197
+    _, t = r.cmd(f'CREATE {name}')
+    ft.check(' OK' in t, 'CREATE a 200-character name', t)
+    for pat in ('%%%%*x', '%%%%%%%%%%%%*x', '%*' * 120 + 'x',
+                '*a' * 100 + '%x'):
+        t0 = time.time()
+        u, t = r.cmd(f'LIST "" "{pat}"')
+        dt = time.time() - t0
+        ft.check(' OK' in t and dt < 1.0,
+                 f'LIST "" "{pat[:20]}..." within 1 s', f'{dt:.2f} s')
+    u = list_lines(r, 'LIST "" "%%*a"')
+    ft.check(any(name in l for l in u), 'and it still matches', u)
+    r.close()
+
+
+def test_rename_into_itself():
+    """RENAME of a folder into its own subfolder is refused, the tree
+    unchanged (issue 16); RENAME creates missing parents of the target."""
+    r = Raw()
+    r.cmd('CREATE Rn.kid')
+    _, t = r.cmd('RENAME Rn Rn.sub')
+    ft.check(' NO ' in t and 'itself' in t, 'RENAME Rn Rn.sub refused', t)
+    _, t = r.cmd('RENAME Rn Rn.kid.x')
+    ft.check(' NO ' in t, 'RENAME Rn Rn.kid.x refused', t)
+    u = list_lines(r, 'LIST "" Rn*')
+    ft.check(u == ['* LIST (\\HasChildren) "." "Rn"',
+                   '* LIST (\\HasNoChildren) "." "Rn.kid"'],
+             'tree unchanged', u)
+    _, t = r.cmd('RENAME Rn.kid Rp.q.kid')
+    ft.check(' OK' in t, 'RENAME to a new hierarchy', t)
+    u = list_lines(r, 'LIST "" Rp*')
+    ft.check(u == ['* LIST (\\HasChildren) "." "Rp"',
+                   '* LIST (\\HasChildren) "." "Rp.q"',
+                   '* LIST (\\HasNoChildren) "." "Rp.q.kid"'],
+             'its parents made', u)
+    r.close()
+
+
 if __name__ == '__main__':
     try:
         setup()
@@ -331,4 +466,8 @@ if __name__ == '__main__':
                        test_updates_before_tagged,
                        test_append_copy_move_selected,
                        test_close_select_no_expunge,
-                       test_idle_updates])
+                       test_idle_updates,
+                       test_create_trailing_separator,
+                       test_list_percent_levels, test_lsub,
+                       test_atoms_with_bracket, test_list_pattern_linear,
+                       test_rename_into_itself])

@@ -134,6 +134,12 @@ static const struct {
 	{ "a UID FETCH 1,3:5,7:* (UID FLAGS)\r\n", "a UID FETCH 1,3:5,7:* (UID FLAGS)", 0 },
 	{ "a SEARCH  CHARSET  UTF-8 TEXT x\r\n", "a SEARCH CHARSET UTF-8 TEXT x", 0 },
 	{ "a X {\r\n", "ERR:a:bad literal", 0 },
+	/* '[' is an atom character except after BODY and BINARY (imaptest) */
+	{ "a SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}\r\n",
+	  "a SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}", 0 },
+	{ "a LIST \"\" x[1]%*\r\n", "a LIST \"\" x[1]%*", 0 },
+	{ "a FETCH 1 (binary.peek[1] body[])\r\n",
+	  "a FETCH 1 (binary.peek[1] body[])", 0 },
 };
 
 static void

@@ -430,6 +430,38 @@ test_mailboxes(void)
 
 /* RFC 3501 6.3.5: RENAME INBOX moves the messages, INBOX stays, empty */
 static void
+test_list_match(void)
+{
+	static const struct {
+		const char *pat, *name;
+		bool want;
+	} c[] = {
+		{ "*", "a.b.c", true }, { "%", "a.b", false }, { "%", "a", true },
+		{ "a.%", "a.b", true }, { "a.%", "a.b.c", false },
+		{ "a.%.%", "a.b.c", true }, { "a.*", "a.b.c", true },
+		{ "a.*c", "a.b.c", true }, { "a.%c", "a.b.c", false },
+		{ "%3.%", "test3.test4", true }, { "%t*4", "test3.test4", true },
+		{ "", "", true }, { "", "a", false }, { "a", "", false },
+		{ "*%*", "", true }, { "%%%%*x", "aaaaaaaa", false },
+		{ "%%%%*x", "a.a.x", true }, { "%%%%%x", "a.x", false },
+		{ "INBOX", "INBOX", true }, { "a[b", "a[b", true },
+	};
+	char name[STORE_NAME_MAX + 1], pat[STORE_PAT_MAX + 1];
+	size_t i;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		CHECK(store_list_match(c[i].pat, c[i].name) == c[i].want);
+	/* the worst case of the old backtracking matcher, now linear */
+	memset(name, 'a', STORE_NAME_MAX);
+	name[STORE_NAME_MAX] = '\0';
+	for (i = 0; i + 2 < STORE_PAT_MAX; i += 2)
+		memcpy(pat + i, "%*", 2);
+	pat[i] = 'x';
+	pat[i + 1] = '\0';
+	CHECK(!store_list_match(pat, name));
+}
+
+static void
 test_rename_inbox(void)
 {
 	struct store_folder *f;
@@ -476,6 +508,7 @@ main(void)
 	test_uidlist_append();
 	test_header_cache();
 	test_mailboxes();
+	test_list_match();
 	test_rename_inbox();
 	r = T_DONE();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%.*s'", (int)(strlen(root) - 2), root);
