@@ -180,12 +180,17 @@ main(int argc, char **argv)
 	/* (6) serve */
 	signal(SIGPIPE, SIG_IGN);
 	ev_init();
+	/* the hashers: forked now, without users.db, peers or keys */
+	if (authd_hash_start(c->authd.hashers) == -1)
+		fatalx("cannot start the hashing processes");
 	ev_signal(SIGTERM, on_stop, NULL);
 	ev_signal(SIGINT, on_stop, NULL);
 	ev_signal(SIGHUP, on_hup, NULL);
 	if ((authd.udb = userdb_open(dbdir, c->domains)) == NULL ||
 	    (authd.ip_fail = authd_throttle_new(THROTTLE_ENTRIES, seed)) == NULL ||
-	    (authd.user_fail = authd_throttle_new(THROTTLE_ENTRIES, seed)) == NULL)
+	    (authd.user_fail = authd_throttle_new(THROTTLE_ENTRIES, seed)) == NULL ||
+	    (authd.cache = authd_cache_new(c->authd.cache_size,
+	    1000ULL * c->authd.cache_ttl)) == NULL)
 		fatalx("out of memory");
 	wipe(seed, sizeof(seed));
 	authd_peer_listen(fd);
@@ -195,6 +200,8 @@ main(int argc, char **argv)
 		log_warn("event loop");
 
 	authd_peer_close_all();
+	authd_hash_stop();
+	authd_cache_free(&authd.cache);
 	authd_throttle_free(&authd.ip_fail);
 	authd_throttle_free(&authd.user_fail);
 	userdb_close(&authd.udb);

@@ -11,11 +11,14 @@
  *          conf, DKIM keys,             when replaced)         run_dir/authd.sock
  *          the socket)
  *
- * One process, one event loop, no workers: every request is answered from
- * memory or one database read, except a password check (one scrypt, ~40 ms
- * on the development machine), which runs inline.  Out of memory in a
- * request closes that peer (ipc_send itself dies on OOM: then init
- * restarts authd).  authd never logs a password.
+ * One event loop answers every request from memory or one database read;
+ * a password check (one scrypt, ~40 ms on the development machine) goes
+ * to a small pool of hashing processes forked at start ([authd] hashers,
+ * authd_hash.c), so recipient and sender lookups never wait behind a
+ * login flood.  Recent good logins are remembered (authd_cache.c) so a
+ * repeated login costs no scrypt.  Out of memory in a request closes that
+ * peer (ipc_send itself dies on OOM: then init restarts authd).  authd
+ * never logs a password.
  */
 #ifndef FACTEUR_AUTHD_H
 #define FACTEUR_AUTHD_H
@@ -122,11 +125,56 @@ enum authd_check {
 int		 authd_login_init(void);
 void		 authd_login_done(void);
 /*
- * authd_login_check - does `password` open `user` (normalized)?  Runs the
- * SASL PLAIN exchange for `service` with our own user database behind it.
+ * authd_login_check - does `password` open `user` (normalized), whose hash
+ * in users.db is `stored` (NULL: no such user, the same scrypt is spent)?
+ * Runs the SASL PLAIN exchange for `service`.  Called in a hashing process.
  */
-enum authd_check authd_login_check(struct userdb *udb, const char *service,
-		    const char *user, const char *password, size_t passlen);
+enum authd_check authd_login_check(const char *service, const char *user,
+		    const char *stored, const char *password, size_t passlen);
+
+/* authd_hash.c - the hashing processes */
+#define AUTHD_HASH_QUEUE_MAX	512	/* checks waiting for a free hasher */
+#define AUTHD_HASH_WAIT_MS	5000	/* then TEMPFAIL without hashing */
+/*
+ * authd_hash_cb - a check is done.  `cancelled`: the owner went away
+ * (authd_hash_cancel); the callback then only frees `arg`.
+ */
+typedef void authd_hash_cb(void *arg, enum authd_check res, bool cancelled);
+/* authd_hash_start - fork n hashers (after the privilege drop); -1: fork failed */
+int		 authd_hash_start(unsigned n);
+/* authd_hash_stop - at exit: close the channels, reap the hashers */
+void		 authd_hash_stop(void);
+/*
+ * authd_hash_submit - queue one check (the password is copied, and wiped
+ * once sent).  The callback comes later, from the event loop, never from
+ * inside this call.  -1 when AUTHD_HASH_QUEUE_MAX checks already wait or
+ * memory is short: the caller answers TEMPFAIL.
+ */
+int		 authd_hash_submit(const void *owner, const char *service,
+		    const char *user, const char *stored, const char *password,
+		    size_t passlen, authd_hash_cb *cb, void *arg);
+/* authd_hash_cancel - the owner is gone: its callbacks get cancelled = true */
+void		 authd_hash_cancel(const void *owner);
+/* authd_hash_busy - checks queued or running (tests, logs) */
+size_t		 authd_hash_busy(void);
+
+/* authd_cache.c - recent successful logins */
+struct authd_cache;
+/* authd_cache_new - cap entries (0: a cache that never hits), ttl in ms */
+struct authd_cache *authd_cache_new(size_t cap, uint64_t ttl_ms);
+void		 authd_cache_free(struct authd_cache **cp);
+/*
+ * authd_cache_hit - was this user and password verified within the ttl
+ * against this very `stored` hash?  A stale entry (expired, or the hash
+ * changed: a new password) is dropped.
+ */
+bool		 authd_cache_hit(struct authd_cache *c, const char *user,
+		    const char *password, size_t passlen, const char *stored,
+		    uint64_t now);
+/* authd_cache_put - remember a good login (least recently used goes) */
+void		 authd_cache_put(struct authd_cache *c, const char *user,
+		    const char *password, size_t passlen, const char *stored,
+		    uint64_t now);
 
 /* authd_peer.c - the listening socket and the clients on it */
 struct authd {
@@ -134,6 +182,7 @@ struct authd {
 	struct userdb		*udb;
 	struct authd_throttle	*ip_fail;
 	struct authd_throttle	*user_fail;
+	struct authd_cache	*cache;
 	struct authd_throttle_conf tc;
 	uid_t			 allowed_uid[3];
 	size_t			 nallowed;

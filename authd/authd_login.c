@@ -3,10 +3,12 @@
  * authd_login.c - password checks through libsasl2 (SPEC 5: "check this
  * login (PLAIN/LOGIN through libsasl2)").
  *
- * Runs in facteur-authd.  libsasl2 is initialised once as application
- * "facteur" with only PLAIN and LOGIN, no sasldb, no saslauthd, no auxprop
- * store: its password check is our SASL_CB_SERVER_USERDB_CHECKPASS callback,
- * which looks the user up in users.db and verifies the passwd.h hash, and
+ * Runs in the hashing processes of facteur-authd (authd_hash.c), never on
+ * authd's event loop: one check costs one scrypt.  libsasl2 is initialised
+ * once, before they fork, as application "facteur" with only PLAIN and
+ * LOGIN, no sasldb, no saslauthd, no auxprop store: its password check is
+ * our SASL_CB_SERVER_USERDB_CHECKPASS callback, which verifies the passwd.h
+ * hash the main process read from users.db and sent along, and
  * pwcheck_method names no real method, so nothing else can ever say yes.
  * A login is accepted only if libsasl2 completed the PLAIN exchange AND our
  * callback verified that very user.  Never logs a password; the PLAIN
@@ -25,10 +27,9 @@
 
 /* what the callback found for the check in progress (one at a time) */
 static struct {
-	struct userdb	*udb;
 	const char	*user;		/* the user we asked about */
+	const char	*stored;	/* its hash, NULL: no such user */
 	bool		 verified;	/* callback said yes for `user` */
-	bool		 tempfail;	/* database unreadable */
 	bool		 called;
 } check;
 
@@ -69,15 +70,11 @@ login_log(void *ctx, int level, const char *msg)
 	return SASL_OK;
 }
 
-/* login_checkpass - SASL_CB_SERVER_USERDB_CHECKPASS against users.db */
+/* login_checkpass - SASL_CB_SERVER_USERDB_CHECKPASS against check.stored */
 static int
 login_checkpass(sasl_conn_t *conn, void *ctx, const char *user,
     const char *pass, unsigned passlen, struct propctx *propctx)
 {
-	char stored[USERDB_VALUE_MAX];
-	enum userdb_res r;
-	int rc = SASL_BADAUTH;
-
 	(void)conn;
 	(void)ctx;
 	(void)propctx;
@@ -87,19 +84,14 @@ login_checkpass(sasl_conn_t *conn, void *ctx, const char *user,
 		passwd_verify_dummy(pass, passlen);
 		return SASL_BADAUTH;
 	}
-	r = userdb_get(check.udb, USERDB_USERS, user, stored, sizeof(stored));
-	if (r == USERDB_ERROR) {
-		check.tempfail = true;
-		rc = SASL_FAIL;
-	} else if (r == USERDB_NOTFOUND) {
+	if (check.stored == NULL) {
 		passwd_verify_dummy(pass, passlen);
-		rc = SASL_NOUSER;
-	} else if (passwd_verify(pass, passlen, stored)) {
-		check.verified = true;
-		rc = SASL_OK;
+		return SASL_NOUSER;
 	}
-	wipe(stored, sizeof(stored));
-	return rc;
+	if (!passwd_verify(pass, passlen, check.stored))
+		return SASL_BADAUTH;
+	check.verified = true;
+	return SASL_OK;
 }
 
 typedef int (*login_cb_fn)(void);
@@ -149,7 +141,7 @@ login_plain(const char *user, const char *password, size_t passlen,
 }
 
 enum authd_check
-authd_login_check(struct userdb *udb, const char *service, const char *user,
+authd_login_check(const char *service, const char *user, const char *stored,
     const char *password, size_t passlen)
 {
 	sasl_security_properties_t sec;
@@ -162,8 +154,8 @@ authd_login_check(struct userdb *udb, const char *service, const char *user,
 	int rc;
 
 	memset(&check, 0, sizeof(check));
-	check.udb = udb;
 	check.user = user;
+	check.stored = stored;
 	if (passlen == 0)
 		return CHECK_FAIL;
 	if ((rc = sasl_server_new(service, NULL, NULL, NULL, NULL, NULL, 0,
@@ -181,9 +173,7 @@ authd_login_check(struct userdb *udb, const char *service, const char *user,
 	if ((msg = login_plain(user, password, passlen, &len)) == NULL)
 		goto done;
 	rc = sasl_server_start(conn, "PLAIN", msg, (unsigned)len, &out, &outlen);
-	if (check.tempfail)
-		res = CHECK_TEMPFAIL;
-	else if (rc == SASL_OK && check.called && check.verified)
+	if (rc == SASL_OK && check.called && check.verified)
 		res = CHECK_OK;
 	else if (rc == SASL_OK || check.called || rc == SASL_BADAUTH ||
 	    rc == SASL_NOUSER || rc == SASL_BADPROT)

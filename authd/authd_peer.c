@@ -84,6 +84,7 @@ authd_peer_kill(struct authd_peer *p, const char *why)
 	p->dead = true;
 	ipc_close(&p->ch);
 	peer_drop_delayed(p);
+	authd_hash_cancel(p);	/* its logins in the hashers answer nobody */
 	ev_timer_add(&p->reap, 0);
 }
 

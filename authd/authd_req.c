@@ -6,12 +6,19 @@
  * Runs in facteur-authd as `user`.  Database errors answer TEMPFAIL and
  * log; a failed login is counted per client address and per user, logged
  * in one fail2ban-friendly line, and its answer delayed by the throttle.
- * Never logs a password; user names and addresses are escaped first.
+ * A login is answered from the login cache (authd_cache.c) when the same
+ * user and password were verified recently against the same stored hash;
+ * otherwise its scrypt runs in a hashing process (authd_hash.c) and the
+ * answer comes when that process does, while other requests go on.  Only
+ * successes enter the cache.  Never logs a password; user names and
+ * addresses are escaped first.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <openssl/crypto.h>
 
 #include "authd.h"
 #include "conf.h"
@@ -149,6 +156,21 @@ login_user(const char *in, char *out, size_t outsz)
 	return userdb_normalize(in, strlen(in), false, out, outsz);
 }
 
+/* a login whose scrypt runs in a hasher: what the answer needs */
+struct login_wait {
+	struct authd_peer *p;
+	uint32_t	 id;
+	bool		 cache;		/* put it in the cache if it succeeds */
+	char		 service[AUTHD_SERVICE_MAX + 1];
+	char		 rawuser[USERDB_ADDR_MAX];	/* as given, for the log */
+	char		 user[USERDB_ADDR_MAX];		/* canonical */
+	char		 ip[AUTHD_IP_MAX + 1];
+	char		 ipkey[AUTHD_IP_MAX + 8];
+	char		 stored[USERDB_VALUE_MAX];
+	char		 password[AUTHD_PASSWORD_MAX];	/* only while cache */
+	size_t		 passlen;
+};
+
 static void
 log_login(const char *what, const struct authd_req *r, const char *extra)
 {
@@ -157,6 +179,21 @@ log_login(const char *what, const struct authd_req *r, const char *extra)
 	log_info("auth %s service=%s user=%s addr=%s%s", what, r->service,
 	    log_escape(u, sizeof(u), r->user, strlen(r->user)),
 	    log_escape(a, sizeof(a), r->ip, strlen(r->ip)), extra);
+}
+
+/* login_ok - reset the address's failures, log, answer OK */
+static void
+login_ok(struct authd_peer *p, const struct authd_req *r, const char *ipkey,
+    const char *user)
+{
+	struct ipc_out o;
+
+	authd_throttle_reset(authd.ip_fail, ipkey);
+	log_login("ok", r, "");
+	ipc_out_init(&o);
+	ipc_put_u32(&o, AUTHD_OK);
+	ipc_put_str(&o, user);
+	authd_peer_reply(p, r->id, &o);
 }
 
 /* login_failed - count, maybe block, log, answer after the delay */
@@ -197,10 +234,84 @@ login_failed(struct authd_peer *p, const struct authd_req *r,
 }
 
 static void
+login_wait_free(struct login_wait *w)
+{
+	OPENSSL_cleanse(w, sizeof(*w));
+	free(w);
+}
+
+/* login_checked - a hasher answered (or the peer went away meanwhile) */
+static void
+login_checked(void *arg, enum authd_check check, bool cancelled)
+{
+	struct login_wait *w = arg;
+	struct authd_req r;
+
+	if (cancelled)
+		goto done;
+	memset(&r, 0, sizeof(r));
+	r.id = w->id;
+	r.service = w->service;
+	r.user = w->rawuser;
+	r.ip = w->ip;
+	switch (check) {
+	case CHECK_OK:
+		if (w->cache)
+			authd_cache_put(authd.cache, w->user, w->password,
+			    w->passlen, w->stored, ev_now());
+		login_ok(w->p, &r, w->ipkey, w->user);
+		break;
+	case CHECK_FAIL:
+		login_failed(w->p, &r, w->ipkey, w->user);
+		break;
+	default:
+		log_login("tempfail", &r, "");
+		reply_res(w->p, r.id, AUTHD_TEMPFAIL);
+		break;
+	}
+done:
+	login_wait_free(w);
+}
+
+/*
+ * login_wait_new - what login_checked() needs, copied from the request;
+ * stored NULL: no such user.  NULL if it does not fit or no memory.
+ */
+static struct login_wait *
+login_wait_new(struct authd_peer *p, const struct authd_req *r,
+    const char *user, const char *ipkey, const char *stored)
+{
+	struct login_wait *w;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return NULL;
+	w->p = p;
+	w->id = r->id;
+	if (!bstrcpy(w->service, r->service, sizeof(w->service)) ||
+	    !bstrcpy(w->rawuser, r->user, sizeof(w->rawuser)) ||
+	    !bstrcpy(w->user, user, sizeof(w->user)) ||
+	    !bstrcpy(w->ip, r->ip, sizeof(w->ip)) ||
+	    !bstrcpy(w->ipkey, ipkey, sizeof(w->ipkey)) ||
+	    r->passlen > sizeof(w->password)) {
+		login_wait_free(w);
+		return NULL;
+	}
+	if (stored != NULL && authd.cache != NULL) {
+		w->cache = true;
+		bstrcpy(w->stored, stored, sizeof(w->stored));
+		memcpy(w->password, r->password, r->passlen);
+		w->passlen = r->passlen;
+	}
+	return w;
+}
+
+static void
 req_login(struct authd_peer *p, const struct authd_req *r)
 {
 	char user[USERDB_ADDR_MAX], ipkey[AUTHD_IP_MAX + 8], extra[48];
-	enum authd_check check;
+	char stored[USERDB_VALUE_MAX];
+	enum userdb_res ures = USERDB_NOTFOUND;
+	struct login_wait *w;
 	struct ipc_out o;
 	uint64_t left;
 
@@ -215,32 +326,35 @@ req_login(struct authd_peer *p, const struct authd_req *r)
 		authd_peer_reply(p, r->id, &o);
 		return;
 	}
+	stored[0] = '\0';
 	if (login_user(r->user, user, sizeof(user)))
-		check = authd_login_check(authd.udb, r->service, user,
-		    r->password, r->passlen);
-	else {
-		/* not even an address: same cost, same answer as a bad password */
-		passwd_verify_dummy(r->password, r->passlen);
+		ures = userdb_get(authd.udb, USERDB_USERS, user, stored,
+		    sizeof(stored));
+	else	/* not even an address: same cost, same answer as a bad password */
 		bstrcpy(user, r->user, sizeof(user));
-		check = CHECK_FAIL;
-	}
-	switch (check) {
-	case CHECK_OK:
-		authd_throttle_reset(authd.ip_fail, ipkey);
-		log_login("ok", r, "");
-		ipc_out_init(&o);
-		ipc_put_u32(&o, AUTHD_OK);
-		ipc_put_str(&o, user);
-		authd_peer_reply(p, r->id, &o);
-		break;
-	case CHECK_FAIL:
-		login_failed(p, r, ipkey, user);
-		break;
-	default:
+	if (ures == USERDB_ERROR) {
 		log_login("tempfail", r, "");
 		reply_res(p, r->id, AUTHD_TEMPFAIL);
-		break;
+		goto done;
 	}
+	if (ures == USERDB_OK && r->passlen > 0 && authd_cache_hit(authd.cache,
+	    user, r->password, r->passlen, stored, ev_now())) {
+		login_ok(p, r, ipkey, user);
+		goto done;
+	}
+	if ((w = login_wait_new(p, r, user, ipkey,
+	    ures == USERDB_OK ? stored : NULL)) == NULL ||
+	    authd_hash_submit(p, r->service, user,
+	    ures == USERDB_OK ? stored : NULL, r->password, r->passlen,
+	    login_checked, w) == -1) {
+		if (w != NULL)
+			login_wait_free(w);
+		bsnprintf(extra, sizeof(extra), " busy=%zu", authd_hash_busy());
+		log_login("tempfail", r, extra);
+		reply_res(p, r->id, AUTHD_TEMPFAIL);
+	}
+done:
+	OPENSSL_cleanse(stored, sizeof(stored));
 }
 
 static void

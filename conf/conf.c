@@ -52,6 +52,8 @@ enum conf_section {
 	SEC_QUEUE,
 	SEC_DNS,
 	SEC_INBOUND,
+	SEC_AUTHD,
+	SEC_SENDMAIL,
 	SEC_N,
 	SEC_SKIP = SEC_N,	/* inside an unknown section: keys ignored */
 };
@@ -59,6 +61,7 @@ enum conf_section {
 static const char *const conf_section_names[SEC_N] = {
 	"top", "tls", "smtp", "relay", "dkim", "imap", "pop3", "queue", "dns",
 	"inbound",
+	"authd", "sendmail",
 };
 
 enum conf_type {
@@ -80,6 +83,7 @@ enum conf_type {
 	T_DKIM,		/* DOMAIN SELECTOR KEYFILE */
 	T_SPFFAIL,	/* mark | junk | reject */
 	T_FOLDER,	/* a top-level Maildir++ folder name: Junk */
+	T_SENDER,	/* LOGIN ADDRESS [ADDRESS...] */
 };
 
 struct conf_key {
@@ -126,6 +130,18 @@ static const struct conf_key conf_keys[] = {
 	    1, 100000 },
 	{ SEC_SMTP, "timeout", T_DURATION, false, "300s", OFF(smtp.timeout),
 	    1, DAY },
+	{ SEC_SMTP, "max_per_addr", T_UINT, false, "10",
+	    OFF(smtp.max_per_addr), 1, 100000 },
+	{ SEC_SMTP, "max_submission", T_UINT, false, "32",
+	    OFF(smtp.max_submission), 1, 100000 },
+	{ SEC_SMTP, "max_local", T_UINT, false, "16", OFF(smtp.max_local),
+	    1, 100000 },
+	{ SEC_SMTP, "tls_timeout", T_DURATION, false, "10s",
+	    OFF(smtp.tls_timeout), 1, 3600 },
+	{ SEC_SMTP, "login_timeout", T_DURATION, false, "60s",
+	    OFF(smtp.login_timeout), 1, DAY },
+	{ SEC_SMTP, "data_timeout", T_DURATION, false, "10m",
+	    OFF(smtp.data_timeout), 1, DAY },
 
 	{ SEC_RELAY, "host", T_RELAYHOST, false, NULL, OFF(relay.host), 0, 0 },
 	{ SEC_RELAY, "port", T_PORT, false, NULL, OFF(relay.port), 0, 0 },
@@ -146,6 +162,12 @@ static const struct conf_key conf_keys[] = {
 	    1 * KiB, 2 * GiB },
 	{ SEC_IMAP, "timeout", T_DURATION, false, "30m", OFF(imap.timeout),
 	    1, DAY },
+	{ SEC_IMAP, "max_per_addr", T_UINT, false, "20",
+	    OFF(imap.max_per_addr), 1, 100000 },
+	{ SEC_IMAP, "tls_timeout", T_DURATION, false, "10s",
+	    OFF(imap.tls_timeout), 1, 3600 },
+	{ SEC_IMAP, "login_timeout", T_DURATION, false, "60s",
+	    OFF(imap.login_timeout), 1, DAY },
 
 	{ SEC_POP3, "listen", T_ADDRS, true, NULL, OFF(pop3.listen), 0, 0 },
 	{ SEC_POP3, "listen_starttls", T_ADDRS, true, NULL,
@@ -178,6 +200,13 @@ static const struct conf_key conf_keys[] = {
 	    OFF(inbound.max_signatures), 1, 20 },
 	{ SEC_INBOUND, "timeout", T_DURATION, false, "30s",
 	    OFF(inbound.timeout), 1, 600 },
+	{ SEC_AUTHD, "hashers", T_UINT, false, "2", OFF(authd.hashers), 1, 16 },
+	{ SEC_AUTHD, "cache_size", T_UINT, false, "256", OFF(authd.cache_size),
+	    0, 65536 },
+	{ SEC_AUTHD, "cache_ttl", T_DURATION, false, "1h", OFF(authd.cache_ttl),
+	    1, DAY },
+
+	{ SEC_SENDMAIL, "sender", T_SENDER, true, NULL, 0, 0, 0 },
 };
 
 #define NKEYS	(sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -594,6 +623,69 @@ conf_set_dkim(struct conf_parse *p, const struct conf_key *k, char *val)
 	return true;
 }
 
+/* conf_valid_mailbox - local@domain: printable, one '@', both parts set */
+static bool
+conf_valid_mailbox(const char *s)
+{
+	const char *at = strchr(s, '@');
+
+	if (at == NULL || at == s || at - s > 64 || strlen(s) > 254 ||
+	    strchr(at + 1, '@') != NULL)
+		return false;
+	return conf_valid_hostname(at + 1);
+}
+
+/* conf_set_sender - "LOGIN ADDRESS [ADDRESS...]" appended to sendmail.sender */
+static bool
+conf_set_sender(struct conf_parse *p, const struct conf_key *k, char *val)
+{
+	struct conf *c = p->c;
+	struct conf_sender *cs;
+	char *f[CONF_SENDER_MAX + 1], *q = val, all[CONF_GOT_MAX];
+	size_t n, i;
+
+	conf_got(all, sizeof(all), val);
+	for (n = 0; *q && n <= CONF_SENDER_MAX; n++) {
+		f[n] = q;
+		while (*q && !conf_is_space(*q))
+			q++;
+		if (*q)
+			*q++ = '\0';
+		while (conf_is_space(*q))
+			q++;
+	}
+	if (n < 2 || n > CONF_SENDER_MAX || *q) {
+		conf_err(p, p->line, "expected \"LOGIN ADDRESS [ADDRESS...]\" "
+		    "(at most %d addresses) for sender, got \"%s\"",
+		    CONF_SENDER_MAX - 1, all);
+		return false;
+	}
+	if (strlen(f[0]) > 32 || strchr(f[0], '@') != NULL)
+		return conf_bad(p, k, "a system account name like backup",
+		    f[0]);
+	for (i = 1; i < n; i++) {
+		if (!conf_valid_mailbox(f[i]))
+			return conf_bad(p, k, "an address like nas@example.org",
+			    f[i]);
+		conf_lower(strchr(f[i], '@'));
+	}
+	for (i = 0; i < c->sendmail.nsender; i++)
+		if (strcmp(c->sendmail.sender[i].login, f[0]) == 0) {
+			conf_err(p, p->line, "sender for %s given twice",
+			    conf_got(all, sizeof(all), f[0]));
+			return false;
+		}
+	c->sendmail.sender = xreallocarray(c->sendmail.sender,
+	    c->sendmail.nsender + 1, sizeof(*c->sendmail.sender));
+	cs = &c->sendmail.sender[c->sendmail.nsender++];
+	cs->login = xstrdup(f[0]);
+	cs->addrs = xcalloc(n, sizeof(*cs->addrs));
+	for (i = 1; i < n; i++)
+		cs->addrs[i - 1] = xstrdup(f[i]);
+	cs->naddrs = n - 1;
+	return true;
+}
+
 /* conf_set_number - T_SIZE, T_DURATION, T_UINT, T_PORT */
 static bool
 conf_set_number(struct conf_parse *p, const struct conf_key *k,
@@ -750,6 +842,8 @@ conf_set(struct conf_parse *p, const struct conf_key *k, char *val)
 		return conf_set_domains(p, k, val);
 	if (k->type == T_DKIM)
 		return conf_set_dkim(p, k, val);
+	if (k->type == T_SENDER)
+		return conf_set_sender(p, k, val);
 	if (conf_has_space(val))
 		return conf_bad(p, k, "one value", val);
 	return conf_set_word(p, k, val, (char *)p->c + k->off);
@@ -877,7 +971,7 @@ conf_header(struct conf_parse *p, char *s)
 	if (sec == SEC_N) {
 		conf_err(p, p->line, "unknown section [%s], expected one of "
 		    "[tls] [smtp] [relay] [dkim] [imap] [pop3] [queue] [dns] "
-		    "[inbound]",
+		    "[inbound] [authd] [sendmail]",
 		    conf_got(got, sizeof(got), name));
 		return;
 	}
@@ -1161,7 +1255,7 @@ void
 conf_free(struct conf **confp)
 {
 	struct conf *c = *confp;
-	size_t i;
+	size_t i, j;
 
 	if (c == NULL)
 		return;
@@ -1175,6 +1269,13 @@ conf_free(struct conf **confp)
 		free(c->dkim.sign[i].keyfile);
 	}
 	free(c->dkim.sign);
+	for (i = 0; i < c->sendmail.nsender; i++) {
+		for (j = 0; j < c->sendmail.sender[i].naddrs; j++)
+			free(c->sendmail.sender[i].addrs[j]);
+		free(c->sendmail.sender[i].addrs);
+		free(c->sendmail.sender[i].login);
+	}
+	free(c->sendmail.sender);
 	free(c->smtp.listen.v);
 	free(c->smtp.submission.v);
 	free(c->smtp.submissions.v);
@@ -1355,6 +1456,14 @@ conf_dump(const struct conf *c, FILE *out)
 	    c->smtp.max_clients);
 	fprintf(out, "timeout = %s\n",
 	    conf_fmt_duration(v, sizeof(v), c->smtp.timeout));
+	fprintf(out, "max_per_addr = %u\nmax_submission = %u\nmax_local = %u\n",
+	    c->smtp.max_per_addr, c->smtp.max_submission, c->smtp.max_local);
+	fprintf(out, "tls_timeout = %s\n",
+	    conf_fmt_duration(v, sizeof(v), c->smtp.tls_timeout));
+	fprintf(out, "login_timeout = %s\n",
+	    conf_fmt_duration(v, sizeof(v), c->smtp.login_timeout));
+	fprintf(out, "data_timeout = %s\n",
+	    conf_fmt_duration(v, sizeof(v), c->smtp.data_timeout));
 	if (c->relay.enabled) {
 		fprintf(out, "\n[relay]\nhost = %s\nport = %u\ntls = %s\n"
 		    "verify = %s\nca_file = %s\n",
@@ -1379,6 +1488,11 @@ conf_dump(const struct conf *c, FILE *out)
 	    conf_fmt_size(v, sizeof(v), c->imap.max_literal));
 	fprintf(out, "timeout = %s\n",
 	    conf_fmt_duration(v, sizeof(v), c->imap.timeout));
+	fprintf(out, "max_per_addr = %u\n", c->imap.max_per_addr);
+	fprintf(out, "tls_timeout = %s\n",
+	    conf_fmt_duration(v, sizeof(v), c->imap.tls_timeout));
+	fprintf(out, "login_timeout = %s\n",
+	    conf_fmt_duration(v, sizeof(v), c->imap.login_timeout));
 	if (c->pop3.enabled) {
 		fprintf(out, "\n[pop3]\n");
 		conf_dump_addrs(out, "listen", &c->pop3.listen);
@@ -1403,4 +1517,18 @@ conf_dump(const struct conf *c, FILE *out)
 	    c->inbound.psl, c->inbound.junk_folder, c->inbound.max_signatures);
 	fprintf(out, "timeout = %s\n",
 	    conf_fmt_duration(v, sizeof(v), c->inbound.timeout));
+	fprintf(out, "\n[authd]\nhashers = %u\ncache_size = %u\n",
+	    c->authd.hashers, c->authd.cache_size);
+	fprintf(out, "cache_ttl = %s\n",
+	    conf_fmt_duration(v, sizeof(v), c->authd.cache_ttl));
+	if (c->sendmail.nsender > 0)
+		fprintf(out, "\n[sendmail]\n");
+	for (i = 0; i < c->sendmail.nsender; i++) {
+		size_t j;
+
+		fprintf(out, "sender = %s", c->sendmail.sender[i].login);
+		for (j = 0; j < c->sendmail.sender[i].naddrs; j++)
+			fprintf(out, " %s", c->sendmail.sender[i].addrs[j]);
+		fprintf(out, "\n");
+	}
 }

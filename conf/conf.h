@@ -50,6 +50,15 @@ struct conf_dkim_sign {
 	char	*keyfile;
 };
 
+#define CONF_SENDER_MAX	17	/* a login and at most 16 addresses */
+
+/* [sendmail] sender: what a local account may send as */
+struct conf_sender {
+	char	*login;		/* system account name */
+	char   **addrs;		/* mailboxes, domain lower-cased */
+	size_t	 naddrs;
+};
+
 struct conf {
 	char		*file;		/* the path given with -c */
 	char		*hostname;
@@ -74,7 +83,14 @@ struct conf {
 		uint64_t	 max_size;	/* bytes, default 35M */
 		unsigned	 max_rcpt;	/* default 100 */
 		unsigned	 max_clients;	/* default 64 */
-		unsigned	 timeout;	/* seconds, default 300 (RFC 5321 4.5.3.2) */
+		unsigned	 timeout;	/* seconds, default 300 (RFC 5321 4.5.3.2):
+						   per command line, not restarted by bytes */
+		unsigned	 max_per_addr;	/* sessions per client address, 10 */
+		unsigned	 max_submission; /* sessions on 587/465, 32 */
+		unsigned	 max_local;	/* facteur-sendmail sessions, 16 */
+		unsigned	 tls_timeout;	/* TLS handshake, 10 s */
+		unsigned	 login_timeout;	/* until MAIL (25) or AUTH (587/465), 60 s */
+		unsigned	 data_timeout;	/* DATA to the final dot, 10 min */
 	} smtp;
 
 	struct {
@@ -98,6 +114,9 @@ struct conf {
 		struct conf_addrs listen_starttls;
 		uint64_t	 max_literal;	/* bytes, default = smtp.max_size */
 		unsigned	 timeout;	/* seconds, default 1800 (RFC 3501 5.4) */
+		unsigned	 max_per_addr;	/* connections per client address, 20 */
+		unsigned	 tls_timeout;	/* TLS handshake, 10 s */
+		unsigned	 login_timeout;	/* until LOGIN/AUTHENTICATE, 60 s */
 	} imap;
 
 	struct {
@@ -129,6 +148,16 @@ struct conf {
 		unsigned	 max_signatures; /* DKIM signatures checked, default 5 */
 		unsigned	 timeout;	/* seconds the final dot waits for DNS */
 	} inbound;
+	struct {
+		unsigned	 hashers;	/* hashing processes, 2 */
+		unsigned	 cache_size;	/* login cache entries, 256; 0: off */
+		unsigned	 cache_ttl;	/* seconds a cached login lasts, 1 h */
+	} authd;
+
+	struct {
+		struct conf_sender *sender;
+		size_t		 nsender;
+	} sendmail;
 };
 
 /*

@@ -8,7 +8,8 @@
  *
  * with a 16-byte random salt and a 32-byte output, both in unpadded
  * standard base64.  N = 2^14, r = 8 needs 16 MiB for the duration of one
- * check, which a 256 MB NAS affords (authd checks one password at a time).
+ * check, which a 256 MB NAS affords (authd runs [authd] hashers checks at
+ * a time, 2 by default; authd/README.md says why these parameters).
  * Verification also accepts $pbkdf2-sha256$i=N$<salt>$<hash>, so a store
  * written with another scheme keeps working and passwd_needs_rehash() says
  * when to replace it.  Used by facteur-authd (verify) and facteur-keytool

@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * authd_hash.c - the hashing processes: password checks off the event loop
+ * (issue 16 item 6: during a login flood, recipient lookups of incoming
+ * mail waited up to 10 s behind the scrypts).
+ *
+ * authd forks [authd] hashers (default 2) processes after its privilege
+ * drop; they run as authd's user in authd's chroot, with no descriptor
+ * but their socketpair (no users.db, no listening socket) and without the
+ * DKIM keys.  The main process reads the user's hash from users.db and
+ * sends one check at a time to an idle hasher: a frame HASH_CHECK with
+ * str service, str user, str stored hash ("" = no such user: the same
+ * scrypt is spent on a dummy), data password.  The hasher runs the SASL
+ * PLAIN exchange (authd_login.c), wipes the frame, and answers HASH_RESULT
+ * with u32 enum authd_check.  Checks beyond the idle hashers wait in a
+ * FIFO of at most AUTHD_HASH_QUEUE_MAX; past that a login answers TEMPFAIL
+ * at once, and one that waited AUTHD_HASH_WAIT_MS answers TEMPFAIL without
+ * its scrypt (its client, lib/authc.c, gives up after 10 s anyway): under
+ * a flood the queue stays fresh and a login waits a few seconds at most.  Passwords waiting in the queue are wiped when sent or dropped.
+ *
+ * A hasher that dies (or answers garbage) fails its check with TEMPFAIL
+ * and is forked again after HASH_RESPAWN_MS; the others go on.  A hasher
+ * whose parent goes away reads EOF and exits.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "authd.h"
+#include "log.h"
+#include "xmem.h"
+
+#define HASH_MAX		16
+#define HASH_RESPAWN_MS		1000
+#define HASH_CHECK		1
+#define HASH_RESULT		2
+
+struct hash_job {
+	struct hash_job	*next;
+	uint64_t	 queued;	/* ev_now() when submitted */
+	const void	*owner;
+	authd_hash_cb	*cb;
+	void		*arg;
+	bool		 cancelled;
+	char		 service[AUTHD_SERVICE_MAX + 1];
+	char		 user[USERDB_ADDR_MAX];
+	char		 stored[USERDB_VALUE_MAX];
+	char		 password[AUTHD_PASSWORD_MAX];
+	size_t		 passlen;
+};
+
+struct hasher {
+	struct ipc	 ch;
+	pid_t		 pid;		/* 0: not running */
+	bool		 up;		/* ch is open */
+	struct hash_job	*job;		/* in progress */
+	struct ev_timer	 respawn;
+};
+
+static struct hasher	 hashers[HASH_MAX];
+static unsigned		 nhashers;
+static struct hash_job	*queue_head, **queue_tail = &queue_head;
+static size_t		 nqueued;
+static uint32_t		 next_id;
+static struct hash_job	*failed;	/* to answer TEMPFAIL from fail_timer */
+static struct ev_timer	 fail_timer;
+
+static void hash_dispatch(void);
+
+static void
+job_free(struct hash_job *j)
+{
+	OPENSSL_cleanse(j, sizeof(*j));
+	free(j);
+}
+
+/* job_done - tell the owner, free the job */
+static void
+job_done(struct hash_job *j, enum authd_check res)
+{
+	j->cb(j->arg, res, j->cancelled);
+	job_free(j);
+}
+
+/* ---- the hasher process ---- */
+
+static void __attribute__((noreturn))
+hasher_main(int fd)
+{
+	static uint8_t store[IPC_MAX_PAYLOAD];
+	const char *service, *user, *stored;
+	const void *pw;
+	struct ipc_msg m;
+	struct ipc_out o;
+	uint32_t res;
+	size_t n, pwlen;
+
+	for (;;) {
+		if (ipc_read_sync(fd, &m, store, -1) == -1)
+			_exit(0);	/* authd is gone */
+		res = CHECK_TEMPFAIL;
+		if (m.hdr.type == HASH_CHECK && ipc_get_str(&m, &service, &n) &&
+		    ipc_get_str(&m, &user, &n) && ipc_get_str(&m, &stored, &n) &&
+		    ipc_get_data(&m, &pw, &pwlen) && ipc_get_end(&m))
+			res = authd_login_check(service, user,
+			    stored[0] != '\0' ? stored : NULL, pw, pwlen);
+		OPENSSL_cleanse(store, m.hdr.len);
+		ipc_out_init(&o);
+		ipc_put_u32(&o, res);
+		if (ipc_write_sync(fd, HASH_RESULT, m.hdr.id, -1, &o) == -1)
+			_exit(0);
+	}
+}
+
+/* hasher_child - in the new process: shed what a hasher must not hold */
+static void __attribute__((noreturn))
+hasher_child(int fd)
+{
+	sigset_t none;
+
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);	/* ev_signal blocked them */
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	authd_dkim_free();
+	if (fd != 3) {
+		if (dup2(fd, 3) == -1)
+			_exit(1);
+		close(fd);
+	}
+	closefrom(4);		/* the epoll fd, the listening socket, peers */
+	log_set_ident("authd-hash");
+	hasher_main(3);
+}
+
+static void on_hasher_msg(struct ipc *ch, struct ipc_msg *m, void *arg);
+static void on_hasher_close(struct ipc *ch, void *arg);
+
+/* hasher_spawn - fork hasher h; false if it could not */
+static bool
+hasher_spawn(struct hasher *h)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("hasher socketpair");
+		return false;
+	}
+	if ((pid = fork()) == -1) {
+		log_warn("hasher fork");
+		close(sv[0]);
+		close(sv[1]);
+		return false;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		hasher_child(sv[1]);
+	}
+	close(sv[1]);
+	h->pid = pid;
+	h->up = true;
+	ipc_init(&h->ch, sv[0], on_hasher_msg, on_hasher_close, h);
+	return true;
+}
+
+static void
+on_respawn(struct ev_timer *t, void *arg)
+{
+	struct hasher *h = arg;
+
+	(void)t;
+	if (h->up)
+		return;
+	if (h->pid != 0 || !hasher_spawn(h)) {	/* not reaped yet, or no fork */
+		ev_timer_add(&h->respawn, HASH_RESPAWN_MS);
+		return;
+	}
+	hash_dispatch();
+}
+
+/* hasher_down - the channel is gone: fail its check, respawn later */
+static void
+hasher_down(struct hasher *h, const char *why)
+{
+	struct hash_job *j = h->job;
+
+	if (!h->up)
+		return;
+	log_warnx("hasher pid=%ld: %s", (long)h->pid, why);
+	h->up = false;
+	h->job = NULL;
+	ipc_close(&h->ch);
+	if (h->pid != 0)
+		(void)kill(h->pid, SIGKILL);
+	ev_timer_add(&h->respawn, HASH_RESPAWN_MS);
+	if (j != NULL)
+		job_done(j, CHECK_TEMPFAIL);
+}
+
+static void
+on_hasher_close(struct ipc *ch, void *arg)
+{
+	(void)ch;
+	hasher_down(arg, "went away");
+}
+
+static void
+on_hasher_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
+{
+	struct hasher *h = arg;
+	struct hash_job *j = h->job;
+	uint32_t res;
+
+	(void)ch;
+	if (m->fd != -1) {
+		close(m->fd);
+		m->fd = -1;
+	}
+	if (j == NULL || m->hdr.type != HASH_RESULT ||
+	    !ipc_get_u32(m, &res) || !ipc_get_end(m) ||
+	    (res != CHECK_OK && res != CHECK_FAIL && res != CHECK_TEMPFAIL)) {
+		hasher_down(h, "unexpected answer");
+		return;
+	}
+	h->job = NULL;
+	job_done(j, (enum authd_check)res);
+	hash_dispatch();
+}
+
+/* hasher_send - give job j to the idle hasher h; the password is wiped */
+static void
+hasher_send(struct hasher *h, struct hash_job *j)
+{
+	struct ipc_out o;
+
+	ipc_out_init(&o);
+	ipc_put_str(&o, j->service);
+	ipc_put_str(&o, j->user);
+	ipc_put_str(&o, j->stored);
+	ipc_put_data(&o, j->password, j->passlen);
+	OPENSSL_cleanse(j->password, sizeof(j->password));
+	OPENSSL_cleanse(j->stored, sizeof(j->stored));
+	if (++next_id == 0)
+		next_id = 1;
+	if (ipc_send(&h->ch, HASH_CHECK, next_id, -1, &o) == -1) {
+		/* the check cannot be redone (its password is wiped): fail it
+		 * from the loop, not from inside authd_hash_submit() */
+		j->next = failed;
+		failed = j;
+		ev_timer_add(&fail_timer, 0);
+		hasher_down(h, "cannot send a check");
+	} else
+		h->job = j;
+	OPENSSL_cleanse(&o, sizeof(o));
+}
+
+static void
+on_fail_timer(struct ev_timer *t, void *arg)
+{
+	struct hash_job *j;
+
+	(void)t;
+	(void)arg;
+	while ((j = failed) != NULL) {
+		failed = j->next;
+		job_done(j, CHECK_TEMPFAIL);
+	}
+}
+
+/* queue_pop - the oldest check still worth a scrypt, NULL if none */
+static struct hash_job *
+queue_pop(void)
+{
+	struct hash_job *j;
+
+	while ((j = queue_head) != NULL) {
+		if ((queue_head = j->next) == NULL)
+			queue_tail = &queue_head;
+		nqueued--;
+		j->next = NULL;
+		if (!j->cancelled && ev_now() - j->queued <= AUTHD_HASH_WAIT_MS)
+			return j;
+		/* nobody waits for it any more: TEMPFAIL, no scrypt */
+		j->next = failed;
+		failed = j;
+		ev_timer_add(&fail_timer, 0);
+	}
+	return NULL;
+}
+
+/* hash_dispatch - hand queued checks to idle hashers */
+static void
+hash_dispatch(void)
+{
+	struct hash_job *j;
+	unsigned i;
+
+	for (i = 0; i < nhashers; i++) {
+		if (!hashers[i].up || hashers[i].job != NULL)
+			continue;
+		if ((j = queue_pop()) == NULL)
+			break;
+		hasher_send(&hashers[i], j);
+	}
+}
+
+static void
+on_child(int sig, void *arg)
+{
+	pid_t pid;
+	unsigned i;
+	int st;
+
+	(void)sig;
+	(void)arg;
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+		for (i = 0; i < nhashers; i++)
+			if (hashers[i].pid == pid) {
+				hashers[i].pid = 0;
+				hasher_down(&hashers[i], "exited");
+			}
+}
+
+int
+authd_hash_start(unsigned n)
+{
+	unsigned i;
+
+	if (n < 1)
+		n = 1;
+	nhashers = n < HASH_MAX ? n : HASH_MAX;
+	ev_timer_init(&fail_timer, on_fail_timer, NULL);
+	ev_signal(SIGCHLD, on_child, NULL);
+	for (i = 0; i < nhashers; i++) {
+		ev_timer_init(&hashers[i].respawn, on_respawn, &hashers[i]);
+		if (!hasher_spawn(&hashers[i]))
+			return -1;
+	}
+	return 0;
+}
+
+void
+authd_hash_stop(void)
+{
+	struct hash_job *j;
+	unsigned i;
+
+	while ((j = queue_head) != NULL) {
+		queue_head = j->next;
+		j->cancelled = true;
+		job_done(j, CHECK_TEMPFAIL);
+	}
+	queue_tail = &queue_head;
+	nqueued = 0;
+	ev_timer_del(&fail_timer);
+	on_fail_timer(&fail_timer, NULL);
+	for (i = 0; i < nhashers; i++) {
+		struct hasher *h = &hashers[i];
+
+		ev_timer_del(&h->respawn);
+		if (h->up) {
+			h->up = false;
+			ipc_close(&h->ch);	/* EOF: it exits */
+		}
+		if (h->job != NULL) {
+			h->job->cancelled = true;
+			job_done(h->job, CHECK_TEMPFAIL);
+			h->job = NULL;
+		}
+		if (h->pid != 0) {
+			(void)kill(h->pid, SIGTERM);
+			(void)waitpid(h->pid, NULL, 0);
+			h->pid = 0;
+		}
+	}
+}
+
+int
+authd_hash_submit(const void *owner, const char *service, const char *user,
+    const char *stored, const char *password, size_t passlen,
+    authd_hash_cb *cb, void *arg)
+{
+	struct hash_job *j;
+
+	if (nqueued >= AUTHD_HASH_QUEUE_MAX || passlen > AUTHD_PASSWORD_MAX ||
+	    (j = calloc(1, sizeof(*j))) == NULL)
+		return -1;
+	if (!bstrcpy(j->service, service, sizeof(j->service)) ||
+	    !bstrcpy(j->user, user, sizeof(j->user)) ||
+	    !bstrcpy(j->stored, stored ? stored : "", sizeof(j->stored))) {
+		job_free(j);
+		return -1;
+	}
+	memcpy(j->password, password, passlen);
+	j->passlen = passlen;
+	j->queued = ev_now();
+	j->owner = owner;
+	j->cb = cb;
+	j->arg = arg;
+	*queue_tail = j;
+	queue_tail = &j->next;
+	nqueued++;
+	hash_dispatch();
+	return 0;
+}
+
+void
+authd_hash_cancel(const void *owner)
+{
+	struct hash_job *j;
+	unsigned i;
+
+	for (j = queue_head; j != NULL; j = j->next)
+		if (j->owner == owner)
+			j->cancelled = true;
+	for (i = 0; i < nhashers; i++)
+		if (hashers[i].job != NULL && hashers[i].job->owner == owner)
+			hashers[i].job->cancelled = true;
+}
+
+size_t
+authd_hash_busy(void)
+{
+	size_t n = nqueued;
+	unsigned i;
+
+	for (i = 0; i < nhashers; i++)
+		if (hashers[i].job != NULL)
+			n++;
+	return n;
+}
