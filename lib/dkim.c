@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * dkim.c - DKIM relaxed/relaxed canonicalization, body and header hashing,
- * and the DKIM-Signature header text (RFC 6376, RFC 8301, RFC 8463).
+ * dkim.c - DKIM canonicalization (simple and relaxed, RFC 6376 3.4), the
+ * header block of a streamed message, body and header hashing, and the
+ * DKIM-Signature header text of the signer (RFC 6376, RFC 8301, RFC 8463).
  *
  * Runs inside smtpd (as `user`, network-facing) and in test tools.  It
  * never sees a private key and does no I/O: it hashes, and leaves signing
  * the digest to authd.  The header block of a message is kept in a bounded
- * buffer; the body is canonicalized and hashed as it streams through.
- * Errors are -1 with a static reason in s->err (see dkim.h).
+ * buffer (struct dkim_hdrs); the body is canonicalized and hashed as it
+ * streams through (struct dkim_body).  Both are shared with the verifier,
+ * lib/dkim_verify.c.  Errors are -1 with a static reason in s->err (see
+ * dkim.h).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -30,18 +33,8 @@ static const char *const dkim_sign_names[] = {
 
 #define FOLD_AT	76	/* fold generated header lines before this column */
 
-struct dkim_field {
-	size_t		 off;	/* into hdr */
-	size_t		 len;	/* without the final line end */
-	size_t		 namelen;	/* bytes before ':' minus trailing WSP */
-};
-
 struct dkim_sign {
-	struct buf	 hdr;		/* raw header block */
-	bool		 in_body;
-	size_t		 line_start;	/* offset in hdr of the current line */
-	struct dkim_field *fields;
-	size_t		 nfields;
+	struct dkim_hdrs h;		/* raw header block and its fields */
 	EVP_MD_CTX	*bodyctx;
 	struct dkim_body body;
 	bool		 ended;
@@ -55,7 +48,7 @@ is_wsp(char c)
 	return c == ' ' || c == '\t';
 }
 
-/* --- relaxed body canonicalization (RFC 6376 3.4.4) --- */
+/* --- body canonicalization (RFC 6376 3.4.3 simple, 3.4.4 relaxed) --- */
 
 static void
 body_flush(struct dkim_body *b)
@@ -108,9 +101,17 @@ body_eol(struct dkim_body *b)
 void
 dkim_body_init(struct dkim_body *b, dkim_sink *sink, void *arg)
 {
+	dkim_body_init_canon(b, DKIM_CANON_RELAXED, sink, arg);
+}
+
+void
+dkim_body_init_canon(struct dkim_body *b, enum dkim_canon canon,
+    dkim_sink *sink, void *arg)
+{
 	memset(b, 0, offsetof(struct dkim_body, out));
 	b->sink = sink;
 	b->arg = arg;
+	b->simple = canon == DKIM_CANON_SIMPLE;
 }
 
 void
@@ -133,7 +134,7 @@ dkim_body_feed(struct dkim_body *b, const char *p, size_t n)
 			b->cr = true;
 		else if (c == '\n')
 			body_eol(b);
-		else if (is_wsp(c))
+		else if (is_wsp(c) && !b->simple)
 			b->wsp = true;
 		else
 			body_char(b, c);
@@ -142,7 +143,8 @@ dkim_body_feed(struct dkim_body *b, const char *p, size_t n)
 
 /*
  * dkim_body_end - a last line without a line end gets one; a body that is
- * empty after canonicalization stays empty (RFC 6376 3.4.4, errata 1384).
+ * empty after canonicalization stays empty in relaxed (RFC 6376 3.4.4,
+ * errata 1384) and is one CRLF in simple (3.4.3).
  */
 void
 dkim_body_end(struct dkim_body *b)
@@ -158,10 +160,14 @@ dkim_body_end(struct dkim_body *b)
 		b->linelen = 0;
 	}
 	b->blank = 0;
+	if (b->simple && b->total == 0 && b->fill == 0) {
+		body_put(b, '\r');
+		body_put(b, '\n');
+	}
 	body_flush(b);
 }
 
-/* --- relaxed header canonicalization (RFC 6376 3.4.2) --- */
+/* --- header canonicalization (RFC 6376 3.4.1 simple, 3.4.2 relaxed) --- */
 
 static size_t
 field_namelen(const char *p, size_t n, bool *colon_r)
@@ -221,6 +227,137 @@ dkim_canon_header(struct buf *out, const char *p, size_t n)
 	return 0;
 }
 
+/*
+ * canon_header_simple - the field unchanged but for line ends: a LF
+ * without a CR before it becomes CRLF (the queue stores LF)
+ */
+static int
+canon_header_simple(struct buf *out, const char *p, size_t n)
+{
+	size_t i;
+
+	if (memchr(p, ':', n) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r') &&
+		    buf_append(out, "\r", 1) == -1)
+			return -1;
+		if (buf_append(out, p + i, 1) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+dkim_canon_field(struct buf *out, enum dkim_canon canon, const char *p,
+    size_t n)
+{
+	if (canon == DKIM_CANON_SIMPLE)
+		return canon_header_simple(out, p, n);
+	return dkim_canon_header(out, p, n);
+}
+
+/* --- the header block of a message --- */
+
+void
+dkim_hdrs_init(struct dkim_hdrs *h, size_t max)
+{
+	memset(h, 0, sizeof(*h));
+	buf_init(&h->hdr, max ? max : DKIM_HEADER_MAX_DEFAULT);
+}
+
+void
+dkim_hdrs_free(struct dkim_hdrs *h)
+{
+	buf_free(&h->hdr);
+	free(h->fields);
+	h->fields = NULL;
+	h->nfields = 0;
+}
+
+/*
+ * dkim_hdrs_feed - header bytes go to h->hdr until the first empty line
+ * (which itself belongs to neither part); *p and *n are advanced past
+ * what was taken, so what is left is body.
+ */
+int
+dkim_hdrs_feed(struct dkim_hdrs *h, const char **pp, size_t *np)
+{
+	const char *p = *pp, *nl;
+	size_t n = *np, take, linelen;
+	int rc = 0;
+
+	while (n > 0 && !h->in_body) {
+		nl = memchr(p, '\n', n);
+		take = nl ? (size_t)(nl - p) + 1 : n;
+		if (buf_append(&h->hdr, p, take) == -1) {
+			rc = -1;
+			break;
+		}
+		p += take;
+		n -= take;
+		if (nl == NULL)
+			break;
+		linelen = h->hdr.len - h->line_start;
+		if (linelen == 1 || (linelen == 2 && buf_head(&h->hdr)[h->line_start] == '\r')) {
+			h->hdr.len = h->line_start;	/* drop the separator */
+			h->in_body = true;
+		} else
+			h->line_start = h->hdr.len;
+	}
+	*pp = p;
+	*np = n;
+	return rc;
+}
+
+/* dkim_hdrs_split - index the header block; continuation lines start with WSP */
+int
+dkim_hdrs_split(struct dkim_hdrs *hs)
+{
+	const char *h = buf_head(&hs->hdr);
+	size_t i, n = hs->hdr.len, start, end, max = 0;
+	struct dkim_field *f, *nf;
+	bool colon;
+
+	for (i = 0; i < n; i++)
+		if (h[i] == '\n')
+			max++;
+	max++;
+	free(hs->fields);
+	hs->nfields = 0;
+	if ((hs->fields = calloc(max, sizeof(*hs->fields))) == NULL)
+		return -1;
+	f = NULL;
+	for (start = 0; start < n; start = end + 1) {
+		const char *nl = memchr(h + start, '\n', n - start);
+
+		end = nl ? (size_t)(nl - h) : n;
+		if (f != NULL && is_wsp(h[start])) {
+			f->len = end - f->off;	/* continuation */
+		} else {
+			nf = &hs->fields[hs->nfields++];
+			nf->off = start;
+			nf->len = end - start;
+			f = nf;
+		}
+		if (f->len > 0 && h[f->off + f->len - 1] == '\r')
+			f->len--;
+	}
+	for (i = 0; i < hs->nfields; i++) {
+		f = &hs->fields[i];
+		f->namelen = field_namelen(h + f->off, f->len, &colon);
+	}
+	return 0;
+}
+
+bool
+dkim_hdrs_is(const struct dkim_hdrs *h, const struct dkim_field *f,
+    const char *name, size_t len)
+{
+	return f->namelen == len &&
+	    strncasecmp(buf_head(&h->hdr) + f->off, name, len) == 0;
+}
+
 /* --- the signer --- */
 
 static void
@@ -236,7 +373,7 @@ dkim_sign_new(size_t header_max)
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
-	buf_init(&s->hdr, header_max ? header_max : DKIM_HEADER_MAX_DEFAULT);
+	dkim_hdrs_init(&s->h, header_max);
 	if ((s->bodyctx = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(s->bodyctx, EVP_sha256(), NULL) != 1) {
 		EVP_MD_CTX_free(s->bodyctx);
@@ -254,8 +391,7 @@ dkim_sign_free(struct dkim_sign **sp)
 
 	if (s == NULL)
 		return;
-	buf_free(&s->hdr);
-	free(s->fields);
+	dkim_hdrs_free(&s->h);
 	EVP_MD_CTX_free(s->bodyctx);
 	free(s);
 	*sp = NULL;
@@ -267,90 +403,29 @@ dkim_sign_error(const struct dkim_sign *s)
 	return s->err ? s->err : "no error";
 }
 
-/*
- * dkim_sign_feed - header bytes go to s->hdr until the first empty line
- * (which itself belongs to neither part); the rest is body.
- */
+/* dkim_sign_feed - the header block is kept, the body hashed */
 int
 dkim_sign_feed(struct dkim_sign *s, const void *vp, size_t n)
 {
-	const char *p = vp, *nl;
-	size_t take, linelen;
+	const char *p = vp;
 
 	if (s->ended) {
 		s->err = "message already ended";
 		return -1;
 	}
-	while (n > 0 && !s->in_body) {
-		nl = memchr(p, '\n', n);
-		take = nl ? (size_t)(nl - p) + 1 : n;
-		if (buf_append(&s->hdr, p, take) == -1) {
-			s->err = "header too large";
-			return -1;
-		}
-		p += take;
-		n -= take;
-		if (nl == NULL)
-			break;
-		linelen = s->hdr.len - s->line_start;
-		if (linelen == 1 || (linelen == 2 && buf_head(&s->hdr)[s->line_start] == '\r')) {
-			s->hdr.len = s->line_start;	/* drop the separator */
-			s->in_body = true;
-		} else
-			s->line_start = s->hdr.len;
+	if (dkim_hdrs_feed(&s->h, &p, &n) == -1) {
+		s->err = "header too large";
+		return -1;
 	}
 	if (n > 0)
 		dkim_body_feed(&s->body, p, n);
 	return 0;
 }
 
-/* split_fields - index the header block; continuation lines start with WSP */
-static int
-split_fields(struct dkim_sign *s)
-{
-	const char *h = buf_head(&s->hdr);
-	size_t i, n = s->hdr.len, start, end, max = 0;
-	struct dkim_field *f, *nf;
-	bool colon;
-
-	for (i = 0; i < n; i++)
-		if (h[i] == '\n')
-			max++;
-	max++;
-	if ((s->fields = calloc(max, sizeof(*s->fields))) == NULL) {
-		s->err = "out of memory";
-		return -1;
-	}
-	f = NULL;
-	for (start = 0; start < n; start = end + 1) {
-		const char *nl = memchr(h + start, '\n', n - start);
-
-		end = nl ? (size_t)(nl - h) : n;
-		if (f != NULL && is_wsp(h[start])) {
-			f->len = end - f->off;	/* continuation */
-		} else {
-			nf = &s->fields[s->nfields++];
-			nf->off = start;
-			nf->len = end - start;
-			f = nf;
-		}
-		if (f->len > 0 && h[f->off + f->len - 1] == '\r')
-			f->len--;
-	}
-	for (i = 0; i < s->nfields; i++) {
-		f = &s->fields[i];
-		f->namelen = field_namelen(h + f->off, f->len, &colon);
-	}
-	return 0;
-}
-
 static bool
-field_is(const struct dkim_sign *s, const struct dkim_field *f, const char *name)
+field_is(const struct dkim_hdrs *h, const struct dkim_field *f, const char *name)
 {
-	size_t len = strlen(name);
-
-	return f->namelen == len &&
-	    strncasecmp(buf_head(&s->hdr) + f->off, name, len) == 0;
+	return dkim_hdrs_is(h, f, name, strlen(name));
 }
 
 int
@@ -366,10 +441,12 @@ dkim_sign_end(struct dkim_sign *s)
 		s->err = "body hash failed";
 		return -1;
 	}
-	if (split_fields(s) == -1)
+	if (dkim_hdrs_split(&s->h) == -1) {
+		s->err = "out of memory";
 		return -1;
-	for (i = 0; i < s->nfields; i++)
-		if (field_is(s, &s->fields[i], "From"))
+	}
+	for (i = 0; i < s->h.nfields; i++)
+		if (field_is(&s->h, &s->h.fields[i], "From"))
 			from++;
 	if (from == 0) {
 		s->err = "no From header field";
@@ -424,7 +501,7 @@ addr_plain(const char *v, size_t *i, int *depth, bool *quoted)
  * quotes and comments.  The field value in *v_r, *n_r.
  */
 static const char *
-from_at(const struct dkim_sign *s, const char **v_r, size_t *n_r)
+from_at(const struct dkim_hdrs *h, const char **v_r, size_t *n_r)
 {
 	const struct dkim_field *f = NULL;
 	const char *v, *bare = NULL, *angle = NULL;
@@ -432,13 +509,13 @@ from_at(const struct dkim_sign *s, const char **v_r, size_t *n_r)
 	int depth = 0;
 	bool quoted = false, in_angle = false;
 
-	for (i = 0; i < s->nfields && f == NULL; i++)
-		if (field_is(s, &s->fields[i], "From"))
-			f = &s->fields[i];
+	for (i = 0; i < h->nfields && f == NULL; i++)
+		if (field_is(h, &h->fields[i], "From"))
+			f = &h->fields[i];
 	if (f == NULL)
 		return NULL;
-	v = (const char *)memchr(buf_head(&s->hdr) + f->off, ':', f->len) + 1;
-	n = f->len - (size_t)(v - (buf_head(&s->hdr) + f->off));
+	v = (const char *)memchr(buf_head(&h->hdr) + f->off, ':', f->len) + 1;
+	n = f->len - (size_t)(v - (buf_head(&h->hdr) + f->off));
 	*v_r = v;
 	*n_r = n;
 	for (i = 0; i < n; i++) {
@@ -465,12 +542,18 @@ from_at(const struct dkim_sign *s, const char **v_r, size_t *n_r)
 size_t
 dkim_from_mailboxes(const struct dkim_sign *s)
 {
+	return dkim_hdrs_from_mailboxes(&s->h);
+}
+
+size_t
+dkim_hdrs_from_mailboxes(const struct dkim_hdrs *h)
+{
 	const char *v;
 	size_t i, n, count = 0;
 	int depth = 0;
 	bool quoted = false, in_angle = false, bare = false, angle = false;
 
-	if (from_at(s, &v, &n) == NULL)
+	if (from_at(h, &v, &n) == NULL)
 		return 0;
 	/* per mailbox (split at commas outside quotes, comments and <>): one
 	 * address if it has an '@', in <> or bare */
@@ -509,10 +592,16 @@ from_domain_len(const char *at, const char *end)
 bool
 dkim_from_domain(const struct dkim_sign *s, char *out, size_t outsz)
 {
+	return dkim_hdrs_from_domain(&s->h, out, outsz);
+}
+
+bool
+dkim_hdrs_from_domain(const struct dkim_hdrs *h, char *out, size_t outsz)
+{
 	const char *v, *at;
 	size_t i, n, len;
 
-	if ((at = from_at(s, &v, &n)) == NULL)
+	if ((at = from_at(h, &v, &n)) == NULL)
 		return false;
 	len = from_domain_len(at, v + n);
 	if (len == 0 || len >= outsz)
@@ -529,7 +618,7 @@ dkim_from_address(const struct dkim_sign *s, char *out, size_t outsz)
 	const char *v, *at, *start;
 	size_t n, len;
 
-	if ((at = from_at(s, &v, &n)) == NULL)
+	if ((at = from_at(&s->h, &v, &n)) == NULL)
 		return false;
 	for (start = at; start > v && strchr(" \t\r\n<>:,;\"", start[-1]) == NULL;
 	    start--)
@@ -556,9 +645,9 @@ dkim_alg_name(enum dkim_alg alg)
 	return NULL;
 }
 
-/* dns_name_ok - letters, digits, '-', '_' in dot-separated labels */
-static bool
-dns_name_ok(const char *s)
+/* dkim_name_ok - letters, digits, '-', '_' in dot-separated labels */
+bool
+dkim_name_ok(const char *s)
 {
 	size_t i, label = 0;
 
@@ -627,13 +716,13 @@ build_template(struct dkim_sign *s, struct buf *t, const char *domain,
 	/* h=: each present instance, bottom-up (RFC 6376 5.4.2); From once more */
 	for (k = 0; k < NSIGN; k++) {
 		count = 0;
-		for (i = s->nfields; i-- > 0;) {
-			const struct dkim_field *f = &s->fields[i];
+		for (i = s->h.nfields; i-- > 0;) {
+			const struct dkim_field *f = &s->h.fields[i];
 
-			if (!field_is(s, f, dkim_sign_names[k]))
+			if (!field_is(&s->h, f, dkim_sign_names[k]))
 				continue;
 			count++;
-			if (dkim_canon_header(hashed, buf_head(&s->hdr) + f->off,
+			if (dkim_canon_header(hashed, buf_head(&s->h.hdr) + f->off,
 			    f->len) == -1 || buf_puts(hashed, "\r\n") == -1)
 				return -1;
 		}
@@ -676,7 +765,7 @@ dkim_header_digest(struct dkim_sign *s, const char *domain,
 		s->err = "unknown algorithm";
 		return -1;
 	}
-	if (!dns_name_ok(domain) || !dns_name_ok(selector)) {
+	if (!dkim_name_ok(domain) || !dkim_name_ok(selector)) {
 		s->err = "bad domain or selector";
 		return -1;
 	}

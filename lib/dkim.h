@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * dkim.h - DKIM signing arithmetic (RFC 6376, RFC 8301, RFC 8463) without
- * keys and without I/O.
+ * keys and without I/O, and the canonicalization and header-block code
+ * that signing and verifying (lib/dkim_verify.h) share.
  *
  * smtpd (network-facing, no keys) feeds a message to a signer context,
  * which keeps the header fields (bounded) and hashes the body as it
@@ -40,7 +41,7 @@
 #include <stdint.h>
 #include <time.h>
 
-struct buf;
+#include "buf.h"
 
 /* the values equal enum authd_alg (lib/authc.h) on purpose */
 enum dkim_alg {
@@ -103,14 +104,26 @@ char		*dkim_finish(const char *tmpl, const unsigned char *sig,
 		    size_t siglen, bool crlf);
 
 /*
- * Relaxed canonicalization (RFC 6376 3.4.2 and 3.4.4), exposed for tests,
- * the fuzzer and for anyone who needs a canonical form.
- *
+ * Canonicalization (RFC 6376 3.4), shared by the signer (always relaxed)
+ * and the verifier (either), exposed for tests and the fuzzers.
+ */
+enum dkim_canon {
+	DKIM_CANON_SIMPLE,
+	DKIM_CANON_RELAXED,
+};
+
+/*
  * dkim_canon_header - one header field (name ":" value, folded with CRLF
  * or LF, without its final line end) appended to out in relaxed form,
  * without a line end.  -1 if there is no colon or out is full.
  */
 int		 dkim_canon_header(struct buf *out, const char *p, size_t n);
+/*
+ * dkim_canon_field - the same in either form; simple (3.4.1) keeps the
+ * field as it is, but a LF without a CR before it becomes CRLF
+ */
+int		 dkim_canon_field(struct buf *out, enum dkim_canon canon,
+		    const char *p, size_t n);
 
 /* the body canonicalizer streams its output into a sink */
 typedef void	 dkim_sink(void *arg, const char *p, size_t n);
@@ -122,14 +135,52 @@ struct dkim_body {
 	size_t		 linelen;	/* bytes emitted on this line */
 	bool		 wsp;		/* WSP seen, not yet emitted */
 	bool		 cr;		/* CR seen, waiting for LF */
+	bool		 simple;	/* simple (3.4.3), else relaxed (3.4.4) */
 	size_t		 total;		/* bytes given to the sink */
 	size_t		 fill;
 	char		 out[4096];	/* batches the sink calls */
 };
 
+/* dkim_body_init - relaxed; dkim_body_init_canon - either */
 void		 dkim_body_init(struct dkim_body *b, dkim_sink *sink, void *arg);
+void		 dkim_body_init_canon(struct dkim_body *b, enum dkim_canon canon,
+		    dkim_sink *sink, void *arg);
 void		 dkim_body_feed(struct dkim_body *b, const char *p, size_t n);
 void		 dkim_body_end(struct dkim_body *b);
+
+/*
+ * The header block of a streamed message, bounded: dkim_hdrs_feed() takes
+ * the header bytes from the front of *p (advancing *p, *n) until the
+ * empty line that ends the block; what it leaves is body.  -1 when the
+ * block would pass the bound.  After the block, dkim_hdrs_split() indexes
+ * the fields (hdr offsets, lengths without the final line end, the name
+ * length without WSP before ':'); -1 when out of memory.
+ */
+struct dkim_field {
+	size_t		 off;		/* into hdr */
+	size_t		 len;		/* without the final line end */
+	size_t		 namelen;	/* bytes before ':' minus trailing WSP */
+};
+
+struct dkim_hdrs {
+	struct buf	 hdr;		/* raw header block */
+	bool		 in_body;
+	size_t		 line_start;	/* offset in hdr of the current line */
+	struct dkim_field *fields;
+	size_t		 nfields;
+};
+
+void		 dkim_hdrs_init(struct dkim_hdrs *h, size_t max);
+void		 dkim_hdrs_free(struct dkim_hdrs *h);
+int		 dkim_hdrs_feed(struct dkim_hdrs *h, const char **p, size_t *n);
+int		 dkim_hdrs_split(struct dkim_hdrs *h);
+/* dkim_hdrs_is - whether field f is named name (len bytes, any case) */
+bool		 dkim_hdrs_is(const struct dkim_hdrs *h, const struct dkim_field *f,
+		    const char *name, size_t len);
+/* the same as dkim_from_domain() and dkim_from_mailboxes(), on a block */
+bool		 dkim_hdrs_from_domain(const struct dkim_hdrs *h, char *out,
+		    size_t outsz);
+size_t		 dkim_hdrs_from_mailboxes(const struct dkim_hdrs *h);
 
 /*
  * dkim_txt_value - the DNS TXT value "v=DKIM1; k=rsa|ed25519; p=BASE64"
@@ -137,6 +188,12 @@ void		 dkim_body_end(struct dkim_body *b);
  * raw 32 bytes (RFC 8463 4.2).  malloc'd, NULL when out of memory.
  */
 char		*dkim_txt_value(enum dkim_alg alg, const unsigned char *pub, size_t n);
+
+/*
+ * dkim_name_ok - whether s is a d= or s= value we sign with or accept:
+ * dot-separated labels (1-63) of letters, digits, '-', '_', at most 253
+ */
+bool		 dkim_name_ok(const char *s);
 
 /* dkim_alg_name - "rsa-sha256", "ed25519-sha256", NULL if unknown */
 const char	*dkim_alg_name(enum dkim_alg alg);
