@@ -306,24 +306,33 @@ count_void(struct spf_check *c, const char *name)
 	return false;
 }
 
+/* under - name is d or a subdomain of d (case-insensitive) */
+static bool
+under(const char *name, const char *d)
+{
+	size_t nl = strlen(name), dl = strlen(d);
+
+	if (nl == dl)
+		return strcasecmp(name, d) == 0;
+	return nl > dl && name[nl - dl - 1] == '.' &&
+	    strcasecmp(name + nl - dl, d) == 0;
+}
+
 /* p_value - %{p}: a validated name, preferably d or below d (7.3) */
 static const char *
 p_value(const struct spf_check *c, const char *d)
 {
 	const struct spf_names *nm = c->pnames;
-	size_t i, dl = strlen(d), nl;
+	size_t i;
 
 	if (nm == NULL)
 		return "unknown";
 	for (i = 0; i < nm->n; i++)
 		if (nm->st[i] == NAME_MATCH && strcasecmp(nm->name[i], d) == 0)
 			return nm->name[i];
-	for (i = 0; i < nm->n; i++) {
-		nl = strlen(nm->name[i]);
-		if (nm->st[i] == NAME_MATCH && nl > dl && nm->name[i][nl - dl - 1]
-		    == '.' && strcasecmp(nm->name[i] + nl - dl, d) == 0)
+	for (i = 0; i < nm->n; i++)
+		if (nm->st[i] == NAME_MATCH && under(nm->name[i], d))
 			return nm->name[i];
-	}
 	for (i = 0; i < nm->n; i++)
 		if (nm->st[i] == NAME_MATCH)
 			return nm->name[i];
@@ -587,30 +596,23 @@ on_record(struct spf_check *c, const struct dns_result *r)
 static void
 on_names(struct spf_check *c, const struct dns_result *r)
 {
-	const struct spf_frame *f = &c->fr[c->depth];
 	struct spf_names *nm;
-	size_t i, tl = strlen(c->target);
+	size_t i;
 	bool ptr = r->type == DNS_T_PTR;
 
 	if (c->names == NULL)
 		c->names = xmalloc(sizeof(*c->names));
 	nm = c->names;
 	nm->n = 0;
-	/* 4.6.4: the first 10 PTR names only, then those that can match */
+	/* 4.6.4: the first 10 PTR names only (5.5: all validated first) */
 	for (i = 0; i < r->nrr && (ptr ? i : nm->n) < SPF_NAMES_MAX; i++) {
 		const char *h = r->rr[i].data;
 		size_t hl = r->rr[i].len;
 
 		if (hl == 0 || hl > DNS_NAME_MAX)
 			continue;		/* null MX, or junk */
-		/* ptr: only names at or below the target can match */
-		if (ptr && !c->ptr_for_p && !(hl == tl ?
-		    strcasecmp(h, c->target) == 0 : hl > tl && h[hl - tl - 1] ==
-		    '.' && strcasecmp(h + hl - tl, c->target) == 0))
-			continue;
 		memcpy(nm->name[nm->n++], h, hl + 1);
 	}
-	(void)f;
 	if (nm->n == 0) {
 		if (ptr && c->ptr_for_p) {
 			c->p_done = true;
@@ -643,29 +645,27 @@ addrs_done(struct spf_check *c)
 	ptr = c->fr[c->depth].rec.terms[c->fr[c->depth].next].mech ==
 	    SPF_M_PTR;
 	for (i = 0; i < nm->n; i++) {
-		if (ptr) {
-			if (nm->st[i] == NAME_MATCH) {
-				tracef(c, "validated %s", nm->name[i]);
-				term_done(c, true);
-				return;
-			}
-			continue;
-		}
-		switch (nm->st[i]) {
-		case NAME_TEMP:
+		/*
+		 * every name was looked up, so every void counts, in order,
+		 * before any match (as pyspf does); errors end an mx (5.4)
+		 * but only skip a ptr name (5.5)
+		 */
+		if (nm->st[i] == NAME_TEMP && !ptr) {
 			finish(c, SPF_TEMPERROR, "DNS lookup of %s failed",
 			    nm->name[i]);
 			return;
-		case NAME_VOID:
-			if (!count_void(c, nm->name[i]))
-				return;
-			break;
-		case NAME_MATCH:
-			tracef(c, "%s has the client's address", nm->name[i]);
+		}
+		if (nm->st[i] == NAME_VOID && !count_void(c, nm->name[i]))
+			return;
+	}
+	for (i = 0; i < nm->n; i++)
+		if (nm->st[i] == NAME_MATCH && (!ptr || under(nm->name[i],
+		    c->target))) {
+			tracef(c, "%s %s", nm->name[i], ptr ? "is validated" :
+			    "has the client's address");
 			term_done(c, true);
 			return;
 		}
-	}
 	term_done(c, false);
 }
 
