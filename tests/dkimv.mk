@@ -5,7 +5,7 @@
 # tests/integration/test_dkim_verify.py).  Included by the Makefile
 # through `-include tests/*.mk`; appends only.
 
-LIB_SRCS	+= lib/taglist.c lib/dkim_vparse.c lib/dkim_verify.c
+LIB_SRCS	+= lib/taglist.c lib/dkim_vparse.c lib/dkim_verify.c lib/dkim_verify_dns.c
 UNIT_TESTS	+= dkim_verify_test
 
 # dkim_verify_tool: verify a message with keys from a file; built with

@@ -5,7 +5,8 @@
  * 3.4.1, 3.4.3), signature field and key record parsing (tables), and
  * round trips: messages signed here with lib/dkim.c and OpenSSL keys made
  * by the test (RSA-2048, RSA-1024, RSA-768, Ed25519) verified when fed in
- * one piece and one byte at a time, then altered.  dkimpy's signatures are
+ * one piece and one byte at a time, then altered; the key lookups through
+ * lib/dns with a zone-table backend.  dkimpy's signatures are
  * checked in tests/integration/test_dkim_verify.py.
  */
 #include <stdlib.h>
@@ -19,6 +20,8 @@
 #include "buf.h"
 #include "dkim.h"
 #include "dkim_verify.h"
+#include "dns.h"
+#include "ev.h"
 #include "taglist.h"
 #include "t.h"
 
@@ -508,14 +511,125 @@ test_edges(void)
 	dkim_verify_free(&v);
 }
 
+/* --- lookups through lib/dns (zone-table backend) --- */
+
+static char *zone_rsa, *zone_ed;
+static int zone_queries;
+
+static void
+zone_query(void *ctx, const char *name, enum dns_type type,
+    struct dns_answer *ans)
+{
+	zone_queries++;
+	if (type != DNS_T_TXT)
+		dns_answer_status(ans, DNS_NODATA, 60);
+	else if (strcmp(name, "rsa._domainkey.example.org") == 0) {
+		dns_answer_add_txt(ans, 300, "unrelated", 9);
+		dns_answer_add_txt(ans, 300, zone_rsa, strlen(zone_rsa));
+	} else if (strcmp(name, "ed._domainkey.example.org") == 0)
+		dns_answer_add_txt(ans, 300, zone_ed, strlen(zone_ed));
+	else if (strcmp(name, "down._domainkey.example.org") == 0)
+		dns_answer_status(ans, DNS_TEMPFAIL, 0);
+	else
+		dns_answer_status(ans, DNS_NXDOMAIN, 60);
+}
+
+static int cb_calls;
+
+static void
+on_keys(void *arg, struct dkim_verify *v)
+{
+	cb_calls++;
+	ev_break();
+}
+
+/* lookup_run - verify m through the backend; results as "res,res,..." */
+static void
+lookup_run(const char *m, char *out, size_t outsz)
+{
+	struct dkim_verify *v = dkim_verify_new(0, 0, NOW);
+	const struct dkim_vres *r;
+	size_t i, n;
+
+	out[0] = '\0';
+	dkim_verify_feed(v, m, strlen(m));
+	dkim_verify_end(v);
+	cb_calls = 0;
+	CHECK(dkim_verify_start_lookups(v, on_keys, NULL) == 0);
+	CHECK(cb_calls == 0);		/* never from inside start */
+	CHECK(dkim_verify_start_lookups(v, on_keys, NULL) == -1);
+	ev_run();
+	CHECK(cb_calls == 1);
+	n = dkim_verify_results(v, &r);
+	for (i = 0; i < n; i++) {
+		strncat(out, dkim_res_name(r[i].result), outsz - strlen(out) - 1);
+		strncat(out, i + 1 < n ? "," : "", outsz - strlen(out) - 1);
+	}
+	dkim_verify_free(&v);
+}
+
+static void
+test_lookups(void)
+{
+	static const struct dns_backend zone = { zone_query, NULL };
+	EVP_PKEY *rsa = make_key(EVP_PKEY_RSA, 1024), *ed = make_key(EVP_PKEY_ED25519, 0);
+	char *s1, *s2, *s3, *s4, got[128];
+	struct dkim_verify *v;
+	int q;
+
+	zone_rsa = key_txt(rsa);
+	zone_ed = key_txt(ed);
+	dns_set_backend(&zone);
+	s1 = sign_msg(msg, rsa, "rsa");
+	s2 = sign_msg(s1, ed, "ed");
+	s3 = sign_msg(s2, rsa, "rsa");		/* same key name: one query */
+	s4 = sign_msg(s3, rsa, "down");
+	zone_queries = 0;
+	lookup_run(s3, got, sizeof(got));
+	CHECK_STR(got, "pass,pass,pass");
+	CHECK(zone_queries == 2);
+	q = zone_queries;
+	lookup_run(s3, got, sizeof(got));	/* from the cache now */
+	CHECK_STR(got, "pass,pass,pass");
+	CHECK(zone_queries == q);
+	lookup_run(s4, got, sizeof(got));
+	CHECK_STR(got, "temperror,pass,pass,pass");
+	free(s4);
+	s4 = sign_msg(s1, rsa, "gone");
+	lookup_run(s4, got, sizeof(got));
+	CHECK_STR(got, "permerror,pass");
+	lookup_run(msg, got, sizeof(got));	/* nothing to fetch */
+	CHECK_STR(got, "");
+	/* freed while lookups are under way: no callback */
+	dns_cache_flush();
+	v = dkim_verify_new(0, 0, NOW);
+	dkim_verify_feed(v, s3, strlen(s3));
+	dkim_verify_end(v);
+	cb_calls = 0;
+	CHECK(dkim_verify_start_lookups(v, on_keys, NULL) == 0);
+	dkim_verify_free(&v);
+	dns_set_backend(NULL);
+	free(s1);
+	free(s2);
+	free(s3);
+	free(s4);
+	free(zone_rsa);
+	free(zone_ed);
+	EVP_PKEY_free(rsa);
+	EVP_PKEY_free(ed);
+	CHECK(cb_calls == 0);
+}
+
 int
 main(void)
 {
+	ev_init();
 	test_taglist();
 	test_simple();
 	test_sig_parse();
 	test_key_parse();
 	test_roundtrip();
 	test_edges();
+	test_lookups();
 	return T_DONE();
 }
