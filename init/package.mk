@@ -20,10 +20,18 @@ PKG_B	 = build$(if $(CROSS),-$(CROSS_ARCH))-tiny-static
 IPK_ARCH ?= $(if $(filter armhf,$(PKG_ARCH_NAME)),arm_cortex-a7_neon-vfpv4,$(if \
 	    $(filter arm64,$(PKG_ARCH_NAME)),aarch64_cortex-a53,x86_64))
 
+SPK_NAME = $(if $(filter armhf,$(PKG_ARCH_NAME)),armv7,$(if \
+	    $(filter arm64,$(PKG_ARCH_NAME)),aarch64,x86_64))
+SPK_ARCH ?= $(if $(filter armv7,$(SPK_NAME)),armv7 armada370 armada375 armada38x armadaxp alpine alpine4k monaco,$(if \
+	    $(filter aarch64,$(SPK_NAME)),aarch64 rtd1296 rtd1619b armada37xx,x86_64))
+
 pkg-static:
 	@$(MAKE) --no-print-directory STATIC=1 PROFILE=tiny B=$(PKG_B) all
 
 ipk: pkg-static
 	@sh init/openwrt/ipk.sh $(PKG_B)/bin $(PKG_OUT) $(IPK_ARCH) $(PKG_VERSION)
 
-.PHONY: pkg-static ipk
+spk: pkg-static
+	@sh init/synology/spk.sh $(PKG_B)/bin $(PKG_OUT) $(SPK_NAME) "$(SPK_ARCH)" $(PKG_VERSION)
+
+.PHONY: pkg-static ipk spk

@@ -27,15 +27,8 @@ OUT=${2:?}
 ARCH=${3:?}
 VERSION=${4:?}
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
-[ -f "$BIN/facteur" ] && [ ! -L "$BIN/facteur" ] || {
-	echo "ipk.sh: $BIN/facteur: expected a static multi-call build" >&2
-	exit 1
-}
-MTIME=$(git -C "$SRC" log -1 --format=%ct 2>/dev/null || echo 0)
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-W=$(mktemp -d "${TMPDIR:-/tmp}/facteur-ipk.XXXXXX")
-trap 'rm -rf "$W"' EXIT
+. "$SRC/init/pkglib.sh"
+pkg_begin "$BIN" "$2"
 D=$W/data
 C=$W/control
 
@@ -77,14 +70,8 @@ cp "$SRC/init/openwrt/postinst" "$C/postinst"
 cp "$SRC/init/openwrt/prerm" "$C/prerm"
 chmod 755 "$C/postinst" "$C/prerm"
 
-# tgz DIR FILE - a reproducible gzipped tar of DIR's contents as ./...
-tgz() {
-	(cd "$1" && find . -mindepth 1 | LC_ALL=C sort |
-	    tar --format=gnu --no-recursion --owner=0 --group=0 \
-	    --numeric-owner --mtime="@$MTIME" -cf - -T -) | gzip -9n >"$2"
-}
-tgz "$D" "$W/data.tar.gz"
-tgz "$C" "$W/control.tar.gz"
+pkg_tar "$D" | gzip -9n >"$W/data.tar.gz"
+pkg_tar "$C" | gzip -9n >"$W/control.tar.gz"
 echo 2.0 >"$W/debian-binary"
 
 # ar_member NAME - one member of an ar archive (header, data, pad to even)

@@ -22,12 +22,14 @@ import gzip
 import hashlib
 import imaplib
 import io
+import json
 import os
 import re
 import shutil
 import smtplib
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tarfile
@@ -217,6 +219,17 @@ def imap_subjects(password, marker):
         time.sleep(0.2)
 
 
+def mail_survives(kind, password):
+    """after an upgrade: the first mail is still there, the password still
+    works, and new mail flows"""
+    found, _ = imap_subjects((ALICE, password), f'{kind}-first')
+    check(len(found) == 1, f'{kind} upgrade: the old mail and the password '
+          'are kept')
+    send(f'{kind}-second', password)
+    found, _ = imap_subjects((ALICE, password), f'{kind}-second')
+    check(len(found) == 1, f'{kind} upgrade: mail flows after the upgrade')
+
+
 def daemons_up():
     return all(ft.wait_port(p, 20) for p in PORTS)
 
@@ -299,11 +312,7 @@ def test_upgrade_keeps_everything():
            for k in keys] == key_sums, 'upgrade: DKIM keys kept')
     if not check(daemons_up(), 'upgrade: the daemons run again'):
         return
-    found, _ = imap_subjects((ALICE, STATE['pw']), 'ipk-first')
-    check(len(found) == 1, 'upgrade: the old mail and the password are kept')
-    send('ipk-second', STATE['pw'])
-    found, _ = imap_subjects((ALICE, STATE['pw']), 'ipk-second')
-    check(len(found) == 1, 'upgrade: mail flows after the upgrade')
+    mail_survives('ipk', STATE['pw'])
 
 
 def test_remove():
@@ -328,9 +337,230 @@ def stop_leftovers():
         chroot('/etc/init.d/facteur stop 2>/dev/null')
 
 
+
+# ---- Synology DSM 7 -------------------------------------------------------
+
+DSM = env.path('dsm')
+PKGDIR = os.path.join(DSM, 'var/packages/facteur')
+TARGET = os.path.join(DSM, 'volume1/@appstore/facteur')
+VAR = os.path.join(DSM, 'volume1/@appdata/facteur')
+SPK_USER = '_facteur_spktest'
+
+
+def spk_account():
+    """DSM creates the package's user: here a temporary system account
+    (removed at the end) when root, else the caller"""
+    if os.geteuid() == 0:
+        subprocess.run(['useradd', '--system', '--user-group',
+                        '--no-create-home', '--home-dir', '/nonexistent',
+                        '--shell', '/usr/sbin/nologin', SPK_USER],
+                       capture_output=True)
+        import pwd  # pylint: disable=import-outside-toplevel
+        pw = pwd.getpwnam(SPK_USER)
+        return pw.pw_uid, pw.pw_gid
+    return os.getuid(), os.getgid()
+
+
+def dsm_run(script, status, version, msg=None, args=()):
+    """scripts/NAME as the package user with DSM 7's environment"""
+    uid, gid = STATE['spk_ids']
+    e = {'PATH': '/usr/bin:/bin:/usr/sbin:/sbin', 'HOME': '/nonexistent',
+         'SYNOPKG_PKGNAME': 'facteur', 'SYNOPKG_PKGVER': version,
+         'SYNOPKG_PKGDEST': TARGET, 'SYNOPKG_PKGVAR': VAR,
+         'SYNOPKG_PKGHOME': os.path.join(DSM, 'volume1/@apphome/facteur'),
+         'SYNOPKG_PKG_STATUS': status, 'SYNOPKG_DSM_VERSION_MAJOR': '7',
+         'SYNOPKG_DSM_VERSION_MINOR': '2',
+         'SYNOPKG_TEMP_LOGFILE': msg or os.path.join(DSM, 'msg.log'),
+         'wizard_domain': 'example.org', 'wizard_user': ALICE,
+         'FACTEUR_SETUP_ARGS': '--listen 127.0.0.1 --ports ' +
+         ','.join(map(str, PORTS))}
+    kw = {}
+    if os.geteuid() == 0:
+        kw = {'user': uid, 'group': gid, 'extra_groups': []}
+    # DSM makes the message file, writable by the package
+    log = e['SYNOPKG_TEMP_LOGFILE']
+    if not os.path.exists(log):
+        open(log, 'w').close()
+        os.chown(log, uid, gid)
+    return subprocess.run([os.path.join(PKGDIR, 'scripts', script)] +
+                          list(args), env=e, capture_output=True, text=True,
+                          timeout=120, cwd='/', **kw)
+
+
+def chown_tree(top):
+    uid, gid = STATE['spk_ids']
+    for d, dirs, files in os.walk(top):
+        for n in dirs + files:
+            os.lchown(os.path.join(d, n), uid, gid)
+    os.lchown(top, uid, gid)
+
+
+def spk_unpack(spk):
+    """Package Center's unpacking: the spk's files to
+    /var/packages/facteur, package.tgz to target/ (the user's)"""
+    with tarfile.open(spk, 'r:') as t:
+        t.extractall(PKGDIR)
+    os.makedirs(TARGET, exist_ok=True)
+    with tarfile.open(os.path.join(PKGDIR, 'package.tgz'), 'r:gz') as t:
+        t.extractall(TARGET)
+    os.unlink(os.path.join(PKGDIR, 'package.tgz'))
+    os.makedirs(VAR, exist_ok=True)
+    for link, to in (('target', TARGET), ('var', VAR)):
+        if not os.path.islink(os.path.join(PKGDIR, link)):
+            os.symlink(to, os.path.join(PKGDIR, link))
+    chown_tree(TARGET)
+    chown_tree(VAR)
+
+
+def png_size(path):
+    data = open(path, 'rb').read(24)
+    return data[:8] == b'\x89PNG\r\n\x1a\n' and struct.unpack('>II', data[16:24])
+
+
+def test_build_spk():
+    for v in ('0.1-1', '0.1-2'):
+        r = make('spk', f'PKG_OUT={PKG}', f'PKG_VERSION={v}')
+        check(r.returncode == 0, f'make spk PKG_VERSION={v}', r.stderr[-3000:])
+    spk = os.path.join(PKG, 'facteur-0.1-1-x86_64.spk')
+    STATE['spk'], STATE['spk2'] = spk, spk.replace('0.1-1', '0.1-2')
+    head = open(spk, 'rb').read(512)
+    check(head[257:262] == b'ustar', 'the spk is an uncompressed tar')
+    with tarfile.open(spk, 'r:') as t:
+        names = t.getnames()
+        info = t.extractfile('INFO').read().decode()
+        tgz = t.extractfile('package.tgz').read()
+        priv = json.loads(t.extractfile('conf/privilege').read())
+        json.loads(t.extractfile('conf/resource').read())
+        wiz = json.loads(t.extractfile('WIZARD_UIFILES/install_uifile').read())
+    for want in ('INFO', 'package.tgz', 'scripts/start-stop-status',
+                 'scripts/postinst', 'scripts/preuninst', 'conf/privilege',
+                 'conf/resource', 'PACKAGE_ICON.PNG', 'PACKAGE_ICON_256.PNG'):
+        check(want in names, f'the spk has {want}', names)
+    check(f'checksum="{hashlib.md5(tgz).hexdigest()}"' in info and
+          'arch="x86_64"' in info and 'version="0.1-1"' in info and
+          'os_min_ver="7.0-40000"' in info, 'INFO: version, arch, checksum',
+          info)
+    check(priv['defaults']['run-as'] == 'package', 'runs as the package user')
+    keys = [s['key'] for s in wiz[0]['items'][0]['subitems']]
+    check(keys == ['wizard_domain', 'wizard_user'], 'the wizard asks the '
+          'domain and the address', keys)
+    d = env.path('spk-x')
+    os.makedirs(d)
+    with tarfile.open(spk, 'r:') as t:
+        t.extractall(d)
+    check(png_size(os.path.join(d, 'PACKAGE_ICON.PNG')) == (64, 64) and
+          png_size(os.path.join(d, 'PACKAGE_ICON_256.PNG')) == (256, 256),
+          'icons are 64x64 and 256x256 PNGs')
+    print(f'# measure: spk x86_64: {os.path.getsize(spk)} bytes', flush=True)
+
+
+def daemon_uids():
+    """uids of the running facteur daemons of this package"""
+    out = set()
+    for pid in os.listdir('/proc'):
+        try:
+            cmd = open(f'/proc/{pid}/cmdline', 'rb').read()
+            if TARGET.encode() in cmd:
+                for line in open(f'/proc/{pid}/status', encoding='utf-8'):
+                    if line.startswith('Uid:'):
+                        out.add(int(line.split()[1]))
+        except OSError:
+            pass
+    return out
+
+
+def test_spk_install_start_stop():
+    STATE['spk_ids'] = spk_account()
+    start = time.time()
+    spk_unpack(STATE['spk'])
+    msg = os.path.join(DSM, 'msg.log')
+    for s in ('preinst', 'postinst'):
+        r = dsm_run(s, 'INSTALL', '0.1-1', msg)
+        check(r.returncode == 0, f'{s} exits 0', r.stdout + r.stderr)
+    text = open(msg, encoding='utf-8').read() if os.path.exists(msg) else ''
+    m = re.search(r'password    (\S+)   \(shown only this once', text)
+    if not check(m is not None, 'postinst leaves the password in '
+                 'SYNOPKG_TEMP_LOGFILE for DSM to show', text):
+        return
+    STATE['spk_pw'] = m.group(1)
+    conf = open(os.path.join(VAR, 'facteur.conf'), encoding='utf-8').read()
+    check(f'state_dir = {VAR}/state' in conf and
+          f'mail_dir  = {VAR}/mail/%d/%u' in conf, 'data under the package\'s '
+          'var directory', conf)
+    check(os.path.exists(os.path.join(VAR, 'dns-records.txt')),
+          'dns-records.txt kept for the user')
+    r = dsm_run('start-stop-status', 'INSTALL', '0.1-1', args=['status'])
+    check(r.returncode == 3, 'status before start: 3 (not running)',
+          r.returncode)
+    r = dsm_run('start-stop-status', '', '0.1-1', args=['start'])
+    check(r.returncode == 0, 'start exits 0', r.stdout + r.stderr)
+    r = dsm_run('start-stop-status', '', '0.1-1', args=['status'])
+    check(r.returncode == 0, 'status after start: 0', r.stdout)
+    check(daemon_uids() == {STATE['spk_ids'][0]},
+          'every daemon runs as the package user', daemon_uids())
+    send('spk-first', STATE['spk_pw'])
+    found, body = imap_subjects((ALICE, STATE['spk_pw']), 'spk-first')
+    check(len(found) == 1 and b'DKIM-Signature:' in body,
+          'spk: mail delivered, signed and read back over IMAP', body[:300])
+    print(f'# measure: spk unpack to mail read back: {time.time() - start:.2f}'
+          ' s', flush=True)
+    r = dsm_run('start-stop-status', '', '0.1-1', args=['stop'])
+    check(r.returncode == 0, 'stop exits 0', r.stdout + r.stderr)
+    r = dsm_run('start-stop-status', '', '0.1-1', args=['status'])
+    check(r.returncode == 3, 'status after stop: 3', r.stdout)
+    dsm_run('start-stop-status', '', '0.1-1', args=['start'])
+
+
+def test_spk_upgrade():
+    if 'spk_pw' not in STATE:
+        check(False, 'spk upgrade: needs the first install')
+        return
+    conf = os.path.join(VAR, 'facteur.conf')
+    before = {p: md5(p) for p in [conf] + [
+        os.path.join(VAR, 'state/dkim', k)
+        for k in os.listdir(os.path.join(VAR, 'state/dkim'))]}
+    dsm_run('preupgrade', 'UPGRADE', '0.1-2')
+    r = dsm_run('start-stop-status', 'UPGRADE', '0.1-1', args=['stop'])
+    check(r.returncode == 0, 'upgrade: stop', r.stdout + r.stderr)
+    for s in ('preuninst', 'postuninst'):
+        dsm_run(s, 'UPGRADE', '0.1-1')
+    shutil.rmtree(TARGET)
+    spk_unpack(STATE['spk2'])
+    msg = os.path.join(DSM, 'msg2.log')
+    for s in ('preinst', 'postinst', 'postupgrade'):
+        r = dsm_run(s, 'UPGRADE', '0.1-2', msg)
+        check(r.returncode == 0, f'upgrade: {s} exits 0', r.stderr)
+    check('password' not in open(msg, encoding='utf-8').read(),
+          'upgrade: no second setup')
+    check({p: md5(p) for p in before} == before,
+          'upgrade: configuration and DKIM keys unchanged')
+    r = dsm_run('start-stop-status', '', '0.1-2', args=['start'])
+    check(r.returncode == 0, 'upgrade: start', r.stdout + r.stderr)
+    mail_survives('spk', STATE['spk_pw'])
+
+
+def test_spk_uninstall():
+    r = dsm_run('start-stop-status', 'UNINSTALL', '0.1-2', args=['stop'])
+    check(r.returncode == 0, 'uninstall: stop', r.stdout + r.stderr)
+    for s in ('preuninst', 'postuninst'):
+        r = dsm_run(s, 'UNINSTALL', '0.1-2')
+        check(r.returncode == 0, f'uninstall: {s} exits 0', r.stderr)
+    check(not daemon_uids(), 'uninstall: no daemon left', daemon_uids())
+    shutil.rmtree(TARGET)
+    shutil.rmtree(VAR)
+
+
+def stop_spk_leftovers():
+    if os.path.isdir(TARGET) and 'spk_ids' in STATE:
+        dsm_run('start-stop-status', '', '', args=['stop'])
+    if os.geteuid() == 0:
+        subprocess.run(['userdel', SPK_USER], capture_output=True)
+
 if os.geteuid() != 0 or not shutil.which('busybox'):
     print('# skipped: needs root (chroot) and busybox (busybox-static)')
     env.cleanup()
     sys.exit(ft.summary())
 ft.run_tests(env, [test_build_ipk, test_install_and_mail,
-                   test_upgrade_keeps_everything, test_remove, stop_leftovers])
+                   test_upgrade_keeps_everything, test_remove, stop_leftovers,
+                   test_build_spk, test_spk_install_start_stop,
+                   test_spk_upgrade, test_spk_uninstall, stop_spk_leftovers])
