@@ -94,6 +94,6 @@ units: $(UNIT_TESTS:%=$(B)/test/%)
 clean:
 	rm -rf build build-san build-tiny build-fuzz
 
--include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/obj $(B)/multi -name '*.d' 2>/dev/null)
 
 .PHONY: all units clean check run deps install
