@@ -6,14 +6,18 @@
  * and IPv6), URL escaping, the 253-byte cut of 7.3, address matching,
  * and the asynchronous API over a zone-table backend: the callback never
  * runs inside spf_check_start(), HELO identity for MAIL FROM:<>, the
- * trace, cancel.  The whole RFC 7208 test suite runs in
+ * trace, cancel, and the overall time limit (temperror) against a
+ * resolver that never answers.  The whole RFC 7208 test suite runs in
  * tests/integration/test_spf_suite.py.
  */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include "conf.h"
 #include "dns.h"
 #include "ev.h"
 #include "log.h"
@@ -342,6 +346,42 @@ test_check(void)
 	CHECK_STR(spf_identity_name(SPF_ID_HELO), "helo");
 }
 
+/* a resolver that never answers: the overall limit gives temperror */
+static void
+test_deadline(void)
+{
+	struct sockaddr_in sin;
+	socklen_t sl = sizeof(sin);
+	struct conf_addr ca;
+	struct spf_check *h;
+	struct got g;
+	int fd;
+
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sin, &sl) == 0);
+	memset(&ca, 0, sizeof(ca));
+	snprintf(ca.host, sizeof(ca.host), "127.0.0.1");
+	ca.port = ntohs(sin.sin_port);
+	dns_set_timeout(5000, 1);
+	CHECK(dns_init(&ca) == 0);
+	spf_set_timeout(200);
+	check("192.0.2.1", "x", "a@slow.example", &g, true);
+	CHECK(g.res == SPF_TEMPERROR);
+	CHECK(strstr(g.trace, "no answer within 200 ms") != NULL);
+	/* cancelled while its lookup is in flight: no callback, no leak */
+	memset(&g, 0, sizeof(g));
+	h = spf_check_start("192.0.2.1", "x", "b@slow.example", on_spf, &g);
+	CHECK(!t_run(100) && g.calls == 0);
+	spf_check_cancel(h);
+	spf_set_timeout(0);
+	dns_shutdown();
+	close(fd);
+}
+
 int
 main(void)
 {
@@ -352,5 +392,6 @@ main(void)
 	test_macros();
 	test_ip();
 	test_check();
+	test_deadline();
 	return T_DONE();
 }
