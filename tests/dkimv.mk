@@ -16,3 +16,14 @@ $(B)/test/dkim_verify_tool: $(B)/obj/tests/unit/dkim_verify_tool.o $(B)/libfacte
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 FUZZ_TARGETS	+= fuzz_dkim_verify
+
+# the Public Suffix List and DMARC
+LIB_SRCS	+= lib/psl.c lib/dmarc.c lib/dmarc_dns.c
+UNIT_TESTS	+= psl_test dmarc_test
+FUZZ_TARGETS	+= fuzz_dmarc
+
+# dmarc_tool: DMARC checks against a zone file, for test_dmarc.py
+all: $(B)/test/dmarc_tool
+$(B)/test/dmarc_tool: $(B)/obj/tests/unit/dmarc_tool.o $(B)/libfacteur.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
