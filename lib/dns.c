@@ -34,6 +34,7 @@ struct dns_query {
 	enum dns_type	 type;
 	bool		 inflight;	/* c-ares owes us an answer */
 	bool		 cancelled;
+	bool		 delivering;	/* inside the callback */
 	struct dns_result *res;		/* packed, once answered */
 	struct ev_timer	 done;
 	LIST_ENTRY(dns_query) entry;
@@ -216,6 +217,7 @@ dns_on_done(struct ev_timer *t, void *arg)
 	struct dns_query *q = arg;
 
 	LIST_REMOVE(q, entry);
+	q->delivering = true;
 	q->cb(q->arg, q->res);
 	free(q->res);
 	free(q);
@@ -300,7 +302,7 @@ dns_lookup(const char *name, enum dns_type type, dns_cb *cb, void *arg)
 void
 dns_cancel(struct dns_query *q)
 {
-	if (q == NULL)
+	if (q == NULL || q->delivering)	/* from its callback: freed after */
 		return;
 	if (q->inflight)
 		q->cancelled = true;

@@ -117,7 +117,10 @@ typedef void dns_cb(void *arg, const struct dns_result *r);
  * ev_init(); again only after dns_shutdown().
  */
 int	 dns_init(const struct conf_addr *resolver);
-/* dns_shutdown - stop c-ares; pending lookups are dropped, no callback */
+/*
+ * dns_shutdown - stop c-ares; pending lookups are dropped, no callback,
+ * and their handles are freed: cancel what you hold first (spf checks).
+ */
 void	 dns_shutdown(void);
 /*
  * dns_set_timeout - c-ares timeout of the first try in ms (doubled at each

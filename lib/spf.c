@@ -81,7 +81,7 @@ struct spf_check {
 	char		 ipstr[INET6_ADDRSTRLEN];
 	char		 validated[DNS_NAME_MAX + 1];
 
-	struct spf_frame fr[SPF_DEPTH];
+	struct spf_frame *fr[SPF_DEPTH];	/* [0..depth] allocated */
 	int		 depth;
 	unsigned	 lookups, voids;
 
@@ -98,6 +98,7 @@ struct spf_check {
 	struct spf_names *pnames;	/* validated names, for %{p} */
 
 	bool		 finished;
+	bool		 delivering;	/* inside the callback */
 	enum spf_res	 result;
 	char		 mech[128];
 	char		 problem[256];
@@ -107,6 +108,19 @@ struct spf_check {
 	size_t		 tlen;
 	struct ev_timer	 done, deadline;
 };
+
+static inline struct spf_frame *
+top(const struct spf_check *c)
+{
+	return c->fr[c->depth];
+}
+
+/* cur_term - the term being evaluated in the top frame */
+static inline const struct spf_term *
+cur_term(const struct spf_check *c)
+{
+	return &top(c)->rec.terms[top(c)->next];
+}
 
 static char spf_receiver[DNS_NAME_MAX + 1];
 static unsigned spf_timeout_ms = SPF_TIMEOUT_MS;
@@ -214,7 +228,9 @@ spf_on_done(struct ev_timer *t, void *arg)
 	r.explanation = c->result == SPF_FAIL ? c->expl : "";
 	r.problem = c->problem;
 	r.trace = c->trace ? c->trace : "";
+	c->delivering = true;
 	c->cb(c->arg, &r);
+	c->delivering = false;
 	spf_check_cancel(c);
 }
 
@@ -263,13 +279,23 @@ frame_clear(struct spf_frame *f)
 	f->next = 0;
 }
 
+static void
+frame_free(struct spf_frame **fp)
+{
+	if (*fp == NULL)
+		return;
+	frame_clear(*fp);
+	free(*fp);
+	*fp = NULL;
+}
+
 /* push - a new top frame for domain (include) */
 static void
 push(struct spf_check *c, const char *domain)
 {
-	struct spf_frame *f = &c->fr[++c->depth];
+	struct spf_frame *f = xcalloc(1, sizeof(*f));
 
-	memset(f, 0, sizeof(*f));
+	c->fr[++c->depth] = f;
 	(void)bstrcpy(f->domain, domain, sizeof(f->domain));
 }
 
@@ -353,7 +379,7 @@ expand(struct spf_check *c, const char *spec, size_t len, bool domain,
 	char rev[80];
 
 	*wait = false;
-	m.domain = c->fr[c->depth].domain;
+	m.domain = top(c)->domain;
 	if (spec == NULL)
 		return bstrcpy(out, m.domain, outsz);
 	(void)spf_macro_check(spec, len, domain, !domain, &uses_p);
@@ -403,7 +429,7 @@ qual_res(char q)
 static void
 term_done(struct spf_check *c, bool match)
 {
-	struct spf_frame *f = &c->fr[c->depth];
+	struct spf_frame *f = top(c);
 	const struct spf_term *t = &f->rec.terms[f->next];
 
 	c->op = OP_NONE;
@@ -438,7 +464,7 @@ addr_type(const struct spf_check *c)
 static void
 term_start(struct spf_check *c)
 {
-	struct spf_frame *f = &c->fr[c->depth];
+	struct spf_frame *f = top(c);
 	const struct spf_term *t = &f->rec.terms[f->next];
 
 	switch (t->mech) {
@@ -532,7 +558,7 @@ addr_in(const struct spf_check *c, const struct dns_result *r, unsigned bits)
 static unsigned
 cur_bits(const struct spf_check *c)
 {
-	const struct spf_frame *f = &c->fr[c->depth];
+	const struct spf_frame *f = top(c);
 	const struct spf_term *t = &f->rec.terms[f->next];
 
 	return c->m.family == AF_INET ? t->cidr4 : t->cidr6;
@@ -553,7 +579,7 @@ temp(struct spf_check *c, const struct dns_result *r)
 static void
 on_record(struct spf_check *c, const struct dns_result *r)
 {
-	struct spf_frame *f = &c->fr[c->depth];
+	struct spf_frame *f = top(c);
 	const struct dns_rr *rec = NULL;
 	char err[200];
 	size_t i, n = 0;
@@ -639,11 +665,10 @@ addrs_done(struct spf_check *c)
 		c->ptr_for_p = false;
 		c->pnames = c->names;
 		c->names = NULL;
-		tracef(c, "%%{p} = %s", p_value(c, c->fr[c->depth].domain));
+		tracef(c, "%%{p} = %s", p_value(c, top(c)->domain));
 		return;
 	}
-	ptr = c->fr[c->depth].rec.terms[c->fr[c->depth].next].mech ==
-	    SPF_M_PTR;
+	ptr = cur_term(c)->mech == SPF_M_PTR;
 	for (i = 0; i < nm->n; i++) {
 		/*
 		 * every name was looked up, so every void counts, in order,
@@ -674,8 +699,7 @@ static void
 on_addr(struct spf_check *c, const struct dns_result *r, size_t i)
 {
 	struct spf_names *nm = c->names;
-	bool ptr = c->ptr_for_p || c->fr[c->depth].rec.terms[
-	    c->fr[c->depth].next].mech == SPF_M_PTR;
+	bool ptr = c->ptr_for_p || cur_term(c)->mech == SPF_M_PTR;
 
 	nm->q[i] = NULL;
 	if (r->status == DNS_TEMPFAIL || r->status == DNS_FORMERR)
@@ -745,8 +769,8 @@ on_lookup(void *arg, const struct dns_result *r)
 		if (!records(c, r))
 			break;
 		/* exists: any A record; a: our address among them */
-		term_done(c, c->fr[c->depth].rec.terms[c->fr[c->depth].next].mech
-		    == SPF_M_EXISTS || addr_in(c, r, cur_bits(c)));
+		term_done(c, cur_term(c)->mech == SPF_M_EXISTS ||
+		    addr_in(c, r, cur_bits(c)));
 		break;
 	case OP_MX:
 		if (!records(c, r))
@@ -782,7 +806,7 @@ on_lookup(void *arg, const struct dns_result *r)
 static void
 explain(struct spf_check *c)
 {
-	struct spf_frame *f = &c->fr[0];
+	struct spf_frame *f = c->fr[0];
 	char name[SPF_EXPAND_MAX];
 	bool wait = false;
 
@@ -825,9 +849,9 @@ frame_result(struct spf_check *c, enum spf_res res, const char *text,
 			finish(c, res, NULL);
 		return;
 	}
-	frame_clear(&c->fr[c->depth]);
+	frame_free(&c->fr[c->depth]);
 	c->depth--;
-	f = &c->fr[c->depth];
+	f = top(c);
 	tracef(c, "%.*s: %s", (int)f->rec.terms[f->next].textlen,
 	    f->rec.terms[f->next].text, spf_result_name(res));
 	switch (res) {
@@ -853,7 +877,7 @@ frame_result(struct spf_check *c, enum spf_res res, const char *text,
 static void
 redirect(struct spf_check *c)
 {
-	struct spf_frame *f = &c->fr[c->depth];
+	struct spf_frame *f = top(c);
 	char name[SPF_EXPAND_MAX];
 	bool wait;
 
@@ -887,7 +911,7 @@ spf_run(struct spf_check *c)
 			explain(c);
 			continue;
 		}
-		f = &c->fr[c->depth];
+		f = top(c);
 		if (!f->fetched)
 			lookup(c, OP_RECORD, f->domain, DNS_T_TXT);
 		else if (f->next < f->rec.nterms)
@@ -952,7 +976,8 @@ spf_check_start_req(const struct spf_request *req, spf_cb *cb, void *arg)
 		finish(c, SPF_NONE, "not a domain name: %.80s", c->sdomain);
 		return c;
 	}
-	(void)bstrcpy(c->fr[0].domain, c->sdomain, sizeof(c->fr[0].domain));
+	c->fr[0] = xcalloc(1, sizeof(*c->fr[0]));
+	(void)bstrcpy(c->fr[0]->domain, c->sdomain, sizeof(c->fr[0]->domain));
 	ev_timer_add(&c->deadline, spf_timeout_ms);
 	spf_run(c);
 	return c;
@@ -976,13 +1001,13 @@ spf_check_cancel(struct spf_check *c)
 {
 	int i;
 
-	if (c == NULL)
+	if (c == NULL || c->delivering)	/* from its callback: freed after */
 		return;
 	cancel_lookups(c);
 	ev_timer_del(&c->done);
 	ev_timer_del(&c->deadline);
 	for (i = 0; i < SPF_DEPTH; i++)
-		frame_clear(&c->fr[i]);
+		frame_free(&c->fr[i]);
 	free(c->names);
 	free(c->pnames);
 	free(c->exp_text);

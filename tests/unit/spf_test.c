@@ -280,6 +280,18 @@ on_spf(void *arg, const struct spf_result *r)
 	ev_break();
 }
 
+/* a callback that cancels its own check: harmless (freed after it) */
+static struct spf_check *self_handle;
+static int self_calls;
+
+static void
+on_spf_cancel_self(void *arg, const struct spf_result *r)
+{
+	self_calls++;
+	spf_check_cancel(self_handle);
+	ev_break();
+}
+
 static void
 check(const char *ip, const char *helo, const char *from, struct got *g,
     bool trace)
@@ -332,6 +344,10 @@ test_check(void)
 	CHECK(g.res == SPF_NONE);
 	check("192.0.2.25", "x", "bob@[192.0.2.1]", &g, false);
 	CHECK(g.res == SPF_NONE);
+
+	self_handle = spf_check_start("192.0.2.25", "x", "alice@example.org",
+	    on_spf_cancel_self, NULL);
+	CHECK(t_run(2000) && self_calls == 1);
 
 	/* cancelled: never called */
 	memset(&g, 0, sizeof(g));
