@@ -110,10 +110,10 @@ header_end(const char *d, size_t off, size_t end, size_t *body_r)
 }
 
 bool
-mime_header_get(const char *d, size_t off, size_t end, const char *name,
+mime_header_next(const char *d, size_t *pos, size_t end, const char *name,
     struct buf *out)
 {
-	size_t nlen = strlen(name), e, i;
+	size_t nlen = strlen(name), e, i, off = *pos;
 	bool found = false;
 
 	buf_reset(out);
@@ -123,7 +123,7 @@ mime_header_get(const char *d, size_t off, size_t end, const char *name,
 			break;
 		if (found) {
 			if (d[off] != ' ' && d[off] != '\t')
-				return true;
+				break;
 		} else if (e - off > nlen && d[off + nlen] == ':' &&
 		    strncasecmp(d + off, name, nlen) == 0) {
 			found = true;
@@ -137,11 +137,18 @@ mime_header_get(const char *d, size_t off, size_t end, const char *name,
 		/* append the line without its line break (unfolding) */
 		for (i = off; i < e && d[i] != '\r' && d[i] != '\n'; i++)
 			;
-		if (buf_append(out, d + off, i - off) == -1)
-			return true;
+		(void)buf_append(out, d + off, i - off);
 		off = e;
 	}
+	*pos = found ? off : end;
 	return found;
+}
+
+bool
+mime_header_get(const char *d, size_t off, size_t end, const char *name,
+    struct buf *out)
+{
+	return mime_header_next(d, &off, end, name, out);
 }
 
 /* ---- Content-Type and other parameter headers ---- */
@@ -713,179 +720,20 @@ trim(char *s)
 	memmove(s, s + i, n - i + 1);
 }
 
-/* decode a display name: drop quotes and comments, keep the text */
+/* put_addr_list - an address header as ENVELOPE's list, or `dflt`'s
+ * (already parsed) when it holds no address */
 static void
-phrase_clean(char *s)
+put_addr_list(struct buf *out, const char *v, const struct imap_addrs *dflt)
 {
-	char *o = s, *i = s;
-	bool q = false;
-	int depth = 0;
-
-	for (; *i; i++) {
-		if (q) {
-			if (*i == '\\' && i[1])
-				*o++ = *++i;
-			else if (*i == '"')
-				q = false;
-			else
-				*o++ = *i;
-		} else if (depth) {
-			if (*i == '\\' && i[1])
-				i++;
-			else if (*i == '(')
-				depth++;
-			else if (*i == ')')
-				depth--;
-		} else if (*i == '"')
-			q = true;
-		else if (*i == '(')
-			depth++;
-		else
-			*o++ = *i;
-	}
-	*o = '\0';
-	trim(s);
-}
-
-/* one address "Name <a@b>" or "a@b (Name)" */
-static void
-put_mailbox(struct buf *out, char *s)
-{
-	char *lt = NULL, *gt, *at, *name = NULL, *addr, *c;
-	bool q = false;
-	int depth = 0;
-
-	for (c = s; *c; c++) {
-		if (q) {
-			if (*c == '\\' && c[1])
-				c++;
-			else if (*c == '"')
-				q = false;
-		} else if (depth) {
-			if (*c == '(')
-				depth++;
-			else if (*c == ')')
-				depth--;
-		} else if (*c == '"')
-			q = true;
-		else if (*c == '(')
-			depth++;
-		else if (*c == '<') {
-			lt = c;
-			break;
-		}
-	}
-	if (lt) {
-		*lt = '\0';
-		name = s;
-		addr = lt + 1;
-		if ((gt = strchr(addr, '>')) != NULL)
-			*gt = '\0';
-		/* drop an obsolete source route "@a,@b:" */
-		if (*addr == '@' && (c = strchr(addr, ':')) != NULL)
-			addr = c + 1;
-		phrase_clean(name);
-	} else
-		addr = s;
-	phrase_clean(addr);
-	for (c = at = addr; *c; c++)
-		if (!isspace((unsigned char)*c))
-			*at++ = *c;
-	*at = '\0';
-	buf_puts(out, "(");
-	imap_put_nstring(out, name && *name ? name : NULL);
-	buf_puts(out, " NIL ");
-	if ((at = strrchr(addr, '@')) != NULL) {
-		*at = '\0';
-		imap_put_nstring(out, addr);
-		buf_puts(out, " ");
-		imap_put_nstring(out, at + 1);
-	} else {
-		imap_put_nstring(out, addr);
-		buf_puts(out, " NIL");
-	}
-	buf_puts(out, ")");
-}
-
-/* an address list header, with groups (RFC 3501 7.4.2 group syntax) */
-static void
-put_addresses(struct buf *out, const char *v)
-{
-	char *s, *c, *start;
-	bool q = false, any = false;
-	int depth = 0, angle = 0;
-	bool in_group = false;
+	struct imap_addrs a;
 
 	if (v == NULL) {
-		buf_puts(out, "NIL");
+		imap_addr_envelope(dflt ? dflt : &(struct imap_addrs){ 0 }, out);
 		return;
 	}
-	s = xstrdup(v);
-	start = s;
-	for (c = s;; c++) {
-		char ch = *c;
-
-		if (ch != '\0' && q) {
-			if (ch == '\\' && c[1])
-				c++;
-			else if (ch == '"')
-				q = false;
-			continue;
-		}
-		if (ch != '\0' && depth) {
-			if (ch == '\\' && c[1])
-				c++;
-			else if (ch == '(')
-				depth++;
-			else if (ch == ')')
-				depth--;
-			continue;
-		}
-		if (ch == '"') {
-			q = true;
-			continue;
-		}
-		if (ch == '(') {
-			depth++;
-			continue;
-		}
-		if (ch == '<')
-			angle++;
-		else if (ch == '>' && angle)
-			angle--;
-		if (ch == ':' && !angle && !in_group) {
-			*c = '\0';
-			phrase_clean(start);
-			if (!any)
-				buf_puts(out, "(");
-			any = true;
-			buf_puts(out, "(NIL NIL ");
-			imap_put_nstring(out, start);
-			buf_puts(out, " NIL)");
-			in_group = true;
-			start = c + 1;
-			continue;
-		}
-		if (ch == ',' || ch == ';' || ch == '\0') {
-			*c = '\0';
-			trim(start);
-			if (*start) {
-				if (!any)
-					buf_puts(out, "(");
-				any = true;
-				put_mailbox(out, start);
-			}
-			if ((ch == ';' || ch == '\0') && in_group) {
-				buf_puts(out, "(NIL NIL NIL NIL)");
-				in_group = false;
-			}
-			start = c + 1;
-			if (ch == '\0')
-				break;
-		}
-	}
-	buf_puts(out, any ? ")" : "NIL");
-	free(s);
+	imap_addr_parse(v, strlen(v), &a);
+	imap_addr_envelope(a.n == 0 && dflt ? dflt : &a, out);
+	imap_addr_free(&a);
 }
 
 void
@@ -893,8 +741,8 @@ mime_envelope(const struct mime_msg *m, const struct mime_part *p,
     struct buf *out)
 {
 	struct buf tmp;
-	const char *v, *from_hdr;
-	char *from;
+	struct imap_addrs from;
+	const char *v;
 	static const char *strs1[] = { "Date", "Subject" };
 	static const char *addrs[] = { "To", "Cc", "Bcc" };
 	static const char *strs2[] = { "In-Reply-To", "Message-ID" };
@@ -907,19 +755,19 @@ mime_envelope(const struct mime_msg *m, const struct mime_part *p,
 		imap_put_nstring(out, v);
 		buf_puts(out, " ");
 	}
-	from_hdr = hdr(m, p, "From", &tmp);
-	from = from_hdr ? xstrdup(from_hdr) : NULL;
-	put_addresses(out, from);
+	/* Sender and Reply-To default to From (RFC 3501 7.4.2) */
+	memset(&from, 0, sizeof(from));
+	if ((v = hdr(m, p, "From", &tmp)) != NULL)
+		imap_addr_parse(v, strlen(v), &from);
+	imap_addr_envelope(&from, out);
 	buf_puts(out, " ");
-	v = hdr(m, p, "Sender", &tmp);
-	put_addresses(out, v && *v ? v : from);
+	put_addr_list(out, hdr(m, p, "Sender", &tmp), &from);
 	buf_puts(out, " ");
-	v = hdr(m, p, "Reply-To", &tmp);
-	put_addresses(out, v && *v ? v : from);
-	free(from);
+	put_addr_list(out, hdr(m, p, "Reply-To", &tmp), &from);
+	imap_addr_free(&from);
 	for (i = 0; i < 3; i++) {
 		buf_puts(out, " ");
-		put_addresses(out, hdr(m, p, addrs[i], &tmp));
+		put_addr_list(out, hdr(m, p, addrs[i], &tmp), NULL);
 	}
 	for (i = 0; i < 2; i++) {
 		buf_puts(out, " ");

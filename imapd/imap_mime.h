@@ -47,6 +47,10 @@ void		 mime_free(struct mime_msg **mp);
  * [off, end) into out (reset first); false when absent */
 bool		 mime_header_get(const char *data, size_t off, size_t end,
 		    const char *name, struct buf *out);
+/* mime_header_next - the same from *pos on, for every occurrence: *pos
+ * moves past the header found (to end when none is left) */
+bool		 mime_header_next(const char *data, size_t *pos, size_t end,
+		    const char *name, struct buf *out);
 /* mime_part_coding - the charset parameter and Content-Transfer-Encoding
  * of part p ("" when absent, truncated to the sizes) */
 void		 mime_part_coding(const struct mime_msg *m,
@@ -62,6 +66,29 @@ int		 mime_put_crlf(struct buf *out, const char *data, size_t off,
 /* IMAP output helpers: string as quoted or literal; NIL when s is NULL */
 void		 imap_put_string(struct buf *out, const char *s, size_t len);
 void		 imap_put_nstring(struct buf *out, const char *s);
+
+/* imap_addr.c: address lists (RFC 5322 3.4) as ENVELOPE and SEARCH see
+ * them.  A group is a marker with `group` set and the group's name in
+ * mailbox, then its members, then a marker with mailbox NULL. */
+struct imap_addr {
+	char		*name;		/* display name (or trailing comment) */
+	char		*adl;		/* obsolete source route "@a,@b" */
+	char		*mailbox;	/* local part; a group's name */
+	char		*host;
+	bool		 group;
+};
+struct imap_addrs {
+	struct imap_addr *v;
+	size_t		 n, cap;
+};
+/* imap_addr_parse - the addresses of header value s[0..len) (unfolded) */
+void		 imap_addr_parse(const char *s, size_t len, struct imap_addrs *out);
+void		 imap_addr_free(struct imap_addrs *a);
+/* imap_addr_envelope - "((name adl mailbox host) ...)" or NIL */
+void		 imap_addr_envelope(const struct imap_addrs *a, struct buf *out);
+/* imap_addr_text - "Name <a@b>, a@b, group: ... ;" for SEARCH (space
+ * separated, appended to out) */
+void		 imap_addr_text(const struct imap_addrs *a, struct buf *out);
 
 /* mime_envelope - ENVELOPE of the header block starting at hdr_off */
 void		 mime_envelope(const struct mime_msg *m, const struct mime_part *p,

@@ -25,8 +25,11 @@
 enum sop {
 	SO_AND, SO_OR, SO_NOT, SO_FLAG, SO_SEQ, SO_UID, SO_LARGER, SO_SMALLER,
 	SO_BEFORE, SO_ON, SO_SINCE, SO_SENTBEFORE, SO_SENTON, SO_SENTSINCE,
-	SO_HEADER, SO_BODY, SO_TEXT, SO_CONST, SO_RECENT, SO_KEYWORD,
+	SO_HEADER, SO_BODY, SO_TEXT, SO_CONST, SO_RECENT, SO_KEYWORD, SO_ADDR,
 };
+
+/* keys per SEARCH (NOT, AND, OR apart): bounds the work per message */
+#define SEARCH_MAX_KEYS	128
 
 struct search_node {
 	enum sop	 op;
@@ -55,6 +58,10 @@ struct sctx {
 	struct mime_msg	*m;
 	bool		 loaded;
 	bool		 full;		/* the whole file, not just its header */
+	/* decoded and folded once per message, whatever the key count */
+	struct buf	 hdr_text;	/* the header block (TEXT) */
+	struct buf	 body_text;	/* every text part, NUL after each */
+	bool		 hdr_done, body_done;
 };
 
 static const char *months[] = { "jan", "feb", "mar", "apr", "may", "jun",
@@ -240,8 +247,8 @@ static const struct {
 	{ "SENTBEFORE", SO_SENTBEFORE }, { "SENTON", SO_SENTON },
 	{ "SENTSINCE", SO_SENTSINCE }, { "LARGER", SO_LARGER },
 	{ "SMALLER", SO_SMALLER }, { "BODY", SO_BODY }, { "TEXT", SO_TEXT },
-	{ "FROM", SO_HEADER }, { "TO", SO_HEADER }, { "CC", SO_HEADER },
-	{ "BCC", SO_HEADER }, { "SUBJECT", SO_HEADER },
+	{ "FROM", SO_ADDR }, { "TO", SO_ADDR }, { "CC", SO_ADDR },
+	{ "BCC", SO_ADDR }, { "SUBJECT", SO_HEADER },
 };
 
 static struct search_node *
@@ -312,6 +319,7 @@ compile_key(const struct imap_arg **ap, const char **err_r, unsigned depth)
 			ok = take_str(ap, n);
 			break;
 		case SO_HEADER:
+		case SO_ADDR:
 			n->hname = xstrdup(a->s);
 			ok = take_str(ap, n);
 			break;
@@ -395,10 +403,102 @@ compile_key(const struct imap_arg **ap, const char **err_r, unsigned depth)
 	return n;
 }
 
+/* cost - how much a node needs: 0 the index, 1 a stat, 2 the header,
+ * 3 the body */
+static int
+cost(const struct search_node *n)
+{
+	const struct search_node *k;
+	int c = 0, kc;
+
+	switch (n->op) {
+	case SO_AND:
+	case SO_OR:
+	case SO_NOT:
+		for (k = n->child; k; k = k->next)
+			if ((kc = cost(k)) > c)
+				c = kc;
+		return c;
+	case SO_LARGER:
+	case SO_SMALLER:
+	case SO_BEFORE:
+	case SO_ON:
+	case SO_SINCE:
+		return 1;
+	case SO_HEADER:
+	case SO_ADDR:
+	case SO_SENTBEFORE:
+	case SO_SENTON:
+	case SO_SENTSINCE:
+		return 2;
+	case SO_BODY:
+	case SO_TEXT:
+		return 3;
+	default:
+		return 0;
+	}
+}
+
+/* count - the keys (leaves) of the tree; NOT, AND, OR nest at most 32
+ * deep, so the nodes are bounded by 33 times this */
+static size_t
+count(const struct search_node *n)
+{
+	const struct search_node *k;
+	size_t c = 0;
+
+	if (n->child == NULL)
+		return 1;
+	for (k = n->child; k; k = k->next)
+		c += count(k);
+	return c;
+}
+
+/*
+ * order - cheap keys first, so that AND and OR decide without reading a
+ * message when they can ("UNSEEN BODY x" reads only the unseen ones).
+ * Run on at most SEARCH_MAX_KEYS nodes.
+ */
+static void
+order(struct search_node *n)
+{
+	struct search_node *k, *sorted = NULL, **pp, *next;
+
+	for (k = n->child; k; k = k->next)
+		order(k);
+	if (n->op != SO_AND && n->op != SO_OR)
+		return;
+	/* insertion sort of the child list by cost, stable */
+	for (k = n->child; k; k = next) {
+		next = k->next;
+		for (pp = &sorted; *pp && cost(*pp) <= cost(k);
+		    pp = &(*pp)->next)
+			;
+		k->next = *pp;
+		*pp = k;
+	}
+	n->child = sorted;
+}
+
+/*
+ * search_compile - the tree of the keys; NULL with *err_r when they are
+ * malformed, nest deeper than 32 or number more than SEARCH_MAX_KEYS
+ * (issue 16: thousands of NOT BODY keys cost minutes on a big folder).
+ */
 struct search_node *
 search_compile(const struct imap_arg *a, const char **err_r)
 {
-	return compile_list(a, err_r, 0);
+	struct search_node *n;
+
+	if ((n = compile_list(a, err_r, 0)) == NULL)
+		return NULL;
+	if (count(n) > SEARCH_MAX_KEYS) {
+		*err_r = "too many search keys";
+		search_free(&n);
+		return NULL;
+	}
+	order(n);
+	return n;
 }
 
 /* ---- match ---- */
@@ -415,7 +515,7 @@ found(char *h, size_t hlen, const struct search_node *n)
 	return memmem(h, hlen, n->str, n->slen) != NULL;
 }
 
-/* header_has - the decoded header block [off, end) contains n */
+/* header_has - the decoded header text [off, end) contains n */
 static bool
 header_has(const char *d, size_t off, size_t end, const struct search_node *n)
 {
@@ -429,40 +529,67 @@ header_has(const char *d, size_t off, size_t end, const struct search_node *n)
 	return r;
 }
 
-/*
- * body_has - a text part of p's body holds n: each leaf decoded on its
- * own; an attached message's header counts as text too.
- */
+/* in_segments - n in one of the NUL-ended segments of b (folded) */
 static bool
-body_has(const struct mime_msg *m, const struct mime_part *p,
-    const struct search_node *n, unsigned depth)
+in_segments(const struct buf *b, const struct search_node *n)
+{
+	const char *p = buf_head(b), *e, *z;
+
+	if (n->slen == 0)
+		return true;
+	if (p == NULL)
+		return false;
+	for (e = p + b->len; p < e; p = z + 1) {
+		if ((z = memchr(p, '\0', (size_t)(e - p))) == NULL)
+			z = e;
+		if ((size_t)(z - p) >= n->slen &&
+		    memmem(p, (size_t)(z - p), n->str, n->slen) != NULL)
+			return true;
+	}
+	return false;
+}
+
+/* seg_end - fold the segment started at `from`, end it with a NUL */
+static void
+seg_end(struct buf *b, size_t from)
+{
+	if (b->len > from)
+		decode_fold(buf_head(b) + from, b->len - from);
+	(void)buf_append(b, "", 1);
+}
+
+/*
+ * body_text - each text part of p's body decoded into b, one segment
+ * each; an attached message's header counts as text too.
+ */
+static void
+body_text(const struct mime_msg *m, const struct mime_part *p, struct buf *b,
+    unsigned depth)
 {
 	char charset[64], cte[64];
 	const struct mime_part *k;
-	struct buf t;
-	bool r;
+	size_t from = b->len;
 
 	if (depth > MIME_MAX_DEPTH)
-		return false;
+		return;
 	if (p->multipart) {
 		for (k = p->child; k; k = k->next)
-			if (body_has(m, k, n, depth + 1))
-				return true;
-		return false;
+			body_text(m, k, b, depth + 1);
+		return;
 	}
-	if (p->message && p->child)
-		return header_has(m->data, p->child->hdr_off,
-		    p->child->body_off, n) ||
-		    body_has(m, p->child, n, depth + 1);
+	if (p->message && p->child) {
+		decode_header(m->data + p->child->hdr_off,
+		    p->child->body_off - p->child->hdr_off, b);
+		seg_end(b, from);
+		body_text(m, p->child, b, depth + 1);
+		return;
+	}
 	if (strcmp(p->type, "text") != 0)
-		return false;
+		return;
 	mime_part_coding(m, p, charset, sizeof(charset), cte, sizeof(cte));
-	buf_init(&t, 0);
 	decode_body(m->data + p->body_off, p->body_end - p->body_off, cte,
-	    charset, &t);
-	r = found(buf_head(&t), t.len, n);
-	buf_free(&t);
-	return r;
+	    charset, b);
+	seg_end(b, from);
 }
 
 static void
@@ -490,6 +617,37 @@ ctx_load(struct sctx *c, bool full)
 	    store_header(c->f, c->idx, &c->len, &c->owned);
 	c->m = c->data ? mime_parse(c->data, c->len) : NULL;
 	return c->m != NULL;
+}
+
+/*
+ * header_match - n in any occurrence of its header (RFC 3501 6.4.4:
+ * HEADER, SUBJECT); for FROM, TO, CC, BCC in the parsed addresses as
+ * "Name <local@domain>", comments and groups understood.
+ */
+static bool
+header_match(struct sctx *c, const struct search_node *n)
+{
+	struct imap_addrs a;
+	struct buf v, t;
+	size_t pos = 0, end = c->m->root->body_off;
+	bool r = false;
+
+	buf_init(&v, 1 << 20);
+	while (!r && mime_header_next(c->data, &pos, end, n->hname, &v)) {
+		if (n->op != SO_ADDR) {
+			r = header_has(buf_head(&v) ? buf_head(&v) : "", 0,
+			    v.len, n);
+			continue;
+		}
+		buf_init(&t, 1 << 20);
+		imap_addr_parse(buf_head(&v) ? buf_head(&v) : "", v.len, &a);
+		imap_addr_text(&a, &t);
+		imap_addr_free(&a);
+		r = header_has(buf_head(&t) ? buf_head(&t) : "", 0, t.len, n);
+		buf_free(&t);
+	}
+	buf_free(&v);
+	return r;
 }
 
 static int64_t
@@ -551,25 +709,32 @@ eval(struct search_node *n, struct sctx *c)
 	if (!ctx_load(c, n->op == SO_BODY || n->op == SO_TEXT))
 		return false;
 	switch (n->op) {
-	case SO_BODY:
-		return body_has(c->m, c->m->root, n, 0);
 	case SO_TEXT:
-		return header_has(c->data, 0, c->m->root->body_off, n) ||
-		    body_has(c->m, c->m->root, n, 0);
+		if (!c->hdr_done) {
+			decode_header(c->data, c->m->root->body_off, &c->hdr_text);
+			seg_end(&c->hdr_text, 0);
+			c->hdr_done = true;
+		}
+		if (in_segments(&c->hdr_text, n))
+			return true;
+		/* FALLTHROUGH */
+	case SO_BODY:
+		if (!c->body_done) {
+			body_text(c->m, c->m->root, &c->body_text, 0);
+			c->body_done = true;
+		}
+		return in_segments(&c->body_text, n);
+	case SO_HEADER:
+	case SO_ADDR:
+		return header_match(c, n);
 	default:
 		break;
 	}
 	buf_init(&v, 1 << 20);
-	r = mime_header_get(c->data, 0, c->m->root->body_off,
-	    n->op == SO_HEADER ? n->hname : "Date", &v);
-	if (n->op == SO_HEADER)
-		r = r && header_has(buf_head(&v) ? buf_head(&v) : "", 0, v.len,
-		    n);
-	else {
-		d = r ? sent_day(buf_head(&v) ? buf_head(&v) : "") : -1;
-		r = d != -1 && (n->op == SO_SENTBEFORE ? d < n->date :
-		    n->op == SO_SENTON ? d == n->date : d >= n->date);
-	}
+	r = mime_header_get(c->data, 0, c->m->root->body_off, "Date", &v);
+	d = r ? sent_day(buf_head(&v) ? buf_head(&v) : "") : -1;
+	r = d != -1 && (n->op == SO_SENTBEFORE ? d < n->date :
+	    n->op == SO_SENTON ? d == n->date : d >= n->date);
 	buf_free(&v);
 	return r;
 }
@@ -587,7 +752,12 @@ search_match(struct search_node *n, struct store_folder *f, size_t idx,
 	c.seq = seq;
 	c.maxseq = maxseq;
 	c.recent = recent;
+	/* the body text is bounded by decode_body (DECODE_MAX_BODY a part) */
+	buf_init(&c.hdr_text, 0);
+	buf_init(&c.body_text, 0);
 	r = eval(n, &c);
 	ctx_release(&c);
+	buf_free(&c.hdr_text);
+	buf_free(&c.body_text);
 	return r;
 }

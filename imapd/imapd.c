@@ -334,6 +334,37 @@ worker_maildir(const char *root, struct passwd *pw)
 		fatal("seteuid 0");
 }
 
+static void
+worker_term(int sig)
+{
+	_exit(0);
+}
+
+/*
+ * worker_signals - SIGTERM and SIGINT end a worker at once, even in the
+ * middle of a long command (issue 16), not when it is back in the loop:
+ * a plain handler, the signals unblocked (the master's mask is
+ * inherited).  Nothing is lost: a UID is on disk before any client sees
+ * it and every rewrite is a rename, as for SIGKILL.
+ */
+static void
+worker_signals(void)
+{
+	struct sigaction sa;
+	sigset_t set;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = worker_term;
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigaction(SIGTERM, &sa, NULL) == -1 ||
+	    sigaction(SIGINT, &sa, NULL) == -1 ||
+	    sigprocmask(SIG_UNBLOCK, &set, NULL) == -1)
+		fatal("worker signals");
+}
+
 static void __attribute__((noreturn))
 worker_main(int fd, const char *user, const char *root)
 {
@@ -364,8 +395,7 @@ worker_main(int fd, const char *user, const char *root)
 	    NULL);
 	store_init();
 	ev_timer_init(&worker_idle, worker_idle_cb, NULL);
-	ev_signal(SIGTERM, on_signal, NULL);
-	ev_signal(SIGINT, on_signal, NULL);
+	worker_signals();
 	ev_signal(SIGHUP, NULL, NULL);
 	log_debug("worker user=%s root=%s ready", user, root);
 	(void)ev_run();

@@ -1,5 +1,6 @@
 # imapd/: facteur-imapd (IMAP4rev1 over TLS on Maildir++), see imapd/README.md
-IMAP_CORE_SRCS	 = imapd/imap_parser.c imapd/imap_mime.c imapd/imap_decode.c
+IMAP_CORE_SRCS	 = imapd/imap_parser.c imapd/imap_mime.c imapd/imap_decode.c \
+		   imapd/imap_addr.c
 IMAP_STORE_SRCS	 = imapd/imap_store.c imapd/imap_store_box.c imapd/imap_store_msg.c \
 		   imapd/imap_cache.c
 

@@ -59,6 +59,26 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf_init(&out, 0);
 	mime_bodystructure(m, m->root, true, &out);
 	mime_envelope(m, m->root, &out);
+	/* the whole input as an address list (imap_addr.c): group markers
+	 * must balance whatever it holds */
+	{
+		struct imap_addrs a;
+		size_t j;
+		int open = 0;
+
+		imap_addr_parse((const char *)data, size, &a);
+		for (j = 0; j < a.n; j++) {
+			if (a.v[j].group)
+				open += a.v[j].mailbox ? 1 : -1;
+			if (open < 0 || open > 1)
+				abort();
+		}
+		if (open != 0)
+			abort();
+		imap_addr_envelope(&a, &out);
+		imap_addr_text(&a, &out);
+		imap_addr_free(&a);
+	}
 	for (i = 0; i < 4; i++) {
 		for (k = IMAP_SEC_ALL; k <= IMAP_SEC_MIME; k++) {
 			memset(&s, 0, sizeof(s));

@@ -7,6 +7,8 @@ address keys, ENVELOPE groups) and bounded work per command (LIST
 patterns, SEARCH keys, RENAME into itself, SIGTERM)."""
 
 import os
+import re
+import signal
 import socket
 import ssl
 import sys
@@ -452,6 +454,151 @@ def test_rename_into_itself():
     r.close()
 
 
+# ---- SEARCH and ENVELOPE --------------------------------------------
+
+
+ADDR_MSGS = [
+    'From: user-from@domain.org\nTo: user-to@domain.org\n'
+    'X-Extra: hello beautiful header\nX-Extra: another one\n\nbody1\n',
+    'From: RealFrom <user-from@domain.org>\nTo: RealTo <user-to@domain.org>\n'
+    '\nbody2\n',
+    'From: <user-from (comment)@ (comment) domain.org>\n\nbody3\n',
+    'From: user-from@domain.org (RealFrom)\nTo: user-to@domain.org\n\nb4\n',
+    'From: RealFrom <user-from@domain.org>\n'
+    'To: groupname: groupuser1@domain.org, groupuser2@domain.org;,\n'
+    '  groupname2: groupuser3@domain.org;\n'
+    'Cc: group:;, group2: (foo) ;\n\nbody5\n',
+    'From: <@route:user@domain>\nTo: g: a@b\n\nbody6\n',
+]
+
+
+def test_search_header_addresses():
+    """SEARCH HEADER looks at every occurrence of the field; FROM/TO
+    match the parsed addresses (comments dropped, a trailing comment as
+    the name, group names)."""
+    fresh_folder('Sa', [])
+    for raw in ADDR_MSGS:
+        deliver('', sub='Sa', raw=raw)
+    r = Raw()
+    r.cmd('SELECT Sa')
+    for key, want in (('HEADER X-Extra "another"', '1'),
+                      ('HEADER X-Extra "beautiful head"', '1'),
+                      ('FROM user-from@domain.org', '1 2 3 4 5'),
+                      ('FROM realfrom', '2 4 5'),
+                      ('FROM ser-fro', '1 2 3 4 5'),
+                      ('TO groupname', '5'),
+                      ('TO groupname2', '5'),
+                      ('TO groupuser3', '5'),
+                      ('TO realto', '2'),
+                      ('HEADER TO ""', '1 2 4 5 6'),
+                      ('FROM user@domain', '6'),
+                      ('FROM route', '')):
+        u, t = r.cmd(f'SEARCH {key}')
+        got = u[0][len('* SEARCH'):].strip() if u else None
+        ft.check(got == want and ' OK' in t, f'SEARCH {key}', (u, t))
+    r.close()
+
+
+def test_envelope_groups_comments():
+    """ENVELOPE: group markers balance, a trailing comment is the name
+    where there is no phrase, a source route is kept (as Dovecot)."""
+    r = Raw()
+    r.cmd('SELECT Sa')
+    u, _ = r.cmd('FETCH 4:6 ENVELOPE')
+    ft.check(len(u) == 3, 'three envelopes', u)
+    ft.check('(("RealFrom" NIL "user-from" "domain.org"))' in u[0],
+             'trailing comment as the name', u[0])
+    ft.check('((NIL NIL "groupname" NIL)(NIL NIL "groupuser1" "domain.org")'
+             '(NIL NIL "groupuser2" "domain.org")(NIL NIL NIL NIL)'
+             '(NIL NIL "groupname2" NIL)(NIL NIL "groupuser3" "domain.org")'
+             '(NIL NIL NIL NIL))' in u[1], 'groups in To', u[1])
+    ft.check('((NIL NIL "group" NIL)(NIL NIL NIL NIL)(NIL NIL "group2" NIL)'
+             '(NIL NIL NIL NIL))' in u[1], 'empty groups and a comment', u[1])
+    ft.check('((NIL "@route" "user" "domain"))' in u[2], 'source route', u[2])
+    ft.check('((NIL NIL "g" NIL)(NIL NIL "a" "b")(NIL NIL NIL NIL))' in u[2],
+             'a group without its ";" is closed', u[2])
+    r.close()
+
+
+def test_search_bounded():
+    """SEARCH takes 128 keys at most (BAD beyond); many negated BODY keys
+    decode each message once, cheap keys first."""
+    d = env.mail_dir(ALICE)
+    fresh_folder('Sb', [])
+    cur = os.path.join(d, '.Sb', 'cur')
+    for i in range(2000):
+        p = os.path.join(cur, f'{1700000000 + i}.S{i}.test:2,S')
+        with open(p, 'w', encoding='utf-8') as f:
+            f.write(f'From: a@b\nSubject: m{i}\n\n' + 'lorem ipsum ' * 200
+                    + f'\nword{i}\n')
+        env.chown(p)
+    r = Raw()
+    _, t = r.cmd('SELECT Sb')
+    ft.check(' OK' in t, 'SELECT 2000 messages', t)
+    keys = ' '.join(f'NOT BODY zz{i}' for i in range(120))
+    t0 = time.time()
+    u, t = r.cmd(f'SEARCH {keys} BODY word1999')
+    dt = time.time() - t0
+    ft.check(u == ['* SEARCH 2000'] and ' OK' in t,
+             '120 negated BODY keys answer right', (u, t))
+    ft.check(dt < 20, f'and in bounded time ({dt:.1f} s)')
+    print(f'# SEARCH with 121 BODY keys on 2000 messages: {dt:.2f} s')
+    t0 = time.time()
+    u, t = r.cmd(f'SEARCH UNSEEN {keys}')
+    dt = time.time() - t0
+    ft.check(u == ['* SEARCH'] and dt < 2,
+             f'UNSEEN first: no message read ({dt:.2f} s)', (u, t))
+    _, t = r.cmd('SEARCH ' + ' '.join(['ALL'] * 129))
+    ft.check(' BAD ' in t and 'too many' in t, '129 keys: BAD', t)
+    _, t = r.cmd('SEARCH ' + 'NOT ' * 40 + 'ALL')
+    ft.check(' BAD ' in t, 'nested 40 deep: BAD', t)
+    r.close()
+
+
+def _worker_pids():
+    """Pids of imapd processes that are workers (by their log ident)."""
+    log = env.daemons['imapd'].log_text()
+    pids = set(int(p) for p in re.findall(r'imapd-worker\[(\d+)\]', log))
+    return [p for p in pids if os.path.exists(f'/proc/{p}')]
+
+
+def test_worker_sigterm_busy():
+    """SIGTERM ends a worker in the middle of a long SEARCH (issue 16:
+    a stuck worker ignored it and outlived a restart)."""
+    fresh_folder('Sk', [])
+    cur = os.path.join(env.mail_dir(ALICE), '.Sk', 'cur')
+    body = ('lorem ipsum dolor ' * 2800) + '\n'
+    for i in range(1000):
+        p = os.path.join(cur, f'{1700000000 + i}.K{i}.test:2,')
+        with open(p, 'w', encoding='utf-8') as f:
+            f.write(f'From: a@b\nSubject: k{i}\n\n{body}')
+        env.chown(p)
+    r = Raw()
+    _, t = r.cmd('SELECT Sk')
+    ft.check(' OK' in t, 'SELECT Sk', t)
+    pids = _worker_pids()
+    ft.check(len(pids) == 1, 'one worker', pids)
+    keys = ' '.join(f'NOT TEXT zz{i}' for i in range(127))
+    tag = r.send(f'SEARCH {keys}')[0]
+    busy = r.pending(1.5)
+    ft.check(tag.encode() not in busy, 'the SEARCH is still running')
+    t0 = time.time()
+    os.kill(pids[0], signal.SIGTERM)
+    gone = False
+    while time.time() - t0 < 3:
+        if not os.path.exists(f'/proc/{pids[0]}') or \
+                open(f'/proc/{pids[0]}/stat').read().split()[2] == 'Z':
+            gone = True
+            break
+        time.sleep(0.05)
+    ft.check(gone, f'worker gone {time.time() - t0:.2f} s after SIGTERM')
+    r.close()
+    r = Raw()
+    _, t = r.cmd('SELECT INBOX')
+    ft.check(' OK' in t, 'a new worker serves the next login', t)
+    r.close()
+
+
 if __name__ == '__main__':
     try:
         setup()
@@ -470,4 +617,7 @@ if __name__ == '__main__':
                        test_create_trailing_separator,
                        test_list_percent_levels, test_lsub,
                        test_atoms_with_bracket, test_list_pattern_linear,
-                       test_rename_into_itself])
+                       test_rename_into_itself,
+                       test_search_header_addresses,
+                       test_envelope_groups_comments, test_search_bounded,
+                       test_worker_sigterm_busy])

@@ -197,9 +197,9 @@ test_envelope(void)
 	    "Subject: =?utf-8?q?caf=C3=A9?=\n  folded\n"
 	    "Message-ID:  <id@host>\n\nbody\n");
 	CHECK_STR(r, "(\"Mon, 1 Jan 2024 10:00:00 +0000\" \"=?utf-8?q?caf=C3=A9?=  folded\" "
-	    "((\"Doe, John\" NIL \"john\" \"x.org\")(NIL NIL \"jane\" \"y.org\")) "
-	    "((\"Doe, John\" NIL \"john\" \"x.org\")(NIL NIL \"jane\" \"y.org\")) "
-	    "((\"Doe, John\" NIL \"john\" \"x.org\")(NIL NIL \"jane\" \"y.org\")) "
+	    "((\"Doe, John\" NIL \"john\" \"x.org\")(\"Jane\" NIL \"jane\" \"y.org\")) "
+	    "((\"Doe, John\" NIL \"john\" \"x.org\")(\"Jane\" NIL \"jane\" \"y.org\")) "
+	    "((\"Doe, John\" NIL \"john\" \"x.org\")(\"Jane\" NIL \"jane\" \"y.org\")) "
 	    "((NIL NIL \"friends\" NIL)(NIL NIL \"a\" \"b.c\")(\"Q\\\"t\" NIL \"d\" \"e.f\")(NIL NIL NIL NIL)(NIL NIL \"z\" \"z.z\")) "
 	    "NIL NIL NIL \"<id@host>\")");
 	free(r);
@@ -207,6 +207,75 @@ test_envelope(void)
 	r = env("Subject: caf\xc3\xa9\n\n");
 	CHECK_STR(r, "(NIL {5}\r\ncaf\xc3\xa9 NIL NIL NIL NIL NIL NIL NIL NIL)");
 	free(r);
+}
+
+/* address lists: ENVELOPE form and the SEARCH text (imap_addr.c) */
+static void
+test_addresses(void)
+{
+	static const struct {
+		const char *in, *env, *text;
+	} c[] = {
+		{ "a@b", "((NIL NIL \"a\" \"b\"))", "a@b" },
+		{ "", "NIL", "" },
+		{ "(only a comment)", "NIL", "" },
+		{ "Real Name <u@d>", "((\"Real Name\" NIL \"u\" \"d\"))",
+		  "Real Name <u@d>" },
+		/* no phrase: the trailing comment is the name (as Dovecot) */
+		{ "u@d (Real Name)", "((\"Real Name\" NIL \"u\" \"d\"))",
+		  "Real Name <u@d>" },
+		{ "<u (c1)@ (c2) d.org>", "((NIL NIL \"u\" \"d.org\"))",
+		  "u@d.org" },
+		{ "<@route:user@domain>",
+		  "((NIL \"@route\" \"user\" \"domain\"))", "user@domain" },
+		{ "\"Doe, J\" <j@x>, k@y",
+		  "((\"Doe, J\" NIL \"j\" \"x\")(NIL NIL \"k\" \"y\"))",
+		  "Doe, J <j@x> k@y" },
+		/* groups: markers always balance */
+		{ "g: a@b, c@d;, g2: e@f;",
+		  "((NIL NIL \"g\" NIL)(NIL NIL \"a\" \"b\")(NIL NIL \"c\" \"d\")"
+		  "(NIL NIL NIL NIL)(NIL NIL \"g2\" NIL)(NIL NIL \"e\" \"f\")"
+		  "(NIL NIL NIL NIL))", "g: a@b c@d ; g2: e@f ;" },
+		{ "group:;, group2: (foo) ;",
+		  "((NIL NIL \"group\" NIL)(NIL NIL NIL NIL)"
+		  "(NIL NIL \"group2\" NIL)(NIL NIL NIL NIL))",
+		  "group: ; group2: ;" },
+		{ "g: a@b", "((NIL NIL \"g\" NIL)(NIL NIL \"a\" \"b\")"
+		  "(NIL NIL NIL NIL))", "g: a@b ;" },
+		{ "a@b; c@d", "((NIL NIL \"a\" \"b\")(NIL NIL \"c\" \"d\"))",
+		  "a@b c@d" },
+		{ "g: h: a@b;;", "((NIL NIL \"g\" NIL)(NIL NIL \"ha\" \"b\")"
+		  "(NIL NIL NIL NIL))", "g: ha@b ;" },
+		/* a NIL host would be a group start: Dovecot's fillers */
+		{ "user", "((NIL NIL \"user\" \"MISSING_DOMAIN\"))", "user" },
+		{ "@d", "((NIL NIL \"MISSING_MAILBOX\" \"d\"))", "@d" },
+		{ "\"a b\"@c", "((NIL NIL \"a b\" \"c\"))", "a b@c" },
+		{ "x@[1.2.3.4] (a (nested) c)",
+		  "((\"a (nested) c\" NIL \"x\" \"[1.2.3.4]\"))",
+		  "a (nested) c <x@[1.2.3.4]>" },
+		{ "<a@b", "((NIL NIL \"a\" \"b\"))", "a@b" },
+		{ "\"unterminated <a@b>",
+		  "((NIL NIL \"unterminated <a@b>\" \"MISSING_DOMAIN\"))",
+		  "unterminated <a@b>" },
+	};
+	struct imap_addrs a;
+	struct buf e, t;
+	size_t i;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		buf_init(&e, 0);
+		buf_init(&t, 0);
+		imap_addr_parse(c[i].in, strlen(c[i].in), &a);
+		imap_addr_envelope(&a, &e);
+		imap_addr_text(&a, &t);
+		buf_append(&e, "", 1);
+		buf_append(&t, "", 1);
+		CHECK_STR(buf_head(&e), c[i].env);
+		CHECK_STR(buf_head(&t), c[i].text);
+		imap_addr_free(&a);
+		buf_free(&e);
+		buf_free(&t);
+	}
 }
 
 static void
@@ -448,6 +517,7 @@ main(void)
 	test_partial_literal();
 	test_bodystructure();
 	test_envelope();
+	test_addresses();
 	test_sections();
 	return T_DONE();
 }
