@@ -5,7 +5,7 @@
  *
  * Run by the administrator, usually as root, in the foreground; it writes
  * users.db, aliases.db, DKIM keys and certificates, never talks to the
- * network except in `doctor` and `spf` (DNS).  Exit status: 0 ok, 1 failure explained on
+ * network except in `doctor`, `spf` and `dmarc` (DNS).  Exit status: 0 ok, 1 failure explained on
  * stderr, 2 bad usage (SPEC 4).
  */
 #include <errno.h>
@@ -36,6 +36,7 @@ static const struct {
 	{ "dns", keytool_cmd_dns, "dns" },
 	{ "doctor", keytool_cmd_doctor, "doctor" },
 	{ "spf", keytool_cmd_spf, "spf IP MAILFROM [HELO]" },
+	{ "dmarc", keytool_cmd_dmarc, "dmarc DOMAIN" },
 	/* before any configuration exists: main calls it without loading one */
 	{ "setup", NULL, "setup DOMAIN [--user ADDRESS] [--dir DIR] "
 	    "[--relay HOST:PORT [--relay-user U]] [--force] ..." },

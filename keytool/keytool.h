@@ -37,6 +37,8 @@ int	keytool_cmd_tls(const struct conf *c, int argc, char **argv);
 int	keytool_cmd_doctor(const struct conf *c, int argc, char **argv);
 /* keytool_spf.c: spf IP MAILFROM [HELO] (the SPF result and its trace) */
 int	keytool_cmd_spf(const struct conf *c, int argc, char **argv);
+/* keytool_dmarc.c: dmarc DOMAIN */
+int	keytool_cmd_dmarc(const struct conf *c, int argc, char **argv);
 
 /*
  * keytool_setup.c: setup DOMAIN [options] - a whole first configuration.
