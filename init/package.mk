@@ -4,9 +4,11 @@
 #
 #   make ipk [CROSS=...] [IPK_ARCH=...]   build-pkg/facteur_VERSION_ARCH.ipk (OpenWrt)
 #   make spk [CROSS=...] [SPK_ARCH=...]   build-pkg/facteur-VERSION-ARCH.spk (Synology DSM 7)
-#   PKG_VERSION (default 0.1-1), PKG_OUT (default build-pkg)
+#   PKG_VERSION (default 0.1-1), PKG_OUT (default build-pkg),
+#   PKG_PROFILE (default tiny; empty: the default profile, e.g. the
+#   build-armhf-static that `make check` builds anyway)
 #
-# Each first builds `make STATIC=1 PROFILE=tiny` for CROSS (native: x86_64)
+# Each first builds `make STATIC=1 PROFILE=$(PKG_PROFILE)` for CROSS (native: x86_64)
 # in a sub-make, then packs its bin/ with init/openwrt/ipk.sh or
 # init/synology/spk.sh.  The architecture names are the platforms' own:
 # OpenWrt's package architectures (a static ARMv7 build runs on every
@@ -16,7 +18,8 @@
 PKG_VERSION ?= 0.1-1
 PKG_OUT	?= build-pkg
 PKG_ARCH_NAME = $(if $(CROSS),$(CROSS_ARCH),x86_64)
-PKG_B	 = build$(if $(CROSS),-$(CROSS_ARCH))-tiny-static
+PKG_PROFILE ?= tiny
+PKG_B	 = build$(if $(CROSS),-$(CROSS_ARCH))$(if $(filter tiny,$(PKG_PROFILE)),-tiny)-static
 IPK_ARCH ?= $(if $(filter armhf,$(PKG_ARCH_NAME)),arm_cortex-a7_neon-vfpv4,$(if \
 	    $(filter arm64,$(PKG_ARCH_NAME)),aarch64_cortex-a53,x86_64))
 
@@ -26,7 +29,7 @@ SPK_ARCH ?= $(if $(filter armv7,$(SPK_NAME)),armv7 armada370 armada375 armada38x
 	    $(filter aarch64,$(SPK_NAME)),aarch64 rtd1296 rtd1619b armada37xx,x86_64))
 
 pkg-static:
-	@$(MAKE) --no-print-directory STATIC=1 PROFILE=tiny B=$(PKG_B) all
+	@$(MAKE) --no-print-directory STATIC=1 PROFILE=$(or $(PKG_PROFILE),default) B=$(PKG_B) all
 
 ipk: pkg-static
 	@sh init/openwrt/ipk.sh $(PKG_B)/bin $(PKG_OUT) $(IPK_ARCH) $(PKG_VERSION)

@@ -422,13 +422,25 @@ run_integration() {
 # replays under qemu-arm (names cross/unit/NAME, cross/replay/F); then the
 # static multi-call build, what a router runs: the init script installs
 # nothing but starts, reloads and stops it under qemu without the sysroot
-# (cross/static/test_init.py)
+# (cross/static/test_init.py), and the armhf ipk and spk are made of it
+# (cross/static/test_packages.py)
+# cross_static_one TEST - tests/integration/TEST against the static build
+# (I_BIN: qemu wrappers), reported as cross/static/TEST
+cross_static_one() {
+	local log="$LOGDIR/cross-static-$1.log"
+	selected "cross/static/$1" || return 0
+	integration_one "tests/integration/$1" "$log"
+	count "$log" "$(cat "$log.rc")"
+	report "cross/static/$1" "$P" "$F" "$log"
+}
+
 run_cross() {
 	local saved_dir=$T_DIR saved_run=$T_RUN t any="" static=""
 	for t in $UNIT_TESTS $FUZZ_TARGETS; do
 		selected "cross/unit/$t" || selected "cross/replay/$t" && any=1
 	done
 	selected cross/static/test_init.py && static=1
+	selected cross/static/test_packages.py && static=1
 	[ -z "$any$static" ] && return 0	# TESTS selects nothing here
 	suite_begin cross
 	CROSS=arm-linux-gnueabihf-
@@ -445,12 +457,9 @@ run_cross() {
 		[ -z "${NOBUILD:-}" ] && STATIC=1 cross_build all
 		cross_wrappers "$LOGDIR/cross-static"
 		I_BIN=$LOGDIR/cross-static/bin
-		integration_one tests/integration/test_init.py \
-		    "$LOGDIR/cross-static-test_init.log"
-		count "$LOGDIR/cross-static-test_init.log" \
-		    "$(cat "$LOGDIR/cross-static-test_init.log.rc")"
-		report cross/static/test_init.py "$P" "$F" \
-		    "$LOGDIR/cross-static-test_init.log"
+		cross_static_one test_init.py
+		# the armhf ipk and spk made of that build
+		FACTEUR_PKG_CROSS=$CROSS cross_static_one test_packages.py
 		rm -rf "$(cat "$LOGDIR/cross-sasl-dir")"
 	fi
 	CROSS=""

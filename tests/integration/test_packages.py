@@ -15,7 +15,10 @@ keeps the modified conffile (the new one as facteur.conf-opkg), the
 users, keys and mail; removal stops the daemons and leaves the data.
 
 Prints `# measure:` lines: package size, and the time from unpacking to
-the first mail read back.  Not tried here: real opkg, real procd, ubus,
+the first mail read back.  With FACTEUR_PKG_CROSS=arm-linux-gnueabihf-
+(make check's cross suite, after its static armhf build) it only builds
+the armhf ipk and spk from that build, checks that they carry a static ARM
+executable and runs `facteur keytool setup` from it under qemu-arm.  Not tried here: real opkg, real procd, ubus,
 a real OpenWrt image, qemu-system."""
 
 import gzip
@@ -556,6 +559,67 @@ def stop_spk_leftovers():
     if os.geteuid() == 0:
         subprocess.run(['userdel', SPK_USER], capture_output=True)
 
+
+# ---- cross: the armhf packages (make check's cross suite) -----------------
+
+def elf_static_arm(blob):
+    """a 32-bit little-endian ARM ELF executable without an interpreter"""
+    if blob[:4] != b'\x7fELF' or blob[4] != 1 or blob[5] != 1:
+        return False
+    machine, = struct.unpack_from('<H', blob, 18)
+    phoff, = struct.unpack_from('<I', blob, 28)
+    phentsize, phnum = struct.unpack_from('<HH', blob, 42)
+    for i in range(phnum):
+        ptype, = struct.unpack_from('<I', blob, phoff + i * phentsize)
+        if ptype == 3:                  # PT_INTERP: dynamically linked
+            return False
+    return machine == 40                # EM_ARM
+
+
+def test_cross_packages():
+    cross = os.environ['FACTEUR_PKG_CROSS']
+    r = make('ipk', 'spk', f'CROSS={cross}', 'PKG_PROFILE=', f'PKG_OUT={PKG}')
+    if not check(r.returncode == 0, f'make ipk spk CROSS={cross}',
+                 r.stdout[-1500:] + r.stderr[-3000:]):
+        return
+    ipk = os.path.join(PKG, 'facteur_0.1-1_arm_cortex-a7_neon-vfpv4.ipk')
+    spk = os.path.join(PKG, 'facteur-0.1-1-armv7.spk')
+    members = dict(ar_members(ipk))
+    data = tar_of(members['data.tar.gz'])
+    binary = data.extractfile('./usr/sbin/facteur').read()
+    check(elf_static_arm(binary), 'the ipk carries a static ARM executable')
+    control = tar_of(members['control.tar.gz']).extractfile('./control')
+    check(b'Architecture: arm_cortex-a7_neon-vfpv4' in control.read(),
+          'ipk architecture arm_cortex-a7_neon-vfpv4')
+    with tarfile.open(spk, 'r:') as t:
+        info = t.extractfile('INFO').read().decode()
+        inner = tarfile.open(fileobj=t.extractfile('package.tgz'), mode='r:gz')
+        check(elf_static_arm(inner.extractfile('./bin/facteur').read()),
+              'the spk carries the same kind of executable')
+    check('arch="armv7 ' in info, 'spk INFO arch starts with armv7', info)
+    # the packaged binary sets up a box under qemu-arm, without a sysroot
+    exe = env.path('facteur-armhf')
+    with open(exe, 'wb') as f:
+        f.write(binary)
+    os.chmod(exe, 0o755)
+    args = ['qemu-arm', '-cpu', 'cortex-a7', exe, 'keytool', 'setup',
+            'example.org', '--dir', env.path('armbox'), '--user', ALICE]
+    if os.geteuid() == 0:
+        args += ['--account', env.user]
+    start = time.time()
+    r = subprocess.run(args, input='pw\n', capture_output=True, text=True,
+                       timeout=300)
+    took = time.time() - start
+    dkim_dir = env.path('armbox', 'state', 'dkim')
+    keys = os.listdir(dkim_dir) if os.path.isdir(dkim_dir) else []
+    check(r.returncode == 0 and len(keys) == 2,
+          'the armhf keytool setup works under qemu-arm', r.stderr[-2000:])
+    print(f'# measure: ipk armhf: {os.path.getsize(ipk)} bytes, spk armv7: '
+          f'{os.path.getsize(spk)} bytes; setup under qemu-arm {took:.1f} s',
+          flush=True)
+
+if os.environ.get('FACTEUR_PKG_CROSS'):
+    ft.run_tests(env, [test_cross_packages])
 if os.geteuid() != 0 or not shutil.which('busybox'):
     print('# skipped: needs root (chroot) and busybox (busybox-static)')
     env.cleanup()

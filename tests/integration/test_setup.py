@@ -4,8 +4,9 @@ working server (issue 15, "First run").
 
 setup --dir TMP/box writes the configuration, certificate, DKIM keys and
 first user; the test then starts authd, smtpd and imapd on exactly that
-configuration (as root in CI, so they drop to the account and chroot as on
-a real box; as an ordinary user they keep its ids) and does a round trip:
+configuration and does a round trip (all as the harness's ordinary user,
+`nobody` under root: the set-up of an ordinary user, as in the Synology
+package; root's is the OpenWrt package's, in test_packages.py):
 submission with the printed password, local delivery, both DKIM
 signatures verified by dkimpy against the TXT records setup printed, the
 postmaster alias, port 25, and the message read back over IMAPS.  Also:
@@ -33,15 +34,11 @@ from facteur_test import check  # noqa: E402
 import dkim  # noqa: E402
 
 env = ft.Env()
-# the daemons run as whoever runs the test: root (CI) starts them as init
-# would, and they drop to `user` themselves
-env._user_kw = lambda: {}  # pylint: disable=protected-access
 BOX = env.path('box')
 CONF = os.path.join(BOX, 'facteur.conf')
 P25, P587, P465, P993 = env.port(), env.port(), env.port(), env.port()
 ALICE = 'alice@example.org'
 PASSWORD = 'first user pw'
-ACCOUNT = env.user if env.as_root else None
 TXT = {}
 T0 = time.time()
 
@@ -52,11 +49,10 @@ def setup(*args, stdin='', root=BOX, conf=None):
         cmd += ['-c', conf]
     cmd += ['setup', 'example.org', '--dir', root, '--listen', '127.0.0.1',
             '--ports', f'{P25},{P587},{P465},{P993}'] + list(args)
-    if ACCOUNT:
-        cmd += ['--account', ACCOUNT]
     e = dict(os.environ, ASAN_OPTIONS=ft.TOOL_ASAN, UBSAN_OPTIONS=ft.UBSAN)
     r = subprocess.run(cmd, input=stdin, capture_output=True, text=True,
-                       timeout=120, env=e)
+                       timeout=120, env=e, cwd=env.tmp,
+                       **env._user_kw())  # pylint: disable=protected-access
     check(not any(m in r.stderr for m in ft.SANITIZER_MARKS),
           'setup: no sanitizer report', r.stderr[-3000:])
     return r
@@ -254,6 +250,8 @@ def test_placeholder_and_relay():
     conf = os.path.join(root, 'facteur.conf')
     with open(conf, 'w', encoding='utf-8') as f:
         f.write('# facteur: not set up yet\n')
+    env.chown(root)
+    env.chown(conf)
     r = setup('--relay', 'smtp.provider.example:465', '--relay-user',
               'me@provider.example', root=root, conf=conf,
               stdin='user pw\nrelay pw\n')
