@@ -142,6 +142,7 @@ static const struct conf_key conf_keys[] = {
 	    OFF(smtp.login_timeout), 1, DAY },
 	{ SEC_SMTP, "data_timeout", T_DURATION, false, "10m",
 	    OFF(smtp.data_timeout), 1, DAY },
+	{ SEC_SMTP, "backup_domains", T_DOMAINS, false, NULL, 0, 0, 0 },
 
 	{ SEC_RELAY, "host", T_RELAYHOST, false, NULL, OFF(relay.host), 0, 0 },
 	{ SEC_RELAY, "port", T_PORT, false, NULL, OFF(relay.port), 0, 0 },
@@ -541,15 +542,20 @@ conf_fmt_duration(char *out, size_t outsz, uint64_t v)
 	return out;
 }
 
-/* conf_set_domains - "example.org example.net", lower-cased, deduplicated */
+/* conf_set_domains - "example.org example.net", lower-cased, deduplicated,
+ * into domains or [smtp] backup_domains */
 static bool
 conf_set_domains(struct conf_parse *p, const struct conf_key *k, char *val)
 {
 	struct conf *c = p->c;
-	char *tok, *next;
-	size_t i;
+	char *tok, *next, ***list = &c->domains;
+	size_t i, *n = &c->ndomains;
 	bool ok = true;
 
+	if (k->sec == SEC_SMTP) {
+		list = &c->smtp.backup_domains;
+		n = &c->smtp.nbackup_domains;
+	}
 	for (tok = val; *tok; tok = next) {
 		for (next = tok; *next && !conf_is_space(*next); next++)
 			;
@@ -562,15 +568,14 @@ conf_set_domains(struct conf_parse *p, const struct conf_key *k, char *val)
 			continue;
 		}
 		conf_lower(tok);
-		for (i = 0; i < c->ndomains; i++)
-			if (strcmp(c->domains[i], tok) == 0)
+		for (i = 0; i < *n; i++)
+			if (strcmp((*list)[i], tok) == 0)
 				break;
-		if (i < c->ndomains)
+		if (i < *n)
 			continue;
-		c->domains = xreallocarray(c->domains, c->ndomains + 2,
-		    sizeof(*c->domains));
-		c->domains[c->ndomains++] = xstrdup(tok);
-		c->domains[c->ndomains] = NULL;
+		*list = xreallocarray(*list, *n + 2, sizeof(**list));
+		(*list)[(*n)++] = xstrdup(tok);
+		(*list)[*n] = NULL;
 	}
 	return ok;
 }
@@ -1140,6 +1145,21 @@ conf_check_relay(struct conf_parse *p)
 		    "= starttls or implicit in [relay] when a user logs in");
 }
 
+/* conf_check_backup - a domain is ours or backed up, not both */
+static void
+conf_check_backup(struct conf_parse *p)
+{
+	struct conf *c = p->c;
+	size_t i;
+
+	for (i = 0; i < c->smtp.nbackup_domains; i++)
+		if (conf_is_local_domain(c, c->smtp.backup_domains[i],
+		    strlen(c->smtp.backup_domains[i])))
+			conf_err(p, conf_key_line(p, SEC_SMTP, "backup_domains"),
+			    "expected backup_domains other than the local "
+			    "domains, got \"%s\"", c->smtp.backup_domains[i]);
+}
+
 /* conf_check - the rules that tie keys together */
 static void
 conf_check(struct conf_parse *p)
@@ -1151,6 +1171,7 @@ conf_check(struct conf_parse *p)
 		conf_err(p, 0, "expected a \"domains\" line");
 	conf_check_tls(p);
 	conf_check_relay(p);
+	conf_check_backup(p);
 	c->pop3.enabled = p->sec_line[SEC_POP3] != 0;
 	conf_check_postmaster(p);
 	c->dns.resolver_set = conf_key_line(p, SEC_DNS, "resolver") != 0;
@@ -1263,6 +1284,9 @@ conf_free(struct conf **confp)
 	for (i = 0; i < c->ndomains; i++)
 		free(c->domains[i]);
 	free(c->domains);
+	for (i = 0; i < c->smtp.nbackup_domains; i++)
+		free(c->smtp.backup_domains[i]);
+	free(c->smtp.backup_domains);
 	for (i = 0; i < c->dkim.nsign; i++) {
 		free(c->dkim.sign[i].domain);
 		free(c->dkim.sign[i].selector);
@@ -1302,13 +1326,14 @@ conf_free(struct conf **confp)
 	free(c);
 }
 
-bool
-conf_is_local_domain(const struct conf *c, const char *domain, size_t len)
+/* domain_in - domain[0..len) case-insensitively in list[0..n) */
+static bool
+domain_in(char *const *list, size_t n, const char *domain, size_t len)
 {
 	size_t i, j;
 
-	for (i = 0; i < c->ndomains; i++) {
-		const char *d = c->domains[i];
+	for (i = 0; i < n; i++) {
+		const char *d = list[i];
 
 		for (j = 0; j < len && d[j] != '\0'; j++)
 			if (tolower((unsigned char)domain[j]) != d[j])
@@ -1317,6 +1342,19 @@ conf_is_local_domain(const struct conf *c, const char *domain, size_t len)
 			return true;
 	}
 	return false;
+}
+
+bool
+conf_is_local_domain(const struct conf *c, const char *domain, size_t len)
+{
+	return domain_in(c->domains, c->ndomains, domain, len);
+}
+
+bool
+conf_is_backup_domain(const struct conf *c, const char *domain, size_t len)
+{
+	return domain_in(c->smtp.backup_domains, c->smtp.nbackup_domains,
+	    domain, len);
 }
 
 /* conf_path_part_ok - one path component taken from an address */
@@ -1464,6 +1502,12 @@ conf_dump(const struct conf *c, FILE *out)
 	    conf_fmt_duration(v, sizeof(v), c->smtp.login_timeout));
 	fprintf(out, "data_timeout = %s\n",
 	    conf_fmt_duration(v, sizeof(v), c->smtp.data_timeout));
+	if (c->smtp.nbackup_domains > 0) {
+		fprintf(out, "backup_domains =");
+		for (i = 0; i < c->smtp.nbackup_domains; i++)
+			fprintf(out, " %s", c->smtp.backup_domains[i]);
+		fprintf(out, "\n");
+	}
 	if (c->relay.enabled) {
 		fprintf(out, "\n[relay]\nhost = %s\nport = %u\ntls = %s\n"
 		    "verify = %s\nca_file = %s\n",

@@ -91,6 +91,9 @@ struct conf {
 		unsigned	 tls_timeout;	/* TLS handshake, 10 s */
 		unsigned	 login_timeout;	/* until MAIL (25) or AUTH (587/465), 60 s */
 		unsigned	 data_timeout;	/* DATA to the final dot, 10 min */
+		char	       **backup_domains;	/* we are their backup MX;
+						 * lower-cased, NULL-terminated */
+		size_t		 nbackup_domains;
 	} smtp;
 
 	struct {
@@ -178,6 +181,9 @@ void		 conf_free(struct conf **confp);
 
 /* conf_is_local_domain - case-insensitive match against `domains` */
 bool		 conf_is_local_domain(const struct conf *c, const char *domain, size_t len);
+/* conf_is_backup_domain - the same against `[smtp] backup_domains` */
+bool		 conf_is_backup_domain(const struct conf *c, const char *domain,
+		    size_t len);
 
 /*
  * conf_maildir_path - expand mail_dir for local@domain into out: %u is

@@ -38,6 +38,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "dkim.h"
+#include "dns.h"
 #include "xmem.h"
 #include "keytool/keytool_dkim.h"
 
@@ -188,19 +189,6 @@ dns_missing(int status)
 	return status == ARES_ENOTFOUND || status == ARES_ENODATA;
 }
 
-/* host_eq - DNS names equal, ignoring case and a final dot */
-static bool
-host_eq(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-
-	if (la > 0 && a[la - 1] == '.')
-		la--;
-	if (lb > 0 && b[lb - 1] == '.')
-		lb--;
-	return la == lb && strncasecmp(a, b, la) == 0;
-}
-
 /* --- DNS checks --- */
 
 static void
@@ -225,7 +213,7 @@ check_mx(struct doctor *d, const struct conf *c, const char *dom)
 		return;
 	}
 	for (m = mx; m != NULL; m = m->next) {
-		if (host_eq(m->host, c->hostname))
+		if (dns_name_eq(m->host, c->hostname))
 			ours = true;
 		if (len < sizeof(list))
 			len += (size_t)snprintf(list + len, sizeof(list) - len,

@@ -14,6 +14,7 @@
 #include <arpa/nameser.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/queue.h>
 
 #include <ares.h>
@@ -308,4 +309,16 @@ dns_cancel(struct dns_query *q)
 		q->cancelled = true;
 	else
 		dns_q_free(q);
+}
+
+bool
+dns_name_eq(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la > 0 && a[la - 1] == '.')
+		la--;
+	if (lb > 0 && b[lb - 1] == '.')
+		lb--;
+	return la == lb && strncasecmp(a, b, la) == 0;
 }

@@ -146,6 +146,8 @@ const char *dns_type_name(enum dns_type type);
  * 4 for AF_INET): "4.3.2.1.in-addr.arpa", "...ip6.arpa"; out needs 74.
  */
 bool	 dns_ptr_name(int family, const uint8_t *addr, char *out, size_t outsz);
+/* dns_name_eq - host names equal, ignoring case and a final dot */
+bool	 dns_name_eq(const char *a, const char *b);
 
 /* cache */
 void	 dns_cache_limits(size_t entries, size_t bytes);

@@ -230,6 +230,7 @@ relay_job_split(struct relay_job *j)
 	const struct conf *c = relay_cfg.conf;
 	struct relay_msg **msgs = xcalloc(j->nrcpt, sizeof(*msgs));
 	const char **names = xcalloc(j->nrcpt, sizeof(*names));
+	bool *smart = xcalloc(j->nrcpt, sizeof(*smart)), viasmart;
 	size_t nmsgs = 0, i, k;
 
 	for (i = 0; i < j->nrcpt; i++) {
@@ -242,10 +243,15 @@ relay_job_split(struct relay_job *j)
 			    "501 5.1.3 bad recipient address syntax", NULL);
 			continue;
 		}
-		if (c->relay.enabled)
+		/* a domain we back up goes to its own better MX hosts,
+		 * never through the smarthost (README, Backup MX) */
+		viasmart = c->relay.enabled &&
+		    !conf_is_backup_domain(c, domain, strlen(domain));
+		if (viasmart)
 			domain = c->relay.host;
 		for (k = 0; k < nmsgs; k++)
-			if (strcasecmp(names[k], domain) == 0 &&
+			if (smart[k] == viasmart &&
+			    strcasecmp(names[k], domain) == 0 &&
 			    msgs[k]->nrcpt < RELAY_RCPT_PER_TX)
 				m = msgs[k];
 		if (m == NULL) {
@@ -254,13 +260,15 @@ relay_job_split(struct relay_job *j)
 			m->rcpt = xcalloc(RELAY_RCPT_PER_TX, sizeof(*m->rcpt));
 			j->nmsg++;
 			names[nmsgs] = domain;
+			smart[nmsgs] = viasmart;
 			msgs[nmsgs++] = m;
 		}
 		m->rcpt[m->nrcpt++] = r;
 		m->utf8 |= relay_utf8(r->addr);
 	}
 	for (k = 0; k < nmsgs; k++)
-		relay_dest_submit(msgs[k], names[k], c->relay.enabled);
+		relay_dest_submit(msgs[k], names[k], smart[k]);
+	free(smart);
 	free(names);
 	free(msgs);
 }

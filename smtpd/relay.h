@@ -164,6 +164,11 @@ void	relay_dns_shutdown(void);
 /* relay_dns_mx - MX of domain (RFC 5321 5.1, RFC 7505), or a literal */
 struct relay_dns_q *relay_dns_mx(const char *domain, uint16_t port,
 	    relay_dns_cb *cb, void *arg);
+/* relay_dns_mx_backup - the same for a domain we are backup MX for: only
+ * the MX hosts better (lower preference) than `self`, never self; none
+ * left is a temporary failure (the mail stays queued) */
+struct relay_dns_q *relay_dns_mx_backup(const char *domain, const char *self,
+	    uint16_t port, relay_dns_cb *cb, void *arg);
 /* relay_dns_host - A/AAAA (or /etc/hosts, or an IP) of one host */
 struct relay_dns_q *relay_dns_host(const char *host, uint16_t port,
 	    relay_dns_cb *cb, void *arg);

@@ -72,9 +72,14 @@ dest_on_dns(void *arg, enum deliver_res res, const char *err,
 static void
 dest_resolve(struct relay_dest *d)
 {
+	const struct conf *c = relay_cfg.conf;
+
 	d->state = DEST_RESOLVING;
 	if (d->smarthost)
 		d->dns = relay_dns_host(d->name, d->port, dest_on_dns, d);
+	else if (conf_is_backup_domain(c, d->name, strlen(d->name)))
+		d->dns = relay_dns_mx_backup(d->name, c->hostname, d->port,
+		    dest_on_dns, d);
 	else
 		d->dns = relay_dns_mx(d->name, d->port, dest_on_dns, d);
 }

@@ -8,7 +8,10 @@
  * order; no MX record means the domain itself (implicit MX); a single
  * "0 ." MX is a null MX (RFC 7505): the domain takes no mail, a
  * permanent failure.  NXDOMAIN is permanent too; timeouts, SERVFAIL and
- * the like are temporary.  relay_dns_host() is A/AAAA (or /etc/hosts, or
+ * the like are temporary.  For a domain we are backup MX for
+ * (relay_dns_mx_backup), MX hosts named like our hostname and all at or
+ * after its preference are dropped: mail goes only to better MX hosts,
+ * and stays queued while there is none.  relay_dns_host() is A/AAAA (or /etc/hosts, or
  * a literal IP) for the smarthost.  Address literals ("[192.0.2.1]",
  * "[IPv6:2001:db8::1]") need no DNS.
  *
@@ -17,6 +20,7 @@
  */
 #include <arpa/nameser.h>
 #include <ctype.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +28,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "dns.h"
 #include "dns_ares.h"
 #include "log.h"
 #include "xmem.h"
@@ -42,6 +47,7 @@ struct relay_dns_q {
 	relay_dns_cb	*cb;
 	void		*arg;
 	char		*name;
+	char		*self;		/* backup MX: our hostname, else NULL */
 	uint16_t	 port;
 	bool		 cancelled;
 	bool		 finished;
@@ -76,6 +82,7 @@ dns_q_free(struct relay_dns_q *q)
 		free(q->hosts[i].name);
 		free(q->hosts[i].addrs);
 	}
+	free(q->self);
 	ev_timer_del(&q->done);
 	LIST_REMOVE(q, entry);
 	free(q->name);
@@ -296,7 +303,7 @@ static bool
 dns_mx_hosts(struct relay_dns_q *q, struct ares_mx_reply *mx)
 {
 	struct ares_mx_reply *m, *list[RELAY_MX_MAX * 4];
-	unsigned pref[RELAY_MX_MAX * 4];
+	unsigned pref[RELAY_MX_MAX * 4], cut = UINT_MAX;
 	size_t idx[RELAY_MX_MAX * 4], n = 0, nnull = 0, i;
 
 	for (m = mx; m != NULL && n < RELAY_MX_MAX * 4; m = m->next) {
@@ -313,9 +320,19 @@ dns_mx_hosts(struct relay_dns_q *q, struct ares_mx_reply *mx)
 	}
 	if (n == 0 && nnull > 0)
 		return false;
+	for (i = 0; q->self != NULL && i < n; i++)
+		if (dns_name_eq(list[i]->host, q->self) && pref[i] < cut)
+			cut = pref[i];
 	relay_dns_mx_order(pref, idx, n, (uint32_t)ev_now() ^ (uint32_t)getpid());
-	for (i = 0; i < n && q->nhosts < RELAY_MX_MAX; i++)
+	for (i = 0; i < n && q->nhosts < RELAY_MX_MAX; i++) {
+		if (q->self != NULL && (pref[idx[i]] >= cut ||
+		    dns_name_eq(list[idx[i]]->host, q->self)))
+			continue;
 		dns_host_add(q, list[idx[i]]->host, list[idx[i]]->priority);
+	}
+	if (q->self != NULL && q->nhosts == 0 && n > 0)
+		dns_fail(q, RES_TEMPFAIL, "451 4.4.4 no MX host of %s better "
+		    "than us (%s): kept in the queue", q->name, q->self);
 	return true;
 }
 
@@ -394,6 +411,22 @@ relay_dns_mx(const char *domain, uint16_t port, relay_dns_cb *cb, void *arg)
 		    dns_on_mx, q);
 		dns_ares_rearm();
 	}
+	return q;
+}
+
+struct relay_dns_q *
+relay_dns_mx_backup(const char *domain, const char *self, uint16_t port,
+    relay_dns_cb *cb, void *arg)
+{
+	struct relay_dns_q *q;
+
+	if (dns_ares_channel() == NULL || domain[0] == '[')
+		return relay_dns_mx(domain, port, cb, arg);
+	q = dns_q_new(domain, port, cb, arg);
+	q->self = xstrdup(self);
+	q->pending++;
+	ares_query(dns_ares_channel(), domain, ns_c_in, ns_t_mx, dns_on_mx, q);
+	dns_ares_rearm();
 	return q;
 }
 

@@ -292,7 +292,10 @@ cmd_rcpt(struct session *s, const char *args)
 		domain = addr + p.at + 1;
 	}
 	if (!conf_is_local_domain(smtpd_conf, domain, strlen(domain))) {
-		if (s->auth_user == NULL && s->l->kind != PORT_LOCAL) {
+		/* a domain we are backup MX for: queued for its better MX
+		 * hosts, no recipient check (README, Backup MX) */
+		if (s->auth_user == NULL && s->l->kind != PORT_LOCAL &&
+		    !conf_is_backup_domain(smtpd_conf, domain, strlen(domain))) {
 			log_info("session=%08x addr=%s rcpt=<%s> refused: relay denied",
 			    s->id, s->addr, addr);
 			session_reply(s, "554 5.7.1 <%s>: Relay access denied", addr);

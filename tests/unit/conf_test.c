@@ -821,6 +821,9 @@ test_example(void)
 	CHECK(c->smtp.listen.n == 2);
 	CHECK_STR(c->smtp.listen.v[1].host, "::");
 	CHECK(c->smtp.timeout == 300);
+	CHECK(c->smtp.nbackup_domains == 1 &&
+	    conf_is_backup_domain(c, "Friend.Example", 14) &&
+	    !conf_is_backup_domain(c, "friend.exampl", 13));
 	CHECK(c->imap.max_literal == 35 * 1024 * 1024);
 	CHECK(c->imap.timeout == 1800);
 	CHECK(c->pop3.enabled && c->pop3.listen.n == 1 &&
