@@ -23,3 +23,8 @@ fuzz_pop3_DEPS	 = imapd/pop3_proto.c $(IMAP_CORE_SRCS)
 fuzz_imap_parser_DEPS = imapd/imap_search.c $(IMAP_STORE_SRCS) \
 		   $(IMAP_CORE_SRCS)
 fuzz_mime_DEPS	 = $(IMAP_CORE_SRCS)
+# the command layer: a worker session over a socketpair and a temp Maildir
+FUZZ_TARGETS	+= fuzz_imap_session
+fuzz_imap_session_DEPS = imapd/imap_session.c imapd/imap_cmd.c \
+		   imapd/imap_list.c imapd/imap_fetch.c imapd/imap_search.c \
+		   $(IMAP_STORE_SRCS) $(IMAP_CORE_SRCS)

@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * fuzz_imap_session.c - libFuzzer target for the IMAP command layer: the
+ * input is what a logged-in client sends, fed through a socketpair to a
+ * real worker session (session_start_worker()) on a fresh Maildir with
+ * a few messages, so every command (SELECT, APPEND, FETCH, SEARCH,
+ * STORE, COPY, MOVE, EXPUNGE, LIST, CREATE, RENAME, IDLE ...) runs its
+ * own code on real files.  The replies are read and dropped; the event
+ * loop runs until the session closes (the input ends with EOF).  A
+ * session that does not close within 10 s is a hang: abort.
+ * FUZZ_IMAP_SHOW=1 prints the replies (to check a seed).
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/fuzz/fuzz.h"
+#include "imapd/imapd.h"
+#include "lib/ev.h"
+#include "lib/log.h"
+
+/* what imapd.c provides to the session code */
+struct imapd imapd;
+
+void
+imapd_session_gone(void)
+{
+	imapd.nsessions--;
+}
+
+/*
+ * The store fsyncs every delivery and list append; durability means
+ * nothing to a fuzzer, and the executable's fsync() takes the place of
+ * libc's for the code linked into it.
+ */
+int
+fsync(int fd)
+{
+	(void)fd;
+	return 0;
+}
+
+static struct conf fz_conf;
+static char fz_base[64];
+static unsigned fz_seq;
+static bool fz_show;
+
+struct feed {
+	struct ev_io	 io;
+	const uint8_t	*data;
+	size_t		 size, off;
+	bool		 shut;
+};
+
+static const char *fz_msgs[] = {
+	"From: Ann <ann@example.org>\nTo: g: bob@example.org;\n"
+	"Subject: =?utf-8?q?caf=C3=A9?=\nDate: Mon, 1 Jan 2024 10:00:00 +0000\n"
+	"Message-ID: <1@x>\n\nhello world\n",
+	"From: c@d (Cee)\nSubject: multi\nMIME-Version: 1.0\n"
+	"Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	"Content-Type: text/plain; charset=iso-8859-1\n"
+	"Content-Transfer-Encoding: quoted-printable\n\ncaf=E9\n--b\n"
+	"Content-Type: message/rfc822\n\nSubject: inner\n\ninner body\n--b--\n",
+};
+
+static void
+fz_cleanup(void)
+{
+	(void)rmdir(fz_base);
+}
+
+static void
+fz_init(void)
+{
+	if (fz_base[0] != '\0')
+		return;
+	log_init("fuzz_imap_session", false, false);
+	fz_show = getenv("FUZZ_IMAP_SHOW") != NULL;
+	signal(SIGPIPE, SIG_IGN);
+	ev_init();
+	store_init();
+	fz_conf.imap.max_literal = 1 << 20;
+	fz_conf.imap.timeout = 60;
+	imapd.conf = &fz_conf;
+	imapd.role = IMAPD_ROLE_WORKER;
+	imapd.worker_user = "fuzz@example.org";
+	snprintf(fz_base, sizeof(fz_base), "%s/fuzz_imap_session.%d",
+	    access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", (int)getpid());
+	if (mkdir(fz_base, 0700) == -1 && errno != EEXIST)
+		abort();
+	atexit(fz_cleanup);
+}
+
+static void
+put_file(const char *dir, const char *name, const char *text)
+{
+	char p[PATH_MAX];
+	FILE *fp;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	if ((fp = fopen(p, "w")) == NULL)
+		abort();
+	fputs(text, fp);
+	fclose(fp);
+}
+
+/* a Maildir: INBOX with two messages (one new), Sent, Work.Sub */
+static void
+make_root(const char *root)
+{
+	static const char *dirs[] = { "", "/.Sent", "/.Work", "/.Work.Sub" };
+	static const char *subs[] = { "", "/cur", "/new", "/tmp" };
+	char p[PATH_MAX];
+	size_t i, j;
+
+	for (i = 0; i < 4; i++)
+		for (j = 0; j < 4; j++) {
+			snprintf(p, sizeof(p), "%s%s%s", root, dirs[i], subs[j]);
+			if (mkdir(p, 0700) == -1)
+				abort();
+		}
+	snprintf(p, sizeof(p), "%s/cur", root);
+	put_file(p, "1700000000.A.fuzz:2,S", fz_msgs[0]);
+	snprintf(p, sizeof(p), "%s/new", root);
+	put_file(p, "1700000001.B.fuzz", fz_msgs[1]);
+	snprintf(p, sizeof(p), "%s/.Work/cur", root);
+	put_file(p, "1700000002.C.fuzz:2,F", fz_msgs[0]);
+	put_file(root, "subscriptions", "Sent\nWork\nGone.Away\n");
+}
+
+static int
+rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)f;
+	return flag == FTW_DP ? rmdir(p) : unlink(p);
+}
+
+static void
+feed_cb(struct ev_io *io, unsigned events, void *arg)
+{
+	struct feed *fd = arg;
+	char buf[65536];
+	ssize_t n;
+
+	for (;;) {
+		n = read(io->fd, buf, sizeof(buf));
+		if (n > 0) {
+			if (fz_show)	/* FUZZ_IMAP_SHOW=1: the replies */
+				fwrite(buf, 1, (size_t)n, stderr);
+			continue;
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			ev_break();		/* the session is gone */
+			return;
+		}
+		break;
+	}
+	while (fd->off < fd->size) {
+		n = write(io->fd, fd->data + fd->off, fd->size - fd->off);
+		if (n <= 0)
+			break;
+		fd->off += (size_t)n;
+	}
+	if (fd->off == fd->size && !fd->shut) {
+		shutdown(io->fd, SHUT_WR);	/* the client is done */
+		fd->shut = true;
+	}
+	ev_io_want(io, EV_READ | (fd->shut ? 0 : EV_WRITE));
+}
+
+static void
+hang_cb(struct ev_timer *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	abort();
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char root[128];
+	struct feed fd;
+	struct ev_timer hang;
+	int sv[2];
+
+	fz_init();
+	snprintf(root, sizeof(root), "%s/%u", fz_base, fz_seq++);
+	make_root(root);
+	imapd.worker_root = root;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+	    sv) == -1)
+		abort();
+	memset(&fd, 0, sizeof(fd));
+	fd.data = data;
+	fd.size = size;
+	imapd.nsessions++;
+	session_start_worker(sv[0], "127.0.0.1", "L", fz_seq);
+	ev_io_init(&fd.io, sv[1], feed_cb, &fd);
+	ev_io_want(&fd.io, EV_READ | EV_WRITE);
+	ev_timer_init(&hang, hang_cb, NULL);
+	ev_timer_add(&hang, 10000);
+	(void)ev_run();
+	ev_timer_del(&hang);
+	ev_io_stop(&fd.io);
+	close(sv[1]);
+	(void)nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
