@@ -165,24 +165,13 @@ dkim_verify_feed(struct dkim_verify *v, const void *vp, size_t n)
 
 	if (v->nomem || v->ended)
 		return v->nomem ? -1 : 0;
+	if (v->overflow)
+		return 0;	/* one permerror; nothing to hash */
 	if (!v->started) {
-		if (!v->overflow && dkim_hdrs_feed(&v->h, &p, &n) == -1) {
-			v->overflow = true;	/* skip to the body, keep nothing */
-			buf_free(&v->h.hdr);
-		}
-		if (v->overflow) {
-			for (; n > 0 && !v->h.in_body; p++, n--) {
-				/* find the empty line without keeping the block */
-				if (*p == '\n' && (v->skip_len == 0 ||
-				    (v->skip_len == 1 && v->skip_cr)))
-					v->h.in_body = true;
-				else if (*p == '\n')
-					v->skip_len = 0, v->skip_cr = false;
-				else {
-					v->skip_cr = *p == '\r' && v->skip_len == 0;
-					v->skip_len++;
-				}
-			}
+		if (dkim_hdrs_feed(&v->h, &p, &n) == -1) {
+			v->overflow = true;
+			buf_free(&v->h.hdr);	/* give the memory back now */
+			return 0;
 		}
 		if (!v->h.in_body)
 			return 0;
@@ -430,7 +419,7 @@ dkim_verify_set_key(struct dkim_verify *v, size_t i, enum dkim_key_answer a,
 		return;
 	}
 	for (j = 0; a == DKIM_KEY_FOUND && j < ntxt; j++) {
-		if (dkim_key_parse(txt[j], txtlen[j], &k, j == 0 ? &why :
+		if (dkim_key_parse_cached(txt[j], txtlen[j], &k, j == 0 ? &why :
 		    &(const char *){ NULL }) != DKIM_RES_PASS)
 			continue;
 		s->r.testing = k.testing;

@@ -34,8 +34,6 @@ struct dkim_verify {
 	bool		 ended;
 	bool		 nomem;
 	bool		 overflow;	/* header block over its bound */
-	size_t		 skip_len;	/* overflow: length of the line so far */
-	bool		 skip_cr;
 	struct dkim_vsig *sigs;
 	size_t		 nsigs;
 	struct dkim_hasher *hashers;

@@ -6,6 +6,12 @@
  * permerror; unknown tags are ignored.  Pure (OpenSSL only decodes keys);
  * runs wherever the verifier runs, on untrusted bytes; fuzzed by
  * tests/fuzz/fuzz_dkim_verify.c.
+ *
+ * Decoded keys are cached per process (KEY_CACHE entries, least recently
+ * used go, keyed by the exact record text): under OpenSSL 3, decoding an
+ * RSA-2048 key (d2i_PUBKEY, ~90 us) costs five times verifying with it,
+ * and the same few keys sign most mail.  Only keys that parsed are kept;
+ * the process is single-threaded.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -20,6 +26,8 @@
 #include "taglist.h"
 
 #define MAX_TAGS	32
+#define KEY_CACHE	32	/* decoded keys kept */
+#define KEY_CACHE_TXT	2048	/* longer records are not kept */
 
 /* copy_val - the value of t (NUL-terminated, truncated) into out */
 static void
@@ -403,4 +411,63 @@ dkim_key_parse(const char *txt, size_t n, struct dkim_key *k,
 	if ((k->pkey = key_decode(p, k->type)) == NULL)
 		return kbad(reason_r, "bad key data");
 	return DKIM_RES_PASS;
+}
+
+/* --- the cache of decoded keys --- */
+
+static struct {
+	char		*txt;
+	size_t		 len;
+	struct dkim_key	 k;
+	unsigned long	 used;
+} kcache[KEY_CACHE];
+static unsigned long kclock;
+
+enum dkim_res
+dkim_key_parse_cached(const char *txt, size_t n, struct dkim_key *k,
+    const char **reason_r)
+{
+	enum dkim_res r;
+	size_t i, lru = 0;
+
+	for (i = 0; i < KEY_CACHE; i++) {
+		if (kcache[i].txt != NULL && kcache[i].len == n &&
+		    memcmp(kcache[i].txt, txt, n) == 0 &&
+		    EVP_PKEY_up_ref(kcache[i].k.pkey) == 1) {
+			*k = kcache[i].k;
+			kcache[i].used = ++kclock;
+			return DKIM_RES_PASS;
+		}
+		if (kcache[i].used < kcache[lru].used)
+			lru = i;
+	}
+	if ((r = dkim_key_parse(txt, n, k, reason_r)) != DKIM_RES_PASS ||
+	    n > KEY_CACHE_TXT)
+		return r;
+	free(kcache[lru].txt);
+	EVP_PKEY_free(kcache[lru].k.pkey);
+	memset(&kcache[lru], 0, sizeof(kcache[lru]));
+	if ((kcache[lru].txt = malloc(n ? n : 1)) == NULL ||
+	    EVP_PKEY_up_ref(k->pkey) != 1) {
+		free(kcache[lru].txt);
+		kcache[lru].txt = NULL;
+		return r;
+	}
+	memcpy(kcache[lru].txt, txt, n);
+	kcache[lru].len = n;
+	kcache[lru].k = *k;
+	kcache[lru].used = ++kclock;
+	return r;
+}
+
+void
+dkim_verify_cache_flush(void)
+{
+	size_t i;
+
+	for (i = 0; i < KEY_CACHE; i++) {
+		free(kcache[i].txt);
+		EVP_PKEY_free(kcache[i].k.pkey);
+		memset(&kcache[i], 0, sizeof(kcache[i]));
+	}
 }

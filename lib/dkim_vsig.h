@@ -50,8 +50,14 @@ struct dkim_key {
 	EVP_PKEY	*pkey;
 };
 
-/* dkim_key_parse - DKIM_RES_PASS with k->pkey set, or the result and *reason_r */
+/*
+ * dkim_key_parse - DKIM_RES_PASS with k->pkey set (the caller frees it),
+ * or the result and *reason_r; dkim_key_parse_cached - the same through
+ * the per-process cache of decoded keys
+ */
 enum dkim_res	 dkim_key_parse(const char *txt, size_t n, struct dkim_key *k,
 		    const char **reason_r);
+enum dkim_res	 dkim_key_parse_cached(const char *txt, size_t n,
+		    struct dkim_key *k, const char **reason_r);
 
 #endif

@@ -260,6 +260,8 @@ void
 dmarc_evaluate(const struct psl *psl, const struct dmarc_input *in,
     const struct dmarc_record *rec, bool at_org, struct dmarc_result *out)
 {
+	bool sstrict = rec != NULL && rec->aspf_strict;
+	bool dstrict = rec != NULL && rec->adkim_strict;
 	size_t i;
 
 	out->result = DMARC_RES_NONE;
@@ -269,14 +271,15 @@ dmarc_evaluate(const struct psl *psl, const struct dmarc_input *in,
 	out->spf_aligned = out->dkim_aligned = out->sampled_out = false;
 	if (rec != NULL)
 		out->rec = *rec;
+	/* without a record: relaxed, for local rules (our own domains) */
+	for (i = 0; i < in->ndkim && !out->dkim_aligned; i++)
+		out->dkim_aligned = dmarc_aligned(psl, in->from_domain,
+		    in->dkim_domains[i], dstrict);
+	out->spf_aligned = in->spf_pass && dmarc_aligned(psl, in->from_domain,
+	    in->spf_domain, sstrict);
 	out->reason = "no DMARC record";
 	if (rec == NULL)
 		return;
-	for (i = 0; i < in->ndkim && !out->dkim_aligned; i++)
-		out->dkim_aligned = dmarc_aligned(psl, in->from_domain,
-		    in->dkim_domains[i], rec->adkim_strict);
-	out->spf_aligned = in->spf_pass && dmarc_aligned(psl, in->from_domain,
-	    in->spf_domain, rec->aspf_strict);
 	out->requested = at_org ? rec->sp : rec->p;
 	if (out->spf_aligned || out->dkim_aligned) {
 		out->result = DMARC_RES_PASS;

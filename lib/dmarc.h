@@ -33,7 +33,10 @@
  *
  * Alignment (3.1): DKIM with the d= of any passing signature, SPF with the
  * domain SPF checked, only when SPF passed; strict (adkim/aspf=s) needs
- * the same name, relaxed the same organizational domain.
+ * the same name, relaxed the same organizational domain.  The result says
+ * whether each aligned whatever the outcome; without a usable record (none,
+ * temperror, permerror) in relaxed mode, for local rules such as refusing
+ * unaligned mail that claims one of our own domains.
  *
  * Results: pass (one aligned identifier); fail (none; r->policy is the
  * policy to apply); none (no record, or no DMARC processing because the

@@ -119,9 +119,8 @@ on_txt(void *arg, const struct dns_result *r)
 
 	c->q = NULL;
 	if (r->status == DNS_TEMPFAIL) {
+		dmarc_evaluate(c->psl, &c->in, NULL, c->at_org, &c->res);
 		c->res.result = DMARC_RES_TEMPERROR;
-		c->res.policy = DMARC_POLICY_NONE;
-		c->res.at_org = c->at_org;
 		c->res.reason = "DNS failure while looking for a DMARC record";
 		finish(c);
 		return;

@@ -136,12 +136,15 @@ def reference(rules, zone, frm, spf_pass, spf_dom, dkims, sample):
     if st == 'none' and org != frm:
         at_org = True
         st, rec = lookup(zone, '_dmarc.' + org)
+    # without a usable record, alignment is still reported (relaxed)
+    rsa = int(spf_pass and aligned(rules, frm, spf_dom, False))
+    rda = int(any(aligned(rules, frm, d, False) for d in dkims))
     if st == 'tempfail':
-        return 'temperror none none spf=0 dkim=0 org=%d' % at_org
+        return 'temperror none none spf=%d dkim=%d org=%d' % (rsa, rda, at_org)
     if st == 'multi':
-        return 'permerror none none spf=0 dkim=0 org=%d' % at_org
+        return 'permerror none none spf=%d dkim=%d org=%d' % (rsa, rda, at_org)
     if st in ('none', 'unusable'):
-        return 'none none none spf=0 dkim=0 org=%d' % at_org
+        return 'none none none spf=%d dkim=%d org=%d' % (rsa, rda, at_org)
     sa = spf_pass and aligned(rules, frm, spf_dom, rec['aspf'])
     da = any(aligned(rules, frm, d, rec['adkim']) for d in dkims)
     req = rec['sp'] if at_org else rec['p']

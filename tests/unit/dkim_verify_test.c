@@ -629,7 +629,9 @@ main(void)
 	test_sig_parse();
 	test_key_parse();
 	test_roundtrip();
+	test_roundtrip();	/* again: the keys come from the cache now */
 	test_edges();
 	test_lookups();
+	dkim_verify_cache_flush();
 	return T_DONE();
 }

@@ -155,6 +155,11 @@ test_evaluate(const struct psl *psl)
 	CHECK(res.policy == DMARC_POLICY_NONE && res.result == DMARC_RES_FAIL);
 	dmarc_evaluate(psl, &in, NULL, false, &res);
 	CHECK(res.result == DMARC_RES_NONE && res.policy == DMARC_POLICY_NONE);
+	CHECK(!res.spf_aligned && !res.dkim_aligned);
+	in.spf_pass = true;	/* no record: alignment still said (relaxed) */
+	in.spf_domain = "bounce.example.co.uk";
+	dmarc_evaluate(psl, &in, NULL, false, &res);
+	CHECK(res.result == DMARC_RES_NONE && res.spf_aligned);
 	CHECK(dmarc_sample("<1@x>", 5) < 100);
 	CHECK(dmarc_sample("<1@x>", 5) == dmarc_sample("<1@x>", 5));
 }
