@@ -731,16 +731,83 @@ cmd_copy(struct imap_session *s, const struct imap_cmd *c, bool uid, bool move)
 
 /* ---- SEARCH ---- */
 
+#define ESR_MIN		0x1
+#define ESR_MAX		0x2
+#define ESR_ALL		0x4
+#define ESR_COUNT	0x8
+
+/* search_return - "RETURN (MIN MAX ALL COUNT)" (RFC 4731 3.1); "()" is
+ * ALL.  *ret stays 0 without RETURN (a plain SEARCH reply). */
+static bool
+search_return(const struct imap_arg **ap, unsigned *ret)
+{
+	const struct imap_arg *a = *ap, *o;
+
+	*ret = 0;
+	if (!imap_arg_is(a, "RETURN"))
+		return true;
+	if (a->next == NULL || a->next->type != IMAP_ARG_LIST)
+		return false;
+	for (o = a->next->child; o; o = o->next) {
+		if (imap_arg_is(o, "MIN"))
+			*ret |= ESR_MIN;
+		else if (imap_arg_is(o, "MAX"))
+			*ret |= ESR_MAX;
+		else if (imap_arg_is(o, "ALL"))
+			*ret |= ESR_ALL;
+		else if (imap_arg_is(o, "COUNT"))
+			*ret |= ESR_COUNT;
+		else
+			return false;
+	}
+	if (*ret == 0)
+		*ret = ESR_ALL;
+	*ap = a->next->next;
+	return true;
+}
+
+/* put_esearch - "* ESEARCH (TAG "t") [UID] MIN MAX ALL COUNT" */
+static void
+put_esearch(struct imap_session *s, unsigned ret, bool uid, uint32_t min,
+    uint32_t max, const struct buf *all, size_t count)
+{
+	struct buf b;
+
+	buf_init(&b, 0);
+	buf_puts(&b, "* ESEARCH (TAG ");
+	imap_put_string(&b, s->tag, strlen(s->tag));
+	buf_puts(&b, ")");
+	if (uid)
+		buf_puts(&b, " UID");
+	if ((ret & ESR_MIN) && count)
+		buf_printf(&b, " MIN %u", min);
+	if ((ret & ESR_MAX) && count)
+		buf_printf(&b, " MAX %u", max);
+	if ((ret & ESR_ALL) && count)
+		buf_printf(&b, " ALL %s", buf_head(all));
+	if (ret & ESR_COUNT)
+		buf_printf(&b, " COUNT %zu", count);
+	buf_puts(&b, "\r\n");
+	session_write(s, buf_head(&b), b.len);
+	buf_free(&b);
+}
+
 void
 cmd_search(struct imap_session *s, const struct imap_cmd *c, bool uid)
 {
 	const struct imap_arg *a = c->args;
 	struct search_node *n;
 	const char *err;
-	struct buf b;
-	size_t i;
+	struct buf b, all;
+	uint32_t num, min = 0, max = 0, last = 0, start = 0;
+	size_t i, count = 0;
+	unsigned ret;
 	ssize_t fi;
 
+	if (!search_return(&a, &ret)) {
+		session_tagged(s, "BAD bad RETURN options");
+		return;
+	}
 	if (imap_arg_is(a, "CHARSET")) {
 		const char *cs = a->next ? cmd_arg_str(a->next) : NULL;
 
@@ -757,18 +824,33 @@ cmd_search(struct imap_session *s, const struct imap_cmd *c, bool uid)
 		return;
 	}
 	buf_init(&b, 0);
+	buf_init(&all, 0);
 	buf_puts(&b, "* SEARCH");
 	for (i = 0; i < s->nview; i++) {
 		fi = store_find(s->f, s->view[i]);
 		if (fi < 0)
 			continue;
-		if (search_match(n, s->f, (size_t)fi, (uint32_t)(i + 1),
+		if (!search_match(n, s->f, (size_t)fi, (uint32_t)(i + 1),
 		    (uint32_t)s->nview, session_is_recent(s, s->view[i])))
-			buf_printf(&b, " %u", uid ? s->view[i] : (uint32_t)(i + 1));
+			continue;
+		num = uid ? s->view[i] : (uint32_t)(i + 1);
+		if (count++ == 0)
+			min = num;
+		max = num;
+		if (ret == 0)
+			buf_printf(&b, " %u", num);
+		else if (ret & ESR_ALL)
+			uidset_add(&all, &last, &start, num);
 	}
-	buf_puts(&b, "\r\n");
-	session_write(s, buf_head(&b), b.len);
+	if (ret == 0) {
+		buf_puts(&b, "\r\n");
+		session_write(s, buf_head(&b), b.len);
+	} else {
+		uidset_end(&all, last, start);
+		put_esearch(s, ret, uid, min, max, &all, count);
+	}
 	buf_free(&b);
+	buf_free(&all);
 	search_free(&n);
 	session_tagged(s, "OK %sSEARCH completed", uid ? "UID " : "");
 }

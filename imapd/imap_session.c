@@ -29,7 +29,7 @@
 #include "tls.h"
 #include "xmem.h"
 
-#define CAPS_COMMON "IMAP4rev1 LITERAL+ IDLE UIDPLUS MOVE SPECIAL-USE " \
+#define CAPS_COMMON "IMAP4rev1 LITERAL+ IDLE UIDPLUS MOVE SPECIAL-USE ESEARCH " \
 	"NAMESPACE ENABLE ID UNSELECT CHILDREN"
 
 static void session_input(struct imap_session *s);

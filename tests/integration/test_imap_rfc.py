@@ -599,6 +599,34 @@ def test_worker_sigterm_busy():
     r.close()
 
 
+# ---- extensions -------------------------------------------------------
+
+
+def test_esearch():
+    """ESEARCH (RFC 4731): RETURN (MIN MAX ALL COUNT), () meaning ALL."""
+    fresh_folder('Es', ['a', 'b', 'c', 'd'])
+    r = Raw()
+    _, t = r.cmd('CAPABILITY')
+    r.cmd('SELECT Es')
+    r.cmd('STORE 2 +FLAGS.SILENT (\\Deleted)')
+    r.cmd('EXPUNGE')
+    r.cmd('STORE 1,3 +FLAGS.SILENT (\\Seen)')
+    u, t = r.cmd('SEARCH RETURN (MIN MAX COUNT ALL) ALL')
+    ft.check(u == [f'* ESEARCH (TAG "{t.split()[0]}") MIN 1 MAX 3 ALL 1:3 '
+                   'COUNT 3'], 'SEARCH RETURN all options', u)
+    u, t = r.cmd('UID SEARCH RETURN () SEEN')
+    ft.check(u == [f'* ESEARCH (TAG "{t.split()[0]}") UID ALL 1,4'],
+             'UID SEARCH RETURN ()', u)
+    u, t = r.cmd('UID SEARCH RETURN (COUNT MIN) 1000')
+    ft.check(u == [f'* ESEARCH (TAG "{t.split()[0]}") UID COUNT 0'],
+             'no match: COUNT 0 only', u)
+    _, t = r.cmd('SEARCH RETURN (FOO) ALL')
+    ft.check(' BAD ' in t, 'unknown RETURN option: BAD', t)
+    u, t = r.cmd('SEARCH CHARSET UTF-8 ALL')
+    ft.check(u == ['* SEARCH 1 2 3'], 'plain SEARCH unchanged', u)
+    r.close()
+
+
 if __name__ == '__main__':
     try:
         setup()
@@ -620,4 +648,4 @@ if __name__ == '__main__':
                        test_rename_into_itself,
                        test_search_header_addresses,
                        test_envelope_groups_comments, test_search_bounded,
-                       test_worker_sigterm_busy])
+                       test_worker_sigterm_busy, test_esearch])
