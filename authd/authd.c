@@ -4,15 +4,22 @@
  * privilege drop, the event loop (roles and protocol: authd.h, README.md).
  *
  * Started by init as root: reads the configuration and the DKIM keys,
- * binds run_dir/authd.sock, then chroots into state_dir and becomes `user`
- * before it reads a single request.  Started as an ordinary user (tests,
- * development): one warning, no chroot, no drop.  Startup errors exit 1
+ * binds run_dir/authd/authd.sock (run_dir/authd.sock is a symbolic link to
+ * it, for tools; the directory is the chroot of the roles that talk to
+ * authd), gives users.db and aliases.db to user-auth (mode 0600), then
+ * chroots into state_dir and becomes user-auth (lib/priv.h) before it
+ * reads a single request.  Which uid may ask what: authd.h.  Started as
+ * an ordinary user (tests, development): one warning, no chroot, no drop.  Startup errors exit 1
  * with a message naming what failed; after startup nothing a peer sends
  * can make authd exit.  SIGHUP rereads the configuration file when it can
  * reach it (not from the chroot of a root start): a file with errors, or
  * DKIM keys that do not load, are logged and the running configuration
  * stays.
  */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <pwd.h>
 #include <signal.h>
@@ -49,6 +56,58 @@ on_stop(int sig, void *arg)
 	(void)arg;
 	log_info("signal %d, exiting", sig);
 	ev_break();
+}
+
+/*
+ * own_db_files - users.db, aliases.db and the writers' lock belong to
+ * user-auth, mode 0600: no other role can read or replace them (keytool
+ * runs as root).  Files made by an older version, owned by `user`, are
+ * handed over here.
+ */
+static void
+own_db_files(const struct conf *c, const struct priv_account *auth)
+{
+	static const char *const names[] = {
+		"users.db", "aliases.db", "userdb.lock"
+	};
+	char path[4096];
+	size_t i;
+	int fd;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!bsnprintf(path, sizeof(path), "%s/%s", c->state_dir,
+		    names[i]))
+			fatalx("%s: state_dir too long", c->file);
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd == -1 && errno == ENOENT)
+			continue;
+		if (fd == -1 || fchown(fd, auth->uid, auth->gid) == -1 ||
+		    fchmod(fd, 0600) == -1)
+			fatal("%s: cannot give it to %s", path, auth->name);
+		close(fd);
+	}
+}
+
+/*
+ * listen_socket - run_dir/authd/authd.sock, mode 0666 (who may talk is
+ * checked per connection), and the run_dir/authd.sock link to it
+ */
+static int
+listen_socket(const struct conf *c, char *sock, size_t socksz)
+{
+	char link[4096];
+	int fd;
+
+	if (!bsnprintf(sock, socksz, "%s/%s/%s", c->run_dir, PRIV_AUTHD_DIR,
+	    AUTHD_SOCKET) ||
+	    !bsnprintf(link, sizeof(link), "%s/%s", c->run_dir, AUTHD_SOCKET))
+		fatalx("%s: run_dir too long for a socket path", c->file);
+	if ((fd = ipc_listen_unix(sock, 0666)) == -1)
+		fatal("listen %s", sock);
+	if ((unlink(link) == -1 && errno != ENOENT) ||
+	    symlink(PRIV_AUTHD_DIR "/" AUTHD_SOCKET, link) == -1)
+		fatal("symlink %s", link);
+	return fd;
 }
 
 static const char *dbdir;	/* users.db's directory as authd sees it */
@@ -104,6 +163,7 @@ done:
 int
 main(int argc, char **argv)
 {
+	struct priv_account acc[PRIV_NROLES];
 	const char *file = NULL;
 	struct passwd *pw = NULL;
 	bool foreground = false, root = geteuid() == 0;
@@ -133,7 +193,7 @@ main(int argc, char **argv)
 	 */
 	(void)mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
 
-	/* (1) configuration, log, keys, socket */
+	/* (1) configuration, log, accounts, keys, socket */
 	log_init("authd", true, false);
 	c = conf_load_or_die(file);
 	log_init("authd", foreground || c->log_stderr, false);
@@ -141,13 +201,15 @@ main(int argc, char **argv)
 	if (authd_throttle_conf_env(&authd.tc) == -1)
 		fatalx("FACTEUR_AUTHD_THROTTLE: expected "
 		    "delay_after,block_after,window_s,block_s");
-	if (root && (pw = getpwnam(c->user)) == NULL)
+	priv_accounts(c, acc);
+	if (root && (pw = getpwnam(acc[PRIV_MAIL].name)) == NULL)
 		fatalx("%s: user %s: no such account", file, c->user);
-	authd.allowed_uid[authd.nallowed++] = 0;
-	if (geteuid() != 0)
-		authd.allowed_uid[authd.nallowed++] = geteuid();
-	if (pw != NULL)
-		authd.allowed_uid[authd.nallowed++] = pw->pw_uid;
+	authd_peer_allow(0, AUTHD_ALL_TYPES);
+	authd_peer_allow(acc[PRIV_AUTH].uid, AUTHD_ALL_TYPES);
+	authd_peer_allow(acc[PRIV_SMTP].uid, AUTHD_TYPE_BIT(AUTHD_RCPT) |
+	    AUTHD_TYPE_BIT(AUTHD_LOGIN) | AUTHD_TYPE_BIT(AUTHD_SENDERS) |
+	    AUTHD_TYPE_BIT(AUTHD_DKIM_SIGN) | AUTHD_TYPE_BIT(AUTHD_DKIM_ALG));
+	authd_peer_allow(acc[PRIV_LOGIN].uid, AUTHD_TYPE_BIT(AUTHD_LOGIN));
 	if (authd_login_init() == -1)
 		fatalx("cannot initialise libsasl2");
 	if (authd_dkim_load(c) == -1)
@@ -158,19 +220,17 @@ main(int argc, char **argv)
 		fatalx("no randomness");
 	if (daemon_setup_dirs(c, pw) == -1)
 		fatalx("%s: cannot create the directories it names", file);
-	if (!bsnprintf(sock, sizeof(sock), "%s/%s", c->run_dir, AUTHD_SOCKET))
-		fatalx("%s: run_dir too long for a socket path", file);
-	/* 0666: who may talk is checked per connection with SO_PEERCRED */
-	if ((fd = ipc_listen_unix(sock, 0666)) == -1)
-		fatal("listen %s", sock);
+	if (root)
+		own_db_files(c, &acc[PRIV_AUTH]);
+	fd = listen_socket(c, sock, sizeof(sock));
 	if (!foreground)
 		daemon_detach();
 	(void)daemon_pidfile(c->run_dir, "authd");
 
-	/* (2)-(5) chroot and drop to `user` */
+	/* (2)-(5) chroot and drop to user-auth */
 	dbdir = c->state_dir;
 	if (root) {
-		priv_drop(pw->pw_uid, pw->pw_gid, c->state_dir);
+		priv_drop(acc[PRIV_AUTH].uid, acc[PRIV_AUTH].gid, c->state_dir);
 		dbdir = "/";
 		chrooted = true;
 	} else

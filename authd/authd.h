@@ -6,10 +6,14 @@
  * Roles (STYLE 5; also in authd/README.md):
  *
  *   role   user             chroot      opens                  peers
- *   authd  root -> `user`   state_dir   users.db, aliases.db   smtpd, imapd,
- *          (start only:     (as root)   (read-only, reopened   root tools, over
- *          conf, DKIM keys,             when replaced)         run_dir/authd.sock
- *          the socket)
+ *   authd  root -> user-auth state_dir  users.db, aliases.db   smtpd smtp role,
+ *          (start only:     (as root)   (read-only, reopened   imapd login role,
+ *          conf, DKIM keys,             when replaced)         root, over
+ *          the socket)                                         run_dir/authd/authd.sock
+ *
+ * Who may ask what (SO_PEERCRED, authd_peer.c): root and authd's own uid
+ * anything; user-smtp RCPT, LOGIN, SENDERS, DKIM_SIGN, DKIM_ALG;
+ * user-login LOGIN; any other uid is closed at accept.
  *
  * One event loop answers every request from memory or one database read;
  * a password check (one scrypt, ~40 ms on the development machine) goes
@@ -184,8 +188,11 @@ struct authd {
 	struct authd_throttle	*user_fail;
 	struct authd_cache	*cache;
 	struct authd_throttle_conf tc;
-	uid_t			 allowed_uid[3];
-	size_t			 nallowed;
+	struct authd_allow {
+		uid_t		 uid;
+		uint32_t	 types;	/* 1 << enum authd_type it may ask */
+	}			 allow[8];
+	size_t			 nallow;
 	int			 listen_fd;
 	struct ev_io		 listen_io;
 	size_t			 npeers;
@@ -194,6 +201,11 @@ struct authd {
 
 extern struct authd authd;
 
+#define AUTHD_ALL_TYPES		0xffffffffu
+#define AUTHD_TYPE_BIT(t)	(1u << (t))
+
+/* authd_peer_allow - uid may ask the request types in mask (added up) */
+void		 authd_peer_allow(uid_t uid, uint32_t types);
 /* authd_peer_listen - watch the listening socket fd */
 void		 authd_peer_listen(int fd);
 /* authd_peer_close_all - at exit */

@@ -3,9 +3,10 @@
  * authd_peer.c - the listening socket run_dir/authd.sock and the clients
  * connected to it.
  *
- * Runs in facteur-authd as `user`.  The socket is mode 0666; who may talk
- * is decided per connection by SO_PEERCRED: root, authd's own uid and the
- * configured `user` (smtpd and imapd).  Every frame is decoded by
+ * Runs in facteur-authd as user-auth.  The socket is mode 0666; who may
+ * talk, and ask what, is decided by SO_PEERCRED against authd.allow (see
+ * authd.h): a uid not listed is closed at accept, a request type its uid
+ * may not ask closes the connection.  Every frame is decoded by
  * authd_proto.c; the first must be AUTHD_HELLO with our version.  A peer
  * that sends a malformed frame, speaks another version, or stops reading
  * its answers is closed; authd keeps serving the others.  A peer struct is
@@ -34,6 +35,7 @@ struct authd_delayed {
 struct authd_peer {
 	struct ipc		 ch;
 	uid_t			 uid;
+	uint32_t		 types;		/* what it may ask */
 	pid_t			 pid;
 	bool			 hello;
 	bool			 dead;
@@ -215,19 +217,43 @@ peer_on_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
 	}
 	if (!p->hello || r.type == AUTHD_HELLO)
 		peer_hello(p, &r);
-	else
+	else if (r.type >= 32 || (p->types & AUTHD_TYPE_BIT(r.type)) == 0) {
+		char msg[96];
+
+		bsnprintf(msg, sizeof(msg), "request type %u not allowed for "
+		    "this uid", r.type);
+		authd_peer_kill(p, msg);
+	} else
 		authd_req_dispatch(p, &r);
 }
 
-static bool
-peer_allowed(uid_t uid)
+void
+authd_peer_allow(uid_t uid, uint32_t types)
 {
 	size_t i;
 
-	for (i = 0; i < authd.nallowed; i++)
-		if (authd.allowed_uid[i] == uid)
-			return true;
-	return false;
+	for (i = 0; i < authd.nallow; i++)
+		if (authd.allow[i].uid == uid)
+			break;
+	if (i == sizeof(authd.allow) / sizeof(authd.allow[0]))
+		fatalx("too many uids allowed");
+	if (i == authd.nallow) {
+		authd.allow[authd.nallow].uid = uid;
+		authd.allow[authd.nallow++].types = 0;
+	}
+	authd.allow[i].types |= types;
+}
+
+/* peer_types - the request types uid may ask, 0 if it may not connect */
+static uint32_t
+peer_types(uid_t uid)
+{
+	size_t i;
+
+	for (i = 0; i < authd.nallow; i++)
+		if (authd.allow[i].uid == uid)
+			return authd.allow[i].types;
+	return 0;
 }
 
 static void
@@ -242,7 +268,7 @@ peer_accept_one(int fd)
 		close(fd);
 		return;
 	}
-	if (!peer_allowed(cred.uid)) {
+	if (peer_types(cred.uid) == 0) {
 		log_warnx("peer pid=%ld uid=%ld: not allowed, closing",
 		    (long)cred.pid, (long)cred.uid);
 		close(fd);
@@ -265,6 +291,7 @@ peer_accept_one(int fd)
 		peers->prev = p;
 	peers = p;
 	p->uid = cred.uid;
+	p->types = peer_types(cred.uid);
 	p->pid = cred.pid;
 	bsnprintf(p->name, sizeof(p->name), "pid=%ld uid=%ld", (long)cred.pid,
 	    (long)cred.uid);

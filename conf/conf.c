@@ -112,6 +112,8 @@ static const struct conf_key conf_keys[] = {
 	{ SEC_TOP, "run_dir", T_PATH, false, "/run/facteur", OFF(run_dir), 0, 0 },
 	{ SEC_TOP, "user", T_STRING, false, "_facteur", OFF(user), 0, 0 },
 	{ SEC_TOP, "postmaster", T_STRING, false, NULL, OFF(postmaster), 0, 0 },
+	{ SEC_TOP, "single_account", T_BOOL, false, "no",
+	    OFF(single_account), 0, 0 },
 	{ SEC_TOP, "log", T_LOG, false, "syslog", OFF(log_stderr), 0, 0 },
 
 	{ SEC_TLS, "cert", T_PATH, false, NULL, OFF(tls.cert), 0, 0 },
@@ -1477,8 +1479,9 @@ conf_dump(const struct conf *c, FILE *out)
 	for (i = 0; i < c->ndomains; i++)
 		fprintf(out, " %s", c->domains[i]);
 	fprintf(out, "\nstate_dir = %s\nmail_dir = %s\nrun_dir = %s\n"
-	    "user = %s\nlog = %s\n", c->state_dir, c->mail_dir, c->run_dir,
-	    c->user, c->log_stderr ? "stderr" : "syslog");
+	    "user = %s\n%slog = %s\n", c->state_dir, c->mail_dir, c->run_dir,
+	    c->user, c->single_account ? "single_account = yes\n" : "",
+	    c->log_stderr ? "stderr" : "syslog");
 	if (c->postmaster != NULL)
 		fprintf(out, "postmaster = %s\n", c->postmaster);
 	if (c->tls.cert != NULL || c->tls.key != NULL)

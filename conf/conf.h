@@ -67,7 +67,8 @@ struct conf {
 	char		*state_dir;
 	char		*mail_dir;	/* with %d and %u */
 	char		*run_dir;
-	char		*user;
+	char		*user;		/* the base of the role accounts (lib/priv.h) */
+	bool		 single_account; /* every role as `user` (weaker, DSM) */
 	char		*postmaster;	/* who gets postmaster@ (RFC 5321 4.5.1) */
 	bool		 log_stderr;	/* log = stderr */
 

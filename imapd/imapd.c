@@ -5,9 +5,11 @@
  *
  * Started as root, the master binds `[imap] listen` (implicit TLS) and
  * `listen_starttls`, loads the certificate and key, forks the login
- * process (which becomes `user` before it reads a byte from the network)
- * and then forks one worker per logged-in user on demand (chroot into the
- * Maildir, then `user`).  The master keeps root only to fork and chroot;
+ * process (chrooted into run_dir/authd, where authd's socket is alone, as
+ * user-login before it reads a byte from the network; lib/priv.h) and
+ * then forks one worker per logged-in user on demand (chroot into the
+ * Maildir, then `user`, which owns the Maildirs; the TLS context is freed
+ * first: workers never hold the key, the login process proxies TLS).  The master keeps root only to fork and chroot;
  * its one input, a session hand-over from login, is validated.  Started
  * as an ordinary user it warns once and keeps its ids (no chroot).
  * Startup errors exit 1 with a message; nothing a client sends makes a
@@ -164,18 +166,7 @@ add_listeners(const struct conf_addrs *as, bool implicit_tls, bool pop3)
 	}
 }
 
-/* drop_privileges - become `user`; only when started as root */
-static void
-drop_privileges(const char *user)
-{
-	struct passwd *pw;
-
-	if (geteuid() != 0)
-		return;
-	if ((pw = getpwnam(user)) == NULL)
-		fatalx("user %s: no such user", user);
-	priv_drop(pw->pw_uid, pw->pw_gid, NULL);
-}
+static struct priv_account acc[PRIV_NROLES];
 
 static void
 on_signal(int sig, void *arg)
@@ -223,19 +214,25 @@ login_drain(int sig, void *arg)
 		ev_break();
 }
 
-/* login_main - runs as `user`; never opens mail, only proxies to workers */
+/* login_main - runs as user-login in run_dir/authd; never opens mail,
+ * only proxies to workers */
 static void __attribute__((noreturn))
 login_main(int fd)
 {
+	char root[PATH_MAX];
 	size_t i;
 
 	ev_init();
-	drop_privileges(imapd.conf->user);
+	if (geteuid() == 0) {
+		priv_dir(imapd.conf, PRIV_AUTHD_DIR, root, sizeof(root));
+		priv_drop(acc[PRIV_LOGIN].uid, acc[PRIV_LOGIN].gid, root);
+		authc_init("/");
+	} else
+		authc_init(imapd.conf->run_dir);
 	log_set_ident("imapd-login");
 	imapd.role = IMAPD_ROLE_LOGIN;
 	imapd.master = &login_master;
 	ipc_init(&login_master, fd, login_master_msg, login_master_closed, NULL);
-	authc_init(imapd.conf->run_dir);
 	ev_signal(SIGTERM, on_signal, NULL);
 	ev_signal(SIGINT, on_signal, NULL);
 	ev_signal(SIGHUP, login_drain, NULL);
@@ -795,10 +792,11 @@ main(int argc, char *argv[])
 	add_listeners(&imapd.conf->imap.listen_starttls, false, false);
 	add_listeners(&imapd.conf->pop3.listen, true, true);
 	add_listeners(&imapd.conf->pop3.listen_starttls, false, true);
+	priv_accounts(imapd.conf, acc);
 	if (geteuid() != 0)
 		log_warnx("not running as root: keeping uid %u (no privilege "
 		    "drop, no chroot)", (unsigned)geteuid());
-	else if ((pw = getpwnam(imapd.conf->user)) == NULL)
+	else if ((pw = getpwnam(acc[PRIV_MAIL].name)) == NULL)
 		fatalx("user %s: no such user", imapd.conf->user);
 	if (daemon_setup_dirs(imapd.conf, pw) == -1)
 		fatalx("%s: cannot create the directories it names", file);

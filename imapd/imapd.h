@@ -6,8 +6,8 @@
  * Roles (STYLE 5), one event loop each:
  *   role    user    chroot     may open                  peers
  *   master  root*   no         nothing after startup     login, workers
- *   login   `user`  no         listening sockets, TLS    master, authd,
- *                              key (loaded by master)    workers (relay)
+ *   login   user-   run_dir/   listening sockets, TLS    master, authd,
+ *           login   authd*     key (loaded by master)    workers (relay)
  *   worker  `user`  the user's that Maildir only         master, login
  *                   Maildir*                             (relay)
  * (*) when started as root.  The login process never opens mail; a worker

@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "keytool.h"
 #include "log.h"
+#include "priv.h"
 #include "userdb.h"
 #include "xmem.h"
 
@@ -35,6 +36,7 @@ static const struct {
 	{ "tls", keytool_cmd_tls, "tls selfsigned" },
 	{ "dns", keytool_cmd_dns, "dns" },
 	{ "doctor", keytool_cmd_doctor, "doctor" },
+	{ "accounts", keytool_cmd_accounts, "accounts" },
 	{ "spf", keytool_cmd_spf, "spf IP MAILFROM [HELO]" },
 	{ "dmarc", keytool_cmd_dmarc, "dmarc DOMAIN" },
 	/* before any configuration exists: main calls it without loading one */
@@ -90,16 +92,18 @@ keytool_mkdirs(const char *dir)
 void
 keytool_owner(const struct conf *c, uid_t *uid_r, gid_t *gid_r)
 {
+	char name[PRIV_NAME_MAX];
 	struct passwd *pw;
 
 	*uid_r = (uid_t)-1;
 	*gid_r = (gid_t)-1;
 	if (geteuid() != 0)
 		return;
-	if ((pw = getpwnam(c->user)) == NULL) {
+	if (!priv_account_name(c, PRIV_AUTH, name, sizeof(name)) ||
+	    (pw = getpwnam(name)) == NULL) {
 		fprintf(stderr, "facteur-keytool: warning: no account %s: files "
-		    "stay owned by root and authd will not read them after it "
-		    "drops privileges\n", c->user);
+		    "stay owned by root until authd starts (it takes them), "
+		    "see \"facteur-keytool accounts\"\n", name);
 		return;
 	}
 	*uid_r = pw->pw_uid;

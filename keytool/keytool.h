@@ -61,14 +61,18 @@ int	keytool_read_password(char *pw, size_t pwsz, size_t *len_r);
 int	keytool_user_put(const struct conf *c, const char *addr,
 	    const char *pw, size_t pwlen);
 
+/* keytool_accounts.c: accounts (the useradd lines of missing role accounts) */
+int	keytool_cmd_accounts(const struct conf *c, int argc, char **argv);
+
 /* keytool.c: helpers shared by the subcommands */
 /* keytool_state_dir - create state_dir (and parents) if missing; -1 explained */
 int	keytool_state_dir(const struct conf *c);
 /* keytool_mkdirs - mkdir -p dir, what it creates 0755; -1 explained */
 int	keytool_mkdirs(const char *dir);
 /*
- * keytool_owner - who should own the files authd reads: conf `user` when
- * keytool runs as root and the account exists, else (uid_t)-1 (leave as is).
+ * keytool_owner - who should own the files authd reads: user-auth
+ * (lib/priv.h) when keytool runs as root and the account exists, else
+ * (uid_t)-1 (leave as is).
  */
 void	keytool_owner(const struct conf *c, uid_t *uid_r, gid_t *gid_r);
 /*

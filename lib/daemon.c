@@ -10,6 +10,7 @@
  */
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -21,6 +22,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "priv.h"
 #include "xmem.h"
 
 static int ready_fd = -1;	/* write end of the pipe to the waiting parent */
@@ -85,6 +87,47 @@ mail_domain_dir(const struct conf *c, const char *domain, char *out,
 	return true;
 }
 
+/*
+ * chroot_dir - run_dir/NAME, a chroot: made if missing; as root it must be
+ * root's and writable by no one else, and `empty` must hold nothing
+ */
+static int
+chroot_dir(const struct conf *c, const char *name, bool empty)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	priv_dir(c, name, dir, sizeof(dir));
+	if (make_dir(dir, 0755, (uid_t)-1, (gid_t)-1) == -1)
+		return -1;
+	if (geteuid() != 0)
+		return 0;
+	if (lstat(dir, &st) == -1 || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & 022) != 0) {
+		log_warnx("%s: a chroot must be a directory of root's that no "
+		    "one else may write", dir);
+		return -1;
+	}
+	if (!empty)
+		return 0;
+	if ((d = opendir(dir)) == NULL) {
+		log_warn("%s", dir);
+		return -1;
+	}
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	if (n != 0) {
+		log_warnx("%s: the empty chroot is not empty", dir);
+		return -1;
+	}
+	return 0;
+}
+
 int
 daemon_setup_dirs(const struct conf *c, const struct passwd *pw)
 {
@@ -94,7 +137,9 @@ daemon_setup_dirs(const struct conf *c, const struct passwd *pw)
 	size_t i;
 
 	if (make_path(c->run_dir, 0755, (uid_t)-1, (gid_t)-1) == -1 ||
-	    make_path(c->state_dir, 0755, (uid_t)-1, (gid_t)-1) == -1)
+	    make_path(c->state_dir, 0755, (uid_t)-1, (gid_t)-1) == -1 ||
+	    chroot_dir(c, PRIV_AUTHD_DIR, false) == -1 ||
+	    chroot_dir(c, PRIV_EMPTY_DIR, true) == -1)
 		return -1;
 	for (i = 0; i < c->ndomains; i++) {
 		if (!mail_domain_dir(c, c->domains[i], dir, sizeof(dir)))

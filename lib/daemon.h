@@ -20,11 +20,15 @@
  * daemon_setup_dirs - first start: create what the configuration names if
  * it is missing, and never change anything that exists:
  *   run_dir     root (or the caller), 0755    sockets, pid files
+ *   run_dir/authd  root, 0755: authd.sock alone; the chroot of the smtp
+ *               and imap login roles (lib/priv.h)
+ *   run_dir/empty  root, 0755, empty: the relay role's chroot
+ *               (as root, both must be root's and unwritable by others)
  *   state_dir   root (or the caller), 0755    users.db, queue/ below it
  *   mail_dir    for each local domain, the directory above the first part
  *               that depends on %u (e.g. /var/mail/example.org for
  *               /var/mail/%d/%u): `pw`'s, 0700; missing parents root's, 0755
- * pw is the `user` account when started as root, NULL otherwise (then
+ * pw is the `user` account (the Maildirs' owner) when started as root, NULL otherwise (then
  * everything belongs to the caller).  Returns 0, or -1 after logging.
  */
 int	daemon_setup_dirs(const struct conf *c, const struct passwd *pw);

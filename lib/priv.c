@@ -1,13 +1,85 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * priv.c - dropping root for good, shared by the daemons' roles.
+ * priv.c - the role accounts derived from `user`, and dropping root for
+ * good, shared by the daemons' roles (see priv.h).
  */
 #include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "priv.h"
+#include "xmem.h"
+
+static const char *const suffix[PRIV_NROLES] = {
+	[PRIV_MAIL] = "",
+	[PRIV_AUTH] = "-auth",
+	[PRIV_SMTP] = "-smtp",
+	[PRIV_RELAY] = "-relay",
+	[PRIV_QUEUE] = "-queue",
+	[PRIV_LOGIN] = "-login",
+};
+
+bool
+priv_account_name(const struct conf *c, enum priv_role r, char *out,
+    size_t outsz)
+{
+	return bsnprintf(out, outsz, "%s%s", c->user,
+	    c->single_account ? "" : suffix[r]);
+}
+
+void
+priv_accounts(const struct conf *c, struct priv_account a[PRIV_NROLES])
+{
+	char missing[PRIV_NROLES * (PRIV_NAME_MAX + 1)] = "";
+	struct passwd *pw;
+	int r, s;
+
+	for (r = 0; r < PRIV_NROLES; r++) {
+		if (!priv_account_name(c, r, a[r].name, sizeof(a[r].name)))
+			fatalx("%s: user %s: name too long", c->file, c->user);
+		a[r].uid = geteuid();
+		a[r].gid = getegid();
+		if (geteuid() != 0)
+			continue;
+		if ((pw = getpwnam(a[r].name)) == NULL) {
+			if (strstr(missing, a[r].name) == NULL) {
+				strcat(missing, " ");
+				strcat(missing, a[r].name);
+			}
+			continue;
+		}
+		a[r].uid = pw->pw_uid;
+		a[r].gid = pw->pw_gid;
+		if (a[r].uid == 0)
+			fatalx("account %s has uid 0: facteur's roles must not "
+			    "run as root", a[r].name);
+	}
+	if (missing[0] != '\0')
+		fatalx("no account for facteur's roles:%s; create them with "
+		    "\"facteur-keytool -c %s accounts | sh\" (or, where only "
+		    "one account is possible, set single_account = yes: "
+		    "weaker, see README)", missing, c->file);
+	if (geteuid() != 0 || c->single_account)
+		return;
+	for (r = 0; r < PRIV_NROLES; r++)
+		for (s = r + 1; s < PRIV_NROLES; s++)
+			if (a[r].uid == a[s].uid)
+				fatalx("accounts %s and %s share uid %ld: each "
+				    "role needs its own (or set single_account "
+				    "= yes)", a[r].name, a[s].name,
+				    (long)a[r].uid);
+}
+
+void
+priv_dir(const struct conf *c, const char *name, char *out, size_t outsz)
+{
+	if (!bsnprintf(out, outsz, "%s/%s", c->run_dir, name))
+		fatalx("%s: run_dir too long", c->file);
+}
 
 void
 priv_drop(uid_t uid, gid_t gid, const char *root)

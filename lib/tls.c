@@ -2,13 +2,27 @@
 /*
  * tls.c - OpenSSL contexts (see tls.h).  TLS 1.2 is the floor; session
  * tickets stay on for fast client reconnects; no compression, no
- * renegotiation.
+ * renegotiation.  The private key is read into a buffer wiped after
+ * parsing (no stdio buffer keeps the PEM text), and while OpenSSL parses
+ * it every block OpenSSL frees is zeroed first (its PEM and DER decoders
+ * free their copies of the key without clearing them) and the stack it
+ * used is zeroed after: a process forked later that frees the context
+ * (a role without TLS) holds no copy of the key.
  */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 
 #include "log.h"
@@ -42,10 +56,118 @@ tls_ctx_new(const SSL_METHOD *m)
 	return ctx;
 }
 
+#define KEY_FILE_MAX	(1024 * 1024)
+
+static bool wipe_frees;		/* parsing a private key: zero what is freed */
+
+static void *
+tls_malloc(size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	return malloc(n);
+}
+
+static void
+tls_free(void *p, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	if (wipe_frees && p != NULL)
+		explicit_bzero(p, malloc_usable_size(p));
+	free(p);
+}
+
+static void *
+tls_realloc(void *p, size_t n, const char *file, int line)
+{
+	void *q;
+	size_t old;
+
+	if (!wipe_frees || p == NULL)
+		return realloc(p, n);
+	if ((q = malloc(n)) == NULL)
+		return NULL;
+	old = malloc_usable_size(p);
+	memcpy(q, p, old < n ? old : n);
+	tls_free(p, file, line);
+	return q;
+}
+
+/* before OpenSSL allocates anything: it refuses later */
+static void __attribute__((constructor))
+tls_mem_init(void)
+{
+	(void)CRYPTO_set_mem_functions(tls_malloc, tls_realloc, tls_free);
+}
+#define STACK_SCRUB	(128 * 1024)
+
+/*
+ * scrub_stack - zero the stack below the caller: OpenSSL's EC and RSA
+ * code leaves scalars in its stack frames, which a process forked later
+ * (a role without TLS) would inherit
+ */
+static void __attribute__((noinline))
+scrub_stack(void)
+{
+	char pad[STACK_SCRUB];
+
+	explicit_bzero(pad, sizeof(pad));
+	__asm__ __volatile__("" : : "r"(pad) : "memory");
+}
+
+/* use_key - load the PEM private key file into ctx; wipes what it read */
+static int
+use_key(SSL_CTX *ctx, const char *path)
+{
+	EVP_PKEY *pkey = NULL;
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	ssize_t r;
+	BIO *bio;
+	int fd, rc = 0;
+
+	errno = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &st) == -1 || st.st_size <= 0 ||
+	    st.st_size > KEY_FILE_MAX ||
+	    (buf = malloc((size_t)st.st_size)) == NULL) {
+		log_warnx("tls: cannot read key %s: %s", path,
+		    errno ? strerror(errno) : "empty or too big");
+		goto done;
+	}
+	while (len < (size_t)st.st_size &&
+	    (r = read(fd, buf + len, (size_t)st.st_size - len)) > 0)
+		len += (size_t)r;
+	wipe_frees = true;
+	if ((bio = BIO_new_mem_buf(buf, (int)len)) != NULL) {
+		pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+		BIO_free(bio);
+	}
+	if (pkey != NULL && SSL_CTX_use_PrivateKey(ctx, pkey) == 1 &&
+	    SSL_CTX_check_private_key(ctx) == 1)
+		rc = 1;
+	EVP_PKEY_free(pkey);	/* the context holds its own reference */
+	wipe_frees = false;
+	if (rc != 1)
+		log_warnx("tls: cannot load key %s, or it does not match the "
+		    "certificate: %s", path, tls_error());
+done:
+	if (buf != NULL) {
+		OPENSSL_cleanse(buf, (size_t)st.st_size);
+		free(buf);
+	}
+	if (fd != -1)
+		close(fd);
+	return rc;
+}
+
 SSL_CTX *
 tls_server_ctx(const char *cert, const char *key)
 {
 	SSL_CTX *ctx = tls_ctx_new(TLS_server_method());
+	int rc;
 
 	if (ctx == NULL) {
 		log_warnx("tls: %s", tls_error());
@@ -55,14 +177,10 @@ tls_server_ctx(const char *cert, const char *key)
 		log_warnx("tls: cannot load certificate %s: %s", cert, tls_error());
 		goto fail;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-		log_warnx("tls: cannot load key %s: %s", key, tls_error());
+	rc = use_key(ctx, key);
+	scrub_stack();
+	if (rc != 1)
 		goto fail;
-	}
-	if (SSL_CTX_check_private_key(ctx) != 1) {
-		log_warnx("tls: key %s does not match certificate %s", key, cert);
-		goto fail;
-	}
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"facteur", 7);
 	return ctx;
 fail:

@@ -2,8 +2,11 @@
 /*
  * relay.c - the relay role of facteur-smtpd: outbound SMTP (SPEC 5).
  *
- * Forked by the parent, already running as `user` (no chroot: c-ares
- * reads /etc/resolv.conf and /etc/hosts, libsasl2 its plugins).  Talks
+ * Forked by the parent, which calls relay_prepare() as root (c-ares reads
+ * /etc/resolv.conf, libsasl2 loads its plugins, both at init) and then
+ * chroots the role into run_dir/empty as user-relay (lib/priv.h): names
+ * only in /etc/hosts are not seen, the CA file was loaded into the TLS
+ * context before the fork.  Talks
  * only to the queue role, over one socketpair (smtpd.h R_SEND, R_RESULT,
  * R_DONE).  Holds the [relay] password given by the parent, never logs
  * it; never opens queue files itself (each R_SEND brings its fd).
@@ -382,6 +385,21 @@ relay_shutdown(void)
 	ipc_close(&relay_ipc);
 }
 
+static bool relay_prepared;
+
+void
+relay_prepare(bool login)
+{
+	const struct conf *c = smtpd_conf;
+
+	if (relay_prepared)
+		return;
+	relay_prepared = true;
+	if (c->relay.enabled && c->relay.user != NULL && login)
+		(void)relay_sasl_init();	/* if it fails, AUTH fails: deferred */
+	(void)relay_dns_init(c);		/* if it fails, lookups defer */
+}
+
 void
 relay_run(int queue_fd, SSL_CTX *client_tls, const char *relay_password)
 {
@@ -390,9 +408,7 @@ relay_run(int queue_fd, SSL_CTX *client_tls, const char *relay_password)
 	relay_cfg.conf = c;
 	relay_cfg.tls = client_tls;
 	relay_cfg.password = relay_password;
-	if (c->relay.enabled && c->relay.user != NULL && relay_password != NULL)
-		(void)relay_sasl_init();	/* if it fails, AUTH fails: deferred */
-	(void)relay_dns_init(c);		/* if it fails, lookups defer */
+	relay_prepare(relay_password != NULL);
 	ipc_init(&relay_ipc, queue_fd, relay_on_msg, relay_on_close, NULL);
 	if (c->relay.enabled)
 		log_info("relay: ready, smarthost %s:%u tls=%s verify=%s%s%s",

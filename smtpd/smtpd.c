@@ -5,13 +5,15 @@
  * Reads the configuration, binds every listener, loads the TLS contexts and
  * the relay password while it may still read root-only files, then forks
  * the four roles (smtp, queue, deliver, relay; see smtpd.h) connected by
- * socketpairs, and supervises them: when one dies the others are stopped
+ * socketpairs, each under its own account and chroot (lib/priv.h), each
+ * keeping only the secrets it uses (forget_secrets), and supervises them: when one dies the others are stopped
  * and the whole set starts again after a backoff (disk is the truth, so
  * nothing accepted is lost).  Without -d it detaches once the roles are
  * started (lib/daemon.c).  SIGTERM/SIGINT stop everything; SIGHUP
  * rereads the configuration and restarts the roles with it, or keeps the
  * old one (and says why) when the new file is bad.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -53,8 +55,14 @@ static SSL_CTX		*server_tls;
 static SSL_CTX		*client_tls;
 static char		*relay_password;
 static int		 ctl_fd = -1;	/* facteur-ctl, served by the queue */
-static uid_t		 run_uid;
-static gid_t		 run_gid;
+static struct priv_account acc[PRIV_NROLES];
+/* each role's account (lib/priv.h) */
+static const enum priv_role role_acc[NROLES] = {
+	[ROLE_SMTP] = PRIV_SMTP,
+	[ROLE_QUEUE] = PRIV_QUEUE,
+	[ROLE_DELIVER] = PRIV_MAIL,
+	[ROLE_RELAY] = PRIV_RELAY,
+};
 
 static pid_t		 pids[NROLES];
 static bool		 stopping, restarting;
@@ -131,7 +139,10 @@ listen_local(const struct conf *c)
 	nlisteners++;
 }
 
-/* listen_ctl - run_dir/smtpd-ctl.sock for facteur-ctl: root and `user` */
+/*
+ * listen_ctl - run_dir/smtpd-ctl.sock for facteur-ctl: root only (mode
+ * 0600, root's), outside every role's chroot; served by the queue role
+ */
 static void
 listen_ctl(const struct conf *c)
 {
@@ -141,50 +152,67 @@ listen_ctl(const struct conf *c)
 		fatalx("run_dir too long");
 	if ((ctl_fd = ipc_listen_unix(path, 0600)) == -1)
 		fatal("listen %s", path);
-	if ((smtpd_privileged && chown(path, run_uid, run_gid) == -1) ||
-	    fcntl(ctl_fd, F_SETFL, O_NONBLOCK) == -1)
+	if (fcntl(ctl_fd, F_SETFL, O_NONBLOCK) == -1)
 		fatal("%s", path);
 }
 
-/* read_relay_password - the first line of [relay] password_file */
+/*
+ * read_relay_password - the first line of [relay] password_file, read
+ * with read(2) into a buffer wiped after (no stdio buffer left behind)
+ */
 static char *
 read_relay_password(const struct conf *c)
 {
-	char err[512], line[1024];
-	FILE *f;
+	char err[512], line[1024], *p;
+	ssize_t r;
 	size_t n;
+	int fd;
 
 	if (!c->relay.enabled || c->relay.password_file == NULL)
 		return NULL;
-	if ((f = fopen(c->relay.password_file, "re")) == NULL)
+	if ((fd = open(c->relay.password_file, O_RDONLY | O_CLOEXEC)) == -1)
 		fatal("%s", c->relay.password_file);
-	if (!conf_secret_fd_ok(fileno(f), c->relay.password_file, err, sizeof(err)))
+	if (!conf_secret_fd_ok(fd, c->relay.password_file, err, sizeof(err)))
 		fatalx("%s", err);
-	if (fgets(line, sizeof(line), f) == NULL)
-		fatalx("%s: expected the relay password on the first line",
-		    c->relay.password_file);
-	fclose(f);
+	for (n = 0; n < sizeof(line) - 1; n += (size_t)r)
+		if ((r = read(fd, line + n, sizeof(line) - 1 - n)) <= 0)
+			break;
+	close(fd);
+	line[n] = '\0';
 	n = strcspn(line, "\r\n");
 	line[n] = '\0';
 	if (n == 0)
 		fatalx("%s: expected the relay password on the first line",
 		    c->relay.password_file);
-	{
-		char *p = xstrdup(line);
-
-		wipe(line, sizeof(line));
-		return p;
-	}
+	p = xstrdup(line);
+	wipe(line, sizeof(line));
+	return p;
 }
 
-/* make_dir - mkdir if missing, owned by the run user when we are root */
+/*
+ * queue_dir - mkdir if missing; as root, the queue role's, 0700, with
+ * every entry in it (files of an older version were `user`'s)
+ */
 static void
-make_dir(const char *path)
+queue_dir(const char *path)
 {
+	const struct priv_account *q = &acc[PRIV_QUEUE];
+	struct dirent *e;
+	DIR *d;
+
 	if (mkdir(path, 0700) == -1 && errno != EEXIST)
 		fatal("mkdir %s", path);
-	if (smtpd_privileged && chown(path, run_uid, run_gid) == -1)
+	if (!smtpd_privileged)
+		return;
+	if (chown(path, q->uid, q->gid) == -1 || chmod(path, 0700) == -1)
 		fatal("chown %s", path);
+	if ((d = opendir(path)) == NULL)
+		fatal("%s", path);
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.' && fchownat(dirfd(d), e->d_name, q->uid,
+		    q->gid, AT_SYMLINK_NOFOLLOW) == -1)
+			log_warn("chown %s/%s", path, e->d_name);
+	closedir(d);
 }
 
 static void
@@ -194,10 +222,10 @@ setup_dirs(const struct conf *c)
 
 	if (!bsnprintf(path, sizeof(path), "%s/queue", c->state_dir))
 		fatalx("state_dir too long");
-	make_dir(path);
+	queue_dir(path);
 	if (!bsnprintf(path, sizeof(path), "%s/queue/msg", c->state_dir))
 		fatalx("state_dir too long");
-	make_dir(path);
+	queue_dir(path);
 }
 
 /* ---- the roles ---------------------------------------------------------- */
@@ -210,11 +238,33 @@ role_on_stop(int sig, void *arg)
 	_exit(0);
 }
 
-/* role_enter - common start of a child: loop, signals, identity */
+/*
+ * forget_secrets - a child keeps the secrets of its role only: the TLS
+ * server key in smtp, the relay password in relay.  Freeing the SSL_CTX
+ * clears the key (OpenSSL frees private numbers with BN_clear_free); the
+ * loading left no copy behind (lib/tls.c, read_relay_password).
+ */
 static void
-role_enter(enum role r, const char *chroot_dir)
+forget_secrets(enum role r)
+{
+	if (r != ROLE_SMTP && server_tls != NULL) {
+		SSL_CTX_free(server_tls);
+		server_tls = NULL;
+	}
+	if (r != ROLE_RELAY && relay_password != NULL) {
+		wipe(relay_password, strlen(relay_password));
+		free(relay_password);
+		relay_password = NULL;
+	}
+}
+
+/* role_enter - common start of a child: loop, signals, secrets, identity */
+static void
+role_enter(enum role r, const char *chroot_name)
 {
 	static char ident[32];	/* log_set_ident keeps the pointer */
+	const struct priv_account *a = &acc[role_acc[r]];
+	char root[4096];
 
 	snprintf(ident, sizeof(ident), "smtpd-%s", role_name[r]);
 	log_set_ident(ident);
@@ -226,8 +276,14 @@ role_enter(enum role r, const char *chroot_dir)
 	ev_signal(SIGTERM, role_on_stop, NULL);
 	ev_signal(SIGINT, role_on_stop, NULL);
 	ev_signal(SIGHUP, NULL, NULL);
-	if (smtpd_privileged)
-		priv_drop(run_uid, run_gid, chroot_dir);
+	forget_secrets(r);
+	if (r == ROLE_RELAY)
+		relay_prepare(relay_password != NULL);	/* needs /etc */
+	if (!smtpd_privileged)
+		return;
+	if (chroot_name != NULL)
+		priv_dir(smtpd_conf, chroot_name, root, sizeof(root));
+	priv_drop(a->uid, a->gid, chroot_name != NULL ? root : NULL);
 }
 
 static void
@@ -272,7 +328,7 @@ start_roles(void)
 		case ROLE_SMTP:
 			close(ctl_fd);
 			close(sq[1]); close(qd[0]); close(qd[1]); close(qr[0]); close(qr[1]);
-			role_enter(r, smtpd_privileged ? smtpd_conf->run_dir : NULL);
+			role_enter(r, PRIV_AUTHD_DIR);
 			smtp_server_run(listeners, nlisteners, sq[0], server_tls);
 		case ROLE_QUEUE:
 			close_listeners();
@@ -289,7 +345,7 @@ start_roles(void)
 			close(ctl_fd);
 			close_listeners();
 			close(sq[0]); close(sq[1]); close(qd[0]); close(qd[1]); close(qr[0]);
-			role_enter(r, NULL);
+			role_enter(r, PRIV_EMPTY_DIR);
 			relay_run(qr[1], client_tls, relay_password);
 		case NROLES:
 			break;
@@ -456,17 +512,13 @@ main(int argc, char **argv)
 	log_init("smtpd", debug || smtpd_conf->log_stderr, false);
 
 	smtpd_privileged = geteuid() == 0;
+	priv_accounts(smtpd_conf, acc);
 	if (smtpd_privileged) {
-		if ((pw = getpwnam(smtpd_conf->user)) == NULL)
+		if ((pw = getpwnam(acc[PRIV_MAIL].name)) == NULL)
 			fatalx("user %s: no such account", smtpd_conf->user);
-		run_uid = pw->pw_uid;
-		run_gid = pw->pw_gid;
-	} else {
+	} else
 		log_warnx("not started as root: running as uid %ld, no chroot, "
 		    "no privilege drop", (long)geteuid());
-		run_uid = geteuid();
-		run_gid = getegid();
-	}
 	if (daemon_setup_dirs(smtpd_conf, pw) == -1)
 		exit(1);
 	setup_dirs(smtpd_conf);

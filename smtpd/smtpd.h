@@ -4,13 +4,15 @@
  *
  * Roles (one process each, one event loop each; SPEC 5, STYLE 5):
  *
- *   role     user         chroot    may open                     talks to
- *   -------  -----------  --------  ---------------------------  -----------------
- *   parent   root         -         config, cert/key, binds      children (signals)
- *   smtp     conf user    run_dir   nothing (fds from queue)     queue, authd
- *   queue    conf user    -         state_dir/queue              smtp, deliver
- *   deliver  conf user    -         Maildirs under mail_dir      queue
- *   relay    conf user    -         network (outbound), DNS      queue
+ *   role     user        chroot         may open                 talks to
+ *   -------  ----------  -------------  -----------------------  --------------
+ *   parent   root        -              config, cert/key, binds  children
+ *   smtp     user-smtp   run_dir/authd  nothing (fds from queue) queue, authd
+ *   queue    user-queue  -              state_dir/queue          smtp, deliver
+ *   deliver  user        -              Maildirs under mail_dir  queue
+ *   relay    user-relay  run_dir/empty  network (outbound), DNS  queue
+ *
+ * (lib/priv.h.)  Only smtp keeps the TLS key, only relay the relay password.
  *
  * The parent binds every listener, loads the TLS certificate, creates the
  * socketpairs and forks the three roles.  When any role dies the parent
@@ -249,5 +251,8 @@ void	deliver_run(int queue_fd) __attribute__((noreturn));
  */
 void	relay_run(int queue_fd, SSL_CTX *client_tls, const char *relay_password)
 	    __attribute__((noreturn));
+/* relay_prepare - what needs files (resolver, SASL plugins): before the
+ * chroot; relay_run() does it if not done (login: a password is set) */
+void	relay_prepare(bool login);
 
 #endif

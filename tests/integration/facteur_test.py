@@ -109,6 +109,15 @@ def run_tests(env, tests):
     sys.exit(summary())
 
 
+def ensure_account(name):
+    """As root: create the system account name (and its group) if it is
+    missing; kept for the next run (test_privsep, test_init)."""
+    if subprocess.run(['id', '-u', name], capture_output=True).returncode:
+        subprocess.run(['useradd', '--system', '--user-group',
+                        '--no-create-home', '--home-dir', '/nonexistent',
+                        '--shell', '/usr/sbin/nologin', name], check=True)
+
+
 def free_port():
     """A loopback TCP port that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

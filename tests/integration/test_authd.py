@@ -146,7 +146,11 @@ def main():
                 "mail_dir = %s/mail/%%d/%%u\n"
                 "run_dir = %s/run\n"
                 "user = %s\n"
-                "log = stderr\n" % (tmp, tmp, tmp, user))
+                # as root, the one-account mode (every role as nobody):
+                # test_privsep.py tests the role accounts
+                "%s"
+                "log = stderr\n" % (tmp, tmp, tmp, user,
+                                    "single_account = yes\n" if root else ""))
     sockpath = os.path.join(tmp, "run", "authd.sock")
     errlog = os.path.join(tmp, "authd.log")
     authd = None

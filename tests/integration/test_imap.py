@@ -1404,9 +1404,18 @@ def test_privsep():
     deliver(ALICE, 'privsep')
     env.stop('imapd')
     logpath = env.path('logs', 'imapd-root.log')
+    # every role as `user` (single_account): the role accounts are
+    # test_privsep.py's
+    conf = env.path('facteur-single.conf')
+    with open(conf, 'w', encoding='utf-8') as f:
+        f.write('single_account = yes\n' + env.config_text)
+    # a root start wants its chroots root's (authd made them as user)
+    chroots = [os.path.join(env.run_dir, d) for d in ('authd', 'empty')]
+    for d in chroots:
+        os.chown(d, 0, 0)
     with open(logpath, 'ab') as logf:
         proc = subprocess.Popen(  # pylint: disable=consider-using-with
-            [env.binary('imapd'), '-c', env.conf, '-d'],
+            [env.binary('imapd'), '-c', conf, '-d'],
             stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, cwd=env.tmp,
             env=env._preexec_env(ft.DAEMON_ASAN), start_new_session=True)
     try:
@@ -1451,6 +1460,8 @@ def test_privsep():
         except OSError:
             pass
         proc.wait(timeout=15)
+        for d in chroots:
+            env.chown(d)
         env.start('imapd', ports=[PORT, PORT_STARTTLS])
 
 

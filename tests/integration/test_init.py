@@ -5,7 +5,8 @@ script (init/facteur.init, as installed) starts the daemons on a first
 start with missing directories, reports status, reloads and stops them.
 
 Run as root (CI) the script starts the daemons as root, as init would:
-they create their directories, drop to `user` (nobody) and chroot.  As an
+it creates the role accounts of `user` (_factest: _factest-auth, ...),
+they create their directories, drop to them and chroot.  As an
 ordinary user they keep the caller's ids.  The script runs under busybox sh
 when busybox is installed, else /bin/sh."""
 
@@ -22,6 +23,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import facteur_test as ft  # noqa: E402
 from facteur_test import check  # noqa: E402
 
+if os.geteuid() == 0:
+    ft.ensure_account('_factest')
+    os.environ['FACTEUR_TEST_USER'] = '_factest'
 env = ft.Env()
 BUILD = os.path.dirname(os.path.abspath(ft.BIN))
 PROGS = sorted(f for f in os.listdir(ft.BIN) if f.startswith('facteur-'))

@@ -1,15 +1,30 @@
 # SPDX-License-Identifier: ISC
-"""test_privsep - facteur-smtpd started as root (SPEC 5): the parent keeps
-root only to bind and read the key; every role runs as `user`; the SMTP
-sessions are chrooted into run_dir; mail still flows (authd lookup from
-inside the chroot, delivery, facteur-ctl over the socket the parent made).
+"""test_privsep - the privilege separation of a root-started instance, as
+the kernel sees it (SPEC 5, README "Who runs as whom").
+
+Creates the role accounts of the base `_factest` (useradd, through
+"facteur-keytool accounts | sh"; kept for the next run), starts authd,
+smtpd and imapd as root, logs in over IMAP (a worker) and delivers one
+message, then checks from /proc, for every process: uids and gids, the
+chroot, the open descriptors (users.db only in authd, no key file
+anywhere), and the memory (the TLS private key only where TLS is done,
+the relay password only in the relay role and the root parent).  Then,
+as each role's uid in a forked child: read and write users.db, ask authd
+for a password check, a DKIM signature and a recipient, signal and read
+the memory of the other roles, reach the control socket: all refused
+except what the role needs.
 
 CI runs make check as root, so this runs there; as an ordinary user it
-checks nothing and says so (the other tests cover the unprivileged start).
+checks nothing and says so.
 """
 
+import imaplib
 import os
 import pwd
+import re
+import signal
+import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -17,86 +32,381 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import facteur_test as ft  # noqa: E402
 from facteur_test import check  # noqa: E402
+import test_authd as ap  # noqa: E402  (the authd wire protocol)
 
+BASE = '_factest'
+ROLES = ('auth', 'smtp', 'relay', 'queue', 'login')
 ALICE = 'alice@example.org'
+PASSWORD = 'pw-of-alice-7Qx'
+RELAY_SECRET = 'relay-secret-9ZkWq4'
 
 
-def children(pid):
-    out = subprocess.run(['ps', '-o', 'pid=', '--ppid', str(pid)],
-                         capture_output=True, text=True).stdout.split()
-    return [int(p) for p in out]
+def ids(pid):
+    out = {}
+    with open(f'/proc/{pid}/status', encoding='utf-8') as f:
+        for line in f:
+            k, _, v = line.partition(':')
+            out[k] = v.split()
+    return out
+
+
+def procs():
+    """pid -> (ppid, comm) of every process"""
+    out = {}
+    for d in os.listdir('/proc'):
+        if d.isdigit():
+            try:
+                with open(f'/proc/{d}/stat', encoding='utf-8') as f:
+                    st = f.read()
+            except OSError:
+                continue
+            comm = st[st.index('(') + 1:st.rindex(')')]
+            out[int(d)] = (int(st[st.rindex(')') + 2:].split()[1]), comm)
+    return out
+
+
+def descendants(pid):
+    ps = procs()
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        kids = [k for k, (pp, _) in ps.items() if pp == p]
+        out += kids
+        todo += kids
+    return out
+
+
+def ident(pid, logs):
+    """the log ident of pid (smtpd-smtp, imapd-login...) from the logs"""
+    m = re.findall(rf'([a-z]+(?:-[a-z]+)?)\[{pid}\]', logs)
+    return m[-1] if m else '?'
+
+
+def memory_has(pid, needles):
+    """{needle: [where]} for the needles (bytes) that occur in pid's
+    readable private memory"""
+    found = {}
+    with open(f'/proc/{pid}/maps', encoding='utf-8') as f:
+        maps = f.read().splitlines()
+    with open(f'/proc/{pid}/mem', 'rb', 0) as mem:
+        for ln in maps:
+            parts = ln.split()
+            lo, hi = (int(x, 16) for x in parts[0].split('-'))
+            name = parts[5] if len(parts) > 5 else ''
+            if parts[1][0] != 'r' or hi - lo > (256 << 20) or \
+                    name in ('[vvar]', '[vsyscall]', '[vdso]'):
+                continue
+            if name.startswith('/') and parts[1][1] != 'w':
+                continue        # read-only file mappings: code, not data
+            try:
+                mem.seek(lo)
+                data = mem.read(hi - lo)
+            except (OSError, OverflowError, ValueError):
+                continue
+            for n in needles:
+                i = data.find(n)
+                if i >= 0:
+                    found.setdefault(n, []).append(
+                        f'{name or "anon"}+{i:#x}/{hi - lo:#x}: '
+                        f'{data[max(0, i - 64):i + 32].hex()}')
+    return found
+
+
+def key_needles(keyfile):
+    """byte strings that betray the private key: PEM lines, DER, and the
+    private scalar as OpenSSL keeps it (little-endian words) and in DER"""
+    pem = open(keyfile, encoding='ascii').read().splitlines()
+    body = [ln for ln in pem if ln and not ln.startswith('-----')]
+    out = [body[1][8:56].encode()]
+    der = subprocess.run(['openssl', 'pkey', '-in', keyfile, '-outform',
+                          'DER'], capture_output=True, check=True).stdout
+    out.append(der[len(der) // 2 - 12:len(der) // 2 + 12])
+    text = subprocess.run(['openssl', 'pkey', '-in', keyfile, '-text',
+                           '-noout'], capture_output=True, text=True,
+                          check=True).stdout
+    m = re.search(r'priv:\s*\n((?:\s+[0-9a-f:]+\n)+)', text)
+    scalar = bytes.fromhex(re.sub(r'[\s:]', '', m.group(1))).lstrip(b'\0')
+    out.append(scalar[-16:])            # big-endian, the low half
+    out.append(scalar[::-1][:16])       # little-endian, the low half
+    return out
+
+
+def as_uid(uid, gid, fn):
+    """run fn() in a child as uid/gid; its return value (a small int)"""
+    pid = os.fork()
+    if pid == 0:
+        rc = 99
+        try:
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
+            rc = fn()
+        except BaseException:  # pylint: disable=broad-except
+            import traceback
+            traceback.print_exc()
+        os._exit(rc)
+    _, st = os.waitpid(pid, 0)
+    return os.WEXITSTATUS(st)
+
+
+def refused(fn):
+    """a wrapper: 0 when fn raises PermissionError (or EOF), 1 when not"""
+    def run():
+        try:
+            fn()
+        except (PermissionError, EOFError, ConnectionError, AssertionError):
+            return 0
+        return 1
+    return run
+
+
+def authd_answers(sock, typ, payload):
+    """0: authd answered; 1: refused (closed)"""
+    def run():
+        try:
+            p = ap.Peer(sock)
+            p.call(typ, payload)
+            return 0
+        except (EOFError, ConnectionError, AssertionError, OSError):
+            return 1
+    return run
 
 
 def main():
     if os.geteuid() != 0:
-        print('# not root: the privilege drop cannot be tested here')
+        print('# not root: the privilege separation cannot be tested here')
         print('0 passed, 0 failed')
         return 0
+    ft.ensure_account(BASE)
+    os.environ['FACTEUR_TEST_USER'] = BASE
     env = ft.Env()
-    port = env.port()
-    env.write_config(smtp={'listen': [f'127.0.0.1:{port}'], 'timeout': '10s'})
-    env.add_user(ALICE, 'pw alice')
-    env.start('authd')
-    uid = pwd.getpwnam(env.user).pw_uid
-    log = open(env.path('logs', 'smtpd-root.log'), 'wb')
-    proc = subprocess.Popen([env.binary('smtpd'), '-c', env.conf, '-d'],
-                            stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                            cwd=env.tmp, start_new_session=True,
-                            env=env._preexec_env(ft.DAEMON_ASAN))
+    smtp, sub, imap, relay_port = env.port(), env.port(), env.port(), \
+        env.port()
+    secret = env.path('relay.secret')
+    with open(secret, 'w', encoding='ascii') as f:
+        f.write(RELAY_SECRET + '\n')
+    os.chown(secret, 0, 0)
+    os.chmod(secret, 0o600)
+    env.write_config(smtp={'listen': [f'127.0.0.1:{smtp}'],
+                           'submission': [f'127.0.0.1:{sub}'],
+                           'timeout': '10s'},
+                     imap={'listen': f'127.0.0.1:{imap}'},
+                     relay={'host': '127.0.0.1', 'port': str(relay_port),
+                            'tls': 'starttls', 'verify': 'no',
+                            'user': 'me', 'password_file': secret})
+    # the production shape: root's directories, keytool as root
+    for d in (env.tmp, env.state_dir, env.run_dir):
+        os.chown(d, 0, 0)
+        os.chmod(d, 0o755)
+    os.chown(env.key, 0, 0)
+    r = subprocess.run([env.binary('keytool'), '-c', env.conf, 'accounts'],
+                       capture_output=True, text=True)
+    check(r.returncode == 0 and ('useradd' in r.stdout or
+                                 'exists' in r.stdout),
+          'keytool accounts prints what to create', r.stdout + r.stderr)
+    subprocess.run(['sh', '-e'], input=r.stdout, text=True, check=True)
+    acct = {role: pwd.getpwnam(f'{BASE}-{role}') for role in ROLES}
+    acct['mail'] = pwd.getpwnam(BASE)
+    r = subprocess.run([env.binary('keytool'), '-c', env.conf, 'accounts'],
+                       capture_output=True, text=True)
+    check('useradd' not in r.stdout, 'keytool accounts: nothing missing now',
+          r.stdout)
+    r = subprocess.run([env.binary('keytool'), '-c', env.conf, 'user', 'add',
+                        ALICE], input=PASSWORD + '\n', capture_output=True,
+                       text=True)
+    check(r.returncode == 0, 'keytool user add as root', r.stderr)
+    users_db = os.path.join(env.state_dir, 'users.db')
+    st = os.stat(users_db)
+    check(st.st_uid == acct['auth'].pw_uid and st.st_mode & 0o777 == 0o600,
+          'users.db is user-auth\'s, mode 0600', (st.st_uid, oct(st.st_mode)))
+
+    logs = {}
+    started = {}
+
+    def start(name, ports):
+        log = env.path('logs', f'{name}-root.log')
+        logs[name] = log
+        p = subprocess.Popen(  # pylint: disable=consider-using-with
+            [env.binary(name), '-c', env.conf, '-d'],
+            stdout=open(log, 'wb'), stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, cwd=env.tmp, start_new_session=True,
+            env=env._preexec_env(ft.DAEMON_ASAN))
+        started[name] = p
+        ok = all(ft.wait_port(pt, 15, p) for pt in ports)
+        if name == 'authd':
+            sock = os.path.join(env.run_dir, 'authd.sock')
+            for _ in range(200):
+                if os.path.exists(sock) or p.poll() is not None:
+                    break
+                time.sleep(0.05)
+            ok = os.path.exists(sock)
+        check(ok and p.poll() is None, f'{name} started as root',
+              open(log, errors='replace').read()[-2000:])
+        return ok
+
     try:
-        ok = ft.wait_port(port, 15, proc)
-        check(ok, 'smtpd started as root listens')
-        time.sleep(0.5)
-        kids = children(proc.pid)
-        check(len(kids) == 4, 'four roles forked', kids)
-        check(os.stat(f'/proc/{proc.pid}').st_uid == 0,
-              'the parent stays root (to bind and restart the roles)')
-        roots = {}
-        for k in kids:
-            st = os.stat(f'/proc/{k}')
-            with open(f'/proc/{k}/status') as f:
-                ids = [ln for ln in f if ln.startswith(('Uid:', 'Gid:'))]
-            check(st.st_uid == uid and all(
-                set(ln.split()[1:]) == {str(uid if ln.startswith('Uid') else
-                                            pwd.getpwnam(env.user).pw_gid)}
-                for ln in ids),
-                f'role {k} runs as {env.user} (real, effective, saved)', ids)
-            roots[k] = os.readlink(f'/proc/{k}/root')
-        check(sum(1 for r in roots.values()
-                  if os.path.realpath(r) == os.path.realpath(env.run_dir)) == 1,
-              'exactly one role (the SMTP sessions) is chrooted into run_dir',
-              roots)
-        c = ft.RawSMTP(port)
+        if not (start('authd', []) and start('smtpd', [smtp]) and
+                start('imapd', [imap])):
+            return ft.summary()
+        # a worker: log in over IMAP; mail through the chrooted session
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        m = imaplib.IMAP4_SSL('127.0.0.1', imap, ssl_context=ctx, timeout=20)
+        m.login(ALICE, PASSWORD)
+        check(m.select('INBOX')[0] == 'OK', 'IMAP login through user-login')
+        c = ft.RawSMTP(smtp)
         c.ehlo()
-        msg = b'Subject: privsep\r\nMessage-ID: <privsep@test>\r\n\r\nhello\r\n'
-        code, text = c.mail_transaction('x@remote.test', [ALICE], msg)
+        code, text = c.mail_transaction(
+            'x@remote.test', [ALICE],
+            b'Subject: privsep\r\nMessage-ID: <privsep@test>\r\n\r\nhi\r\n')
         c.close()
-        check(code == 250, 'a message accepted by the chrooted session', text)
+        check(code == 250, 'a message accepted by the smtp role', text)
         found = env.wait_message(ALICE, '<privsep@test>')
-        check(len(found) == 1, 'delivered to the Maildir', len(found))
+        check(len(found) == 1, 'delivered by the deliver role', len(found))
         for p in env.maildir_files(ALICE):
-            check(os.stat(p).st_uid == uid, f'Maildir file owned by {env.user}',
-                  p)
-        r = env.tool('ctl', 'status')
+            check(os.stat(p).st_uid == acct['mail'].pw_uid,
+                  'Maildir file is user\'s', p)
+        r = subprocess.run([env.binary('ctl'), '-c', env.conf, 'status'],
+                           capture_output=True, text=True, timeout=30)
         check(r.returncode == 0 and 'queue:' in r.stdout,
-              'facteur-ctl reaches the queue role as user', r.stdout + r.stderr)
-        sock = os.path.join(env.run_dir, 'smtpd-ctl.sock')
-        st = os.stat(sock)
-        check(st.st_uid == uid and (st.st_mode & 0o077) == 0,
-              'control socket private to user', oct(st.st_mode))
+              'facteur-ctl (root) reaches the queue role', r.stdout + r.stderr)
+        time.sleep(0.5)
+
+        text = ''.join(open(l, errors='replace').read() for l in logs.values())
+        run, state = os.path.realpath(env.run_dir), \
+            os.path.realpath(env.state_dir)
+        want = {   # ident -> (account, chroot, TLS key?, relay password?)
+            'authd': ('auth', state, False, False),
+            'smtpd': (None, '/', True, True),
+            'smtpd-smtp': ('smtp', f'{run}/authd', True, False),
+            'smtpd-queue': ('queue', '/', False, False),
+            'smtpd-deliver': ('mail', '/', False, False),
+            'smtpd-relay': ('relay', f'{run}/empty', False, True),
+            'imapd': (None, '/', True, False),
+            'imapd-login': ('login', f'{run}/authd', True, False),
+            'imapd-worker': ('mail', os.path.realpath(env.mail_dir(ALICE)),
+                             False, False),
+        }
+        pids = {}
+        for name, p in started.items():
+            for pid in [p.pid] + descendants(p.pid):
+                pids[pid] = ident(pid, text)
+        check(set(want) <= set(pids.values()),
+              'a process for every role', pids)
+        for pid, who in pids.items():
+            if who not in want:     # a role this test does not know yet
+                check(ids(pid)['Uid'][0] != '0', f'{who} is not root', pid)
+        keys = key_needles(env.key)
+        pw_needle = RELAY_SECRET.encode()
+        for pid, who in pids.items():
+            if who not in want:
+                continue
+            role, root, has_key, has_pw = want[who]
+            st = ids(pid)
+            uid = '0' if role is None else str(acct[role].pw_uid)
+            gid = '0' if role is None else str(acct[role].pw_gid)
+            check(st['Uid'] == [uid] * 4 and st['Gid'] == [gid] * 4,
+                  f'{who} runs as {role or "root"}', (st['Uid'], st['Gid']))
+            if role is not None:
+                check(st.get('Groups', []) in ([], [gid]),
+                      f'{who}: no supplementary group', st.get('Groups'))
+            got = os.path.realpath(f'/proc/{pid}/root')
+            check(got == root, f'{who} chrooted into {root}', got)
+            fds = []
+            for fd in os.listdir(f'/proc/{pid}/fd'):
+                try:
+                    fds.append(os.readlink(f'/proc/{pid}/fd/{fd}'))
+                except OSError:
+                    pass
+            check(not any(f.endswith(('key.pem', 'relay.secret'))
+                          for f in fds),
+                  f'{who}: no key or secret file open', fds)
+            if who != 'authd':
+                check(not any(f.endswith(('users.db', 'aliases.db'))
+                              for f in fds),
+                      f'{who}: no user database open', fds)
+            found = memory_has(pid, keys + [pw_needle])
+            kf = [found[n] for n in keys if n in found]
+            if has_key:
+                check(kf, f'{who} holds the TLS key (the check sees it)')
+            else:
+                check(not kf, f'{who}: no TLS private key in memory', kf)
+            check((pw_needle in found) == has_pw,
+                  f'{who}: relay password {"" if has_pw else "not "}in '
+                  'memory')
+
+        # as each role's uid: what it must not do
+        sock = os.path.join(env.run_dir, 'authd.sock')
+        ctl = os.path.join(env.run_dir, 'smtpd-ctl.sock')
+        by_role = {}
+        for pid, who in pids.items():
+            role = want.get(who, (None,))[0]
+            if role is not None:
+                by_role.setdefault(role, []).append(pid)
+        login_req = (ap.s('imap') + ap.s(ALICE) + ap.s('wrong') +
+                     ap.s('192.0.2.9'))
+        dkim_req = (ap.s('example.org') + ap.s('sel') + ap.u32(1) +
+                    ap.u32(32) + b'\x5a' * 32)
+        rcpt_req = ap.s(ALICE)
+        may = {'smtp': {'login', 'dkim', 'rcpt'}, 'login': {'login'},
+               'auth': {'login', 'dkim', 'rcpt'}}
+        for role in ('smtp', 'relay', 'queue', 'login', 'mail'):
+            a = acct[role]
+            u, g = a.pw_uid, a.pw_gid
+            check(as_uid(u, g, refused(lambda: open(users_db, 'rb'))) == 0,
+                  f'{role}: cannot read users.db')
+            check(as_uid(u, g, refused(lambda: open(users_db, 'r+b'))) == 0,
+                  f'{role}: cannot write users.db')
+            check(as_uid(u, g, refused(lambda: open(
+                os.path.join(env.state_dir, 'x'), 'wb'))) == 0,
+                f'{role}: cannot create files beside users.db')
+            for what, typ, req in (('login', ap.LOGIN, login_req),
+                                   ('dkim', ap.DKIM_SIGN, dkim_req),
+                                   ('rcpt', ap.RCPT, rcpt_req)):
+                ok = what in may.get(role, set())
+                rc = as_uid(u, g, authd_answers(sock, typ, req))
+                check(rc == (0 if ok else 1),
+                      f'{role}: authd {"answers" if ok else "refuses"} '
+                      f'{what}', rc)
+            s = socket.socket(socket.AF_UNIX)
+
+            def reach_ctl():
+                s.connect(ctl)
+            check(as_uid(u, g, refused(reach_ctl)) == 0,
+                  f'{role}: cannot reach the control socket')
+            for other, opids in by_role.items():
+                if acct[other].pw_uid == u:
+                    continue
+                for op in opids:
+                    check(as_uid(u, g, refused(
+                        lambda op=op: os.kill(op, 0))) == 0,
+                        f'{role}: cannot signal {other} (pid {op})')
+                    check(as_uid(u, g, refused(
+                        lambda op=op: open(f'/proc/{op}/mem', 'rb'))) == 0,
+                        f'{role}: cannot read the memory of {other}')
+        m.logout()
     finally:
-        try:
-            os.killpg(proc.pid, 15)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=10)
-        log.close()
-        env.stop_all()
-        text = open(env.path('logs', 'smtpd-root.log'), errors='replace').read()
-        check(not any(m in text for m in ft.SANITIZER_MARKS),
-              'no sanitizer report in smtpd', text[-2000:])
-        if ft.failed_count():
-            print(text[-3000:])
+        for name in ('imapd', 'smtpd', 'authd'):
+            p = started.get(name)
+            if p is None:
+                continue
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+        for name, log in logs.items():
+            t = open(log, errors='replace').read()
+            check(not any(mk in t for mk in ft.SANITIZER_MARKS),
+                  f'no sanitizer report in {name}', t[-2000:])
+            if ft.failed_count():
+                print('# ---- ' + log)
+                print(''.join('# | ' + ln + '\n'
+                              for ln in t.splitlines()[-40:]))
         env.cleanup()
     return ft.summary()
 
