@@ -433,8 +433,13 @@ term_done(struct spf_check *c, bool match)
 	const struct spf_term *t = &f->rec.terms[f->next];
 
 	c->op = OP_NONE;
-	tracef(c, "%.*s: %s", (int)t->textlen, t->text,
-	    match ? "match" : "no match");
+	/* a target written with macros: show what it expanded to */
+	if (t->spec != NULL && memchr(t->spec, '%', t->speclen) != NULL)
+		tracef(c, "%.*s (%s): %s", (int)t->textlen, t->text, c->target,
+		    match ? "match" : "no match");
+	else
+		tracef(c, "%.*s: %s", (int)t->textlen, t->text,
+		    match ? "match" : "no match");
 	if (match)
 		frame_result(c, qual_res(t->qual), t->text, t->textlen);
 	else
@@ -748,6 +753,8 @@ records(struct spf_check *c, const struct dns_result *r)
 		return false;
 	if (r->status == DNS_OK)
 		return true;
+	tracef(c, "%s %s: %s (void lookup)", r->name,
+	    dns_type_name((enum dns_type)r->type), dns_status_name(r->status));
 	if (count_void(c, r->name))
 		term_done(c, false);
 	return false;
