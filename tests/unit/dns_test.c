@@ -5,7 +5,8 @@
  * compression pointer, NXDOMAIN with its SOA TTL, SERVFAIL, pointer
  * loops, truncation), lookups through a zone-table backend (callback
  * never from inside dns_lookup, cache hits, negative caching, no caching
- * of temporary failures, cancel, the entry bound), and real lookups
+ * of temporary failures, cancel, the entry and byte bounds, expiry after
+ * the TTL), and real lookups
  * through c-ares against a tiny UDP server in this process on 127.0.0.1
  * (an answer, NXDOMAIN, SERVFAIL, a timeout, a cancelled query).
  */
@@ -211,7 +212,14 @@ zone_query(void *ctx, const char *name, enum dns_type type,
 		dns_answer_add_mx(ans, 300, 5, "mx.spf.example.");
 	else if (strcmp(name, "spf.example") == 0)
 		dns_answer_status(ans, DNS_NODATA, 60);
-	else if (strcmp(name, "fail.example") == 0)
+	else if (strcmp(name, "short.example") == 0)
+		dns_answer_add_txt(ans, 1, "one second", 10);
+	else if (strncmp(name, "big", 3) == 0) {
+		static char big[2000];
+
+		memset(big, 'x', sizeof(big));
+		dns_answer_add_txt(ans, 300, big, sizeof(big));
+	} else if (strcmp(name, "fail.example") == 0)
 		dns_answer_status(ans, DNS_TEMPFAIL, 0);
 	else
 		dns_answer_status(ans, DNS_NXDOMAIN, 600);
@@ -291,7 +299,30 @@ test_backend(void)
 	wait_for(&s, 23);
 	dns_cache_stats(&ents, &bytes);
 	CHECK(ents == 3 && bytes > 0);
+	/* the byte bound: 2000-byte answers, 9000 bytes in all */
+	dns_cache_limits(100, 9000);
+	for (i = 0; i < 10; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "big%d.example", i);
+		(void)lookup(name, DNS_T_TXT, &s);
+	}
+	wait_for(&s, 33);
+	dns_cache_stats(&ents, &bytes);
+	CHECK(ents >= 3 && ents <= 4 && bytes <= 9000);
 	dns_cache_limits(DNS_CACHE_ENTRIES, DNS_CACHE_BYTES);
+	dns_cache_flush();
+
+	/* a TTL of 1 s: cached, then asked again once it has run out */
+	i = backend_calls;
+	(void)lookup("short.example", DNS_T_TXT, &s);
+	(void)lookup("short.example", DNS_T_TXT, &s);
+	wait_for(&s, 35);
+	CHECK(backend_calls == i + 1 && s.cached && s.ttl == 1);
+	CHECK(!t_run(1100));
+	(void)lookup("short.example", DNS_T_TXT, &s);
+	wait_for(&s, 36);
+	CHECK(backend_calls == i + 2 && !s.cached);
 	dns_cache_flush();
 	dns_set_backend(NULL);
 }
