@@ -28,10 +28,9 @@ static void
 hasher_sink(void *arg, const char *p, size_t n)
 {
 	struct dkim_hasher *h = arg;
-	uint64_t take = n;
+	uint64_t left = h->seen < h->limit ? h->limit - h->seen : 0;
+	uint64_t take = n < left ? n : left;
 
-	if (h->limit - h->seen < take)
-		take = h->limit > h->seen ? h->limit - h->seen : 0;
 	if (take > 0 && EVP_DigestUpdate(h->ctx, p, (size_t)take) != 1)
 		h->failed = true;
 	h->seen += n;

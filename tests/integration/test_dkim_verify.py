@@ -301,6 +301,13 @@ def test_tags(keys):
     check(first(r) == 'pass' and 'beyond' not in r[0], 'l= exact', r)
     r = results(keys, s.replace(b'Hello Bob.\n', b'Hi\n'))
     check(first(r) == 'fail', 'body shorter than l=', r)
+    # l= over a body longer than the canonicalizer's 4 KiB batches
+    big = MESSAGES[-1][1].encode()
+    for c in ((b'relaxed', b'relaxed'), (b'simple', b'simple')):
+        s = dk_sign(keys, big, 'rsa2048', canon=c, length=True)
+        r = results(keys, s + b'appended\n' * 1000)
+        check(first(r) == 'pass' and 'beyond' in r[0],
+              'l= on a big body, appended text %s' % c[1].decode(), r)
     # over-signing: h= names From twice, so an added From breaks it
     s = dk_sign(keys, msg, 'rsa2048', headers=[b'from', b'from', b'subject', b'to'])
     r = results(keys, s)
