@@ -123,35 +123,32 @@ cmd_select(struct imap_session *s, const struct imap_cmd *c, bool ro)
 
 /* ---- STATUS ---- */
 
-void
-cmd_status(struct imap_session *s, const struct imap_cmd *c)
+bool
+cmd_status_items_ok(const struct imap_arg *items)
 {
-	char dir[PATH_MAX];
-	const char *name;
+	const struct imap_arg *it;
+
+	if (items == NULL || items->type != IMAP_ARG_LIST)
+		return false;
+	for (it = items->child; it; it = it->next)
+		if (!imap_arg_is(it, "MESSAGES") && !imap_arg_is(it, "RECENT") &&
+		    !imap_arg_is(it, "UIDNEXT") && !imap_arg_is(it, "UIDVALIDITY") &&
+		    !imap_arg_is(it, "UNSEEN"))
+			return false;
+	return true;
+}
+
+bool
+cmd_status_put(struct imap_session *s, const char *name, const char *dir,
+    const struct imap_arg *items)
+{
 	const struct imap_arg *it;
 	struct store_folder *f;
 	struct buf b;
 	size_t i, unseen = 0, recent = 0;
 
-	if (c->args == NULL || c->args->next == NULL ||
-	    c->args->next->type != IMAP_ARG_LIST || c->args->next->next) {
-		session_tagged(s, "BAD STATUS mailbox (items)");
-		return;
-	}
-	for (it = c->args->next->child; it; it = it->next) {
-		if (!imap_arg_is(it, "MESSAGES") && !imap_arg_is(it, "RECENT") &&
-		    !imap_arg_is(it, "UIDNEXT") && !imap_arg_is(it, "UIDVALIDITY") &&
-		    !imap_arg_is(it, "UNSEEN")) {
-			session_tagged(s, "BAD unknown status item");
-			return;
-		}
-	}
-	if (!cmd_mailbox_dir(s, c->args, dir, sizeof(dir), &name))
-		return;
-	if ((f = store_folder_open(dir)) == NULL) {
-		session_tagged(s, "NO [NONEXISTENT] no such mailbox");
-		return;
-	}
+	if ((f = store_folder_open(dir)) == NULL)
+		return false;
 	for (i = 0; i < f->n; i++) {
 		if (!(f->v[i].flags & MF_SEEN))
 			unseen++;
@@ -162,8 +159,8 @@ cmd_status(struct imap_session *s, const struct imap_cmd *c)
 	buf_puts(&b, "* STATUS ");
 	imap_put_string(&b, name, strlen(name));
 	buf_puts(&b, " (");
-	for (it = c->args->next->child; it; it = it->next) {
-		if (it != c->args->next->child)
+	for (it = items->child; it; it = it->next) {
+		if (it != items->child)
 			buf_puts(&b, " ");
 		if (imap_arg_is(it, "MESSAGES"))
 			buf_printf(&b, "MESSAGES %zu", f->n);
@@ -180,6 +177,30 @@ cmd_status(struct imap_session *s, const struct imap_cmd *c)
 	session_write(s, buf_head(&b), b.len);
 	buf_free(&b);
 	store_folder_close(&f);
+	return true;
+}
+
+void
+cmd_status(struct imap_session *s, const struct imap_cmd *c)
+{
+	char dir[PATH_MAX];
+	const char *name;
+
+	if (c->args == NULL || c->args->next == NULL ||
+	    c->args->next->type != IMAP_ARG_LIST || c->args->next->next) {
+		session_tagged(s, "BAD STATUS mailbox (items)");
+		return;
+	}
+	if (!cmd_status_items_ok(c->args->next)) {
+		session_tagged(s, "BAD unknown status item");
+		return;
+	}
+	if (!cmd_mailbox_dir(s, c->args, dir, sizeof(dir), &name))
+		return;
+	if (!cmd_status_put(s, name, dir, c->args->next)) {
+		session_tagged(s, "NO [NONEXISTENT] no such mailbox");
+		return;
+	}
 	session_tagged(s, "OK STATUS completed");
 }
 
@@ -226,9 +247,9 @@ cmd_mailbox(struct imap_session *s, const struct imap_cmd *c)
 	} else if (strcasecmp(c->name, "DELETE") == 0) {
 		if (s->f && s->fname && strcmp(s->fname, nm) == 0)
 			session_unselect(s);
+		/* the subscription stays (RFC 3501 6.3.6, 6.3.9; as
+		 * Dovecot): LSUB and LIST (SUBSCRIBED) show it \NonExistent */
 		r = store_delete(s->root, nm);
-		if (r == 0)
-			(void)store_subscribe(s->root, nm, false);
 	} else if (strcasecmp(c->name, "RENAME") == 0) {
 		if (!cmd_mailbox_dir(s, c->args->next, dir2, sizeof(dir2), &to))
 			return;

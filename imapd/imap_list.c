@@ -1,16 +1,21 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * imap_list.c - LIST and LSUB (RFC 3501 6.3.8-9, with the RFC 5258
- * selection options SUBSCRIBED and SPECIAL-USE of RFC 6154).
+ * imap_list.c - LIST and LSUB (RFC 3501 6.3.8-9), LIST-EXTENDED (RFC
+ * 5258: selection SUBSCRIBED REMOTE RECURSIVEMATCH SPECIAL-USE, several
+ * patterns, RETURN (SUBSCRIBED CHILDREN SPECIAL-USE STATUS)) and
+ * LIST-STATUS (RFC 5819).
  *
  * Runs in a worker as `user`, on the user's Maildir (store_list(),
- * store_subscriptions()).  The candidates are the folders (LIST) or the
- * subscribed names, mailbox or not (LSUB); when the pattern ends with
- * '%', their missing superior levels too, as \Noselect (RFC 3501 6.3.8:
- * "matching levels of hierarchy are also returned").  Matching is
- * linear (store_list_match()), so the cost is bounded by the number and
- * length of the names.  Errors: BAD for a bad argument, nothing else.
+ * store_subscriptions()).  The names are the folders, the subscribed
+ * names (mailbox or not) and the superior levels of both, each with what
+ * it is (exists, subscribed, has existing or subscribed children); one
+ * sorted array, so the cost is bounded by the number and length of the
+ * names (matching is linear: store_list_match()).  A level with no
+ * folder of its own is shown only when a pattern ends with '%' (RFC 3501
+ * 6.3.8) or as RECURSIVEMATCH's CHILDINFO.  Errors: BAD for a bad
+ * argument, nothing else.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -18,54 +23,63 @@
 #include "imapd.h"
 #include "xmem.h"
 
-enum list_kind {
-	LK_REAL,	/* LIST: a folder; LSUB: a subscribed name */
-	LK_PARENT,	/* only a superior level of one */
-};
+#define LIST_MAX_PATS	16
+
+/* what a name is */
+#define LN_EXISTS	0x01	/* a folder */
+#define LN_SUB		0x02	/* subscribed */
+#define LN_KID		0x04	/* an existing folder below it */
+#define LN_KID_SUB	0x08	/* a subscribed name below it */
+#define LN_KID_SUB_OUT	0x10	/* ... that no pattern matches (CHILDINFO) */
+
+/* selection and return options */
+#define LO_SUBSCRIBED	0x01
+#define LO_RECURSIVE	0x02
+#define LO_SPECIAL	0x04
+#define LR_SUBSCRIBED	0x01
+#define LR_CHILDREN	0x02
+#define LR_STATUS	0x04
 
 struct list_name {
 	char		*name;
-	enum list_kind	 kind;
+	unsigned	 what;
 };
 
 struct list_ctx {
-	char		 pat[STORE_PAT_MAX + 1];
+	char		 pat[LIST_MAX_PATS][STORE_PAT_MAX + 1];
+	unsigned	 npat;
 	bool		 lsub;
-	bool		 special_only;
-	bool		 subscribed_only;
+	bool		 extended;	/* RFC 5258 syntax was used */
+	unsigned	 sel, ret;
+	const struct imap_arg *status;	/* RETURN (STATUS (items)) */
 	struct list_name *v;
 	size_t		 n, cap;
-	char		**subs;		/* sorted subscriptions (SUBSCRIBED) */
-	size_t		 nsubs;
 };
 
 static void
-list_add(struct list_ctx *l, const char *name, enum list_kind kind)
+list_add(struct list_ctx *l, const char *name, unsigned what)
 {
 	if (l->n == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 32;
 		l->v = xreallocarray(l->v, l->cap, sizeof(*l->v));
 	}
 	l->v[l->n].name = xstrdup(name);
-	l->v[l->n++].kind = kind;
+	l->v[l->n++].what = what;
 }
 
 static void
 list_collect(const char *name, void *arg)
 {
-	list_add(arg, name, LK_REAL);
+	list_add(arg, name, LN_EXISTS);
 }
 
 static void
 subs_collect(const char *name, void *arg)
 {
-	struct list_ctx *l = arg;
-
-	l->subs = xreallocarray(l->subs, l->nsubs + 1, sizeof(*l->subs));
-	l->subs[l->nsubs++] = xstrdup(name);
+	list_add(arg, name, LN_SUB);
 }
 
-/* INBOX first, then byte order; the real entry before a parent one */
+/* INBOX first, then byte order */
 static int
 name_cmp(const void *a, const void *b)
 {
@@ -75,18 +89,10 @@ name_cmp(const void *a, const void *b)
 	if ((r = (strcmp(y->name, "INBOX") == 0) -
 	    (strcmp(x->name, "INBOX") == 0)) != 0)
 		return r;
-	if ((r = strcmp(x->name, y->name)) != 0)
-		return r;
-	return (int)x->kind - (int)y->kind;
+	return strcmp(x->name, y->name);
 }
 
-static int
-str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* list_parents - the superior levels of every candidate, as parents */
+/* list_parents - the superior levels of every name, as plain entries */
 static void
 list_parents(struct list_ctx *l)
 {
@@ -101,70 +107,66 @@ list_parents(struct list_ctx *l)
 				break;
 			memcpy(sub, nm, (size_t)(dot - nm));
 			sub[dot - nm] = '\0';
-			list_add(l, sub, LK_PARENT);
+			list_add(l, sub, 0);
 		}
 	}
 }
 
-/*
- * has_children - an entry below v[i]: the first name not before "NAME."
- * (binary search: the array is sorted after INBOX) starts with it.  A
- * parent entry counts, as it is there only for a real one below it.
- */
 static bool
-has_children(const struct list_ctx *l, size_t i)
+match_any(const struct list_ctx *l, const char *name, bool pct_only)
 {
-	const char *nm = l->v[i].name;
-	size_t nl = strlen(nm), lo = i + 1, hi = l->n, mid;
-	const char *x;
+	unsigned i;
+	size_t n;
 
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		x = l->v[mid].name;
-		/* is x before "NAME."? */
-		if (strncmp(x, nm, nl) < 0 || (strncmp(x, nm, nl) == 0 &&
-		    (unsigned char)x[nl] < '.'))
-			lo = mid + 1;
-		else
-			hi = mid;
+	for (i = 0; i < l->npat; i++) {
+		n = strlen(l->pat[i]);
+		if (pct_only && (n == 0 || l->pat[i][n - 1] != '%'))
+			continue;
+		if (store_list_match(l->pat[i], name))
+			return true;
 	}
-	return lo < l->n && strncmp(l->v[lo].name, nm, nl) == 0 &&
-	    l->v[lo].name[nl] == '.';
+	return false;
 }
 
-static bool
-subscribed(const struct list_ctx *l, const char *name)
+/* list_find - the entry of name (the array is sorted), or NULL */
+static struct list_name *
+list_find(struct list_ctx *l, const char *name)
 {
-	if (strcmp(name, "INBOX") == 0)
-		return true;
-	return bsearch(&name, l->subs, l->nsubs, sizeof(*l->subs),
-	    str_cmp) != NULL;
+	struct list_name key = { (char *)(uintptr_t)name, 0 };
+
+	return bsearch(&key, l->v, l->n, sizeof(*l->v), name_cmp);
 }
 
+/* list_kids - tell each name's superior levels what is below them */
 static void
-list_emit(struct imap_session *s, struct list_ctx *l, size_t i, struct buf *b)
+list_kids(struct list_ctx *l)
 {
-	const char *nm = l->v[i].name;
-	const char *su = l->lsub ? NULL : store_special_use(nm);
+	char sub[STORE_NAME_MAX + 1];
+	struct list_name *p;
+	const char *nm, *dot;
+	unsigned mark;
+	size_t i;
 
-	if (!store_list_match(l->pat, nm))
-		return;
-	if (l->special_only && su == NULL)
-		return;
-	if (l->subscribed_only && !subscribed(l, nm))
-		return;
-	buf_printf(b, "* %s (", l->lsub ? "LSUB" : "LIST");
-	if (l->v[i].kind == LK_PARENT)
-		buf_puts(b, l->lsub ? "\\Noselect" : "\\Noselect \\HasChildren");
-	else if (!l->lsub)
-		buf_printf(b, "%s%s%s", has_children(l, i) ? "\\HasChildren" :
-		    "\\HasNoChildren", su ? " " : "", su ? su : "");
-	buf_puts(b, ") \".\" ");
-	imap_put_string(b, nm, strlen(nm));
-	buf_puts(b, "\r\n");
-	if (b->len > 65536) {
-		session_write(s, buf_head(b), b->len);
-		buf_reset(b);
+	for (i = 0; i < l->n; i++) {
+		nm = l->v[i].name;
+		mark = 0;
+		if (l->v[i].what & LN_EXISTS)
+			mark |= LN_KID;
+		if (l->v[i].what & LN_SUB) {
+			mark |= LN_KID_SUB;
+			if (!match_any(l, nm, false))
+				mark |= LN_KID_SUB_OUT;
+		}
+		if (mark == 0)
+			continue;
+		for (dot = strchr(nm, '.'); dot; dot = strchr(dot + 1, '.')) {
+			if ((size_t)(dot - nm) > STORE_NAME_MAX)
+				break;
+			memcpy(sub, nm, (size_t)(dot - nm));
+			sub[dot - nm] = '\0';
+			if ((p = list_find(l, sub)) != NULL)
+				p->what |= mark;
+		}
 	}
 }
 
@@ -176,92 +178,221 @@ list_free(struct list_ctx *l)
 	for (i = 0; i < l->n; i++)
 		free(l->v[i].name);
 	free(l->v);
-	for (i = 0; i < l->nsubs; i++)
-		free(l->subs[i]);
-	free(l->subs);
 }
 
-/* list_args - [(options)] reference pattern into l; BAD on error */
-static bool
-list_args(struct imap_session *s, const struct imap_cmd *c,
-    struct list_ctx *l, const char **pat_r)
+/* put_attr - one attribute into the list being built */
+static void
+put_attr(struct buf *b, bool *first, const char *a)
 {
-	const struct imap_arg *a = c->args, *o;
-	const char *ref, *pat;
+	buf_printf(b, "%s%s", *first ? "" : " ", a);
+	*first = false;
+}
 
-	/* RFC 5258 selection options, as used with RFC 6154 */
-	if (!l->lsub && a && a->type == IMAP_ARG_LIST) {
-		for (o = a->child; o; o = o->next) {
-			if (imap_arg_is(o, "SPECIAL-USE"))
-				l->special_only = true;
-			else if (imap_arg_is(o, "SUBSCRIBED"))
-				l->subscribed_only = true;
+/* list_emit - the LIST/LSUB line of v[i] if the options show it */
+static void
+list_emit(struct imap_session *s, struct list_ctx *l, size_t i, struct buf *b)
+{
+	const struct list_name *e = &l->v[i];
+	const char *su = store_special_use(e->name);
+	bool exists = (e->what & LN_EXISTS) != 0, sub = (e->what & LN_SUB) != 0;
+	bool childinfo = false, first = true, kids;
+	char dir[PATH_MAX];
+
+	if (!match_any(l, e->name, false))
+		return;
+	if (l->lsub) {
+		if (!sub && !((e->what & LN_KID_SUB) &&
+		    match_any(l, e->name, true)))
+			return;
+	} else if (l->sel & LO_SUBSCRIBED) {
+		if (!sub) {
+			if (!(l->sel & LO_RECURSIVE) ||
+			    !(e->what & LN_KID_SUB_OUT))
+				return;
+			childinfo = true;
 		}
+	} else if (!exists && !((e->what & LN_KID) &&
+	    match_any(l, e->name, true)))
+		return;
+	if ((l->sel & LO_SPECIAL) && (su == NULL || !exists))
+		return;
+	kids = (e->what & LN_KID) != 0;
+	buf_printf(b, "* %s (", l->lsub ? "LSUB" : "LIST");
+	if (l->lsub) {
+		if (!sub)
+			put_attr(b, &first, "\\Noselect");
+	} else {
+		if (!exists && (l->sel & LO_SUBSCRIBED))
+			put_attr(b, &first, "\\NonExistent");
+		else if (!exists)
+			put_attr(b, &first, "\\Noselect");
+		if (exists || !(l->sel & LO_SUBSCRIBED) ||
+		    (l->ret & LR_CHILDREN))
+			put_attr(b, &first, kids ? "\\HasChildren" :
+			    "\\HasNoChildren");
+		if (sub && ((l->sel & LO_SUBSCRIBED) ||
+		    (l->ret & LR_SUBSCRIBED)))
+			put_attr(b, &first, "\\Subscribed");
+		if (su && exists)
+			put_attr(b, &first, su);
+	}
+	buf_puts(b, ") \".\" ");
+	imap_put_string(b, e->name, strlen(e->name));
+	if (childinfo)
+		buf_puts(b, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+	buf_puts(b, "\r\n");
+	if (b->len > 65536 || ((l->ret & LR_STATUS) && exists)) {
+		session_write(s, buf_head(b), b->len);
+		buf_reset(b);
+	}
+	/* RFC 5819: the STATUS of each selectable mailbox listed */
+	if ((l->ret & LR_STATUS) && exists &&
+	    store_folder_path(s->root, e->name, dir, sizeof(dir)))
+		(void)cmd_status_put(s, e->name, dir, l->status);
+}
+
+/* list_select - "(SUBSCRIBED REMOTE RECURSIVEMATCH SPECIAL-USE)" */
+static bool
+list_select(const struct imap_arg *a, struct list_ctx *l)
+{
+	const struct imap_arg *o;
+
+	for (o = a->child; o; o = o->next) {
+		if (imap_arg_is(o, "SUBSCRIBED"))
+			l->sel |= LO_SUBSCRIBED;
+		else if (imap_arg_is(o, "RECURSIVEMATCH"))
+			l->sel |= LO_RECURSIVE;
+		else if (imap_arg_is(o, "SPECIAL-USE"))
+			l->sel |= LO_SPECIAL;
+		else if (!imap_arg_is(o, "REMOTE"))
+			return false;
+	}
+	/* RFC 5258 3.1: RECURSIVEMATCH needs another option to apply to */
+	return !(l->sel & LO_RECURSIVE) || (l->sel & ~LO_RECURSIVE) != 0;
+}
+
+/* list_return - "RETURN (SUBSCRIBED CHILDREN SPECIAL-USE STATUS (..))" */
+static bool
+list_return(const struct imap_arg *a, struct list_ctx *l)
+{
+	const struct imap_arg *o;
+
+	if (a == NULL || a->type != IMAP_ARG_LIST || a->next != NULL)
+		return false;
+	for (o = a->child; o; o = o->next) {
+		if (imap_arg_is(o, "SUBSCRIBED"))
+			l->ret |= LR_SUBSCRIBED;
+		else if (imap_arg_is(o, "CHILDREN"))
+			l->ret |= LR_CHILDREN;
+		else if (imap_arg_is(o, "SPECIAL-USE"))
+			;	/* always sent */
+		else if (imap_arg_is(o, "STATUS") &&
+		    cmd_status_items_ok(o->next)) {
+			l->ret |= LR_STATUS;
+			l->status = o = o->next;
+		} else
+			return false;
+	}
+	return true;
+}
+
+/* list_pattern - reference + pattern into the next slot */
+static bool
+list_pattern(struct list_ctx *l, const char *ref, const struct imap_arg *a)
+{
+	const char *pat = cmd_arg_str(a);
+	char *p;
+
+	if (pat == NULL || l->npat == LIST_MAX_PATS)
+		return false;
+	p = l->pat[l->npat];
+	if (!bsnprintf(p, sizeof(l->pat[0]), "%s%s", ref, pat))
+		return false;
+	/* INBOX is case-insensitive (RFC 3501 5.1) */
+	if (strncasecmp(p, "INBOX", 5) == 0)
+		memcpy(p, "INBOX", 5);
+	l->npat++;
+	return true;
+}
+
+/* list_args - [(selection)] reference pattern(s) [RETURN (...)] */
+static bool
+list_args(const struct imap_cmd *c, struct list_ctx *l, bool *empty_r)
+{
+	const struct imap_arg *a = c->args, *p;
+	const char *ref;
+
+	if (!l->lsub && a && a->type == IMAP_ARG_LIST) {
+		l->extended = true;
+		if (!list_select(a, l))
+			return false;
 		a = a->next;
 	}
-	ref = cmd_arg_str(a);
-	pat = a ? cmd_arg_str(a->next) : NULL;
-	if (ref == NULL || pat == NULL || a->next->next != NULL) {
-		session_tagged(s, "BAD %s reference pattern", c->name);
+	if ((ref = cmd_arg_str(a)) == NULL || (p = a->next) == NULL)
 		return false;
+	if (p->type == IMAP_ARG_LIST && !l->lsub) {
+		l->extended = true;
+		for (p = p->child; p; p = p->next)
+			if (!list_pattern(l, ref, p))
+				return false;
+		p = a->next;
+	} else {
+		if (!list_pattern(l, ref, p))
+			return false;
+		*empty_r = *cmd_arg_str(p) == '\0';
 	}
-	if (!bsnprintf(l->pat, sizeof(l->pat), "%s%s", ref, pat)) {
-		session_tagged(s, "BAD pattern too long");
+	if (p->next == NULL)
+		return l->npat > 0;
+	if (l->lsub || !imap_arg_is(p->next, "RETURN"))
 		return false;
-	}
-	/* INBOX is case-insensitive (RFC 3501 5.1) */
-	if (strncasecmp(l->pat, "INBOX", 5) == 0)
-		memcpy(l->pat, "INBOX", 5);
-	*pat_r = pat;
-	return true;
+	l->extended = true;
+	return list_return(p->next->next, l);
 }
 
 void
 cmd_list(struct imap_session *s, const struct imap_cmd *c, bool lsub)
 {
-	struct list_ctx l;
+	struct list_ctx *l;
 	struct buf b;
-	const char *pat;
-	size_t i, j, pl;
+	bool empty = false;
+	size_t i, j;
 
-	memset(&l, 0, sizeof(l));
-	l.lsub = lsub;
-	if (!list_args(s, c, &l, &pat))
-		return;
-	if (*pat == '\0' && !lsub) {
+	l = xcalloc(1, sizeof(*l));
+	l->lsub = lsub;
+	if (!list_args(c, l, &empty)) {
+		session_tagged(s, "BAD %s: bad arguments", c->name);
+		goto done;
+	}
+	if (empty && !lsub && l->sel == 0) {
 		session_reply(s, "* LIST (\\Noselect) \".\" \"\"");
 		session_tagged(s, "OK LIST completed");
-		return;
+		goto done;
 	}
-	if (lsub) {
-		list_add(&l, "INBOX", LK_REAL);
-		store_subscriptions(s->root, list_collect, &l);
-	} else {
-		store_list(s->root, list_collect, &l);
-		if (l.subscribed_only) {
-			store_subscriptions(s->root, subs_collect, &l);
-			qsort(l.subs, l.nsubs, sizeof(*l.subs), str_cmp);
-		}
-	}
-	pl = strlen(l.pat);
-	if (pl > 0 && l.pat[pl - 1] == '%')
-		list_parents(&l);
-	qsort(l.v, l.n, sizeof(*l.v), name_cmp);
-	/* one entry per name, the real one if any (sorted first) */
-	for (i = 0, j = 0; i < l.n; i++) {
-		if (j > 0 && strcmp(l.v[j - 1].name, l.v[i].name) == 0) {
-			free(l.v[i].name);
+	store_list(s->root, list_collect, l);
+	if (lsub || l->sel || l->ret)
+		store_subscriptions(s->root, subs_collect, l);
+	list_add(l, "INBOX", LN_EXISTS | LN_SUB);
+	list_parents(l);
+	qsort(l->v, l->n, sizeof(*l->v), name_cmp);
+	/* one entry per name, with what each occurrence said */
+	for (i = 0, j = 0; i < l->n; i++) {
+		if (j > 0 && strcmp(l->v[j - 1].name, l->v[i].name) == 0) {
+			l->v[j - 1].what |= l->v[i].what;
+			free(l->v[i].name);
 			continue;
 		}
-		l.v[j++] = l.v[i];
+		l->v[j++] = l->v[i];
 	}
-	l.n = j;
+	l->n = j;
+	list_kids(l);
 	buf_init(&b, 0);
-	for (i = 0; i < l.n; i++)
-		list_emit(s, &l, i, &b);
+	for (i = 0; i < l->n; i++)
+		list_emit(s, l, i, &b);
 	if (b.len)
 		session_write(s, buf_head(&b), b.len);
 	buf_free(&b);
-	list_free(&l);
 	session_tagged(s, "OK %s completed", c->name);
+done:
+	list_free(l);
+	free(l);
 }

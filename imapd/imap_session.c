@@ -30,6 +30,7 @@
 #include "xmem.h"
 
 #define CAPS_COMMON "IMAP4rev1 LITERAL+ IDLE UIDPLUS MOVE SPECIAL-USE ESEARCH " \
+	"LIST-EXTENDED LIST-STATUS " \
 	"NAMESPACE ENABLE ID UNSELECT CHILDREN"
 
 static void session_input(struct imap_session *s);

@@ -175,6 +175,12 @@ void	cmd_select(struct imap_session *s, const struct imap_cmd *c, bool ro);
 /* cmd_put_flag_lists - untagged FLAGS and PERMANENTFLAGS of the folder */
 void	cmd_put_flag_lists(struct imap_session *s);
 void	cmd_status(struct imap_session *s, const struct imap_cmd *c);
+/* cmd_status_items_ok - a STATUS item list we know every item of */
+bool	cmd_status_items_ok(const struct imap_arg *items);
+/* cmd_status_put - "* STATUS name (...)" of the folder at dir; false if
+ * it does not exist */
+bool	cmd_status_put(struct imap_session *s, const char *name,
+	    const char *dir, const struct imap_arg *items);
 void	cmd_mailbox(struct imap_session *s, const struct imap_cmd *c);
 void	cmd_append(struct imap_session *s, const struct imap_cmd *c);
 void	cmd_expunge(struct imap_session *s, const struct imap_cmd *c,

@@ -627,6 +627,39 @@ def test_esearch():
     r.close()
 
 
+def test_list_extended_status():
+    """LIST-EXTENDED (RFC 5258) and LIST-STATUS (RFC 5819)."""
+    r = Raw()
+    for n in ('Lx.a', 'Lx.b.c', 'Lx.d'):
+        r.cmd(f'CREATE {n}')
+    for n in ('Lx.a', 'Lx.b.c', 'Lx.d'):
+        r.cmd(f'SUBSCRIBE {n}')
+    r.cmd('DELETE Lx.d')
+    u = list_lines(r, 'LIST (SUBSCRIBED) "" Lx.*')
+    ft.check(u == ['* LIST (\\HasNoChildren \\Subscribed) "." "Lx.a"',
+                   '* LIST (\\HasNoChildren \\Subscribed) "." "Lx.b.c"',
+                   '* LIST (\\NonExistent \\Subscribed) "." "Lx.d"'],
+             'SUBSCRIBED selection, a deleted one \\NonExistent', u)
+    u = list_lines(r, 'LIST (SUBSCRIBED RECURSIVEMATCH) "" Lx.% '
+                   'RETURN (CHILDREN)')
+    ft.check('* LIST (\\HasChildren) "." "Lx.b" ("CHILDINFO" '
+             '("SUBSCRIBED"))' in u, 'RECURSIVEMATCH: CHILDINFO', u)
+    u = list_lines(r, 'LIST "" (Lx.a Lx.b) RETURN (SUBSCRIBED)')
+    ft.check(u == ['* LIST (\\HasNoChildren \\Subscribed) "." "Lx.a"',
+                   '* LIST (\\HasChildren) "." "Lx.b"'],
+             'two patterns, RETURN (SUBSCRIBED)', u)
+    deliver('one', sub='Lx.a')
+    u = list_lines(r, 'LIST "" Lx.a RETURN (STATUS (MESSAGES UNSEEN))')
+    ft.check(u == ['* LIST (\\HasNoChildren) "." "Lx.a"',
+                   '* STATUS "Lx.a" (MESSAGES 1 UNSEEN 1)'],
+             'LIST-STATUS', u)
+    for bad in ('LIST (imaptest) "" ""', 'LIST (RECURSIVEMATCH) "" *',
+                'LIST "" * RETURN (imaptest)', 'LIST "" * RETURN (STATUS (X))'):
+        _, t = r.cmd(bad)
+        ft.check(' BAD ' in t, f'{bad}: BAD', t)
+    r.close()
+
+
 if __name__ == '__main__':
     try:
         setup()
@@ -648,4 +681,5 @@ if __name__ == '__main__':
                        test_rename_into_itself,
                        test_search_header_addresses,
                        test_envelope_groups_comments, test_search_bounded,
-                       test_worker_sigterm_busy, test_esearch])
+                       test_worker_sigterm_busy, test_esearch,
+                       test_list_extended_status])
