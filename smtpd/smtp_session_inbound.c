@@ -35,10 +35,19 @@
 #include <strings.h>
 #include <time.h>
 
+#include "dkim_verify.h"
+#include "dns.h"
 #include "ev.h"
 #include "log.h"
+#include "dmarc.h"
+#include "psl.h"
+#include "spf.h"
 #include "xmem.h"
 #include "smtp_session.h"
+
+#define SIGS_MAX	20	/* [inbound] max_signatures at most */
+
+static struct psl *psl;	/* loaded before the chroot */
 
 /* results, in the Authentication-Results vocabulary (RFC 8601 2.7) */
 enum ires {
@@ -68,6 +77,7 @@ static const char *const action_name[] = {
 	"inbox", "junk", "reject", "tempfail",
 };
 
+
 struct inbound {
 	struct session	*s;
 	bool		 check;		/* port 25, not authenticated */
@@ -75,11 +85,33 @@ struct inbound {
 	bool		 filtering;
 
 	/* SPF (from MAIL FROM) */
+	struct spf_check *spfq;
 	bool		 spf_on;
 	bool		 spf_pending;
 	bool		 spf_helo;	/* the HELO identity (MAIL FROM:<>) */
 	enum ires	 spf;
 	char		 spf_domain[SMTP_DOMAIN_MAX + 1];
+
+	/* DKIM (the stream, then the keys) */
+	struct dkim_verify *dkim;	/* its key lookups go with it */
+	bool		 dkim_on;
+	bool		 dkim_pending;
+	bool		 dkim_broken;	/* out of memory: temperror */
+	char		 from_domain[SMTP_DOMAIN_MAX + 1];
+	size_t		 nfrom;		/* From fields */
+
+	/* DMARC (the record of the From domain, or of its organization) */
+	bool		 dmarc_on;
+	bool		 dmarc_pending;
+	struct dns_query *dmarc_q;
+	bool		 at_org;	/* asking (or found at) the org domain */
+	enum ires	 dmarc_rec;	/* pass: found, none, temperror, permerror */
+	struct dmarc_record rec;
+	char		 org_domain[SMTP_DOMAIN_MAX + 1];
+	enum ires	 dmarc;		/* the result */
+	const char	*policy;	/* published (p, or sp at the org), or NULL */
+	const char	*applied;	/* after pct= */
+	enum dmarc_policy req;		/* published */
 
 	/* the final dot */
 	bool		 waiting;
@@ -89,6 +121,7 @@ struct inbound {
 };
 
 static void inbound_done(struct inbound *in);
+static void maybe_done(struct inbound *in);
 
 static bool
 mx_port(const struct session *s)
@@ -110,6 +143,53 @@ inbound_get(struct session *s)
 	return in;
 }
 
+void
+smtp_inbound_init(void)
+{
+	const struct conf *c = smtpd_conf;
+	char err[512];
+
+	if (c->smtp.listen.n == 0 || !(c->inbound.spf || c->inbound.dkim ||
+	    c->inbound.dmarc))
+		return;
+	if (dns_init(c->dns.resolver_set ? &c->dns.resolver : NULL) == -1)
+		log_warnx("inbound checks: no DNS; every check will be a "
+		    "temperror (451)");
+	spf_set_receiver(c->hostname);
+	if (c->inbound.dmarc && (psl = psl_load(c->inbound.psl, err,
+	    sizeof(err))) == NULL)
+		fatalx("[inbound] psl: %s", err);
+}
+
+/* ---- SPF ------------------------------------------------------------------ */
+
+static void
+spf_cancel_query(struct inbound *in)
+{
+	spf_check_cancel(in->spfq);
+	in->spfq = NULL;
+}
+
+static void
+on_spf(void *arg, const struct spf_result *r)
+{
+	static const enum ires map[] = {
+		[SPF_NONE] = IR_NONE, [SPF_NEUTRAL] = IR_NEUTRAL,
+		[SPF_PASS] = IR_PASS, [SPF_FAIL] = IR_FAIL,
+		[SPF_SOFTFAIL] = IR_SOFTFAIL, [SPF_TEMPERROR] = IR_TEMPERROR,
+		[SPF_PERMERROR] = IR_PERMERROR,
+	};
+	struct inbound *in = arg;
+
+	in->spfq = NULL;
+	in->spf_pending = false;
+	in->spf = (size_t)r->result < sizeof(map) / sizeof(map[0]) ?
+	    map[r->result] : IR_PERMERROR;
+	in->spf_helo = r->identity == SPF_ID_HELO;
+	bstrcpy(in->spf_domain, r->domain, sizeof(in->spf_domain));
+	maybe_done(in);
+}
+
 /* session_inbound_free - the transaction is over: cancel and forget */
 void
 session_inbound_free(struct session *s)
@@ -121,6 +201,9 @@ session_inbound_free(struct session *s)
 	ev_timer_del(&in->timer);
 	if (in->filtering)
 		authres_filter_free(&in->filter);
+	spf_cancel_query(in);
+	dns_cancel(in->dmarc_q);
+	dkim_verify_free(&in->dkim);
 	free(in);
 	s->inbound = NULL;
 }
@@ -139,8 +222,10 @@ session_inbound_mail(struct session *s)
 		return;
 	in->spf_on = smtpd_conf->inbound.spf;
 	in->spf_helo = s->from.addr[0] == '\0';
-	bstrcpy(in->spf_domain, in->spf_helo ? s->helo :
-	    s->from.addr + s->from.at + 1, sizeof(in->spf_domain));
+	if (!in->spf_on)
+		return;
+	in->spf_pending = true;
+	in->spfq = spf_check_start(s->addr, s->helo, s->from.addr, on_spf, in);
 }
 
 /* ---- DATA: the stream ---------------------------------------------------- */
@@ -160,6 +245,13 @@ session_inbound_data(struct session *s)
 	authres_filter_init(&in->filter, smtpd_conf->inbound.authserv_id,
 	    filter_out, s);
 	in->filtering = true;
+	if (!in->check || !(smtpd_conf->inbound.dkim || smtpd_conf->inbound.dmarc))
+		return;
+	/* DMARC needs the From domain and the DKIM results: one parser */
+	in->dkim_on = smtpd_conf->inbound.dkim;
+	if ((in->dkim = dkim_verify_new(0, smtpd_conf->inbound.max_signatures,
+	    time(NULL))) == NULL)
+		in->dkim_broken = true;
 }
 
 /* session_inbound_feed - n more bytes of the message (LF form) */
@@ -172,18 +264,89 @@ session_inbound_feed(struct session *s, const char *p, size_t n)
 		session_data_write(s, p, n);
 		return;
 	}
+	if (in->dkim && dkim_verify_feed(in->dkim, p, n) == -1)
+		in->dkim_broken = true;
 	authres_filter_feed(&in->filter, p, n);
 }
 
 /* ---- the final dot ------------------------------------------------------ */
+
+/* ---- DMARC: the record ---------------------------------------------------- */
+
+static void dmarc_lookup(struct inbound *in, const char *domain);
+
+/* on_dmarc - the TXT records of _dmarc.DOMAIN (RFC 7489 6.6.3) */
+static void
+on_dmarc(void *arg, const struct dns_result *r)
+{
+	struct inbound *in = arg;
+	const char *txt[16], *why;
+	size_t len[16], i, n = 0, idx;
+	enum dmarc_parse k = DMARC_REC_NOT_DMARC;
+
+	in->dmarc_q = NULL;
+	if (r->status == DNS_TEMPFAIL) {
+		in->dmarc_rec = IR_TEMPERROR;
+		goto done;
+	}
+	for (i = 0; r->status == DNS_OK && i < r->nrr && n < 16; i++) {
+		txt[n] = r->rr[i].data;
+		len[n++] = r->rr[i].len;
+	}
+	if (n)
+		k = dmarc_choose(txt, len, n, &in->rec, &idx, &why);
+	if (k == DMARC_REC_OK || k == DMARC_REC_UNUSABLE) {
+		in->dmarc_rec = k == DMARC_REC_OK ? IR_PASS : IR_PERMERROR;
+		goto done;
+	}
+	in->dmarc_rec = IR_NONE;
+	if (!in->at_org && strcmp(in->org_domain, in->from_domain) != 0) {
+		in->at_org = true;
+		dmarc_lookup(in, in->org_domain);
+		return;
+	}
+done:
+	in->dmarc_pending = false;
+	maybe_done(in);
+}
+
+static void
+dmarc_lookup(struct inbound *in, const char *domain)
+{
+	char name[DNS_NAME_MAX + 8];
+
+	if (!bsnprintf(name, sizeof(name), "_dmarc.%s", domain)) {
+		in->dmarc_rec = IR_NONE;
+		in->dmarc_pending = false;
+		return;
+	}
+	in->dmarc_pending = true;
+	in->dmarc_q = dns_lookup(name, DNS_T_TXT, on_dmarc, in);
+}
+
+/* ---- the final dot -------------------------------------------------------- */
+
+/* on_dkim - every DKIM key is in (or its lookup failed) */
+static void
+on_dkim(void *arg, struct dkim_verify *v)
+{
+	struct inbound *in = arg;
+
+	(void)v;
+	in->dkim_pending = false;
+	maybe_done(in);
+}
 
 /* ar_header - our Authentication-Results header into s->prepend */
 static void
 ar_header(struct inbound *in)
 {
 	struct session *s = in->s;
+	struct authres_dkim d[32];
+	const struct dkim_vres *res;
 	struct authres ar;
 	struct buf b;
+	size_t i, n = 0;
 	char *all;
 
 	memset(&ar, 0, sizeof(ar));
@@ -192,6 +355,32 @@ ar_header(struct inbound *in)
 		ar.spf = ires_name[in->spf];
 		ar.spf_helo = in->spf_helo;
 		ar.spf_value = in->spf_helo ? s->helo : s->from.addr;
+	}
+	if (in->dkim_on) {
+		ar.dkim_checked = true;
+		if (in->dkim)
+			n = dkim_verify_results(in->dkim, &res);
+		for (i = 0; i < n && i < sizeof(d) / sizeof(d[0]); i++) {
+			d[i].result = dkim_res_name(res[i].result);
+			d[i].reason = res[i].result == DKIM_RES_PASS ?
+			    (res[i].testing ? "testing" : NULL) : res[i].reason;
+			d[i].d = res[i].domain[0] ? res[i].domain : NULL;
+			d[i].s = res[i].selector[0] ? res[i].selector : NULL;
+			d[i].a = res[i].alg[0] ? res[i].alg : NULL;
+			d[i].b = res[i].b8[0] ? res[i].b8 : NULL;
+		}
+		ar.dkim = d;
+		ar.ndkim = i;
+		if (in->dkim_broken && ar.ndkim == 0) {
+			d[0] = (struct authres_dkim){ "temperror", "out of memory",
+			    NULL, NULL, NULL, NULL };
+			ar.ndkim = 1;
+		}
+	}
+	if (in->dmarc_on && in->from_domain[0]) {
+		ar.dmarc = ires_name[in->dmarc];
+		ar.dmarc_from = in->from_domain;
+		ar.dmarc_policy = in->policy;
 	}
 	buf_init(&b, 0);
 	if (authres_format(&b, &ar) == 0) {
@@ -203,29 +392,135 @@ ar_header(struct inbound *in)
 	buf_free(&b);
 }
 
-/* decide - every answer is in (or the timeout passed): what to do */
+/* dkim_summary - for the log: the best result of the signatures */
+static const char *
+dkim_summary(const struct inbound *in)
+{
+	const struct dkim_vres *res;
+	size_t i, n;
+
+	if (!in->dkim_on)
+		return "off";
+	if (in->dkim_broken)
+		return "temperror";
+	n = in->dkim ? dkim_verify_results(in->dkim, &res) : 0;
+	for (i = 0; i < n; i++)
+		if (res[i].result == DKIM_RES_PASS)
+			return "pass";
+	return n ? dkim_res_name(res[0].result) : "none";
+}
+
+static void
+set_action(struct inbound *in, enum action a, const char *reply)
+{
+	in->action = a;
+	in->reply = reply;
+}
+
+/*
+ * evaluate - RFC 7489 3.1 and 6.6 through lib/dmarc: is an SPF or DKIM
+ * pass aligned with the From domain (*pass_r), could a temporary error of
+ * an aligned one have given a pass (*temp_r); the DMARC result and the
+ * policy to apply (pct= done, sampled by the queue id)
+ */
+static enum dmarc_policy
+evaluate(struct inbound *in, bool *pass_r, bool *temp_r)
+{
+	const struct dkim_vres *res;
+	const char *dom[SIGS_MAX];
+	struct dmarc_input di;
+	struct dmarc_result out;
+	bool temp = in->dkim_on && in->dkim_broken, found;
+	size_t i, n = 0;
+
+	found = in->dmarc_rec == IR_PASS;
+	memset(&di, 0, sizeof(di));
+	di.from_domain = in->from_domain;
+	di.spf_pass = in->spf_on && in->spf == IR_PASS;
+	di.spf_domain = in->spf_domain;
+	di.dkim_domains = dom;
+	di.sample = dmarc_sample(in->s->qid, strlen(in->s->qid));
+	if (in->dkim && in->dkim_on)	/* dkim = no: the verifier reads From */
+		n = dkim_verify_results(in->dkim, &res);
+	for (i = 0; i < n; i++) {
+		if (res[i].result == DKIM_RES_PASS && di.ndkim < SIGS_MAX)
+			dom[di.ndkim++] = res[i].domain;
+		else if (res[i].result == DKIM_RES_TEMPERROR &&
+		    dmarc_aligned(psl, res[i].domain, in->from_domain,
+		    found && in->rec.adkim_strict))
+			temp = true;
+	}
+	if (in->spf_on && in->spf == IR_TEMPERROR &&
+	    dmarc_aligned(psl, in->spf_domain, in->from_domain,
+	    found && in->rec.aspf_strict))
+		temp = true;
+	in->dmarc = IR_NONE;
+	in->policy = in->applied = NULL;
+	*pass_r = *temp_r = false;
+	if (in->from_domain[0] == '\0')
+		return DMARC_POLICY_NONE;
+	dmarc_evaluate(psl, &di, found ? &in->rec : NULL, in->at_org, &out);
+	*pass_r = out.spf_aligned || out.dkim_aligned;
+	*temp_r = temp = temp && !*pass_r;
+	if (found) {
+		in->req = out.requested;
+		in->policy = dmarc_policy_name(out.requested);
+		in->applied = dmarc_policy_name(out.policy);
+		in->dmarc = *pass_r ? IR_PASS : temp ? IR_TEMPERROR : IR_FAIL;
+	} else if (in->dmarc_rec == IR_TEMPERROR || in->dmarc_rec == IR_PERMERROR)
+		in->dmarc = in->dmarc_rec;
+	return out.policy;
+}
+
+/*
+ * decide - every answer is in (or the timeout passed): what to do.  A
+ * temporary error answers 451 only when a final answer could have
+ * changed what happens to the message.
+ */
 static void
 decide(struct inbound *in)
 {
-	in->action = ACT_INBOX;
-	in->reply = NULL;
-	if (in->spf_on && in->spf == IR_FAIL) {
-		switch (smtpd_conf->inbound.spf_fail) {
-		case CONF_SPF_FAIL_MARK:
-			break;
-		case CONF_SPF_FAIL_JUNK:
-			in->action = ACT_JUNK;
-			break;
-		case CONF_SPF_FAIL_REJECT:
-			in->action = ACT_REJECT;
-			in->reply = "550 5.7.23 SPF validation failed";
-			break;
-		}
-	}
-	if (in->spf_on && in->spf == IR_TEMPERROR) {
-		in->action = ACT_TEMPFAIL;
-		in->reply = "451 4.7.24 SPF: temporary DNS failure, try again later";
-	}
+	bool pass, temp, own;
+	enum dmarc_policy pol = evaluate(in, &pass, &temp);
+
+	set_action(in, ACT_INBOX, NULL);
+	own = in->from_domain[0] && conf_is_local_domain(smtpd_conf,
+	    in->from_domain, strlen(in->from_domain));
+	if (in->nfrom > 1)
+		set_action(in, ACT_REJECT, "550 5.7.1 Message refused: more than "
+		    "one From field");
+	else if (own && !pass && temp)
+		set_action(in, ACT_TEMPFAIL, "451 4.7.0 Temporary "
+		    "authentication failure, try again later");
+	else if (own && !pass)
+		set_action(in, ACT_REJECT, "550 5.7.1 Message refused: the From "
+		    "domain is ours and the message is not authenticated as ours");
+	else if (!smtpd_conf->inbound.dmarc || in->dmarc == IR_PASS)
+		;
+	else if (in->dmarc_rec == IR_TEMPERROR)
+		set_action(in, ACT_TEMPFAIL, "451 4.7.0 DMARC: temporary DNS "
+		    "failure, try again later");
+	else if (in->dmarc == IR_TEMPERROR && in->req != DMARC_POLICY_NONE)
+		set_action(in, ACT_TEMPFAIL, "451 4.7.0 Temporary "
+		    "authentication failure, try again later");
+	else if (in->dmarc == IR_FAIL && pol == DMARC_POLICY_REJECT)
+		set_action(in, ACT_REJECT, "550 5.7.1 Message refused by the "
+		    "DMARC policy of the From domain");
+	else if (in->dmarc == IR_FAIL && pol == DMARC_POLICY_QUARANTINE)
+		set_action(in, ACT_JUNK, NULL);
+	if (in->action != ACT_INBOX || in->dmarc_rec == IR_PASS)
+		return;
+	/* no usable DMARC record: [inbound] spf_fail */
+	if (!in->spf_on || smtpd_conf->inbound.spf_fail == CONF_SPF_FAIL_MARK)
+		return;
+	if (in->spf == IR_TEMPERROR)
+		set_action(in, ACT_TEMPFAIL, "451 4.7.24 SPF: temporary DNS "
+		    "failure, try again later");
+	else if (in->spf == IR_FAIL &&
+	    smtpd_conf->inbound.spf_fail == CONF_SPF_FAIL_JUNK)
+		set_action(in, ACT_JUNK, NULL);
+	else if (in->spf == IR_FAIL)
+		set_action(in, ACT_REJECT, "550 5.7.23 SPF validation failed");
 }
 
 static void
@@ -233,8 +528,12 @@ log_result(struct inbound *in)
 {
 	struct session *s = in->s;
 
-	log_info("session=%08x addr=%s qid=%s spf=%s action=%s", s->id,
-	    s->addr, s->qid, in->spf_on ? ires_name[in->spf] : "off",
+	log_info("session=%08x addr=%s qid=%s spf=%s dkim=%s dmarc=%s "
+	    "policy=%s from=%s action=%s", s->id, s->addr, s->qid,
+	    in->spf_on ? ires_name[in->spf] : "off", dkim_summary(in),
+	    in->dmarc_on ? ires_name[in->dmarc] : "off",
+	    in->applied ? in->applied : "-",
+	    in->from_domain[0] ? in->from_domain : "-",
 	    action_name[in->action]);
 }
 
@@ -243,15 +542,13 @@ static void
 inbound_done(struct inbound *in)
 {
 	struct session *s = in->s;
-	const char *reply;
 
 	in->waiting = false;
 	ev_timer_del(&in->timer);
 	decide(in);
 	log_result(in);
 	if (in->action == ACT_REJECT || in->action == ACT_TEMPFAIL) {
-		reply = in->reply;
-		session_reply(s, "%s", reply);
+		session_reply(s, "%s", in->reply);
 		session_reset_transaction(s);	/* frees in, drops the file */
 		session_resume(s);
 		return;
@@ -264,7 +561,7 @@ inbound_done(struct inbound *in)
 static bool
 pending(const struct inbound *in)
 {
-	return in->spf_pending;
+	return in->spf_pending || in->dkim_pending || in->dmarc_pending;
 }
 
 static void
@@ -277,9 +574,17 @@ on_timeout(struct ev_timer *t, void *arg)
 	    "%us", in->s->id, in->s->addr, in->s->qid,
 	    smtpd_conf->inbound.timeout);
 	if (in->spf_pending) {
+		spf_cancel_query(in);
 		in->spf_pending = false;
 		in->spf = IR_TEMPERROR;
 	}
+	if (in->dmarc_pending) {
+		dns_cancel(in->dmarc_q);
+		in->dmarc_q = NULL;
+		in->dmarc_pending = false;
+		in->dmarc_rec = IR_TEMPERROR;
+	}
+	in->dkim_pending = false;	/* keys not in say temperror */
 	inbound_done(in);
 }
 
@@ -289,6 +594,34 @@ maybe_done(struct inbound *in)
 {
 	if (in->waiting && !pending(in))
 		inbound_done(in);
+}
+
+/* start_dot - the header is known: DKIM keys and the DMARC record */
+static void
+start_dot(struct inbound *in)
+{
+	if (in->dkim == NULL)
+		return;
+	if (dkim_verify_end(in->dkim) == -1)
+		in->dkim_broken = true;
+	in->nfrom = dkim_verify_from_count(in->dkim);
+	if (!dkim_verify_from_domain(in->dkim, in->from_domain,
+	    sizeof(in->from_domain)))
+		in->from_domain[0] = '\0';
+	if (in->dkim_on) {
+		if (dkim_verify_start_lookups(in->dkim, on_dkim, in) == 0)
+			in->dkim_pending = true;
+		else
+			in->dkim_broken = true;
+	}
+	in->dmarc_on = smtpd_conf->inbound.dmarc;
+	if (!in->dmarc_on || in->from_domain[0] == '\0')
+		return;
+	if (psl == NULL || !psl_org_domain(psl, in->from_domain, in->org_domain,
+	    sizeof(in->org_domain)))
+		bstrcpy(in->org_domain, in->from_domain, sizeof(in->org_domain));
+	in->at_org = false;
+	dmarc_lookup(in, in->from_domain);
 }
 
 /*
@@ -313,6 +646,7 @@ session_inbound_end(struct session *s)
 		session_dkim_sign(s);
 		return;
 	}
+	start_dot(in);
 	in->waiting = true;
 	if (!pending(in)) {
 		inbound_done(in);
@@ -320,5 +654,4 @@ session_inbound_end(struct session *s)
 	}
 	ev_timer_init(&in->timer, on_timeout, in);
 	ev_timer_add(&in->timer, (uint64_t)smtpd_conf->inbound.timeout * 1000);
-	(void)maybe_done;
 }

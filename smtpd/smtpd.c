@@ -279,6 +279,8 @@ role_enter(enum role r, const char *chroot_name)
 	forget_secrets(r);
 	if (r == ROLE_RELAY)
 		relay_prepare(relay_password != NULL);	/* needs /etc */
+	if (r == ROLE_SMTP)
+		smtp_inbound_init();	/* resolv.conf, the PSL: before the chroot */
 	if (!smtpd_privileged)
 		return;
 	if (chroot_name != NULL)
@@ -510,6 +512,10 @@ main(int argc, char **argv)
 		usage();
 	smtpd_conf = conf_load_or_die(path);
 	log_init("smtpd", debug || smtpd_conf->log_stderr, false);
+	if (smtpd_conf->inbound.dmarc && access(smtpd_conf->inbound.psl, R_OK) == -1)
+		fatalx("%s: [inbound] psl %s: %s (install Debian's publicsuffix "
+		    "package, set psl, or set dmarc = no)", path,
+		    smtpd_conf->inbound.psl, strerror(errno));
 
 	smtpd_privileged = geteuid() == 0;
 	priv_accounts(smtpd_conf, acc);

@@ -7,7 +7,8 @@
  *   role     user        chroot         may open                 talks to
  *   -------  ----------  -------------  -----------------------  --------------
  *   parent   root        -              config, cert/key, binds  children
- *   smtp     user-smtp   run_dir/authd  nothing (fds from queue) queue, authd
+ *   smtp     user-smtp   run_dir/authd  nothing (fds from queue) queue, authd,
+ *                                                                DNS (inbound checks)
  *   queue    user-queue  -              state_dir/queue          smtp, deliver
  *   deliver  user        -              Maildirs under mail_dir  queue
  *   relay    user-relay  run_dir/empty  network (outbound), DNS  queue
@@ -190,6 +191,10 @@ void	smtp_server_run(struct listener *l, size_t nl, int queue_fd,
 int	smtp_server_queue_send(struct session *s, uint32_t type,
 	    const struct ipc_out *o);
 void	smtp_server_session_done(struct session *s);
+
+/* smtp_session_inbound.c: SPF, DKIM, DMARC of port 25 mail */
+/* smtp_inbound_init - in the smtp role, before the chroot: DNS, the PSL */
+void	smtp_inbound_init(void);
 
 /* smtp_session.c: one SMTP server session */
 struct session	*smtp_session_new(int fd, const struct listener *l,

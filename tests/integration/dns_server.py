@@ -7,8 +7,9 @@ and TCP, serving records from a Python table.
     dns.add('example.com', 'TXT', 'v=spf1 ip4:127.0.0.1 -all')
     dns.add('example.com', 'A', '127.0.0.1')
     dns.add('mx.example.com', 'MX', '10 mail.example.com')
-    dns.servfail.add('broken.example')   # answers SERVFAIL for that name
-    dns.drop.add('slow.example')         # never answers (a timeout)
+    dns.servfail.add('broken.example')   # SERVFAIL for it and names under it
+    dns.drop.add('slow.example')         # never answers them (a timeout)
+    dns.delay['late.example'] = 1.0      # answers them after a second
     dns.start()                          # serves from two daemon threads
     ... facteur with [dns] resolver = 127.0.0.1:port ...
     dns.queries                          # list of (name, type) asked
@@ -25,6 +26,7 @@ split into several strings, as a zone file would.
 import socket
 import socketserver
 import threading
+import time
 
 import dns.flags
 import dns.message
@@ -47,6 +49,7 @@ class DNSServer:
         self.records = {}          # name -> list of (type, text, ttl)
         self.servfail = set()
         self.drop = set()
+        self.delay = {}            # name -> seconds before the answer
         self.queries = []
         self.lock = threading.Lock()
         self._servers = []
@@ -77,6 +80,10 @@ class DNSServer:
     # -- answering ----------------------------------------------------
 
     @staticmethod
+    def _under(name, names):
+        return any(name == n or name.endswith('.' + n) for n in names)
+
+    @staticmethod
     def _rdata(rtype, value):
         if rtype == 'TXT':
             raw = value.encode() if isinstance(value, str) else value
@@ -101,14 +108,19 @@ class DNSServer:
         qtype = dns.rdatatype.to_text(question.rdtype)
         with self.lock:
             self.queries.append((qname, qtype))
-            if qname in self.drop:
+            if self._under(qname, self.drop):
                 return None
+            wait = max([t for n, t in self.delay.items()
+                        if self._under(qname, {n})] or [0])
+            servfail = self._under(qname, self.servfail)
             recs = list(self.records.get(qname, []))
             exists = qname in self.records or any(
                 n.endswith('.' + qname) for n in self.records)
+        if wait:
+            time.sleep(wait)
         r = dns.message.make_response(q)
         r.flags |= dns.flags.AA | dns.flags.RA
-        if qname in self.servfail:
+        if servfail:
             r.set_rcode(dns.rcode.SERVFAIL)
             return r.to_wire()
         matching = [x for x in recs if x[0] == qtype]

@@ -23,7 +23,8 @@ and a quoted '@', big bodies; through facteur-sendmail LF, CRLF, mixed
 line ends, no final line end, lone dots with -i, and the From it adds.
 One changed body byte (and a changed Subject) make verification fail.
 
-Also: mail received on port 25 is never signed; an authenticated user's
+Also: mail received on port 25 is never signed (and refused with our own
+From: issue 10); an authenticated user's
 mail delivered locally carries the signatures and verifies; a From domain
 without a sign line goes out unsigned; `From: alice@example.org
 <bob@example.org>` or a second From field is not alice's From (553 /
@@ -558,7 +559,8 @@ def test_local_delivery():
 
 
 def test_port25_never_signed():
-    """Mail from outside is delivered as it came, even with our From."""
+    """Mail from outside is delivered as it came; with our own From it is
+    refused (issue 10: only our users' submissions may use our domains)."""
     for frm, extra in ((ALICE, ''), ('stranger@remote.test',
                                      'DKIM-Signature: v=1; a=rsa-sha256; '
                                      'd=remote.test; s=x; h=from; bh=AA==; b=AA==\n')):
@@ -568,13 +570,19 @@ def test_port25_never_signed():
             c.ehlo('outside.test')
             c.starttls()
             c.ehlo('outside.test')
-            c.sendmail('someone@remote.test', [BOB], msg)
+            try:
+                c.sendmail('someone@remote.test', [BOB], msg)
+                code = 250
+            except smtplib.SMTPDataError as e:
+                code = e.smtp_code
+        if frm == ALICE:
+            check(code == 550, 'port 25, our own From from outside: 550', code)
+            continue
         found = env.wait_message(BOB, marker)
         if check(len(found) == 1, f'port 25, From {frm}: delivered', len(found)):
             n = found[0].count(b'DKIM-Signature:')
-            check(n == (1 if extra else 0), f'port 25, From {frm}: not signed '
-                  f'({"their signature kept" if extra else "no DKIM-Signature"})',
-                  found[0][:600])
+            check(n == 1, f'port 25, From {frm}: not signed (their signature '
+                  'kept)', found[0][:600])
 
 
 NOKEY_LOG = 'authd has no key for example.org selector rsa2026'
