@@ -2,7 +2,9 @@
 # init/package.mk - packages of the static multi-call build (README
 # "Installing on a box"), included by init/module.mk.
 #
-#   make ipk [CROSS=...] [IPK_ARCH=...]   build-pkg/facteur_VERSION_ARCH.ipk (OpenWrt)
+#   make ipk [CROSS=...] [IPK_ARCH=...] [IPK_OUTER=ar]
+#                                 build-pkg/facteur_VERSION_ARCH.ipk (OpenWrt;
+#                                 IPK_OUTER=ar: an ar archive, for Yocto's opkg)
 #   make spk [CROSS=...] [SPK_ARCH=...]   build-pkg/facteur-VERSION-ARCH.spk (Synology DSM 7)
 #   PKG_VERSION (default 0.1-1), PKG_OUT (default build-pkg),
 #   PKG_PROFILE (default tiny; empty: the default profile, e.g. the
@@ -32,7 +34,7 @@ pkg-static:
 	@$(MAKE) --no-print-directory STATIC=1 PROFILE=$(or $(PKG_PROFILE),default) B=$(PKG_B) all
 
 ipk: pkg-static
-	@sh init/openwrt/ipk.sh $(PKG_B)/bin $(PKG_OUT) $(IPK_ARCH) $(PKG_VERSION)
+	@IPK_OUTER=$(IPK_OUTER) sh init/openwrt/ipk.sh $(PKG_B)/bin $(PKG_OUT) $(IPK_ARCH) $(PKG_VERSION)
 
 spk: pkg-static
 	@sh init/synology/spk.sh $(PKG_B)/bin $(PKG_OUT) $(SPK_NAME) "$(SPK_ARCH)" $(PKG_VERSION)

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: ISC
 # tests/run_tests.sh - the driver behind `make check` (see tests/README.md).
 #
-# Builds build/ (gcc), build-san/ (gcc, ASan+UBSan) and build-fuzz/ (clang,
-# libFuzzer), then runs the suites in order, continuing after failures:
+# Builds build/ (gcc), build-san/ (gcc, ASan+UBSan), build-fuzz/ (clang,
+# libFuzzer) and build-tiny-static/ (what the ipk and spk packages carry),
+# then runs the suites in order, continuing after failures:
 #
 #   build        each of the three builds is one check
 #   unit         build-san/test/NAME for NAME in $UNIT_TESTS
@@ -197,6 +198,10 @@ run_build() {
 	fi
 	build "$B_NORMAL" B="$B_NORMAL" all units
 	build "$B_SAN" B="$B_SAN" SAN=1 all units fuzzers
+	# what the packages carry (integration/test_packages.py packs it)
+	if selected integration/test_packages.py; then
+		build build-tiny-static B=build-tiny-static STATIC=1 PROFILE=tiny all
+	fi
 	if [ -n "$FUZZ_TARGETS" ]; then
 		if command -v clang >/dev/null 2>&1; then
 			build "$B_FUZZ" B="$B_FUZZ" FUZZ=1 fuzzers

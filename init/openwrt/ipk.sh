@@ -6,10 +6,12 @@
 #   sh init/openwrt/ipk.sh BINDIR OUTDIR ARCH VERSION
 #
 # BINDIR is a static multi-call build's bin/ (facteur and its facteur-*
-# links).  Writes OUTDIR/facteur_VERSION_ARCH.ipk: an ar archive of
-# debian-binary, control.tar.gz and data.tar.gz, in that order, with
-# dpkg-style member names (opkg also reads the gzipped tar that
-# OpenWrt's own ipkg-build makes; ar is what dpkg-deb and opkg both read).
+# links).  Writes OUTDIR/facteur_VERSION_ARCH.ipk holding debian-binary,
+# control.tar.gz and data.tar.gz: by default in a gzipped tar, as
+# OpenWrt's ipkg-build makes it and the only form OpenWrt's opkg (opkg-lede,
+# libbb/unarchive.c deb_extract) reads; with IPK_OUTER=ar in an ar archive
+# (dpkg-style member names), the form of Debian packages, which Yocto's
+# opkg and dpkg-deb read.
 #
 #   data:    /usr/sbin/facteur, facteur-* links
 #            /etc/init.d/facteur              procd script (facteur.init here)
@@ -82,11 +84,17 @@ ar_member() {
 	[ $((n % 2)) -eq 0 ] || printf '\n'
 }
 PKG=$OUT/facteur_${VERSION}_$ARCH.ipk
-{
-	printf '!<arch>\n'
-	ar_member debian-binary
-	ar_member control.tar.gz
-	ar_member data.tar.gz
-} >"$PKG.tmp"
+if [ "${IPK_OUTER:-tgz}" = ar ]; then
+	{
+		printf '!<arch>\n'
+		ar_member debian-binary
+		ar_member control.tar.gz
+		ar_member data.tar.gz
+	} >"$PKG.tmp"
+else
+	(cd "$W" && tar --format=gnu --owner=0 --group=0 --numeric-owner \
+	    --mtime="@$MTIME" -cf - ./debian-binary ./data.tar.gz \
+	    ./control.tar.gz) | gzip -9n >"$PKG.tmp"
+fi
 mv "$PKG.tmp" "$PKG"
 echo "$PKG $(wc -c <"$PKG") bytes"

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: ISC
 """test_packages - the OpenWrt package as opkg installs it (issue 15).
 
-`make ipk` (the static multi-call build, x86_64) is installed into a
+`make ipk` (the static multi-call build, x86_64; a gzipped tar as
+OpenWrt's opkg reads it, and the IPK_OUTER=ar form) is installed into a
 busybox root (Debian's busybox-static; chroot, so root only) the way opkg
 does it: control files to /usr/lib/opkg/info/, data unpacked, the file
 list and the conffiles' checksums recorded, then `postinst configure`
@@ -77,6 +78,19 @@ def ar_members(path):
     return out
 
 
+def ipk_members(path):
+    """[(name, bytes)] of an ipk: OpenWrt's gzipped tar (names without
+    './', which opkg-lede strips too) or an ar archive"""
+    if open(path, 'rb').read(2) != b'\x1f\x8b':
+        return ar_members(path)
+    out = []
+    with tarfile.open(path, 'r:gz') as t:
+        for m in t.getmembers():
+            name = m.name[2:] if m.name.startswith('./') else m.name
+            out.append((name, t.extractfile(m).read()))
+    return out
+
+
 def tar_of(blob):
     return tarfile.open(fileobj=io.BytesIO(gzip.decompress(blob)))
 
@@ -128,7 +142,7 @@ def md5(path):
 def opkg_install(ipk, upgrade=False):
     """What opkg install/upgrade does, in its order; returns postinst's
     CompletedProcess."""
-    members = dict(ar_members(ipk))
+    members = dict(ipk_members(ipk))
     control = tar_of(members['control.tar.gz'])
     names = {}
     for m in control.getmembers():
@@ -246,16 +260,25 @@ def test_build_ipk():
     ipk = os.path.join(PKG, 'facteur_0.1-1_x86_64.ipk')
     STATE['ipk'] = ipk
     STATE['ipk2'] = os.path.join(PKG, 'facteur_0.1-2_x86_64.ipk')
-    members = ar_members(ipk)
-    check([n for n, _ in members] == ['debian-binary', 'control.tar.gz',
-                                      'data.tar.gz'],
-          'ar members in opkg\'s order', [n for n, _ in members])
-    check(members[0][1] == b'2.0\n', 'debian-binary is 2.0')
-    r = subprocess.run(['dpkg-deb', '-f', ipk, 'Package', 'Architecture',
+    members = ipk_members(ipk)
+    check(open(ipk, 'rb').read(2) == b'\x1f\x8b' and
+          sorted(n for n, _ in members) == ['control.tar.gz', 'data.tar.gz',
+                                           'debian-binary'],
+          'the ipk is a gzipped tar of the three members (ipkg-build\'s form)',
+          [n for n, _ in members])
+    members = dict(members)
+    check(members['debian-binary'] == b'2.0\n', 'debian-binary is 2.0')
+    # IPK_OUTER=ar: Debian's form, for Yocto's opkg
+    r = make('ipk', f'PKG_OUT={PKG}/ar', 'IPK_OUTER=ar')
+    ar_ipk = os.path.join(PKG, 'ar', 'facteur_0.1-1_x86_64.ipk')
+    check(r.returncode == 0 and [n for n, _ in ar_members(ar_ipk)] ==
+          ['debian-binary', 'control.tar.gz', 'data.tar.gz'],
+          'IPK_OUTER=ar: ar members in dpkg\'s order', r.stderr[-2000:])
+    r = subprocess.run(['dpkg-deb', '-f', ar_ipk, 'Package', 'Architecture',
                         'Version'], capture_output=True, text=True)
     check(r.returncode == 0 and 'Architecture: x86_64' in r.stdout,
-          'dpkg-deb reads the control fields', r.stdout + r.stderr)
-    data = tar_of(members[2][1]).getnames()
+          'dpkg-deb reads the ar form', r.stdout + r.stderr)
+    data = tar_of(members['data.tar.gz']).getnames()
     for want in ('./usr/sbin/facteur', './usr/sbin/facteur-smtpd',
                  './etc/init.d/facteur', './etc/facteur/facteur.conf',
                  './lib/upgrade/keep.d/facteur'):
@@ -584,7 +607,7 @@ def test_cross_packages():
         return
     ipk = os.path.join(PKG, 'facteur_0.1-1_arm_cortex-a7_neon-vfpv4.ipk')
     spk = os.path.join(PKG, 'facteur-0.1-1-armv7.spk')
-    members = dict(ar_members(ipk))
+    members = dict(ipk_members(ipk))
     data = tar_of(members['data.tar.gz'])
     binary = data.extractfile('./usr/sbin/facteur').read()
     check(elf_static_arm(binary), 'the ipk carries a static ARM executable')
