@@ -72,6 +72,7 @@ struct setup {
 	const char	*relay_user;
 	char		 year[16];
 	bool		 force;
+	bool		 single;	/* single_account = yes */
 };
 
 void
@@ -81,7 +82,8 @@ keytool_setup_usage(void)
 	    "[--user ADDRESS] [--dir DIR] [--hostname NAME]\n"
 	    "           [--relay HOST:PORT [--relay-user USER]] "
 	    "[--account NAME] [--listen ADDR]\n"
-	    "           [--ports SMTP,SUBMISSION,SUBMISSIONS,IMAPS] [--force]\n");
+	    "           [--ports SMTP,SUBMISSION,SUBMISSIONS,IMAPS] "
+	    "[--single-account] [--force]\n");
 }
 
 /* absolute - path made absolute against the working directory */
@@ -193,6 +195,10 @@ parse_args(struct setup *s, const char *conf, bool conf_given, int argc,
 
 		if (strcmp(a, "--force") == 0) {
 			s->force = true;
+			continue;
+		}
+		if (strcmp(a, "--single-account") == 0) {
+			s->single = true;
 			continue;
 		}
 		if (a[0] != '-') {
@@ -376,6 +382,9 @@ config_text(const struct setup *s)
 	    "mail_dir  = %s/%%d/%%u\nrun_dir   = %s\nuser      = %s\n"
 	    "log       = syslog\n", s->hostname, s->domain, s->state, s->mail,
 	    s->run, s->account);
+	if (s->single)
+		fprintf(f, "single_account = yes      # every role as `user`: "
+		    "a platform with one account\n");
 	fprintf(f, "\n# self-signed: replace by a CA's certificate (e.g. Let's "
 	    "Encrypt) when you can\n[tls]\ncert = %s/tls/fullchain.pem\n"
 	    "key  = %s/tls/privkey.pem\n", s->confdir, s->confdir);
@@ -487,6 +496,10 @@ print_clients(const struct setup *s, const char *pw, bool made)
 		    "forward 25, 587, 465\n; and 993 to %u, %u, %u and %u of "
 		    "this machine.\n", s->port[P_SMTP], s->port[P_SUBMISSION],
 		    s->port[P_SUBMISSIONS], s->port[P_IMAPS]);
+	if (geteuid() == 0 && !s->single)
+		printf("; Each role runs as its own account: `facteur-keytool -c "
+		    "%s accounts | sh`\n; creates those missing (the init "
+		    "files do it too).\n", s->conf);
 	printf("; Start the daemons (systemctl enable --now facteur-authd "
 	    "facteur-smtpd facteur-imapd,\n; or /etc/init.d/facteur start), "
 	    "publish the records above, then run\n; facteur-keytool -c %s "

@@ -513,6 +513,7 @@ def test_spk_install_start_stop():
     check(f'state_dir = {VAR}/state' in conf and
           f'mail_dir  = {VAR}/mail/%d/%u' in conf, 'data under the package\'s '
           'var directory', conf)
+    check('single_account = yes' in conf, 'single-account mode', conf)
     check(os.path.exists(os.path.join(VAR, 'dns-records.txt')),
           'dns-records.txt kept for the user')
     r = dsm_run('start-stop-status', 'INSTALL', '0.1-1', args=['status'])

@@ -234,7 +234,7 @@ def test_round_trip():
 
 def test_generated_password():
     root = env.path('box2')
-    r = setup('--user', 'bob', root=root, stdin='')
+    r = setup('--user', 'bob', '--single-account', root=root, stdin='')
     check(r.returncode == 0, 'setup with nothing on stdin exits 0', r.stderr)
     m = re.search(r'password    (\S+)   \(shown only this once', r.stdout)
     check(m is not None and len(m.group(1)) == 16,
@@ -243,6 +243,10 @@ def test_generated_password():
           'the password is printed once')
     check('user name   bob@example.org' in r.stdout,
           '--user without a domain gets the setup domain')
+    text = open(os.path.join(root, 'facteur.conf'), encoding='utf-8').read()
+    check('single_account = yes' in text and
+          'single_account' not in open(CONF, encoding='utf-8').read(),
+          '--single-account, and only it, writes single_account = yes')
 
 
 def test_placeholder_and_relay():
