@@ -196,6 +196,7 @@ main(int argc, char **argv)
 	/* (1) configuration, log, accounts, keys, socket */
 	log_init("authd", true, false);
 	c = conf_load_or_die(file);
+	daemon_raise_nofile();
 	log_init("authd", foreground || c->log_stderr, false);
 	authd.conf = c;
 	if (authd_throttle_conf_env(&authd.tc) == -1)

@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "authd.h"
+#include "climit.h"
 #include "strnum.h"
 #include "xmem.h"
 
@@ -216,22 +217,5 @@ authd_throttle_conf_env(struct authd_throttle_conf *tc)
 void
 authd_throttle_addr_key(const char *ip, char *key, size_t keysz)
 {
-	struct in6_addr a;
-
-	/* one attacker holds a whole IPv6 /64: count it as one address */
-	if (inet_pton(AF_INET6, ip, &a) == 1) {
-		if (IN6_IS_ADDR_V4MAPPED(&a)) {
-			if (inet_ntop(AF_INET, a.s6_addr + 12, key,
-			    (socklen_t)keysz) != NULL)
-				return;
-		} else {
-			memset(a.s6_addr + 8, 0, 8);
-			if (inet_ntop(AF_INET6, &a, key, (socklen_t)keysz) != NULL &&
-			    strlen(key) + 3 < keysz) {
-				strncat(key, "/64", keysz - strlen(key) - 1);
-				return;
-			}
-		}
-	}
-	(void)bstrcpy(key, ip, keysz);
+	climit_addr_key(ip, key, keysz);
 }

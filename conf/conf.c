@@ -165,7 +165,7 @@ static const struct conf_key conf_keys[] = {
 	    1 * KiB, 2 * GiB },
 	{ SEC_IMAP, "timeout", T_DURATION, false, "30m", OFF(imap.timeout),
 	    1, DAY },
-	{ SEC_IMAP, "max_per_addr", T_UINT, false, "20",
+	{ SEC_IMAP, "max_per_addr", T_UINT, false, "50",
 	    OFF(imap.max_per_addr), 1, 100000 },
 	{ SEC_IMAP, "tls_timeout", T_DURATION, false, "10s",
 	    OFF(imap.tls_timeout), 1, 3600 },

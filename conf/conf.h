@@ -118,7 +118,7 @@ struct conf {
 		struct conf_addrs listen_starttls;
 		uint64_t	 max_literal;	/* bytes, default = smtp.max_size */
 		unsigned	 timeout;	/* seconds, default 1800 (RFC 3501 5.4) */
-		unsigned	 max_per_addr;	/* connections per client address, 20 */
+		unsigned	 max_per_addr;	/* connections per client address, 50 */
 		unsigned	 tls_timeout;	/* TLS handshake, 10 s */
 		unsigned	 login_timeout;	/* until LOGIN/AUTHENTICATE, 60 s */
 	} imap;

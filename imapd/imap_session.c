@@ -463,9 +463,32 @@ session_handoff(struct imap_session *s, const char *user)
 	s->proxy = xcalloc(1, sizeof(*s->proxy));
 	conn_init(s->proxy, sv[0], IMAP_IN_MAX, PROXY_HIGH * 4, proxy_conn_cb, s);
 	s->wait = SW_PROXY;
+	ev_timer_del(&s->login_timer);
 	conn_set_timeout(&s->conn, 0);	/* the worker times the session out */
 	log_info("session=%08x login user=%s addr=%s result=ok", s->id, user,
 	    s->addr);
+}
+
+/*
+ * session_login_expired - the TLS handshake ([imap] tls_timeout) or the
+ * login ([imap] login_timeout) took too long: bytes received do not extend
+ * either, so idle or trickling connections cannot hold slots for
+ * [imap] timeout (issue 16 item 4).
+ */
+static void
+session_login_expired(struct ev_timer *t, void *arg)
+{
+	struct imap_session *s = arg;
+
+	(void)t;
+	log_info("session=%08x addr=%s timeout=%s, closing", s->id, s->addr,
+	    s->wait == SW_HANDSHAKE ? "TLS handshake" : "no login");
+	if (s->wait == SW_HANDSHAKE) {
+		session_free(s);	/* nothing can be said in clear now */
+		return;
+	}
+	session_reply(s, "* BYE login took too long");
+	session_close(s);
 }
 
 static void
@@ -685,6 +708,9 @@ session_starttls_go(struct imap_session *s)
 		session_close(s);
 		return;
 	}
+	if (ev_timer_pending(&s->login_timer))
+		ev_timer_add(&s->login_timer,
+		    1000ULL * imapd.conf->imap.tls_timeout);
 	/* idle sessions keep no TLS record buffers (memory per session) */
 	SSL_set_mode(s->conn.ssl, SSL_MODE_RELEASE_BUFFERS);
 	conn_pause(&s->conn, false);
@@ -1026,6 +1052,9 @@ session_conn_cb(struct conn *c, enum conn_event ev, void *arg)
 	switch (ev) {
 	case CONN_EV_TLS:
 		s->tls = true;
+		if (ev_timer_pending(&s->login_timer))
+			ev_timer_add(&s->login_timer,
+			    1000ULL * imapd.conf->imap.login_timeout);
 		if (s->wait == SW_HANDSHAKE) {
 			s->wait = SW_NONE;
 			if (!s->starttls_port)
@@ -1069,6 +1098,7 @@ session_free(struct imap_session *s)
 	if (s->authreq)
 		authc_cancel(s->authreq);
 	ev_timer_del(&s->timer);
+	ev_timer_del(&s->login_timer);
 	cmd_fetch_free(s);
 	session_unselect(s);
 	session_spool_end(s);
@@ -1082,8 +1112,8 @@ session_free(struct imap_session *s)
 	buf_free(&s->resp);
 	free(s->user);
 	free(s->root);
+	imapd_session_gone(s->addr);
 	free(s);
-	imapd_session_gone();
 }
 
 /* big literals (APPEND) go to a file in the Maildir's tmp/, not memory */
@@ -1167,6 +1197,9 @@ session_start(int fd, const char *addr, bool implicit_tls)
 	ev_timer_init(&s->timer, session_timer_cb, s);
 	conn_init(&s->conn, fd, IMAP_IN_MAX, (size_t)out_max, session_conn_cb, s);
 	conn_set_timeout(&s->conn, imapd.conf->imap.timeout * 1000);
+	ev_timer_init(&s->login_timer, session_login_expired, s);
+	ev_timer_add(&s->login_timer, 1000ULL * (implicit_tls ?
+	    imapd.conf->imap.tls_timeout : imapd.conf->imap.login_timeout));
 	log_info("session=%08x addr=%s connect%s", s->id, addr,
 	    implicit_tls ? " tls=implicit" : "");
 	if (implicit_tls) {

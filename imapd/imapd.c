@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "authc.h"
+#include "climit.h"
 #include "daemon.h"
 #include "ipc.h"
 #include "imapd.h"
@@ -62,6 +63,45 @@ struct listener {
 static struct listener *listeners;
 static size_t nlisteners;
 static bool login_draining;	/* login process replaced by a reload */
+static struct climit *per_addr;		/* login: connections per client address */
+static struct climit_pause accept_pause;
+
+static void
+listeners_want(unsigned ev)
+{
+	size_t i;
+
+	for (i = 0; i < nlisteners; i++)
+		ev_io_want(&listeners[i].io, ev);
+}
+
+static void
+listeners_stop(void *arg)
+{
+	(void)arg;
+	listeners_want(0);
+}
+
+static void
+listeners_resume(void *arg)
+{
+	(void)arg;
+	if (!login_draining && imapd.nsessions < IMAPD_MAX_SESSIONS)
+		listeners_want(EV_READ);
+}
+
+/* refuse - over [imap] max_per_addr: one untagged BYE in clear, and close */
+static void
+refuse(int fd, const char *host)
+{
+	static const char bye[] = "* BYE Too many connections from your "
+	    "address, try again later\r\n";
+
+	log_info("addr=%s refused: max_per_addr %u reached", host,
+	    imapd.conf->imap.max_per_addr);
+	(void)send(fd, bye, sizeof(bye) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(fd);
+}
 
 static void
 usage(void)
@@ -78,21 +118,21 @@ listener_cb(struct ev_io *io, unsigned events, void *arg)
 	socklen_t sl;
 	char host[NI_MAXHOST];
 	int fd, one = 1;
-	size_t i;
 
 	for (;;) {
 		if (imapd.nsessions >= IMAPD_MAX_SESSIONS) {
 			log_warnx("too many sessions, not accepting");
-			for (i = 0; i < nlisteners; i++)
-				ev_io_want(&listeners[i].io, 0);
+			listeners_want(0);
 			return;
 		}
 		sl = sizeof(ss);
 		fd = accept4(io->fd, (struct sockaddr *)&ss, &sl,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno != EAGAIN && errno != EINTR &&
-			    errno != ECONNABORTED)
+			/* EMFILE: pause, not a busy loop (issue 16 item 5) */
+			if (!climit_accept_failed(&accept_pause, errno,
+			    "the IMAP/POP3 listeners") && errno != EAGAIN &&
+			    errno != EINTR && errno != ECONNABORTED)
 				log_warn("accept");
 			return;
 		}
@@ -103,6 +143,10 @@ listener_cb(struct ev_io *io, unsigned events, void *arg)
 		if (getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host),
 		    NULL, 0, NI_NUMERICHOST) != 0)
 			memcpy(host, "unknown", 8);
+		if (!climit_take(per_addr, host, imapd.conf->imap.max_per_addr)) {
+			refuse(fd, host);
+			continue;
+		}
 		imapd.nsessions++;
 		if (l->pop3)
 			pop3_start(fd, host, l->implicit_tls);
@@ -236,6 +280,8 @@ login_main(int fd)
 	ev_signal(SIGTERM, on_signal, NULL);
 	ev_signal(SIGINT, on_signal, NULL);
 	ev_signal(SIGHUP, login_drain, NULL);
+	per_addr = climit_new();
+	climit_pause_init(&accept_pause, listeners_stop, listeners_resume, NULL);
 	for (i = 0; i < nlisteners; i++) {
 		ev_io_init(&listeners[i].io, listeners[i].io.fd, listener_cb,
 		    &listeners[i]);
@@ -400,14 +446,13 @@ worker_main(int fd, const char *user, const char *root)
 }
 
 void
-imapd_session_gone(void)
+imapd_session_gone(const char *addr)
 {
-	size_t i;
-
+	if (imapd.role == IMAPD_ROLE_LOGIN && per_addr != NULL)
+		climit_release(per_addr, addr);
 	if (imapd.nsessions-- == IMAPD_MAX_SESSIONS &&
 	    imapd.role == IMAPD_ROLE_LOGIN && !login_draining)
-		for (i = 0; i < nlisteners; i++)
-			ev_io_want(&listeners[i].io, EV_READ);
+		listeners_want(EV_READ);
 	if (imapd.role == IMAPD_ROLE_LOGIN && login_draining &&
 	    imapd.nsessions == 0)
 		ev_break();
@@ -776,6 +821,7 @@ main(int argc, char *argv[])
 	if (file == NULL || optind != argc)
 		usage();
 	imapd.conf = conf_load_or_die(file);
+	daemon_raise_nofile();
 	store_junk_folder(imapd.conf->inbound.junk_folder);
 	log_init("imapd", debug || imapd.conf->log_stderr, debug);
 	if (imapd.conf->imap.listen.n + imapd.conf->imap.listen_starttls.n +

@@ -105,6 +105,7 @@ struct imap_session {
 	uint32_t	 id;
 	struct conn	 conn;
 	struct ev_timer	 timer;		/* delays, job kicks, IDLE polling */
+	struct ev_timer	 login_timer;	/* TLS handshake, then login deadline */
 	char		 addr[64];
 	bool		 tls;
 	bool		 starttls_port;
@@ -136,7 +137,7 @@ struct imap_session {
 };
 
 /* imapd.c */
-void	imapd_session_gone(void);
+void	imapd_session_gone(const char *addr);
 
 /* imap_session.c */
 void	session_start(int fd, const char *addr, bool implicit_tls);

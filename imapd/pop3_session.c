@@ -251,8 +251,8 @@ pop3_free(struct pop3_session *s)
 	pop3_maildrop_close(s);
 	conn_close(&s->conn);
 	free(s->user);
+	imapd_session_gone(s->addr);
 	free(s);
-	imapd_session_gone();
 }
 
 static struct pop3_session *

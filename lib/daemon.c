@@ -10,6 +10,8 @@
  */
 #include <sys/stat.h>
 
+#include <sys/resource.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -181,6 +183,18 @@ daemon_detach(void)
 	(void)dup2(fd, STDERR_FILENO);
 	if (fd > STDERR_FILENO)
 		close(fd);
+}
+
+void
+daemon_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("setrlimit RLIMIT_NOFILE");
 }
 
 void

@@ -40,6 +40,13 @@ int	daemon_setup_dirs(const struct conf *c, const struct passwd *pw);
  */
 void	daemon_detach(void);
 
+/*
+ * daemon_raise_nofile - raise the soft descriptor limit to the hard one
+ * (issue 16 item 5: 1024 is few for a mail server; init/systemd units set
+ * LimitNOFILE for the hard one).  Logs when it cannot; never fails.
+ */
+void	daemon_raise_nofile(void);
+
 /* daemon_ready - release the parent of daemon_detach(); no-op without it */
 void	daemon_ready(void);
 

@@ -1,8 +1,16 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * smtp_server.c - the smtp role: accepts on every listener, keeps the table
- * of sessions (at most [smtp] max_clients, the next one gets 421), and owns
- * the channel to the queue role, routing its answers to sessions by id.
+ * of sessions, and owns the channel to the queue role, routing its answers
+ * to sessions by id.
+ *
+ * Connection slots (issue 16 item 4): three pools, so that a crowd on one
+ * port cannot shut out the others: port 25 ([smtp] max_clients), the
+ * submission ports 587 and 465 together (max_submission) and
+ * facteur-sendmail (max_local); and at most [smtp] max_per_addr sessions
+ * per client address (IPv6 per /64) on the network ports.  Past a limit
+ * the connection gets 421 4.7.0 and is closed.  When accept() fails for
+ * want of descriptors the listeners pause (lib/climit.c), no busy loop.
  *
  * Runs as `user`, chrooted into run_dir when started as root, so it reaches
  * authd at /authd.sock and nothing on disk besides.  A session's requests
@@ -20,10 +28,12 @@
 #include <unistd.h>
 
 #include "authc.h"
+#include "climit.h"
 #include "ev.h"
 #include "log.h"
 #include "xmem.h"
 #include "smtpd.h"
+#include "smtp_session.h"
 
 #define MAX_LISTENERS	32
 #define STOP_WAIT_MS	1000
@@ -31,9 +41,12 @@
 static struct listener	*lst;
 static size_t		 nlst;
 static struct ev_io	 lio[MAX_LISTENERS];
-static struct ev_timer	 accept_timer, stop_timer;
+static struct ev_timer	 stop_timer;
+static struct climit_pause accept_pause;
+static struct climit	*per_addr;
 static struct session	**sessions;
 static size_t		 nsessions, maxsessions;
+static size_t		 pool_used[3], pool_max[3];	/* by smtp_pool() */
 static struct ipc	 qch;
 static uint32_t		 next_id;
 static SSL_CTX		*server_tls;
@@ -48,23 +61,69 @@ listeners_want(unsigned ev)
 }
 
 static void
-on_accept_timer(struct ev_timer *t, void *arg)
+listeners_stop(void *arg)
 {
-	(void)t;
 	(void)arg;
-	listeners_want(EV_READ);
+	listeners_want(0);
 }
 
 static void
-refuse(int fd)
+listeners_resume(void *arg)
+{
+	(void)arg;
+	if (!ev_timer_pending(&stop_timer))
+		listeners_want(EV_READ);
+}
+
+/* smtp_pool - 0: port 25, 1: submission ports, 2: facteur-sendmail */
+static size_t
+smtp_pool(enum smtp_port kind)
+{
+	switch (kind) {
+	case PORT_MX:
+		return 0;
+	case PORT_LOCAL:
+		return 2;
+	default:
+		return 1;
+	}
+}
+
+static void
+refuse(int fd, const char *why)
 {
 	char line[300];
 	int n;
 
-	n = snprintf(line, sizeof(line), "421 4.7.0 %s Too many connections, "
-	    "try again later\r\n", smtpd_conf->hostname);
+	n = snprintf(line, sizeof(line), "421 4.7.0 %s %s, try again later\r\n",
+	    smtpd_conf->hostname, why);
 	(void)send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
 	close(fd);
+}
+
+/* session_admit - a slot in the listener's pool and under the per-address cap */
+static bool
+session_admit(int fd, const struct listener *l, const char *host)
+{
+	static const char *const key[] = { "max_clients", "max_submission",
+	    "max_local" };
+	size_t pool = smtp_pool(l->kind);
+
+	if (pool_used[pool] >= pool_max[pool] || nsessions >= maxsessions) {
+		log_info("addr=%s refused: %s %zu reached on %s", host,
+		    key[pool], pool_max[pool], l->name);
+		refuse(fd, "Too many connections");
+		return false;
+	}
+	if (l->kind != PORT_LOCAL && !climit_take(per_addr, host,
+	    smtpd_conf->smtp.max_per_addr)) {
+		log_info("addr=%s refused: max_per_addr %u reached on %s", host,
+		    smtpd_conf->smtp.max_per_addr, l->name);
+		refuse(fd, "Too many connections from your address");
+		return false;
+	}
+	pool_used[pool]++;
+	return true;
 }
 
 static void
@@ -82,12 +141,7 @@ on_accept(struct ev_io *io, unsigned events, void *arg)
 		fd = accept4(io->fd, (struct sockaddr *)&ss, &sl,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-			    errno == ENOMEM) {
-				log_warn("accept on %s", l->name);
-				listeners_want(0);
-				ev_timer_add(&accept_timer, 1000);
-			}
+			(void)climit_accept_failed(&accept_pause, errno, l->name);
 			return;
 		}
 		if (l->kind == PORT_LOCAL) {
@@ -102,12 +156,8 @@ on_accept(struct ev_io *io, unsigned events, void *arg)
 		} else if (getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host),
 		    NULL, 0, NI_NUMERICHOST) != 0)
 			bstrcpy(host, "unknown", sizeof(host));
-		if (nsessions >= maxsessions) {
-			log_info("addr=%s refused: max_clients %zu reached", host,
-			    maxsessions);
-			refuse(fd);
+		if (!session_admit(fd, l, host))
 			continue;
-		}
 		if (++next_id == 0)
 			next_id = 1;
 		sessions[nsessions++] = smtp_session_new(fd, l, host, next_id,
@@ -134,6 +184,9 @@ smtp_server_session_done(struct session *s)
 	for (i = 0; i < nsessions; i++)
 		if (sessions[i] == s) {
 			sessions[i] = sessions[--nsessions];
+			pool_used[smtp_pool(s->l->kind)]--;
+			if (s->l->kind != PORT_LOCAL)
+				climit_release(per_addr, s->addr);
 			break;
 		}
 	smtp_session_free(&s);
@@ -215,11 +268,15 @@ smtp_server_run(struct listener *l, size_t nl, int queue_fd, SSL_CTX *tls)
 	lst = l;
 	nlst = nl < MAX_LISTENERS ? nl : MAX_LISTENERS;
 	server_tls = tls;
-	maxsessions = smtpd_conf->smtp.max_clients ? smtpd_conf->smtp.max_clients : 1;
+	pool_max[0] = smtpd_conf->smtp.max_clients;
+	pool_max[1] = smtpd_conf->smtp.max_submission;
+	pool_max[2] = smtpd_conf->smtp.max_local;
+	maxsessions = pool_max[0] + pool_max[1] + pool_max[2];
 	sessions = xcalloc(maxsessions, sizeof(*sessions));
+	per_addr = climit_new();
+	climit_pause_init(&accept_pause, listeners_stop, listeners_resume, NULL);
 	authc_init(smtpd_privileged ? "/" : smtpd_conf->run_dir);
 	ipc_init(&qch, queue_fd, on_queue_msg, on_queue_close, NULL);
-	ev_timer_init(&accept_timer, on_accept_timer, NULL);
 	ev_timer_init(&stop_timer, on_stop_timer, NULL);
 	ev_signal(SIGTERM, on_stop, NULL);
 	ev_signal(SIGINT, on_stop, NULL);

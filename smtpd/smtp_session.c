@@ -10,6 +10,17 @@
  * Recipients in a local domain are checked with authd (550 5.1.1 when
  * unknown); others are relayed only for authenticated clients
  * (554 5.7.1 otherwise).
+ *
+ * Deadlines (issue 16 item 4), none of which a byte received extends, each
+ * answered "421 4.4.2 ... Timeout (WHAT)" and a close: a command line must
+ * be complete within [smtp] timeout of the previous one (or of our last
+ * answer from authd or the queue); DATA must reach its final dot within
+ * data_timeout; a TLS handshake must end within tls_timeout; and a client
+ * of port 25 must have given MAIL, one of 587/465 must have logged in,
+ * within login_timeout of connecting.  facteur-sendmail (the local socket)
+ * has none but the per-command one, which its DATA restarts per line (a
+ * cron job may pipe its output slowly).  The idle timeout of lib/conn.c
+ * ([smtp] timeout, restarted by every read) stays beside them.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +36,70 @@
 #include "smtp_session.h"
 
 static void session_input(struct session *s);
+static void session_end(struct session *s);
+
+static const char WHAT_COMMAND[] = "command";
+static const char WHAT_DATA[] = "DATA";
+static const char WHAT_TLS[] = "TLS handshake";
+
+/* session_deadline - (re)arm the deadline of what we wait for from the client */
+void
+session_deadline(struct session *s, unsigned seconds, const char *what)
+{
+	s->deadline_what = what;
+	ev_timer_add(&s->deadline, 1000ULL * seconds);
+}
+
+/* session_expire - a deadline passed: 421 (not inside TLS setup) and close */
+static void
+session_expire(struct session *s, const char *what)
+{
+	char line[300];
+
+	if (s->closing)
+		return;		/* conn_flush_close() has its own timeout */
+	log_info("session=%08x addr=%s timeout=%s, closing", s->id, s->addr,
+	    what);
+	if (s->c.handshaking) {
+		conn_close(&s->c);	/* nothing can be said in clear now */
+		session_end(s);
+		return;
+	}
+	bsnprintf(line, sizeof(line), "421 4.4.2 %s Timeout (%s), closing "
+	    "connection", smtpd_conf->hostname, what);
+	session_reply(s, "%s", line);
+	s->closing = true;
+	conn_flush_close(&s->c);
+}
+
+static void
+on_deadline(struct ev_timer *t, void *arg)
+{
+	struct session *s = arg;
+
+	(void)t;
+	session_expire(s, s->deadline_what);
+}
+
+static void
+on_login_timer(struct ev_timer *t, void *arg)
+{
+	struct session *s = arg;
+
+	(void)t;
+	session_expire(s, s->l->kind == PORT_MX ? "no MAIL" : "no login");
+}
+
+/* session_phase - stop the login deadline once the client got that far */
+static void
+session_phase(struct session *s)
+{
+	if (!ev_timer_pending(&s->login_timer))
+		return;
+	if ((s->l->kind == PORT_MX && s->have_from) ||
+	    (s->l->kind != PORT_MX && s->auth_user != NULL && s->state != S_WAIT))
+		ev_timer_del(&s->login_timer);
+}
 
 void
 session_reply(struct session *s, const char *fmt, ...)
@@ -76,6 +151,9 @@ session_resume(struct session *s)
 		return;
 	if (s->state == S_WAIT)
 		s->state = S_CMD;
+	if (s->state != S_DATA)	/* we answered: the client's turn again */
+		session_deadline(s, smtpd_conf->smtp.timeout, WHAT_COMMAND);
+	session_phase(s);
 	conn_pause(&s->c, false);
 	session_input(s);
 }
@@ -166,8 +244,11 @@ cmd_starttls(struct session *s, const char *args)
 		s->esmtp = false;
 		if (conn_starttls(&s->c, s->tls_ctx, NULL, false) == -1)
 			session_close(s, NULL);
-		else
+		else {
 			session_wait(s);	/* until the handshake is done */
+			session_deadline(s, smtpd_conf->smtp.tls_timeout,
+			    WHAT_TLS);
+		}
 	}
 }
 
@@ -394,6 +475,12 @@ session_input(struct session *s)
 		size_t n = in->len, limit, len;
 
 		if (s->state == S_DATA) {
+			if (s->l->kind == PORT_LOCAL)
+				session_deadline(s, smtpd_conf->smtp.timeout,
+				    WHAT_DATA);
+			else if (s->deadline_what != WHAT_DATA)
+				session_deadline(s, smtpd_conf->smtp.data_timeout,
+				    WHAT_DATA);
 			session_data_input(s);
 			if (s->state == S_DATA)
 				return;		/* needs more input */
@@ -437,11 +524,13 @@ session_input(struct session *s)
 		memcpy(line, p, len - 2);
 		line[len - 2] = '\0';
 		buf_drain(in, len);
+		session_deadline(s, smtpd_conf->smtp.timeout, WHAT_COMMAND);
 		if (s->state == S_AUTH)
 			session_auth_line(s, line);
 		else
 			session_command(s, line);
 		wipe(line, len);
+		session_phase(s);
 	}
 }
 
@@ -468,6 +557,7 @@ on_conn(struct conn *c, enum conn_event ev, void *arg)
 		break;
 	case CONN_EV_TLS:
 		s->tls = true;
+		session_deadline(s, smtpd_conf->smtp.timeout, WHAT_COMMAND);
 		tls_describe(c->ssl, s->tls_info, sizeof(s->tls_info));
 		if (s->l->kind == PORT_SUBMISSIONS) {
 			session_reply(s, "220 %s ESMTP facteur", smtpd_conf->hostname);
@@ -501,9 +591,16 @@ smtp_session_new(int fd, const struct listener *l, const char *addr,
 	bstrcpy(s->addr, addr, sizeof(s->addr));
 	conn_init(&s->c, fd, SESSION_IN_MAX, SESSION_OUT_MAX, on_conn, s);
 	conn_set_timeout(&s->c, smtpd_conf->smtp.timeout * 1000);
+	ev_timer_init(&s->deadline, on_deadline, s);
+	ev_timer_init(&s->login_timer, on_login_timer, s);
+	session_deadline(s, smtpd_conf->smtp.timeout, WHAT_COMMAND);
+	if (l->kind != PORT_LOCAL)
+		ev_timer_add(&s->login_timer,
+		    1000ULL * smtpd_conf->smtp.login_timeout);
 	log_debug("session=%08x addr=%s connected to %s", id, addr, l->name);
 	if (l->kind == PORT_SUBMISSIONS) {
 		session_wait(s);
+		session_deadline(s, smtpd_conf->smtp.tls_timeout, WHAT_TLS);
 		if (conn_starttls(&s->c, tls, NULL, false) == -1)
 			session_close(s, NULL);
 	} else
@@ -520,6 +617,8 @@ smtp_session_free(struct session **sp)
 		return;
 	session_reset_transaction(s);
 	session_auth_free(s);
+	ev_timer_del(&s->deadline);
+	ev_timer_del(&s->login_timer);
 	conn_close(&s->c);
 	free(s);
 	*sp = NULL;

@@ -60,6 +60,11 @@ struct session {
 	bool		 skipping;	/* discarding the rest of an over-long line */
 	uint32_t	 authc_id;	/* pending authd request, 0 = none */
 
+	/* deadlines that bytes do not extend (smtp_session.c) */
+	struct ev_timer	 deadline;	/* this command, DATA, or TLS handshake */
+	const char	*deadline_what;
+	struct ev_timer	 login_timer;	/* until MAIL (25) or AUTH (587/465) */
+
 	/* AUTH (smtp_session_auth.c) */
 	enum auth_step	 auth_step;
 	char		*auth_user;	/* after 235: the canonical user */
@@ -96,6 +101,7 @@ void	session_wait(struct session *s);
 void	session_resume(struct session *s);
 void	session_reset_transaction(struct session *s);
 void	session_add_rcpt(struct session *s, const char *addr, const char *orig);
+void	session_deadline(struct session *s, unsigned seconds, const char *what);
 
 /* smtp_session_data.c */
 void	session_data_start(struct session *s);

@@ -31,9 +31,16 @@
 struct imapd imapd;
 
 void
-imapd_session_gone(void)
+imapd_session_gone(const char *addr)
 {
+	(void)addr;
 	imapd.nsessions--;
+}
+
+void
+imapd_addr_release(const char *addr)
+{
+	(void)addr;
 }
 
 /*
