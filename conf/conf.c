@@ -1328,6 +1328,28 @@ conf_free(struct conf **confp)
 	free(c);
 }
 
+const struct conf_sender *
+conf_sender_find(const struct conf *c, const char *login)
+{
+	size_t i;
+
+	for (i = 0; i < c->sendmail.nsender; i++)
+		if (strcmp(c->sendmail.sender[i].login, login) == 0)
+			return &c->sendmail.sender[i];
+	return NULL;
+}
+
+bool
+conf_sender_default(const struct conf *c, const char *login, unsigned long uid,
+    char *out, size_t outsz)
+{
+	/* service accounts send as nobody in particular (issue 16 item 7) */
+	if (uid < 1000 || uid == 65534 || login == NULL || *login == '\0')
+		login = "noreply";
+	return c->ndomains > 0 && bsnprintf(out, outsz, "%s@%s", login,
+	    c->domains[0]);
+}
+
 /* domain_in - domain[0..len) case-insensitively in list[0..n) */
 static bool
 domain_in(char *const *list, size_t n, const char *domain, size_t len)

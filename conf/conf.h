@@ -118,7 +118,7 @@ struct conf {
 		struct conf_addrs listen_starttls;
 		uint64_t	 max_literal;	/* bytes, default = smtp.max_size */
 		unsigned	 timeout;	/* seconds, default 1800 (RFC 3501 5.4) */
-		unsigned	 max_per_addr;	/* connections per client address, 50 */
+		unsigned	 max_per_addr;	/* not logged in, per client address, 50 */
 		unsigned	 tls_timeout;	/* TLS handshake, 10 s */
 		unsigned	 login_timeout;	/* until LOGIN/AUTHENTICATE, 60 s */
 	} imap;
@@ -210,6 +210,18 @@ bool		 conf_secret_fd_ok(int fd, const char *path, char *err, size_t errsz);
  * file's own syntax (conf_load() of the output gives the same struct).
  */
 void		 conf_dump(const struct conf *c, FILE *out);
+
+/*
+ * conf_sender_find - the [sendmail] sender line of system account `login`,
+ * NULL if none.  conf_sender_default - the one address of an account
+ * without such a line: noreply@<first domain> for root and the system
+ * and service accounts (uid below 1000, or nobody), <login>@<first domain>
+ * for the others; false if it does not fit.
+ */
+const struct conf_sender *conf_sender_find(const struct conf *c,
+		    const char *login);
+bool		 conf_sender_default(const struct conf *c, const char *login,
+		    unsigned long uid, char *out, size_t outsz);
 
 /* conf_addr_format - "0.0.0.0:25", "[::1]:993"; false if it does not fit */
 bool		 conf_addr_format(const struct conf_addr *a, char *out, size_t outsz);

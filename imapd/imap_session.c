@@ -464,6 +464,10 @@ session_handoff(struct imap_session *s, const char *user)
 	conn_init(s->proxy, sv[0], IMAP_IN_MAX, PROXY_HIGH * 4, proxy_conn_cb, s);
 	s->wait = SW_PROXY;
 	ev_timer_del(&s->login_timer);
+	if (s->addr_counted) {	/* logged in: no longer an anonymous slot */
+		imapd_addr_release(s->addr);
+		s->addr_counted = false;
+	}
 	conn_set_timeout(&s->conn, 0);	/* the worker times the session out */
 	log_info("session=%08x login user=%s addr=%s result=ok", s->id, user,
 	    s->addr);
@@ -1112,7 +1116,7 @@ session_free(struct imap_session *s)
 	buf_free(&s->resp);
 	free(s->user);
 	free(s->root);
-	imapd_session_gone(s->addr);
+	imapd_session_gone(s->addr_counted ? s->addr : NULL);
 	free(s);
 }
 
@@ -1197,6 +1201,7 @@ session_start(int fd, const char *addr, bool implicit_tls)
 	ev_timer_init(&s->timer, session_timer_cb, s);
 	conn_init(&s->conn, fd, IMAP_IN_MAX, (size_t)out_max, session_conn_cb, s);
 	conn_set_timeout(&s->conn, imapd.conf->imap.timeout * 1000);
+	s->addr_counted = true;
 	ev_timer_init(&s->login_timer, session_login_expired, s);
 	ev_timer_add(&s->login_timer, 1000ULL * (implicit_tls ?
 	    imapd.conf->imap.tls_timeout : imapd.conf->imap.login_timeout));

@@ -446,10 +446,16 @@ worker_main(int fd, const char *user, const char *root)
 }
 
 void
+imapd_addr_release(const char *addr)
+{
+	if (imapd.role == IMAPD_ROLE_LOGIN && per_addr != NULL && addr != NULL)
+		climit_release(per_addr, addr);
+}
+
+void
 imapd_session_gone(const char *addr)
 {
-	if (imapd.role == IMAPD_ROLE_LOGIN && per_addr != NULL)
-		climit_release(per_addr, addr);
+	imapd_addr_release(addr);
 	if (imapd.nsessions-- == IMAPD_MAX_SESSIONS &&
 	    imapd.role == IMAPD_ROLE_LOGIN && !login_draining)
 		listeners_want(EV_READ);

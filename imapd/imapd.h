@@ -106,6 +106,7 @@ struct imap_session {
 	struct conn	 conn;
 	struct ev_timer	 timer;		/* delays, job kicks, IDLE polling */
 	struct ev_timer	 login_timer;	/* TLS handshake, then login deadline */
+	bool		 addr_counted;	/* against [imap] max_per_addr */
 	char		 addr[64];
 	bool		 tls;
 	bool		 starttls_port;
@@ -137,7 +138,14 @@ struct imap_session {
 };
 
 /* imapd.c */
+/*
+ * imapd_session_gone - a session of this process ended; addr: its client
+ * address if it still counts against [imap] max_per_addr, else NULL.
+ * imapd_addr_release - it stops counting (logged in: the cap is for
+ * connections that have not).
+ */
 void	imapd_session_gone(const char *addr);
+void	imapd_addr_release(const char *addr);
 
 /* imap_session.c */
 void	session_start(int fd, const char *addr, bool implicit_tls);

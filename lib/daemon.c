@@ -8,9 +8,8 @@
  * directories only when they are missing (mkdir, then chown/chmod of what
  * it just made), so a directory an administrator set up is never touched.
  */
-#include <sys/stat.h>
-
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <dirent.h>
 #include <errno.h>

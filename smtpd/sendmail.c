@@ -5,6 +5,11 @@
  *
  *   facteur-sendmail [-C|-c FILE] [-f FROM] [-F NAME] [-t] [-i|-oi] [RCPT...]
  *
+ * Arguments holding CR or LF are refused (exit 2) before anything else.
+ * Without -f the sender is the account's first [sendmail] sender address,
+ * else noreply@ (root, service accounts) or login@ the first domain;
+ * smtpd checks -f and a From header against the same list (smtp_local.c).
+ *
  * Reads the message from stdin (a line with a single "." ends it unless
  * -i/-oi), adds From, Date and Message-ID when missing, takes recipients
  * from the arguments and, with -t, from To/Cc/Bcc (Bcc is removed), and
@@ -421,6 +426,38 @@ option_value(char **argv, int *i)
 	return argv[++*i];
 }
 
+/*
+ * args_clean - no CR or LF in any argument (issue 16 item 7: -f and
+ * recipients went into the SMTP stream as they were, so "-f 'a@b>\r\n
+ * RCPT TO:<...'" injected commands).  argv strings hold no NUL.
+ */
+static void
+args_clean(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (strpbrk(argv[i], "\r\n") != NULL) {
+			fprintf(stderr, "facteur-sendmail: argument %d holds a CR "
+			    "or LF character; nothing was sent\n", i);
+			exit(2);
+		}
+}
+
+/* default_sender - what this account sends as without -f ([sendmail] sender) */
+static char *
+default_sender(const struct conf *c, const struct passwd *pw)
+{
+	const struct conf_sender *cs = conf_sender_find(c, pw->pw_name);
+	char a[320];
+
+	if (cs != NULL && cs->naddrs > 0)
+		return xstrdup(cs->addrs[0]);
+	if (!conf_sender_default(c, pw->pw_name, pw->pw_uid, a, sizeof(a)))
+		die("no default sender address for %s", pw->pw_name);
+	return xstrdup(a);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -434,6 +471,7 @@ main(int argc, char **argv)
 	int i;
 
 	memset(&m, 0, sizeof(m));
+	args_clean(argc, argv);
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
 
@@ -485,7 +523,7 @@ main(int argc, char **argv)
 		die("uid %ld has no account name", (long)getuid());
 	if (fullname == NULL && pw->pw_gecos)
 		fullname = strtok(pw->pw_gecos, ",");
-	sender = from ? xstrdup(from) : xasprintf("%s@%s", pw->pw_name, c->domains[0]);
+	sender = from ? xstrdup(from) : default_sender(c, pw);
 	read_message(&m, dot_ends, c->smtp.max_size);
 	for (; i < argc; i++)
 		add_rcpt(&m, argv[i], strlen(argv[i]), c->domains[0]);

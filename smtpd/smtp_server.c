@@ -133,6 +133,7 @@ on_accept(struct ev_io *io, unsigned events, void *arg)
 	struct sockaddr_storage ss;
 	char host[NI_MAXHOST];
 	socklen_t sl;
+	uid_t uid;
 	int fd;
 
 	(void)events;
@@ -144,6 +145,7 @@ on_accept(struct ev_io *io, unsigned events, void *arg)
 			(void)climit_accept_failed(&accept_pause, errno, l->name);
 			return;
 		}
+		uid = (uid_t)-1;
 		if (l->kind == PORT_LOCAL) {
 			struct ucred cr;
 			socklen_t crl = sizeof(cr);
@@ -152,6 +154,7 @@ on_accept(struct ev_io *io, unsigned events, void *arg)
 				close(fd);
 				continue;
 			}
+			uid = cr.uid;
 			snprintf(host, sizeof(host), "uid=%ld", (long)cr.uid);
 		} else if (getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host),
 		    NULL, 0, NI_NUMERICHOST) != 0)
@@ -160,8 +163,11 @@ on_accept(struct ev_io *io, unsigned events, void *arg)
 			continue;
 		if (++next_id == 0)
 			next_id = 1;
-		sessions[nsessions++] = smtp_session_new(fd, l, host, next_id,
+		sessions[nsessions] = smtp_session_new(fd, l, host, next_id,
 		    l->kind == PORT_LOCAL ? NULL : server_tls);
+		if (l->kind == PORT_LOCAL)
+			smtp_local_bind(sessions[nsessions], uid);
+		nsessions++;
 	}
 }
 

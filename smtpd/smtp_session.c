@@ -300,6 +300,14 @@ cmd_mail(struct session *s, const char *args)
 		session_mail_check_sender(s);
 		return;
 	}
+	if (s->l->kind == PORT_LOCAL && !session_sender_allowed(s, s->from.addr)) {
+		log_info("session=%08x addr=%s refused MAIL FROM:<%s>: not an "
+		    "address of this account ([sendmail] sender)", s->id,
+		    s->addr, s->from.addr);
+		session_reply(s, "553 5.7.1 <%s>: Sender address not allowed for "
+		    "this local account", s->from.addr);
+		return;
+	}
 	if (s->l->kind == PORT_LOCAL && s->from.at) {
 		const char *d = s->from.addr + s->from.at + 1;
 

@@ -103,6 +103,12 @@ void	session_reset_transaction(struct session *s);
 void	session_add_rcpt(struct session *s, const char *addr, const char *orig);
 void	session_deadline(struct session *s, unsigned seconds, const char *what);
 
+/* smtp_local.c - facteur-sendmail's callers */
+/* smtp_local_load - uid -> addresses, from /etc/passwd: before the chroot */
+void	smtp_local_load(const struct conf *c);
+/* smtp_local_bind - the addresses local uid may send as, into s->senders */
+void	smtp_local_bind(struct session *s, uid_t uid);
+
 /* smtp_session_data.c */
 void	session_data_start(struct session *s);
 void	session_data_input(struct session *s);

@@ -71,10 +71,24 @@ session_dkim_end(struct session *s)
 
 	if (s->dkim == NULL)
 		return NULL;
-	if (s->auth_user == NULL) {	/* facteur-sendmail: local users are trusted */
-		if (dkim_sign_end(s->dkim) == -1)
-			dkim_sign_free(&s->dkim);	/* no From: goes unsigned */
-		return NULL;
+	if (s->auth_user == NULL) {
+		/*
+		 * facteur-sendmail: a From address must be one of the
+		 * account's ([sendmail] sender); a bare name such as cron's
+		 * "root (Cron Daemon)" claims no address and goes unsigned
+		 */
+		if (dkim_sign_end(s->dkim) == -1 ||
+		    !dkim_from_address(s->dkim, from, sizeof(from)) ||
+		    strchr(from, '@') == NULL) {
+			dkim_sign_free(&s->dkim);
+			return NULL;
+		}
+		if (dkim_from_mailboxes(s->dkim) == 1 &&
+		    session_sender_allowed(s, from))
+			return NULL;
+		log_info("session=%08x addr=%s refused From: <%s>: not an "
+		    "address of this account", s->id, s->addr, from);
+		return "553 5.7.1 From address not allowed for this local account";
 	}
 	if (dkim_sign_end(s->dkim) == -1) {
 		snprintf(why, sizeof(why), "550 5.6.0 Bad message header: %s",

@@ -37,6 +37,7 @@
 #include "tls.h"
 #include "xmem.h"
 #include "smtpd.h"
+#include "smtp_session.h"
 
 #define MAX_LISTENERS	32
 #define BACKOFF_MIN_MS	200
@@ -330,6 +331,7 @@ start_roles(void)
 		case ROLE_SMTP:
 			close(ctl_fd);
 			close(sq[1]); close(qd[0]); close(qd[1]); close(qr[0]); close(qr[1]);
+			smtp_local_load(smtpd_conf);	/* /etc/passwd: before the chroot */
 			role_enter(r, PRIV_AUTHD_DIR);
 			smtp_server_run(listeners, nlisteners, sq[0], server_tls);
 		case ROLE_QUEUE:

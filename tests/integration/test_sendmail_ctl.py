@@ -39,7 +39,10 @@ def setup():
         domains='example.org',
         smtp={'listen': [f'127.0.0.1:{P1}'], 'timeout': '5s'},
         queue={'retry': '1h', 'max_retry': '4h', 'expire': '5d'},
-        dns={'resolver': f'127.0.0.1:{DEAD_DNS}'})
+        dns={'resolver': f'127.0.0.1:{DEAD_DNS}'},
+        # the test's account may send as its own address and as the NAS
+        sendmail={'sender': f'{env.user} {env.user}@example.org '
+                            'nas@example.org'})
     env.add_user(ALICE, 'pw alice')
     env.add_user(BOB, 'pw bob')
     env.add_alias('root@example.org', ALICE)
