@@ -549,14 +549,21 @@ size_t
 dkim_hdrs_from_mailboxes(const struct dkim_hdrs *h)
 {
 	const char *v;
-	size_t i, n, count = 0;
+	size_t i, n, count = 0, nangle = 0;
 	int depth = 0;
 	bool quoted = false, in_angle = false, bare = false, angle = false;
+	bool after = false;
 
 	if (from_at(h, &v, &n) == NULL)
 		return 0;
-	/* per mailbox (split at commas outside quotes, comments and <>): one
-	 * address if it has an '@', in <> or bare */
+	/*
+	 * per mailbox (split at commas outside quotes, comments and <>): each
+	 * <...@...> is one address; without one, '@'s outside <> make one;
+	 * an '@' after a <...@...> is one more, so
+	 * "<alice@example.org>bob@example.org" counts two (issue 16 item 8:
+	 * the From check saw alice, a mail reader may show bob).  An '@'
+	 * before the <> is a (malformed) display name, the <> is checked.
+	 */
 	for (i = 0; i <= n; i++) {
 		char c = i < n ? v[i] : ',';
 
@@ -564,14 +571,16 @@ dkim_hdrs_from_mailboxes(const struct dkim_hdrs *h)
 			continue;
 		if (c == '<')
 			in_angle = true;
-		else if (c == '>')
+		else if (c == '>') {
 			in_angle = false;
-		else if (c == '@')
-			*(in_angle ? &angle : &bare) = true;
+			nangle += angle;
+			angle = false;
+		} else if (c == '@')
+			*(in_angle ? &angle : nangle > 0 ? &after : &bare) = true;
 		else if (c == ',' && !in_angle) {
-			if (angle || bare)
-				count++;
-			angle = bare = false;
+			count += nangle > 0 ? nangle + after : bare;
+			nangle = 0;
+			angle = bare = after = false;
 		}
 	}
 	return count;

@@ -41,6 +41,12 @@ tls_error(void)
 	return msg;
 }
 
+#define TLS_SERVER_CIPHERS_12						\
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"	\
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"	\
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"	\
+	"DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384"
+
 static SSL_CTX *
 tls_ctx_new(const SSL_METHOD *m)
 {
@@ -181,6 +187,16 @@ tls_server_ctx(const char *cert, const char *key)
 	scrub_stack();
 	if (rc != 1)
 		goto fail;
+	/*
+	 * TLS 1.2: forward-secret AEAD suites only, no CBC (issue 16 item 8;
+	 * Mozilla's "intermediate" list); TLS 1.3 keeps OpenSSL's defaults,
+	 * all AEAD.  Server side only: the relay role talks to whatever the
+	 * MX on the other side speaks.
+	 */
+	if (SSL_CTX_set_cipher_list(ctx, TLS_SERVER_CIPHERS_12) != 1) {
+		log_warnx("tls: cipher list: %s", tls_error());
+		goto fail;
+	}
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"facteur", 7);
 	return ctx;
 fail:

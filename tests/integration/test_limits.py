@@ -289,6 +289,32 @@ def test_imap_handshake_deadline():
         s.close()
 
 
+def tls12(port, ciphers):
+    """Handshake TLS 1.2 with only `ciphers`: the cipher, or None."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers(ciphers)
+    s = connect(port, '127.0.6.1')
+    try:
+        with ctx.wrap_socket(s) as t:
+            return t.cipher()[0]
+    except (ssl.SSLError, OSError):
+        return None
+
+
+def test_tls12_aead_only():
+    """TLS 1.2 offers no CBC suite (issue 16 item 8)."""
+    for port, name in ((P465, 'submissions'), (PIMAP, 'IMAPS')):
+        got = tls12(port, 'ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-SHA384:'
+                    'AES128-SHA:AES256-SHA256:ECDHE-ECDSA-AES128-SHA')
+        check(got is None, f'{name}: TLS 1.2 with only CBC suites fails', got)
+        got = tls12(port, 'ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256')
+        check(got is not None and 'GCM' in got,
+              f'{name}: TLS 1.2 with an AEAD suite works', got)
+
+
 def proc_children(pid):
     kids = []
     for d in os.listdir('/proc'):
@@ -379,7 +405,7 @@ def test_imap_emfile_no_busy_loop():
     check(ok is True, 'after EMFILE ends, logins work again', ok)
 
 
-ft.run_tests(env, [test_raised_nofile, test_smtp_per_addr, test_smtp_pools,
+ft.run_tests(env, [test_raised_nofile, test_tls12_aead_only, test_smtp_per_addr, test_smtp_pools,
                    test_smtp_trickle_command, test_smtp_login_deadline,
                    test_smtp_data_deadline, test_smtp_tls_deadline,
                    test_imap_idle_flood, test_imap_handshake_deadline,

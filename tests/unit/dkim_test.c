@@ -307,6 +307,10 @@ test_from_mailboxes(void)
 		{ "From: alice@example.org, bob@evil.test\n", 2 },
 		{ "From: Alice <alice@example.org>, Bob <bob@evil.test>\n", 2 },
 		{ "From: undisclosed\n", 0 },
+		/* issue 16 item 8: an address after the <> is a second one */
+		{ "From: <alice@example.org>bob@example.org\n", 2 },
+		{ "From: Alice <alice@example.org> bob@evil.test\n", 2 },
+		{ "From: <alice@example.org><bob@evil.test>\n", 2 },
 	};
 	struct dkim_sign *s;
 	size_t i;
