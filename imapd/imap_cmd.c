@@ -381,64 +381,129 @@ parse_datetime(const char *s, time_t *t_r)
 
 /* ---- APPEND ---- */
 
+/* one message of an APPEND (RFC 3502 MULTIAPPEND: one or more) */
+struct append_msg {
+	struct flag_args fl;
+	time_t		 when;
+	const struct imap_arg *lit;
+	uint32_t	 kw;
+};
+
+#define APPEND_MAX_MSGS	1000
+
+static void uidset_add(struct buf *, uint32_t *, uint32_t *, uint32_t);
+static void uidset_end(struct buf *, uint32_t, uint32_t);
+
+/* append_parse - "[flags] [date] literal" groups into *v; BAD on error */
+static bool
+append_parse(struct imap_session *s, const struct imap_arg *a,
+    struct append_msg **v, size_t *n)
+{
+	struct append_msg *m;
+
+	*v = NULL;
+	*n = 0;
+	while (a != NULL) {
+		if (*n == APPEND_MAX_MSGS) {
+			session_tagged(s, "BAD too many messages");
+			return false;
+		}
+		*v = xreallocarray(*v, *n + 1, sizeof(**v));
+		m = &(*v)[(*n)++];
+		memset(m, 0, sizeof(*m));
+		m->when = time(NULL);
+		if (a->type == IMAP_ARG_LIST) {
+			if (!parse_flags(a, &m->fl)) {
+				session_tagged(s, "BAD bad flags");
+				return false;
+			}
+			a = a->next;
+		}
+		if (a && a->type == IMAP_ARG_STRING && a->next) {
+			if (!parse_datetime(a->s, &m->when)) {
+				session_tagged(s, "BAD bad date-time");
+				return false;
+			}
+			a = a->next;
+		}
+		if (a == NULL || a->type != IMAP_ARG_LITERAL) {
+			session_tagged(s, "BAD message literal expected");
+			return false;
+		}
+		m->lit = a;
+		a = a->next;
+	}
+	if (*n == 0) {
+		session_tagged(s, "BAD APPEND mailbox [flags] [date] message");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * cmd_append - APPEND with one message or several (MULTIAPPEND): all of
+ * them or none (RFC 3502 6.3.11): the ones stored before a failure are
+ * expunged again.
+ */
 void
 cmd_append(struct imap_session *s, const struct imap_cmd *c)
 {
 	char dir[PATH_MAX];
 	const char *name;
-	const struct imap_arg *a = c->args ? c->args->next : NULL;
-	struct flag_args fl;
-	struct store_folder *t;
-	time_t when = time(NULL);
-	uint32_t uid, kw;
-	int r;
+	struct append_msg *v = NULL;
+	struct store_folder *t = NULL;
+	struct buf uids;
+	uint32_t uid, last = 0, start = 0, *got = NULL;
+	size_t n = 0, i, k;
+	ssize_t fi;
+	int r = 0;
 
-	if (c->args == NULL || a == NULL) {
-		session_tagged(s, "BAD APPEND mailbox [flags] [date] message");
-		return;
-	}
-	memset(&fl, 0, sizeof(fl));
-	if (a->type == IMAP_ARG_LIST) {
-		if (!parse_flags(a, &fl)) {
-			session_tagged(s, "BAD bad flags");
-			return;
-		}
-		a = a->next;
-	}
-	if (a && a->type == IMAP_ARG_STRING && a->next) {
-		if (!parse_datetime(a->s, &when)) {
-			session_tagged(s, "BAD bad date-time");
-			return;
-		}
-		a = a->next;
-	}
-	if (a == NULL || a->type != IMAP_ARG_LITERAL || a->next) {
-		session_tagged(s, "BAD message literal expected");
-		return;
-	}
+	buf_init(&uids, 0);
+	if (c->args == NULL || !append_parse(s, c->args->next, &v, &n))
+		goto done;
 	if (!cmd_mailbox_dir(s, c->args, dir, sizeof(dir), &name))
-		return;
+		goto done;
 	if ((t = store_folder_open(dir)) == NULL) {
 		session_tagged(s, "NO [TRYCREATE] no such mailbox");
-		return;
+		goto done;
 	}
-	if (!kw_bits(t, &fl, true, &kw)) {
-		session_tagged(s, "NO [LIMIT] too many keywords in %s", name);
-		store_folder_close(&t);
-		return;
+	for (i = 0; i < n; i++)
+		if (!kw_bits(t, &v[i].fl, true, &v[i].kw)) {
+			session_tagged(s, "NO [LIMIT] too many keywords in %s",
+			    name);
+			goto done;
+		}
+	got = xreallocarray(NULL, n, sizeof(*got));
+	for (i = 0; i < n && r == 0; i++) {
+		if (v[i].lit->spooled)
+			r = s->spool == NULL ? -1 : store_spool_deliver(s->spool,
+			    t, v[i].fl.sys, v[i].kw, v[i].when, &uid);
+		else
+			r = store_deliver(t, v[i].lit->s, v[i].lit->len,
+			    v[i].fl.sys, v[i].kw, v[i].when, &uid);
+		if (r == 0) {
+			got[i] = uid;
+			uidset_add(&uids, &last, &start, uid);
+		}
 	}
-	if (a->spooled)
-		r = s->spool == NULL ? -1 :
-		    store_spool_deliver(s->spool, t, fl.sys, kw, when, &uid);
-	else
-		r = store_deliver(t, a->s, a->len, fl.sys, kw, when, &uid);
 	if (r == -1) {
 		log_warn("session=%08x user=%s append to %s", s->id, s->user, dir);
+		/* all or nothing: take back what was stored */
+		for (k = 0; k + 1 < i; k++)
+			if ((fi = store_find(t, got[k])) >= 0)
+				(void)store_expunge(t, (size_t)fi);
 		session_tagged(s, "NO [SERVERBUG] cannot store message");
-	} else
-		session_tagged(s, "OK [APPENDUID %u %u] APPEND completed",
-		    t->uidvalidity, uid);
-	store_folder_close(&t);
+		goto done;
+	}
+	uidset_end(&uids, last, start);
+	session_tagged(s, "OK [APPENDUID %u %s] APPEND completed",
+	    t->uidvalidity, buf_head(&uids));
+done:
+	if (t)
+		store_folder_close(&t);
+	buf_free(&uids);
+	free(got);
+	free(v);
 }
 
 /* ---- message sets ---- */

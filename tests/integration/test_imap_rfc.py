@@ -660,6 +660,31 @@ def test_list_extended_status():
     r.close()
 
 
+def test_multiappend():
+    """MULTIAPPEND (RFC 3502): several messages in one APPEND, one
+    APPENDUID set; a bad one refuses the whole command."""
+    fresh_folder('Ma', [])
+    r = Raw()
+    m1 = 'Subject: m1\r\n\r\none\r\n'
+    m2 = 'Subject: m2\r\n\r\ntwo\r\n'
+    t = r.send(f'APPEND Ma (\\Seen) {{{len(m1)}+}}\r\n{m1} '
+               f'"01-Jan-2020 10:00:00 +0000" {{{len(m2)}+}}\r\n{m2}')[0]
+    lines = r.read_until(t)
+    ft.check(re.match(t + r' OK \[APPENDUID \d+ 1:2\]', lines[-1]),
+             'two messages, one UID range', lines)
+    u, _ = r.cmd('STATUS Ma (MESSAGES UNSEEN)')
+    ft.check(u == ['* STATUS "Ma" (MESSAGES 2 UNSEEN 1)'], 'both stored', u)
+    kws = ' '.join(f'$k{i}' for i in range(27))
+    t = r.send(f'APPEND Ma {{{len(m1)}+}}\r\n{m1} ({kws}) '
+               f'{{{len(m2)}+}}\r\n{m2}')[0]
+    lines = r.read_until(t)
+    ft.check(' NO ' in lines[-1], 'too many keywords in the second: NO',
+             lines)
+    u, _ = r.cmd('STATUS Ma (MESSAGES)')
+    ft.check(u == ['* STATUS "Ma" (MESSAGES 2)'], 'and nothing stored', u)
+    r.close()
+
+
 if __name__ == '__main__':
     try:
         setup()
@@ -682,4 +707,4 @@ if __name__ == '__main__':
                        test_search_header_addresses,
                        test_envelope_groups_comments, test_search_bounded,
                        test_worker_sigterm_busy, test_esearch,
-                       test_list_extended_status])
+                       test_list_extended_status, test_multiappend])
