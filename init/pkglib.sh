@@ -6,6 +6,8 @@
 #                             build; sets MTIME (the last commit's date, for
 #                             reproducible archives), OUT (absolute, made)
 #                             and W (a work directory removed on exit)
+#   pkg_psl DIR               copies the build host's Public Suffix List
+#                             (Debian's publicsuffix) into DIR for DMARC
 #   pkg_tar DIR               a reproducible tar of DIR's contents (./...,
 #                             root-owned, sorted) on stdout
 
@@ -25,4 +27,15 @@ pkg_tar() {
 	(cd "$1" && find . -mindepth 1 | LC_ALL=C sort |
 	    tar --format=gnu --no-recursion --owner=0 --group=0 \
 	    --numeric-owner --mtime="@$MTIME" -cf - -T -)
+}
+
+pkg_psl() {
+	psl=/usr/share/publicsuffix/public_suffix_list.dat
+	if [ -r "$psl" ]; then
+		mkdir -p "$1"
+		install -m 644 "$psl" "$1/public_suffix_list.dat"
+	else
+		echo "$0: warning: no $psl (Debian's publicsuffix): the package" \
+		    "sets up DMARC off" >&2
+	fi
 }

@@ -23,6 +23,10 @@
  * here and printed once.  With --relay-user the smarthost's password is
  * the next line of stdin, or asked on the terminal.
  *
+ * DMARC checks of incoming mail need the Public Suffix List: --psl FILE
+ * (the packages carry one), else Debian's if it is there, else the
+ * configuration says dmarc = no, so that the daemons start on any box.
+ *
  * Runs as the administrator (root, or a package's own user); exit status
  * 0, 1 (explained on stderr) or 2 (usage).
  */
@@ -51,6 +55,7 @@
 /* first line of the placeholder facteur.conf packages ship (init/openwrt) */
 #define SETUP_PLACEHOLDER	"# facteur: not set up yet"
 #define GEN_PW_LEN		16
+#define DEFAULT_PSL		"/usr/share/publicsuffix/public_suffix_list.dat"
 
 enum { P_SMTP, P_SUBMISSION, P_SUBMISSIONS, P_IMAPS, NPORTS };
 
@@ -70,6 +75,7 @@ struct setup {
 	char		 relay_host[256];
 	unsigned	 relay_port;
 	const char	*relay_user;
+	const char	*psl;		/* --psl, or NULL */
 	char		 year[16];
 	bool		 force;
 	bool		 single;	/* single_account = yes */
@@ -83,7 +89,7 @@ keytool_setup_usage(void)
 	    "           [--relay HOST:PORT [--relay-user USER]] "
 	    "[--account NAME] [--listen ADDR]\n"
 	    "           [--ports SMTP,SUBMISSION,SUBMISSIONS,IMAPS] "
-	    "[--single-account] [--force]\n");
+	    "[--single-account] [--psl FILE] [--force]\n");
 }
 
 /* absolute - path made absolute against the working directory */
@@ -224,6 +230,8 @@ parse_args(struct setup *s, const char *conf, bool conf_given, int argc,
 			ports = v;
 		else if (strcmp(a, "--relay-user") == 0)
 			s->relay_user = v;
+		else if (strcmp(a, "--psl") == 0)
+			s->psl = v;
 		else if (strcmp(a, "--relay") == 0) {
 			if (!parse_relay(s, v)) {
 				fprintf(stderr, "setup: --relay %s: expected "
@@ -404,6 +412,13 @@ config_text(const struct setup *s)
 	    "sign = %s ed%s %s/dkim/%s.ed%s.key\n", s->domain, s->year, s->state,
 	    s->domain, s->year, s->domain, s->year, s->state, s->domain, s->year);
 	fprintf(f, "\n[imap]\nlisten = %s:%u\n", l, s->port[P_IMAPS]);
+	/* DMARC needs the Public Suffix List: the one given, Debian's, or none */
+	if (s->psl != NULL)
+		fprintf(f, "\n[inbound]\npsl = %s\n", s->psl);
+	else if (access(DEFAULT_PSL, R_OK) == -1)
+		fprintf(f, "\n# no Public Suffix List at %s: DMARC is off until "
+		    "there is one\n# (Debian's publicsuffix package, or psl = "
+		    "FILE)\n[inbound]\ndmarc = no\n", DEFAULT_PSL);
 	if (fclose(f) != 0) {
 		free(p);
 		return NULL;

@@ -19,6 +19,8 @@
 #                                             postinst's `facteur-keytool setup`
 #            /etc/facteur/facteur.conf.example
 #            /lib/upgrade/keep.d/facteur      sysupgrade keeps /srv/facteur
+#            /usr/share/facteur/public_suffix_list.dat  for DMARC (the build
+#                                             host's, Debian's publicsuffix)
 #   control: control, conffiles, postinst (account, first set-up, then
 #            OpenWrt's default_postinst: enable and start), prerm
 # Everything is owned by root, dates are the last commit's (reproducible).
@@ -48,6 +50,7 @@ cp "$SRC/init/openwrt/facteur.conf.placeholder" "$D/etc/facteur/facteur.conf"
 cp "$SRC/conf/facteur.conf.example" "$D/etc/facteur/facteur.conf.example"
 chmod 644 "$D/etc/facteur/facteur.conf" "$D/etc/facteur/facteur.conf.example"
 echo /srv/facteur/ >"$D/lib/upgrade/keep.d/facteur"
+pkg_psl "$D/usr/share/facteur"
 
 # --- control ---
 mkdir -p "$C"

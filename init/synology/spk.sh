@@ -12,7 +12,8 @@
 #   package.tgz           becomes /var/packages/facteur/target:
 #                           bin/facteur, bin/facteur-* links
 #                           etc/init.d/facteur (the sysv script),
-#                           etc/facteur.conf.example, port_conf/facteur.sc
+#                           etc/facteur.conf.example, port_conf/facteur.sc,
+#                           share/public_suffix_list.dat (for DMARC)
 #   scripts/              start-stop-status, postinst (first install:
 #                         facteur-keytool setup), the other hooks empty
 #   conf/privilege        run as the package's own user
@@ -46,6 +47,7 @@ sed -e 's|@SBINDIR@|/var/packages/facteur/target/bin|g' \
 chmod 755 "$T/etc/init.d/facteur"
 install -m 644 "$SRC/conf/facteur.conf.example" "$T/etc/facteur.conf.example"
 install -m 644 "$S/facteur.sc" "$T/port_conf/facteur.sc"
+pkg_psl "$T/share"
 mkdir -p "$P"
 pkg_tar "$T" | gzip -9n >"$P/package.tgz"
 

@@ -281,7 +281,8 @@ def test_build_ipk():
     data = tar_of(members['data.tar.gz']).getnames()
     for want in ('./usr/sbin/facteur', './usr/sbin/facteur-smtpd',
                  './etc/init.d/facteur', './etc/facteur/facteur.conf',
-                 './lib/upgrade/keep.d/facteur'):
+                 './lib/upgrade/keep.d/facteur',
+                 './usr/share/facteur/public_suffix_list.dat'):
         check(want in data, f'data.tar.gz has {want}', data)
     print(f'# measure: ipk x86_64: {os.path.getsize(ipk)} bytes', flush=True)
 
@@ -305,6 +306,8 @@ def test_install_and_mail():
           'state_dir = /srv/facteur/state' in conf,
           'the placeholder became a real configuration, data in /srv/facteur',
           conf)
+    check('psl = /usr/share/facteur/public_suffix_list.dat' in conf,
+          'DMARC uses the package\'s Public Suffix List', conf)
     check(os.path.exists(os.path.join(ROOT, 'etc/rc.d/S90facteur')),
           'the service is enabled')
     if not check(daemons_up(), 'authd, smtpd and imapd listen after '
@@ -514,6 +517,8 @@ def test_spk_install_start_stop():
           f'mail_dir  = {VAR}/mail/%d/%u' in conf, 'data under the package\'s '
           'var directory', conf)
     check('single_account = yes' in conf, 'single-account mode', conf)
+    check(f'psl = {TARGET}/share/public_suffix_list.dat' in conf,
+          'DMARC uses the package\'s Public Suffix List', conf)
     check(os.path.exists(os.path.join(VAR, 'dns-records.txt')),
           'dns-records.txt kept for the user')
     r = dsm_run('start-stop-status', 'INSTALL', '0.1-1', args=['status'])
