@@ -202,12 +202,34 @@ maildir_tmp_free(struct maildir_tmp *t)
 {
 	if (t->fd != -1) {
 		close(t->fd);
-		(void)unlink(t->tmp);
+		if (t->tmp != NULL)
+			(void)unlinkat(t->tmpdir, t->tmp, 0);
 	}
+	if (t->tmpdir != -1)
+		close(t->tmpdir);
+	if (t->newdir != -1)
+		close(t->newdir);
 	free(t->tmp);
 	free(t->dst);
 	memset(t, 0, sizeof(*t));
-	t->fd = -1;
+	t->fd = t->tmpdir = t->newdir = -1;
+}
+
+/* maildir_open_dirs - dir/tmp and dir/new, no symlink in the last three names */
+static int
+maildir_open_dirs(const char *dir, struct maildir_tmp *t)
+{
+	const int fl = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+	int root, saved;
+
+	if ((root = open(dir, fl)) == -1)
+		return -1;
+	t->tmpdir = openat(root, "tmp", fl);
+	t->newdir = openat(root, "new", fl);
+	saved = errno;
+	close(root);
+	errno = saved;
+	return t->tmpdir == -1 || t->newdir == -1 ? -1 : 0;
 }
 
 int
@@ -218,14 +240,18 @@ maildir_write(const char *dir, const char *base, const char *hdr,
 	int saved;
 
 	memset(t, 0, sizeof(*t));
-	t->tmp = xasprintf("%s/tmp/%s", dir, base);
-	if ((t->fd = open(t->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) == -1) {
-		saved = errno;
-		maildir_tmp_free(t);
-		errno = saved;
-		return -1;
-	}
+	t->fd = t->tmpdir = t->newdir = -1;
+	if (maildir_open_dirs(dir, t) == -1)
+		goto fail;
+	t->tmp = xstrdup(base);
+	/* a file left by a crash has our name: remove it, never write through it */
+	t->fd = openat(t->tmpdir, base, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (t->fd == -1 && errno == EEXIST && unlinkat(t->tmpdir, base, 0) == 0)
+		t->fd = openat(t->tmpdir, base, O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (t->fd == -1)
+		goto fail;
 	if (write_all(t->fd, hdr, hdrlen) == -1 ||
 	    copy_body(t->fd, srcfd, len, &nlf) == -1) {
 		saved = errno;
@@ -235,9 +261,14 @@ maildir_write(const char *dir, const char *base, const char *hdr,
 	}
 	/* start the writeback now: the fsync of the batch finds it done */
 	(void)sync_file_range(t->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-	t->dst = xasprintf("%s/new/%s,W=%llu", dir, base,
+	t->dst = xasprintf("%s,W=%llu", base,
 	    (unsigned long long)(hdrlen + len + nlf));
 	return 0;
+fail:
+	saved = errno;
+	maildir_tmp_free(t);
+	errno = saved;
+	return -1;
 }
 
 int
@@ -252,9 +283,9 @@ maildir_commit(struct maildir_tmp *t)
 		return -1;
 	}
 	t->fd = -1;
-	if (rename(t->tmp, t->dst) == -1) {
+	if (renameat(t->tmpdir, t->tmp, t->newdir, t->dst) == -1) {
 		saved = errno;
-		(void)unlink(t->tmp);
+		(void)unlinkat(t->tmpdir, t->tmp, 0);
 		maildir_tmp_free(t);
 		errno = saved;
 		return -1;
@@ -273,7 +304,8 @@ maildir_sync(const char *dir)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if ((dfd = open(newdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+	if ((dfd = open(newdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
 		return -1;
 	if (fsync(dfd) == -1) {
 		saved = errno;

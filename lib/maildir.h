@@ -4,6 +4,12 @@
  * tmp/, fsync'd, renamed into new/, and new/ is fsync'd, so a message is
  * either completely there or not at all.
  *
+ * Symlinks (issue 16 item 8): the Maildir, its tmp/ and new/ are opened
+ * with O_NOFOLLOW and the file is made with openat(O_CREAT | O_EXCL |
+ * O_NOFOLLOW) and moved with renameat() relative to those descriptors, so
+ * a symlink planted by whoever owns the Maildir fails the delivery (it is
+ * retried, then bounced) instead of sending the writes elsewhere.
+ *
  * Names are "TIME.UNIQUE.HOST" (the Maildir convention); the caller
  * chooses UNIQUE so that a delivery repeated after a crash gets the same
  * name and maildir_exists() can tell it was already done.
@@ -32,8 +38,10 @@ bool	maildir_exists(const char *dir, const char *base);
 /* a message written into tmp/, not yet in new/ */
 struct maildir_tmp {
 	int	 fd;
-	char	*tmp;		/* dir/tmp/base */
-	char	*dst;		/* dir/new/base,W=SIZE */
+	int	 tmpdir;	/* dir/tmp, opened without following a symlink */
+	int	 newdir;	/* dir/new, likewise */
+	char	*tmp;		/* base, in tmpdir */
+	char	*dst;		/* base,W=SIZE, in newdir */
 };
 
 /*
