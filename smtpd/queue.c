@@ -591,6 +591,30 @@ load_done(struct qmsg *m)
 	fclose(f);
 }
 
+/*
+ * move_aside - a queue file that does not parse goes to state_dir/queue/
+ * corrupt/ with its name, never deleted (issue 16 item 8): without an end
+ * record it was never committed (its client got no 250), otherwise it was
+ * damaged on disk; either way a person decides.  If it cannot move, it
+ * stays where it is and is looked at again at the next start.
+ */
+static void
+move_aside(const char *qid, const char *path, const char *why)
+{
+	char *dir = xasprintf("%s/queue/corrupt", smtpd_conf->state_dir);
+	char *dst = xasprintf("%s/%s", dir, qid);
+
+	if ((mkdir(dir, 0700) == -1 && errno != EEXIST) ||
+	    rename(path, dst) == -1)
+		log_warn("qid=%s does not parse (%s) and cannot be moved to %s",
+		    qid, why, dir);
+	else
+		log_warnx("qid=%s does not parse (%s): moved to %s", qid, why,
+		    dst);
+	free(dst);
+	free(dir);
+}
+
 static void
 recover(void)
 {
@@ -620,13 +644,15 @@ recover(void)
 
 			if (err == NULL)
 				queue_env_free(&env);
-			if (fstat(fd, &st) == -1 || st.st_size > 0)
-				log_info("qid=%s removed at start: %s", de->d_name,
-				    err ? err : "id mismatch");
-			else
-				dropped--;	/* an unused pool file */
-			close(fd);
-			(void)unlink(path);
+			if (fstat(fd, &st) == -1 || st.st_size > 0) {
+				close(fd);
+				move_aside(de->d_name, path, err ? err :
+				    "id mismatch");
+			} else {
+				close(fd);	/* an unused pool file */
+				(void)unlink(path);
+				dropped--;
+			}
 			if (queue_path(path, sizeof(path), de->d_name, ".done"))
 				(void)unlink(path);
 			dropped++;
@@ -655,7 +681,8 @@ recover(void)
 		closedir(d);
 	}
 	if (n || dropped)
-		log_info("resuming %zu queued messages (%zu incomplete removed)",
+		log_info("resuming %zu queued messages (%zu that do not parse set "
+		    "aside)",
 		    n, dropped);
 }
 
