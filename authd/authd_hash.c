@@ -168,6 +168,7 @@ hasher_spawn(struct hasher *h)
 	h->pid = pid;
 	h->up = true;
 	ipc_init(&h->ch, sv[0], on_hasher_msg, on_hasher_close, h);
+	ipc_secret(&h->ch);	/* the jobs carry passwords */
 	return true;
 }
 

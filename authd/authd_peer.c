@@ -297,6 +297,7 @@ peer_accept_one(int fd)
 	    (long)cred.uid);
 	ev_timer_init(&p->reap, peer_free, p);
 	ipc_init(&p->ch, fd, peer_on_msg, peer_on_close, p);
+	ipc_secret(&p->ch);	/* logins carry passwords */
 	log_debug("peer %s: connected", p->name);
 }
 

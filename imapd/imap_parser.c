@@ -48,6 +48,7 @@ struct imap_parser {
 	unsigned	 nnodes, nodes_cap;
 	char		*strs;
 	size_t		 strs_len, strs_cap;
+	bool		 secret;	/* login: wipe lines and strings */
 	struct imap_cmd	 cmd;
 
 	/* tokenizer position */
@@ -90,6 +91,22 @@ imap_parser_create(size_t max_line, uint64_t max_literal, unsigned max_depth,
 }
 
 void
+imap_parser_secret(struct imap_parser *p)
+{
+	p->secret = p->raw.secret = true;
+}
+
+/* strs_free - the decoded strings go; zeroed first in a secret parser */
+static void
+strs_free(struct imap_parser *p)
+{
+	if (p->secret && p->strs != NULL)
+		explicit_bzero(p->strs, p->strs_cap);
+	free(p->strs);
+	p->strs = NULL;
+}
+
+void
 imap_parser_free(struct imap_parser **pp)
 {
 	struct imap_parser *p = *pp;
@@ -98,7 +115,7 @@ imap_parser_free(struct imap_parser **pp)
 		return;
 	buf_free(&p->raw);
 	free(p->nodes);
-	free(p->strs);
+	strs_free(p);
 	free(p);
 	*pp = NULL;
 }
@@ -109,8 +126,7 @@ imap_parser_release(struct imap_parser *p)
 	if (p->raw.cap > 16384 && p->state == PS_LINE && p->raw.len == 0)
 		buf_free(&p->raw);
 	if (p->strs_cap > 16384) {
-		free(p->strs);
-		p->strs = NULL;
+		strs_free(p);
 		p->strs_cap = 0;
 	}
 }
@@ -665,10 +681,11 @@ parser_tokenize(struct imap_parser *p)
 	}
 	need = n + 2;
 	if (need > p->strs_cap) {
-		free(p->strs);
+		strs_free(p);
 		p->strs = xmalloc(need);
 		p->strs_cap = need;
-	}
+	} else if (p->secret && p->strs != NULL)
+		explicit_bzero(p->strs, p->strs_len);
 	p->strs_len = 0;
 	p->nnodes = 0;
 	p->in_section = 0;

@@ -57,6 +57,9 @@ struct imap_cmd {
 
 struct imap_parser;
 
+/* imap_parser_secret - the parser may see passwords (the login role): it
+ * zeroes its lines and strings when done with them */
+void	imap_parser_secret(struct imap_parser *p);
 /* imap_parser_create - limits: line bytes (literals apart), literal bytes
  * (per command, all literals together), list nesting, argument count */
 struct imap_parser *imap_parser_create(size_t max_line, uint64_t max_literal,

@@ -1205,6 +1205,9 @@ session_start(int fd, const char *addr, bool implicit_tls)
 	ev_timer_init(&s->login_timer, session_login_expired, s);
 	ev_timer_add(&s->login_timer, 1000ULL * (implicit_tls ?
 	    imapd.conf->imap.tls_timeout : imapd.conf->imap.login_timeout));
+	/* LOGIN and AUTHENTICATE carry passwords: leave no copy (lib/buf.h) */
+	imap_parser_secret(s->parser);
+	s->conn.in.secret = true;
 	log_info("session=%08x addr=%s connect%s", s->id, addr,
 	    implicit_tls ? " tls=implicit" : "");
 	if (implicit_tls) {

@@ -275,6 +275,7 @@ pop3_start(int fd, const char *addr, bool implicit_tls)
 
 	s = pop3_new(fd, addr, ++imapd.next_id ^ (uint32_t)getpid() << 16);
 	s->starttls_port = !implicit_tls;
+	s->conn.in.secret = true;	/* PASS and AUTH: no copy left (lib/buf.h) */
 	log_info("session=%08x addr=%s pop3 connect%s", s->id, addr,
 	    implicit_tls ? " tls=implicit" : "");
 	if (!implicit_tls) {

@@ -200,6 +200,7 @@ authc_connect(void)
 		return -1;
 	}
 	ipc_init(&c->ch, fd, authc_on_msg, authc_on_close, NULL);
+	ipc_secret(&c->ch);	/* logins carry passwords */
 	authc.conn = c;
 	ipc_out_init(&o);
 	ipc_put_u32(&o, AUTHD_PROTO_VERSION);

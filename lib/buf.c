@@ -24,6 +24,8 @@ buf_init(struct buf *b, size_t max)
 void
 buf_free(struct buf *b)
 {
+	if (b->secret && b->data != NULL)
+		explicit_bzero(b->data, b->cap + 1);
 	free(b->data);
 	b->data = NULL;
 	b->off = b->len = b->cap = 0;
@@ -32,6 +34,8 @@ buf_free(struct buf *b)
 void
 buf_reset(struct buf *b)
 {
+	if (b->secret && b->data != NULL)
+		explicit_bzero(b->data, b->off + b->len);
 	b->off = b->len = 0;
 	if (b->data)
 		b->data[0] = '\0';
@@ -50,6 +54,8 @@ buf_reserve(struct buf *b, size_t n)
 	need = b->len + n;
 	if (b->off && b->off + need > b->cap) {	/* slide to the front */
 		memmove(b->data, b->data + b->off, b->len);
+		if (b->secret)		/* the old place of the tail */
+			explicit_bzero(b->data + b->len, b->off);
 		b->off = 0;
 		b->data[b->len] = '\0';
 	}
@@ -60,7 +66,15 @@ buf_reserve(struct buf *b, size_t n)
 		ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
 	if (b->max && ncap > b->max && need <= b->max)
 		ncap = b->max;
-	if ((p = realloc(b->data, ncap + 1)) == NULL) {
+	if (b->secret && b->data != NULL) {	/* no copy left in the old block */
+		if ((p = malloc(ncap + 1)) == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		memcpy(p, b->data, b->off + b->len + 1);
+		explicit_bzero(b->data, b->cap + 1);
+		free(b->data);
+	} else if ((p = realloc(b->data, ncap + 1)) == NULL) {
 		errno = ENOMEM;
 		return -1;
 	}
@@ -163,6 +177,8 @@ buf_drain(struct buf *b, size_t n)
 		buf_reset(b);
 		return;
 	}
+	if (b->secret)
+		explicit_bzero(b->data + b->off, n);
 	b->off += n;
 	b->len -= n;
 }
@@ -172,6 +188,8 @@ buf_truncate(struct buf *b, size_t len)
 {
 	if (len >= b->len)
 		return;
+	if (b->secret)
+		explicit_bzero(b->data + b->off + len, b->len - len);
 	b->len = len;
 	b->data[b->off + len] = '\0';
 }

@@ -10,6 +10,10 @@
  * the front, then grows.  So any reserve, append or printf may move the
  * data: pointers from buf_head()/buf_tail() are valid only until the next
  * one of those calls.
+ *
+ * A buffer marked `secret` (it may carry passwords: authd's requests, a
+ * login before it is checked) leaves no copy behind: drained bytes, the
+ * old place of slid or moved data and freed memory are zeroed first.
  */
 #ifndef FACTEUR_BUF_H
 #define FACTEUR_BUF_H
@@ -23,6 +27,7 @@ struct buf {
 	size_t	 len;		/* bytes present after off */
 	size_t	 cap;		/* allocated, not counting the spare NUL */
 	size_t	 max;		/* hard limit on len, 0 = unlimited */
+	bool	 secret;	/* zero what is consumed or freed (buf_init: no) */
 };
 
 void	 buf_init(struct buf *b, size_t max);

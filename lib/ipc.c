@@ -44,6 +44,12 @@ ipc_init(struct ipc *ch, int fd, ipc_msg_cb *on_msg, ipc_close_cb *on_close,
 }
 
 void
+ipc_secret(struct ipc *ch)
+{
+	ch->in.secret = ch->out.secret = true;
+}
+
+void
 ipc_close(struct ipc *ch)
 {
 	size_t i;

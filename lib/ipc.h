@@ -70,6 +70,9 @@ struct ipc {
 	bool		 closed;
 };
 
+/* ipc_secret - the channel carries passwords: its buffers leave no copy
+ * of what went through them (lib/buf.h) */
+void	ipc_secret(struct ipc *ch);
 /* ipc_init - run the channel on `fd` in this process's event loop */
 void	ipc_init(struct ipc *ch, int fd, ipc_msg_cb *on_msg, ipc_close_cb *on_close,
 	    void *arg);

@@ -198,6 +198,8 @@ tls_server_ctx(const char *cert, const char *key)
 		goto fail;
 	}
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"facteur", 7);
+	/* received plaintext (logins) is not kept in OpenSSL's buffers */
+	SSL_CTX_set_options(ctx, SSL_OP_CLEANSE_PLAINTEXT);
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);

@@ -598,6 +598,8 @@ smtp_session_new(int fd, const struct listener *l, const char *addr,
 	s->qfd = -1;
 	bstrcpy(s->addr, addr, sizeof(s->addr));
 	conn_init(&s->c, fd, SESSION_IN_MAX, SESSION_OUT_MAX, on_conn, s);
+	/* AUTH lines carry passwords: leave no copy (lib/buf.h) */
+	s->c.in.secret = l->kind == PORT_SUBMISSION || l->kind == PORT_SUBMISSIONS;
 	conn_set_timeout(&s->c, smtpd_conf->smtp.timeout * 1000);
 	ev_timer_init(&s->deadline, on_deadline, s);
 	ev_timer_init(&s->login_timer, on_login_timer, s);

@@ -18,6 +18,7 @@ CI runs make check as root, so this runs there; as an ordinary user it
 checks nothing and says so.
 """
 
+import base64
 import imaplib
 import os
 import pwd
@@ -255,6 +256,18 @@ def main():
         m = imaplib.IMAP4_SSL('127.0.0.1', imap, ssl_context=ctx, timeout=20)
         m.login(ALICE, PASSWORD)
         check(m.select('INBOX')[0] == 'OK', 'IMAP login through user-login')
+        # and over SMTP (submission): AUTH PLAIN, then the same password
+        # wrong, so a failure path is crossed too
+        for pw, want_code in ((PASSWORD, 235), (PASSWORD[::-1], 535)):
+            c = ft.RawSMTP(sub)
+            c.ehlo()
+            c.cmd('STARTTLS')
+            c.starttls()
+            c.ehlo()
+            cred = base64.b64encode(f'\0{ALICE}\0{pw}'.encode()).decode()
+            code, text = c.cmd(f'AUTH PLAIN {cred}')
+            check(code == want_code, f'AUTH PLAIN answers {want_code}', text)
+            c.close()
         c = ft.RawSMTP(smtp)
         c.ehlo()
         code, text = c.mail_transaction(
@@ -299,6 +312,10 @@ def main():
                 check(ids(pid)['Uid'][0] != '0', f'{who} is not root', pid)
         keys = key_needles(env.key)
         pw_needle = RELAY_SECRET.encode()
+        # the users' password, in clear and as AUTH PLAIN sends it
+        logins = [PASSWORD.encode(), PASSWORD[::-1].encode()] + [
+            base64.b64encode(f'\0{ALICE}\0{pw}'.encode())[8:]
+            for pw in (PASSWORD, PASSWORD[::-1])]
         for pid, who in pids.items():
             if who not in want:
                 continue
@@ -326,7 +343,10 @@ def main():
                 check(not any(f.endswith(('users.db', 'aliases.db'))
                               for f in fds),
                       f'{who}: no user database open', fds)
-            found = memory_has(pid, keys + [pw_needle])
+            found = memory_has(pid, keys + [pw_needle] + logins)
+            check(not any(n in found for n in logins),
+                  f'{who}: no user password left in memory',
+                  [found[n] for n in logins if n in found])
             kf = [found[n] for n in keys if n in found]
             if has_key:
                 check(kf, f'{who} holds the TLS key (the check sees it)')

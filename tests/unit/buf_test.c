@@ -427,6 +427,34 @@ test_self_printf(void)
 	buf_free(&b);
 }
 
+/* a secret buffer zeroes what it drains, slides and truncates */
+static void
+test_secret(void)
+{
+	struct buf b;
+	size_t i, nz;
+
+	buf_init(&b, 0);
+	b.secret = true;
+	CHECK(buf_puts(&b, "AUTH PLAIN c2VjcmV0\r\nMAIL") == 0);
+	buf_drain(&b, 21);
+	CHECK(is(&b, "MAIL", 4));
+	for (i = nz = 0; i < 21; i++)
+		nz += b.data[i] != 0;
+	CHECK(nz == 0);
+	buf_truncate(&b, 1);
+	CHECK(is(&b, "M", 1) && b.data[22] == 0 && b.data[24] == 0);
+	/* a slide to the front leaves nothing at the old place */
+	CHECK(buf_reserve(&b, b.cap - 1) == 0);
+	CHECK(b.off == 0 && is(&b, "M", 1) && b.data[21] == 0);
+	/* growth moves to a new block: the bytes are kept */
+	CHECK(buf_reserve(&b, b.cap * 2) == 0);
+	CHECK(is(&b, "M", 1));
+	buf_drain(&b, 1);
+	CHECK(b.len == 0 && b.data[0] == 0);
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -440,5 +468,6 @@ main(void)
 	test_truncate();
 	test_self_append();
 	test_self_printf();
+	test_secret();
 	return T_DONE();
 }
