@@ -54,6 +54,7 @@ enum conf_section {
 	SEC_INBOUND,
 	SEC_AUTHD,
 	SEC_SENDMAIL,
+	SEC_FETCH,
 	SEC_N,
 	SEC_SKIP = SEC_N,	/* inside an unknown section: keys ignored */
 };
@@ -61,7 +62,7 @@ enum conf_section {
 static const char *const conf_section_names[SEC_N] = {
 	"top", "tls", "smtp", "relay", "dkim", "imap", "pop3", "queue", "dns",
 	"inbound",
-	"authd", "sendmail",
+	"authd", "sendmail", "fetch",
 };
 
 enum conf_type {
@@ -81,6 +82,7 @@ enum conf_type {
 	T_ADDR,		/* host:port into one struct conf_addr */
 	T_ADDRS,	/* host:port appended to a struct conf_addrs */
 	T_DKIM,		/* DOMAIN SELECTOR KEYFILE */
+	T_FETCH,	/* URL LOCAL options (conf_fetch.c) */
 	T_SPFFAIL,	/* mark | junk | reject */
 	T_FOLDER,	/* a top-level Maildir++ folder name: Junk */
 	T_SENDER,	/* LOGIN ADDRESS [ADDRESS...] */
@@ -186,6 +188,8 @@ static const struct conf_key conf_keys[] = {
 	    60, 60 * DAY },
 
 	{ SEC_DNS, "resolver", T_ADDR, false, NULL, OFF(dns.resolver), 0, 0 },
+
+	{ SEC_FETCH, "account", T_FETCH, true, NULL, 0, 0, 0 },
 
 	{ SEC_INBOUND, "spf", T_BOOL, false, "yes", OFF(inbound.spf), 0, 0 },
 	{ SEC_INBOUND, "dkim", T_BOOL, false, "yes", OFF(inbound.dkim), 0, 0 },
@@ -693,6 +697,29 @@ conf_set_sender(struct conf_parse *p, const struct conf_key *k, char *val)
 	return true;
 }
 
+/* conf_set_fetch - one [fetch] account, appended */
+static bool
+conf_set_fetch(struct conf_parse *p, const struct conf_key *k, char *val)
+{
+	struct conf *c = p->c;
+	struct conf_fetch f;
+	const char *err;
+	size_t i;
+
+	if (!conf_fetch_parse(val, &f, &err))
+		return conf_bad(p, k, err, val);
+	for (i = 0; i < c->fetch.n; i++)
+		if (strcmp(c->fetch.v[i].state, f.state) == 0) {
+			conf_err(p, p->line, "account %s given twice", f.name);
+			conf_fetch_clear(&f);
+			return false;
+		}
+	c->fetch.v = xreallocarray(c->fetch.v, c->fetch.n + 1,
+	    sizeof(*c->fetch.v));
+	c->fetch.v[c->fetch.n++] = f;
+	return true;
+}
+
 /* conf_set_number - T_SIZE, T_DURATION, T_UINT, T_PORT */
 static bool
 conf_set_number(struct conf_parse *p, const struct conf_key *k,
@@ -851,6 +878,8 @@ conf_set(struct conf_parse *p, const struct conf_key *k, char *val)
 		return conf_set_dkim(p, k, val);
 	if (k->type == T_SENDER)
 		return conf_set_sender(p, k, val);
+	if (k->type == T_FETCH)
+		return conf_set_fetch(p, k, val);
 	if (conf_has_space(val))
 		return conf_bad(p, k, "one value", val);
 	return conf_set_word(p, k, val, (char *)p->c + k->off);
@@ -978,7 +1007,7 @@ conf_header(struct conf_parse *p, char *s)
 	if (sec == SEC_N) {
 		conf_err(p, p->line, "unknown section [%s], expected one of "
 		    "[tls] [smtp] [relay] [dkim] [imap] [pop3] [queue] [dns] "
-		    "[inbound] [authd] [sendmail]",
+		    "[inbound] [authd] [sendmail] [fetch]",
 		    conf_got(got, sizeof(got), name));
 		return;
 	}
@@ -1289,6 +1318,9 @@ conf_free(struct conf **confp)
 	for (i = 0; i < c->smtp.nbackup_domains; i++)
 		free(c->smtp.backup_domains[i]);
 	free(c->smtp.backup_domains);
+	for (i = 0; i < c->fetch.n; i++)
+		conf_fetch_clear(&c->fetch.v[i]);
+	free(c->fetch.v);
 	for (i = 0; i < c->dkim.nsign; i++) {
 		free(c->dkim.sign[i].domain);
 		free(c->dkim.sign[i].selector);
@@ -1599,5 +1631,13 @@ conf_dump(const struct conf *c, FILE *out)
 		for (j = 0; j < c->sendmail.sender[i].naddrs; j++)
 			fprintf(out, " %s", c->sendmail.sender[i].addrs[j]);
 		fprintf(out, "\n");
+	}
+	if (c->fetch.n > 0)
+		fprintf(out, "\n[fetch]\n");
+	for (i = 0; i < c->fetch.n; i++) {
+		char a[CONF_LINE_MAX];
+
+		if (conf_fetch_format(&c->fetch.v[i], a, sizeof(a)))
+			fprintf(out, "account = %s\n", a);
 	}
 }

@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "conf_fetch.h"
+
 #define CONF_DEFAULT_PATH	"/etc/facteur/facteur.conf"
 #define CONF_LINE_MAX		4096		/* bytes per line, without the newline */
 #define CONF_FILE_MAX		(1024 * 1024)	/* a bigger file is refused */
@@ -135,6 +137,11 @@ struct conf {
 		unsigned	 max_retry;	/* default 4h */
 		unsigned	 expire;	/* default 5d */
 	} queue;
+
+	struct {
+		struct conf_fetch *v;	/* [fetch] account lines */
+		size_t		 n;
+	} fetch;
 
 	struct {
 		bool		 resolver_set;

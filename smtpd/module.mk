@@ -1,4 +1,4 @@
-# smtpd/: facteur-smtpd (roles: parent, smtp, queue, deliver, relay),
+# smtpd/: facteur-smtpd (roles: parent, smtp, queue, deliver, relay, fetch),
 # facteur-sendmail and facteur-ctl.  Pure parsers are listed apart so unit
 # tests and fuzz targets can link them without the daemon.
 SMTPD_PARSERS	 = smtpd/smtp_cmd.c smtpd/smtp_data.c smtpd/smtp_auth.c \
@@ -11,8 +11,12 @@ facteur-smtpd_SRCS = smtpd/smtpd.c smtpd/smtp_server.c smtpd/smtp_session.c \
 		   smtpd/smtp_local.c \
 		   smtpd/queue.c smtpd/queue_accept.c smtpd/queue_bounce.c \
 		   smtpd/queue_ctl.c \
-		   smtpd/deliver_maildir.c \
+		   smtpd/deliver_maildir.c $(FETCH_SRCS) \
 		   $(sort $(wildcard smtpd/relay*.c)) $(SMTPD_PARSERS)
+FETCH_SRCS	 = smtpd/fetch.c smtpd/fetch_io.c smtpd/fetch_remote.c \
+		   smtpd/fetch_proto.c
+FUZZ_TARGETS	+= fuzz_fetch
+fuzz_fetch_DEPS	 = smtpd/fetch_proto.c
 BINS		+= facteur-sendmail facteur-ctl
 facteur-sendmail_SRCS = smtpd/sendmail.c
 facteur-ctl_SRCS = smtpd/ctl.c smtpd/queue_file.c

@@ -4,7 +4,7 @@
  *
  * Reads the configuration, binds every listener, loads the TLS contexts and
  * the relay password while it may still read root-only files, then forks
- * the four roles (smtp, queue, deliver, relay; see smtpd.h) connected by
+ * the five roles (smtp, queue, deliver, relay, fetch; see smtpd.h) connected by
  * socketpairs, each under its own account and chroot (lib/priv.h), each
  * keeping only the secrets it uses (forget_secrets), and supervises them: when one dies the others are stopped
  * and the whole set starts again after a backoff (disk is the truth, so
@@ -38,14 +38,17 @@
 #include "xmem.h"
 #include "smtpd.h"
 #include "smtp_session.h"
+#include "smtpd/fetch.h"
 
 #define MAX_LISTENERS	32
 #define BACKOFF_MIN_MS	200
 #define BACKOFF_MAX_MS	10000
 #define STOP_GRACE_MS	5000
 
-enum role { ROLE_SMTP, ROLE_QUEUE, ROLE_DELIVER, ROLE_RELAY, NROLES };
-static const char *role_name[NROLES] = { "smtp", "queue", "deliver", "relay" };
+enum role { ROLE_SMTP, ROLE_QUEUE, ROLE_DELIVER, ROLE_RELAY, ROLE_FETCH,
+	NROLES };
+static const char *role_name[NROLES] = { "smtp", "queue", "deliver", "relay",
+	"fetch" };
 
 struct conf	*smtpd_conf;
 bool		 smtpd_privileged;
@@ -63,6 +66,7 @@ static const enum priv_role role_acc[NROLES] = {
 	[ROLE_QUEUE] = PRIV_QUEUE,
 	[ROLE_DELIVER] = PRIV_MAIL,
 	[ROLE_RELAY] = PRIV_RELAY,
+	[ROLE_FETCH] = PRIV_RELAY,	/* the network and state_dir/fetch only */
 };
 
 static pid_t		 pids[NROLES];
@@ -241,7 +245,8 @@ role_on_stop(int sig, void *arg)
 
 /*
  * forget_secrets - a child keeps the secrets of its role only: the TLS
- * server key in smtp, the relay password in relay.  Freeing the SSL_CTX
+ * server key in smtp, the relay password in relay, the [fetch] passwords
+ * in fetch.  Freeing the SSL_CTX
  * clears the key (OpenSSL frees private numbers with BN_clear_free); the
  * loading left no copy behind (lib/tls.c, read_relay_password).
  */
@@ -252,6 +257,8 @@ forget_secrets(enum role r)
 		SSL_CTX_free(server_tls);
 		server_tls = NULL;
 	}
+	if (r != ROLE_FETCH)
+		fetch_forget();
 	if (r != ROLE_RELAY && relay_password != NULL) {
 		wipe(relay_password, strlen(relay_password));
 		free(relay_password);
@@ -351,6 +358,14 @@ start_roles(void)
 			close(sq[0]); close(sq[1]); close(qd[0]); close(qd[1]); close(qr[0]);
 			role_enter(r, PRIV_EMPTY_DIR);
 			relay_run(qr[1], client_tls, relay_password);
+		case ROLE_FETCH:	/* talks to nobody but remote servers
+					 * and run_dir/smtpd.sock (fetch.c) */
+			close(ctl_fd);
+			close_listeners();
+			close(sq[0]); close(sq[1]); close(qd[0]); close(qd[1]);
+			close(qr[0]); close(qr[1]);
+			role_enter(r, NULL);
+			fetch_run(smtpd_conf);
 		case NROLES:
 			break;
 		}
@@ -552,6 +567,8 @@ main(int argc, char **argv)
 	if (client_tls == NULL)
 		fatalx("cannot set up the outbound TLS context");
 	relay_password = read_relay_password(smtpd_conf);
+	fetch_prepare(smtpd_conf, acc[role_acc[ROLE_FETCH]].uid,
+	    acc[role_acc[ROLE_FETCH]].gid);
 	if (!debug)
 		daemon_detach();
 	(void)daemon_pidfile(smtpd_conf->run_dir, "smtpd");
