@@ -137,6 +137,83 @@ maildir_exists(const char *dir, const char *base)
 }
 
 static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+maildir_index_load(struct maildir_index *ix, const char *dir)
+{
+	static const char *sub[] = { "new", "cur" };
+	struct dirent *de;
+	char path[4096];
+	size_t i, cap = 0;
+	DIR *d;
+
+	memset(ix, 0, sizeof(*ix));
+	ix->dir = xstrdup(dir);
+	for (i = 0; i < 2; i++) {
+		if (!bsnprintf(path, sizeof(path), "%s/%s", dir, sub[i])) {
+			maildir_index_free(ix);
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if ((d = opendir(path)) == NULL)
+			continue;
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			if (ix->n == cap) {
+				cap = cap ? cap * 2 : 256;
+				ix->names = xreallocarray(ix->names, cap,
+				    sizeof(*ix->names));
+			}
+			ix->names[ix->n++] = xstrdup(de->d_name);
+		}
+		closedir(d);
+	}
+	if (ix->n > 1)
+		qsort(ix->names, ix->n, sizeof(*ix->names), name_cmp);
+	return 0;
+}
+
+bool
+maildir_index_has(const struct maildir_index *ix, const char *base)
+{
+	size_t lo = 0, hi = ix->n, n = strlen(base);
+
+	/* the first name >= base; names starting with base follow it */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(ix->names[mid], base) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < ix->n && strncmp(ix->names[lo], base, n) == 0; lo++) {
+		char c = ix->names[lo][n];
+
+		if (c == '\0' || c == ':' || c == ',')
+			return true;
+	}
+	return false;
+}
+
+void
+maildir_index_free(struct maildir_index *ix)
+{
+	size_t i;
+
+	for (i = 0; i < ix->n; i++)
+		free(ix->names[i]);
+	free(ix->names);
+	free(ix->dir);
+	memset(ix, 0, sizeof(*ix));
+}
+
+static int
 write_all(int fd, const char *p, size_t n)
 {
 	ssize_t w;

@@ -35,6 +35,21 @@ int	maildir_folder(const char *root, const char *name, char *out,
 	    size_t outsz);
 /* maildir_exists - a message whose name starts with base in new/ or cur/ */
 bool	maildir_exists(const char *dir, const char *base);
+/*
+ * The names in new/ and cur/ of one Maildir, read once and sorted, for
+ * the many maildir_exists() questions of a crash recovery (one listing per
+ * Maildir, not one per recovered message).
+ */
+struct maildir_index {
+	char	*dir;
+	char   **names;
+	size_t	 n;
+};
+/* maildir_index_load - list dir (missing subdirectories are empty); -1 on error */
+int	maildir_index_load(struct maildir_index *ix, const char *dir);
+/* maildir_index_has - maildir_exists() against the listing */
+bool	maildir_index_has(const struct maildir_index *ix, const char *base);
+void	maildir_index_free(struct maildir_index *ix);
 /* a message written into tmp/, not yet in new/ */
 struct maildir_tmp {
 	int	 fd;

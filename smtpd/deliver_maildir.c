@@ -124,6 +124,50 @@ flush(struct ev_timer *t, void *arg)
 	nbatch = 0;
 }
 
+/*
+ * The listings of the Maildirs that recovered messages go to (issue 16
+ * item 8: each recovered message used to list its whole Maildir).  A
+ * recovered message was queued before the restart, so if it was delivered
+ * its file was there when the listing was read; the listings go 30 s after
+ * the last recovered message.
+ */
+#define RECOVERY_DIRS		16
+#define RECOVERY_KEEP_MS	30000
+
+static struct maildir_index	 recovery[RECOVERY_DIRS];
+static size_t			 nrecovery;
+static struct ev_timer		 recovery_timer;
+
+static void
+recovery_forget(struct ev_timer *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	while (nrecovery > 0)
+		maildir_index_free(&recovery[--nrecovery]);
+}
+
+/* recovered_delivered - maildir_exists(), one listing per Maildir */
+static bool
+recovered_delivered(const char *dir, const char *base)
+{
+	size_t i;
+
+	ev_timer_add(&recovery_timer, RECOVERY_KEEP_MS);
+	for (i = 0; i < nrecovery; i++)
+		if (strcmp(recovery[i].dir, dir) == 0)
+			return maildir_index_has(&recovery[i], base);
+	if (nrecovery == RECOVERY_DIRS)		/* the oldest goes */
+		maildir_index_free(&recovery[--nrecovery]);
+	memmove(&recovery[1], &recovery[0], nrecovery * sizeof(recovery[0]));
+	if (maildir_index_load(&recovery[0], dir) == -1) {
+		memmove(&recovery[0], &recovery[1], nrecovery * sizeof(recovery[0]));
+		return maildir_exists(dir, base);
+	}
+	nrecovery++;
+	return maildir_index_has(&recovery[0], base);
+}
+
 static void
 deliver(int fd, const char *qid, uint32_t idx, const char *mailbox,
     const char *sender, const char *prepend, uint64_t msglen, uint64_t qtime,
@@ -155,7 +199,7 @@ deliver(int fd, const char *qid, uint32_t idx, const char *mailbox,
 		return;
 	}
 	snprintf(base, sizeof(base), "%" PRIu64 ".Q%s_%u.%s", qtime, qid, idx, host);
-	if (recovered && maildir_exists(dir, base)) {
+	if (recovered && recovered_delivered(dir, base)) {
 		log_info("qid=%s to=<%s> maildir=%s status=sent (already delivered "
 		    "before a restart)", qid, mailbox, dir);
 		result(qid, idx, RES_OK, "250 2.0.0 Already delivered");
@@ -226,6 +270,7 @@ deliver_run(int queue_fd)
 {
 	maildir_host(host, sizeof(host), smtpd_conf->hostname);
 	ev_timer_init(&batch_timer, flush, NULL);
+	ev_timer_init(&recovery_timer, recovery_forget, NULL);
 	ipc_init(&qch, queue_fd, on_msg, on_close, NULL);
 	ev_run();
 	exit(0);

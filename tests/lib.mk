@@ -5,3 +5,5 @@
 # `-include tests/*.mk`; appends only.
 
 UNIT_TESTS	+= conn_test ipc_test
+# maildir: the listing crash recovery uses (lib/maildir.c)
+UNIT_TESTS	+= maildir_test

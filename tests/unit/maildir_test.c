@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * maildir_test.c - lib/maildir.c: the listing used by crash recovery
+ * (maildir_index_*) answers as maildir_exists() does, and answers many
+ * questions about a big Maildir in one listing (issue 16 item 8: recovery
+ * listed the Maildir once per recovered message).
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "maildir.h"
+#include "t.h"
+
+#define NFILES	20000
+#define NASK	5000
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+touch(const char *dir, const char *sub, const char *name)
+{
+	char p[4096];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/%s/%s", dir, sub, name);
+	if ((fd = open(p, O_WRONLY | O_CREAT, 0600)) != -1)
+		close(fd);
+}
+
+int
+main(void)
+{
+	char dir[] = "/tmp/maildir_test.XXXXXX", base[64], name[96];
+	struct maildir_index ix;
+	double t0, t_ix;
+	int i, hits = 0;
+
+	if (mkdtemp(dir) == NULL || maildir_create(dir) == -1) {
+		perror("maildir");
+		return 1;
+	}
+	for (i = 0; i < NFILES; i++) {
+		snprintf(name, sizeof(name), "1700000000.Q%016x_0.host,W=%d%s",
+		    i * 2, 100 + i, i % 3 ? "" : ":2,S");
+		touch(dir, i % 2 ? "cur" : "new", name);
+	}
+	touch(dir, "new", "1700000000.Q00000000000000aa_0.hostX");
+	CHECK(maildir_index_load(&ix, dir) == 0);
+	CHECK(ix.n == NFILES + 1);
+	/* the same answers as maildir_exists */
+	static const char *const ask[] = {
+		"1700000000.Q0000000000000000_0.host",	/* present, new/ */
+		"1700000000.Q0000000000000002_0.host",	/* present, cur/, :2,S */
+		"1700000000.Q0000000000000001_0.host",	/* odd: absent */
+		"1700000000.Q00000000000000aa_0.host",	/* only a longer name */
+		"1700000000.Q0000000000000000_0.hos",	/* a prefix, not a name */
+		"0",
+	};
+	for (i = 0; i < (int)(sizeof(ask) / sizeof(ask[0])); i++)
+		CHECK(maildir_index_has(&ix, ask[i]) == maildir_exists(dir, ask[i]));
+	CHECK(maildir_index_has(&ix, ask[0]) && !maildir_index_has(&ix, ask[2]));
+	/* bounded: NASK questions in one listing, not NASK listings */
+	t0 = now();
+	for (i = 0; i < NASK; i++) {
+		snprintf(base, sizeof(base), "1700000000.Q%016x_0.host", i);
+		hits += maildir_index_has(&ix, base);
+	}
+	t_ix = now() - t0;
+	CHECK(hits == NASK / 2);
+	CHECK(t_ix < 0.5);
+	t0 = now();
+	for (i = 0; i < 50; i++) {
+		snprintf(base, sizeof(base), "1700000000.Q%016x_0.host", i);
+		(void)maildir_exists(dir, base);
+	}
+	printf("maildir: %d lookups in a %d-file Maildir: %.1f ms with one "
+	    "listing; one listing per lookup would take %.0f ms\n", NASK, NFILES,
+	    t_ix * 1000, (now() - t0) / 50 * NASK * 1000);
+	maildir_index_free(&ix);
+	{
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		(void)system(cmd);
+	}
+	return T_DONE();
+}
