@@ -545,6 +545,40 @@ dkim_from_mailboxes(const struct dkim_sign *s)
 	return dkim_hdrs_from_mailboxes(&s->h);
 }
 
+bool
+dkim_sign_has_field(const struct dkim_sign *s, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < s->h.nfields; i++)
+		if (field_is(&s->h, &s->h.fields[i], name))
+			return true;
+	return false;
+}
+
+int
+dkim_sign_add_field(struct dkim_sign *s, const char *field)
+{
+	struct buf nb;
+
+	/* in front, where it will be delivered; the fields are indexed again */
+	buf_init(&nb, 0);
+	if (buf_printf(&nb, "%s\n", field) == -1 ||
+	    buf_append(&nb, buf_head(&s->h.hdr), s->h.hdr.len) == -1) {
+		buf_free(&nb);
+		s->err = "out of memory";
+		return -1;
+	}
+	nb.max = s->h.hdr.max;
+	buf_free(&s->h.hdr);
+	s->h.hdr = nb;
+	if (dkim_hdrs_split(&s->h) == -1) {
+		s->err = "out of memory";
+		return -1;
+	}
+	return 0;
+}
+
 size_t
 dkim_hdrs_from_mailboxes(const struct dkim_hdrs *h)
 {

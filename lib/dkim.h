@@ -85,6 +85,15 @@ bool		 dkim_from_address(const struct dkim_sign *s, char *out, size_t outsz);
 size_t		 dkim_from_mailboxes(const struct dkim_sign *s);
 
 /*
+ * After dkim_sign_end(): dkim_sign_has_field - whether the message has a
+ * field of that name (any case); dkim_sign_add_field - a field the mail
+ * system adds in front of the message ("Name: value", no line end), which
+ * is then signed like one the author wrote.  -1 when out of memory.
+ */
+bool		 dkim_sign_has_field(const struct dkim_sign *s, const char *name);
+int		 dkim_sign_add_field(struct dkim_sign *s, const char *field);
+
+/*
  * dkim_header_digest - after dkim_sign_end(): the DKIM-Signature header for
  * domain/selector/alg/t with an empty b= into *tmpl_r (malloc'd, CRLF folded,
  * no final line end; the caller frees it), and the SHA-256 digest to sign.

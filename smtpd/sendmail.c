@@ -38,6 +38,7 @@
 #include "conf.h"
 #include "ipc.h"
 #include "log.h"
+#include "msghdr.h"
 #include "xmem.h"
 #include "smtpd.h"
 
@@ -263,10 +264,8 @@ add_missing_headers(struct msg *m, const char *from, const char *fullname,
     const struct conf *c)
 {
 	struct buf extra;
-	char date[64];
+	char field[MSGHDR_MAX];
 	time_t now = time(NULL);
-	struct tm tm;
-	uint32_t r = 0;
 
 	buf_init(&extra, 0);
 	if (header_find(&m->hdr, "From") == NULL) {
@@ -276,14 +275,12 @@ add_missing_headers(struct msg *m, const char *from, const char *fullname,
 			buf_printf(&extra, "From: <%s>\n", from);
 	}
 	if (header_find(&m->hdr, "Date") == NULL) {
-		localtime_r(&now, &tm);
-		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-		buf_printf(&extra, "Date: %s\n", date);
+		msghdr_date(field, sizeof(field), now);
+		buf_printf(&extra, "%s\n", field);
 	}
 	if (header_find(&m->hdr, "Message-ID") == NULL) {
-		(void)getrandom(&r, sizeof(r), 0);
-		buf_printf(&extra, "Message-ID: <%lld.%ld.%08x@%s>\n", (long long)now,
-		    (long)getpid(), r, c->hostname);
+		msghdr_message_id(field, sizeof(field), now, c->hostname);
+		buf_printf(&extra, "%s\n", field);
 	}
 	buf_append(&extra, buf_head(&m->hdr), m->hdr.len);
 	buf_free(&m->hdr);

@@ -10,6 +10,7 @@
  *   - for each `[dkim] sign` line of the From domain, authd is asked for
  *     the key's algorithm (AUTHD_DKIM_ALG: a= is part of what is signed),
  *     the header digest is computed here and authd signs it;
+ *   - Date and Message-ID are added when missing (RFC 6409 8), signed;
  *   - the DKIM-Signature headers go into the envelope (`prepend`), added
  *     in front of the message when it is delivered or relayed.
  * authd unreachable: 451, the client retries.  Mail received from outside
@@ -23,6 +24,7 @@
 
 #include "authc.h"
 #include "log.h"
+#include "msghdr.h"
 #include "xmem.h"
 #include "smtp_session.h"
 
@@ -60,6 +62,44 @@ session_dkim_feed(struct session *s, const char *p, size_t n)
 		log_warnx("session=%08x dkim: %s", s->id, dkim_sign_error(s->dkim));
 		s->data_error = "552 5.3.4 Header too big";
 	}
+}
+
+/* add_field - a field for the signer and in front of the message */
+static int
+add_field(struct session *s, const char *field)
+{
+	char *all;
+
+	if (dkim_sign_add_field(s->dkim, field) == -1)
+		return -1;
+	all = xasprintf("%s%s\n", s->prepend ? s->prepend : "", field);
+	free(s->prepend);
+	s->prepend = all;
+	return 0;
+}
+
+/*
+ * add_missing - RFC 6409 8.2 and 8.3: a submission without Date or
+ * Message-ID gets them (OpenDKIM and SpamAssassin score mail without);
+ * facteur-sendmail adds its own before it sends
+ */
+static const char *
+add_missing(struct session *s)
+{
+	char field[MSGHDR_MAX];
+	time_t now = time(NULL);
+
+	if (!dkim_sign_has_field(s->dkim, "Date")) {
+		msghdr_date(field, sizeof(field), now);
+		if (add_field(s, field) == -1)
+			return "451 4.3.0 Out of memory, try again later";
+	}
+	if (!dkim_sign_has_field(s->dkim, "Message-ID")) {
+		msghdr_message_id(field, sizeof(field), now, smtpd_conf->hostname);
+		if (add_field(s, field) == -1)
+			return "451 4.3.0 Out of memory, try again later";
+	}
+	return NULL;
 }
 
 /* session_dkim_end - the From check; an error reply or NULL */
@@ -104,7 +144,7 @@ session_dkim_end(struct session *s)
 		    "the user's address", s->id, s->addr, s->auth_user, from);
 		return "553 5.7.1 From address not owned by the authenticated user";
 	}
-	return NULL;
+	return add_missing(s);
 }
 
 static struct sign_round *

@@ -504,6 +504,35 @@ def test_no_from():
           'authenticated message without From: 550', repr(err))
 
 
+def test_adds_date_and_message_id():
+    """RFC 6409 8: a submission without Date and Message-ID gets both, in
+    front of the message, signed with it (issue 13)."""
+    m = mark('nodate')
+    err = submit(ALICE, wire(f'From: Alice <{ALICE}>\nTo: {REMOTE}\n'
+                             f'Subject: {m}\n\nno date, no id\n'))
+    check(err is None, 'submission without Date and Message-ID: 250', repr(err))
+    data = sink_one('no Date/Message-ID', m)
+    if data is None:
+        return
+    names = [n.strip().lower() for n, _ in header_fields(data)]
+    check(names.count('date') == 1 and names.count('message-id') == 1,
+          'Date and Message-ID added once each', names)
+    sig = signatures(data)
+    hdrs = [h.lower() for h in sig[0].get('h', '').split(':')] if sig else []
+    check('date' in hdrs and 'message-id' in hdrs,
+          'the added fields are signed (h=)', hdrs)
+    verify_all('no Date/Message-ID', data)
+    # a message that has them keeps its own, not a second pair
+    m2 = mark('hasdate')
+    err = submit(ALICE, wire(headers(m2) + '\nhas both\n'))
+    data = sink_one('Date/Message-ID present', m2)
+    if data is not None:
+        names = [n.strip().lower() for n, _ in header_fields(data)]
+        check(names.count('date') == 1 and names.count('message-id') == 1 and
+              f'<{m2}@example.org>'.encode() in data,
+              'existing Date and Message-ID kept, none added', names)
+
+
 def test_sendmail():
     """facteur-sendmail: local submission is signed, whatever its line ends."""
     cases = [
@@ -809,6 +838,7 @@ def main():
     ft.run_tests(env, [
         test_submission_cases, test_one_key_domains, test_from_not_owned,
         test_pipelined, test_client_gone_while_signing, test_no_from,
+        test_adds_date_and_message_id,
         test_sendmail, test_local_delivery, test_port25_never_signed,
         test_authd_without_keys, test_authd_gone, test_authd_hangs,
         test_opendkim,
