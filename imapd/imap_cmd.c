@@ -583,6 +583,7 @@ cmd_expunge(struct imap_session *s, const struct imap_cmd *c,
 	}
 	s->nview = j;
 	s->seen_gen = f->gen;
+	session_recent_prune(s);
 	imap_seqset_free(&set);
 	if (fail)
 		session_tagged(s, "NO some messages could not be expunged");
@@ -742,6 +743,7 @@ moved_expunge(struct imap_session *s)
 		s->view[j++] = s->view[i];
 	}
 	s->nview = j;
+	session_recent_prune(s);
 }
 
 void

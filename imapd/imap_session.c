@@ -217,9 +217,10 @@ session_is_recent(const struct imap_session *s, uint32_t uid)
 	return false;
 }
 
-/* recent_prune - forget recent UIDs that were expunged */
-static void
-recent_prune(struct imap_session *s)
+/* session_recent_prune - forget recent UIDs that were expunged (by this
+ * session too: RECENT counts must not include them) */
+void
+session_recent_prune(struct imap_session *s)
 {
 	size_t i, j;
 
@@ -295,7 +296,7 @@ session_updates(struct imap_session *s, bool expunges)
 	if (expunges)
 		s->expunge_pending = false;
 	if (gone)
-		recent_prune(s);
+		session_recent_prune(s);
 	s->nview = j;
 	oldn = s->nview;
 	for (k = 0; k < f->n; k++) {

@@ -166,6 +166,7 @@ void	session_updates(struct imap_session *s, bool expunges);
  * session had it (and, read-write, for no other session from now) */
 void	session_claim_recent(struct imap_session *s, struct store_msg *m);
 bool	session_is_recent(const struct imap_session *s, uint32_t uid);
+void	session_recent_prune(struct imap_session *s);
 /* session_put_flags - "FLAGS (...)" of m as this session sees it */
 void	session_put_flags(struct imap_session *s, struct buf *b,
 	    const struct store_msg *m);

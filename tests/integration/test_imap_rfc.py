@@ -685,6 +685,26 @@ def test_multiappend():
     r.close()
 
 
+def test_recent_after_own_expunge():
+    """A session's RECENT count forgets the messages it expunged itself
+    (imaptest stress checkpoint: RECENT larger than the message count)."""
+    fresh_folder('Rc', ['a', 'b'])
+    r = Raw()
+    u, _ = r.cmd('SELECT Rc')
+    ft.check('* 2 RECENT' in u, 'two recent', u)
+    r.cmd('STORE 1:2 +FLAGS.SILENT (\\Deleted)')
+    r.cmd('EXPUNGE')
+    deliver('c', sub='Rc')
+    u, _ = r.cmd('NOOP')
+    ft.check(u == ['* 1 EXISTS', '* 1 RECENT'], 'RECENT counts the live one',
+             u)
+    r.cmd('MOVE 1 INBOX')
+    deliver('d', sub='Rc')
+    u, _ = r.cmd('NOOP')
+    ft.check(u == ['* 1 EXISTS', '* 1 RECENT'], 'and after MOVE', u)
+    r.close()
+
+
 if __name__ == '__main__':
     try:
         setup()
@@ -707,4 +727,5 @@ if __name__ == '__main__':
                        test_search_header_addresses,
                        test_envelope_groups_comments, test_search_bounded,
                        test_worker_sigterm_busy, test_esearch,
-                       test_list_extended_status, test_multiappend])
+                       test_list_extended_status, test_multiappend,
+                       test_recent_after_own_expunge])
