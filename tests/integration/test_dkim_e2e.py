@@ -101,7 +101,9 @@ def config(sign_lines):
               'submission': [f'127.0.0.1:{P587}'], 'timeout': '60s'},
         relay={'host': 'localhost', 'port': SINK.port, 'tls': 'starttls',
                'verify': True, 'ca_file': PKI['ca.pem']},
-        dkim={'sign': list(sign_lines)} if sign_lines else None)
+        dkim={'sign': list(sign_lines)} if sign_lines else None,
+        # the account the tools run as may send as alice (facteur-sendmail)
+        sendmail={'sender': f'{env.user} {ALICE}'})
 
 
 def restart_authd():
