@@ -311,7 +311,7 @@ inject_begin(struct inject *in, const char *run_dir, const char *local)
 			return FR_TEMP;
 		in->open = true;
 		if (smtp_reply(&in->c) != 220 ||
-		    fconn_printf(&in->c, "EHLO fetch\r\n") == -1 ||
+		    fconn_printf(&in->c, "EHLO facteur-fetch\r\n") == -1 ||
 		    smtp_reply(&in->c) != 250)
 			goto fail;
 	}

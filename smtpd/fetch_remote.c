@@ -304,15 +304,30 @@ pop3_retr(struct fetch_job *j, struct fconn *c, uint32_t n)
 	return inject_end(&j->in);
 }
 
-static bool
-id_known(char **ids, size_t n, const char *id)
+/* id_state - 0: new, 1: queued already, 2: refused by the queue ("!ID") */
+static int
+id_state(char **ids, size_t n, const char *id)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		if (strcmp(ids[i], id) == 0)
-			return true;
-	return false;
+			return 1;
+		if (ids[i][0] == '!' && strcmp(ids[i] + 1, id) == 0)
+			return 2;
+	}
+	return 0;
+}
+
+/* keep_add - remember what the state must keep (refused: "!ID") */
+static void
+keep_add(char **keep, size_t *n, const char *id, bool refused)
+{
+	size_t len = strlen(id) + 2;
+
+	keep[*n] = xmalloc(len);
+	(void)bsnprintf(keep[*n], len, "%s%s", refused ? "!" : "", id);
+	(*n)++;
 }
 
 void
@@ -324,6 +339,7 @@ fetch_pop3(struct fetch_job *j)
 	size_t nids, n = 0, cap = 0, i, nkeep = 0;
 	enum fetch_res r;
 	bool ok = true;
+	int st;
 
 	ids = fetch_state_pop3(j, &nids);
 	if (fconn_tls(&c, j->a, why, sizeof(why)) == -1) {
@@ -355,7 +371,12 @@ fetch_pop3(struct fetch_job *j)
 	}
 	keep = xcalloc(n + 1, sizeof(*keep));
 	for (i = 0; i < n && ok; i++) {
-		if (!id_known(ids, nids, v[i].id)) {
+		st = id_state(ids, nids, v[i].id);
+		if (st == 2) {
+			keep_add(keep, &nkeep, v[i].id, true);	/* never deleted */
+			continue;
+		}
+		if (st == 0) {
 			r = pop3_retr(j, &c, v[i].n);
 			if (r == FR_TEMP) {
 				fetch_release();
@@ -364,24 +385,27 @@ fetch_pop3(struct fetch_job *j)
 				    j->in.why[0] ? j->in.why : "connection lost");
 				break;
 			}
-			if (r == FR_PERM)
+			if (r == FR_PERM) {
+				/* refused for good: left for the user */
 				log_warnx("fetch: account=%s message %s refused: "
 				    "%s; left on the server", j->a->name,
 				    v[i].id, j->in.why);
-			if (fetch_state_pop3_add(j, v[i].id) == -1) {
+				keep_add(keep, &nkeep, v[i].id, true);
+			}
+			if (fetch_state_pop3_add(j, r == FR_PERM ?
+			    keep[nkeep - 1] : v[i].id) == -1) {
 				fetch_release();
 				break;
 			}
 			fetch_release();
 			if (r == FR_PERM) {
 				j->failed++;
-				keep[nkeep++] = v[i].id;
 				continue;
 			}
 			j->fetched++;
 		}
 		if (j->a->keep) {
-			keep[nkeep++] = v[i].id;
+			keep_add(keep, &nkeep, v[i].id, false);
 			continue;
 		}
 		/* recorded as queued: it may go (applied at QUIT) */
@@ -398,6 +422,8 @@ fetch_pop3(struct fetch_job *j)
 done:
 	fconn_close(&c);
 out:
+	for (i = 0; i < nkeep; i++)
+		free(keep[i]);
 	free(keep);
 	free(v);
 	for (i = 0; i < nids; i++)

@@ -52,6 +52,7 @@ static const char *role_name[NROLES] = { "smtp", "queue", "deliver", "relay",
 
 struct conf	*smtpd_conf;
 bool		 smtpd_privileged;
+uid_t		 smtpd_fetch_uid;
 
 static struct listener	 listeners[MAX_LISTENERS];
 static size_t		 nlisteners;
@@ -567,6 +568,8 @@ main(int argc, char **argv)
 	if (client_tls == NULL)
 		fatalx("cannot set up the outbound TLS context");
 	relay_password = read_relay_password(smtpd_conf);
+	smtpd_fetch_uid = smtpd_privileged ? acc[role_acc[ROLE_FETCH]].uid :
+	    geteuid();
 	fetch_prepare(smtpd_conf, acc[role_acc[ROLE_FETCH]].uid,
 	    acc[role_acc[ROLE_FETCH]].gid);
 	if (!debug)

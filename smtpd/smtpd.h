@@ -109,6 +109,9 @@ enum deliver_res {
 /* smtpd.c */
 extern struct conf	*smtpd_conf;
 extern bool		 smtpd_privileged;	/* started as root */
+/* the fetch role's uid: its sessions on smtpd.sock (EHLO facteur-fetch)
+ * carry fetched mail, not a local account's (no From check, no DKIM) */
+extern uid_t		 smtpd_fetch_uid;
 
 /* smtp_cmd.c: command parsing, no I/O */
 enum smtp_verb {

@@ -130,6 +130,7 @@ def test_first_poll():
         want[f'keep-{i}'] = deliver(KEEP, f'keep-{i}')
     deliver(BAD, 'bad-0')
     deliver(REMOTE, 'toolong', body='y' * 2000 + '\n')
+    deliver(POP, 'toolong-pop', body='y' * 2000 + '\n')
     env.start('authd')
     env.start('imapd', ports=[IMAPS, POP3S])
     env.start('smtpd', ports=[SMTP])
@@ -143,10 +144,11 @@ def test_first_poll():
     ft.check(wait_for(lambda: count(REMOTE) == 1, 10), 'IMAP remote emptied '
              'but for the message the queue refused', count(REMOTE))
     log = env.daemons['smtpd'].log_text()
-    ft.check(log.count('refused: queue: 500 5.5.2 Line too long') == 1,
+    ft.check(log.count('refused: queue: 500 5.5.2 Line too long') == 2,
              'a refused message is logged once and left on the server',
              log[-2000:])
-    ft.check(count(POP) == 0, 'POP3 remote emptied', count(POP))
+    ft.check(count(POP) == 1, 'POP3 remote emptied but for the refused '
+             'message, also after later polls', count(POP))
     ft.check(count(KEEP) == 2, 'keep=yes leaves the remote alone')
     ft.check(count(BAD) == 1 and 'bad-0' not in subjects(),
              'untrusted certificate: nothing fetched')
