@@ -55,6 +55,8 @@ enum conf_section {
 	SEC_AUTHD,
 	SEC_SENDMAIL,
 	SEC_FETCH,
+	SEC_MILTER,
+	SEC_SCREEN,
 	SEC_N,
 	SEC_SKIP = SEC_N,	/* inside an unknown section: keys ignored */
 };
@@ -62,7 +64,7 @@ enum conf_section {
 static const char *const conf_section_names[SEC_N] = {
 	"top", "tls", "smtp", "relay", "dkim", "imap", "pop3", "queue", "dns",
 	"inbound",
-	"authd", "sendmail", "fetch",
+	"authd", "sendmail", "fetch", "milter", "screen",
 };
 
 enum conf_type {
@@ -86,6 +88,9 @@ enum conf_type {
 	T_SPFFAIL,	/* mark | junk | reject */
 	T_FOLDER,	/* a top-level Maildir++ folder name: Junk */
 	T_SENDER,	/* LOGIN ADDRESS [ADDRESS...] */
+	T_MILTER,	/* unix:/path or inet:IP:port, appended to a conf_list */
+	T_MACTION,	/* accept | tempfail, into a bool "tempfail" */
+	T_SITE,		/* a DNSBL site zone[=filter][*weight], to a conf_list */
 };
 
 struct conf_key {
@@ -214,6 +219,19 @@ static const struct conf_key conf_keys[] = {
 	    1, DAY },
 
 	{ SEC_SENDMAIL, "sender", T_SENDER, true, NULL, 0, 0, 0 },
+
+	{ SEC_MILTER, "socket", T_MILTER, true, NULL, OFF(milter.socket), 0, 0 },
+	{ SEC_MILTER, "timeout", T_DURATION, false, "30s", OFF(milter.timeout),
+	    1, 3600 },
+	{ SEC_MILTER, "default_action", T_MACTION, false, "tempfail",
+	    OFF(milter.tempfail), 0, 0 },
+
+	{ SEC_SCREEN, "dnsbl", T_SITE, true, NULL, OFF(screen.dnsbl), 0, 0 },
+	{ SEC_SCREEN, "dnswl", T_SITE, true, NULL, OFF(screen.dnswl), 0, 0 },
+	{ SEC_SCREEN, "threshold", T_UINT, false, "1", OFF(screen.threshold),
+	    1, 1000 },
+	{ SEC_SCREEN, "pregreet", T_DURATION, false, NULL, OFF(screen.pregreet),
+	    1, 60 },
 };
 
 #define NKEYS	(sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -775,6 +793,68 @@ conf_set_number(struct conf_parse *p, const struct conf_key *k,
 	}
 }
 
+static void
+conf_list_add(struct conf_list *l, const char *val)
+{
+	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+	l->v[l->n++] = xstrdup(val);
+}
+
+static void
+conf_list_free(struct conf_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+}
+
+/* conf_valid_milter - "unix:/path" or "inet:IP:port" ([v6]:port) */
+static bool
+conf_valid_milter(const char *val)
+{
+	struct conf_addr a;
+	unsigned char ip[16];
+
+	if (strncmp(val, "unix:/", 6) == 0)
+		return strlen(val) - 5 < 100;	/* sun_path */
+	if (strncmp(val, "inet:", 5) != 0 || !conf_parse_addr(val + 5, &a))
+		return false;
+	return inet_pton(AF_INET, a.host, ip) == 1 ||
+	    inet_pton(AF_INET6, a.host, ip) == 1;
+}
+
+/*
+ * conf_valid_site - a DNSBL/DNSWL site as postscreen writes it:
+ * zone[=filter][*weight], the filter a dotted quad whose parts are a
+ * number, [a..b] or [a;b;c]; the full check is smtpd/screen_site.c.
+ */
+static bool
+conf_valid_site(const char *val)
+{
+	const char *e = val + strcspn(val, "=*");
+	char zone[256];
+
+	if (e == val || (size_t)(e - val) >= sizeof(zone))
+		return false;
+	memcpy(zone, val, (size_t)(e - val));
+	zone[e - val] = '\0';
+	if (!conf_valid_hostname(zone))
+		return false;
+	if (*e == '=') {
+		for (e++; *e && *e != '*'; e++)
+			if (!isdigit((unsigned char)*e) && strchr(".[];", *e) == NULL &&
+			    !(e[0] == '.' && e[1] == '.'))
+				return false;
+	}
+	if (*e == '*') {
+		if (!conf_all_digits(e + 1) || strlen(e + 1) > 4)
+			return false;
+	}
+	return true;
+}
+
 /* conf_set_word - the single-token types */
 static bool
 conf_set_word(struct conf_parse *p, const struct conf_key *k, const char *val,
@@ -843,6 +923,23 @@ conf_set_word(struct conf_parse *p, const struct conf_key *k, const char *val,
 		if (!conf_parse_addr(val, dst))
 			return conf_bad(p, k,
 			    "an address like 127.0.0.1:53 or [::1]:53", val);
+		return true;
+	case T_MILTER:
+		if (!conf_valid_milter(val))
+			return conf_bad(p, k, "unix:/path or inet:IP:port like "
+			    "inet:127.0.0.1:11332", val);
+		conf_list_add(dst, val);
+		return true;
+	case T_SITE:
+		if (!conf_valid_site(val))
+			return conf_bad(p, k, "a zone like "
+			    "zen.spamhaus.org=127.0.0.[2..11]*3", val);
+		conf_list_add(dst, val);
+		return true;
+	case T_MACTION:
+		if (strcmp(val, "accept") != 0 && strcmp(val, "tempfail") != 0)
+			return conf_bad(p, k, "accept or tempfail", val);
+		*(bool *)dst = strcmp(val, "tempfail") == 0;
 		return true;
 	case T_ADDRS:
 		as = dst;
@@ -1007,7 +1104,7 @@ conf_header(struct conf_parse *p, char *s)
 	if (sec == SEC_N) {
 		conf_err(p, p->line, "unknown section [%s], expected one of "
 		    "[tls] [smtp] [relay] [dkim] [imap] [pop3] [queue] [dns] "
-		    "[inbound] [authd] [sendmail] [fetch]",
+		    "[inbound] [authd] [sendmail] [fetch] [milter] [screen]",
 		    conf_got(got, sizeof(got), name));
 		return;
 	}
@@ -1357,6 +1454,9 @@ conf_free(struct conf **confp)
 	free(c->inbound.authserv_id);
 	free(c->inbound.psl);
 	free(c->inbound.junk_folder);
+	conf_list_free(&c->milter.socket);
+	conf_list_free(&c->screen.dnsbl);
+	conf_list_free(&c->screen.dnswl);
 	free(c);
 }
 
@@ -1639,5 +1739,24 @@ conf_dump(const struct conf *c, FILE *out)
 
 		if (conf_fetch_format(&c->fetch.v[i], a, sizeof(a)))
 			fprintf(out, "account = %s\n", a);
+	}
+	if (c->milter.socket.n > 0) {
+		fprintf(out, "\n[milter]\n");
+		for (i = 0; i < c->milter.socket.n; i++)
+			fprintf(out, "socket = %s\n", c->milter.socket.v[i]);
+		fprintf(out, "timeout = %s\ndefault_action = %s\n",
+		    conf_fmt_duration(v, sizeof(v), c->milter.timeout),
+		    c->milter.tempfail ? "tempfail" : "accept");
+	}
+	if (c->screen.dnsbl.n + c->screen.dnswl.n > 0 || c->screen.pregreet) {
+		fprintf(out, "\n[screen]\n");
+		for (i = 0; i < c->screen.dnsbl.n; i++)
+			fprintf(out, "dnsbl = %s\n", c->screen.dnsbl.v[i]);
+		for (i = 0; i < c->screen.dnswl.n; i++)
+			fprintf(out, "dnswl = %s\n", c->screen.dnswl.v[i]);
+		fprintf(out, "threshold = %u\n", c->screen.threshold);
+		if (c->screen.pregreet)
+			fprintf(out, "pregreet = %s\n",
+			    conf_fmt_duration(v, sizeof(v), c->screen.pregreet));
 	}
 }

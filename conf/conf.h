@@ -46,6 +46,12 @@ enum conf_spf_fail {
 	CONF_SPF_FAIL_REJECT,	/* 550 5.7.1 after the final dot */
 };
 
+/* a list of words, in the order given (repeatable keys) */
+struct conf_list {
+	char	       **v;
+	size_t		 n;
+};
+
 struct conf_dkim_sign {
 	char	*domain;
 	char	*selector;
@@ -159,6 +165,18 @@ struct conf {
 		unsigned	 max_signatures; /* DKIM signatures checked, default 5 */
 		unsigned	 timeout;	/* seconds the final dot waits for DNS */
 	} inbound;
+	struct {			/* milters for port 25 mail (smtpd/milter.c) */
+		struct conf_list socket;	/* unix:/path or inet:IP:port */
+		unsigned	 timeout;	/* seconds per milter reply, 30 */
+		bool		 tempfail;	/* default_action: tempfail (yes)
+						   or accept when unreachable */
+	} milter;
+	struct {			/* screening at connect on port 25 */
+		struct conf_list dnsbl;		/* zone[=filter][*weight] */
+		struct conf_list dnswl;
+		unsigned	 threshold;	/* score refused, default 1 */
+		unsigned	 pregreet;	/* seconds, 0: off */
+	} screen;
 	struct {
 		unsigned	 hashers;	/* hashing processes, 2 */
 		unsigned	 cache_size;	/* login cache entries, 256; 0: off */

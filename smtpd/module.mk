@@ -2,13 +2,14 @@
 # facteur-sendmail and facteur-ctl.  Pure parsers are listed apart so unit
 # tests and fuzz targets can link them without the daemon.
 SMTPD_PARSERS	 = smtpd/smtp_cmd.c smtpd/smtp_data.c smtpd/smtp_auth.c \
-		   smtpd/queue_file.c smtpd/authres.c
+		   smtpd/queue_file.c smtpd/authres.c smtpd/milter_proto.c
 LIB_SRCS	+= lib/maildir.c lib/priv.c
 BINS		+= facteur-smtpd
 facteur-smtpd_SRCS = smtpd/smtpd.c smtpd/smtp_server.c smtpd/smtp_session.c \
 		   smtpd/smtp_session_data.c smtpd/smtp_session_auth.c \
 		   smtpd/smtp_session_dkim.c smtpd/smtp_session_inbound.c \
 		   smtpd/smtp_local.c \
+		   smtpd/milter.c \
 		   smtpd/queue.c smtpd/queue_accept.c smtpd/queue_bounce.c \
 		   smtpd/queue_ctl.c \
 		   smtpd/deliver_maildir.c $(FETCH_SRCS) \

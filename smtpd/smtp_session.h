@@ -92,6 +92,8 @@ struct session {
 	struct sign_round *sign_round;	/* DKIM requests out */
 	struct inbound	*inbound;	/* checks of this transaction, or NULL */
 	bool		 junk;		/* deliver into the Junk folder */
+	uint64_t	 msg_start;	/* the message in the file, after Received */
+	struct milter_run *milter;	/* milters of this message (milter.c) */
 };
 
 /* smtp_session.c */
@@ -131,6 +133,10 @@ void	session_inbound_data(struct session *s);
 void	session_inbound_feed(struct session *s, const char *p, size_t n);
 void	session_inbound_end(struct session *s);
 void	session_inbound_free(struct session *s);
+
+/* milter.c */
+bool	session_milter_end(struct session *s);
+void	session_milter_free(struct session *s);
 
 /* smtp_session_auth.c */
 void	session_auth_start(struct session *s, const char *args);

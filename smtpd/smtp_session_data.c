@@ -55,6 +55,7 @@ session_data_abort(struct session *s)
 	s->data_error = NULL;
 	s->junk = false;
 	session_inbound_free(s);
+	session_milter_free(s);
 	session_dkim_cancel(s);
 	dkim_sign_free(&s->dkim);
 	free(s->prepend);
@@ -144,6 +145,7 @@ open_ok(struct session *s, struct ipc_msg *m)
 	smtp_data_init(&s->d, smtpd_conf->smtp.max_size ? smtpd_conf->smtp.max_size :
 	    UINT64_MAX);
 	received_header(s);
+	s->msg_start = s->written;
 	session_dkim_start(s);
 	session_inbound_data(s);
 	session_reply(s, "354 End data with <CR><LF>.<CR><LF>");

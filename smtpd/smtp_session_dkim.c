@@ -244,6 +244,8 @@ session_dkim_sign(struct session *s)
 	struct sign_round *r;
 	size_t i;
 
+	if (session_milter_end(s))
+		return;		/* milters first: they call back here */
 	if (s->dkim == NULL || s->data_error) {
 		session_data_commit(s);
 		return;

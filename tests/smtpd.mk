@@ -18,3 +18,7 @@ fuzz_authres_DEPS	= $(SMTPD_PARSERS)
 fuzz_smtp_cmd_DEPS	= $(SMTPD_PARSERS)
 fuzz_smtp_data_DEPS	= $(SMTPD_PARSERS)
 fuzz_queue_file_DEPS	= $(SMTPD_PARSERS)
+
+# the milter protocol (smtpd/milter_proto.c): replies of milters
+FUZZ_TARGETS	+= fuzz_milter
+fuzz_milter_DEPS	= $(SMTPD_PARSERS)

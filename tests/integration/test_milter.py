@@ -1,0 +1,383 @@
+# SPDX-License-Identifier: ISC
+"""test_milter - the milter client (smtpd/milter.c) against a scripted
+milter written here (the protocol, byte for byte) and against a real one,
+rspamd's milter proxy (Debian's rspamd, self-scanning, no Redis, in a
+temporary directory on a loopback port).
+
+Scripted milter: a clean message gets the milter's headers (INSHEADER at
+0, ADDHEADER) in front of it; "REJECTME" gets its 554 text; "SPAMME"
+(X-Spam: Yes added) and "QUARME" (SMFIR_QUARANTINE) land in .Junk; the
+commands it saw carry the macros and the envelope.  rspamd: GTUBE is
+refused with 5xx, the add-header GTUBE lands in .Junk with X-Spam: Yes, a
+clean message is delivered.  A milter that hangs gives 451 after [milter]
+timeout (default_action tempfail) and the session goes on; an unreachable
+one with default_action accept lets the message through.
+"""
+
+import os
+import shutil
+import smtplib
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import facteur_test as ft  # noqa: E402
+from facteur_test import check  # noqa: E402
+
+BOB = 'bob@example.org'
+env = ft.Env()
+P25 = env.port()
+_seq = [0]
+
+GTUBE = b'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X'
+GTUBE_ADD = b'YJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ADD-HEADER*C.34X'
+
+
+def marker(prefix='m'):
+    _seq[0] += 1
+    return f'{prefix}-{_seq[0]}-{os.getpid()}'
+
+
+# -- the scripted milter ----------------------------------------------------
+
+def pk(cmd, data=b''):
+    return struct.pack('>I', len(data) + 1) + cmd + data
+
+
+class ScriptMilter:
+    """Answers every command with CONTINUE; at end of body acts on the
+    body: REJECTME, SPAMME, QUARME, HANG (never answers)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.seen = []      # (cmd, data) of the last conversation
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            c, _ = self.sock.accept()
+            threading.Thread(target=self.conv, args=(c,), daemon=True).start()
+
+    @staticmethod
+    def read(c, n):
+        b = b''
+        while len(b) < n:
+            x = c.recv(n - len(b))
+            if not x:
+                raise EOFError
+            b += x
+        return b
+
+    def conv(self, c):
+        seen, body = [], b''
+        try:
+            while True:
+                n = struct.unpack('>I', self.read(c, 4))[0]
+                d = self.read(c, n)
+                cmd, data = d[:1], d[1:]
+                seen.append((cmd, data))
+                self.seen = seen
+                if cmd == b'O':
+                    c.sendall(pk(b'O', struct.pack('>III', 6, 0x31, 0)))
+                elif cmd == b'D':
+                    continue
+                elif cmd == b'Q':
+                    break
+                elif cmd == b'B':
+                    body += data
+                    c.sendall(pk(b'c'))
+                elif cmd == b'E':
+                    if b'HANG' in body:
+                        time.sleep(30)
+                        break
+                    if b'REJECTME' in body:
+                        c.sendall(pk(b'y', b'554 5.7.1 Go away, says the milter\0'))
+                        continue
+                    if b'SPAMME' in body:
+                        c.sendall(pk(b'h', b'X-Spam\0Yes\0'))
+                    if b'QUARME' in body:
+                        c.sendall(pk(b'q', b'looks bad\0'))
+                    c.sendall(pk(b'i', struct.pack('>I', 0) +
+                                 b'X-Milter-First\0inserted\0'))
+                    c.sendall(pk(b'h', b'X-Milter-Body\0%d bytes,\r\n\tfolded\0'
+                                 % len(body)))
+                    c.sendall(pk(b'm', struct.pack('>I', 1) + b'X-Spam\0\0'))
+                    c.sendall(pk(b'c'))
+                else:
+                    c.sendall(pk(b'c'))
+        except (EOFError, OSError):
+            pass
+        c.close()
+
+
+MILTER = ScriptMilter()
+
+
+# -- rspamd -----------------------------------------------------------------
+
+class Rspamd:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix='facteur-rspamd-')
+        self.port = ft.free_port()
+        self.proc = None
+
+    def start(self):
+        ov = os.path.join(self.dir, 'local', 'override.d')
+        os.makedirs(ov)
+        for d in ('db', 'run', 'log'):
+            os.makedirs(os.path.join(self.dir, d))
+        files = {
+            'worker-proxy.inc': f'bind_socket = "127.0.0.1:{self.port}";\n'
+            'milter = yes;\ntimeout = 120s;\nself_scan = yes;\ncount = 1;\n'
+            'upstream "local" { default = yes; self = true; hosts = "localhost"; }\n'
+            'spam_header = "X-Spam";\n',
+            'worker-normal.inc': 'enabled = false;\n',
+            'worker-controller.inc': 'enabled = false;\n',
+            'worker-fuzzy.inc': 'enabled = false;\n',
+            'options.inc': 'dns { nameserver = ["127.0.0.1:1"]; timeout = 1s; '
+            'retransmits = 1; }\nlocal_addrs = [];\n',
+            'logging.inc': 'type = "console"; level = "error";\n',
+            'milter_headers.conf': 'use = ["x-spamd-result"];\n'
+            'skip_local = false;\nskip_authenticated = false;\n',
+        }
+        for name, text in files.items():
+            with open(os.path.join(ov, name), 'w', encoding='utf-8') as f:
+                f.write(text)
+        d = self.dir
+        self.log = open(os.path.join(d, 'out.log'), 'wb')  # pylint: disable=consider-using-with
+        args = ['rspamd', '-f', '-c', '/etc/rspamd/rspamd.conf',
+                '--var', f'LOCAL_CONFDIR={d}/local', '--var', f'DBDIR={d}/db',
+                '--var', f'RUNDIR={d}/run', '--var', f'LOGDIR={d}/log']
+        if os.geteuid() == 0:
+            args.insert(2, '-i')
+        self.proc = subprocess.Popen(  # pylint: disable=consider-using-with
+            args, stdout=self.log, stderr=self.log, cwd=d,
+            start_new_session=True)
+        # it compiles the public suffix list and its rules first: slow
+        return ft.wait_port(self.port, 400, self.proc)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, 15)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, 9)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# -- helpers ------------------------------------------------------------------
+
+def message(body, subject=None):
+    subject = subject or marker('subj')
+    return (b'From: alice@sender.example\r\nTo: ' + BOB.encode() + b'\r\n'
+            b'Subject: ' + subject.encode() + b'\r\n'
+            b'Date: Sun, 06 Dec 2026 12:00:00 +0000\r\n'
+            b'Message-ID: <' + marker('id').encode() + b'@sender.example>\r\n'
+            b'\r\n' + body), subject
+
+
+def send(msg, rcpts=(BOB,)):
+    c = smtplib.SMTP('127.0.0.1', P25, local_hostname='client.test', timeout=60)
+    try:
+        c.ehlo('client.test')
+        c.mail('alice@sender.example')
+        for r in rcpts:
+            c.rcpt(r)
+        code, text = c.data(msg)
+        ok = c.noop()[0] == 250
+        return code, text.decode(), ok
+    finally:
+        try:
+            c.quit()
+        except smtplib.SMTPException:
+            pass
+
+
+def where(subject, timeout=10.0):
+    deadline = time.time() + timeout
+    base = env.mail_dir(BOB)
+    key = b'Subject: ' + subject.encode()
+    while True:
+        for name, sub in (('inbox', ''), ('junk', '.Junk')):
+            for d in ('new', 'cur'):
+                p = os.path.join(base, sub, d)
+                try:
+                    files = os.listdir(p)
+                except FileNotFoundError:
+                    continue
+                for fn in files:
+                    with open(os.path.join(p, fn), 'rb') as f:
+                        data = f.read()
+                    if key in data:
+                        return name, data
+        if time.time() > deadline:
+            return None, b''
+        time.sleep(0.1)
+
+
+def configure(milter):
+    env.write_config(
+        hostname='mx.test', domains='example.org',
+        smtp={'listen': [f'127.0.0.1:{P25}'], 'timeout': '60s'},
+        dns={'resolver': '127.0.0.1:1'},
+        inbound={'spf': False, 'dkim': False, 'dmarc': False},
+        milter=milter)
+
+
+def restart(milter):
+    env.stop('smtpd')
+    configure(milter)
+    env.start('smtpd', ports=[P25])
+
+
+def setup():
+    configure({'socket': f'inet:127.0.0.1:{MILTER.port}', 'timeout': '3s'})
+    env.add_user(BOB, 'bob pw 1')
+    env.start('authd')
+    env.start('smtpd', ports=[P25])
+
+
+# -- the scripted milter --------------------------------------------------------
+
+def test_clean_headers():
+    msg, subj = message(b'hello\r\njust a line\r\n')
+    code, text, _ = send(msg)
+    check(code == 250, 'clean: 250', (code, text))
+    place, data = where(subj)
+    check(place == 'inbox', 'clean: INBOX', place)
+    hdr = data.split(b'\n\n', 1)[0]
+    check(b'\nX-Milter-First: inserted\nX-Milter-Body: ' in hdr,
+          'clean: the inserted header before the added one', hdr[:600])
+    check(b'bytes,\n\tfolded\n' in hdr, 'clean: folded value in LF form', hdr[:600])
+    check(hdr.index(b'X-Milter-First') < hdr.index(b'\nReceived: '),
+          'clean: the headers in front of the message', hdr[:600])
+    seen = MILTER.seen
+    cmds = b''.join(c for c, _ in seen)
+    check(cmds.startswith(b'ODCHDMDRLLLLLDNBDEQ') or
+          cmds.startswith(b'ODCHDMDRLLLLLDNBDE'),
+          'commands in order: OPTNEG CONNECT HELO MAIL RCPT HEADER* EOH BODY EOB',
+          cmds)
+    macros = b''.join(d for c, d in seen if c == b'D')
+    check(b'{client_addr}\x00127.0.0.1\x00' in macros and b'{rcpt_addr}\x00' + BOB.encode()
+          in macros and b'j\x00mx.test\x00' in macros and b'i\x00' in macros,
+          'macros client_addr, rcpt_addr, j, i', macros)
+    body = b''.join(d for c, d in seen if c == b'B')
+    check(body == b'hello\r\njust a line\r\n', 'body in CRLF form', body)
+    hdrs = [d for c, d in seen if c == b'L']
+    check(hdrs and hdrs[0].startswith(b'From\x00alice@sender.example\x00'),
+          'header name and value without the leading space', hdrs[:1])
+
+
+def test_replycode():
+    msg, subj = message(b'REJECTME\r\n')
+    code, text, ok = send(msg)
+    check(code == 554 and 'Go away, says the milter' in text,
+          'REPLYCODE: the milter text', (code, text))
+    check(ok, 'REPLYCODE: the session goes on')
+    check(where(subj, 1.0)[0] is None, 'REPLYCODE: not delivered')
+
+
+def test_spam_header_junk():
+    msg, subj = message(b'SPAMME\r\n')
+    code, text, _ = send(msg)
+    check(code == 250, 'X-Spam: 250', (code, text))
+    place, data = where(subj)
+    check(place == 'junk' and b'\nX-Spam: Yes\n' in data, 'X-Spam: Yes: in .Junk',
+          (place, data[:400]))
+
+
+def test_quarantine_junk():
+    msg, subj = message(b'QUARME\r\n')
+    code, text, _ = send(msg)
+    check(code == 250, 'quarantine: 250', (code, text))
+    check(where(subj)[0] == 'junk', 'quarantine: in .Junk')
+    log = env.daemons['smtpd'].log_text()
+    check('quarantine: looks bad' in log and 'result=continue' in log,
+          'quarantine and verdict logged', log[-800:])
+
+
+def test_hang_tempfail():
+    msg, subj = message(b'HANG\r\n')
+    t0 = time.time()
+    code, text, ok = send(msg)
+    took = time.time() - t0
+    check(code == 451, 'hanging milter: 451 (default_action tempfail)', (code, text))
+    check(2.5 < took < 10, 'hanging milter: after [milter] timeout', took)
+    check(ok, 'hanging milter: the session goes on')
+    check(where(subj, 1.0)[0] is None, 'hanging milter: not delivered')
+
+
+def test_unreachable_accept():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    dead = s.getsockname()[1]
+    s.close()
+    restart({'socket': f'inet:127.0.0.1:{dead}', 'default_action': 'accept'})
+    msg, subj = message(b'hello\r\n')
+    code, text, _ = send(msg)
+    check(code == 250 and where(subj)[0] == 'inbox',
+          'unreachable milter, default_action accept: delivered', (code, text))
+    restart({'socket': f'inet:127.0.0.1:{dead}'})
+    msg, subj = message(b'hello\r\n')
+    code, text, _ = send(msg)
+    check(code == 451, 'unreachable milter, default tempfail: 451', (code, text))
+
+
+# -- rspamd -------------------------------------------------------------------------
+
+def test_rspamd():
+    if shutil.which('rspamd') is None:
+        check(False, 'rspamd installed (tests/deps.sh)')
+        return
+    r = Rspamd()
+    try:
+        up = r.start()
+        check(up, 'rspamd milter proxy listens')
+        if not up:
+            return
+        restart({'socket': f'inet:127.0.0.1:{r.port}', 'timeout': '60s'})
+        msg, subj = message(b'Hello Bob,\r\n\r\nsee you tomorrow at the usual '
+                            b'place.\r\n\r\nAlice\r\n')
+        code, text, _ = send(msg)
+        place, data = where(subj)
+        check(code == 250 and place == 'inbox', 'rspamd: clean message in INBOX',
+              (code, text, place))
+        check(b'\nX-Spamd-Result: ' in data.split(b'\n\n', 1)[0],
+              'rspamd: its X-Spamd-Result header added', data[:800])
+        msg, subj = message(GTUBE + b'\r\n')
+        code, text, _ = send(msg)
+        check(500 <= code < 600, 'rspamd: GTUBE refused with 5xx', (code, text))
+        check(where(subj, 1.0)[0] is None, 'rspamd: GTUBE not delivered')
+        msg, subj = message(GTUBE_ADD + b'\r\n')
+        code, text, _ = send(msg)
+        place, data = where(subj)
+        check(code == 250 and place == 'junk' and b'\nX-Spam: Yes\n' in data,
+              'rspamd: add-header GTUBE in .Junk with X-Spam: Yes',
+              (code, text, place, data[:600]))
+    finally:
+        r.stop()
+
+
+TESTS = [test_clean_headers, test_replycode, test_spam_header_junk,
+         test_quarantine_junk, test_hang_tempfail, test_unreachable_accept,
+         test_rspamd]
+
+if __name__ == '__main__':
+    try:
+        setup()
+    except Exception:  # pylint: disable=broad-except
+        import traceback
+        check(False, 'setup', traceback.format_exc())
+        env.stop_all()
+        env.dump_logs()
+        sys.exit(ft.summary())
+    ft.run_tests(env, TESTS)
