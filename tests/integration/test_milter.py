@@ -37,7 +37,7 @@ P25 = env.port()
 _seq = [0]
 
 GTUBE = b'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X'
-GTUBE_ADD = b'YJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ADD-HEADER*C.34X'
+GTUBE_ADD = b'YJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X'
 
 
 def marker(prefix='m'):
@@ -145,7 +145,7 @@ class Rspamd:
             'worker-controller.inc': 'enabled = false;\n',
             'worker-fuzzy.inc': 'enabled = false;\n',
             'options.inc': 'dns { nameserver = ["127.0.0.1:1"]; timeout = 1s; '
-            'retransmits = 1; }\nlocal_addrs = [];\n',
+            'retransmits = 1; }\nlocal_addrs = [];\ngtube_patterns = "all";\n',
             'logging.inc': 'type = "console"; level = "error";\n',
             'milter_headers.conf': 'use = ["x-spamd-result"];\n'
             'skip_local = false;\nskip_authenticated = false;\n',
