@@ -1302,6 +1302,11 @@ conf_check(struct conf_parse *p)
 	conf_check_backup(p);
 	c->pop3.enabled = p->sec_line[SEC_POP3] != 0;
 	conf_check_postmaster(p);
+	/* parsed so that its syntax is settled, but nothing acts on it yet:
+	 * refusing beats a DNSBL the user believes is on (issue 11) */
+	if (p->sec_line[SEC_SCREEN])
+		conf_err(p, p->sec_line[SEC_SCREEN], "[screen] (DNSBL, pregreet) "
+		    "is not implemented yet; remove the section");
 	c->dns.resolver_set = conf_key_line(p, SEC_DNS, "resolver") != 0;
 	if (c->queue.retry > c->queue.max_retry)
 		conf_err(p, conf_key_line(p, SEC_QUEUE, "retry") ?
