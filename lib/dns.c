@@ -252,9 +252,9 @@ dns_on_ares(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	if (abuf != NULL && alen > 0)
 		dns_answer_parse(ans, q->type, abuf, (size_t)alen);
 	else if (status == ARES_ENOTFOUND)
-		dns_answer_status(ans, DNS_NXDOMAIN, 0);
+		dns_answer_status(ans, DNS_NXDOMAIN, DNS_NEG_TTL_NOSOA);
 	else if (status == ARES_ENODATA)
-		dns_answer_status(ans, DNS_NODATA, 0);
+		dns_answer_status(ans, DNS_NODATA, DNS_NEG_TTL_NOSOA);
 	else if (status == ARES_EBADNAME || status == ARES_EBADRESP)
 		dns_answer_status(ans, DNS_FORMERR, 0);
 	else

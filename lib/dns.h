@@ -32,7 +32,11 @@
  *
  * Cache: answers are kept for their TTL (at most DNS_TTL_MAX), negative
  * ones (NXDOMAIN, NODATA) for the SOA minimum of RFC 2308 5, at most
- * DNS_NEG_TTL_MAX; temporary failures are never kept.  The cache holds at
+ * DNS_NEG_TTL_MAX, or DNS_NEG_TTL_NOSOA when the resolver sent no SOA
+ * (RFC 2308 5 says not to cache those, lest they loop between servers;
+ * we never serve answers, and asking again for each message of a burst
+ * from one domain trips resolvers' rate limits: each dropped query then
+ * costs a session a resolver timeout); temporary failures are never kept.  The cache holds at
  * most DNS_CACHE_ENTRIES answers and DNS_CACHE_BYTES bytes (least recently
  * used go first); dns_cache_limits() changes both.
  *
@@ -58,6 +62,7 @@ struct conf_addr;
 #define DNS_RR_MAX		256	/* records kept per answer; more are dropped */
 #define DNS_TTL_MAX		86400	/* seconds: longer TTLs are cut to this */
 #define DNS_NEG_TTL_MAX		300	/* seconds: cap for negative answers */
+#define DNS_NEG_TTL_NOSOA	5	/* seconds: negative answers without SOA */
 #define DNS_CACHE_ENTRIES	2048
 #define DNS_CACHE_BYTES		(1024 * 1024)
 #define DNS_TIMEOUT_MS		2000	/* first try; c-ares doubles it */

@@ -418,7 +418,7 @@ dns_answer_parse(struct dns_answer *ans, enum dns_type qtype,
 
 	answer_clear(ans);
 	ans->status = DNS_FORMERR;
-	ans->neg_ttl = 0;
+	ans->neg_ttl = DNS_NEG_TTL_NOSOA;	/* unless an SOA says otherwise */
 	if (len < DNS_HDR || !(msg[2] & 0x80))	/* QR: a response */
 		return;
 	rcode = msg[3] & 0x0f;

@@ -181,8 +181,8 @@ test_parse(void)
 	r = parse(&ans, DNS_T_TXT, m, n);
 	CHECK(r->status == DNS_NODATA && r->ttl == 42);
 	n = msg(m, 0, 0, 0, DNS_T_TXT, NULL, 0);
-	r = parse(&ans, DNS_T_TXT, m, n);		/* no SOA: not cached */
-	CHECK(r->status == DNS_NODATA && r->ttl == 0);
+	r = parse(&ans, DNS_T_TXT, m, n);		/* no SOA: kept briefly */
+	CHECK(r->status == DNS_NODATA && r->ttl == DNS_NEG_TTL_NOSOA);
 	n = msg(m, 2, 0, 0, DNS_T_TXT, NULL, 0);
 	r = parse(&ans, DNS_T_TXT, m, n);
 	CHECK(r->status == DNS_TEMPFAIL && r->ttl == 0);
@@ -424,7 +424,7 @@ test_cares(void)
 	memset(&s, 0, sizeof(s));
 	(void)lookup("nx.test", DNS_T_TXT, &s);
 	wait_for(&s, 1);
-	CHECK(s.status == DNS_NXDOMAIN && !s.cached);	/* no SOA, not kept */
+	CHECK(s.status == DNS_NXDOMAIN && s.cached);	/* no SOA: kept briefly */
 	(void)lookup("servfail.test", DNS_T_TXT, &s);
 	wait_for(&s, 2);
 	CHECK(s.status == DNS_TEMPFAIL);
