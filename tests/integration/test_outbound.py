@@ -311,7 +311,9 @@ def write_main_conf(tls='starttls', port=SMART, dkim_sign=True):
                'ca_file': PKI['ca.pem'], 'user': RELAY_USER,
                'password_file': SECRET},
         dkim={'sign': sign} if dkim_sign else None,
-        queue={'retry': '1h', 'max_retry': '4h', 'expire': '5d'})
+        queue={'retry': '1h', 'max_retry': '4h', 'expire': '5d'},
+        # the account the tools run as may send as alice (sendmail -f)
+        sendmail={'sender': f'{env.user} {ALICE}'})
 
 
 def setup_main():
