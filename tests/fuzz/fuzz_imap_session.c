@@ -112,8 +112,8 @@ put_file(const char *dir, const char *name, const char *text)
 	char p[PATH_MAX];
 	FILE *fp;
 
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
-	if ((fp = fopen(p, "w")) == NULL)
+	if ((size_t)snprintf(p, sizeof(p), "%s/%s", dir, name) >= sizeof(p) ||
+	    (fp = fopen(p, "w")) == NULL)
 		abort();
 	fputs(text, fp);
 	fclose(fp);
