@@ -197,7 +197,7 @@ if [ -z "$started" ]; then
 	exit 1
 fi
 echo "demo: running$started; Ctrl-C stops"
-# the first daemon to exit ends the demo (sh has no `wait -n`: poll)
+# the first daemon to exit ends the demo: poll, portable to dash
 while :; do
 	for p in $PIDS; do
 		kill -0 "$p" 2>/dev/null || break 2
