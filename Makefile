@@ -28,7 +28,7 @@ endif
 
 WARN	 = -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wmissing-prototypes \
 	   -Wno-unused-parameter
-CPPFLAGS += -D_DEFAULT_SOURCE -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. -Ilib -Iconf
+CPPFLAGS += -D_DEFAULT_SOURCE -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. -Ilib -Iconf -Istore
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=c11 $(WARN) -MMD -MP
 ifeq ($(PROFILE),tiny)
@@ -54,6 +54,7 @@ include lib/module.mk
 include conf/module.mk
 include authd/module.mk
 include smtpd/module.mk
+include store/module.mk
 include imapd/module.mk
 include keytool/module.mk
 include tests/module.mk

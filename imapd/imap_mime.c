@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "crlf.h"
 #include "imap_mime.h"
 #include "xmem.h"
 
@@ -37,20 +38,6 @@ line_blank(const char *d, size_t off, size_t e)
 }
 
 size_t
-mime_crlf_size(const char *d, size_t off, size_t end)
-{
-	size_t n = end - off;
-	const char *p = d + off, *e = d + end, *nl;
-
-	while (p < e && (nl = memchr(p, '\n', (size_t)(e - p))) != NULL) {
-		if (nl == d + off || nl[-1] != '\r')
-			n++;
-		p = nl + 1;
-	}
-	return n;
-}
-
-size_t
 mime_lines(const char *d, size_t off, size_t end)
 {
 	size_t n = 0;
@@ -63,30 +50,6 @@ mime_lines(const char *d, size_t off, size_t end)
 	if (p < e)
 		n++;
 	return n;
-}
-
-int
-mime_put_crlf(struct buf *out, const char *d, size_t off, size_t end)
-{
-	const char *p = d + off, *e = d + end, *nl;
-
-	if (buf_reserve(out, mime_crlf_size(d, off, end)) == -1)
-		return -1;
-	while (p < e) {
-		nl = memchr(p, '\n', (size_t)(e - p));
-		if (nl == NULL) {
-			buf_append(out, p, (size_t)(e - p));
-			break;
-		}
-		if (nl > d + off && nl[-1] == '\r')
-			buf_append(out, p, (size_t)(nl - p) + 1);
-		else {
-			buf_append(out, p, (size_t)(nl - p));
-			buf_append(out, "\r\n", 2);
-		}
-		p = nl + 1;
-	}
-	return 0;
 }
 
 /* ---- headers ---- */
@@ -905,7 +868,7 @@ mime_bodystructure(const struct mime_msg *m, const struct mime_part *p,
 	buf_puts(out, " ");
 	v = hdr(m, p, "Content-Transfer-Encoding", &tmp);
 	put_field(out, v && *v ? v : "7BIT", true);
-	buf_printf(out, " %zu", mime_crlf_size(m->data, p->body_off, p->body_end));
+	buf_printf(out, " %zu", crlf_size(m->data, p->body_off, p->body_end));
 	if (p->message) {
 		buf_puts(out, " ");
 		mime_envelope(m, p->child, out);
@@ -981,7 +944,7 @@ put_fields(struct buf *out, const char *d, size_t off, size_t end,
 		if (d[off] != ' ' && d[off] != '\t')
 			keep = field_wanted(d, off, e, s) != not;
 		if (keep) {
-			mime_put_crlf(out, d, off, e);
+			crlf_put(out, d, off, e);
 			if (d[e - 1] != '\n')
 				buf_append(out, "\r\n", 2);
 		}
@@ -1040,7 +1003,7 @@ mime_section(const struct mime_msg *m, const struct imap_section *s,
 		put_fields(out, m->data, p->hdr_off, p->body_off, s);
 		return true;
 	}
-	return mime_put_crlf(out, m->data, off, end) == 0;
+	return crlf_put(out, m->data, off, end) == 0;
 }
 
 void
@@ -1104,7 +1067,7 @@ mime_section_span(const struct mime_msg *m, const struct imap_section *s,
 		sp->off = sp->end = 0;	/* no such part: empty */
 		return true;
 	}
-	total = mime_crlf_size(m->data, sp->off, sp->end);
+	total = crlf_size(m->data, sp->off, sp->end);
 	sp->n = total;
 	if (s->partial) {
 		sp->skip = s->off < total ? s->off : total;

@@ -56,12 +56,7 @@ bool		 mime_header_next(const char *data, size_t *pos, size_t end,
 void		 mime_part_coding(const struct mime_msg *m,
 		    const struct mime_part *p, char *charset, size_t cs_sz,
 		    char *cte, size_t cte_sz);
-/* mime_crlf_size - bytes of data[off..end) once every bare LF is CRLF */
-size_t		 mime_crlf_size(const char *data, size_t off, size_t end);
 size_t		 mime_lines(const char *data, size_t off, size_t end);
-/* mime_put_crlf - append data[off..end) to out with bare LF made CRLF */
-int		 mime_put_crlf(struct buf *out, const char *data, size_t off,
-		    size_t end);
 
 /* IMAP output helpers: string as quoted or literal; NIL when s is NULL */
 void		 imap_put_string(struct buf *out, const char *s, size_t len);

@@ -27,7 +27,7 @@
 #include "ev.h"
 #include "imap_mime.h"
 #include "imap_parser.h"
-#include "imap_store.h"
+#include "store.h"
 
 #define IMAP_MAX_LINE		65536
 #define IMAP_MAX_DEPTH		16

@@ -1,30 +1,27 @@
 # imapd/: facteur-imapd (IMAP4rev1 over TLS on Maildir++), see imapd/README.md
 IMAP_CORE_SRCS	 = imapd/imap_parser.c imapd/imap_mime.c imapd/imap_decode.c \
 		   imapd/imap_addr.c
-IMAP_STORE_SRCS	 = imapd/imap_store.c imapd/imap_store_box.c imapd/imap_store_msg.c \
-		   imapd/imap_cache.c
 
 BINS		+= facteur-imapd
 facteur-imapd_SRCS = imapd/imapd.c imapd/imap_session.c imapd/imap_cmd.c \
 		   imapd/imap_list.c \
-		   imapd/imap_fetch.c imapd/imap_search.c $(IMAP_STORE_SRCS) \
+		   imapd/imap_fetch.c imapd/imap_search.c $(STORE_SRCS) \
 		   $(IMAP_CORE_SRCS) $(POP3_SRCS)
 POP3_SRCS	 = imapd/pop3_proto.c imapd/pop3_session.c imapd/pop3_login.c \
 		   imapd/pop3_maildrop.c imapd/relay.c
 
-UNIT_TESTS	+= imap_parser_test mime_test imap_store_test pop3_test
+UNIT_TESTS	+= imap_parser_test mime_test pop3_test
 pop3_test_DEPS	 = imapd/pop3_proto.c
 imap_parser_test_DEPS = imapd/imap_parser.c
 mime_test_DEPS	 = $(IMAP_CORE_SRCS)
-imap_store_test_DEPS = $(IMAP_STORE_SRCS) $(IMAP_CORE_SRCS)
 
 FUZZ_TARGETS	+= fuzz_imap_parser fuzz_mime fuzz_pop3
 fuzz_pop3_DEPS	 = imapd/pop3_proto.c $(IMAP_CORE_SRCS)
-fuzz_imap_parser_DEPS = imapd/imap_search.c $(IMAP_STORE_SRCS) \
+fuzz_imap_parser_DEPS = imapd/imap_search.c $(STORE_SRCS) \
 		   $(IMAP_CORE_SRCS)
 fuzz_mime_DEPS	 = $(IMAP_CORE_SRCS)
 # the command layer: a worker session over a socketpair and a temp Maildir
 FUZZ_TARGETS	+= fuzz_imap_session
 fuzz_imap_session_DEPS = imapd/imap_session.c imapd/imap_cmd.c \
 		   imapd/imap_list.c imapd/imap_fetch.c imapd/imap_search.c \
-		   $(IMAP_STORE_SRCS) $(IMAP_CORE_SRCS)
+		   $(STORE_SRCS) $(IMAP_CORE_SRCS)

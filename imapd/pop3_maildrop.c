@@ -4,7 +4,7 @@
  * 6) on the user's INBOX, in a worker of facteur-imapd (as `user`,
  * chrooted into the Maildir when started as root).
  *
- * The maildrop is INBOX's shared folder index (imap_store.c), numbered
+ * The maildrop is INBOX's shared folder index (store.c), numbered
  * when the session starts: message n keeps its number and its CRLF size
  * for the whole session; UIDL is made of the same UID and UIDVALIDITY
  * that IMAP shows.  One POP3 session per user at a time holds the

@@ -3,13 +3,14 @@
  * fuzz_pop3.c - libFuzzer target for imapd/pop3_proto.c.  The first byte
  * picks a budget; the input is read as command lines (each parsed) and
  * written as a message by RETR and by TOP.  The RETR output, un-stuffed,
- * must be the message with CRLF line ends (mime_crlf_size() bytes, plus a
+ * must be the message with CRLF line ends (crlf_size() bytes, plus a
  * line end when the last one lacks it): LIST's size is what RETR sends.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
+#include "crlf.h"
 #include "imapd/imap_mime.h"
 #include "imapd/pop3_proto.h"
 #include "tests/fuzz/fuzz.h"
@@ -82,7 +83,7 @@ retr(const char *d, size_t n, size_t budget, bool top, uint32_t nl)
 		if (rounds++ > 10000000)
 			abort();
 	if (!top) {
-		want = mime_crlf_size(d, 0, n) +
+		want = crlf_size(d, 0, n) +
 		    (n > 0 && d[n - 1] != '\n' ? 2 : 0);
 		if (!unstuff(buf_head(&out), out.len, &m) || m.len != want)
 			abort();

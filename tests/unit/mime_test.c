@@ -11,6 +11,7 @@
 
 #include "t.h"
 #include "buf.h"
+#include "crlf.h"
 #include "imapd/imap_decode.h"
 #include "imapd/imap_mime.h"
 
@@ -329,7 +330,7 @@ test_sections(void)
 	CHECK_STR(r, "From: i@j.k\r\n\r\n");
 	free(r);
 	/* CRLF input stays CRLF, sizes agree */
-	CHECK(mime_crlf_size("a\r\nb\nc", 0, 7) == 8);
+	CHECK(crlf_size("a\r\nb\nc", 0, 7) == 8);
 	CHECK(mime_lines("a\nb\nc", 0, 5) == 3);
 }
 
@@ -430,7 +431,7 @@ test_crlf_reader(void)
 
 	for (k = 0; k < sizeof(src) / sizeof(src[0]); k++) {
 		buf_init(&full, 0);
-		mime_put_crlf(&full, src[k], 0, strlen(src[k]));
+		crlf_put(&full, src[k], 0, strlen(src[k]));
 		for (skip = 0; skip <= full.len; skip++) {
 			for (step = 1; step <= full.len + 1; step++) {
 				mime_crlf_init(&rd, src[k], 0, strlen(src[k]));

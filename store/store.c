@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * imap_store.c - the folder index of facteur-imapd's Maildir++ store:
+ * store.c - the folder index of the Maildir++ store:
  * UID lists, flags and keywords in file names, sync with the directory.
  *
  * Runs in a worker as `user` (chrooted into the user's Maildir when
@@ -47,8 +47,8 @@
 
 #include "buf.h"
 #include "ev.h"
-#include "imap_mime.h"
-#include "imap_store.h"
+#include "crlf.h"
+#include "store.h"
 #include "log.h"
 #include "strnum.h"
 #include "xmem.h"
@@ -1095,7 +1095,7 @@ store_msg_size(struct store_folder *f, size_t i, const char *data, size_t len)
 	if (!(m->flags & MF_NOSIZE))
 		return m->size;
 	if (data) {
-		n = mime_crlf_size(data, 0, len);
+		n = crlf_size(data, 0, len);
 		m->size = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 	} else if (!store_msg_path(f, i, p, sizeof(p)) ||
 	    !crlf_count(p, &m->size)) {

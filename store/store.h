@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * imap_store.h - Maildir++ mail store for facteur-imapd: folders, the
+ * store.h - the Maildir++ mail store shared by IMAP and POP3 (facteur-imapd): folders, the
  * per-folder UID list, flags and keywords in file names, delivery,
  * copy/move, expunge and mailbox management.
  *
@@ -10,8 +10,8 @@
  * index is a cache of the directory: store_sync() rescans new/ and cur/
  * and is what makes it true again.
  */
-#ifndef FACTEUR_IMAP_STORE_H
-#define FACTEUR_IMAP_STORE_H
+#ifndef FACTEUR_STORE_H
+#define FACTEUR_STORE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -84,7 +84,7 @@ struct store_folder {
 	size_t		 list_stale;	/* its lines for vanished messages */
 	char		*kw[STORE_MAX_KW];	/* keyword names by letter, or NULL */
 	unsigned	 kw_gen;	/* bumped when a keyword is defined */
-	/* the header cache (imap_cache.c) */
+	/* the header cache (store_cache.c) */
 	enum store_cache_state cache_state;
 	int		 cache_fd;
 	const char	*cache_map;
@@ -207,7 +207,7 @@ char		*store_read_header(const struct store_folder *f, size_t i,
 const char	*store_header(struct store_folder *f, size_t i, size_t *len_r,
 		    char **owned_r);
 
-/* imap_cache.c: the header cache behind store_header() */
+/* store_cache.c: the header cache behind store_header() */
 const char	*store_cache_get(struct store_folder *f, size_t i, size_t *len_r);
 void		 store_cache_put(struct store_folder *f, size_t i, const char *hdr,
 		    size_t len);

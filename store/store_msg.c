@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * imap_store_msg.c - messages into facteur-imapd's Maildir++ folders:
+ * store_msg.c - messages into the Maildir++ folders:
  * APPEND (from memory or from a spool file), COPY (a hard link) and MOVE
  * (a rename), each durable before its UID is given out.
  *
@@ -21,8 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "imap_mime.h"
-#include "imap_store.h"
+#include "crlf.h"
+#include "store.h"
 #include "xmem.h"
 
 static unsigned deliver_seq;
@@ -135,7 +135,7 @@ store_deliver(struct store_folder *t, const char *data, size_t len,
     uint8_t flags, uint32_t kw, time_t itime, uint32_t *uid_r)
 {
 	char name[300], tmp[PATH_MAX], dst[PATH_MAX];
-	size_t wsize = mime_crlf_size(data, 0, len);
+	size_t wsize = crlf_size(data, 0, len);
 	int fd;
 
 	if (!final_name(t, wsize, flags, kw, name, sizeof(name), dst,

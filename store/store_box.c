@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * imap_store_box.c - mailboxes of facteur-imapd's Maildir++ store: names
+ * store_box.c - mailboxes of the Maildir++ store: names
  * to directories, the folders made at first login, LIST, CREATE, DELETE,
  * RENAME (INBOX included, RFC 3501 6.3.5) and subscriptions.
  *
@@ -20,7 +20,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "imap_store.h"
+#include "store.h"
 #include "xmem.h"
 
 /* the Junk entry is [inbound] junk_folder, where smtpd files quarantine */

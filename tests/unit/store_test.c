@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * imap_store_test.c - the Maildir++ store: folder paths, first-login
+ * store_test.c - the Maildir++ store: folder paths, first-login
  * folders, UID numbering and persistence, flags and keywords in file
  * names, \Recent, a lost or corrupt UID list, delivery in CRLF/LF form,
  * copy (link) and move (rename), expunge, RENAME INBOX, subscriptions.
@@ -16,7 +16,7 @@
 
 #include "t.h"
 #include "buf.h"
-#include "imapd/imap_store.h"
+#include "store/store.h"
 
 static char root[256];
 
@@ -495,7 +495,7 @@ main(void)
 	char cmd[300];
 	int r;
 
-	snprintf(root, sizeof(root), "/tmp/imap_store_test.XXXXXX");
+	snprintf(root, sizeof(root), "/tmp/store_test.XXXXXX");
 	if (mkdtemp(root) == NULL)
 		return 1;
 	memcpy(root + strlen(root), "/m", 3);	/* store_user_init makes it */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * imap_cache.c - the header cache of a folder: the header block of each
+ * store_cache.c - the header cache of a folder: the header block of each
  * message read once, kept in FOLDER/facteur-cache, so ENVELOPE,
  * HEADER.FIELDS and header SEARCH keys do not open every message file.
  *
@@ -29,7 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "imap_store.h"
+#include "store.h"
 #include "log.h"
 #include "xmem.h"
 

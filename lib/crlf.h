@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * crlf.h - bare-LF text counted and copied as CRLF (see crlf.c).
+ */
+#ifndef FACTEUR_CRLF_H
+#define FACTEUR_CRLF_H
+
+#include <stddef.h>
+
+struct buf;
+
+/* crlf_size - bytes of data[off..end) once every bare LF is CRLF */
+size_t	crlf_size(const char *data, size_t off, size_t end);
+/* crlf_put - append data[off..end) to out with bare LF made CRLF; -1 when
+ * out cannot grow */
+int	crlf_put(struct buf *out, const char *data, size_t off, size_t end);
+
+#endif
