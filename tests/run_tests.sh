@@ -35,7 +35,8 @@
 # TESTS (space-separated glob patterns matched against names such as
 # unit/test_buf, golden/conf, fuzz/fuzz_conf, replay/fuzz_conf,
 # integration/test_smtp_receive.py), SUITES (default: all of the above),
-# FUZZ_TIME (seconds per target, default 12), NOBUILD=1 (skip the builds),
+# FUZZ_TIME (seconds per target, default 12), FUZZ_JOBS (targets fuzzed
+# at once, default one per CPU), NOBUILD=1 (skip the builds),
 # INTEGRATION_JOBS (integration tests run at once, default 2),
 # INTEGRATION_TIMEOUT (seconds per integration test, default 420),
 # B_NORMAL, B_SAN, B_FUZZ (build directories, default build, build-san,
@@ -277,35 +278,52 @@ run_golden() {
 	suite_end
 }
 
+# fuzz_one T - libFuzzer target T for $FUZZ_TIME s over a copy of its
+# corpus; its status into $LOGDIR/fuzz-T.log.rc
+fuzz_one() {
+	local t=$1 bin=$ROOT/$B_FUZZ/fuzz/$1 log="$LOGDIR/fuzz-$1.log" corpus
+	corpus="$LOGDIR/corpus-$t"
+	mkdir -p "$corpus"
+	if [ -d "tests/fuzz/corpus/$t" ]; then
+		cp -r "tests/fuzz/corpus/$t/." "$corpus/"
+	fi
+	set -- -max_total_time="$FUZZ_TIME" -timeout=10 -rss_limit_mb=2048 \
+	    -max_len=65536 -print_final_stats=1 \
+	    -artifact_prefix="$LOGDIR/$t-"
+	[ -f "tests/fuzz/$t.dict" ] && set -- "$@" -dict="$ROOT/tests/fuzz/$t.dict"
+	(cd "$LOGDIR" &&
+	    ASAN_OPTIONS=detect_leaks=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    timeout -k 5 $((FUZZ_TIME + 120)) "$bin" "$@" "$corpus" \
+	    >"$log" 2>&1 </dev/null)
+	echo $? >"$log.rc"
+}
+
+# run_fuzz - FUZZ_JOBS targets at a time (default: one per CPU; each
+# libFuzzer run is one single-threaded process), reported in name order
 run_fuzz() {
-	local t bin log corpus rc
+	local t log rc names=""
 	suite_begin fuzz
 	for t in $FUZZ_TARGETS; do
 		selected "fuzz/$t" || continue
-		bin=$ROOT/$B_FUZZ/fuzz/$t
 		log="$LOGDIR/fuzz-$t.log"
-		if [ ! -x "$bin" ]; then
-			echo "$bin: not built" >"$log"
-			report "fuzz/$t" 0 1 "$log"
-			continue
+		if [ ! -x "$ROOT/$B_FUZZ/fuzz/$t" ]; then
+			echo "$ROOT/$B_FUZZ/fuzz/$t: not built" >"$log"
+			echo 1 >"$log.rc"
+		else
+			while [ "$(jobs -rp | wc -l)" -ge "${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}" ]; do
+				wait -n 2>/dev/null || sleep 0.2
+			done
+			fuzz_one "$t" &
 		fi
-		corpus="$LOGDIR/corpus-$t"
-		mkdir -p "$corpus"
-		if [ -d "tests/fuzz/corpus/$t" ]; then
-			cp -r "tests/fuzz/corpus/$t/." "$corpus/"
-		fi
-		set -- -max_total_time="$FUZZ_TIME" -timeout=10 -rss_limit_mb=2048 \
-		    -max_len=65536 -print_final_stats=1 \
-		    -artifact_prefix="$LOGDIR/$t-"
-		[ -f "tests/fuzz/$t.dict" ] && set -- "$@" -dict="$ROOT/tests/fuzz/$t.dict"
-		(cd "$LOGDIR" &&
-		    ASAN_OPTIONS=detect_leaks=1 \
-		    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		    timeout -k 5 $((FUZZ_TIME + 120)) "$bin" "$@" "$corpus" \
-		    >"$log" 2>&1 </dev/null)
-		rc=$?
+		names="$names $t"
+	done
+	wait
+	for t in $names; do
+		log="$LOGDIR/fuzz-$t.log"
+		rc=$(cat "$log.rc" 2>/dev/null || echo 1)
 		if [ "$rc" -eq 0 ]; then
-			report "fuzz/$t (corpus $(ls "$corpus" | wc -l))" 1 0
+			report "fuzz/$t (corpus $(ls "$LOGDIR/corpus-$t" | wc -l))" 1 0
 		else
 			ls "$LOGDIR/$t-"* >>"$log" 2>/dev/null
 			report "fuzz/$t" 0 1 "$log"
