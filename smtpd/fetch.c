@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "log.h"
 #include "xmem.h"
 #include "smtpd/fetch_int.h"
@@ -110,6 +112,27 @@ fetch_prepare(const struct conf *c, uid_t uid, gid_t gid)
 	passwords = xcalloc(npasswords, sizeof(*passwords));
 	for (i = 0; i < c->fetch.n; i++)
 		passwords[i] = read_password(c->fetch.v[i].password_file);
+}
+
+void
+fetch_once_key(const struct fetch_job *j, const char *what,
+    char out[ONCE_KEY_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char *s = xasprintf("%s\n%s\n%s", j->a->state, j->a->local, what);
+	size_t i;
+
+	if (EVP_Digest(s, strlen(s), md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    mdlen < ONCE_KEY_LEN / 2)
+		fatalx("fetch: SHA-256 failed");
+	free(s);
+	for (i = 0; i < ONCE_KEY_LEN / 2; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[ONCE_KEY_LEN] = '\0';
 }
 
 /* ---- state files ------------------------------------------------------- */

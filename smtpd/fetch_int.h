@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "smtpd/fetch.h"
+#include "smtpd/smtpd.h"		/* ONCE_KEY_LEN */
 
 struct fconn {
 	int		 fd;
@@ -51,9 +52,10 @@ struct inject {
 	char		 why[512];
 };
 
-/* inject_begin - MAIL FROM:<>, RCPT TO:<local>, DATA */
-enum fetch_res inject_begin(struct inject *in, const char *run_dir,
-	    const char *local);
+/* inject_begin - MAIL FROM:<> ONCE=once, RCPT TO:<local>, DATA (once:
+ * the message's key, see fetch_once_key) */
+enum fetch_res inject_begin(struct inject *in, const char *once,
+	    const char *run_dir, const char *local);
 /* inject_data - message bytes (fconn_sink) */
 int	inject_data(void *arg, const char *p, size_t n);
 /* inject_end - the final dot: FR_OK once the queue said 250 */
@@ -85,6 +87,13 @@ int	fetch_state_pop3_save(struct fetch_job *j, char **ids, size_t n);
  */
 void	fetch_hold(void);
 void	fetch_release(void);
+
+/*
+ * fetch_once_key - the ONCE key of a message (smtpd/queue_once.c): a hash
+ * of the account and `what` ("imap UIDVALIDITY UID", "pop3 UIDL")
+ */
+void	fetch_once_key(const struct fetch_job *j, const char *what,
+	    char out[ONCE_KEY_LEN + 1]);
 
 /* fetch_remote.c */
 void	fetch_imap(struct fetch_job *j);

@@ -300,7 +300,8 @@ res_of(int code)
 }
 
 enum fetch_res
-inject_begin(struct inject *in, const char *run_dir, const char *local)
+inject_begin(struct inject *in, const char *once, const char *run_dir,
+    const char *local)
 {
 	char path[4096];
 	int code;
@@ -315,8 +316,9 @@ inject_begin(struct inject *in, const char *run_dir, const char *local)
 		    smtp_reply(&in->c) != 250)
 			goto fail;
 	}
-	/* the null sender: a fetched message must not bounce anywhere */
-	if (fconn_printf(&in->c, "MAIL FROM:<>\r\n") == -1 ||
+	/* the null sender: a fetched message must not bounce anywhere;
+	 * ONCE=: the queue takes it only once (smtpd/queue_once.c) */
+	if (fconn_printf(&in->c, "MAIL FROM:<> ONCE=%s\r\n", once) == -1 ||
 	    (code = smtp_reply(&in->c)) != 250)
 		goto fail;
 	if (fconn_printf(&in->c, "RCPT TO:<%s>\r\n", local) == -1 ||

@@ -10,10 +10,10 @@
  * next one, and the remote copy is deleted only for what the state
  * records (delete mode), possibly at a later poll.  A crash before the
  * final dot fetches the message again; SIGTERM waits from the dot to the
- * state's fsync (fetch_hold).  What remains: smtpd stopped or killed
- * while the queue commits the message (it may have it without our
- * hearing the 250) gives that one message twice; none is ever lost.
- * XXX(#12) a dedup key in the queue would close that.  A
+ * state's fsync (fetch_hold).  smtpd killed while the queue commits the
+ * message (it may have it without our hearing the 250) offers it again
+ * at the next poll, under the same MAIL ONCE= key (fetch_once_key), and
+ * the queue does not take it twice (smtpd/queue_once.c).  A
  * new UIDVALIDITY (keep mode) fetches the folder again, as any IMAP
  * client must.  The remote server is untrusted: its lines are parsed by
  * fetch_proto.c and bounded.
@@ -81,9 +81,9 @@ on_search(void *arg, const char *line)
 
 /* imap_one - UID FETCH uid into the queue */
 static enum fetch_res
-imap_one(struct fetch_job *j, struct fconn *c, uint32_t uid)
+imap_one(struct fetch_job *j, struct fconn *c, uint32_t uv, uint32_t uid)
 {
-	char tag[16], cmd[64];
+	char tag[16], cmd[64], once[ONCE_KEY_LEN + 1];
 	uint64_t size;
 	enum fetch_res r;
 	bool ok, got = false;
@@ -99,7 +99,10 @@ imap_one(struct fetch_job *j, struct fconn *c, uint32_t uid)
 		if (got || !fetch_imap_literal(buf_head(&c->line), c->line.len,
 		    &size))
 			continue;
-		if ((r = inject_begin(&j->in, j->run_dir, j->a->local)) != FR_OK)
+		snprintf(cmd, sizeof(cmd), "imap %u %u", uv, uid);
+		fetch_once_key(j, cmd, once);
+		if ((r = inject_begin(&j->in, once, j->run_dir, j->a->local)) !=
+		    FR_OK)
 			return r;	/* the connection is out of step: stop */
 		if (fconn_bytes(c, (size_t)size, inject_data, &j->in) == -1) {
 			inject_close(&j->in);	/* no dot: nothing queued */
@@ -230,7 +233,7 @@ fetch_imap(struct fetch_job *j)
 	for (i = 0; i < sel.n; i++) {
 		if (sel.uids[i] <= last)
 			continue;
-		r = imap_one(j, &c, sel.uids[i]);
+		r = imap_one(j, &c, uv, sel.uids[i]);
 		if (r == FR_TEMP) {
 			fetch_release();
 			log_warnx("fetch: account=%s uid=%u not fetched: %s",
@@ -277,15 +280,18 @@ struct pop3_ent {
 
 /* pop3_retr_sink - RETR lines, un-stuffed, into the injector */
 static enum fetch_res
-pop3_retr(struct fetch_job *j, struct fconn *c, uint32_t n)
+pop3_retr(struct fetch_job *j, struct fconn *c, uint32_t n, const char *id)
 {
+	char what[96], once[ONCE_KEY_LEN + 1];
 	const char *p;
 	size_t len;
 	enum fetch_res r;
 
 	if (fconn_printf(c, "RETR %u\r\n", n) == -1 || !pop3_ok(c))
 		return FR_TEMP;
-	if ((r = inject_begin(&j->in, j->run_dir, j->a->local)) != FR_OK)
+	snprintf(what, sizeof(what), "pop3 %s", id);
+	fetch_once_key(j, what, once);
+	if ((r = inject_begin(&j->in, once, j->run_dir, j->a->local)) != FR_OK)
 		return r;
 	for (;;) {
 		if (fconn_line(c) == -1) {
@@ -377,7 +383,7 @@ fetch_pop3(struct fetch_job *j)
 			continue;
 		}
 		if (st == 0) {
-			r = pop3_retr(j, &c, v[i].n);
+			r = pop3_retr(j, &c, v[i].n, v[i].id);
 			if (r == FR_TEMP) {
 				fetch_release();
 				log_warnx("fetch: account=%s message %s not "

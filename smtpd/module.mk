@@ -11,7 +11,7 @@ facteur-smtpd_SRCS = smtpd/smtpd.c smtpd/smtp_server.c smtpd/smtp_session.c \
 		   smtpd/smtp_local.c \
 		   smtpd/milter.c \
 		   smtpd/queue.c smtpd/queue_accept.c smtpd/queue_bounce.c \
-		   smtpd/queue_ctl.c \
+		   smtpd/queue_ctl.c smtpd/queue_once.c \
 		   smtpd/deliver_maildir.c $(FETCH_SRCS) \
 		   $(sort $(wildcard smtpd/relay*.c)) $(SMTPD_PARSERS)
 FETCH_SRCS	 = smtpd/fetch.c smtpd/fetch_io.c smtpd/fetch_remote.c \

@@ -660,10 +660,14 @@ recover(void)
 		}
 		close(fd);
 		m = queue_add(&env, true);
+		if (m->env.once[0])	/* taken, maybe not recorded yet */
+			(void)queue_once_record(m->env.once, false);
 		load_done(m);
 		n++;
 	}
 	closedir(d);
+	if (queue_once_sync() == -1)
+		log_warn("once: sync");
 	/* stray .done files of removed messages */
 	if ((d = opendir(q.msgdir)) != NULL) {
 		while ((de = readdir(d)) != NULL) {

@@ -76,6 +76,11 @@ void		 queue_rcpt_done(struct qmsg *m, size_t i);
 void		 queue_schedule(struct qmsg *m);
 void		 queue_flush(void);
 struct qmsg	*queue_find(const char *qid);
+/* queue_once.c: keys of fetched messages taken (MAIL ONCE=) */
+bool		 queue_once_seen(const char *key);
+/* queue_once_record - remember key (fdatasync'd when sync); -1 on error */
+int		 queue_once_record(const char *key, bool sync);
+int		 queue_once_sync(void);
 /* queue_remove_msg - drop m (facteur-ctl); -1 while a delivery is out */
 int		 queue_remove_msg(struct qmsg *m);
 

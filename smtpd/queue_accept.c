@@ -152,6 +152,18 @@ q_commit(uint32_t id, const char *qid, uint64_t size)
 		} else
 			err = NULL;
 	}
+	if (err == NULL && env.once[0] && queue_once_seen(env.once)) {
+		log_info("qid=%s once=%s: fetched before, not queued again",
+		    qid, env.once);
+		queue_env_free(&env);
+		open_discard(op);
+		smtp_reply(id, Q_COMMIT_OK, NULL, -1, NULL);
+		return;
+	}
+	if (err == NULL && env.once[0] && queue_once_record(env.once, true) == -1) {
+		err = "cannot record the fetched message's key";
+		queue_env_free(&env);
+	}
 	if (err) {
 		log_warnx("qid=%s not committed: %s", qid, err);
 		open_discard(op);

@@ -19,6 +19,8 @@
  *                                Authentication-Results)
  *       junk                    (optional: local copies go into the Junk
  *                                folder, [inbound] junk_folder)
+ *       once KEY                (optional: a fetched message's key, 32 hex
+ *                                digits, see queue_once.c)
  *       rcpt ADDRESS ORIGINAL   (one per recipient, at least one)
  *       end
  *   <footer, the last 48 bytes: "FACTEUR-QUEUE-1 %020llu %010u\n"
@@ -139,6 +141,8 @@ queue_file_trailer(struct buf *b, const struct queue_env *e)
 	}
 	if (r == 0 && e->junk)
 		r = buf_puts(b, "junk\n");
+	if (r == 0 && e->once[0])
+		r = buf_printf(b, "once %s\n", e->once);
 	for (i = 0; i < e->nrcpt && r == 0; i++)
 		r |= buf_printf(b, "rcpt %s %s\n", e->rcpt[i].addr, e->rcpt[i].orig);
 	if (r == 0)
@@ -170,6 +174,19 @@ queue_env_free(struct queue_env *e)
 	}
 	free(e->rcpt);
 	memset(e, 0, sizeof(*e));
+}
+
+bool
+once_key_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n != ONCE_KEY_LEN)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
 }
 
 /* queue_footer - parse the 48 footer bytes */
@@ -233,6 +250,12 @@ queue_file_parse_env(const char *p, size_t len, uint64_t fsize,
 			sawend = true;
 		else if (klen == 4 && memcmp(q, "junk", 4) == 0 && !sp && !e->junk)
 			e->junk = true;
+		else if (klen == 4 && memcmp(q, "once", 4) == 0) {
+			if (e->once[0] || !once_key_ok(v, vlen))
+				goto fail;
+			memcpy(e->once, v, vlen);
+			e->once[vlen] = '\0';
+		}
 		else if (klen == 2 && memcmp(q, "id", 2) == 0) {
 			if (vlen != QUEUE_ID_LEN || e->qid[0] != '\0')
 				goto fail;

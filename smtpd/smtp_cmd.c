@@ -173,6 +173,13 @@ smtp_cmd_params(const char *s, bool mail, struct smtp_path *p)
 				p->body8 = true;
 			else if (!(vlen == 4 && strncasecmp(eq + 1, "7BIT", 4) == 0))
 				return "501 5.5.4 Bad BODY parameter";
+		} else if (mail && klen == 4 && strncasecmp(s, "ONCE", 4) == 0 && eq) {
+			size_t vlen = (size_t)(end - eq - 1);
+
+			if (p->once[0] || !once_key_ok(eq + 1, vlen))
+				return "501 5.5.4 Bad ONCE parameter";
+			memcpy(p->once, eq + 1, vlen);
+			p->once[vlen] = '\0';
 		} else if (mail && klen == 4 && strncasecmp(s, "AUTH", 4) == 0 && eq) {
 			/* RFC 4954 5: accepted and ignored */
 		} else

@@ -270,6 +270,16 @@ ret_done(void *arg, enum authd_res res, struct ipc_msg *m)
 	session_resume(s);
 }
 
+bool
+session_from_fetch(const struct session *s)
+{
+	char uid[32];
+
+	return s->l->kind == PORT_LOCAL && strcmp(s->helo, "facteur-fetch") == 0 &&
+	    bsnprintf(uid, sizeof(uid), "uid=%ld", (long)smtpd_fetch_uid) &&
+	    strcmp(s->addr, uid) == 0;
+}
+
 static void
 cmd_mail(struct session *s, const char *args)
 {
@@ -289,6 +299,10 @@ cmd_mail(struct session *s, const char *args)
 	}
 	if ((err = smtp_cmd_path(args, true, &s->from)) != NULL) {
 		session_reply(s, "%s", err);
+		return;
+	}
+	if (s->from.once[0] && !session_from_fetch(s)) {
+		session_reply(s, "555 5.5.4 Unsupported parameter");
 		return;
 	}
 	if (smtpd_conf->smtp.max_size && s->from.size > smtpd_conf->smtp.max_size) {

@@ -105,6 +105,9 @@ void	session_reset_transaction(struct session *s);
 void	session_add_rcpt(struct session *s, const char *addr, const char *orig);
 void	session_deadline(struct session *s, unsigned seconds, const char *what);
 
+/* session_from_fetch - our fetch role hands over mail it fetched
+ * (smtpd/fetch.c): run_dir/smtpd.sock, its uid, EHLO facteur-fetch */
+bool	session_from_fetch(const struct session *s);
 /* smtp_local.c - facteur-sendmail's callers */
 /* smtp_local_load - uid -> addresses, from /etc/passwd: before the chroot */
 void	smtp_local_load(const struct conf *c);

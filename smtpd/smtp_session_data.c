@@ -172,6 +172,7 @@ session_data_commit(struct session *s)
 	e.helo = s->helo;
 	e.prepend = s->prepend;
 	e.junk = s->junk;
+	memcpy(e.once, s->from.once, sizeof(e.once));
 	e.msglen = s->written;
 	r = xcalloc(s->nrcpt, sizeof(*r));
 	for (i = 0; i < s->nrcpt; i++) {

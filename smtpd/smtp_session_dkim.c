@@ -46,22 +46,11 @@ struct sign_round {
 	char		 domain[256];
 };
 
-/* from_fetch - our fetch role hands over mail it fetched (smtpd/fetch.c) */
-static bool
-from_fetch(const struct session *s)
-{
-	char uid[32];
-
-	return s->l->kind == PORT_LOCAL && strcmp(s->helo, "facteur-fetch") == 0 &&
-	    bsnprintf(uid, sizeof(uid), "uid=%ld", (long)smtpd_fetch_uid) &&
-	    strcmp(s->addr, uid) == 0;
-}
-
 void
 session_dkim_start(struct session *s)
 {
 	dkim_sign_free(&s->dkim);
-	if ((s->auth_user || (s->l->kind == PORT_LOCAL && !from_fetch(s))) &&
+	if ((s->auth_user || (s->l->kind == PORT_LOCAL && !session_from_fetch(s))) &&
 	    (s->dkim = dkim_sign_new(0)) == NULL)
 		s->data_error = "451 4.3.0 Out of memory, try again later";
 }

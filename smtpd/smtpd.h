@@ -132,11 +132,19 @@ enum smtp_verb {
 	CMD_BDAT,
 };
 
+/*
+ * ONCE=KEY on MAIL FROM: the fetch role's name for a fetched message (32
+ * lowercase hex digits), so that the queue takes it only once
+ * (queue_once.c); accepted from the fetch role only.
+ */
+#define ONCE_KEY_LEN	32
+
 struct smtp_path {
 	char		 addr[SMTP_PATH_MAX + 1];	/* "" for the null path <> */
 	size_t		 at;		/* index of '@' in addr, 0 if none */
 	uint64_t	 size;		/* MAIL SIZE= (0 = not given) */
 	bool		 body8;		/* BODY=8BITMIME */
+	char		 once[ONCE_KEY_LEN + 1];	/* MAIL ONCE= ("" if none) */
 };
 
 enum smtp_verb	smtp_cmd_verb(const char *line, size_t len, const char **args_r);
@@ -232,6 +240,7 @@ struct queue_env {
 					   (DKIM-Signature, Authentication-Results)
 					   or NULL */
 	bool		 junk;		/* local copies go to the Junk folder */
+	char		 once[ONCE_KEY_LEN + 1];	/* fetched: its key, or "" */
 	struct queue_rcpt *rcpt;
 	size_t		 nrcpt;
 	uint64_t	 msglen;	/* message bytes at the start of the file */
@@ -243,6 +252,8 @@ bool	queue_id_valid(const char *s);
 int	queue_file_trailer(struct buf *b, const struct queue_env *e);
 /* queue_file_read_env - parse and validate the trailer of open file fd */
 int	queue_file_read_env(int fd, struct queue_env *e, const char **err_r);
+/* once_key_ok - s[0..n) is a ONCE key: ONCE_KEY_LEN lowercase hex digits */
+bool	once_key_ok(const char *s, size_t n);
 int	queue_file_parse_env(const char *p, size_t len, uint64_t fsize,
 	    struct queue_env *e, const char **err_r);
 void	queue_env_free(struct queue_env *e);

@@ -201,6 +201,9 @@ test_round_trips(void)
 	round_trip("junk", MSG, sizeof(MSG) - 1, &e);
 	e.junk = false;
 	e.prepend = NULL;
+	memcpy(e.once, "0123456789abcdef0123456789abcdef", ONCE_KEY_LEN + 1);
+	round_trip("once", MSG, sizeof(MSG) - 1, &e);
+	e.once[0] = '\0';
 
 	for (i = 0; i < 100; i++) {
 		snprintf(addrs[i], sizeof(addrs[i]), "user%zu@example.org", i);
@@ -524,6 +527,12 @@ static const struct env_case {
 	E("junk twice", HEAD FROM "junk\njunk\n" REST "end\n", false),
 	E("junk value", HEAD FROM "junk yes\n" REST "end\n", false),
 	E("junk empty value", HEAD FROM "junk \n" REST "end\n", false),
+	E("once", HEAD FROM "once 0123456789abcdef0123456789abcdef\n" REST "end\n", true),
+	E("once twice", HEAD FROM "once 0123456789abcdef0123456789abcdef\n"
+	    "once 0123456789abcdef0123456789abcdef\n" REST "end\n", false),
+	E("once short", HEAD FROM "once 0123456789abcdef\n" REST "end\n", false),
+	E("once upper", HEAD FROM "once 0123456789ABCDEF0123456789abcdef\n" REST "end\n", false),
+	E("once no value", HEAD FROM "once\n" REST "end\n", false),
 	/* values the writer would refuse (STYLE 9: CR/LF-free before they
 	 * go into SMTP commands of the relay); and records that repeat */
 	E("CR in from", HEAD "from a@b\r\n" REST "end\n", false),
