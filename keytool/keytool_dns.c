@@ -131,6 +131,13 @@ print_autoconfig(const struct conf *c, const char *domain)
 		    "      <authentication>password-cleartext</authentication>\n"
 		    "      <username>%%EMAILADDRESS%%</username>\n"
 		    "    </incomingServer>\n", h, c->imap.listen.v[0].port);
+	if (c->pop3.listen.n > 0)
+		printf("    <incomingServer type=\"pop3\">\n"
+		    "      <hostname>%s</hostname>\n      <port>%u</port>\n"
+		    "      <socketType>SSL</socketType>\n"
+		    "      <authentication>password-cleartext</authentication>\n"
+		    "      <username>%%EMAILADDRESS%%</username>\n"
+		    "    </incomingServer>\n", h, c->pop3.listen.v[0].port);
 	if (c->smtp.submissions.n > 0)
 		printf("    <outgoingServer type=\"smtp\">\n"
 		    "      <hostname>%s</hostname>\n      <port>%u</port>\n"
@@ -181,7 +188,26 @@ print_domain(const struct conf *c, const char *d)
 	srv("submissions", d, &c->smtp.submissions, h);
 	srv("imaps", d, &c->imap.listen, h);
 	srv("imap", d, &c->imap.listen_starttls, h);
+	if (c->pop3.enabled) {		/* RFC 6186: POP3 is preferred less */
+		srv("pop3s", d, &c->pop3.listen, h);
+		srv("pop3", d, &c->pop3.listen_starttls, h);
+	}
 	print_autoconfig(c, d);
+}
+
+/* print_backup - what the owner of a domain we back up must publish */
+static void
+print_backup(const struct conf *c, const char *d)
+{
+	char owner[300];
+
+	snprintf(owner, sizeof(owner), "%s.", d);
+	printf(";\n; ===== %s (we are its backup MX) =====\n;\n", d);
+	printf("; its owner keeps the primary MX at a better (lower) preference"
+	    " and adds\n; this server at a worse one; facteur holds the mail"
+	    " while the primary\n; is down and hands it over when it is back\n");
+	printf(";%-39s IN MX   10 PRIMARY.\n", owner);
+	printf("%-40s IN MX   20 %s.\n", owner, c->hostname);
 }
 
 int
@@ -204,5 +230,7 @@ keytool_cmd_dns(const struct conf *c, int argc, char **argv)
 	    " ISP\n", c->hostname);
 	for (i = 0; i < c->ndomains; i++)
 		print_domain(c, c->domains[i]);
+	for (i = 0; i < c->smtp.nbackup_domains; i++)
+		print_backup(c, c->smtp.backup_domains[i]);
 	return 0;
 }

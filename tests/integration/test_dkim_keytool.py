@@ -124,7 +124,8 @@ def keytool(binpath, conf, *args, stdin=None):
     return p.returncode, p.stdout, p.stderr
 
 
-def write_conf(d, extra_dkim='', relay='', resolver=None, tls=True):
+def write_conf(d, extra_dkim='', relay='', resolver=None, tls=True,
+               pop3=False, backup=''):
     conf = os.path.join(d, 'facteur.conf')
     lines = [
         'hostname = mail.example.org',
@@ -139,8 +140,13 @@ def write_conf(d, extra_dkim='', relay='', resolver=None, tls=True):
         lines += ['[tls]', 'cert = %s/tls/fullchain.pem' % d,
                   'key = %s/tls/privkey.pem' % d]
     lines += ['[smtp]', 'listen = 127.0.0.1:2525',
-              'submission = 127.0.0.1:2587', 'submissions = 127.0.0.1:2465',
-              '[imap]', 'listen = 127.0.0.1:2993']
+              'submission = 127.0.0.1:2587', 'submissions = 127.0.0.1:2465']
+    if backup:
+        lines += ['backup_domains = %s' % backup]
+    lines += ['[imap]', 'listen = 127.0.0.1:2993']
+    if pop3:
+        lines += ['[pop3]', 'listen = 127.0.0.1:2995',
+                  'listen_starttls = 127.0.0.1:2110']
     if relay:
         lines += ['[relay]', 'host = %s' % relay, 'port = 587',
                   'user = me@example.net',
@@ -265,6 +271,19 @@ def test_dns(r, binpath, d, rsa, ed):
         parts = re.findall(r'"([^"]*)"', split[0])
         r.check(all(len(p) <= 255 for p in parts) and ''.join(parts) == rtxt,
                 'dns: split strings <= 255 bytes and join to the value')
+    r.check('_pop3s._tcp' not in out and 'type="pop3"' not in out,
+            'dns: no POP3 records without [pop3]')
+    conf3 = write_conf(d, extra_dkim=dk, pop3=True, backup='friend.example')
+    rc, out3, err = keytool(binpath, conf3, 'dns')
+    r.check(rc == 0 and re.search(r'_pop3s\._tcp\.example\.org\.\s+.*SRV\s+0 1 '
+                                  r'2995 mail\.example\.org\.', out3) and
+            re.search(r'_pop3\._tcp\.example\.org\.\s+.*SRV\s+0 1 2110 ', out3)
+            and '<incomingServer type="pop3">' in out3 and
+            '<port>2995</port>' in out3, 'dns: POP3 SRV and autoconfig', out3)
+    r.check(re.search(r'^friend\.example\.\s+IN MX\s+20 mail\.example\.org\.',
+                      out3, re.M) and '_dmarc.friend.example' not in out3,
+            'dns: a backed-up domain gets our MX at a worse preference only',
+            out3[-800:])
     # with a relay: the relay appears in SPF
     conf2 = write_conf(d, extra_dkim=dk, relay='smtp.provider.example')
     rc, out2, err = keytool(binpath, conf2, 'dns')
