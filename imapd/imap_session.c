@@ -31,7 +31,8 @@
 
 #define CAPS_COMMON "IMAP4rev1 LITERAL+ IDLE UIDPLUS MOVE SPECIAL-USE ESEARCH " \
 	"LIST-EXTENDED LIST-STATUS MULTIAPPEND " \
-	"NAMESPACE ENABLE ID UNSELECT CHILDREN"
+	"NAMESPACE ENABLE ID UNSELECT CHILDREN SORT SORT=DISPLAY ESORT " \
+	"THREAD=REFERENCES THREAD=ORDEREDSUBJECT"
 
 static void session_input(struct imap_session *s);
 
@@ -527,7 +528,10 @@ session_timer_cb(struct ev_timer *t, void *arg)
 		session_resume(s);
 		break;
 	case SW_JOB:
-		cmd_fetch_resume(s);
+		if (s->sort)
+			cmd_sort_resume(s);
+		else
+			cmd_fetch_resume(s);
 		break;
 	case SW_STARTTLS:
 		session_starttls_go(s);
@@ -820,7 +824,8 @@ expunge_ok(const struct imap_cmd *c)
 	    c->args->type == IMAP_ARG_ATOM)
 		n = c->args->s;
 	return strcasecmp(n, "FETCH") != 0 && strcasecmp(n, "STORE") != 0 &&
-	    strcasecmp(n, "SEARCH") != 0;
+	    strcasecmp(n, "SEARCH") != 0 && strcasecmp(n, "SORT") != 0 &&
+	    strcasecmp(n, "THREAD") != 0;
 }
 
 static void
@@ -839,6 +844,10 @@ cmd_uid(struct imap_session *s, const struct imap_cmd *c)
 		cmd_fetch(s, &sub, true);
 	else if (strcasecmp(a->s, "SEARCH") == 0)
 		cmd_search(s, &sub, true);
+	else if (strcasecmp(a->s, "SORT") == 0)
+		cmd_sort(s, &sub, true);
+	else if (strcasecmp(a->s, "THREAD") == 0)
+		cmd_thread(s, &sub, true);
 	else if (strcasecmp(a->s, "STORE") == 0)
 		cmd_store(s, &sub, true);
 	else if (strcasecmp(a->s, "COPY") == 0)
@@ -916,7 +925,7 @@ session_dispatch(struct imap_session *s, const struct imap_cmd *c)
 		cmd_idle(s, c);
 	else if (!(IS("CLOSE") || IS("UNSELECT") || IS("EXPUNGE") ||
 	    IS("SEARCH") || IS("FETCH") || IS("STORE") || IS("COPY") ||
-	    IS("MOVE") || IS("UID")))
+	    IS("MOVE") || IS("UID") || IS("SORT") || IS("THREAD")))
 		session_tagged(s, "BAD unknown command");
 	else if (!state_ok(s, c, SS_SELECTED))
 		;
@@ -929,6 +938,10 @@ session_dispatch(struct imap_session *s, const struct imap_cmd *c)
 		cmd_expunge(s, c, NULL, false);
 	else if (IS("SEARCH"))
 		cmd_search(s, c, false);
+	else if (IS("SORT"))
+		cmd_sort(s, c, false);
+	else if (IS("THREAD"))
+		cmd_thread(s, c, false);
 	else if (IS("FETCH"))
 		cmd_fetch(s, c, false);
 	else if (IS("STORE"))
@@ -1105,6 +1118,7 @@ session_free(struct imap_session *s)
 	ev_timer_del(&s->timer);
 	ev_timer_del(&s->login_timer);
 	cmd_fetch_free(s);
+	cmd_sort_free(s);
 	session_unselect(s);
 	session_spool_end(s);
 	if (s->proxy) {

@@ -92,6 +92,7 @@ struct imapd {
 extern struct imapd imapd;
 
 struct fetch_stream;
+struct sort_job;
 
 struct fetch_job {
 	struct imap_fetch fa;
@@ -131,6 +132,7 @@ struct imap_session {
 	bool		 expunge_pending;
 	bool		 cmd_expunges;	/* the command in progress may EXPUNGE */
 	struct fetch_job *job;
+	struct sort_job	*sort;		/* a SORT or THREAD reading keys */
 	struct buf	 resp;		/* one FETCH response being built */
 	struct conn	*proxy;		/* login role: the worker's end */
 	struct store_spool *spool;	/* worker: a big literal being received */
@@ -221,6 +223,13 @@ void	cmd_fetch_free(struct imap_session *s);
 /* mailbox name argument -> directory; replies NO itself on failure */
 bool	cmd_mailbox_dir(struct imap_session *s, const struct imap_arg *a,
 	    char *dir, size_t dirsz, const char **name_r);
+
+/* imap_sort.c: SORT, ESORT (RETURN) and the job SORT and THREAD run in */
+void	cmd_sort(struct imap_session *s, const struct imap_cmd *c, bool uid);
+void	cmd_sort_resume(struct imap_session *s);
+void	cmd_sort_free(struct imap_session *s);
+/* imap_thread.c */
+void	cmd_thread(struct imap_session *s, const struct imap_cmd *c, bool uid);
 
 /* imap_search.c */
 struct search_node;
