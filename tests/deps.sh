@@ -16,7 +16,8 @@ BUILD="gcc make pkg-config libssl-dev libdb5.3-dev libc-ares-dev libsasl2-dev
 libsasl2-modules clang libclang-rt-14-dev openssl ca-certificates publicsuffix"
 TESTS="swaks curl python3-aiosmtpd python3-dkim opendkim-tools dnsmasq-base
 isync procps iproute2 libnet-ssleay-perl libio-socket-ssl-perl busybox-static
-python3-dnspython python3-cryptography rspamd"
+python3-dnspython python3-cryptography rspamd
+python3-yaml python3-spf fetchmail getmail6 dovecot-imapd dovecot-pop3d"
 
 missing=""
 for p in $BUILD $TESTS; do
