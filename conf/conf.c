@@ -57,6 +57,7 @@ enum conf_section {
 	SEC_FETCH,
 	SEC_MILTER,
 	SEC_SCREEN,
+	SEC_DOCTOR,
 	SEC_N,
 	SEC_SKIP = SEC_N,	/* inside an unknown section: keys ignored */
 };
@@ -64,7 +65,7 @@ enum conf_section {
 static const char *const conf_section_names[SEC_N] = {
 	"top", "tls", "smtp", "relay", "dkim", "imap", "pop3", "queue", "dns",
 	"inbound",
-	"authd", "sendmail", "fetch", "milter", "screen",
+	"authd", "sendmail", "fetch", "milter", "screen", "doctor",
 };
 
 enum conf_type {
@@ -232,6 +233,17 @@ static const struct conf_key conf_keys[] = {
 	    1, 1000 },
 	{ SEC_SCREEN, "pregreet", T_DURATION, false, NULL, OFF(screen.pregreet),
 	    1, 60 },
+
+	{ SEC_DOCTOR, "myip", T_STRING, false,
+	    "myip.opendns.com@208.67.222.222:53", OFF(doctor.myip), 0, 0 },
+	{ SEC_DOCTOR, "dnsbl", T_SITE, true, NULL, OFF(doctor.dnsbl), 0, 0 },
+	{ SEC_DOCTOR, "probe", T_STRING, false,
+	    "gmail-smtp-in.l.google.com:25", OFF(doctor.probe), 0, 0 },
+	{ SEC_DOCTOR, "smtp", T_ADDR, false, NULL, OFF(doctor.smtp), 0, 0 },
+	{ SEC_DOCTOR, "timeout", T_DURATION, false, "5s", OFF(doctor.timeout),
+	    1, 120 },
+	{ SEC_DOCTOR, "ca_file", T_PATH, false,
+	    "/etc/ssl/certs/ca-certificates.crt", OFF(doctor.ca_file), 0, 0 },
 };
 
 #define NKEYS	(sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -1104,7 +1116,7 @@ conf_header(struct conf_parse *p, char *s)
 	if (sec == SEC_N) {
 		conf_err(p, p->line, "unknown section [%s], expected one of "
 		    "[tls] [smtp] [relay] [dkim] [imap] [pop3] [queue] [dns] "
-		    "[inbound] [authd] [sendmail] [fetch] [milter] [screen]",
+		    "[inbound] [authd] [sendmail] [fetch] [milter] [screen] [doctor]",
 		    conf_got(got, sizeof(got), name));
 		return;
 	}
@@ -1249,6 +1261,35 @@ conf_check_postmaster(struct conf_parse *p)
 		    "got \"%s\"", pm);
 }
 
+/*
+ * conf_check_doctor - [doctor] myip is NAME@HOST:PORT and probe HOST:PORT,
+ * each or "no" (the check is skipped)
+ */
+static void
+conf_check_doctor(struct conf_parse *p)
+{
+	struct conf *c = p->c;
+	struct conf_addr a;
+	const char *at;
+	char got[CONF_GOT_MAX];
+
+	c->doctor.smtp_set = conf_key_line(p, SEC_DOCTOR, "smtp") != 0;
+	c->doctor.given = p->sec_line[SEC_DOCTOR] != 0;
+	if (c->doctor.myip != NULL && strcmp(c->doctor.myip, "no") != 0 &&
+	    ((at = strchr(c->doctor.myip, '@')) == NULL || at == c->doctor.myip ||
+	    !conf_parse_addr(at + 1, &a)))
+		conf_err(p, conf_key_line(p, SEC_DOCTOR, "myip"), "expected "
+		    "myip = NAME@ADDRESS:PORT like myip.opendns.com@"
+		    "208.67.222.222:53, or no, got \"%s\"",
+		    conf_got(got, sizeof(got), c->doctor.myip));
+	if (c->doctor.probe != NULL && strcmp(c->doctor.probe, "no") != 0 &&
+	    !conf_parse_addr(c->doctor.probe, &a))
+		conf_err(p, conf_key_line(p, SEC_DOCTOR, "probe"), "expected "
+		    "probe = HOST:PORT like gmail-smtp-in.l.google.com:25, or "
+		    "no, got \"%s\"", conf_got(got, sizeof(got),
+		    c->doctor.probe));
+}
+
 /* conf_check_relay - a smarthost needs a host; a login needs a secret */
 static void
 conf_check_relay(struct conf_parse *p)
@@ -1302,6 +1343,7 @@ conf_check(struct conf_parse *p)
 	conf_check_backup(p);
 	c->pop3.enabled = p->sec_line[SEC_POP3] != 0;
 	conf_check_postmaster(p);
+	conf_check_doctor(p);
 	/* parsed so that its syntax is settled, but nothing acts on it yet:
 	 * refusing beats a DNSBL the user believes is on (issue 11) */
 	if (p->sec_line[SEC_SCREEN])
@@ -1462,6 +1504,10 @@ conf_free(struct conf **confp)
 	conf_list_free(&c->milter.socket);
 	conf_list_free(&c->screen.dnsbl);
 	conf_list_free(&c->screen.dnswl);
+	free(c->doctor.myip);
+	free(c->doctor.probe);
+	free(c->doctor.ca_file);
+	conf_list_free(&c->doctor.dnsbl);
 	free(c);
 }
 
@@ -1763,5 +1809,17 @@ conf_dump(const struct conf *c, FILE *out)
 		if (c->screen.pregreet)
 			fprintf(out, "pregreet = %s\n",
 			    conf_fmt_duration(v, sizeof(v), c->screen.pregreet));
+	}
+	if (c->doctor.given) {
+		fprintf(out, "\n[doctor]\nmyip = %s\n", c->doctor.myip);
+		for (i = 0; i < c->doctor.dnsbl.n; i++)
+			fprintf(out, "dnsbl = %s\n", c->doctor.dnsbl.v[i]);
+		fprintf(out, "probe = %s\n", c->doctor.probe);
+		if (c->doctor.smtp_set && conf_addr_format(&c->doctor.smtp, v,
+		    sizeof(v)))
+			fprintf(out, "smtp = %s\n", v);
+		fprintf(out, "timeout = %s\nca_file = %s\n",
+		    conf_fmt_duration(v, sizeof(v), c->doctor.timeout),
+		    c->doctor.ca_file);
 	}
 }

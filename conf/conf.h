@@ -177,6 +177,17 @@ struct conf {
 		unsigned	 threshold;	/* score refused, default 1 */
 		unsigned	 pregreet;	/* seconds, 0: off */
 	} screen;
+	struct {			/* facteur-keytool doctor */
+		bool		 given;		/* the section is present */
+		char		*myip;		/* NAME@HOST:PORT, or "no" */
+		struct conf_list dnsbl;		/* zones; none: a built-in list */
+		char		*probe;		/* HOST:PORT reached on port 25, or "no" */
+		bool		 smtp_set;
+		struct conf_addr smtp;		/* our port 25 (postmaster@ check);
+						   default: first [smtp] listen */
+		unsigned	 timeout;	/* seconds per network step, 5 */
+		char		*ca_file;	/* CAs a client trusts */
+	} doctor;
 	struct {
 		unsigned	 hashers;	/* hashing processes, 2 */
 		unsigned	 cache_size;	/* login cache entries, 256; 0: off */

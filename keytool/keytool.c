@@ -5,8 +5,9 @@
  *
  * Run by the administrator, usually as root, in the foreground; it writes
  * users.db, aliases.db, DKIM keys and certificates, never talks to the
- * network except in `doctor`, `spf` and `dmarc` (DNS).  Exit status: 0 ok, 1 failure explained on
- * stderr, 2 bad usage (SPEC 4).
+ * network except in `spf` and `dmarc` (DNS) and `doctor` (DNS, and SMTP
+ * to the relay, a well-known MX and our own port 25).  Exit status: 0 ok,
+ * 1 failure explained on stderr, 2 bad usage (SPEC 4).
  */
 #include <errno.h>
 #include <pwd.h>

@@ -33,7 +33,7 @@ int	keytool_cmd_dkim(const struct conf *c, int argc, char **argv);
 int	keytool_cmd_dns(const struct conf *c, int argc, char **argv);
 /* keytool_tls.c: tls selfsigned */
 int	keytool_cmd_tls(const struct conf *c, int argc, char **argv);
-/* keytool_doctor.c: doctor */
+/* doctor.c (and doctor_*.c, doctor.h): doctor */
 int	keytool_cmd_doctor(const struct conf *c, int argc, char **argv);
 /* keytool_spf.c: spf IP MAILFROM [HELO] (the SPF result and its trace) */
 int	keytool_cmd_spf(const struct conf *c, int argc, char **argv);

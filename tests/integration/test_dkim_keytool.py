@@ -1,13 +1,13 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: ISC
-"""test_dkim_keytool.py - facteur-keytool dkim / dns / tls / doctor.
+"""test_dkim_keytool.py - facteur-keytool dkim / dns / tls.
 
 Runs the real facteur-keytool from $FACTEUR_BIN against a config in a temp
 dir: key generation (modes, refusal to overwrite, --force, config paths),
 the printed DNS records (the DKIM TXT verifies a signature with dkimpy),
-tls selfsigned (checked with openssl), and doctor against a small DNS
-server on 127.0.0.1 (class DnsServer, also used by test_dkim_sign.py) that
-serves first good, then broken records.  Prints "N passed, M failed".
+tls selfsigned (checked with openssl), with a small DNS server on
+127.0.0.1 (class DnsServer, also used by test_dkim_sign.py); the doctor has
+its own test, test_doctor.py.  Prints "N passed, M failed".
 """
 import os
 import re
@@ -350,59 +350,6 @@ def test_tls(r, binpath, d):
     r.check(rc == 0, 'tls selfsigned --force', err)
 
 
-def doctor_lines(out):
-    return [l for l in out.splitlines() if re.match(r'^(OK|WARN|FAIL)\b', l)]
-
-
-def test_doctor(r, binpath, d, rsa, ed, rtxt, etxt):
-    dns = DnsServer()
-    dk = 'sign = example.org rsa2026 %s\nsign = example.org ed2026 %s' % (rsa, ed)
-    conf = write_conf(d, extra_dkim=dk, resolver='127.0.0.1:%d' % dns.port)
-    dns.mx('example.org', 10, 'mail.example.org')
-    dns.a('mail.example.org', '192.0.2.1')
-    dns.txt('example.org', 'v=spf1 mx -all')
-    dns.txt('_dmarc.example.org', 'v=DMARC1; p=quarantine')
-    dns.txt('rsa2026._domainkey.example.org', rtxt or '')
-    dns.txt('ed2026._domainkey.example.org', etxt or '')
-    rc, out, err = keytool(binpath, conf, 'doctor')
-    lines = doctor_lines(out)
-    fails = [l for l in lines if l.startswith('FAIL')]
-    r.check(rc == 0 and not fails, 'doctor: all good -> exit 0, no FAIL',
-            out + err)
-    for what in ('MX', 'SPF', 'DMARC', 'rsa2026', 'ed2026', 'certificate'):
-        r.check(any(what in l and l.startswith('OK') for l in lines),
-                'doctor: OK line for ' + what, out)
-    # break things: wrong DKIM key, no SPF, MX elsewhere
-    dns.clear()
-    dns.mx('example.org', 10, 'mx.elsewhere.example')
-    dns.a('mail.example.org', '192.0.2.1')
-    dns.txt('_dmarc.example.org', 'v=DMARC1; p=none')
-    dns.txt('rsa2026._domainkey.example.org', (etxt or '').replace('k=ed25519', 'k=rsa'))
-    rc, out, err = keytool(binpath, conf, 'doctor')
-    lines = doctor_lines(out)
-    r.check(rc == 1, 'doctor: broken DNS -> exit 1', out + err)
-    r.check(any(l.startswith('FAIL') and 'SPF' in l for l in lines),
-            'doctor: FAIL for missing SPF', out)
-    r.check(any(l.startswith('FAIL') and 'rsa2026' in l for l in lines),
-            'doctor: FAIL for mismatching DKIM key', out)
-    r.check(any(l.startswith('FAIL') and 'ed2026' in l for l in lines),
-            'doctor: FAIL for missing DKIM record', out)
-    r.check(any(l.startswith(('WARN', 'FAIL')) and 'MX' in l for l in lines),
-            'doctor: MX not pointing at hostname reported', out)
-    # a certificate for another name
-    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt',
-                    'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=other',
-                    '-addext', 'subjectAltName=DNS:other.example', '-days', '1',
-                    '-keyout', os.path.join(d, 'tls', 'privkey.pem'),
-                    '-out', os.path.join(d, 'tls', 'fullchain.pem')],
-                   capture_output=True)
-    rc, out, err = keytool(binpath, conf, 'doctor')
-    r.check(any(l.startswith('FAIL') and 'mail.example.org' in l
-                for l in doctor_lines(out)), 'doctor: cert not covering hostname', out)
-    r.check(any(l.startswith('WARN') and 'expire' in l for l in doctor_lines(out)),
-            'doctor: cert expiring soon', out)
-
-
 def main():
     binpath = os.environ.get('FACTEUR_BIN', 'build/bin')
     r = Runner()
@@ -414,7 +361,6 @@ def main():
         rtxt, etxt, parts = test_dns(r, binpath, d, rsa, ed)
         test_verify_with_dns_txt(r, binpath, rsa, ed, rtxt, etxt, parts)
         test_tls(r, binpath, d)
-        test_doctor(r, binpath, d, rsa, ed, rtxt, etxt)
     r.done()
 
 

@@ -73,16 +73,16 @@ static const struct bad {
 	{ "domains = example.org\n[queue]\nfoo = 1\n",
 	  "t.conf:3: unknown key \"foo\" in [queue]\n" },
 	{ "domains = example.org\n[smpt]\nlisten = 0.0.0.0:25\nbogus = 1\n[smtp]\nbogus = 2\n",
-	  "t.conf:2: unknown section [smpt], expected one of [tls] [smtp] [relay] [dkim] [imap] [pop3] [queue] [dns] [inbound] [authd] [sendmail] [fetch] [milter] [screen]\n"
+	  "t.conf:2: unknown section [smpt], expected one of [tls] [smtp] [relay] [dkim] [imap] [pop3] [queue] [dns] [inbound] [authd] [sendmail] [fetch] [milter] [screen] [doctor]\n"
 	  "t.conf:6: unknown key \"bogus\" in [smtp]\n" },
 	{ "domains = example.org\n[smtp\n",
 	  "t.conf:2: expected \"]\" to close the section header, got \"[smtp\"\n" },
 	{ "domains = example.org\n[smtp] junk\n",
 	  "t.conf:2: expected nothing after [smtp], got \"junk\"\n" },
 	{ "domains = example.org\n[]\n",
-	  "t.conf:2: unknown section [], expected one of [tls] [smtp] [relay] [dkim] [imap] [pop3] [queue] [dns] [inbound] [authd] [sendmail] [fetch] [milter] [screen]\n" },
+	  "t.conf:2: unknown section [], expected one of [tls] [smtp] [relay] [dkim] [imap] [pop3] [queue] [dns] [inbound] [authd] [sendmail] [fetch] [milter] [screen] [doctor]\n" },
 	{ "domains = example.org\n[top]\n",
-	  "t.conf:2: unknown section [top], expected one of [tls] [smtp] [relay] [dkim] [imap] [pop3] [queue] [dns] [inbound] [authd] [sendmail] [fetch] [milter] [screen]\n" },
+	  "t.conf:2: unknown section [top], expected one of [tls] [smtp] [relay] [dkim] [imap] [pop3] [queue] [dns] [inbound] [authd] [sendmail] [fetch] [milter] [screen] [doctor]\n" },
 	/* repeated keys */
 	{ "domains = example.org\n[smtp]\nmax_size = 1M\n\nmax_size = 2M\n",
 	  "t.conf:5: max_size given twice (first on line 3)\n" },
@@ -230,12 +230,19 @@ static const struct bad {
 	  "t.conf:3: expected retry (5h) to be at most max_retry (4h)\n" },
 	{ "domains = example.org\n[queue]\nmax_retry = 6d\n",
 	  "t.conf:3: expected max_retry (6d) to be at most expire (5d)\n" },
+	/* [doctor] */
+	{ "domains = example.org\n[doctor]\nmyip = 208.67.222.222:53\n",
+	  "t.conf:3: expected myip = NAME@ADDRESS:PORT like "
+	  "myip.opendns.com@208.67.222.222:53, or no, got \"208.67.222.222:53\"\n" },
+	{ "domains = example.org\n[doctor]\nprobe = mx.example\n",
+	  "t.conf:3: expected probe = HOST:PORT like "
+	  "gmail-smtp-in.l.google.com:25, or no, got \"mx.example\"\n" },
 	/* several errors, all reported, in order */
 	{ "hostnme = x\n[smtp]\nmax_size = lots\nmax_rcpt = many\n[smpt]\n",
 	  "t.conf:1: unknown key \"hostnme\" in the top section\n"
 	  "t.conf:3: expected a size like 35M for max_size, got \"lots\"\n"
 	  "t.conf:4: expected a number from 1 to 100000 for max_rcpt, got \"many\"\n"
-	  "t.conf:5: unknown section [smpt], expected one of [tls] [smtp] [relay] [dkim] [imap] [pop3] [queue] [dns] [inbound] [authd] [sendmail] [fetch] [milter] [screen]\n"
+	  "t.conf:5: unknown section [smpt], expected one of [tls] [smtp] [relay] [dkim] [imap] [pop3] [queue] [dns] [inbound] [authd] [sendmail] [fetch] [milter] [screen] [doctor]\n"
 	  "t.conf: expected a \"domains\" line\n" },
 	/* '#' inside a value is not a comment */
 	{ "domains = example.org\nstate_dir = /a#b # real comment\nlog = syslog#x\n",
@@ -477,6 +484,19 @@ check_relay_none(const struct conf *c)
 	CHECK(c->imap.max_literal == 10 * 1024 * 1024);	/* = max_size */
 }
 
+static void
+check_doctor(const struct conf *c)
+{
+	CHECK(c->doctor.given);
+	CHECK_STR(c->doctor.myip, "myip.test@127.0.0.1:5353");
+	CHECK(c->doctor.dnsbl.n == 2);
+	CHECK_STR(c->doctor.dnsbl.v[1], "bl2.test");
+	CHECK_STR(c->doctor.probe, "no");
+	CHECK(c->doctor.smtp_set && c->doctor.smtp.port == 2525);
+	CHECK(c->doctor.timeout == 2);
+	CHECK_STR(c->doctor.ca_file, "/etc/ssl/certs/ca-certificates.crt");
+}
+
 static const struct good {
 	const char	*text;
 	void		(*check)(const struct conf *);
@@ -492,6 +512,9 @@ static const struct good {
 	/* an empty section is fine, except [relay] (needs host) */
 	{ "domains = example.org\n[smtp]\n[imap]\n[queue]\n[dns]\n[dkim]\n",
 	  check_defaults },
+	{ "domains = example.org\n[doctor]\nmyip = myip.test@127.0.0.1:5353\n"
+	  "dnsbl = bl1.test\ndnsbl = bl2.test\nprobe = no\n"
+	  "smtp = 127.0.0.1:2525\ntimeout = 2s\n", check_doctor },
 };
 
 /* dump - conf_dump() into a string (free it) */

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * doctor.h - `facteur-keytool doctor` (keytool/doctor*.c): the checks of
+ * what the outside world sees, one line each:
+ *
+ *   OK|WARN|FAIL|INFO  what was checked [- what to do]
+ *
+ * doctor.c	 the command: order of the checks, the summary, exit status
+ * doctor_dns.c	 synchronous DNS through c-ares (one channel for the
+ *		 resolver, one per "what is my address" query), a lib/dns
+ *		 backend over it so lib/spf runs unchanged, and an overlay
+ *		 that answers one TXT record with a record to try
+ * doctor_ip.c	 the public address (DNS "what is my address"), the A/AAAA
+ *		 of hostname, PTR / forward-confirmed reverse DNS and HELO,
+ *		 DNSBLs; MX records (CNAME, backup priority, ours)
+ * doctor_spf.c	 SPF evaluated for real for every address that sends,
+ *		 and a record that passes, itself evaluated before printing
+ * doctor_dkim.c DKIM records (mangled by panels), key sizes, DMARC
+ * doctor_tls.c	 the [tls] certificate: key, name, dates, chain
+ * doctor_smtp.c the network: relay login, port 25 outbound, postmaster@
+ *
+ * Runs as the administrator (reads DKIM, TLS keys and the relay password
+ * to check them; prints nothing secret); never writes a file.  Out of
+ * memory is fatal (x* functions).
+ */
+#ifndef FACTEUR_KEYTOOL_DOCTOR_H
+#define FACTEUR_KEYTOOL_DOCTOR_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <ares.h>
+
+#include "dns.h"
+#include "spf.h"
+
+struct conf;
+
+enum doctor_verdict {
+	DOC_OK,
+	DOC_WARN,
+	DOC_FAIL,
+	DOC_INFO,
+};
+
+#define DOCTOR_ADDRS	8		/* addresses kept per name */
+#define DOCTOR_IPLEN	INET6_ADDRSTRLEN
+
+struct doctor {
+	const struct conf *c;
+	ares_channel	 ch;		/* the resolver */
+	unsigned	 timeout_ms;	/* per network step */
+	unsigned	 count[4];
+	/* overlay: name's TXT answered with txt (a record being tried) */
+	const char	*over_name;
+	const char	*over_txt;
+	/* the public address found, else the first A/AAAA of hostname */
+	char		 ip[DOCTOR_IPLEN];
+	bool		 ip_known;
+	/* the A/AAAA records of hostname */
+	char		 host_ip[DOCTOR_ADDRS][DOCTOR_IPLEN];
+	size_t		 nhost_ip;
+};
+
+/* doctor.c */
+void	doctor_report(struct doctor *d, enum doctor_verdict v,
+	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/*
+ * doctor_owner - name relative to zone as a DNS panel wants it ("@",
+ * "sel._domainkey"), or name itself with a final dot when outside zone
+ */
+void	doctor_owner(const char *name, const char *zone, char *out,
+	    size_t outsz);
+/*
+ * doctor_publish - "publish: name REL, type TYPE, value VALUE (zone file:
+ * NAME. IN TYPE ZVALUE)" into out: the value unquoted as panels take it,
+ * the zone-file form quoted and cut in 255-byte strings for TXT
+ */
+void	doctor_publish(char *out, size_t outsz, const char *name,
+	    const char *zone, const char *type, const char *value);
+
+/* doctor_dns.c */
+/* doctor_dns_init - c-ares on [dns] resolver or resolv.conf; -1 explained */
+int	doctor_dns_init(struct doctor *d, char *desc, size_t descsz);
+void	doctor_dns_free(struct doctor *d);
+/*
+ * doctor_query - the answer to (name, type), waited for; never NULL,
+ * dns_answer_free() it.  doctor_query_at asks server ("HOST:PORT")
+ * instead of the resolver.
+ */
+struct dns_answer *doctor_query(struct doctor *d, const char *name,
+	    enum dns_type type);
+struct dns_answer *doctor_query_at(struct doctor *d, const char *server,
+	    const char *name, enum dns_type type);
+/* doctor_addrs - the A and AAAA records of name as text; how many */
+size_t	doctor_addrs(struct doctor *d, const char *name,
+	    char out[][DOCTOR_IPLEN], size_t max, enum dns_status *st_r);
+/* doctor_txt - the TXT records of name, NULL-terminated; NULL if none */
+char  **doctor_txt(struct doctor *d, const char *name, enum dns_status *st_r);
+void	doctor_strv_free(char **v);
+/* doctor_status - "no such name", "no record", "timeout or SERVFAIL", ... */
+const char *doctor_status(enum dns_status st);
+struct doctor_spf {
+	enum spf_res	 result;
+	char		 mechanism[128];
+	char		 problem[256];
+};
+/*
+ * doctor_spf_eval - lib/spf's result for mail from ip with MAIL FROM
+ * postmaster@domain and HELO hostname; with d->over_name set, that name's
+ * TXT is d->over_txt
+ */
+void	doctor_spf_eval(struct doctor *d, const char *ip, const char *domain,
+	    struct doctor_spf *r);
+
+/* doctor_ip.c */
+void	doctor_check_ip(struct doctor *d);
+void	doctor_check_mx(struct doctor *d, const char *domain);
+/* doctor_ip_in - ip (text) among n addresses */
+bool	doctor_ip_in(const char *ip, char list[][DOCTOR_IPLEN], size_t n);
+
+/* doctor_spf.c */
+void	doctor_check_spf(struct doctor *d, const char *domain);
+
+/* doctor_dkim.c */
+void	doctor_check_dkim(struct doctor *d);
+void	doctor_check_dmarc(struct doctor *d, const char *domain);
+
+/* doctor_tls.c */
+void	doctor_check_tls(struct doctor *d);
+
+/* doctor_smtp.c */
+void	doctor_check_relay(struct doctor *d);
+void	doctor_check_port25(struct doctor *d);
+void	doctor_check_postmaster(struct doctor *d);
+
+#endif
