@@ -16,8 +16,10 @@
 # facteur-imapd (those that are built) in the foreground with -d; Ctrl-C
 # stops them all.  As root the daemons run as `nobody` (like the tests: the
 # demo lives in your checkout, not in /var), from a copy of the binaries in
-# run/bin.  BIN=dir overrides build/bin; FACTEUR_DEMO_NORUN=1 sets up and
-# prints, without starting the daemons.
+# run/bin.  When nobody cannot reach the checkout (a clone under /root,
+# mode 0700), ./run is a link to /var/tmp/facteur-demo-N, where the demo
+# keeps its state instead.  BIN=dir overrides build/bin;
+# FACTEUR_DEMO_NORUN=1 sets up and prints, without starting the daemons.
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -36,10 +38,30 @@ if [ ! -x "$BIN/facteur-keytool" ]; then
 	exit 1
 fi
 
-mkdir -p "$RUN/state" "$RUN/mail" "$RUN/run" "$RUN/tls"
-
 RUNAS=""
 if [ "$(id -u)" -eq 0 ]; then
+	RUNAS="setpriv --reuid=nobody --regid=nogroup --clear-groups --"
+	# a checkout under a private directory (/root is 0700) is out of
+	# nobody's reach: keep the state where it can go, linked as ./run
+	if ! $RUNAS test -x "$ROOT"; then
+		RUN=/var/tmp/facteur-demo-$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1)
+		mkdir -p "$RUN"
+		if [ -L "$RUN" ] || [ "$(stat -c %u "$RUN")" != 0 ]; then
+			echo "demo: $RUN is not root's own directory" >&2
+			exit 1
+		fi
+		if [ ! -e "$ROOT/run" ] && [ ! -L "$ROOT/run" ]; then
+			ln -s "$RUN" "$ROOT/run"
+		fi
+		echo "demo: nobody cannot reach $ROOT: the demo's state is in" \
+		    "$RUN (./run links to it)"
+		CONF=$RUN/facteur.conf
+	fi
+fi
+
+mkdir -p "$RUN/state" "$RUN/mail" "$RUN/run" "$RUN/tls"
+
+if [ -n "$RUNAS" ]; then
 	DEMO_USER=nobody
 	mkdir -p "$RUN/bin"
 	for f in "$BIN"/facteur-*; do
@@ -47,7 +69,6 @@ if [ "$(id -u)" -eq 0 ]; then
 	done
 	BIN=$RUN/bin
 	chmod 755 "$RUN"
-	RUNAS="setpriv --reuid=nobody --regid=nogroup --clear-groups --"
 else
 	DEMO_USER=$(id -un)
 fi
@@ -98,12 +119,9 @@ keytool() {
 if [ -n "$RUNAS" ]; then
 	chown -R nobody:nogroup "$RUN/state" "$RUN/mail" "$RUN/run" \
 	    "$RUN/tls" "$CONF"
-	# a checkout under a private directory (/root) is out of nobody's
-	# reach: then the daemons start as root and drop to `user` themselves
 	if ! $RUNAS test -r "$CONF"; then
-		echo "demo: $RUN is not reachable by nobody; starting the" \
-		    "daemons as root (they drop to user = nobody)"
-		RUNAS=""
+		echo "demo: nobody cannot read $CONF" >&2
+		exit 1
 	fi
 fi
 

@@ -118,6 +118,20 @@ def ensure_account(name):
                         '--shell', '/usr/sbin/nologin', name], check=True)
 
 
+def copy_binaries(dest, src=None):
+    """Copy the executables of src (default BIN) into the new directory
+    dest (mode 0755) and return dest: run as root, a test drops to an
+    unprivileged user, who may not reach a checkout under /root (0700)."""
+    src = src or BIN
+    os.mkdir(dest, 0o755)
+    if os.path.isdir(src):
+        for f in os.listdir(src):
+            p = os.path.join(src, f)
+            if os.path.isfile(p) and os.access(p, os.X_OK):
+                shutil.copy2(p, dest)
+    return dest
+
+
 def free_port():
     """A loopback TCP port that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -210,13 +224,7 @@ class Env:
             self.user = os.environ.get('FACTEUR_TEST_USER', 'nobody')
             pw = pwd.getpwnam(self.user)
             self.uid, self.gid = pw.pw_uid, pw.pw_gid
-            self.bin = os.path.join(self.tmp, 'bin')
-            os.mkdir(self.bin, 0o755)
-            if os.path.isdir(BIN):
-                for f in os.listdir(BIN):
-                    p = os.path.join(BIN, f)
-                    if os.path.isfile(p) and os.access(p, os.X_OK):
-                        shutil.copy2(p, self.bin)
+            self.bin = copy_binaries(os.path.join(self.tmp, 'bin'))
         else:
             self.user = pwd.getpwuid(os.getuid()).pw_name
             self.uid, self.gid = os.getuid(), os.getgid()

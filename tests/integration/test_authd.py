@@ -21,6 +21,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import facteur_test as ft  # noqa: E402
+
 BIN = os.environ.get("FACTEUR_BIN", os.path.join(os.getcwd(), "build/bin"))
 AUTHD = os.path.join(BIN, "facteur-authd")
 KEYTOOL = os.path.join(BIN, "facteur-keytool")
@@ -134,9 +137,16 @@ def rss_kb(pid):
 
 
 def main():
+    global AUTHD, KEYTOOL
     root = os.geteuid() == 0
     tmp = tempfile.mkdtemp(prefix="facteur-authd-")
     os.chmod(tmp, 0o755)
+    if root:
+        # authd is started as nobody below: run copies in tmp, since the
+        # checkout may be out of nobody's reach (/root is 0700; issue 13)
+        bindir = ft.copy_binaries(os.path.join(tmp, "bin"), BIN)
+        AUTHD = os.path.join(bindir, "facteur-authd")
+        KEYTOOL = os.path.join(bindir, "facteur-keytool")
     user = "nobody" if root else pwd.getpwuid(os.geteuid()).pw_name
     conf = os.path.join(tmp, "facteur.conf")
     with open(conf, "w") as f:

@@ -6,6 +6,10 @@ created there) on free ports, checks what it prints, pastes the printed
 swaks command and the printed curl command as a user would, stops it with
 SIGINT like Ctrl-C, and runs it again to check that ./run/ is reused with
 the same password.
+
+Run as root, the copy is in a mode-0700 directory, as a clone under /root
+is (issue 13): the daemons run as nobody, who cannot reach it, so the demo
+must keep its state elsewhere (./run links to it) and still work.
 """
 
 import os
@@ -25,7 +29,8 @@ import facteur_test as ft  # noqa: E402
 from facteur_test import check  # noqa: E402
 
 tmp = tempfile.mkdtemp(prefix='facteur-demo.')
-os.chmod(tmp, 0o755)
+ROOT = os.geteuid() == 0
+os.chmod(tmp, 0o700 if ROOT else 0o755)
 os.mkdir(os.path.join(tmp, 'init'))
 shutil.copy2(os.path.join(ft.SRC, 'init', 'demo.sh'), os.path.join(tmp, 'init'))
 ports = {}
@@ -189,7 +194,15 @@ def main():
     check(p2.returncode == 0 and m2 and m2.group(1) == password,
           'running it again reuses ./run/ and the password', out2[-1500:])
 
+    if ROOT:
+        check('nobody cannot reach' in out1 and os.path.islink(
+              os.path.join(tmp, 'run')), 'from a checkout nobody cannot '
+              'reach, the state is kept elsewhere, linked as ./run',
+              out1[:1500])
     if ft.failed_count() == 0 and not os.environ.get('FACTEUR_KEEP'):
+        state = os.path.realpath(os.path.join(tmp, 'run'))
+        if not state.startswith(tmp + os.sep):
+            shutil.rmtree(state, ignore_errors=True)
         shutil.rmtree(tmp, ignore_errors=True)
     else:
         print(f'# kept {tmp}')
