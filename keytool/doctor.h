@@ -51,6 +51,7 @@ struct doctor {
 	const struct conf *c;
 	ares_channel	 ch;		/* the resolver */
 	unsigned	 timeout_ms;	/* per network step */
+	unsigned	 tries;		/* DNS tries per question; 0: 2 */
 	unsigned	 count[4];
 	/* overlay: name's TXT answered with txt (a record being tried) */
 	const char	*over_name;
@@ -122,6 +123,13 @@ bool	doctor_ip_in(const char *ip, char list[][DOCTOR_IPLEN], size_t n);
 
 /* doctor_spf.c */
 void	doctor_check_spf(struct doctor *d, const char *domain);
+/*
+ * doctor_spf_relay - for `facteur-keytool dns`: an SPF record for domain
+ * that passes, evaluated now, for every address of the [relay] smarthost;
+ * false when they cannot be found (no DNS): the caller guesses
+ */
+bool	doctor_spf_relay(const struct conf *c, const char *domain, char *out,
+	    size_t outsz);
 
 /* doctor_dkim.c */
 void	doctor_check_dkim(struct doctor *d);

@@ -23,6 +23,8 @@
 #include "xmem.h"
 #include "keytool/doctor.h"
 
+static bool ev_ready;
+
 struct wait {
 	bool			 done;
 	struct dns_answer	*ans;
@@ -73,14 +75,15 @@ ask(ares_channel ch, const char *name, enum dns_type type,
 }
 
 static int
-channel(ares_channel *ch, unsigned timeout_ms, const char *csv)
+channel(ares_channel *ch, unsigned timeout_ms, unsigned tries,
+    const char *csv)
 {
 	struct ares_options o;
 	int st;
 
 	memset(&o, 0, sizeof(o));
 	o.timeout = (int)timeout_ms;
-	o.tries = 2;
+	o.tries = tries ? (int)tries : 2;
 	o.flags = ARES_FLAG_NOSEARCH;
 	if ((st = ares_init_options(ch, &o, ARES_OPT_TIMEOUTMS |
 	    ARES_OPT_TRIES | ARES_OPT_FLAGS)) != ARES_SUCCESS)
@@ -124,12 +127,15 @@ doctor_dns_init(struct doctor *d, char *desc, size_t descsz)
 		snprintf(desc, descsz, "%s ([dns] resolver)", csv);
 	} else
 		snprintf(desc, descsz, "the system resolver (/etc/resolv.conf)");
-	if ((st = channel(&d->ch, d->timeout_ms, c->dns.resolver_set ? csv :
-	    NULL)) != ARES_SUCCESS) {
+	if ((st = channel(&d->ch, d->timeout_ms, d->tries, c->dns.resolver_set ?
+	    csv : NULL)) != ARES_SUCCESS) {
 		fprintf(stderr, "doctor: DNS resolver: %s\n", ares_strerror(st));
 		return -1;
 	}
-	ev_init();
+	if (!ev_ready) {	/* once per process */
+		ev_init();
+		ev_ready = true;
+	}
 	return 0;
 }
 
@@ -157,7 +163,7 @@ doctor_query_at(struct doctor *d, const char *server, const char *name,
 	struct dns_answer *ans = dns_answer_new(name, type);
 	ares_channel ch;
 
-	if (channel(&ch, d->timeout_ms, server) != ARES_SUCCESS) {
+	if (channel(&ch, d->timeout_ms, d->tries, server) != ARES_SUCCESS) {
 		dns_answer_status(ans, DNS_TEMPFAIL, 0);
 		return ans;
 	}

@@ -323,3 +323,25 @@ doctor_check_spf(struct doctor *d, const char *dom)
 	}
 	doctor_strv_free(v);
 }
+
+bool
+doctor_spf_relay(const struct conf *c, const char *dom, char *out,
+    size_t outsz)
+{
+	struct sender s[SENDERS];
+	struct doctor d;
+	char desc[400];
+	bool ok;
+	size_t n;
+
+	memset(&d, 0, sizeof(d));
+	d.c = c;
+	d.timeout_ms = 1000;
+	d.tries = 1;
+	if (doctor_dns_init(&d, desc, sizeof(desc)) == -1)
+		return false;
+	n = senders(&d, s);
+	ok = n > 0 && build(&d, dom, "v=spf1 mx ~all", s, n, out, outsz);
+	doctor_dns_free(&d);
+	return ok;
+}

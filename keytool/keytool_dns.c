@@ -8,10 +8,13 @@
  * runs as the administrator; prints nothing secret.
  *
  * SPF with [relay]: outgoing mail leaves from the provider's machines,
- * not from the smarthost name we submit to, so `a:HOST` would usually be
- * wrong; we print `include:` of the relay host's parent domain (the usual
- * place of a provider's SPF policy) with `~all`, and say to check the
- * provider's documentation.  Without a relay, mail leaves from this host,
+ * not from the smarthost name we submit to.  When the relay host resolves,
+ * the record printed is built and evaluated by the doctor's SPF code
+ * (doctor_spf.c): `include:` of the relay host's parent domain (the usual
+ * place of a provider's SPF policy) when it has a record that passes for
+ * the smarthost, else `a:HOST`, else its addresses, with `~all`; so it
+ * is never a permerror.  Offline, we print that include as a guess, and
+ * say to check the provider's documentation and to run the doctor.  Without a relay, mail leaves from this host,
  * which is the MX: `mx -all`.
  */
 #include <stdio.h>
@@ -23,6 +26,7 @@
 #include "dkim.h"
 #include "xmem.h"
 #include "keytool/keytool_dkim.h"
+#include "keytool/doctor.h"
 
 #define TXT_CHUNK	255	/* RFC 1035 3.3.14: one character-string */
 
@@ -158,19 +162,27 @@ print_autoconfig(const struct conf *c, const char *domain)
 static void
 print_domain(const struct conf *c, const char *d)
 {
-	char owner[300];
+	char owner[300], spf[2048];
 	const char *h = c->hostname;
 
 	snprintf(owner, sizeof(owner), "%s.", d);
 	printf(";\n; ===== %s =====\n;\n", d);
 	printf("; mail for %s is received by %s\n", d, h);
 	printf("%-40s IN MX   10 %s.\n", owner, h);
-	if (c->relay.enabled) {
+	if (c->relay.enabled && doctor_spf_relay(c, d, spf, sizeof(spf))) {
+		printf("; SPF: mail leaves through the smarthost %s; this record "
+		    "passes\n;   for its addresses today (evaluated now; "
+		    "facteur-keytool doctor\n;   checks it again once "
+		    "published)\n", c->relay.host);
+		printf("%-40s IN TXT  \"%s\"\n", owner, spf);
+	} else if (c->relay.enabled) {
 		printf("; SPF: mail leaves through the smarthost %s; its provider's"
 		    " SPF is\n;   usually include:%s - check the provider's"
 		    " documentation for\n;   the exact include (a:%s would cover"
-		    " only the submission server)\n", c->relay.host,
-		    relay_spf_domain(c->relay.host), c->relay.host);
+		    " only the submission server);\n;   %s could not be "
+		    "checked now (no DNS answer):\n;   run facteur-keytool doctor"
+		    " once it is published\n", c->relay.host,
+		    relay_spf_domain(c->relay.host), c->relay.host, c->relay.host);
 		printf("%-40s IN TXT  \"v=spf1 mx include:%s ~all\"\n", owner,
 		    relay_spf_domain(c->relay.host));
 	} else {
