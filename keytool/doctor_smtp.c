@@ -12,6 +12,8 @@
  *    needed;
  *  - postmaster@DOMAIN accepted by our own port 25 (RFC 5321 4.5.1).
  *
+ * Replies are read by the relay role's parser (smtpd/relay_reply.c,
+ * fuzzed): the far end is untrusted, what is printed is printable ASCII.
  * Reads the relay password (conf_secret_fd_ok), sends it only inside TLS
  * unless [relay] tls = none, wipes it after; prints nothing secret.
  */
@@ -38,6 +40,7 @@
 #include "tls.h"
 #include "xmem.h"
 #include "keytool/doctor.h"
+#include "smtpd/relay.h"
 
 struct smtp {
 	int		 fd;
@@ -46,8 +49,8 @@ struct smtp {
 	char		 in[4096];
 	size_t		 inlen;
 	int		 code;
-	char		 text[2048];	/* the reply, lines joined by " / " */
-	char		 caps[2048];	/* EHLO lines after the first, '\n' */
+	char		 text[1024];	/* "CODE text", lines joined by ' ' */
+	struct relay_caps caps;		/* of the last 250 reply */
 	char		 err[512];
 };
 
@@ -141,51 +144,50 @@ smtp_write(struct smtp *s, const char *buf, size_t n)
 	return write(s->fd, buf, n) == (ssize_t)n ? 0 : -1;
 }
 
-/* reply - one (multi-line) reply into code, text and caps; -1 on EOF */
+/*
+ * reply - one (multi-line) reply, parsed by the relay role's parser
+ * (smtpd/relay_reply.c: bounded, printable text only); s->code, s->text
+ * and, for a 250, s->caps as an EHLO answer.  -1 on EOF or garbage.
+ */
 static int
 reply(struct smtp *s)
 {
-	char *nl, line[1024];
-	size_t tl = 0, cl = 0, l;
-	ssize_t r;
+	struct relay_reply r;
+	enum reply_state st = REPLY_MORE;
+	const char *err;
+	char *nl;
+	size_t l;
+	ssize_t n;
 
-	s->text[0] = s->caps[0] = '\0';
-	for (;;) {
+	relay_reply_init(&r);
+	s->text[0] = '\0';
+	while (st == REPLY_MORE) {
 		while ((nl = memchr(s->in, '\n', s->inlen)) == NULL) {
 			if (s->inlen == sizeof(s->in) ||
-			    (r = smtp_read(s, s->in + s->inlen,
+			    (n = smtp_read(s, s->in + s->inlen,
 			    sizeof(s->in) - s->inlen)) <= 0) {
 				snprintf(s->err, sizeof(s->err), "%s",
-				    s->inlen ? "reply too long" : "no reply "
-				    "(connection closed or timed out)");
+				    s->inlen ? "reply line too long" : "no reply"
+				    " (connection closed or timed out)");
 				return -1;
 			}
-			s->inlen += (size_t)r;
+			s->inlen += (size_t)n;
 		}
 		l = (size_t)(nl - s->in);
-		snprintf(line, sizeof(line), "%.*s", (int)(l && nl[-1] == '\r' ?
-		    l - 1 : l), s->in);
+		st = relay_reply_line(&r, s->in, l && nl[-1] == '\r' ? l - 1 : l,
+		    &err);
 		memmove(s->in, nl + 1, s->inlen - l - 1);
 		s->inlen -= l + 1;
-		if (strlen(line) < 3 || line[0] < '1' || line[0] > '5') {
-			snprintf(s->err, sizeof(s->err), "not SMTP: %.60s", line);
+		if (st == REPLY_ERROR) {
+			snprintf(s->err, sizeof(s->err), "not SMTP: %s", err);
 			return -1;
 		}
-		s->code = (line[0] - '0') * 100 + (line[1] - '0') * 10 +
-		    (line[2] - '0');
-		if (tl < sizeof(s->text))
-			tl += (size_t)snprintf(s->text + tl, sizeof(s->text) - tl,
-			    "%s%s", tl ? " / " : "", line);
-		if (tl > 0 && line[3] == '-' && cl < sizeof(s->caps))
-			cl += (size_t)snprintf(s->caps + cl, sizeof(s->caps) - cl,
-			    "%s\n", line + 4);
-		else if (line[3] != '-' && strchr(s->text, '/') != NULL &&
-		    cl < sizeof(s->caps))
-			cl += (size_t)snprintf(s->caps + cl, sizeof(s->caps) - cl,
-			    "%s\n", line + 4);
-		if (line[3] != '-')
-			return 0;
 	}
+	s->code = r.code;
+	relay_reply_format(&r, s->text, sizeof(s->text));
+	if (r.code == 250)
+		relay_caps_parse(&r, &s->caps);
+	return 0;
 }
 
 static int
@@ -231,27 +233,18 @@ smtp_close(struct smtp *s)
 	ERR_clear_error();
 }
 
-/* cap - does the EHLO reply list keyword (with word among its params) */
+/* has_auth - does the last EHLO answer offer SASL mechanism mech */
 static bool
-cap(const struct smtp *s, const char *keyword, const char *word)
+has_auth(const struct smtp *s, const char *mech)
 {
-	const char *p = s->caps, *nl;
-	size_t kl = strlen(keyword);
+	const char *p = s->caps.auth;
+	size_t ml = strlen(mech);
 
-	for (; *p; p = nl + 1) {
-		nl = strchr(p, '\n');
-		if (strncasecmp(p, keyword, kl) == 0 &&
-		    (p[kl] == ' ' || p[kl] == '\n' || p[kl] == '=')) {
-			if (word == NULL)
-				return true;
-			for (p += kl; p < nl; p++)
-				if (strncasecmp(p + 1, word, strlen(word)) == 0 &&
-				    (p[1 + strlen(word)] == ' ' ||
-				    p[1 + strlen(word)] == '\n'))
-					return true;
-		}
-		if (nl == NULL)
-			break;
+	while ((p = strstr(p, mech)) != NULL) {
+		if ((p == s->caps.auth || p[-1] == ' ') &&
+		    (p[ml] == ' ' || p[ml] == '\0'))
+			return true;
+		p += ml;
 	}
 	return false;
 }
@@ -418,7 +411,7 @@ doctor_check_relay(struct doctor *d)
 		goto done;
 	}
 	if (c->relay.tls == CONF_TLS_STARTTLS) {
-		if (!cap(&s, "STARTTLS", NULL)) {
+		if (!s.caps.starttls) {
 			relay_fail(d, &s, "no STARTTLS offered", "use port 465 "
 			    "with [relay] tls = implicit, or the provider's "
 			    "submission port");
@@ -444,8 +437,8 @@ doctor_check_relay(struct doctor *d)
 	} else
 		snprintf(done, sizeof(done), "EHLO (no TLS: [relay] tls = none)");
 	if (c->relay.user != NULL) {
-		mech = cap(&s, "AUTH", "PLAIN") ? "PLAIN" :
-		    cap(&s, "AUTH", "LOGIN") ? "LOGIN" : NULL;
+		mech = has_auth(&s, "PLAIN") ? "PLAIN" :
+		    has_auth(&s, "LOGIN") ? "LOGIN" : NULL;
 		if (mech == NULL) {
 			s.err[0] = '\0';
 			snprintf(s.text, sizeof(s.text), "the server offers no "
