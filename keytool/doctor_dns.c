@@ -163,7 +163,8 @@ doctor_query_at(struct doctor *d, const char *server, const char *name,
 	struct dns_answer *ans = dns_answer_new(name, type);
 	ares_channel ch;
 
-	if (channel(&ch, d->timeout_ms, d->tries, server) != ARES_SUCCESS) {
+	/* one try: a public service the network may not let us reach */
+	if (channel(&ch, d->timeout_ms, 1, server) != ARES_SUCCESS) {
 		dns_answer_status(ans, DNS_TEMPFAIL, 0);
 		return ans;
 	}

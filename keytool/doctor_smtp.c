@@ -52,6 +52,7 @@ struct smtp {
 	char		 text[1024];	/* "CODE text", lines joined by ' ' */
 	struct relay_caps caps;		/* of the last 250 reply */
 	char		 err[512];
+	bool		 unresolved;	/* the host name did not resolve */
 };
 
 /* tcp_connect - host (name or address) and port, within timeout_ms */
@@ -75,6 +76,7 @@ tcp_connect(struct doctor *d, struct smtp *s, const char *host, uint16_t port)
 	    (n = doctor_addrs(d, host, a, DOCTOR_ADDRS, &st)) == 0) {
 		snprintf(s->err, sizeof(s->err), "%s: %s", host,
 		    doctor_status(st));
+		s->unresolved = true;
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
@@ -510,7 +512,11 @@ doctor_check_port25(struct doctor *d)
 		return;
 	memset(&s, 0, sizeof(s));
 	s.fd = -1;
-	if (tcp_connect(d, &s, host, port) == -1 || reply(&s) == -1)
+	if (tcp_connect(d, &s, host, port) == -1 && s.unresolved)
+		doctor_report(d, DOC_WARN, "outbound port %u: cannot check it: "
+		    "%s - check DNS, or set [doctor] probe to an MX you know",
+		    port, s.err);
+	else if (s.fd == -1 || reply(&s) == -1)
 		doctor_report(d, DOC_FAIL, "outbound port %u: cannot reach %s "
 		    "(%s within %u s) - your provider blocks outgoing port 25: "
 		    "mail to other servers will not leave; send through its "

@@ -239,7 +239,7 @@ fix_line(struct doctor *d, const char *dom, const char *rec, struct sender *s,
 {
 	char fixed[REC_MAX], base[64];
 
-	snprintf(base, sizeof(base), "v=spf1 %s", d->c->relay.enabled ?
+	snprintf(base, sizeof(base), "v=spf1 mx %s", d->c->relay.enabled ?
 	    "~all" : "-all");
 	if (rec != NULL)
 		repair(d, rec, fixed, sizeof(fixed));

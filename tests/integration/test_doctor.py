@@ -213,6 +213,9 @@ case('dnsbl', listed=True,
 case('port25', probe='silent',
      expect=[('FAIL', r'outbound port \d+: cannot reach 127\.0\.0\.1:\d+',
               r'add a \[relay\] section')])
+case('probedns', probe='unresolvable',
+     expect=[('WARN', r'outbound port 25: cannot check it: nowhere\.test: '
+              r'no such name', r'set \[doctor\] probe')])
 case('pmrefused', smtp='refusing',
      expect=[('FAIL', r'postmaster@pmrefused\.test refused \(550',
               r'facteur-keytool alias add postmaster@pmrefused\.test')])
@@ -336,8 +339,10 @@ def setup(name, n):
     lines.append('smtp = 127.0.0.1:%d' % (
         fport if smtp == 'facteur' else pm_server.port if smtp == 'refusing'
         else outside_mx.port))
-    lines.append('probe = 127.0.0.1:%d' % (
-        SILENT_PORT if c.get('probe') == 'silent' else outside_mx.port))
+    lines.append('probe = nowhere.test:25' if c.get('probe') ==
+                 'unresolvable' else 'probe = 127.0.0.1:%d' % (
+                     SILENT_PORT if c.get('probe') == 'silent'
+                     else outside_mx.port))
     if c.get('relay'):
         secret = os.path.join(d, 'relay.secret')
         with open(secret, 'w', encoding='ascii') as f:
