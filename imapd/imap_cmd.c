@@ -441,6 +441,29 @@ append_parse(struct imap_session *s, const struct imap_arg *a,
 }
 
 /*
+ * append_binary - a message sent as literal8 (RFC 3516 4.4): its binary
+ * parts become base64 first, since the store keeps text with LF line
+ * ends (BINARY[] gives the bytes back)
+ */
+static int
+append_binary(struct store_folder *t, const struct append_msg *m,
+    uint32_t *uid_r)
+{
+	struct buf enc;
+	int r;
+
+	buf_init(&enc, 0);
+	if (!mime_binary_encode(m->lit->s, m->lit->len, &enc))
+		r = store_deliver(t, m->lit->s, m->lit->len, m->fl.sys, m->kw,
+		    m->when, uid_r);
+	else
+		r = store_deliver(t, buf_head(&enc), enc.len, m->fl.sys,
+		    m->kw, m->when, uid_r);
+	buf_free(&enc);
+	return r;
+}
+
+/*
  * cmd_append - APPEND with one message or several (MULTIAPPEND): all of
  * them or none (RFC 3502 6.3.11): the ones stored before a failure are
  * expunged again.
@@ -478,6 +501,8 @@ cmd_append(struct imap_session *s, const struct imap_cmd *c)
 		if (v[i].lit->spooled)
 			r = s->spool == NULL ? -1 : store_spool_deliver(s->spool,
 			    t, v[i].fl.sys, v[i].kw, v[i].when, &uid);
+		else if (v[i].lit->literal8)
+			r = append_binary(t, &v[i], &uid);
 		else
 			r = store_deliver(t, v[i].lit->s, v[i].lit->len,
 			    v[i].fl.sys, v[i].kw, v[i].when, &uid);

@@ -124,11 +124,15 @@ put_section(struct buf *b, const struct mime_msg *m,
 	(void)mime_section_literal(m, sec, label, b);
 }
 
-/* put_bodies - RFC822, RFC822.HEADER, RFC822.TEXT and BODY[...] items */
-static void
+/* put_bodies - RFC822, RFC822.HEADER, RFC822.TEXT, BODY[...] and
+ * BINARY[...] items; false when a BINARY part's encoding is unknown */
+static bool
 put_bodies(struct buf *b, const struct imap_fetch *fa,
     const struct mime_msg *m, struct fetch_stream *st)
 {
+	const struct imap_section *bs;
+	bool ok = true;
+
 	struct imap_section sec;
 	unsigned i;
 
@@ -148,9 +152,17 @@ put_bodies(struct buf *b, const struct imap_fetch *fa,
 		put_section(b, m, &sec, "RFC822.TEXT", st);
 	}
 	for (i = 0; i < fa->nsec; i++) {
+		bs = &fa->sec[i];
 		buf_puts(b, " ");
-		put_section(b, m, &fa->sec[i], fa->sec[i].name, st);
+		/* BINARY with nothing to decode is BODY: streamed if big */
+		if (bs->binary == IMAP_BIN_NONE ||
+		    (bs->binary == IMAP_BIN_CONTENT &&
+		    mime_binary_identity(m, bs)))
+			put_section(b, m, bs, bs->name, st);
+		else if (!mime_binary_item(m, bs, b))
+			ok = false;
 	}
+	return ok;
 }
 
 /* put_meta - the items from the index and the header/structure ones */
@@ -232,7 +244,8 @@ fetch_one(struct imap_session *s, size_t pos, size_t fi)
 	buf_printf(b, "* %zu FETCH ", pos + 1);
 	at = b->len;
 	put_meta(s, b, fa, fi, m, need == 2);
-	put_bodies(b, fa, m, st);
+	if (!put_bodies(b, fa, m, st))
+		j->unknown_cte = true;
 	if (b->len > at)
 		buf_head(b)[at] = '(';
 	else
@@ -326,7 +339,12 @@ cmd_fetch_free(struct imap_session *s)
 static void
 fetch_done(struct imap_session *s)
 {
-	session_tagged(s, "OK %sFETCH completed", s->job->uid ? "UID " : "");
+	if (s->job->unknown_cte)
+		session_tagged(s, "NO [UNKNOWN-CTE] a part's Content-Transfer-"
+		    "Encoding is unknown (RFC 3516)");
+	else
+		session_tagged(s, "OK %sFETCH completed",
+		    s->job->uid ? "UID " : "");
 	cmd_fetch_free(s);
 	buf_shrink(&s->resp, 0);
 }

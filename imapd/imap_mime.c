@@ -891,8 +891,8 @@ done:
 
 /* ---- BODY[section] ---- */
 
-static const struct mime_part *
-section_part(const struct mime_msg *m, const struct imap_section *s)
+const struct mime_part *
+mime_section_part(const struct mime_msg *m, const struct imap_section *s)
 {
 	const struct mime_part *p = m->root, *c;
 	unsigned i;
@@ -961,7 +961,7 @@ static bool
 section_range(const struct mime_msg *m, const struct imap_section *s,
     size_t *off_r, size_t *end_r, const struct mime_part **p_r)
 {
-	const struct mime_part *p = section_part(m, s);
+	const struct mime_part *p = mime_section_part(m, s);
 
 	if (p == NULL)
 		return false;

@@ -91,6 +91,10 @@ void		 mime_envelope(const struct mime_msg *m, const struct mime_part *p,
 /* mime_bodystructure - BODYSTRUCTURE (ext true) or BODY of part p */
 void		 mime_bodystructure(const struct mime_msg *m,
 		    const struct mime_part *p, bool ext, struct buf *out);
+/* mime_section_part - the part s's part numbers name (the root for
+ * none), or NULL when there is no such part */
+const struct mime_part *mime_section_part(const struct mime_msg *m,
+		    const struct imap_section *s);
 /*
  * mime_section - the content of BODY[section] (without partial) in CRLF
  * form appended to out.  Returns false when the part does not exist (the
@@ -98,6 +102,27 @@ void		 mime_bodystructure(const struct mime_msg *m,
  */
 bool		 mime_section(const struct mime_msg *m,
 		    const struct imap_section *s, struct buf *out);
+
+/*
+ * imap_binary.c: BINARY[section] (RFC 3516).  mime_binary - the decoded
+ * content appended to out (a missing part: nothing); false for an
+ * unknown Content-Transfer-Encoding.  mime_binary_identity - BINARY is
+ * BODY for that section (nothing to decode: it can be streamed).
+ * mime_binary_item - "BINARY[s]<o> {n}\r\n..." (literal8 "~{n}" when it
+ * holds a NUL) or "BINARY.SIZE[s] n" onto out; false (and "NIL"
+ * put) for an unknown encoding.
+ */
+bool		 mime_binary(const struct mime_msg *m,
+		    const struct imap_section *s, struct buf *out);
+bool		 mime_binary_identity(const struct mime_msg *m,
+		    const struct imap_section *s);
+bool		 mime_binary_item(const struct mime_msg *m,
+		    const struct imap_section *s, struct buf *out);
+/* mime_binary_encode - a message APPENDed as literal8 with every leaf
+ * part in "binary" or holding a NUL made base64 (header line replaced),
+ * into out; false (out untouched) when nothing needed it */
+bool		 mime_binary_encode(const char *data, size_t len,
+		    struct buf *out);
 
 /*
  * A reader of data[off..end) in CRLF form that can stop and resume:

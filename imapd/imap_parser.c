@@ -640,6 +640,15 @@ tok_any(struct imap_parser *p, unsigned depth)
 		return tok_quoted(p);
 	case '{':
 		return tok_literal(p);
+	case '~':
+		/* literal8 (RFC 3516 7): the bytes may hold NUL */
+		if (p->tp + 1 < p->tend && p->tp[1] == '{') {
+			p->tp++;
+			if ((a = tok_literal(p)) != NULL)
+				a->literal8 = true;
+			return a;
+		}
+		return tok_atom(p, depth);
 	case '(':
 		if (depth + 1 > p->max_depth) {
 			p->error = "too deeply nested";
@@ -1010,19 +1019,31 @@ fetch_one(const struct imap_arg *a, struct imap_fetch *f, const char **err_r)
 	memset(s, 0, sizeof(*s));
 	if (strcasecmp(a->s, "BODY.PEEK") == 0)
 		s->peek = true;
-	else if (strcasecmp(a->s, "BODY") != 0) {
+	else if (strcasecmp(a->s, "BINARY") == 0)
+		s->binary = IMAP_BIN_CONTENT;
+	else if (strcasecmp(a->s, "BINARY.PEEK") == 0) {
+		s->binary = IMAP_BIN_CONTENT;
+		s->peek = true;
+	} else if (strcasecmp(a->s, "BINARY.SIZE") == 0) {
+		s->binary = IMAP_BIN_SIZE;
+		s->peek = true;		/* RFC 3516 4.3: \Seen is not set */
+	} else if (strcasecmp(a->s, "BODY") != 0) {
 		*err_r = "unknown fetch attribute";
 		return false;
 	}
-	if (!imap_section_parse(a->child, s)) {
+	/* section-binary = "[" [section-part] "]" (RFC 3516 7) */
+	if (!imap_section_parse(a->child, s) ||
+	    (s->binary && s->kind != IMAP_SEC_ALL)) {
 		*err_r = "bad section";
 		return false;
 	}
-	if (a->partial && !fetch_partial(a->partial, s)) {
+	if (a->partial && (s->binary == IMAP_BIN_SIZE ||
+	    !fetch_partial(a->partial, s))) {
 		*err_r = "bad partial";
 		return false;
 	}
-	if (!fetch_section_name(s, "BODY")) {
+	if (!fetch_section_name(s, s->binary == IMAP_BIN_SIZE ? "BINARY.SIZE" :
+	    s->binary ? "BINARY" : "BODY")) {
 		*err_r = "section too long";
 		return false;
 	}

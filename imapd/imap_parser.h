@@ -47,6 +47,7 @@ struct imap_arg {
 	bool		 section;
 	char		*partial;	/* "0.100", NULL without <..> */
 	bool		 spooled;	/* LITERAL written to the spool: s is "" */
+	bool		 literal8;	/* "~{n}" (RFC 3516): binary content */
 };
 
 struct imap_cmd {
@@ -128,6 +129,13 @@ enum imap_sec_kind {
 #define IMAP_SEC_MAXPART 16
 #define IMAP_SEC_MAXFIELDS 32
 
+/* BINARY[...] and BINARY.SIZE[...] (RFC 3516): decoded content or size */
+enum imap_sec_bin {
+	IMAP_BIN_NONE,
+	IMAP_BIN_CONTENT,
+	IMAP_BIN_SIZE,
+};
+
 struct imap_section {
 	uint32_t	 part[IMAP_SEC_MAXPART];
 	unsigned	 npart;
@@ -135,6 +143,7 @@ struct imap_section {
 	const char	*fields[IMAP_SEC_MAXFIELDS];
 	unsigned	 nfields;
 	bool		 peek;
+	enum imap_sec_bin binary;	/* only part numbers, kind ALL */
 	bool		 partial;
 	uint32_t	 off, cnt;
 	char		 name[256];	/* as echoed in the reply: "BODY[1.HEADER]<0>" */

@@ -100,6 +100,7 @@ struct fetch_job {
 	bool		 uid;
 	size_t		 pos;		/* next view index */
 	struct fetch_stream *st;	/* big literals being written */
+	bool		 unknown_cte;	/* BINARY met one: NO [UNKNOWN-CTE] */
 };
 
 struct imap_session {

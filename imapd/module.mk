@@ -1,6 +1,6 @@
 # imapd/: facteur-imapd (IMAP4rev1 over TLS on Maildir++), see imapd/README.md
 IMAP_CORE_SRCS	 = imapd/imap_parser.c imapd/imap_mime.c imapd/imap_decode.c \
-		   imapd/imap_addr.c imapd/imap_sortkey.c
+		   imapd/imap_addr.c imapd/imap_sortkey.c imapd/imap_binary.c
 
 BINS		+= facteur-imapd
 facteur-imapd_SRCS = imapd/imapd.c imapd/imap_session.c imapd/imap_cmd.c \

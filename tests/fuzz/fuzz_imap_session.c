@@ -3,8 +3,8 @@
  * fuzz_imap_session.c - libFuzzer target for the IMAP command layer: the
  * input is what a logged-in client sends, fed through a socketpair to a
  * real worker session (session_start_worker()) on a fresh Maildir with
- * a few messages, so every command (SELECT, APPEND, FETCH, SEARCH,
- * STORE, COPY, MOVE, EXPUNGE, LIST, CREATE, RENAME, IDLE ...) runs its
+ * a few messages, so every command (SELECT, APPEND, FETCH, SEARCH, SORT,
+ * THREAD, STORE, COPY, MOVE, EXPUNGE, LIST, CREATE, RENAME, IDLE ...) runs its
  * own code on real files.  The replies are read and dropped; the event
  * loop runs until the session closes (the input ends with EOF).  A
  * session that does not close within 10 s is a hang: abort.
@@ -76,6 +76,16 @@ static const char *fz_msgs[] = {
 	"Content-Type: text/plain; charset=iso-8859-1\n"
 	"Content-Transfer-Encoding: quoted-printable\n\ncaf=E9\n--b\n"
 	"Content-Type: message/rfc822\n\nSubject: inner\n\ninner body\n--b--\n",
+	/* threads under 1, binary and unknown encodings (SORT, THREAD,
+	 * BINARY) */
+	"From: Dee <d@e>\nSubject: Re: [list] Fwd: multi (fwd)\n"
+	"Date: 2 Jan 2024 11:00 -0500\nMessage-ID: <3@x>\n"
+	"References: <1@x> (c) <2@x>\nIn-Reply-To: <1@x>\nMIME-Version: 1.0\n"
+	"Content-Type: multipart/mixed; boundary=c\n\n--c\n"
+	"Content-Type: application/octet-stream\n"
+	"Content-Transfer-Encoding: base64\n\nAAEC/w==\n--c\n"
+	"Content-Type: text/plain\nContent-Transfer-Encoding: x-uuencode\n\n"
+	"begin\n--c--\n",
 };
 
 static void
@@ -119,7 +129,7 @@ put_file(const char *dir, const char *name, const char *text)
 	fclose(fp);
 }
 
-/* a Maildir: INBOX with two messages (one new), Sent, Work.Sub */
+/* a Maildir: INBOX with three messages (one new), Sent, Work.Sub */
 static void
 make_root(const char *root)
 {
@@ -136,6 +146,7 @@ make_root(const char *root)
 		}
 	snprintf(p, sizeof(p), "%s/cur", root);
 	put_file(p, "1700000000.A.fuzz:2,S", fz_msgs[0]);
+	put_file(p, "1700000003.D.fuzz:2,", fz_msgs[2]);
 	snprintf(p, sizeof(p), "%s/new", root);
 	put_file(p, "1700000001.B.fuzz", fz_msgs[1]);
 	snprintf(p, sizeof(p), "%s/.Work/cur", root);

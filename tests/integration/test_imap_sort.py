@@ -226,6 +226,104 @@ def test_thread():
     m.logout()
 
 
+RAW = bytes(range(256)) + b'\r\n\rbare\n\x00end'
+QP_BODY = 'caf=C3=A9 x=3Dy  \r\nsoft=\r\nbreak= \t\r\nlast'
+QP_WANT = 'café x=y\r\nsoftbreaklast'.encode()
+
+
+def binary_msg():
+    import base64
+    b64 = base64.encodebytes(RAW).decode().replace('\n', '\r\n')
+    return ('From: a@b\r\nSubject: bin\r\nMIME-Version: 1.0\r\n'
+            'Content-Type: multipart/mixed; boundary=zz\r\n\r\n'
+            '--zz\r\nContent-Type: application/octet-stream\r\n'
+            'Content-Transfer-Encoding: BASE64\r\n\r\n' + b64 +
+            '--zz\r\nContent-Type: text/plain; charset=utf-8\r\n'
+            'Content-Transfer-Encoding: quoted-printable\r\n\r\n' + QP_BODY +
+            '\r\n--zz\r\nContent-Type: text/plain\r\n'
+            'Content-Transfer-Encoding: x-uuencode\r\n\r\nbegin 644 x\r\n'
+            '--zz--\r\n').encode()
+
+
+def raw_append(box, data):
+    """APPEND with a literal8 (imaplib has none): the tagged reply"""
+    import socket
+    s = ctx().wrap_socket(socket.create_connection(('127.0.0.1', PORT)))
+    f = s.makefile('rwb')
+    f.readline()
+    f.write(f'a LOGIN "{ALICE}" "{PASS}"\r\n'.encode())
+    f.flush()
+    while not f.readline().startswith(b'a '):
+        pass
+    f.write(f'b APPEND {box} ~{{{len(data)}}}\r\n'.encode())
+    f.flush()
+    cont = f.readline()
+    f.write(data + b'\r\n')
+    f.flush()
+    while True:
+        ln = f.readline()
+        if ln.startswith(b'b ') or not ln:
+            break
+    s.close()
+    return cont, ln.decode().strip()
+
+
+def test_binary():
+    """BINARY, BINARY.PEEK, BINARY.SIZE (RFC 3516): base64 and
+    quoted-printable undone, partial ranges, literal8, UNKNOWN-CTE,
+    \\Seen, and APPEND of a literal8 with NULs and bare CR read back."""
+    m = login()
+    m.create('Bin')
+    typ, _ = m.append('Bin', None, None, binary_msg())
+    ft.check(typ == 'OK', 'append the MIME message')
+    m.select('Bin')
+    typ, dat = m.fetch('1', '(BINARY.SIZE[1] BINARY.SIZE[2] BINARY.PEEK[1])')
+    head = dat[0][0].decode() if dat and isinstance(dat[0], tuple) else ''
+    ft.check(f'BINARY.SIZE[1] {len(RAW)}' in head and
+             f'BINARY.SIZE[2] {len(QP_WANT)}' in head, 'BINARY.SIZE', head)
+    ft.check(head.endswith(f'~{{{len(RAW)}}}'), 'literal8 for NUL', head)
+    ft.check(dat[0][1] == RAW, 'BINARY[1]: base64 decoded byte for byte',
+             dat[0][1][:40])
+    typ, dat = m.fetch('1', '(BINARY.PEEK[2] BINARY.PEEK[1]<256.5>)')
+    got = [x[1] for x in dat if isinstance(x, tuple)]
+    ft.check(typ == 'OK' and got == [QP_WANT, RAW[256:261]],
+             'BINARY[2] quoted-printable, BINARY[1]<256.5>', got)
+    typ, dat = m.fetch('1', '(FLAGS)')
+    ft.check(b'\\Seen' not in dat[0], 'BINARY.PEEK leaves \\Seen', dat)
+    typ, dat = m.fetch('1', '(BINARY[3])')
+    ft.check(typ == 'NO' and b'UNKNOWN-CTE' in (dat[0] or b''),
+             'unknown encoding: NO [UNKNOWN-CTE]', (typ, dat))
+    typ, dat = m.fetch('1', '(BINARY[2] FLAGS)')
+    ft.check(typ == 'OK' and b'\\Seen' in str(dat).encode(),
+             'BINARY sets \\Seen', dat)
+    typ, dat = m.fetch('1', '(BINARY.SIZE[] RFC822.SIZE)')
+    line = dat[0].decode() if isinstance(dat[0], bytes) else str(dat)
+    nums = re.findall(r'(?:BINARY\.SIZE\[\]|RFC822\.SIZE) (\d+)', line)
+    ft.check(len(nums) == 2 and nums[0] == nums[1], 'BINARY.SIZE[] of the '
+             'whole message is its size', line)
+    for bad in ('(BINARY[1.HEADER])', '(BINARY.SIZE[1]<0.5>)',
+                '(BINARY[TEXT])'):
+        try:
+            typ, _ = m.fetch('1', bad)
+        except imaplib.IMAP4.error:
+            typ = 'BAD'
+        ft.check(typ == 'BAD', f'bad BINARY section {bad}', typ)
+    # APPEND literal8: stored as base64, read back exact
+    body = b'\x00\x01\rbare CR\nbare LF\r\n\xff'
+    data = (b'From: a@b\r\nSubject: raw\r\nMIME-Version: 1.0\r\n'
+            b'Content-Type: application/octet-stream\r\n'
+            b'Content-Transfer-Encoding: binary\r\n\r\n' + body)
+    cont, tagged = raw_append('Bin', data)
+    ft.check(cont.startswith(b'+') and ' OK ' in tagged, 'APPEND ~{n}',
+             (cont, tagged))
+    m.noop()
+    typ, dat = m.fetch('2', '(BINARY.PEEK[1] BODY.PEEK[1] BINARY.SIZE[1])')
+    got = [x[1] for x in dat if isinstance(x, tuple)]
+    ft.check(len(got) == 2 and got[0] == body and b'\x00' not in got[1],
+             'literal8 APPEND read back by BINARY, stored as base64', got)
+    m.logout()
+
+
 def big_subject(i):
     return ['Re: status', 'report', 'Fwd: weekly', '[ops] alert'][i % 4] + \
         f' {i % 97:03d}'
@@ -330,4 +428,4 @@ if __name__ == '__main__':
             env.dump_logs()
         sys.exit(ft.summary())
     ft.run_tests(env, [test_sort_keys, test_base_subject, test_thread,
-                       test_big_sort_slices])
+                       test_binary, test_big_sort_slices])
