@@ -34,6 +34,7 @@
 #include "authd.h"
 #include "conf.h"
 #include "daemon.h"
+#include "localsend.h"
 #include "log.h"
 #include "passwd.h"
 #include "priv.h"
@@ -209,8 +210,17 @@ main(int argc, char **argv)
 	authd_peer_allow(acc[PRIV_AUTH].uid, AUTHD_ALL_TYPES);
 	authd_peer_allow(acc[PRIV_SMTP].uid, AUTHD_TYPE_BIT(AUTHD_RCPT) |
 	    AUTHD_TYPE_BIT(AUTHD_LOGIN) | AUTHD_TYPE_BIT(AUTHD_SENDERS) |
-	    AUTHD_TYPE_BIT(AUTHD_DKIM_SIGN) | AUTHD_TYPE_BIT(AUTHD_DKIM_ALG));
+	    AUTHD_TYPE_BIT(AUTHD_DKIM_SIGN) | AUTHD_TYPE_BIT(AUTHD_DKIM_ALG) |
+	    AUTHD_TYPE_BIT(AUTHD_LOCAL) | AUTHD_TYPE_BIT(AUTHD_RELEASE));
 	authd_peer_allow(acc[PRIV_LOGIN].uid, AUTHD_TYPE_BIT(AUTHD_LOGIN));
+	if (root && !c->single_account) {
+		/* these are no local senders: no DKIM grant for them */
+		authd.nogrant[authd.nnogrant++] = acc[PRIV_SMTP].uid;
+		authd.nogrant[authd.nnogrant++] = acc[PRIV_RELAY].uid;
+		authd.nogrant[authd.nnogrant++] = acc[PRIV_QUEUE].uid;
+		authd.nogrant[authd.nnogrant++] = acc[PRIV_LOGIN].uid;
+	}
+	localsend_load(c);	/* the local senders' domains, before the chroot */
 	if (authd_login_init() == -1)
 		fatalx("cannot initialise libsasl2");
 	if (authd_dkim_load(c) == -1)
@@ -261,6 +271,7 @@ main(int argc, char **argv)
 		log_warn("event loop");
 
 	authd_peer_close_all();
+	authd_grant_free_all();
 	authd_hash_stop();
 	authd_cache_free(&authd.cache);
 	authd_throttle_free(&authd.ip_fail);

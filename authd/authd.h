@@ -12,7 +12,8 @@
  *          the socket)                                         run_dir/authd/authd.sock
  *
  * Who may ask what (SO_PEERCRED, authd_peer.c): root and authd's own uid
- * anything; user-smtp RCPT, LOGIN, SENDERS, DKIM_SIGN, DKIM_ALG;
+ * anything; user-smtp RCPT, LOGIN, SENDERS, DKIM_SIGN (with a grant,
+ * authd_grant.c), DKIM_ALG, LOCAL, RELEASE;
  * user-login LOGIN; any other uid is closed at accept.
  *
  * One event loop answers every request from memory or one database read;
@@ -64,6 +65,8 @@ struct authd_req {
 	const char	*selector;
 	uint32_t	 alg;
 	const uint8_t	*digest;	/* 32 bytes */
+	const uint8_t	*grant;		/* DKIM_SIGN, RELEASE: AUTHD_GRANT_LEN bytes */
+	int		 fd;		/* LOCAL: the session's socket, else -1 */
 };
 
 /*
@@ -180,6 +183,33 @@ void		 authd_cache_put(struct authd_cache *c, const char *user,
 		    const char *password, size_t passlen, const char *stored,
 		    uint64_t now);
 
+/* authd_grant.c - what a process's authenticated sessions may get signed */
+#define AUTHD_GRANTS_MAX	4096
+#define AUTHD_GRANT_IDLE_MS	(3600 * 1000ULL)	/* unused for an hour: gone */
+struct authd_grant {
+	uint8_t		 token[AUTHD_GRANT_LEN];
+	pid_t		 pid;		/* the process it was given to */
+	uid_t		 uid;
+	bool		 local;		/* a facteur-sendmail session */
+	uid_t		 local_uid;	/* local: the account on the other end */
+	char		 user[USERDB_ADDR_MAX];	/* else: the user authd logged in */
+	uint64_t	 used;
+};
+/*
+ * authd_grant_new - a grant for process pid/uid: for `user` (canonical),
+ * or with user NULL for local account local_uid.  -1: no memory or
+ * randomness.
+ */
+int		 authd_grant_new(pid_t pid, uid_t uid, const char *user,
+		    uid_t local_uid, uint64_t now, uint8_t token_r[AUTHD_GRANT_LEN]);
+/* authd_grant_use - the live grant with this token of process pid/uid, or NULL */
+const struct authd_grant *authd_grant_use(pid_t pid, uid_t uid,
+		    const uint8_t *token, uint64_t now);
+/* authd_grant_release - the session is over */
+void		 authd_grant_release(pid_t pid, uid_t uid, const uint8_t *token,
+		    uint64_t now);
+void		 authd_grant_free_all(void);
+
 /* authd_peer.c - the listening socket and the clients on it */
 struct authd {
 	const struct conf	*conf;
@@ -193,6 +223,8 @@ struct authd {
 		uint32_t	 types;	/* 1 << enum authd_type it may ask */
 	}			 allow[8];
 	size_t			 nallow;
+	uid_t			 nogrant[4];	/* role uids that get no local grant */
+	size_t			 nnogrant;
 	int			 listen_fd;
 	struct ev_io		 listen_io;
 	size_t			 npeers;
@@ -218,6 +250,11 @@ void		 authd_req_dispatch(struct authd_peer *p, const struct authd_req *r);
 void		 authd_peer_kill(struct authd_peer *p, const char *why);
 /* authd_peer_name - "pid=N uid=N" of the peer, for log lines */
 const char	*authd_peer_name(const struct authd_peer *p);
+/* authd_peer_cred - the peer's pid and uid (SO_PEERCRED at accept) */
+void		 authd_peer_cred(const struct authd_peer *p, pid_t *pid_r,
+		    uid_t *uid_r);
+/* authd_peer_may - may the peer ask requests of this type? */
+bool		 authd_peer_may(const struct authd_peer *p, uint32_t type);
 /* authd_peer_reply - send an answer; closes the peer on failure */
 void		 authd_peer_reply(struct authd_peer *p, uint32_t id,
 		    const struct ipc_out *o);

@@ -96,6 +96,19 @@ authd_peer_name(const struct authd_peer *p)
 	return p->name;
 }
 
+void
+authd_peer_cred(const struct authd_peer *p, pid_t *pid_r, uid_t *uid_r)
+{
+	*pid_r = p->pid;
+	*uid_r = p->uid;
+}
+
+bool
+authd_peer_may(const struct authd_peer *p, uint32_t type)
+{
+	return type < 32 && (p->types & AUTHD_TYPE_BIT(type)) != 0;
+}
+
 static void
 peer_on_close(struct ipc *ch, void *arg)
 {
@@ -199,25 +212,20 @@ peer_on_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
 	const char *why;
 
 	(void)ch;
-	if (m->fd != -1) {
-		close(m->fd);
-		m->fd = -1;
-		authd_peer_kill(p, "sent a descriptor");
-		return;
-	}
 	if (p->dead)
-		return;
+		goto done;
+	/* a descriptor comes only with AUTHD_LOCAL (the decoder checks) */
 	if ((why = authd_req_decode(m, &r)) != NULL) {
 		char msg[96];
 
 		bsnprintf(msg, sizeof(msg), "malformed request type %u: %s",
 		    m->hdr.type, why);
 		authd_peer_kill(p, msg);
-		return;
+		goto done;
 	}
 	if (!p->hello || r.type == AUTHD_HELLO)
 		peer_hello(p, &r);
-	else if (r.type >= 32 || (p->types & AUTHD_TYPE_BIT(r.type)) == 0) {
+	else if (!authd_peer_may(p, r.type)) {
 		char msg[96];
 
 		bsnprintf(msg, sizeof(msg), "request type %u not allowed for "
@@ -225,6 +233,11 @@ peer_on_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
 		authd_peer_kill(p, msg);
 	} else
 		authd_req_dispatch(p, &r);
+done:
+	if (m->fd != -1) {
+		close(m->fd);
+		m->fd = -1;
+	}
 }
 
 void

@@ -3,7 +3,8 @@
  * authd_proto.c - decoding of requests to facteur-authd (lib/authc.h).
  *
  * Pure functions over one frame's payload: no I/O, no state, fed bytes by
- * tests/fuzz/fuzz_authd.c.  Runs in authd; every frame comes from a local
+ * tests/fuzz/fuzz_authd.c.  Only AUTHD_LOCAL carries a descriptor; it is
+ * not touched here (the caller closes it).  Runs in authd; every frame comes from a local
  * peer whose uid was checked, and is still treated as untrusted: every
  * string is length-checked, NUL-checked (by ipc_get_str) and, where it will
  * be logged or looked up, checked for control bytes.  A malformed frame is
@@ -68,6 +69,9 @@ decode_dkim(struct ipc_msg *m, struct authd_req *r)
 	if (!ipc_get_data(m, &d, &n) || n != 32)
 		return "bad digest";
 	r->digest = d;
+	if (!ipc_get_data(m, &d, &n) || n != AUTHD_GRANT_LEN)
+		return "bad grant";
+	r->grant = d;
 	return NULL;
 }
 
@@ -76,11 +80,15 @@ authd_req_decode(struct ipc_msg *m, struct authd_req *r)
 {
 	const char *why = NULL;
 
+	const void *d;
+	size_t n;
+
 	memset(r, 0, sizeof(*r));
 	r->type = m->hdr.type;
 	r->id = m->hdr.id;
-	if (m->fd != -1)
-		return "unexpected descriptor";
+	r->fd = -1;
+	if ((m->fd != -1) != (m->hdr.type == AUTHD_LOCAL))
+		return m->fd != -1 ? "unexpected descriptor" : "no descriptor";
 	switch (m->hdr.type) {
 	case AUTHD_HELLO:
 		if (!ipc_get_u32(m, &r->version))
@@ -105,6 +113,15 @@ authd_req_decode(struct ipc_msg *m, struct authd_req *r)
 			why = "bad domain";
 		else if (!get_token(m, &r->selector, 63))
 			why = "bad selector";
+		break;
+	case AUTHD_LOCAL:
+		r->fd = m->fd;
+		break;
+	case AUTHD_RELEASE:
+		if (!ipc_get_data(m, &d, &n) || n != AUTHD_GRANT_LEN)
+			why = "bad grant";
+		else
+			r->grant = d;
 		break;
 	default:
 		return "unknown request type";

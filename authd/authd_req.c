@@ -13,15 +13,20 @@
  * successes enter the cache.  Never logs a password; user names and
  * addresses are escaped first.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
 #include "authd.h"
 #include "conf.h"
+#include "localsend.h"
 #include "log.h"
 #include "passwd.h"
 #include "xmem.h"
@@ -181,19 +186,31 @@ log_login(const char *what, const struct authd_req *r, const char *extra)
 	    log_escape(a, sizeof(a), r->ip, strlen(r->ip)), extra);
 }
 
-/* login_ok - reset the address's failures, log, answer OK */
+/*
+ * login_ok - reset the address's failures, log, answer OK; an SMTP login
+ * of a peer that may ask for signatures also gets a grant (authd_grant.c)
+ */
 static void
 login_ok(struct authd_peer *p, const struct authd_req *r, const char *ipkey,
     const char *user)
 {
+	uint8_t grant[AUTHD_GRANT_LEN];
 	struct ipc_out o;
+	pid_t pid;
+	uid_t uid;
 
 	authd_throttle_reset(authd.ip_fail, ipkey);
 	log_login("ok", r, "");
 	ipc_out_init(&o);
 	ipc_put_u32(&o, AUTHD_OK);
 	ipc_put_str(&o, user);
+	authd_peer_cred(p, &pid, &uid);
+	if (strcmp(r->service, "smtp") == 0 &&
+	    authd_peer_may(p, AUTHD_DKIM_SIGN) &&
+	    authd_grant_new(pid, uid, user, 0, ev_now(), grant) == 0)
+		ipc_put_data(&o, grant, sizeof(grant));
 	authd_peer_reply(p, r->id, &o);
+	OPENSSL_cleanse(grant, sizeof(grant));
 }
 
 /* login_failed - count, maybe block, log, answer after the delay */
@@ -373,14 +390,87 @@ req_senders(struct authd_peer *p, const struct authd_req *r)
 	userdb_list_free(&l);
 }
 
+/* domain_of - does address or "@domain" pattern a belong to domain? */
+static bool
+domain_of(const char *a, const char *domain)
+{
+	const char *at = strrchr(a, '@');
+
+	return at != NULL && strcasecmp(at + 1, domain) == 0;
+}
+
+/* grant_covers - may grant g have mail of `domain` signed? */
+static enum authd_res
+grant_covers(const struct authd_grant *g, const char *domain)
+{
+	struct userdb_list l = { .n = 0 };
+	enum authd_res res = AUTHD_FAIL;
+	size_t i;
+
+	if (g->local)
+		return localsend_domain_ok(g->local_uid, domain) ? AUTHD_OK :
+		    AUTHD_FAIL;
+	switch (userdb_senders(authd.udb, g->user, &l)) {
+	case USERDB_OK:
+		for (i = 0; i < l.n && res != AUTHD_OK; i++)
+			if (domain_of(l.v[i], domain))
+				res = AUTHD_OK;
+		break;
+	case USERDB_NOTFOUND:	/* deleted since the login */
+		break;
+	default:
+		res = AUTHD_TEMPFAIL;
+		break;
+	}
+	userdb_list_free(&l);
+	return res;
+}
+
+/*
+ * sign_allowed - the request carries a grant of this very process that
+ * covers the domain; else the reason is logged and FAIL or TEMPFAIL
+ */
+static enum authd_res
+sign_allowed(struct authd_peer *p, const struct authd_req *r)
+{
+	const struct authd_grant *g;
+	enum authd_res res;
+	char d[96], u[96];
+	pid_t pid;
+	uid_t uid;
+
+	authd_peer_cred(p, &pid, &uid);
+	if ((g = authd_grant_use(pid, uid, r->grant, ev_now())) == NULL) {
+		log_warnx("dkim: peer %s asked to sign for domain=%s without a "
+		    "valid grant, refused", authd_peer_name(p),
+		    log_escape(d, sizeof(d), r->domain, strlen(r->domain)));
+		return AUTHD_FAIL;
+	}
+	if ((res = grant_covers(g, r->domain)) == AUTHD_FAIL) {
+		if (g->local)
+			bsnprintf(u, sizeof(u), "local uid=%ld", (long)g->local_uid);
+		else
+			log_escape(u, sizeof(u), g->user, strlen(g->user));
+		log_warnx("dkim: peer %s asked to sign for domain=%s, not a "
+		    "domain of %s, refused", authd_peer_name(p),
+		    log_escape(d, sizeof(d), r->domain, strlen(r->domain)), u);
+	}
+	return res;
+}
+
 static void
 req_dkim_sign(struct authd_peer *p, const struct authd_req *r)
 {
 	unsigned char sig[AUTHD_DKIM_SIG_MAX];
 	size_t siglen = sizeof(sig);
+	enum authd_res res;
 	struct ipc_out o;
 	char d[96], s[96];
 
+	if ((res = sign_allowed(p, r)) != AUTHD_OK) {
+		reply_res(p, r->id, res);
+		return;
+	}
 	if (authd_dkim_alg(r->domain, r->selector) != (int)r->alg) {
 		log_warnx("dkim: no key for domain=%s selector=%s alg=%u",
 		    log_escape(d, sizeof(d), r->domain, strlen(r->domain)),
@@ -416,6 +506,82 @@ req_dkim_alg(struct authd_peer *p, const struct authd_req *r)
 	authd_peer_reply(p, r->id, &o);
 }
 
+/*
+ * local_peer - the uid at the other end of fd, facteur-sendmail's
+ * connection to run_dir/smtpd.sock as smtpd's smtp role accepted it; -1
+ * (with the reason) for anything else: a socket the asking process made
+ * or connected itself (its peer would be itself, or authd's listener,
+ * which was bound by root), or one of facteur's own roles.
+ */
+static int
+local_peer(int fd, uid_t *uid_r, const char **why_r)
+{
+	struct sockaddr_un sun;
+	socklen_t len = sizeof(sun);
+	struct ucred cred;
+	char want[sizeof(sun.sun_path)];
+	size_t i;
+
+	memset(&sun, 0, sizeof(sun));
+	*why_r = "not a connection to smtpd.sock";
+	if (!bsnprintf(want, sizeof(want), "%s/%s", authd.conf->run_dir,
+	    "smtpd.sock") ||
+	    getsockname(fd, (struct sockaddr *)&sun, &len) == -1 ||
+	    sun.sun_family != AF_UNIX || len <= offsetof(struct sockaddr_un,
+	    sun_path) || strncmp(sun.sun_path, want, sizeof(sun.sun_path)) != 0)
+		return -1;
+	len = sizeof(cred);
+	*why_r = "no peer credentials";
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
+	    cred.pid <= 0)
+		return -1;
+	*why_r = "the peer is one of facteur's roles";
+	for (i = 0; i < authd.nnogrant; i++)
+		if (authd.nogrant[i] == cred.uid)
+			return -1;
+	*uid_r = cred.uid;
+	return 0;
+}
+
+static void
+req_local(struct authd_peer *p, const struct authd_req *r)
+{
+	uint8_t grant[AUTHD_GRANT_LEN];
+	struct ipc_out o;
+	const char *why;
+	uid_t luid;
+	pid_t pid;
+	uid_t uid;
+
+	if (local_peer(r->fd, &luid, &why) == -1) {
+		log_warnx("local grant for peer %s refused: %s",
+		    authd_peer_name(p), why);
+		reply_res(p, r->id, AUTHD_FAIL);
+		return;
+	}
+	authd_peer_cred(p, &pid, &uid);
+	if (authd_grant_new(pid, uid, NULL, luid, ev_now(), grant) == -1) {
+		reply_res(p, r->id, AUTHD_TEMPFAIL);
+		return;
+	}
+	ipc_out_init(&o);
+	ipc_put_u32(&o, AUTHD_OK);
+	ipc_put_data(&o, grant, sizeof(grant));
+	authd_peer_reply(p, r->id, &o);
+	OPENSSL_cleanse(grant, sizeof(grant));
+}
+
+static void
+req_release(struct authd_peer *p, const struct authd_req *r)
+{
+	pid_t pid;
+	uid_t uid;
+
+	authd_peer_cred(p, &pid, &uid);
+	authd_grant_release(pid, uid, r->grant, ev_now());
+	reply_res(p, r->id, AUTHD_OK);
+}
+
 void
 authd_req_dispatch(struct authd_peer *p, const struct authd_req *r)
 {
@@ -434,6 +600,12 @@ authd_req_dispatch(struct authd_peer *p, const struct authd_req *r)
 		break;
 	case AUTHD_DKIM_ALG:
 		req_dkim_alg(p, r);
+		break;
+	case AUTHD_LOCAL:
+		req_local(p, r);
+		break;
+	case AUTHD_RELEASE:
+		req_release(p, r);
 		break;
 	default:
 		authd_peer_kill(p, "unexpected request");

@@ -14,6 +14,7 @@
  * makes a request return 0 (the caller answers a temporary failure).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -234,13 +235,17 @@ authc_peer_gone(int fd)
 
 /* authc_send - queue one request; its id, or 0 (nothing will be called) */
 static uint32_t
-authc_send(uint32_t type, const struct ipc_out *o, authc_cb *cb, void *arg)
+authc_send_fd(uint32_t type, int fd, const struct ipc_out *o, authc_cb *cb,
+    void *arg)
 {
 	struct authc_req *r;
 	static bool warned;
 
-	if (o->overflow)
+	if (o->overflow) {
+		if (fd != -1)
+			close(fd);
 		return 0;
+	}
 	/* authd restarted while the loop was busy: do not send into a dead socket */
 	if (authc.conn != NULL && authc_peer_gone(authc.conn->ch.fd))
 		authc_drop("authd closed the connection");
@@ -248,15 +253,20 @@ authc_send(uint32_t type, const struct ipc_out *o, authc_cb *cb, void *arg)
 		if (!warned)
 			log_warn("authc: connect %s", authc.path);
 		warned = true;
+		if (fd != -1)
+			close(fd);
 		return 0;
 	}
 	warned = false;
-	if ((r = calloc(1, sizeof(*r))) == NULL)
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		if (fd != -1)
+			close(fd);
 		return 0;
+	}
 	do {
 		r->id = authc.next_id++;
 	} while (r->id == 0 || req_find(r->id) != NULL);
-	if (ipc_send(&authc.conn->ch, type, r->id, -1, o) == -1) {
+	if (ipc_send(&authc.conn->ch, type, r->id, fd, o) == -1) {
 		free(r);
 		authc_drop("cannot send to authd");
 		return 0;
@@ -270,6 +280,12 @@ authc_send(uint32_t type, const struct ipc_out *o, authc_cb *cb, void *arg)
 	ev_timer_init(&r->timer, authc_timeout, r);
 	ev_timer_add(&r->timer, AUTHC_TIMEOUT_MS);
 	return r->id;
+}
+
+static uint32_t
+authc_send(uint32_t type, const struct ipc_out *o, authc_cb *cb, void *arg)
+{
+	return authc_send_fd(type, -1, o, cb, arg);
 }
 
 uint32_t
@@ -311,7 +327,8 @@ authc_senders(const char *user, authc_cb *cb, void *arg)
 
 uint32_t
 authc_dkim_sign(const char *domain, const char *selector, enum authd_alg alg,
-    const uint8_t digest[32], authc_cb *cb, void *arg)
+    const uint8_t digest[32], const uint8_t grant[AUTHD_GRANT_LEN],
+    authc_cb *cb, void *arg)
 {
 	struct ipc_out o;
 
@@ -320,7 +337,39 @@ authc_dkim_sign(const char *domain, const char *selector, enum authd_alg alg,
 	ipc_put_str(&o, selector);
 	ipc_put_u32(&o, alg);
 	ipc_put_data(&o, digest, 32);
+	ipc_put_data(&o, grant, AUTHD_GRANT_LEN);
 	return authc_send(AUTHD_DKIM_SIGN, &o, cb, arg);
+}
+
+uint32_t
+authc_local(int fd, authc_cb *cb, void *arg)
+{
+	struct ipc_out o;
+	int copy;
+
+	if ((copy = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1)
+		return 0;
+	ipc_out_init(&o);
+	return authc_send_fd(AUTHD_LOCAL, copy, &o, cb, arg);
+}
+
+/* release_done - nobody waits for the answer to a release */
+static void
+release_done(void *arg, enum authd_res res, struct ipc_msg *m)
+{
+	(void)arg;
+	(void)res;
+	(void)m;
+}
+
+void
+authc_release(const uint8_t grant[AUTHD_GRANT_LEN])
+{
+	struct ipc_out o;
+
+	ipc_out_init(&o);
+	ipc_put_data(&o, grant, AUTHD_GRANT_LEN);
+	(void)authc_send(AUTHD_RELEASE, &o, release_done, NULL);
 }
 
 uint32_t

@@ -13,15 +13,29 @@
  *                                              ("local@domain" of real users)
  *                                              NOTFOUND | TEMPFAIL
  *   AUTHD_LOGIN str service, str user,      -> OK: str canonical user
- *               str password, str client ip    FAIL: u32 delay_ms applied
+ *               str password, str client ip    [, data grant] (service "smtp",
+ *                                              to a peer that may sign)
+ *                                              FAIL: u32 delay_ms applied
  *                                              THROTTLED: u32 retry_after_s
  *                                              TEMPFAIL
  *   AUTHD_SENDERS str user                  -> OK: u32 n, n x str address
  *                                              (patterns "@domain" allowed)
  *   AUTHD_DKIM_SIGN str domain, str selector,
- *               u32 alg, data sha256 digest -> OK: data signature
+ *               u32 alg, data sha256 digest,
+ *               data grant                  -> OK: data signature
  *                                              NOTFOUND (no such key) | TEMPFAIL
+ *                                              FAIL (no such grant, or not
+ *                                              for this domain)
  *   AUTHD_DKIM_ALG str domain, str selector -> OK: u32 alg | NOTFOUND
+ *   AUTHD_LOCAL (a descriptor: facteur-sendmail's connection to smtpd)
+ *                                           -> OK: data grant | FAIL
+ *   AUTHD_RELEASE data grant                -> OK (the session ended)
+ *
+ * A grant (AUTHD_GRANT_LEN random bytes) is authd's proof that a session
+ * of the asking process was authenticated by authd itself: a password
+ * checked at AUTH, or the kernel's SO_PEERCRED of a facteur-sendmail
+ * connection.  DKIM_SIGN signs only for a domain of that user's (or that
+ * local account's) addresses, and only for the process it was given to.
  *
  * Details fixed by the implementation (authd/README.md): HELLO is sent
  * with id 0 and answered OK + u32 version; LOGIN lower-cases the user and
@@ -40,7 +54,8 @@
 
 #include "ipc.h"
 
-#define AUTHD_PROTO_VERSION	1
+#define AUTHD_PROTO_VERSION	2
+#define AUTHD_GRANT_LEN		16
 #define AUTHD_SOCKET		"authd.sock"
 #define AUTHC_TIMEOUT_MS	10000
 
@@ -51,6 +66,8 @@ enum authd_type {
 	AUTHD_SENDERS,
 	AUTHD_DKIM_SIGN,
 	AUTHD_DKIM_ALG,
+	AUTHD_LOCAL,
+	AUTHD_RELEASE,
 	AUTHD_REPLY = 100,
 };
 
@@ -88,7 +105,11 @@ uint32_t	authc_login(const char *service, const char *user,
 uint32_t	authc_senders(const char *user, authc_cb *cb, void *arg);
 uint32_t	authc_dkim_sign(const char *domain, const char *selector,
 		    enum authd_alg alg, const uint8_t digest[32],
-		    authc_cb *cb, void *arg);
+		    const uint8_t grant[AUTHD_GRANT_LEN], authc_cb *cb, void *arg);
+/* authc_local - a grant for the local session on fd (a copy is sent) */
+uint32_t	authc_local(int fd, authc_cb *cb, void *arg);
+/* authc_release - the session that held grant is over (no answer needed) */
+void		authc_release(const uint8_t grant[AUTHD_GRANT_LEN]);
 uint32_t	authc_dkim_alg(const char *domain, const char *selector,
 		    authc_cb *cb, void *arg);
 /*

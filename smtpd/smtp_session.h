@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "authc.h"
 #include "conn.h"
 #include "dkim.h"
 #include "smtpd.h"
@@ -71,6 +72,9 @@ struct session {
 	char		*login_user;	/* AUTH LOGIN: user between the two steps */
 	char		**senders;	/* addresses the user may send as */
 	size_t		 nsenders;
+	/* authd's grant for this session: what DKIM_SIGN must show */
+	uint8_t		 grant[AUTHD_GRANT_LEN];
+	bool		 have_grant;
 
 	/* the transaction */
 	bool		 have_from;

@@ -10,7 +10,9 @@
  * authd unreachable gives 454 4.7.0.  After a login the addresses the
  * user may send as are fetched once (AUTHD_SENDERS): MAIL FROM and the
  * From header must be one of them, an address at a "@domain" pattern, or
- * a sub-address (user+tag@) of one (553 5.7.1 otherwise).
+ * a sub-address (user+tag@) of one (553 5.7.1 otherwise).  The login's
+ * answer carries authd's grant for the session, which DKIM signing shows
+ * (smtp_session_dkim.c) and which is released when the session ends.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +65,7 @@ login_done(void *arg, enum authd_res res, struct ipc_msg *m)
 {
 	struct session *s = arg;
 	const char *user;
+	const void *grant;
 	size_t n;
 
 	s->authc_id = 0;
@@ -70,6 +73,11 @@ login_done(void *arg, enum authd_res res, struct ipc_msg *m)
 	case AUTHD_OK:
 		if (m == NULL || !ipc_get_str(m, &user, &n))
 			break;
+		/* the grant DKIM_SIGN wants for this session's mail */
+		if (ipc_get_data(m, &grant, &n) && n == AUTHD_GRANT_LEN) {
+			memcpy(s->grant, grant, n);
+			s->have_grant = true;
+		}
 		s->auth_user = xstrdup(user);
 		log_info("session=%08x addr=%s user=%s authenticated", s->id,
 		    s->addr, user);
@@ -276,6 +284,11 @@ session_auth_free(struct session *s)
 {
 	size_t i;
 
+	if (s->have_grant) {
+		authc_release(s->grant);
+		wipe(s->grant, sizeof(s->grant));
+		s->have_grant = false;
+	}
 	for (i = 0; i < s->nsenders; i++)
 		free(s->senders[i]);
 	free(s->senders);

@@ -9,7 +9,11 @@
  *   - the From address must be one the user may send as (553 5.7.1);
  *   - for each `[dkim] sign` line of the From domain, authd is asked for
  *     the key's algorithm (AUTHD_DKIM_ALG: a= is part of what is signed),
- *     the header digest is computed here and authd signs it;
+ *     the header digest is computed here and authd signs it, if the
+ *     session shows authd's grant (given at AUTH, or asked for a
+ *     facteur-sendmail session with AUTHD_LOCAL, which passes the
+ *     client's socket so that authd reads SO_PEERCRED itself) and the
+ *     domain is one of that user's or local account's;
  *   - Date and Message-ID are added when missing (RFC 6409 8), signed;
  *   - the DKIM-Signature headers go into the envelope (`prepend`), added
  *     in front of the message when it is delivered or relayed.
@@ -39,6 +43,7 @@ struct sign_job {
 
 /* one signing round per session at a time: the session waits for it */
 struct sign_round {
+	uint32_t	 grant_id;	/* AUTHD_LOCAL request out, 0 = none */
 	struct sign_job	 job[SIGN_MAX];
 	size_t		 n;
 	size_t		 pending;
@@ -192,7 +197,11 @@ on_signed(void *arg, enum authd_res res, struct ipc_msg *m)
 	} else if (res == AUTHD_NOTFOUND)
 		log_warnx("dkim: authd has no key for %s selector %s",
 		    j->line->domain, j->line->selector);
-	else
+	else if (res == AUTHD_FAIL) {
+		log_warnx("session=%08x dkim: authd refused to sign for %s",
+		    s->id, j->line->domain);
+		r->error = "451 4.7.0 Cannot sign the message now, try again later";
+	} else
 		r->error = "451 4.3.0 Cannot sign the message now, try again later";
 	round_done(s);
 }
@@ -213,7 +222,7 @@ on_alg(void *arg, enum authd_res res, struct ipc_msg *m)
 			log_warnx("dkim: %s", dkim_sign_error(s->dkim));
 			r->error = "451 4.3.0 Cannot sign the message now, try again later";
 		} else if ((j->id = authc_dkim_sign(r->domain, j->line->selector, alg,
-		    digest, on_signed, j)) != 0)
+		    digest, s->grant, on_signed, j)) != 0)
 			return;		/* still pending */
 		else
 			r->error = "451 4.3.0 Cannot sign the message now, try again later";
@@ -223,6 +232,31 @@ on_alg(void *arg, enum authd_res res, struct ipc_msg *m)
 	else
 		r->error = "451 4.3.0 Cannot sign the message now, try again later";
 	r->pending--;
+	round_done(s);
+}
+
+static void sign_start(struct session *s);
+
+/* on_grant - authd's grant for a facteur-sendmail session */
+static void
+on_grant(void *arg, enum authd_res res, struct ipc_msg *m)
+{
+	struct session *s = arg;
+	struct sign_round *r = round_of(s);
+	const void *g;
+	size_t n;
+
+	r->grant_id = 0;
+	if (res == AUTHD_OK && m && ipc_get_data(m, &g, &n) &&
+	    n == AUTHD_GRANT_LEN) {
+		memcpy(s->grant, g, n);
+		s->have_grant = true;
+		sign_start(s);
+		return;
+	}
+	log_warnx("session=%08x dkim: authd gave no grant for %s", s->id,
+	    s->addr);
+	r->error = "451 4.3.0 Cannot sign the message now, try again later";
 	round_done(s);
 }
 
@@ -257,6 +291,27 @@ session_dkim_sign(struct session *s)
 		return;
 	}
 	s->sign_round = r;
+	if (!s->have_grant && s->l->kind == PORT_LOCAL) {
+		/* authd asks the kernel who is on the other end */
+		if ((r->grant_id = authc_local(s->c.fd, on_grant, s)) != 0)
+			return;
+		r->error = "451 4.3.0 Cannot sign the message now, try again later";
+		round_done(s);
+		return;
+	}
+	sign_start(s);
+}
+
+/*
+ * sign_start - ask authd for each key's algorithm; the signatures follow
+ * (on_alg, on_signed), then the commit (round_done)
+ */
+static void
+sign_start(struct session *s)
+{
+	struct sign_round *r = round_of(s);
+	size_t i;
+
 	r->pending = r->n;
 	for (i = 0; i < r->n; i++) {
 		r->job[i].id = authc_dkim_alg(r->domain, r->job[i].line->selector,
@@ -279,6 +334,8 @@ session_dkim_cancel(struct session *s)
 
 	if (r == NULL)
 		return;
+	if (r->grant_id)
+		authc_cancel(r->grant_id);
 	for (i = 0; i < r->n; i++) {
 		if (r->job[i].id)
 			authc_cancel(r->job[i].id);

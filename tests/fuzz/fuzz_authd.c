@@ -41,7 +41,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size = IPC_MAX_PAYLOAD;
 	/* ipc.c has checked the length against the bytes received */
 	m.hdr.len = (uint32_t)size;
-	m.hdr.type %= 8;
+	m.hdr.type %= 10;
 	/* a copy of exactly `size` bytes, so ASan sees any overread */
 	if ((p = malloc(size ? size : 1)) == NULL)
 		return 0;
@@ -58,6 +58,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_str(r.selector, p, size, 63);
 		if (r.type == AUTHD_DKIM_SIGN && (r.digest == NULL ||
 		    r.digest < p || r.digest + 32 > p + size))
+			abort();
+		if ((r.type == AUTHD_DKIM_SIGN || r.type == AUTHD_RELEASE) &&
+		    (r.grant == NULL || r.grant < p ||
+		    r.grant + AUTHD_GRANT_LEN > p + size))
+			abort();
+		if (r.fd != -1)
 			abort();
 		if (m.pos != size)
 			abort();

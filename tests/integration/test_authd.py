@@ -12,6 +12,7 @@
 
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -28,7 +29,9 @@ BIN = os.environ.get("FACTEUR_BIN", os.path.join(os.getcwd(), "build/bin"))
 AUTHD = os.path.join(BIN, "facteur-authd")
 KEYTOOL = os.path.join(BIN, "facteur-keytool")
 
-HELLO, RCPT, LOGIN, SENDERS, DKIM_SIGN, REPLY = 1, 2, 3, 4, 5, 100
+HELLO, RCPT, LOGIN, SENDERS, DKIM_SIGN, DKIM_ALG, LOCAL, RELEASE, REPLY = \
+    1, 2, 3, 4, 5, 6, 7, 8, 100
+VERSION = 2
 OK, NOTFOUND, FAIL, THROTTLED, TEMPFAIL = 0, 1, 2, 3, 4
 HDR = struct.Struct("=IIII")
 
@@ -62,7 +65,7 @@ class Peer:
         self.sock.connect(path)
         self.next_id = 1
         if hello:
-            self.send(HELLO, u32(1), rid=0)
+            self.send(HELLO, u32(VERSION), rid=0)
             t, rid, p = self.recv()
             assert t == REPLY and rid == 0 and p[:4] == u32(OK), "hello"
 
@@ -73,6 +76,15 @@ class Peer:
         n = len(payload) if raw_len is None else raw_len
         self.sock.sendall(HDR.pack(typ, n, rid, 0) + payload)
         return rid
+
+    def send_fd(self, typ, payload, fd):
+        rid = self.next_id
+        self.next_id += 1
+        socket.send_fds(self.sock, [HDR.pack(typ, len(payload), rid, 1) +
+                                    payload], [fd])
+        t, r, p = self.recv()
+        assert t == REPLY and r == rid, "answer id"
+        return struct.unpack("=I", p[:4])[0], p[4:]
 
     def recv_exact(self, n):
         b = b""
@@ -136,6 +148,84 @@ def rss_kb(pid):
     return -1
 
 
+def data(b):
+    return u32(len(b)) + b
+
+
+def sign_req(domain, sel, grant):
+    return s(domain) + s(sel) + u32(2) + data(b"\1" * 32) + data(grant)
+
+
+def grant_of(rest):
+    """the grant after the canonical user in a LOGIN answer, or None"""
+    n = struct.unpack("=I", rest[:4])[0]
+    rest = rest[4 + n:]
+    if len(rest) < 4:
+        return None
+    return rest[4:4 + struct.unpack("=I", rest[:4])[0]]
+
+
+def dkim_grants(p, sockpath, tmp):
+    """issue 16: authd signs only for sessions it authenticated itself,
+    and only for the domains of that user (or local account)"""
+    res, _ = p.call(DKIM_SIGN, sign_req("example.org", "s1", os.urandom(16)))
+    check(res == FAIL, "dkim sign with a made-up grant: refused")
+    res, rest = login(p, "alice@example.org", "correct horse", service="imap")
+    check(res == OK and grant_of(rest) is None, "an IMAP login gets no grant")
+    res, rest = login(p, "bob@example.org", "b0b", ip="192.0.2.5")
+    g = grant_of(rest)
+    check(res == OK and g is not None and len(g) == 16,
+          "an SMTP login gets a grant")
+    g = g or b"\0" * 16
+    res, rest = p.call(DKIM_SIGN, sign_req("example.org", "s1", g))
+    check(res == OK and len(rest) == 4 + 64, "signed for bob's domain")
+    res, _ = p.call(DKIM_SIGN, sign_req("example.net", "s2", g))
+    check(res == FAIL, "not for a domain none of bob's addresses is in")
+    res, _ = p.call(DKIM_SIGN, sign_req("example.org", "nokey", g))
+    check(res == NOTFOUND, "a selector without a key: NOTFOUND")
+    pid = os.fork()
+    if pid == 0:        # another process may not use bob's grant
+        try:
+            q = Peer(sockpath)
+            res, _ = q.call(DKIM_SIGN, sign_req("example.org", "s1", g))
+            os._exit(0 if res == FAIL else 1)
+        except Exception:  # pylint: disable=broad-except
+            os._exit(2)
+    _, st = os.waitpid(pid, 0)
+    check(os.WEXITSTATUS(st) == 0, "another process cannot use the grant")
+    res, _ = p.call(RELEASE, data(g))
+    res2, _ = p.call(DKIM_SIGN, sign_req("example.org", "s1", g))
+    check(res == OK and res2 == FAIL, "a released grant signs nothing")
+    # a local grant: only for facteur-sendmail's connection to smtpd.sock
+    a, b = socket.socketpair()
+    res, _ = p.send_fd(LOCAL, b"", a.fileno())
+    check(res == FAIL, "local grant for a socketpair: refused")
+    a.close()
+    b.close()
+    q = Peer(sockpath)
+    res, _ = p.send_fd(LOCAL, b"", q.sock.fileno())
+    check(res == FAIL, "local grant for a connection to authd.sock: refused")
+    q.close()
+    path = os.path.join(tmp, "run", "smtpd.sock")
+    lsn = socket.socket(socket.AF_UNIX)
+    lsn.bind(path)
+    lsn.listen(1)
+    cl = socket.socket(socket.AF_UNIX)
+    cl.connect(path)
+    acc, _ = lsn.accept()
+    res, rest = p.send_fd(LOCAL, b"", acc.fileno())
+    lg = rest[4:] if res == OK else b"\0" * 16
+    check(res == OK and len(lg) == 16,
+          "local grant for a connection to smtpd.sock")
+    res, _ = p.call(DKIM_SIGN, sign_req("example.org", "s1", lg))
+    check(res == OK, "local grant signs for the account's domain")
+    res, _ = p.call(DKIM_SIGN, sign_req("example.net", "s2", lg))
+    check(res == FAIL, "local grant: not for another domain")
+    for x in (cl, acc, lsn):
+        x.close()
+    os.unlink(path)
+
+
 def main():
     global AUTHD, KEYTOOL
     root = os.geteuid() == 0
@@ -189,6 +279,13 @@ def main():
         r = keytool(conf, "user", "list")
         check(r.stdout.split() == ["alice@example.org", "bob@example.org"],
               "keytool user list")
+        sign = []
+        for dom, sel in (("example.org", "s1"), ("example.net", "s2")):
+            r = keytool(conf, "dkim", "generate", dom, sel, "--ed25519")
+            sign += re.findall(r"^\s*sign = (.+)$", r.stdout, re.M)
+        check(len(sign) == 2, "keytool dkim generate: two keys")
+        with open(conf, "a") as f:
+            f.write("[dkim]\n" + "".join("sign = %s\n" % x for x in sign))
 
         env = dict(os.environ)
         # delay after 2 failures, block after 4, 60 s window, 3 s block
@@ -303,10 +400,7 @@ def main():
         res, rest = p.call(SENDERS, s("nobody@example.org"))
         check(res == NOTFOUND, "senders of an unknown user")
 
-        # DKIM: no key configured
-        res, _ = p.call(DKIM_SIGN, s("example.org") + s("sel") + u32(1) +
-                        u32(32) + b"\1" * 32)
-        check(res == NOTFOUND, "dkim sign without a key: NOTFOUND")
+        dkim_grants(p, sockpath, tmp)
 
         # keytool changes are seen by the running authd
         r = keytool(conf, "user", "add", "carol@example.net", stdin="c4rol\n")
@@ -375,7 +469,7 @@ def main():
                 os.setuid(54321)
                 try:
                     q = Peer(sockpath, hello=False)
-                    q.send(HELLO, u32(1), rid=0)
+                    q.send(HELLO, u32(VERSION), rid=0)
                     os._exit(0 if q.closed() else 1)
                 except Exception:
                     os._exit(0)
@@ -405,7 +499,9 @@ def main():
             os.chown(run2, nobody.pw_uid, nobody.pw_gid)
             conf2 = os.path.join(tmp, "facteur2.conf")
             with open(conf) as f, open(conf2, "w") as g:
-                g.write(f.read().replace("/run\n", "/run2\n"))
+                # without the DKIM keys: root's files
+                g.write(f.read().split("[dkim]")[0].replace("/run\n",
+                                                            "/run2\n"))
 
             def become_nobody():
                 os.setgid(nobody.pw_gid)

@@ -738,8 +738,13 @@ def test_opendkim():
 def authd_sign_rate(alg, selector, n, depth=32):
     """DKIM_SIGN requests per second, `depth` in flight on one connection."""
     p = authd_proto.Peer(os.path.join(env.run_dir, 'authd.sock'))
+    # the grant of an SMTP login of this process (issue 16)
+    res, rest = authd_proto.login(p, ALICE, PASS[ALICE])
+    grant = authd_proto.grant_of(rest) or b''
+    check(res == authd_proto.OK and len(grant) == 16, 'a grant for alice')
     req = (authd_proto.s('example.org') + authd_proto.s(selector) +
-           authd_proto.u32(alg) + authd_proto.u32(32) + b'\x5a' * 32)
+           authd_proto.u32(alg) + authd_proto.data(b'\x5a' * 32) +
+           authd_proto.data(grant))
     start = time.perf_counter()
     sent = done = ok = 0
     while done < n:

@@ -162,12 +162,12 @@ def refused(fn):
 
 
 def authd_answers(sock, typ, payload):
-    """0: authd answered; 1: refused (closed)"""
+    """0: authd answered; 1: refused (closed); 2: answered FAIL"""
     def run():
         try:
             p = ap.Peer(sock)
-            p.call(typ, payload)
-            return 0
+            res, _ = p.call(typ, payload)
+            return 2 if res == ap.FAIL and typ == ap.DKIM_SIGN else 0
         except (EOFError, ConnectionError, AssertionError, OSError):
             return 1
     return run
@@ -188,13 +188,22 @@ def main():
         f.write(RELAY_SECRET + '\n')
     os.chown(secret, 0, 0)
     os.chmod(secret, 0o600)
-    env.write_config(smtp={'listen': [f'127.0.0.1:{smtp}'],
-                           'submission': [f'127.0.0.1:{sub}'],
-                           'timeout': '10s'},
-                     imap={'listen': f'127.0.0.1:{imap}'},
-                     relay={'host': '127.0.0.1', 'port': str(relay_port),
-                            'tls': 'starttls', 'verify': 'no',
-                            'user': 'me', 'password_file': secret})
+    def config(dkim=None):
+        env.write_config(smtp={'listen': [f'127.0.0.1:{smtp}'],
+                               'submission': [f'127.0.0.1:{sub}'],
+                               'timeout': '10s'},
+                         imap={'listen': f'127.0.0.1:{imap}'},
+                         relay={'host': '127.0.0.1', 'port': str(relay_port),
+                                'tls': 'starttls', 'verify': 'no',
+                                'user': 'me', 'password_file': secret},
+                         dkim=dkim)
+    config()
+    r = subprocess.run([env.binary('keytool'), '-c', env.conf, 'dkim',
+                        'generate', 'example.org', 'privsep', '--ed25519'],
+                       capture_output=True, text=True)
+    sign = re.findall(r'^\s*sign = (.+)$', r.stdout, re.M)
+    check(len(sign) == 1, 'keytool dkim generate', r.stdout)
+    config({'sign': sign})
     # the production shape: root's directories, keytool as root
     for d in (env.tmp, env.state_dir, env.run_dir):
         os.chown(d, 0, 0)
@@ -267,7 +276,24 @@ def main():
             cred = base64.b64encode(f'\0{ALICE}\0{pw}'.encode()).decode()
             code, text = c.cmd(f'AUTH PLAIN {cred}')
             check(code == want_code, f'AUTH PLAIN answers {want_code}', text)
+            if code == 235:     # signed with authd's grant of this session
+                code, text = c.mail_transaction(ALICE, [ALICE], (
+                    f'From: <{ALICE}>\r\nSubject: signed\r\n'
+                    'Message-ID: <privsep-auth@test>\r\n\r\nhi\r\n'
+                    ).encode())
+                check(code == 250, 'a submission after AUTH', text)
             c.close()
+        # facteur-sendmail as root: authd's grant from SO_PEERCRED
+        r = subprocess.run([env.binary('sendmail'), '-C', env.conf, ALICE],
+                           input='From: <noreply@example.org>\nSubject: s\n'
+                           'Message-ID: <privsep-local@test>\n\nhi\n',
+                           capture_output=True, text=True, timeout=30)
+        check(r.returncode == 0, 'facteur-sendmail as root', r.stderr)
+        for mid in ('<privsep-auth@test>', '<privsep-local@test>'):
+            found = env.wait_message(ALICE, mid)
+            body = found[0] if found else b''
+            check(b'DKIM-Signature:' in body and b'd=example.org' in body,
+                  f'{mid} DKIM-signed through authd', body[:400])
         c = ft.RawSMTP(smtp)
         c.ehlo()
         code, text = c.mail_transaction(
@@ -366,8 +392,9 @@ def main():
                 by_role.setdefault(role, []).append(pid)
         login_req = (ap.s('imap') + ap.s(ALICE) + ap.s('wrong') +
                      ap.s('192.0.2.9'))
+        # a signature needs a grant authd gave this process (issue 16)
         dkim_req = (ap.s('example.org') + ap.s('sel') + ap.u32(1) +
-                    ap.u32(32) + b'\x5a' * 32)
+                    ap.data(b'\x5a' * 32) + ap.data(os.urandom(16)))
         rcpt_req = ap.s(ALICE)
         may = {'smtp': {'login', 'dkim', 'rcpt'}, 'login': {'login'},
                'auth': {'login', 'dkim', 'rcpt'}}
@@ -386,6 +413,10 @@ def main():
                                    ('rcpt', ap.RCPT, rcpt_req)):
                 ok = what in may.get(role, set())
                 rc = as_uid(u, g, authd_answers(sock, typ, req))
+                if ok and what == 'dkim':
+                    check(rc == 2, f'{role}: authd refuses to sign a '
+                          'digest without its grant', rc)
+                    continue
                 check(rc == (0 if ok else 1),
                       f'{role}: authd {"answers" if ok else "refuses"} '
                       f'{what}', rc)

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * localsend.c - the table from local uid to the addresses that account
+ * may send as through facteur-sendmail (issue 16 item 7: any local
+ * account could send as any address of the domain, DKIM-signed).
+ *
+ * Its addresses are the [sendmail] sender line of its account name, else
+ * conf_sender_default(): noreply@<first domain> for root and the service
+ * accounts, <login>@<first domain> for people's accounts.  Built by
+ * localsend_load() from the password database before the caller is
+ * chrooted; an account made later gets the noreply@ address until the
+ * daemon restarts.  Used by smtpd's smtp role and by authd; no I/O after
+ * the load.  Out of memory at load time dies.
+ */
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conf.h"
+#include "localsend.h"
+#include "log.h"
+#include "xmem.h"
+
+struct local_uid {
+	uid_t	 uid;
+	char	*addr[CONF_SENDER_MAX];
+	size_t	 n;
+};
+
+static struct local_uid	*tab;
+static size_t		 ntab;
+static char		*noreply;
+static bool		 loaded;
+
+static struct local_uid *
+local_find(uid_t uid)
+{
+	size_t i;
+
+	for (i = 0; i < ntab; i++)
+		if (tab[i].uid == uid)
+			return &tab[i];
+	return NULL;
+}
+
+/* local_add - uid's addresses: a [sendmail] line or the default */
+static void
+local_add(const struct conf *c, const struct passwd *pw)
+{
+	const struct conf_sender *cs = conf_sender_find(c, pw->pw_name);
+	struct local_uid *u;
+	char a[320];
+	size_t i;
+
+	if (local_find(pw->pw_uid) != NULL)
+		return;		/* two names, one uid: the first wins */
+	tab = xreallocarray(tab, ntab + 1, sizeof(*tab));
+	u = &tab[ntab++];
+	memset(u, 0, sizeof(*u));
+	u->uid = pw->pw_uid;
+	if (cs != NULL) {
+		for (i = 0; i < cs->naddrs && i < CONF_SENDER_MAX; i++)
+			u->addr[u->n++] = xstrdup(cs->addrs[i]);
+	} else if (conf_sender_default(c, pw->pw_name, pw->pw_uid, a, sizeof(a)))
+		u->addr[u->n++] = xstrdup(a);
+}
+
+void
+localsend_load(const struct conf *c)
+{
+	struct passwd *pw;
+	char a[320];
+	size_t i;
+
+	if (loaded)
+		return;
+	loaded = true;
+	if (conf_sender_default(c, NULL, 0, a, sizeof(a)))
+		noreply = xstrdup(a);
+	for (i = 0; i < c->sendmail.nsender; i++) {
+		if ((pw = getpwnam(c->sendmail.sender[i].login)) == NULL) {
+			log_warnx("[sendmail] sender %s: no such account, line "
+			    "ignored", c->sendmail.sender[i].login);
+			continue;
+		}
+		local_add(c, pw);
+	}
+	setpwent();
+	while ((pw = getpwent()) != NULL)
+		local_add(c, pw);
+	endpwent();
+}
+
+size_t
+localsend_addrs(uid_t uid, const char *const **addrs_r)
+{
+	const struct local_uid *u = local_find(uid);
+
+	if (u == NULL) {
+		*addrs_r = (const char *const *)&noreply;
+		return noreply != NULL ? 1 : 0;
+	}
+	*addrs_r = (const char *const *)u->addr;
+	return u->n;
+}
+
+bool
+localsend_domain_ok(uid_t uid, const char *domain)
+{
+	const char *const *a;
+	const char *at;
+	size_t i, n = localsend_addrs(uid, &a);
+
+	for (i = 0; i < n; i++)
+		if ((at = strrchr(a[i], '@')) != NULL &&
+		    strcasecmp(at + 1, domain) == 0)
+			return true;
+	return false;
+}

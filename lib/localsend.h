@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * localsend.h - whom a local account may send as through facteur-sendmail:
+ * the [sendmail] sender line of its name, else conf_sender_default().
+ * Shared by smtpd's smtp role (the From and MAIL FROM checks) and authd
+ * (which domains a local session may get DKIM signatures for).
+ */
+#ifndef FACTEUR_LOCALSEND_H
+#define FACTEUR_LOCALSEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct conf;
+
+/*
+ * localsend_load - build the table uid -> addresses from the password
+ * database; call before a chroot (no /etc/passwd after).  Out of memory
+ * dies (startup).  A second call adds nothing.
+ */
+void	localsend_load(const struct conf *c);
+/*
+ * localsend_addrs - the addresses of uid: its own, or for an account the
+ * table does not know (made after the start) the noreply@ address.
+ * Pointers stay valid for the life of the process.  Returns the count.
+ */
+size_t	localsend_addrs(uid_t uid, const char *const **addrs_r);
+/* localsend_domain_ok - is domain the domain of one of uid's addresses? */
+bool	localsend_domain_ok(uid_t uid, const char *domain);
+
+#endif
