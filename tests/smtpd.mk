@@ -22,3 +22,11 @@ fuzz_queue_file_DEPS	= $(SMTPD_PARSERS)
 # the milter protocol (smtpd/milter_proto.c): replies of milters
 FUZZ_TARGETS	+= fuzz_milter
 fuzz_milter_DEPS	= $(SMTPD_PARSERS)
+
+# the session state machine (smtpd/smtp_session*.c) over a socketpair,
+# with a fake queue and a fake authd (tests/fuzz/fuzz_smtp_session.c)
+FUZZ_TARGETS	+= fuzz_smtp_session
+fuzz_smtp_session_DEPS	= smtpd/smtp_session.c smtpd/smtp_session_data.c \
+		   smtpd/smtp_session_auth.c smtpd/smtp_session_dkim.c \
+		   smtpd/smtp_session_inbound.c smtpd/smtp_local.c \
+		   smtpd/milter.c $(SMTPD_PARSERS)
