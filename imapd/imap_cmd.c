@@ -22,6 +22,7 @@
 
 #include "imapd.h"
 #include "log.h"
+#include "strnum.h"
 #include "xmem.h"
 
 #define SYS_FLAGS "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
@@ -83,16 +84,26 @@ cmd_select(struct imap_session *s, const struct imap_cmd *c, bool ro)
 	char dir[PATH_MAX];
 	const char *name;
 	struct store_folder *f;
+	struct qresync_args *q;
 	size_t i, unseen = 0;
 
-	session_unselect(s);
-	if (c->args == NULL || c->args->next != NULL) {
+	if (s->f) {
+		session_unselect(s);
+		/* RFC 7162 3.2.11: the old mailbox's responses end here */
+		session_reply(s, "* OK [CLOSED] previous mailbox closed");
+	}
+	if (c->args == NULL) {
 		session_tagged(s, "BAD %s mailbox", c->name);
 		return;
 	}
-	if (!cmd_mailbox_dir(s, c->args, dir, sizeof(dir), &name))
+	if (!condstore_select_args(s, c->args->next, &q))
 		return;
+	if (!cmd_mailbox_dir(s, c->args, dir, sizeof(dir), &name)) {
+		qresync_args_free(&q);
+		return;
+	}
 	if ((f = store_folder_open(dir)) == NULL) {
+		qresync_args_free(&q);
 		session_tagged(s, "NO [NONEXISTENT] no such mailbox");
 		return;
 	}
@@ -109,7 +120,7 @@ cmd_select(struct imap_session *s, const struct imap_cmd *c, bool ro)
 		session_claim_recent(s, &f->v[i]);
 	}
 	s->nview = f->n;
-	s->seen_gen = f->gen;
+	s->seen_modseq = f->modseq;
 	cmd_put_flag_lists(s);
 	session_reply(s, "* %zu EXISTS", s->nview);
 	session_reply(s, "* %zu RECENT", s->nrecent);
@@ -117,6 +128,7 @@ cmd_select(struct imap_session *s, const struct imap_cmd *c, bool ro)
 		session_reply(s, "* OK [UNSEEN %zu] first unseen", unseen);
 	session_reply(s, "* OK [UIDVALIDITY %u] UIDs valid", f->uidvalidity);
 	session_reply(s, "* OK [UIDNEXT %u] predicted next UID", f->uidnext);
+	condstore_select_end(s, q);
 	session_tagged(s, "OK [%s] %s completed",
 	    ro ? "READ-ONLY" : "READ-WRITE", c->name);
 }
@@ -133,7 +145,8 @@ cmd_status_items_ok(const struct imap_arg *items)
 	for (it = items->child; it; it = it->next)
 		if (!imap_arg_is(it, "MESSAGES") && !imap_arg_is(it, "RECENT") &&
 		    !imap_arg_is(it, "UIDNEXT") && !imap_arg_is(it, "UIDVALIDITY") &&
-		    !imap_arg_is(it, "UNSEEN"))
+		    !imap_arg_is(it, "UNSEEN") &&
+		    !imap_arg_is(it, "HIGHESTMODSEQ"))
 			return false;
 	return true;
 }
@@ -170,7 +183,12 @@ cmd_status_put(struct imap_session *s, const char *name, const char *dir,
 			buf_printf(&b, "UIDNEXT %u", f->uidnext);
 		else if (imap_arg_is(it, "UIDVALIDITY"))
 			buf_printf(&b, "UIDVALIDITY %u", f->uidvalidity);
-		else
+		else if (imap_arg_is(it, "HIGHESTMODSEQ")) {
+			/* RFC 7162 3.1.8, a CONDSTORE enabling item */
+			buf_printf(&b, "HIGHESTMODSEQ %llu",
+			    (unsigned long long)f->modseq);
+			condstore_on(s);
+		} else
 			buf_printf(&b, "UNSEEN %zu", unseen);
 	}
 	buf_puts(&b, ")\r\n");
@@ -391,8 +409,6 @@ struct append_msg {
 
 #define APPEND_MAX_MSGS	1000
 
-static void uidset_add(struct buf *, uint32_t *, uint32_t *, uint32_t);
-static void uidset_end(struct buf *, uint32_t, uint32_t);
 
 /* append_parse - "[flags] [date] literal" groups into *v; BAD on error */
 static bool
@@ -475,13 +491,13 @@ cmd_append(struct imap_session *s, const struct imap_cmd *c)
 	const char *name;
 	struct append_msg *v = NULL;
 	struct store_folder *t = NULL;
-	struct buf uids;
-	uint32_t uid, last = 0, start = 0, *got = NULL;
+	struct uidset uids;
+	uint32_t uid, *got = NULL;
 	size_t n = 0, i, k;
 	ssize_t fi;
 	int r = 0;
 
-	buf_init(&uids, 0);
+	uidset_init(&uids);
 	if (c->args == NULL || !append_parse(s, c->args->next, &v, &n))
 		goto done;
 	if (!cmd_mailbox_dir(s, c->args, dir, sizeof(dir), &name))
@@ -508,7 +524,7 @@ cmd_append(struct imap_session *s, const struct imap_cmd *c)
 			    v[i].fl.sys, v[i].kw, v[i].when, &uid);
 		if (r == 0) {
 			got[i] = uid;
-			uidset_add(&uids, &last, &start, uid);
+			uidset_add(&uids, uid);
 		}
 	}
 	if (r == -1) {
@@ -520,13 +536,12 @@ cmd_append(struct imap_session *s, const struct imap_cmd *c)
 		session_tagged(s, "NO [SERVERBUG] cannot store message");
 		goto done;
 	}
-	uidset_end(&uids, last, start);
 	session_tagged(s, "OK [APPENDUID %u %s] APPEND completed",
-	    t->uidvalidity, buf_head(&uids));
+	    t->uidvalidity, uidset_text(&uids));
 done:
 	if (t)
 		store_folder_close(&t);
-	buf_free(&uids);
+	uidset_free(&uids);
 	free(got);
 	free(v);
 }
@@ -575,6 +590,7 @@ cmd_expunge(struct imap_session *s, const struct imap_cmd *c,
 	ssize_t fi;
 	uint32_t star;
 	bool fail = false;
+	struct uidset gone;
 
 	if (s->readonly) {
 		if (!silent)
@@ -593,13 +609,17 @@ cmd_expunge(struct imap_session *s, const struct imap_cmd *c,
 	if (uidset && !cmd_parse_set(s, uidset, &set))
 		return;
 	session_updates(s, true);
+	uidset_init(&gone);
 	star = s->nview ? s->view[s->nview - 1] : 0;
 	for (i = 0, j = 0; i < s->nview; i++) {
 		fi = store_find(f, s->view[i]);
 		if (fi >= 0 && (f->v[fi].flags & MF_DELETED) &&
 		    (!uidset || imap_seqset_has(&set, s->view[i], star))) {
 			if (store_expunge(f, (size_t)fi) == 0) {
-				session_reply(s, "* %zu EXPUNGE", j + 1);
+				if (s->qresync)
+					uidset_add(&gone, s->view[i]);
+				else
+					session_reply(s, "* %zu EXPUNGE", j + 1);
 				continue;
 			}
 			fail = true;
@@ -607,7 +627,9 @@ cmd_expunge(struct imap_session *s, const struct imap_cmd *c,
 		s->view[j++] = s->view[i];
 	}
 	s->nview = j;
-	s->seen_gen = f->gen;
+	s->seen_modseq = f->modseq;
+	session_vanished(s, &gone, false);
+	uidset_free(&gone);
 	session_recent_prune(s);
 	imap_seqset_free(&set);
 	if (fail)
@@ -618,15 +640,30 @@ cmd_expunge(struct imap_session *s, const struct imap_cmd *c,
 
 /* ---- STORE ---- */
 
-/* store_parse - "[+-]FLAGS[.SILENT] flags..." into mode, silent, fl */
+/* store_parse - "[(UNCHANGEDSINCE n)] [+-]FLAGS[.SILENT] flags..." into
+ * mode, silent, fl and *unch_r (UINT64_MAX: no condition) */
 static bool
 store_parse(struct imap_session *s, const struct imap_cmd *c, int *mode_r,
-    bool *silent_r, struct flag_args *fl)
+    bool *silent_r, struct flag_args *fl, uint64_t *unch_r)
 {
 	const struct imap_arg *item = c->args ? c->args->next : NULL;
-	const struct imap_arg *a = item ? item->next : NULL;
-	const char *it;
+	const struct imap_arg *a, *m;
+	const char *it, *err = NULL;
 
+	*unch_r = UINT64_MAX;
+	if (item && item->type == IMAP_ARG_LIST) {
+		/* RFC 7162 3.1.3: the only STORE modifier we know */
+		m = item->child;
+		if (!imap_arg_is(m, "UNCHANGEDSINCE") || m->next == NULL ||
+		    m->next->type != IMAP_ARG_ATOM || m->next->next ||
+		    ((*unch_r = (uint64_t)strnum(m->next->s, 0, INT64_MAX,
+		    &err)), err != NULL)) {
+			session_tagged(s, "BAD bad STORE modifier");
+			return false;
+		}
+		item = item->next;
+	}
+	a = item ? item->next : NULL;
 	if (item == NULL || a == NULL || item->type != IMAP_ARG_ATOM ||
 	    (a->next && a->type != IMAP_ARG_ATOM)) {
 		session_tagged(s, "BAD STORE set item flags");
@@ -652,20 +689,49 @@ store_parse(struct imap_session *s, const struct imap_cmd *c, int *mode_r,
 	return true;
 }
 
+/* store_one - message at view index pos (folder index fi, or a ghost)
+ * gets the new flags; false when the disk refused */
+static bool
+store_one(struct imap_session *s, size_t pos, ssize_t fi, int mode,
+    const struct flag_args *fl, uint32_t kw, struct store_msg *m)
+{
+	uint8_t nf;
+	uint32_t nkw;
+
+	nf = mode > 0 ? (uint8_t)(m->flags | fl->sys) : mode < 0 ?
+	    (uint8_t)(m->flags & ~fl->sys) :
+	    (uint8_t)((m->flags & MF_PASSED) | fl->sys);
+	nkw = mode > 0 ? m->kw | kw : mode < 0 ? m->kw & ~kw : kw;
+	if (fi < 0) {
+		/* expunged by another session, not announced here yet: the
+		 * client still sees it, with the flags it stores */
+		m->flags = nf & MF_FILE;
+		m->kw = nkw;
+		session_ghost_set(s, m);
+		return true;
+	}
+	if (store_set_flags(s->f, (size_t)fi, nf, nkw, s->id) == -1)
+		return false;
+	*m = s->f->v[fi];
+	return true;
+}
+
 void
 cmd_store(struct imap_session *s, const struct imap_cmd *c, bool uid)
 {
 	struct imap_seqset set;
 	struct flag_args fl;
-	uint32_t kw, nkw;
-	uint8_t nf;
+	struct store_msg m;
+	struct uidset modified;
+	uint64_t unch;
+	uint32_t kw;
 	size_t pos = 0;
 	ssize_t fi;
 	bool silent, fail = false;
 	int mode;
 	struct buf b;
 
-	if (!store_parse(s, c, &mode, &silent, &fl))
+	if (!store_parse(s, c, &mode, &silent, &fl, &unch))
 		return;
 	if (s->readonly) {
 		session_tagged(s, "NO [READ-ONLY] mailbox is read-only");
@@ -678,78 +744,74 @@ cmd_store(struct imap_session *s, const struct imap_cmd *c, bool uid)
 	}
 	if (!cmd_parse_set(s, c->args, &set))
 		return;
+	if (unch != UINT64_MAX)
+		condstore_on(s);
 	if (s->f->kw_gen != s->seen_kw_gen)
 		cmd_put_flag_lists(s);	/* a keyword was defined */
 	buf_init(&b, 0);
-	while (cmd_set_next(s, &set, uid, &pos, &fi)) {
-		if (fi >= 0) {
-			struct store_msg *m = &s->f->v[fi];
-
-			nf = mode > 0 ? (uint8_t)(m->flags | fl.sys) : mode < 0 ?
-			    (uint8_t)(m->flags & ~fl.sys) :
-			    (uint8_t)((m->flags & MF_PASSED) | fl.sys);
-			nkw = mode > 0 ? m->kw | kw : mode < 0 ? m->kw & ~kw : kw;
-			if (store_set_flags(s->f, (size_t)fi, nf, nkw, s->id) == -1)
-				fail = true;
-			else if (!silent) {
-				buf_printf(&b, "* %zu FETCH (", pos + 1);
-				if (uid)
-					buf_printf(&b, "UID %u ", s->f->v[fi].uid);
-				session_put_flags(s, &b, &s->f->v[fi]);
-				buf_puts(&b, ")\r\n");
-				if (b.len > 65536) {
-					session_write(s, buf_head(&b), b.len);
-					buf_reset(&b);
-				}
-			}
+	uidset_init(&modified);
+	for (; cmd_set_next(s, &set, uid, &pos, &fi); pos++) {
+		(void)session_msg(s, s->view[pos], fi, &m);
+		if (m.modseq > unch) {
+			/* RFC 7162 3.1.3: changed since, left alone */
+			uidset_add(&modified, uid ? m.uid : (uint32_t)pos + 1);
+			continue;
 		}
-		pos++;
+		if (!store_one(s, pos, fi, mode, &fl, kw, &m)) {
+			fail = true;
+			continue;
+		}
+		if (silent && !s->condstore)
+			continue;
+		/* with CONDSTORE even .SILENT tells the new MODSEQ */
+		buf_printf(&b, "* %zu FETCH (", pos + 1);
+		if (uid || s->qresync)
+			buf_printf(&b, "UID %u%s", m.uid, silent ? "" : " ");
+		if (!silent)
+			session_put_flags(s, &b, &m);
+		if (s->condstore)
+			buf_printf(&b, "%sMODSEQ (%llu)", uid || s->qresync ||
+			    !silent ? " " : "", (unsigned long long)m.modseq);
+		buf_puts(&b, ")\r\n");
+		if (b.len > 65536) {
+			store_flush(s->f);
+			session_write_buf(s, &b);
+		}
 	}
-	if (b.len)
-		session_write(s, buf_head(&b), b.len);
+	store_flush(s->f);
+	session_write_buf(s, &b);
 	buf_free(&b);
 	imap_seqset_free(&set);
 	if (fail)
 		session_tagged(s, "NO some flags could not be stored");
-	else
+	else if (modified.b.len) {
+		/* the set can be long: no fixed-size line */
+		session_tagged_updates(s);
+		buf_init(&b, 0);
+		buf_printf(&b, "%s OK [MODIFIED %s] conditional STORE failed\r\n",
+		    s->tag, uidset_text(&modified));
+		session_write_buf(s, &b);
+		buf_free(&b);
+	} else
 		session_tagged(s, "OK STORE completed");
+	uidset_free(&modified);
 }
 
 /* ---- COPY / MOVE ---- */
 
-/* append "uid" or extend a range "a:b" in a UID set text */
-static void
-uidset_add(struct buf *b, uint32_t *last, uint32_t *start, uint32_t uid)
-{
-	if (*last && uid == *last + 1) {
-		*last = uid;
-		return;
-	}
-	if (*last && *last != *start)
-		buf_printf(b, ":%u", *last);
-	buf_printf(b, "%s%u", b->len ? "," : "", uid);
-	*start = *last = uid;
-}
-
-static void
-uidset_end(struct buf *b, uint32_t last, uint32_t start)
-{
-	if (last && last != start)
-		buf_printf(b, ":%u", last);
-}
-
 /* the COPYUID line can be long (many UIDs): no fixed-size line here */
 static void
 put_copyuid(struct imap_session *s, bool tagged, uint32_t uv,
-    const struct buf *src, const struct buf *dst, const char *text)
+    struct uidset *src, struct uidset *dst, const char *text)
 {
 	struct buf b;
 
 	if (tagged)
 		session_tagged_updates(s);
 	buf_init(&b, 0);
-	buf_printf(&b, "%s OK [COPYUID %u %s %s] %s\r\n", tagged ? s->tag : "*",
-	    uv, buf_head(src), buf_head(dst), text);
+	buf_printf(&b, "%s OK [COPYUID %u %s ", tagged ? s->tag : "*", uv,
+	    uidset_text(src));
+	buf_printf(&b, "%s] %s\r\n", uidset_text(dst), text);
 	session_write(s, buf_head(&b), b.len);
 	buf_free(&b);
 }
@@ -758,16 +820,23 @@ put_copyuid(struct imap_session *s, bool tagged, uint32_t uv,
 static void
 moved_expunge(struct imap_session *s)
 {
+	struct uidset gone;
 	size_t i, j;
 
+	uidset_init(&gone);
 	for (i = 0, j = 0; i < s->nview; i++) {
 		if (store_find(s->f, s->view[i]) < 0) {
-			session_reply(s, "* %zu EXPUNGE", j + 1);
+			if (s->qresync)
+				uidset_add(&gone, s->view[i]);
+			else
+				session_reply(s, "* %zu EXPUNGE", j + 1);
 			continue;
 		}
 		s->view[j++] = s->view[i];
 	}
 	s->nview = j;
+	session_vanished(s, &gone, false);
+	uidset_free(&gone);
 	session_recent_prune(s);
 }
 
@@ -778,8 +847,8 @@ cmd_copy(struct imap_session *s, const struct imap_cmd *c, bool uid, bool move)
 	const char *name;
 	struct imap_seqset set;
 	struct store_folder *t;
-	struct buf src, dst;
-	uint32_t nuid, suid, sl = 0, ss = 0, dl = 0, ds = 0;
+	struct uidset src, dst;
+	uint32_t nuid, suid;
 	size_t pos = 0, n = 0;
 	ssize_t fi;
 	bool fail = false;
@@ -802,8 +871,8 @@ cmd_copy(struct imap_session *s, const struct imap_cmd *c, bool uid, bool move)
 		imap_seqset_free(&set);
 		return;
 	}
-	buf_init(&src, 0);
-	buf_init(&dst, 0);
+	uidset_init(&src);
+	uidset_init(&dst);
 	while (cmd_set_next(s, &set, uid, &pos, &fi)) {
 		if (fi >= 0) {
 			suid = s->f->v[fi].uid;
@@ -815,14 +884,12 @@ cmd_copy(struct imap_session *s, const struct imap_cmd *c, bool uid, bool move)
 				fail = true;
 				break;
 			}
-			uidset_add(&src, &sl, &ss, suid);
-			uidset_add(&dst, &dl, &ds, nuid);
+			uidset_add(&src, suid);
+			uidset_add(&dst, nuid);
 			n++;
 		}
 		pos++;
 	}
-	uidset_end(&src, sl, ss);
-	uidset_end(&dst, dl, ds);
 	if (move) {
 		/* RFC 6851: COPYUID untagged, then the EXPUNGEs */
 		if (n)
@@ -837,8 +904,8 @@ cmd_copy(struct imap_session *s, const struct imap_cmd *c, bool uid, bool move)
 	else
 		session_tagged(s, "OK %s completed", c->name);
 	store_folder_close(&t);
-	buf_free(&src);
-	buf_free(&dst);
+	uidset_free(&src);
+	uidset_free(&dst);
 	imap_seqset_free(&set);
 }
 
@@ -879,10 +946,30 @@ search_return(const struct imap_arg **ap, unsigned *ret)
 	return true;
 }
 
-/* put_esearch - "* ESEARCH (TAG "t") [UID] MIN MAX ALL COUNT" */
+/* what a SEARCH found: ESEARCH's items and RFC 7162's MODSEQ */
+struct search_res {
+	uint32_t	 min, max;
+	uint64_t	 min_ms, max_ms, high_ms;	/* modseqs */
+	size_t		 count;
+	struct uidset	 all;
+};
+
+/* search_res_modseq - the MODSEQ to report: the highest of the messages
+ * returned (RFC 7162 3.1.5; with only MIN or MAX, of those) */
+static uint64_t
+search_res_modseq(const struct search_res *r, unsigned ret)
+{
+	if (ret == 0 || (ret & (ESR_ALL | ESR_COUNT)))
+		return r->high_ms;
+	if ((ret & ESR_MIN) && (ret & ESR_MAX))
+		return r->min_ms > r->max_ms ? r->min_ms : r->max_ms;
+	return (ret & ESR_MIN) ? r->min_ms : r->max_ms;
+}
+
+/* put_esearch - "* ESEARCH (TAG "t") [UID] MIN MAX ALL COUNT [MODSEQ]" */
 static void
-put_esearch(struct imap_session *s, unsigned ret, bool uid, uint32_t min,
-    uint32_t max, const struct buf *all, size_t count)
+put_esearch(struct imap_session *s, unsigned ret, bool uid,
+    struct search_res *r, bool modseq)
 {
 	struct buf b;
 
@@ -892,14 +979,17 @@ put_esearch(struct imap_session *s, unsigned ret, bool uid, uint32_t min,
 	buf_puts(&b, ")");
 	if (uid)
 		buf_puts(&b, " UID");
-	if ((ret & ESR_MIN) && count)
-		buf_printf(&b, " MIN %u", min);
-	if ((ret & ESR_MAX) && count)
-		buf_printf(&b, " MAX %u", max);
-	if ((ret & ESR_ALL) && count)
-		buf_printf(&b, " ALL %s", buf_head(all));
+	if ((ret & ESR_MIN) && r->count)
+		buf_printf(&b, " MIN %u", r->min);
+	if ((ret & ESR_MAX) && r->count)
+		buf_printf(&b, " MAX %u", r->max);
+	if ((ret & ESR_ALL) && r->count)
+		buf_printf(&b, " ALL %s", uidset_text(&r->all));
 	if (ret & ESR_COUNT)
-		buf_printf(&b, " COUNT %zu", count);
+		buf_printf(&b, " COUNT %zu", r->count);
+	if (modseq && r->count)
+		buf_printf(&b, " MODSEQ %llu",
+		    (unsigned long long)search_res_modseq(r, ret));
 	buf_puts(&b, "\r\n");
 	session_write(s, buf_head(&b), b.len);
 	buf_free(&b);
@@ -910,12 +1000,15 @@ cmd_search(struct imap_session *s, const struct imap_cmd *c, bool uid)
 {
 	const struct imap_arg *a = c->args;
 	struct search_node *n;
+	struct search_res r;
 	const char *err;
-	struct buf b, all;
-	uint32_t num, min = 0, max = 0, last = 0, start = 0;
-	size_t i, count = 0;
+	struct buf b;
+	uint32_t num;
+	uint64_t ms;
+	size_t i;
 	unsigned ret;
 	ssize_t fi;
+	bool modseq;
 
 	if (!search_return(&a, &ret)) {
 		session_tagged(s, "BAD bad RETURN options");
@@ -936,8 +1029,11 @@ cmd_search(struct imap_session *s, const struct imap_cmd *c, bool uid)
 		session_tagged(s, "BAD %s", err);
 		return;
 	}
+	if ((modseq = search_has_modseq(n)))
+		condstore_on(s);
 	buf_init(&b, 0);
-	buf_init(&all, 0);
+	memset(&r, 0, sizeof(r));
+	uidset_init(&r.all);
 	buf_puts(&b, "* SEARCH");
 	for (i = 0; i < s->nview; i++) {
 		fi = store_find(s->f, s->view[i]);
@@ -947,23 +1043,30 @@ cmd_search(struct imap_session *s, const struct imap_cmd *c, bool uid)
 		    (uint32_t)s->nview, session_is_recent(s, s->view[i])))
 			continue;
 		num = uid ? s->view[i] : (uint32_t)(i + 1);
-		if (count++ == 0)
-			min = num;
-		max = num;
+		ms = s->f->v[fi].modseq;
+		if (r.count++ == 0) {
+			r.min = num;
+			r.min_ms = ms;
+		}
+		r.max = num;
+		r.max_ms = ms;
+		if (ms > r.high_ms)
+			r.high_ms = ms;
 		if (ret == 0)
 			buf_printf(&b, " %u", num);
 		else if (ret & ESR_ALL)
-			uidset_add(&all, &last, &start, num);
+			uidset_add(&r.all, num);
 	}
 	if (ret == 0) {
+		if (modseq && r.count)
+			buf_printf(&b, " (MODSEQ %llu)",
+			    (unsigned long long)r.high_ms);
 		buf_puts(&b, "\r\n");
 		session_write(s, buf_head(&b), b.len);
-	} else {
-		uidset_end(&all, last, start);
-		put_esearch(s, ret, uid, min, max, &all, count);
-	}
+	} else
+		put_esearch(s, ret, uid, &r, modseq);
 	buf_free(&b);
-	buf_free(&all);
+	uidset_free(&r.all);
 	search_free(&n);
 	session_tagged(s, "OK %sSEARCH completed", uid ? "UID " : "");
 }

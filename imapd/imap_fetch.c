@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "imapd.h"
+#include "strnum.h"
 #include "xmem.h"
 
 #define FETCH_STREAM_MIN	(128 * 1024)
@@ -179,6 +180,8 @@ put_meta(struct imap_session *s, struct buf *b, const struct imap_fetch *fa,
 		buf_puts(b, " ");
 		session_put_flags(s, b, msg);
 	}
+	if (fa->items & IMAP_F_MODSEQ)
+		buf_printf(b, " MODSEQ (%llu)", (unsigned long long)msg->modseq);
 	if (fa->items & IMAP_F_INTERNALDATE) {
 		buf_puts(b, " ");
 		put_internaldate(b, store_msg_itime(f, fi));
@@ -303,6 +306,39 @@ fetch_pump(struct imap_session *s)
 	return false;
 }
 
+/*
+ * fetch_ghost - a message another session expunged, not announced here
+ * yet: the items that need no file (UID FLAGS MODSEQ) as it was; nothing
+ * when others are asked for (the next update says EXPUNGE).
+ */
+static void
+fetch_ghost(struct imap_session *s, size_t pos)
+{
+	struct fetch_job *j = s->job;
+	struct store_msg m;
+	struct buf *b = &s->resp;
+
+	if ((j->fa.items & ~(IMAP_F_UID | IMAP_F_FLAGS | IMAP_F_MODSEQ)) ||
+	    j->fa.nsec)
+		return;
+	(void)session_msg(s, s->view[pos], -1, &m);
+	if (m.modseq <= j->changedsince)
+		return;
+	buf_reset(b);
+	buf_printf(b, "* %zu FETCH (", pos + 1);
+	if (j->fa.items & IMAP_F_UID)
+		buf_printf(b, "UID %u ", m.uid);
+	if (j->fa.items & IMAP_F_FLAGS) {
+		session_put_flags(s, b, &m);
+		buf_puts(b, " ");
+	}
+	if (j->fa.items & IMAP_F_MODSEQ)
+		buf_printf(b, "MODSEQ (%llu) ", (unsigned long long)m.modseq);
+	buf_truncate(b, b->len - 1);
+	buf_puts(b, ")\r\n");
+	session_write_buf(s, b);
+}
+
 /* fetch_run - produce until the output is full (false) or all is done */
 static bool
 fetch_run(struct imap_session *s)
@@ -317,7 +353,9 @@ fetch_run(struct imap_session *s)
 			return false;
 		if (!cmd_set_next(s, &j->set, j->uid, &j->pos, &fi))
 			return true;
-		if (fi >= 0)
+		if (fi < 0)
+			fetch_ghost(s, j->pos);
+		else if (s->f->v[fi].modseq > j->changedsince)
 			fetch_one(s, j->pos, (size_t)fi);
 		j->pos++;
 	}
@@ -367,26 +405,72 @@ cmd_fetch_resume(struct imap_session *s)
 	}
 }
 
+/*
+ * fetch_modifiers - "(CHANGEDSINCE n [VANISHED])" after the attributes
+ * (RFC 7162 3.1.4, 3.2.6); VANISHED only in UID FETCH with QRESYNC on.
+ */
+static bool
+fetch_modifiers(struct imap_session *s, const struct imap_arg *a,
+    struct fetch_job *j, bool *vanished_r)
+{
+	const char *err;
+
+	*vanished_r = false;
+	if (a == NULL)
+		return true;
+	if (a->type != IMAP_ARG_LIST || a->next)
+		return false;
+	for (a = a->child; a; a = a->next) {
+		if (imap_arg_is(a, "CHANGEDSINCE") && a->next &&
+		    a->next->type == IMAP_ARG_ATOM && !j->changedsince) {
+			a = a->next;
+			j->changedsince = (uint64_t)strnum(a->s, 1, INT64_MAX,
+			    &err);
+			if (err)
+				return false;
+		} else if (imap_arg_is(a, "VANISHED") && j->uid && s->qresync)
+			*vanished_r = true;
+		else
+			return false;
+	}
+	return j->changedsince || !*vanished_r;
+}
+
 void
 cmd_fetch(struct imap_session *s, const struct imap_cmd *c, bool uid)
 {
 	struct fetch_job *j;
+	struct imap_arg items;
 	const char *err;
+	bool vanished;
 
 	j = xcalloc(1, sizeof(*j));
 	if (!cmd_parse_set(s, c->args, &j->set)) {
 		free(j);
 		return;
 	}
-	if (!imap_fetch_parse(c->args->next, &j->fa, &err)) {
-		session_tagged(s, "BAD %s", err);
+	j->uid = uid;
+	err = "bad fetch attributes";
+	if (c->args->next) {
+		items = *c->args->next;
+		items.next = NULL;	/* the modifiers come after */
+	}
+	if (!c->args->next || !imap_fetch_parse(&items, &j->fa, &err) ||
+	    !fetch_modifiers(s, c->args->next->next, j, &vanished)) {
+		session_tagged(s, "BAD %s", j->fa.items || j->fa.nsec ?
+		    "bad FETCH modifiers" : err);
 		imap_seqset_free(&j->set);
 		free(j);
 		return;
 	}
-	if (uid)
+	if (uid || s->qresync)	/* RFC 7162 3.2.4: UID always with QRESYNC */
 		j->fa.items |= IMAP_F_UID;
-	j->uid = uid;
+	if (j->changedsince)
+		j->fa.items |= IMAP_F_MODSEQ;	/* RFC 7162 3.1.4 */
+	if (j->fa.items & IMAP_F_MODSEQ)
+		condstore_on(s);
+	if (vanished)
+		condstore_vanished_earlier(s, &j->set, j->changedsince);
 	s->job = j;
 	if (fetch_run(s)) {
 		fetch_done(s);

@@ -989,6 +989,7 @@ fetch_one(const struct imap_arg *a, struct imap_fetch *f, const char **err_r)
 		{ "RFC822", IMAP_F_RFC822 },
 		{ "RFC822.HEADER", IMAP_F_RFC822_HEADER },
 		{ "RFC822.TEXT", IMAP_F_RFC822_TEXT },
+		{ "MODSEQ", IMAP_F_MODSEQ },
 	};
 	struct imap_section *s;
 	size_t i;

@@ -159,6 +159,7 @@ struct imap_section {
 #define IMAP_F_RFC822		0x0080
 #define IMAP_F_RFC822_HEADER	0x0100
 #define IMAP_F_RFC822_TEXT	0x0200
+#define IMAP_F_MODSEQ		0x0400	/* RFC 7162 */
 
 #define IMAP_FETCH_MAXSEC	16
 

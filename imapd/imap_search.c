@@ -26,6 +26,7 @@ enum sop {
 	SO_AND, SO_OR, SO_NOT, SO_FLAG, SO_SEQ, SO_UID, SO_LARGER, SO_SMALLER,
 	SO_BEFORE, SO_ON, SO_SINCE, SO_SENTBEFORE, SO_SENTON, SO_SENTSINCE,
 	SO_HEADER, SO_BODY, SO_TEXT, SO_CONST, SO_RECENT, SO_KEYWORD, SO_ADDR,
+	SO_MODSEQ,
 };
 
 /* keys per SEARCH (NOT, AND, OR apart): bounds the work per message */
@@ -228,6 +229,46 @@ take_num(const struct imap_arg **ap, struct search_node *n)
 	return true;
 }
 
+/*
+ * take_modseq - "[entry-name entry-type] n" after MODSEQ (RFC 7162
+ * 3.1.5): the entry (a flag's own modseq) is checked and not used, a
+ * message has one modseq for all its flags.
+ */
+static bool
+take_modseq(const struct imap_arg **ap, struct search_node *n)
+{
+	const struct imap_arg *a = *ap;
+	const char *err;
+
+	if (a && a->type == IMAP_ARG_STRING) {
+		a = a->next;
+		if (!imap_arg_is(a, "priv") && !imap_arg_is(a, "shared") &&
+		    !imap_arg_is(a, "all"))
+			return false;
+		a = a->next;
+	}
+	if (a == NULL || a->type != IMAP_ARG_ATOM || a->section)
+		return false;
+	n->num = (uint64_t)strnum(a->s, 0, INT64_MAX, &err);
+	if (err)
+		return false;
+	*ap = a->next;
+	return true;
+}
+
+bool
+search_has_modseq(const struct search_node *n)
+{
+	const struct search_node *k;
+
+	if (n->op == SO_MODSEQ)
+		return true;
+	for (k = n->child; k; k = k->next)
+		if (search_has_modseq(k))
+			return true;
+	return false;
+}
+
 static const struct {
 	const char *name;
 	uint8_t mask, want;
@@ -383,6 +424,12 @@ compile_key(const struct imap_arg **ap, const char **err_r, unsigned depth)
 		n = node_new(SO_OR);
 		if ((n->child = compile_key(ap, err_r, depth + 1)) == NULL ||
 		    (n->child->next = compile_key(ap, err_r, depth + 1)) == NULL)
+			search_free(&n);
+		return n;
+	}
+	if (strcasecmp(a->s, "MODSEQ") == 0) {
+		n = node_new(SO_MODSEQ);
+		if (!take_modseq(ap, n))
 			search_free(&n);
 		return n;
 	}
@@ -688,6 +735,8 @@ eval(struct search_node *n, struct sctx *c)
 		return ((m->kw & n->kwbit) != 0) == n->value;
 	case SO_FLAG:
 		return (m->flags & n->mask) == n->want;
+	case SO_MODSEQ:
+		return m->modseq >= n->num;
 	case SO_SEQ:
 		return imap_seqset_has(&n->set, c->seq, c->maxseq);
 	case SO_UID:

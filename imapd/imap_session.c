@@ -30,7 +30,7 @@
 #include "xmem.h"
 
 #define CAPS_COMMON "IMAP4rev1 LITERAL+ IDLE UIDPLUS MOVE SPECIAL-USE ESEARCH " \
-	"LIST-EXTENDED LIST-STATUS MULTIAPPEND " \
+	"LIST-EXTENDED LIST-STATUS MULTIAPPEND CONDSTORE QRESYNC " \
 	"NAMESPACE ENABLE ID UNSELECT CHILDREN SORT SORT=DISPLAY ESORT " \
 	"THREAD=REFERENCES THREAD=ORDEREDSUBJECT BINARY"
 
@@ -128,6 +128,8 @@ session_tagged_updates(struct imap_session *s)
 {
 	if (s->state == SS_SELECTED && s->f != NULL)
 		session_updates(s, s->cmd_expunges);
+	/* modseqs told before the tagged reply are on disk by now */
+	store_flush(s->f);
 }
 
 /* session_tagged - the updates, then "TAG " and the formatted text */
@@ -255,9 +257,10 @@ session_write_crlf(struct imap_session *s, struct mime_crlf *rd, size_t n)
 
 /*
  * session_updates - tell the client what changed in the folder since it
- * last looked: EXPUNGE (only when `expunges`: RFC 3501 7.4.1 forbids them
- * during FETCH, STORE and SEARCH), FLAGS when keywords were defined,
- * FETCH FLAGS, EXISTS and RECENT.
+ * last looked: EXPUNGE, or VANISHED with QRESYNC (only when `expunges`:
+ * RFC 3501 7.4.1 forbids them during FETCH, STORE and SEARCH), FLAGS when
+ * keywords were defined, FETCH FLAGS (and MODSEQ with CONDSTORE), EXISTS
+ * and RECENT.
  */
 void
 session_updates(struct imap_session *s, bool expunges)
@@ -265,39 +268,51 @@ session_updates(struct imap_session *s, bool expunges)
 	struct store_folder *f = s->f;
 	size_t i, j, k, oldn;
 	struct buf b;
-	bool gone = false;
+	struct uidset gone;
 
 	if (f == NULL)
 		return;
 	(void)store_sync(f, false);
 	if (f->kw_gen != s->seen_kw_gen)
 		cmd_put_flag_lists(s);
-	if (f->gen == s->seen_gen && !(expunges && s->expunge_pending))
+	if (f->modseq == s->seen_modseq && !(expunges && s->expunge_pending))
 		return;
 	buf_init(&b, 0);
+	uidset_init(&gone);
 	/* merge walk: view and folder are both sorted by UID */
 	for (i = 0, j = 0, k = 0; i < s->nview; i++) {
 		while (k < f->n && f->v[k].uid < s->view[i])
 			k++;
 		if (k >= f->n || f->v[k].uid != s->view[i]) {
 			if (expunges) {
-				buf_printf(&b, "* %zu EXPUNGE\r\n", j + 1);
-				gone = true;
+				if (!s->qresync)
+					buf_printf(&b, "* %zu EXPUNGE\r\n", j + 1);
+				uidset_add(&gone, s->view[i]);
 				continue;
 			}
 			s->expunge_pending = true;
-		} else if (f->v[k].gen > s->seen_gen &&
+		} else if (f->v[k].modseq > s->seen_modseq &&
 		    f->v[k].changer != s->id) {
 			buf_printf(&b, "* %zu FETCH (UID %u ", j + 1, f->v[k].uid);
 			session_put_flags(s, &b, &f->v[k]);
+			if (s->condstore)
+				buf_printf(&b, " MODSEQ (%llu)",
+				    (unsigned long long)f->v[k].modseq);
 			buf_puts(&b, ")\r\n");
 		}
 		s->view[j++] = s->view[i];
 	}
-	if (expunges)
+	if (expunges) {
 		s->expunge_pending = false;
-	if (gone)
+		session_ghosts_clear(s);
+	}
+	if (gone.b.len) {
+		/* before the FETCHes: their numbers are the new ones */
+		if (s->qresync)
+			session_vanished(s, &gone, false);
 		session_recent_prune(s);
+	}
+	uidset_free(&gone);
 	s->nview = j;
 	oldn = s->nview;
 	for (k = 0; k < f->n; k++) {
@@ -315,7 +330,7 @@ session_updates(struct imap_session *s, bool expunges)
 		buf_printf(&b, "* %zu EXISTS\r\n", s->nview);
 		buf_printf(&b, "* %zu RECENT\r\n", s->nrecent);
 	}
-	s->seen_gen = f->gen;
+	s->seen_modseq = f->modseq;
 	if (b.len)
 		session_write(s, buf_head(&b), b.len);
 	buf_free(&b);
@@ -346,6 +361,7 @@ session_unselect(struct imap_session *s)
 	s->recent = NULL;
 	s->nrecent = s->caprecent = 0;
 	s->expunge_pending = false;
+	session_ghosts_clear(s);
 	if (s->state == SS_SELECTED)
 		s->state = SS_AUTH;
 }
@@ -902,10 +918,8 @@ session_dispatch(struct imap_session *s, const struct imap_cmd *c)
 			cmd_authenticate(s, c);
 	} else if (s->state == SS_NOAUTH) {
 		session_reply(s, "%s BAD %s: log in first", c->tag, n);
-	} else if (IS("ENABLE")) {
-		session_reply(s, "* ENABLED");
-		session_tagged(s, "OK ENABLE completed");
-	} else if (IS("NAMESPACE")) {
+	} else if (IS("ENABLE"))
+		cmd_enable(s, c); else if (IS("NAMESPACE")) {
 		session_reply(s, "* NAMESPACE ((\"\" \".\")) NIL NIL");
 		session_tagged(s, "OK NAMESPACE completed");
 	} else if (IS("SELECT") || IS("EXAMINE")) {

@@ -97,6 +97,7 @@ struct sort_job;
 struct fetch_job {
 	struct imap_fetch fa;
 	struct imap_seqset set;
+	uint64_t	 changedsince;	/* RFC 7162 CHANGEDSINCE, 0: none */
 	bool		 uid;
 	size_t		 pos;		/* next view index */
 	struct fetch_stream *st;	/* big literals being written */
@@ -126,11 +127,17 @@ struct imap_session {
 	bool		 readonly;
 	uint32_t	*view;		/* UIDs by sequence number - 1 */
 	size_t		 nview, capview;
-	uint32_t	 seen_gen;
+	uint64_t	 seen_modseq;	/* the folder's modseq last told */
 	unsigned	 seen_kw_gen;	/* keywords announced in FLAGS */
 	uint32_t	*recent;	/* UIDs that are \Recent for us, sorted */
 	size_t		 nrecent, caprecent;
 	bool		 expunge_pending;
+	bool		 condstore;	/* RFC 7162: enabled by the client */
+	bool		 qresync;	/* VANISHED instead of EXPUNGE */
+	/* messages expunged by others, not announced yet, that this
+	 * session stored flags on: they keep them until announced */
+	struct store_tomb *ghost;
+	size_t		 nghost, capghost;
 	bool		 cmd_expunges;	/* the command in progress may EXPUNGE */
 	struct fetch_job *job;
 	struct sort_job	*sort;		/* a SORT or THREAD reading keys */
@@ -214,6 +221,44 @@ bool	cmd_parse_set(struct imap_session *s, const struct imap_arg *a,
 bool	cmd_set_next(struct imap_session *s, const struct imap_seqset *set,
 	    bool uid, size_t *pos, ssize_t *fi);
 
+/* imap_condstore.c: CONDSTORE and QRESYNC (RFC 7162) */
+/* a UID set being built in ascending order ("1:3,7") */
+struct uidset {
+	struct buf	 b;
+	uint32_t	 last, start;
+};
+void	uidset_init(struct uidset *u);
+void	uidset_add(struct uidset *u, uint32_t uid);
+/* uidset_text - the set as text (valid until the next add or free) */
+const char *uidset_text(struct uidset *u);
+void	uidset_free(struct uidset *u);
+/* session_vanished - "* VANISHED [(EARLIER)] set" if u is not empty */
+void	session_vanished(struct imap_session *s, struct uidset *u,
+	    bool earlier);
+void	cmd_enable(struct imap_session *s, const struct imap_cmd *c);
+/* condstore_on - a CONDSTORE enabling command (RFC 7162 3.1): say
+ * HIGHESTMODSEQ if a mailbox is selected and it was not on */
+void	condstore_on(struct imap_session *s);
+/* condstore_select - the SELECT/EXAMINE parameters; false: replied BAD */
+struct qresync_args;
+bool	condstore_select_args(struct imap_session *s, const struct imap_arg *a,
+	    struct qresync_args **q_r);
+void	qresync_args_free(struct qresync_args **qp);
+/* condstore_select_end - HIGHESTMODSEQ, then QRESYNC's VANISHED and
+ * FETCH responses (RFC 7162 3.2.5); frees q */
+void	condstore_select_end(struct imap_session *s, struct qresync_args *q);
+/* condstore_vanished_earlier - "* VANISHED (EARLIER)" for the UIDs of
+ * set (NULL: all) expunged after since */
+void	condstore_vanished_earlier(struct imap_session *s,
+	    const struct imap_seqset *set, uint64_t since);
+/* session_msg - message state as this session sees it: the folder's
+ * message fi, or for fi < 0 the flags an expunged UID had (ghost) */
+bool	session_msg(struct imap_session *s, uint32_t uid, ssize_t fi,
+	    struct store_msg *out);
+/* session_ghost_set - this session stores flags on an expunged uid */
+void	session_ghost_set(struct imap_session *s, const struct store_msg *m);
+void	session_ghosts_clear(struct imap_session *s);
+
 /* imap_list.c */
 void	cmd_list(struct imap_session *s, const struct imap_cmd *c, bool lsub);
 
@@ -238,6 +283,8 @@ struct search_node *search_compile(const struct imap_arg *a, const char **err_r)
 void	search_free(struct search_node **np);
 bool	search_match(struct search_node *n, struct store_folder *f, size_t idx,
 	    uint32_t seq, uint32_t maxseq, bool recent);
+/* search_has_modseq - a MODSEQ key is in the tree (RFC 7162 3.1.5) */
+bool	search_has_modseq(const struct search_node *n);
 /* search_parse_date - "1-Feb-1994" -> UTC midnight; false if malformed */
 bool	search_parse_date(const char *s, int64_t *t_r);
 

@@ -4,7 +4,7 @@ IMAP_CORE_SRCS	 = imapd/imap_parser.c imapd/imap_mime.c imapd/imap_decode.c \
 
 BINS		+= facteur-imapd
 facteur-imapd_SRCS = imapd/imapd.c imapd/imap_session.c imapd/imap_cmd.c \
-		   imapd/imap_list.c \
+		   imapd/imap_list.c imapd/imap_condstore.c \
 		   imapd/imap_fetch.c imapd/imap_search.c imapd/imap_sort.c \
 		   imapd/imap_thread.c $(STORE_SRCS) \
 		   $(IMAP_CORE_SRCS) $(POP3_SRCS)
@@ -24,6 +24,6 @@ fuzz_mime_DEPS	 = $(IMAP_CORE_SRCS)
 # the command layer: a worker session over a socketpair and a temp Maildir
 FUZZ_TARGETS	+= fuzz_imap_session
 fuzz_imap_session_DEPS = imapd/imap_session.c imapd/imap_cmd.c \
-		   imapd/imap_list.c imapd/imap_fetch.c imapd/imap_search.c \
-		   imapd/imap_sort.c imapd/imap_thread.c \
+		   imapd/imap_list.c imapd/imap_condstore.c imapd/imap_fetch.c \
+		   imapd/imap_search.c imapd/imap_sort.c imapd/imap_thread.c \
 		   $(STORE_SRCS) $(IMAP_CORE_SRCS)

@@ -7,7 +7,8 @@
  * started as root), on directories built by store_folder_path().  Maildir
  * is the truth; everything here is a cache of it that rebuilds itself:
  *
- *   FOLDER/facteur-uidlist   "facteur-uidlist 1 UIDVALIDITY UIDNEXT\n", then
+ *   FOLDER/facteur-uidlist   "facteur-uidlist 1 UIDVALIDITY UIDNEXT BASE\n"
+ *       (BASE: the modseq base, store_modseq.c; absent in older files), then
  *       one "UID SIZE ITIME BASE\n" per message in UID order: SIZE is the
  *       CRLF size, ITIME the internal date (each "-" when not known yet:
  *       learnt when first asked for), BASE the Maildir name before ':'.  New messages are appended and
@@ -79,9 +80,10 @@ store_base_len(const char *name)
 	return c ? (size_t)(c - name) : strlen(name);
 }
 
-/* name_flags - system flags and keyword bits of a file name's ":2,..." */
-static uint8_t
-name_flags(const char *name, uint32_t *kw_r)
+/* store_name_flags - system flags and keyword bits of a file name's
+ * ":2,..." */
+uint8_t
+store_name_flags(const char *name, uint32_t *kw_r)
 {
 	const char *i = name + store_base_len(name);
 	uint8_t f = 0;
@@ -479,18 +481,21 @@ uidlist_load(struct store_folder *f)
 	FILE *fp;
 	struct store_msg m;
 	unsigned ver, uv, un;
+	unsigned long long base = 0;
 	uint32_t last = 0;
 	bool ok = true;
+	int got;
 
 	if (!bsnprintf(p, sizeof(p), "%s/%s", f->dir, STORE_UIDLIST) ||
 	    (fp = fopen(p, "re")) == NULL)
 		return -1;
 	if ((n = getline(&line, &cap, fp)) <= 0 ||
-	    sscanf(line, "facteur-uidlist %u %u %u", &ver, &uv, &un) != 3 ||
-	    ver != 1 || uv == 0) {
+	    (got = sscanf(line, "facteur-uidlist %u %u %u %llu", &ver, &uv, &un,
+	    &base)) < 3 || ver != 1 || uv == 0 || base >= INT64_MAX / 2) {
 		ok = false;
 		uv = 0;
-	}
+	} else	/* no base: written before modseqs, none given out */
+		f->modseq_base = got == 4 ? base : UINT64_MAX;
 	if (uv)
 		f->uidvalidity = uv;	/* remembered even if the rest is bad */
 	while (ok && (n = getline(&line, &cap, fp)) > 0) {
@@ -547,8 +552,8 @@ uidlist_close(FILE *fp)
 	return fclose(fp) != EOF;
 }
 
-static int
-uidlist_write(struct store_folder *f)
+int
+store_uidlist_write(struct store_folder *f)
 {
 	char p[PATH_MAX], t[PATH_MAX];
 	FILE *fp;
@@ -558,7 +563,8 @@ uidlist_write(struct store_folder *f)
 	    !bsnprintf(t, sizeof(t), "%s/tmp/%s.%d", f->dir, STORE_UIDLIST,
 	    (int)getpid()) || (fp = fopen(t, "we")) == NULL)
 		return -1;
-	fprintf(fp, "facteur-uidlist 1 %u %u\n", f->uidvalidity, f->uidnext);
+	fprintf(fp, "facteur-uidlist 1 %u %u %llu\n", f->uidvalidity, f->uidnext,
+	    (unsigned long long)f->modseq_base);
 	for (i = 0; i < f->n; i++)
 		uidlist_line(fp, &f->v[i]);
 	if (!uidlist_close(fp) || rename(t, p) == -1) {
@@ -585,13 +591,13 @@ uidlist_save(struct store_folder *f, size_t first)
 	if (f->gone)
 		return 0;
 	if (f->list_dirty || f->list_stale > 64 + f->n / 4)
-		return uidlist_write(f);
+		return store_uidlist_write(f);
 	if (first >= f->n)
 		return 0;
 	if (!bsnprintf(p, sizeof(p), "%s/%s", f->dir, STORE_UIDLIST))
 		return -1;
 	if ((fd = open(p, O_WRONLY | O_APPEND | O_CLOEXEC)) == -1)
-		return uidlist_write(f);
+		return store_uidlist_write(f);
 	if ((fp = fdopen(fd, "a")) == NULL) {
 		close(fd);
 		return -1;
@@ -714,7 +720,7 @@ sync_added(struct store_folder *f, struct scan_ent *add, size_t nadd,
 		memset(&m, 0, sizeof(m));
 		m.uid = f->uidnext++;
 		m.name = add[i].name;
-		m.flags = name_flags(m.name, &m.kw);
+		m.flags = store_name_flags(m.name, &m.kw);
 		if (nmoved && bsearch(&add[i], moved, nmoved, sizeof(*moved),
 		    scan_cmp))
 			m.flags |= MF_RECENT;
@@ -722,8 +728,9 @@ sync_added(struct store_folder *f, struct scan_ent *add, size_t nadd,
 		/* RFC822.SIZE: from the name, else when first asked for */
 		if (!name_size(m.name, &m.size))
 			m.flags |= MF_NOSIZE;
-		m.gen = f->gen + 1;
+		m.modseq = f->modseq + 1;
 		folder_push(f, &m);
+		store_modseq_msg(f, &m);
 	}
 }
 
@@ -770,6 +777,7 @@ sync_scan(struct store_folder *f, const struct scan_ent *moved, size_t nmoved,
 		hit = nents ? bsearch(&key, ents, nents, sizeof(*ents),
 		    scan_cmp) : NULL;
 		if (hit == NULL || seen[hit - ents]) {
+			store_tomb_add(f, &f->v[i], f->modseq + 1);
 			free(f->v[i].name);
 			f->list_stale++;
 			changed = true;
@@ -777,16 +785,18 @@ sync_scan(struct store_folder *f, const struct scan_ent *moved, size_t nmoved,
 		}
 		seen[hit - ents] = true;
 		if (strcmp(hit->name, f->v[i].name) != 0) {
-			fl = name_flags(hit->name, &kw);
+			fl = store_name_flags(hit->name, &kw);
 			if ((fl & MF_FILE) != (f->v[i].flags & MF_FILE) ||
 			    kw != f->v[i].kw) {
-				f->v[i].gen = f->gen + 1;
+				f->v[i].modseq = f->modseq + 1;
 				f->v[i].changer = 0;
 				changed = true;
 			}
 			f->v[i].flags = (uint8_t)(fl |
 			    (f->v[i].flags & (MF_RECENT | MF_NOSIZE)));
 			f->v[i].kw = kw;
+			if (f->v[i].modseq == f->modseq + 1)
+				store_modseq_msg(f, &f->v[i]);
 			free(f->v[i].name);
 			f->v[i].name = xstrdup(hit->name);
 		}
@@ -834,7 +844,7 @@ store_sync(struct store_folder *f, bool force)
 		/* whatever is at its path now is another folder */
 		if (f->n) {
 			folder_clear(f);
-			f->gen++;
+			f->modseq++;
 			store_notify(f);
 		}
 		return 0;
@@ -848,7 +858,8 @@ store_sync(struct store_folder *f, bool force)
 	if (uidlist_save(f, first) == -1)
 		log_warn("write %s/%s", f->dir, STORE_UIDLIST);
 	if (changed) {
-		f->gen++;
+		f->modseq++;
+		store_flush(f);
 		store_notify(f);
 	}
 	return 0;
@@ -917,6 +928,7 @@ static void
 folder_free(struct store_folder *f)
 {
 	store_cache_close(f, !f->gone);
+	store_modseq_free(f);
 	while (f->watchers)
 		store_watch_del(f, f->watchers->cb, f->watchers->arg);
 	folder_clear(f);
@@ -978,8 +990,10 @@ struct store_folder *
 store_folder_open(const char *dir)
 {
 	struct store_folder *f;
+	struct store_mload *ld;
 	char p[PATH_MAX];
 	struct stat st;
+	bool fresh;
 
 	if ((f = store_folder_find(dir)) != NULL) {
 		f->refs++;
@@ -999,12 +1013,19 @@ store_folder_open(const char *dir)
 		f->uidvalidity = store_uidvalidity_next(dir, f->uidvalidity);
 		f->uidnext = 1;
 		f->list_dirty = true;
+		f->modseq_base = UINT64_MAX;
 	}
+	if ((fresh = f->modseq_base == UINT64_MAX))
+		f->modseq_base = 0;
 	kw_load(f);
 	folder_watch(f);
 	f->next = folders;
 	folders = f;
+	ld = store_modseq_load(f, fresh);
+	f->mlog_hold = true;	/* store_modseq_open redoes the records */
 	(void)store_sync(f, true);
+	f->mlog_hold = false;
+	store_modseq_open(f, ld);
 	return f;
 }
 
@@ -1024,8 +1045,9 @@ store_folder_close(struct store_folder **fp)
 	}
 	/* what stays cached is clean on disk: a later worker of this
 	 * user may start before this one has exited */
-	if (f->list_dirty && uidlist_write(f) == -1)
+	if (f->list_dirty && store_uidlist_write(f) == -1)
 		log_warn("write %s/%s", f->dir, STORE_UIDLIST);
+	store_flush(f);
 	if (f->cache_state == CACHE_ON)
 		store_cache_close(f, true);
 	f->used = ++use_clock;
@@ -1147,8 +1169,9 @@ store_set_flags(struct store_folder *f, size_t i, uint8_t flags, uint32_t kw,
 	m->name = nn;
 	m->flags = (uint8_t)(flags | (m->flags & (MF_RECENT | MF_NOSIZE)));
 	m->kw = kw;
-	m->gen = ++f->gen;
+	m->modseq = ++f->modseq;
 	m->changer = changer;
+	store_modseq_msg(f, m);
 	return 0;
 }
 
@@ -1156,10 +1179,10 @@ store_set_flags(struct store_folder *f, size_t i, uint8_t flags, uint32_t kw,
 static void
 store_drop(struct store_folder *f, size_t i)
 {
+	store_tomb_add(f, &f->v[i], ++f->modseq);
 	free(f->v[i].name);
 	memmove(&f->v[i], &f->v[i + 1], (f->n - i - 1) * sizeof(*f->v));
 	f->n--;
-	f->gen++;
 	f->list_stale++;
 }
 
@@ -1194,13 +1217,15 @@ store_register(struct store_folder *t, const char *name, uint8_t flags,
 	m.kw = kw;
 	m.itime = itime;
 	m.size = size;
-	m.gen = ++t->gen;
+	m.modseq = ++t->modseq;
 	folder_push(t, &m);
+	store_modseq_msg(t, &m);
 	*uid_r = m.uid;
 	if (uidlist_save(t, t->n - 1) == -1) {
 		log_warn("write %s/%s", t->dir, STORE_UIDLIST);
 		return -1;
 	}
+	store_flush(t);
 	store_notify(t);
 	return 0;
 }

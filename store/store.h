@@ -37,6 +37,8 @@ struct buf;
 #define STORE_UIDLIST	"facteur-uidlist"
 #define STORE_KEYWORDS	"facteur-keywords"
 #define STORE_UIDVALIDITY "facteur-uidvalidity"
+#define STORE_MODSEQ	"facteur-modseq"
+#define STORE_TOMBS	4096	/* expunged UIDs remembered per folder */
 #define STORE_MAX_KW	26	/* Maildir letters a-z */
 #define STORE_NOTIME	INT64_MIN
 #define STORE_KW_LEN	100	/* longest keyword kept */
@@ -46,7 +48,7 @@ struct store_msg {
 	uint32_t	 size;		/* RFC822.SIZE: bytes in CRLF form */
 	int64_t		 itime;		/* INTERNALDATE, seconds; STORE_NOTIME:
 					 * not read yet (the file's mtime) */
-	uint32_t	 gen;		/* folder gen of the last flag change */
+	uint64_t	 modseq;	/* RFC 7162 MODSEQ: of its last change */
 	uint32_t	 changer;	/* session id that made it, 0 = outside */
 	uint32_t	 kw;		/* keyword bits: 1 << (letter - 'a') */
 	uint32_t	 hoff;		/* its header in the cache file, 0: not */
@@ -58,6 +60,15 @@ enum store_cache_state {
 	CACHE_NONE,		/* not loaded yet */
 	CACHE_ON,
 	CACHE_OFF,		/* an error: files are read instead */
+};
+
+/* an expunged message (RFC 7162 VANISHED; the flags it had, for
+ * sessions not told yet) */
+struct store_tomb {
+	uint32_t	 uid;
+	uint32_t	 kw;
+	uint64_t	 modseq;	/* of the expunge */
+	uint8_t		 flags;
 };
 
 typedef void store_notify_cb(void *arg);
@@ -74,7 +85,15 @@ struct store_folder {
 	uint32_t	 uidnext;
 	struct store_msg *v;		/* sorted by uid */
 	size_t		 n, cap;
-	uint32_t	 gen;		/* bumped by every change */
+	uint64_t	 modseq;	/* HIGHESTMODSEQ: bumped by every change */
+	uint64_t	 modseq_base;	/* every modseq given out is below
+					 * base + 2^32 (kept in the UID list) */
+	struct store_tomb *tomb;	/* the last expunges, by modseq */
+	size_t		 ntomb, captomb;
+	uint64_t	 tomb_floor;	/* expunges up to this may be forgotten */
+	struct buf	*mlog;		/* modseq records not written yet */
+	size_t		 mlog_lines;	/* records in the file */
+	bool		 mlog_hold;	/* opening: no record written yet */
 	unsigned	 refs;		/* 0: closed, kept as a cache */
 	uint64_t	 used;		/* LRU stamp of the folder cache */
 	int		 wd_new, wd_cur;	/* inotify watches, -1 = none */
@@ -135,6 +154,15 @@ int		 store_set_flags(struct store_folder *f, size_t i, uint8_t flags,
 		    uint32_t kw, uint32_t changer);
 /* store_expunge - unlink message i and drop it from the index */
 int		 store_expunge(struct store_folder *f, size_t i);
+/* store_flush - write the modseq records of the changes made so far
+ * (before their modseqs are shown to anyone) */
+void		 store_flush(struct store_folder *f);
+/* store_tomb_find - what an expunged uid looked like, or NULL */
+const struct store_tomb *store_tomb_find(const struct store_folder *f,
+		    uint32_t uid);
+/* store_vanished_known - the tombstones hold every expunge after since */
+bool		 store_vanished_known(const struct store_folder *f,
+		    uint64_t since);
 
 /* keywords (RFC 3501 2.3.2), per folder, kept in FOLDER/facteur-keywords */
 bool		 store_kw_valid(const char *name);
@@ -246,6 +274,17 @@ void		 store_take(struct store_folder *f, size_t i);
 int		 store_register(struct store_folder *t, const char *name,
 		    uint8_t flags, uint32_t kw, int64_t itime, uint32_t size,
 		    bool size_known, uint32_t *uid_r);
+/* store_name_flags - system flags and keyword bits of a file name */
+uint8_t		 store_name_flags(const char *name, uint32_t *kw_r);
+int		 store_uidlist_write(struct store_folder *f);
+/* store_modseq.c: modseqs and tombstones behind CONDSTORE and QRESYNC */
+struct store_mload;
+struct store_mload *store_modseq_load(struct store_folder *f, bool fresh);
+void		 store_modseq_open(struct store_folder *f, struct store_mload *ld);
+void		 store_modseq_msg(struct store_folder *f, const struct store_msg *m);
+void		 store_tomb_add(struct store_folder *f, const struct store_msg *m,
+		    uint64_t modseq);
+void		 store_modseq_free(struct store_folder *f);
 /* store_info - the ":2,FLAGS" part for flags and keywords into out */
 void		 store_info(uint8_t flags, uint32_t kw, char *out, size_t outsz);
 size_t		 store_base_len(const char *name);
