@@ -71,7 +71,7 @@ $(B)/obj/%.o: %.c
 
 $(LIBA): $(LIB_OBJS)
 	@rm -f $@
-	$(AR) rcs $@ $^
+	$(AR) rcs $@ $(filter $(LIB_OBJS),$^)
 
 # one rule per program: $(prog)_SRCS lists its own sources
 define PROG_RULE

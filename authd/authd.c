@@ -198,7 +198,7 @@ main(int argc, char **argv)
 	log_init("authd", true, false);
 	c = conf_load_or_die(file);
 	daemon_raise_nofile();
-	log_init("authd", foreground || c->log_stderr, false);
+	daemon_log_init("authd", c, foreground, false);
 	authd.conf = c;
 	if (authd_throttle_conf_env(&authd.tc) == -1)
 		fatalx("FACTEUR_AUTHD_THROTTLE: expected "

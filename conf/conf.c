@@ -80,7 +80,7 @@ enum conf_type {
 	T_UINT,		/* unsigned */
 	T_PORT,		/* uint16_t, 1-65535 */
 	T_BOOL,		/* yes | no */
-	T_LOG,		/* syslog | stderr, into a bool "log_stderr" */
+	T_LOG,		/* syslog | stderr | /path: bool log_stderr, log_file */
 	T_TLSMODE,	/* starttls | implicit | none */
 	T_ADDR,		/* host:port into one struct conf_addr */
 	T_ADDRS,	/* host:port appended to a struct conf_addrs */
@@ -903,9 +903,15 @@ conf_set_word(struct conf_parse *p, const struct conf_key *k, const char *val,
 		*(bool *)dst = strcmp(val, "yes") == 0;
 		return true;
 	case T_LOG:
-		if (strcmp(val, "syslog") != 0 && strcmp(val, "stderr") != 0)
-			return conf_bad(p, k, "syslog or stderr", val);
-		*(bool *)dst = strcmp(val, "stderr") == 0;
+		/* a file: lines as on stderr, appended (lib/log.c) */
+		free(p->c->log_file);
+		p->c->log_file = NULL;
+		if (val[0] == '/')
+			p->c->log_file = xstrdup(val);
+		else if (strcmp(val, "syslog") != 0 && strcmp(val, "stderr") != 0)
+			return conf_bad(p, k, "syslog, stderr or an absolute "
+			    "path", val);
+		*(bool *)dst = strcmp(val, "syslog") != 0;
 		return true;
 	case T_SPFFAIL:
 		if (strcmp(val, "mark") == 0)
@@ -1490,6 +1496,7 @@ conf_free(struct conf **confp)
 	free(c->state_dir);
 	free(c->mail_dir);
 	free(c->run_dir);
+	free(c->log_file);
 	free(c->user);
 	free(c->postmaster);
 	free(c->tls.cert);
@@ -1686,6 +1693,7 @@ conf_dump(const struct conf *c, FILE *out)
 	fprintf(out, "\nstate_dir = %s\nmail_dir = %s\nrun_dir = %s\n"
 	    "user = %s\n%slog = %s\n", c->state_dir, c->mail_dir, c->run_dir,
 	    c->user, c->single_account ? "single_account = yes\n" : "",
+	    c->log_file != NULL ? c->log_file :
 	    c->log_stderr ? "stderr" : "syslog");
 	if (c->postmaster != NULL)
 		fprintf(out, "postmaster = %s\n", c->postmaster);

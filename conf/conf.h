@@ -78,7 +78,8 @@ struct conf {
 	char		*user;		/* the base of the role accounts (lib/priv.h) */
 	bool		 single_account; /* every role as `user` (weaker, DSM) */
 	char		*postmaster;	/* who gets postmaster@ (RFC 5321 4.5.1) */
-	bool		 log_stderr;	/* log = stderr */
+	bool		 log_stderr;	/* log = stderr, or a file */
+	char		*log_file;	/* log = /path: appended to */
 
 	struct {
 		char	*cert;		/* NULL when [tls] is absent */

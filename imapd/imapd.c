@@ -829,7 +829,7 @@ main(int argc, char *argv[])
 	imapd.conf = conf_load_or_die(file);
 	daemon_raise_nofile();
 	store_junk_folder(imapd.conf->inbound.junk_folder);
-	log_init("imapd", debug || imapd.conf->log_stderr, debug);
+	daemon_log_init("imapd", imapd.conf, debug, debug);
 	if (imapd.conf->imap.listen.n + imapd.conf->imap.listen_starttls.n +
 	    imapd.conf->pop3.listen.n + imapd.conf->pop3.listen_starttls.n == 0)
 		fatalx("%s: [imap] or [pop3] needs listen or listen_starttls",

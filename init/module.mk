@@ -13,7 +13,7 @@
 #                [INIT="systemd sysv"|openwrt|synology]
 #
 # STATIC=1 links everything, glibc included, from Debian's .a files:
-# lib/static_glue.c gives getpwnam() without NSS and stubs for the
+# lib/static_glue.c gives getpwnam() and friends without NSS and stubs for the
 # libsasl2.a plugins facteur does not use, so the binaries neither dlopen
 # nor need NSS modules at run time (OpenWrt's musl, old NAS glibc).
 
@@ -52,11 +52,14 @@ endif
 ifneq ($(STATIC),)
 # LIBS (set by the Makefile) asks $(PKG_CONFIG) --libs: add the private
 # libraries.  The glue is a whole object, so its position does not matter;
-# it is built before the archive every program links.
+# it is built before the archive every program links, and a change to it
+# remakes that archive (which leaves it out), so every program is relinked.
 PKG_CONFIG := $(PKG_CONFIG) --static
 STATIC_OBJS = $(B)/obj/lib/static_glue.o
-LDFLAGS	+= -static -Wl,--wrap=getpwnam,--wrap=dlopen,--wrap=dlerror $(STATIC_OBJS)
-$(B)/libfacteur.a: | $(STATIC_OBJS)
+LDFLAGS	+= -static -Wl,--wrap=getpwnam,--wrap=getpwuid,--wrap=setpwent \
+	   -Wl,--wrap=getpwent,--wrap=endpwent,--wrap=dlopen,--wrap=dlerror \
+	   $(STATIC_OBJS)
+$(B)/libfacteur.a: $(STATIC_OBJS)
 # ld's --wrap does not see symbols inside LTO objects: keep the glue plain
 $(STATIC_OBJS): CFLAGS += -fno-lto
 endif

@@ -23,6 +23,9 @@
  * here and printed once.  With --relay-user the smarthost's password is
  * the next line of stdin, or asked on the terminal.
  *
+ * The daemons log to syslog, or where --log says (a package without a
+ * syslog of its own: a file in its data directory).
+ *
  * DMARC checks of incoming mail need the Public Suffix List: --psl FILE
  * (the packages carry one), else Debian's if it is there, else the
  * configuration says dmarc = no, so that the daemons start on any box.
@@ -76,6 +79,7 @@ struct setup {
 	unsigned	 relay_port;
 	const char	*relay_user;
 	const char	*psl;		/* --psl, or NULL */
+	const char	*log;		/* --log: syslog, stderr or a file */
 	char		 year[16];
 	bool		 force;
 	bool		 single;	/* single_account = yes */
@@ -89,7 +93,8 @@ keytool_setup_usage(void)
 	    "           [--relay HOST:PORT [--relay-user USER]] "
 	    "[--account NAME] [--listen ADDR]\n"
 	    "           [--ports SMTP,SUBMISSION,SUBMISSIONS,IMAPS] "
-	    "[--single-account] [--psl FILE] [--force]\n");
+	    "[--single-account] [--psl FILE] [--force]\n"
+	    "           [--log syslog|stderr|FILE]\n");
 }
 
 /* absolute - path made absolute against the working directory */
@@ -196,6 +201,7 @@ parse_args(struct setup *s, const char *conf, bool conf_given, int argc,
 
 	memset(s, 0, sizeof(*s));
 	s->listen = "0.0.0.0";
+	s->log = "syslog";
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -232,6 +238,15 @@ parse_args(struct setup *s, const char *conf, bool conf_given, int argc,
 			s->relay_user = v;
 		else if (strcmp(a, "--psl") == 0)
 			s->psl = v;
+		else if (strcmp(a, "--log") == 0) {
+			if (v[0] != '/' && strcmp(v, "syslog") != 0 &&
+			    strcmp(v, "stderr") != 0) {
+				fprintf(stderr, "setup: --log %s: expected "
+				    "syslog, stderr or an absolute path\n", v);
+				return KEYTOOL_USAGE;
+			}
+			s->log = v;
+		}
 		else if (strcmp(a, "--relay") == 0) {
 			if (!parse_relay(s, v)) {
 				fprintf(stderr, "setup: --relay %s: expected "
@@ -388,8 +403,8 @@ config_text(const struct setup *s)
 	    "with\n# `facteur-keytool -c %s doctor`.\n\n", s->domain, s->conf);
 	fprintf(f, "hostname  = %s\ndomains   = %s\nstate_dir = %s\n"
 	    "mail_dir  = %s/%%d/%%u\nrun_dir   = %s\nuser      = %s\n"
-	    "log       = syslog\n", s->hostname, s->domain, s->state, s->mail,
-	    s->run, s->account);
+	    "log       = %s\n", s->hostname, s->domain, s->state, s->mail,
+	    s->run, s->account, s->log);
 	if (s->single)
 		fprintf(f, "single_account = yes      # every role as `user`: "
 		    "a platform with one account\n");

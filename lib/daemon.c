@@ -152,6 +152,16 @@ daemon_setup_dirs(const struct conf *c, const struct passwd *pw)
 }
 
 void
+daemon_log_init(const char *ident, const struct conf *c, bool foreground,
+    bool debug)
+{
+	log_init(ident, foreground || c->log_stderr, debug);
+	if (!foreground && c->log_file != NULL &&
+	    log_open_file(c->log_file) == -1)
+		fatal("log %s", c->log_file);
+}
+
+void
 daemon_detach(void)
 {
 	int fds[2], fd;
@@ -179,7 +189,8 @@ daemon_detach(void)
 		fatal("/dev/null");
 	(void)dup2(fd, STDIN_FILENO);
 	(void)dup2(fd, STDOUT_FILENO);
-	(void)dup2(fd, STDERR_FILENO);
+	if (!log_is_file())	/* log = FILE: stderr is that file */
+		(void)dup2(fd, STDERR_FILENO);
 	if (fd > STDERR_FILENO)
 		close(fd);
 }

@@ -41,6 +41,14 @@ int	daemon_setup_dirs(const struct conf *c, const struct passwd *pw);
 void	daemon_detach(void);
 
 /*
+ * daemon_log_init - log_init() as c's `log` says (a file: log_open_file),
+ * or to stderr in the foreground (-d); a log file that cannot be opened
+ * is fatal.
+ */
+void	daemon_log_init(const char *ident, const struct conf *c,
+	    bool foreground, bool debug);
+
+/*
  * daemon_raise_nofile - raise the soft descriptor limit to the hard one
  * (issue 16 item 5: 1024 is few for a mail server; init/systemd units set
  * LimitNOFILE for the hard one).  Logs when it cannot; never fails.

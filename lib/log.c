@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * log.c - logging to syslog (mail facility) or stderr, one line per event.
+ * log.c - logging to syslog (mail facility), stderr or a file, one line per
+ * event.
  *
- * Runs in every process.  Lines are "ident[pid]: text" on stderr, and go to
- * syslog with LOG_PID otherwise.  Never logs a password: callers pass only
+ * Runs in every process.  Lines are "ident[pid]: text" on stderr (a log
+ * file is put on stderr: log_open_file), and go to syslog with LOG_PID
+ * otherwise.  A log file is opened once at start, before any chroot: it is
+ * not reopened on SIGHUP, so it is rotated by copying and truncating.  Never logs a password: callers pass only
  * escaped, length-capped untrusted text (log_escape).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +23,7 @@
 static const char *log_ident = "facteur";
 static bool log_stderr = true;
 static bool log_debugging;
+static bool log_to_file;
 
 void
 log_init(const char *ident, bool to_stderr, bool debug)
@@ -28,6 +33,37 @@ log_init(const char *ident, bool to_stderr, bool debug)
 	log_debugging = debug;
 	if (!to_stderr)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+}
+
+int
+log_open_file(const char *path)
+{
+	int fd, e;
+
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0640);
+	if (fd == -1)
+		return -1;
+	if (fd != STDERR_FILENO) {
+		if (dup2(fd, STDERR_FILENO) == -1) {
+			e = errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		close(fd);
+	}
+	if (!log_stderr)
+		closelog();
+	log_stderr = true;
+	log_to_file = true;
+	return 0;
+}
+
+bool
+log_is_file(void)
+{
+	return log_to_file;
 }
 
 /* log_set_ident - a forked role names itself ("smtpd/queue") */

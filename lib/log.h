@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * log.h - one log line per event, to syslog or stderr (SPEC 3 `log`).
+ * log.h - one log line per event, to syslog, stderr or a file (SPEC 3 `log`).
  *
  * Every process calls log_init() once at start.  log_warn() appends the
  * errno text; log_warnx() does not.  fatal()/fatalx() are for startup and
@@ -18,6 +18,16 @@
 
 void	log_init(const char *ident, bool to_stderr, bool debug);
 void	log_set_ident(const char *ident);
+
+/*
+ * log_open_file - from now on stderr is `path`, opened for appending
+ * (created 0640, not through a symbolic link), and lines go there as they
+ * would to stderr; forked processes inherit it.  -1 with errno if it
+ * cannot be opened (nothing changed).  log_is_file() says it was done, so
+ * that detaching (lib/daemon.c) keeps that stderr.
+ */
+int	log_open_file(const char *path);
+bool	log_is_file(void);
 void	log_info(const char *fmt, ...) PRINTF_LIKE(1, 2);
 void	log_warn(const char *fmt, ...) PRINTF_LIKE(1, 2);
 void	log_warnx(const char *fmt, ...) PRINTF_LIKE(1, 2);

@@ -8,10 +8,15 @@
  * linked with (OpenWrt's musl, a NAS with glibc < 2.34), so it may neither
  * load NSS modules nor dlopen anything:
  *
- *  - getpwnam() is linked as __wrap_getpwnam (ld --wrap): it reads
- *    /etc/passwd with fgetpwent(), which parses the file itself, instead of
- *    going through NSS.  Accounts from LDAP and the like are not seen; the
- *    facteur user is a local system account anyway.
+ *  - getpwnam(), getpwuid() and setpwent()/getpwent()/endpwent() are
+ *    linked as __wrap_* (ld --wrap): they read /etc/passwd with
+ *    fgetpwent(), which parses the file itself, instead of going through
+ *    NSS.  Accounts from LDAP and the like are not seen; the facteur user
+ *    is a local system account anyway.  A static glibc that reaches NSS
+ *    loads the host's libnss_*.so (nsswitch.conf's "passwd: files
+ *    systemd" on Debian, winbind or ldap on a NAS) into a program that
+ *    has no dynamic libc, and crashes: the smtp role's getpwent() did
+ *    just that on a Debian host (smtp_local.c, issue 15).
  *  - dlopen() is linked as __wrap_dlopen, which always fails, so neither
  *    libsasl2 (plugin directory) nor OpenSSL (engines, providers) can load a
  *    shared object built for another C library.  dlerror() says why.
@@ -23,6 +28,8 @@
  *
  * Error contract: the same as the functions they replace.
  */
+#include <sys/types.h>
+
 #include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -34,6 +41,10 @@
 #define STATIC_PASSWD	"/etc/passwd"
 
 struct passwd	*__wrap_getpwnam(const char *name);
+struct passwd	*__wrap_getpwuid(uid_t uid);
+void		 __wrap_setpwent(void);
+struct passwd	*__wrap_getpwent(void);
+void		 __wrap_endpwent(void);
 void		*__wrap_dlopen(const char *file, int mode);
 char		*__wrap_dlerror(void);
 
@@ -52,6 +63,51 @@ __wrap_getpwnam(const char *name)
 	/* fgetpwent's buffer is its own, not the stream's: pw stays valid */
 	fclose(f);
 	return pw;
+}
+
+/* __wrap_getpwuid - getpwuid() from /etc/passwd; result as getpwuid's */
+struct passwd *
+__wrap_getpwuid(uid_t uid)
+{
+	struct passwd *pw;
+	FILE *f;
+
+	if ((f = fopen(STATIC_PASSWD, "re")) == NULL)
+		return NULL;
+	while ((pw = fgetpwent(f)) != NULL)
+		if (pw->pw_uid == uid)
+			break;
+	fclose(f);
+	return pw;
+}
+
+/* the stream of setpwent()/getpwent()/endpwent() */
+static FILE *pwent_file;
+
+void
+__wrap_setpwent(void)
+{
+	if (pwent_file != NULL)
+		rewind(pwent_file);
+	else
+		pwent_file = fopen(STATIC_PASSWD, "re");
+}
+
+/* __wrap_getpwent - the next /etc/passwd entry, NULL at the end */
+struct passwd *
+__wrap_getpwent(void)
+{
+	if (pwent_file == NULL)
+		__wrap_setpwent();
+	return pwent_file != NULL ? fgetpwent(pwent_file) : NULL;
+}
+
+void
+__wrap_endpwent(void)
+{
+	if (pwent_file != NULL)
+		fclose(pwent_file);
+	pwent_file = NULL;
 }
 
 void *

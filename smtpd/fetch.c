@@ -329,11 +329,21 @@ fetch_run(const struct conf *c)
 	time_t *next, now, soon;
 	size_t i;
 	int dirfd = state_fd;
+	sigset_t stop;
 
-	/* nothing here needs a clean stop: the state is always durable */
+	/*
+	 * nothing here needs a clean stop: the state is always durable.  The
+	 * role inherits the supervisor's mask, which blocks SIGTERM and
+	 * SIGINT for its signalfd: unblock them, or pause() never returns
+	 * and every stop of smtpd waits for the supervisor's SIGKILL.
+	 */
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	sigprocmask(SIG_UNBLOCK, &stop, NULL);
 	if (c->fetch.n == 0)
 		for (;;)
 			pause();

@@ -530,7 +530,7 @@ main(int argc, char **argv)
 		usage();
 	smtpd_conf = conf_load_or_die(path);
 	daemon_raise_nofile();
-	log_init("smtpd", debug || smtpd_conf->log_stderr, false);
+	daemon_log_init("smtpd", smtpd_conf, debug, false);
 	if (smtpd_conf->inbound.dmarc && access(smtpd_conf->inbound.psl, R_OK) == -1)
 		fatalx("%s: [inbound] psl %s: %s (install Debian's publicsuffix "
 		    "package, set psl, or set dmarc = no)", path,

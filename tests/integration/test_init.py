@@ -187,13 +187,19 @@ def pid(name):
 
 
 def alive(p):
+    """p runs: a zombie has stopped (this container's init may reap it
+    seconds later; the init script counts it as stopped too)"""
     try:
         os.kill(p, 0)
-        return True
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
+    try:
+        with open(f'/proc/{p}/stat', encoding='utf-8') as f:
+            return ') Z ' not in f.read()
+    except OSError:
+        return False
 
 
 def imap_banner(port):

@@ -118,7 +118,7 @@ static const struct bad {
 	{ "domains = example.org\n[queue]\nretry = 5w\n",
 	  "t.conf:3: expected a duration like 5m for retry, got \"5w\"\n" },
 	{ "domains = example.org\nlog = file\n",
-	  "t.conf:2: expected syslog or stderr for log, got \"file\"\n" },
+	  "t.conf:2: expected syslog, stderr or an absolute path for log, got \"file\"\n" },
 	{ "domains = example.org\nstate_dir = var/lib\n",
 	  "t.conf:2: expected an absolute path for state_dir, got \"var/lib\"\n" },
 	{ "domains = example.org\nmail_dir = /var/mail/%d\n",
@@ -246,15 +246,15 @@ static const struct bad {
 	  "t.conf: expected a \"domains\" line\n" },
 	/* '#' inside a value is not a comment */
 	{ "domains = example.org\nstate_dir = /a#b # real comment\nlog = syslog#x\n",
-	  "t.conf:3: expected syslog or stderr for log, got \"syslog#x\"\n" },
+	  "t.conf:3: expected syslog, stderr or an absolute path for log, got \"syslog#x\"\n" },
 	/* escaping of what is echoed */
 	{ "domains = example.org\nlog = \x1b[31mred\n",
 	  "t.conf:2: expected printable text for log, got \"\\x1b[31mred\"\n" },
 	{ "domains = example.org\nlog = \xc3\xa9t\xc3\xa9\n",
-	  "t.conf:2: expected syslog or stderr for log, got \"\\xc3\\xa9t\\xc3\\xa9\"\n" },
+	  "t.conf:2: expected syslog, stderr or an absolute path for log, got \"\\xc3\\xa9t\\xc3\\xa9\"\n" },
 	{ "domains = example.org\nlog = "
 	  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
-	  "t.conf:2: expected syslog or stderr for log, got \""
+	  "t.conf:2: expected syslog, stderr or an absolute path for log, got \""
 	  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...\"\n" },
 };
 
@@ -292,7 +292,7 @@ check_defaults(const struct conf *c)
 	CHECK_STR(c->mail_dir, "/var/mail/%d/%u");
 	CHECK_STR(c->run_dir, "/run/facteur");
 	CHECK_STR(c->user, "_facteur");
-	CHECK(!c->log_stderr);
+	CHECK(!c->log_stderr && c->log_file == NULL);
 	CHECK(c->tls.cert == NULL && c->tls.key == NULL);
 	CHECK(c->smtp.listen.n == 0 && c->smtp.submission.n == 0 &&
 	    c->smtp.submissions.n == 0);
@@ -497,6 +497,14 @@ check_doctor(const struct conf *c)
 	CHECK_STR(c->doctor.ca_file, "/etc/ssl/certs/ca-certificates.crt");
 }
 
+/* log = FILE: lines as on stderr, appended to FILE (the DSM package) */
+static void
+check_log_file(const struct conf *c)
+{
+	CHECK(c->log_stderr);
+	CHECK_STR(c->log_file, "/volume1/@appdata/facteur/facteur.log");
+}
+
 static const struct good {
 	const char	*text;
 	void		(*check)(const struct conf *);
@@ -515,6 +523,8 @@ static const struct good {
 	{ "domains = example.org\n[doctor]\nmyip = myip.test@127.0.0.1:5353\n"
 	  "dnsbl = bl1.test\ndnsbl = bl2.test\nprobe = no\n"
 	  "smtp = 127.0.0.1:2525\ntimeout = 2s\n", check_doctor },
+	{ "domains = example.org\nlog = /volume1/@appdata/facteur/facteur.log\n",
+	  check_log_file },
 };
 
 /* dump - conf_dump() into a string (free it) */
@@ -600,8 +610,8 @@ test_lines(void)
 	c = load(text, n, &errs);
 	CHECK(c == NULL);
 	snprintf(want, sizeof(want), "t.conf:3: expected a line of at most %d "
-	    "bytes, got %d\nt.conf:4: expected syslog or stderr for log, got "
-	    "\"x\"\n", CONF_LINE_MAX, CONF_LINE_MAX + 1);
+	    "bytes, got %d\nt.conf:4: expected syslog, stderr or an absolute "
+	    "path for log, got \"x\"\n", CONF_LINE_MAX, CONF_LINE_MAX + 1);
 	CHECK_STR(errs, want);
 	free(errs);
 
