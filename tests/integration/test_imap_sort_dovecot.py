@@ -1,0 +1,272 @@
+# SPDX-License-Identifier: ISC
+"""test_imap_sort_dovecot - SORT and THREAD answers of facteur-imapd
+checked against Debian's Dovecot on the same mailbox: a few hundred
+generated messages (subjects with Re:/Fwd:/[tag]/(fwd) and encoded
+words, addresses with display names, groups and comments, dates in
+several zones, obsolete, two-digit or missing, message-ids missing,
+duplicated or referring to absent messages) appended with the same
+INTERNALDATE to both, then every SORT key (and REVERSE, and pairs) and
+both THREAD algorithms, sequence numbers and UIDs, must give the same
+result.  Dovecot runs as a test instance on a loopback port (plain
+IMAP, no TLS).  Skipped (passes) when /usr/sbin/dovecot is missing.
+SORTCMP_N=N sets the message count (default 300), SORTCMP_SEED the
+generator's seed."""
+
+import calendar
+import imaplib
+import os
+import pwd
+import random
+import signal
+import ssl
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import facteur_test as ft  # noqa: E402
+
+ALICE = 'alice@example.org'
+PASS = 'sort compare pw'
+DOVECOT = '/usr/sbin/dovecot'
+N = int(os.environ.get('SORTCMP_N', '300'))
+SEED = int(os.environ.get('SORTCMP_SEED', '5256'))
+env = None
+PORT = DV_PORT = 0
+DV = ''
+_dovecot = []
+
+DOVECOT_CONF = '''\
+instance_name = facteur-sort-dovecot
+base_dir = {dv}/run
+state_dir = {dv}/state
+protocols = imap
+listen = 127.0.0.1
+log_path = {dv}/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain
+default_login_user = dovenull
+default_internal_user = dovecot
+first_valid_uid = 1
+mail_location = maildir:~/Maildir
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {dv}/passwd
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {dv}/passwd
+}}
+service imap-login {{
+  inet_listener imap {{
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+'''
+
+SUBJECTS = [
+    'hello', 'Re: hello', 'Fwd: hello', '[list] Re: hello', 'RE: [list] hello',
+    'hello (fwd)', '[fwd: hello]', 'Re: [fwd: hello]', 'Fw: Re: Fwd: hello',
+    '=?utf-8?q?h=C3=A9llo?=', 'Re: =?utf-8?q?h=C3=A9llo?=',
+    '=?iso-8859-1?q?Re:_hello?=', 'hello world', 'Hello  World',
+    're:re: world', 'Re[2]: world', 'Ad: world', '[tag]', '[a][b] news',
+    'news', 'Re: news', '', 'Re:', '_under', '[x]  [y]  ', 'zeta',
+]
+ADDRS = [
+    'Ann <ann@a.example>', 'bob@b.example', '"Quoted, Name" <q@q.example>',
+    '=?iso-8859-1?q?=C9mile?= <e@e.example>', 'c@c.example (Cee Comment)',
+    'team: x@x.example, y@y.example;', 'Zed <zed@z.example>', 'dave',
+    '<angle@a.example>', 'ann@a.example', 'Ann <aaa@a.example>',
+]
+ZONES = ['+0000', '+0200', '-0500', '+0530', '-1200', 'GMT', 'EST', 'PDT',
+         'UT', 'Z']
+DOWS = ['Mon, ', 'Tue, ', 'Sun, ', '']
+
+
+def make_msgs(n):
+    """n (headers, internaldate) pairs, reproducible from SEED"""
+    rnd = random.Random(SEED)
+    ids = []
+    out = []
+    for i in range(n):
+        h = []
+        if rnd.random() < 0.9:
+            if ids and rnd.random() < 0.04:
+                mid = rnd.choice(ids)           # a duplicate
+            else:
+                mid = f'<m{i}.{rnd.randrange(10**6)}@gen.example>'
+            ids.append(mid)
+            h.append(('Message-ID', mid))
+        r = rnd.random()
+        if r < 0.45 and ids:
+            refs = rnd.sample(ids, min(len(ids), rnd.randint(1, 4)))
+            if rnd.random() < 0.2:
+                refs.insert(rnd.randrange(len(refs) + 1),
+                            f'<absent{rnd.randrange(30)}@gen.example>')
+            h.append(('References', ' '.join(refs)))
+        elif r < 0.6 and ids:
+            h.append(('In-Reply-To', rnd.choice(ids)))
+        if rnd.random() < 0.95:
+            h.append(('Subject', rnd.choice(SUBJECTS)))
+        for f in ('From', 'To', 'Cc'):
+            if rnd.random() < 0.8:
+                h.append((f, rnd.choice(ADDRS)))
+        r = rnd.random()
+        if r < 0.85:
+            h.append(('Date', f'{rnd.choice(DOWS)}{rnd.randint(1, 28)} '
+                      f'{rnd.choice(["Jan", "Feb", "Mar"])} '
+                      f'{rnd.choice(["2024", "2023", "24"])} '
+                      f'{rnd.randrange(24):02d}:{rnd.randrange(60):02d}'
+                      f'{rnd.choice([":" + str(rnd.randrange(60)).zfill(2), ""])}'
+                      f' {rnd.choice(ZONES)}'))
+        elif r < 0.9:
+            h.append(('Date', 'not a date'))
+        body = 'x' * rnd.randrange(200) + '\r\n'
+        idate = (f'{rnd.randint(1, 28):02d}-Jan-2024 '
+                 f'{rnd.randrange(24):02d}:{rnd.randrange(60):02d}:'
+                 f'{rnd.randrange(60):02d} +0000')
+        text = ''.join(f'{k}: {v}\r\n' for k, v in h) + '\r\n' + body
+        out.append((text.encode(), idate))
+    return out
+
+
+def start_dovecot():
+    uid = pwd.getpwnam(env.user).pw_uid if os.getuid() == 0 else os.getuid()
+    gid = pwd.getpwnam(env.user).pw_gid if os.getuid() == 0 else os.getgid()
+    home = os.path.join(DV, 'home')
+    for sub in ('run', 'state', 'home/Maildir/cur', 'home/Maildir/new',
+                'home/Maildir/tmp'):
+        os.makedirs(os.path.join(DV, sub), exist_ok=True)
+    for dirpath, _, _ in os.walk(home):
+        os.chown(dirpath, uid, gid)
+    with open(os.path.join(DV, 'dovecot.conf'), 'w', encoding='ascii') as f:
+        f.write(DOVECOT_CONF.format(dv=DV, port=DV_PORT))
+    with open(os.path.join(DV, 'passwd'), 'w', encoding='ascii') as f:
+        f.write(f'{ALICE}:{{PLAIN}}{PASS}:{uid}:{gid}::{home}\n')
+    p = subprocess.Popen([DOVECOT, '-F', '-c', os.path.join(DV, 'dovecot.conf')],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         start_new_session=True)
+    _dovecot.append(p)
+    return ft.wait_port(DV_PORT, 20, p)
+
+
+def stop_dovecot():
+    for p in _dovecot:
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+            p.wait(10)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+
+
+def both():
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    f = imaplib.IMAP4_SSL('127.0.0.1', PORT, ssl_context=c, timeout=60)
+    f.login(ALICE, PASS)
+    d = imaplib.IMAP4('127.0.0.1', DV_PORT, timeout=60)
+    d.login(ALICE, PASS)
+    return f, d
+
+
+def ask(m, uid, cmd, *args):
+    if uid:
+        typ, dat = m.uid(cmd, *args)
+    elif cmd == 'SORT':
+        typ, dat = m.sort(*args)
+    else:
+        typ, dat = m.thread(*args)
+    return typ, (dat[0] or b'').decode(errors='replace') if dat else ''
+
+
+def put_files(cur, msgs, uid=-1, gid=-1):
+    """the messages as Maildir files (a delivery program's way: faster
+    than APPEND), INTERNALDATE as the mtime, names in order"""
+    for i, (text, idate) in enumerate(msgs):
+        p = os.path.join(cur, f'1700000000.M{i:06d}P1.gen:2,')
+        with open(p, 'wb') as fh:
+            fh.write(text.replace(b'\r\n', b'\n'))
+        t = calendar.timegm(time.strptime(idate[:-6], '%d-%b-%Y %H:%M:%S'))
+        os.utime(p, (t, t))
+        if uid >= 0:
+            os.chown(p, uid, gid)
+
+
+def test_same_as_dovecot():
+    f, d = both()
+    msgs = make_msgs(N)
+    for m in (f, d):
+        m.create('Cmp')
+    put_files(os.path.join(env.mail_dir(ALICE), '.Cmp', 'cur'), msgs,
+              env.uid if env.as_root else -1, env.gid)
+    st = os.stat(os.path.join(DV, 'home'))
+    put_files(os.path.join(DV, 'home', 'Maildir', '.Cmp', 'cur'), msgs,
+              st.st_uid, st.st_gid)
+    for m in (f, d):
+        typ, dat = m.select('Cmp')
+        ft.check(typ == 'OK' and int(dat[0]) == N, 'select', dat)
+    a = ask(f, True, 'SORT', '(ARRIVAL)', 'UTF-8', 'ALL')
+    ft.check(a[0] == 'OK' and len(a[1].split()) == N, 'SORT answers', a)
+    keys = ['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO',
+            'DISPLAYFROM', 'DISPLAYTO']
+    crits = [f'({k})' for k in keys] + [f'(REVERSE {k})' for k in keys] + \
+        ['(SUBJECT REVERSE DATE)', '(FROM SUBJECT)', '(REVERSE TO SIZE)',
+         '(DISPLAYTO REVERSE ARRIVAL)']
+    same = 0
+    for uid in (False, True):
+        for crit in crits:
+            a = ask(f, uid, 'SORT', crit, 'UTF-8', 'ALL')
+            b = ask(d, uid, 'SORT', crit, 'UTF-8', 'ALL')
+            same += a == b
+            ft.check(a == b, f'{"UID " if uid else ""}SORT {crit} as Dovecot',
+                     f'\nfacteur {a[1][:600]}\ndovecot {b[1][:600]}')
+        for alg in ('REFERENCES', 'ORDEREDSUBJECT'):
+            a = ask(f, uid, 'THREAD', alg, 'UTF-8', 'ALL')
+            b = ask(d, uid, 'THREAD', alg, 'UTF-8', 'ALL')
+            same += a == b
+            ft.check(a == b, f'{"UID " if uid else ""}THREAD {alg} as Dovecot',
+                     f'\nfacteur {a[1][:600]}\ndovecot {b[1][:600]}')
+    a = ask(f, False, 'SORT', '(DATE)', 'UTF-8', 'SUBJECT', 'hello')
+    b = ask(d, False, 'SORT', '(DATE)', 'UTF-8', 'SUBJECT', 'hello')
+    ft.check(a == b, 'SORT with a search key as Dovecot', (a, b))
+    print(f'# {N} messages, seed {SEED}: {same} of '
+          f'{2 * (len(crits) + 2)} answers identical', flush=True)
+    f.logout()
+    d.logout()
+
+
+def setup():
+    global env, PORT, DV_PORT, DV
+    env = ft.Env()
+    PORT, DV_PORT = env.port(), env.port()
+    DV = os.path.join(env.tmp, 'dovecot')
+    env.write_config(imap={'listen': f'127.0.0.1:{PORT}', 'timeout': '5m'})
+    env.add_user(ALICE, PASS)
+    env.start('authd')
+    env.start('imapd', ports=[PORT])
+    if not start_dovecot():
+        raise RuntimeError('dovecot did not start')
+
+
+if __name__ == '__main__':
+    if not os.path.exists(DOVECOT):
+        print(f'# {DOVECOT} missing: skipped')
+        sys.exit(0)
+    try:
+        setup()
+    except Exception as e:  # pylint: disable=broad-except
+        ft.check(False, 'setup', str(e))
+        stop_dovecot()
+        if env:
+            env.stop_all()
+            env.dump_logs()
+        sys.exit(ft.summary())
+    try:
+        ft.run_tests(env, [test_same_as_dovecot, stop_dovecot])
+    finally:
+        stop_dovecot()
