@@ -612,30 +612,13 @@ session_auth_cb(void *arg, enum authd_res res, struct ipc_msg *m)
 	session_resume(s);
 }
 
-static bool
-cred_ok(const char *p, size_t n)
-{
-	return n > 0 && n < 1024 && memchr(p, '\0', n) == NULL &&
-	    memchr(p, '\r', n) == NULL && memchr(p, '\n', n) == NULL;
-}
-
 static void
 session_check_login(struct imap_session *s, const char *user, size_t ulen,
-    char *pass, size_t plen)
+    const char *pass, size_t plen)
 {
-	char u[1024], p[1024];
+	char u[AUTHC_CRED_MAX], p[AUTHC_CRED_MAX];
 
-	if (!cred_ok(user, ulen) || !cred_ok(pass, plen)) {
-		session_reply(s, "%s NO [AUTHENTICATIONFAILED] bad credentials",
-		    s->tag);
-		return;
-	}
-	memcpy(u, user, ulen);
-	u[ulen] = '\0';
-	memcpy(p, pass, plen);
-	p[plen] = '\0';
-	if (!authc_credentials_ok(u, p)) {
-		wipe(p, sizeof(p));
+	if (!authc_credentials_copy(user, ulen, pass, plen, u, p)) {
 		session_reply(s, "%s NO [AUTHENTICATIONFAILED] bad credentials",
 		    s->tag);
 		return;
@@ -656,7 +639,7 @@ static void
 session_auth_plain(struct imap_session *s, const char *b64, size_t len)
 {
 	unsigned char *dec;
-	char *a, *u, *p, *e;
+	const char *u, *p;
 	size_t n;
 
 	if (len == 1 && b64[0] == '*') {
@@ -672,21 +655,18 @@ session_auth_plain(struct imap_session *s, const char *b64, size_t len)
 		session_reply(s, "%s BAD bad base64", s->tag);
 		goto done;
 	}
-	a = (char *)dec;
-	e = a + n;
-	if ((u = memchr(a, '\0', (size_t)(e - a))) == NULL ||
-	    (p = memchr(u + 1, '\0', (size_t)(e - u - 1))) == NULL) {
+	switch (authc_plain((char *)dec, n, &u, &p)) {	/* n < len + 1 */
+	case AUTHC_PLAIN_BAD:
 		session_reply(s, "%s BAD malformed PLAIN response", s->tag);
-		goto done;
-	}
-	u++;
-	p++;
-	if (a + 1 != u && (strlen(a) != strlen(u) || strcmp(a, u) != 0)) {
+		break;
+	case AUTHC_PLAIN_PROXY:
 		session_reply(s, "%s NO [AUTHORIZATIONFAILED] no proxy login",
 		    s->tag);
-		goto done;
+		break;
+	case AUTHC_PLAIN_OK:
+		session_check_login(s, u, strlen(u), p, strlen(p));
+		break;
 	}
-	session_check_login(s, u, (size_t)(p - 1 - u), p, (size_t)(e - p));
 done:
 	wipe(dec, len + 1);
 	free(dec);

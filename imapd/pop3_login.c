@@ -130,29 +130,13 @@ login_auth_cb(void *arg, enum authd_res res, struct ipc_msg *m)
 	pop3_resume(s);
 }
 
-static bool
-cred_ok(const char *p, size_t n)
-{
-	return n > 0 && n < 1024 && memchr(p, '\0', n) == NULL &&
-	    memchr(p, '\r', n) == NULL && memchr(p, '\n', n) == NULL;
-}
-
 static void
 login_check(struct pop3_session *s, const char *user, size_t ulen,
     const char *pass, size_t plen)
 {
-	char u[1024], p[1024];
+	char u[AUTHC_CRED_MAX], p[AUTHC_CRED_MAX];
 
-	if (!cred_ok(user, ulen) || !cred_ok(pass, plen)) {
-		login_fail_reply(s);
-		return;
-	}
-	memcpy(u, user, ulen);
-	u[ulen] = '\0';
-	memcpy(p, pass, plen);
-	p[plen] = '\0';
-	if (!authc_credentials_ok(u, p)) {
-		wipe(p, sizeof(p));
+	if (!authc_credentials_copy(user, ulen, pass, plen, u, p)) {
 		login_fail_reply(s);
 		return;
 	}
@@ -171,8 +155,8 @@ void
 pop3_login_auth_line(struct pop3_session *s, char *b64, size_t len)
 {
 	unsigned char *dec;
-	char *a, *u, *p, *e;
-	size_t n, zl;
+	const char *u, *p;
+	size_t n;
 
 	if (len == 1 && b64[0] == '*') {
 		pop3_reply(s, "-ERR authentication cancelled");
@@ -189,21 +173,17 @@ pop3_login_auth_line(struct pop3_session *s, char *b64, size_t len)
 		pop3_reply(s, "-ERR [AUTH] bad base64");
 		goto done;
 	}
-	a = (char *)dec;
-	e = a + n;
-	if ((u = memchr(a, '\0', (size_t)(e - a))) == NULL ||
-	    (p = memchr(u + 1, '\0', (size_t)(e - u - 1))) == NULL) {
+	switch (authc_plain((char *)dec, n, &u, &p)) {	/* n < len + 1 */
+	case AUTHC_PLAIN_BAD:
 		pop3_reply(s, "-ERR [AUTH] malformed PLAIN response");
-		goto done;
-	}
-	u++;
-	p++;
-	zl = (size_t)(u - 1 - a);
-	if (zl != 0 && (zl != (size_t)(p - 1 - u) || memcmp(a, u, zl) != 0)) {
+		break;
+	case AUTHC_PLAIN_PROXY:
 		pop3_reply(s, "-ERR [AUTH] no proxy login");
-		goto done;
+		break;
+	case AUTHC_PLAIN_OK:
+		login_check(s, u, strlen(u), p, strlen(p));
+		break;
 	}
-	login_check(s, u, (size_t)(p - 1 - u), p, (size_t)(e - p));
 done:
 	wipe(dec, len + 1);
 	free(dec);

@@ -120,6 +120,26 @@ uint32_t	authc_dkim_alg(const char *domain, const char *selector,
  * answer "bad credentials" themselves instead.
  */
 bool		authc_credentials_ok(const char *user, const char *pass);
+/*
+ * authc_credentials_copy - user[0..ulen) and pass[0..plen) (from a
+ * protocol parser: not strings) into u and p as strings, if they hold no
+ * NUL, fit, and authd would take them (authc_credentials_ok).  p is
+ * wiped on refusal; the caller wipes it after use.
+ */
+#define AUTHC_CRED_MAX	1025
+bool		authc_credentials_copy(const char *user, size_t ulen,
+		    const char *pass, size_t plen, char u[AUTHC_CRED_MAX],
+		    char p[AUTHC_CRED_MAX]);
+/*
+ * authc_plain - split a decoded SASL PLAIN message (RFC 4616: authzid NUL
+ * authcid NUL password) of len bytes at m, which has room for m[len]:
+ * authcid and password become strings in place.  AUTHC_PLAIN_BAD unless
+ * there are exactly two NULs; AUTHC_PLAIN_PROXY when an authzid is given
+ * and is not the authcid (no proxy logins).  Shared by SMTP, IMAP, POP3.
+ */
+enum authc_plain { AUTHC_PLAIN_OK, AUTHC_PLAIN_BAD, AUTHC_PLAIN_PROXY };
+enum authc_plain authc_plain(char *m, size_t len, const char **user,
+		    const char **pass);
 /* authc_cancel - the requester is gone: drop the callback of request id */
 void		authc_cancel(uint32_t id);
 

@@ -32,17 +32,13 @@ smtp_auth_check(const char *user, const char *pass)
 const char *
 smtp_auth_plain(char *p, size_t len, const char **user, const char **pass)
 {
-	char *z1, *z2;
-
-	if ((z1 = memchr(p, '\0', len)) == NULL ||
-	    (z2 = memchr(z1 + 1, '\0', len - (size_t)(z1 - p) - 1)) == NULL)
+	switch (authc_plain(p, len, user, pass)) {	/* room for p[len] */
+	case AUTHC_PLAIN_BAD:
 		return "501 5.5.2 Malformed PLAIN response";
-	if (memchr(z2 + 1, '\0', len - (size_t)(z2 - p) - 1) != NULL)
-		return "501 5.5.2 Malformed PLAIN response";
-	p[len] = '\0';		/* the caller leaves room for it */
-	if (z1 != p && strcmp(p, z1 + 1) != 0)
+	case AUTHC_PLAIN_PROXY:
 		return "535 5.7.8 Authorization identity must be the user";
-	*user = z1 + 1;
-	*pass = z2 + 1;
+	case AUTHC_PLAIN_OK:
+		break;
+	}
 	return smtp_auth_check(*user, *pass);
 }
