@@ -114,6 +114,19 @@ srv(const char *service, const char *domain, const struct conf_addrs *a,
 		printf("%-40s IN SRV  0 0 0 .\n", owner);
 }
 
+/* xml_server - one server of the autoconfig file */
+static void
+xml_server(const char *dir, const char *type, const char *host,
+    unsigned port, const char *socket)
+{
+	printf("    <%sServer type=\"%s\">\n"
+	    "      <hostname>%s</hostname>\n      <port>%u</port>\n"
+	    "      <socketType>%s</socketType>\n"
+	    "      <authentication>password-cleartext</authentication>\n"
+	    "      <username>%%EMAILADDRESS%%</username>\n"
+	    "    </%sServer>\n", dir, type, host, port, socket, dir);
+}
+
 static void
 print_autoconfig(const struct conf *c, const char *domain)
 {
@@ -129,33 +142,15 @@ print_autoconfig(const struct conf *c, const char *domain)
 	    "    <domain>%s</domain>\n"
 	    "    <displayName>%s mail</displayName>\n", domain, domain, domain);
 	if (c->imap.listen.n > 0)
-		printf("    <incomingServer type=\"imap\">\n"
-		    "      <hostname>%s</hostname>\n      <port>%u</port>\n"
-		    "      <socketType>SSL</socketType>\n"
-		    "      <authentication>password-cleartext</authentication>\n"
-		    "      <username>%%EMAILADDRESS%%</username>\n"
-		    "    </incomingServer>\n", h, c->imap.listen.v[0].port);
+		xml_server("incoming", "imap", h, c->imap.listen.v[0].port, "SSL");
 	if (c->pop3.listen.n > 0)
-		printf("    <incomingServer type=\"pop3\">\n"
-		    "      <hostname>%s</hostname>\n      <port>%u</port>\n"
-		    "      <socketType>SSL</socketType>\n"
-		    "      <authentication>password-cleartext</authentication>\n"
-		    "      <username>%%EMAILADDRESS%%</username>\n"
-		    "    </incomingServer>\n", h, c->pop3.listen.v[0].port);
+		xml_server("incoming", "pop3", h, c->pop3.listen.v[0].port, "SSL");
 	if (c->smtp.submissions.n > 0)
-		printf("    <outgoingServer type=\"smtp\">\n"
-		    "      <hostname>%s</hostname>\n      <port>%u</port>\n"
-		    "      <socketType>SSL</socketType>\n"
-		    "      <authentication>password-cleartext</authentication>\n"
-		    "      <username>%%EMAILADDRESS%%</username>\n"
-		    "    </outgoingServer>\n", h, c->smtp.submissions.v[0].port);
+		xml_server("outgoing", "smtp", h, c->smtp.submissions.v[0].port,
+		    "SSL");
 	if (c->smtp.submission.n > 0)
-		printf("    <outgoingServer type=\"smtp\">\n"
-		    "      <hostname>%s</hostname>\n      <port>%u</port>\n"
-		    "      <socketType>STARTTLS</socketType>\n"
-		    "      <authentication>password-cleartext</authentication>\n"
-		    "      <username>%%EMAILADDRESS%%</username>\n"
-		    "    </outgoingServer>\n", h, c->smtp.submission.v[0].port);
+		xml_server("outgoing", "smtp", h, c->smtp.submission.v[0].port,
+		    "STARTTLS");
 	printf("  </emailProvider>\n</clientConfig>\n");
 }
 
