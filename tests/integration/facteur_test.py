@@ -541,6 +541,22 @@ class Env:
                 return found
             time.sleep(0.1)
 
+    def where(self, addr, subject, timeout=10.0):
+        """Where the message with this Subject landed for addr: ('inbox',
+        bytes), ('junk', bytes) from the .Junk folder, or (None, b'') when
+        it is not there after timeout seconds."""
+        key = b'Subject: ' + subject.encode()
+        deadline = time.time() + timeout
+        while True:
+            for name, sub in (('inbox', ('new', 'cur')),
+                              ('junk', ('.Junk/new', '.Junk/cur'))):
+                for m in self.messages(addr, sub):
+                    if key in m:
+                        return name, m
+            if time.time() >= deadline:
+                return None, b''
+            time.sleep(0.1)
+
     def queue_files(self):
         """Non-empty regular files anywhere under state_dir/queue (smtpd
         keeps a pool of empty files created ahead: they hold no mail)."""

@@ -205,25 +205,7 @@ def send(msg, rcpts=(BOB,)):
 
 
 def where(subject, timeout=10.0):
-    deadline = time.time() + timeout
-    base = env.mail_dir(BOB)
-    key = b'Subject: ' + subject.encode()
-    while True:
-        for name, sub in (('inbox', ''), ('junk', '.Junk')):
-            for d in ('new', 'cur'):
-                p = os.path.join(base, sub, d)
-                try:
-                    files = os.listdir(p)
-                except FileNotFoundError:
-                    continue
-                for fn in files:
-                    with open(os.path.join(p, fn), 'rb') as f:
-                        data = f.read()
-                    if key in data:
-                        return name, data
-        if time.time() > deadline:
-            return None, b''
-        time.sleep(0.1)
+    return env.where(BOB, subject, timeout)
 
 
 def configure(milter):
