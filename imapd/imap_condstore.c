@@ -107,6 +107,7 @@ cmd_enable(struct imap_session *s, const struct imap_cmd *c)
 {
 	const struct imap_arg *a;
 	struct buf b;
+	bool was;
 
 	if (c->args == NULL) {
 		session_tagged(s, "BAD ENABLE capability...");
@@ -118,6 +119,7 @@ cmd_enable(struct imap_session *s, const struct imap_cmd *c)
 			return;
 		}
 	}
+	was = s->condstore;
 	buf_init(&b, 0);
 	buf_puts(&b, "* ENABLED");
 	for (a = c->args; a; a = a->next) {
@@ -133,6 +135,10 @@ cmd_enable(struct imap_session *s, const struct imap_cmd *c)
 	buf_puts(&b, "\r\n");
 	session_write_buf(s, &b);
 	buf_free(&b);
+	if (!was && s->condstore) {
+		s->condstore = false;
+		condstore_on(s);	/* HIGHESTMODSEQ if selected */
+	}
 	session_tagged(s, "OK ENABLE completed");
 }
 

@@ -222,8 +222,14 @@ fetch_one(struct imap_session *s, size_t pos, size_t fi)
 		cmd_put_flag_lists(s);
 	if (fetch_sets_seen(fa) && !s->readonly && !(msg->flags & MF_SEEN)) {
 		if (store_set_flags(s->f, fi, msg->flags | MF_SEEN, msg->kw,
-		    s->id) == 0)
+		    s->id) == 0) {
+			/* the change is told here (RFC 3501 6.4.5), with
+			 * its modseq under CONDSTORE (RFC 7162 3.1.4) */
 			fa->items |= IMAP_F_FLAGS;
+			if (s->condstore)
+				fa->items |= IMAP_F_MODSEQ;
+			store_flush(s->f);
+		}
 		msg = &s->f->v[fi];
 	}
 	if ((need = fetch_needs(fa)) == 1)

@@ -777,10 +777,13 @@ sync_scan(struct store_folder *f, const struct scan_ent *moved, size_t nmoved,
 		hit = nents ? bsearch(&key, ents, nents, sizeof(*ents),
 		    scan_cmp) : NULL;
 		if (hit == NULL || seen[hit - ents]) {
-			store_tomb_add(f, &f->v[i], f->modseq + 1);
+			/* an expunge the UID list still names is not new */
+			if (!f->mlog_hold || !store_tomb_find(f, f->v[i].uid)) {
+				store_tomb_add(f, &f->v[i], f->modseq + 1);
+				changed = true;
+			}
 			free(f->v[i].name);
 			f->list_stale++;
-			changed = true;
 			continue;
 		}
 		seen[hit - ents] = true;

@@ -56,6 +56,7 @@ struct store_mload {
 	struct mrec	*v;
 	size_t		 n, cap;
 	uint64_t	 high;		/* the highest modseq in the file */
+	uint64_t	 start;		/* the folder's modseq before the sync */
 };
 
 static void
@@ -356,6 +357,7 @@ store_modseq_load(struct store_folder *f, bool fresh)
 	}
 	f->mlog_lines = lineno;
 	f->modseq = ld->high > f->modseq_base ? ld->high : f->modseq_base;
+	ld->start = f->modseq;
 	if (ld->n > 1)
 		qsort(ld->v, ld->n, sizeof(*ld->v), mrec_cmp);
 	return ld;
@@ -388,9 +390,14 @@ store_modseq_open(struct store_folder *f, struct store_mload *ld)
 	const struct mrec *r;
 	struct store_msg *m;
 	size_t i, nnew = 0;
-	uint64_t next = f->modseq + 1;
+	uint64_t hi = ld->start, next;
 
 	mlog_drop(f);		/* the sync's records are redone here */
+	/* the sync counted flags it read as changes; only its expunges are */
+	for (i = 0; i < f->ntomb; i++)
+		if (f->tomb[i].modseq > hi)
+			hi = f->tomb[i].modseq;
+	next = hi + 1;
 	for (i = 0; i < f->n; i++) {
 		m = &f->v[i];
 		r = ld->state == ML_OK ? mrec_find(ld, m->uid) : NULL;
@@ -401,8 +408,7 @@ store_modseq_open(struct store_folder *f, struct store_mload *ld)
 		m->modseq = next;
 		nnew++;
 	}
-	if (nnew)
-		f->modseq = next;
+	f->modseq = nnew ? next : hi;
 	if (ld->state != ML_OK || f->mlog_lines > 2 * (f->n + f->ntomb) + 1024) {
 		if (mlog_rewrite(f) == -1)
 			log_warn("write %s/%s", f->dir, STORE_MODSEQ);

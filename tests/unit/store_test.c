@@ -356,6 +356,91 @@ test_uidlist_append(void)
 	store_folder_close(&f);
 }
 
+/* reopen - forget the folder's index and open it again */
+static struct store_folder *
+reopen(struct store_folder **fp)
+{
+	store_folder_close(fp);
+	store_forget(root, false);
+	return store_folder_open(root);
+}
+
+/* modseqs: bumped by changes, kept across a reopen with the tombstones,
+ * a change made in the file names while closed gets a new one, a torn
+ * record is cut, a lost file moves every modseq above the old ones */
+static void
+test_modseq(void)
+{
+	struct store_folder *f;
+	char p[512], q[512], *c;
+	uint64_t h, m1;
+	uint32_t uid, u0;
+	FILE *fp;
+
+	f = store_folder_open(root);
+	CHECK(f != NULL && f->n >= 2);
+	if (f == NULL || f->n < 2)
+		return;
+	h = f->modseq;
+	CHECK(store_deliver(f, "S: m\n\nm\n", 8, 0, 0, 1600000000, &uid) == 0);
+	CHECK(f->v[f->n - 1].modseq == h + 1 && f->modseq == h + 1);
+	CHECK(store_set_flags(f, 0, MF_ANSWERED, 0, 1) == 0);
+	m1 = f->v[0].modseq;
+	CHECK(m1 == h + 2);
+	u0 = f->v[1].uid;
+	CHECK(store_expunge(f, 1) == 0 && f->modseq == h + 3);
+	CHECK(store_tomb_find(f, u0) && store_tomb_find(f, u0)->modseq == h + 3);
+	CHECK(store_vanished_known(f, h));
+	f = reopen(&f);
+	CHECK(f && f->modseq == h + 3 && f->v[0].modseq == m1);
+	if (f == NULL)
+		return;
+	CHECK(store_tomb_find(f, u0) && store_tomb_find(f, u0)->modseq == h + 3);
+	/* another Maildir program flags message 0 while nobody watches */
+	store_folder_close(&f);
+	store_forget(root, false);
+	f = store_folder_open(root);
+	if (f == NULL)
+		return;
+	CHECK(store_msg_path(f, 0, p, sizeof(p)));
+	snprintf(q, sizeof(q), "%s", p);
+	if ((c = strstr(q, ":2,")) != NULL)
+		snprintf(c, sizeof(q) - (size_t)(c - q), ":2,FR");
+	store_folder_close(&f);
+	store_forget(root, false);
+	CHECK(rename(p, q) == 0);
+	f = store_folder_open(root);
+	CHECK(f && f->v[0].modseq == h + 4 && f->modseq == h + 4 &&
+	    (f->v[0].flags & MF_FLAGGED));
+	if (f == NULL)
+		return;
+	/* a torn record at the end (a crash while appending) */
+	snprintf(p, sizeof(p), "%s/%s", root, STORE_MODSEQ);
+	store_folder_close(&f);
+	fp = fopen(p, "a");
+	fputs("12 99999", fp);
+	fclose(fp);
+	store_forget(root, false);
+	f = store_folder_open(root);
+	CHECK(f && f->modseq == h + 4);
+	if (f == NULL)
+		return;
+	/* lost: every modseq above the old ones, UIDVALIDITY kept */
+	u0 = f->uidvalidity;
+	store_folder_close(&f);
+	CHECK(unlink(p) == 0);
+	store_forget(root, false);
+	f = store_folder_open(root);
+	CHECK(f && f->uidvalidity == u0 && f->v[0].modseq > h + 4 &&
+	    f->modseq_base >= (1ULL << 32) && !store_vanished_known(f, h + 4));
+	if (f == NULL)
+		return;
+	h = f->modseq;
+	f = reopen(&f);
+	CHECK(f && f->modseq == h && f->modseq_base >= (1ULL << 32));
+	store_folder_close(&f);
+}
+
 /* the header cache: filled on first read, reused, survives a reopen,
  * a torn tail is cut, a cache of another UIDVALIDITY is dropped */
 static void
@@ -506,6 +591,7 @@ main(void)
 	test_keywords();
 	test_recent_copy_move();
 	test_uidlist_append();
+	test_modseq();
 	test_header_cache();
 	test_mailboxes();
 	test_list_match();
