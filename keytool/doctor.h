@@ -15,6 +15,8 @@
  *		 DNSBLs; MX records (CNAME, backup priority, ours)
  * doctor_spf.c	 SPF evaluated for real for every address that sends,
  *		 and a record that passes, itself evaluated before printing
+ * doctor_rec.c	 TXT record text: SPF terms inserted and dropped, DKIM tags,
+ *		 what a panel did to a DKIM record (pure, fuzzed)
  * doctor_dkim.c DKIM records (mangled by panels), key sizes, DMARC
  * doctor_tls.c	 the [tls] certificate: key, name, dates, chain
  * doctor_smtp.c the network: relay login, port 25 outbound, postmaster@
@@ -114,6 +116,21 @@ struct doctor_spf {
  */
 void	doctor_spf_eval(struct doctor *d, const char *ip, const char *domain,
 	    struct doctor_spf *r);
+
+/* doctor_rec.c: no I/O; rec is NUL-terminated, out always terminated */
+/* doctor_spf_insert - rec with term before its all or redirect= term */
+void	doctor_spf_insert(const char *rec, const char *term, char *out,
+	    size_t outsz);
+/* doctor_spf_drop - rec without the include: terms keep() refuses */
+typedef bool doctor_keep_fn(void *arg, const char *domain);
+void	doctor_spf_drop(const char *rec, doctor_keep_fn *keep, void *arg,
+	    char *out, size_t outsz);
+/* doctor_tag_value - the value of tag in "t=v; t=v", blanks removed */
+bool	doctor_tag_value(const char *rec, const char *tag, char *out,
+	    size_t outsz);
+/* doctor_dkim_mangled - what a panel did to rec (p= got, want), or NULL */
+const char *doctor_dkim_mangled(const char *rec, const char *got_p,
+	    const char *want_p);
 
 /* doctor_ip.c */
 void	doctor_check_ip(struct doctor *d);

@@ -24,33 +24,6 @@
 
 #define DKIM_RSA_MIN	2048
 
-/* tag_value - the value of tag (e.g. "p") in a "t=v; t=v" list, into out */
-static bool
-tag_value(const char *rec, const char *tag, char *out, size_t outsz)
-{
-	const char *p = rec, *e, *q;
-	size_t tl = strlen(tag), o = 0;
-
-	while (*p) {
-		while (*p == ' ' || *p == '\t' || *p == ';')
-			p++;
-		e = p + strcspn(p, ";");
-		if (strncmp(p, tag, tl) == 0) {
-			for (q = p + tl; *q == ' ' || *q == '\t'; q++)
-				;
-			if (*q == '=') {
-				for (q++; q < e && o + 1 < outsz; q++)
-					if (*q != ' ' && *q != '\t')
-						out[o++] = *q;
-				out[o] = '\0';
-				return true;
-			}
-		}
-		p = e;
-	}
-	return false;
-}
-
 /* rsa_bits - bits of an RSA key in path, 0 if not RSA or unreadable */
 static int
 rsa_bits(const char *path)
@@ -68,24 +41,6 @@ rsa_bits(const char *path)
 	EVP_PKEY_free(k);
 	ERR_clear_error();
 	return bits;
-}
-
-/* mangled - what a panel did to rec, or NULL */
-static const char *
-mangled(const char *rec, const char *got_p, const char *want_p)
-{
-	size_t gl = strlen(got_p);
-
-	if (strchr(rec, '"') != NULL)
-		return "the panel kept the quotes (they are part of the value "
-		    "now)";
-	if (strchr(rec, '\\') != NULL)
-		return "the panel added backslashes (escaped ; or \")";
-	if (gl > 0 && gl < strlen(want_p) && strncmp(got_p, want_p, gl) == 0)
-		return strlen(rec) == 255 ? "the panel truncated it at 255 "
-		    "bytes (one TXT string); the key is cut short" :
-		    "the key is cut short (truncated)";
-	return NULL;
 }
 
 static void
@@ -115,8 +70,8 @@ check_one(struct doctor *d, const struct conf_dkim_sign *cs)
 		    "it prints, then sign with it", name, cs->keyfile, bits,
 		    DKIM_RSA_MIN, cs->domain);
 	doctor_publish(fix, sizeof(fix), name, cs->domain, "TXT", txt);
-	tag_value(txt, "p", want_p, sizeof(want_p));
-	tag_value(txt, "k", want_k, sizeof(want_k));
+	doctor_tag_value(txt, "p", want_p, sizeof(want_p));
+	doctor_tag_value(txt, "k", want_k, sizeof(want_k));
 	v = doctor_txt(d, name, &st);
 	for (i = 0; v != NULL && v[i] != NULL; i++)
 		if (strstr(v[i], "p=") != NULL)
@@ -126,14 +81,14 @@ check_one(struct doctor *d, const struct conf_dkim_sign *cs)
 		    doctor_status(st));
 	else if (rec == NULL)
 		doctor_report(d, DOC_FAIL, "DKIM %s: no record - %s", name, fix);
-	else if (!tag_value(rec, "p", got_p, sizeof(got_p)) ||
+	else if (!doctor_tag_value(rec, "p", got_p, sizeof(got_p)) ||
 	    strcmp(got_p, want_p) != 0 ||
-	    (how = mangled(rec, got_p, want_p)) != NULL) {
-		how = mangled(rec, got_p, want_p);
+	    (how = doctor_dkim_mangled(rec, got_p, want_p)) != NULL) {
+		how = doctor_dkim_mangled(rec, got_p, want_p);
 		doctor_report(d, DOC_FAIL, "DKIM %s: %s%s - %s", name,
 		    how ? how : "the published key is not the one in ",
 		    how ? "" : cs->keyfile, fix);
-	} else if (!tag_value(rec, "k", got_k, sizeof(got_k)) ?
+	} else if (!doctor_tag_value(rec, "k", got_k, sizeof(got_k)) ?
 	    strcmp(want_k, "rsa") != 0 : strcmp(got_k, want_k) != 0)
 		doctor_report(d, DOC_FAIL, "DKIM %s: the record says k=%s, the "
 		    "key is %s - %s", name, got_k, want_k, fix);

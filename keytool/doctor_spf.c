@@ -122,31 +122,6 @@ eval_pass(struct doctor *d, const char *dom, const char *rec, const char *ip)
 	return eval_rec(d, dom, rec, ip) == SPF_PASS;
 }
 
-/* insert - rec with term before its all or redirect term, into out */
-static void
-insert(const char *rec, const char *term, char *out, size_t outsz)
-{
-	const char *p = rec, *t, *at = NULL;
-	size_t l;
-
-	while (*p) {
-		while (*p == ' ')
-			p++;
-		t = p;
-		p += strcspn(p, " ");
-		l = (size_t)(p - t);
-		if (l > 0 && strchr("+-~?", *t) != NULL)
-			t++, l--;
-		if (at == NULL && ((l == 3 && strncasecmp(t, "all", 3) == 0) ||
-		    strncasecmp(t, "redirect=", 9) == 0))
-			at = t - (t > rec && strchr("+-~?", t[-1]) ? 1 : 0);
-	}
-	if (at == NULL)
-		(void)bsnprintf(out, outsz, "%s %s", rec, term);
-	else
-		(void)bsnprintf(out, outsz, "%.*s%s %s", (int)(at - rec), rec, term, at);
-}
-
 /* candidates - terms that may make ip pass, best first; NULL-terminated */
 static void
 candidates(struct doctor *d, const struct sender *s, char t[4][300])
@@ -169,36 +144,10 @@ candidates(struct doctor *d, const struct sender *s, char t[4][300])
 	t[n][0] = '\0';
 }
 
-/* repair - rec with dead includes dropped, into out */
-static void
-repair(struct doctor *d, const char *rec, char *out, size_t outsz)
+static bool
+keep_include(void *arg, const char *domain)
 {
-	const char *p = rec, *t, *dom;
-	struct buf b;
-	size_t l;
-	char name[256];
-
-	buf_init(&b, 0);
-	while (*p) {
-		while (*p == ' ')
-			p++;
-		if (*p == '\0')
-			break;
-		t = p;
-		p += strcspn(p, " ");
-		l = (size_t)(p - t);
-		dom = t + (strchr("+-~?", *t) ? 1 : 0);
-		if (strncasecmp(dom, "include:", 8) == 0 &&
-		    (size_t)(p - dom) - 8 < sizeof(name)) {
-			snprintf(name, sizeof(name), "%.*s", (int)(p - dom - 8),
-			    dom + 8);
-			if (strchr(name, '%') == NULL && !has_spf(d, name))
-				continue;
-		}
-		buf_printf(&b, "%s%.*s", b.len ? " " : "", (int)l, t);
-	}
-	snprintf(out, outsz, "%s", b.len ? buf_head(&b) : "v=spf1");
-	buf_free(&b);
+	return strchr(domain, '%') != NULL || has_spf(arg, domain);
 }
 
 /* build - from rec, add terms until every sender passes; false if not */
@@ -215,7 +164,7 @@ build(struct doctor *d, const char *dom, const char *rec, struct sender *s,
 			continue;
 		candidates(d, &s[i], t);
 		for (k = 0; t[k][0] != '\0'; k++) {
-			insert(cur, t[k], next, sizeof(next));
+			doctor_spf_insert(cur, t[k], next, sizeof(next));
 			if (eval_pass(d, dom, next, s[i].ip)) {
 				snprintf(cur, sizeof(cur), "%s", next);
 				break;
@@ -242,7 +191,7 @@ fix_line(struct doctor *d, const char *dom, const char *rec, struct sender *s,
 	snprintf(base, sizeof(base), "v=spf1 mx %s", d->c->relay.enabled ?
 	    "~all" : "-all");
 	if (rec != NULL)
-		repair(d, rec, fixed, sizeof(fixed));
+		doctor_spf_drop(rec, keep_include, d, fixed, sizeof(fixed));
 	if ((rec != NULL && build(d, dom, fixed, s, n, fixed, sizeof(fixed))) ||
 	    build(d, dom, base, s, n, fixed, sizeof(fixed)))
 		doctor_publish(out, outsz, dom, dom, "TXT", fixed);
