@@ -58,6 +58,7 @@ enum conf_section {
 	SEC_MILTER,
 	SEC_SCREEN,
 	SEC_DOCTOR,
+	SEC_GREYLIST,
 	SEC_N,
 	SEC_SKIP = SEC_N,	/* inside an unknown section: keys ignored */
 };
@@ -65,7 +66,7 @@ enum conf_section {
 static const char *const conf_section_names[SEC_N] = {
 	"top", "tls", "smtp", "relay", "dkim", "imap", "pop3", "queue", "dns",
 	"inbound",
-	"authd", "sendmail", "fetch", "milter", "screen", "doctor",
+	"authd", "sendmail", "fetch", "milter", "screen", "doctor", "greylist",
 };
 
 enum conf_type {
@@ -244,6 +245,18 @@ static const struct conf_key conf_keys[] = {
 	    1, 120 },
 	{ SEC_DOCTOR, "ca_file", T_PATH, false,
 	    "/etc/ssl/certs/ca-certificates.crt", OFF(doctor.ca_file), 0, 0 },
+	{ SEC_GREYLIST, "enable", T_BOOL, false, "no", OFF(greylist.enable),
+	    0, 0 },
+	{ SEC_GREYLIST, "delay", T_DURATION, false, "5m", OFF(greylist.delay),
+	    1, DAY },
+	{ SEC_GREYLIST, "retry_window", T_DURATION, false, "2d",
+	    OFF(greylist.retry_window), 1, 30 * DAY },
+	{ SEC_GREYLIST, "allow_time", T_DURATION, false, "35d",
+	    OFF(greylist.allow_time), 1, 365 * DAY },
+	{ SEC_GREYLIST, "allow_clients", T_BOOL, false, "yes",
+	    OFF(greylist.allow_clients), 0, 0 },
+	{ SEC_GREYLIST, "spf_skip", T_BOOL, false, "yes",
+	    OFF(greylist.spf_skip), 0, 0 },
 };
 
 #define NKEYS	(sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -1122,7 +1135,8 @@ conf_header(struct conf_parse *p, char *s)
 	if (sec == SEC_N) {
 		conf_err(p, p->line, "unknown section [%s], expected one of "
 		    "[tls] [smtp] [relay] [dkim] [imap] [pop3] [queue] [dns] "
-		    "[inbound] [authd] [sendmail] [fetch] [milter] [screen] [doctor]",
+		    "[inbound] [authd] [sendmail] [fetch] [milter] [screen] [doctor] "
+		    "[greylist]",
 		    conf_got(got, sizeof(got), name));
 		return;
 	}
@@ -1356,6 +1370,13 @@ conf_check(struct conf_parse *p)
 		conf_err(p, p->sec_line[SEC_SCREEN], "[screen] (DNSBL, pregreet) "
 		    "is not implemented yet; remove the section");
 	c->dns.resolver_set = conf_key_line(p, SEC_DNS, "resolver") != 0;
+	if (c->greylist.delay >= c->greylist.retry_window)
+		conf_err(p, conf_key_line(p, SEC_GREYLIST, "delay") ?
+		    conf_key_line(p, SEC_GREYLIST, "delay") :
+		    conf_key_line(p, SEC_GREYLIST, "retry_window"),
+		    "expected delay (%s) to be shorter than retry_window (%s)",
+		    conf_fmt_duration(a, sizeof(a), c->greylist.delay),
+		    conf_fmt_duration(b, sizeof(b), c->greylist.retry_window));
 	if (c->queue.retry > c->queue.max_retry)
 		conf_err(p, conf_key_line(p, SEC_QUEUE, "retry") ?
 		    conf_key_line(p, SEC_QUEUE, "retry") :
@@ -1830,4 +1851,14 @@ conf_dump(const struct conf *c, FILE *out)
 		    conf_fmt_duration(v, sizeof(v), c->doctor.timeout),
 		    c->doctor.ca_file);
 	}
+	if (!c->greylist.enable)
+		return;
+	fprintf(out, "\n[greylist]\nenable = yes\ndelay = %s\n",
+	    conf_fmt_duration(v, sizeof(v), c->greylist.delay));
+	fprintf(out, "retry_window = %s\n",
+	    conf_fmt_duration(v, sizeof(v), c->greylist.retry_window));
+	fprintf(out, "allow_time = %s\nallow_clients = %s\nspf_skip = %s\n",
+	    conf_fmt_duration(v, sizeof(v), c->greylist.allow_time),
+	    c->greylist.allow_clients ? "yes" : "no",
+	    c->greylist.spf_skip ? "yes" : "no");
 }

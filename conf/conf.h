@@ -189,6 +189,14 @@ struct conf {
 		unsigned	 timeout;	/* seconds per network step, 5 */
 		char		*ca_file;	/* CAs a client trusts */
 	} doctor;
+	struct {			/* greylisting on port 25 (smtpd/greylist.c) */
+		bool		 enable;	/* default no */
+		unsigned	 delay;		/* seconds before a retry passes, 5m */
+		unsigned	 retry_window;	/* the retry must come within, 2d */
+		unsigned	 allow_time;	/* clients, triplets, domains, 35d */
+		bool		 allow_clients;	/* a retry allow-lists the client */
+		bool		 spf_skip;	/* SPF pass for a known domain */
+	} greylist;
 	struct {
 		unsigned	 hashers;	/* hashing processes, 2 */
 		unsigned	 cache_size;	/* login cache entries, 256; 0: off */

@@ -8,6 +8,7 @@ BINS		+= facteur-smtpd
 facteur-smtpd_SRCS = smtpd/smtpd.c smtpd/smtp_server.c smtpd/smtp_session.c \
 		   smtpd/smtp_session_data.c smtpd/smtp_session_auth.c \
 		   smtpd/smtp_session_dkim.c smtpd/smtp_session_inbound.c \
+		   smtpd/smtp_session_grey.c smtpd/greylist.c \
 		   smtpd/smtp_local.c \
 		   smtpd/milter.c \
 		   smtpd/queue.c smtpd/queue_accept.c smtpd/queue_bounce.c \

@@ -164,6 +164,7 @@ session_reset_transaction(struct session *s)
 	size_t i;
 
 	session_data_abort(s);
+	session_grey_free(s);
 	for (i = 0; i < s->nrcpt; i++) {
 		free(s->rcpts[i].addr);
 		free(s->rcpts[i].orig);
@@ -348,12 +349,14 @@ rcpt_done(void *arg, enum authd_res res, struct ipc_msg *m)
 
 	s->authc_id = 0;
 	if (res == AUTHD_OK && m && ipc_get_u32(m, &n) && n > 0 && n <= 1000) {
-		for (i = 0; i < n; i++) {
-			if (!ipc_get_str(m, &mb, &len) || strchr(mb, ' '))
-				break;
-			session_add_rcpt(s, mb, s->pending_rcpt);
+		if (session_grey_rcpt(s, s->pending_rcpt)) {	/* else 451 */
+			for (i = 0; i < n; i++) {
+				if (!ipc_get_str(m, &mb, &len) || strchr(mb, ' '))
+					break;
+				session_add_rcpt(s, mb, s->pending_rcpt);
+			}
+			session_reply(s, "250 2.1.5 Ok");
 		}
-		session_reply(s, "250 2.1.5 Ok");
 	} else if (res == AUTHD_NOTFOUND) {
 		log_info("session=%08x addr=%s rcpt=<%s> refused: unknown user",
 		    s->id, s->addr, s->pending_rcpt);
@@ -370,14 +373,22 @@ rcpt_done(void *arg, enum authd_res res, struct ipc_msg *m)
 static void
 cmd_rcpt(struct session *s, const char *args)
 {
-	struct smtp_path p;
-	const char *err, *domain;
-	char addr[SMTP_PATH_MAX + 64];
-
 	if (!s->have_from) {
 		session_reply(s, "503 5.5.1 Need MAIL command");
 		return;
 	}
+	if (!session_grey_wait(s, args))	/* else it calls session_rcpt */
+		session_rcpt(s, args);
+}
+
+/* session_rcpt - RCPT after MAIL, greylisting has the SPF result it needs */
+void
+session_rcpt(struct session *s, const char *args)
+{
+	struct smtp_path p;
+	const char *err, *domain;
+	char addr[SMTP_PATH_MAX + 64];
+
 	if ((err = smtp_cmd_path(args, false, &p)) != NULL) {
 		session_reply(s, "%s", err);
 		return;
@@ -404,8 +415,10 @@ cmd_rcpt(struct session *s, const char *args)
 			session_reply(s, "554 5.7.1 <%s>: Relay access denied", addr);
 			return;
 		}
-		session_add_rcpt(s, addr, addr);
-		session_reply(s, "250 2.1.5 Ok");
+		if (session_grey_rcpt(s, addr)) {	/* else 451 */
+			session_add_rcpt(s, addr, addr);
+			session_reply(s, "250 2.1.5 Ok");
+		}
 		return;
 	}
 	s->pending_rcpt = xstrdup(addr);

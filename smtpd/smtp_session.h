@@ -4,7 +4,8 @@
  * files that implement it: smtp_session.c (I/O, command dispatch),
  * smtp_session_data.c (DATA into the queue), smtp_session_auth.c (AUTH and
  * the sender checks of submission), smtp_session_dkim.c (signing of
- * submissions), smtp_session_inbound.c (SPF, DKIM, DMARC of port 25 mail).
+ * submissions), smtp_session_inbound.c (SPF, DKIM, DMARC of port 25 mail),
+ * smtp_session_grey.c (greylisting).
  *
  * A session is a small state machine.  Commands are read one CRLF line at
  * a time; a command that needs an answer from authd or the queue puts the
@@ -98,6 +99,7 @@ struct session {
 	bool		 junk;		/* deliver into the Junk folder */
 	uint64_t	 msg_start;	/* the message in the file, after Received */
 	struct milter_run *milter;	/* milters of this message (milter.c) */
+	struct grey_wait *grey;		/* greylisting of this transaction */
 };
 
 /* smtp_session.c */
@@ -108,6 +110,8 @@ void	session_resume(struct session *s);
 void	session_reset_transaction(struct session *s);
 void	session_add_rcpt(struct session *s, const char *addr, const char *orig);
 void	session_deadline(struct session *s, unsigned seconds, const char *what);
+/* session_rcpt - RCPT once greylisting has what it needs (cmd_rcpt) */
+void	session_rcpt(struct session *s, const char *args);
 
 /* session_from_fetch - our fetch role hands over mail it fetched
  * (smtpd/fetch.c): run_dir/smtpd.sock, its uid, EHLO facteur-fetch */
@@ -140,6 +144,14 @@ void	session_inbound_data(struct session *s);
 void	session_inbound_feed(struct session *s, const char *p, size_t n);
 void	session_inbound_end(struct session *s);
 void	session_inbound_free(struct session *s);
+int	session_inbound_spf(struct session *s, const char **domain_r);
+void	session_inbound_spf_notify(struct session *s,
+	    void (*cb)(struct session *));
+
+/* smtp_session_grey.c - greylisting of port 25 recipients */
+bool	session_grey_wait(struct session *s, const char *args);
+bool	session_grey_rcpt(struct session *s, const char *rcpt);
+void	session_grey_free(struct session *s);
 
 /* milter.c */
 bool	session_milter_end(struct session *s);

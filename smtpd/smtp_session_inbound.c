@@ -91,6 +91,7 @@ struct inbound {
 	bool		 spf_helo;	/* the HELO identity (MAIL FROM:<>) */
 	enum ires	 spf;
 	char		 spf_domain[SMTP_DOMAIN_MAX + 1];
+	void		(*spf_cb)(struct session *);	/* greylisting waits */
 
 	/* DKIM (the stream, then the keys) */
 	struct dkim_verify *dkim;	/* its key lookups go with it */
@@ -180,6 +181,7 @@ on_spf(void *arg, const struct spf_result *r)
 		[SPF_PERMERROR] = IR_PERMERROR,
 	};
 	struct inbound *in = arg;
+	void (*cb)(struct session *) = in->spf_cb;
 
 	in->spfq = NULL;
 	in->spf_pending = false;
@@ -187,7 +189,42 @@ on_spf(void *arg, const struct spf_result *r)
 	    map[r->result] : IR_PERMERROR;
 	in->spf_helo = r->identity == SPF_ID_HELO;
 	bstrcpy(in->spf_domain, r->domain, sizeof(in->spf_domain));
+	in->spf_cb = NULL;
+	if (cb != NULL) {	/* a RCPT waits (not the final dot) */
+		cb(in->s);	/* may end the transaction: in is gone */
+		return;
+	}
 	maybe_done(in);
+}
+
+/*
+ * session_inbound_spf - the SPF result of this transaction so far: 1 when
+ * it passed (for *domain_r: the MAIL FROM domain, or the HELO name for
+ * <>), -1 while the answer is not in, 0 otherwise (no check, not a pass)
+ */
+int
+session_inbound_spf(struct session *s, const char **domain_r)
+{
+	struct inbound *in = s->inbound;
+
+	*domain_r = NULL;
+	if (in == NULL || !in->spf_on)
+		return 0;
+	if (in->spf_pending)
+		return -1;
+	if (in->spf != IR_PASS || in->spf_domain[0] == '\0')
+		return 0;
+	*domain_r = in->spf_domain;
+	return 1;
+}
+
+/* session_inbound_spf_notify - cb(s) once when the SPF answer is in; NULL:
+ * not any more.  At most one waiter (a paused session asks once). */
+void
+session_inbound_spf_notify(struct session *s, void (*cb)(struct session *))
+{
+	if (s->inbound != NULL)
+		s->inbound->spf_cb = cb;
 }
 
 /* session_inbound_free - the transaction is over: cancel and forget */

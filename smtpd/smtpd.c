@@ -288,8 +288,10 @@ role_enter(enum role r, const char *chroot_name)
 	forget_secrets(r);
 	if (r == ROLE_RELAY)
 		relay_prepare(relay_password != NULL);	/* needs /etc */
-	if (r == ROLE_SMTP)
+	if (r == ROLE_SMTP) {
 		smtp_inbound_init();	/* resolv.conf, the PSL: before the chroot */
+		smtp_grey_init(smtpd_privileged ? a->uid : (uid_t)-1, a->gid);
+	}
 	if (!smtpd_privileged)
 		return;
 	if (chroot_name != NULL)

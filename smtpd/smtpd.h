@@ -8,7 +8,7 @@
  *   -------  ----------  -------------  -----------------------  --------------
  *   parent   root        -              config, cert/key, binds  children
  *   smtp     user-smtp   run_dir/authd  nothing (fds from queue) queue, authd,
- *                                                                DNS (inbound checks)
+ *                                       greylist.db (handle)     DNS (inbound checks)
  *   queue    user-queue  -              state_dir/queue          smtp, deliver
  *   deliver  user        -              Maildirs under mail_dir  queue
  *   relay    user-relay  run_dir/empty  network (outbound), DNS  queue
@@ -206,6 +206,9 @@ void	smtp_server_session_done(struct session *s);
 /* smtp_session_inbound.c: SPF, DKIM, DMARC of port 25 mail */
 /* smtp_inbound_init - in the smtp role, before the chroot: DNS, the PSL */
 void	smtp_inbound_init(void);
+/* smtp_session_grey.c: smtp_grey_init - before the chroot: greylist.db,
+ * given to uid/gid ((uid_t)-1: not started as root) */
+void	smtp_grey_init(uid_t uid, gid_t gid);
 
 /* smtp_session.c: one SMTP server session */
 struct session	*smtp_session_new(int fd, const struct listener *l,
