@@ -357,6 +357,23 @@ def big_folder(n):
             os.chown(p, env.uid, env.gid)
 
 
+def imapd_mem():
+    """VmRSS/VmHWM (KiB) of this test's facteur-imapd processes"""
+    out = []
+    for pid in os.listdir('/proc'):
+        try:
+            with open(f'/proc/{pid}/cmdline', 'rb') as f:
+                cmd = f.read()
+            if b'facteur-imapd' not in cmd or env.conf.encode() not in cmd:
+                continue
+            with open(f'/proc/{pid}/status', encoding='ascii') as f:
+                st = dict(ln.split(':', 1) for ln in f if ':' in ln)
+            out.append(f'{st["VmRSS"].split()[0]}/{st["VmHWM"].split()[0]}')
+        except (OSError, ValueError, KeyError):
+            continue
+    return ' '.join(sorted(out))
+
+
 def test_big_sort_slices():
     """SORT and THREAD on a big folder (files read the first time) run in
     slices: a second session of the worker gets NOOP answered meanwhile."""
@@ -381,6 +398,7 @@ def test_big_sort_slices():
         res['t_thread'] = time.time() - t0
         done.set()
 
+    mem0 = imapd_mem()
     th = threading.Thread(target=run)
     th.start()
     while not done.is_set():
@@ -401,7 +419,8 @@ def test_big_sort_slices():
     print(f'# {BIG} messages: SORT (SUBJECT DATE) first {res["t_sort"]:.2f} s, '
           f'SORT (REVERSE DATE) {res["t_sort2"]:.2f} s, THREAD REFERENCES '
           f'{res["t_thread"]:.2f} s; other session: {len(lat)} NOOPs, '
-          f'worst {worst * 1000:.0f} ms', flush=True)
+          f'worst {worst * 1000:.0f} ms; imapd RSS/peak KiB before '
+          f'{mem0}, after {imapd_mem()}', flush=True)
     ft.check(worst < 1.0, 'other session answered during SORT', worst)
     a.logout()
     b.logout()

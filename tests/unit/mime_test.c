@@ -4,7 +4,9 @@
  * (nested multiparts, missing boundaries, message/rfc822, LF endings,
  * RFC 2231 parameter continuations, 8-bit headers), the resumable CRLF
  * reader that streams big literals, and the text SEARCH compares
- * (RFC 2047 words, base64, quoted-printable, Latin-1, case folding).
+ * (RFC 2047 words, base64, quoted-printable, Latin-1, case folding),
+ * the SORT and THREAD keys (base subjects, dates with zones, first
+ * addresses, message-ids) and BINARY decoding and literal8 encoding.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include "crlf.h"
 #include "imapd/imap_decode.h"
 #include "imapd/imap_mime.h"
+#include "imapd/imap_sortkey.h"
 
 static char *
 bs(const char *msg, bool ext)
@@ -509,9 +512,188 @@ test_decode(void)
 	CHECK_STR(f, "caf\xc3\xa9 \xc3\x97 abc");
 }
 
+/* ---- SORT/THREAD keys (imap_sortkey.c) and BINARY (imap_binary.c) ---- */
+
+static char *
+subj(const char *v, bool *reply)
+{
+	struct buf out;
+	char *r;
+
+	buf_init(&out, 0);
+	*reply = sortkey_subject(v, strlen(v), &out);
+	r = strndup(buf_head(&out) ? buf_head(&out) : "", out.len);
+	buf_free(&out);
+	return r;
+}
+
+static void
+test_sortkeys(void)
+{
+	static const struct {
+		const char *in, *base;
+		bool reply;
+	} subjects[] = {
+		{ "hello", "HELLO", false },
+		{ "Re: hello", "HELLO", true },
+		{ "RE: Fwd: FW: re[2]: hello", "HELLO", true },
+		{ "[list] Re: [PATCH 1/2] hello", "HELLO", true },
+		{ "[list] hello", "HELLO", false },
+		{ "[only]", "[ONLY]", false },
+		{ "[a] [b]", "[B]", false },
+		{ "hello (fwd)  (FWD)", "HELLO", true },
+		{ "[Fwd: [fwd: hello]]", "HELLO", true },
+		{ "re: [fwd: [fwd: re: [fwd: babylon]]]", "BABYLON", true },
+		{ "Ad: hello", "AD: HELLO", false },
+		{ "  hello \t  world  ", "HELLO WORLD", false },
+		{ "=?utf-8?q?Re=3A_hello?=", "HELLO", true },
+		{ "=?iso-8859-1?q?=E9t=E9?=", "E\xcc\x81TE\xcc\x81", false },
+		{ "Re:", "", true },
+		{ "", "", false },
+		{ "Re : x", "X", true },
+		{ "Re x: y", "RE X: Y", false },
+		{ "Re [2]: x", "X", true },
+	};
+	static const struct {
+		const char *in;
+		int64_t t;	/* INT64_MIN: unreadable */
+	} dates[] = {
+		{ "Mon, 1 Jan 2024 10:00:00 +0200", 1704096000 },
+		{ "1 Jan 2024 10:00 GMT", 1704103200 },
+		{ "Sun, 31 Dec 2023 23:30:00 -0500 (EST)", 1704083400 },
+		{ "1 Jan 24 10:00:00 EST", 1704103200 + 5 * 3600 },
+		{ "1 Jan 99 00:00:00 +0000", 915148800 },
+		{ "Mon,1 Jan 2024 10:00:00 +0000", 1704103200 },
+		{ "1 Jan 2024 25:00:00 +0000", INT64_MIN },
+		{ "not a date", INT64_MIN },
+		{ "", INT64_MIN },
+		{ "32 Jan 2024 10:00 +0000", INT64_MIN },
+	};
+	static const struct {
+		const char *in, *mailbox, *display;
+	} addrs[] = {
+		{ "Ann <ann@x.org>", "ANN", "ANN" },
+		{ "bob@y.org, Ann <a@x>", "BOB", "BOB@Y.ORG" },
+		{ "team: x@y.org;", "TEAM", "TEAM" },
+		{ "c@d (Cee)", "C", "CEE" },
+		{ "=?iso-8859-1?q?=C9mile?= <e@f>", "E", "E\xcc\x81MILE" },
+		{ "", "", "" },
+	};
+	struct buf out;
+	size_t i, pos;
+	int64_t t;
+	bool reply, ok;
+	char *r;
+
+	for (i = 0; i < sizeof(subjects) / sizeof(subjects[0]); i++) {
+		r = subj(subjects[i].in, &reply);
+		CHECK_STR(r, subjects[i].base);
+		CHECK(reply == subjects[i].reply);
+		free(r);
+	}
+	for (i = 0; i < sizeof(dates) / sizeof(dates[0]); i++) {
+		t = INT64_MIN;
+		ok = sortkey_date(dates[i].in, strlen(dates[i].in), &t);
+		CHECK(ok == (dates[i].t != INT64_MIN));
+		if (ok)
+			CHECK(t == dates[i].t);
+	}
+	buf_init(&out, 0);
+	for (i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+		buf_reset(&out);
+		sortkey_addr(addrs[i].in, strlen(addrs[i].in), false, &out);
+		(void)buf_append(&out, "", 1);
+		CHECK_STR(buf_head(&out), addrs[i].mailbox);
+		buf_reset(&out);
+		sortkey_addr(addrs[i].in, strlen(addrs[i].in), true, &out);
+		(void)buf_append(&out, "", 1);
+		CHECK_STR(buf_head(&out), addrs[i].display);
+	}
+	{
+		const char *refs = "<a@b> (comment <no@no>) < c @\r\n d > <> "
+		    "<unterminated <e@f>";
+		const char *want[] = { "a@b", "c@d", "e@f" };
+
+		pos = 0;
+		for (i = 0; sortkey_msgid_next(refs, strlen(refs), &pos, &out);
+		    i++) {
+			(void)buf_append(&out, "", 1);
+			CHECK(i < 3);
+			if (i < 3)
+				CHECK_STR(buf_head(&out), want[i]);
+		}
+		CHECK(i == 3);
+	}
+	buf_free(&out);
+}
+
+static char *
+bin(const char *msg, uint32_t part, bool *ok)
+{
+	struct mime_msg *m = mime_parse(msg, strlen(msg));
+	struct imap_section s;
+	struct buf out;
+	char *r;
+
+	memset(&s, 0, sizeof(s));
+	s.npart = 1;
+	s.part[0] = part;
+	buf_init(&out, 0);
+	*ok = mime_binary(m, &s, &out);
+	r = strndup(buf_head(&out) ? buf_head(&out) : "", out.len);
+	buf_free(&out);
+	mime_free(&m);
+	return r;
+}
+
+static void
+test_binary(void)
+{
+	const char *msg = "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Transfer-Encoding: base64\n\n aGVs\nbG8=\n--b\n"
+	    "Content-Transfer-Encoding: quoted-printable\n\n"
+	    "a=3Db  \nsoft=\nbreak= \t\n=ZZ end\n--b\n"
+	    "Content-Transfer-Encoding: 8bit\n\nline\nline2\n--b\n"
+	    "Content-Transfer-Encoding: x-uue\n\nzz\n--b--\n";
+	const char *app = "From: a\r\nContent-Transfer-Encoding: Binary\r\n"
+	    " (folded)\r\nX: y\r\n\r\nab\r\n";
+	struct buf out;
+	bool ok;
+	char *r;
+
+	r = bin(msg, 1, &ok);
+	CHECK(ok);
+	CHECK_STR(r, "hello");
+	free(r);
+	r = bin(msg, 2, &ok);
+	CHECK_STR(r, "a=b\r\nsoftbreak=ZZ end");
+	free(r);
+	r = bin(msg, 3, &ok);
+	CHECK_STR(r, "line\r\nline2");
+	free(r);
+	r = bin(msg, 4, &ok);
+	CHECK(!ok);
+	free(r);
+	r = bin(msg, 9, &ok);	/* no such part: empty */
+	CHECK(ok);
+	CHECK_STR(r, "");
+	free(r);
+	buf_init(&out, 0);
+	CHECK(mime_binary_encode(app, strlen(app), &out));
+	(void)buf_append(&out, "", 1);
+	CHECK_STR(buf_head(&out), "From: a\r\nX: y\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\nYWINCg==");
+	buf_reset(&out);
+	CHECK(!mime_binary_encode(msg, strlen(msg), &out));
+	CHECK(out.len == 0);
+	buf_free(&out);
+}
+
 int
 main(void)
 {
+	test_sortkeys();
+	test_binary();
 	test_decode();
 	test_rfc2231();
 	test_crlf_reader();
