@@ -146,6 +146,16 @@ case('relaynospf', relay='smtp.nospf.test',
 case('relayauth', relay='smtp.provider.test', password='wrong-password',
      expect=[('FAIL', r'relay smtp\.provider\.test:\d+: AUTH refused: 535',
               r'check \[relay\] user \(me@example\.net\) and the password')])
+case('relayimplicit', relay='smtp.provider.test', relay_tls='implicit',
+     spf='PRINTED',
+     expect=[('OK', r'relay smtp\.provider\.test:\d+: EHLO, TLS \(TLSv1\.'
+              r'[23] .*\), AUTH PLAIN as me@example\.net accepted \(235',
+              None)])
+case('relaybadca', relay='smtp.provider.test', relay_ca='unknown',
+     spf='PRINTED',
+     expect=[('FAIL', r'relay smtp\.provider\.test:\d+: STARTTLS: TLS: the '
+              r"server's certificate does not verify",
+              r'set \[relay\] ca_file to the CA that issued it')])
 case('dkimquotes', dkim='quotes',
      expect=[('FAIL', r'DKIM sel\._domainkey\.dkimquotes\.test: the panel '
               r'kept the quotes', r'publish: name sel\._domainkey, type TXT, '
@@ -244,6 +254,7 @@ KEY = write('leaf.key', EC.private_bytes(
     serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
     serialization.NoEncryption()), 0o600)
 CA_FILE = write('root.pem', pem(ROOT[0]))
+UCA_FILE = write('uroot.pem', pem(UROOT[0]))
 CHAINS = {
     'good': write('full.pem', pem(LEAF[0]) + pem(INTER[0])),
     'unknown': write('unknown.pem', pem(ULEAF[0]) + pem(UINTER[0])),
@@ -279,6 +290,9 @@ class RefusingPostmaster(rf.Handler):
 
 
 relay = rf.Sink(env, RELAY_PKI, starttls='relay', auth=True)
+# aiosmtpd knows TLS only from STARTTLS: let it offer AUTH on 465 too
+relay_tls = rf.Sink(env, RELAY_PKI, implicit='relay', auth=True,
+                    auth_require_tls=False)
 outside_mx = rf.Sink(env, RELAY_PKI)
 pm_server = rf.Sink(env, RELAY_PKI, handler=RefusingPostmaster())
 silent = socket.socket()
@@ -348,9 +362,13 @@ def setup(name, n):
         with open(secret, 'w', encoding='ascii') as f:
             f.write(c.get('password', rf.RELAY_PASS) + '\n')
         os.chmod(secret, 0o600)
-        lines += ['[relay]', f'host = {c["relay"]}', f'port = {relay.port}',
+        implicit = c.get('relay_tls') == 'implicit'
+        lines += ['[relay]', f'host = {c["relay"]}',
+                  f'port = {relay_tls.port if implicit else relay.port}',
+                  'tls = implicit' if implicit else 'tls = starttls',
                   f'user = {rf.RELAY_USER}', f'password_file = {secret}',
-                  f'ca_file = {CA_FILE}']
+                  'ca_file = ' + (UCA_FILE if c.get('relay_ca') == 'unknown'
+                                  else CA_FILE)]
     conf = os.path.join(d, 'facteur.conf')
     with open(conf, 'w', encoding='ascii') as f:
         f.write('\n'.join(lines) + '\n')
@@ -487,6 +505,7 @@ def main():
         test_cases()
     finally:
         relay.stop()
+        relay_tls.stop()
         outside_mx.stop()
         pm_server.stop()
         silent.close()
