@@ -8,7 +8,10 @@
  * silently (logged).  Whom it goes to: the sender's local mailbox when
  * the session knew it (`ret`: the authenticated user, or for
  * facteur-sendmail the mailbox of a local MAIL FROM), else the envelope
- * sender if it is remote;
+ * sender if it is remote and was verified when the message came in
+ * (`verified`: AUTH, facteur-sendmail, or SPF pass on port 25): mail from
+ * a forged sender that a forwarding alias or a backup domain's next hop
+ * refuses fails silently (logged), so facteur never sends backscatter;
  * unauthenticated mail claiming a local sender came from outside, and a
  * bounce to it would be backscatter: logged, not sent.  The DSN carries
  * the original header block, not the body.
@@ -175,9 +178,18 @@ queue_bounce_write(struct qmsg *m)
 	}
 	if (m->env.ret)
 		to = m->env.ret;
-	else if (!queue_is_local(m->env.from))
+	else if (!queue_is_local(m->env.from) && m->env.verified)
 		to = m->env.from;
-	else {
+	else if (!queue_is_local(m->env.from)) {
+		/*
+		 * received on port 25 without SPF pass: the sender may be
+		 * forged, and a bounce to it would be backscatter (a
+		 * forwarding alias or a backup domain whose next hop refused)
+		 */
+		log_info("qid=%s failed; sender <%s> was not verified (no SPF "
+		    "pass at reception): no bounce", m->env.qid, m->env.from);
+		return 0;
+	} else {
 		log_info("qid=%s failed; sender <%s> is local but was not "
 		    "authenticated: no bounce", m->env.qid, m->env.from);
 		return 0;

@@ -19,6 +19,9 @@
  *                                Authentication-Results)
  *       junk                    (optional: local copies go into the Junk
  *                                folder, [inbound] junk_folder)
+ *       verified                (optional: the sender was authenticated,
+ *                                by AUTH, facteur-sendmail's uid or SPF
+ *                                pass; bounces go only to such senders)
  *       once KEY                (optional: a fetched message's key, 32 hex
  *                                digits, see queue_once.c)
  *       rcpt ADDRESS ORIGINAL   (one per recipient, at least one)
@@ -141,6 +144,8 @@ queue_file_trailer(struct buf *b, const struct queue_env *e)
 	}
 	if (r == 0 && e->junk)
 		r = buf_puts(b, "junk\n");
+	if (r == 0 && e->verified)
+		r = buf_puts(b, "verified\n");
 	if (r == 0 && e->once[0])
 		r = buf_printf(b, "once %s\n", e->once);
 	for (i = 0; i < e->nrcpt && r == 0; i++)
@@ -250,6 +255,9 @@ queue_file_parse_env(const char *p, size_t len, uint64_t fsize,
 			sawend = true;
 		else if (klen == 4 && memcmp(q, "junk", 4) == 0 && !sp && !e->junk)
 			e->junk = true;
+		else if (klen == 8 && memcmp(q, "verified", 8) == 0 && !sp &&
+		    !e->verified)
+			e->verified = true;
 		else if (klen == 4 && memcmp(q, "once", 4) == 0) {
 			if (e->once[0] || !once_key_ok(v, vlen))
 				goto fail;

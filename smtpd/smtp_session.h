@@ -97,6 +97,7 @@ struct session {
 	struct sign_round *sign_round;	/* DKIM requests out */
 	struct inbound	*inbound;	/* checks of this transaction, or NULL */
 	bool		 junk;		/* deliver into the Junk folder */
+	bool		 spf_pass;	/* MAIL FROM's domain passed SPF (inbound) */
 	uint64_t	 msg_start;	/* the message in the file, after Received */
 	struct milter_run *milter;	/* milters of this message (milter.c) */
 	struct grey_wait *grey;		/* greylisting of this transaction */

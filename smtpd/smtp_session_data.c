@@ -54,6 +54,7 @@ session_data_abort(struct session *s)
 	s->qid[0] = '\0';
 	s->data_error = NULL;
 	s->junk = false;
+	s->spf_pass = false;
 	session_inbound_free(s);
 	session_milter_free(s);
 	session_dkim_cancel(s);
@@ -172,6 +173,9 @@ session_data_commit(struct session *s)
 	e.helo = s->helo;
 	e.prepend = s->prepend;
 	e.junk = s->junk;
+	/* whom a bounce may go back to (queue_bounce.c): not a forged sender */
+	e.verified = s->auth_user != NULL || s->l->kind == PORT_LOCAL ||
+	    s->spf_pass;
 	memcpy(e.once, s->from.once, sizeof(e.once));
 	e.msglen = s->written;
 	r = xcalloc(s->nrcpt, sizeof(*r));

@@ -591,6 +591,7 @@ inbound_done(struct inbound *in)
 		return;
 	}
 	s->junk = in->action == ACT_JUNK;
+	s->spf_pass = in->spf == IR_PASS && !in->spf_helo;
 	ar_header(in);
 	session_dkim_sign(s);	/* then session_data_commit() */
 }

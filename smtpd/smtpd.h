@@ -9,7 +9,7 @@
  *   parent   root        -              config, cert/key, binds  children
  *   smtp     user-smtp   run_dir/authd  nothing (fds from queue) queue, authd,
  *                                       greylist.db (handle)     DNS (inbound checks)
- *   queue    user-queue  -              state_dir/queue          smtp, deliver
+ *   queue    user-queue  state_dir/queue its own files           smtp, deliver
  *   deliver  user        -              Maildirs under mail_dir  queue
  *   relay    user-relay  run_dir/empty  network (outbound), DNS  queue
  *
@@ -243,6 +243,9 @@ struct queue_env {
 					   (DKIM-Signature, Authentication-Results)
 					   or NULL */
 	bool		 junk;		/* local copies go to the Junk folder */
+	bool		 verified;	/* the sender is authenticated: AUTH, a local
+					   uid, or SPF pass at reception; only
+					   then may a bounce go back to it */
 	char		 once[ONCE_KEY_LEN + 1];	/* fetched: its key, or "" */
 	struct queue_rcpt *rcpt;
 	size_t		 nrcpt;

@@ -21,7 +21,7 @@ queue_env_eq(const struct queue_env *a, const struct queue_env *b)
 	    (a->ret && strcmp(a->ret, b->ret) != 0) ||
 	    strcmp(a->client, b->client) != 0 || strcmp(a->helo, b->helo) != 0 ||
 	    strcmp(a->prepend ? a->prepend : "", b->prepend ? b->prepend : "") != 0 ||
-	    a->junk != b->junk || strcmp(a->once, b->once) != 0 || a->nrcpt != b->nrcpt || a->msglen != b->msglen)
+	    a->junk != b->junk || a->verified != b->verified || strcmp(a->once, b->once) != 0 || a->nrcpt != b->nrcpt || a->msglen != b->msglen)
 		return false;
 	for (i = 0; i < a->nrcpt; i++)
 		if (strcmp(a->rcpt[i].addr, b->rcpt[i].addr) != 0 ||

@@ -200,6 +200,9 @@ test_round_trips(void)
 	e.prepend = "Authentication-Results: mx.example.org; dmarc=fail\n";
 	round_trip("junk", MSG, sizeof(MSG) - 1, &e);
 	e.junk = false;
+	e.verified = true;		/* a bounce may go back to the sender */
+	round_trip("verified", MSG, sizeof(MSG) - 1, &e);
+	e.verified = false;
 	e.prepend = NULL;
 	memcpy(e.once, "0123456789abcdef0123456789abcdef", ONCE_KEY_LEN + 1);
 	round_trip("once", MSG, sizeof(MSG) - 1, &e);
@@ -525,6 +528,9 @@ static const struct env_case {
 	E("prepend space", HEAD FROM "prepend QUJD QUJD\n" REST "end\n", false),
 	E("junk", HEAD FROM "junk\n" REST "end\n", true),
 	E("junk twice", HEAD FROM "junk\njunk\n" REST "end\n", false),
+	E("verified", HEAD FROM "verified\n" REST "end\n", true),
+	E("verified twice", HEAD FROM "verified\nverified\n" REST "end\n", false),
+	E("verified value", HEAD FROM "verified yes\n" REST "end\n", false),
 	E("junk value", HEAD FROM "junk yes\n" REST "end\n", false),
 	E("junk empty value", HEAD FROM "junk \n" REST "end\n", false),
 	E("once", HEAD FROM "once 0123456789abcdef0123456789abcdef\n" REST "end\n", true),
