@@ -601,7 +601,7 @@ load_done(struct qmsg *m)
 static void
 move_aside(const char *qid, const char *path, const char *why)
 {
-	char *dir = xasprintf("%s/queue/corrupt", smtpd_conf->state_dir);
+	char *dir = xasprintf("%s/corrupt", q.dir);
 	char *dst = xasprintf("%s/%s", dir, qid);
 
 	if ((mkdir(dir, 0700) == -1 && errno != EEXIST) ||
@@ -695,7 +695,10 @@ queue_run(int smtp_fd, int deliver_fd, int relay_fd, int ctl_fd)
 {
 	struct qmsg *m, *next;
 
-	q.msgdir = xasprintf("%s/queue/msg", smtpd_conf->state_dir);
+	/* started as root, the role is chrooted into state_dir/queue */
+	q.dir = smtpd_privileged ? xstrdup("") :
+	    xasprintf("%s/queue", smtpd_conf->state_dir);
+	q.msgdir = xasprintf("%s/msg", q.dir);
 	if ((q.dirfd = open(q.msgdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		fatal("%s", q.msgdir);
 	recover();

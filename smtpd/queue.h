@@ -47,6 +47,7 @@ struct qmsg {
 #define RELAY_INFLIGHT	128	/* R_SEND out at once */
 
 struct queue {
+	char		*dir;		/* state_dir/queue, "" when chrooted into it */
 	char		*msgdir;
 	struct {
 		char	 qid[QUEUE_ID_LEN + 1];

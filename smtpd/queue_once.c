@@ -73,7 +73,7 @@ once_load(void)
 	if (once.key != NULL)
 		return once.fd == -1 ? -1 : 0;
 	once.key = xcalloc(ONCE_KEEP, sizeof(*once.key));
-	dir = xasprintf("%s/queue", smtpd_conf->state_dir);
+	dir = xstrdup(*q.dir ? q.dir : "/");
 	once.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (once.dirfd == -1)
 		log_warn("once: %s", dir);
@@ -96,7 +96,7 @@ once_load(void)
 	once.fd = openat(once.dirfd, ONCE_FILE, O_WRONLY | O_APPEND | O_CREAT |
 	    O_CLOEXEC, 0600);
 	if (once.fd == -1) {
-		log_warn("once: %s/queue/%s", smtpd_conf->state_dir, ONCE_FILE);
+		log_warn("once: %s/%s", q.dir, ONCE_FILE);
 		return -1;
 	}
 	return 0;

@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -294,9 +295,18 @@ role_enter(enum role r, const char *chroot_name)
 	}
 	if (!smtpd_privileged)
 		return;
-	if (chroot_name != NULL)
+	if (r == ROLE_QUEUE) {
+		/* its own directory is all the queue role needs */
+		tzset();	/* the DSN dates: /etc/localtime, read now */
+		if (!bsnprintf(root, sizeof(root), "%s/queue",
+		    smtpd_conf->state_dir))
+			fatalx("state_dir too long");
+		chroot_name = root;
+	} else if (chroot_name != NULL) {
 		priv_dir(smtpd_conf, chroot_name, root, sizeof(root));
-	priv_drop(a->uid, a->gid, chroot_name != NULL ? root : NULL);
+		chroot_name = root;
+	}
+	priv_drop(a->uid, a->gid, chroot_name);
 }
 
 static void

@@ -319,7 +319,7 @@ def main():
             'authd': ('auth', state, False, False),
             'smtpd': (None, '/', True, True),
             'smtpd-smtp': ('smtp', f'{run}/authd', True, False),
-            'smtpd-queue': ('queue', '/', False, False),
+            'smtpd-queue': ('queue', f'{state}/queue', False, False),
             'smtpd-deliver': ('mail', '/', False, False),
             'smtpd-relay': ('relay', f'{run}/empty', False, True),
             'imapd': (None, '/', True, False),
@@ -333,6 +333,18 @@ def main():
                 pids[pid] = ident(pid, text)
         check(set(want) <= set(pids.values()),
               'a process for every role', pids)
+        pss = {}
+        for pid, who in pids.items():
+            try:
+                with open(f'/proc/{pid}/smaps_rollup', encoding='ascii') as f:
+                    kb = int(re.search(r'^Pss:\s+(\d+)', f.read(),
+                                       re.M).group(1))
+            except (OSError, AttributeError):
+                continue
+            pss[who] = pss.get(who, 0) + kb
+        print('# measure: PSS (KiB) ' + ', '.join(
+            f'{w} {k}' for w, k in sorted(pss.items())) +
+            f'; total {sum(pss.values())}')
         for pid, who in pids.items():
             if who not in want:     # a role this test does not know yet
                 check(ids(pid)['Uid'][0] != '0', f'{who} is not root', pid)
@@ -436,6 +448,14 @@ def main():
                     check(as_uid(u, g, refused(
                         lambda op=op: open(f'/proc/{op}/mem', 'rb'))) == 0,
                         f'{role}: cannot read the memory of {other}')
+        # smtpd-deliver and the imapd workers share `user` (README "Who
+        # runs as whom" says why): same uid, yet neither can read the
+        # other's memory (a process that changed uid is not dumpable)
+        a = acct['mail']
+        for op in by_role.get('mail', []):
+            check(as_uid(a.pw_uid, a.pw_gid, refused(
+                lambda op=op: open(f'/proc/{op}/mem', 'rb'))) == 0,
+                f'mail: cannot read the memory of {pids[op]} (same uid)')
         m.logout()
     finally:
         for name in ('imapd', 'smtpd', 'authd'):
