@@ -10,16 +10,17 @@
  * signing run).  Port 25 mail goes through the inbound DKIM check (SPF and
  * DMARC off: each message would wait for the DNS), whose key lookups fail
  * (a resolver where nothing listens).  Around the session, fakes answer like the real peers:
- * the queue (a temporary file per message, commit OK) and authd
- * (recipients of example.org exist, a login with password "pw" works,
- * signatures and grants are granted), each answer from the event loop,
- * never inside the request, as the real IPC does.  The replies are read
+ * the queue (a temporary file per message, commit OK, answered from the
+ * event loop as over the real IPC) and authd (a server on a Unix socket
+ * that lib/authc.c talks to: recipients of example.org exist, a login
+ * with password "pw" works, signatures and grants are granted).  The replies are read
  * and dropped; the loop runs until the session closes (EOF ends the
  * input).  No close within 10 s is a hang: abort.  FUZZ_SMTP_SHOW=1
  * prints the replies (to check a seed).
  */
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -64,14 +65,14 @@ static const char fz_conf_text[] =
     "sign = example.org s1 /nonexistent/key\n";
 
 static bool fz_show, fz_done;
+static struct session *fz_session;	/* the one running */
 static unsigned fz_seq;
 
 /* -- a fake queue: answers from a timer, as over the IPC channel -- */
 
 struct fake_answer {
 	struct fake_answer *next;
-	uint32_t	 type;		/* Q_* or AUTHD_REPLY */
-	uint32_t	 id;		/* authd request id */
+	uint32_t	 type;		/* Q_* */
 	struct session	*s;
 	struct ipc_out	 o;
 	int		 fd;
@@ -81,7 +82,7 @@ static struct fake_answer *answers;
 static struct ev_timer answer_timer;
 
 static void
-answer_later(uint32_t type, uint32_t id, struct session *s,
+answer_later(uint32_t type, struct session *s,
     const struct ipc_out *o, int fd)
 {
 	struct fake_answer *a = calloc(1, sizeof(*a)), **pp;
@@ -89,7 +90,6 @@ answer_later(uint32_t type, uint32_t id, struct session *s,
 	if (a == NULL)
 		abort();
 	a->type = type;
-	a->id = id;
 	a->s = s;
 	a->o = *o;
 	a->fd = fd;
@@ -99,19 +99,6 @@ answer_later(uint32_t type, uint32_t id, struct session *s,
 	if (!ev_timer_pending(&answer_timer))
 		ev_timer_add(&answer_timer, 0);
 }
-
-/* the authd callbacks waiting, by request id */
-struct fake_req {
-	struct fake_req	*next;
-	uint32_t	 id;
-	authc_cb	*cb;
-	void		*arg;
-};
-
-static struct fake_req *reqs;
-static uint32_t next_id = 1;
-
-static void answer_authd(struct fake_answer *a);
 
 static void
 answer_fire(struct ev_timer *t, void *arg)
@@ -123,9 +110,7 @@ answer_fire(struct ev_timer *t, void *arg)
 	(void)arg;
 	while ((a = answers) != NULL) {
 		answers = a->next;
-		if (a->type == AUTHD_REPLY)
-			answer_authd(a);
-		else if (!fz_done) {
+		if (!fz_done) {
 			memset(&m, 0, sizeof(m));
 			m.hdr.type = a->type;
 			m.hdr.len = (uint32_t)a->o.len;
@@ -158,10 +143,10 @@ smtp_server_queue_send(struct session *s, uint32_t type,
 		unlink(path);
 		snprintf(qid, sizeof(qid), "%0*x", QUEUE_ID_LEN, ++fz_seq);
 		ipc_put_str(&r, qid);
-		answer_later(Q_OPEN_OK, 0, s, &r, fd);
+		answer_later(Q_OPEN_OK, s, &r, fd);
 		break;
 	case Q_COMMIT:
-		answer_later(Q_COMMIT_OK, 0, s, &r, -1);
+		answer_later(Q_COMMIT_OK, s, &r, -1);
 		break;
 	default:		/* Q_ABORT: no answer */
 		break;
@@ -177,177 +162,144 @@ smtp_server_session_done(struct session *s)
 	ev_break();
 }
 
-/* -- a fake authd: lib/authc.h, answered from the event loop -- */
+/*
+ * -- a fake authd: the real lib/authc.c talks to it over a Unix socket in
+ * a temporary directory, answers come back through the event loop --
+ */
 
-static uint32_t
-fake_send(authc_cb *cb, void *arg, const struct ipc_out *o)
+static struct ev_io authd_listen;
+static struct ipc authd_ch;
+static bool authd_up;
+static char fz_dir[64];
+
+static void
+authd_answer(uint32_t id, const struct ipc_out *o)
 {
-	struct fake_req *r = calloc(1, sizeof(*r));
-
-	if (r == NULL)
+	if (ipc_send(&authd_ch, AUTHD_REPLY, id, -1, o) == -1)
 		abort();
-	r->id = next_id++;
-	r->cb = cb;
-	r->arg = arg;
-	r->next = reqs;
-	reqs = r;
-	answer_later(AUTHD_REPLY, r->id, NULL, o, -1);
-	return r->id;
+}
+
+/* authd_on_msg - what authd would say, without a database */
+static void
+authd_on_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
+{
+	static const uint8_t grant[AUTHD_GRANT_LEN] = { 1 };
+	const char *a, *b, *at;
+	struct ipc_out o;
+	size_t n;
+	uint8_t sig[64];
+
+	(void)ch;
+	(void)arg;
+	if (m->fd != -1) {		/* AUTHD_LOCAL: the session's socket */
+		close(m->fd);
+		m->fd = -1;
+	}
+	ipc_out_init(&o);
+	switch (m->hdr.type) {
+	case AUTHD_HELLO:
+		ipc_put_u32(&o, AUTHD_OK);
+		ipc_put_u32(&o, AUTHD_PROTO_VERSION);
+		break;
+	case AUTHD_RCPT:	/* example.org has everybody but nobody@ */
+		if (ipc_get_str(m, &a, &n) && (at = strrchr(a, '@')) != NULL &&
+		    strcasecmp(at + 1, "example.org") == 0 &&
+		    strncasecmp(a, "nobody@", 7) != 0) {
+			ipc_put_u32(&o, AUTHD_OK);
+			ipc_put_u32(&o, 1);
+			ipc_put_str(&o, a);
+		} else
+			ipc_put_u32(&o, AUTHD_NOTFOUND);
+		break;
+	case AUTHD_LOGIN:	/* password "pw" opens any user */
+		if (ipc_get_str(m, &a, &n) && ipc_get_str(m, &a, &n) &&
+		    ipc_get_str(m, &b, &n) && strcmp(b, "pw") == 0) {
+			ipc_put_u32(&o, AUTHD_OK);
+			ipc_put_str(&o, strchr(a, '@') ? a : "alice@example.org");
+			ipc_put_data(&o, grant, sizeof(grant));
+		} else {
+			ipc_put_u32(&o, AUTHD_FAIL);
+			ipc_put_u32(&o, 0);
+		}
+		break;
+	case AUTHD_SENDERS:
+		ipc_put_u32(&o, AUTHD_OK);
+		ipc_put_u32(&o, 2);
+		ipc_put_str(&o, ipc_get_str(m, &a, &n) ? a : "x@example.org");
+		ipc_put_str(&o, "@example.net");
+		break;
+	case AUTHD_DKIM_ALG:
+		ipc_put_u32(&o, AUTHD_OK);
+		ipc_put_u32(&o, AUTHD_ALG_ED25519_SHA256);
+		break;
+	case AUTHD_DKIM_SIGN:
+		memset(sig, 0x5a, sizeof(sig));
+		ipc_put_u32(&o, AUTHD_OK);
+		ipc_put_data(&o, sig, sizeof(sig));
+		break;
+	case AUTHD_LOCAL:
+		ipc_put_u32(&o, AUTHD_OK);
+		ipc_put_data(&o, grant, sizeof(grant));
+		break;
+	default:		/* RELEASE */
+		ipc_put_u32(&o, AUTHD_OK);
+		break;
+	}
+	authd_answer(m->hdr.id, &o);
 }
 
 static void
-answer_authd(struct fake_answer *a)
+authd_on_close(struct ipc *ch, void *arg)
 {
-	struct fake_req **pp, *r;
-	struct ipc_msg m;
-	uint32_t res;
+	(void)arg;
+	ipc_close(ch);
+	authd_up = false;
+}
 
-	for (pp = &reqs; *pp != NULL && (*pp)->id != a->id; pp = &(*pp)->next)
-		;
-	if ((r = *pp) == NULL)
-		return;		/* cancelled */
-	*pp = r->next;
-	memset(&m, 0, sizeof(m));
-	m.hdr.type = AUTHD_REPLY;
-	m.hdr.id = a->id;
-	m.hdr.len = (uint32_t)a->o.len;
-	m.p = a->o.p;
-	m.fd = -1;
-	if (!ipc_get_u32(&m, &res))
+static void
+authd_accept(struct ev_io *io, unsigned events, void *arg)
+{
+	int fd;
+
+	(void)events;
+	(void)arg;
+	if ((fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1)
+		return;
+	if (authd_up)
+		ipc_close(&authd_ch);	/* authc reconnected */
+	ipc_init(&authd_ch, fd, authd_on_msg, authd_on_close, NULL);
+	authd_up = true;
+}
+
+static void
+fz_cleanup(void)
+{
+	char p[128];
+
+	snprintf(p, sizeof(p), "%s/%s", fz_dir, AUTHD_SOCKET);
+	(void)unlink(p);
+	(void)rmdir(fz_dir);
+}
+
+/* authd_start - listen where authc_init() will look */
+static void
+authd_start(void)
+{
+	char p[128];
+	int fd;
+
+	snprintf(fz_dir, sizeof(fz_dir), "%s/fuzz_smtp_session.%d",
+	    access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", (int)getpid());
+	if (mkdir(fz_dir, 0700) == -1 && errno != EEXIST)
 		abort();
-	r->cb(r->arg, (enum authd_res)res, &m);
-	free(r);
-}
-
-void
-authc_init(const char *run_dir)
-{
-	(void)run_dir;
-}
-
-uint32_t
-authc_rcpt(const char *address, authc_cb *cb, void *arg)
-{
-	const char *at = strrchr(address, '@');
-	struct ipc_out o;
-
-	ipc_out_init(&o);
-	if (at != NULL && strcasecmp(at + 1, "example.org") == 0 &&
-	    strncasecmp(address, "nobody@", 7) != 0) {
-		ipc_put_u32(&o, AUTHD_OK);
-		ipc_put_u32(&o, 1);
-		ipc_put_str(&o, address);
-	} else
-		ipc_put_u32(&o, AUTHD_NOTFOUND);
-	return fake_send(cb, arg, &o);
-}
-
-uint32_t
-authc_login(const char *service, const char *user, const char *password,
-    const char *client_ip, authc_cb *cb, void *arg)
-{
-	struct ipc_out o;
-	uint8_t grant[AUTHD_GRANT_LEN] = { 1 };
-
-	(void)service;
-	(void)client_ip;
-	ipc_out_init(&o);
-	if (strcmp(password, "pw") == 0) {
-		ipc_put_u32(&o, AUTHD_OK);
-		ipc_put_str(&o, strchr(user, '@') ? user : "alice@example.org");
-		ipc_put_data(&o, grant, sizeof(grant));
-	} else {
-		ipc_put_u32(&o, AUTHD_FAIL);
-		ipc_put_u32(&o, 0);
-	}
-	return fake_send(cb, arg, &o);
-}
-
-uint32_t
-authc_senders(const char *user, authc_cb *cb, void *arg)
-{
-	struct ipc_out o;
-
-	ipc_out_init(&o);
-	ipc_put_u32(&o, AUTHD_OK);
-	ipc_put_u32(&o, 2);
-	ipc_put_str(&o, user);
-	ipc_put_str(&o, "@example.net");
-	return fake_send(cb, arg, &o);
-}
-
-uint32_t
-authc_dkim_sign(const char *domain, const char *selector, enum authd_alg alg,
-    const uint8_t digest[32], const uint8_t grant[AUTHD_GRANT_LEN],
-    authc_cb *cb, void *arg)
-{
-	struct ipc_out o;
-	uint8_t sig[64];
-
-	(void)domain;
-	(void)selector;
-	(void)alg;
-	(void)grant;
-	memcpy(sig, digest, 32);
-	memcpy(sig + 32, digest, 32);
-	ipc_out_init(&o);
-	ipc_put_u32(&o, AUTHD_OK);
-	ipc_put_data(&o, sig, sizeof(sig));
-	return fake_send(cb, arg, &o);
-}
-
-uint32_t
-authc_dkim_alg(const char *domain, const char *selector, authc_cb *cb,
-    void *arg)
-{
-	struct ipc_out o;
-
-	(void)domain;
-	(void)selector;
-	ipc_out_init(&o);
-	ipc_put_u32(&o, AUTHD_OK);
-	ipc_put_u32(&o, AUTHD_ALG_ED25519_SHA256);
-	return fake_send(cb, arg, &o);
-}
-
-uint32_t
-authc_local(int fd, authc_cb *cb, void *arg)
-{
-	struct ipc_out o;
-	uint8_t grant[AUTHD_GRANT_LEN] = { 2 };
-
-	(void)fd;
-	ipc_out_init(&o);
-	ipc_put_u32(&o, AUTHD_OK);
-	ipc_put_data(&o, grant, sizeof(grant));
-	return fake_send(cb, arg, &o);
-}
-
-void
-authc_release(const uint8_t grant[AUTHD_GRANT_LEN])
-{
-	(void)grant;
-}
-
-bool
-authc_credentials_ok(const char *user, const char *pass)
-{
-	return *user != '\0' && strlen(user) <= 254 && *pass != '\0' &&
-	    strlen(pass) <= 1024 && strpbrk(pass, "\r\n") == NULL;
-}
-
-void
-authc_cancel(uint32_t id)
-{
-	struct fake_req **pp, *r;
-
-	for (pp = &reqs; *pp != NULL; pp = &(*pp)->next)
-		if ((*pp)->id == id) {
-			r = *pp;
-			*pp = r->next;
-			free(r);
-			return;
-		}
+	atexit(fz_cleanup);
+	snprintf(p, sizeof(p), "%s/%s", fz_dir, AUTHD_SOCKET);
+	if ((fd = ipc_listen_unix(p, 0600)) == -1)
+		abort();
+	ev_io_init(&authd_listen, fd, authd_accept, NULL);
+	if (ev_io_want(&authd_listen, EV_READ) == -1)
+		abort();
+	authc_init(fz_dir);
 }
 
 /* -- the client side -- */
@@ -379,6 +331,7 @@ fz_init(void)
 	    sizeof(fz_conf_text) - 1, stderr);
 	if (smtpd_conf == NULL)
 		abort();
+	authd_start();
 	smtp_local_load(smtpd_conf);
 	smtp_inbound_init();	/* DNS, the Public Suffix List, as smtpd does */
 }
@@ -424,7 +377,8 @@ quiet_cb(struct ev_timer *t, void *arg)
 	struct feed *fd = arg;
 	int unread = 1, replies = 1;
 
-	if (fd->off == fd->size && answers == NULL && reqs == NULL &&
+	if (fd->off == fd->size && answers == NULL && !fz_done &&
+	    fz_session->state != S_WAIT &&
 	    ioctl(fd->peer, FIONREAD, &unread) == 0 && unread == 0 &&
 	    ioctl(fd->io.fd, FIONREAD, &replies) == 0 && replies == 0) {
 		/* twice in a row: the session has flushed its replies too */
@@ -476,6 +430,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_done = false;
 	s = smtp_session_new(sv[0], l, l->kind == PORT_LOCAL ? "uid=0" :
 	    "192.0.2.7", ++fz_seq, NULL);
+	fz_session = s;
 	if (l->kind == PORT_LOCAL)
 		smtp_local_bind(s, 0);
 	ev_io_init(&fd.io, sv[1], feed_cb, &fd);
