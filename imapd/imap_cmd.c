@@ -124,6 +124,7 @@ cmd_select(struct imap_session *s, const struct imap_cmd *c, bool ro)
 	cmd_put_flag_lists(s);
 	session_reply(s, "* %zu EXISTS", s->nview);
 	session_reply(s, "* %zu RECENT", s->nrecent);
+	s->told_recent = s->nrecent;
 	if (unseen)
 		session_reply(s, "* OK [UNSEEN %zu] first unseen", unseen);
 	session_reply(s, "* OK [UIDVALIDITY %u] UIDs valid", f->uidvalidity);

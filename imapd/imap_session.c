@@ -221,7 +221,8 @@ session_is_recent(const struct imap_session *s, uint32_t uid)
 }
 
 /* session_recent_prune - forget recent UIDs that were expunged (by this
- * session too: RECENT counts must not include them) */
+ * session too: RECENT counts must not include them); the next updates
+ * say the new count */
 void
 session_recent_prune(struct imap_session *s)
 {
@@ -275,8 +276,15 @@ session_updates(struct imap_session *s, bool expunges)
 	(void)store_sync(f, false);
 	if (f->kw_gen != s->seen_kw_gen)
 		cmd_put_flag_lists(s);
-	if (f->modseq == s->seen_modseq && !(expunges && s->expunge_pending))
+	if (f->modseq == s->seen_modseq && !(expunges && s->expunge_pending)) {
+		/* recent ones this session expunged: clients (imaptest)
+		 * keep the count from RECENT responses alone */
+		if (s->nrecent != s->told_recent) {
+			session_reply(s, "* %zu RECENT", s->nrecent);
+			s->told_recent = s->nrecent;
+		}
 		return;
+	}
 	buf_init(&b, 0);
 	uidset_init(&gone);
 	/* merge walk: view and folder are both sorted by UID */
@@ -329,7 +337,9 @@ session_updates(struct imap_session *s, bool expunges)
 	if (s->nview != oldn) {
 		buf_printf(&b, "* %zu EXISTS\r\n", s->nview);
 		buf_printf(&b, "* %zu RECENT\r\n", s->nrecent);
-	}
+	} else if (s->nrecent != s->told_recent)	/* recent ones expunged */
+		buf_printf(&b, "* %zu RECENT\r\n", s->nrecent);
+	s->told_recent = s->nrecent;
 	s->seen_modseq = f->modseq;
 	if (b.len)
 		session_write(s, buf_head(&b), b.len);

@@ -131,6 +131,7 @@ struct imap_session {
 	unsigned	 seen_kw_gen;	/* keywords announced in FLAGS */
 	uint32_t	*recent;	/* UIDs that are \Recent for us, sorted */
 	size_t		 nrecent, caprecent;
+	size_t		 told_recent;	/* the last RECENT count sent */
 	bool		 expunge_pending;
 	bool		 condstore;	/* RFC 7162: enabled by the client */
 	bool		 qresync;	/* VANISHED instead of EXPUNGE */
