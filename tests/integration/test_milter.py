@@ -13,10 +13,19 @@ X-Spamd-Result header (rspamd's add-header GTUBE, YJS*..., did not
 trigger here: the junk routing is proved with the scripted milter).  A milter that hangs gives 451 after [milter]
 timeout (default_action tempfail) and the session goes on; an unreachable
 one with default_action accept lets the message through.
+SpamAssassin (spamd with Debian's rules, spamass-milter -m): GTUBE lands in
+.Junk with X-Spam-Flag: YES and X-Spam-Status, a clean message in INBOX
+with X-Spam-Status: No.  ClamAV (clamd with a one-signature database
+written here, the MD5 of the EICAR file, since Debian ships no virus
+database and nothing can be downloaded; clamav-milter with OnInfected
+Reject): the EICAR attachment is refused with 5xx, a clean message gets
+X-Virus-Scanned.
 FACTEUR_TEST_RSPAMD=PORT uses an rspamd milter already listening on PORT
-(it takes minutes to start on a slow machine).
+(it takes minutes to start on a slow machine).  ONLY='test_clamav ...'
+runs only those tests.
 """
 
+import base64
 import os
 import shutil
 import smtplib
@@ -176,6 +185,134 @@ class Rspamd:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+# -- SpamAssassin (spamd + spamass-milter) and ClamAV (clamd + clamav-milter) -
+
+def _popen(args, log, cwd):
+    return subprocess.Popen(  # pylint: disable=consider-using-with
+        args, stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd=cwd,
+        start_new_session=True)
+
+
+def _stop(procs):
+    for p in procs:
+        if p and p.poll() is None:
+            try:
+                os.killpg(p.pid, 15)
+                p.wait(10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(p.pid, 9)
+                except ProcessLookupError:
+                    pass
+
+
+class SpamAssassin:
+    """spamd (Debian's rules, no network tests, no Bayes) on a loopback
+    port, and spamass-milter in front of it (-m: headers only)."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix='facteur-sa-')
+        self.spamd_port = ft.free_port()
+        self.port = ft.free_port()
+        self.procs = []
+        self.log = None
+        self.up = False
+
+    def start(self):
+        d = self.dir
+        for f in os.listdir('/etc/spamassassin'):
+            if f.endswith('.pre'):
+                shutil.copy(os.path.join('/etc/spamassassin', f), d)
+        with open(os.path.join(d, 'local.cf'), 'w', encoding='utf-8') as f:
+            f.write('use_bayes 0\nskip_rbl_checks 1\ndns_available no\n'
+                    'report_safe 0\n')
+        os.chmod(d, 0o755)
+        self.log = open(os.path.join(d, 'out.log'), 'wb')  # pylint: disable=consider-using-with
+        self.procs.append(_popen(
+            ['spamd', f'--siteconfigpath={d}', '-H', d,
+             f'--listen=127.0.0.1:{self.spamd_port}', '-m', '2',
+             '--min-children=1', '--min-spare=1', '--max-spare=1',
+             '-u', 'nobody', '--syslog=stderr'], self.log, d))
+        if not ft.wait_port(self.spamd_port, 60, self.procs[0]):
+            return False
+        self.procs.append(_popen(
+            ['spamass-milter', '-p', f'inet:{self.port}@127.0.0.1', '-m',
+             '--', '-d', '127.0.0.1', '-p', str(self.spamd_port)],
+            self.log, d))
+        return ft.wait_port(self.port, 20, self.procs[1])
+
+    def warm(self):
+        """start(), then one scan: spamd's first takes seconds.  Run in a
+        thread from setup(), while the scripted-milter tests run."""
+        self.up = self.start()
+        if self.up:
+            subprocess.run(['spamc', '-d', '127.0.0.1', '-p',
+                            str(self.spamd_port)], input=GTUBE + b'\n',
+                           capture_output=True, timeout=120, check=False)
+
+    def stop(self):
+        _stop(self.procs[::-1])
+        if self.log:
+            self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+SA = SpamAssassin()
+SA_THREAD = threading.Thread(target=SA.warm, daemon=True)
+
+
+EICAR = (b'X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!'
+         b'$H+H*')
+
+
+class ClamAV:
+    """clamd with a one-signature database written here (the MD5 of the
+    EICAR test file: Debian ships no virus database and nothing can be
+    downloaded), and clamav-milter rejecting what it finds."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix='facteur-clam-')
+        self.clamd_port = ft.free_port()
+        self.port = ft.free_port()
+        self.procs = []
+        self.log = None
+
+    def start(self):
+        import hashlib
+        d = self.dir
+        os.makedirs(os.path.join(d, 'db'))
+        with open(os.path.join(d, 'db', 'facteur-test.hdb'), 'w',
+                  encoding='ascii') as f:
+            f.write(f'{hashlib.md5(EICAR).hexdigest()}:{len(EICAR)}:'
+                    'Facteur-Test-EICAR\n')
+        user = 'User root\n' if os.geteuid() == 0 else ''
+        conf = {
+            'clamd.conf': f'DatabaseDirectory {d}/db\nTCPSocket {self.clamd_port}\n'
+            f'TCPAddr 127.0.0.1\nForeground yes\nPidFile {d}/clamd.pid\n'
+            f'TemporaryDirectory {d}\n{user}',
+            'milter.conf': f'MilterSocket inet:{self.port}@127.0.0.1\n'
+            f'ClamdSocket tcp:127.0.0.1:{self.clamd_port}\nForeground yes\n'
+            f'PidFile {d}/milter.pid\nOnInfected Reject\nAddHeader Replace\n'
+            f'TemporaryDirectory {d}\n{user}',
+        }
+        for name, text in conf.items():
+            with open(os.path.join(d, name), 'w', encoding='ascii') as f:
+                f.write(text)
+        self.log = open(os.path.join(d, 'out.log'), 'wb')  # pylint: disable=consider-using-with
+        self.procs.append(_popen(['clamd', '-c', f'{d}/clamd.conf'], self.log, d))
+        if not ft.wait_port(self.clamd_port, 60, self.procs[0]):
+            return False
+        self.procs.append(_popen(['clamav-milter', '-c', f'{d}/milter.conf'],
+                                 self.log, d))
+        return ft.wait_port(self.port, 20, self.procs[1])
+
+    def stop(self):
+        _stop(self.procs[::-1])
+        if self.log:
+            self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 # -- helpers ------------------------------------------------------------------
 
 def message(body, subject=None):
@@ -224,6 +361,8 @@ def restart(milter):
 
 
 def setup():
+    if shutil.which('spamd') and shutil.which('spamass-milter'):
+        SA_THREAD.start()
     configure({'socket': f'inet:127.0.0.1:{MILTER.port}', 'timeout': '3s'})
     env.add_user(BOB, 'bob pw 1')
     env.start('authd')
@@ -349,9 +488,88 @@ def test_rspamd():
         r.stop()
 
 
+def test_spamassassin():
+    for prog in ('spamd', 'spamass-milter'):
+        if shutil.which(prog) is None:
+            check(False, f'{prog} installed (tests/deps.sh)')
+            return
+    sa = SA
+    try:
+        t0 = time.time()
+        SA_THREAD.join(180)
+        up = getattr(sa, 'up', False)
+        print(f'# spamd and spamass-milter (started at setup) waited for '
+              f'{time.time() - t0:.1f} s', flush=True)
+        check(up, 'spamd and spamass-milter listen')
+        if not up:
+            return
+        restart({'socket': f'inet:127.0.0.1:{sa.port}', 'timeout': '60s'})
+        t0 = time.time()
+        msg, subj = message(GTUBE + b'\r\n')
+        code, text, _ = send(msg)
+        print(f'# GTUBE through SpamAssassin in {time.time() - t0:.1f} s',
+              flush=True)
+        check(code == 250, 'SpamAssassin: GTUBE taken (250)', (code, text))
+        place, data = where(subj)
+        hdr = data.split(b'\n\n', 1)[0]
+        check(place == 'junk', 'SpamAssassin: GTUBE in .Junk', (place, hdr[:600]))
+        check(b'\nX-Spam-Flag: YES\n' in hdr and b'\nX-Spam-Status: Yes, score='
+              in hdr and b'GTUBE' in hdr,
+              'SpamAssassin: its X-Spam-Flag and X-Spam-Status headers', hdr[:800])
+        msg, subj = message(b'Hello Bob,\r\n\r\nlunch at noon?\r\n\r\nAlice\r\n')
+        code, text, _ = send(msg)
+        place, data = where(subj)
+        check(code == 250 and place == 'inbox' and b'\nX-Spam-Status: No, '
+              in data.split(b'\n\n', 1)[0],
+              'SpamAssassin: a clean message in INBOX, X-Spam-Status: No',
+              (code, place, data[:600]))
+    finally:
+        sa.stop()
+
+
+def test_clamav():
+    for prog in ('clamd', 'clamav-milter'):
+        if shutil.which(prog) is None:
+            check(False, f'{prog} installed (tests/deps.sh)')
+            return
+    av = ClamAV()
+    try:
+        t0 = time.time()
+        up = av.start()
+        print(f'# clamd and clamav-milter up in {time.time() - t0:.1f} s',
+              flush=True)
+        check(up, 'clamd and clamav-milter listen')
+        if not up:
+            return
+        restart({'socket': f'inet:127.0.0.1:{av.port}', 'timeout': '30s'})
+        b64 = base64.encodebytes(EICAR).replace(b'\n', b'\r\n')
+        body = (b'MIME-Version: 1.0\r\n'
+                b'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+                b'--b1\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n'
+                b'--b1\r\nContent-Type: application/octet-stream; name="eicar.com"\r\n'
+                b'Content-Transfer-Encoding: base64\r\n'
+                b'Content-Disposition: attachment; filename="eicar.com"\r\n\r\n'
+                + b64 + b'--b1--\r\n')
+        msg, subj = message(b'')
+        msg = msg.replace(b'\r\n\r\n', b'\r\n', 1) + body
+        code, text, ok = send(msg)
+        check(500 <= code < 600, 'ClamAV: the EICAR attachment refused with 5xx',
+              (code, text))
+        check(ok, 'ClamAV: the session goes on')
+        check(where(subj, 1.0)[0] is None, 'ClamAV: EICAR not delivered')
+        msg, subj = message(b'no virus here\r\n')
+        code, text, _ = send(msg)
+        place, data = where(subj)
+        check(code == 250 and place == 'inbox' and b'\nX-Virus-Scanned: ' in data,
+              'ClamAV: a clean message delivered with X-Virus-Scanned',
+              (code, text, place, data[:500]))
+    finally:
+        av.stop()
+
+
 TESTS = [test_clean_headers, test_replycode, test_spam_header_junk,
          test_quarantine_junk, test_hang_tempfail, test_unreachable_accept,
-         test_rspamd]
+         test_spamassassin, test_clamav, test_rspamd]
 
 if __name__ == '__main__':
     try:
@@ -362,4 +580,5 @@ if __name__ == '__main__':
         env.stop_all()
         env.dump_logs()
         sys.exit(ft.summary())
-    ft.run_tests(env, TESTS)
+    ONLY = os.environ.get('ONLY', '').split()
+    ft.run_tests(env, [t for t in TESTS if not ONLY or t.__name__ in ONLY])
