@@ -15,10 +15,12 @@ has none.
     127.0.5.1  e@nospf.example   451; smtpd restarted; 250 (entry kept)
     127.0.1.3  (after restart)   250 at once: the allow-list kept
 
-Also: the message that passed is delivered; the log lines; the database
-file is state_dir/greylist.db, mode 0600; submission-less port 25 AUTH is
-not tested here (greylisting skips authenticated clients by code); a bad
-[greylist] value stops facteur-smtpd with FILE:LINE.
+Also: an unknown recipient still gets 550 (and no entry); the message
+that passed is delivered; the log lines; the database is
+state_dir/greylist.db, mode 0600; a bad [greylist] value, or a delay not
+shorter than retry_window, stops facteur-smtpd with FILE:LINE.  Run as
+root, the daemons run as an ordinary user here; the root start (file
+given to user-smtp, written from the chroot) was checked by hand.
 """
 
 import os

@@ -193,7 +193,8 @@ def main():
                                'submission': [f'127.0.0.1:{sub}'],
                                'timeout': '10s'},
                          imap={'listen': f'127.0.0.1:{imap}'},
-                         relay={'host': '127.0.0.1', 'port': str(relay_port),
+                         greylist={'enable': True, 'delay': '1s'},
+                     relay={'host': '127.0.0.1', 'port': str(relay_port),
                                 'tls': 'starttls', 'verify': 'no',
                                 'user': 'me', 'password_file': secret},
                          dkim=dkim)
@@ -294,6 +295,21 @@ def main():
             body = found[0] if found else b''
             check(b'DKIM-Signature:' in body and b'd=example.org' in body,
                   f'{mid} DKIM-signed through authd', body[:400])
+        # greylisting: the chrooted smtp role writes state_dir/greylist.db
+        # through the handle it opened as root, and the file is user-smtp's
+        c = ft.RawSMTP(smtp)
+        c.ehlo()
+        c.cmd('MAIL FROM:<x@remote.test>')
+        code, text = c.cmd(f'RCPT TO:<{ALICE}>')
+        c.close()
+        t_grey = time.time()
+        check(code == 451, 'greylisting from the chroot: first try 451', text)
+        gdb = os.path.join(env.state_dir, 'greylist.db')
+        st = os.stat(gdb) if os.path.exists(gdb) else None
+        check(st is not None and st.st_uid == acct['smtp'].pw_uid and
+              st.st_mode & 0o777 == 0o600, 'greylist.db is user-smtp\'s, 0600',
+              st and (st.st_uid, oct(st.st_mode)))
+        time.sleep(max(0.0, t_grey + 1.05 - time.time()))
         c = ft.RawSMTP(smtp)
         c.ehlo()
         code, text = c.mail_transaction(
