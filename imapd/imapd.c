@@ -801,7 +801,9 @@ master_reload(int sig, void *arg)
 		kill(cur_login->pid, SIGHUP);	/* it finishes its sessions */
 	cur_login = NULL;
 	(void)login_spawn();
-	log_info("reload: %s loaded", imapd.conf->file);
+	log_info("reload: %s loaded, certificate %s and key %s for new "
+	    "connections", imapd.conf->file, imapd.conf->tls.cert,
+	    imapd.conf->tls.key);
 }
 
 int

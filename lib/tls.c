@@ -122,30 +122,49 @@ scrub_stack(void)
 	__asm__ __volatile__("" : : "r"(pad) : "memory");
 }
 
-/* use_key - load the PEM private key file into ctx; wipes what it read */
-static int
-use_key(SSL_CTX *ctx, const char *path)
+/*
+ * read_fd - the whole file behind fd (from offset 0, with pread: the
+ * offset may be shared with the process that passed it) into a new
+ * buffer of *len_r bytes; NULL with errno set (EFBIG: empty or too big)
+ */
+static char *
+read_fd(int fd, size_t *len_r)
 {
-	EVP_PKEY *pkey = NULL;
 	struct stat st;
-	char *buf = NULL;
 	size_t len = 0;
 	ssize_t r;
-	BIO *bio;
-	int fd, rc = 0;
+	char *buf;
 
-	errno = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
-	    fstat(fd, &st) == -1 || st.st_size <= 0 ||
-	    st.st_size > KEY_FILE_MAX ||
-	    (buf = malloc((size_t)st.st_size)) == NULL) {
-		log_warnx("tls: cannot read key %s: %s", path,
-		    errno ? strerror(errno) : "empty or too big");
-		goto done;
+	if (fstat(fd, &st) == -1)
+		return NULL;
+	if (st.st_size <= 0 || st.st_size > KEY_FILE_MAX) {
+		errno = EFBIG;
+		return NULL;
 	}
-	while (len < (size_t)st.st_size &&
-	    (r = read(fd, buf + len, (size_t)st.st_size - len)) > 0)
+	if ((buf = malloc((size_t)st.st_size)) == NULL)
+		return NULL;
+	while (len < (size_t)st.st_size && (r = pread(fd, buf + len,
+	    (size_t)st.st_size - len, (off_t)len)) > 0)
 		len += (size_t)r;
+	*len_r = len;
+	return buf;
+}
+
+/* use_key - load the PEM private key behind fd into ctx; wipes what it read */
+static int
+use_key(SSL_CTX *ctx, int fd, const char *path)
+{
+	EVP_PKEY *pkey = NULL;
+	char *buf;
+	size_t len = 0;
+	BIO *bio;
+	int rc = 0;
+
+	if ((buf = read_fd(fd, &len)) == NULL) {
+		log_warnx("tls: cannot read key %s: %s", path, errno == EFBIG ?
+		    "empty or too big" : strerror(errno));
+		return 0;
+	}
 	wipe_frees = true;
 	if ((bio = BIO_new_mem_buf(buf, (int)len)) != NULL) {
 		pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
@@ -159,18 +178,57 @@ use_key(SSL_CTX *ctx, const char *path)
 	if (rc != 1)
 		log_warnx("tls: cannot load key %s, or it does not match the "
 		    "certificate: %s", path, tls_error());
-done:
-	if (buf != NULL) {
-		OPENSSL_cleanse(buf, (size_t)st.st_size);
-		free(buf);
+	OPENSSL_cleanse(buf, len);
+	free(buf);
+	return rc;
+}
+
+/*
+ * use_chain - the PEM certificate behind fd, then the chain certificates
+ * that follow it (SSL_CTX_use_certificate_chain_file from a descriptor)
+ */
+static int
+use_chain(SSL_CTX *ctx, int fd, const char *path)
+{
+	X509 *x = NULL;
+	char *buf;
+	size_t len = 0;
+	BIO *bio = NULL;
+	int rc = 0;
+
+	if ((buf = read_fd(fd, &len)) == NULL) {
+		log_warnx("tls: cannot read certificate %s: %s", path,
+		    errno == EFBIG ? "empty or too big" : strerror(errno));
+		return 0;
 	}
-	if (fd != -1)
-		close(fd);
+	if ((bio = BIO_new_mem_buf(buf, (int)len)) == NULL ||
+	    (x = PEM_read_bio_X509_AUX(bio, NULL, NULL, NULL)) == NULL ||
+	    SSL_CTX_use_certificate(ctx, x) != 1)
+		goto done;
+	X509_free(x);
+	SSL_CTX_clear_chain_certs(ctx);
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
+		if (SSL_CTX_add0_chain_cert(ctx, x) != 1)
+			goto done;
+	/* the end of the file is the expected way out of the loop */
+	if (ERR_GET_REASON(ERR_peek_last_error()) == PEM_R_NO_START_LINE) {
+		ERR_clear_error();
+		rc = 1;
+	}
+done:
+	if (rc != 1) {
+		X509_free(x);
+		log_warnx("tls: cannot load certificate %s: %s", path,
+		    tls_error());
+	}
+	BIO_free(bio);
+	free(buf);
 	return rc;
 }
 
 SSL_CTX *
-tls_server_ctx(const char *cert, const char *key)
+tls_server_ctx_fd(int cert_fd, int key_fd, const char *cert,
+    const char *key)
 {
 	SSL_CTX *ctx = tls_ctx_new(TLS_server_method());
 	int rc;
@@ -179,11 +237,9 @@ tls_server_ctx(const char *cert, const char *key)
 		log_warnx("tls: %s", tls_error());
 		return NULL;
 	}
-	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-		log_warnx("tls: cannot load certificate %s: %s", cert, tls_error());
+	if (use_chain(ctx, cert_fd, cert) != 1)
 		goto fail;
-	}
-	rc = use_key(ctx, key);
+	rc = use_key(ctx, key_fd, key);
 	scrub_stack();
 	if (rc != 1)
 		goto fail;
@@ -204,6 +260,38 @@ tls_server_ctx(const char *cert, const char *key)
 fail:
 	SSL_CTX_free(ctx);
 	return NULL;
+}
+
+int
+tls_open_pair(const char *cert, const char *key, int *cert_fd_r,
+    int *key_fd_r)
+{
+	if ((*cert_fd_r = open(cert, O_RDONLY | O_CLOEXEC)) == -1) {
+		log_warnx("tls: cannot load certificate %s: %s", cert,
+		    strerror(errno));
+		return -1;
+	}
+	if ((*key_fd_r = open(key, O_RDONLY | O_CLOEXEC)) == -1) {
+		log_warnx("tls: cannot read key %s: %s", key, strerror(errno));
+		close(*cert_fd_r);
+		*cert_fd_r = -1;
+		return -1;
+	}
+	return 0;
+}
+
+SSL_CTX *
+tls_server_ctx(const char *cert, const char *key)
+{
+	SSL_CTX *ctx;
+	int cfd, kfd;
+
+	if (tls_open_pair(cert, key, &cfd, &kfd) == -1)
+		return NULL;
+	ctx = tls_server_ctx_fd(cfd, kfd, cert, key);
+	close(cfd);
+	close(kfd);
+	return ctx;
 }
 
 SSL_CTX *

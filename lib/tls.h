@@ -16,6 +16,16 @@
 
 /* tls_server_ctx - load cert chain + key; NULL after logging why */
 SSL_CTX	*tls_server_ctx(const char *cert, const char *key);
+/*
+ * tls_server_ctx_fd - the same from open files (read from offset 0 with
+ * pread; the descriptors stay open): a chrooted role loads a certificate
+ * and key its parent opened (SIGHUP).  cert and key name them in logs.
+ */
+SSL_CTX	*tls_server_ctx_fd(int cert_fd, int key_fd, const char *cert,
+	    const char *key);
+/* tls_open_pair - open both files read-only; -1 after logging why */
+int	 tls_open_pair(const char *cert, const char *key, int *cert_fd_r,
+	    int *key_fd_r);
 /* tls_client_ctx - verify: check chain against ca_file (may be NULL: defaults) */
 SSL_CTX	*tls_client_ctx(bool verify, const char *ca_file);
 /* tls_describe - "TLSv1.3 TLS_AES_256_GCM_SHA384" (bits) into out */

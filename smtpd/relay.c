@@ -400,16 +400,57 @@ relay_prepare(bool login)
 	(void)relay_dns_init(c);		/* if it fails, lookups defer */
 }
 
+static struct ipc relay_parent;
+static char *relay_pw;		/* owned; relay_cfg.password points to it */
+
+/* relay_parent_msg - P_RELAY_PASSWORD: the parent reread password_file */
+static void
+relay_parent_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
+{
+	const char *pw;
+	size_t n;
+
+	if (m->fd != -1)
+		close(m->fd);
+	if (m->hdr.type != P_RELAY_PASSWORD || !ipc_get_str(m, &pw, &n) ||
+	    !ipc_get_end(m) || n == 0) {
+		log_warnx("relay: unexpected message %u from the parent",
+		    m->hdr.type);
+		return;
+	}
+	if (relay_pw != NULL) {
+		wipe(relay_pw, strlen(relay_pw));
+		free(relay_pw);
+	}
+	relay_pw = xstrdup(pw);
+	relay_cfg.password = relay_pw;
+	log_info("reload: relay password reread for %s (sessions already "
+	    "logged in keep going)", smtpd_conf->relay.host);
+}
+
+static void
+relay_parent_closed(struct ipc *ch, void *arg)
+{
+	ipc_close(ch);
+}
+
 void
-relay_run(int queue_fd, SSL_CTX *client_tls, const char *relay_password)
+relay_run(int queue_fd, int parent_fd, SSL_CTX *client_tls,
+    char *relay_password)
 {
 	const struct conf *c = smtpd_conf;
 
 	relay_cfg.conf = c;
 	relay_cfg.tls = client_tls;
-	relay_cfg.password = relay_password;
+	relay_pw = relay_password;
+	relay_cfg.password = relay_pw;
 	relay_prepare(relay_password != NULL);
 	ipc_init(&relay_ipc, queue_fd, relay_on_msg, relay_on_close, NULL);
+	if (parent_fd != -1) {
+		ipc_init(&relay_parent, parent_fd, relay_parent_msg,
+		    relay_parent_closed, NULL);
+		ipc_secret(&relay_parent);
+	}
 	if (c->relay.enabled)
 		log_info("relay: ready, smarthost %s:%u tls=%s verify=%s%s%s",
 		    c->relay.host, (unsigned)c->relay.port,

@@ -19,6 +19,7 @@
  * role exits and the parent restarts the set.
  */
 #include <errno.h>
+#include <limits.h>
 #include <malloc.h>
 #include <netdb.h>
 #include <signal.h>
@@ -31,6 +32,7 @@
 #include "climit.h"
 #include "ev.h"
 #include "log.h"
+#include "tls.h"
 #include "xmem.h"
 #include "smtpd.h"
 #include "smtp_session.h"
@@ -50,6 +52,9 @@ static size_t		 pool_used[3], pool_max[3];	/* by smtp_pool() */
 static struct ipc	 qch;
 static uint32_t		 next_id;
 static SSL_CTX		*server_tls;
+static struct ipc	 pch;		/* from the parent: reloads */
+static int		 reload_cert_fd = -1;
+static char		 reload_cert[PATH_MAX];
 
 static void
 listeners_want(unsigned ev)
@@ -266,8 +271,58 @@ on_stop(int sig, void *arg)
 			smtp_session_shutdown(sessions[i - 1]);
 }
 
+/*
+ * on_parent_msg - P_TLS_CERT then P_TLS_KEY (SIGHUP): new sessions get the
+ * new context; each open session holds a reference to the one it began
+ * with (smtp_session_new), so nothing in progress changes.
+ */
+static void
+on_parent_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
+{
+	const char *path;
+	SSL_CTX *ctx;
+	size_t n;
+
+	if ((m->hdr.type != P_TLS_CERT && m->hdr.type != P_TLS_KEY) ||
+	    m->fd == -1 || !ipc_get_str(m, &path, &n) || !ipc_get_end(m) ||
+	    (m->hdr.type == P_TLS_KEY && reload_cert_fd == -1)) {
+		log_warnx("smtp: unexpected message %u from the parent",
+		    m->hdr.type);
+		if (m->fd != -1)
+			close(m->fd);
+		return;
+	}
+	if (m->hdr.type == P_TLS_CERT) {
+		if (reload_cert_fd != -1)
+			close(reload_cert_fd);
+		reload_cert_fd = m->fd;
+		(void)bstrcpy(reload_cert, path, sizeof(reload_cert));
+		return;
+	}
+	ctx = tls_server_ctx_fd(reload_cert_fd, m->fd, reload_cert, path);
+	close(reload_cert_fd);
+	close(m->fd);
+	reload_cert_fd = -1;
+	if (ctx == NULL) {
+		log_warnx("reload: keeping the running certificate");
+		return;
+	}
+	SSL_CTX_free(server_tls);
+	server_tls = ctx;
+	log_info("reload: certificate %s and key %s in use for new "
+	    "connections (%zu open sessions keep theirs)", reload_cert, path,
+	    nsessions);
+}
+
+static void
+on_parent_close(struct ipc *ch, void *arg)
+{
+	ipc_close(ch);
+}
+
 void
-smtp_server_run(struct listener *l, size_t nl, int queue_fd, SSL_CTX *tls)
+smtp_server_run(struct listener *l, size_t nl, int queue_fd, int parent_fd,
+    SSL_CTX *tls)
 {
 	size_t i;
 
@@ -283,6 +338,7 @@ smtp_server_run(struct listener *l, size_t nl, int queue_fd, SSL_CTX *tls)
 	climit_pause_init(&accept_pause, listeners_stop, listeners_resume, NULL);
 	authc_init(smtpd_privileged ? "/" : smtpd_conf->run_dir);
 	ipc_init(&qch, queue_fd, on_queue_msg, on_queue_close, NULL);
+	ipc_init(&pch, parent_fd, on_parent_msg, on_parent_close, NULL);
 	ev_timer_init(&stop_timer, on_stop_timer, NULL);
 	ev_signal(SIGTERM, on_stop, NULL);
 	ev_signal(SIGINT, on_stop, NULL);

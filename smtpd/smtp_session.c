@@ -621,7 +621,9 @@ smtp_session_new(int fd, const struct listener *l, const char *addr,
 
 	s->id = id;
 	s->l = l;
-	s->tls_ctx = tls;
+	s->tls_ctx = tls;	/* its own reference: a reload may replace it */
+	if (tls != NULL)
+		SSL_CTX_up_ref(tls);
 	s->qfd = -1;
 	bstrcpy(s->addr, addr, sizeof(s->addr));
 	conn_init(&s->c, fd, SESSION_IN_MAX, SESSION_OUT_MAX, on_conn, s);
@@ -657,6 +659,7 @@ smtp_session_free(struct session **sp)
 	ev_timer_del(&s->deadline);
 	ev_timer_del(&s->login_timer);
 	conn_close(&s->c);
+	SSL_CTX_free(s->tls_ctx);
 	free(s);
 	*sp = NULL;
 }

@@ -9,9 +9,13 @@
  * keeping only the secrets it uses (forget_secrets), and supervises them: when one dies the others are stopped
  * and the whole set starts again after a backoff (disk is the truth, so
  * nothing accepted is lost).  Without -d it detaches once the roles are
- * started (lib/daemon.c).  SIGTERM/SIGINT stop everything; SIGHUP
- * rereads the configuration and restarts the roles with it, or keeps the
- * old one (and says why) when the new file is bad.
+ * started (lib/daemon.c).  SIGTERM/SIGINT stop everything.  SIGHUP
+ * rereads the configuration, the certificate and key and the relay
+ * password: a bad file is reported and the old one kept; an unchanged
+ * file (same bytes) keeps the roles and their sessions, and the new
+ * certificate and key go to the smtp role (as open files, P_TLS_*) and
+ * the password to the relay role (P_RELAY_PASSWORD), the only roles that
+ * hold them; a changed file restarts the roles with everything new.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -37,6 +41,8 @@
 #include "priv.h"
 #include "tls.h"
 #include "xmem.h"
+
+#include <openssl/evp.h>
 #include "smtpd.h"
 #include "smtp_session.h"
 #include "smtpd/fetch.h"
@@ -60,6 +66,8 @@ static size_t		 nlisteners;
 static SSL_CTX		*server_tls;
 static SSL_CTX		*client_tls;
 static char		*relay_password;
+static unsigned char	 conf_md[EVP_MAX_MD_SIZE];	/* of the file loaded */
+static int		 to_smtp = -1, to_relay = -1;	/* reload channels */
 static int		 ctl_fd = -1;	/* facteur-ctl, served by the queue */
 static struct priv_account acc[PRIV_NROLES];
 /* each role's account (lib/priv.h) */
@@ -165,22 +173,32 @@ listen_ctl(const struct conf *c)
 
 /*
  * read_relay_password - the first line of [relay] password_file, read
- * with read(2) into a buffer wiped after (no stdio buffer left behind)
+ * with read(2) into a buffer wiped after (no stdio buffer left behind).
+ * NULL without a password file, or after logging why when it cannot be
+ * read (the caller decides: fatal at start, keep the old one on SIGHUP);
+ * *bad_r says which.
  */
 static char *
-read_relay_password(const struct conf *c)
+read_relay_password(const struct conf *c, bool *bad_r)
 {
 	char err[512], line[1024], *p;
 	ssize_t r;
 	size_t n;
 	int fd;
 
+	*bad_r = false;
 	if (!c->relay.enabled || c->relay.password_file == NULL)
 		return NULL;
-	if ((fd = open(c->relay.password_file, O_RDONLY | O_CLOEXEC)) == -1)
-		fatal("%s", c->relay.password_file);
-	if (!conf_secret_fd_ok(fd, c->relay.password_file, err, sizeof(err)))
-		fatalx("%s", err);
+	*bad_r = true;
+	if ((fd = open(c->relay.password_file, O_RDONLY | O_CLOEXEC)) == -1) {
+		log_warn("%s", c->relay.password_file);
+		return NULL;
+	}
+	if (!conf_secret_fd_ok(fd, c->relay.password_file, err, sizeof(err))) {
+		log_warnx("%s", err);
+		close(fd);
+		return NULL;
+	}
 	for (n = 0; n < sizeof(line) - 1; n += (size_t)r)
 		if ((r = read(fd, line + n, sizeof(line) - 1 - n)) <= 0)
 			break;
@@ -188,12 +206,39 @@ read_relay_password(const struct conf *c)
 	line[n] = '\0';
 	n = strcspn(line, "\r\n");
 	line[n] = '\0';
-	if (n == 0)
-		fatalx("%s: expected the relay password on the first line",
+	if (n == 0) {
+		log_warnx("%s: expected the relay password on the first line",
 		    c->relay.password_file);
+		return NULL;
+	}
 	p = xstrdup(line);
 	wipe(line, sizeof(line));
+	*bad_r = false;
 	return p;
+}
+
+/* conf_digest - SHA-256 of the configuration file into md; false if unread */
+static bool
+conf_digest(const char *path, unsigned char *md)
+{
+	EVP_MD_CTX *ctx;
+	char buf[8192];
+	ssize_t r;
+	int fd;
+	bool ok = false;
+
+	memset(md, 0, EVP_MAX_MD_SIZE);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return false;
+	if ((ctx = EVP_MD_CTX_new()) != NULL &&
+	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1) {
+		while ((r = read(fd, buf, sizeof(buf))) > 0)
+			(void)EVP_DigestUpdate(ctx, buf, (size_t)r);
+		ok = r == 0 && EVP_DigestFinal_ex(ctx, md, NULL) == 1;
+	}
+	EVP_MD_CTX_free(ctx);
+	close(fd);
+	return ok;
 }
 
 /*
@@ -338,22 +383,38 @@ xfork(void)
 static void
 start_roles(void)
 {
-	int sq[2], qd[2], qr[2];
+	char *pw;
+	int sq[2], qd[2], qr[2], ps[2], pr[2];
 	enum role r;
 
 	xsocketpair(sq);
 	xsocketpair(qd);
 	xsocketpair(qr);
+	xsocketpair(ps);
+	xsocketpair(pr);
+	if (to_smtp != -1)
+		close(to_smtp);
+	if (to_relay != -1)
+		close(to_relay);
+	to_smtp = ps[0];
+	to_relay = pr[0];
 	for (r = 0; r < NROLES; r++) {
 		if ((pids[r] = xfork()) != 0)
 			continue;
+		close(ps[0]);
+		close(pr[0]);
+		if (r != ROLE_SMTP)
+			close(ps[1]);
+		if (r != ROLE_RELAY)
+			close(pr[1]);
 		switch (r) {
 		case ROLE_SMTP:
 			close(ctl_fd);
 			close(sq[1]); close(qd[0]); close(qd[1]); close(qr[0]); close(qr[1]);
 			smtp_local_load(smtpd_conf);	/* /etc/passwd: before the chroot */
 			role_enter(r, PRIV_AUTHD_DIR);
-			smtp_server_run(listeners, nlisteners, sq[0], server_tls);
+			smtp_server_run(listeners, nlisteners, sq[0], ps[1],
+			    server_tls);
 		case ROLE_QUEUE:
 			close_listeners();
 			close(sq[0]); close(qd[1]); close(qr[1]);
@@ -370,7 +431,9 @@ start_roles(void)
 			close_listeners();
 			close(sq[0]); close(sq[1]); close(qd[0]); close(qd[1]); close(qr[0]);
 			role_enter(r, PRIV_EMPTY_DIR);
-			relay_run(qr[1], client_tls, relay_password);
+			pw = relay_password;	/* the role owns it now */
+			relay_password = NULL;
+			relay_run(qr[1], pr[1], client_tls, pw);
 		case ROLE_FETCH:	/* talks to nobody but remote servers
 					 * and run_dir/smtpd.sock (fetch.c) */
 			close(ctl_fd);
@@ -386,6 +449,7 @@ start_roles(void)
 	}
 	close(sq[0]); close(sq[1]); close(qd[0]); close(qd[1]);
 	close(qr[0]); close(qr[1]);
+	close(ps[1]); close(pr[1]);
 	started_at = ev_now();
 	restarting = false;
 }
@@ -492,19 +556,132 @@ on_stop(int sig, void *arg)
 	ev_timer_add(&kill_timer, STOP_GRACE_MS);
 }
 
+/*
+ * send_tls - the certificate and key files, open, to the smtp role, which
+ * loads them for new connections (smtp_server.c); false if not sent
+ */
+static bool
+send_tls(int cfd, int kfd)
+{
+	struct ipc_out o;
+
+	if (pids[ROLE_SMTP] <= 0 || to_smtp == -1)
+		return false;
+	ipc_out_init(&o);
+	ipc_put_str(&o, smtpd_conf->tls.cert);
+	if (ipc_write_sync(to_smtp, P_TLS_CERT, 0, cfd, &o) == -1)
+		return false;
+	ipc_out_init(&o);
+	ipc_put_str(&o, smtpd_conf->tls.key);
+	return ipc_write_sync(to_smtp, P_TLS_KEY, 0, kfd, &o) == 0;
+}
+
+/*
+ * reload_tls - SIGHUP: load the [tls] files again; a good pair replaces
+ * the parent's context (for roles started later) and, when live, goes to
+ * the running smtp role.  A bad one is logged and changes nothing.
+ */
+static void
+reload_tls(bool live)
+{
+	SSL_CTX *ctx;
+	int cfd, kfd;
+
+	if (smtpd_conf->tls.cert == NULL || smtpd_conf->tls.key == NULL)
+		return;
+	if (tls_open_pair(smtpd_conf->tls.cert, smtpd_conf->tls.key, &cfd,
+	    &kfd) == -1) {
+		log_warnx("reload: keeping the running certificate");
+		return;
+	}
+	/* loaded here first: the role gets only a pair known to be good */
+	if ((ctx = tls_server_ctx_fd(cfd, kfd, smtpd_conf->tls.cert,
+	    smtpd_conf->tls.key)) == NULL) {
+		log_warnx("reload: keeping the running certificate");
+		goto done;
+	}
+	if (server_tls == NULL && live) {
+		/* no TLS listener was set up for it: needs a restart */
+		SSL_CTX_free(ctx);
+		goto done;
+	}
+	SSL_CTX_free(server_tls);
+	server_tls = ctx;
+	if (!live)
+		log_info("reload: certificate %s and key %s loaded",
+		    smtpd_conf->tls.cert, smtpd_conf->tls.key);
+	else if (send_tls(cfd, kfd))
+		log_info("reload: certificate %s and key %s loaded, sent to "
+		    "the smtp role for new connections", smtpd_conf->tls.cert,
+		    smtpd_conf->tls.key);
+	else
+		log_warnx("reload: the smtp role did not take the new "
+		    "certificate: %s", strerror(errno));
+done:
+	close(cfd);
+	close(kfd);
+}
+
+/* reload_password - SIGHUP: [relay] password_file again, to the relay role */
+static void
+reload_password(bool live)
+{
+	struct ipc_out o;
+	bool bad;
+	char *pw;
+
+	if ((pw = read_relay_password(smtpd_conf, &bad)) == NULL) {
+		if (bad)
+			log_warnx("reload: keeping the running relay password");
+		return;
+	}
+	if (relay_password != NULL) {
+		wipe(relay_password, strlen(relay_password));
+		free(relay_password);
+	}
+	relay_password = pw;
+	if (!live || pids[ROLE_RELAY] <= 0 || to_relay == -1) {
+		log_info("reload: relay password reread from %s",
+		    smtpd_conf->relay.password_file);
+		return;
+	}
+	ipc_out_init(&o);
+	ipc_put_str(&o, pw);
+	if (ipc_write_sync(to_relay, P_RELAY_PASSWORD, 0, -1, &o) == -1)
+		log_warn("reload: relay password to the relay role");
+	else
+		log_info("reload: relay password reread from %s, sent to the "
+		    "relay role", smtpd_conf->relay.password_file);
+	wipe(o.p, o.len);
+}
+
 static void
 on_hup(int sig, void *arg)
 {
+	unsigned char md[EVP_MAX_MD_SIZE];
 	struct conf *c;
+	bool same;
 
 	(void)sig;
 	(void)arg;
 	if ((c = daemon_reload_conf(smtpd_conf->file)) == NULL)
 		return;
-	log_info("SIGHUP: configuration reread; restarting the roles "
-	    "(listen addresses and TLS files change only on a restart)");
+	same = conf_digest(c->file, md) &&
+	    memcmp(md, conf_md, sizeof(md)) == 0;
+	memcpy(conf_md, md, sizeof(md));
 	conf_free(&smtpd_conf);
 	smtpd_conf = c;
+	if (same && roles_alive() == NROLES) {
+		log_info("SIGHUP: %s unchanged; reloading the certificate and "
+		    "the relay password, sessions go on", c->file);
+		reload_tls(true);
+		reload_password(true);
+		return;
+	}
+	log_info("SIGHUP: configuration reread; restarting the roles "
+	    "(listen addresses change only on a restart)");
+	reload_tls(false);
+	reload_password(false);
 	if (roles_alive() == 0) {
 		start_roles();
 		return;
@@ -520,7 +697,7 @@ main(int argc, char **argv)
 {
 	const char *path = CONF_DEFAULT_PATH;
 	struct passwd *pw = NULL;
-	bool debug = false;
+	bool debug = false, bad;
 	size_t i;
 	int ch;
 
@@ -579,7 +756,10 @@ main(int argc, char **argv)
 	    smtpd_conf->relay.enabled ? smtpd_conf->relay.ca_file : NULL);
 	if (client_tls == NULL)
 		fatalx("cannot set up the outbound TLS context");
-	relay_password = read_relay_password(smtpd_conf);
+	relay_password = read_relay_password(smtpd_conf, &bad);
+	if (bad)
+		exit(1);
+	(void)conf_digest(path, conf_md);
 	smtpd_fetch_uid = smtpd_privileged ? acc[role_acc[ROLE_FETCH]].uid :
 	    geteuid();
 	fetch_prepare(smtpd_conf, acc[role_acc[ROLE_FETCH]].uid,

@@ -95,6 +95,14 @@ enum smtpd_ipc {
 	CTL_STATUS,
 	CTL_LINE,
 	CTL_END,
+	/*
+	 * parent -> smtp and relay on SIGHUP with an unchanged configuration
+	 * file (smtpd.c): the new certificate and key for new connections,
+	 * the [relay] password reread.  Sessions in progress keep theirs.
+	 */
+	P_TLS_CERT = 50,	/* parent -> smtp: fd (certificate file), str path */
+	P_TLS_KEY,		/* parent -> smtp: fd (key file), str path; load both */
+	P_RELAY_PASSWORD,	/* parent -> relay: str password */
 };
 
 #define CTL_SOCKET	"smtpd-ctl.sock"	/* in run_dir: facteur-ctl */
@@ -196,8 +204,9 @@ const char *smtp_data_error(unsigned errors);
 
 /* smtp_server.c: the smtp role: listeners, session table, queue channel */
 struct session;
+/* parent_fd: P_TLS_CERT and P_TLS_KEY from the parent (a reload) */
 void	smtp_server_run(struct listener *l, size_t nl, int queue_fd,
-	    SSL_CTX *tls) __attribute__((noreturn));
+	    int parent_fd, SSL_CTX *tls) __attribute__((noreturn));
 /* smtp_server_queue_send - a request to the queue for session s */
 int	smtp_server_queue_send(struct session *s, uint32_t type,
 	    const struct ipc_out *o);
@@ -270,12 +279,13 @@ void	deliver_run(int queue_fd) __attribute__((noreturn));
 /*
  * relay.c: the relay role (outbound SMTP: smarthost or MX via c-ares).
  * `relay_password` is the [relay] password read by the parent before
- * privileges were dropped (NULL without [relay] or without a login).
+ * privileges were dropped (NULL without [relay] or without a login); the
+ * role owns it and wipes it when P_RELAY_PASSWORD on parent_fd replaces it.
  * Results: RES_OK (sent), RES_TEMPFAIL (retry later), RES_PERMFAIL (bounce),
  * with the remote reply or the local reason as text.
  */
-void	relay_run(int queue_fd, SSL_CTX *client_tls, const char *relay_password)
-	    __attribute__((noreturn));
+void	relay_run(int queue_fd, int parent_fd /* -1: none */, SSL_CTX *client_tls,
+	    char *relay_password) __attribute__((noreturn));
 /* relay_prepare - what needs files (resolver, SASL plugins): before the
  * chroot; relay_run() does it if not done (login: a password is set) */
 void	relay_prepare(bool login);

@@ -299,7 +299,7 @@ main(int argc, char *argv[])
 		ev_init();
 		ev_signal(SIGPIPE, NULL, NULL);
 		ev_signal(SIGTERM, child_stop, NULL);
-		relay_run(sv[1], ctx, password);
+		relay_run(sv[1], -1, ctx, password);
 	}
 	close(sv[1]);
 	signal(SIGPIPE, SIG_IGN);
