@@ -59,6 +59,7 @@ enum conf_section {
 	SEC_SCREEN,
 	SEC_DOCTOR,
 	SEC_GREYLIST,
+	SEC_ACME,
 	SEC_N,
 	SEC_SKIP = SEC_N,	/* inside an unknown section: keys ignored */
 };
@@ -66,7 +67,7 @@ enum conf_section {
 static const char *const conf_section_names[SEC_N] = {
 	"top", "tls", "smtp", "relay", "dkim", "imap", "pop3", "queue", "dns",
 	"inbound",
-	"authd", "sendmail", "fetch", "milter", "screen", "doctor", "greylist",
+	"authd", "sendmail", "fetch", "milter", "screen", "doctor", "greylist", "acme",
 };
 
 enum conf_type {
@@ -257,6 +258,21 @@ static const struct conf_key conf_keys[] = {
 	    OFF(greylist.allow_clients), 0, 0 },
 	{ SEC_GREYLIST, "spf_skip", T_BOOL, false, "yes",
 	    OFF(greylist.spf_skip), 0, 0 },
+	{ SEC_ACME, "directory", T_STRING, false,
+	    "https://acme-v02.api.letsencrypt.org/directory",
+	    OFF(acme.directory), 0, 0 },
+	{ SEC_ACME, "ca_file", T_PATH, false,
+	    "/etc/ssl/certs/ca-certificates.crt", OFF(acme.ca_file), 0, 0 },
+	{ SEC_ACME, "email", T_STRING, false, NULL, OFF(acme.email), 0, 0 },
+	{ SEC_ACME, "account_key", T_PATH, false, NULL, OFF(acme.account_key),
+	    0, 0 },
+	{ SEC_ACME, "names", T_DOMAINS, false, NULL, 0, 0, 0 },
+	{ SEC_ACME, "http", T_ADDR, false, "[::]:80", OFF(acme.http), 0, 0 },
+	{ SEC_ACME, "webroot", T_PATH, false, NULL, OFF(acme.webroot), 0, 0 },
+	{ SEC_ACME, "renew_before", T_DURATION, false, "30d",
+	    OFF(acme.renew_before), 1, 3650 * DAY },
+	{ SEC_ACME, "timeout", T_DURATION, false, "60s", OFF(acme.timeout),
+	    1, 3600 },
 };
 
 #define NKEYS	(sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -604,6 +620,9 @@ conf_set_domains(struct conf_parse *p, const struct conf_key *k, char *val)
 	if (k->sec == SEC_SMTP) {
 		list = &c->smtp.backup_domains;
 		n = &c->smtp.nbackup_domains;
+	} else if (k->sec == SEC_ACME) {
+		list = &c->acme.names;
+		n = &c->acme.nnames;
 	}
 	for (tok = val; *tok; tok = next) {
 		for (next = tok; *next && !conf_is_space(*next); next++)
@@ -1136,7 +1155,7 @@ conf_header(struct conf_parse *p, char *s)
 		conf_err(p, p->line, "unknown section [%s], expected one of "
 		    "[tls] [smtp] [relay] [dkim] [imap] [pop3] [queue] [dns] "
 		    "[inbound] [authd] [sendmail] [fetch] [milter] [screen] [doctor] "
-		    "[greylist]",
+		    "[greylist] [acme]",
 		    conf_got(got, sizeof(got), name));
 		return;
 	}
@@ -1362,6 +1381,7 @@ conf_check(struct conf_parse *p)
 	conf_check_relay(p);
 	conf_check_backup(p);
 	c->pop3.enabled = p->sec_line[SEC_POP3] != 0;
+	c->acme.enabled = p->sec_line[SEC_ACME] != 0;
 	conf_check_postmaster(p);
 	conf_check_doctor(p);
 	/* parsed so that its syntax is settled, but nothing acts on it yet:
@@ -1489,6 +1509,14 @@ conf_free(struct conf **confp)
 	for (i = 0; i < c->smtp.nbackup_domains; i++)
 		free(c->smtp.backup_domains[i]);
 	free(c->smtp.backup_domains);
+	for (i = 0; i < c->acme.nnames; i++)
+		free(c->acme.names[i]);
+	free(c->acme.names);
+	free(c->acme.directory);
+	free(c->acme.ca_file);
+	free(c->acme.email);
+	free(c->acme.account_key);
+	free(c->acme.webroot);
 	for (i = 0; i < c->fetch.n; i++)
 		conf_fetch_clear(&c->fetch.v[i]);
 	free(c->fetch.v);
@@ -1700,6 +1728,35 @@ conf_dump_addrs(FILE *out, const char *key, const struct conf_addrs *as)
 			fprintf(out, "%s = %s\n", key, a);
 }
 
+/* conf_dump_acme - the [acme] section, present only when the file has it */
+static void
+conf_dump_acme(const struct conf *c, FILE *out)
+{
+	char v[300];
+	size_t i;
+
+	fprintf(out, "\n[acme]\ndirectory = %s\nca_file = %s\n",
+	    c->acme.directory, c->acme.ca_file);
+	if (c->acme.email != NULL)
+		fprintf(out, "email = %s\n", c->acme.email);
+	if (c->acme.account_key != NULL)
+		fprintf(out, "account_key = %s\n", c->acme.account_key);
+	if (c->acme.nnames > 0) {
+		fprintf(out, "names =");
+		for (i = 0; i < c->acme.nnames; i++)
+			fprintf(out, " %s", c->acme.names[i]);
+		fprintf(out, "\n");
+	}
+	if (conf_addr_format(&c->acme.http, v, sizeof(v)))
+		fprintf(out, "http = %s\n", v);
+	if (c->acme.webroot != NULL)
+		fprintf(out, "webroot = %s\n", c->acme.webroot);
+	fprintf(out, "renew_before = %s\n",
+	    conf_fmt_duration(v, sizeof(v), c->acme.renew_before));
+	fprintf(out, "timeout = %s\n",
+	    conf_fmt_duration(v, sizeof(v), c->acme.timeout));
+}
+
 void
 conf_dump(const struct conf *c, FILE *out)
 {
@@ -1851,6 +1908,8 @@ conf_dump(const struct conf *c, FILE *out)
 		    conf_fmt_duration(v, sizeof(v), c->doctor.timeout),
 		    c->doctor.ca_file);
 	}
+	if (c->acme.enabled)
+		conf_dump_acme(c, out);
 	if (!c->greylist.enable)
 		return;
 	fprintf(out, "\n[greylist]\nenable = yes\ndelay = %s\n",

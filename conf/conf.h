@@ -197,6 +197,20 @@ struct conf {
 		bool		 allow_clients;	/* a retry allow-lists the client */
 		bool		 spf_skip;	/* SPF pass for a known domain */
 	} greylist;
+	struct {			/* facteur-keytool acme (keytool/acme*.c) */
+		bool		 enabled;	/* the [acme] section is present */
+		char		*directory;	/* URL, Let's Encrypt's by default */
+		char		*ca_file;	/* trusted for the directory's HTTPS */
+		char		*email;		/* account contact, NULL: none */
+		char		*account_key;	/* NULL: state_dir/acme/account.key */
+		char	       **names;		/* certificate names, NULL-terminated;
+						 * none: hostname */
+		size_t		 nnames;
+		struct conf_addr http;		/* HTTP-01 listener, [::]:80 */
+		char		*webroot;	/* else files under it, NULL: listen */
+		unsigned	 renew_before;	/* seconds, 30 days */
+		unsigned	 timeout;	/* per request and for validation, 60 s */
+	} acme;
 	struct {
 		unsigned	 hashers;	/* hashing processes, 2 */
 		unsigned	 cache_size;	/* login cache entries, 256; 0: off */

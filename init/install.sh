@@ -15,6 +15,7 @@
 #   SYSCONFDIR/facteur/facteur.conf.example    always (and facteur.conf, mode
 #                                              0644, only if there is none)
 #   systemd: PREFIX/lib/systemd/system/facteur-{authd,smtpd,imapd}.service
+#            and facteur-acme.{service,timer} (certificate renewal)
 #            PREFIX/lib/sysusers.d/facteur.conf
 #   sysv:    SYSCONFDIR/init.d/facteur
 #   openwrt: SYSCONFDIR/init.d/facteur (procd)
@@ -76,6 +77,10 @@ for kind in $INIT; do
 		for d in authd smtpd imapd; do
 			subst "init/systemd/facteur-$d.service" \
 			    "$D$PREFIX/lib/systemd/system/facteur-$d.service" 644
+		done
+		for u in facteur-acme.service facteur-acme.timer; do
+			subst "init/systemd/$u" \
+			    "$D$PREFIX/lib/systemd/system/$u" 644
 		done
 		subst init/systemd/facteur.sysusers \
 		    "$D$PREFIX/lib/sysusers.d/facteur.conf" 644 ;;

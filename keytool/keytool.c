@@ -5,9 +5,10 @@
  *
  * Run by the administrator, usually as root, in the foreground; it writes
  * users.db, aliases.db, DKIM keys and certificates, never talks to the
- * network except in `spf` and `dmarc` (DNS) and `doctor` (DNS, and SMTP
- * to the relay, a well-known MX and our own port 25).  Exit status: 0 ok,
- * 1 failure explained on stderr, 2 bad usage (SPEC 4).
+ * network except in `spf` and `dmarc` (DNS), `doctor` (DNS, and SMTP
+ * to the relay, a well-known MX and our own port 25) and `acme` (HTTPS to
+ * the CA, an HTTP-01 listener).  Exit status: 0 ok, 1 failure explained
+ * on stderr, 2 bad usage (SPEC 4).
  */
 #include <errno.h>
 #include <pwd.h>
@@ -35,6 +36,7 @@ static const struct {
 	{ "alias", keytool_cmd_alias, "alias add|del|list [ADDRESS [TARGET...]]" },
 	{ "dkim", keytool_cmd_dkim, "dkim generate DOMAIN SELECTOR [--rsa|--ed25519]" },
 	{ "tls", keytool_cmd_tls, "tls selfsigned" },
+	{ "acme", keytool_cmd_acme, "acme issue|renew" },
 	{ "dns", keytool_cmd_dns, "dns" },
 	{ "doctor", keytool_cmd_doctor, "doctor" },
 	{ "accounts", keytool_cmd_accounts, "accounts" },

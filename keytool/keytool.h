@@ -61,6 +61,9 @@ int	keytool_read_password(char *pw, size_t pwsz, size_t *len_r);
 int	keytool_user_put(const struct conf *c, const char *addr,
 	    const char *pw, size_t pwlen);
 
+/* acme.c: acme issue|renew (Let's Encrypt; keytool/acme.h) */
+int	keytool_cmd_acme(const struct conf *c, int argc, char **argv);
+
 /* keytool_accounts.c: accounts (the useradd lines of missing role accounts) */
 int	keytool_cmd_accounts(const struct conf *c, int argc, char **argv);
 

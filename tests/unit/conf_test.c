@@ -73,16 +73,16 @@ static const struct bad {
 	{ "domains = example.org\n[queue]\nfoo = 1\n",
 	  "t.conf:3: unknown key \"foo\" in [queue]\n" },
 	{ "domains = example.org\n[smpt]\nlisten = 0.0.0.0:25\nbogus = 1\n[smtp]\nbogus = 2\n",
-	  "t.conf:2: unknown section [smpt], expected one of [tls] [smtp] [relay] [dkim] [imap] [pop3] [queue] [dns] [inbound] [authd] [sendmail] [fetch] [milter] [screen] [doctor] [greylist]\n"
+	  "t.conf:2: unknown section [smpt], expected one of [tls] [smtp] [relay] [dkim] [imap] [pop3] [queue] [dns] [inbound] [authd] [sendmail] [fetch] [milter] [screen] [doctor] [greylist] [acme]\n"
 	  "t.conf:6: unknown key \"bogus\" in [smtp]\n" },
 	{ "domains = example.org\n[smtp\n",
 	  "t.conf:2: expected \"]\" to close the section header, got \"[smtp\"\n" },
 	{ "domains = example.org\n[smtp] junk\n",
 	  "t.conf:2: expected nothing after [smtp], got \"junk\"\n" },
 	{ "domains = example.org\n[]\n",
-	  "t.conf:2: unknown section [], expected one of [tls] [smtp] [relay] [dkim] [imap] [pop3] [queue] [dns] [inbound] [authd] [sendmail] [fetch] [milter] [screen] [doctor] [greylist]\n" },
+	  "t.conf:2: unknown section [], expected one of [tls] [smtp] [relay] [dkim] [imap] [pop3] [queue] [dns] [inbound] [authd] [sendmail] [fetch] [milter] [screen] [doctor] [greylist] [acme]\n" },
 	{ "domains = example.org\n[top]\n",
-	  "t.conf:2: unknown section [top], expected one of [tls] [smtp] [relay] [dkim] [imap] [pop3] [queue] [dns] [inbound] [authd] [sendmail] [fetch] [milter] [screen] [doctor] [greylist]\n" },
+	  "t.conf:2: unknown section [top], expected one of [tls] [smtp] [relay] [dkim] [imap] [pop3] [queue] [dns] [inbound] [authd] [sendmail] [fetch] [milter] [screen] [doctor] [greylist] [acme]\n" },
 	/* repeated keys */
 	{ "domains = example.org\n[smtp]\nmax_size = 1M\n\nmax_size = 2M\n",
 	  "t.conf:5: max_size given twice (first on line 3)\n" },
@@ -242,7 +242,7 @@ static const struct bad {
 	  "t.conf:1: unknown key \"hostnme\" in the top section\n"
 	  "t.conf:3: expected a size like 35M for max_size, got \"lots\"\n"
 	  "t.conf:4: expected a number from 1 to 100000 for max_rcpt, got \"many\"\n"
-	  "t.conf:5: unknown section [smpt], expected one of [tls] [smtp] [relay] [dkim] [imap] [pop3] [queue] [dns] [inbound] [authd] [sendmail] [fetch] [milter] [screen] [doctor] [greylist]\n"
+	  "t.conf:5: unknown section [smpt], expected one of [tls] [smtp] [relay] [dkim] [imap] [pop3] [queue] [dns] [inbound] [authd] [sendmail] [fetch] [milter] [screen] [doctor] [greylist] [acme]\n"
 	  "t.conf: expected a \"domains\" line\n" },
 	/* '#' inside a value is not a comment */
 	{ "domains = example.org\nstate_dir = /a#b # real comment\nlog = syslog#x\n",
@@ -868,6 +868,10 @@ test_example(void)
 	    c->greylist.retry_window == 2 * 86400 &&
 	    c->greylist.allow_time == 35 * 86400 && c->greylist.allow_clients &&
 	    c->greylist.spf_skip);
+	CHECK(c->acme.enabled && c->acme.http.port == 80 &&
+	    strcmp(c->acme.http.host, "::") == 0 &&
+	    c->acme.renew_before == 30 * 86400 && c->acme.webroot == NULL &&
+	    c->acme.email != NULL && c->acme.nnames == 0);
 	check_round_trip(c);
 	conf_free(&c);
 }
