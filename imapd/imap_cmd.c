@@ -404,7 +404,8 @@ parse_datetime(const char *s, time_t *t_r)
 struct append_msg {
 	struct flag_args fl;
 	time_t		 when;
-	const struct imap_arg *lit;
+	const struct imap_arg *lit;	/* NULL: CATENATE, built in cat */
+	struct buf	 cat;
 	uint32_t	 kw;
 };
 
@@ -442,6 +443,15 @@ append_parse(struct imap_session *s, const struct imap_arg *a,
 				return false;
 			}
 			a = a->next;
+		}
+		buf_init(&m->cat, imapd.conf->imap.max_literal);
+		if (imap_arg_is(a, "CATENATE") && a->next &&
+		    a->next->type == IMAP_ARG_LIST) {
+			/* RFC 4469: text and parts of stored messages */
+			if (!cat_build(s, a->next->child, &m->cat))
+				return false;
+			a = a->next->next;
+			continue;
 		}
 		if (a == NULL || a->type != IMAP_ARG_LITERAL) {
 			session_tagged(s, "BAD message literal expected");
@@ -499,14 +509,19 @@ cmd_append(struct imap_session *s, const struct imap_cmd *c)
 	int r = 0;
 
 	uidset_init(&uids);
-	if (c->args == NULL || !append_parse(s, c->args->next, &v, &n))
+	if (c->args == NULL || c->args->next == NULL) {
+		session_tagged(s, "BAD APPEND mailbox [flags] [date] message");
 		goto done;
+	}
+	/* the target first: TRYCREATE before a CATENATE URL is read */
 	if (!cmd_mailbox_dir(s, c->args, dir, sizeof(dir), &name))
 		goto done;
 	if ((t = store_folder_open(dir)) == NULL) {
 		session_tagged(s, "NO [TRYCREATE] no such mailbox");
 		goto done;
 	}
+	if (!append_parse(s, c->args->next, &v, &n))
+		goto done;
 	for (i = 0; i < n; i++)
 		if (!kw_bits(t, &v[i].fl, true, &v[i].kw)) {
 			session_tagged(s, "NO [LIMIT] too many keywords in %s",
@@ -515,7 +530,11 @@ cmd_append(struct imap_session *s, const struct imap_cmd *c)
 		}
 	got = xreallocarray(NULL, n, sizeof(*got));
 	for (i = 0; i < n && r == 0; i++) {
-		if (v[i].lit->spooled)
+		if (v[i].lit == NULL)
+			r = store_deliver(t, buf_head(&v[i].cat) ? buf_head(
+			    &v[i].cat) : "", v[i].cat.len, v[i].fl.sys, v[i].kw,
+			    v[i].when, &uid);
+		else if (v[i].lit->spooled)
 			r = s->spool == NULL ? -1 : store_spool_deliver(s->spool,
 			    t, v[i].fl.sys, v[i].kw, v[i].when, &uid);
 		else if (v[i].lit->literal8)
@@ -544,6 +563,8 @@ done:
 		store_folder_close(&t);
 	uidset_free(&uids);
 	free(got);
+	for (i = 0; v && i < n; i++)
+		buf_free(&v[i].cat);
 	free(v);
 }
 

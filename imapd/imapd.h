@@ -275,6 +275,10 @@ bool	cmd_mailbox_dir(struct imap_session *s, const struct imap_arg *a,
 void	cmd_sort(struct imap_session *s, const struct imap_cmd *c, bool uid);
 void	cmd_sort_resume(struct imap_session *s);
 void	cmd_sort_free(struct imap_session *s);
+/* imap_catenate.c: the message of APPEND CATENATE (RFC 4469) into out
+ * (max_literal bounds it); replies BAD/NO itself and returns false */
+bool	cat_build(struct imap_session *s, const struct imap_arg *a,
+	    struct buf *out);
 /* imap_thread.c */
 void	cmd_thread(struct imap_session *s, const struct imap_cmd *c, bool uid);
 

@@ -6,7 +6,7 @@ BINS		+= facteur-imapd
 facteur-imapd_SRCS = imapd/imapd.c imapd/imap_session.c imapd/imap_cmd.c \
 		   imapd/imap_list.c imapd/imap_condstore.c \
 		   imapd/imap_fetch.c imapd/imap_search.c imapd/imap_sort.c \
-		   imapd/imap_thread.c $(STORE_SRCS) \
+		   imapd/imap_thread.c imapd/imap_catenate.c $(STORE_SRCS) \
 		   $(IMAP_CORE_SRCS) $(POP3_SRCS)
 POP3_SRCS	 = imapd/pop3_proto.c imapd/pop3_session.c imapd/pop3_login.c \
 		   imapd/pop3_maildrop.c imapd/relay.c
@@ -26,4 +26,5 @@ FUZZ_TARGETS	+= fuzz_imap_session
 fuzz_imap_session_DEPS = imapd/imap_session.c imapd/imap_cmd.c \
 		   imapd/imap_list.c imapd/imap_condstore.c imapd/imap_fetch.c \
 		   imapd/imap_search.c imapd/imap_sort.c imapd/imap_thread.c \
+		   imapd/imap_catenate.c \
 		   $(STORE_SRCS) $(IMAP_CORE_SRCS)

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: ISC
 """test_imap_sort - SORT, ESORT and SORT=DISPLAY (RFC 5256, 5267, 5957),
-THREAD REFERENCES and ORDEREDSUBJECT (RFC 5256) and BINARY (RFC 3516)
-with Python's imaplib: tricky subjects (Re:/Fwd:/[tag], "(fwd)",
+THREAD REFERENCES and ORDEREDSUBJECT (RFC 5256), BINARY (RFC 3516) and
+CATENATE (RFC 4469) with Python's imaplib (raw commands where it cannot): tricky subjects (Re:/Fwd:/[tag], "(fwd)",
 encoded words), dates with time zones or missing, missing headers, a
 known thread tree, UID forms, and a folder big enough that SORT runs in
 slices while another session of the same worker is answered at once.
@@ -324,6 +324,78 @@ def test_binary():
     m.logout()
 
 
+def raw_session():
+    import socket
+    s = ctx().wrap_socket(socket.create_connection(('127.0.0.1', PORT)))
+    f = s.makefile('rwb')
+    f.readline()
+    f.write(f'a LOGIN "{ALICE}" "{PASS}"\r\n'.encode())
+    f.flush()
+    while not f.readline().startswith(b'a '):
+        pass
+    return s, f
+
+
+def raw_cmd(f, tag, parts):
+    """parts: str pieces and bytes literals (sent as LITERAL+); the
+    tagged reply line"""
+    data = f'{tag} '.encode()
+    for p in parts:
+        if isinstance(p, bytes):
+            data += f'{{{len(p)}+}}\r\n'.encode() + p
+        else:
+            data += p.encode()
+    f.write(data + b'\r\n')
+    f.flush()
+    while True:
+        ln = f.readline()
+        if not ln or ln.startswith(tag.encode() + b' '):
+            return ln.decode(errors='replace').strip()
+
+
+def test_catenate():
+    """APPEND CATENATE (RFC 4469): text and sections of stored messages
+    by relative IMAP URLs, PARTIAL, MULTIAPPEND; a bad URL stores
+    nothing (BADURL), a missing target says TRYCREATE first, and a URL
+    cannot leave the user's Maildir."""
+    m = login()
+    m.create('Cat')
+    m.append('Cat', None, None, b'From: a@b\r\nSubject: src\r\n\r\nsource body\r\n')
+    typ, dat = m.select('Cat')
+    typ, dat = m.uid('SEARCH', 'ALL')
+    uid = int(dat[0].split()[-1])
+    typ, dat = m.status('Cat', '(UIDVALIDITY)')
+    uv = int(re.search(rb'UIDVALIDITY (\d+)', dat[0]).group(1))
+    s, f = raw_session()
+    t = raw_cmd(f, 'c1', [f'APPEND Cat (\\Seen) CATENATE (URL "/Cat;UIDVALIDITY={uv}/;UID={uid}/;SECTION=HEADER" TEXT ',
+                          b'new body\r\n', f' URL "/Cat/;UID={uid}/;SECTION=TEXT" URL "/Cat/;UID={uid}/;PARTIAL=6.3")'])
+    ft.check(' OK ' in t, 'APPEND CATENATE', t)
+    t = raw_cmd(f, 'c2', [f'APPEND Cat CATENATE (TEXT ', b'X: 1\r\n\r\n',
+                          f') CATENATE (URL "/Cat/;UID={uid}")'])
+    ft.check(' OK ' in t, 'MULTIAPPEND of two CATENATE', t)
+    for url, what in ((f'/Cat;UIDVALIDITY={uv + 1}/;UID={uid}', 'UIDVALIDITY'),
+                      (f'/Cat/;UID={uid + 100}', 'missing UID'),
+                      (f'/Cat/;UID={uid}/;SECTION=9.HEADER', 'no such part'),
+                      ('/../../etc/;UID=1', 'outside the Maildir'),
+                      (f'imap://x@y/Cat/;UID={uid}', 'absolute URL')):
+        t = raw_cmd(f, 'c3', [f'APPEND Cat CATENATE (TEXT ', b'Y: 1\r\n',
+                              f' URL "{url}")'])
+        ft.check(' NO [BADURL' in t, f'BADURL: {what}', t)
+    t = raw_cmd(f, 'c4', [f'APPEND Nope CATENATE (URL "/Cat;UIDVALIDITY=1/;UID=1")'])
+    ft.check('NO [TRYCREATE]' in t, 'TRYCREATE before BADURL', t)
+    t = raw_cmd(f, 'c5', ['APPEND Cat CATENATE (TEXT)'])
+    ft.check(' BAD ' in t, 'malformed CATENATE: BAD', t)
+    s.close()
+    m.noop()
+    typ, dat = m.fetch('2:*', '(BODY.PEEK[])')
+    got = [x[1] for x in dat if isinstance(x, tuple)]
+    ft.check(got == [b'From: a@b\r\nSubject: src\r\n\r\nnew body\r\n'
+                     b'source body\r\na@b', b'X: 1\r\n\r\n',
+                     b'From: a@b\r\nSubject: src\r\n\r\nsource body\r\n'],
+             'CATENATE results, nothing from the refused ones', got)
+    m.logout()
+
+
 def big_subject(i):
     return ['Re: status', 'report', 'Fwd: weekly', '[ops] alert'][i % 4] + \
         f' {i % 97:03d}'
@@ -447,4 +519,4 @@ if __name__ == '__main__':
             env.dump_logs()
         sys.exit(ft.summary())
     ft.run_tests(env, [test_sort_keys, test_base_subject, test_thread,
-                       test_binary, test_big_sort_slices])
+                       test_binary, test_catenate, test_big_sort_slices])
