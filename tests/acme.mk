@@ -8,3 +8,6 @@
 
 FUZZ_TARGETS	+= fuzz_acme
 fuzz_acme_DEPS	 = keytool/acme_json.c keytool/acme_httpp.c
+
+UNIT_TESTS	+= acme_test
+acme_test_DEPS	 = keytool/acme_json.c keytool/acme_httpp.c
