@@ -13,8 +13,8 @@
  * checked (it must be for our key and names) and written: the key (0600)
  * and then the chain (0644), each by rename.  `renew` does all this only
  * when the certificate in place has less than [acme] renew_before (30
- * days) left or does not cover the names, and otherwise says so and exits
- * 0 without touching the network: cron can run it daily.
+ * days) left, does not cover the names or is self-signed, and otherwise
+ * says so and exits 0 without touching the network: cron can run it daily.
  *
  * Runs as the administrator (root for port 80); every answer of the CA is
  * untrusted (acme_httpp.c, acme_json.c).  Exit 0, 1 after "acme: ..." on
@@ -586,8 +586,8 @@ reload_daemons(const struct conf *c)
 }
 
 /*
- * not_due - the certificate in place covers the names and has more than
- * renew_before left: say so and return true
+ * not_due - the certificate in place is not self-signed, covers the names
+ * and has more than renew_before left: say so and return true
  */
 static bool
 not_due(const struct acme *a)
@@ -607,7 +607,13 @@ not_due(const struct acme *a)
 	fclose(f);
 	if (x == NULL)
 		return false;
-	ok = ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)) == 1 &&
+	/* self-signed (`tls selfsigned`, the demo): always replaced.  Not
+	 * X509_check_issued(): that one also wants keyCertSign, which
+	 * `tls selfsigned` rightly leaves out */
+	ok = !(X509_NAME_cmp(X509_get_subject_name(x),
+	    X509_get_issuer_name(x)) == 0 &&
+	    X509_verify(x, X509_get0_pubkey(x)) == 1) &&
+	    ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)) == 1 &&
 	    (long long)days * 86400 + secs > (long long)a->c->acme.renew_before;
 	for (i = 0; ok && i < a->nnames; i++)
 		ok = X509_check_host(x, a->names[i], 0, 0, NULL) == 1;

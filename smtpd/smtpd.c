@@ -601,7 +601,9 @@ reload_tls(bool live)
 		goto done;
 	}
 	if (server_tls == NULL && live) {
-		/* no TLS listener was set up for it: needs a restart */
+		/* the roles started without TLS: only a restart adds it */
+		log_warnx("reload: [tls] was not loaded at start; restart "
+		    "facteur-smtpd to use it");
 		SSL_CTX_free(ctx);
 		goto done;
 	}

@@ -321,6 +321,19 @@ def test_relay_password():
     sessions_work(s, m, 'after the password reload')
 
 
+def test_renew_selfsigned():
+    """A self-signed certificate (setup, tls selfsigned) is always due."""
+    env.keytool('tls', 'selfsigned', '--force')
+    r, _ = keytool_acme('renew')
+    check(r.returncode == 0 and 'nothing to do' not in r.stdout and
+          'told facteur-smtpd' in r.stdout,
+          'renew replaces a self-signed certificate', r.stdout + r.stderr)
+    new = file_cert()
+    check(new != state['issued'] and wait_cert(smtps_cert, new),
+          'and smtpd serves the new one')
+    state['issued'] = new
+
+
 def test_renew_not_due():
     before = open(env.cert, 'rb').read()
     mtime = os.stat(env.cert).st_mtime_ns
@@ -417,7 +430,7 @@ if shutil.which('pebble') is None:
     sys.exit(ft.summary())
 try:
     ft.run_tests(env, [test_setup, test_issue, test_relay_password,
-                       test_renew_not_due,
+                       test_renew_selfsigned, test_renew_not_due,
                        test_renew_due_webroot, test_errors])
 finally:
     cleanup()
