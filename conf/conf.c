@@ -33,6 +33,7 @@
 
 #include "buf.h"
 #include "conf.h"
+#include "dnsbl.h"
 #include "log.h"
 #include "strnum.h"
 #include "xmem.h"
@@ -94,6 +95,7 @@ enum conf_type {
 	T_MILTER,	/* unix:/path or inet:IP:port, appended to a conf_list */
 	T_MACTION,	/* accept | tempfail, into a bool "tempfail" */
 	T_SITE,		/* a DNSBL site zone[=filter][*weight], to a conf_list */
+	T_REJECT,	/* no | 450 | 550, into an unsigned (0: no) */
 };
 
 struct conf_key {
@@ -235,6 +237,14 @@ static const struct conf_key conf_keys[] = {
 	    1, 1000 },
 	{ SEC_SCREEN, "pregreet", T_DURATION, false, NULL, OFF(screen.pregreet),
 	    1, 60 },
+	{ SEC_SCREEN, "dns_timeout", T_DURATION, false, "5s",
+	    OFF(screen.dns_timeout), 1, 60 },
+	{ SEC_SCREEN, "helo_own", T_BOOL, false, "no", OFF(screen.helo_own),
+	    0, 0 },
+	{ SEC_SCREEN, "helo_fqdn", T_BOOL, false, "no", OFF(screen.helo_fqdn),
+	    0, 0 },
+	{ SEC_SCREEN, "unknown_sender", T_REJECT, false, "no",
+	    OFF(screen.unknown_sender), 0, 0 },
 
 	{ SEC_DOCTOR, "myip", T_STRING, false,
 	    "myip.opendns.com@208.67.222.222:53", OFF(doctor.myip), 0, 0 },
@@ -869,42 +879,14 @@ conf_valid_milter(const char *val)
 	    inet_pton(AF_INET6, a.host, ip) == 1;
 }
 
-/*
- * conf_valid_site - a DNSBL/DNSWL site as postscreen writes it:
- * zone[=filter][*weight], the filter a dotted quad whose parts are a
- * number, [a..b] or [a;b;c]; the full check is smtpd/screen_site.c.
- */
-static bool
-conf_valid_site(const char *val)
-{
-	const char *e = val + strcspn(val, "=*");
-	char zone[256];
-
-	if (e == val || (size_t)(e - val) >= sizeof(zone))
-		return false;
-	memcpy(zone, val, (size_t)(e - val));
-	zone[e - val] = '\0';
-	if (!conf_valid_hostname(zone))
-		return false;
-	if (*e == '=') {
-		for (e++; *e && *e != '*'; e++)
-			if (!isdigit((unsigned char)*e) && strchr(".[];", *e) == NULL &&
-			    !(e[0] == '.' && e[1] == '.'))
-				return false;
-	}
-	if (*e == '*') {
-		if (!conf_all_digits(e + 1) || strlen(e + 1) > 4)
-			return false;
-	}
-	return true;
-}
-
 /* conf_set_word - the single-token types */
 static bool
 conf_set_word(struct conf_parse *p, const struct conf_key *k, const char *val,
     void *dst)
 {
+	struct dnsbl_site site;
 	struct conf_addrs *as;
+	const char *err;
 
 	switch (k->type) {
 	case T_STRING:
@@ -981,10 +963,17 @@ conf_set_word(struct conf_parse *p, const struct conf_key *k, const char *val,
 		conf_list_add(dst, val);
 		return true;
 	case T_SITE:
-		if (!conf_valid_site(val))
-			return conf_bad(p, k, "a zone like "
-			    "zen.spamhaus.org=127.0.0.[2..11]*3", val);
+		if ((err = dnsbl_site_parse(val, strlen(val), &site)) != NULL)
+			return conf_bad(p, k, err, val);
 		conf_list_add(dst, val);
+		return true;
+	case T_REJECT:
+		if (strcmp(val, "no") == 0)
+			*(unsigned *)dst = 0;
+		else if (strcmp(val, "450") == 0 || strcmp(val, "550") == 0)
+			*(unsigned *)dst = strcmp(val, "450") == 0 ? 450 : 550;
+		else
+			return conf_bad(p, k, "no, 450 or 550", val);
 		return true;
 	case T_MACTION:
 		if (strcmp(val, "accept") != 0 && strcmp(val, "tempfail") != 0)
@@ -1384,11 +1373,6 @@ conf_check(struct conf_parse *p)
 	c->acme.enabled = p->sec_line[SEC_ACME] != 0;
 	conf_check_postmaster(p);
 	conf_check_doctor(p);
-	/* parsed so that its syntax is settled, but nothing acts on it yet:
-	 * refusing beats a DNSBL the user believes is on (issue 11) */
-	if (p->sec_line[SEC_SCREEN])
-		conf_err(p, p->sec_line[SEC_SCREEN], "[screen] (DNSBL, pregreet) "
-		    "is not implemented yet; remove the section");
 	c->dns.resolver_set = conf_key_line(p, SEC_DNS, "resolver") != 0;
 	if (c->greylist.delay >= c->greylist.retry_window)
 		conf_err(p, conf_key_line(p, SEC_GREYLIST, "delay") ?
@@ -1885,16 +1869,28 @@ conf_dump(const struct conf *c, FILE *out)
 		    conf_fmt_duration(v, sizeof(v), c->milter.timeout),
 		    c->milter.tempfail ? "tempfail" : "accept");
 	}
-	if (c->screen.dnsbl.n + c->screen.dnswl.n > 0 || c->screen.pregreet) {
+	/* [screen] only when something is screened */
+	if (c->screen.dnsbl.n + c->screen.dnswl.n > 0 || c->screen.pregreet ||
+	    c->screen.helo_own || c->screen.helo_fqdn ||
+	    c->screen.unknown_sender) {
 		fprintf(out, "\n[screen]\n");
 		for (i = 0; i < c->screen.dnsbl.n; i++)
 			fprintf(out, "dnsbl = %s\n", c->screen.dnsbl.v[i]);
 		for (i = 0; i < c->screen.dnswl.n; i++)
 			fprintf(out, "dnswl = %s\n", c->screen.dnswl.v[i]);
 		fprintf(out, "threshold = %u\n", c->screen.threshold);
+		fprintf(out, "dns_timeout = %s\n",
+		    conf_fmt_duration(v, sizeof(v), c->screen.dns_timeout));
 		if (c->screen.pregreet)
 			fprintf(out, "pregreet = %s\n",
 			    conf_fmt_duration(v, sizeof(v), c->screen.pregreet));
+		fprintf(out, "helo_own = %s\nhelo_fqdn = %s\n",
+		    c->screen.helo_own ? "yes" : "no",
+		    c->screen.helo_fqdn ? "yes" : "no");
+		if (c->screen.unknown_sender)
+			fprintf(out, "unknown_sender = %u\n", c->screen.unknown_sender);
+		else
+			fprintf(out, "unknown_sender = no\n");
 	}
 	if (c->doctor.given) {
 		fprintf(out, "\n[doctor]\nmyip = %s\n", c->doctor.myip);

@@ -172,11 +172,15 @@ struct conf {
 		bool		 tempfail;	/* default_action: tempfail (yes)
 						   or accept when unreachable */
 	} milter;
-	struct {			/* screening at connect on port 25 */
+	struct {			/* port 25's front door (smtpd/screen*.c) */
 		struct conf_list dnsbl;		/* zone[=filter][*weight] */
-		struct conf_list dnswl;
+		struct conf_list dnswl;		/* weights count negative */
 		unsigned	 threshold;	/* score refused, default 1 */
+		unsigned	 dns_timeout;	/* seconds for DNS (greeting, MAIL), 5 */
 		unsigned	 pregreet;	/* seconds, 0: off */
+		bool		 helo_own;	/* refuse HELO naming us, no */
+		bool		 helo_fqdn;	/* HELO must be a FQDN or [IP], no */
+		unsigned	 unknown_sender; /* 0 (no), 450 or 550 */
 	} screen;
 	struct {			/* facteur-keytool doctor */
 		bool		 given;		/* the section is present */

@@ -244,10 +244,6 @@ dns_on_ares(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	q->inflight = false;
 	if (dns_dying)			/* dns_shutdown() frees q */
 		return;
-	if (q->cancelled) {
-		dns_q_free(q);
-		return;
-	}
 	ans = dns_answer_new(q->name, q->type);
 	if (abuf != NULL && alen > 0)
 		dns_answer_parse(ans, q->type, abuf, (size_t)alen);
@@ -259,7 +255,13 @@ dns_on_ares(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 		dns_answer_status(ans, DNS_FORMERR, 0);
 	else
 		dns_answer_status(ans, DNS_TEMPFAIL, 0);
-	dns_answered(q, ans);
+	if (q->cancelled) {
+		/* nobody waits, but the next client of that address will
+		 * (a bot that hangs up at once comes back): keep it */
+		dns_cache_put(dns_answer_result(ans));
+		dns_q_free(q);
+	} else
+		dns_answered(q, ans);
 	dns_answer_free(&ans);
 }
 

@@ -36,7 +36,9 @@
  * (RFC 2308 5 says not to cache those, lest they loop between servers;
  * we never serve answers, and asking again for each message of a burst
  * from one domain trips resolvers' rate limits: each dropped query then
- * costs a session a resolver timeout); temporary failures are never kept.  The cache holds at
+ * costs a session a resolver timeout); temporary failures are never kept.
+ * An answer that arrives for a cancelled lookup is still kept (a DNSBL
+ * query of a bot that hung up serves its next connection).  The cache holds at
  * most DNS_CACHE_ENTRIES answers and DNS_CACHE_BYTES bytes (least recently
  * used go first); dns_cache_limits() changes both.
  *

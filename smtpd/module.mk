@@ -15,6 +15,8 @@ facteur-smtpd_SRCS = smtpd/smtpd.c smtpd/smtp_server.c smtpd/smtp_session.c \
 		   smtpd/queue_ctl.c smtpd/queue_once.c \
 		   smtpd/deliver_maildir.c $(FETCH_SRCS) \
 		   $(sort $(wildcard smtpd/relay*.c)) $(SMTPD_PARSERS)
+# the front door of port 25 ([screen], issue 11)
+facteur-smtpd_SRCS += smtpd/screen.c smtpd/screen_helo.c
 FETCH_SRCS	 = smtpd/fetch.c smtpd/fetch_io.c smtpd/fetch_remote.c \
 		   smtpd/fetch_proto.c
 FUZZ_TARGETS	+= fuzz_fetch

@@ -34,6 +34,7 @@
 #include "tls.h"
 #include "xmem.h"
 #include "smtp_session.h"
+#include "screen.h"
 
 static void session_input(struct session *s);
 static void session_end(struct session *s);
@@ -208,6 +209,8 @@ cmd_helo(struct session *s, const char *args, bool esmtp)
 		session_reply(s, "501 5.5.4 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
 		return;
 	}
+	if (!screen_helo(s, args))
+		return;
 	session_reset_transaction(s);
 	bstrcpy(s->helo, args, sizeof(s->helo));
 	s->esmtp = esmtp;
@@ -334,6 +337,13 @@ cmd_mail(struct session *s, const char *args)
 			conn_pause(&s->c, false);
 		}
 	}
+	if (!screen_mail(s))	/* or it answers when DNS did */
+		session_mail_accept(s);
+}
+
+void
+session_mail_accept(struct session *s)
+{
 	s->have_from = true;
 	session_inbound_mail(s);
 	session_reply(s, "250 2.1.0 Ok");
@@ -448,8 +458,11 @@ static void
 session_command(struct session *s, char *line)
 {
 	const char *args;
+	enum smtp_verb verb = smtp_cmd_verb(line, strlen(line), &args);
 
-	switch (smtp_cmd_verb(line, strlen(line), &args)) {
+	if (screen_refused(s, verb))
+		return;
+	switch (verb) {
 	case CMD_HELO:
 		cmd_helo(s, args, false);
 		break;
@@ -587,7 +600,9 @@ on_conn(struct conn *c, enum conn_event ev, void *arg)
 
 	switch (ev) {
 	case CONN_EV_READ:
-		if (s->state != S_WAIT)
+		if (s->state == S_SCREEN)
+			screen_input(s);
+		else if (s->state != S_WAIT)
 			session_input(s);
 		break;
 	case CONN_EV_TLS:
@@ -642,7 +657,7 @@ smtp_session_new(int fd, const struct listener *l, const char *addr,
 		session_deadline(s, smtpd_conf->smtp.tls_timeout, WHAT_TLS);
 		if (conn_starttls(&s->c, tls, NULL, false) == -1)
 			session_close(s, NULL);
-	} else
+	} else if (!screen_connect(s))	/* port 25 may greet later */
 		session_reply(s, "220 %s ESMTP facteur", smtpd_conf->hostname);
 	return s;
 }
@@ -656,6 +671,7 @@ smtp_session_free(struct session **sp)
 		return;
 	session_reset_transaction(s);
 	session_auth_free(s);
+	screen_free(s);
 	ev_timer_del(&s->deadline);
 	ev_timer_del(&s->login_timer);
 	conn_close(&s->c);

@@ -33,6 +33,7 @@ enum session_state {
 	S_AUTH,		/* reading a SASL response line */
 	S_WAIT,		/* waiting for authd or the queue; not reading */
 	S_DATA,		/* reading the message */
+	S_SCREEN,	/* port 25 before the final 220 (screen.c): no command runs */
 };
 
 enum auth_step {
@@ -101,6 +102,8 @@ struct session {
 	uint64_t	 msg_start;	/* the message in the file, after Received */
 	struct milter_run *milter;	/* milters of this message (milter.c) */
 	struct grey_wait *grey;		/* greylisting of this transaction */
+
+	struct screen	*screen;	/* port 25's front door (screen.c), or NULL */
 };
 
 /* smtp_session.c */
@@ -113,6 +116,8 @@ void	session_add_rcpt(struct session *s, const char *addr, const char *orig);
 void	session_deadline(struct session *s, unsigned seconds, const char *what);
 /* session_rcpt - RCPT once greylisting has what it needs (cmd_rcpt) */
 void	session_rcpt(struct session *s, const char *args);
+/* session_mail_accept - MAIL FROM passed every check: 250, SPF starts */
+void	session_mail_accept(struct session *s);
 
 /* session_from_fetch - our fetch role hands over mail it fetched
  * (smtpd/fetch.c): run_dir/smtpd.sock, its uid, EHLO facteur-fetch */

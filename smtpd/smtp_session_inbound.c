@@ -41,6 +41,7 @@
 #include "log.h"
 #include "dmarc.h"
 #include "psl.h"
+#include "screen.h"
 #include "spf.h"
 #include "xmem.h"
 #include "smtp_session.h"
@@ -150,12 +151,16 @@ smtp_inbound_init(void)
 	const struct conf *c = smtpd_conf;
 	char err[512];
 
-	if (c->smtp.listen.n == 0 || !(c->inbound.spf || c->inbound.dkim ||
-	    c->inbound.dmarc))
+	if (c->smtp.listen.n == 0)
 		return;
-	if (dns_init(c->dns.resolver_set ? &c->dns.resolver : NULL) == -1)
+	/* [screen] asks DNS too (screen.c), with or without these checks */
+	if ((c->inbound.spf || c->inbound.dkim || c->inbound.dmarc ||
+	    screen_uses_dns(c)) &&
+	    dns_init(c->dns.resolver_set ? &c->dns.resolver : NULL) == -1)
 		log_warnx("inbound checks: no DNS; every check will be a "
 		    "temperror (451)");
+	if (!(c->inbound.spf || c->inbound.dkim || c->inbound.dmarc))
+		return;
 	spf_set_receiver(c->hostname);
 	if (c->inbound.dmarc && (psl = psl_load(c->inbound.psl, err,
 	    sizeof(err))) == NULL)

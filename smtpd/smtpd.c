@@ -44,6 +44,7 @@
 
 #include <openssl/evp.h>
 #include "smtpd.h"
+#include "screen.h"
 #include "smtp_session.h"
 #include "smtpd/fetch.h"
 
@@ -337,6 +338,7 @@ role_enter(enum role r, const char *chroot_name)
 	if (r == ROLE_SMTP) {
 		smtp_inbound_init();	/* resolv.conf, the PSL: before the chroot */
 		smtp_grey_init(smtpd_privileged ? a->uid : (uid_t)-1, a->gid);
+		screen_init();
 	}
 	if (!smtpd_privileged)
 		return;

@@ -18,7 +18,8 @@ TESTS="swaks curl python3-aiosmtpd python3-dkim opendkim-tools dnsmasq-base
 isync procps iproute2 libnet-ssleay-perl libio-socket-ssl-perl busybox-static
 python3-dnspython python3-cryptography rspamd
 python3-yaml python3-spf fetchmail getmail6 dovecot-imapd dovecot-pop3d
-spamd spamc spamass-milter clamav-daemon clamav-milter pebble"
+spamd spamc spamass-milter clamav-daemon clamav-milter pebble
+fail2ban"
 
 missing=""
 for p in $BUILD $TESTS; do

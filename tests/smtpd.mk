@@ -30,4 +30,5 @@ fuzz_smtp_session_DEPS	= smtpd/smtp_session.c smtpd/smtp_session_data.c \
 		   smtpd/smtp_session_auth.c smtpd/smtp_session_dkim.c \
 		   smtpd/smtp_session_inbound.c smtpd/smtp_local.c \
 		   smtpd/smtp_session_grey.c smtpd/greylist.c \
-		   smtpd/milter.c $(SMTPD_PARSERS)
+		   smtpd/milter.c smtpd/screen.c smtpd/screen_helo.c \
+		   $(SMTPD_PARSERS)

@@ -90,6 +90,13 @@ static const struct bad {
 	  "t.conf:2: domains given twice (first on line 1)\n" },
 	{ "domains = example.org\n[smtp]\nmax_size = 1M\n[smtp]\nmax_size = 1M\n",
 	  "t.conf:5: max_size given twice (first on line 3)\n" },
+	/* [screen] (lib/dnsbl.c says what is wrong in a site) */
+	{ "domains = example.org\n[screen]\ndnsbl = zen.spamhaus.org=127.0.0.[2..1]\n",
+	  "t.conf:3: expected filter parts that are a number up to 255 or a list like [2..11;20] for dnsbl, got \"zen.spamhaus.org=127.0.0.[2..1]\"\n" },
+	{ "domains = example.org\n[screen]\ndnswl = list.dnswl.org*x\n",
+	  "t.conf:3: expected a weight from -1000 to 1000 after '*' for dnswl, got \"list.dnswl.org*x\"\n" },
+	{ "domains = example.org\n[screen]\nunknown_sender = 451\n",
+	  "t.conf:3: expected no, 450 or 550 for unknown_sender, got \"451\"\n" },
 	/* value types */
 	{ "domains = example.org\n[smtp]\nmax_size = lots\n",
 	  "t.conf:3: expected a size like 35M for max_size, got \"lots\"\n" },
@@ -505,6 +512,17 @@ check_log_file(const struct conf *c)
 	CHECK_STR(c->log_file, "/volume1/@appdata/facteur/facteur.log");
 }
 
+static void
+check_screen(const struct conf *c)
+{
+	CHECK(c->screen.dnsbl.n == 2 && c->screen.dnswl.n == 1);
+	CHECK_STR(c->screen.dnsbl.v[0], "zen.spamhaus.org=127.0.0.[2..11]*3");
+	CHECK(c->screen.threshold == 3 && c->screen.pregreet == 2);
+	CHECK(c->screen.dns_timeout == 5);
+	CHECK(c->screen.helo_own && !c->screen.helo_fqdn);
+	CHECK(c->screen.unknown_sender == 450);
+}
+
 static const struct good {
 	const char	*text;
 	void		(*check)(const struct conf *);
@@ -517,6 +535,10 @@ static const struct good {
 	{ odd_example, check_odd },
 	{ "domains = example.org\n[smtp]\nmax_size = 10M\n"
 	  "[relay]\nhost = 192.0.2.1\nport = 25\ntls = none\n", check_relay_none },
+	{ "domains = example.org\n[screen]\n"
+	  "dnsbl = zen.spamhaus.org=127.0.0.[2..11]*3\ndnsbl = bl.spamcop.net\n"
+	  "dnswl = list.dnswl.org=127.0.[0..255].[1..3]*2\nthreshold = 3\n"
+	  "pregreet = 2s\nhelo_own = yes\nunknown_sender = 450\n", check_screen },
 	/* an empty section is fine, except [relay] (needs host) */
 	{ "domains = example.org\n[smtp]\n[imap]\n[queue]\n[dns]\n[dkim]\n",
 	  check_defaults },
