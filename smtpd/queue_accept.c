@@ -9,6 +9,14 @@
  * the envelope back, fsyncs the file and only then answers Q_COMMIT_OK,
  * which becomes the 250.  Q_ABORT, or a file without its footer found at
  * start (queue.c), removes the file.
+ *
+ * Group commit: a checked Q_COMMIT waits in `pending` until the end of the
+ * event-loop round (a timer of 0 ms), so that the commits of concurrent
+ * sessions that arrived together are made durable together: writeback is
+ * started for every file of the batch, then each file is fsync'd (the
+ * first fsync's journal commit carries most of the others) and answered
+ * only after its own fsync returned.  Nothing is answered earlier than
+ * before; only the fsyncs are issued back to back.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ev.h"
 #include "log.h"
 #include "xmem.h"
 #include "queue.h"
@@ -30,6 +39,16 @@ struct qopen {
 	struct qopen	*next;
 };
 static struct qopen	*opens;
+
+/* checked commits waiting for the fsync of their batch, in arrival order */
+struct qpending {
+	uint32_t	 id;
+	struct qopen	*op;
+	struct queue_env env;
+	struct qpending	*next;
+};
+static struct qpending	*pending, **pending_tail = &pending;
+static struct ev_timer	 commit_timer;
 
 static void
 smtp_reply(uint32_t id, uint32_t type, const char *qid, int fd, const char *why)
@@ -127,55 +146,102 @@ open_discard(struct qopen *op)
 	free(op);
 }
 
+/* commit_fail - the commit of op is refused: remove its file, answer */
+static void
+commit_fail(uint32_t id, struct qopen *op, const char *err)
+{
+	log_warnx("qid=%s not committed: %s", op->qid, err);
+	open_discard(op);
+	smtp_reply(id, Q_COMMIT_FAIL, NULL, -1, err);
+}
+
+/* commit_done - p's file is durable: record it, queue it, answer 250 */
+static void
+commit_done(struct qpending *p)
+{
+	struct qmsg *m;
+
+	if (p->env.once[0] && queue_once_seen(p->env.once)) {
+		log_info("qid=%s once=%s: fetched before, not queued again",
+		    p->op->qid, p->env.once);
+		queue_env_free(&p->env);
+		open_discard(p->op);
+		smtp_reply(p->id, Q_COMMIT_OK, NULL, -1, NULL);
+		return;
+	}
+	if (p->env.once[0] && queue_once_record(p->env.once, true) == -1) {
+		queue_env_free(&p->env);
+		commit_fail(p->id, p->op,
+		    "cannot record the fetched message's key");
+		return;
+	}
+	close(p->op->fd);
+	free(p->op);
+	m = queue_add(&p->env, false);
+	q.busy = true;
+	smtp_reply(p->id, Q_COMMIT_OK, NULL, -1, NULL);
+	queue_schedule(m);
+}
+
+/* commit_flush - end of the round: make the batch durable, then answer */
+static void
+commit_flush(struct ev_timer *t, void *arg)
+{
+	struct qpending *p, *next, *batch = pending;
+
+	(void)t;
+	(void)arg;
+	pending = NULL;
+	pending_tail = &pending;
+	if (batch != NULL && batch->next != NULL)
+		for (p = batch; p; p = p->next)
+			(void)sync_file_range(p->op->fd, 0, 0,
+			    SYNC_FILE_RANGE_WRITE);
+	for (p = batch; p; p = next) {
+		next = p->next;
+		if (fsync(p->op->fd) == -1) {
+			queue_env_free(&p->env);
+			commit_fail(p->id, p->op, "fsync failed");
+		} else
+			commit_done(p);
+		free(p);
+	}
+}
+
+/* q_commit - check the file; its fsync and answer wait for the round's end */
 static void
 q_commit(uint32_t id, const char *qid, uint64_t size)
 {
 	struct qopen *op = open_take(qid);
-	struct queue_env env;
+	struct qpending *p;
 	struct stat st;
 	const char *err = "unknown queue id";
-	struct qmsg *m;
 
 	if (op == NULL) {
 		smtp_reply(id, Q_COMMIT_FAIL, NULL, -1, err);
 		return;
 	}
+	p = xcalloc(1, sizeof(*p));
 	if (fstat(op->fd, &st) == -1 || (uint64_t)st.st_size != size)
 		err = "size mismatch";
-	else if (queue_file_read_env(op->fd, &env, &err) == 0) {
-		if (strcmp(env.qid, qid) != 0) {
+	else if (queue_file_read_env(op->fd, &p->env, &err) == 0) {
+		if (strcmp(p->env.qid, qid) != 0) {
 			err = "queue id mismatch";
-			queue_env_free(&env);
-		} else if (fsync(op->fd) == -1) {
-			err = "fsync failed";
-			queue_env_free(&env);
+			queue_env_free(&p->env);
 		} else
 			err = NULL;
 	}
-	if (err == NULL && env.once[0] && queue_once_seen(env.once)) {
-		log_info("qid=%s once=%s: fetched before, not queued again",
-		    qid, env.once);
-		queue_env_free(&env);
-		open_discard(op);
-		smtp_reply(id, Q_COMMIT_OK, NULL, -1, NULL);
-		return;
-	}
-	if (err == NULL && env.once[0] && queue_once_record(env.once, true) == -1) {
-		err = "cannot record the fetched message's key";
-		queue_env_free(&env);
-	}
 	if (err) {
-		log_warnx("qid=%s not committed: %s", qid, err);
-		open_discard(op);
-		smtp_reply(id, Q_COMMIT_FAIL, NULL, -1, err);
+		free(p);
+		commit_fail(id, op, err);
 		return;
 	}
-	close(op->fd);
-	free(op);
-	m = queue_add(&env, false);
-	q.busy = true;
-	smtp_reply(id, Q_COMMIT_OK, NULL, -1, NULL);
-	queue_schedule(m);
+	p->id = id;
+	p->op = op;
+	*pending_tail = p;
+	pending_tail = &p->next;
+	if (!ev_timer_pending(&commit_timer))
+		ev_timer_add(&commit_timer, 0);
 }
 
 static void
@@ -216,4 +282,5 @@ void
 queue_accept_init(int smtp_fd)
 {
 	ipc_init(&smtp_ch, smtp_fd, on_smtp_msg, queue_peer_gone, "smtp");
+	ev_timer_init(&commit_timer, commit_flush, NULL);
 }
