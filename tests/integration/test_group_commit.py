@@ -27,6 +27,7 @@ BOB = 'bob@example.org'
 
 env = ft.Env()
 P1 = env.port()
+errors = []                     # what the sessions met, for the report
 
 
 def message(mid):
@@ -63,7 +64,8 @@ def wait_counts(addr, prefix, want, limit):
 def setup():
     env.write_config(domains='example.org',
                      smtp={'listen': [f'127.0.0.1:{P1}'],
-                           'max_clients': 2 * SESSIONS, 'timeout': '10s'})
+                           'max_clients': 2 * SESSIONS,
+                           'max_per_addr': 2 * SESSIONS, 'timeout': '10s'})
     for u in (ALICE, BOB):
         env.add_user(u, 'correct horse ' + u)
     env.start('authd')
@@ -87,7 +89,10 @@ def session(k, prefix, rcpt, acked, attempts, stop, per_session):
                                          dot_stuff(message(mid)))
             if code == 250:
                 acked.append(mid)
-        except (OSError, EOFError, ft.SMTPError):
+            else:
+                errors.append(f'{mid}: {code} {_}')
+        except (OSError, EOFError, ft.SMTPError) as e:
+            errors.append(f'{mid}: {e!r}')
             if c is not None:
                 c.close()
             c = None
@@ -123,7 +128,7 @@ def test_concurrent_exactly_once():
     took = time.time() - t0
     total = SESSIONS * N
     check(len(acked) == total, f'{SESSIONS} sessions x {N}: all acknowledged',
-          f'{len(acked)} of {total}')
+          f'{len(acked)} of {total}: {errors[:5]}')
     counts = wait_counts(ALICE, 'gc', set(acked), 60)
     lost = [m for m in acked if counts.get(m, 0) == 0]
     dup = {m: n for m, n in counts.items() if n > 1}
