@@ -713,9 +713,13 @@ keytool_cmd_acme(const struct conf *c, int argc, char **argv)
 	    c->state_dir))
 		goto done;
 	if (acme_http_init(&a->http, c->acme.ca_file, c->acme.timeout) == -1 ||
-	    (a->key = acme_account_key(keypath)) == NULL ||
-	    (a->thumb = acme_thumbprint(a->key)) == NULL)
+	    (a->key = acme_account_key(keypath)) == NULL)
 		goto done;
+	if ((a->thumb = acme_thumbprint(a->key)) == NULL) {
+		fprintf(stderr, "acme: %s: expected an EC P-256 key (ES256)\n",
+		    keypath);
+		goto done;
+	}
 	if (issue(a) == 0)
 		rc = KEYTOOL_OK;
 done:

@@ -6,6 +6,7 @@
  * for the certificate (RFC 2986, DER in base64url as RFC 8555 7.4 asks).
  * Runs in facteur-keytool; failures return NULL (the caller explains).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,10 @@ acme_account_key(const char *path)
 			return NULL;
 		}
 		return k;
+	}
+	if (errno != ENOENT) {
+		fprintf(stderr, "acme: %s: %s\n", path, strerror(errno));
+		return NULL;
 	}
 	if ((k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL ||
 	    (b = BIO_new(BIO_s_secmem())) == NULL) {
