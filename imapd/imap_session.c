@@ -25,6 +25,7 @@
 #include "base64.h"
 #include "ipc.h"
 #include "imapd.h"
+#include "crlf.h"
 #include "log.h"
 #include "tls.h"
 #include "xmem.h"
@@ -103,18 +104,13 @@ session_reply(struct imap_session *s, const char *fmt, ...)
 {
 	char line[2048];
 	va_list ap;
-	int n;
+	size_t n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	n = crlf_vline(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(line) - 2)
-		n = (int)sizeof(line) - 3;
-	line[n++] = '\r';
-	line[n++] = '\n';
-	session_write(s, line, (size_t)n);
+	if (n > 0)
+		session_write(s, line, n);
 }
 
 /*
@@ -138,24 +134,17 @@ session_tagged(struct imap_session *s, const char *fmt, ...)
 {
 	char line[2048];
 	va_list ap;
-	size_t t;
-	int n;
+	size_t n, t;
 
 	session_tagged_updates(s);
 	t = strlen(s->tag);
 	memcpy(line, s->tag, t);
 	line[t++] = ' ';
 	va_start(ap, fmt);
-	n = vsnprintf(line + t, sizeof(line) - t - 2, fmt, ap);
+	n = crlf_vline(line + t, sizeof(line) - t, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(line) - t - 2)
-		n = (int)(sizeof(line) - t - 3);
-	n += (int)t;
-	line[n++] = '\r';
-	line[n++] = '\n';
-	session_write(s, line, (size_t)n);
+	if (n > 0)
+		session_write(s, line, n + t);
 }
 
 bool

@@ -19,6 +19,7 @@
 
 #include "authc.h"
 #include "imapd.h"
+#include "crlf.h"
 #include "log.h"
 #include "pop3.h"
 #include "xmem.h"
@@ -41,18 +42,13 @@ pop3_reply(struct pop3_session *s, const char *fmt, ...)
 {
 	char line[512];
 	va_list ap;
-	int n;
+	size_t n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	n = crlf_vline(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(line) - 2)
-		n = (int)sizeof(line) - 3;
-	line[n++] = '\r';
-	line[n++] = '\n';
-	pop3_write(s, line, (size_t)n);
+	if (n > 0)
+		pop3_write(s, line, n);
 }
 
 /* pop3_close - flush what is queued, then close (see session_close) */

@@ -3,6 +3,7 @@
  * crlf.c - message text with bare LF line ends (as Maildir keeps it) seen
  * as the CRLF octets that IMAP sizes, POP3 and SMTP count and send.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "buf.h"
@@ -44,4 +45,18 @@ crlf_put(struct buf *out, const char *d, size_t off, size_t end)
 		p = nl + 1;
 	}
 	return 0;
+}
+
+size_t
+crlf_vline(char *line, size_t size, const char *fmt, va_list ap)
+{
+	int n = vsnprintf(line, size - 2, fmt, ap);
+
+	if (n < 0)
+		return 0;
+	if ((size_t)n > size - 3)
+		n = (int)(size - 3);
+	line[n++] = '\r';
+	line[n++] = '\n';
+	return (size_t)n;
 }

@@ -5,6 +5,7 @@
 #ifndef FACTEUR_CRLF_H
 #define FACTEUR_CRLF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 struct buf;
@@ -14,5 +15,9 @@ size_t	crlf_size(const char *data, size_t off, size_t end);
 /* crlf_put - append data[off..end) to out with bare LF made CRLF; -1 when
  * out cannot grow */
 int	crlf_put(struct buf *out, const char *data, size_t off, size_t end);
+
+/* crlf_vline - fmt formatted into line[0..size) as one line ending in
+ * CRLF, cut to fit (size > 3); its length, 0 on a format error */
+size_t	crlf_vline(char *line, size_t size, const char *fmt, va_list ap);
 
 #endif

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "authc.h"
+#include "crlf.h"
 #include "log.h"
 #include "tls.h"
 #include "xmem.h"
@@ -107,20 +108,16 @@ session_reply(struct session *s, const char *fmt, ...)
 {
 	char line[SMTP_TEXT_MAX + 64];
 	va_list ap;
-	int n;
+	size_t n;
 
 	if (s->closing)
 		return;
 	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	n = crlf_vline(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	if (n == 0)
 		return;
-	if ((size_t)n > sizeof(line) - 3)
-		n = (int)sizeof(line) - 3;
-	line[n++] = '\r';
-	line[n++] = '\n';
-	if (conn_write(&s->c, line, (size_t)n) == -1) {
+	if (conn_write(&s->c, line, n) == -1) {
 		/* the client does not read its replies: give up on it */
 		log_info("session=%08x addr=%s output full, closing", s->id, s->addr);
 		s->closing = true;
