@@ -41,6 +41,7 @@
 #include "xmem.h"
 
 #define THROTTLE_ENTRIES	4096
+#define GOOD_ENTRIES		1024	/* (network, user) pairs that logged in */
 
 struct authd authd;
 
@@ -260,6 +261,8 @@ main(int argc, char **argv)
 	if ((authd.udb = userdb_open(dbdir, c->domains)) == NULL ||
 	    (authd.ip_fail = authd_throttle_new(THROTTLE_ENTRIES, seed)) == NULL ||
 	    (authd.user_fail = authd_throttle_new(THROTTLE_ENTRIES, seed)) == NULL ||
+	    (authd.net_fail = authd_throttle_new(THROTTLE_ENTRIES, seed)) == NULL ||
+	    (authd.good = authd_throttle_new(GOOD_ENTRIES, seed)) == NULL ||
 	    (authd.cache = authd_cache_new(c->authd.cache_size,
 	    1000ULL * c->authd.cache_ttl)) == NULL)
 		fatalx("out of memory");
@@ -276,6 +279,8 @@ main(int argc, char **argv)
 	authd_cache_free(&authd.cache);
 	authd_throttle_free(&authd.ip_fail);
 	authd_throttle_free(&authd.user_fail);
+	authd_throttle_free(&authd.net_fail);
+	authd_throttle_free(&authd.good);
 	userdb_close(&authd.udb);
 	authd_dkim_free();
 	authd_login_done();

@@ -20,7 +20,8 @@
  * a password check (one scrypt, ~40 ms on the development machine) goes
  * to a small pool of hashing processes forked at start ([authd] hashers,
  * authd_hash.c), so recipient and sender lookups never wait behind a
- * login flood.  Recent good logins are remembered (authd_cache.c) so a
+ * login flood; checks waiting for a hasher take turns by client network
+ * (authd_fairq.c), so a flood cannot lock real users out.  Recent good logins are remembered (authd_cache.c) so a
  * repeated login costs no scrypt.  Out of memory in a request closes that
  * peer (ipc_send itself dies on OOM: then init restarts authd).  authd
  * never logs a password.
@@ -83,6 +84,7 @@ struct authd_throttle_conf {
 	unsigned	 delay_after;	/* failures before replies are delayed (3) */
 	unsigned	 block_after;	/* failures that block an address (10) */
 	unsigned	 user_after;	/* failures before a user's replies are delayed (20) */
+	unsigned	 net_after;	/* failures before a network's replies are delayed (100) */
 	uint64_t	 window_ms;	/* failures older than this are forgotten (15 min) */
 	uint64_t	 block_ms;	/* how long a blocked address stays blocked (15 min) */
 	unsigned	 max_delay_ms;	/* 8000 */
@@ -110,6 +112,12 @@ void		 authd_throttle_block(struct authd_throttle *t, const char *key,
 		    uint64_t until);
 /* authd_throttle_reset - forget key (a successful login) */
 void		 authd_throttle_reset(struct authd_throttle *t, const char *key);
+/* authd_throttle_count - events of key in the window, without counting one */
+unsigned	 authd_throttle_count(struct authd_throttle *t, const char *key,
+		    uint64_t now, uint64_t window_ms);
+/* authd_throttle_touch - one event of key now, a new window (a good login) */
+void		 authd_throttle_touch(struct authd_throttle *t, const char *key,
+		    uint64_t now);
 /* authd_throttle_delay - the delay ladder: 1 s after `after` failures, doubling */
 unsigned	 authd_throttle_delay(unsigned failures, unsigned after,
 		    unsigned max_ms);
@@ -121,6 +129,11 @@ unsigned	 authd_throttle_delay(unsigned failures, unsigned after,
 int		 authd_throttle_conf_env(struct authd_throttle_conf *tc);
 /* authd_throttle_addr_key - the key of a client address: IPv6 by /64 */
 void		 authd_throttle_addr_key(const char *ip, char *key, size_t keysz);
+/*
+ * authd_throttle_net_key - the key of a client network: IPv4 (and
+ * IPv4-mapped IPv6) by /24, IPv6 by /64, anything else as it is
+ */
+void		 authd_throttle_net_key(const char *ip, char *key, size_t keysz);
 
 /* authd_login.c - password checks through libsasl2 */
 enum authd_check {
@@ -139,9 +152,46 @@ void		 authd_login_done(void);
 enum authd_check authd_login_check(const char *service, const char *user,
 		    const char *stored, const char *password, size_t passlen);
 
+/* authd_fairq.c - checks waiting for a hasher, round-robin by network */
+#define AUTHD_NETKEY_MAX	(AUTHD_IP_MAX + 8)
+struct authd_fq_item {
+	struct authd_fq_item *next;
+	int		 net;		/* the queue's slot of its network */
+	bool		 prio;
+};
+enum authd_fq_res {
+	FQ_QUEUED,
+	FQ_NET_FULL,		/* its network has per_net items waiting */
+	FQ_FULL,		/* cap items wait, none could be pushed out */
+};
+struct authd_fairq;
+/* authd_fairq_new - room for cap items, per_net of one network; NULL: no memory */
+struct authd_fairq *authd_fairq_new(size_t cap, unsigned per_net);
+void		 authd_fairq_free(struct authd_fairq **qp);
+/*
+ * authd_fairq_push - queue `it` for network `key` (authd_throttle_net_key),
+ * first in line when `prio`.  When the queue is full, *evicted_r is the
+ * item pushed out to make room (the oldest ordinary one of the network
+ * with the most waiting; the caller fails it), else NULL.
+ */
+enum authd_fq_res authd_fairq_push(struct authd_fairq *q,
+		    struct authd_fq_item *it, const char *key, bool prio,
+		    struct authd_fq_item **evicted_r);
+/* authd_fairq_room - what authd_fairq_push would answer for key now */
+enum authd_fq_res authd_fairq_room(const struct authd_fairq *q,
+		    const char *key);
+/* authd_fairq_pop - the next item to serve, NULL if none waits */
+struct authd_fq_item *authd_fairq_pop(struct authd_fairq *q);
+size_t		 authd_fairq_len(const struct authd_fairq *q);
+/* authd_fairq_foreach - call fn on every waiting item (fn must not push or pop) */
+void		 authd_fairq_foreach(struct authd_fairq *q,
+		    void (*fn)(struct authd_fq_item *, void *), void *arg);
+
 /* authd_hash.c - the hashing processes */
 #define AUTHD_HASH_QUEUE_MAX	512	/* checks waiting for a free hasher */
+#define AUTHD_HASH_NET_MAX	8	/* of them from one client network */
 #define AUTHD_HASH_WAIT_MS	5000	/* then TEMPFAIL without hashing */
+#define AUTHD_HASH_REFUSE_MS	1000	/* a refused check's TEMPFAIL is held so long */
 /*
  * authd_hash_cb - a check is done.  `cancelled`: the owner went away
  * (authd_hash_cancel); the callback then only frees `arg`.
@@ -152,14 +202,19 @@ int		 authd_hash_start(unsigned n);
 /* authd_hash_stop - at exit: close the channels, reap the hashers */
 void		 authd_hash_stop(void);
 /*
- * authd_hash_submit - queue one check (the password is copied, and wiped
- * once sent).  The callback comes later, from the event loop, never from
- * inside this call.  -1 when AUTHD_HASH_QUEUE_MAX checks already wait or
- * memory is short: the caller answers TEMPFAIL.
+ * authd_hash_submit - queue one check from client network `net` (the
+ * password is copied, and wiped once sent), ahead of the others when
+ * `prio` (authd_fairq.c).  The callback comes later, from the event loop,
+ * never from inside this call.  Another answer than FQ_QUEUED (network or
+ * queue full, or memory short: FQ_FULL): the callback will not come and
+ * the caller answers TEMPFAIL.
  */
-int		 authd_hash_submit(const void *owner, const char *service,
-		    const char *user, const char *stored, const char *password,
-		    size_t passlen, authd_hash_cb *cb, void *arg);
+enum authd_fq_res authd_hash_submit(const void *owner, const char *net,
+		    bool prio, const char *service, const char *user,
+		    const char *stored, const char *password, size_t passlen,
+		    authd_hash_cb *cb, void *arg);
+/* authd_hash_room - would a check from network `net` be queued now? */
+enum authd_fq_res authd_hash_room(const char *net);
 /* authd_hash_cancel - the owner is gone: its callbacks get cancelled = true */
 void		 authd_hash_cancel(const void *owner);
 /* authd_hash_busy - checks queued or running (tests, logs) */
@@ -216,6 +271,8 @@ struct authd {
 	struct userdb		*udb;
 	struct authd_throttle	*ip_fail;
 	struct authd_throttle	*user_fail;
+	struct authd_throttle	*net_fail;	/* failures per network */
+	struct authd_throttle	*good;		/* "network user" logged in lately */
 	struct authd_cache	*cache;
 	struct authd_throttle_conf tc;
 	struct authd_allow {
@@ -258,8 +315,14 @@ bool		 authd_peer_may(const struct authd_peer *p, uint32_t type);
 /* authd_peer_reply - send an answer; closes the peer on failure */
 void		 authd_peer_reply(struct authd_peer *p, uint32_t id,
 		    const struct ipc_out *o);
-/* authd_peer_fail_later - answer FAIL + delay_ms after delay_ms, unless the peer goes */
+/*
+ * authd_peer_fail_later - answer FAIL + delay_ms after delay_ms, unless
+ * the peer goes (THROTTLED at once when AUTHD_MAX_DELAYED answers wait)
+ */
 void		 authd_peer_fail_later(struct authd_peer *p, uint32_t id,
+		    unsigned delay_ms);
+/* authd_peer_tempfail_later - the same for TEMPFAIL (at once when too many wait) */
+void		 authd_peer_tempfail_later(struct authd_peer *p, uint32_t id,
 		    unsigned delay_ms);
 
 #endif

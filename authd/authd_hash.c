@@ -13,10 +13,15 @@
  * scrypt is spent on a dummy), data password.  The hasher runs the SASL
  * PLAIN exchange (authd_login.c), wipes the frame, and answers HASH_RESULT
  * with u32 enum authd_check.  Checks beyond the idle hashers wait in a
- * FIFO of at most AUTHD_HASH_QUEUE_MAX; past that a login answers TEMPFAIL
- * at once, and one that waited AUTHD_HASH_WAIT_MS answers TEMPFAIL without
- * its scrypt (its client, lib/authc.c, gives up after 10 s anyway): under
- * a flood the queue stays fresh and a login waits a few seconds at most.  Passwords waiting in the queue are wiped when sent or dropped.
+ * queue fair between client networks (authd_fairq.c): at most
+ * AUTHD_HASH_QUEUE_MAX, AUTHD_HASH_NET_MAX of one network, served
+ * round-robin by network after those the caller marked as priority.  A
+ * check refused by the queue answers TEMPFAIL at once, so does one pushed
+ * out of a full queue, and one that waited AUTHD_HASH_WAIT_MS answers
+ * TEMPFAIL without its scrypt (its client, lib/authc.c, gives up after
+ * 10 s anyway): under a flood the queue stays fresh, and the flood waits
+ * in its own networks' turns, not in everybody's.  Passwords waiting in
+ * the queue are wiped when sent or dropped.
  *
  * A hasher that dies (or answers garbage) fails its check with TEMPFAIL
  * and is forked again after HASH_RESPAWN_MS; the others go on.  A hasher
@@ -42,7 +47,8 @@
 #define HASH_RESULT		2
 
 struct hash_job {
-	struct hash_job	*next;
+	struct authd_fq_item fq;	/* first: the queue links these */
+	struct hash_job	*next;		/* on the `failed` list */
 	uint64_t	 queued;	/* ev_now() when submitted */
 	const void	*owner;
 	authd_hash_cb	*cb;
@@ -65,8 +71,7 @@ struct hasher {
 
 static struct hasher	 hashers[HASH_MAX];
 static unsigned		 nhashers;
-static struct hash_job	*queue_head, **queue_tail = &queue_head;
-static size_t		 nqueued;
+static struct authd_fairq *queue;
 static uint32_t		 next_id;
 static struct hash_job	*failed;	/* to answer TEMPFAIL from fail_timer */
 static struct ev_timer	 fail_timer;
@@ -86,6 +91,15 @@ job_done(struct hash_job *j, enum authd_check res)
 {
 	j->cb(j->arg, res, j->cancelled);
 	job_free(j);
+}
+
+/* job_fail_later - answer TEMPFAIL from the loop, without a scrypt */
+static void
+job_fail_later(struct hash_job *j)
+{
+	j->next = failed;
+	failed = j;
+	ev_timer_add(&fail_timer, 0);
 }
 
 /* ---- the hasher process ---- */
@@ -254,9 +268,7 @@ hasher_send(struct hasher *h, struct hash_job *j)
 	if (ipc_send(&h->ch, HASH_CHECK, next_id, -1, &o) == -1) {
 		/* the check cannot be redone (its password is wiped): fail it
 		 * from the loop, not from inside authd_hash_submit() */
-		j->next = failed;
-		failed = j;
-		ev_timer_add(&fail_timer, 0);
+		job_fail_later(j);
 		hasher_down(h, "cannot send a check");
 	} else
 		h->job = j;
@@ -276,23 +288,16 @@ on_fail_timer(struct ev_timer *t, void *arg)
 	}
 }
 
-/* queue_pop - the oldest check still worth a scrypt, NULL if none */
+/* queue_pop - the next check still worth a scrypt, NULL if none */
 static struct hash_job *
 queue_pop(void)
 {
 	struct hash_job *j;
 
-	while ((j = queue_head) != NULL) {
-		if ((queue_head = j->next) == NULL)
-			queue_tail = &queue_head;
-		nqueued--;
-		j->next = NULL;
+	while ((j = (struct hash_job *)authd_fairq_pop(queue)) != NULL) {
 		if (!j->cancelled && ev_now() - j->queued <= AUTHD_HASH_WAIT_MS)
 			return j;
-		/* nobody waits for it any more: TEMPFAIL, no scrypt */
-		j->next = failed;
-		failed = j;
-		ev_timer_add(&fail_timer, 0);
+		job_fail_later(j);	/* nobody waits for it any more */
 	}
 	return NULL;
 }
@@ -338,6 +343,9 @@ authd_hash_start(unsigned n)
 	if (n < 1)
 		n = 1;
 	nhashers = n < HASH_MAX ? n : HASH_MAX;
+	if ((queue = authd_fairq_new(AUTHD_HASH_QUEUE_MAX,
+	    AUTHD_HASH_NET_MAX)) == NULL)
+		return -1;
 	ev_timer_init(&fail_timer, on_fail_timer, NULL);
 	ev_signal(SIGCHLD, on_child, NULL);
 	for (i = 0; i < nhashers; i++) {
@@ -354,13 +362,12 @@ authd_hash_stop(void)
 	struct hash_job *j;
 	unsigned i;
 
-	while ((j = queue_head) != NULL) {
-		queue_head = j->next;
+	while (queue != NULL &&
+	    (j = (struct hash_job *)authd_fairq_pop(queue)) != NULL) {
 		j->cancelled = true;
 		job_done(j, CHECK_TEMPFAIL);
 	}
-	queue_tail = &queue_head;
-	nqueued = 0;
+	authd_fairq_free(&queue);
 	ev_timer_del(&fail_timer);
 	on_fail_timer(&fail_timer, NULL);
 	for (i = 0; i < nhashers; i++) {
@@ -384,21 +391,23 @@ authd_hash_stop(void)
 	}
 }
 
-int
-authd_hash_submit(const void *owner, const char *service, const char *user,
-    const char *stored, const char *password, size_t passlen,
-    authd_hash_cb *cb, void *arg)
+enum authd_fq_res
+authd_hash_submit(const void *owner, const char *net, bool prio,
+    const char *service, const char *user, const char *stored,
+    const char *password, size_t passlen, authd_hash_cb *cb, void *arg)
 {
+	struct authd_fq_item *out;
+	enum authd_fq_res res;
 	struct hash_job *j;
 
-	if (nqueued >= AUTHD_HASH_QUEUE_MAX || passlen > AUTHD_PASSWORD_MAX ||
+	if (queue == NULL || passlen > AUTHD_PASSWORD_MAX ||
 	    (j = calloc(1, sizeof(*j))) == NULL)
-		return -1;
+		return FQ_FULL;
 	if (!bstrcpy(j->service, service, sizeof(j->service)) ||
 	    !bstrcpy(j->user, user, sizeof(j->user)) ||
 	    !bstrcpy(j->stored, stored ? stored : "", sizeof(j->stored))) {
 		job_free(j);
-		return -1;
+		return FQ_FULL;
 	}
 	memcpy(j->password, password, passlen);
 	j->passlen = passlen;
@@ -406,22 +415,39 @@ authd_hash_submit(const void *owner, const char *service, const char *user,
 	j->owner = owner;
 	j->cb = cb;
 	j->arg = arg;
-	*queue_tail = j;
-	queue_tail = &j->next;
-	nqueued++;
+	if ((res = authd_fairq_push(queue, &j->fq, net, prio, &out)) !=
+	    FQ_QUEUED) {
+		job_free(j);
+		return res;
+	}
+	if (out != NULL)	/* pushed out of the full queue: TEMPFAIL */
+		job_fail_later((struct hash_job *)out);
 	hash_dispatch();
-	return 0;
+	return FQ_QUEUED;
+}
+
+enum authd_fq_res
+authd_hash_room(const char *net)
+{
+	return queue != NULL ? authd_fairq_room(queue, net) : FQ_FULL;
+}
+
+static void
+cancel_one(struct authd_fq_item *it, void *owner)
+{
+	struct hash_job *j = (struct hash_job *)it;
+
+	if (j->owner == owner)
+		j->cancelled = true;
 }
 
 void
 authd_hash_cancel(const void *owner)
 {
-	struct hash_job *j;
 	unsigned i;
 
-	for (j = queue_head; j != NULL; j = j->next)
-		if (j->owner == owner)
-			j->cancelled = true;
+	if (queue != NULL)
+		authd_fairq_foreach(queue, cancel_one, (void *)owner);
 	for (i = 0; i < nhashers; i++)
 		if (hashers[i].job != NULL && hashers[i].job->owner == owner)
 			hashers[i].job->cancelled = true;
@@ -430,7 +456,7 @@ authd_hash_cancel(const void *owner)
 size_t
 authd_hash_busy(void)
 {
-	size_t n = nqueued;
+	size_t n = queue != NULL ? authd_fairq_len(queue) : 0;
 	unsigned i;
 
 	for (i = 0; i < nhashers; i++)

@@ -23,11 +23,12 @@
 #include "log.h"
 #include "xmem.h"
 
-/* a FAIL answer held back by the throttle */
+/* an answer held back: FAIL by the throttle, TEMPFAIL of a full queue */
 struct authd_delayed {
 	struct authd_delayed	*next, *prev;
 	struct authd_peer	*peer;
 	uint32_t		 id;
+	uint32_t		 res;		/* AUTHD_FAIL or AUTHD_TEMPFAIL */
 	unsigned		 delay_ms;
 	struct ev_timer		 t;
 };
@@ -147,29 +148,25 @@ delayed_fire(struct ev_timer *t, void *arg)
 		d->next->prev = d->prev;
 	authd.ndelayed--;
 	ipc_out_init(&o);
-	ipc_put_u32(&o, AUTHD_FAIL);
-	ipc_put_u32(&o, d->delay_ms);
+	ipc_put_u32(&o, d->res);
+	if (d->res == AUTHD_FAIL)
+		ipc_put_u32(&o, d->delay_ms);
 	authd_peer_reply(p, d->id, &o);
 	free(d);
 }
 
-void
-authd_peer_fail_later(struct authd_peer *p, uint32_t id, unsigned delay_ms)
+/* peer_hold - answer res after delay_ms; false: too many held already */
+static bool
+peer_hold(struct authd_peer *p, uint32_t id, uint32_t res, unsigned delay_ms)
 {
 	struct authd_delayed *d;
-	struct ipc_out o;
 
 	if (authd.ndelayed >= AUTHD_MAX_DELAYED ||
-	    (d = calloc(1, sizeof(*d))) == NULL) {
-		/* too many held back: a flood; refuse without waiting */
-		ipc_out_init(&o);
-		ipc_put_u32(&o, AUTHD_THROTTLED);
-		ipc_put_u32(&o, (delay_ms + 999) / 1000);
-		authd_peer_reply(p, id, &o);
-		return;
-	}
+	    (d = calloc(1, sizeof(*d))) == NULL)
+		return false;
 	d->peer = p;
 	d->id = id;
+	d->res = res;
 	d->delay_ms = delay_ms;
 	d->next = p->delayed;
 	if (d->next != NULL)
@@ -178,6 +175,33 @@ authd_peer_fail_later(struct authd_peer *p, uint32_t id, unsigned delay_ms)
 	authd.ndelayed++;
 	ev_timer_init(&d->t, delayed_fire, d);
 	ev_timer_add(&d->t, delay_ms);
+	return true;
+}
+
+void
+authd_peer_fail_later(struct authd_peer *p, uint32_t id, unsigned delay_ms)
+{
+	struct ipc_out o;
+
+	if (peer_hold(p, id, AUTHD_FAIL, delay_ms))
+		return;
+	/* too many held back: a flood; refuse without waiting */
+	ipc_out_init(&o);
+	ipc_put_u32(&o, AUTHD_THROTTLED);
+	ipc_put_u32(&o, (delay_ms + 999) / 1000);
+	authd_peer_reply(p, id, &o);
+}
+
+void
+authd_peer_tempfail_later(struct authd_peer *p, uint32_t id, unsigned delay_ms)
+{
+	struct ipc_out o;
+
+	if (peer_hold(p, id, AUTHD_TEMPFAIL, delay_ms))
+		return;
+	ipc_out_init(&o);
+	ipc_put_u32(&o, AUTHD_TEMPFAIL);
+	authd_peer_reply(p, id, &o);
 }
 
 static void

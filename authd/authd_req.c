@@ -10,7 +10,10 @@
  * user and password were verified recently against the same stored hash;
  * otherwise its scrypt runs in a hashing process (authd_hash.c) and the
  * answer comes when that process does, while other requests go on.  Only
- * successes enter the cache.  Never logs a password; user names and
+ * successes enter the cache.  The check waits in a queue fair between
+ * client networks (authd_fairq.c), ahead of the others when this user
+ * logged in from this network within GOOD_MS and the network has not
+ * failed delay_after times lately.  Never logs a password; user names and
  * addresses are escaped first.
  */
 #include <stddef.h>
@@ -30,6 +33,9 @@
 #include "log.h"
 #include "passwd.h"
 #include "xmem.h"
+
+#define GOOD_MS		(30 * 86400 * 1000ULL)	/* a good login gives priority */
+#define GOOD_KEY_MAX	(AUTHD_NETKEY_MAX + USERDB_ADDR_MAX)
 
 static const char *const action_name[] = {
 	[ACTION_NONE] = "none",
@@ -171,6 +177,7 @@ struct login_wait {
 	char		 user[USERDB_ADDR_MAX];		/* canonical */
 	char		 ip[AUTHD_IP_MAX + 1];
 	char		 ipkey[AUTHD_IP_MAX + 8];
+	char		 netkey[AUTHD_NETKEY_MAX];
 	char		 stored[USERDB_VALUE_MAX];
 	char		 password[AUTHD_PASSWORD_MAX];	/* only while cache */
 	size_t		 passlen;
@@ -187,19 +194,56 @@ log_login(const char *what, const struct authd_req *r, const char *extra)
 }
 
 /*
- * login_ok - reset the address's failures, log, answer OK; an SMTP login
- * of a peer that may ask for signatures also gets a grant (authd_grant.c)
+ * log_busy - a login answered TEMPFAIL for want of a hasher's time: one
+ * line a second at most, with the number of those not logged since (a
+ * flood's excess is refused at once and would flood the log too)
+ */
+static void
+log_busy(const struct authd_req *r, const char *why)
+{
+	static uint64_t last;
+	static unsigned quiet;
+	char extra[96];
+	uint64_t now = ev_now();
+
+	if (last != 0 && now - last < 1000) {
+		quiet++;
+		return;
+	}
+	bsnprintf(extra, sizeof(extra), " busy=%zu queue=%s unlogged=%u",
+	    authd_hash_busy(), why, quiet);
+	log_login("tempfail", r, extra);
+	last = now;
+	quiet = 0;
+}
+
+/* good_key - the key of `user` logging in from network `netkey` */
+static void
+good_key(const char *netkey, const char *user, char *key, size_t keysz)
+{
+	if (!bsnprintf(key, keysz, "%s %s", netkey, user))
+		key[0] = '\0';		/* cannot be: sizes are checked */
+}
+
+/*
+ * login_ok - reset the address's failures, remember the network of this
+ * user, log, answer OK; an SMTP login of a peer that may ask for
+ * signatures also gets a grant (authd_grant.c).  The network's failures
+ * are not reset: another host of it may be guessing.
  */
 static void
 login_ok(struct authd_peer *p, const struct authd_req *r, const char *ipkey,
-    const char *user)
+    const char *netkey, const char *user)
 {
 	uint8_t grant[AUTHD_GRANT_LEN];
+	char gk[GOOD_KEY_MAX];
 	struct ipc_out o;
 	pid_t pid;
 	uid_t uid;
 
 	authd_throttle_reset(authd.ip_fail, ipkey);
+	good_key(netkey, user, gk, sizeof(gk));
+	authd_throttle_touch(authd.good, gk, ev_now());
 	log_login("ok", r, "");
 	ipc_out_init(&o);
 	ipc_put_u32(&o, AUTHD_OK);
@@ -213,23 +257,30 @@ login_ok(struct authd_peer *p, const struct authd_req *r, const char *ipkey,
 	OPENSSL_cleanse(grant, sizeof(grant));
 }
 
-/* login_failed - count, maybe block, log, answer after the delay */
+/*
+ * login_failed - count (address, network, user), maybe block the address,
+ * log, answer after the longest of the three delays
+ */
 static void
 login_failed(struct authd_peer *p, const struct authd_req *r,
-    const char *ipkey, const char *user)
+    const char *ipkey, const char *netkey, const char *user)
 {
 	const struct authd_throttle_conf *tc = &authd.tc;
 	uint64_t now = ev_now();
 	enum authd_action action = ACTION_NONE;
-	unsigned n, u, delay, udelay;
+	unsigned n, u, nn, delay, udelay, ndelay;
 	char extra[64];
 
 	n = authd_throttle_fail(authd.ip_fail, ipkey, now, tc->window_ms);
 	u = authd_throttle_fail(authd.user_fail, user, now, tc->window_ms);
+	nn = authd_throttle_fail(authd.net_fail, netkey, now, tc->window_ms);
 	delay = authd_throttle_delay(n, tc->delay_after, tc->max_delay_ms);
 	udelay = authd_throttle_delay(u, tc->user_after, tc->max_delay_ms);
+	ndelay = authd_throttle_delay(nn, tc->net_after, tc->max_delay_ms);
 	if (udelay > delay)
 		delay = udelay;
+	if (ndelay > delay)
+		delay = ndelay;
 	if (delay > 0)
 		action = ACTION_DELAY;
 	if (n >= tc->block_after) {
@@ -276,13 +327,13 @@ login_checked(void *arg, enum authd_check check, bool cancelled)
 		if (w->cache)
 			authd_cache_put(authd.cache, w->user, w->password,
 			    w->passlen, w->stored, ev_now());
-		login_ok(w->p, &r, w->ipkey, w->user);
+		login_ok(w->p, &r, w->ipkey, w->netkey, w->user);
 		break;
 	case CHECK_FAIL:
-		login_failed(w->p, &r, w->ipkey, w->user);
+		login_failed(w->p, &r, w->ipkey, w->netkey, w->user);
 		break;
-	default:
-		log_login("tempfail", &r, "");
+	default:	/* waited too long, pushed out, or a hasher died */
+		log_busy(&r, "waited");
 		reply_res(w->p, r.id, AUTHD_TEMPFAIL);
 		break;
 	}
@@ -296,7 +347,8 @@ done:
  */
 static struct login_wait *
 login_wait_new(struct authd_peer *p, const struct authd_req *r,
-    const char *user, const char *ipkey, const char *stored)
+    const char *user, const char *ipkey, const char *netkey,
+    const char *stored)
 {
 	struct login_wait *w;
 
@@ -309,6 +361,7 @@ login_wait_new(struct authd_peer *p, const struct authd_req *r,
 	    !bstrcpy(w->user, user, sizeof(w->user)) ||
 	    !bstrcpy(w->ip, r->ip, sizeof(w->ip)) ||
 	    !bstrcpy(w->ipkey, ipkey, sizeof(w->ipkey)) ||
+	    !bstrcpy(w->netkey, netkey, sizeof(w->netkey)) ||
 	    r->passlen > sizeof(w->password)) {
 		login_wait_free(w);
 		return NULL;
@@ -322,17 +375,63 @@ login_wait_new(struct authd_peer *p, const struct authd_req *r,
 	return w;
 }
 
+/*
+ * login_prio - may this check go ahead of the queue: this user logged in
+ * from this network lately, and the network is not failing?
+ */
+static bool
+login_prio(const char *netkey, const char *user)
+{
+	char gk[GOOD_KEY_MAX];
+	uint64_t now = ev_now();
+
+	good_key(netkey, user, gk, sizeof(gk));
+	return authd_throttle_count(authd.good, gk, now, GOOD_MS) > 0 &&
+	    authd_throttle_count(authd.net_fail, netkey, now,
+	    authd.tc.window_ms) < authd.tc.delay_after;
+}
+
+/* login_submit - queue the check for a hasher, or answer TEMPFAIL at once */
+static void
+login_submit(struct authd_peer *p, const struct authd_req *r,
+    const char *user, const char *ipkey, const char *netkey,
+    const char *stored)
+{
+	static const char *const why[] = {
+		[FQ_QUEUED] = "", [FQ_NET_FULL] = "network", [FQ_FULL] = "full",
+	};
+	enum authd_fq_res res;
+	struct login_wait *w;
+
+	/* a full network costs no allocation and no more lookups */
+	if ((res = authd_hash_room(netkey)) != FQ_QUEUED)
+		goto refuse;
+	if ((w = login_wait_new(p, r, user, ipkey, netkey, stored)) == NULL) {
+		res = FQ_FULL;
+		goto refuse;
+	}
+	if ((res = authd_hash_submit(p, netkey, login_prio(netkey, user),
+	    r->service, user, stored, r->password, r->passlen, login_checked,
+	    w)) == FQ_QUEUED)
+		return;
+	login_wait_free(w);
+refuse:
+	log_busy(r, why[res]);
+	/* not at once: a client retrying at once would keep us refusing */
+	authd_peer_tempfail_later(p, r->id, AUTHD_HASH_REFUSE_MS);
+}
+
 static void
 req_login(struct authd_peer *p, const struct authd_req *r)
 {
 	char user[USERDB_ADDR_MAX], ipkey[AUTHD_IP_MAX + 8], extra[48];
-	char stored[USERDB_VALUE_MAX];
+	char netkey[AUTHD_NETKEY_MAX], stored[USERDB_VALUE_MAX];
 	enum userdb_res ures = USERDB_NOTFOUND;
-	struct login_wait *w;
 	struct ipc_out o;
 	uint64_t left;
 
 	authd_throttle_addr_key(r->ip, ipkey, sizeof(ipkey));
+	authd_throttle_net_key(r->ip, netkey, sizeof(netkey));
 	if ((left = authd_throttle_blocked(authd.ip_fail, ipkey, ev_now())) > 0) {
 		bsnprintf(extra, sizeof(extra), " retry_after=%llu",
 		    (unsigned long long)(left + 999) / 1000);
@@ -356,20 +455,11 @@ req_login(struct authd_peer *p, const struct authd_req *r)
 	}
 	if (ures == USERDB_OK && r->passlen > 0 && authd_cache_hit(authd.cache,
 	    user, r->password, r->passlen, stored, ev_now())) {
-		login_ok(p, r, ipkey, user);
+		login_ok(p, r, ipkey, netkey, user);
 		goto done;
 	}
-	if ((w = login_wait_new(p, r, user, ipkey,
-	    ures == USERDB_OK ? stored : NULL)) == NULL ||
-	    authd_hash_submit(p, r->service, user,
-	    ures == USERDB_OK ? stored : NULL, r->password, r->passlen,
-	    login_checked, w) == -1) {
-		if (w != NULL)
-			login_wait_free(w);
-		bsnprintf(extra, sizeof(extra), " busy=%zu", authd_hash_busy());
-		log_login("tempfail", r, extra);
-		reply_res(p, r->id, AUTHD_TEMPFAIL);
-	}
+	login_submit(p, r, user, ipkey, netkey,
+	    ures == USERDB_OK ? stored : NULL);
 done:
 	OPENSSL_cleanse(stored, sizeof(stored));
 }

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * authd_throttle.c - bounded tables of recent login failures (SPEC 5:
- * "failed logins are throttled per address and per user").
+ * "failed logins are throttled per address and per user"), per client
+ * address, network and user, and of recent good logins per network and
+ * user (whose checks authd_fairq.c serves first).
  *
  * Runs in facteur-authd.  A table is a set-associative cache: a key (a
  * client address or a user name, attacker-chosen) is reduced to 64 bits by
@@ -163,6 +165,26 @@ authd_throttle_reset(struct authd_throttle *t, const char *key)
 }
 
 unsigned
+authd_throttle_count(struct authd_throttle *t, const char *key, uint64_t now,
+    uint64_t window_ms)
+{
+	struct throttle_entry *e = throttle_find(t, key, now, false);
+
+	if (e == NULL || e->count == 0 || now - e->first > window_ms)
+		return 0;
+	return e->count;
+}
+
+void
+authd_throttle_touch(struct authd_throttle *t, const char *key, uint64_t now)
+{
+	struct throttle_entry *e = throttle_find(t, key, now, true);
+
+	e->first = now;
+	e->count = 1;
+}
+
+unsigned
 authd_throttle_delay(unsigned failures, unsigned after, unsigned max_ms)
 {
 	unsigned steps;
@@ -186,6 +208,7 @@ authd_throttle_conf_env(struct authd_throttle_conf *tc)
 	tc->delay_after = 3;
 	tc->block_after = 10;
 	tc->user_after = 20;
+	tc->net_after = 100;
 	tc->window_ms = 15 * 60 * 1000;
 	tc->block_ms = 15 * 60 * 1000;
 	tc->max_delay_ms = 8000;
@@ -209,6 +232,7 @@ authd_throttle_conf_env(struct authd_throttle_conf *tc)
 	tc->delay_after = (unsigned)v[0];
 	tc->block_after = (unsigned)v[1];
 	tc->user_after = 2 * tc->block_after;
+	tc->net_after = 10 * tc->block_after;
 	tc->window_ms = (uint64_t)v[2] * 1000;
 	tc->block_ms = (uint64_t)v[3] * 1000;
 	return 0;
@@ -218,4 +242,20 @@ void
 authd_throttle_addr_key(const char *ip, char *key, size_t keysz)
 {
 	climit_addr_key(ip, key, keysz);
+}
+
+void
+authd_throttle_net_key(const char *ip, char *key, size_t keysz)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+	const unsigned char *b = NULL;
+
+	if (inet_pton(AF_INET, ip, &a4) == 1)
+		b = (const unsigned char *)&a4.s_addr;
+	else if (inet_pton(AF_INET6, ip, &a6) == 1 && IN6_IS_ADDR_V4MAPPED(&a6))
+		b = a6.s6_addr + 12;
+	if (b == NULL || !bsnprintf(key, keysz, "%u.%u.%u.0/24", b[0], b[1],
+	    b[2]))
+		climit_addr_key(ip, key, keysz);	/* IPv6 by /64 */
 }
