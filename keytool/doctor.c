@@ -102,6 +102,8 @@ keytool_cmd_doctor(const struct conf *c, int argc, char **argv)
 		doctor_check_spf(&d, c->domains[i]);
 		doctor_check_dmarc(&d, c->domains[i]);
 	}
+	for (i = 0; i < c->smtp.nbackup_domains; i++)
+		doctor_check_backup_mx(&d, c->smtp.backup_domains[i]);
 	doctor_check_dkim(&d);
 	doctor_check_tls(&d);
 	if (c->relay.enabled)

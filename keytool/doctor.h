@@ -135,6 +135,9 @@ const char *doctor_dkim_mangled(const char *rec, const char *got_p,
 /* doctor_ip.c */
 void	doctor_check_ip(struct doctor *d);
 void	doctor_check_mx(struct doctor *d, const char *domain);
+/* doctor_check_backup_mx - a domain of [smtp] backup_domains lists this
+ * server as an MX, at a worse preference than its primary */
+void	doctor_check_backup_mx(struct doctor *d, const char *domain);
 /* doctor_ip_in - ip (text) among n addresses */
 bool	doctor_ip_in(const char *ip, char list[][DOCTOR_IPLEN], size_t n);
 

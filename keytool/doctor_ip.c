@@ -259,6 +259,62 @@ ours(struct doctor *d, const char *host)
 }
 
 void
+doctor_check_backup_mx(struct doctor *d, const char *dom)
+{
+	const struct dns_result *r;
+	struct dns_answer *ans;
+	char list[512] = "", fix[1024], val[300], primary[256] = "";
+	size_t len = 0, i;
+	unsigned ourpref = 65536, best = 65536;
+
+	snprintf(val, sizeof(val), "20 %s.", d->c->hostname);
+	doctor_publish(fix, sizeof(fix), dom, dom, "MX", val);
+	ans = doctor_query(d, dom, DNS_T_MX);
+	r = dns_answer_result(ans);
+	if (r->status != DNS_OK) {
+		doctor_report(d, DOC_FAIL, "MX %s (backed up here): %s - its "
+		    "owner must list its primary server and this one at a worse"
+		    " preference; %s", dom, doctor_status(r->status), fix);
+		dns_answer_free(&ans);
+		return;
+	}
+	for (i = 0; i < r->nrr; i++) {
+		const char *h = r->rr[i].data;
+
+		if (len < sizeof(list))
+			len += (size_t)snprintf(list + len, sizeof(list) - len,
+			    "%s%s (%u)", len ? ", " : "", h, r->rr[i].pref);
+		if (ours(d, h)) {
+			if (r->rr[i].pref < ourpref)
+				ourpref = r->rr[i].pref;
+		} else if (r->rr[i].pref < best) {
+			best = r->rr[i].pref;
+			snprintf(primary, sizeof(primary), "%s", h);
+		}
+	}
+	if (ourpref == 65536)
+		doctor_report(d, DOC_FAIL, "MX %s (backed up here): %s, none of"
+		    " them this server - senders never try it as the backup; "
+		    "%s", dom, list, fix);
+	else if (primary[0] == '\0')
+		doctor_report(d, DOC_FAIL, "MX %s (backed up here): this server"
+		    " is its only MX, so its mail stays in our queue (a backup "
+		    "hands mail only to a better MX) - its owner must list the "
+		    "primary server with a lower number than %u", dom, ourpref);
+	else if (best >= ourpref)
+		doctor_report(d, DOC_FAIL, "MX %s (backed up here): its primary "
+		    "%s has priority %u, %s ours (%u), so senders come here %s "
+		    "and we keep that mail queued - give this server a higher "
+		    "number: %s", dom, primary, best, best == ourpref ?
+		    "the same as" : "worse than", ourpref, best == ourpref ?
+		    "half the time" : "first", fix);
+	else
+		doctor_report(d, DOC_OK, "MX %s (backed up here): %s", dom,
+		    list);
+	dns_answer_free(&ans);
+}
+
+void
 doctor_check_mx(struct doctor *d, const char *dom)
 {
 	const struct conf *c = d->c;

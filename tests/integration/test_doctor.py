@@ -183,6 +183,20 @@ case('mxbackup', mx=[(10, 'mail.mxbackup.test'), (10, 'backup.other.test')],
 case('mxbetter', mx=[(20, 'mail.mxbetter.test'), (10, 'backup.other.test')],
      expect=[('WARN', r'has priority 10, better than ours \(20\)',
               r'MX 20 backup\.other\.test')])
+# [smtp] backup_domains: the backed-up domain lists us behind its primary
+case('bkok', backup=[(10, 'mx.friend.test'), (20, 'HOST')],
+     expect=[('OK', r'MX bkok-friend\.test \(backed up here\): '
+              r'(?=.*mx\.bkok-friend\.test \(10\))(?=.*mail\.bkok\.test '
+              r'\(20\))', None)])
+case('bkfirst', backup=[(10, 'HOST'), (20, 'mx.friend.test')],
+     expect=[('FAIL', r'its primary mx\.bkfirst-friend\.test has priority 20, '
+              r'worse than ours \(10\)', r'publish: name @, type MX, value '
+              r'20 mail\.bkfirst\.test\. \(zone file: bkfirst-friend\.test\.')])
+case('bkonly', backup=[(20, 'HOST')],
+     expect=[('FAIL', r'this server is its only MX', None)])
+case('bknone', backup=[(10, 'mx.friend.test')],
+     expect=[('FAIL', r'none of them this server', r'value 20 mail\.'
+              r'bknone\.test\.')])
 case('mxservice', mx=[(10, 'smtp.mxservice.test')], spf='v=spf1 mx -all',
      extra=[('smtp.mxservice.test', 'A', 'IP')],
      expect=[('OK', r'MX mxservice\.test: smtp\.mxservice\.test \(10\)$',
@@ -369,6 +383,8 @@ def setup(name, n):
                   f'user = {rf.RELAY_USER}', f'password_file = {secret}',
                   'ca_file = ' + (UCA_FILE if c.get('relay_ca') == 'unknown'
                                   else CA_FILE)]
+    if c.get('backup'):
+        lines += ['[smtp]', f'backup_domains = {name}-friend.test']
     conf = os.path.join(d, 'facteur.conf')
     with open(conf, 'w', encoding='ascii') as f:
         f.write('\n'.join(lines) + '\n')
@@ -401,6 +417,11 @@ def setup(name, n):
     if c.get('listed'):
         dns.add(reverse(ip).replace('.in-addr.arpa', '') + '.bl.test', 'A',
                 '127.0.0.2')
+    for pref, mx in c.get('backup', []):
+        dns.add(f'{name}-friend.test', 'MX',
+                f'{pref} {host if mx == "HOST" else "mx." + name + "-friend.test"}.')
+    if c.get('backup'):
+        dns.add(f'mx.{name}-friend.test', 'A', '198.51.100.25')
     for rname, rtype, value in c.get('extra', []):
         dns.add(rname, rtype, value.replace('IP', ip))
     return conf
