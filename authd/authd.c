@@ -20,7 +20,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,6 +31,7 @@
 #include <openssl/rand.h>
 
 #include "authd.h"
+#include "compat.h"
 #include "conf.h"
 #include "daemon.h"
 #include "localsend.h"
@@ -193,7 +193,7 @@ main(int argc, char **argv)
 	 * scrypt takes 16 MiB per check: always from mmap, given back at
 	 * once, so authd's resident size stays small between logins
 	 */
-	(void)mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+	COMPAT_MMAP_THRESHOLD(1024 * 1024);
 
 	/* (1) configuration, log, accounts, keys, socket */
 	log_init("authd", true, false);

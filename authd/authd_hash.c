@@ -38,6 +38,7 @@
 #include <openssl/crypto.h>
 
 #include "authd.h"
+#include "compat.h"
 #include "log.h"
 #include "xmem.h"
 

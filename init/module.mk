@@ -9,6 +9,10 @@
 #                                 build-armhf[-tiny][-static]/bin/facteur*
 #   make CROSS=aarch64-linux-gnu- ...           build-arm64...
 #   make MULTICALL=1 ...          one bin/facteur, facteur-* links (STATIC=1: default)
+#   make musl-deps                OpenSSL, c-ares, DB, libsasl2 for musl, once
+#                                 (init/musl-deps.sh, into $(MUSL_DEPS))
+#   make STATIC=1 LIBC=musl [PROFILE=tiny]   build-musl[-tiny]-static/, with
+#                                 Debian's musl-gcc against those libraries
 #   make install [DESTDIR=] [PREFIX=/usr/local] [SYSCONFDIR=] [SBINDIR=]
 #                [INIT="systemd sysv"|openwrt|synology]
 #
@@ -27,6 +31,32 @@ B_SUFFIX = $(if $(filter tiny,$(PROFILE)),-tiny)$(if $(STATIC),-static)$(if \
 	   $(STATIC),$(if $(MULTICALL),,-separate),$(if $(MULTICALL),-multi))
 
 all:		# the default goal stays the Makefile's
+
+# LIBC=musl: x86_64 only (Debian has no musl cross compilers), static only
+LIBC	?=
+MUSL_DEPS ?= $(CURDIR)/build-musl-deps
+ifeq ($(LIBC),musl)
+ifneq ($(CROSS),)
+$(error LIBC=musl builds for the build machine only (Debian's musl-tools))
+endif
+ifeq ($(STATIC),)
+$(error LIBC=musl needs STATIC=1: a musl build is for boxes without our libraries)
+endif
+ifeq ($(filter musl-deps,$(MAKECMDGOALS))$(wildcard $(MUSL_DEPS)/.done),)
+$(error LIBC=musl: no libraries in $(MUSL_DEPS): run `make musl-deps` first)
+endif
+CC	 = musl-gcc
+# musl has no <sys/queue.h>: musl-deps.sh links the system's (macros only)
+CPPFLAGS += -I$(MUSL_DEPS)/include
+LDFLAGS	+= -L$(MUSL_DEPS)/lib
+PKG_CONFIG = PKG_CONFIG_LIBDIR=$(MUSL_DEPS)/lib/pkgconfig pkg-config
+B	?= build-musl$(B_SUFFIX)
+else ifneq ($(LIBC),)
+$(error LIBC=$(LIBC): expected musl, or nothing for the system's glibc)
+endif
+
+musl-deps:
+	@sh init/musl-deps.sh $(MUSL_DEPS)
 
 ifneq ($(CROSS),)
 CROSS_TRIPLET	:= $(patsubst %-,%,$(CROSS))
@@ -118,6 +148,6 @@ install: $(if $(INSTALL_NOBUILD),,all)
 	    SYSCONFDIR="$(SYSCONFDIR)" SBINDIR="$(SBINDIR)" INIT="$(INIT)" \
 	    INSTALL="$(or $(INSTALL),install)" sh init/install.sh
 
-.PHONY: sysroot install
+.PHONY: sysroot install musl-deps
 
 include init/package.mk

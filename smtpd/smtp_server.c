@@ -20,7 +20,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <malloc.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -30,6 +29,7 @@
 
 #include "authc.h"
 #include "climit.h"
+#include "compat.h"
 #include "ev.h"
 #include "log.h"
 #include "tls.h"

@@ -13,7 +13,8 @@
 set -e
 
 BUILD="gcc make pkg-config libssl-dev libdb5.3-dev libc-ares-dev libsasl2-dev
-libsasl2-modules clang libclang-rt-14-dev openssl ca-certificates publicsuffix"
+libsasl2-modules clang libclang-rt-14-dev openssl ca-certificates publicsuffix
+musl-tools dpkg-dev"
 TESTS="swaks curl python3-aiosmtpd python3-dkim opendkim-tools dnsmasq-base
 isync procps iproute2 libnet-ssleay-perl libio-socket-ssl-perl busybox-static
 python3-dnspython python3-cryptography rspamd

@@ -17,6 +17,14 @@
 #   cross        the armhf cross build (build-armhf/, sysroot of Debian's
 #                armhf packages) and its unit tests and replays under
 #                qemu-arm, so that ARM never silently breaks
+#   musl         the static musl build (build-musl-tiny-static/: musl-gcc
+#                against OpenSSL, c-ares, DB and libsasl2 built for musl
+#                into $MUSL_DEPS, default build-musl-deps/) and the
+#                integration tests $MUSL_INTEGRATION against it.  Building
+#                those libraries (`make musl-deps`: Debian's source
+#                packages, fetched once) takes minutes, more than make
+#                check can spend: without them the suite says so and is
+#                skipped, unless MUSL_DEPS_BUILD=1 asks to build them here
 #
 # With CROSS=arm-linux-gnueabihf- or aarch64-linux-gnu- (make check
 # CROSS=...) the builds are the sysroot and the cross build only, and the
@@ -54,7 +62,7 @@ CROSS=${CROSS:-}
 if [ -n "$CROSS" ]; then
 	SUITES=${SUITES:-build unit golden replay integration}
 else
-	SUITES=${SUITES:-build unit golden fuzz replay integration cross}
+	SUITES=${SUITES:-build unit golden fuzz replay integration cross musl}
 fi
 FUZZ_TIME=${FUZZ_TIME:-12}
 # build directories (override to keep out of someone else's way)
@@ -490,6 +498,59 @@ run_cross() {
 	suite_end
 }
 
+# run_musl - the static musl build and $MUSL_INTEGRATION against it,
+# reported as musl/NAME (two at a time, like run_integration)
+MUSL_INTEGRATION=${MUSL_INTEGRATION:-test_smtp_receive.py test_submission.py test_dkim_sign.py test_imap.py}
+run_musl() {
+	local t any="" log b=build-musl-tiny-static
+	for t in $MUSL_INTEGRATION; do
+		selected "musl/$t" && any=1
+	done
+	[ -z "$any" ] && return 0
+	suite_begin musl
+	if ! command -v musl-gcc >/dev/null 2>&1; then
+		report "build/$b (no musl-gcc: musl-tools, tests/deps.sh)" 0 1
+		suite_end
+		return
+	fi
+	deps=${MUSL_DEPS:-$ROOT/build-musl-deps}
+	if [ ! -f "$deps/.done" ] && [ -z "${MUSL_DEPS_BUILD:-}" ]; then
+		echo "  skip  musl: no libraries in $deps (run \`make musl-deps\` once, or MUSL_DEPS_BUILD=1)"
+		suite_end
+		return
+	fi
+	if [ -z "${NOBUILD:-}" ]; then
+		log="$LOGDIR/build-$b.log"
+		echo "  make musl-deps; make STATIC=1 LIBC=musl PROFILE=tiny"
+		if $MAKE --no-print-directory musl-deps MUSL_DEPS="$deps" \
+		    >"$log" 2>&1 &&
+		    $MAKE --no-print-directory $JOBS STATIC=1 LIBC=musl \
+		    MUSL_DEPS="$deps" PROFILE=tiny B=$b all >>"$log" 2>&1; then
+			report "build/$b" 1 0
+		else
+			report "build/$b" 0 1 "$log"
+			suite_end
+			return
+		fi
+	fi
+	I_BIN=$ROOT/$b/bin
+	for t in $MUSL_INTEGRATION; do
+		selected "musl/$t" || continue
+		while [ "$(jobs -rp | wc -l)" -ge "${INTEGRATION_JOBS:-2}" ]; do
+			wait -n 2>/dev/null || sleep 0.2
+		done
+		integration_one "tests/integration/$t" "$LOGDIR/musl-$t.log" &
+	done
+	wait
+	for t in $MUSL_INTEGRATION; do
+		selected "musl/$t" || continue
+		log="$LOGDIR/musl-$t.log"
+		count "$log" "$(cat "$log.rc" 2>/dev/null || echo 1)"
+		report "musl/$t" "$P" "$F" "$log"
+	done
+	suite_end
+}
+
 start=$(date +%s)
 echo "make check: logs in $LOGDIR"
 if [ -z "${NOBUILD:-}" ] && want_suite build; then
@@ -501,6 +562,7 @@ want_suite fuzz && run_fuzz
 want_suite replay && run_replay
 want_suite integration && run_integration
 want_suite cross && run_cross
+want_suite musl && run_musl
 
 echo
 echo "== summary ($(( $(date +%s) - start )) s, logs in $LOGDIR)"
