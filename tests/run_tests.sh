@@ -43,9 +43,10 @@
 # TESTS (space-separated glob patterns matched against names such as
 # unit/test_buf, golden/conf, fuzz/fuzz_conf, replay/fuzz_conf,
 # integration/test_smtp_receive.py), SUITES (default: all of the above),
-# FUZZ_TIME (seconds per target, default 12), FUZZ_JOBS (targets fuzzed
+# FUZZ_TIME (seconds per target, default 10), FUZZ_JOBS (targets fuzzed
 # at once, default one per CPU), NOBUILD=1 (skip the builds),
-# INTEGRATION_JOBS (integration tests run at once, default 2),
+# INTEGRATION_JOBS (integration tests run at once, default 3: most of
+# their time is spent waiting on daemons and timeouts),
 # INTEGRATION_TIMEOUT (seconds per integration test, default 420),
 # B_NORMAL, B_SAN, B_FUZZ (build directories, default build, build-san,
 # build-fuzz), CROSS, B_CROSS (default build-armhf or build-arm64),
@@ -64,7 +65,7 @@ if [ -n "$CROSS" ]; then
 else
 	SUITES=${SUITES:-build unit golden fuzz replay integration cross musl}
 fi
-FUZZ_TIME=${FUZZ_TIME:-12}
+FUZZ_TIME=${FUZZ_TIME:-10}
 # build directories (override to keep out of someone else's way)
 B_NORMAL=${B_NORMAL:-build}
 B_SAN=${B_SAN:-build-san}
@@ -100,6 +101,11 @@ cross_setup() {
 # checks of the others assume native speed and native RSS; test_authd's
 # "a delayed answer does not block other requests" fails at qemu's speed)
 CROSS_INTEGRATION=${CROSS_INTEGRATION:-test_smtp_receive.py test_imap.py test_dkim_sign.py test_dkim_keytool.py test_init.py test_reload.py}
+
+# integration tests that take longest, started first (a newline in the
+# list is a separator too)
+SLOW_FIRST="test_packages.py test_outbound.py test_milter.py test_privsep.py
+test_dkim_e2e.py test_authd.py test_fetch.py test_imap.py test_acme.py"
 
 total_pass=0
 total_fail=0
@@ -391,8 +397,8 @@ integration_one() {
 	echo "$rc" >"$log.rc"
 }
 
-# run_integration - INTEGRATION_JOBS tests at a time (default 2: each has
-# its own ports and directory), reported in name order
+# run_integration - INTEGRATION_JOBS tests at a time (default 3: each has
+# its own ports and directory), reported in the order they started
 # cross_wrappers DIR - DIR/bin/facteur-* and DIR/test/* scripts that run
 # the $B_CROSS programs under qemu; libsasl2's plugins are copied to tmpfs
 # (32-bit readdir under qemu fails with EOVERFLOW on a 64-bit ext4 hash)
@@ -422,7 +428,12 @@ run_integration() {
 		cross_wrappers "$LOGDIR/cross"
 		I_BIN=$LOGDIR/cross/bin
 	fi
-	for f in tests/integration/test_*.py tests/integration/test_*.sh; do
+	# the longest first, so that they do not end the run alone
+	for f in $(printf '%s\n' tests/integration/test_*.py \
+	    tests/integration/test_*.sh | awk -v slow="$SLOW_FIRST" '
+	    BEGIN { n = split(slow, s, " "); for (i = 1; i <= n; i++) r[s[i]] = i }
+	    { b = $0; sub(/.*\//, "", b); print (b in r ? r[b] : 1000), $0 }' |
+	    sort -n -k1,1 -s | cut -d' ' -f2); do
 		[ -f "$f" ] || continue
 		name=$(basename "$f")
 		selected "integration/$name" || continue
@@ -433,7 +444,7 @@ run_integration() {
 			esac
 		fi
 		names="$names $name"
-		while [ "$(jobs -rp | wc -l)" -ge "${INTEGRATION_JOBS:-2}" ]; do
+		while [ "$(jobs -rp | wc -l)" -ge "${INTEGRATION_JOBS:-3}" ]; do
 			wait -n 2>/dev/null || sleep 0.2
 		done
 		integration_one "$f" "$LOGDIR/integration-$name.log" &
