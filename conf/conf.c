@@ -146,6 +146,8 @@ static const struct conf_key conf_keys[] = {
 	    1, DAY },
 	{ SEC_SMTP, "max_per_addr", T_UINT, false, "10",
 	    OFF(smtp.max_per_addr), 1, 100000 },
+	{ SEC_SMTP, "max_conn_rate", T_UINT, false, "0",
+	    OFF(smtp.max_conn_rate), 0, 100000 },
 	{ SEC_SMTP, "max_submission", T_UINT, false, "32",
 	    OFF(smtp.max_submission), 1, 100000 },
 	{ SEC_SMTP, "max_local", T_UINT, false, "16", OFF(smtp.max_local),

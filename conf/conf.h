@@ -96,6 +96,9 @@ struct conf {
 		unsigned	 timeout;	/* seconds, default 300 (RFC 5321 4.5.3.2):
 						   per command line, not restarted by bytes */
 		unsigned	 max_per_addr;	/* sessions per client address, 10 */
+		unsigned	 max_conn_rate;	/* port 25 connections per client
+						 * address and minute; 0 (default):
+						 * no limit */
 		unsigned	 max_submission; /* sessions on 587/465, 32 */
 		unsigned	 max_local;	/* facteur-sendmail sessions, 16 */
 		unsigned	 tls_timeout;	/* TLS handshake, 10 s */

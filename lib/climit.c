@@ -94,6 +94,58 @@ climit_find(const struct climit *t, const char *ip, char key[CLIMIT_KEY_MAX])
 	return (struct climit_entry **)ep;
 }
 
+struct climit_rate_slot {
+	uint64_t	 start;		/* ms: start of its minute */
+	unsigned	 n;
+	char		 key[CLIMIT_KEY_MAX];
+};
+
+struct climit_rate {
+	struct climit_rate_slot s[CLIMIT_RATE_SLOTS];
+};
+
+struct climit_rate *
+climit_rate_new(void)
+{
+	return xcalloc(1, sizeof(struct climit_rate));
+}
+
+void
+climit_rate_free(struct climit_rate **rp)
+{
+	free(*rp);
+	*rp = NULL;
+}
+
+bool
+climit_rate_take(struct climit_rate *r, const char *ip, unsigned per_minute,
+    uint64_t now_ms)
+{
+	char key[CLIMIT_KEY_MAX];
+	struct climit_rate_slot *s;
+	uint32_t h = 2166136261u;	/* FNV-1a */
+	const char *p;
+
+	if (per_minute == 0)
+		return true;
+	climit_addr_key(ip, key, sizeof(key));
+	for (p = key; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	s = &r->s[h % CLIMIT_RATE_SLOTS];
+	if (strcmp(s->key, key) != 0 || now_ms - s->start >= 60000) {
+		if (strcmp(s->key, key) != 0 && s->n >= per_minute &&
+		    now_ms - s->start < 60000)
+			return true;	/* a busy slot of another key: let it be */
+		memcpy(s->key, key, sizeof(s->key));
+		s->start = now_ms;
+		s->n = 0;
+	}
+	if (s->n >= per_minute)
+		return false;
+	s->n++;
+	return true;
+}
+
 bool
 climit_take(struct climit *t, const char *ip, unsigned max)
 {

@@ -40,6 +40,22 @@ void	climit_release(struct climit *t, const char *ip);
 /* climit_count - connections counted for `ip` */
 unsigned climit_count(const struct climit *t, const char *ip);
 
+/*
+ * Connection rate: new connections per client key (climit_addr_key) in
+ * the current minute, in a fixed table of CLIMIT_RATE_SLOTS slots (a key
+ * takes its hash's slot from an idle one), so memory and work are
+ * bounded whatever the number of clients; a flood of many addresses can
+ * only reset one another's counts, never block someone else.
+ */
+#define CLIMIT_RATE_SLOTS	1024
+struct climit_rate;
+struct climit_rate *climit_rate_new(void);
+void	climit_rate_free(struct climit_rate **rp);
+/* climit_rate_take - one more connection of ip at now_ms; false when it
+ * already made per_minute in this minute (0: no limit) */
+bool	climit_rate_take(struct climit_rate *r, const char *ip,
+	    unsigned per_minute, uint64_t now_ms);
+
 /* the pause of a set of listeners after a failed accept() */
 struct climit_pause {
 	struct ev_timer	 t;

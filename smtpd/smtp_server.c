@@ -8,7 +8,9 @@
  * port cannot shut out the others: port 25 ([smtp] max_clients), the
  * submission ports 587 and 465 together (max_submission) and
  * facteur-sendmail (max_local); and at most [smtp] max_per_addr sessions
- * per client address (IPv6 per /64) on the network ports.  Past a limit
+ * per client address (IPv6 per /64) on the network ports, and on port 25
+ * at most [smtp] max_conn_rate new connections per address and minute
+ * (a bot reconnecting in a loop).  Past a limit
  * the connection gets 421 4.7.0 and is closed.  When accept() fails for
  * want of descriptors the listeners pause (lib/climit.c), no busy loop.
  *
@@ -46,6 +48,7 @@ static struct ev_io	 lio[MAX_LISTENERS];
 static struct ev_timer	 stop_timer;
 static struct climit_pause accept_pause;
 static struct climit	*per_addr;
+static struct climit_rate *conn_rate;	/* port 25, [smtp] max_conn_rate */
 static struct session	**sessions;
 static size_t		 nsessions, maxsessions;
 static size_t		 pool_used[3], pool_max[3];	/* by smtp_pool() */
@@ -118,6 +121,13 @@ session_admit(int fd, const struct listener *l, const char *host)
 		log_info("addr=%s refused: %s %zu reached on %s", host,
 		    key[pool], pool_max[pool], l->name);
 		refuse(fd, "Too many connections");
+		return false;
+	}
+	if (l->kind == PORT_MX && !climit_rate_take(conn_rate, host,
+	    smtpd_conf->smtp.max_conn_rate, ev_now())) {
+		log_info("addr=%s refused: max_conn_rate %u per minute reached "
+		    "on %s", host, smtpd_conf->smtp.max_conn_rate, l->name);
+		refuse(fd, "Too many connections from your address");
 		return false;
 	}
 	if (l->kind != PORT_LOCAL && !climit_take(per_addr, host,
@@ -335,6 +345,7 @@ smtp_server_run(struct listener *l, size_t nl, int queue_fd, int parent_fd,
 	maxsessions = pool_max[0] + pool_max[1] + pool_max[2];
 	sessions = xcalloc(maxsessions, sizeof(*sessions));
 	per_addr = climit_new();
+	conn_rate = climit_rate_new();
 	climit_pause_init(&accept_pause, listeners_stop, listeners_resume, NULL);
 	authc_init(smtpd_privileged ? "/" : smtpd_conf->run_dir);
 	ipc_init(&qch, queue_fd, on_queue_msg, on_queue_close, NULL);

@@ -7,3 +7,5 @@
 UNIT_TESTS	+= conn_test ipc_test
 # maildir: the listing crash recovery uses (lib/maildir.c)
 UNIT_TESTS	+= maildir_test
+# climit: connection counts and rates per client (lib/climit.c)
+UNIT_TESTS	+= climit_test

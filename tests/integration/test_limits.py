@@ -34,6 +34,7 @@ env.write_config(
     smtp={'listen': f'127.0.0.1:{P25}', 'submission': f'127.0.0.1:{P587}',
           'submissions': f'127.0.0.1:{P465}', 'max_clients': 4,
           'max_submission': 4, 'max_local': 2, 'max_per_addr': 3,
+          'max_conn_rate': 30,
           'timeout': '2s', 'tls_timeout': '2s', 'login_timeout': '4s',
           'data_timeout': '3s'},
     imap={'listen': f'127.0.0.1:{PIMAP}', 'max_per_addr': 5,
@@ -114,6 +115,28 @@ def test_smtp_per_addr():
     s.close()
     for h in held:
         h.close()
+
+
+def test_smtp_conn_rate():
+    ok = 0
+    for _ in range(30):
+        s = connect(P25, '127.0.0.7')
+        ok += read_line(s).startswith('220')
+        s.sendall(b'QUIT\r\n')
+        read_line(s)
+        s.close()
+        time.sleep(0.05)    # the session ends: under max_per_addr
+    check(ok == 30, 'max_conn_rate: 30 connections a minute get 220', ok)
+    s = connect(P25, '127.0.0.7')
+    line = read_line(s)
+    check(line.startswith('421 4.7.0') and 'your address' in line,
+          'the 31st in the minute gets 421', line)
+    s.close()
+    s = connect(P25, '127.0.0.8')
+    check(read_line(s).startswith('220'), 'another address still gets 220')
+    s.close()
+    check('refused: max_conn_rate 30 per minute' in
+          env.daemons['smtpd'].log_text(), 'the log says why')
 
 
 def test_smtp_pools():
@@ -405,7 +428,8 @@ def test_imap_emfile_no_busy_loop():
     check(ok is True, 'after EMFILE ends, logins work again', ok)
 
 
-ft.run_tests(env, [test_raised_nofile, test_tls12_aead_only, test_smtp_per_addr, test_smtp_pools,
+ft.run_tests(env, [test_raised_nofile, test_tls12_aead_only, test_smtp_per_addr,
+                   test_smtp_conn_rate, test_smtp_pools,
                    test_smtp_trickle_command, test_smtp_login_deadline,
                    test_smtp_data_deadline, test_smtp_tls_deadline,
                    test_imap_idle_flood, test_imap_handshake_deadline,
