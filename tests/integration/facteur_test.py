@@ -565,9 +565,12 @@ class Env:
                                                        'queue')):
             for n in files:
                 p = os.path.join(root, n)
-                if os.path.isfile(p) and not os.path.islink(p) and \
-                        os.path.getsize(p) > 0:
-                    out.append(p)
+                try:    # the queue removes files while we look
+                    if os.path.isfile(p) and not os.path.islink(p) and \
+                            os.path.getsize(p) > 0:
+                        out.append(p)
+                except FileNotFoundError:
+                    pass
         return out
 
 
