@@ -48,6 +48,45 @@ void		 __wrap_endpwent(void);
 void		*__wrap_dlopen(const char *file, int mode);
 char		*__wrap_dlerror(void);
 
+/*
+ * pw_keep - src (fgetpwent's one static entry) copied into dst and buf:
+ * getpwnam(), getpwuid() and getpwent() each keep their own result, as
+ * glibc's do, so an entry held by a caller survives the others (the
+ * smtp role lists every account with getpwent() after looking up its
+ * own); NULL if src is NULL or does not fit
+ */
+static struct passwd	nam_pw, uid_pw;
+static char		nam_buf[1024], uid_buf[1024];
+
+static struct passwd *
+pw_keep(const struct passwd *src, struct passwd *dst, char *buf, size_t sz)
+{
+	const char *f[5];
+	char **d[5];
+	size_t i, n, off = 0;
+
+	if (src == NULL)
+		return NULL;
+	*dst = *src;
+	f[0] = src->pw_name; f[1] = src->pw_passwd; f[2] = src->pw_gecos;
+	f[3] = src->pw_dir; f[4] = src->pw_shell;
+	d[0] = &dst->pw_name; d[1] = &dst->pw_passwd; d[2] = &dst->pw_gecos;
+	d[3] = &dst->pw_dir; d[4] = &dst->pw_shell;
+	for (i = 0; i < 5; i++) {
+		n = f[i] != NULL ? strlen(f[i]) + 1 : 0;
+		if (n == 0) {
+			*d[i] = NULL;
+			continue;
+		}
+		if (n > sz - off)
+			return NULL;
+		memcpy(buf + off, f[i], n);
+		*d[i] = buf + off;
+		off += n;
+	}
+	return dst;
+}
+
 /* __wrap_getpwnam - getpwnam() from /etc/passwd; result as getpwnam's */
 struct passwd *
 __wrap_getpwnam(const char *name)
@@ -60,9 +99,8 @@ __wrap_getpwnam(const char *name)
 	while ((pw = fgetpwent(f)) != NULL)
 		if (strcmp(pw->pw_name, name) == 0)
 			break;
-	/* fgetpwent's buffer is its own, not the stream's: pw stays valid */
 	fclose(f);
-	return pw;
+	return pw_keep(pw, &nam_pw, nam_buf, sizeof(nam_buf));
 }
 
 /* __wrap_getpwuid - getpwuid() from /etc/passwd; result as getpwuid's */
@@ -78,7 +116,7 @@ __wrap_getpwuid(uid_t uid)
 		if (pw->pw_uid == uid)
 			break;
 	fclose(f);
-	return pw;
+	return pw_keep(pw, &uid_pw, uid_buf, sizeof(uid_buf));
 }
 
 /* the stream of setpwent()/getpwent()/endpwent() */

@@ -239,6 +239,9 @@ def test_script_start_status_stop():
     check(os.path.isdir(state) and mode(state) == 0o755,
           'state_dir made, 0755')
     dom = os.path.join(FRESH, 'mail', 'example.org')
+    deadline = time.time() + 10     # smtpd makes it once started (qemu: slow)
+    while not os.path.isdir(dom) and time.time() < deadline:
+        time.sleep(0.1)
     st = os.stat(dom) if os.path.isdir(dom) else None
     check(st is not None and stat.S_IMODE(st.st_mode) == 0o700 and
           st.st_uid == env.uid, 'mail directory of the domain made for '
