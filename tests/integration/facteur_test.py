@@ -109,6 +109,22 @@ def run_tests(env, tests):
     sys.exit(summary())
 
 
+def main(env, setup, tests):
+    """The end of every test script: run setup(), then the tests (those named
+    in the environment variable ONLY, when set) with run_tests().  A setup
+    that raises counts as one failure and shows the daemons' logs."""
+    try:
+        setup()
+    except Exception:  # pylint: disable=broad-except
+        check(False, 'setup', traceback.format_exc())
+        env.stop_all()
+        env.dump_logs()
+        env.cleanup()
+        sys.exit(summary())
+    only = os.environ.get('ONLY', '').split()
+    run_tests(env, [t for t in tests if not only or t.__name__ in only])
+
+
 def ensure_account(name):
     """As root: create the system account name (and its group) if it is
     missing; kept for the next run (test_privsep, test_init)."""

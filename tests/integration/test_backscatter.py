@@ -110,12 +110,4 @@ def test_forwarded_bounce_only_to_verified():
 TESTS = [test_forwarded_bounce_only_to_verified]
 
 if __name__ == '__main__':
-    try:
-        setup()
-    except Exception:  # pylint: disable=broad-except
-        import traceback
-        check(False, 'setup', traceback.format_exc())
-        env.stop_all()
-        env.dump_logs()
-        sys.exit(ft.summary())
-    ft.run_tests(env, TESTS)
+    ft.main(env, setup, TESTS)

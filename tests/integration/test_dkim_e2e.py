@@ -834,15 +834,7 @@ def test_measure():
 
 
 def main():
-    try:
-        setup()
-    except Exception:  # pylint: disable=broad-except
-        import traceback
-        check(False, 'setup', traceback.format_exc())
-        env.stop_all()
-        env.dump_logs()
-        sys.exit(ft.summary())
-    ft.run_tests(env, [
+    ft.main(env, setup, [
         test_submission_cases, test_one_key_domains, test_from_not_owned,
         test_pipelined, test_client_gone_while_signing, test_no_from,
         test_adds_date_and_message_id,

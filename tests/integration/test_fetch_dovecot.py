@@ -12,127 +12,28 @@ and started again: every message exactly once; a wrong password fetches
 nothing and the log says so, without the password."""
 
 import os
-import pwd
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import facteur_test as ft  # noqa: E402
+import dovecot_peer  # noqa: E402
 import relay_fixtures as rf  # noqa: E402
 
 ALICE = 'alice@example.org'
 PASS = 'dovecot side pw 1'
-DOVECOT = '/usr/sbin/dovecot'
 env = ft.Env()
 SMTP, DV_IMAPS, DV_POP3S = env.port(), env.port(), env.port()
-DV = os.path.join(env.tmp, 'dovecot')
-MAIL_UID = pwd.getpwnam(env.user).pw_uid if os.getuid() == 0 else os.getuid()
-MAIL_GID = pwd.getpwnam(env.user).pw_gid if os.getuid() == 0 else os.getgid()
 _seq = [0]
-_dovecot = []
-
-DOVECOT_CONF = '''\
-instance_name = facteur-test-dovecot
-base_dir = {dv}/run
-state_dir = {dv}/state
-protocols = imap pop3
-listen = 127.0.0.1
-log_path = {dv}/dovecot.log
-ssl = required
-ssl_cert = <{cert}
-ssl_key = <{key}
-ssl_dh = </usr/share/dovecot/dh.pem
-disable_plaintext_auth = yes
-auth_mechanisms = plain
-default_login_user = dovenull
-default_internal_user = dovecot
-first_valid_uid = 1
-mail_location = maildir:~/Maildir
-pop3_uidl_format = %08Xu%08Xv
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {dv}/passwd
-}}
-userdb {{
-  driver = passwd-file
-  args = username_format=%u {dv}/passwd
-}}
-service imap-login {{
-  inet_listener imap {{
-    port = 0
-  }}
-  inet_listener imaps {{
-    port = {imaps}
-    ssl = yes
-  }}
-}}
-service pop3-login {{
-  inet_listener pop3 {{
-    port = 0
-  }}
-  inet_listener pop3s {{
-    port = {pop3s}
-    ssl = yes
-  }}
-}}
-'''
-
 USERS = ('imap', 'pop', 'keep', 'bad')
-
-
-def home(user):
-    return os.path.join(DV, 'home', user)
+DVC = None                      # the Dovecot peer, made by setup()
 
 
 def maildir(user):
-    return os.path.join(home(user), 'Maildir')
-
-
-def start_dovecot(pki):
-    for sub in ('run', 'state', 'home'):
-        os.makedirs(os.path.join(DV, sub), exist_ok=True)
-    with open(os.path.join(DV, 'dovecot.conf'), 'w', encoding='ascii') as f:
-        f.write(DOVECOT_CONF.format(dv=DV, cert=pki['good.pem'],
-                                    key=pki['good.key'], imaps=DV_IMAPS,
-                                    pop3s=DV_POP3S))
-    with open(os.path.join(DV, 'passwd'), 'w', encoding='ascii') as f:
-        for u in USERS:
-            f.write(f'{u}@provider.test:{{PLAIN}}{PASS}:{MAIL_UID}:'
-                    f'{MAIL_GID}::{home(u)}\n')
-    for u in USERS:
-        for s in ('tmp', 'new', 'cur'):
-            os.makedirs(os.path.join(maildir(u), s), exist_ok=True)
-        for dirpath, _, _ in os.walk(home(u)):
-            os.chown(dirpath, MAIL_UID, MAIL_GID)
-    p = subprocess.Popen([DOVECOT, '-F', '-c', os.path.join(DV,
-                                                            'dovecot.conf')],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                         start_new_session=True)
-    _dovecot.append(p)
-    ok = ft.wait_port(DV_IMAPS, 20, p) and ft.wait_port(DV_POP3S, 20, p)
-    ft.check(ok, 'dovecot started', dovecot_log())
-    return ok
-
-
-def stop_dovecot():
-    for p in _dovecot:
-        try:
-            os.killpg(p.pid, signal.SIGTERM)
-            p.wait(10)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-
-
-def dovecot_log():
-    try:
-        with open(os.path.join(DV, 'dovecot.log'), errors='replace') as f:
-            return f.read()[-1500:]
-    except OSError:
-        return ''
+    return DVC.maildir(user)
 
 
 def put(user, tag, body=None):
@@ -145,7 +46,7 @@ def put(user, tag, body=None):
     tmp = os.path.join(maildir(user), 'tmp', name)
     with open(tmp, 'w', encoding='utf-8') as f:
         f.write(raw)
-    os.chown(tmp, MAIL_UID, MAIL_GID)
+    os.chown(tmp, DVC.uid, DVC.gid)
     os.rename(tmp, os.path.join(maildir(user), 'new', name))
     return raw
 
@@ -192,7 +93,12 @@ def setup():
     os.makedirs(os.path.join(env.tmp, 'pki'), mode=0o755)
     pki = rf.make_pki(os.path.join(env.tmp, 'pki'))
     os.chmod(pki['ca.pem'], 0o644)
-    if not start_dovecot(pki):
+    global DVC
+    DVC = dovecot_peer.Dovecot(env, 'dovecot',
+                               [f'{u}@provider.test' for u in USERS], PASS,
+                               imaps=DV_IMAPS, pop3s=DV_POP3S,
+                               cert=pki['good.pem'], key=pki['good.key'])
+    if not ft.check(DVC.start(), 'dovecot started', DVC.log()):
         return False
     good, bad = secret('good.secret', PASS), secret('bad.secret', 'wrong')
     ca = pki['ca.pem']
@@ -281,8 +187,7 @@ def test_sigkill_once():
 
 
 def main():
-    if not os.path.exists(DOVECOT) or not os.path.exists(
-            '/usr/lib/dovecot/pop3'):
+    if not dovecot_peer.installed('/usr/lib/dovecot/pop3'):
         ft.check(False, 'Dovecot (dovecot-imapd, dovecot-pop3d) is installed')
         sys.exit(ft.summary())
     try:
@@ -292,9 +197,10 @@ def main():
         else:
             sys.exit(ft.summary())
     finally:
-        stop_dovecot()
-        if not os.environ.get('FACTEUR_KEEP'):
-            shutil.rmtree(DV, ignore_errors=True)
+        if DVC:
+            DVC.stop()
+            if not os.environ.get('FACTEUR_KEEP'):
+                shutil.rmtree(DVC.dir, ignore_errors=True)
 
 
 if __name__ == '__main__':

@@ -185,12 +185,4 @@ TESTS = [test_first_tries, test_retry_passes, test_allow_listed,
 
 if __name__ == '__main__':
     T0 = time.time()
-    try:
-        setup()
-    except Exception:  # pylint: disable=broad-except
-        import traceback
-        check(False, 'setup', traceback.format_exc())
-        env.stop_all()
-        env.dump_logs()
-        sys.exit(ft.summary())
-    ft.run_tests(env, TESTS)
+    ft.main(env, setup, TESTS)

@@ -10,7 +10,6 @@ message is delivered exactly once (unacknowledged ones may or may not be).
 """
 
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -181,15 +180,7 @@ def test_kill_during_batches():
 
 
 def main():
-    try:
-        setup()
-    except (RuntimeError, OSError, subprocess.SubprocessError) as e:
-        check(False, 'setup: authd and smtpd start', str(e))
-        env.stop_all()
-        env.dump_logs()
-        env.cleanup()
-        sys.exit(ft.summary())
-    ft.run_tests(env, [test_concurrent_exactly_once, test_kill_during_batches])
+    ft.main(env, setup, [test_concurrent_exactly_once, test_kill_during_batches])
 
 
 if __name__ == '__main__':

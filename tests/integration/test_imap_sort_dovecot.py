@@ -15,58 +15,22 @@ generator's seed."""
 import calendar
 import imaplib
 import os
-import pwd
 import random
-import signal
 import ssl
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dovecot_peer  # noqa: E402
 import facteur_test as ft  # noqa: E402
 
 ALICE = 'alice@example.org'
 PASS = 'sort compare pw'
-DOVECOT = '/usr/sbin/dovecot'
 N = int(os.environ.get('SORTCMP_N', '300'))
 SEED = int(os.environ.get('SORTCMP_SEED', '5256'))
 env = None
 PORT = DV_PORT = 0
-DV = ''
-_dovecot = []
-
-DOVECOT_CONF = '''\
-instance_name = facteur-sort-dovecot
-base_dir = {dv}/run
-state_dir = {dv}/state
-protocols = imap
-listen = 127.0.0.1
-log_path = {dv}/dovecot.log
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
-default_login_user = dovenull
-default_internal_user = dovecot
-first_valid_uid = 1
-mail_location = maildir:~/Maildir
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {dv}/passwd
-}}
-userdb {{
-  driver = passwd-file
-  args = username_format=%u {dv}/passwd
-}}
-service imap-login {{
-  inet_listener imap {{
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-'''
+DVC = None                      # the Dovecot peer, made by setup()
 
 SUBJECTS = [
     'hello', 'Re: hello', 'Fwd: hello', '[list] Re: hello', 'RE: [list] hello',
@@ -134,35 +98,6 @@ def make_msgs(n):
     return out
 
 
-def start_dovecot():
-    uid = pwd.getpwnam(env.user).pw_uid if os.getuid() == 0 else os.getuid()
-    gid = pwd.getpwnam(env.user).pw_gid if os.getuid() == 0 else os.getgid()
-    home = os.path.join(DV, 'home')
-    for sub in ('run', 'state', 'home/Maildir/cur', 'home/Maildir/new',
-                'home/Maildir/tmp'):
-        os.makedirs(os.path.join(DV, sub), exist_ok=True)
-    for dirpath, _, _ in os.walk(home):
-        os.chown(dirpath, uid, gid)
-    with open(os.path.join(DV, 'dovecot.conf'), 'w', encoding='ascii') as f:
-        f.write(DOVECOT_CONF.format(dv=DV, port=DV_PORT))
-    with open(os.path.join(DV, 'passwd'), 'w', encoding='ascii') as f:
-        f.write(f'{ALICE}:{{PLAIN}}{PASS}:{uid}:{gid}::{home}\n')
-    p = subprocess.Popen([DOVECOT, '-F', '-c', os.path.join(DV, 'dovecot.conf')],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                         start_new_session=True)
-    _dovecot.append(p)
-    return ft.wait_port(DV_PORT, 20, p)
-
-
-def stop_dovecot():
-    for p in _dovecot:
-        try:
-            os.killpg(p.pid, signal.SIGTERM)
-            p.wait(10)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-
-
 def both():
     c = ssl.create_default_context()
     c.check_hostname = False
@@ -204,9 +139,8 @@ def test_same_as_dovecot():
         m.create('Cmp')
     put_files(os.path.join(env.mail_dir(ALICE), '.Cmp', 'cur'), msgs,
               env.uid if env.as_root else -1, env.gid)
-    st = os.stat(os.path.join(DV, 'home'))
-    put_files(os.path.join(DV, 'home', 'Maildir', '.Cmp', 'cur'), msgs,
-              st.st_uid, st.st_gid)
+    put_files(os.path.join(DVC.maildir(ALICE), '.Cmp', 'cur'), msgs,
+              DVC.uid, DVC.gid)
     for m in (f, d):
         typ, dat = m.select('Cmp')
         ft.check(typ == 'OK' and int(dat[0]) == N, 'select', dat)
@@ -253,32 +187,35 @@ def test_same_as_dovecot():
 
 
 def setup():
-    global env, PORT, DV_PORT, DV
+    global env, PORT, DV_PORT, DVC
     env = ft.Env()
     PORT, DV_PORT = env.port(), env.port()
-    DV = os.path.join(env.tmp, 'dovecot')
+    DVC = dovecot_peer.Dovecot(env, 'dovecot-sort', [ALICE], PASS,
+                               imap=DV_PORT)
     env.write_config(imap={'listen': f'127.0.0.1:{PORT}', 'timeout': '5m'})
     env.add_user(ALICE, PASS)
     env.start('authd')
     env.start('imapd', ports=[PORT])
-    if not start_dovecot():
-        raise RuntimeError('dovecot did not start')
+    if not DVC.start():
+        raise RuntimeError('dovecot did not start: ' + DVC.log())
 
 
 if __name__ == '__main__':
-    if not os.path.exists(DOVECOT):
-        print(f'# {DOVECOT} missing: skipped')
+    if not dovecot_peer.installed():
+        print(f'# {dovecot_peer.DOVECOT} missing: skipped')
         sys.exit(0)
     try:
         setup()
     except Exception as e:  # pylint: disable=broad-except
         ft.check(False, 'setup', str(e))
-        stop_dovecot()
+        if DVC:
+            DVC.stop()
         if env:
             env.stop_all()
             env.dump_logs()
         sys.exit(ft.summary())
     try:
-        ft.run_tests(env, [test_same_as_dovecot, stop_dovecot])
+        ft.run_tests(env, [test_same_as_dovecot, DVC.stop])
     finally:
-        stop_dovecot()
+        if DVC:
+            DVC.stop()

@@ -697,16 +697,5 @@ TESTS = [test_ar_added, test_forged_ar, test_submission_unaffected,
          test_dns_servfail, test_dns_timeout, test_slow_dns_blocks_nobody,
          test_gone_while_waiting, test_log_line, test_psl_missing, test_junk_folder_name]
 
-if os.environ.get('ONLY'):
-    TESTS = [globals()[n] for n in os.environ['ONLY'].split()]
-
 if __name__ == '__main__':
-    try:
-        setup()
-    except Exception:  # pylint: disable=broad-except
-        import traceback
-        check(False, 'setup', traceback.format_exc())
-        env.stop_all()
-        env.dump_logs()
-        sys.exit(ft.summary())
-    ft.run_tests(env, TESTS)
+    ft.main(env, setup, TESTS)

@@ -572,13 +572,4 @@ TESTS = [test_clean_headers, test_replycode, test_spam_header_junk,
          test_spamassassin, test_clamav, test_rspamd]
 
 if __name__ == '__main__':
-    try:
-        setup()
-    except Exception:  # pylint: disable=broad-except
-        import traceback
-        check(False, 'setup', traceback.format_exc())
-        env.stop_all()
-        env.dump_logs()
-        sys.exit(ft.summary())
-    ONLY = os.environ.get('ONLY', '').split()
-    ft.run_tests(env, [t for t in TESTS if not ONLY or t.__name__ in ONLY])
+    ft.main(env, setup, TESTS)

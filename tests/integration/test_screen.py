@@ -338,16 +338,5 @@ TESTS = [test_listed_refused, test_listed_cached, test_filtered_served,
          test_allowlisted, test_submission_no_wait, test_pregreet,
          test_helo_and_sender, test_helo_own_local_exempt, test_fail2ban]
 
-if os.environ.get('ONLY'):
-    TESTS = [globals()[n] for n in os.environ['ONLY'].split()]
-
 if __name__ == '__main__':
-    try:
-        setup()
-    except Exception:  # pylint: disable=broad-except
-        import traceback
-        check(False, 'setup', traceback.format_exc())
-        env.stop_all()
-        env.dump_logs()
-        sys.exit(ft.summary())
-    ft.run_tests(env, TESTS)
+    ft.main(env, setup, TESTS)

@@ -12,8 +12,6 @@ flush and remove are checked on.
 import os
 import re
 import signal
-import socket
-import subprocess
 import sys
 import time
 
@@ -235,15 +233,7 @@ def test_sighup():
 
 
 def main():
-    try:
-        setup()
-    except (RuntimeError, OSError, subprocess.SubprocessError) as e:
-        check(False, 'setup: authd and smtpd start', str(e))
-        env.stop_all()
-        env.dump_logs()
-        env.cleanup()
-        sys.exit(ft.summary())
-    ft.run_tests(env, [test_plain_recipients, test_dash_i_and_from, test_dash_t,
+    ft.main(env, setup, [test_plain_recipients, test_dash_i_and_from, test_dash_t,
                        test_errors, test_ctl_queue, test_smtpd_down,
                        test_sighup])
 

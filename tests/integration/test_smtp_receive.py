@@ -774,15 +774,7 @@ def test_still_serving():
 
 
 def main():
-    try:
-        setup()
-    except (RuntimeError, OSError, subprocess.SubprocessError) as e:
-        check(False, 'setup: keytool, authd and smtpd start', str(e))
-        env.stop_all()
-        env.dump_logs()
-        env.cleanup()
-        sys.exit(ft.summary())
-    ft.run_tests(env, [
+    ft.main(env, setup, [
         test_banner_and_ehlo,
         test_rcpt_rules,
         test_deliver_basic,

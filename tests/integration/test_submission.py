@@ -873,15 +873,7 @@ def test_still_serving():
 
 
 def main():
-    try:
-        setup()
-    except (RuntimeError, OSError, subprocess.SubprocessError) as e:
-        check(False, 'setup: keytool, authd and smtpd start', str(e))
-        env.stop_all()
-        env.dump_logs()
-        env.cleanup()
-        sys.exit(ft.summary())
-    ft.run_tests(env, [
+    ft.main(env, setup, [
         test_ehlo_offers,
         test_auth_in_clear,
         test_mail_without_auth,
