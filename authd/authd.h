@@ -204,7 +204,9 @@ void		 authd_hash_stop(void);
 /*
  * authd_hash_submit - queue one check from client network `net` (the
  * password is copied, and wiped once sent), ahead of the others when
- * `prio` (authd_fairq.c).  The callback comes later, from the event loop,
+ * `prio` (authd_fairq.c).  A check identical to one queued or running
+ * (service, user, stored hash, password) joins it instead and gets its
+ * result.  The callback comes later, from the event loop,
  * never from inside this call.  Another answer than FQ_QUEUED (network or
  * queue full, or memory short: FQ_FULL): the callback will not come and
  * the caller answers TEMPFAIL.

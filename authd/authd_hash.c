@@ -23,6 +23,16 @@
  * in its own networks' turns, not in everybody's.  Passwords waiting in
  * the queue are wiped when sent or dropped.
  *
+ * Identical checks share one scrypt: a check of the same service, user,
+ * stored hash and password as one already queued or running joins it as
+ * a follower and gets its result (a phone opening five connections at
+ * once, imaptest's 50 sessions: one scrypt, not 50, and no hasher queue
+ * to wait in).  They are matched by HMAC-SHA256 under a per-start secret
+ * (a running check's password is already wiped), at most
+ * HASH_FOLLOW_MAX followers in all, beyond which checks queue as before.
+ * Unknown users join the same way, so joining says nothing about whether
+ * a user exists; throttling still counts every failure (authd_req.c).
+ *
  * A hasher that dies (or answers garbage) fails its check with TEMPFAIL
  * and is forked again after HASH_RESPAWN_MS; the others go on.  A hasher
  * whose parent goes away reads EOF and exits.
@@ -36,6 +46,9 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include "authd.h"
 #include "compat.h"
@@ -46,10 +59,15 @@
 #define HASH_RESPAWN_MS		1000
 #define HASH_CHECK		1
 #define HASH_RESULT		2
+#define HASH_FOLLOW_MAX		AUTHD_HASH_QUEUE_MAX	/* joined checks, in all */
+#define HASH_DIG_LEN		32
 
 struct hash_job {
 	struct authd_fq_item fq;	/* first: the queue links these */
 	struct hash_job	*next;		/* on the `failed` list */
+	struct hash_job	*followers;	/* identical checks waiting on this one */
+	struct hash_job	*next_follower;
+	uint8_t		 dig[HASH_DIG_LEN];	/* HMAC of what is checked */
 	uint64_t	 queued;	/* ev_now() when submitted */
 	const void	*owner;
 	authd_hash_cb	*cb;
@@ -76,6 +94,8 @@ static struct authd_fairq *queue;
 static uint32_t		 next_id;
 static struct hash_job	*failed;	/* to answer TEMPFAIL from fail_timer */
 static struct ev_timer	 fail_timer;
+static size_t		 nfollowers;
+static uint8_t		 dig_secret[32];
 
 static void hash_dispatch(void);
 
@@ -86,12 +106,107 @@ job_free(struct hash_job *j)
 	free(j);
 }
 
-/* job_done - tell the owner, free the job */
+/* job_done - tell the owner and those of its followers, free them all */
 static void
 job_done(struct hash_job *j, enum authd_check res)
 {
+	struct hash_job *f;
+
+	while ((f = j->followers) != NULL) {
+		j->followers = f->next_follower;
+		nfollowers--;
+		f->cb(f->arg, res, f->cancelled);
+		job_free(f);
+	}
 	j->cb(j->arg, res, j->cancelled);
 	job_free(j);
+}
+
+/* job_wanted - does anyone still wait for j's result? */
+static bool
+job_wanted(const struct hash_job *j)
+{
+	const struct hash_job *f;
+
+	if (!j->cancelled)
+		return true;
+	for (f = j->followers; f != NULL; f = f->next_follower)
+		if (!f->cancelled)
+			return true;
+	return false;
+}
+
+/* job_cancel - mark j and its followers of `owner` (NULL: all) cancelled */
+static void
+job_cancel(struct hash_job *j, const void *owner)
+{
+	struct hash_job *f;
+
+	if (owner == NULL || j->owner == owner)
+		j->cancelled = true;
+	for (f = j->followers; f != NULL; f = f->next_follower)
+		if (owner == NULL || f->owner == owner)
+			f->cancelled = true;
+}
+
+/* job_digest - HMAC-SHA256(secret, service NUL user NUL stored NUL password) */
+static bool
+job_digest(const char *service, const char *user, const char *stored,
+    const char *password, size_t passlen, uint8_t dig[HASH_DIG_LEN])
+{
+	uint8_t msg[AUTHD_SERVICE_MAX + USERDB_ADDR_MAX + USERDB_VALUE_MAX +
+	    AUTHD_PASSWORD_MAX + 3];
+	size_t sl = strlen(service) + 1, ul = strlen(user) + 1;
+	size_t hl = strlen(stored) + 1, n;
+	unsigned len = 0;
+	bool ok;
+
+	if (sl + ul + hl + passlen > sizeof(msg))
+		return false;
+	memcpy(msg, service, sl);
+	memcpy(msg + sl, user, ul);
+	memcpy(msg + sl + ul, stored, hl);
+	memcpy(msg + sl + ul + hl, password, passlen);
+	n = sl + ul + hl + passlen;
+	ok = HMAC(EVP_sha256(), dig_secret, sizeof(dig_secret), msg, n, dig,
+	    &len) != NULL && len == HASH_DIG_LEN;
+	OPENSSL_cleanse(msg, n);
+	return ok;
+}
+
+/* the leader being looked for by find_one */
+struct find_ctx {
+	const uint8_t	*dig;
+	struct hash_job	*found;
+};
+
+static void
+find_one(struct authd_fq_item *it, void *arg)
+{
+	struct hash_job *j = (struct hash_job *)it;
+	struct find_ctx *fc = arg;
+
+	if (fc->found == NULL && !j->cancelled &&
+	    ev_now() - j->queued <= AUTHD_HASH_WAIT_MS &&
+	    CRYPTO_memcmp(j->dig, fc->dig, HASH_DIG_LEN) == 0)
+		fc->found = j;
+}
+
+/* job_leader - a queued or running check that j may join, NULL if none */
+static struct hash_job *
+job_leader(const uint8_t dig[HASH_DIG_LEN])
+{
+	struct find_ctx fc = { .dig = dig, .found = NULL };
+	unsigned i;
+
+	if (nfollowers >= HASH_FOLLOW_MAX)
+		return NULL;
+	for (i = 0; i < nhashers; i++)
+		if (hashers[i].job != NULL && CRYPTO_memcmp(hashers[i].job->dig,
+		    dig, HASH_DIG_LEN) == 0)
+			return hashers[i].job;
+	authd_fairq_foreach(queue, find_one, &fc);
+	return fc.found;
 }
 
 /* job_fail_later - answer TEMPFAIL from the loop, without a scrypt */
@@ -296,7 +411,7 @@ queue_pop(void)
 	struct hash_job *j;
 
 	while ((j = (struct hash_job *)authd_fairq_pop(queue)) != NULL) {
-		if (!j->cancelled && ev_now() - j->queued <= AUTHD_HASH_WAIT_MS)
+		if (job_wanted(j) && ev_now() - j->queued <= AUTHD_HASH_WAIT_MS)
 			return j;
 		job_fail_later(j);	/* nobody waits for it any more */
 	}
@@ -344,6 +459,8 @@ authd_hash_start(unsigned n)
 	if (n < 1)
 		n = 1;
 	nhashers = n < HASH_MAX ? n : HASH_MAX;
+	if (RAND_bytes(dig_secret, sizeof(dig_secret)) != 1)
+		return -1;
 	if ((queue = authd_fairq_new(AUTHD_HASH_QUEUE_MAX,
 	    AUTHD_HASH_NET_MAX)) == NULL)
 		return -1;
@@ -365,7 +482,7 @@ authd_hash_stop(void)
 
 	while (queue != NULL &&
 	    (j = (struct hash_job *)authd_fairq_pop(queue)) != NULL) {
-		j->cancelled = true;
+		job_cancel(j, NULL);
 		job_done(j, CHECK_TEMPFAIL);
 	}
 	authd_fairq_free(&queue);
@@ -380,7 +497,7 @@ authd_hash_stop(void)
 			ipc_close(&h->ch);	/* EOF: it exits */
 		}
 		if (h->job != NULL) {
-			h->job->cancelled = true;
+			job_cancel(h->job, NULL);
 			job_done(h->job, CHECK_TEMPFAIL);
 			h->job = NULL;
 		}
@@ -399,7 +516,7 @@ authd_hash_submit(const void *owner, const char *net, bool prio,
 {
 	struct authd_fq_item *out;
 	enum authd_fq_res res;
-	struct hash_job *j;
+	struct hash_job *j, *lead;
 
 	if (queue == NULL || passlen > AUTHD_PASSWORD_MAX ||
 	    (j = calloc(1, sizeof(*j))) == NULL)
@@ -410,12 +527,24 @@ authd_hash_submit(const void *owner, const char *net, bool prio,
 		job_free(j);
 		return FQ_FULL;
 	}
-	memcpy(j->password, password, passlen);
-	j->passlen = passlen;
 	j->queued = ev_now();
 	j->owner = owner;
 	j->cb = cb;
 	j->arg = arg;
+	if (!job_digest(service, user, j->stored, password, passlen, j->dig)) {
+		job_free(j);
+		return FQ_FULL;
+	}
+	if ((lead = job_leader(j->dig)) != NULL) {
+		/* the same check is under way: wait for its result */
+		OPENSSL_cleanse(j->stored, sizeof(j->stored));
+		j->next_follower = lead->followers;
+		lead->followers = j;
+		nfollowers++;
+		return FQ_QUEUED;
+	}
+	memcpy(j->password, password, passlen);
+	j->passlen = passlen;
 	if ((res = authd_fairq_push(queue, &j->fq, net, prio, &out)) !=
 	    FQ_QUEUED) {
 		job_free(j);
@@ -436,10 +565,7 @@ authd_hash_room(const char *net)
 static void
 cancel_one(struct authd_fq_item *it, void *owner)
 {
-	struct hash_job *j = (struct hash_job *)it;
-
-	if (j->owner == owner)
-		j->cancelled = true;
+	job_cancel((struct hash_job *)it, owner);
 }
 
 void
@@ -450,8 +576,8 @@ authd_hash_cancel(const void *owner)
 	if (queue != NULL)
 		authd_fairq_foreach(queue, cancel_one, (void *)owner);
 	for (i = 0; i < nhashers; i++)
-		if (hashers[i].job != NULL && hashers[i].job->owner == owner)
-			hashers[i].job->cancelled = true;
+		if (hashers[i].job != NULL)
+			job_cancel(hashers[i].job, owner);
 }
 
 size_t

@@ -5,6 +5,9 @@
 # (issue 14): password checks run in hashing processes, wait in a queue
 # fair between client networks (authd/authd_fairq.c), and recent good
 # logins are answered from a cache that a password change empties at once.
+# Identical checks in flight share one scrypt: 20 logins of one user sent
+# at once from one network (more than the 8 a network may queue) all
+# answer OK, and a wrong password sent among them still gets FAIL.
 #
 # Bounded timing checks: a repeated login answers in under 100 ms; the old
 # password is refused right after `keytool user passwd`.  While 400
@@ -100,6 +103,7 @@ env.write_config(domains='example.org')
 env.add_user('alice@example.org', 'first password')
 env.add_user('bob@example.org', 'b0b')
 env.add_user('carol@example.org', 'c4rol')
+env.add_user('dave@example.org', 'd4ve pw')
 env.start('authd')
 sock = os.path.join(env.run_dir, 'authd.sock')
 
@@ -141,9 +145,37 @@ def test_repeated_login_fast():
     p.close()
 
 
+def test_concurrent_logins_share():
+    """a phone (imaptest: 50 sessions) opening many connections at once:
+    one scrypt for all, none refused for want of queue room"""
+    p = Peer(sock)
+    t0 = time.monotonic()
+    ids = {}
+    for i in range(20):
+        ids[p.send(LOGIN, s('imap') + s('dave@example.org') + s('d4ve pw') +
+                   s('192.0.2.50'))] = 'right'
+        if i == 10:
+            ids[p.send(LOGIN, s('imap') + s('dave@example.org') +
+                       s('d4ve pX') + s('198.51.100.9'))] = 'wrong'
+    got = {'right': [], 'wrong': []}
+    for _ in ids:
+        _, rid, pl = p.recv()
+        got[ids[rid]].append(struct.unpack('=I', pl[:4])[0])
+    ms = (time.monotonic() - t0) * 1000
+    print(f'info 20 identical logins at once: all answered in {ms:.0f} ms '
+          f'(one check: {SCRYPT_MS[0]:.0f} ms)')
+    ft.check(got['right'] == [OK] * 20,
+             '20 identical logins at once from one network: all OK',
+             got['right'])
+    ft.check(got['wrong'] == [FAIL],
+             'a wrong password among them: FAIL', got['wrong'])
+    p.close()
+
+
 def flood(peers, stop, counts, k, addr):
     """One flooding client: 8 wrong logins for bob in flight, each from
-    addr(k, i), i = 0..399; counts[k][result] += 1 per answer."""
+    addr(k, i), i = 0..399; counts[k][result] += 1 per answer.  Its
+    guesses are its own (identical checks would share one scrypt)."""
     try:
         p = Peer(sock)
     except OSError:
@@ -155,7 +187,7 @@ def flood(peers, stop, counts, k, addr):
         while not stop.is_set():
             while inflight < 8:
                 p.send(LOGIN, s('smtp') + s('bob@example.org') +
-                       s(f'guess{i}') + s(addr(k, i)))
+                       s(f'guess{k}.{i}') + s(addr(k, i)))
                 i = (i + 1) % 400
                 inflight += 1
             _, _, pl = p.recv()
@@ -292,5 +324,6 @@ def test_flood_many_networks():
     q.close()
 
 
-ft.run_tests(env, [test_repeated_login_fast, test_flood_one_network,
+ft.run_tests(env, [test_repeated_login_fast, test_concurrent_logins_share,
+                   test_flood_one_network,
                    test_flood_many_networks])
