@@ -247,6 +247,7 @@ class Env:
             self.bin = BIN
         self._chown_tree()
         self.ports = set()
+        self._put_seq = 0
         print(f'# {self.name}: TMP={self.tmp} BIN={BIN}', flush=True)
 
     # -- files and configuration -------------------------------------
@@ -514,6 +515,29 @@ class Env:
         """TMP/mail/DOMAIN/LOCAL for local@domain (mail_dir = TMP/mail/%d/%u)."""
         local, domain = addr.rsplit('@', 1)
         return os.path.join(self.mail_root, domain, local)
+
+    def put_message(self, addr, raw, folder=''):
+        """Write raw (text) into addr's Maildir (folder: a subfolder's name)
+        as a delivery agent does: tmp/, then renamed into new/, owned by
+        the daemons' user, creating what is missing.  Returns the name."""
+        self._put_seq += 1
+        d = self.mail_dir(addr)
+        if folder:
+            d = os.path.join(d, '.' + folder)
+        for s in ('tmp', 'new', 'cur'):
+            os.makedirs(os.path.join(d, s), exist_ok=True)
+            self.chown(os.path.join(d, s))
+        p = d
+        while p.startswith(self.mail_root):
+            self.chown(p)
+            p = os.path.dirname(p)
+        name = f'{int(time.time())}.T{self._put_seq}P{os.getpid()}.test'
+        tmp = os.path.join(d, 'tmp', name)
+        with open(tmp, 'w', encoding='utf-8', newline='') as f:
+            f.write(raw)
+        self.chown(tmp)
+        os.rename(tmp, os.path.join(d, 'new', name))
+        return name
 
     def maildir_files(self, addr, subdirs=('new', 'cur')):
         """Paths of the messages in the user's Maildir (new/ and cur/),

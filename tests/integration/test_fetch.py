@@ -33,29 +33,14 @@ REMOTE, POP, KEEP, BAD = ('remote@example.org', 'pop@example.org',
 PASS = 'fetch remote pw 1'
 env = ft.Env()
 IMAPS, POP3S, SMTP = env.port(), env.port(), env.port()
-_seq = [0]
 
 
 def deliver(addr, tag, body=None):
     """A message into addr's Maildir (tmp/ then new/); returns its bytes."""
-    _seq[0] += 1
-    d = env.mail_dir(addr)
-    for s in ('tmp', 'new', 'cur'):
-        os.makedirs(os.path.join(d, s), exist_ok=True)
-    p = os.path.join(d, 'tmp')
-    while p.startswith(env.mail_root):
-        env.chown(p)
-        p = os.path.dirname(p)
-    for s in ('new', 'cur'):
-        env.chown(os.path.join(d, s))
     raw = (f'From: <x@provider.test>\nTo: <{addr}>\nSubject: {tag}\n'
            f'Message-ID: <{tag}@provider.test>\n\n'
            + (body or f'body of {tag}\n.leading dot\n..two\n'))
-    name = f'{int(time.time())}.F{_seq[0]}P{os.getpid()}.test'
-    with open(os.path.join(d, 'tmp', name), 'w', encoding='utf-8') as f:
-        f.write(raw)
-    env.chown(os.path.join(d, 'tmp', name))
-    os.rename(os.path.join(d, 'tmp', name), os.path.join(d, 'new', name))
+    env.put_message(addr, raw)
     return raw.encode()
 
 

@@ -43,29 +43,11 @@ def connect(user=ALICE, password=PASS):
 def deliver(addr, subject, body='Hello.\n', extra='', raw=None, sub=''):
     """Write a message into addr's Maildir (folder sub) like an MDA."""
     _seq[0] += 1
-    d = env.mail_dir(addr)
-    if sub:
-        d = os.path.join(d, '.' + sub)
-    for s in ('tmp', 'new', 'cur'):
-        os.makedirs(os.path.join(d, s), exist_ok=True)
-    # what the harness (root) created must belong to the daemons' user
-    p = os.path.join(d, 'tmp')
-    while p.startswith(env.mail_root):
-        env.chown(p)
-        p = os.path.dirname(p)
-    for s in ('new', 'cur'):
-        env.chown(os.path.join(d, s))
     if raw is None:
         raw = (f'From: Sender <sender@example.net>\nTo: {addr}\n'
                f'Subject: {subject}\nDate: Mon, 1 Jan 2024 10:00:00 +0000\n'
                f'Message-ID: <{_seq[0]}.{time.time()}@test>\n{extra}\n{body}')
-    name = f'{int(time.time())}.T{_seq[0]}P{os.getpid()}.test'
-    tmp = os.path.join(d, 'tmp', name)
-    with open(tmp, 'w', encoding='utf-8') as f:
-        f.write(raw)
-    env.chown(tmp)
-    os.rename(tmp, os.path.join(d, 'new', name))
-    return name
+    return env.put_message(addr, raw, sub)
 
 
 def ok(r):

@@ -21,7 +21,6 @@ ALICE = 'alice@example.org'
 PASS = 'correct horse'
 env = None
 PORT = 0
-_seq = [0]
 
 
 class Raw:
@@ -71,14 +70,8 @@ class Raw:
 
 
 def deliver(sub, subject):
-    _seq[0] += 1
-    d = os.path.join(env.mail_dir(ALICE), '.' + sub)
-    name = f'{int(time.time())}.R{_seq[0]}P{os.getpid()}.test'
-    tmp = os.path.join(d, 'tmp', name)
-    with open(tmp, 'w', encoding='utf-8') as f:
-        f.write(f'From: a@example.net\nSubject: {subject}\n\nbody\n')
-    env.chown(tmp)
-    os.rename(tmp, os.path.join(d, 'new', name))
+    env.put_message(ALICE, f'From: a@example.net\nSubject: {subject}\n\nbody\n',
+                    sub)
 
 
 def folder(name, n):

@@ -103,23 +103,11 @@ class Raw:
 def deliver(subject, sub='', body='Hello.\n', raw=None):
     """Write a message into alice's Maildir like a delivery agent."""
     _seq[0] += 1
-    d = env.mail_dir(ALICE)
-    if sub:
-        d = os.path.join(d, '.' + sub)
-    for s in ('tmp', 'new', 'cur'):
-        os.makedirs(os.path.join(d, s), exist_ok=True)
-        env.chown(os.path.join(d, s))
-    env.chown(d)
     if raw is None:
         raw = (f'From: Sender <sender@example.net>\nTo: {ALICE}\n'
                f'Subject: {subject}\nDate: Mon, 1 Jan 2024 10:00:00 +0000\n'
                f'Message-ID: <{_seq[0]}.{time.time()}@test>\n\n{body}')
-    name = f'{int(time.time())}.R{_seq[0]}P{os.getpid()}.test'
-    tmp = os.path.join(d, 'tmp', name)
-    with open(tmp, 'w', encoding='utf-8') as f:
-        f.write(raw)
-    env.chown(tmp)
-    os.rename(tmp, os.path.join(d, 'new', name))
+    env.put_message(ALICE, raw, sub)
 
 
 def fresh_folder(name, subjects):

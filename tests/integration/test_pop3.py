@@ -38,25 +38,11 @@ def ctx():
 def deliver(addr, subject, body='Hello.\n', raw=None):
     """Write a message into addr's INBOX like an MDA (tmp/ then new/)."""
     _seq[0] += 1
-    d = env.mail_dir(addr)
-    for s in ('tmp', 'new', 'cur'):
-        os.makedirs(os.path.join(d, s), exist_ok=True)
-    p = os.path.join(d, 'tmp')
-    while p.startswith(env.mail_root):
-        env.chown(p)
-        p = os.path.dirname(p)
-    for s in ('new', 'cur'):
-        env.chown(os.path.join(d, s))
     if raw is None:
         raw = (f'From: Sender <sender@example.net>\nTo: {addr}\n'
                f'Subject: {subject}\nDate: Mon, 1 Jan 2024 10:00:00 +0000\n'
                f'Message-ID: <{_seq[0]}.{time.time()}@test>\n\n{body}')
-    name = f'{int(time.time())}.T{_seq[0]}P{os.getpid()}.test'
-    tmp = os.path.join(d, 'tmp', name)
-    with open(tmp, 'w', encoding='utf-8', newline='') as f:
-        f.write(raw)
-    env.chown(tmp)
-    os.rename(tmp, os.path.join(d, 'new', name))
+    env.put_message(addr, raw)
     return raw
 
 
