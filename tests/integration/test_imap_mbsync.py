@@ -33,7 +33,6 @@ PASS = 'mbsync resync pw'
 env = ft.Env()
 PORT = 0
 LOCAL = RC = ''
-_seq = [0]
 MAILDIR_FLAGS = {'D': '\\Draft', 'F': '\\Flagged', 'R': '\\Answered',
                  'S': '\\Seen', 'T': '\\Deleted'}
 
@@ -87,17 +86,9 @@ def connect():
 
 def deliver(box, subject):
     """a message file straight into the server's Maildir folder box"""
-    _seq[0] += 1
-    d = env.mail_dir(ALICE)
-    if box != 'INBOX':
-        d = os.path.join(d, '.' + box)
-    name = f'{int(time.time())}.R{_seq[0]}P{os.getpid()}.mbsync'
-    tmp = os.path.join(d, 'tmp', name)
-    with open(tmp, 'w', encoding='utf-8') as f:
-        f.write(f'From: a@example.net\nSubject: {subject}\n'
-                f'Message-ID: <{subject}@mbsync.test>\n\nbody {subject}\n')
-    env.chown(tmp)
-    os.rename(tmp, os.path.join(d, 'new', name))
+    env.put_message(ALICE, f'From: a@example.net\nSubject: {subject}\n'
+                    f'Message-ID: <{subject}@mbsync.test>\n\nbody\n',
+                    '' if box == 'INBOX' else box)
 
 
 def mbsync(*extra):
