@@ -10,7 +10,8 @@
 #   make CROSS=aarch64-linux-gnu- ...           build-arm64...
 #   make MULTICALL=1 ...          one bin/facteur, facteur-* links (STATIC=1: default)
 #   make musl-deps                OpenSSL, c-ares, DB, libsasl2 for musl, once
-#                                 (init/musl-deps.sh, into $(MUSL_DEPS))
+#                                 (init/musl-deps.sh, into $(MUSL_DEPS): by
+#                                 default a cache shared by every checkout)
 #   make STATIC=1 LIBC=musl [PROFILE=tiny]   build-musl[-tiny]-static/, with
 #                                 Debian's musl-gcc against those libraries
 #   make install [DESTDIR=] [PREFIX=/usr/local] [SYSCONFDIR=] [SBINDIR=]
@@ -34,7 +35,14 @@ all:		# the default goal stays the Makefile's
 
 # LIBC=musl: x86_64 only (Debian has no musl cross compilers), static only
 LIBC	?=
-MUSL_DEPS ?= $(CURDIR)/build-musl-deps
+# The musl libraries take long to build (README): by default they go to a
+# cache outside the tree, ~/.cache/facteur/musl-deps ($XDG_CACHE_HOME),
+# that every checkout and clean CI run of this account reuses; a tree that
+# has its own build-musl-deps/ (built there before) keeps using it, and
+# without a home directory they go there.
+MUSL_CACHE = $(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME),$(if $(HOME),$(HOME)/.cache))
+MUSL_DEPS ?= $(if $(wildcard $(CURDIR)/build-musl-deps/.done),$(CURDIR)/build-musl-deps,$(if \
+	     $(MUSL_CACHE),$(MUSL_CACHE)/facteur/musl-deps,$(CURDIR)/build-musl-deps))
 ifeq ($(LIBC),musl)
 ifneq ($(CROSS),)
 $(error LIBC=musl builds for the build machine only (Debian's musl-tools))

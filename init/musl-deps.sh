@@ -26,6 +26,14 @@ D=${1:?usage: musl-deps.sh DIR}
 mkdir -p "$D"
 D=$(cd "$D" && pwd)
 [ -f "$D/.done" ] && exit 0
+# DIR may be a cache shared by several checkouts (init/module.mk): one
+# build at a time, a second waits for it and then finds it done
+if command -v flock >/dev/null 2>&1; then
+	exec 9>"$D/.lock"
+	flock 9
+	[ -f "$D/.done" ] && exit 0
+fi
+echo "musl-deps: building into $D (once; tens of minutes)"
 command -v musl-gcc >/dev/null || {
 	echo "$0: no musl-gcc: apt-get install musl-tools" >&2
 	exit 1

@@ -40,7 +40,8 @@ $(B)/fuzz/%: $(B)/obj/tests/fuzz/%.o \
 fuzzers: $$(addprefix $(B)/fuzz/,$$(FUZZ_TARGETS))
 
 TEST_ENV = MAKE="$(MAKE)" UNIT_TESTS="$(UNIT_TESTS)" \
-	   FUZZ_TARGETS="$(FUZZ_TARGETS)" TESTS="$(TESTS)"
+	   FUZZ_TARGETS="$(FUZZ_TARGETS)" TESTS="$(TESTS)" \
+	   MUSL_DEPS="$(MUSL_DEPS)"
 
 deps:
 	@sh tests/deps.sh

@@ -19,12 +19,14 @@
 #                qemu-arm, so that ARM never silently breaks
 #   musl         the static musl build (build-musl-tiny-static/: musl-gcc
 #                against OpenSSL, c-ares, DB and libsasl2 built for musl
-#                into $MUSL_DEPS, default build-musl-deps/) and the
-#                integration tests $MUSL_INTEGRATION against it.  Building
-#                those libraries (`make musl-deps`: Debian's source
-#                packages, fetched once) takes minutes, more than make
-#                check can spend: without them the suite says so and is
-#                skipped, unless MUSL_DEPS_BUILD=1 asks to build them here
+#                into $MUSL_DEPS, by default the cache
+#                ~/.cache/facteur/musl-deps that init/module.mk names) and
+#                the integration tests $MUSL_INTEGRATION against it.
+#                Building those libraries (`make musl-deps`: Debian's
+#                source packages, fetched once) takes tens of minutes, more
+#                than make check can spend: without them the suite says so
+#                and is skipped, unless MUSL_DEPS_BUILD=1 asks to build
+#                them here
 #
 # With CROSS=arm-linux-gnueabihf- or aarch64-linux-gnu- (make check
 # CROSS=...) the builds are the sysroot and the cross build only, and the
@@ -100,7 +102,8 @@ cross_setup() {
 # integration tests known to pass under qemu-user (memory and timing
 # checks of the others assume native speed and native RSS; test_authd's
 # "a delayed answer does not block other requests" fails at qemu's speed)
-CROSS_INTEGRATION=${CROSS_INTEGRATION:-test_smtp_receive.py test_imap.py test_dkim_sign.py test_dkim_keytool.py test_init.py test_reload.py}
+# (test_packages.py: that architecture's ipk and spk, FACTEUR_PKG_CROSS)
+CROSS_INTEGRATION=${CROSS_INTEGRATION:-test_smtp_receive.py test_imap.py test_dkim_sign.py test_dkim_keytool.py test_init.py test_reload.py test_packages.py}
 
 # integration tests that take longest, started first (a newline in the
 # list is a separator too)
@@ -165,13 +168,13 @@ report() {
 }
 
 suite_begin() {
-	s_name=$1; s_pass=0; s_fail=0
+	s_name=$1; s_pass=0; s_fail=0; s_note=""
 	echo "== $s_name"
 }
 
 suite_end() {
 	echo "== $s_name: $s_pass passed, $s_fail failed"
-	summary="$summary$(printf '%-12s %5d passed, %d failed' "$s_name" "$s_pass" "$s_fail")
+	summary="$summary$(printf '%-12s %5d passed, %d failed%s' "$s_name" "$s_pass" "$s_fail" "$s_note")
 "
 	total_pass=$((total_pass + s_pass))
 	total_fail=$((total_fail + s_fail))
@@ -390,6 +393,7 @@ integration_one() {
 	*) set -- sh "$f" ;;
 	esac
 	PYTHONDONTWRITEBYTECODE=1 FACTEUR_BIN=$I_BIN FACTEUR_SRC=$ROOT \
+	    FACTEUR_PKG_CROSS=${FACTEUR_PKG_CROSS:-$CROSS} \
 	    timeout -k 10 "${INTEGRATION_TIMEOUT:-420}" "$@" \
 	    >"$log" 2>&1 </dev/null
 	rc=$?
@@ -526,10 +530,14 @@ run_musl() {
 	fi
 	deps=${MUSL_DEPS:-$ROOT/build-musl-deps}
 	if [ ! -f "$deps/.done" ] && [ -z "${MUSL_DEPS_BUILD:-}" ]; then
-		echo "  skip  musl: no libraries in $deps (run \`make musl-deps\` once, or MUSL_DEPS_BUILD=1)"
+		echo "  SKIP  musl: no musl libraries in $deps:"
+		echo "        \`make musl-deps\` builds them there once (tens of minutes),"
+		echo "        or MUSL_DEPS_BUILD=1 in this run; MUSL_DEPS= names another place"
+		s_note=" (SKIPPED: no $deps)"
 		suite_end
 		return
 	fi
+	echo "  musl libraries: $deps"
 	if [ -z "${NOBUILD:-}" ]; then
 		log="$LOGDIR/build-$b.log"
 		echo "  make musl-deps; make STATIC=1 LIBC=musl PROFILE=tiny"

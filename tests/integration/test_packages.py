@@ -17,9 +17,11 @@ users, keys and mail; removal stops the daemons and leaves the data.
 
 Prints `# measure:` lines: package size, and the time from unpacking to
 the first mail read back.  With FACTEUR_PKG_CROSS=arm-linux-gnueabihf-
-(make check's cross suite, after its static armhf build) it only builds
-the armhf ipk and spk from that build, checks that they carry a static ARM
-executable and runs `facteur keytool setup` from it under qemu-arm.  Not tried here: real opkg, real procd, ubus,
+(make check's cross suite, after its static armhf build) or
+aarch64-linux-gnu- (make check CROSS=aarch64-linux-gnu- STATIC=1) it only
+builds that architecture's ipk and spk from the static cross build, checks
+that they carry a static ARM executable and runs `facteur keytool setup`
+from it under qemu-arm or qemu-aarch64.  Not tried here: real opkg, real procd, ubus,
 a real OpenWrt image, qemu-system."""
 
 import gzip
@@ -619,50 +621,68 @@ def stop_spk_leftovers():
         subprocess.run(['userdel', SPK_USER], capture_output=True)
 
 
-# ---- cross: the armhf packages (make check's cross suite) -----------------
+# ---- cross: the ARM packages (make check's cross suite: armhf; make check
+# CROSS=aarch64-linux-gnu- STATIC=1: arm64) ---------------------------------
 
-def elf_static_arm(blob):
-    """a 32-bit little-endian ARM ELF executable without an interpreter"""
-    if blob[:4] != b'\x7fELF' or blob[4] != 1 or blob[5] != 1:
+# CROSS prefix: (ipk name, spk name, ELF class, e_machine, qemu)
+CROSS_PKGS = {
+    'arm-linux-gnueabihf-': ('arm_cortex-a7_neon-vfpv4', 'armv7', 1, 40,
+                             ['qemu-arm', '-cpu', 'cortex-a7']),
+    'aarch64-linux-gnu-': ('aarch64_cortex-a53', 'aarch64', 2, 183,
+                           ['qemu-aarch64', '-cpu', 'cortex-a53']),
+}
+
+
+def elf_static(blob, elf_class, machine):
+    """a little-endian ELF executable of that class (1: 32-bit, 2: 64-bit)
+    and machine, without an interpreter (statically linked)"""
+    if blob[:4] != b'\x7fELF' or blob[4] != elf_class or blob[5] != 1:
         return False
-    machine, = struct.unpack_from('<H', blob, 18)
-    phoff, = struct.unpack_from('<I', blob, 28)
-    phentsize, phnum = struct.unpack_from('<HH', blob, 42)
+    if elf_class == 1:
+        phoff, = struct.unpack_from('<I', blob, 28)
+        phentsize, phnum = struct.unpack_from('<HH', blob, 42)
+    else:
+        phoff, = struct.unpack_from('<Q', blob, 32)
+        phentsize, phnum = struct.unpack_from('<HH', blob, 54)
     for i in range(phnum):
         ptype, = struct.unpack_from('<I', blob, phoff + i * phentsize)
         if ptype == 3:                  # PT_INTERP: dynamically linked
             return False
-    return machine == 40                # EM_ARM
+    return struct.unpack_from('<H', blob, 18)[0] == machine
 
 
 def test_cross_packages():
     cross = os.environ['FACTEUR_PKG_CROSS']
+    ipk_arch, spk_arch, elf_class, machine, qemu = CROSS_PKGS[cross]
     r = make('ipk', 'spk', f'CROSS={cross}', 'PKG_PROFILE=', f'PKG_OUT={PKG}')
     if not check(r.returncode == 0, f'make ipk spk CROSS={cross}',
                  r.stdout[-1500:] + r.stderr[-3000:]):
         return
-    ipk = os.path.join(PKG, 'facteur_0.1-1_arm_cortex-a7_neon-vfpv4.ipk')
-    spk = os.path.join(PKG, 'facteur-0.1-1-armv7.spk')
+    ipk = os.path.join(PKG, f'facteur_0.1-1_{ipk_arch}.ipk')
+    spk = os.path.join(PKG, f'facteur-0.1-1-{spk_arch}.spk')
     members = dict(ipk_members(ipk))
     data = tar_of(members['data.tar.gz'])
     binary = data.extractfile('./usr/sbin/facteur').read()
-    check(elf_static_arm(binary), 'the ipk carries a static ARM executable')
+    check(elf_static(binary, elf_class, machine),
+          f'the ipk carries a static {spk_arch} executable')
     control = tar_of(members['control.tar.gz']).extractfile('./control')
-    check(b'Architecture: arm_cortex-a7_neon-vfpv4' in control.read(),
-          'ipk architecture arm_cortex-a7_neon-vfpv4')
+    check(f'Architecture: {ipk_arch}'.encode() in control.read(),
+          f'ipk architecture {ipk_arch}')
     with tarfile.open(spk, 'r:') as t:
         info = t.extractfile('INFO').read().decode()
         inner = tarfile.open(fileobj=t.extractfile('package.tgz'), mode='r:gz')
-        check(elf_static_arm(inner.extractfile('./bin/facteur').read()),
+        check(elf_static(inner.extractfile('./bin/facteur').read(),
+                         elf_class, machine),
               'the spk carries the same kind of executable')
-    check('arch="armv7 ' in info, 'spk INFO arch starts with armv7', info)
-    # the packaged binary sets up a box under qemu-arm, without a sysroot
-    exe = env.path('facteur-armhf')
+    check(f'arch="{spk_arch} ' in info, f'spk INFO arch starts with {spk_arch}',
+          info)
+    # the packaged binary sets up a box under qemu-user, without a sysroot
+    exe = env.path(f'facteur-{spk_arch}')
     with open(exe, 'wb') as f:
         f.write(binary)
     os.chmod(exe, 0o755)
-    args = ['qemu-arm', '-cpu', 'cortex-a7', exe, 'keytool', 'setup',
-            'example.org', '--dir', env.path('armbox'), '--user', ALICE]
+    args = qemu + [exe, 'keytool', 'setup', 'example.org', '--dir',
+                   env.path('armbox'), '--user', ALICE]
     if os.geteuid() == 0:
         args += ['--account', env.user]
     start = time.time()
@@ -672,10 +692,12 @@ def test_cross_packages():
     dkim_dir = env.path('armbox', 'state', 'dkim')
     keys = os.listdir(dkim_dir) if os.path.isdir(dkim_dir) else []
     check(r.returncode == 0 and len(keys) == 2,
-          'the armhf keytool setup works under qemu-arm', r.stderr[-2000:])
-    print(f'# measure: ipk armhf: {os.path.getsize(ipk)} bytes, spk armv7: '
-          f'{os.path.getsize(spk)} bytes; setup under qemu-arm {took:.1f} s',
-          flush=True)
+          f'the {spk_arch} keytool setup works under {qemu[0]}',
+          r.stderr[-2000:])
+    print(f'# measure: ipk {ipk_arch}: {os.path.getsize(ipk)} bytes, spk '
+          f'{spk_arch}: {os.path.getsize(spk)} bytes; setup under {qemu[0]} '
+          f'{took:.1f} s', flush=True)
+
 
 if os.environ.get('FACTEUR_PKG_CROSS'):
     ft.run_tests(env, [test_cross_packages])
