@@ -24,6 +24,7 @@
 #include "xmem.h"
 
 #define IPC_IN_MAX	(4 * (sizeof(struct ipc_hdr) + IPC_MAX_PAYLOAD))
+#define IPC_READS_MAX	64	/* recvmsg calls per wakeup */
 
 static void ipc_io(struct ev_io *io, unsigned events, void *arg);
 
@@ -252,8 +253,11 @@ ipc_recv(struct ipc *ch)
 	return 1;
 }
 
-/* ipc_dispatch - hand every complete frame to the owner */
-static void
+/*
+ * ipc_dispatch - hand every complete frame to the owner; false when the
+ * channel closed meanwhile (after ipc_fail, on_close may have freed ch)
+ */
+static bool
 ipc_dispatch(struct ipc *ch)
 {
 	while (!ch->closed && ch->in.len >= sizeof(struct ipc_hdr)) {
@@ -262,10 +266,10 @@ ipc_dispatch(struct ipc *ch)
 		memcpy(&m.hdr, buf_head(&ch->in), sizeof(m.hdr));
 		if (m.hdr.len > IPC_MAX_PAYLOAD) {
 			ipc_fail(ch, "oversized frame");
-			return;
+			return false;
 		}
 		if (ch->in.len < sizeof(m.hdr) + m.hdr.len)
-			return;
+			return true;
 		m.p = (const uint8_t *)buf_head(&ch->in) + sizeof(m.hdr);
 		m.pos = 0;
 		m.bad = false;
@@ -273,7 +277,7 @@ ipc_dispatch(struct ipc *ch)
 		if (m.hdr.flags & IPC_F_FD) {
 			if (ch->ninfds == 0) {
 				ipc_fail(ch, "frame announces a descriptor that did not come");
-				return;
+				return false;
 			}
 			m.fd = ch->infds[0];
 			memmove(ch->infds, ch->infds + 1,
@@ -282,16 +286,17 @@ ipc_dispatch(struct ipc *ch)
 		/* the payload stays in `in` during the callback: drain after */
 		ch->on_msg(ch, &m, ch->arg);
 		if (ch->closed)
-			return;
+			return false;
 		buf_drain(&ch->in, sizeof(m.hdr) + m.hdr.len);
 	}
+	return !ch->closed;
 }
 
 static void
 ipc_io(struct ev_io *io, unsigned events, void *arg)
 {
 	struct ipc *ch = arg;
-	int r;
+	int i, r;
 
 	if ((events & EV_WRITE) && ipc_flush(ch) == -1) {
 		ipc_fail(ch, NULL);
@@ -299,14 +304,23 @@ ipc_io(struct ev_io *io, unsigned events, void *arg)
 	}
 	if (!(events & EV_READ))
 		return;
-	r = ipc_recv(ch);
-	if (r == 2)
-		return;
-	if (r <= 0) {
-		ipc_fail(ch, NULL);
-		return;
+	/*
+	 * Every frame already received, not one read per wakeup: a frame
+	 * with a descriptor ends a recvmsg, and the owner may batch what
+	 * arrives together (the deliver role's fsyncs).  Bounded, so that a
+	 * busy peer cannot hold the loop.
+	 */
+	for (i = 0; i < IPC_READS_MAX; i++) {
+		r = ipc_recv(ch);
+		if (r == 2)
+			return;
+		if (r <= 0) {
+			ipc_fail(ch, NULL);
+			return;
+		}
+		if (!ipc_dispatch(ch))
+			return;
 	}
-	ipc_dispatch(ch);
 }
 
 void

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsyncv.h"
 #include "maildir.h"
 #include "xmem.h"
 
@@ -286,6 +287,7 @@ maildir_tmp_free(struct maildir_tmp *t)
 		close(t->tmpdir);
 	if (t->newdir != -1)
 		close(t->newdir);
+	free(t->dir);
 	free(t->tmp);
 	free(t->dst);
 	memset(t, 0, sizeof(*t));
@@ -320,6 +322,7 @@ maildir_write(const char *dir, const char *base, const char *hdr,
 	t->fd = t->tmpdir = t->newdir = -1;
 	if (maildir_open_dirs(dir, t) == -1)
 		goto fail;
+	t->dir = xstrdup(dir);
 	t->tmp = xstrdup(base);
 	/* a file left by a crash has our name: remove it, never write through it */
 	t->fd = openat(t->tmpdir, base, O_WRONLY | O_CREAT | O_EXCL |
@@ -348,50 +351,67 @@ fail:
 	return -1;
 }
 
-int
-maildir_commit(struct maildir_tmp *t)
+void
+maildir_commitv(struct maildir_tmp **t, int *errs, const char **steps,
+    size_t n)
 {
-	int saved;
+	int fds[64], ferr[64];
+	size_t i, j, k, nd;
 
-	if (fsync(t->fd) == -1 || close(t->fd) == -1) {
-		saved = errno;
-		maildir_tmp_free(t);
-		errno = saved;
-		return -1;
+	for (i = 0; i < n; i += k) {
+		k = n - i < 64 ? n - i : 64;
+		for (j = 0; j < k; j++)
+			fds[j] = t[i + j]->fd;
+		(void)fsyncv(fds, errs + i, k);
 	}
-	t->fd = -1;
-	if (renameat(t->tmpdir, t->tmp, t->newdir, t->dst) == -1) {
-		saved = errno;
-		(void)unlinkat(t->tmpdir, t->tmp, 0);
-		maildir_tmp_free(t);
-		errno = saved;
-		return -1;
+	for (i = 0; i < n; i++) {
+		steps[i] = "fsync";
+		if (errs[i] == 0 && close(t[i]->fd) == -1)
+			errs[i] = errno;
+		t[i]->fd = -1;
+		if (errs[i] != 0) {
+			(void)unlinkat(t[i]->tmpdir, t[i]->tmp, 0);
+			continue;
+		}
+		steps[i] = "rename";
+		if (renameat(t[i]->tmpdir, t[i]->tmp, t[i]->newdir,
+		    t[i]->dst) == -1) {
+			errs[i] = errno;
+			(void)unlinkat(t[i]->tmpdir, t[i]->tmp, 0);
+		}
 	}
-	maildir_tmp_free(t);
-	return 0;
-}
+	/* each distinct new/ once, at once; the others share its result */
+	for (i = 0; i < n; i += k) {
+		size_t first[64];
 
-int
-maildir_sync(const char *dir)
-{
-	char newdir[4096];
-	int dfd, saved;
+		for (k = 0, nd = 0; i + k < n && nd < 64; k++) {
+			struct maildir_tmp *a = t[i + k];
 
-	if (!bsnprintf(newdir, sizeof(newdir), "%s/new", dir)) {
-		errno = ENAMETOOLONG;
-		return -1;
+			if (errs[i + k] != 0)
+				continue;
+			steps[i + k] = "fsync of new/";
+			for (j = 0; j < nd; j++)
+				if (strcmp(t[first[j]]->dir, a->dir) == 0)
+					break;
+			if (j == nd) {
+				first[nd] = i + k;
+				fds[nd++] = a->newdir;
+			}
+		}
+		(void)fsyncv(fds, ferr, nd);
+		for (j = 0; j < k; j++) {
+			size_t d;
+
+			if (errs[i + j] != 0)
+				continue;
+			for (d = 0; d < nd; d++)
+				if (strcmp(t[first[d]]->dir, t[i + j]->dir) == 0)
+					break;
+			errs[i + j] = ferr[d];
+		}
 	}
-	if ((dfd = open(newdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1)
-		return -1;
-	if (fsync(dfd) == -1) {
-		saved = errno;
-		close(dfd);
-		errno = saved;
-		return -1;
-	}
-	close(dfd);
-	return 0;
+	for (i = 0; i < n; i++)
+		maildir_tmp_free(t[i]);
 }
 
 void

@@ -55,6 +55,7 @@ struct maildir_tmp {
 	int	 fd;
 	int	 tmpdir;	/* dir/tmp, opened without following a symlink */
 	int	 newdir;	/* dir/new, likewise */
+	char	*dir;		/* the Maildir, as given to maildir_write() */
 	char	*tmp;		/* base, in tmpdir */
 	char	*dst;		/* base,W=SIZE, in newdir */
 };
@@ -68,15 +69,18 @@ struct maildir_tmp {
 int	maildir_write(const char *dir, const char *base, const char *hdr,
 	    size_t hdrlen, int srcfd, uint64_t len, struct maildir_tmp *t);
 /*
- * maildir_commit - fsync the file, rename it into new/ and free t.  The
- * delivery is durable after maildir_sync(dir), which several deliveries
- * to one Maildir share: write them all, commit them all, sync each dir.
+ * maildir_commitv - make n written messages durable together: fsync every
+ * file (all at once, lib/fsyncv.h), rename each synced one into new/, then
+ * fsync each distinct new/ once.  A message is delivered only when all
+ * three succeeded: errs[i] is then 0, else the errno, and steps[i] names
+ * the step that failed.  Every t[i] is freed (a failed one leaves nothing
+ * in tmp/; one that failed at the last step may stay in new/, which is
+ * harmless: its name is fixed, so a retry finds it or replaces it).
  */
-int	maildir_commit(struct maildir_tmp *t);
+void	maildir_commitv(struct maildir_tmp **t, int *errs, const char **steps,
+	    size_t n);
 /* maildir_tmp_free - give up a written message (removes it from tmp/) */
 void	maildir_tmp_free(struct maildir_tmp *t);
-/* maildir_sync - fsync dir/new; 0 or -1 with errno set */
-int	maildir_sync(const char *dir);
 /* maildir_host - the host part of a name: '/' and ':' escaped (\057 \072) */
 void	maildir_host(char *out, size_t outsz, const char *host);
 

@@ -14,9 +14,11 @@
  * a delivery retried after a crash ("recovered") that finds the name in
  * new/ or cur/ knows it was done and does not deliver twice.
  * Runs as `user`; blocking disk I/O is fine here: this process does
- * nothing else, and the queue keeps accepting meanwhile.  The fsync of
- * new/ is shared: deliveries that arrive together are written first, then
- * each Maildir's new/ is fsync'd once, then all are answered.
+ * nothing else, and the queue keeps accepting meanwhile.  Deliveries that
+ * arrive together (lib/ipc.c hands over every frame already received) are
+ * a batch: all are written first, then their files fsync'd at once
+ * (lib/fsyncv.h), renamed, each Maildir's new/ fsync'd once, and only then
+ * is each answered.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -42,8 +44,6 @@ struct done {
 	char		*mailbox;
 	uint64_t	 start;
 	struct maildir_tmp t;
-	int		 err;		/* errno of its fsync, rename or new/ fsync */
-	const char	*step;
 };
 
 static struct ipc	 qch;
@@ -67,45 +67,28 @@ result(const char *qid, uint32_t idx, enum deliver_res res, const char *text)
 }
 
 /*
- * flush - make the batch durable: fsync and rename every file (their
- * writeback started when they were written, so the first fsync commits
- * most of the batch), fsync each Maildir's new/ once, then answer
+ * flush - make the batch durable: every file is fsync'd at once (their
+ * writeback started when they were written), renamed into new/, and each
+ * Maildir's new/ fsync'd once (maildir_commitv); then answer each
  */
 static void
 flush(struct ev_timer *t, void *arg)
 {
+	struct maildir_tmp *tmps[BATCH_MAX];
+	const char *steps[BATCH_MAX];
+	int errs[BATCH_MAX];
 	char text[4400];
-	size_t i, j;
+	size_t i;
 
 	(void)t;
 	(void)arg;
+	for (i = 0; i < nbatch; i++)
+		tmps[i] = &batch[i].t;
+	maildir_commitv(tmps, errs, steps, nbatch);
 	for (i = 0; i < nbatch; i++) {
-		batch[i].step = "fsync or rename";
-		batch[i].err = maildir_commit(&batch[i].t) == -1 ? errno : 0;
-	}
-	for (i = 0; i < nbatch; i++) {
-		if (batch[i].err)
-			continue;
-		for (j = 0; j < i; j++)		/* already synced? */
-			if (batch[j].err == 0 && strcmp(batch[j].dir, batch[i].dir) == 0)
-				break;
-		batch[i].step = "fsync of new/";
-		if (j < i)
-			continue;
-		if (maildir_sync(batch[i].dir) == -1) {
-			batch[i].err = errno;
-			for (j = i + 1; j < nbatch; j++)
-				if (batch[j].err == 0 &&
-				    strcmp(batch[j].dir, batch[i].dir) == 0) {
-					batch[j].err = batch[i].err;
-					batch[j].step = batch[i].step;
-				}
-		}
-	}
-	for (i = 0; i < nbatch; i++) {
-		if (batch[i].err) {
+		if (errs[i]) {
 			snprintf(text, sizeof(text), "451 4.3.0 Maildir %s: %s: %s",
-			    batch[i].dir, batch[i].step, strerror(batch[i].err));
+			    batch[i].dir, steps[i], strerror(errs[i]));
 			log_warnx("qid=%s to=<%s> status=deferred (%s)", batch[i].qid,
 			    batch[i].mailbox, text);
 			result(batch[i].qid, batch[i].idx, RES_TEMPFAIL, text);
@@ -177,6 +160,7 @@ deliver(int fd, const char *qid, uint32_t idx, const char *mailbox,
 	const char *at = strrchr(mailbox, '@');
 	uint64_t start = ev_now();
 	struct buf hdr;
+	int r;
 
 	if (at == NULL || (size_t)(at - mailbox) >= sizeof(local)) {
 		result(qid, idx, RES_PERMFAIL, "550 5.1.1 Bad mailbox name");
@@ -208,8 +192,13 @@ deliver(int fd, const char *qid, uint32_t idx, const char *mailbox,
 	buf_init(&hdr, 0);
 	buf_printf(&hdr, "Return-Path: <%s>\nDelivered-To: %s\n%s", sender, mailbox,
 	    prepend);
-	if (maildir_create(dir) == -1 || maildir_write(dir, base, buf_head(&hdr),
-	    hdr.len, fd, msglen, &batch[nbatch].t) == -1) {
+	/* the Maildir is made at its first delivery */
+	r = maildir_write(dir, base, buf_head(&hdr), hdr.len, fd, msglen,
+	    &batch[nbatch].t);
+	if (r == -1 && errno == ENOENT)
+		r = maildir_create(dir) == -1 ? -1 : maildir_write(dir, base,
+		    buf_head(&hdr), hdr.len, fd, msglen, &batch[nbatch].t);
+	if (r == -1) {
 		int e = errno;
 
 		snprintf(text, sizeof(text), "451 4.3.0 Maildir %s: %s", dir,

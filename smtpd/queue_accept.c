@@ -12,11 +12,10 @@
  *
  * Group commit: a checked Q_COMMIT waits in `pending` until the end of the
  * event-loop round (a timer of 0 ms), so that the commits of concurrent
- * sessions that arrived together are made durable together: writeback is
- * started for every file of the batch, then each file is fsync'd (the
- * first fsync's journal commit carries most of the others) and answered
- * only after its own fsync returned.  Nothing is answered earlier than
- * before; only the fsyncs are issued back to back.
+ * sessions that arrived together are made durable together: their fsyncs
+ * are issued at once (lib/fsyncv.h: io_uring, so they share the disk's
+ * cache flushes) and each is answered only after its own fsync returned.
+ * Nothing is answered earlier than before; only the fsyncs run together.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,9 +25,12 @@
 #include <unistd.h>
 
 #include "ev.h"
+#include "fsyncv.h"
 #include "log.h"
 #include "xmem.h"
 #include "queue.h"
+
+#define COMMIT_MAX	64	/* fsyncs issued together */
 
 static struct ipc	 smtp_ch;
 
@@ -183,28 +185,35 @@ commit_done(struct qpending *p)
 	queue_schedule(m);
 }
 
-/* commit_flush - end of the round: make the batch durable, then answer */
+/*
+ * commit_flush - end of the round: make the batch durable (every file's
+ * fsync issued at once, lib/fsyncv.h), then answer each
+ */
 static void
 commit_flush(struct ev_timer *t, void *arg)
 {
 	struct qpending *p, *next, *batch = pending;
+	int fds[COMMIT_MAX], errs[COMMIT_MAX];
+	size_t n, i;
 
 	(void)t;
 	(void)arg;
 	pending = NULL;
 	pending_tail = &pending;
-	if (batch != NULL && batch->next != NULL)
-		for (p = batch; p; p = p->next)
-			(void)sync_file_range(p->op->fd, 0, 0,
-			    SYNC_FILE_RANGE_WRITE);
-	for (p = batch; p; p = next) {
-		next = p->next;
-		if (fsync(p->op->fd) == -1) {
-			queue_env_free(&p->env);
-			commit_fail(p->id, p->op, "fsync failed");
-		} else
-			commit_done(p);
-		free(p);
+	while (batch != NULL) {
+		for (p = batch, n = 0; p && n < COMMIT_MAX; p = p->next)
+			fds[n++] = p->op->fd;
+		(void)fsyncv(fds, errs, n);
+		for (p = batch, i = 0; i < n; p = next, i++) {
+			next = p->next;
+			if (errs[i] != 0) {
+				queue_env_free(&p->env);
+				commit_fail(p->id, p->op, "fsync failed");
+			} else
+				commit_done(p);
+			free(p);
+		}
+		batch = p;
 	}
 }
 

@@ -3,8 +3,12 @@
  * maildir_test.c - lib/maildir.c: the listing used by crash recovery
  * (maildir_index_*) answers as maildir_exists() does, and answers many
  * questions about a big Maildir in one listing (issue 16 item 8: recovery
- * listed the Maildir once per recovered message).
+ * listed the Maildir once per recovered message); a batch written with
+ * maildir_write() and made durable with maildir_commitv() (more than one
+ * fsyncv() chunk, two Maildirs) ends up whole in new/ with tmp/ empty;
+ * fsyncv() reports a bad descriptor as that entry's error only.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fsyncv.h"
 #include "maildir.h"
 #include "t.h"
 
@@ -37,6 +42,64 @@ touch(const char *dir, const char *sub, const char *name)
 	snprintf(p, sizeof(p), "%s/%s/%s", dir, sub, name);
 	if ((fd = open(p, O_WRONLY | O_CREAT, 0600)) != -1)
 		close(fd);
+}
+
+static int
+count(const char *dir, const char *sub)
+{
+	char cmd[4200], out[32] = "";
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "ls -A %s/%s | wc -l", dir, sub);
+	if ((f = popen(cmd, "r")) == NULL)
+		return -1;
+	if (fgets(out, sizeof(out), f) == NULL)
+		out[0] = '\0';
+	pclose(f);
+	return atoi(out);
+}
+
+#define NBATCH	70
+
+static void
+test_commitv(const char *top)
+{
+	struct maildir_tmp t[NBATCH], *tp[NBATCH];
+	const char *steps[NBATCH];
+	char dirs[2][4096], base[4200], src[] = "/tmp/maildir_src.XXXXXX";
+	int errs[NBATCH], fds[3], ferr[3], srcfd, i, ok = 0;
+
+	snprintf(dirs[0], sizeof(dirs[0]), "%s/a", top);
+	snprintf(dirs[1], sizeof(dirs[1]), "%s/b", top);
+	CHECK(maildir_create(dirs[0]) == 0 && maildir_create(dirs[1]) == 0);
+	CHECK((srcfd = mkstemp(src)) != -1);
+	CHECK(write(srcfd, "Subject: x\n\nbody\n", 17) == 17);
+	for (i = 0; i < NBATCH; i++) {
+		snprintf(base, sizeof(base), "1700000000.Q%016x_0.host", i);
+		CHECK(maildir_write(dirs[i % 2], base, "H: 1\n", 5, srcfd, 17,
+		    &t[i]) == 0);
+		tp[i] = &t[i];
+	}
+	maildir_commitv(tp, errs, steps, NBATCH);
+	for (i = 0; i < NBATCH; i++)
+		ok += errs[i] == 0;
+	CHECK(ok == NBATCH);
+	CHECK(count(dirs[0], "new") == NBATCH / 2);
+	CHECK(count(dirs[1], "new") == NBATCH / 2);
+	CHECK(count(dirs[0], "tmp") == 0 && count(dirs[1], "tmp") == 0);
+	CHECK(maildir_exists(dirs[1], "1700000000.Q0000000000000001_0.host"));
+	/* 5 + 17 bytes and 4 LFs: W= is the size with CRLF */
+	snprintf(base, sizeof(base), "%s/new/1700000000.Q%016x_0.host,W=26",
+	    dirs[0], 0);
+	CHECK(access(base, F_OK) == 0);
+	/* fsyncv: one bad descriptor fails alone */
+	fds[0] = srcfd;
+	fds[1] = 1000000;
+	fds[2] = srcfd;
+	CHECK(fsyncv(fds, ferr, 3) == 1);
+	CHECK(ferr[0] == 0 && ferr[1] == EBADF && ferr[2] == 0);
+	close(srcfd);
+	unlink(src);
 }
 
 int
@@ -89,6 +152,7 @@ main(void)
 	    "listing; one listing per lookup would take %.0f ms\n", NASK, NFILES,
 	    t_ix * 1000, (now() - t0) / 50 * NASK * 1000);
 	maildir_index_free(&ix);
+	test_commitv(dir);
 	{
 		char cmd[128];
 

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * fsyncv.c - fsync many files at once (see fsyncv.h).
+ *
+ * Runs in the roles that make mail durable (smtpd queue and deliver).
+ * The io_uring ring is made at the first call in a process (so after the
+ * role's fork and privilege drop), FSV_RING entries; a larger batch goes
+ * in chunks.  Only IORING_OP_FSYNC on descriptors the caller owns is ever
+ * submitted.  If the ring cannot be made or the kernel refuses it, the
+ * process falls back to plain fsync(2) for good.  The system calls are
+ * made directly (no liburing); the rings are read and written with
+ * acquire/release atomics as the kernel's io_uring ABI requires.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsyncv.h"
+#include "log.h"
+
+#if defined(__linux__) && defined(__has_include)
+#if __has_include(<linux/io_uring.h>)
+#define HAVE_IO_URING 1
+#endif
+#endif
+
+#ifdef HAVE_IO_URING
+#include <linux/io_uring.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#define FSV_RING	64
+
+static struct {
+	int			 fd;		/* -1: not made yet */
+	pid_t			 pid;		/* the process that made it */
+	bool			 broken;	/* no io_uring here: plain fsync */
+	unsigned		*sq_tail, *sq_mask, *sq_array;
+	unsigned		*cq_head, *cq_tail, *cq_mask;
+	struct io_uring_sqe	*sqes;
+	struct io_uring_cqe	*cqes;
+	unsigned		 entries;
+} ring = { .fd = -1 };
+
+/* ring_open - make this process's ring; false: use plain fsync */
+static bool
+ring_open(void)
+{
+	struct io_uring_params p;
+	size_t sqlen, cqlen;
+	char *sq, *cq;
+	void *sqes;
+	int fd;
+
+	if (ring.broken)
+		return false;
+	if (ring.fd != -1 && ring.pid == getpid())
+		return true;
+	/* a ring inherited through fork belongs to the parent: leave it */
+	ring.fd = -1;
+	ring.broken = true;
+	memset(&p, 0, sizeof(p));
+	if ((fd = (int)syscall(__NR_io_uring_setup, FSV_RING, &p)) == -1) {
+		log_debug("fsyncv: no io_uring (%s): one fsync at a time",
+		    strerror(errno));
+		return false;
+	}
+	sqlen = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+	cqlen = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	if ((p.features & IORING_FEAT_SINGLE_MMAP) && cqlen > sqlen)
+		sqlen = cqlen;
+	sq = mmap(NULL, sqlen, PROT_READ | PROT_WRITE, MAP_SHARED |
+	    MAP_POPULATE, fd, IORING_OFF_SQ_RING);
+	if (sq == MAP_FAILED)
+		goto fail;
+	cq = sq;
+	if (!(p.features & IORING_FEAT_SINGLE_MMAP) &&
+	    (cq = mmap(NULL, cqlen, PROT_READ | PROT_WRITE, MAP_SHARED |
+	    MAP_POPULATE, fd, IORING_OFF_CQ_RING)) == MAP_FAILED)
+		goto fail;
+	sqes = mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe),
+	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd,
+	    IORING_OFF_SQES);
+	if (sqes == MAP_FAILED)
+		goto fail;
+	ring.sq_tail = (unsigned *)(sq + p.sq_off.tail);
+	ring.sq_mask = (unsigned *)(sq + p.sq_off.ring_mask);
+	ring.sq_array = (unsigned *)(sq + p.sq_off.array);
+	ring.cq_head = (unsigned *)(cq + p.cq_off.head);
+	ring.cq_tail = (unsigned *)(cq + p.cq_off.tail);
+	ring.cq_mask = (unsigned *)(cq + p.cq_off.ring_mask);
+	ring.cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
+	ring.sqes = sqes;
+	ring.entries = p.sq_entries < p.cq_entries ? p.sq_entries : p.cq_entries;
+	ring.fd = fd;
+	ring.pid = getpid();
+	ring.broken = false;
+	return true;
+fail:
+	/* mappings made before the failure stay: a few pages, once */
+	log_warn("fsyncv: io_uring mmap");
+	close(fd);
+	return false;
+}
+
+/* ring_reap - collect completions into errs; returns how many */
+static size_t
+ring_reap(int *errs)
+{
+	unsigned head = *ring.cq_head;
+	unsigned tail = __atomic_load_n(ring.cq_tail, __ATOMIC_ACQUIRE);
+	size_t n = 0;
+
+	for (; head != tail; head++, n++) {
+		const struct io_uring_cqe *c = &ring.cqes[head & *ring.cq_mask];
+
+		errs[c->user_data] = c->res < 0 ? -c->res : 0;
+	}
+	__atomic_store_n(ring.cq_head, head, __ATOMIC_RELEASE);
+	return n;
+}
+
+/*
+ * ring_fsync - n (<= ring.entries) fsyncs through the ring.  Those the
+ * kernel does not take are done with fsync(2).  Should waiting for the
+ * completions fail for good, the ones not reaped keep EIO and the ring
+ * is abandoned (a late completion must not land in a later batch).
+ */
+static void
+ring_fsync(const int *fds, int *errs, size_t n)
+{
+	unsigned tail = *ring.sq_tail, submit = (unsigned)n;
+	size_t i, done = 0, waiting = n;
+	int hard = 0;
+
+	for (i = 0; i < n; i++) {
+		unsigned at = (tail + (unsigned)i) & *ring.sq_mask;
+		struct io_uring_sqe *s = &ring.sqes[at];
+
+		memset(s, 0, sizeof(*s));
+		s->opcode = IORING_OP_FSYNC;
+		s->fd = fds[i];
+		s->user_data = i;
+		ring.sq_array[at] = at;
+		errs[i] = EIO;		/* until its completion says otherwise */
+	}
+	__atomic_store_n(ring.sq_tail, tail + submit, __ATOMIC_RELEASE);
+	while (done < waiting) {
+		long r = syscall(__NR_io_uring_enter, ring.fd, submit,
+		    (unsigned)(waiting - done), IORING_ENTER_GETEVENTS, NULL, 0);
+
+		if (r > 0)
+			submit -= (unsigned)r > submit ? submit : (unsigned)r;
+		if (r == -1 && errno != EINTR && errno != EAGAIN &&
+		    errno != EBUSY) {
+			if (submit > 0) {
+				/* take back what the kernel did not take */
+				waiting = n - submit;
+				__atomic_store_n(ring.sq_tail,
+				    tail + (unsigned)waiting, __ATOMIC_RELEASE);
+				for (i = waiting; i < n; i++)
+					errs[i] = fsync(fds[i]) == -1 ? errno : 0;
+				submit = 0;
+				if (waiting == 0)
+					break;
+			}
+			if (++hard == 100) {
+				log_warn("fsyncv: io_uring_enter; one fsync at "
+				    "a time from now on");
+				ring.broken = true;
+				return;
+			}
+		}
+		done += ring_reap(errs);
+	}
+	if (hard)
+		ring.broken = true;	/* it failed once: do not trust it */
+}
+#endif	/* HAVE_IO_URING */
+
+size_t
+fsyncv(const int *fds, int *errs, size_t n)
+{
+	size_t i = 0, nfail = 0;
+
+#ifdef HAVE_IO_URING
+	if (n > 1 && ring_open())
+		for (; i < n && !ring.broken; i += ring.entries)
+			ring_fsync(fds + i, errs + i, n - i < ring.entries ?
+			    n - i : ring.entries);
+#endif
+	for (; i < n; i++)
+		errs[i] = fsync(fds[i]) == -1 ? errno : 0;
+	for (i = 0; i < n; i++)
+		nfail += errs[i] != 0;
+	return nfail;
+}
