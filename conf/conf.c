@@ -250,6 +250,8 @@ static const struct conf_key conf_keys[] = {
 
 	{ SEC_DOCTOR, "myip", T_STRING, false,
 	    "myip.opendns.com@208.67.222.222:53", OFF(doctor.myip), 0, 0 },
+	{ SEC_DOCTOR, "myip6", T_STRING, false,
+	    "myip.opendns.com@[2620:119:35::35]:53", OFF(doctor.myip6), 0, 0 },
 	{ SEC_DOCTOR, "dnsbl", T_SITE, true, NULL, OFF(doctor.dnsbl), 0, 0 },
 	{ SEC_DOCTOR, "probe", T_STRING, false,
 	    "gmail-smtp-in.l.google.com:25", OFF(doctor.probe), 0, 0 },
@@ -1194,6 +1196,7 @@ conf_line(struct conf_parse *p, const char *data, size_t n)
 	*e = '\0';
 	if (*b == '\0')
 		return;
+	conf_text_add(p->c, b);
 	if (*b == '[')
 		conf_header(p, b);
 	else
@@ -1312,6 +1315,13 @@ conf_check_doctor(struct conf_parse *p)
 		    "myip = NAME@ADDRESS:PORT like myip.opendns.com@"
 		    "208.67.222.222:53, or no, got \"%s\"",
 		    conf_got(got, sizeof(got), c->doctor.myip));
+	if (c->doctor.myip6 != NULL && strcmp(c->doctor.myip6, "no") != 0 &&
+	    ((at = strchr(c->doctor.myip6, '@')) == NULL ||
+	    at == c->doctor.myip6 || !conf_parse_addr(at + 1, &a)))
+		conf_err(p, conf_key_line(p, SEC_DOCTOR, "myip6"), "expected "
+		    "myip6 = NAME@ADDRESS:PORT like myip.opendns.com@"
+		    "[2620:119:35::35]:53, or no, got \"%s\"",
+		    conf_got(got, sizeof(got), c->doctor.myip6));
 	if (c->doctor.probe != NULL && strcmp(c->doctor.probe, "no") != 0 &&
 	    !conf_parse_addr(c->doctor.probe, &a))
 		conf_err(p, conf_key_line(p, SEC_DOCTOR, "probe"), "expected "
@@ -1546,7 +1556,9 @@ conf_free(struct conf **confp)
 	conf_list_free(&c->milter.socket);
 	conf_list_free(&c->screen.dnsbl);
 	conf_list_free(&c->screen.dnswl);
+	free(c->text);
 	free(c->doctor.myip);
+	free(c->doctor.myip6);
 	free(c->doctor.probe);
 	free(c->doctor.ca_file);
 	conf_list_free(&c->doctor.dnsbl);
@@ -1895,7 +1907,8 @@ conf_dump(const struct conf *c, FILE *out)
 			fprintf(out, "unknown_sender = no\n");
 	}
 	if (c->doctor.given) {
-		fprintf(out, "\n[doctor]\nmyip = %s\n", c->doctor.myip);
+		fprintf(out, "\n[doctor]\nmyip = %s\nmyip6 = %s\n",
+		    c->doctor.myip, c->doctor.myip6);
 		for (i = 0; i < c->doctor.dnsbl.n; i++)
 			fprintf(out, "dnsbl = %s\n", c->doctor.dnsbl.v[i]);
 		fprintf(out, "probe = %s\n", c->doctor.probe);

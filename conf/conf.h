@@ -69,6 +69,8 @@ struct conf_sender {
 
 struct conf {
 	char		*file;		/* the path given with -c */
+	char		*text;		/* its lines that count (conf_text.c) */
+	size_t		 textlen;
 	char		*hostname;
 	char	       **domains;	/* lower-cased, NULL-terminated */
 	size_t		 ndomains;
@@ -188,6 +190,7 @@ struct conf {
 	struct {			/* facteur-keytool doctor */
 		bool		 given;		/* the section is present */
 		char		*myip;		/* NAME@HOST:PORT, or "no" */
+		char		*myip6;		/* the same asked AAAA over IPv6 */
 		struct conf_list dnsbl;		/* zones; none: a built-in list */
 		char		*probe;		/* HOST:PORT reached on port 25, or "no" */
 		bool		 smtp_set;
@@ -288,6 +291,16 @@ const struct conf_sender *conf_sender_find(const struct conf *c,
 		    const char *login);
 bool		 conf_sender_default(const struct conf *c, const char *login,
 		    unsigned long uid, char *out, size_t outsz);
+
+/*
+ * conf_same_except - a and b were loaded from the same lines, comments,
+ * blank lines and spaces at line ends aside, not counting the sections
+ * named in skip (NULL-terminated: "imap", "pop3"); conf_text.c.
+ * conf_text_add - the parser keeps one such line.
+ */
+bool		 conf_same_except(const struct conf *a, const struct conf *b,
+		    const char *const *skip);
+void		 conf_text_add(struct conf *c, const char *line);
 
 /* conf_addr_format - "0.0.0.0:25", "[::1]:993"; false if it does not fit */
 bool		 conf_addr_format(const struct conf_addr *a, char *out, size_t outsz);

@@ -58,9 +58,14 @@ struct doctor {
 	/* overlay: name's TXT answered with txt (a record being tried) */
 	const char	*over_name;
 	const char	*over_txt;
-	/* the public address found, else the first A/AAAA of hostname */
+	/*
+	 * the public address found ([doctor] myip, IPv4), else the first
+	 * A/AAAA of hostname; and the public IPv6 address ([doctor] myip6)
+	 */
 	char		 ip[DOCTOR_IPLEN];
 	bool		 ip_known;
+	char		 ip6[DOCTOR_IPLEN];
+	bool		 ip6_known;
 	/* the A/AAAA records of hostname */
 	char		 host_ip[DOCTOR_ADDRS][DOCTOR_IPLEN];
 	size_t		 nhost_ip;

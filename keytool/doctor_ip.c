@@ -57,38 +57,142 @@ zone_of(const struct conf *c, const char *name)
 	return name;
 }
 
-/* myip - the public address through [doctor] myip; false if unknown */
-static bool
-myip(struct doctor *d, char *out, size_t outsz)
+/*
+ * ask_myip - the address of family fam that the "what is my address"
+ * server of spec (NAME@HOST:PORT) answers; its status, DNS_NXDOMAIN for
+ * "no" or no spec
+ */
+static enum dns_status
+ask_myip(struct doctor *d, const char *spec, int fam, char *out,
+    size_t outsz)
 {
-	const char *spec = d->c->doctor.myip, *at;
 	const struct dns_result *r;
 	struct dns_answer *ans;
+	enum dns_status st;
+	const char *at;
 	char name[256];
-	bool ok = false;
 
 	if (spec == NULL || strcmp(spec, "no") == 0 ||
 	    (at = strchr(spec, '@')) == NULL)
-		return false;
+		return DNS_NXDOMAIN;
 	snprintf(name, sizeof(name), "%.*s", (int)(at - spec), spec);
-	ans = doctor_query_at(d, at + 1, name, DNS_T_A);
+	ans = doctor_query_at(d, at + 1, name, fam == AF_INET ? DNS_T_A :
+	    DNS_T_AAAA);
 	r = dns_answer_result(ans);
-	if (r->status == DNS_OK && inet_ntop(AF_INET, r->rr[0].addr, out,
-	    (socklen_t)outsz) != NULL) {
-		doctor_report(d, DOC_OK, "public address: %s (asked %s at %s)",
-		    out, name, at + 1);
-		ok = true;
-	} else
-		doctor_report(d, DOC_WARN, "public address: %s at %s gave %s - "
-		    "cannot compare it with the A record; check that the "
-		    "network lets DNS out, or set [doctor] myip", name, at + 1,
-		    doctor_status(r->status));
+	st = r->status;
+	if (st == DNS_OK && (r->nrr == 0 || r->rr[0].family != fam ||
+	    inet_ntop(fam, r->rr[0].addr, out, (socklen_t)outsz) == NULL))
+		st = DNS_NODATA;
 	dns_answer_free(&ans);
-	return ok;
+	return st;
+}
+
+/*
+ * say_myip - the line for one family's public address: key is "myip" or
+ * "myip6", spec its value, what "" or "IPv6 "
+ */
+static void
+say_myip(struct doctor *d, const char *key, const char *spec,
+    const char *what, enum dns_status st, const char *ip, bool other_known)
+{
+	const char *at = spec != NULL && strcmp(spec, "no") != 0 ?
+	    strchr(spec, '@') : NULL;
+
+	if (at == NULL)
+		return;
+	if (st == DNS_OK)
+		doctor_report(d, DOC_OK, "public %saddress: %s (asked %.*s at "
+		    "%s)", what, ip, (int)(at - spec), spec, at + 1);
+	else if (other_known)
+		doctor_report(d, DOC_INFO, "public %saddress: none (%.*s at %s "
+		    "gave %s: no %sconnectivity, or set [doctor] %s)",
+		    what, (int)(at - spec), spec, at + 1, doctor_status(st),
+		    what, key);
+	else
+		doctor_report(d, DOC_WARN, "public %saddress: %.*s at %s gave %s"
+		    " - cannot compare it with the A/AAAA records; check that "
+		    "the network lets DNS out, or set [doctor] %s", what,
+		    (int)(at - spec), spec, at + 1, doctor_status(st), key);
+}
+
+/*
+ * myip - the public IPv4 address ([doctor] myip, an A question) and IPv6
+ * address ([doctor] myip6, an AAAA question, asked over IPv6: OpenDNS
+ * answers the address the question came from); a warning only when
+ * neither is known
+ */
+static void
+myip(struct doctor *d)
+{
+	const struct conf *c = d->c;
+	enum dns_status s4, s6;
+
+	s4 = ask_myip(d, c->doctor.myip, AF_INET, d->ip, sizeof(d->ip));
+	s6 = ask_myip(d, c->doctor.myip6, AF_INET6, d->ip6, sizeof(d->ip6));
+	d->ip_known = s4 == DNS_OK;
+	d->ip6_known = s6 == DNS_OK;
+	say_myip(d, "myip", c->doctor.myip, "", s4, d->ip, d->ip6_known);
+	say_myip(d, "myip6", c->doctor.myip6, "IPv6 ", s6, d->ip6,
+	    d->ip_known);
+}
+
+/* fam_list - the addresses of family fam among list[n], "a b c" */
+static size_t
+fam_list(char list[][DOCTOR_IPLEN], size_t n, int fam, char *out,
+    size_t outsz)
+{
+	size_t i, len = 0, k = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < n; i++) {
+		if ((strchr(list[i], ':') != NULL) != (fam == AF_INET6))
+			continue;
+		k++;
+		if (len < outsz)
+			len += (size_t)snprintf(out + len, outsz - len, "%s%s",
+			    len ? " " : "", list[i]);
+	}
+	return k;
+}
+
+/*
+ * check_fam - the A (fam AF_INET) or AAAA records of hostname against the
+ * public address of that family, ip
+ */
+static void
+check_fam(struct doctor *d, int fam, const char *ip)
+{
+	const struct conf *c = d->c;
+	const char *type = fam == AF_INET ? "A" : "AAAA";
+	char fix[1024], list[DOCTOR_ADDRS * (DOCTOR_IPLEN + 1)];
+	size_t n;
+
+	n = fam_list(d->host_ip, d->nhost_ip, fam, list, sizeof(list));
+	doctor_publish(fix, sizeof(fix), c->hostname, zone_of(c, c->hostname),
+	    type, ip);
+	if (n == 0 && fam == AF_INET)
+		doctor_report(d, DOC_FAIL, "A %s: none, but this server's public"
+		    " address is %s (senders without IPv6 cannot reach it) - "
+		    "%s", c->hostname, ip, fix);
+	else if (n == 0)
+		doctor_report(d, c->relay.enabled ? DOC_INFO : DOC_WARN, "AAAA "
+		    "%s: none, but this server has the public IPv6 address %s%s"
+		    " - %s", c->hostname, ip, c->relay.enabled ? " (mail leaves"
+		    " through the relay)" : ", and mail it sends over IPv6 "
+		    "fails SPF (mx, a) and the reverse DNS check of receivers",
+		    fix);
+	else if (!doctor_ip_in(ip, d->host_ip, d->nhost_ip))
+		doctor_report(d, DOC_FAIL, "%s %s: %s, but this server's public "
+		    "%saddress is %s (a dynamic %s that changed?) - %s", type,
+		    c->hostname, list, fam == AF_INET ? "" : "IPv6 ", ip,
+		    fam == AF_INET ? "address" : "prefix", fix);
+	else
+		doctor_report(d, DOC_OK, "%s %s: %s (this server's public "
+		    "address)", type, c->hostname, list);
 }
 
 static void
-check_a(struct doctor *d, bool have_ip)
+check_a(struct doctor *d)
 {
 	const struct conf *c = d->c;
 	char fix[1024], list[DOCTOR_ADDRS * (DOCTOR_IPLEN + 1)] = "";
@@ -100,20 +204,21 @@ check_a(struct doctor *d, bool have_ip)
 	for (i = 0, len = 0; i < d->nhost_ip && len < sizeof(list); i++)
 		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
 		    i ? " " : "", d->host_ip[i]);
-	doctor_publish(fix, sizeof(fix), c->hostname, zone_of(c, c->hostname),
-	    strchr(d->ip, ':') ? "AAAA" : "A", have_ip ? d->ip :
-	    "<this server's public address>");
-	if (d->nhost_ip == 0)
+	if (d->nhost_ip == 0) {
+		doctor_publish(fix, sizeof(fix), c->hostname,
+		    zone_of(c, c->hostname), d->ip_known || !d->ip6_known ?
+		    "A" : "AAAA", d->ip_known ? d->ip : d->ip6_known ? d->ip6 :
+		    "<this server's public address>");
 		doctor_report(d, DOC_FAIL, "A/AAAA %s: %s - %s", c->hostname,
 		    doctor_status(st), fix);
-	else if (have_ip && !doctor_ip_in(d->ip, d->host_ip, d->nhost_ip))
-		doctor_report(d, DOC_FAIL, "A/AAAA %s: %s, but this server's "
-		    "public address is %s (a dynamic address that changed?) "
-		    "- %s", c->hostname, list, d->ip, fix);
-	else
-		doctor_report(d, DOC_OK, "A/AAAA %s: %s%s", c->hostname, list,
-		    have_ip ? " (this server's public address)" : "");
-	if (!have_ip && d->nhost_ip > 0) {
+		return;
+	}
+	if (d->ip_known)
+		check_fam(d, AF_INET, d->ip);
+	if (d->ip6_known)
+		check_fam(d, AF_INET6, d->ip6);
+	if (!d->ip_known && !d->ip6_known) {
+		doctor_report(d, DOC_OK, "A/AAAA %s: %s", c->hostname, list);
 		snprintf(d->ip, sizeof(d->ip), "%s", d->host_ip[0]);
 		d->ip_known = true;
 		doctor_report(d, DOC_INFO, "public address unknown: checking %s "
@@ -121,9 +226,9 @@ check_a(struct doctor *d, bool have_ip)
 	}
 }
 
-/* check_ptr - reverse DNS of our address, confirmed forward, and HELO */
+/* check_ptr - reverse DNS of our address ip, confirmed forward, and HELO */
 static void
-check_ptr(struct doctor *d)
+check_ptr(struct doctor *d, const char *ip)
 {
 	const struct conf *c = d->c;
 	const struct dns_result *r;
@@ -138,8 +243,8 @@ check_ptr(struct doctor *d)
 	int fam;
 	size_t i, n;
 
-	fam = strchr(d->ip, ':') ? AF_INET6 : AF_INET;
-	if (inet_pton(fam, d->ip, a) != 1 ||
+	fam = strchr(ip, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(fam, ip, a) != 1 ||
 	    !dns_ptr_name(fam, a, rev, sizeof(rev)))
 		return;
 	ans = doctor_query(d, rev, DNS_T_PTR);
@@ -147,7 +252,7 @@ check_ptr(struct doctor *d)
 	for (i = 0; r->status == DNS_OK && i < r->nrr; i++) {
 		snprintf(name, sizeof(name), "%s", r->rr[i].data);
 		n = doctor_addrs(d, name, fwd, DOCTOR_ADDRS, &st);
-		if (doctor_ip_in(d->ip, fwd, n)) {
+		if (doctor_ip_in(ip, fwd, n)) {
 			snprintf(confirmed, sizeof(confirmed), "%s", name);
 			if (dns_name_eq(name, c->hostname))
 				break;
@@ -156,27 +261,27 @@ check_ptr(struct doctor *d)
 	if (r->status != DNS_OK)
 		doctor_report(d, bad, "PTR %s: %s - receivers distrust an address"
 		    " without reverse DNS%s; ask whoever gives you the address "
-		    "(ISP, hosting) to set its reverse DNS to %s", d->ip,
+		    "(ISP, hosting) to set its reverse DNS to %s", ip,
 		    doctor_status(r->status), why, c->hostname);
 	else if (confirmed[0] == '\0')
 		doctor_report(d, bad, "PTR %s: %s, which does not resolve back to"
 		    " %s (not forward-confirmed)%s - publish: %s. IN %s %s, or "
-		    "have the reverse DNS set to %s", d->ip, name, d->ip, why,
-		    name, fam == AF_INET ? "A" : "AAAA", d->ip, c->hostname);
+		    "have the reverse DNS set to %s", ip, name, ip, why,
+		    name, fam == AF_INET ? "A" : "AAAA", ip, c->hostname);
 	else if (!dns_name_eq(confirmed, c->hostname))
 		doctor_report(d, c->relay.enabled ? DOC_INFO : DOC_WARN, "PTR "
 		    "%s: %s, but the server says HELO %s%s - have the reverse "
-		    "DNS set to %s, or set hostname = %s", d->ip, confirmed,
+		    "DNS set to %s, or set hostname = %s", ip, confirmed,
 		    c->hostname, why, c->hostname, confirmed);
 	else
 		doctor_report(d, DOC_OK, "PTR %s: %s, forward-confirmed, matches"
-		    " HELO", d->ip, confirmed);
+		    " HELO", ip, confirmed);
 	dns_answer_free(&ans);
 }
 
-/* check_dnsbl - our address on each blocklist */
+/* check_dnsbl - our address ip on each blocklist */
 static void
-check_dnsbl(struct doctor *d)
+check_dnsbl(struct doctor *d, const char *ip)
 {
 	const struct conf_list *l = &d->c->doctor.dnsbl;
 	size_t n = l->n ? l->n : sizeof(default_dnsbl) /
@@ -187,8 +292,8 @@ check_dnsbl(struct doctor *d)
 	uint8_t a[16];
 	int fam;
 
-	fam = strchr(d->ip, ':') ? AF_INET6 : AF_INET;
-	if (inet_pton(fam, d->ip, a) != 1 ||
+	fam = strchr(ip, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(fam, ip, a) != 1 ||
 	    !dns_ptr_name(fam, a, rev, sizeof(rev)))
 		return;
 	/* "4.3.2.1.in-addr.arpa" -> "4.3.2.1" */
@@ -215,7 +320,7 @@ check_dnsbl(struct doctor *d)
 				    "list for removal (its web site says why it "
 				    "is listed); a home or dynamic address stays "
 				    "listed: send through a smarthost ([relay])",
-				    zone, d->ip, got);
+				    zone, ip, got);
 			}
 		} else if (r->status == DNS_TEMPFAIL)
 			doctor_report(d, DOC_INFO, "DNSBL %s: no answer", zone);
@@ -223,21 +328,22 @@ check_dnsbl(struct doctor *d)
 	}
 	if (listed == 0)
 		doctor_report(d, DOC_OK, "DNSBL: %s is on none of the %zu lists "
-		    "checked", d->ip, n);
+		    "checked", ip, n);
 }
 
 void
 doctor_check_ip(struct doctor *d)
 {
-	bool have;
-
-	have = myip(d, d->ip, sizeof(d->ip));
-	d->ip_known = have;
-	check_a(d, have);
-	if (!d->ip_known)
-		return;
-	check_ptr(d);
-	check_dnsbl(d);
+	myip(d);
+	check_a(d);
+	if (d->ip_known) {
+		check_ptr(d, d->ip);
+		check_dnsbl(d, d->ip);
+	}
+	if (d->ip6_known) {
+		check_ptr(d, d->ip6);
+		check_dnsbl(d, d->ip6);
+	}
 }
 
 /* ours - is MX host `host` this server: its name, or one of our addresses */
@@ -253,6 +359,7 @@ ours(struct doctor *d, const char *host)
 	n = doctor_addrs(d, host, a, DOCTOR_ADDRS, &st);
 	for (i = 0; i < n; i++)
 		if ((d->ip_known && strcmp(a[i], d->ip) == 0) ||
+		    (d->ip6_known && doctor_ip_in(a[i], &d->ip6, 1)) ||
 		    doctor_ip_in(a[i], d->host_ip, d->nhost_ip))
 			return true;
 	return false;

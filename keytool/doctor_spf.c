@@ -26,7 +26,7 @@
 #include "xmem.h"
 #include "keytool/doctor.h"
 
-#define SENDERS		(DOCTOR_ADDRS + 1)
+#define SENDERS		(DOCTOR_ADDRS + 2)
 #define REC_MAX		2048
 /*
  * an address no record lists (RFC 1112 class E): evaluating it walks the
@@ -84,6 +84,11 @@ senders(struct doctor *d, struct sender *s)
 
 	if (d->ip_known) {
 		snprintf(s[n].ip, sizeof(s[n].ip), "%s", d->ip);
+		snprintf(s[n].what, sizeof(s[n].what), "this server");
+		s[n++].relay = false;
+	}
+	if (d->ip6_known) {
+		snprintf(s[n].ip, sizeof(s[n].ip), "%s", d->ip6);
 		snprintf(s[n].what, sizeof(s[n].what), "this server");
 		s[n++].relay = false;
 	}

@@ -25,6 +25,7 @@ in parallel; timeouts are 1 s.
 import base64
 import concurrent.futures
 import datetime
+import ipaddress
 import os
 import re
 import socket
@@ -227,10 +228,32 @@ case('certname', tls='wrongname',
      expect=[('FAIL', r'TLS certificate does not cover mail\.certname\.test',
               r'get one for that name')])
 case('dynip', a='192.0.2.250',
-     expect=[('FAIL', r'A/AAAA mail\.dynip\.test: 192\.0\.2\.250, but this '
+     expect=[('FAIL', r'A mail\.dynip\.test: 192\.0\.2\.250, but this '
               r"server's public address is 192\.0\.2\.\d+",
               r'publish: name mail, type A, value 192\.0\.2\.\d+ \(zone file:'
               r' mail\.dynip\.test\. IN A 192\.0\.2\.\d+\)')])
+# IPv6: [doctor] myip6 answers 2001:db8::N; hostname has the AAAA, PTR
+case('v6clean', v6=True)
+case('v6dyn', v6=True, aaaa='2001:db8::250',
+     expect=[('FAIL', r'AAAA mail\.v6dyn\.test: 2001:db8::250, but this '
+              r"server's public IPv6 address is 2001:db8::\d+ \(a dynamic "
+              r'prefix that changed\?\)',
+              r'publish: name mail, type AAAA, value 2001:db8::\d+ \(zone '
+              r'file: mail\.v6dyn\.test\. IN AAAA 2001:db8::\d+\)')])
+case('v6noaaaa', v6=True, aaaa=None,
+     expect=[('WARN', r'AAAA mail\.v6noaaaa\.test: none, but this server '
+              r'has the public IPv6 address 2001:db8::\d+, and mail it sends'
+              r' over IPv6 fails SPF', r'publish: name mail, type AAAA, '
+              r'value 2001:db8::\d+ '),
+             ('FAIL', r'PTR 2001:db8::\d+: mail\.v6noaaaa\.test, which does '
+              r'not resolve back', r'publish: mail\.v6noaaaa\.test\. IN AAAA'
+              r' 2001:db8::\d+'),
+             ('FAIL', r'SPF v6noaaaa\.test: "v=spf1 mx -all": 2001:db8::\d+ '
+              r'\(this server\) gets fail', r'value v=spf1 mx ip6:2001:db8::'
+              r'\d+ -all ')])
+case('v6ptr', v6=True, ptr6=None,
+     expect=[('FAIL', r'PTR 2001:db8::\d+: no such name',
+              r'set its reverse DNS to mail\.v6ptr\.test')])
 case('dnsbl', listed=True,
      expect=[('FAIL', r'DNSBL bl\.test lists 192\.0\.2\.\d+ \(127\.0\.0\.2\)',
               r'send through a smarthost')])
@@ -333,6 +356,11 @@ def reverse(ip):
     return '.'.join(reversed(ip.split('.'))) + '.in-addr.arpa'
 
 
+def reverse6(ip):
+    h = ipaddress.IPv6Address(ip).exploded.replace(':', '')
+    return '.'.join(reversed(h)) + '.ip6.arpa'
+
+
 def printed_spf(conf):
     """The SPF value `facteur-keytool dns` prints for the domain."""
     out = subprocess.run([KEYTOOL, '-c', conf, 'dns'], capture_output=True,
@@ -362,6 +390,7 @@ def setup(name, n):
              '[dkim]', f'sign = {dom} sel {keyfile}',
              '[dns]', f'resolver = 127.0.0.1:{dns.port}',
              '[doctor]', f'myip = myip.{dom}@127.0.0.1:{dns.port}',
+             f'myip6 = myip.{dom}@127.0.0.1:{dns.port}',
              'dnsbl = bl.test', 'timeout = 1s', f'ca_file = {CA_FILE}']
     smtp = c.get('smtp')
     lines.append('smtp = 127.0.0.1:%d' % (
@@ -394,6 +423,14 @@ def setup(name, n):
     # the zone
     dns.add(f'myip.{dom}', 'A', ip)
     dns.add(host, 'A', c.get('a', ip))
+    if c.get('v6'):
+        ip6 = f'2001:db8::{n}'
+        c['ip6'] = ip6
+        dns.add(f'myip.{dom}', 'AAAA', ip6)
+        if c.get('aaaa', ip6):
+            dns.add(host, 'AAAA', c.get('aaaa', ip6))
+        if c.get('ptr6', True):
+            dns.add(reverse6(ip6), 'PTR', host + '.')
     for pref, mx in c.get('mx', [(10, host)]):
         dns.add(dom, 'MX', f'{pref} {mx}.')
     spf = c.get('spf', 'v=spf1 mx -all')
@@ -516,6 +553,22 @@ def test_cases():
     printed = printed_spf(confs['relaynospf'])
     check(printed == 'v=spf1 mx a:smtp.nospf.test ~all',
           'keytool dns: the relay SPF it prints evaluates to pass', printed)
+    # IPv6: both public addresses found, each checked (A and AAAA, PTR,
+    # DNSBL, SPF)
+    ls = lines_of(res['v6clean'][0].stdout)
+    ip, ip6 = CASES['v6clean']['ip'], CASES['v6clean']['ip6']
+    for want in (f'OK   public address: {ip} ',
+                 f'OK   public IPv6 address: {ip6} (asked myip.v6clean.test',
+                 f'OK   A mail.v6clean.test: {ip} ',
+                 f'OK   AAAA mail.v6clean.test: {ip6} ',
+                 f'OK   PTR {ip}: mail.v6clean.test, forward-confirmed',
+                 f'OK   PTR {ip6}: mail.v6clean.test, forward-confirmed',
+                 f'OK   DNSBL: {ip6} is on none',
+                 f'passes for {ip}, {ip6}'):
+        check([l for l in ls if want in l], f'v6clean: "{want}"', ls)
+    ls = lines_of(res['clean'][0].stdout)
+    check([l for l in ls if l.startswith('INFO public IPv6 address: none')],
+          'clean: no IPv6 address is only INFO', ls)
     ls = lines_of(res['mxservice'][0].stdout)
     check(not [l for l in ls if l.startswith('WARN') and 'MX' in l],
           'mxservice: no false warning for an MX named otherwise', ls)

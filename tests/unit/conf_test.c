@@ -241,6 +241,9 @@ static const struct bad {
 	{ "domains = example.org\n[doctor]\nmyip = 208.67.222.222:53\n",
 	  "t.conf:3: expected myip = NAME@ADDRESS:PORT like "
 	  "myip.opendns.com@208.67.222.222:53, or no, got \"208.67.222.222:53\"\n" },
+	{ "domains = example.org\n[doctor]\nmyip6 = @[::1]:53\n",
+	  "t.conf:3: expected myip6 = NAME@ADDRESS:PORT like "
+	  "myip.opendns.com@[2620:119:35::35]:53, or no, got \"@[::1]:53\"\n" },
 	{ "domains = example.org\n[doctor]\nprobe = mx.example\n",
 	  "t.conf:3: expected probe = HOST:PORT like "
 	  "gmail-smtp-in.l.google.com:25, or no, got \"mx.example\"\n" },
@@ -496,6 +499,7 @@ check_doctor(const struct conf *c)
 {
 	CHECK(c->doctor.given);
 	CHECK_STR(c->doctor.myip, "myip.test@127.0.0.1:5353");
+	CHECK_STR(c->doctor.myip6, "myip.test@[::1]:5353");
 	CHECK(c->doctor.dnsbl.n == 2);
 	CHECK_STR(c->doctor.dnsbl.v[1], "bl2.test");
 	CHECK_STR(c->doctor.probe, "no");
@@ -543,6 +547,7 @@ static const struct good {
 	{ "domains = example.org\n[smtp]\n[imap]\n[queue]\n[dns]\n[dkim]\n",
 	  check_defaults },
 	{ "domains = example.org\n[doctor]\nmyip = myip.test@127.0.0.1:5353\n"
+	  "myip6 = myip.test@[::1]:5353\n"
 	  "dnsbl = bl1.test\ndnsbl = bl2.test\nprobe = no\n"
 	  "smtp = 127.0.0.1:2525\ntimeout = 2s\n", check_doctor },
 	{ "domains = example.org\nlog = /volume1/@appdata/facteur/facteur.log\n",
