@@ -11,11 +11,15 @@
  * nothing accepted is lost).  Without -d it detaches once the roles are
  * started (lib/daemon.c).  SIGTERM/SIGINT stop everything.  SIGHUP
  * rereads the configuration, the certificate and key and the relay
- * password: a bad file is reported and the old one kept; an unchanged
- * file (same bytes) keeps the roles and their sessions, and the new
- * certificate and key go to the smtp role (as open files, P_TLS_*) and
- * the password to the relay role (P_RELAY_PASSWORD), the only roles that
- * hold them; a changed file restarts the roles with everything new.
+ * password: a bad file is reported and the old one kept; a file whose
+ * lines that count are unchanged outside the sections no role uses
+ * ([imap], [pop3], [authd], [doctor], [acme]; comments and spacing do
+ * not count either: conf_same_except) keeps the roles and their
+ * sessions, and the new certificate and key go to the smtp role (as open
+ * files, P_TLS_*) and the password to the relay role (P_RELAY_PASSWORD),
+ * the only roles that hold them; any other change restarts all the roles
+ * with everything new (they share socketpairs and their chroots hold no
+ * configuration to read again).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -42,7 +46,6 @@
 #include "tls.h"
 #include "xmem.h"
 
-#include <openssl/evp.h>
 #include "smtpd.h"
 #include "screen.h"
 #include "smtp_session.h"
@@ -67,7 +70,6 @@ static size_t		 nlisteners;
 static SSL_CTX		*server_tls;
 static SSL_CTX		*client_tls;
 static char		*relay_password;
-static unsigned char	 conf_md[EVP_MAX_MD_SIZE];	/* of the file loaded */
 static int		 to_smtp = -1, to_relay = -1;	/* reload channels */
 static int		 ctl_fd = -1;	/* facteur-ctl, served by the queue */
 static struct priv_account acc[PRIV_NROLES];
@@ -216,30 +218,6 @@ read_relay_password(const struct conf *c, bool *bad_r)
 	wipe(line, sizeof(line));
 	*bad_r = false;
 	return p;
-}
-
-/* conf_digest - SHA-256 of the configuration file into md; false if unread */
-static bool
-conf_digest(const char *path, unsigned char *md)
-{
-	EVP_MD_CTX *ctx;
-	char buf[8192];
-	ssize_t r;
-	int fd;
-	bool ok = false;
-
-	memset(md, 0, EVP_MAX_MD_SIZE);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return false;
-	if ((ctx = EVP_MD_CTX_new()) != NULL &&
-	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1) {
-		while ((r = read(fd, buf, sizeof(buf))) > 0)
-			(void)EVP_DigestUpdate(ctx, buf, (size_t)r);
-		ok = r == 0 && EVP_DigestFinal_ex(ctx, md, NULL) == 1;
-	}
-	EVP_MD_CTX_free(ctx);
-	close(fd);
-	return ok;
 }
 
 /*
@@ -659,10 +637,16 @@ reload_password(bool live)
 	wipe(o.p, o.len);
 }
 
+/*
+ * the sections no role uses: a change there (or in comments and spacing)
+ * keeps the roles and their sessions
+ */
+static const char *const not_ours[] = { "imap", "pop3", "authd", "doctor",
+	"acme", NULL };
+
 static void
 on_hup(int sig, void *arg)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
 	struct conf *c;
 	bool same;
 
@@ -670,14 +654,13 @@ on_hup(int sig, void *arg)
 	(void)arg;
 	if ((c = daemon_reload_conf(smtpd_conf->file)) == NULL)
 		return;
-	same = conf_digest(c->file, md) &&
-	    memcmp(md, conf_md, sizeof(md)) == 0;
-	memcpy(conf_md, md, sizeof(md));
+	same = conf_same_except(smtpd_conf, c, not_ours);
 	conf_free(&smtpd_conf);
 	smtpd_conf = c;
 	if (same && roles_alive() == NROLES) {
-		log_info("SIGHUP: %s unchanged; reloading the certificate and "
-		    "the relay password, sessions go on", c->file);
+		log_info("SIGHUP: nothing smtpd uses changed in %s; reloading "
+		    "the certificate and the relay password, sessions go on",
+		    c->file);
 		reload_tls(true);
 		reload_password(true);
 		return;
@@ -763,7 +746,6 @@ main(int argc, char **argv)
 	relay_password = read_relay_password(smtpd_conf, &bad);
 	if (bad)
 		exit(1);
-	(void)conf_digest(path, conf_md);
 	smtpd_fetch_uid = smtpd_privileged ? acc[role_acc[ROLE_FETCH]].uid :
 	    geteuid();
 	fetch_prepare(smtpd_conf, acc[role_acc[ROLE_FETCH]].uid,

@@ -226,6 +226,31 @@ def test_sighup():
         time.sleep(0.2)
     check(size == ['SIZE 1048576'], 'SIGHUP with a good file: new max_size used',
           size)
+    # a comment, spacing and a section only other daemons use: the roles
+    # stay, and a session opened before goes on
+    cur = open(env.conf).read()
+    c = ft.RawSMTP(P1)
+    c.ehlo()
+    marks = d.log_text().count('nothing smtpd uses changed')
+    with open(env.conf, 'w') as f:
+        f.write('# edited\n' + cur.replace('\n', '  \n', 3) +
+                '\n[doctor]\ntimeout = 3s\n')
+    d.proc.send_signal(signal.SIGHUP)
+    deadline = time.time() + 10
+    while time.time() < deadline and \
+            d.log_text().count('nothing smtpd uses changed') == marks:
+        time.sleep(0.1)
+    check(d.log_text().count('nothing smtpd uses changed') > marks,
+          'SIGHUP after a comment and [doctor] change: roles kept',
+          d.log_text()[-600:])
+    try:
+        code, _ = c.cmd('NOOP')
+    except (OSError, EOFError, ft.SMTPError) as e:
+        code = repr(e)
+    check(code == 250, 'a session opened before that reload goes on', code)
+    c.close()
+    log = d.log_text().split('nothing smtpd uses changed')[-1]
+    check('restarting the roles' not in log, 'no role restarted', log[-600:])
     with open(env.conf, 'w') as f:
         f.write(good)
     d.proc.send_signal(signal.SIGHUP)
