@@ -12,7 +12,8 @@
 #   run/state/dkim/         an RSA DKIM key for example.org, selector "demo":
 #                           mail submitted on 2587/2465 is signed
 #   run/state run/mail run/run
-# then prints how to use it and runs facteur-authd, facteur-smtpd and
+# then prints how to use it (sending, reading, a signed mail and
+# init/dkim-check.py) and runs facteur-authd, facteur-smtpd and
 # facteur-imapd (those that are built) in the foreground with -d; Ctrl-C
 # stops them all.  As root the daemons run as `nobody` (like the tests: the
 # demo lives in your checkout, not in /var), from a copy of the binaries in
@@ -178,6 +179,11 @@ Send a test mail (in another terminal):
 
 Read it back over IMAPS:
   curl -k --user '$ADDR:$PASS' 'imaps://127.0.0.1:$IMAPS_PORT/INBOX;UID=1'
+
+Send a DKIM-signed mail (submission, logged in as $ADDR), then check the
+signature of the newest message with dkimpy and OpenDKIM:
+  swaks --server 127.0.0.1:$SUB_PORT --tls --auth-user $ADDR --auth-password '$PASS' --from $ADDR --to $ADDR --header 'Subject: signed by facteur'
+  $ROOT/init/dkim-check.py
 
 EOF
 

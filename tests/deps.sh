@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
 # tests/deps.sh - install the Debian packages facteur needs to build and test
-# (make deps; also the first step of make check and make run).
+# (make deps; also the first step of make check), or with the argument
+# `run` only those the demo needs (the first step of make run).
 #
 # Only what is missing is installed, checked one by one with dpkg -s;
 # apt-get update runs only if something is missing.  Needs root (or sudo)
@@ -12,18 +13,30 @@
 # version skew.
 set -e
 
-BUILD="gcc make pkg-config libssl-dev libdb5.3-dev libc-ares-dev libsasl2-dev
-libsasl2-modules clang libclang-rt-14-dev openssl ca-certificates publicsuffix
-musl-tools dpkg-dev"
-TESTS="swaks curl python3-aiosmtpd python3-dkim opendkim-tools dnsmasq-base
-isync procps iproute2 libnet-ssleay-perl libio-socket-ssl-perl busybox-static
-python3-dnspython python3-cryptography rspamd
+# RUN: what `make run` needs: the build with gcc, what the daemons read
+# (CA bundle, Public Suffix List), and what the demo tells you to use:
+# swaks and curl to send and read, init/dkim-check.py (dkimpy, OpenDKIM's
+# opendkim-testmsg, dnspython for its DNS server, ip for its namespace)
+RUN="gcc make pkg-config libssl-dev libdb5.3-dev libc-ares-dev libsasl2-dev
+libsasl2-modules openssl ca-certificates publicsuffix swaks curl python3-dkim
+python3-dnspython opendkim-tools iproute2"
+BUILD="clang libclang-rt-14-dev musl-tools dpkg-dev"
+TESTS="python3-aiosmtpd dnsmasq-base
+isync procps libnet-ssleay-perl libio-socket-ssl-perl busybox-static
+python3-cryptography rspamd
 python3-yaml python3-spf fetchmail getmail6 dovecot-imapd dovecot-pop3d
 spamd spamc spamass-milter clamav-daemon clamav-milter pebble
 fail2ban"
 
+# `deps.sh run`: only RUN (make run); otherwise everything (make check)
+if [ "${1:-}" = run ]; then
+	ALL=$RUN
+else
+	ALL="$RUN $BUILD $TESTS"
+fi
+
 missing=""
-for p in $BUILD $TESTS; do
+for p in $ALL; do
 	if ! dpkg -s "$p" >/dev/null 2>&1; then
 		missing="$missing $p"
 	elif ! dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok installed'; then

@@ -4,7 +4,8 @@
 #
 #   make check [TESTS=pattern]   deps, build, build-san, build-fuzz, every suite
 #   make deps                    install missing Debian packages (tests/deps.sh)
-#   make run                     deps, build, demo setup under ./run/ (init/demo.sh)
+#   make run                     deps.sh run (only what the demo needs), build,
+#                                demo setup under ./run/ (init/demo.sh)
 #   make fuzz [FUZZ_TIME=60] [TESTS=fuzz_x]   only the libFuzzer suite, longer
 #   make FUZZ=1 B=build-fuzz fuzzers          clang + libFuzzer binaries
 #   make SAN=1 B=build-san fuzzers            gcc + replay main binaries
@@ -53,7 +54,8 @@ fuzz: deps
 	@$(TEST_ENV) SUITES="build fuzz" FUZZ_TIME="$(or $(FUZZ_TIME),60)" \
 	    bash tests/run_tests.sh
 
-run: deps
+run:
+	@sh tests/deps.sh run
 	@$(MAKE) B=build all
 	@sh init/demo.sh
 

@@ -193,13 +193,17 @@ class DNSServer:
                     buf += chunk
                 return buf
 
+        family = socket.AF_INET6 if ':' in self.host else socket.AF_INET
+
         class UDP(socketserver.ThreadingUDPServer):
             allow_reuse_address = True
             daemon_threads = True
+            address_family = family
 
         class TCP(socketserver.ThreadingTCPServer):
             allow_reuse_address = True
             daemon_threads = True
+            address_family = family
 
         self._servers = [UDP((self.host, self.port), UDPHandler),
                          TCP((self.host, self.port), TCPHandler)]

@@ -32,7 +32,11 @@ tmp = tempfile.mkdtemp(prefix='facteur-demo.')
 ROOT = os.geteuid() == 0
 os.chmod(tmp, 0o700 if ROOT else 0o755)
 os.mkdir(os.path.join(tmp, 'init'))
-shutil.copy2(os.path.join(ft.SRC, 'init', 'demo.sh'), os.path.join(tmp, 'init'))
+for f in ('demo.sh', 'dkim-check.py'):
+    shutil.copy2(os.path.join(ft.SRC, 'init', f), os.path.join(tmp, 'init'))
+os.makedirs(os.path.join(tmp, 'tests', 'integration'))
+shutil.copy2(os.path.join(ft.SRC, 'tests', 'integration', 'dns_server.py'),
+             os.path.join(tmp, 'tests', 'integration'))
 ports = {}
 for k in ('SMTP', 'SUB', 'SUBS', 'IMAPS'):
     ports[k] = ft.free_port()
@@ -114,6 +118,36 @@ def check_dkim_submission(password):
               'the demo signature verifies with dkimpy')
 
 
+def check_printed_dkim(out):
+    """The printed commands for a signed mail and its check, pasted as a
+    user would (issue 13: from clone to a signature verified by dkimpy and
+    OpenDKIM following only what the demo says)."""
+    lines = [l.strip() for l in out.splitlines()]
+    signed = [l for l in lines if l.startswith('swaks ') and '--auth-user' in l]
+    verify = [l for l in lines if l.endswith('init/dkim-check.py')]
+    if not check(len(signed) == 1 and len(verify) == 1, 'demo prints how to '
+                 'send a signed mail and check it', out[:3000]):
+        return
+    r = subprocess.run(['sh', '-c', signed[0]], capture_output=True,
+                       text=True, timeout=60)
+    check(r.returncode == 0, 'the printed signed-mail command works',
+          r.stdout[-1500:] + r.stderr[-1500:])
+    new = os.path.join(tmp, 'run', 'mail', 'example.org', 'demo', 'new')
+    deadline = time.time() + 20
+    while time.time() < deadline and not any(
+            b'signed by facteur' in open(os.path.join(new, n), 'rb').read()
+            for n in os.listdir(new)):
+        time.sleep(0.2)
+    r = subprocess.run(['sh', '-c', verify[0]], capture_output=True,
+                       text=True, timeout=120)
+    got = r.stdout + r.stderr
+    check('dkimpy:   signature 1 (example.org s=demo rsa-sha256): pass' in
+          got, 'init/dkim-check.py: dkimpy verifies it', got)
+    if ROOT:
+        check('opendkim: pass' in got and r.returncode == 0,
+              'init/dkim-check.py: OpenDKIM verifies it (exit 0)', got)
+
+
 def main():
     p = start()
     deadline = time.time() + 60
@@ -132,7 +166,8 @@ def main():
     for k, port in ports.items():
         check(f'127.0.0.1:{port}' in out, f'demo prints the {k} port {port}')
     send = [l.strip() for l in out.splitlines()
-            if l.strip().startswith(('swaks ', 'curl ')) and 'imaps://' not in l]
+            if l.strip().startswith(('swaks ', 'curl ')) and 'imaps://' not in l
+            and '--auth-user' not in l]
     read = [l.strip() for l in out.splitlines() if 'imaps://' in l]
     check(len(send) == 1 and len(read) == 1,
           'demo prints one send and one read command', out[:2000])
@@ -161,6 +196,7 @@ def main():
 
     if password and 'demo: running' in out:
         check_dkim_submission(password)
+        check_printed_dkim(out)
     time.sleep(2)
     check(p.poll() is None and 'a daemon exited' not in read_log(),
           'the demo keeps running until Ctrl-C', read_log()[-1500:])
