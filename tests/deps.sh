@@ -15,14 +15,16 @@ set -e
 
 # RUN: what `make run` needs: the build with gcc, what the daemons read
 # (CA bundle, Public Suffix List), and what the demo tells you to use:
-# swaks and curl to send and read, init/dkim-check.py (dkimpy, OpenDKIM's
+# swaks (its --tls needs the two Perl TLS modules, only recommended) and
+# curl to send and read, init/dkim-check.py (dkimpy, OpenDKIM's
 # opendkim-testmsg, dnspython for its DNS server, ip for its namespace)
 RUN="gcc make pkg-config libssl-dev libdb5.3-dev libc-ares-dev libsasl2-dev
-libsasl2-modules openssl ca-certificates publicsuffix swaks curl python3-dkim
-python3-dnspython opendkim-tools iproute2"
+libsasl2-modules openssl ca-certificates publicsuffix swaks
+libnet-ssleay-perl libio-socket-ssl-perl curl python3-dkim python3-dnspython
+opendkim-tools iproute2"
 BUILD="clang libclang-rt-14-dev musl-tools dpkg-dev"
 TESTS="python3-aiosmtpd dnsmasq-base
-isync procps libnet-ssleay-perl libio-socket-ssl-perl busybox-static
+isync procps busybox-static
 python3-cryptography rspamd
 python3-yaml python3-spf fetchmail getmail6 dovecot-imapd dovecot-pop3d
 spamd spamc spamass-milter clamav-daemon clamav-milter pebble
