@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "imapd.h"
+#include "imap_mutf7.h"
 #include "log.h"
 #include "strnum.h"
 #include "xmem.h"
@@ -38,19 +39,19 @@ cmd_arg_str(const struct imap_arg *a)
 
 bool
 cmd_mailbox_dir(struct imap_session *s, const struct imap_arg *a, char *dir,
-    size_t dirsz, const char **name_r)
+    size_t dirsz, char *name)
 {
-	const char *name = cmd_arg_str(a);
+	const char *arg = cmd_arg_str(a);
 
-	if (name == NULL) {
+	if (arg == NULL) {
 		session_tagged(s, "BAD mailbox name expected");
 		return false;
 	}
-	if (!store_folder_path(s->root, name, dir, dirsz)) {
+	if (!name_in(s, arg, name, MBOX_NAME_SZ) ||
+	    !store_folder_path(s->root, name, dir, dirsz)) {
 		session_tagged(s, "NO [CANNOT] invalid mailbox name");
 		return false;
 	}
-	*name_r = name;
 	return true;
 }
 
@@ -81,8 +82,7 @@ cmd_put_flag_lists(struct imap_session *s)
 void
 cmd_select(struct imap_session *s, const struct imap_cmd *c, bool ro)
 {
-	char dir[PATH_MAX];
-	const char *name;
+	char dir[PATH_MAX], name[MBOX_NAME_SZ];
 	struct store_folder *f;
 	struct qresync_args *q;
 	size_t i, unseen = 0;
@@ -98,7 +98,7 @@ cmd_select(struct imap_session *s, const struct imap_cmd *c, bool ro)
 	}
 	if (!condstore_select_args(s, c->args->next, &q))
 		return;
-	if (!cmd_mailbox_dir(s, c->args, dir, sizeof(dir), &name)) {
+	if (!cmd_mailbox_dir(s, c->args, dir, sizeof(dir), name)) {
 		qresync_args_free(&q);
 		return;
 	}
@@ -123,10 +123,15 @@ cmd_select(struct imap_session *s, const struct imap_cmd *c, bool ro)
 	s->seen_modseq = f->modseq;
 	cmd_put_flag_lists(s);
 	session_reply(s, "* %zu EXISTS", s->nview);
-	session_reply(s, "* %zu RECENT", s->nrecent);
 	s->told_recent = s->nrecent;
-	if (unseen)
-		session_reply(s, "* OK [UNSEEN %zu] first unseen", unseen);
+	if (s->rev2)	/* RFC 9051 6.3.2: LIST; no RECENT, no UNSEEN */
+		list_selected(s, cmd_arg_str(c->args), name);
+	else {
+		session_reply(s, "* %zu RECENT", s->nrecent);
+		if (unseen)
+			session_reply(s, "* OK [UNSEEN %zu] first unseen",
+			    unseen);
+	}
 	session_reply(s, "* OK [UIDVALIDITY %u] UIDs valid", f->uidvalidity);
 	session_reply(s, "* OK [UIDNEXT %u] predicted next UID", f->uidnext);
 	condstore_select_end(s, q);
@@ -146,7 +151,8 @@ cmd_status_items_ok(const struct imap_arg *items)
 	for (it = items->child; it; it = it->next)
 		if (!imap_arg_is(it, "MESSAGES") && !imap_arg_is(it, "RECENT") &&
 		    !imap_arg_is(it, "UIDNEXT") && !imap_arg_is(it, "UIDVALIDITY") &&
-		    !imap_arg_is(it, "UNSEEN") &&
+		    !imap_arg_is(it, "UNSEEN") && !imap_arg_is(it, "SIZE") &&
+		    !imap_arg_is(it, "DELETED") &&
 		    !imap_arg_is(it, "HIGHESTMODSEQ"))
 			return false;
 	return true;
@@ -159,19 +165,29 @@ cmd_status_put(struct imap_session *s, const char *name, const char *dir,
 	const struct imap_arg *it;
 	struct store_folder *f;
 	struct buf b;
-	size_t i, unseen = 0, recent = 0;
+	size_t i, unseen = 0, recent = 0, deleted = 0;
+	uint64_t size = 0;
+	bool want_size = false;
 
 	if ((f = store_folder_open(dir)) == NULL)
 		return false;
+	for (it = items->child; it; it = it->next)
+		if (imap_arg_is(it, "SIZE"))
+			want_size = true;
 	for (i = 0; i < f->n; i++) {
 		if (!(f->v[i].flags & MF_SEEN))
 			unseen++;
 		if (f->v[i].flags & MF_RECENT)
 			recent++;
+		if (f->v[i].flags & MF_DELETED)
+			deleted++;
+		/* RFC 8438, RFC 9051 6.3.11: the sum of RFC822.SIZE */
+		if (want_size)
+			size += store_msg_size(f, i, NULL, 0);
 	}
 	buf_init(&b, 0);
 	buf_puts(&b, "* STATUS ");
-	imap_put_string(&b, name, strlen(name));
+	imap_put_mailbox(&b, name, s->rev2);
 	buf_puts(&b, " (");
 	for (it = items->child; it; it = it->next) {
 		if (it != items->child)
@@ -184,6 +200,10 @@ cmd_status_put(struct imap_session *s, const char *name, const char *dir,
 			buf_printf(&b, "UIDNEXT %u", f->uidnext);
 		else if (imap_arg_is(it, "UIDVALIDITY"))
 			buf_printf(&b, "UIDVALIDITY %u", f->uidvalidity);
+		else if (imap_arg_is(it, "DELETED"))
+			buf_printf(&b, "DELETED %zu", deleted);
+		else if (imap_arg_is(it, "SIZE"))
+			buf_printf(&b, "SIZE %llu", (unsigned long long)size);
 		else if (imap_arg_is(it, "HIGHESTMODSEQ")) {
 			/* RFC 7162 3.1.8, a CONDSTORE enabling item */
 			buf_printf(&b, "HIGHESTMODSEQ %llu",
@@ -202,8 +222,7 @@ cmd_status_put(struct imap_session *s, const char *name, const char *dir,
 void
 cmd_status(struct imap_session *s, const struct imap_cmd *c)
 {
-	char dir[PATH_MAX];
-	const char *name;
+	char dir[PATH_MAX], name[MBOX_NAME_SZ];
 
 	if (c->args == NULL || c->args->next == NULL ||
 	    c->args->next->type != IMAP_ARG_LIST || c->args->next->next) {
@@ -214,9 +233,10 @@ cmd_status(struct imap_session *s, const struct imap_cmd *c)
 		session_tagged(s, "BAD unknown status item");
 		return;
 	}
-	if (!cmd_mailbox_dir(s, c->args, dir, sizeof(dir), &name))
+	if (!cmd_mailbox_dir(s, c->args, dir, sizeof(dir), name))
 		return;
-	if (!cmd_status_put(s, name, dir, c->args->next)) {
+	/* the name as the client wrote it */
+	if (!cmd_status_put(s, cmd_arg_str(c->args), dir, c->args->next)) {
 		session_tagged(s, "NO [NONEXISTENT] no such mailbox");
 		return;
 	}
@@ -225,12 +245,26 @@ cmd_status(struct imap_session *s, const struct imap_cmd *c)
 
 /* ---- CREATE DELETE RENAME SUBSCRIBE UNSUBSCRIBE ---- */
 
+/* new_name_ok - a name CREATE or RENAME may give: an IMAP4rev1 client's
+ * must be modified UTF-7 (RFC 3501 5.1.3), as Dovecot wants it too */
+static bool
+new_name_ok(struct imap_session *s, const char *nm)
+{
+	char u[MBOX_OUT_SZ];
+
+	if (s->rev2 || mutf7_to_utf8(nm, u, sizeof(u)))
+		return true;
+	session_tagged(s, "NO [CANNOT] mailbox name is not valid modified "
+	    "UTF-7");
+	return false;
+}
+
 void
 cmd_mailbox(struct imap_session *s, const struct imap_cmd *c)
 {
-	char dir[PATH_MAX], dir2[PATH_MAX], nm[STORE_NAME_MAX + 2];
+	char dir[PATH_MAX], dir2[PATH_MAX], strip[STORE_NAME_MAX + 2];
+	char nm[MBOX_NAME_SZ], to[MBOX_NAME_SZ];
 	struct imap_arg one;
-	const char *name, *to;
 	size_t n;
 	int r;
 
@@ -240,22 +274,21 @@ cmd_mailbox(struct imap_session *s, const struct imap_cmd *c)
 	}
 	one = *c->args;
 	if (strcasecmp(c->name, "CREATE") == 0 && imap_arg_astring(&one) &&
-	    one.len > 1 && one.len < sizeof(nm) && one.s[one.len - 1] == '.') {
+	    one.len > 1 && one.len < sizeof(strip) &&
+	    one.s[one.len - 1] == '.') {
 		/* a trailing separator only says "will have children"
 		 * (RFC 3501 6.3.3): the name is the one without it */
-		memcpy(nm, one.s, one.len - 1);
-		nm[one.len - 1] = '\0';
-		one.s = nm;
+		memcpy(strip, one.s, one.len - 1);
+		strip[one.len - 1] = '\0';
+		one.s = strip;
 		one.len--;
 	}
-	if (!cmd_mailbox_dir(s, &one, dir, sizeof(dir), &name))
+	if (!cmd_mailbox_dir(s, &one, dir, sizeof(dir), nm))
 		return;
-	if (!bstrcpy(nm, name, sizeof(nm))) {
-		session_tagged(s, "NO name too long");
-		return;
-	}
 	n = strlen(nm);
 	if (strcasecmp(c->name, "CREATE") == 0) {
+		if (!new_name_ok(s, nm))
+			return;
 		r = store_create(s->root, nm);
 		if (r == -1 && errno == EEXIST) {
 			session_tagged(s, "NO [ALREADYEXISTS] mailbox exists");
@@ -270,7 +303,8 @@ cmd_mailbox(struct imap_session *s, const struct imap_cmd *c)
 		 * Dovecot): LSUB and LIST (SUBSCRIBED) show it \NonExistent */
 		r = store_delete(s->root, nm);
 	} else if (strcasecmp(c->name, "RENAME") == 0) {
-		if (!cmd_mailbox_dir(s, c->args->next, dir2, sizeof(dir2), &to))
+		if (!cmd_mailbox_dir(s, c->args->next, dir2, sizeof(dir2), to) ||
+		    !new_name_ok(s, to))
 			return;
 		if (strncmp(to, nm, n) == 0 && to[n] == '.') {
 			session_tagged(s, "NO [CANNOT] cannot move a mailbox "
@@ -289,9 +323,11 @@ cmd_mailbox(struct imap_session *s, const struct imap_cmd *c)
 	} else
 		r = store_subscribe(s->root, nm,
 		    strcasecmp(c->name, "SUBSCRIBE") == 0);
-	if (r == -1)
-		session_tagged(s, "NO %s failed: %s", c->name,
-		    errno == ENOENT ? "no such mailbox" : strerror(errno));
+	if (r == -1 && errno == ENOENT)
+		session_tagged(s, "NO [NONEXISTENT] %s failed: no such mailbox",
+		    c->name);
+	else if (r == -1)
+		session_tagged(s, "NO %s failed: %s", c->name, strerror(errno));
 	else
 		session_tagged(s, "OK %s completed", c->name);
 }
@@ -498,8 +534,7 @@ append_binary(struct store_folder *t, const struct append_msg *m,
 void
 cmd_append(struct imap_session *s, const struct imap_cmd *c)
 {
-	char dir[PATH_MAX];
-	const char *name;
+	char dir[PATH_MAX], name[MBOX_NAME_SZ];
 	struct append_msg *v = NULL;
 	struct store_folder *t = NULL;
 	struct uidset uids;
@@ -514,7 +549,7 @@ cmd_append(struct imap_session *s, const struct imap_cmd *c)
 		goto done;
 	}
 	/* the target first: TRYCREATE before a CATENATE URL is read */
-	if (!cmd_mailbox_dir(s, c->args, dir, sizeof(dir), &name))
+	if (!cmd_mailbox_dir(s, c->args, dir, sizeof(dir), name))
 		goto done;
 	if ((t = store_folder_open(dir)) == NULL) {
 		session_tagged(s, "NO [TRYCREATE] no such mailbox");
@@ -589,9 +624,14 @@ cmd_set_next(struct imap_session *s, const struct imap_seqset *set, bool uid,
 }
 
 bool
-cmd_parse_set(struct imap_session *s, const struct imap_arg *a,
+cmd_parse_set(struct imap_session *s, const struct imap_arg *a, bool uid,
     struct imap_seqset *set)
 {
+	if (a != NULL && a->type == IMAP_ARG_ATOM && !a->section &&
+	    strcmp(a->s, "$") == 0) {
+		saved_set(s, uid, set);	/* SEARCHRES */
+		return true;
+	}
 	if (a == NULL || a->type != IMAP_ARG_ATOM || a->section ||
 	    !imap_seqset_parse(a->s, set)) {
 		session_tagged(s, "BAD bad sequence set");
@@ -628,23 +668,28 @@ cmd_expunge(struct imap_session *s, const struct imap_cmd *c,
 		return;
 	}
 	memset(&set, 0, sizeof(set));
-	if (uidset && !cmd_parse_set(s, uidset, &set))
+	if (uidset && !cmd_parse_set(s, uidset, true, &set))
 		return;
 	session_updates(s, true);
 	uidset_init(&gone);
 	star = s->nview ? s->view[s->nview - 1] : 0;
-	for (i = 0, j = 0; i < s->nview; i++) {
+	for (i = 0; i < s->nview; i++) {
 		fi = store_find(f, s->view[i]);
 		if (fi >= 0 && (f->v[fi].flags & MF_DELETED) &&
-		    (!uidset || imap_seqset_has(&set, s->view[i], star))) {
-			if (store_expunge(f, (size_t)fi) == 0) {
-				if (s->qresync)
-					uidset_add(&gone, s->view[i]);
-				else
-					session_reply(s, "* %zu EXPUNGE", j + 1);
-				continue;
-			}
+		    (!uidset || imap_seqset_has(&set, s->view[i], star)) &&
+		    store_expunge(f, (size_t)fi) == -1)
 			fail = true;
+	}
+	/* what left the folder: others' went out with the updates above */
+	if (s->ctxs)
+		ctx_expunged(s);
+	for (i = 0, j = 0; i < s->nview; i++) {
+		if (store_find(f, s->view[i]) < 0) {
+			if (s->qresync)
+				uidset_add(&gone, s->view[i]);
+			else
+				session_reply(s, "* %zu EXPUNGE", j + 1);
+			continue;
 		}
 		s->view[j++] = s->view[i];
 	}
@@ -764,7 +809,7 @@ cmd_store(struct imap_session *s, const struct imap_cmd *c, bool uid)
 		session_tagged(s, "NO [LIMIT] no room for another keyword");
 		return;
 	}
-	if (!cmd_parse_set(s, c->args, &set))
+	if (!cmd_parse_set(s, c->args, uid, &set))
 		return;
 	if (unch != UINT64_MAX)
 		condstore_on(s);
@@ -845,6 +890,8 @@ moved_expunge(struct imap_session *s)
 	struct uidset gone;
 	size_t i, j;
 
+	if (s->ctxs)
+		ctx_expunged(s);
 	uidset_init(&gone);
 	for (i = 0, j = 0; i < s->nview; i++) {
 		if (store_find(s->f, s->view[i]) < 0) {
@@ -865,8 +912,7 @@ moved_expunge(struct imap_session *s)
 void
 cmd_copy(struct imap_session *s, const struct imap_cmd *c, bool uid, bool move)
 {
-	char dir[PATH_MAX];
-	const char *name;
+	char dir[PATH_MAX], name[MBOX_NAME_SZ];
 	struct imap_seqset set;
 	struct store_folder *t;
 	struct uidset src, dst;
@@ -884,9 +930,9 @@ cmd_copy(struct imap_session *s, const struct imap_cmd *c, bool uid, bool move)
 		session_tagged(s, "NO [READ-ONLY] mailbox is read-only");
 		return;
 	}
-	if (!cmd_mailbox_dir(s, c->args->next, dir, sizeof(dir), &name))
+	if (!cmd_mailbox_dir(s, c->args->next, dir, sizeof(dir), name))
 		return;
-	if (!cmd_parse_set(s, c->args, &set))
+	if (!cmd_parse_set(s, c->args, uid, &set))
 		return;
 	if ((t = store_folder_open(dir)) == NULL) {
 		session_tagged(s, "NO [TRYCREATE] no such mailbox");
@@ -937,35 +983,74 @@ cmd_copy(struct imap_session *s, const struct imap_cmd *c, bool uid, bool move)
 #define ESR_MAX		0x2
 #define ESR_ALL		0x4
 #define ESR_COUNT	0x8
+#define ESR_SAVE	0x10	/* RFC 5182 SEARCHRES */
+#define ESR_UPDATE	0x20	/* RFC 5267 CONTEXT=SEARCH */
+#define ESR_PARTIAL	0x40
 
-/* search_return - "RETURN (MIN MAX ALL COUNT)" (RFC 4731 3.1); "()" is
- * ALL.  *ret stays 0 without RETURN (a plain SEARCH reply). */
+struct search_opts {
+	unsigned	 ret;		/* ESR_*, 0: a plain SEARCH reply */
+	uint32_t	 plo, phi;	/* PARTIAL lo:hi */
+};
+
+/* search_return - "RETURN (MIN MAX ALL COUNT SAVE UPDATE CONTEXT
+ * PARTIAL lo:hi)" (RFC 4731 3.1, RFC 5182 2.1, RFC 5267 4); "()" and
+ * UPDATE alone are ALL.  o->ret stays 0 without RETURN. */
 static bool
-search_return(const struct imap_arg **ap, unsigned *ret)
+search_return(const struct imap_arg **ap, struct search_opts *o)
 {
-	const struct imap_arg *a = *ap, *o;
+	const struct imap_arg *a = *ap, *r;
 
-	*ret = 0;
+	memset(o, 0, sizeof(*o));
 	if (!imap_arg_is(a, "RETURN"))
 		return true;
 	if (a->next == NULL || a->next->type != IMAP_ARG_LIST)
 		return false;
-	for (o = a->next->child; o; o = o->next) {
-		if (imap_arg_is(o, "MIN"))
-			*ret |= ESR_MIN;
-		else if (imap_arg_is(o, "MAX"))
-			*ret |= ESR_MAX;
-		else if (imap_arg_is(o, "ALL"))
-			*ret |= ESR_ALL;
-		else if (imap_arg_is(o, "COUNT"))
-			*ret |= ESR_COUNT;
-		else
+	for (r = a->next->child; r; r = r->next) {
+		if (imap_arg_is(r, "MIN"))
+			o->ret |= ESR_MIN;
+		else if (imap_arg_is(r, "MAX"))
+			o->ret |= ESR_MAX;
+		else if (imap_arg_is(r, "ALL"))
+			o->ret |= ESR_ALL;
+		else if (imap_arg_is(r, "COUNT"))
+			o->ret |= ESR_COUNT;
+		else if (imap_arg_is(r, "SAVE"))
+			o->ret |= ESR_SAVE;
+		else if (imap_arg_is(r, "UPDATE"))
+			o->ret |= ESR_UPDATE;
+		else if (imap_arg_is(r, "CONTEXT"))
+			;	/* a hint (RFC 5267 4.2) */
+		else if (imap_arg_is(r, "PARTIAL") && r->next &&
+		    r->next->type == IMAP_ARG_ATOM && !(o->ret & ESR_PARTIAL) &&
+		    imap_partial_parse(r->next->s, &o->plo, &o->phi)) {
+			o->ret |= ESR_PARTIAL;
+			r = r->next;
+		} else
 			return false;
 	}
-	if (*ret == 0)
-		*ret = ESR_ALL;
+	if ((o->ret & ~ESR_UPDATE) == 0)
+		o->ret |= ESR_ALL;
 	*ap = a->next->next;
 	return true;
+}
+
+/* search_save - the UIDs SAVE keeps: all matches, or with MIN or MAX
+ * alone (no ALL, no COUNT) only those (RFC 5182 2.4); takes v */
+static void
+search_save(struct imap_session *s, unsigned ret, uint32_t *v, size_t n)
+{
+	ret &= ~(unsigned)(ESR_UPDATE | ESR_PARTIAL);
+	if (n && (ret & (ESR_MIN | ESR_MAX)) && !(ret & (ESR_ALL | ESR_COUNT))) {
+		if ((ret & ESR_MIN) && (ret & ESR_MAX) && n > 1) {
+			v[1] = v[n - 1];
+			n = 2;
+		} else if (ret & ESR_MAX) {
+			v[0] = v[n - 1];
+			n = 1;
+		} else
+			n = 1;
+	}
+	saved_put(s, v, n);
 }
 
 /* what a SEARCH found: ESEARCH's items and RFC 7162's MODSEQ */
@@ -981,19 +1066,23 @@ struct search_res {
 static uint64_t
 search_res_modseq(const struct search_res *r, unsigned ret)
 {
-	if (ret == 0 || (ret & (ESR_ALL | ESR_COUNT)))
+	if ((ret & (ESR_MIN | ESR_MAX)) == 0 || (ret & (ESR_ALL | ESR_COUNT)))
 		return r->high_ms;
 	if ((ret & ESR_MIN) && (ret & ESR_MAX))
 		return r->min_ms > r->max_ms ? r->min_ms : r->max_ms;
 	return (ret & ESR_MIN) ? r->min_ms : r->max_ms;
 }
 
-/* put_esearch - "* ESEARCH (TAG "t") [UID] MIN MAX ALL COUNT [MODSEQ]" */
+/* put_esearch - "* ESEARCH (TAG "t") [UID] MIN MAX ALL COUNT PARTIAL
+ * [MODSEQ]"; hits: the view indexes found (for PARTIAL) */
 static void
-put_esearch(struct imap_session *s, unsigned ret, bool uid,
-    struct search_res *r, bool modseq)
+put_esearch(struct imap_session *s, const struct search_opts *o, bool uid,
+    struct search_res *r, const uint32_t *hits, bool modseq)
 {
 	struct buf b;
+	struct uidset part;
+	unsigned ret = o->ret;
+	size_t i;
 
 	buf_init(&b, 0);
 	buf_puts(&b, "* ESEARCH (TAG ");
@@ -1009,6 +1098,15 @@ put_esearch(struct imap_session *s, unsigned ret, bool uid,
 		buf_printf(&b, " ALL %s", uidset_text(&r->all));
 	if (ret & ESR_COUNT)
 		buf_printf(&b, " COUNT %zu", r->count);
+	if (ret & ESR_PARTIAL) {
+		/* RFC 5267 4.4: positions lo..hi of the result */
+		uidset_init(&part);
+		for (i = o->plo - 1; i < r->count && i < o->phi; i++)
+			uidset_add(&part, uid ? s->view[hits[i]] : hits[i] + 1);
+		buf_printf(&b, " PARTIAL (%u:%u %s)", o->plo, o->phi,
+		    part.b.len ? uidset_text(&part) : "NIL");
+		uidset_free(&part);
+	}
 	if (modseq && r->count)
 		buf_printf(&b, " MODSEQ %llu",
 		    (unsigned long long)search_res_modseq(r, ret));
@@ -1017,22 +1115,42 @@ put_esearch(struct imap_session *s, unsigned ret, bool uid,
 	buf_free(&b);
 }
 
+/* search_update - keep the search up to date (CONTEXT=SEARCH), or say
+ * why not (RFC 5267 4.5 NOUPDATE); takes *np and hits */
+static void
+search_update(struct imap_session *s, const struct search_opts *o, bool uid,
+    struct search_node **np, uint32_t *hits, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		hits[i] = s->view[hits[i]];
+	if ((o->ret & (ESR_MIN | ESR_MAX | ESR_COUNT | ESR_PARTIAL)) == 0 &&
+	    ctx_add(s, s->tag, uid, np, hits, n))
+		return;
+	free(hits);
+	session_reply(s, "* NO [NOUPDATE \"%s\"] %s", s->tag,
+	    o->ret & (ESR_MIN | ESR_MAX | ESR_COUNT | ESR_PARTIAL) ?
+	    "only ALL is kept up to date" : "too many updating searches");
+}
+
 void
 cmd_search(struct imap_session *s, const struct imap_cmd *c, bool uid)
 {
 	const struct imap_arg *a = c->args;
 	struct search_node *n;
 	struct search_res r;
+	struct search_opts o;
+	struct imap_seqset saved;
 	const char *err;
 	struct buf b;
-	uint32_t num;
+	uint32_t num, *hits = NULL, *sv;
 	uint64_t ms;
 	size_t i;
-	unsigned ret;
 	ssize_t fi;
-	bool modseq;
+	bool modseq, keep;
 
-	if (!search_return(&a, &ret)) {
+	if (!search_return(&a, &o)) {
 		session_tagged(s, "BAD bad RETURN options");
 		return;
 	}
@@ -1041,18 +1159,29 @@ cmd_search(struct imap_session *s, const struct imap_cmd *c, bool uid)
 
 		if (cs == NULL || (strcasecmp(cs, "UTF-8") != 0 &&
 		    strcasecmp(cs, "US-ASCII") != 0)) {
+			if (o.ret & ESR_SAVE)	/* RFC 5182 2.1: "$" empty */
+				saved_clear(s);
 			session_tagged(s, "NO [BADCHARSET (UTF-8 US-ASCII)] "
 			    "unsupported charset");
 			return;
 		}
 		a = a->next->next;
 	}
-	if ((n = search_compile(a, &err)) == NULL) {
+	saved_set(s, true, &saved);
+	n = search_compile(a, &saved, &err);
+	imap_seqset_free(&saved);
+	if (n == NULL) {
+		if (o.ret & ESR_SAVE)
+			saved_clear(s);
 		session_tagged(s, "BAD %s", err);
 		return;
 	}
 	if ((modseq = search_has_modseq(n)))
 		condstore_on(s);
+	/* IMAP4rev2 answers ESEARCH, as RETURN (ALL) (RFC 9051 6.4.4) */
+	if (o.ret == 0 && s->rev2)
+		o.ret = ESR_ALL;
+	keep = (o.ret & (ESR_SAVE | ESR_UPDATE | ESR_PARTIAL)) != 0;
 	buf_init(&b, 0);
 	memset(&r, 0, sizeof(r));
 	uidset_init(&r.all);
@@ -1066,6 +1195,12 @@ cmd_search(struct imap_session *s, const struct imap_cmd *c, bool uid)
 			continue;
 		num = uid ? s->view[i] : (uint32_t)(i + 1);
 		ms = s->f->v[fi].modseq;
+		if (keep) {	/* the view indexes found */
+			if ((r.count & (r.count - 1)) == 0)	/* 0, 1, 2, 4 */
+				hits = xreallocarray(hits, r.count ?
+				    r.count * 2 : 1, sizeof(*hits));
+			hits[r.count] = (uint32_t)i;
+		}
 		if (r.count++ == 0) {
 			r.min = num;
 			r.min_ms = ms;
@@ -1074,19 +1209,29 @@ cmd_search(struct imap_session *s, const struct imap_cmd *c, bool uid)
 		r.max_ms = ms;
 		if (ms > r.high_ms)
 			r.high_ms = ms;
-		if (ret == 0)
+		if (o.ret == 0)
 			buf_printf(&b, " %u", num);
-		else if (ret & ESR_ALL)
+		else if (o.ret & ESR_ALL)
 			uidset_add(&r.all, num);
 	}
-	if (ret == 0) {
+	if (o.ret == 0) {
 		if (modseq && r.count)
 			buf_printf(&b, " (MODSEQ %llu)",
 			    (unsigned long long)r.high_ms);
 		buf_puts(&b, "\r\n");
 		session_write(s, buf_head(&b), b.len);
-	} else
-		put_esearch(s, ret, uid, &r, modseq);
+	} else if (o.ret != ESR_SAVE)	/* SAVE alone: no ESEARCH (5182 2.1) */
+		put_esearch(s, &o, uid, &r, hits, modseq);
+	if (o.ret & ESR_SAVE) {
+		sv = xreallocarray(NULL, r.count ? r.count : 1, sizeof(*sv));
+		for (i = 0; i < r.count; i++)
+			sv[i] = s->view[hits[i]];
+		search_save(s, o.ret, sv, r.count);
+	}
+	if (o.ret & ESR_UPDATE)
+		search_update(s, &o, uid, &n, hits, r.count);
+	else
+		free(hits);
 	buf_free(&b);
 	uidset_free(&r.all);
 	search_free(&n);

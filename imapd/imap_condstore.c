@@ -130,6 +130,9 @@ cmd_enable(struct imap_session *s, const struct imap_cmd *c)
 		} else if (imap_arg_is(a, "QRESYNC") && !s->qresync) {
 			s->qresync = s->condstore = true;
 			buf_puts(&b, " QRESYNC");
+		} else if (imap_arg_is(a, "IMAP4rev2") && !s->rev2) {
+			s->rev2 = true;	/* RFC 9051 6.3.1 */
+			buf_puts(&b, " IMAP4rev2");
 		}
 	}
 	buf_puts(&b, "\r\n");

@@ -451,7 +451,7 @@ cmd_fetch(struct imap_session *s, const struct imap_cmd *c, bool uid)
 	bool vanished;
 
 	j = xcalloc(1, sizeof(*j));
-	if (!cmd_parse_set(s, c->args, &j->set)) {
+	if (!cmd_parse_set(s, c->args, uid, &j->set)) {
 		free(j);
 		return;
 	}

@@ -21,6 +21,7 @@
 #include <strings.h>
 
 #include "imapd.h"
+#include "imap_mutf7.h"
 #include "xmem.h"
 
 #define LIST_MAX_PATS	16
@@ -46,6 +47,7 @@ struct list_name {
 };
 
 struct list_ctx {
+	struct imap_session *s;
 	char		 pat[LIST_MAX_PATS][STORE_PAT_MAX + 1];
 	unsigned	 npat;
 	bool		 lsub;
@@ -67,16 +69,24 @@ list_add(struct list_ctx *l, const char *name, unsigned what)
 	l->v[l->n++].what = what;
 }
 
+/* names are kept, matched and sorted as the client reads them (UTF-8
+ * once IMAP4rev2 is on): patterns are written that way too */
 static void
 list_collect(const char *name, void *arg)
 {
-	list_add(arg, name, LN_EXISTS);
+	struct list_ctx *l = arg;
+	char out[MBOX_OUT_SZ];
+
+	list_add(l, name_out(l->s, name, out), LN_EXISTS);
 }
 
 static void
 subs_collect(const char *name, void *arg)
 {
-	list_add(arg, name, LN_SUB);
+	struct list_ctx *l = arg;
+	char out[MBOX_OUT_SZ];
+
+	list_add(l, name_out(l->s, name, out), LN_SUB);
 }
 
 /* INBOX first, then byte order */
@@ -196,7 +206,7 @@ list_emit(struct imap_session *s, struct list_ctx *l, size_t i, struct buf *b)
 	const char *su = store_special_use(e->name);
 	bool exists = (e->what & LN_EXISTS) != 0, sub = (e->what & LN_SUB) != 0;
 	bool childinfo = false, first = true, kids;
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], st[MBOX_NAME_SZ];
 
 	if (!match_any(l, e->name, false))
 		return;
@@ -237,7 +247,7 @@ list_emit(struct imap_session *s, struct list_ctx *l, size_t i, struct buf *b)
 			put_attr(b, &first, su);
 	}
 	buf_puts(b, ") \".\" ");
-	imap_put_string(b, e->name, strlen(e->name));
+	imap_put_mailbox(b, e->name, s->rev2);
 	if (childinfo)
 		buf_puts(b, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 	buf_puts(b, "\r\n");
@@ -246,8 +256,8 @@ list_emit(struct imap_session *s, struct list_ctx *l, size_t i, struct buf *b)
 		buf_reset(b);
 	}
 	/* RFC 5819: the STATUS of each selectable mailbox listed */
-	if ((l->ret & LR_STATUS) && exists &&
-	    store_folder_path(s->root, e->name, dir, sizeof(dir)))
+	if ((l->ret & LR_STATUS) && exists && name_in(s, e->name, st,
+	    sizeof(st)) && store_folder_path(s->root, st, dir, sizeof(dir)))
 		(void)cmd_status_put(s, e->name, dir, l->status);
 }
 
@@ -358,6 +368,7 @@ cmd_list(struct imap_session *s, const struct imap_cmd *c, bool lsub)
 	size_t i, j;
 
 	l = xcalloc(1, sizeof(*l));
+	l->s = s;
 	l->lsub = lsub;
 	if (!list_args(c, l, &empty)) {
 		session_tagged(s, "BAD %s: bad arguments", c->name);
@@ -395,4 +406,38 @@ cmd_list(struct imap_session *s, const struct imap_cmd *c, bool lsub)
 done:
 	list_free(l);
 	free(l);
+}
+
+/* has_kids - does a folder below prefix (store spelling) exist? */
+struct kids_ctx {
+	const char	*prefix;
+	size_t		 n;
+	bool		 found;
+};
+
+static void
+kids_check(const char *name, void *arg)
+{
+	struct kids_ctx *k = arg;
+
+	if (strncmp(name, k->prefix, k->n) == 0 && name[k->n] == '.')
+		k->found = true;
+}
+
+void
+list_selected(struct imap_session *s, const char *name, const char *store)
+{
+	struct kids_ctx k = { store, strlen(store), false };
+	const char *su = store_special_use(store);
+	struct buf b;
+
+	store_list(s->root, kids_check, &k);
+	buf_init(&b, 0);
+	buf_printf(&b, "* LIST (%s%s%s) \".\" ", k.found ? "\\HasChildren" :
+	    "\\HasNoChildren", su ? " " : "", su ? su : "");
+	imap_put_mailbox(&b, strcasecmp(store, "INBOX") == 0 ? "INBOX" : name,
+	    s->rev2);
+	buf_puts(&b, "\r\n");
+	session_write_buf(s, &b);
+	buf_free(&b);
 }

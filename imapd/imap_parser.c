@@ -781,6 +781,22 @@ seq_number(const char **sp, uint32_t *v_r)
 }
 
 bool
+imap_partial_parse(const char *s, uint32_t *lo_r, uint32_t *hi_r)
+{
+	uint32_t t;
+
+	if (*s == '*' || !seq_number(&s, lo_r) || *s++ != ':' || *s == '*' ||
+	    !seq_number(&s, hi_r) || *s != '\0')
+		return false;
+	if (*lo_r > *hi_r) {
+		t = *lo_r;
+		*lo_r = *hi_r;
+		*hi_r = t;
+	}
+	return true;
+}
+
+bool
 imap_seqset_parse(const char *s, struct imap_seqset *set)
 {
 	size_t cap = 1;
@@ -789,6 +805,7 @@ imap_seqset_parse(const char *s, struct imap_seqset *set)
 
 	set->v = NULL;
 	set->n = 0;
+	set->sorted = false;
 	for (c = s; *c; c++)
 		if (*c == ',')
 			cap++;
@@ -819,9 +836,21 @@ fail:
 bool
 imap_seqset_has(const struct imap_seqset *set, uint32_t n, uint32_t star)
 {
-	size_t i;
+	size_t i, b, e, mid;
 	uint32_t lo, hi, t;
 
+	if (set->sorted) {	/* ascending, disjoint, no "*" */
+		for (b = 0, e = set->n; b < e;) {
+			mid = b + (e - b) / 2;
+			if (n < set->v[mid].lo)
+				e = mid;
+			else if (n > set->v[mid].hi)
+				b = mid + 1;
+			else
+				return true;
+		}
+		return false;
+	}
 	for (i = 0; i < set->n; i++) {
 		lo = set->v[i].lo ? set->v[i].lo : star;
 		hi = set->v[i].hi ? set->v[i].hi : star;

@@ -110,11 +110,15 @@ struct imap_range {
 struct imap_seqset {
 	struct imap_range *v;
 	size_t		 n;
+	bool		 sorted;	/* ascending, disjoint, no "*" (SEARCHRES) */
 };
 bool		 imap_seqset_parse(const char *s, struct imap_seqset *set);
 /* imap_seqset_has - is n in the set, "*" meaning `star` (the largest) */
 bool		 imap_seqset_has(const struct imap_seqset *set, uint32_t n, uint32_t star);
 void		 imap_seqset_free(struct imap_seqset *set);
+/* imap_partial_parse - RFC 5267 "lo:hi" (no "*"), ordered lo <= hi */
+bool		 imap_partial_parse(const char *s, uint32_t *lo_r,
+		    uint32_t *hi_r);
 
 /* FETCH attributes (RFC 3501 6.4.5) */
 enum imap_sec_kind {

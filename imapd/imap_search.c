@@ -292,6 +292,24 @@ static const struct {
 	{ "BCC", SO_ADDR }, { "SUBJECT", SO_HEADER },
 };
 
+/* the saved result (SEARCHRES) while search_compile runs, or NULL */
+static const struct imap_seqset *compile_saved;
+
+/* saved_copy - "$": a copy of the saved UID set; false if not "$" or
+ * nothing can be saved here */
+static bool
+saved_copy(const char *s, struct imap_seqset *set)
+{
+	if (strcmp(s, "$") != 0 || compile_saved == NULL)
+		return false;
+	set->n = compile_saved->n;
+	set->sorted = compile_saved->sorted;
+	set->v = xreallocarray(NULL, set->n ? set->n : 1, sizeof(*set->v));
+	if (set->n)
+		memcpy(set->v, compile_saved->v, set->n * sizeof(*set->v));
+	return true;
+}
+
 static struct search_node *
 compile_list(const struct imap_arg *a, const char **err_r, unsigned depth)
 {
@@ -437,11 +455,18 @@ compile_key(const struct imap_arg **ap, const char **err_r, unsigned depth)
 		n = node_new(SO_UID);
 		a = *ap;
 		if (a == NULL || a->type != IMAP_ARG_ATOM ||
-		    !imap_seqset_parse(a->s, &n->set)) {
+		    !(saved_copy(a->s, &n->set) ||
+		    imap_seqset_parse(a->s, &n->set))) {
 			search_free(&n);
 			return NULL;
 		}
 		*ap = a->next;
+		return n;
+	}
+	if (strcmp(a->s, "$") == 0) {
+		n = node_new(SO_UID);	/* the saved messages, by UID */
+		if (!saved_copy(a->s, &n->set))
+			search_free(&n);
 		return n;
 	}
 	n = node_new(SO_SEQ);
@@ -533,11 +558,15 @@ order(struct search_node *n)
  * (issue 16: thousands of NOT BODY keys cost minutes on a big folder).
  */
 struct search_node *
-search_compile(const struct imap_arg *a, const char **err_r)
+search_compile(const struct imap_arg *a, const struct imap_seqset *saved,
+    const char **err_r)
 {
 	struct search_node *n;
 
-	if ((n = compile_list(a, err_r, 0)) == NULL)
+	compile_saved = saved;
+	n = compile_list(a, err_r, 0);
+	compile_saved = NULL;
+	if (n == NULL)
 		return NULL;
 	if (count(n) > SEARCH_MAX_KEYS) {
 		*err_r = "too many search keys";

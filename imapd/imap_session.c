@@ -30,7 +30,8 @@
 #include "tls.h"
 #include "xmem.h"
 
-#define CAPS_COMMON "IMAP4rev1 LITERAL+ IDLE UIDPLUS MOVE SPECIAL-USE ESEARCH " \
+#define CAPS_COMMON "IMAP4rev1 IMAP4rev2 LITERAL+ IDLE UIDPLUS MOVE SPECIAL-USE " \
+	"ESEARCH SEARCHRES CONTEXT=SEARCH CONTEXT=SORT " \
 	"LIST-EXTENDED LIST-STATUS MULTIAPPEND CONDSTORE QRESYNC " \
 	"NAMESPACE ENABLE ID UNSELECT CHILDREN SORT SORT=DISPLAY ESORT " \
 	"THREAD=REFERENCES THREAD=ORDEREDSUBJECT BINARY CATENATE"
@@ -195,18 +196,7 @@ session_claim_recent(struct imap_session *s, struct store_msg *m)
 bool
 session_is_recent(const struct imap_session *s, uint32_t uid)
 {
-	size_t lo = 0, hi = s->nrecent, mid;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (s->recent[mid] == uid)
-			return true;
-		if (s->recent[mid] < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
+	return uid_index(s->recent, s->nrecent, uid) >= 0;
 }
 
 /* session_recent_prune - forget recent UIDs that were expunged (by this
@@ -228,8 +218,10 @@ session_put_flags(struct imap_session *s, struct buf *b,
     const struct store_msg *m)
 {
 	buf_puts(b, "FLAGS (");
+	/* IMAP4rev2 has no \Recent (RFC 9051 2.3.2) */
 	store_flags_put(s->f, (uint8_t)((m->flags & MF_IMAP) |
-	    (session_is_recent(s, m->uid) ? MF_RECENT : 0)), m->kw, b);
+	    (!s->rev2 && session_is_recent(s, m->uid) ? MF_RECENT : 0)),
+	    m->kw, b);
 	buf_puts(b, ")");
 }
 
@@ -268,12 +260,13 @@ session_updates(struct imap_session *s, bool expunges)
 	if (f->modseq == s->seen_modseq && !(expunges && s->expunge_pending)) {
 		/* recent ones this session expunged: clients (imaptest)
 		 * keep the count from RECENT responses alone */
-		if (s->nrecent != s->told_recent) {
+		if (s->nrecent != s->told_recent && !s->rev2)
 			session_reply(s, "* %zu RECENT", s->nrecent);
-			s->told_recent = s->nrecent;
-		}
+		s->told_recent = s->nrecent;
 		return;
 	}
+	if (expunges && s->ctxs)
+		ctx_expunged(s);	/* numbers valid until the EXPUNGEs */
 	buf_init(&b, 0);
 	uidset_init(&gone);
 	/* merge walk: view and folder are both sorted by UID */
@@ -323,16 +316,17 @@ session_updates(struct imap_session *s, bool expunges)
 		s->view[s->nview++] = f->v[k].uid;
 		session_claim_recent(s, &f->v[k]);
 	}
-	if (s->nview != oldn) {
+	if (s->nview != oldn)
 		buf_printf(&b, "* %zu EXISTS\r\n", s->nview);
-		buf_printf(&b, "* %zu RECENT\r\n", s->nrecent);
-	} else if (s->nrecent != s->told_recent)	/* recent ones expunged */
+	/* a new count, or recent ones expunged; none in IMAP4rev2 */
+	if (!s->rev2 && (s->nview != oldn || s->nrecent != s->told_recent))
 		buf_printf(&b, "* %zu RECENT\r\n", s->nrecent);
 	s->told_recent = s->nrecent;
 	s->seen_modseq = f->modseq;
 	if (b.len)
 		session_write(s, buf_head(&b), b.len);
 	buf_free(&b);
+	ctx_refresh(s);		/* after EXISTS (RFC 5267 4.4) */
 }
 
 static void
@@ -361,6 +355,8 @@ session_unselect(struct imap_session *s)
 	s->nrecent = s->caprecent = 0;
 	s->expunge_pending = false;
 	session_ghosts_clear(s);
+	saved_clear(s);		/* RFC 5182 2.1: "$" is per mailbox */
+	ctx_clear(s);
 	if (s->state == SS_SELECTED)
 		s->state = SS_AUTH;
 }
@@ -918,7 +914,8 @@ session_dispatch(struct imap_session *s, const struct imap_cmd *c)
 		cmd_idle(s, c);
 	else if (!(IS("CLOSE") || IS("UNSELECT") || IS("EXPUNGE") ||
 	    IS("SEARCH") || IS("FETCH") || IS("STORE") || IS("COPY") ||
-	    IS("MOVE") || IS("UID") || IS("SORT") || IS("THREAD")))
+	    IS("MOVE") || IS("UID") || IS("SORT") || IS("THREAD") ||
+	    IS("CANCELUPDATE")))
 		session_tagged(s, "BAD unknown command");
 	else if (!state_ok(s, c, SS_SELECTED))
 		;
@@ -945,6 +942,8 @@ session_dispatch(struct imap_session *s, const struct imap_cmd *c)
 		cmd_copy(s, c, false, true);
 	else if (IS("UID"))
 		cmd_uid(s, c);
+	else if (IS("CANCELUPDATE"))
+		cmd_cancelupdate(s, c);
 #undef IS
 }
 

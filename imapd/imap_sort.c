@@ -52,6 +52,8 @@ static const struct {
 #define ESR_MAX		0x2
 #define ESR_ALL		0x4
 #define ESR_COUNT	0x8
+#define ESR_PARTIAL	0x40	/* RFC 5267 CONTEXT=SORT */
+#define ESR_UPDATE	0x80
 
 struct sort_ctx {
 	struct {
@@ -60,6 +62,7 @@ struct sort_ctx {
 	}		 crit[SORT_MAX_CRIT];
 	unsigned	 ncrit;
 	unsigned	 ret;		/* ESORT RETURN options, 0: SORT */
+	uint32_t	 plo, phi;	/* PARTIAL lo:hi */
 	bool		 esort;
 	uint32_t	*num;		/* what is reported: seq or UID */
 	uint32_t	*seq;		/* the tie-breaker */
@@ -108,6 +111,7 @@ sort_search_args(struct imap_session *s, const struct imap_arg *a,
     struct sort_job *j)
 {
 	const char *cs = cmd_arg_str(a), *err;
+	struct imap_seqset saved;
 
 	if (cs == NULL) {
 		session_tagged(s, "BAD charset and search keys expected");
@@ -118,7 +122,10 @@ sort_search_args(struct imap_session *s, const struct imap_arg *a,
 		    "unsupported charset");
 		return false;
 	}
-	if ((j->search = search_compile(a->next, &err)) == NULL) {
+	saved_set(s, true, &saved);
+	j->search = search_compile(a->next, &saved, &err);
+	imap_seqset_free(&saved);
+	if (j->search == NULL) {
 		session_tagged(s, "BAD %s", err);
 		return false;
 	}
@@ -375,8 +382,22 @@ sort_done(struct imap_session *s, struct sort_job *j)
 		}
 		if (x->ret & ESR_COUNT)
 			buf_printf(&b, " COUNT %zu", x->n);
+		if (x->ret & ESR_PARTIAL) {
+			/* positions plo..phi of the sorted result */
+			buf_printf(&b, " PARTIAL (%u:%u ", x->plo, x->phi);
+			if (x->plo <= x->n)
+				put_set(&b, x->seq + x->plo - 1, (x->phi < x->n ?
+				    x->phi : x->n) - x->plo + 1);
+			else
+				buf_puts(&b, "NIL");
+			buf_puts(&b, ")");
+		}
 	}
 	buf_puts(&b, "\r\n");
+	/* RFC 5267 4.5: a sorted result is not kept up to date here */
+	if (x->ret & ESR_UPDATE)
+		buf_printf(&b, "* NO [NOUPDATE \"%s\"] SORT results are not "
+		    "kept up to date\r\n", s->tag);
 	session_write_buf(s, &b);
 	buf_free(&b);
 	session_tagged(s, "OK %sSORT completed", j->uid ? "UID " : "");
@@ -402,11 +423,21 @@ sort_return(const struct imap_arg **ap, struct sort_ctx *x)
 			x->ret |= ESR_ALL;
 		else if (imap_arg_is(o, "COUNT"))
 			x->ret |= ESR_COUNT;
-		else
+		else if (imap_arg_is(o, "UPDATE"))
+			x->ret |= ESR_UPDATE;
+		else if (imap_arg_is(o, "CONTEXT"))
+			;	/* a hint (RFC 5267 4.2) */
+		else if (imap_arg_is(o, "PARTIAL") && o->next &&
+		    o->next->type == IMAP_ARG_ATOM &&
+		    !(x->ret & ESR_PARTIAL) &&
+		    imap_partial_parse(o->next->s, &x->plo, &x->phi)) {
+			x->ret |= ESR_PARTIAL;
+			o = o->next;
+		} else
 			return false;
 	}
-	if (x->ret == 0)
-		x->ret = ESR_ALL;
+	if ((x->ret & ~(unsigned)ESR_UPDATE) == 0)
+		x->ret |= ESR_ALL;
 	*ap = a->next->next;
 	return true;
 }

@@ -93,6 +93,8 @@ extern struct imapd imapd;
 
 struct fetch_stream;
 struct sort_job;
+struct search_ctx;
+struct search_node;
 
 struct fetch_job {
 	struct imap_fetch fa;
@@ -135,6 +137,13 @@ struct imap_session {
 	bool		 expunge_pending;
 	bool		 condstore;	/* RFC 7162: enabled by the client */
 	bool		 qresync;	/* VANISHED instead of EXPUNGE */
+	bool		 rev2;		/* ENABLE IMAP4rev2 (RFC 9051): UTF-8
+					 * names, ESEARCH, no \Recent */
+	/* SEARCHRES (RFC 5182): the result saved by SEARCH RETURN (SAVE),
+	 * UIDs in ascending order, what "$" stands for */
+	uint32_t	*saved;
+	size_t		 nsaved;
+	struct search_ctx *ctxs;	/* CONTEXT=SEARCH: updating searches */
 	/* messages expunged by others, not announced yet, that this
 	 * session stored flags on: they keep them until announced */
 	struct store_tomb *ghost;
@@ -212,9 +221,10 @@ void	cmd_copy(struct imap_session *s, const struct imap_cmd *c, bool uid,
 void	cmd_search(struct imap_session *s, const struct imap_cmd *c, bool uid);
 /* imap_cmd_arg_str - an astring argument as C string, no NUL inside */
 const char *cmd_arg_str(const struct imap_arg *a);
-/* cmd_parse_set - a sequence set argument; replies BAD itself */
+/* cmd_parse_set - a sequence set argument, or "$" (SEARCHRES: the saved
+ * result by UID or by number); replies BAD itself */
 bool	cmd_parse_set(struct imap_session *s, const struct imap_arg *a,
-	    struct imap_seqset *set);
+	    bool uid, struct imap_seqset *set);
 /*
  * cmd_set_next - the next view index >= *pos in the set (by sequence
  * number or UID); false at the end.  *fi is the folder index (-1: gone).
@@ -262,14 +272,52 @@ void	session_ghosts_clear(struct imap_session *s);
 
 /* imap_list.c */
 void	cmd_list(struct imap_session *s, const struct imap_cmd *c, bool lsub);
+/* list_selected - SELECT's "* LIST" of the folder (RFC 9051 6.3.2):
+ * name as the client wrote it, store its name in the store */
+void	list_selected(struct imap_session *s, const char *name,
+	    const char *store);
+
+/* imap_rev2.c: IMAP4rev2 (RFC 9051) and SEARCHRES (RFC 5182) */
+/* name_in - a mailbox name from the client into the store's spelling
+ * (modified UTF-7; from UTF-8 once IMAP4rev2 is on); false: invalid */
+bool	name_in(struct imap_session *s, const char *name, char *out,
+	    size_t outsz);
+/* name_out - a name of the store as the client reads it (UTF-8 once
+ * IMAP4rev2 is on); out has MBOX_NAME_SZ * 2 bytes */
+#define MBOX_OUT_SZ	(MBOX_NAME_SZ * 2)
+const char *name_out(struct imap_session *s, const char *name, char *out);
+/* saved_set - "$" as a sequence set (by UID or by sequence number) */
+void	saved_set(struct imap_session *s, bool uid, struct imap_seqset *set);
+/* saved_put - the new saved result (UIDs, ascending); NULL, 0: empty */
+void	saved_put(struct imap_session *s, uint32_t *uids, size_t n);
+void	saved_clear(struct imap_session *s);
+/* uid_index - index of uid in v (n UIDs ascending), or -1 */
+ssize_t	uid_index(const uint32_t *v, size_t n, uint32_t uid);
+/* session_view_pos - index of uid in the session's view, or -1 */
+ssize_t	session_view_pos(const struct imap_session *s, uint32_t uid);
+
+/* imap_context.c: CONTEXT=SEARCH updates (RFC 5267 4) */
+/* ctx_add - keep *np (taken) and its result v (UIDs ascending, taken)
+ * updated under tag; false (nothing taken) when there are too many */
+bool	ctx_add(struct imap_session *s, const char *tag, bool uid,
+	    struct search_node **np, uint32_t *v, size_t nv);
+void	ctx_clear(struct imap_session *s);
+/* ctx_expunged - REMOVEFROM for results gone from the folder; the view
+ * still holds them (before their EXPUNGE) */
+void	ctx_expunged(struct imap_session *s);
+/* ctx_refresh - ADDTO and REMOVEFROM for changed and new messages */
+void	ctx_refresh(struct imap_session *s);
+void	cmd_cancelupdate(struct imap_session *s, const struct imap_cmd *c);
 
 /* imap_fetch.c */
 void	cmd_fetch(struct imap_session *s, const struct imap_cmd *c, bool uid);
 void	cmd_fetch_resume(struct imap_session *s);
 void	cmd_fetch_free(struct imap_session *s);
-/* mailbox name argument -> directory; replies NO itself on failure */
+/* mailbox name argument -> directory and the store's name for it
+ * (MBOX_NAME_SZ bytes); replies BAD or NO itself on failure */
+#define MBOX_NAME_SZ	(STORE_NAME_MAX + 1)
 bool	cmd_mailbox_dir(struct imap_session *s, const struct imap_arg *a,
-	    char *dir, size_t dirsz, const char **name_r);
+	    char *dir, size_t dirsz, char *name);
 
 /* imap_sort.c: SORT, ESORT (RETURN) and the job SORT and THREAD run in */
 void	cmd_sort(struct imap_session *s, const struct imap_cmd *c, bool uid);
@@ -284,7 +332,10 @@ void	cmd_thread(struct imap_session *s, const struct imap_cmd *c, bool uid);
 
 /* imap_search.c */
 struct search_node;
-struct search_node *search_compile(const struct imap_arg *a, const char **err_r);
+/* search_compile - saved: the UIDs "$" stands for (SEARCHRES), NULL if
+ * "$" is not allowed */
+struct search_node *search_compile(const struct imap_arg *a,
+	    const struct imap_seqset *saved, const char **err_r);
 void	search_free(struct search_node **np);
 bool	search_match(struct search_node *n, struct store_folder *f, size_t idx,
 	    uint32_t seq, uint32_t maxseq, bool recent);

@@ -1,11 +1,12 @@
 # imapd/: facteur-imapd (IMAP4rev1 over TLS on Maildir++), see imapd/README.md
 IMAP_CORE_SRCS	 = imapd/imap_parser.c imapd/imap_mime.c imapd/imap_decode.c \
-		   imapd/imap_addr.c imapd/imap_sortkey.c imapd/imap_binary.c
+		   imapd/imap_addr.c imapd/imap_sortkey.c imapd/imap_binary.c \
+		   imapd/imap_mutf7.c
 
 BINS		+= facteur-imapd
 facteur-imapd_SRCS = imapd/imapd.c imapd/imap_session.c imapd/imap_cmd.c \
-		   imapd/imap_list.c imapd/imap_condstore.c \
-		   imapd/imap_fetch.c imapd/imap_search.c imapd/imap_sort.c \
+		   imapd/imap_list.c imapd/imap_condstore.c imapd/imap_rev2.c \
+		   imapd/imap_context.c imapd/imap_fetch.c imapd/imap_search.c imapd/imap_sort.c \
 		   imapd/imap_thread.c imapd/imap_catenate.c $(STORE_SRCS) \
 		   $(IMAP_CORE_SRCS) $(POP3_SRCS)
 POP3_SRCS	 = imapd/pop3_proto.c imapd/pop3_session.c imapd/pop3_login.c \
@@ -26,5 +27,5 @@ FUZZ_TARGETS	+= fuzz_imap_session
 fuzz_imap_session_DEPS = imapd/imap_session.c imapd/imap_cmd.c \
 		   imapd/imap_list.c imapd/imap_condstore.c imapd/imap_fetch.c \
 		   imapd/imap_search.c imapd/imap_sort.c imapd/imap_thread.c \
-		   imapd/imap_catenate.c \
+		   imapd/imap_catenate.c imapd/imap_rev2.c imapd/imap_context.c \
 		   $(STORE_SRCS) $(IMAP_CORE_SRCS)

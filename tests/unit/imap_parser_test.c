@@ -218,6 +218,26 @@ test_seqset(void)
 }
 
 static void
+test_partial(void)
+{
+	uint32_t lo, hi;
+	struct imap_range r[2] = { { 2, 4 }, { 9, 9 } };
+	struct imap_seqset s = { r, 2, true };
+
+	CHECK(imap_partial_parse("1:10", &lo, &hi) && lo == 1 && hi == 10);
+	CHECK(imap_partial_parse("4:2", &lo, &hi) && lo == 2 && hi == 4);
+	CHECK(!imap_partial_parse("1", &lo, &hi));
+	CHECK(!imap_partial_parse("1:*", &lo, &hi));
+	CHECK(!imap_partial_parse("*:1", &lo, &hi));
+	CHECK(!imap_partial_parse("0:1", &lo, &hi));
+	CHECK(!imap_partial_parse("1:2,3", &lo, &hi));
+	/* a sorted set (SEARCHRES) is searched, not walked */
+	CHECK(imap_seqset_has(&s, 3, 0) && imap_seqset_has(&s, 9, 0));
+	CHECK(!imap_seqset_has(&s, 1, 0) && !imap_seqset_has(&s, 5, 0) &&
+	    !imap_seqset_has(&s, 10, 0));
+}
+
+static void
 test_fetch(void)
 {
 	struct imap_parser *p = imap_parser_create(500, 1000, 5, 50);
@@ -259,6 +279,7 @@ main(void)
 	test_table();
 	test_special();
 	test_seqset();
+	test_partial();
 	test_fetch();
 	return T_DONE();
 }

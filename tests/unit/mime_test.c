@@ -6,7 +6,8 @@
  * reader that streams big literals, and the text SEARCH compares
  * (RFC 2047 words, base64, quoted-printable, Latin-1, case folding),
  * the SORT and THREAD keys (base subjects, dates with zones, first
- * addresses, message-ids) and BINARY decoding and literal8 encoding.
+ * addresses, message-ids), BINARY decoding and literal8 encoding, and
+ * mailbox names between modified UTF-7 and UTF-8.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "crlf.h"
 #include "imapd/imap_decode.h"
 #include "imapd/imap_mime.h"
+#include "imapd/imap_mutf7.h"
 #include "imapd/imap_sortkey.h"
 
 static char *
@@ -689,9 +691,41 @@ test_binary(void)
 	buf_free(&out);
 }
 
+static void
+test_mutf7(void)
+{
+	static const char *pairs[][2] = {
+		{ "INBOX", "INBOX" }, { "&-", "&" }, { "a&-b", "a&b" },
+		{ "Gr&APwA3w-e", "Gr\xc3\xbc\xc3\x9f" "e" },
+		{ "&AOQ-&-&AOU-", "\xc3\xa4&\xc3\xa5" },
+		{ "&ZeVnLIqe-", "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e" },
+		{ "x&2DTdHg-", "x\xf0\x9d\x84\x9e" },	/* U+1D11E */
+	};
+	static const char *bad7[] = { "&", "&AOQ", "&AOQ-&AOU-", "&AGE-",
+		"&2DQ-", "&3R4-", "&AOQA-", "&AOR-", "a\xc3\xa4", "&*-", "&-\t" };
+	static const char *bad8[] = { "\xc3", "\xc0\x80", "\xed\xa0\x80",
+		"\xf4\x90\x80\x80", "a\tb" };
+	char out[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		CHECK(mutf7_to_utf8(pairs[i][0], out, sizeof(out)));
+		CHECK_STR(out, pairs[i][1]);
+		CHECK(mutf7_from_utf8(pairs[i][1], out, sizeof(out)));
+		CHECK_STR(out, pairs[i][0]);
+	}
+	for (i = 0; i < sizeof(bad7) / sizeof(bad7[0]); i++)
+		CHECK(!mutf7_to_utf8(bad7[i], out, sizeof(out)));
+	for (i = 0; i < sizeof(bad8) / sizeof(bad8[0]); i++)
+		CHECK(!mutf7_from_utf8(bad8[i], out, sizeof(out)));
+	CHECK(!mutf7_from_utf8("\xc3\xa4\xc3\xa4\xc3\xa4", out, 8));
+	CHECK(!mutf7_to_utf8("abc", out, 3));
+}
+
 int
 main(void)
 {
+	test_mutf7();
 	test_sortkeys();
 	test_binary();
 	test_decode();
