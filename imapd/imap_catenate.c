@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "imapd.h"
+#include "imap_mutf7.h"
 
 struct cat_url {
 	char		 mailbox[STORE_NAME_MAX + 1];
@@ -157,6 +158,27 @@ url_parse(const char *p, struct cat_url *u)
 	return *p == '\0';
 }
 
+/*
+ * url_folder - the URL's mailbox: UTF-8 (RFC 5092 3.3: the name in
+ * UTF-8, percent-encoded), so the store's modified UTF-7 of it, else
+ * the name as written (clients that put modified UTF-7 there)
+ */
+static struct store_folder *
+url_folder(struct imap_session *s, const char *name)
+{
+	char dir[PATH_MAX], st[MBOX_NAME_SZ];
+	struct store_folder *f = NULL;
+
+	if (strcasecmp(name, "INBOX") == 0)
+		name = "INBOX";
+	if (mutf7_from_utf8(name, st, sizeof(st)) &&
+	    store_folder_path(s->root, st, dir, sizeof(dir)))
+		f = store_folder_open(dir);
+	if (f == NULL && store_folder_path(s->root, name, dir, sizeof(dir)))
+		f = store_folder_open(dir);
+	return f;
+}
+
 /* url_fetch - the URL's bytes (BODY[section]<partial>, CRLF) onto out */
 static bool
 url_fetch(struct imap_session *s, const char *url, struct buf *out)
@@ -164,15 +186,14 @@ url_fetch(struct imap_session *s, const char *url, struct buf *out)
 	struct cat_url u;
 	struct store_folder *f;
 	struct mime_msg *m;
-	char dir[PATH_MAX];
 	const char *data;
 	size_t len, before = out->len;
 	ssize_t fi;
 	bool ok = false;
 
-	if (!url_parse(url, &u) || !store_folder_path(s->root,
-	    strcasecmp(u.mailbox, "INBOX") == 0 ? "INBOX" : u.mailbox, dir,
-	    sizeof(dir)) || (f = store_folder_open(dir)) == NULL)
+	if (!url_parse(url, &u))
+		return false;
+	if ((f = url_folder(s, u.mailbox)) == NULL)
 		return false;
 	(void)store_sync(f, false);
 	if ((u.uidvalidity == 0 || u.uidvalidity == f->uidvalidity) &&

@@ -14,6 +14,7 @@ import imaplib
 import os
 import re
 import sys
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import facteur_test as ft  # noqa: E402
@@ -246,6 +247,10 @@ def test_utf8_names():
     ft.check('APPENDUID' in t, 'rev2 APPEND', t)
     u, t = a.cmd(f'STATUS "{name}" (MESSAGES)')
     ft.check(u == [f'* STATUS "{name}" (MESSAGES 1)'], 'rev2 STATUS', u)
+    # an IMAP URL names the mailbox in UTF-8 (RFC 5092), rev1 or rev2
+    url = '/' + urllib.parse.quote(name, safe='') + '/;UID=1'
+    _, t = b.cmd(f'APPEND R4 CATENATE (URL "{url}")')
+    ft.check('APPENDUID' in t, 'CATENATE URL of a UTF-8 name', t)
     u, t = a.cmd(f'SELECT "{name}"')
     ft.check(f'* LIST (\\HasNoChildren) "." "{name}"' in u and
              '* 1 EXISTS' in u, 'rev2 SELECT', u)
