@@ -252,7 +252,8 @@ main(int argc, char **argv)
 	/* (6) serve */
 	signal(SIGPIPE, SIG_IGN);
 	ev_init();
-	/* the hashers: forked now, without users.db, peers or keys */
+	/* the hashers: forked when checks come, without users.db, peers or
+	 * keys */
 	if (authd_hash_start(c->authd.hashers) == -1)
 		fatalx("cannot start the hashing processes");
 	ev_signal(SIGTERM, on_stop, NULL);

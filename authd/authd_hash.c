@@ -4,10 +4,14 @@
  * (issue 16 item 6: during a login flood, recipient lookups of incoming
  * mail waited up to 10 s behind the scrypts).
  *
- * authd forks [authd] hashers (default 2) processes after its privilege
- * drop; they run as authd's user in authd's chroot, with no descriptor
- * but their socketpair (no users.db, no listening socket) and without the
- * DKIM keys.  The main process reads the user's hash from users.db and
+ * authd forks up to [authd] hashers (default 2) processes after its
+ * privilege drop, on demand: the first when a check arrives and none is
+ * idle, the next while checks wait, and each exits after HASH_IDLE_MS
+ * without a check (an idle authd is one process; a login after a quiet
+ * minute pays one fork, about a millisecond beside the 40 ms scrypt).
+ * They run as authd's user in authd's chroot, with no descriptor but
+ * their socketpair (no users.db, no listening socket), without the DKIM
+ * keys and with the passwords of the other waiting checks wiped.  The main process reads the user's hash from users.db and
  * sends one check at a time to an idle hasher: a frame HASH_CHECK with
  * str service, str user, str stored hash ("" = no such user: the same
  * scrypt is spent on a dummy), data password.  The hasher runs the SASL
@@ -34,7 +38,8 @@
  * a user exists; throttling still counts every failure (authd_req.c).
  *
  * A hasher that dies (or answers garbage) fails its check with TEMPFAIL
- * and is forked again after HASH_RESPAWN_MS; the others go on.  A hasher
+ * and its slot waits HASH_RESPAWN_MS before it forks again; the others
+ * go on.  A hasher
  * whose parent goes away reads EOF and exits.
  */
 #include <errno.h>
@@ -57,6 +62,7 @@
 
 #define HASH_MAX		16
 #define HASH_RESPAWN_MS		1000
+#define HASH_IDLE_MS		60000
 #define HASH_CHECK		1
 #define HASH_RESULT		2
 #define HASH_FOLLOW_MAX		AUTHD_HASH_QUEUE_MAX	/* joined checks, in all */
@@ -84,8 +90,10 @@ struct hasher {
 	struct ipc	 ch;
 	pid_t		 pid;		/* 0: not running */
 	bool		 up;		/* ch is open */
+	bool		 backoff;	/* died: no fork before respawn fires */
 	struct hash_job	*job;		/* in progress */
 	struct ev_timer	 respawn;
+	struct ev_timer	 idle;		/* no check for a while: retire */
 };
 
 static struct hasher	 hashers[HASH_MAX];
@@ -248,12 +256,24 @@ hasher_main(int fd)
 	}
 }
 
+static void
+wipe_waiting(struct authd_fq_item *it, void *arg)
+{
+	struct hash_job *j = (struct hash_job *)it;
+
+	(void)arg;
+	OPENSSL_cleanse(j->password, sizeof(j->password));
+}
+
 /* hasher_child - in the new process: shed what a hasher must not hold */
 static void __attribute__((noreturn))
 hasher_child(int fd)
 {
 	sigset_t none;
 
+	/* forked on demand: checks waiting in the queue are not its own */
+	if (queue != NULL)
+		authd_fairq_foreach(queue, wipe_waiting, NULL);
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);	/* ev_signal blocked them */
 	signal(SIGTERM, SIG_DFL);
@@ -308,13 +328,21 @@ on_respawn(struct ev_timer *t, void *arg)
 	struct hasher *h = arg;
 
 	(void)t;
-	if (h->up)
+	h->backoff = false;
+	hash_dispatch();	/* forks it if a check waits */
+}
+
+/* on_idle - a minute without a check: close its channel, it exits */
+static void
+on_idle(struct ev_timer *t, void *arg)
+{
+	struct hasher *h = arg;
+
+	(void)t;
+	if (!h->up || h->job != NULL)
 		return;
-	if (h->pid != 0 || !hasher_spawn(h)) {	/* not reaped yet, or no fork */
-		ev_timer_add(&h->respawn, HASH_RESPAWN_MS);
-		return;
-	}
-	hash_dispatch();
+	h->up = false;
+	ipc_close(&h->ch);	/* EOF: it exits; on_child reaps it */
 }
 
 /* hasher_down - the channel is gone: fail its check, respawn later */
@@ -329,8 +357,10 @@ hasher_down(struct hasher *h, const char *why)
 	h->up = false;
 	h->job = NULL;
 	ipc_close(&h->ch);
+	ev_timer_del(&h->idle);
 	if (h->pid != 0)
 		(void)kill(h->pid, SIGKILL);
+	h->backoff = true;
 	ev_timer_add(&h->respawn, HASH_RESPAWN_MS);
 	if (j != NULL)
 		job_done(j, CHECK_TEMPFAIL);
@@ -386,8 +416,10 @@ hasher_send(struct hasher *h, struct hash_job *j)
 		 * from the loop, not from inside authd_hash_submit() */
 		job_fail_later(j);
 		hasher_down(h, "cannot send a check");
-	} else
+	} else {
 		h->job = j;
+		ev_timer_del(&h->idle);
+	}
 	OPENSSL_cleanse(&o, sizeof(o));
 }
 
@@ -418,19 +450,31 @@ queue_pop(void)
 	return NULL;
 }
 
-/* hash_dispatch - hand queued checks to idle hashers */
+/*
+ * hash_dispatch - hand queued checks to idle hashers, forking one where
+ * a slot is free (not running, not waiting after a death); an idle
+ * hasher retires after HASH_IDLE_MS
+ */
 static void
 hash_dispatch(void)
 {
+	struct hasher *h;
 	struct hash_job *j;
 	unsigned i;
 
 	for (i = 0; i < nhashers; i++) {
-		if (!hashers[i].up || hashers[i].job != NULL)
+		h = &hashers[i];
+		if (h->job != NULL)
 			continue;
-		if ((j = queue_pop()) == NULL)
-			break;
-		hasher_send(&hashers[i], j);
+		if (!h->up && (h->pid != 0 || h->backoff ||
+		    authd_fairq_len(queue) == 0 || !hasher_spawn(h)))
+			continue;
+		if ((j = queue_pop()) == NULL) {
+			if (!ev_timer_pending(&h->idle))
+				ev_timer_add(&h->idle, HASH_IDLE_MS);
+			continue;
+		}
+		hasher_send(h, j);
 	}
 }
 
@@ -449,6 +493,7 @@ on_child(int sig, void *arg)
 				hashers[i].pid = 0;
 				hasher_down(&hashers[i], "exited");
 			}
+	hash_dispatch();	/* a retired slot may be needed again */
 }
 
 int
@@ -468,10 +513,9 @@ authd_hash_start(unsigned n)
 	ev_signal(SIGCHLD, on_child, NULL);
 	for (i = 0; i < nhashers; i++) {
 		ev_timer_init(&hashers[i].respawn, on_respawn, &hashers[i]);
-		if (!hasher_spawn(&hashers[i]))
-			return -1;
+		ev_timer_init(&hashers[i].idle, on_idle, &hashers[i]);
 	}
-	return 0;
+	return 0;	/* hash_dispatch forks them when checks come */
 }
 
 void
@@ -492,6 +536,7 @@ authd_hash_stop(void)
 		struct hasher *h = &hashers[i];
 
 		ev_timer_del(&h->respawn);
+		ev_timer_del(&h->idle);
 		if (h->up) {
 			h->up = false;
 			ipc_close(&h->ch);	/* EOF: it exits */

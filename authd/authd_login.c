@@ -94,11 +94,33 @@ login_checkpass(sasl_conn_t *conn, void *ctx, const char *user,
 	return SASL_OK;
 }
 
+/*
+ * login_verifyfile - of libsasl2's plugins only PLAIN and LOGIN are
+ * loaded: the others (DIGEST-MD5, SCRAM, NTLM, sasldb...) could never be
+ * used (mech_list) and each costs resident pages and relocations
+ */
+static int
+login_verifyfile(void *ctx, const char *file, sasl_verify_type_t type)
+{
+	const char *base = strrchr(file, '/');
+
+	(void)ctx;
+	if (type != SASL_VRFY_PLUGIN)
+		return SASL_OK;
+	base = base != NULL ? base + 1 : file;
+	if (strncmp(base, "libplain.", 9) == 0 ||
+	    strncmp(base, "liblogin.", 9) == 0)
+		return SASL_OK;
+	return SASL_CONTINUE;
+}
+
 typedef int (*login_cb_fn)(void);
 
 static sasl_callback_t login_callbacks[] = {
 	{ SASL_CB_GETOPT, (login_cb_fn)(void (*)(void))login_getopt, NULL },
 	{ SASL_CB_LOG, (login_cb_fn)(void (*)(void))login_log, NULL },
+	{ SASL_CB_VERIFYFILE, (login_cb_fn)(void (*)(void))login_verifyfile,
+	    NULL },
 	{ SASL_CB_SERVER_USERDB_CHECKPASS,
 	    (login_cb_fn)(void (*)(void))login_checkpass, NULL },
 	{ SASL_CB_LIST_END, NULL, NULL },

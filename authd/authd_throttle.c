@@ -9,9 +9,13 @@
  * client address or a user name, attacker-chosen) is reduced to 64 bits by
  * SHA-256 with a per-process random seed, so nobody can aim collisions at
  * the owner's entry; each set holds a few entries and evicts its least
- * recently used one.  Memory is fixed at creation; nothing here logs or
- * fails after authd_throttle_new().  Times are ev_now() milliseconds.
+ * recently used one.  Memory is fixed at creation, mapped anonymous and
+ * zero (mmap): only the pages that hold entries become resident, so an
+ * authd that sees no failure keeps none of its 4096-entry tables in RAM.
+ * Nothing here logs or fails after authd_throttle_new().  Times are ev_now() milliseconds.
  */
+#include <sys/mman.h>
+
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +40,7 @@ struct throttle_entry {
 struct authd_throttle {
 	struct throttle_entry	*e;
 	size_t			 nsets;
+	size_t			 size;	/* of the mapping */
 	uint8_t			 seed[16];
 };
 
@@ -47,7 +52,9 @@ authd_throttle_new(size_t cap, const uint8_t seed[16])
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
 	t->nsets = cap / WAYS ? cap / WAYS : 1;
-	if ((t->e = calloc(t->nsets * WAYS, sizeof(*t->e))) == NULL) {
+	t->size = t->nsets * WAYS * sizeof(*t->e);
+	if ((t->e = mmap(NULL, t->size, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+	    MAP_ANONYMOUS, -1, 0)) == MAP_FAILED) {
 		free(t);
 		return NULL;
 	}
@@ -60,7 +67,7 @@ authd_throttle_free(struct authd_throttle **tp)
 {
 	if (*tp == NULL)
 		return;
-	free((*tp)->e);
+	(void)munmap((*tp)->e, (*tp)->size);
 	free(*tp);
 	*tp = NULL;
 }

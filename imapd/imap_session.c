@@ -682,7 +682,7 @@ cmd_capability(struct imap_session *s, const struct imap_cmd *c)
 static void
 cmd_starttls(struct imap_session *s, const struct imap_cmd *c)
 {
-	if (s->tls || imapd.tls == NULL) {
+	if (s->tls || imapd_tls() == NULL) {
 		session_reply(s, "%s BAD TLS already active", c->tag);
 		return;
 	}
@@ -704,7 +704,7 @@ session_starttls_go(struct imap_session *s)
 	s->parser = imap_parser_create(IMAP_MAX_LINE, IMAP_LOGIN_MAX_LITERAL,
 	    IMAP_MAX_DEPTH, IMAP_MAX_ARGS);
 	s->wait = SW_HANDSHAKE;
-	if (conn_starttls(&s->conn, imapd.tls, NULL, false) == -1) {
+	if (conn_starttls(&s->conn, imapd_tls(), NULL, false) == -1) {
 		session_close(s);
 		return;
 	}
@@ -1219,7 +1219,8 @@ session_start(int fd, const char *addr, bool implicit_tls)
 	    implicit_tls ? " tls=implicit" : "");
 	if (implicit_tls) {
 		s->wait = SW_HANDSHAKE;
-		if (conn_starttls(&s->conn, imapd.tls, NULL, false) == -1)
+		if (imapd_tls() == NULL ||
+		    conn_starttls(&s->conn, imapd_tls(), NULL, false) == -1)
 			session_free(s);
 		else
 			SSL_set_mode(s->conn.ssl, SSL_MODE_RELEASE_BUFFERS);

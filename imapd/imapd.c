@@ -4,11 +4,13 @@
  * table is in imapd.h and README.md).
  *
  * Started as root, the master binds `[imap] listen` (implicit TLS) and
- * `listen_starttls`, loads the certificate and key, forks the login
- * process (chrooted into run_dir/authd, where authd's socket is alone, as
+ * `listen_starttls`, opens the certificate and key (a child that exits
+ * checks that they load: OpenSSL never runs in the master, so workers do
+ * not inherit its heap), forks the login process (which loads them; it
+ * is chrooted into run_dir/authd, where authd's socket is alone, as
  * user-login before it reads a byte from the network; lib/priv.h) and
  * then forks one worker per logged-in user on demand (chroot into the
- * Maildir, then `user`, which owns the Maildirs; the TLS context is freed
+ * Maildir, then `user`, which owns the Maildirs; the key files are closed
  * first: workers never hold the key, the login process proxies TLS).  The master keeps root only to fork and chroot;
  * its one input, a session hand-over from login, is validated.  Started
  * as an ordinary user it warns once and keeps its ids (no chroot).
@@ -47,12 +49,13 @@
 #include "log.h"
 #include "pop3.h"
 #include "priv.h"
+#include "compat.h"
 #include "tls.h"
 #include "xmem.h"
 
 #define IMAPD_MAX_SESSIONS	1000
 
-struct imapd imapd;
+struct imapd imapd = { .cert_fd = -1, .key_fd = -1 };
 
 struct listener {
 	struct ev_io	 io;
@@ -212,6 +215,52 @@ add_listeners(const struct conf_addrs *as, bool implicit_tls, bool pop3)
 
 static struct priv_account acc[PRIV_NROLES];
 
+/*
+ * open_tls - open c's certificate and key, checked by a child (the master
+ * never runs OpenSSL, so nothing it forks inherits its heap); -1 after
+ * logging why
+ */
+static int
+open_tls(const struct conf *c, int *cfd_r, int *kfd_r)
+{
+	return tls_open_checked(c->tls.cert, c->tls.key, cfd_r, kfd_r);
+}
+
+static struct ev_timer login_idle;
+#define LOGIN_IDLE_MS	60000
+
+SSL_CTX *
+imapd_tls(void)
+{
+	/* the pair was checked by the master (open_tls) */
+	if (imapd.tls == NULL && imapd.cert_fd != -1 &&
+	    (imapd.tls = tls_server_ctx_fd(imapd.cert_fd, imapd.key_fd,
+	    imapd.conf->tls.cert, imapd.conf->tls.key)) == NULL)
+		log_warnx("login: TLS refused: the certificate does not load");
+	return imapd.tls;
+}
+
+/* login_idle_cb - no session for a minute: free the context, trim */
+static void
+login_idle_cb(struct ev_timer *t, void *arg)
+{
+	if (imapd.nsessions > 0)
+		return;
+	SSL_CTX_free(imapd.tls);
+	imapd.tls = NULL;
+	malloc_trim(0);
+}
+
+static void
+close_tls(void)
+{
+	if (imapd.cert_fd != -1)
+		close(imapd.cert_fd);
+	if (imapd.key_fd != -1)
+		close(imapd.key_fd);
+	imapd.cert_fd = imapd.key_fd = -1;
+}
+
 static void
 on_signal(int sig, void *arg)
 {
@@ -267,6 +316,7 @@ login_main(int fd)
 	size_t i;
 
 	ev_init();
+	ev_timer_init(&login_idle, login_idle_cb, NULL);
 	if (geteuid() == 0) {
 		priv_dir(imapd.conf, PRIV_AUTHD_DIR, root, sizeof(root));
 		priv_drop(acc[PRIV_LOGIN].uid, acc[PRIV_LOGIN].gid, root);
@@ -416,8 +466,7 @@ worker_main(int fd, const char *user, const char *root)
 	gid_t gid;
 
 	ev_init();
-	SSL_CTX_free(imapd.tls);		/* the TLS key stays in login */
-	imapd.tls = NULL;
+	close_tls();			/* the TLS key stays in login */
 	imapd.role = IMAPD_ROLE_WORKER;
 	imapd.worker_user = xstrdup(user);
 	log_set_ident("imapd-worker");
@@ -462,6 +511,10 @@ imapd_session_gone(const char *addr)
 	if (imapd.role == IMAPD_ROLE_LOGIN && login_draining &&
 	    imapd.nsessions == 0)
 		ev_break();
+	if (imapd.role == IMAPD_ROLE_LOGIN && imapd.nsessions == 0)
+		ev_timer_add(&login_idle, LOGIN_IDLE_MS);
+	if (imapd.role == IMAPD_ROLE_WORKER)
+		malloc_trim(0);	/* a big mailbox's peak goes back (issue 17) */
 	if (imapd.role == IMAPD_ROLE_WORKER && imapd.nsessions == 0)
 		ev_timer_add(&worker_idle, 1000ULL * (imapd.conf->imap.timeout <
 		    60 ? imapd.conf->imap.timeout : 60));
@@ -754,8 +807,8 @@ master_reload(int sig, void *arg)
 {
 	const char *file = imapd.conf->file;
 	struct conf *nc, *old;
-	SSL_CTX *tls;
 	size_t i, free_slots = 0;
+	int cfd, kfd;
 
 	for (i = 0; i < LOGIN_SLOTS; i++)
 		if (logins[i].pid == 0)
@@ -775,7 +828,7 @@ master_reload(int sig, void *arg)
 		conf_free(&nc);
 		return;
 	}
-	if ((tls = tls_server_ctx(nc->tls.cert, nc->tls.key)) == NULL) {
+	if (open_tls(nc, &cfd, &kfd) == -1) {
 		log_warnx("reload: cannot load TLS certificate %s, keeping the "
 		    "running configuration", nc->tls.cert);
 		conf_free(&nc);
@@ -791,8 +844,9 @@ master_reload(int sig, void *arg)
 	    strcmp(nc->user, imapd.conf->user) != 0)
 		log_warnx("reload: listen addresses, run_dir and user take "
 		    "effect at the next start");
-	SSL_CTX_free(imapd.tls);
-	imapd.tls = tls;
+	close_tls();
+	imapd.cert_fd = cfd;
+	imapd.key_fd = kfd;
 	old = imapd.conf;
 	imapd.conf = nc;
 	store_junk_folder(nc->inbound.junk_folder);
@@ -839,8 +893,7 @@ main(int argc, char *argv[])
 	if (imapd.conf->tls.cert == NULL || imapd.conf->tls.key == NULL)
 		fatalx("%s: [tls] cert and key are needed for IMAP", file);
 	signal(SIGPIPE, SIG_IGN);
-	if ((imapd.tls = tls_server_ctx(imapd.conf->tls.cert,
-	    imapd.conf->tls.key)) == NULL)
+	if (open_tls(imapd.conf, &imapd.cert_fd, &imapd.key_fd) == -1)
 		fatalx("cannot load TLS certificate %s", imapd.conf->tls.cert);
 	add_listeners(&imapd.conf->imap.listen, true, false);
 	add_listeners(&imapd.conf->imap.listen_starttls, false, false);

@@ -80,7 +80,8 @@ struct ipc;
 
 struct imapd {
 	struct conf	*conf;
-	SSL_CTX		*tls;
+	SSL_CTX		*tls;		/* login only */
+	int		 cert_fd, key_fd; /* master and login: the [tls] pair */
 	uint32_t	 next_id;
 	unsigned	 nsessions;
 	enum imapd_role	 role;
@@ -165,6 +166,12 @@ struct imap_session {
  * connections that have not).
  */
 void	imapd_session_gone(const char *addr);
+/*
+ * imapd_tls - login: the TLS context, loaded from the [tls] pair when a
+ * session first needs it and freed a minute after the last session
+ * ended (each TLS session holds a reference); NULL if it does not load
+ */
+SSL_CTX	*imapd_tls(void);
 void	imapd_addr_release(const char *addr);
 
 /* imap_session.c */

@@ -224,7 +224,8 @@ login_stls(struct pop3_session *s)
 	free(s->user);
 	s->user = NULL;
 	s->wait = PW_HANDSHAKE;
-	if (conn_starttls(&s->conn, imapd.tls, NULL, false) == -1) {
+	if (imapd_tls() == NULL ||
+	    conn_starttls(&s->conn, imapd_tls(), NULL, false) == -1) {
 		pop3_close(s);
 		return;
 	}

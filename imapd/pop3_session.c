@@ -279,7 +279,8 @@ pop3_start(int fd, const char *addr, bool implicit_tls)
 		return;
 	}
 	s->wait = PW_HANDSHAKE;
-	if (conn_starttls(&s->conn, imapd.tls, NULL, false) == -1)
+	if (imapd_tls() == NULL ||
+	    conn_starttls(&s->conn, imapd_tls(), NULL, false) == -1)
 		pop3_free(s);
 	else
 		SSL_set_mode(s->conn.ssl, SSL_MODE_RELEASE_BUFFERS);

@@ -9,12 +9,15 @@
  * used is zeroed after: a process forked later that frees the context
  * (a role without TLS) holds no copy of the key.
  */
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +27,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "log.h"
 #include "tls.h"
@@ -63,6 +67,7 @@ tls_ctx_new(const SSL_METHOD *m)
 }
 
 #define KEY_FILE_MAX	(1024 * 1024)
+#define CA_FILE_MAX	(16 * 1024 * 1024)
 
 static bool wipe_frees;		/* parsing a private key: zero what is freed */
 
@@ -111,15 +116,22 @@ tls_mem_init(void)
 /*
  * scrub_stack - zero the stack below the caller: OpenSSL's EC and RSA
  * code leaves scalars in its stack frames, which a process forked later
- * (a role without TLS) would inherit
+ * (a role without TLS) would inherit.  The whole pages of the zeroed
+ * area are then given back (MADV_DONTNEED: the next touch maps a new
+ * zero page), or every process that loads a key keeps 128 KiB of stack.
  */
 static void __attribute__((noinline))
 scrub_stack(void)
 {
 	char pad[STACK_SCRUB];
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t lo = ((uintptr_t)pad + pg - 1) & ~(pg - 1);
+	uintptr_t hi = ((uintptr_t)pad + sizeof(pad)) & ~(pg - 1);
 
 	explicit_bzero(pad, sizeof(pad));
 	__asm__ __volatile__("" : : "r"(pad) : "memory");
+	if (hi > lo)
+		(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
 /*
@@ -128,7 +140,7 @@ scrub_stack(void)
  * buffer of *len_r bytes; NULL with errno set (EFBIG: empty or too big)
  */
 static char *
-read_fd(int fd, size_t *len_r)
+read_fd_max(int fd, size_t *len_r, off_t max)
 {
 	struct stat st;
 	size_t len = 0;
@@ -137,7 +149,7 @@ read_fd(int fd, size_t *len_r)
 
 	if (fstat(fd, &st) == -1)
 		return NULL;
-	if (st.st_size <= 0 || st.st_size > KEY_FILE_MAX) {
+	if (st.st_size <= 0 || st.st_size > max) {
 		errno = EFBIG;
 		return NULL;
 	}
@@ -148,6 +160,12 @@ read_fd(int fd, size_t *len_r)
 		len += (size_t)r;
 	*len_r = len;
 	return buf;
+}
+
+static char *
+read_fd(int fd, size_t *len_r)
+{
+	return read_fd_max(fd, len_r, KEY_FILE_MAX);
 }
 
 /* use_key - load the PEM private key behind fd into ctx; wipes what it read */
@@ -291,6 +309,130 @@ tls_server_ctx(const char *cert, const char *key)
 	ctx = tls_server_ctx_fd(cfd, kfd, cert, key);
 	close(cfd);
 	close(kfd);
+	return ctx;
+}
+
+bool
+tls_try(bool (*fn)(void *), void *arg)
+{
+	pid_t pid;
+	int st;
+
+	if ((pid = fork()) == -1) {
+		log_warn("tls: fork");
+		return false;
+	}
+	if (pid == 0)
+		_exit(fn(arg) ? 0 : 1);
+	while (waitpid(pid, &st, 0) == -1)
+		if (errno != EINTR) {
+			log_warn("tls: waitpid");
+			return false;
+		}
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+static bool
+check_pair(void *arg)
+{
+	const char **pair = arg;
+	SSL_CTX *ctx = tls_server_ctx(pair[0], pair[1]);
+
+	SSL_CTX_free(ctx);
+	return ctx != NULL;
+}
+
+int
+tls_open_checked(const char *cert, const char *key, int *cert_fd_r,
+    int *key_fd_r)
+{
+	const char *pair[2] = { cert, key };
+
+	if (tls_open_pair(cert, key, cert_fd_r, key_fd_r) == -1)
+		return -1;
+	if (!tls_try(check_pair, pair)) {
+		close(*cert_fd_r);
+		close(*key_fd_r);
+		*cert_fd_r = *key_fd_r = -1;
+		return -1;
+	}
+	return 0;
+}
+
+const char *
+tls_ca_name(const char *ca_file)
+{
+	const char *env;
+
+	if (ca_file != NULL)
+		return ca_file;
+	if ((env = getenv(X509_get_default_cert_file_env())) != NULL && *env)
+		return env;
+	return X509_get_default_cert_file();
+}
+
+int
+tls_ca_open(const char *ca_file)
+{
+	return open(tls_ca_name(ca_file), O_RDONLY | O_CLOEXEC);
+}
+
+/* add_cas - every certificate and CRL of the PEM text to ctx's store */
+static bool
+add_cas(SSL_CTX *ctx, const char *pem, size_t len)
+{
+	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+	STACK_OF(X509_INFO) *infos = NULL;
+	X509_INFO *xi;
+	BIO *bio;
+	int i, n = 0;
+	bool ok = true;
+
+	if ((bio = BIO_new_mem_buf(pem, (int)len)) != NULL)
+		infos = PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	if (infos == NULL)
+		return false;
+	for (i = 0; i < sk_X509_INFO_num(infos); i++) {
+		xi = sk_X509_INFO_value(infos, i);
+		if (xi->x509 != NULL) {
+			ok = ok && X509_STORE_add_cert(store, xi->x509) == 1;
+			n++;
+		}
+		if (xi->crl != NULL) {
+			ok = ok && X509_STORE_add_crl(store, xi->crl) == 1;
+			n++;
+		}
+	}
+	sk_X509_INFO_pop_free(infos, X509_INFO_free);
+	return ok && n > 0;
+}
+
+SSL_CTX *
+tls_client_ctx_fd(bool verify, int ca_fd, const char *ca_name)
+{
+	SSL_CTX *ctx = tls_ctx_new(TLS_client_method());
+	char *pem = NULL;
+	size_t len = 0;
+	bool ok;
+
+	if (ctx == NULL) {
+		log_warnx("tls: %s", tls_error());
+		return NULL;
+	}
+	ok = ca_fd != -1 && (pem = read_fd_max(ca_fd, &len, CA_FILE_MAX)) != NULL &&
+	    add_cas(ctx, pem, len);
+	free(pem);
+	if (!ok) {
+		if (verify) {
+			log_warnx("tls: cannot load CA file %s: %s", ca_name,
+			    ca_fd == -1 ? "not opened" : tls_error());
+			SSL_CTX_free(ctx);
+			return NULL;
+		}
+		ERR_clear_error();
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	return ctx;
 }
 

@@ -5,8 +5,9 @@
  * Forked by the parent, which calls relay_prepare() as root (c-ares reads
  * /etc/resolv.conf, libsasl2 loads its plugins, both at init) and then
  * chroots the role into run_dir/empty as user-relay (lib/priv.h): names
- * only in /etc/hosts are not seen, the CA file was loaded into the TLS
- * context before the fork.  Talks
+ * only in /etc/hosts are not seen, the CA file was opened before the
+ * chroot and is loaded (OpenSSL initialised) only when a session first
+ * wants TLS (relay_tls), and freed after a minute without.  Talks
  * only to the queue role, over one socketpair (smtpd.h R_SEND, R_RESULT,
  * R_DONE).  Holds the [relay] password given by the parent, never logs
  * it; never opens queue files itself (each R_SEND brings its fd).
@@ -34,7 +35,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "log.h"
+#include "tls.h"
 #include "xmem.h"
 #include "smtpd/relay.h"
 
@@ -386,6 +389,39 @@ relay_shutdown(void)
 }
 
 static bool relay_prepared;
+static int relay_ca_fd = -1;
+static SSL_CTX *relay_tls_ctx;
+static struct ev_timer relay_tls_timer;
+
+#define RELAY_TLS_IDLE_MS	60000
+
+static void
+relay_tls_idle(struct ev_timer *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	SSL_CTX_free(relay_tls_ctx);	/* open sessions hold their own */
+	relay_tls_ctx = NULL;
+	malloc_trim(0);
+}
+
+/* the verification settings of the smarthost apply to MX hosts too */
+SSL_CTX *
+relay_tls(void)
+{
+	const struct conf *c = smtpd_conf;
+
+	if (relay_tls_ctx == NULL) {
+		relay_tls_ctx = tls_client_ctx_fd(c->relay.enabled &&
+		    c->relay.verify, relay_ca_fd, tls_ca_name(c->relay.enabled ?
+		    c->relay.ca_file : NULL));
+		if (relay_tls_ctx == NULL)
+			return NULL;
+		ev_timer_init(&relay_tls_timer, relay_tls_idle, NULL);
+	}
+	ev_timer_add(&relay_tls_timer, RELAY_TLS_IDLE_MS);
+	return relay_tls_ctx;
+}
 
 void
 relay_prepare(bool login)
@@ -395,6 +431,7 @@ relay_prepare(bool login)
 	if (relay_prepared)
 		return;
 	relay_prepared = true;
+	relay_ca_fd = tls_ca_open(c->relay.enabled ? c->relay.ca_file : NULL);
 	if (c->relay.enabled && c->relay.user != NULL && login)
 		(void)relay_sasl_init();	/* if it fails, AUTH fails: deferred */
 	(void)relay_dns_init(c);		/* if it fails, lookups defer */
@@ -435,13 +472,11 @@ relay_parent_closed(struct ipc *ch, void *arg)
 }
 
 void
-relay_run(int queue_fd, int parent_fd, SSL_CTX *client_tls,
-    char *relay_password)
+relay_run(int queue_fd, int parent_fd, char *relay_password)
 {
 	const struct conf *c = smtpd_conf;
 
 	relay_cfg.conf = c;
-	relay_cfg.tls = client_tls;
 	relay_pw = relay_password;
 	relay_cfg.password = relay_pw;
 	relay_prepare(relay_password != NULL);

@@ -367,10 +367,17 @@ void	relay_sess_tls(const struct relay_sess *s, char *out, size_t outsz);
 /* the role's configuration, set by relay_run */
 struct relay_cfg {
 	const struct conf *conf;
-	SSL_CTX		*tls;
 	const char	*password;	/* NULL: no AUTH */
 	size_t		 nsess;		/* sessions alive, all destinations */
 };
 extern struct relay_cfg relay_cfg;
+
+/*
+ * relay_tls - the client TLS context, made when a session first needs
+ * one (the CA file was opened before the chroot) and freed after a
+ * minute without any (sessions keep their reference); NULL if it cannot
+ * be made (logged)
+ */
+SSL_CTX	*relay_tls(void);
 
 #endif

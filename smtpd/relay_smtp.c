@@ -159,9 +159,10 @@ sess_starttls(struct relay_sess *s)
 {
 	const char *sni = s->addr.literal ? NULL : s->addr.host;
 
+	SSL_CTX *ctx = relay_tls();
+
 	sess_timer(s, relay_timeouts.tls);
-	if (relay_cfg.tls == NULL ||
-	    conn_starttls(&s->conn, relay_cfg.tls, sni, true) == -1)
+	if (ctx == NULL || conn_starttls(&s->conn, ctx, sni, true) == -1)
 		sess_fail(s, RES_TEMPFAIL, PRIO_SERVER,
 		    "454 4.7.0 cannot start TLS with %s: %s", s->peer, tls_error());
 }
@@ -279,7 +280,7 @@ sess_after_ehlo(struct relay_sess *s)
 	const struct conf *c = relay_cfg.conf;
 	bool required = sess_is_smarthost(s) && c->relay.tls == CONF_TLS_STARTTLS;
 	bool wanted = required || (!sess_is_smarthost(s) && !s->plain &&
-	    !s->tls_refused && relay_cfg.tls != NULL && s->caps.starttls);
+	    !s->tls_refused && s->caps.starttls && relay_tls() != NULL);
 
 	if (!s->tls && wanted) {
 		if (!s->caps.starttls) {

@@ -54,10 +54,38 @@ static size_t		 nsessions, maxsessions;
 static size_t		 pool_used[3], pool_max[3];	/* by smtp_pool() */
 static struct ipc	 qch;
 static uint32_t		 next_id;
-static SSL_CTX		*server_tls;
+static SSL_CTX		*server_tls;	/* made on first use */
+static int		 cert_fd = -1, key_fd = -1;	/* what it loads */
+static char		 cert_name[PATH_MAX], key_name[PATH_MAX];
+static struct ev_timer	 idle_timer;	/* frees server_tls */
 static struct ipc	 pch;		/* from the parent: reloads */
 static int		 reload_cert_fd = -1;
 static char		 reload_cert[PATH_MAX];
+
+#define TLS_IDLE_MS	60000
+
+SSL_CTX *
+smtp_server_tls(void)
+{
+	if (server_tls == NULL && cert_fd != -1 &&
+	    (server_tls = tls_server_ctx_fd(cert_fd, key_fd, cert_name,
+	    key_name)) == NULL)
+		log_warnx("smtp: TLS refused: the certificate does not load");
+	return server_tls;
+}
+
+/* on_idle - no session for a minute: free the TLS context, trim the heap */
+static void
+on_idle(struct ev_timer *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	if (nsessions > 0)
+		return;
+	SSL_CTX_free(server_tls);
+	server_tls = NULL;
+	malloc_trim(0);
+}
 
 static void
 listeners_want(unsigned ev)
@@ -179,7 +207,7 @@ on_accept(struct ev_io *io, unsigned events, void *arg)
 		if (++next_id == 0)
 			next_id = 1;
 		sessions[nsessions] = smtp_session_new(fd, l, host, next_id,
-		    l->kind == PORT_LOCAL ? NULL : server_tls);
+		    l->kind != PORT_LOCAL && cert_fd != -1);
 		if (l->kind == PORT_LOCAL)
 			smtp_local_bind(sessions[nsessions], uid);
 		nsessions++;
@@ -213,8 +241,10 @@ smtp_server_session_done(struct session *s)
 	smtp_session_free(&s);
 	if (ev_timer_pending(&stop_timer) && nsessions == 0)
 		exit(0);
-	if (nsessions == 0)
+	if (nsessions == 0) {
 		malloc_trim(0);	/* idle: give the peak back (small boxes) */
+		ev_timer_add(&idle_timer, TLS_IDLE_MS);
+	}
 }
 
 int
@@ -282,15 +312,15 @@ on_stop(int sig, void *arg)
 }
 
 /*
- * on_parent_msg - P_TLS_CERT then P_TLS_KEY (SIGHUP): new sessions get the
- * new context; each open session holds a reference to the one it began
- * with (smtp_session_new), so nothing in progress changes.
+ * on_parent_msg - P_TLS_CERT then P_TLS_KEY (SIGHUP), a pair the parent
+ * had a child load: TLS started from now on uses it; each session in TLS
+ * holds a reference to the context it began with, so nothing in progress
+ * changes.
  */
 static void
 on_parent_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
 {
 	const char *path;
-	SSL_CTX *ctx;
 	size_t n;
 
 	if ((m->hdr.type != P_TLS_CERT && m->hdr.type != P_TLS_KEY) ||
@@ -309,19 +339,20 @@ on_parent_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
 		(void)bstrcpy(reload_cert, path, sizeof(reload_cert));
 		return;
 	}
-	ctx = tls_server_ctx_fd(reload_cert_fd, m->fd, reload_cert, path);
-	close(reload_cert_fd);
-	close(m->fd);
+	if (cert_fd != -1)
+		close(cert_fd);
+	if (key_fd != -1)
+		close(key_fd);
+	cert_fd = reload_cert_fd;
+	key_fd = m->fd;
 	reload_cert_fd = -1;
-	if (ctx == NULL) {
-		log_warnx("reload: keeping the running certificate");
-		return;
-	}
-	SSL_CTX_free(server_tls);
-	server_tls = ctx;
+	(void)bstrcpy(cert_name, reload_cert, sizeof(cert_name));
+	(void)bstrcpy(key_name, path, sizeof(key_name));
+	SSL_CTX_free(server_tls);	/* loaded again on first use */
+	server_tls = NULL;
 	log_info("reload: certificate %s and key %s in use for new "
-	    "connections (%zu open sessions keep theirs)", reload_cert, path,
-	    nsessions);
+	    "connections (%zu open sessions keep theirs)", cert_name,
+	    key_name, nsessions);
 }
 
 static void
@@ -332,13 +363,19 @@ on_parent_close(struct ipc *ch, void *arg)
 
 void
 smtp_server_run(struct listener *l, size_t nl, int queue_fd, int parent_fd,
-    SSL_CTX *tls)
+    int cfd, int kfd)
 {
 	size_t i;
 
 	lst = l;
 	nlst = nl < MAX_LISTENERS ? nl : MAX_LISTENERS;
-	server_tls = tls;
+	cert_fd = cfd;
+	key_fd = kfd;
+	if (smtpd_conf->tls.cert != NULL)
+		(void)bstrcpy(cert_name, smtpd_conf->tls.cert, sizeof(cert_name));
+	if (smtpd_conf->tls.key != NULL)
+		(void)bstrcpy(key_name, smtpd_conf->tls.key, sizeof(key_name));
+	ev_timer_init(&idle_timer, on_idle, NULL);
 	pool_max[0] = smtpd_conf->smtp.max_clients;
 	pool_max[1] = smtpd_conf->smtp.max_submission;
 	pool_max[2] = smtpd_conf->smtp.max_local;

@@ -219,7 +219,7 @@ cmd_helo(struct session *s, const char *args, bool esmtp)
 	session_reply(s, "250-PIPELINING");
 	session_reply(s, "250-SIZE %llu", (unsigned long long)smtpd_conf->smtp.max_size);
 	session_reply(s, "250-8BITMIME");
-	if (s->tls_ctx && !s->tls)
+	if (s->tls_avail && !s->tls)
 		session_reply(s, "250-STARTTLS");
 	if (submission_port(s) && s->tls && s->auth_user == NULL)
 		session_reply(s, "250-AUTH PLAIN LOGIN");
@@ -229,12 +229,17 @@ cmd_helo(struct session *s, const char *args, bool esmtp)
 static void
 cmd_starttls(struct session *s, const char *args)
 {
+	SSL_CTX *ctx;
+
 	if (*args)
 		session_reply(s, "501 5.5.4 Syntax: STARTTLS");
-	else if (s->tls_ctx == NULL)
+	else if (!s->tls_avail)
 		session_reply(s, "502 5.5.1 STARTTLS not available");
 	else if (s->tls)
 		session_reply(s, "503 5.5.1 TLS already active");
+	else if ((ctx = smtp_server_tls()) == NULL)
+		session_reply(s, "454 4.7.0 TLS not available due to a "
+		    "temporary reason");
 	else {
 		session_reply(s, "220 2.0.0 Ready to start TLS");
 		if (s->closing)
@@ -243,7 +248,7 @@ cmd_starttls(struct session *s, const char *args)
 		session_reset_transaction(s);
 		s->helo[0] = '\0';
 		s->esmtp = false;
-		if (conn_starttls(&s->c, s->tls_ctx, NULL, false) == -1)
+		if (conn_starttls(&s->c, ctx, NULL, false) == -1)
 			session_close(s, NULL);
 		else {
 			session_wait(s);	/* until the handshake is done */
@@ -627,15 +632,14 @@ on_conn(struct conn *c, enum conn_event ev, void *arg)
 
 struct session *
 smtp_session_new(int fd, const struct listener *l, const char *addr,
-    uint32_t id, SSL_CTX *tls)
+    uint32_t id, bool tls)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
+	SSL_CTX *ctx;
 
 	s->id = id;
 	s->l = l;
-	s->tls_ctx = tls;	/* its own reference: a reload may replace it */
-	if (tls != NULL)
-		SSL_CTX_up_ref(tls);
+	s->tls_avail = tls;
 	s->qfd = -1;
 	bstrcpy(s->addr, addr, sizeof(s->addr));
 	conn_init(&s->c, fd, SESSION_IN_MAX, SESSION_OUT_MAX, on_conn, s);
@@ -652,7 +656,8 @@ smtp_session_new(int fd, const struct listener *l, const char *addr,
 	if (l->kind == PORT_SUBMISSIONS) {
 		session_wait(s);
 		session_deadline(s, smtpd_conf->smtp.tls_timeout, WHAT_TLS);
-		if (conn_starttls(&s->c, tls, NULL, false) == -1)
+		if ((ctx = smtp_server_tls()) == NULL ||
+		    conn_starttls(&s->c, ctx, NULL, false) == -1)
 			session_close(s, NULL);
 	} else if (!screen_connect(s))	/* port 25 may greet later */
 		session_reply(s, "220 %s ESMTP facteur", smtpd_conf->hostname);
@@ -672,7 +677,6 @@ smtp_session_free(struct session **sp)
 	ev_timer_del(&s->deadline);
 	ev_timer_del(&s->login_timer);
 	conn_close(&s->c);
-	SSL_CTX_free(s->tls_ctx);
 	free(s);
 	*sp = NULL;
 }

@@ -52,7 +52,7 @@ struct session {
 	struct conn	 c;
 	uint32_t	 id;
 	const struct listener *l;
-	SSL_CTX		*tls_ctx;
+	bool		 tls_avail;	/* smtp_server_tls() has a context */
 	char		 addr[64];	/* client IP */
 	char		 helo[SMTP_DOMAIN_MAX + 1];
 	bool		 esmtp;

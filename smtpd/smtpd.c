@@ -2,9 +2,11 @@
 /*
  * smtpd.c - facteur-smtpd main: the parent process.
  *
- * Reads the configuration, binds every listener, loads the TLS contexts and
- * the relay password while it may still read root-only files, then forks
- * the five roles (smtp, queue, deliver, relay, fetch; see smtpd.h) connected by
+ * Reads the configuration, binds every listener, opens the certificate and
+ * key (checked by a child that exits: OpenSSL never runs in this process,
+ * so no role inherits its heap) and reads the relay password while it may
+ * still read root-only files, then forks the roles (smtp, queue, deliver,
+ * relay, and fetch when [fetch] has accounts; see smtpd.h) connected by
  * socketpairs, each under its own account and chroot (lib/priv.h), each
  * keeping only the secrets it uses (forget_secrets), and supervises them: when one dies the others are stopped
  * and the whole set starts again after a backoff (disk is the truth, so
@@ -16,7 +18,8 @@
  * ([imap], [pop3], [authd], [doctor], [acme]; comments and spacing do
  * not count either: conf_same_except) keeps the roles and their
  * sessions, and the new certificate and key go to the smtp role (as open
- * files, P_TLS_*) and the password to the relay role (P_RELAY_PASSWORD),
+ * files, P_TLS_*; it loads them when a session first needs TLS) and the
+ * password to the relay role (P_RELAY_PASSWORD),
  * the only roles that hold them; any other change restarts all the roles
  * with everything new (they share socketpairs and their chroots hold no
  * configuration to read again).
@@ -67,8 +70,7 @@ uid_t		 smtpd_fetch_uid;
 
 static struct listener	 listeners[MAX_LISTENERS];
 static size_t		 nlisteners;
-static SSL_CTX		*server_tls;
-static SSL_CTX		*client_tls;
+static int		 tls_cert_fd = -1, tls_key_fd = -1;	/* checked */
 static char		*relay_password;
 static int		 to_smtp = -1, to_relay = -1;	/* reload channels */
 static int		 ctl_fd = -1;	/* facteur-ctl, served by the queue */
@@ -220,6 +222,40 @@ read_relay_password(const struct conf *c, bool *bad_r)
 	return p;
 }
 
+/* check_ca - tls_try: the [relay] CA file loads (verify = yes) */
+static bool
+check_ca(void *arg)
+{
+	const char *ca = arg;
+	SSL_CTX *ctx;
+	int fd = tls_ca_open(ca);
+
+	ctx = tls_client_ctx_fd(true, fd, tls_ca_name(ca));
+	SSL_CTX_free(ctx);
+	return ctx != NULL;
+}
+
+/*
+ * open_tls - open the [tls] pair, checked by a child; the parent keeps
+ * the descriptors (the smtp role loads from them).  -1 after logging.
+ */
+static int
+open_tls(int *cfd_r, int *kfd_r)
+{
+	return tls_open_checked(smtpd_conf->tls.cert, smtpd_conf->tls.key,
+	    cfd_r, kfd_r);
+}
+
+static void
+close_tls(void)
+{
+	if (tls_cert_fd != -1)
+		close(tls_cert_fd);
+	if (tls_key_fd != -1)
+		close(tls_key_fd);
+	tls_cert_fd = tls_key_fd = -1;
+}
+
 /*
  * queue_dir - mkdir if missing; as root, the queue role's, 0700, with
  * every entry in it (files of an older version were `user`'s)
@@ -271,18 +307,14 @@ role_on_stop(int sig, void *arg)
 
 /*
  * forget_secrets - a child keeps the secrets of its role only: the TLS
- * server key in smtp, the relay password in relay, the [fetch] passwords
- * in fetch.  Freeing the SSL_CTX
- * clears the key (OpenSSL frees private numbers with BN_clear_free); the
- * loading left no copy behind (lib/tls.c, read_relay_password).
+ * server key (an open file; never loaded in the parent) in smtp, the
+ * relay password in relay, the [fetch] passwords in fetch.
  */
 static void
 forget_secrets(enum role r)
 {
-	if (r != ROLE_SMTP && server_tls != NULL) {
-		SSL_CTX_free(server_tls);
-		server_tls = NULL;
-	}
+	if (r != ROLE_SMTP)
+		close_tls();
 	if (r != ROLE_FETCH)
 		fetch_forget();
 	if (r != ROLE_RELAY && relay_password != NULL) {
@@ -312,7 +344,7 @@ role_enter(enum role r, const char *chroot_name)
 	ev_signal(SIGHUP, NULL, NULL);
 	forget_secrets(r);
 	if (r == ROLE_RELAY)
-		relay_prepare(relay_password != NULL);	/* needs /etc */
+		relay_prepare(relay_password != NULL);	/* /etc, the CA file */
 	if (r == ROLE_SMTP) {
 		smtp_inbound_init();	/* resolv.conf, the PSL: before the chroot */
 		smtp_grey_init(smtpd_privileged ? a->uid : (uid_t)-1, a->gid);
@@ -360,6 +392,24 @@ xfork(void)
 	return pid;
 }
 
+/* role_wanted - fetch runs only with [fetch] accounts */
+static bool
+role_wanted(enum role r)
+{
+	return r != ROLE_FETCH || smtpd_conf->fetch.n > 0;
+}
+
+static size_t
+roles_wanted(void)
+{
+	size_t n = 0;
+	enum role r;
+
+	for (r = 0; r < NROLES; r++)
+		n += role_wanted(r);
+	return n;
+}
+
 static void
 start_roles(void)
 {
@@ -379,7 +429,8 @@ start_roles(void)
 	to_smtp = ps[0];
 	to_relay = pr[0];
 	for (r = 0; r < NROLES; r++) {
-		if ((pids[r] = xfork()) != 0)
+		pids[r] = 0;
+		if (!role_wanted(r) || (pids[r] = xfork()) != 0)
 			continue;
 		close(ps[0]);
 		close(pr[0]);
@@ -394,7 +445,7 @@ start_roles(void)
 			smtp_local_load(smtpd_conf);	/* /etc/passwd: before the chroot */
 			role_enter(r, PRIV_AUTHD_DIR);
 			smtp_server_run(listeners, nlisteners, sq[0], ps[1],
-			    server_tls);
+			    tls_cert_fd, tls_key_fd);
 		case ROLE_QUEUE:
 			close_listeners();
 			close(sq[0]); close(qd[1]); close(qr[1]);
@@ -413,7 +464,7 @@ start_roles(void)
 			role_enter(r, PRIV_EMPTY_DIR);
 			pw = relay_password;	/* the role owns it now */
 			relay_password = NULL;
-			relay_run(qr[1], pr[1], client_tls, pw);
+			relay_run(qr[1], pr[1], pw);
 		case ROLE_FETCH:	/* talks to nobody but remote servers
 					 * and run_dir/smtpd.sock (fetch.c) */
 			close(ctl_fd);
@@ -564,31 +615,26 @@ send_tls(int cfd, int kfd)
 static void
 reload_tls(bool live)
 {
-	SSL_CTX *ctx;
 	int cfd, kfd;
 
 	if (smtpd_conf->tls.cert == NULL || smtpd_conf->tls.key == NULL)
 		return;
-	if (tls_open_pair(smtpd_conf->tls.cert, smtpd_conf->tls.key, &cfd,
-	    &kfd) == -1) {
+	/* loaded by a child first: the role gets only a pair known to be good */
+	if (open_tls(&cfd, &kfd) == -1) {
 		log_warnx("reload: keeping the running certificate");
 		return;
 	}
-	/* loaded here first: the role gets only a pair known to be good */
-	if ((ctx = tls_server_ctx_fd(cfd, kfd, smtpd_conf->tls.cert,
-	    smtpd_conf->tls.key)) == NULL) {
-		log_warnx("reload: keeping the running certificate");
-		goto done;
-	}
-	if (server_tls == NULL && live) {
+	if (tls_cert_fd == -1 && live) {
 		/* the roles started without TLS: only a restart adds it */
 		log_warnx("reload: [tls] was not loaded at start; restart "
 		    "facteur-smtpd to use it");
-		SSL_CTX_free(ctx);
-		goto done;
+		close(cfd);
+		close(kfd);
+		return;
 	}
-	SSL_CTX_free(server_tls);
-	server_tls = ctx;
+	close_tls();
+	tls_cert_fd = cfd;
+	tls_key_fd = kfd;
 	if (!live)
 		log_info("reload: certificate %s and key %s loaded",
 		    smtpd_conf->tls.cert, smtpd_conf->tls.key);
@@ -599,9 +645,6 @@ reload_tls(bool live)
 	else
 		log_warnx("reload: the smtp role did not take the new "
 		    "certificate: %s", strerror(errno));
-done:
-	close(cfd);
-	close(kfd);
 }
 
 /* reload_password - SIGHUP: [relay] password_file again, to the relay role */
@@ -657,7 +700,7 @@ on_hup(int sig, void *arg)
 	same = conf_same_except(smtpd_conf, c, not_ours);
 	conf_free(&smtpd_conf);
 	smtpd_conf = c;
-	if (same && roles_alive() == NROLES) {
+	if (same && roles_alive() == roles_wanted()) {
 		log_info("SIGHUP: nothing smtpd uses changed in %s; reloading "
 		    "the certificate and the relay password, sessions go on",
 		    c->file);
@@ -733,15 +776,14 @@ main(int argc, char **argv)
 
 	listen_local(smtpd_conf);
 	listen_ctl(smtpd_conf);
-	if (smtpd_conf->tls.cert &&
-	    (server_tls = tls_server_ctx(smtpd_conf->tls.cert, smtpd_conf->tls.key)) == NULL)
+	if (smtpd_conf->tls.cert && open_tls(&tls_cert_fd, &tls_key_fd) == -1)
 		fatalx("[tls] cannot load %s / %s", smtpd_conf->tls.cert,
 		    smtpd_conf->tls.key);
-	if (smtpd_conf->smtp.submissions.n && server_tls == NULL)
+	if (smtpd_conf->smtp.submissions.n && tls_cert_fd == -1)
 		fatalx("%s: [smtp] submissions needs a [tls] section", path);
-	client_tls = tls_client_ctx(smtpd_conf->relay.enabled ? smtpd_conf->relay.verify : false,
-	    smtpd_conf->relay.enabled ? smtpd_conf->relay.ca_file : NULL);
-	if (client_tls == NULL)
+	/* the relay role loads the CA file when it first needs TLS */
+	if (smtpd_conf->relay.enabled && smtpd_conf->relay.verify &&
+	    !tls_try(check_ca, (void *)smtpd_conf->relay.ca_file))
 		fatalx("cannot set up the outbound TLS context");
 	relay_password = read_relay_password(smtpd_conf, &bad);
 	if (bad)
@@ -763,7 +805,7 @@ main(int argc, char **argv)
 	ev_timer_init(&restart_timer, on_restart_timer, NULL);
 	ev_timer_init(&kill_timer, on_kill_timer, NULL);
 	log_info("ready: %zu smtp listeners, tls %s, %s", nlisteners,
-	    server_tls ? "on" : "off",
+	    tls_cert_fd != -1 ? "on" : "off",
 	    smtpd_conf->relay.enabled ? "outbound through the relay" :
 	    "outbound direct to MX");
 	start_roles();

@@ -204,9 +204,20 @@ const char *smtp_data_error(unsigned errors);
 
 /* smtp_server.c: the smtp role: listeners, session table, queue channel */
 struct session;
-/* parent_fd: P_TLS_CERT and P_TLS_KEY from the parent (a reload) */
+/*
+ * parent_fd: P_TLS_CERT and P_TLS_KEY from the parent (a reload);
+ * cert_fd, key_fd: the [tls] pair, open (-1: no TLS), loaded when a
+ * session first needs TLS
+ */
 void	smtp_server_run(struct listener *l, size_t nl, int queue_fd,
-	    int parent_fd, SSL_CTX *tls) __attribute__((noreturn));
+	    int parent_fd, int cert_fd, int key_fd) __attribute__((noreturn));
+/*
+ * smtp_server_tls - the server context, loaded from the [tls] files on
+ * first use and freed a minute after the last session ended; NULL if
+ * there is none or it does not load (logged).  A session that starts TLS
+ * holds its own reference (through its SSL).
+ */
+SSL_CTX	*smtp_server_tls(void);
 /* smtp_server_queue_send - a request to the queue for session s */
 int	smtp_server_queue_send(struct session *s, uint32_t type,
 	    const struct ipc_out *o);
@@ -220,8 +231,9 @@ void	smtp_inbound_init(void);
 void	smtp_grey_init(uid_t uid, gid_t gid);
 
 /* smtp_session.c: one SMTP server session */
+/* tls: STARTTLS or implicit TLS are offered (smtp_server_tls) */
 struct session	*smtp_session_new(int fd, const struct listener *l,
-		    const char *addr, uint32_t id, SSL_CTX *tls);
+		    const char *addr, uint32_t id, bool tls);
 void	smtp_session_free(struct session **sp);
 uint32_t smtp_session_id(const struct session *s);
 /* smtp_session_queue_reply - the queue answered request type for s */
@@ -284,10 +296,11 @@ void	deliver_run(int queue_fd) __attribute__((noreturn));
  * Results: RES_OK (sent), RES_TEMPFAIL (retry later), RES_PERMFAIL (bounce),
  * with the remote reply or the local reason as text.
  */
-void	relay_run(int queue_fd, int parent_fd /* -1: none */, SSL_CTX *client_tls,
+void	relay_run(int queue_fd, int parent_fd /* -1: none */,
 	    char *relay_password) __attribute__((noreturn));
-/* relay_prepare - what needs files (resolver, SASL plugins): before the
- * chroot; relay_run() does it if not done (login: a password is set) */
+/* relay_prepare - what needs files (resolver, SASL plugins, the CA file
+ * opened for relay_tls): before the chroot; relay_run() does it if not
+ * done (login: a password is set) */
 void	relay_prepare(bool login);
 
 #endif

@@ -30,6 +30,12 @@
 /* what imapd.c provides to the session code */
 struct imapd imapd;
 
+SSL_CTX *
+imapd_tls(void)
+{
+	return imapd.tls;
+}
+
 void
 imapd_session_gone(const char *addr)
 {

@@ -154,6 +154,12 @@ smtp_server_queue_send(struct session *s, uint32_t type,
 	return 0;
 }
 
+SSL_CTX *
+smtp_server_tls(void)
+{
+	return NULL;
+}
+
 void
 smtp_server_session_done(struct session *s)
 {
@@ -429,7 +435,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fd.peer = sv[0];
 	fz_done = false;
 	s = smtp_session_new(sv[0], l, l->kind == PORT_LOCAL ? "uid=0" :
-	    "192.0.2.7", ++fz_seq, NULL);
+	    "192.0.2.7", ++fz_seq, false);
 	fz_session = s;
 	if (l->kind == PORT_LOCAL)
 		smtp_local_bind(s, 0);

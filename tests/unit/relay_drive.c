@@ -238,7 +238,6 @@ main(int argc, char *argv[])
 {
 	const char *path = NULL, *err;
 	bool verbose = false;
-	SSL_CTX *ctx;
 	char *password = NULL;
 	size_t plen;
 	int sv[2], c, rc;
@@ -280,10 +279,6 @@ main(int argc, char *argv[])
 		usage();
 	log_init("relay_drive", true, verbose);
 	smtpd_conf = conf_load_or_die(path);
-	ctx = tls_client_ctx(smtpd_conf->relay.enabled ? smtpd_conf->relay.verify :
-	    false, smtpd_conf->relay.enabled ? smtpd_conf->relay.ca_file : NULL);
-	if (ctx == NULL)
-		fatalx("cannot set up the client TLS context");
 	if (smtpd_conf->relay.password_file != NULL) {
 		/* the first line, as smtpd reads it (its checks are smtpd's) */
 		password = read_file(smtpd_conf->relay.password_file, &plen);
@@ -299,7 +294,7 @@ main(int argc, char *argv[])
 		ev_init();
 		ev_signal(SIGPIPE, NULL, NULL);
 		ev_signal(SIGTERM, child_stop, NULL);
-		relay_run(sv[1], -1, ctx, password);
+		relay_run(sv[1], -1, password);
 	}
 	close(sv[1]);
 	signal(SIGPIPE, SIG_IGN);
@@ -308,7 +303,6 @@ main(int argc, char *argv[])
 		wipe(password, strlen(password));
 		free(password);
 	}
-	SSL_CTX_free(ctx);
 	conf_free(&smtpd_conf);
 	return rc;
 }
