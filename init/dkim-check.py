@@ -89,38 +89,13 @@ def dkimpy(data, txt):
     return ok
 
 
-def nameservers():
-    """The addresses /etc/resolv.conf names (glibc's default: 127.0.0.1)."""
-    ns = []
-    try:
-        with open('/etc/resolv.conf') as f:
-            for line in f:
-                w = line.split()
-                if len(w) >= 2 and w[0] == 'nameserver':
-                    ns.append(w[1].split('%')[0])
-    except OSError:
-        pass
-    return ns[:3] or ['127.0.0.1']
-
-
 def opendkim_inner(job):
-    """In a new network namespace: the resolver's own addresses on the
-    loopback interface, a DNS server on each, then the tool."""
-    from dns_server import DNSServer  # python3-dnspython
+    """In a new network namespace: DNS servers on the resolver's own
+    addresses, then the tool."""
+    from dns_server import serve_as_system_resolver  # python3-dnspython
     with open(job) as f:
         j = json.load(f)
-    subprocess.run(['ip', 'link', 'set', 'lo', 'up'], check=True)
-    servers = []
-    for ip in nameservers():
-        v6 = ':' in ip
-        if ip not in ('127.0.0.1', '::1'):
-            subprocess.run(['ip'] + (['-6'] if v6 else []) + [
-                'addr', 'add', ip + ('/128' if v6 else '/32'), 'dev', 'lo'],
-                check=True, capture_output=True)
-        dns = DNSServer(53, host=ip)
-        for name, value in j['txt'].items():
-            dns.add(name, 'TXT', value)
-        servers.append(dns.start())
+    servers = serve_as_system_resolver(j['txt'])
     with open(j['msg'], 'rb') as f:
         p = subprocess.run(['opendkim-testmsg'], stdin=f, capture_output=True,
                            text=True, timeout=60, check=False)

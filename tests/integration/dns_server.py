@@ -25,6 +25,7 @@ split into several strings, as a zone file would.
 
 import socket
 import socketserver
+import subprocess
 import threading
 import time
 
@@ -244,3 +245,39 @@ if __name__ == '__main__':
     print(f'serving on 127.0.0.1:{d.port}', flush=True)
     while True:
         time.sleep(3600)
+
+
+def resolv_conf_servers(path='/etc/resolv.conf'):
+    """The nameserver addresses path names (glibc's default: 127.0.0.1)."""
+    ns = []
+    try:
+        with open(path, encoding='ascii', errors='replace') as f:
+            for line in f:
+                w = line.split()
+                if len(w) >= 2 and w[0] == 'nameserver':
+                    ns.append(w[1].split('%')[0])
+    except OSError:
+        pass
+    return ns[:3] or ['127.0.0.1']
+
+
+def serve_as_system_resolver(txt):
+    """For a program that only asks the system resolver (opendkim-testmsg):
+    to be called in a new network namespace (unshare -n).  Brings up the
+    loopback interface, puts the addresses /etc/resolv.conf names on it and
+    starts a DNSServer on port 53 of each, serving txt {name: value}.  No
+    mount namespace, so it also works in a chroot (where / is no mount
+    point for unshare -m to make private).  Returns the servers (stop())."""
+    subprocess.run(['ip', 'link', 'set', 'lo', 'up'], check=True)
+    servers = []
+    for ip in resolv_conf_servers():
+        v6 = ':' in ip
+        if ip not in ('127.0.0.1', '::1'):
+            subprocess.run(['ip'] + (['-6'] if v6 else []) + [
+                'addr', 'add', ip + ('/128' if v6 else '/32'), 'dev', 'lo'],
+                check=True, capture_output=True)
+        srv = DNSServer(53, host=ip)
+        for name, value in txt.items():
+            srv.add(name, 'TXT', value)
+        servers.append(srv.start())
+    return servers

@@ -717,7 +717,7 @@ def test_authd_hangs():
 
 def test_opendkim():
     if os.geteuid() != 0:
-        check(False, 'opendkim-testmsg needs root for unshare -mn')
+        check(False, 'opendkim-testmsg needs root for unshare -n')
         return
     d = env.path('opendkim')
     res = opendkim_verify_all(d, TXT, [p for _, p, _ in OPENDKIM])

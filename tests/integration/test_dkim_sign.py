@@ -9,9 +9,11 @@ with an RSA-2048 and an Ed25519 key, and verifies:
   - every signature with dkimpy (python3-dkim), the key served from the TXT
     value the tool prints for it;
   - rsa-sha256 with opendkim-testmsg (opendkim-tools), which only resolves
-    keys through DNS: it runs in a private network+mount namespace
-    (unshare -mn, needs root) where /etc/resolv.conf points at a test DNS
-    server on 127.0.0.1:53.
+    keys through the system resolver: it runs in a private network
+    namespace (unshare -n, needs root) whose loopback interface carries the
+    addresses /etc/resolv.conf names, a test DNS server on each
+    (dns_server.serve_as_system_resolver; no mount namespace, so it works
+    in a chroot too).
 Negative cases: a changed body byte, an added From, a changed header fail.
 Prints "N passed, M failed"; exit 1 on failure.
 """
@@ -22,7 +24,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_dkim_keytool import DnsServer, Runner  # noqa: E402
+from test_dkim_keytool import Runner  # noqa: E402
+from dns_server import serve_as_system_resolver  # noqa: E402
 
 import dkim  # noqa: E402
 
@@ -114,23 +117,19 @@ def dkimpy_verify(wire, txt, idx=0, show=True):
 
 
 def opendkim_inner(spec):
-    """Runs inside unshare -mn: DNS on 127.0.0.1:53, opendkim-testmsg."""
+    """Runs inside unshare -n: DNS on the resolver's addresses,
+    opendkim-testmsg."""
     with open(spec) as f:
         job = json.load(f)
-    subprocess.run(['ip', 'link', 'set', 'lo', 'up'], check=True)
-    resolv = job['dir'] + '/resolv.conf'
-    with open(resolv, 'w') as f:
-        f.write('nameserver 127.0.0.1\noptions timeout:2 attempts:2\n')
-    subprocess.run(['mount', '--bind', resolv, '/etc/resolv.conf'], check=True)
-    dns = DnsServer('127.0.0.1', 53)
-    for name, value in job['txt'].items():
-        dns.txt(name, value)
+    servers = serve_as_system_resolver(job['txt'])
     res = {}
     for path in job['files']:
         with open(path, 'rb') as f:
             p = subprocess.run(['opendkim-testmsg'], stdin=f, capture_output=True,
                                timeout=30)
         res[path] = [p.returncode, p.stderr.decode(errors='replace')]
+    for srv in servers:
+        srv.stop()
     print(json.dumps(res))
 
 
@@ -139,7 +138,7 @@ def opendkim_verify_all(d, txt, files):
     spec = os.path.join(d, 'opendkim.json')
     with open(spec, 'w') as f:
         json.dump({'dir': d, 'txt': txt, 'files': files}, f)
-    p = subprocess.run(['unshare', '-mn', sys.executable, os.path.abspath(__file__),
+    p = subprocess.run(['unshare', '-n', sys.executable, os.path.abspath(__file__),
                         '--opendkim-inner', spec], capture_output=True, text=True,
                        timeout=600)
     if p.returncode != 0:
@@ -232,7 +231,7 @@ def main():
                 'rsa TXT value longer than 255 bytes (split needed in DNS)')
 
         if os.geteuid() != 0:
-            r.check(False, 'opendkim-testmsg needs root for unshare -mn')
+            r.check(False, 'opendkim-testmsg needs root for unshare -n')
         else:
             res = opendkim_verify_all(d, txt, opendkim_files)
             if r.check(res is not None, 'opendkim-testmsg ran in a namespace'):
