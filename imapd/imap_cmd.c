@@ -153,6 +153,7 @@ cmd_status_items_ok(const struct imap_arg *items)
 		    !imap_arg_is(it, "UIDNEXT") && !imap_arg_is(it, "UIDVALIDITY") &&
 		    !imap_arg_is(it, "UNSEEN") && !imap_arg_is(it, "SIZE") &&
 		    !imap_arg_is(it, "DELETED") &&
+		    !imap_arg_is(it, "APPENDLIMIT") &&
 		    !imap_arg_is(it, "HIGHESTMODSEQ"))
 			return false;
 	return true;
@@ -204,6 +205,9 @@ cmd_status_put(struct imap_session *s, const char *name, const char *dir,
 			buf_printf(&b, "DELETED %zu", deleted);
 		else if (imap_arg_is(it, "SIZE"))
 			buf_printf(&b, "SIZE %llu", (unsigned long long)size);
+		else if (imap_arg_is(it, "APPENDLIMIT"))	/* RFC 7889 */
+			buf_printf(&b, "APPENDLIMIT %llu", (unsigned long long)
+			    imapd.conf->imap.max_literal);
 		else if (imap_arg_is(it, "HIGHESTMODSEQ")) {
 			/* RFC 7162 3.1.8, a CONDSTORE enabling item */
 			buf_printf(&b, "HIGHESTMODSEQ %llu",

@@ -157,13 +157,11 @@ session_out_full(struct imap_session *s)
 static void
 session_caps(struct imap_session *s, char *out, size_t outsz)
 {
-	if (!s->tls)
-		(void)bsnprintf(out, outsz, "%s STARTTLS LOGINDISABLED",
-		    CAPS_COMMON);
-	else if (s->state == SS_NOAUTH)
-		(void)bsnprintf(out, outsz, "%s AUTH=PLAIN SASL-IR", CAPS_COMMON);
-	else
-		(void)bsnprintf(out, outsz, "%s", CAPS_COMMON);
+	/* RFC 7889: what APPEND takes (all literals of one command) */
+	(void)bsnprintf(out, outsz, "%s APPENDLIMIT=%llu%s", CAPS_COMMON,
+	    (unsigned long long)imapd.conf->imap.max_literal, !s->tls ?
+	    " STARTTLS LOGINDISABLED" : s->state == SS_NOAUTH ?
+	    " AUTH=PLAIN SASL-IR" : "");
 }
 
 static void
@@ -1036,8 +1034,11 @@ session_input(struct imap_session *s)
 				return;
 			}
 			session_spool_end(s);
-			session_reply(s, "%s BAD %s", imap_parser_tag(s->parser),
-			    imap_parser_error(s->parser));
+			/* RFC 7889: logged in, a literal over APPENDLIMIT */
+			session_reply(s, "%s %s %s", imap_parser_tag(s->parser),
+			    s->state != SS_NOAUTH && strcmp(imap_parser_error(
+			    s->parser), "literal too big") == 0 ?
+			    "NO [TOOBIG]" : "BAD", imap_parser_error(s->parser));
 			continue;
 		}
 		if (r == IMAP_PARSE_DONE) {
@@ -1173,6 +1174,7 @@ session_start_worker(int fd, const char *addr, const char *tag, uint32_t id)
 {
 	struct imap_session *s = xcalloc(1, sizeof(*s));
 	uint64_t out_max = imapd.conf->imap.max_literal * 2 + (16 << 20);
+	char caps[512];
 
 	s->id = id;
 	(void)bstrcpy(s->addr, addr, sizeof(s->addr));
@@ -1189,7 +1191,8 @@ session_start_worker(int fd, const char *addr, const char *tag, uint32_t id)
 	s->user = xstrdup(imapd.worker_user);
 	s->root = xstrdup(imapd.worker_root);
 	s->state = SS_AUTH;
-	session_reply(s, "%s OK [CAPABILITY " CAPS_COMMON "] logged in", tag);
+	session_caps(s, caps, sizeof(caps));
+	session_reply(s, "%s OK [CAPABILITY %s] logged in", tag, caps);
 }
 
 void

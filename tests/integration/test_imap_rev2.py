@@ -5,9 +5,10 @@ response and without RECENT or UNSEEN, no \\Recent in FLAGS, SEARCH
 answered by ESEARCH, STATUS SIZE and DELETED (also in LIST-STATUS),
 SEARCHRES (RETURN (SAVE) and "$" in FETCH, STORE, COPY, MOVE, SEARCH and
 their UID forms), mailbox names in UTF-8 for a rev2 session and in
-modified UTF-7 for a rev1 one (the same folders), and the RFC 5530
-response codes of DELETE and RENAME.  One server, raw sessions (imaplib
-neither enables IMAP4rev2 nor parses ESEARCH) and imaplib where it can."""
+modified UTF-7 for a rev1 one (the same folders), CONTEXT=SEARCH
+updates and PARTIAL, the RFC 5530 response codes of DELETE and RENAME,
+APPENDLIMIT (RFC 7889).  One server, raw sessions (imaplib neither
+enables IMAP4rev2 nor parses ESEARCH) and imaplib where it can."""
 
 import base64
 import imaplib
@@ -393,6 +394,16 @@ def test_response_codes():
     ft.check('NO [NONEXISTENT]' in t, 'SELECT nonexistent', t)
     _, t = r.cmd('APPEND NoSuchBox {1+}\r\nx')
     ft.check('NO [TRYCREATE]' in t, 'APPEND: TRYCREATE', t)
+    # APPENDLIMIT (RFC 7889): max_literal, refused with TOOBIG
+    u, _ = r.cmd('CAPABILITY')
+    ft.check('APPENDLIMIT=1048576' in u[0].split(), 'APPENDLIMIT', u)
+    u, _ = r.cmd('STATUS INBOX (APPENDLIMIT)')
+    ft.check(u == ['* STATUS "INBOX" (APPENDLIMIT 1048576)'],
+             'STATUS APPENDLIMIT', u)
+    _, t = r.cmd('APPEND INBOX {1048577}')
+    ft.check('NO [TOOBIG]' in t, 'APPEND over the limit: TOOBIG', t)
+    _, t = r.cmd('NOOP')
+    ft.check(' OK' in t, 'session goes on', t)
     r.close()
 
 
