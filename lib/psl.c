@@ -9,10 +9,12 @@
  * err; out of memory while loading is a NULL return too.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "psl.h"
@@ -259,13 +261,34 @@ fail:
 struct psl *
 psl_load(const char *path, char *err, size_t errsz)
 {
+	struct psl *p;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	p = psl_load_fd(fd, path, err, errsz);
+	close(fd);
+	return p;
+}
+
+struct psl *
+psl_load_fd(int fd, const char *path, char *err, size_t errsz)
+{
 	struct buf text;
 	struct psl *p = NULL;
 	FILE *fp;
 	size_t got;
+	int dfd;
 
-	if ((fp = fopen(path, "r")) == NULL) {
+	if (lseek(fd, 0, SEEK_SET) == -1 || (dfd = dup(fd)) == -1) {
 		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if ((fp = fdopen(dfd, "r")) == NULL) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		close(dfd);
 		return NULL;
 	}
 	buf_init(&text, PSL_FILE_MAX);

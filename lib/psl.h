@@ -44,6 +44,9 @@ struct psl;
  * same from memory (tests, fuzzing, a built-in copy).
  */
 struct psl	*psl_load(const char *path, char *err, size_t errsz);
+/* psl_load_fd - the same from an open file, read from its start (path:
+ * for messages); fd stays open */
+struct psl	*psl_load_fd(int fd, const char *path, char *err, size_t errsz);
 struct psl	*psl_load_mem(const char *text, size_t n);
 void		 psl_free(struct psl **pp);
 /* psl_rules - rules held (A-label copies included) */

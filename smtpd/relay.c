@@ -496,6 +496,7 @@ relay_run(int queue_fd, int parent_fd, char *relay_password)
 	else
 		log_info("relay: ready, direct delivery to MX hosts (port %u)",
 		    (unsigned)relay_mx_port);
+	malloc_trim(0);		/* what start-up freed */
 	if (ev_run() == -1)
 		log_warnx("relay: event loop failed");
 	relay_shutdown();

@@ -84,6 +84,7 @@ on_idle(struct ev_timer *t, void *arg)
 		return;
 	SSL_CTX_free(server_tls);
 	server_tls = NULL;
+	smtp_inbound_idle();
 	malloc_trim(0);
 }
 
@@ -393,6 +394,7 @@ smtp_server_run(struct listener *l, size_t nl, int queue_fd, int parent_fd,
 	for (i = 0; i < nlst; i++)
 		ev_io_init(&lio[i], lst[i].fd, on_accept, &lst[i]);
 	listeners_want(EV_READ);
+	malloc_trim(0);		/* what the start-up checks (the PSL) freed */
 	ev_run();
 	exit(0);
 }

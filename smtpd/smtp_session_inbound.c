@@ -29,11 +29,14 @@
  * Everything is freed with the transaction (session_inbound_free):
  * lookups under way are cancelled, their callbacks never run.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "dkim_verify.h"
 #include "dns.h"
@@ -48,7 +51,31 @@
 
 #define SIGS_MAX	20	/* [inbound] max_signatures at most */
 
-static struct psl *psl;	/* loaded before the chroot */
+/*
+ * The Public Suffix List (about 200 KiB parsed): opened and checked
+ * before the chroot, loaded when a message first needs DMARC and freed
+ * when the role goes idle (smtp_inbound_idle)
+ */
+static struct psl *psl;
+static int psl_fd = -1;
+
+static struct psl *
+inbound_psl(void)
+{
+	char err[512];
+
+	if (psl == NULL && psl_fd != -1 &&
+	    (psl = psl_load_fd(psl_fd, smtpd_conf->inbound.psl, err,
+	    sizeof(err))) == NULL)
+		log_warnx("[inbound] psl: %s", err);
+	return psl;
+}
+
+void
+smtp_inbound_idle(void)
+{
+	psl_free(&psl);
+}
 
 /* results, in the Authentication-Results vocabulary (RFC 8601 2.7) */
 enum ires {
@@ -162,9 +189,15 @@ smtp_inbound_init(void)
 	if (!(c->inbound.spf || c->inbound.dkim || c->inbound.dmarc))
 		return;
 	spf_set_receiver(c->hostname);
-	if (c->inbound.dmarc && (psl = psl_load(c->inbound.psl, err,
+	if (!c->inbound.dmarc)
+		return;
+	if ((psl_fd = open(c->inbound.psl, O_RDONLY | O_CLOEXEC)) == -1)
+		fatalx("[inbound] psl: %s: %s", c->inbound.psl, strerror(errno));
+	/* checked now, kept as the open file until a message needs it */
+	if ((psl = psl_load_fd(psl_fd, c->inbound.psl, err,
 	    sizeof(err))) == NULL)
 		fatalx("[inbound] psl: %s", err);
+	psl_free(&psl);
 }
 
 /* ---- SPF ------------------------------------------------------------------ */
@@ -473,6 +506,7 @@ evaluate(struct inbound *in, bool *pass_r, bool *temp_r)
 	struct dmarc_input di;
 	struct dmarc_result out;
 	bool temp = in->dkim_on && in->dkim_broken, found;
+	const struct psl *pl = inbound_psl();
 	size_t i, n = 0;
 
 	found = in->dmarc_rec == IR_PASS;
@@ -488,12 +522,12 @@ evaluate(struct inbound *in, bool *pass_r, bool *temp_r)
 		if (res[i].result == DKIM_RES_PASS && di.ndkim < SIGS_MAX)
 			dom[di.ndkim++] = res[i].domain;
 		else if (res[i].result == DKIM_RES_TEMPERROR &&
-		    dmarc_aligned(psl, res[i].domain, in->from_domain,
+		    dmarc_aligned(pl, res[i].domain, in->from_domain,
 		    found && in->rec.adkim_strict))
 			temp = true;
 	}
 	if (in->spf_on && in->spf == IR_TEMPERROR &&
-	    dmarc_aligned(psl, in->spf_domain, in->from_domain,
+	    dmarc_aligned(pl, in->spf_domain, in->from_domain,
 	    found && in->rec.aspf_strict))
 		temp = true;
 	in->dmarc = IR_NONE;
@@ -501,7 +535,7 @@ evaluate(struct inbound *in, bool *pass_r, bool *temp_r)
 	*pass_r = *temp_r = false;
 	if (in->from_domain[0] == '\0')
 		return DMARC_POLICY_NONE;
-	dmarc_evaluate(psl, &di, found ? &in->rec : NULL, in->at_org, &out);
+	dmarc_evaluate(pl, &di, found ? &in->rec : NULL, in->at_org, &out);
 	*pass_r = out.spf_aligned || out.dkim_aligned;
 	*temp_r = temp = temp && !*pass_r;
 	if (found) {
@@ -660,8 +694,8 @@ start_dot(struct inbound *in)
 	in->dmarc_on = smtpd_conf->inbound.dmarc;
 	if (!in->dmarc_on || in->from_domain[0] == '\0')
 		return;
-	if (psl == NULL || !psl_org_domain(psl, in->from_domain, in->org_domain,
-	    sizeof(in->org_domain)))
+	if (inbound_psl() == NULL || !psl_org_domain(psl, in->from_domain,
+	    in->org_domain, sizeof(in->org_domain)))
 		bstrcpy(in->org_domain, in->from_domain, sizeof(in->org_domain));
 	in->at_org = false;
 	dmarc_lookup(in, in->from_domain);

@@ -226,6 +226,8 @@ void	smtp_server_session_done(struct session *s);
 /* smtp_session_inbound.c: SPF, DKIM, DMARC of port 25 mail */
 /* smtp_inbound_init - in the smtp role, before the chroot: DNS, the PSL */
 void	smtp_inbound_init(void);
+/* smtp_inbound_idle - no session for a while: free the loaded PSL */
+void	smtp_inbound_idle(void);
 /* smtp_session_grey.c: smtp_grey_init - before the chroot: greylist.db,
  * given to uid/gid ((uid_t)-1: not started as root) */
 void	smtp_grey_init(uid_t uid, gid_t gid);
