@@ -102,7 +102,8 @@ cross_setup() {
 # integration tests known to pass under qemu-user (memory and timing
 # checks of the others assume native speed and native RSS; test_authd's
 # "a delayed answer does not block other requests" fails at qemu's speed)
-# (test_packages.py: that architecture's ipk and spk, FACTEUR_PKG_CROSS)
+# (test_packages.py: that architecture's ipk and spk, FACTEUR_PKG_CROSS;
+# with STATIC=1 also installed and run under qemu, FACTEUR_PKG_CROSS_INSTALL)
 CROSS_INTEGRATION=${CROSS_INTEGRATION:-test_smtp_receive.py test_imap.py test_dkim_sign.py test_dkim_keytool.py test_init.py test_reload.py test_packages.py}
 
 # integration tests that take longest, started first (a newline in the
@@ -395,6 +396,7 @@ integration_one() {
 	esac
 	PYTHONDONTWRITEBYTECODE=1 FACTEUR_BIN=$I_BIN FACTEUR_SRC=$ROOT \
 	    FACTEUR_PKG_CROSS=${FACTEUR_PKG_CROSS:-$CROSS} \
+	    FACTEUR_PKG_CROSS_INSTALL=${CROSS:+${STATIC:+1}} \
 	    timeout -k 10 "${INTEGRATION_TIMEOUT:-420}" "$@" \
 	    >"$log" 2>&1 </dev/null
 	rc=$?

@@ -23,7 +23,13 @@ suite, after its build) the same for the ipk of the static musl build
 aarch64-linux-gnu- (make check CROSS=aarch64-linux-gnu- STATIC=1) it only
 builds that architecture's ipk and spk from the static cross build, checks
 that they carry a static ARM executable and runs `facteur keytool setup`
-from it under qemu-arm or qemu-aarch64.  Not tried here: real opkg, real procd, ubus,
+from it under qemu-arm or qemu-aarch64.  FACTEUR_PKG_CROSS_INSTALL=1
+(make check CROSS=... STATIC=1 sets it) adds the install tests above for
+those packages, ipk and spk, install, mail, upgrade and removal, with
+their ARM executable run under qemu-user: there is no binfmt_misc here,
+so the package's bin/facteur is replaced, once unpacked, by a script
+that runs it under qemu with the name it was called by, and the busybox
+root gets a copy of qemu and the libraries it needs.  Not tried here: real opkg, real procd, ubus,
 a real OpenWrt image, qemu-system."""
 
 import gzip
@@ -141,6 +147,8 @@ def make_root():
     r = chroot('/bin/busybox --install -s')
     check(r.returncode == 0, 'busybox installs its applets in the root',
           r.stderr)
+    if QEMU:
+        qemu_into_root()
 
 
 def md5(path):
@@ -172,6 +180,9 @@ def opkg_install(ipk, upgrade=False):
             if os.path.lexists(path):   # a running binary: unlink first
                 os.unlink(path)
         data.extract(m, ROOT, set_attrs=True, numeric_owner=True)
+    if QEMU:
+        qemu_wrap(os.path.join(ROOT, 'usr/sbin/facteur'), '/usr/sbin/facteur',
+                  '/usr/bin/' + os.path.basename(QEMU[0]))
     for c, content in keep.items():
         os.replace(ROOT + c, ROOT + c + '-opkg')
         with open(ROOT + c, 'wb') as f:
@@ -188,6 +199,42 @@ def opkg_install(ipk, upgrade=False):
     return chroot('/usr/lib/opkg/info/facteur.postinst configure',
                   {'FACTEUR_DOMAIN': 'example.org',
                    'FACTEUR_SETUP_ARGS': SETUP_ARGS})
+
+
+# ---- ARM packages run under qemu-user (FACTEUR_PKG_CROSS_INSTALL) ---------
+
+# [qemu program, -cpu, CPU] when the packages under test are ARM ones
+QEMU = []
+
+
+def qemu_wrap(path, inside, qemu):
+    """the package's ARM executable at path (named inside from where it
+    runs) moved to path.qemu and replaced by a script that runs it under
+    qemu-user with the name it was called by (the multi-call binary
+    looks at argv[0]): binfmt_misc is not available here"""
+    os.replace(path, path + '.qemu')
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(f'#!/bin/sh\nexec {qemu} {" ".join(QEMU[1:])} -0 "$0" '
+                f'{inside}.qemu "$@"\n')
+    os.chmod(path, 0o755)
+    st = os.stat(path + '.qemu')
+    os.chown(path, st.st_uid, st.st_gid)
+
+
+def qemu_into_root():
+    """Debian's qemu-user (dynamically linked) and the libraries ldd names
+    for it, copied into the busybox root at the same paths"""
+    exe = shutil.which(QEMU[0])
+    files = [exe]
+    out = subprocess.run(['ldd', exe], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        m = re.search(r'(/\S+) \(0x', line)
+        if m:
+            files.append(m.group(1))
+    for f in files:
+        dest = ROOT + (f'/usr/bin/{os.path.basename(f)}' if f == exe else f)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        shutil.copy(f, dest)
 
 
 # ---- mail -----------------------------------------------------------------
@@ -454,6 +501,9 @@ def spk_unpack(spk):
     with tarfile.open(os.path.join(PKGDIR, 'package.tgz'), 'r:gz') as t:
         t.extractall(TARGET)
     os.unlink(os.path.join(PKGDIR, 'package.tgz'))
+    if QEMU:
+        exe = os.path.join(TARGET, 'bin/facteur')
+        qemu_wrap(exe, exe, QEMU[0])
     os.makedirs(VAR, exist_ok=True)
     for link, to in (('target', TARGET), ('var', VAR)):
         if not os.path.islink(os.path.join(PKGDIR, link)):
@@ -679,6 +729,16 @@ def test_cross_packages():
         return
     ipk = os.path.join(PKG, f'facteur_0.1-1_{ipk_arch}.ipk')
     spk = os.path.join(PKG, f'facteur-0.1-1-{spk_arch}.spk')
+    STATE['ipk'], STATE['spk'] = ipk, spk
+    QEMU[:] = qemu
+    if os.environ.get('FACTEUR_PKG_CROSS_INSTALL'):
+        # a second version for the upgrade tests: packing only
+        r = make('ipk', 'spk', f'CROSS={cross}', 'PKG_PROFILE=',
+                 f'PKG_OUT={PKG}', 'PKG_VERSION=0.1-2')
+        check(r.returncode == 0, 'the same packages as version 0.1-2',
+              r.stderr[-2000:])
+        STATE['ipk2'] = ipk.replace('0.1-1', '0.1-2')
+        STATE['spk2'] = spk.replace('0.1-1', '0.1-2')
     members = dict(ipk_members(ipk))
     data = tar_of(members['data.tar.gz'])
     binary = data.extractfile('./usr/sbin/facteur').read()
@@ -718,9 +778,18 @@ def test_cross_packages():
           f'{took:.1f} s', flush=True)
 
 
+CAN_CHROOT = os.geteuid() == 0 and shutil.which('busybox')
 if os.environ.get('FACTEUR_PKG_CROSS'):
+    if os.environ.get('FACTEUR_PKG_CROSS_INSTALL') and CAN_CHROOT:
+        # the ARM ipk in the busybox root and the spk in the DSM tree, their
+        # executable run under qemu-user
+        ft.run_tests(env, [test_cross_packages, test_install_and_mail,
+                           test_upgrade_keeps_everything, test_remove,
+                           stop_leftovers, test_spk_install_start_stop,
+                           test_spk_upgrade, test_spk_uninstall,
+                           stop_spk_leftovers])
     ft.run_tests(env, [test_cross_packages])
-if os.geteuid() != 0 or not shutil.which('busybox'):
+if not CAN_CHROOT:
     print('# skipped: needs root (chroot) and busybox (busybox-static)')
     env.cleanup()
     sys.exit(ft.summary())
