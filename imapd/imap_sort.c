@@ -52,6 +52,7 @@ static const struct {
 #define ESR_MAX		0x2
 #define ESR_ALL		0x4
 #define ESR_COUNT	0x8
+#define ESR_SAVE	0x10	/* RFC 5182 SEARCHRES */
 #define ESR_PARTIAL	0x40	/* RFC 5267 CONTEXT=SORT */
 #define ESR_UPDATE	0x80
 
@@ -341,6 +342,35 @@ put_set(struct buf *b, const uint32_t *v, size_t n)
 	}
 }
 
+static int
+uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* sort_save - RETURN (SAVE): the UIDs found, or with MIN or MAX alone
+ * only those (RFC 5182 2.4), kept in ascending order */
+static void
+sort_save(struct imap_session *s, struct sort_job *j)
+{
+	struct sort_ctx *x = j->ctx;
+	uint32_t *v = xreallocarray(NULL, x->n ? x->n : 1, sizeof(*v));
+	size_t i, n = 0;
+	bool mm = (x->ret & (ESR_MIN | ESR_MAX)) &&
+	    !(x->ret & (ESR_ALL | ESR_COUNT));
+
+	for (i = 0; i < x->n; i++) {
+		if (mm && !((i == 0 && (x->ret & ESR_MIN)) ||
+		    (i == x->n - 1 && (x->ret & ESR_MAX))))
+			continue;
+		v[n++] = j->uid ? x->seq[i] : s->view[x->seq[i] - 1];
+	}
+	qsort(v, n, sizeof(*v), uid_cmp);
+	saved_put(s, v, n);
+}
+
 static void
 sort_done(struct imap_session *s, struct sort_job *j)
 {
@@ -361,8 +391,12 @@ sort_done(struct imap_session *s, struct sort_job *j)
 			x->seq[i] = x->num[ord[i]];
 		free(ord);
 	}
+	if (x->ret & ESR_SAVE)
+		sort_save(s, j);
 	buf_init(&b, 0);
-	if (!x->esort) {
+	if (x->ret == ESR_SAVE)
+		;	/* SAVE alone: no ESEARCH (RFC 5182 2.1) */
+	else if (!x->esort) {
 		buf_puts(&b, "* SORT");
 		for (i = 0; i < x->n; i++)
 			buf_printf(&b, " %u", x->seq[i]);
@@ -393,7 +427,8 @@ sort_done(struct imap_session *s, struct sort_job *j)
 			buf_puts(&b, ")");
 		}
 	}
-	buf_puts(&b, "\r\n");
+	if (b.len)
+		buf_puts(&b, "\r\n");
 	/* RFC 5267 4.5: a sorted result is not kept up to date here */
 	if (x->ret & ESR_UPDATE)
 		buf_printf(&b, "* NO [NOUPDATE \"%s\"] SORT results are not "
@@ -425,6 +460,8 @@ sort_return(const struct imap_arg **ap, struct sort_ctx *x)
 			x->ret |= ESR_COUNT;
 		else if (imap_arg_is(o, "UPDATE"))
 			x->ret |= ESR_UPDATE;
+		else if (imap_arg_is(o, "SAVE"))
+			x->ret |= ESR_SAVE;
 		else if (imap_arg_is(o, "CONTEXT"))
 			;	/* a hint (RFC 5267 4.2) */
 		else if (imap_arg_is(o, "PARTIAL") && o->next &&
@@ -436,7 +473,8 @@ sort_return(const struct imap_arg **ap, struct sort_ctx *x)
 		} else
 			return false;
 	}
-	if ((x->ret & ~(unsigned)ESR_UPDATE) == 0)
+	if ((x->ret & ~(unsigned)(ESR_UPDATE | ESR_SAVE)) == 0 &&
+	    x->ret != ESR_SAVE)
 		x->ret |= ESR_ALL;
 	*ap = a->next->next;
 	return true;
@@ -506,6 +544,8 @@ cmd_sort(struct imap_session *s, const struct imap_cmd *c, bool uid)
 	sort_job_start(s, j);
 	return;
 fail:
+	if (x->ret & ESR_SAVE)	/* RFC 5182 2.1: a failed SAVE empties "$" */
+		saved_clear(s);
 	search_free(&j->search);
 	sort_ctx_free(j);
 	free(j);

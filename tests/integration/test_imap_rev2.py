@@ -366,6 +366,18 @@ def test_context_search():
         ft.check(' BAD' in t, f'PARTIAL {bad}', t)
     u, _ = a.cmd('SORT RETURN (PARTIAL 1:2) (REVERSE ARRIVAL) UTF-8 ALL')
     ft.check(len(u) == 1 and 'PARTIAL (1:2 ' in u[0], 'SORT PARTIAL', u)
+    u, t = a.cmd('SORT RETURN (SAVE) (REVERSE ARRIVAL) UTF-8 FLAGGED')
+    ft.check(u == [] and ' OK' in t, 'SORT RETURN (SAVE): no ESEARCH', u)
+    u, _ = a.cmd('SEARCH FLAGGED')
+    want = u[0].split()[2:]
+    u, _ = a.cmd('FETCH $ (UID)')
+    ft.check([x.split()[1] for x in u] == want, 'SORT saved $', (u, want))
+    # subjects m2 m3 m4 m5 and none: m5 (4) first
+    u, _ = a.cmd('SORT RETURN (SAVE MIN) (REVERSE SUBJECT) UTF-8 ALL')
+    ft.check(u == [f'* ESEARCH (TAG "T{a.n}") MIN 4'], 'SORT SAVE MIN', u)
+    u, _ = a.cmd('FETCH $ (UID)')
+    ft.check(len(u) == 1 and u[0].startswith('* 4 FETCH'), '$: first in '
+             'sort order', u)
     u, t = a.cmd('SORT RETURN (UPDATE) (SUBJECT) UTF-8 ALL')
     ft.check(u[-1].startswith(f'* NO [NOUPDATE "T{a.n}"]') and ' OK' in t,
              'SORT UPDATE: NOUPDATE', u)
