@@ -26,6 +26,7 @@
 static void conn_io(struct ev_io *io, unsigned events, void *arg);
 static void conn_timeout(struct ev_timer *t, void *arg);
 static void conn_kick(struct ev_timer *t, void *arg);
+static void conn_flush_round(struct ev_timer *t, void *arg);
 
 /* conn_emit - call the owner; false if the conn was closed meanwhile */
 static bool
@@ -51,10 +52,18 @@ conn_fail(struct conn *c, const char *why)
 	c->error = why;
 	ev_io_stop(&c->io);
 	ev_timer_del(&c->timer);
+	ev_timer_del(&c->flush);
 	(void)conn_emit(c, CONN_EV_CLOSED);
 }
 
-/* conn_update - watch what we need now */
+/*
+ * conn_update - watch what we need now.  Two shortcuts save the system
+ * calls of changing what epoll watches, twice per reply: output queued by
+ * the owner is written at the end of the round (conn_flush_round), and
+ * EV_WRITE is watched only when the socket did not take it all; a pause
+ * keeps EV_READ watched until input actually comes while paused (a client
+ * that waits for our answer sends nothing meanwhile).
+ */
 static void
 conn_update(struct conn *c)
 {
@@ -65,13 +74,16 @@ conn_update(struct conn *c)
 	if (c->handshaking && c->clear_len == 0 && !c->closing)
 		want = c->io.want ? c->io.want : EV_READ;	/* as SSL asked */
 	else {
-		if (!c->handshaking && !c->paused && !c->closing &&
-		    c->in.len < c->in.max)
+		if (!c->handshaking && !c->closing && c->in.len < c->in.max &&
+		    (!c->paused || (!c->pause_hard && (c->io.want & EV_READ))))
 			want |= EV_READ;
 		/* closing: the writable event finishes the close even when
 		 * the last bytes already went out */
-		if (c->out.len > 0 || c->closing)
+		if (c->closing || (c->out.len > 0 && (c->handshaking ||
+		    c->wblocked)))
 			want |= EV_WRITE;
+		else if (c->out.len > 0 && !ev_timer_pending(&c->flush))
+			ev_timer_add(&c->flush, 0);
 	}
 	ev_io_want(&c->io, want);
 }
@@ -89,6 +101,7 @@ conn_init(struct conn *c, int fd, size_t in_max, size_t out_max,
 	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	ev_io_init(&c->io, fd, conn_io, c);
 	ev_timer_init(&c->timer, conn_timeout, c);
+	ev_timer_init(&c->flush, conn_flush_round, c);
 	conn_update(c);
 }
 
@@ -158,6 +171,8 @@ void
 conn_pause(struct conn *c, bool pause)
 {
 	c->paused = pause;
+	if (!pause)
+		c->pause_hard = false;
 	conn_update(c);
 	/* TLS may hold decrypted bytes the socket will not signal again */
 	if (!pause && !c->dead && c->ssl && SSL_has_pending(c->ssl) &&
@@ -171,8 +186,12 @@ void
 conn_flush_close(struct conn *c)
 {
 	c->closing = true;
-	if (c->timeout_ms == 0)
-		conn_set_timeout(c, 30000);	/* bound the wait for a slow reader */
+	/*
+	 * Bound the wait for a slow reader, from now: an idle timer about to
+	 * fire (the owner's own deadline expired at the same moment) must not
+	 * cut the last reply off before it is written.
+	 */
+	conn_set_timeout(c, c->timeout_ms ? c->timeout_ms : 30000);
 	conn_update(c);
 }
 
@@ -207,6 +226,7 @@ conn_handshake(struct conn *c)
 static int
 conn_flush(struct conn *c)
 {
+	c->wblocked = true;	/* until everything went */
 	while (c->out.len > 0) {
 		ssize_t w;
 
@@ -241,6 +261,7 @@ conn_flush(struct conn *c)
 		buf_drain(&c->out, (size_t)w);
 	}
 	buf_shrink(&c->out, 4096);
+	c->wblocked = false;
 	return 1;
 }
 
@@ -343,6 +364,19 @@ conn_tls_step(struct conn *c)
 	return r;
 }
 
+/* conn_flush_round - the end of a round in which the owner queued output */
+static void
+conn_flush_round(struct ev_timer *t, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)t;
+	if (c->dead || c->handshaking)
+		return;
+	if (conn_output(c))
+		conn_update(c);
+}
+
 static void
 conn_io(struct ev_io *io, unsigned events, void *arg)
 {
@@ -351,6 +385,8 @@ conn_io(struct ev_io *io, unsigned events, void *arg)
 
 	if (c->dead)
 		return;
+	if (c->paused && (events & (EV_READ | EV_ERROR)))
+		c->pause_hard = true;	/* now stop watching it */
 	if (c->handshaking) {
 		if (conn_tls_step(c) != 1)
 			return;
@@ -422,6 +458,7 @@ conn_close(struct conn *c)
 	c->alive = NULL;
 	ev_io_stop(&c->io);
 	ev_timer_del(&c->timer);
+	ev_timer_del(&c->flush);
 	if (c->ssl) {
 		SSL_free(c->ssl);
 		c->ssl = NULL;

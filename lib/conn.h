@@ -47,6 +47,7 @@ struct conn {
 	SSL		*ssl;
 	struct ev_io	 io;
 	struct ev_timer	 timer;
+	struct ev_timer	 flush;		/* writes what the owner queued this round */
 	struct buf	 in;
 	struct buf	 out;
 	conn_cb		*cb;
@@ -57,6 +58,8 @@ struct conn {
 	bool		 handshaking;
 	bool		 tls_client;
 	bool		 paused;	/* owner asked to stop reading */
+	bool		 pause_hard;	/* input came while paused: unwatched */
+	bool		 wblocked;	/* the socket took not all: wait for EV_WRITE */
 	bool		 closing;	/* close once out is flushed */
 	bool		 in_cb;
 	bool		 dead;

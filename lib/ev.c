@@ -36,6 +36,9 @@ static struct ev_sig ev_sigs[65];
 /* the batch being dispatched, so ev_io_stop can cancel pending events */
 static struct epoll_event *ev_batch;
 static int ev_nbatch;
+/* watchers whose wanted events changed since the kernel was last told */
+static struct ev_io **ev_dirty;
+static size_t ev_ndirty, ev_capdirty;
 
 static uint64_t
 ev_clock(void)
@@ -63,6 +66,8 @@ ev_init(void)
 	memset(ev_sigs, 0, sizeof(ev_sigs));
 	sigemptyset(&ev_sigset);
 	ev_nheap = 0;
+	while (ev_ndirty > 0)		/* the parent's changes: its loop is gone */
+		ev_dirty[--ev_ndirty]->dirty = false;
 	ev_stop = false;
 	if ((ev_epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		fatal("epoll_create1");
@@ -73,22 +78,21 @@ void
 ev_io_init(struct ev_io *io, int fd, ev_io_cb *cb, void *arg)
 {
 	io->fd = fd;
-	io->want = 0;
-	io->added = false;
+	io->want = io->kwant = 0;
+	io->added = io->dirty = false;
 	io->cb = cb;
 	io->arg = arg;
 }
 
-int
-ev_io_want(struct ev_io *io, unsigned events)
+/* ev_io_apply - tell the kernel what io wants; -1 on failure */
+static int
+ev_io_apply(struct ev_io *io)
 {
 	struct epoll_event e;
 
-	if (events == io->want && io->added)
-		return 0;
 	memset(&e, 0, sizeof(e));
-	e.events = ((events & EV_READ) ? EPOLLIN : 0) |
-	    ((events & EV_WRITE) ? EPOLLOUT : 0);
+	e.events = ((io->want & EV_READ) ? EPOLLIN : 0) |
+	    ((io->want & EV_WRITE) ? EPOLLOUT : 0);
 	e.data.ptr = io;
 	if (epoll_ctl(ev_epfd, io->added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
 	    io->fd, &e) == -1) {
@@ -96,13 +100,50 @@ ev_io_want(struct ev_io *io, unsigned events)
 		return -1;
 	}
 	io->added = true;
-	io->want = events;
+	io->kwant = io->want;
 	return 0;
+}
+
+int
+ev_io_want(struct ev_io *io, unsigned events)
+{
+	if (!io->added) {
+		io->want = events;
+		return ev_io_apply(io);
+	}
+	io->want = events;
+	if (io->want != io->kwant && !io->dirty) {
+		if (ev_ndirty == ev_capdirty) {
+			ev_capdirty = ev_capdirty ? ev_capdirty * 2 : 64;
+			ev_dirty = xreallocarray(ev_dirty, ev_capdirty,
+			    sizeof(*ev_dirty));
+		}
+		ev_dirty[ev_ndirty++] = io;
+		io->dirty = true;
+	}
+	return 0;
+}
+
+/* ev_apply_dirty - before waiting: the changes of this round, if still changes */
+static void
+ev_apply_dirty(void)
+{
+	size_t i;
+
+	for (i = 0; i < ev_ndirty; i++) {
+		struct ev_io *io = ev_dirty[i];
+
+		io->dirty = false;
+		if (io->added && io->want != io->kwant)
+			(void)ev_io_apply(io);
+	}
+	ev_ndirty = 0;
 }
 
 void
 ev_io_stop(struct ev_io *io)
 {
+	size_t j;
 	int i;
 
 	if (io->added)
@@ -110,8 +151,15 @@ ev_io_stop(struct ev_io *io)
 	for (i = 0; i < ev_nbatch; i++)
 		if (ev_batch[i].data.ptr == io)
 			ev_batch[i].data.ptr = NULL;
+	if (io->dirty)
+		for (j = 0; j < ev_ndirty; j++)
+			if (ev_dirty[j] == io) {
+				ev_dirty[j] = ev_dirty[--ev_ndirty];
+				break;
+			}
+	io->dirty = false;
 	io->added = false;
-	io->want = 0;
+	io->want = io->kwant = 0;
 }
 
 /* heap helpers: slot is index + 1 */
@@ -263,6 +311,7 @@ ev_run(void)
 		ev_run_timers();
 		if (ev_stop)
 			break;
+		ev_apply_dirty();
 		wait = -1;
 		if (ev_nheap > 0) {
 			uint64_t d = ev_heap[0]->when > ev_time ?
@@ -290,8 +339,12 @@ ev_run(void)
 				e |= EV_READ;
 			if (evs[i].events & EPOLLOUT)
 				e |= EV_WRITE;
+			/* a change not yet applied: only what is wanted now */
+			e &= io->want;
 			if (evs[i].events & (EPOLLERR | EPOLLHUP))
 				e |= EV_ERROR | (io->want & (EV_READ | EV_WRITE));
+			if (e == 0)
+				continue;
 			io->cb(io, e, io->arg);
 		}
 		ev_nbatch = 0;

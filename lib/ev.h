@@ -22,8 +22,10 @@ typedef void ev_io_cb(struct ev_io *io, unsigned events, void *arg);
 
 struct ev_io {
 	int		 fd;
-	unsigned	 want;		/* EV_READ|EV_WRITE currently watched */
+	unsigned	 want;		/* EV_READ|EV_WRITE asked for */
+	unsigned	 kwant;		/* what the kernel watches (see ev_io_want) */
 	bool		 added;
+	bool		 dirty;		/* want != kwant: in the list to apply */
 	ev_io_cb	*cb;
 	void		*arg;
 };
@@ -44,7 +46,13 @@ typedef void ev_signal_cb(int sig, void *arg);
 void	 ev_init(void);
 /* ev_io_init - bind fd and callback; watches nothing yet */
 void	 ev_io_init(struct ev_io *io, int fd, ev_io_cb *cb, void *arg);
-/* ev_io_want - watch exactly `events` (0 stops watching, fd stays open) */
+/*
+ * ev_io_want - watch exactly `events` (0 stops watching, fd stays open).
+ * A change of a watched descriptor reaches the kernel just before the loop
+ * waits again, so that wanting EV_WRITE and dropping it in the same round
+ * (a reply written at once) costs no system call; callbacks only see the
+ * events they want.  The first call registers the descriptor at once.
+ */
 int	 ev_io_want(struct ev_io *io, unsigned events);
 /* ev_io_stop - stop watching; call before close(io->fd) */
 void	 ev_io_stop(struct ev_io *io);

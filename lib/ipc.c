@@ -27,6 +27,7 @@
 #define IPC_READS_MAX	64	/* recvmsg calls per wakeup */
 
 static void ipc_io(struct ev_io *io, unsigned events, void *arg);
+static void ipc_flush_timer(struct ev_timer *t, void *arg);
 
 void
 ipc_init(struct ipc *ch, int fd, ipc_msg_cb *on_msg, ipc_close_cb *on_close,
@@ -42,6 +43,7 @@ ipc_init(struct ipc *ch, int fd, ipc_msg_cb *on_msg, ipc_close_cb *on_close,
 	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	ev_io_init(&ch->io, fd, ipc_io, ch);
 	ev_io_want(&ch->io, EV_READ);
+	ev_timer_init(&ch->flush, ipc_flush_timer, ch);
 }
 
 void
@@ -59,6 +61,7 @@ ipc_close(struct ipc *ch)
 		return;
 	ch->closed = true;
 	ev_io_stop(&ch->io);
+	ev_timer_del(&ch->flush);
 	close(ch->fd);
 	ch->fd = -1;
 	for (i = 0; i < ch->noutfds; i++)
@@ -139,7 +142,9 @@ ipc_send(struct ipc *ch, uint32_t type, uint32_t id, int fd,
 	(void)buf_append(&ch->out, &h, sizeof(h));
 	if (len)
 		(void)buf_append(&ch->out, o->p, len);
-	ev_io_want(&ch->io, EV_READ | EV_WRITE);
+	/* written at the end of the round, or when the socket has room */
+	if (!(ch->io.want & EV_WRITE) && !ev_timer_pending(&ch->flush))
+		ev_timer_add(&ch->flush, 0);
 	return 0;
 fail:
 	if (fd != -1) {
@@ -152,6 +157,24 @@ fail:
 }
 
 /* ipc_flush - write as much as possible; -1 on a broken peer */
+static int ipc_flush(struct ipc *ch);
+
+/*
+ * ipc_flush_timer - the end of the round in which frames were queued:
+ * write them; what the socket does not take waits for EV_WRITE
+ */
+static void
+ipc_flush_timer(struct ev_timer *t, void *arg)
+{
+	struct ipc *ch = arg;
+
+	(void)t;
+	if (ch->closed)
+		return;
+	if (ipc_flush(ch) == -1)
+		ipc_fail(ch, NULL);
+}
+
 static int
 ipc_flush(struct ipc *ch)
 {
@@ -188,8 +211,12 @@ ipc_flush(struct ipc *ch)
 		mh.msg_iovlen = 1;
 		w = sendmsg(ch->fd, &mh, MSG_NOSIGNAL);
 		if (w == -1) {
-			if (errno == EAGAIN || errno == EINTR)
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {	/* the rest when there is room */
+				ev_io_want(&ch->io, EV_READ | EV_WRITE);
 				return 0;
+			}
 			return -1;
 		}
 		if (mh.msg_controllen) {

@@ -68,6 +68,7 @@ struct ipc {
 	ipc_close_cb	*on_close;
 	void		*arg;
 	bool		 closed;
+	struct ev_timer	 flush;		/* writes what this round queued */
 };
 
 /* ipc_secret - the channel carries passwords: its buffers leave no copy
@@ -80,7 +81,9 @@ void	ipc_init(struct ipc *ch, int fd, ipc_msg_cb *on_msg, ipc_close_cb *on_close
 void	ipc_close(struct ipc *ch);
 /*
  * ipc_send - queue one frame (fd = -1 for none; the fd is closed once
- * sent).  Never exits: returns -1 with errno EPIPE (channel closed),
+ * sent).  The frames queued during one round of the event loop go out
+ * together at its end (fewer system calls, and the peer reads them as one
+ * batch).  Never exits: returns -1 with errno EPIPE (channel closed),
  * EMSGSIZE (o overflowed), ENOBUFS (more than IPC_OUT_MAX bytes would be
  * queued: the peer is not reading) or ENOMEM; nothing is queued then and
  * fd is closed.  What to do with such a peer is the owner's choice.
