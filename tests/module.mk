@@ -7,6 +7,7 @@
 #   make run                     deps.sh run (only what the demo needs), build,
 #                                demo setup under ./run/ (init/demo.sh)
 #   make fuzz [FUZZ_TIME=60] [TESTS=fuzz_x]   only the libFuzzer suite, longer
+#   make check-arm-packages      the ARM ipk and spk installed under qemu-user
 #   make FUZZ=1 B=build-fuzz fuzzers          clang + libFuzzer binaries
 #   make SAN=1 B=build-san fuzzers            gcc + replay main binaries
 
@@ -47,6 +48,13 @@ TEST_ENV = MAKE="$(MAKE)" UNIT_TESTS="$(UNIT_TESTS)" \
 deps:
 	@sh tests/deps.sh
 
+# the armhf and arm64 ipk and spk installed and run under qemu-user (too
+# slow for check: README "Installing on a box", package sizes)
+check-arm-packages: deps
+	@for c in arm-linux-gnueabihf- aarch64-linux-gnu-; do \
+	    $(MAKE) --no-print-directory check CROSS=$$c STATIC=1 \
+	    TESTS=integration/test_packages.py || exit 1; done
+
 check: deps
 	@$(TEST_ENV) bash tests/run_tests.sh
 
@@ -59,4 +67,4 @@ run:
 	@$(MAKE) B=build all
 	@sh init/demo.sh
 
-.PHONY: fuzzers fuzz
+.PHONY: fuzzers fuzz check-arm-packages

@@ -212,7 +212,18 @@ cross_build() {
 run_build() {
 	suite_begin build
 	if [ -n "$CROSS" ]; then
-		cross_build
+		# the unit tests and replay targets only when TESTS wants them
+		local t what=all
+		for t in $UNIT_TESTS; do
+			selected "unit/$t" && what="all units fuzzers"
+		done
+		for t in $FUZZ_TARGETS; do
+			selected "replay/$t" && what="all units fuzzers"
+		done
+		for t in tests/golden/*/; do
+			selected "golden/$(basename "$t")" && what="all units fuzzers"
+		done
+		cross_build "$what"
 		suite_end
 		return
 	fi
