@@ -140,6 +140,22 @@ def keytool(conf, *args, stdin=None):
                           capture_output=True, text=True, timeout=60)
 
 
+def children(pid):
+    """the pids whose parent is pid (authd's hashers)"""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        if int(st[st.rindex(")") + 2:].split()[1]) == pid:
+            out.append(int(d))
+    return out
+
+
 def rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -301,6 +317,8 @@ def main():
         check(os.path.exists(sockpath), "authd creates its socket")
 
         idle_rss = rss_kb(authd.pid)
+        check(children(authd.pid) == [],
+              "no hashing process before the first login (issue 17)")
         p = Peer(sockpath)
         check(True, "HELLO answered OK")
 
@@ -316,6 +334,9 @@ def main():
         check(res == FAIL, "unknown user: FAIL")
         res, _ = login(p, "alice", "correct horse", ip="192.0.2.4")
         check(res == FAIL, "bare local part refused with two local domains")
+        n = len(children(authd.pid))
+        check(1 <= n <= 2, "hashing processes forked on demand, at most "
+              "[authd] hashers (2): %d" % n)
 
         # throttle per address: 2 free failures, then delays, block at 4
         ip = "198.51.100.7"
