@@ -114,6 +114,11 @@ MULTI_NAME = $(subst -,_,$(patsubst facteur-%,%,$(1)))
 OBJCOPY	 = $(CROSS)objcopy
 
 all: $(B)/bin/facteur
+# the per-program objects come from a chain of pattern rules, which make
+# deletes as intermediate after the first build; the next make reads
+# their .d files, wants them back and recompiles every program (seen:
+# `make ipk` after make check's build, 100 s): keep them
+.PRECIOUS: $(B)/multi/%.o
 .SECONDEXPANSION:
 $(B)/multi/%.o: $$(subst $$(firstword $$(subst /, ,$$*))/,,$$*).c
 	@mkdir -p $(@D)
