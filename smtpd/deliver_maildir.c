@@ -16,9 +16,10 @@
  * Runs as `user`; blocking disk I/O is fine here: this process does
  * nothing else, and the queue keeps accepting meanwhile.  Deliveries that
  * arrive together (lib/ipc.c hands over every frame already received) are
- * a batch: all are written first, then their files fsync'd at once
- * (lib/fsyncv.h), renamed, each Maildir's new/ fsync'd once, and only then
- * is each answered.
+ * a batch, and so are those that come within BATCH_WAIT_MS of the first:
+ * all are written first, then their files fsync'd at once (lib/fsyncv.h),
+ * renamed, each Maildir's new/ fsync'd once, and only then is each
+ * answered.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -35,6 +36,13 @@
 #include "smtpd.h"
 
 #define BATCH_MAX	64
+/*
+ * How long the first delivery of a batch waits for others: one message at
+ * a time (a single client) would otherwise cost two disk cache flushes
+ * each (its file, then new/), while the queue's own fsync of the next
+ * message waits behind them; 10 ms of delay lets a few share them.
+ */
+#define BATCH_WAIT_MS	10
 
 /* deliveries written into tmp/, waiting for the batch to be made durable */
 struct done {
@@ -216,7 +224,7 @@ deliver(int fd, const char *qid, uint32_t idx, const char *mailbox,
 		if (nbatch == BATCH_MAX)
 			flush(&batch_timer, NULL);
 		else if (!ev_timer_pending(&batch_timer))
-			ev_timer_add(&batch_timer, 0);
+			ev_timer_add(&batch_timer, BATCH_WAIT_MS);
 	}
 	buf_free(&hdr);
 }

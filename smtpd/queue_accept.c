@@ -259,6 +259,7 @@ on_smtp_msg(struct ipc *ch, struct ipc_msg *im, void *arg)
 	const char *qid;
 	uint64_t size;
 	struct qopen *op;
+	uint32_t n32;
 	size_t n;
 
 	(void)ch;
@@ -269,7 +270,14 @@ on_smtp_msg(struct ipc *ch, struct ipc_msg *im, void *arg)
 	}
 	switch (im->hdr.type) {
 	case Q_OPEN:
-		q_open(im->hdr.id);
+		/* no payload: one file; u32 n: n files (the smtp role's
+		 * spares, id 0), one answer each */
+		if (im->hdr.len == 0)
+			q_open(im->hdr.id);
+		else if (ipc_get_u32(im, &n32) && ipc_get_end(im) &&
+		    n32 >= 1 && n32 <= POOL_SIZE)
+			while (n32-- > 0)
+				q_open(im->hdr.id);
 		break;
 	case Q_COMMIT:
 		if (ipc_get_str(im, &qid, &n) && ipc_get_u64(im, &size) &&

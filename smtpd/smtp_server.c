@@ -248,10 +248,118 @@ smtp_server_session_done(struct session *s)
 	}
 }
 
+/*
+ * Spare queue files: while mail comes, the role keeps a few empty queue
+ * files opened ahead (asked for SPARE_MAX at a time with Q_OPEN id 0 and a
+ * count), so that a session's DATA takes one at once instead of waiting for
+ * the queue role's answer: one round trip and two wakeups less per message.
+ * The session still sees a Q_OPEN_OK, handed over at the end of the round
+ * (spare_hand); a spare whose session went meanwhile stays a spare.  Spares
+ * are plain pool files to the queue (empty, removed at its next start if
+ * the role dies with them).
+ */
+#define SPARE_MAX	8
+
+static struct {
+	char		 qid[QUEUE_ID_LEN + 1];
+	int		 fd;
+}			 spares[SPARE_MAX];
+static size_t		 nspares;
+static unsigned		 spares_asked;	/* Q_OPEN id 0 answers to come */
+static uint32_t		 spare_wait[64];	/* sessions given one at the round's end */
+static size_t		 nspare_wait;
+static struct ev_timer	 spare_timer;
+
+/* spare_refill - ask for what is missing once half the spares are gone */
+static void
+spare_refill(void)
+{
+	struct ipc_out o;
+	unsigned want = SPARE_MAX - (unsigned)nspares - spares_asked;
+
+	if (want < SPARE_MAX / 2)
+		return;
+	ipc_out_init(&o);
+	ipc_put_u32(&o, want);
+	if (ipc_send(&qch, Q_OPEN, 0, -1, &o) == 0)
+		spares_asked += want;
+}
+
+/* spare_hand - the end of the round: each waiting session gets its spare */
+static void
+spare_hand(struct ev_timer *t, void *arg)
+{
+	struct ipc_msg m;
+	struct ipc_out o;
+	struct session *s;
+	size_t i;
+
+	(void)t;
+	(void)arg;
+	for (i = 0; i < nspare_wait && nspares > 0; i++) {
+		if ((s = session_find(spare_wait[i])) == NULL)
+			continue;	/* gone: its spare stays one */
+		nspares--;
+		ipc_out_init(&o);
+		ipc_put_str(&o, spares[nspares].qid);
+		memset(&m, 0, sizeof(m));
+		m.hdr.type = Q_OPEN_OK;
+		m.hdr.len = (uint32_t)o.len;
+		m.hdr.id = spare_wait[i];
+		m.p = o.p;
+		m.fd = spares[nspares].fd;
+		smtp_session_queue_reply(s, &m);
+		if (m.fd != -1)
+			close(m.fd);
+	}
+	nspare_wait = 0;
+}
+
 int
 smtp_server_queue_send(struct session *s, uint32_t type, const struct ipc_out *o)
 {
-	return ipc_send(&qch, type, smtp_session_id(s), -1, o);
+	uint32_t id = smtp_session_id(s);
+
+	if (type == Q_OPEN) {
+		int r = 0;
+
+		/* one spare per waiting session; none left: ask as before */
+		if (nspares > nspare_wait && nspare_wait < sizeof(spare_wait) /
+		    sizeof(spare_wait[0])) {
+			spare_wait[nspare_wait++] = id;
+			if (!ev_timer_pending(&spare_timer))
+				ev_timer_add(&spare_timer, 0);
+		} else
+			r = ipc_send(&qch, type, id, -1, o);
+		spare_refill();
+		return r;
+	}
+	return ipc_send(&qch, type, id, -1, o);
+}
+
+/* spare_add - a Q_OPEN id 0 answer: keep the file, or give it back */
+static void
+spare_add(struct ipc_msg *m)
+{
+	struct ipc_out o;
+	const char *qid;
+	size_t n;
+
+	if (spares_asked > 0)
+		spares_asked--;
+	if (m->hdr.type != Q_OPEN_OK)
+		return;
+	if (!ipc_get_str(m, &qid, &n) || n != QUEUE_ID_LEN || m->fd == -1)
+		return;
+	if (nspares == SPARE_MAX) {
+		ipc_out_init(&o);
+		ipc_put_str(&o, qid);
+		(void)ipc_send(&qch, Q_ABORT, 0, -1, &o);
+		return;
+	}
+	memcpy(spares[nspares].qid, qid, QUEUE_ID_LEN + 1);
+	spares[nspares++].fd = m->fd;
+	m->fd = -1;
 }
 
 static void
@@ -264,6 +372,13 @@ on_queue_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
 
 	(void)ch;
 	(void)arg;
+	if (m->hdr.id == 0 && (m->hdr.type == Q_OPEN_OK ||
+	    m->hdr.type == Q_OPEN_FAIL)) {
+		spare_add(m);
+		if (m->fd != -1)
+			close(m->fd);
+		return;
+	}
 	if ((s = session_find(m->hdr.id)) != NULL) {
 		smtp_session_queue_reply(s, m);
 		return;
@@ -377,6 +492,7 @@ smtp_server_run(struct listener *l, size_t nl, int queue_fd, int parent_fd,
 	if (smtpd_conf->tls.key != NULL)
 		(void)bstrcpy(key_name, smtpd_conf->tls.key, sizeof(key_name));
 	ev_timer_init(&idle_timer, on_idle, NULL);
+	ev_timer_init(&spare_timer, spare_hand, NULL);
 	pool_max[0] = smtpd_conf->smtp.max_clients;
 	pool_max[1] = smtpd_conf->smtp.max_submission;
 	pool_max[2] = smtpd_conf->smtp.max_local;

@@ -58,7 +58,8 @@ struct listener {
 
 /* IPC between the roles */
 enum smtpd_ipc {
-	Q_OPEN = 1,		/* smtp -> queue: a new message file, please */
+	Q_OPEN = 1,		/* smtp -> queue: a new message file, please;
+				   u32 n: n files (id 0: the smtp role's spares) */
 	Q_OPEN_OK,		/* queue -> smtp: fd + str qid */
 	Q_OPEN_FAIL,
 	Q_COMMIT,		/* smtp -> queue: str qid, u64 size */
