@@ -383,22 +383,23 @@ parse_flags(const struct imap_arg *a, struct flag_args *fl)
 	return true;
 }
 
-/* kw_bits - the keyword names as bits of f; with add, new ones defined.
- * False when a new one finds no room (26 per folder). */
+/* kw_bits - the keyword names as bits of f, new ones defined where there
+ * is room.  False when one finds none (26 per folder); *kw_r holds the
+ * others. */
 static bool
-kw_bits(struct store_folder *f, const struct flag_args *fl, bool add,
-    uint32_t *kw_r)
+kw_bits(struct store_folder *f, const struct flag_args *fl, uint32_t *kw_r)
 {
 	size_t i;
 	uint32_t bit;
+	bool room = true;
 
 	*kw_r = 0;
 	for (i = 0; i < fl->nkw; i++) {
-		if ((bit = store_kw_bit(f, fl->kw[i], add)) == 0 && add)
-			return false;
+		if ((bit = store_kw_bit(f, fl->kw[i], true)) == 0)
+			room = false;
 		*kw_r |= bit;
 	}
-	return true;
+	return room;
 }
 
 static const char *months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -562,7 +563,7 @@ cmd_append(struct imap_session *s, const struct imap_cmd *c)
 	if (!append_parse(s, c->args->next, &v, &n))
 		goto done;
 	for (i = 0; i < n; i++)
-		if (!kw_bits(t, &v[i].fl, true, &v[i].kw)) {
+		if (!kw_bits(t, &v[i].fl, &v[i].kw)) {
 			session_tagged(s, "NO [LIMIT] too many keywords in %s",
 			    name);
 			goto done;
@@ -808,8 +809,12 @@ cmd_store(struct imap_session *s, const struct imap_cmd *c, bool uid)
 		session_tagged(s, "NO [READ-ONLY] mailbox is read-only");
 		return;
 	}
-	/* removing a keyword never defined is a no-op, not a new keyword */
-	if (!kw_bits(s->f, &fl, mode >= 0, &kw)) {
+	/*
+	 * Every keyword STORE names is defined, -FLAGS too, as Dovecot does
+	 * (clients and imaptest expect it in FLAGS); a removal finding no
+	 * room for it has nothing to remove.
+	 */
+	if (!kw_bits(s->f, &fl, &kw) && mode >= 0) {
 		session_tagged(s, "NO [LIMIT] no room for another keyword");
 		return;
 	}

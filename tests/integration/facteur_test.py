@@ -118,17 +118,20 @@ def run_tests(env, tests):
 def main(env, setup, tests):
     """The end of every test script: run setup(), then the tests (those named
     in the environment variable ONLY, when set) with run_tests().  A setup
-    that raises counts as one failure and shows the daemons' logs."""
+    that raises counts as one failure and shows the daemons' logs.  env is
+    the Env, or a function returning it where setup() makes it."""
+    get = env if callable(env) else lambda: env
     try:
         setup()
     except Exception:  # pylint: disable=broad-except
         check(False, 'setup', traceback.format_exc())
-        env.stop_all()
-        env.dump_logs()
-        env.cleanup()
+        if get():
+            get().stop_all()
+            get().dump_logs()
+            get().cleanup()
         sys.exit(summary())
     only = os.environ.get('ONLY', '').split()
-    run_tests(env, [t for t in tests if not only or t.__name__ in only])
+    run_tests(get(), [t for t in tests if not only or t.__name__ in only])
 
 
 def ensure_account(name):

@@ -476,6 +476,12 @@ def test_keywords():
     typ, data = m.store(seq, '-FLAGS', '(Junk)')
     ft.check(b'Junk' not in data[0] and b'$Forwarded' in data[0],
              'STORE -FLAGS keyword', data)
+    m.response('FLAGS')                 # what SELECT said
+    typ, data = m.store(seq, '-FLAGS', '($Label9)')
+    _, flags = m.response('FLAGS')
+    ft.check(typ == 'OK' and flags[0] and b'$Label9' in flags[0],
+             'STORE -FLAGS of a new keyword defines it (FLAGS), as Dovecot',
+             flags)
     try:
         m.store(seq, '+FLAGS', '(\\Bogus)')
         ft.check(False, 'unknown system flag refused')
@@ -1473,24 +1479,14 @@ def test_idle_timeout():
 
 
 if __name__ == '__main__':
-    try:
-        setup()
-    except Exception as e:  # pylint: disable=broad-except
-        ft.check(False, 'setup', str(e))
-        if env:
-            env.stop_all()
-            env.dump_logs()
-        sys.exit(ft.summary())
-    ft.run_tests(env, [test_session_memory, test_login_capability, test_starttls, test_folders_list,
-                       test_select_fetch, test_fetch_items, test_search_keys,
-                       test_keywords, test_recent,
-                       test_examine_check_uid_expunge, test_rename_inbox,
-                       test_store_search_expunge,
-                       test_append_copy_move, test_bad_input,
-                       test_two_sessions, test_idle, test_restart_uids,
-                       test_lost_uidlist, test_curl, test_mbsync,
-                       test_pipelining_big_message, test_big_body_memory,
-                       test_big_append,
-                       test_failed_login_delay, test_smtp_to_imap,
-                       test_big_mailbox, test_process_crashes, test_privsep,
-                       test_idle_timeout])
+    ft.main(lambda: env, setup, [
+        test_session_memory, test_login_capability, test_starttls,
+        test_folders_list, test_select_fetch, test_fetch_items,
+        test_search_keys, test_keywords, test_recent,
+        test_examine_check_uid_expunge, test_rename_inbox,
+        test_store_search_expunge, test_append_copy_move, test_bad_input,
+        test_two_sessions, test_idle, test_restart_uids, test_lost_uidlist,
+        test_curl, test_mbsync, test_pipelining_big_message,
+        test_big_body_memory, test_big_append, test_failed_login_delay,
+        test_smtp_to_imap, test_big_mailbox, test_process_crashes,
+        test_privsep, test_idle_timeout])

@@ -350,15 +350,7 @@ def test_pipelined_condstore():
 
 
 if __name__ == '__main__':
-    try:
-        setup()
-    except Exception as e:  # pylint: disable=broad-except
-        ft.check(False, 'setup', str(e))
-        if env:
-            env.stop_all()
-            env.dump_logs()
-        sys.exit(ft.summary())
-    ft.run_tests(env, [test_condstore_basics, test_condstore_enabling_fetch,
-                       test_outside_changes_and_restart, test_qresync,
-                       test_unannounced_expunge_flags,
-                       test_pipelined_condstore])
+    ft.main(lambda: env, setup, [
+        test_condstore_basics, test_condstore_enabling_fetch,
+        test_outside_changes_and_restart, test_qresync,
+        test_unannounced_expunge_flags, test_pipelined_condstore])

@@ -420,15 +420,7 @@ def test_response_codes():
 
 
 if __name__ == '__main__':
-    try:
-        setup()
-    except Exception as e:  # pylint: disable=broad-except
-        ft.check(False, 'setup', str(e))
-        if env:
-            env.stop_all()
-            env.dump_logs()
-        sys.exit(ft.summary())
-    ft.run_tests(env, [test_capability_enable, test_select_no_recent,
-                       test_esearch_response, test_status_size_deleted,
-                       test_searchres, test_utf8_names,
-                       test_context_search, test_response_codes])
+    ft.main(lambda: env, setup, [
+        test_capability_enable, test_select_no_recent, test_esearch_response,
+        test_status_size_deleted, test_searchres, test_utf8_names,
+        test_context_search, test_response_codes])

@@ -695,26 +695,14 @@ def test_recent_after_own_expunge():
 
 
 if __name__ == '__main__':
-    try:
-        setup()
-    except Exception as e:  # pylint: disable=broad-except
-        ft.check(False, 'setup', str(e))
-        if env:
-            env.stop_all()
-            env.dump_logs()
-        sys.exit(ft.summary())
-    ft.run_tests(env, [test_pipelined_list_store_expunge,
-                       test_no_expunge_during_fetch_store_search,
-                       test_updates_before_tagged,
-                       test_append_copy_move_selected,
-                       test_close_select_no_expunge,
-                       test_idle_updates,
-                       test_create_trailing_separator,
-                       test_list_percent_levels, test_lsub,
-                       test_atoms_with_bracket, test_list_pattern_linear,
-                       test_rename_into_itself,
-                       test_search_header_addresses,
-                       test_envelope_groups_comments, test_search_bounded,
-                       test_worker_sigterm_busy, test_esearch,
-                       test_list_extended_status, test_multiappend,
-                       test_recent_after_own_expunge])
+    ft.main(lambda: env, setup, [
+        test_pipelined_list_store_expunge,
+        test_no_expunge_during_fetch_store_search, test_updates_before_tagged,
+        test_append_copy_move_selected, test_close_select_no_expunge,
+        test_idle_updates, test_create_trailing_separator,
+        test_list_percent_levels, test_lsub, test_atoms_with_bracket,
+        test_list_pattern_linear, test_rename_into_itself,
+        test_search_header_addresses, test_envelope_groups_comments,
+        test_search_bounded, test_worker_sigterm_busy, test_esearch,
+        test_list_extended_status, test_multiappend,
+        test_recent_after_own_expunge])

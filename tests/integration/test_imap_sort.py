@@ -510,13 +510,6 @@ def setup():
 
 
 if __name__ == '__main__':
-    try:
-        setup()
-    except Exception as e:  # pylint: disable=broad-except
-        ft.check(False, 'setup', str(e))
-        if env:
-            env.stop_all()
-            env.dump_logs()
-        sys.exit(ft.summary())
-    ft.run_tests(env, [test_sort_keys, test_base_subject, test_thread,
-                       test_binary, test_catenate, test_big_sort_slices])
+    ft.main(lambda: env, setup, [
+        test_sort_keys, test_base_subject, test_thread, test_binary,
+        test_catenate, test_big_sort_slices])
