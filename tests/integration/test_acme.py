@@ -306,9 +306,13 @@ def test_relay_password():
     check(wait_log('smtpd', 'status=deferred'),
           'the old password is refused by the smarthost')
     write_secret('the-new-password')
+    # earlier tests' reloads logged the same lines: wait for one more each
+    log = env.daemons['smtpd'].log_text()
+    parent = log.count('relay password reread from') + 1
+    relay = log.count('reload: relay password reread for') + 1
     os.kill(env.daemons['smtpd'].proc.pid, signal.SIGHUP)
-    check(wait_log('smtpd', 'relay password reread from', 1) and
-          wait_log('smtpd', 'reload: relay password reread for'),
+    check(wait_log('smtpd', 'relay password reread from', parent) and
+          wait_log('smtpd', 'reload: relay password reread for', relay),
           'smtpd and its relay role log the new password',
           env.daemons['smtpd'].log_text()[-1500:])
     env.tool('ctl', 'queue', 'flush')

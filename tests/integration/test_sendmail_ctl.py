@@ -258,9 +258,9 @@ def test_sighup():
 
 
 def main():
-    ft.main(env, setup, [test_plain_recipients, test_dash_i_and_from, test_dash_t,
-                       test_errors, test_ctl_queue, test_smtpd_down,
-                       test_sighup])
+    ft.main(env, setup, [
+        test_plain_recipients, test_dash_i_and_from, test_dash_t, test_errors,
+        test_ctl_queue, test_smtpd_down, test_sighup])
 
 
 if __name__ == '__main__':
