@@ -10,6 +10,7 @@
 
 #include "conf_fetch.h"
 #include "xmem.h"
+#include "strnum.h"
 
 #define FETCH_MAX_TOKENS	8
 
@@ -27,15 +28,6 @@ conf_fetch_clear(struct conf_fetch *f)
 	memset(f, 0, sizeof(*f));
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* decode - %XX-decoded copy of s[0..n); NULL if malformed or empty */
 static char *
 decode(const char *s, size_t n)
@@ -51,8 +43,8 @@ decode(const char *s, size_t n)
 		}
 		if (i + 2 >= n)
 			break;
-		if ((h = hexval((unsigned char)s[i + 1])) < 0 ||
-		    (l = hexval((unsigned char)s[i + 2])) < 0 || h * 16 + l == 0)
+		if ((h = hex_digit((unsigned char)s[i + 1])) < 0 ||
+		    (l = hex_digit((unsigned char)s[i + 2])) < 0 || h * 16 + l == 0)
 			break;
 		*q++ = (char)(h * 16 + l);
 		i += 2;

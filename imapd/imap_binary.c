@@ -20,6 +20,7 @@
 
 #include "base64.h"
 #include "imap_mime.h"
+#include "strnum.h"
 
 enum cte {
 	CTE_IDENTITY,
@@ -49,18 +50,6 @@ part_cte(const struct mime_msg *m, const struct imap_section *s,
 	return CTE_UNKNOWN;
 }
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* qp_line - one line's text (no line break) decoded onto out; true when
  * it ends in a soft line break */
 static bool
@@ -77,8 +66,8 @@ qp_line(const char *p, size_t n, struct buf *out)
 		n--;
 	for (i = 0, st = 0; i < n; i++) {
 		if (p[i] != '=' || i + 2 >= n ||
-		    (h = hexval((unsigned char)p[i + 1])) < 0 ||
-		    (l = hexval((unsigned char)p[i + 2])) < 0)
+		    (h = hex_digit((unsigned char)p[i + 1])) < 0 ||
+		    (l = hex_digit((unsigned char)p[i + 2])) < 0)
 			continue;
 		(void)buf_append(out, p + st, i - st);
 		c = (char)(h << 4 | l);

@@ -19,6 +19,7 @@
 
 #include "imapd.h"
 #include "imap_mutf7.h"
+#include "strnum.h"
 
 struct cat_url {
 	char		 mailbox[STORE_NAME_MAX + 1];
@@ -26,18 +27,6 @@ struct cat_url {
 	uint32_t	 uid;
 	struct imap_section sec;
 };
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* url_num - digits at *pp up to the next '/' or end; false if none */
 static bool
@@ -123,8 +112,8 @@ url_parse(const char *p, struct cat_url *u)
 		char c = *p++;
 
 		if (c == '%') {
-			if ((h = hexval(p[0])) < 0 ||
-			    (l = hexval(p[1])) < 0)
+			if ((h = hex_digit(p[0])) < 0 ||
+			    (l = hex_digit(p[1])) < 0)
 				return false;
 			c = (char)(h << 4 | l);
 			p += 2;

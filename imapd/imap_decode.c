@@ -14,6 +14,7 @@
 
 #include "base64.h"
 #include "imap_decode.h"
+#include "strnum.h"
 
 enum charset {
 	CS_UTF8,	/* and US-ASCII: copied */
@@ -60,15 +61,6 @@ put(struct buf *out, const unsigned char *p, size_t n, enum charset cs)
 	buf_append(out, p + start, n - start);
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* qp - quoted-printable (underscore is a space in RFC 2047 Q words) */
 static size_t
 qp(const char *s, size_t n, unsigned char *o, bool q_word)
@@ -81,8 +73,8 @@ qp(const char *s, size_t n, unsigned char *o, bool q_word)
 			o[k++] = ' ';
 		else if (s[i] != '=')
 			o[k++] = (unsigned char)s[i];
-		else if (i + 2 < n && (h = hexval((unsigned char)s[i + 1])) >= 0 &&
-		    (l = hexval((unsigned char)s[i + 2])) >= 0) {
+		else if (i + 2 < n && (h = hex_digit((unsigned char)s[i + 1])) >= 0 &&
+		    (l = hex_digit((unsigned char)s[i + 2])) >= 0) {
 			o[k++] = (unsigned char)(h << 4 | l);
 			i += 2;
 		} else if (i + 1 < n && s[i + 1] == '\n')

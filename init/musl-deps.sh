@@ -7,10 +7,10 @@
 #   sh init/musl-deps.sh DIR
 #
 # Builds, once, into DIR/include and DIR/lib (with pkg-config files in
-# DIR/lib/pkgconfig) from Debian bookworm's source packages, fetched
-# with apt-get's download-only source mode (PKG/bookworm) and a private
+# DIR/lib/pkgconfig) from the Debian bookworm packages of their code,
+# fetched by apt-get in download-only mode (PKG/bookworm) with a private
 # deb-src list (the system's apt configuration is not touched; this step
-# needs Debian's mirror, as apt itself does), unpacked with dpkg-source -x (Debian's
+# needs the Debian mirror, as apt itself does), unpacked with dpkg-source -x (the Debian
 # patches applied), then configured by the minimal recipes below with
 # Debian's musl-gcc (musl-tools): static only, no programs, no tests, no
 # documentation, and only what facteur uses (libsasl2: the PLAIN and

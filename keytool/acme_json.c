@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "keytool/acme_json.h"
+#include "strnum.h"
 
 struct jp {
 	struct json	*j;
@@ -52,18 +53,6 @@ jp_tok(struct jp *p, enum json_type type)
 	return (int)p->j->n++;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* hex4 - the 4 hex digits at s (len checked by the caller), or -1 */
 static long
 hex4(const char *s)
@@ -72,7 +61,7 @@ hex4(const char *s)
 	int i, h;
 
 	for (i = 0; i < 4; i++) {
-		if ((h = hexval(s[i])) < 0)
+		if ((h = hex_digit(s[i])) < 0)
 			return -1;
 		v = v * 16 + h;
 	}

@@ -88,3 +88,15 @@ strnum_duration(const char *s, uint64_t max, const char **err_r)
 
 	return strnum_unit(s, max, "smhd", mult, err_r);
 }
+
+int
+hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

@@ -20,4 +20,7 @@ uint64_t	strnum_size(const char *s, uint64_t max, const char **err_r);
 /* strnum_duration - "5m", "4h", "5d", "30s", "10" (seconds); same contract. */
 uint64_t	strnum_duration(const char *s, uint64_t max, const char **err_r);
 
+/* hex_digit - the value of one hex digit (either case), or -1. */
+int		hex_digit(int c);
+
 #endif
