@@ -220,17 +220,10 @@ class DNSServer:
 
 
 def free_udp_tcp_port():
-    """A port free for both UDP and TCP on loopback a moment ago."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            t.bind(('127.0.0.1', 0))
-            port = t.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                try:
-                    u.bind(('127.0.0.1', port))
-                except OSError:
-                    continue
-            return port
+    """A loopback port free for both UDP and TCP, reserved for this
+    process (facteur_test.free_port())."""
+    import facteur_test  # pylint: disable=import-outside-toplevel
+    return facteur_test.free_port(udp=True)
 
 
 if __name__ == '__main__':

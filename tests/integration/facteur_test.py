@@ -32,8 +32,10 @@ tests run as an ordinary user and a root checkout may not be readable by
 others; the harness itself stays root and reads everything.
 """
 
+import fcntl
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -157,11 +159,82 @@ def copy_binaries(dest, src=None):
     return dest
 
 
-def free_port():
-    """A loopback TCP port that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+# Ports handed out by free_port(), for this process's lifetime.  A port
+# found free by bind(0) and closed again is free only for a moment: until a
+# daemon binds it, another test script's bind(0) (make check runs three at
+# once) or an outgoing connection may take it ("bind: Address already in
+# use").  So ports come from outside the kernel's ephemeral range, where
+# neither bind(0) nor connect() ever goes, and each one is reserved for the
+# whole run by a lock on byte PORT of PORT_LOCK, shared by every test
+# process on the machine (record locks go away with the process that
+# holds them; the kernel releases them all when any descriptor of the file
+# is closed, hence one descriptor kept open).
+PORT_LOCK = os.path.join(tempfile.gettempdir(), 'facteur-test-ports.lock')
+_port_fd = None
+_ports_taken = set()
+_ports_order = []
+
+
+def _port_candidates():
+    """Unprivileged ports outside ip_local_port_range, in a random order
+    (drawn once per process)."""
+    if _ports_order:
+        return _ports_order
+    try:
+        with open('/proc/sys/net/ipv4/ip_local_port_range',
+                  encoding='ascii') as f:
+            lo, hi = (int(x) for x in f.read().split())
+    except (OSError, ValueError):
+        lo, hi = 32768, 60999
+    _ports_order.extend(p for p in range(10000, 65536) if not lo <= p <= hi)
+    random.shuffle(_ports_order)
+    return _ports_order
+
+
+def _port_lock_fd():
+    global _port_fd  # pylint: disable=global-statement
+    if _port_fd is None:
+        try:
+            _port_fd = os.open(PORT_LOCK, os.O_RDWR)
+        except FileNotFoundError:
+            try:
+                _port_fd = os.open(PORT_LOCK,
+                                   os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+                os.fchmod(_port_fd, 0o666)   # root and users share it
+            except FileExistsError:
+                _port_fd = os.open(PORT_LOCK, os.O_RDWR)
+    return _port_fd
+
+
+def _bindable(port, kind):
+    """True if 127.0.0.1:port can be bound now (no SO_REUSEADDR: a
+    TIME_WAIT left by an earlier run counts as taken)."""
+    with socket.socket(socket.AF_INET, kind) as s:
+        try:
+            s.bind(('127.0.0.1', port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(udp=False):
+    """A loopback TCP port (and UDP too if udp) that is free and reserved
+    for this process until it exits, so that no other test takes it
+    before our daemon binds it (see PORT_LOCK)."""
+    fd = _port_lock_fd()
+    for port in _port_candidates():
+        if port in _ports_taken:
+            continue
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, port)
+        except OSError:
+            continue        # another test process holds it
+        if _bindable(port, socket.SOCK_STREAM) and (
+                not udp or _bindable(port, socket.SOCK_DGRAM)):
+            _ports_taken.add(port)
+            return port
+        fcntl.lockf(fd, fcntl.LOCK_UN, 1, port)
+    raise RuntimeError('no free loopback port')
 
 
 def wait_port(port, timeout=15.0, proc=None):
@@ -278,13 +351,11 @@ class Env:
     def path(self, *parts):
         return os.path.join(self.tmp, *parts)
 
-    def port(self):
-        """A free loopback port, distinct from the ones handed out before."""
-        while True:
-            p = free_port()
-            if p not in self.ports:
-                self.ports.add(p)
-                return p
+    def port(self, udp=False):
+        """A free loopback port, reserved for this process (free_port())."""
+        p = free_port(udp)
+        self.ports.add(p)
+        return p
 
     def make_cert(self, cn='localhost'):
         """Self-signed EC certificate for cn, 127.0.0.1 and localhost, made

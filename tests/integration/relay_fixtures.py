@@ -243,7 +243,7 @@ class DNS:
     given dnsmasq record options (--mx-host=..., --host-record=...)."""
 
     def __init__(self, env, records):
-        self.port = env.port()
+        self.port = env.port(udp=True)
         self.log = env.path('logs', 'dnsmasq.log')
         cmd = ['dnsmasq', '-k', '-C', '/dev/null', '--no-resolv', '--no-hosts',
                f'--port={self.port}', '--listen-address=127.0.0.1',
