@@ -17,6 +17,7 @@ self.test mail stays queued with "better than us"; conf errors."""
 
 import functools
 import os
+import re
 import smtplib
 import sys
 import time
@@ -123,11 +124,14 @@ def test_primary_down_then_up():
         return
     marker = 'bmx-%d' % time.time()
     send('bob@backed.test', marker)
-    time.sleep(3)
+    # the first attempt, to the primary that is down, must be over before
+    # the primary comes up
+    ok = wait_for(lambda: re.search(
+        r'to=<bob@backed\.test> relay=mx1\.backed\.test.* status=deferred',
+        env.daemons['smtpd'].log_text()), 20)
+    ft.check(ok, 'a deferral is logged', env.daemons['smtpd'].log_text()[-2000:])
     ft.check('<bob@backed.test>' in queue_list(), 'primary down: queued',
              queue_list())
-    log = env.daemons['smtpd'].log_text()
-    ft.check('to=<bob@backed.test>' in log, 'a deferral is logged')
     primary = Sink(host=PRIMARY, port=25)
     try:
         r = env.tool('ctl', 'queue', 'flush')
