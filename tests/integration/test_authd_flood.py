@@ -137,8 +137,9 @@ def test_repeated_login_fast():
     ft.check(p.login('alice@example.org', 'second password') == OK,
              'the new password works')
     r, ms = timed(lambda: p.login('alice@example.org', 'second password'))
-    ft.check(r == OK and ms < 100, 'the new password is cached in turn',
-             f'{ms:.1f} ms')
+    # one sample: a loaded machine may delay it, but never by a scrypt
+    ft.check(r == OK and ms < max(100, first / 2),
+             'the new password is cached in turn', f'{ms:.1f} ms')
     env.keytool('user', 'del', 'alice@example.org')
     ft.check(p.login('alice@example.org', 'second password') == FAIL,
              'a deleted user is not served from the cache')
@@ -284,8 +285,11 @@ def test_flood_one_network():
     print(f'info a right password from ::1 during the flood: '
           f'{login_ms:.0f} ms (result {NAMES.get(r, r)})')
     ft.check(res == {OK}, 'every RCPT answered OK during the flood', res)
-    ft.check(p95 < 50, 'RCPT lookups under 50 ms (p95) during a login flood',
-             f'{p95:.1f} ms')
+    # waiting behind the flood would cost scrypts: 50 ms, or a third of
+    # one on a loaded machine, is well short of that
+    bound = max(50, SCRYPT_MS[0] / 3)
+    ft.check(p95 < bound, 'RCPT lookups under 50 ms (p95) during a login '
+             'flood', f'{p95:.1f} ms, bound {bound:.0f} ms')
     ft.check(r == OK and 0 <= login_ms < login_bound(),
              'a right password from another network: OK in under 2 s',
              f'{NAMES.get(r, r)} after {login_ms:.0f} ms, bound '
