@@ -28,16 +28,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/rand.h>
-
 #include "authd.h"
 #include "compat.h"
 #include "conf.h"
 #include "daemon.h"
 #include "localsend.h"
 #include "log.h"
-#include "passwd.h"
 #include "priv.h"
+#include "sha256.h"
 #include "xmem.h"
 
 #define THROTTLE_ENTRIES	4096
@@ -226,9 +224,12 @@ main(int argc, char **argv)
 		fatalx("cannot initialise libsasl2");
 	if (authd_dkim_load(c) == -1)
 		fatalx("%s: cannot load the [dkim] keys", file);
-	/* warm OpenSSL up (providers, config) before any chroot */
-	passwd_verify_dummy("", 0);
-	if (RAND_bytes(seed, sizeof(seed)) != 1)
+	/*
+	 * no OpenSSL here (issue 17: its providers cost 400 KiB of heap
+	 * and, statically linked, megabytes of mapped code): the hashers
+	 * start it after they fork, and only [dkim] keys above load it
+	 */
+	if (rand_bytes(seed, sizeof(seed)) == -1)
 		fatalx("no randomness");
 	if (daemon_setup_dirs(c, pw) == -1)
 		fatalx("%s: cannot create the directories it names", file);

@@ -18,12 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
-
 #include "authd.h"
+#include "sha256.h"
 #include "xmem.h"
 
 #define CACHE_KEY_LEN	32
@@ -56,7 +52,7 @@ authd_cache_new(size_t cap, uint64_t ttl_ms)
 	}
 	c->cap = cap;
 	c->ttl_ms = ttl_ms;
-	if (RAND_bytes(c->secret, sizeof(c->secret)) != 1) {
+	if (rand_bytes(c->secret, sizeof(c->secret)) == -1) {
 		free(c->e);
 		free(c);
 		return NULL;
@@ -72,42 +68,36 @@ authd_cache_free(struct authd_cache **cp)
 	if (c == NULL)
 		return;
 	*cp = NULL;
-	OPENSSL_cleanse(c->secret, sizeof(c->secret));
+	explicit_bzero(c->secret, sizeof(c->secret));
 	if (c->e != NULL)
-		OPENSSL_cleanse(c->e, c->cap * sizeof(*c->e));
+		explicit_bzero(c->e, c->cap * sizeof(*c->e));
 	free(c->e);
 	free(c);
 }
 
-/* cache_key - HMAC-SHA256(secret, user NUL password); false on failure */
+/* cache_key - HMAC-SHA256(secret, user NUL password); false if too long */
 static bool
 cache_key(const struct authd_cache *c, const char *user, const char *pw,
     size_t pwlen, uint8_t key[CACHE_KEY_LEN])
 {
 	uint8_t msg[USERDB_ADDR_MAX + 1 + AUTHD_PASSWORD_MAX];
 	size_t ulen = strlen(user);
-	unsigned len = 0;
-	bool ok;
 
 	if (ulen >= USERDB_ADDR_MAX || pwlen > AUTHD_PASSWORD_MAX)
 		return false;
 	memcpy(msg, user, ulen);
 	msg[ulen] = '\0';
 	memcpy(msg + ulen + 1, pw, pwlen);
-	ok = HMAC(EVP_sha256(), c->secret, sizeof(c->secret), msg,
-	    ulen + 1 + pwlen, key, &len) != NULL && len == CACHE_KEY_LEN;
-	OPENSSL_cleanse(msg, sizeof(msg));
-	return ok;
+	hmac_sha256(c->secret, sizeof(c->secret), msg, ulen + 1 + pwlen, key);
+	explicit_bzero(msg, sizeof(msg));
+	return true;
 }
 
 /* stored_digest - SHA-256 of the users.db value */
-static bool
+static void
 stored_digest(const char *stored, uint8_t out[CACHE_KEY_LEN])
 {
-	unsigned len = 0;
-
-	return EVP_Digest(stored, strlen(stored), out, &len, EVP_sha256(),
-	    NULL) == 1 && len == CACHE_KEY_LEN;
+	sha256(stored, strlen(stored), out);
 }
 
 static struct cache_entry *
@@ -117,7 +107,7 @@ cache_find(struct authd_cache *c, const uint8_t key[CACHE_KEY_LEN])
 
 	for (i = 0; i < c->cap; i++)
 		if (c->e[i].used != 0 &&
-		    CRYPTO_memcmp(c->e[i].key, key, CACHE_KEY_LEN) == 0)
+		    ct_equal(c->e[i].key, key, CACHE_KEY_LEN))
 			return &c->e[i];
 	return NULL;
 }
@@ -134,8 +124,8 @@ authd_cache_hit(struct authd_cache *c, const char *user, const char *password,
 	    !cache_key(c, user, password, passlen, key) ||
 	    (e = cache_find(c, key)) == NULL)
 		goto done;
-	if (now >= e->expires || !stored_digest(stored, dig) ||
-	    CRYPTO_memcmp(dig, e->stored, CACHE_KEY_LEN) != 0) {
+	stored_digest(stored, dig);
+	if (now >= e->expires || !ct_equal(dig, e->stored, CACHE_KEY_LEN)) {
 		/* expired, or the password changed since: forget it */
 		memset(e, 0, sizeof(*e));
 		goto done;
@@ -143,7 +133,7 @@ authd_cache_hit(struct authd_cache *c, const char *user, const char *password,
 	e->used = ++c->clock;
 	hit = true;
 done:
-	OPENSSL_cleanse(key, sizeof(key));
+	explicit_bzero(key, sizeof(key));
 	return hit;
 }
 
@@ -172,13 +162,9 @@ authd_cache_put(struct authd_cache *c, const char *user, const char *password,
 		}
 		e = old;
 	}
-	if (!stored_digest(stored, e->stored)) {
-		memset(e, 0, sizeof(*e));
-		goto done;
-	}
+	stored_digest(stored, e->stored);
 	memcpy(e->key, key, sizeof(key));
 	e->expires = now + c->ttl_ms;
 	e->used = ++c->clock;
-done:
-	OPENSSL_cleanse(key, sizeof(key));
+	explicit_bzero(key, sizeof(key));
 }

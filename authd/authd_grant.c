@@ -20,10 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-#include <openssl/rand.h>
-
 #include "authd.h"
+#include "sha256.h"
 #include "xmem.h"
 
 static struct authd_grant **grants;
@@ -33,7 +31,7 @@ static size_t ngrants;
 static void
 grant_drop(size_t i)
 {
-	OPENSSL_cleanse(grants[i], sizeof(*grants[i]));
+	explicit_bzero(grants[i], sizeof(*grants[i]));
 	free(grants[i]);
 	grants[i] = grants[--ngrants];
 	grants[ngrants] = NULL;
@@ -70,7 +68,7 @@ authd_grant_new(pid_t pid, uid_t uid, const char *user, uid_t local_uid,
 
 	if (!grant_slot(now) || (g = calloc(1, sizeof(*g))) == NULL)
 		return -1;
-	if (RAND_bytes(g->token, sizeof(g->token)) != 1 ||
+	if (rand_bytes(g->token, sizeof(g->token)) == -1 ||
 	    (user != NULL && !bstrcpy(g->user, user, sizeof(g->user)))) {
 		free(g);
 		return -1;
@@ -92,7 +90,7 @@ grant_index(pid_t pid, uid_t uid, const uint8_t *token, uint64_t now)
 	size_t i;
 
 	for (i = 0; i < ngrants; i++)
-		if (CRYPTO_memcmp(grants[i]->token, token, AUTHD_GRANT_LEN) == 0)
+		if (ct_equal(grants[i]->token, token, AUTHD_GRANT_LEN))
 			break;
 	if (i == ngrants || grants[i]->pid != pid || grants[i]->uid != uid)
 		return -1;

@@ -50,14 +50,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
-
 #include "authd.h"
 #include "compat.h"
 #include "log.h"
+#include "sha256.h"
 #include "xmem.h"
 
 #define HASH_MAX		16
@@ -66,7 +62,7 @@
 #define HASH_CHECK		1
 #define HASH_RESULT		2
 #define HASH_FOLLOW_MAX		AUTHD_HASH_QUEUE_MAX	/* joined checks, in all */
-#define HASH_DIG_LEN		32
+#define HASH_DIG_LEN		SHA256_LEN
 
 struct hash_job {
 	struct authd_fq_item fq;	/* first: the queue links these */
@@ -110,7 +106,7 @@ static void hash_dispatch(void);
 static void
 job_free(struct hash_job *j)
 {
-	OPENSSL_cleanse(j, sizeof(*j));
+	explicit_bzero(j, sizeof(*j));
 	free(j);
 }
 
@@ -166,8 +162,6 @@ job_digest(const char *service, const char *user, const char *stored,
 	    AUTHD_PASSWORD_MAX + 3];
 	size_t sl = strlen(service) + 1, ul = strlen(user) + 1;
 	size_t hl = strlen(stored) + 1, n;
-	unsigned len = 0;
-	bool ok;
 
 	if (sl + ul + hl + passlen > sizeof(msg))
 		return false;
@@ -176,10 +170,9 @@ job_digest(const char *service, const char *user, const char *stored,
 	memcpy(msg + sl + ul, stored, hl);
 	memcpy(msg + sl + ul + hl, password, passlen);
 	n = sl + ul + hl + passlen;
-	ok = HMAC(EVP_sha256(), dig_secret, sizeof(dig_secret), msg, n, dig,
-	    &len) != NULL && len == HASH_DIG_LEN;
-	OPENSSL_cleanse(msg, n);
-	return ok;
+	hmac_sha256(dig_secret, sizeof(dig_secret), msg, n, dig);
+	explicit_bzero(msg, n);
+	return true;
 }
 
 /* the leader being looked for by find_one */
@@ -196,7 +189,7 @@ find_one(struct authd_fq_item *it, void *arg)
 
 	if (fc->found == NULL && !j->cancelled &&
 	    ev_now() - j->queued <= AUTHD_HASH_WAIT_MS &&
-	    CRYPTO_memcmp(j->dig, fc->dig, HASH_DIG_LEN) == 0)
+	    ct_equal(j->dig, fc->dig, HASH_DIG_LEN))
 		fc->found = j;
 }
 
@@ -210,8 +203,8 @@ job_leader(const uint8_t dig[HASH_DIG_LEN])
 	if (nfollowers >= HASH_FOLLOW_MAX)
 		return NULL;
 	for (i = 0; i < nhashers; i++)
-		if (hashers[i].job != NULL && CRYPTO_memcmp(hashers[i].job->dig,
-		    dig, HASH_DIG_LEN) == 0)
+		if (hashers[i].job != NULL && ct_equal(hashers[i].job->dig,
+		    dig, HASH_DIG_LEN))
 			return hashers[i].job;
 	authd_fairq_foreach(queue, find_one, &fc);
 	return fc.found;
@@ -248,7 +241,7 @@ hasher_main(int fd)
 		    ipc_get_data(&m, &pw, &pwlen) && ipc_get_end(&m))
 			res = authd_login_check(service, user,
 			    stored[0] != '\0' ? stored : NULL, pw, pwlen);
-		OPENSSL_cleanse(store, m.hdr.len);
+		explicit_bzero(store, m.hdr.len);
 		ipc_out_init(&o);
 		ipc_put_u32(&o, res);
 		if (ipc_write_sync(fd, HASH_RESULT, m.hdr.id, -1, &o) == -1)
@@ -262,7 +255,7 @@ wipe_waiting(struct authd_fq_item *it, void *arg)
 	struct hash_job *j = (struct hash_job *)it;
 
 	(void)arg;
-	OPENSSL_cleanse(j->password, sizeof(j->password));
+	explicit_bzero(j->password, sizeof(j->password));
 }
 
 /* hasher_child - in the new process: shed what a hasher must not hold */
@@ -407,8 +400,8 @@ hasher_send(struct hasher *h, struct hash_job *j)
 	ipc_put_str(&o, j->user);
 	ipc_put_str(&o, j->stored);
 	ipc_put_data(&o, j->password, j->passlen);
-	OPENSSL_cleanse(j->password, sizeof(j->password));
-	OPENSSL_cleanse(j->stored, sizeof(j->stored));
+	explicit_bzero(j->password, sizeof(j->password));
+	explicit_bzero(j->stored, sizeof(j->stored));
 	if (++next_id == 0)
 		next_id = 1;
 	if (ipc_send(&h->ch, HASH_CHECK, next_id, -1, &o) == -1) {
@@ -420,7 +413,7 @@ hasher_send(struct hasher *h, struct hash_job *j)
 		h->job = j;
 		ev_timer_del(&h->idle);
 	}
-	OPENSSL_cleanse(&o, sizeof(o));
+	explicit_bzero(&o, sizeof(o));
 }
 
 static void
@@ -504,7 +497,7 @@ authd_hash_start(unsigned n)
 	if (n < 1)
 		n = 1;
 	nhashers = n < HASH_MAX ? n : HASH_MAX;
-	if (RAND_bytes(dig_secret, sizeof(dig_secret)) != 1)
+	if (rand_bytes(dig_secret, sizeof(dig_secret)) == -1)
 		return -1;
 	if ((queue = authd_fairq_new(AUTHD_HASH_QUEUE_MAX,
 	    AUTHD_HASH_NET_MAX)) == NULL)
@@ -582,7 +575,7 @@ authd_hash_submit(const void *owner, const char *net, bool prio,
 	}
 	if ((lead = job_leader(j->dig)) != NULL) {
 		/* the same check is under way: wait for its result */
-		OPENSSL_cleanse(j->stored, sizeof(j->stored));
+		explicit_bzero(j->stored, sizeof(j->stored));
 		j->next_follower = lead->followers;
 		lead->followers = j;
 		nfollowers++;

@@ -25,8 +25,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-
 #include "authd.h"
 #include "conf.h"
 #include "localsend.h"
@@ -254,7 +252,7 @@ login_ok(struct authd_peer *p, const struct authd_req *r, const char *ipkey,
 	    authd_grant_new(pid, uid, user, 0, ev_now(), grant) == 0)
 		ipc_put_data(&o, grant, sizeof(grant));
 	authd_peer_reply(p, r->id, &o);
-	OPENSSL_cleanse(grant, sizeof(grant));
+	explicit_bzero(grant, sizeof(grant));
 }
 
 /*
@@ -304,7 +302,7 @@ login_failed(struct authd_peer *p, const struct authd_req *r,
 static void
 login_wait_free(struct login_wait *w)
 {
-	OPENSSL_cleanse(w, sizeof(*w));
+	explicit_bzero(w, sizeof(*w));
 	free(w);
 }
 
@@ -461,7 +459,7 @@ req_login(struct authd_peer *p, const struct authd_req *r)
 	login_submit(p, r, user, ipkey, netkey,
 	    ures == USERDB_OK ? stored : NULL);
 done:
-	OPENSSL_cleanse(stored, sizeof(stored));
+	explicit_bzero(stored, sizeof(stored));
 }
 
 static void
@@ -658,7 +656,7 @@ req_local(struct authd_peer *p, const struct authd_req *r)
 	ipc_put_u32(&o, AUTHD_OK);
 	ipc_put_data(&o, grant, sizeof(grant));
 	authd_peer_reply(p, r->id, &o);
-	OPENSSL_cleanse(grant, sizeof(grant));
+	explicit_bzero(grant, sizeof(grant));
 }
 
 static void

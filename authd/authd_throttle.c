@@ -20,10 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "authd.h"
 #include "climit.h"
+#include "sha256.h"
 #include "strnum.h"
 #include "xmem.h"
 
@@ -75,29 +74,15 @@ authd_throttle_free(struct authd_throttle **tp)
 static uint64_t
 throttle_hash(const struct authd_throttle *t, const char *key)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	EVP_MD_CTX *ctx;
-	uint64_t h = 0;
+	uint8_t md[SHA256_LEN];
+	struct sha256 s;
+	uint64_t h;
 
-	if ((ctx = EVP_MD_CTX_new()) != NULL) {
-		if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
-		    EVP_DigestUpdate(ctx, t->seed, sizeof(t->seed)) != 1 ||
-		    EVP_DigestUpdate(ctx, key, strlen(key)) != 1 ||
-		    EVP_DigestFinal_ex(ctx, md, &mdlen) != 1)
-			mdlen = 0;
-		EVP_MD_CTX_free(ctx);
-	}
-	if (mdlen >= sizeof(h))
-		memcpy(&h, md, sizeof(h));
-	else {
-		/* no memory for a digest context: a plain FNV-1a still counts */
-		const unsigned char *p = (const unsigned char *)key;
-
-		h = 0xcbf29ce484222325ULL;
-		for (; *p; p++)
-			h = (h ^ *p) * 0x100000001b3ULL;
-	}
+	sha256_init(&s);
+	sha256_update(&s, t->seed, sizeof(t->seed));
+	sha256_update(&s, key, strlen(key));
+	sha256_final(&s, md);
+	memcpy(&h, md, sizeof(h));
 	return h ? h : 1;
 }
 

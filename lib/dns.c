@@ -8,6 +8,13 @@
  *
  * Runs in any role that asks DNS questions, as that role's user, inside
  * its chroot if it has one (c-ares read resolv.conf in dns_init()).
+ * The channel itself is made at the first query and freed DNS_IDLE_MS
+ * after the last one is answered (issue 17: c-ares 1.18's channel is 74
+ * KiB of queue heads, written at creation, in each role that resolves):
+ * dns_init() reads resolv.conf into a channel, keeps its options and
+ * every server (ares_save_options keeps only the IPv4 ones, as ares_dup
+ * knows) and frees it; dns_channel() makes it again from those, reading
+ * no file.
  * c-ares has no per-query cancel: a cancelled lookup stays allocated,
  * flagged, until c-ares answers it, then is freed without a callback.
  */
@@ -19,6 +26,7 @@
 
 #include <ares.h>
 
+#include "compat.h"
 #include "conf.h"
 #include "dns_ares.h"
 #include "dns_int.h"
@@ -27,6 +35,7 @@
 #include "xmem.h"
 
 #define DNS_SOCKS	16		/* c-ares sockets watched at once */
+#define DNS_IDLE_MS	60000		/* the channel outlives its last query */
 
 struct dns_query {
 	dns_cb		*cb;
@@ -46,27 +55,32 @@ struct dns_sock {
 	bool		 used;
 };
 
-static ares_channel dns_ch;
-static bool dns_ok;			/* the channel exists */
+static ares_channel dns_ch;		/* NULL between queries (idle) */
+static bool dns_ok;			/* dns_init() succeeded */
+static struct ares_options dns_opts;	/* what it read, to make dns_ch */
+static int dns_optmask;
+static struct ares_addr_port_node *dns_servers;
 static bool dns_dying;			/* dns_shutdown() is running */
 static unsigned dns_timeout_ms = DNS_TIMEOUT_MS, dns_tries = DNS_TRIES;
 static struct dns_sock dns_socks[DNS_SOCKS];
-static struct ev_timer dns_timer;
+static struct ev_timer dns_timer, dns_idle;
 static const struct dns_backend *dns_backend;
 static LIST_HEAD(, dns_query) dns_queries = LIST_HEAD_INITIALIZER(dns_queries);
 
-/* dns_rearm - the c-ares timeout as our one timer */
+/* dns_rearm - the c-ares timeout as our one timer; none: the idle one */
 static void
 dns_rearm(void)
 {
 	struct timeval tv, *tvp;
 
-	if (!dns_ok)
+	if (dns_ch == NULL)
 		return;
 	if ((tvp = ares_timeout(dns_ch, NULL, &tv)) == NULL) {
 		ev_timer_del(&dns_timer);
+		ev_timer_add(&dns_idle, DNS_IDLE_MS);
 		return;
 	}
+	ev_timer_del(&dns_idle);
 	ev_timer_add(&dns_timer, (uint64_t)tvp->tv_sec * 1000 +
 	    (uint64_t)tvp->tv_usec / 1000 + 1);
 }
@@ -74,8 +88,22 @@ dns_rearm(void)
 static void
 dns_on_timer(struct ev_timer *t, void *arg)
 {
-	ares_process_fd(dns_ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+	if (dns_ch != NULL)
+		ares_process_fd(dns_ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
 	dns_rearm();
+}
+
+/* dns_on_idle - no query for DNS_IDLE_MS: free the channel */
+static void
+dns_on_idle(struct ev_timer *t, void *arg)
+{
+	struct timeval tv;
+
+	if (dns_ch == NULL || ares_timeout(dns_ch, NULL, &tv) != NULL)
+		return;		/* a query came: dns_rearm() arms us again */
+	ares_destroy(dns_ch);	/* closes its sockets: dns_sock_state */
+	dns_ch = NULL;
+	malloc_trim(0);
 }
 
 static void
@@ -83,6 +111,8 @@ dns_on_io(struct ev_io *io, unsigned events, void *arg)
 {
 	int fd = io->fd;
 
+	if (dns_ch == NULL)
+		return;
 	ares_process_fd(dns_ch,
 	    (events & (EV_READ | EV_ERROR)) ? fd : ARES_SOCKET_BAD,
 	    (events & EV_WRITE) ? fd : ARES_SOCKET_BAD);
@@ -122,10 +152,33 @@ dns_sock_state(void *data, ares_socket_t fd, int readable, int writable)
 	ev_io_want(&s->io, (readable ? EV_READ : 0) | (writable ? EV_WRITE : 0));
 }
 
+/* dns_channel - the channel, made again from dns_init()'s options if idle */
+static ares_channel
+dns_channel(void)
+{
+	int st;
+
+	if (!dns_ok || dns_ch != NULL)
+		return dns_ch;
+	if ((st = ares_init_options(&dns_ch, &dns_opts, dns_optmask)) !=
+	    ARES_SUCCESS) {
+		dns_ch = NULL;
+		log_warnx("dns: %s", ares_strerror(st));
+		return NULL;
+	}
+	if (dns_servers != NULL &&
+	    (st = ares_set_servers_ports(dns_ch, dns_servers)) != ARES_SUCCESS) {
+		log_warnx("dns: %s", ares_strerror(st));
+		ares_destroy(dns_ch);
+		dns_ch = NULL;
+	}
+	return dns_ch;
+}
+
 ares_channel
 dns_ares_channel(void)
 {
-	return dns_ok ? dns_ch : NULL;
+	return dns_channel();
 }
 
 void
@@ -149,6 +202,7 @@ dns_init(const struct conf_addr *resolver)
 	int st;
 
 	ev_timer_init(&dns_timer, dns_on_timer, NULL);
+	ev_timer_init(&dns_idle, dns_on_idle, NULL);
 	if ((st = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS) {
 		log_warnx("dns: %s", ares_strerror(st));
 		return -1;
@@ -164,18 +218,36 @@ dns_init(const struct conf_addr *resolver)
 		ares_library_cleanup();
 		return -1;
 	}
-	dns_ok = true;
 	if (resolver != NULL) {
 		st = ARES_EBADSTR;
 		if (!conf_addr_format(resolver, csv, sizeof(csv)) ||
 		    (st = ares_set_servers_ports_csv(dns_ch, csv)) != ARES_SUCCESS) {
 			log_warnx("dns: resolver %s: %s", resolver->host,
 			    ares_strerror(st));
-			dns_shutdown();
-			return -1;
+			goto fail;
 		}
 	}
+	/* keep what it read; the channel is made again at the first query */
+	if ((st = ares_save_options(dns_ch, &dns_opts, &dns_optmask)) !=
+	    ARES_SUCCESS) {
+		log_warnx("dns: %s", ares_strerror(st));
+		goto fail;
+	}
+	if ((st = ares_get_servers_ports(dns_ch, &dns_servers)) !=
+	    ARES_SUCCESS) {
+		log_warnx("dns: %s", ares_strerror(st));
+		ares_destroy_options(&dns_opts);
+		goto fail;
+	}
+	ares_destroy(dns_ch);
+	dns_ch = NULL;
+	dns_ok = true;
 	return 0;
+fail:
+	ares_destroy(dns_ch);
+	dns_ch = NULL;
+	ares_library_cleanup();
+	return -1;
 }
 
 static void
@@ -193,12 +265,19 @@ dns_shutdown(void)
 	struct dns_query *q;
 
 	dns_dying = true;
+	if (dns_ch != NULL) {
+		ares_destroy(dns_ch);	/* answers every query: ARES_EDESTRUCTION */
+		dns_ch = NULL;
+	}
 	if (dns_ok) {
 		dns_ok = false;
-		ares_destroy(dns_ch);	/* answers every query: ARES_EDESTRUCTION */
+		ares_destroy_options(&dns_opts);
+		ares_free_data(dns_servers);
+		dns_servers = NULL;
 		ares_library_cleanup();
 	}
 	ev_timer_del(&dns_timer);
+	ev_timer_del(&dns_idle);
 	while ((q = LIST_FIRST(&dns_queries)) != NULL)
 		dns_q_free(q);
 	dns_cache_flush();
@@ -270,6 +349,7 @@ dns_lookup(const char *name, enum dns_type type, dns_cb *cb, void *arg)
 {
 	struct dns_query *q = xcalloc(1, sizeof(*q));
 	struct dns_answer *ans;
+	ares_channel ch;
 	bool ok;
 
 	q->cb = cb;
@@ -284,9 +364,9 @@ dns_lookup(const char *name, enum dns_type type, dns_cb *cb, void *arg)
 		ev_timer_add(&q->done, 0);
 		return q;
 	}
-	if (ok && dns_backend == NULL && dns_ok) {
+	if (ok && dns_backend == NULL && (ch = dns_channel()) != NULL) {
 		q->inflight = true;
-		ares_query(dns_ch, q->name, ns_c_in, (int)type, dns_on_ares, q);
+		ares_query(ch, q->name, ns_c_in, (int)type, dns_on_ares, q);
 		dns_rearm();
 		return q;
 	}

@@ -14,7 +14,8 @@
 
 #include "dns.h"
 
-/* dns_ares_channel - the channel of dns_init(), or NULL if there is none */
+/* dns_ares_channel - the channel of dns_init() (made again if it was idle),
+ * or NULL if there is none */
 ares_channel dns_ares_channel(void);
 void	 dns_ares_rearm(void);
 
