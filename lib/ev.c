@@ -314,8 +314,15 @@ ev_run(void)
 		ev_apply_dirty();
 		wait = -1;
 		if (ev_nheap > 0) {
-			uint64_t d = ev_heap[0]->when > ev_time ?
-			    ev_heap[0]->when - ev_time : 0;
+			/*
+			 * the clock of now, not of the round's start: a timer
+			 * callback that took a while (an fsync) and added a
+			 * 0 ms timer (an IPC flush) must not sleep a
+			 * millisecond before it runs
+			 */
+			uint64_t now = ev_clock();
+			uint64_t d = ev_heap[0]->when > now ?
+			    ev_heap[0]->when - now : 0;
 			wait = d > 60000 ? 60000 : (int)d;
 		}
 		n = epoll_wait(ev_epfd, evs, 64, wait);

@@ -1,18 +1,28 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * fsyncv.c - fsync many files at once (see fsyncv.h).
+ * fsyncv.c - fsync many files at once, unlink without waiting (see
+ * fsyncv.h).
  *
  * Runs in the roles that make mail durable (smtpd queue and deliver).
  * The io_uring ring is made at the first call in a process (so after the
  * role's fork and privilege drop), FSV_RING entries; a larger batch goes
- * in chunks.  Only IORING_OP_FSYNC on descriptors the caller owns is ever
- * submitted.  If the ring cannot be made or the kernel refuses it, the
- * process falls back to plain fsync(2) for good.  The system calls are
- * made directly (no liburing); the rings are read and written with
- * acquire/release atomics as the kernel's io_uring ABI requires.
+ * in chunks.  Only IORING_OP_FSYNC on descriptors the caller owns and
+ * IORING_OP_UNLINKAT of names under a directory descriptor it owns are
+ * ever submitted.  If the ring cannot be made or the kernel refuses it,
+ * the process falls back to plain fsync(2) and unlinkat(2) for good.  The
+ * system calls are made directly (no liburing); the rings are read and
+ * written with acquire/release atomics as the kernel's io_uring ABI
+ * requires.
+ *
+ * Background unlinks complete in a kernel worker; their completions are
+ * read from the ring (no system call) at the next call of either
+ * function, a failure logged with the name kept in its slot.  At most
+ * UNL_MAX are in flight; beyond that an unlink is made at once.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -31,6 +41,17 @@
 #include <sys/syscall.h>
 
 #define FSV_RING	64
+#define UNL_MAX		32		/* background unlinks in flight */
+#define UNL_TAG		(1ULL << 63)	/* user_data of an unlink: tag|slot */
+#define UNL_NAME	64
+
+static struct {
+	bool	 busy;
+	int	 dirfd;
+	char	 name[UNL_NAME];
+} unl[UNL_MAX];
+static unsigned	 nunl;
+static bool	 unl_sync;	/* the kernel has no IORING_OP_UNLINKAT */
 
 static struct {
 	int			 fd;		/* -1: not made yet */
@@ -59,6 +80,8 @@ ring_open(void)
 		return true;
 	/* a ring inherited through fork belongs to the parent: leave it */
 	ring.fd = -1;
+	memset(unl, 0, sizeof(unl));
+	nunl = 0;
 	ring.broken = true;
 	memset(&p, 0, sizeof(p));
 	if ((fd = (int)syscall(__NR_io_uring_setup, FSV_RING, &p)) == -1) {
@@ -104,7 +127,11 @@ fail:
 	return false;
 }
 
-/* ring_reap - collect completions into errs; returns how many */
+/*
+ * ring_reap - collect completions: a background unlink frees its slot
+ * (logged if it failed), an fsync's result goes into errs (NULL: none
+ * can be in flight); returns how many fsyncs completed
+ */
 static size_t
 ring_reap(int *errs)
 {
@@ -112,13 +139,73 @@ ring_reap(int *errs)
 	unsigned tail = __atomic_load_n(ring.cq_tail, __ATOMIC_ACQUIRE);
 	size_t n = 0;
 
-	for (; head != tail; head++, n++) {
+	for (; head != tail; head++) {
 		const struct io_uring_cqe *c = &ring.cqes[head & *ring.cq_mask];
 
-		errs[c->user_data] = c->res < 0 ? -c->res : 0;
+		if (c->user_data & UNL_TAG) {
+			unsigned slot = (unsigned)(c->user_data & ~UNL_TAG);
+
+			if (slot < UNL_MAX && unl[slot].busy) {
+				if (c->res == -EINVAL) {	/* before 5.11 */
+					unl_sync = true;
+					if (unlinkat(unl[slot].dirfd,
+					    unl[slot].name, 0) == -1)
+						log_warn("unlink %s",
+						    unl[slot].name);
+				} else if (c->res < 0)
+					log_warnx("unlink %s: %s", unl[slot].name,
+					    strerror(-c->res));
+				unl[slot].busy = false;
+				nunl--;
+			}
+		} else if (errs != NULL) {
+			errs[c->user_data] = c->res < 0 ? -c->res : 0;
+			n++;
+		}
 	}
 	__atomic_store_n(ring.cq_head, head, __ATOMIC_RELEASE);
 	return n;
+}
+
+/* ring_unlink - submit unlinkat(dirfd, name) to the ring; false: not taken */
+static bool
+ring_unlink(int dirfd, const char *name)
+{
+	unsigned tail = *ring.sq_tail, at, slot;
+	struct io_uring_sqe *s;
+	size_t len = strlen(name);
+	long r;
+
+	if (len >= UNL_NAME || unl_sync)
+		return false;
+	(void)ring_reap(NULL);
+	if (nunl == UNL_MAX)
+		return false;
+	for (slot = 0; unl[slot].busy; slot++)	/* one is free */
+		;
+	memcpy(unl[slot].name, name, len + 1);
+	unl[slot].dirfd = dirfd;
+	at = tail & *ring.sq_mask;
+	s = &ring.sqes[at];
+	memset(s, 0, sizeof(*s));
+	s->opcode = IORING_OP_UNLINKAT;
+	s->fd = dirfd;
+	s->addr = (uint64_t)(uintptr_t)unl[slot].name;
+	s->unlink_flags = 0;
+	s->user_data = UNL_TAG | slot;
+	ring.sq_array[at] = at;
+	__atomic_store_n(ring.sq_tail, tail + 1, __ATOMIC_RELEASE);
+	do
+		r = syscall(__NR_io_uring_enter, ring.fd, 1, 0, 0, NULL, 0);
+	while (r == -1 && errno == EINTR);
+	if (r != 1) {
+		/* not consumed: take it back (nothing else is pending) */
+		__atomic_store_n(ring.sq_tail, tail, __ATOMIC_RELEASE);
+		return false;
+	}
+	unl[slot].busy = true;
+	nunl++;
+	return true;
 }
 
 /*
@@ -178,6 +265,20 @@ ring_fsync(const int *fds, int *errs, size_t n)
 		ring.broken = true;	/* it failed once: do not trust it */
 }
 #endif	/* HAVE_IO_URING */
+
+int
+unlinkat_bg(int dirfd, const char *name)
+{
+#ifdef HAVE_IO_URING
+	if (ring_open() && ring_unlink(dirfd, name))
+		return 0;
+#endif
+	if (unlinkat(dirfd, name, 0) == -1) {
+		log_warn("unlink %s", name);
+		return -1;
+	}
+	return 0;
+}
 
 size_t
 fsyncv(const int *fds, int *errs, size_t n)

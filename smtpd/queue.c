@@ -36,6 +36,7 @@
 
 #include "compat.h"
 #include "ev.h"
+#include "fsyncv.h"
 #include "log.h"
 #include "strnum.h"
 #include "xmem.h"
@@ -135,10 +136,8 @@ msg_free(struct qmsg *m)
 int
 queue_msg_fd(struct qmsg *m)
 {
-	char path[4096];
-
-	if (m->fd == -1 && queue_path(path, sizeof(path), m->env.qid, ""))
-		m->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (m->fd == -1)
+		m->fd = openat(q.dirfd, m->env.qid, O_RDONLY | O_CLOEXEC);
 	return m->fd;
 }
 
@@ -168,12 +167,22 @@ msg_release_fd(struct qmsg *m)
 static void
 msg_remove(struct qmsg *m)
 {
-	char path[4096];
+	char done[QUEUE_ID_LEN + sizeof(".done")];
 
-	if (queue_path(path, sizeof(path), m->env.qid, ".done"))
-		(void)unlink(path);
-	if (queue_path(path, sizeof(path), m->env.qid, "") && unlink(path) == -1)
-		log_warn("qid=%s unlink", m->env.qid);
+	/*
+	 * Closed first, then unlinked in the background (lib/fsyncv.h): the
+	 * blocks are freed in a kernel worker, not in this loop, which the
+	 * next commit may be waiting for.  QID.done is written only for
+	 * messages with several recipients.
+	 */
+	if (m->fd != -1) {
+		close(m->fd);
+		m->fd = -1;
+	}
+	if (m->env.nrcpt > 1 &&
+	    bsnprintf(done, sizeof(done), "%s.done", m->env.qid))
+		(void)unlinkat_bg(q.dirfd, done);
+	(void)unlinkat_bg(q.dirfd, m->env.qid);
 	log_info("qid=%s removed", m->env.qid);
 	msg_free(m);
 }

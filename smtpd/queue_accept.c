@@ -74,14 +74,13 @@ smtp_reply(uint32_t id, uint32_t type, const char *qid, int fd, const char *why)
 static void
 pool_fill(void)
 {
-	char qid[QUEUE_ID_LEN + 1], path[4096];
+	char qid[QUEUE_ID_LEN + 1];
 	int fd, tries = 0;
 
 	while (q.npool < POOL_SIZE && tries++ < 2 * POOL_SIZE) {
 		queue_id_new(qid);
-		if (!queue_path(path, sizeof(path), qid, ""))
-			break;
-		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		fd = openat(q.dirfd, qid, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+		    0600);
 		if (fd == -1) {
 			if (errno == EEXIST)
 				continue;
@@ -96,8 +95,7 @@ pool_fill(void)
 		while (q.npool > 0) {	/* not durable: do not use them */
 			q.npool--;
 			close(q.pool[q.npool].fd);
-			if (queue_path(path, sizeof(path), q.pool[q.npool].qid, ""))
-				(void)unlink(path);
+			(void)unlinkat(q.dirfd, q.pool[q.npool].qid, 0);
 		}
 	}
 }
@@ -140,11 +138,8 @@ open_take(const char *qid)
 static void
 open_discard(struct qopen *op)
 {
-	char path[4096];
-
 	close(op->fd);
-	if (queue_path(path, sizeof(path), op->qid, ""))
-		(void)unlink(path);
+	(void)unlinkat_bg(q.dirfd, op->qid);
 	free(op);
 }
 

@@ -58,11 +58,19 @@ static SSL_CTX		*server_tls;	/* made on first use */
 static int		 cert_fd = -1, key_fd = -1;	/* what it loads */
 static char		 cert_name[PATH_MAX], key_name[PATH_MAX];
 static struct ev_timer	 idle_timer;	/* frees server_tls */
+static struct ev_timer	 trim_timer;	/* gives the heap back */
 static struct ipc	 pch;		/* from the parent: reloads */
 static int		 reload_cert_fd = -1;
 static char		 reload_cert[PATH_MAX];
 
 #define TLS_IDLE_MS	60000
+/*
+ * The heap goes back to the system a second after the last session ended,
+ * not at once: a client that sends one message per connection would make
+ * each session shrink the heap and the next one grow it again (brk and
+ * page faults, a tenth of the role's time at one session).
+ */
+#define TRIM_IDLE_MS	1000
 
 SSL_CTX *
 smtp_server_tls(void)
@@ -86,6 +94,16 @@ on_idle(struct ev_timer *t, void *arg)
 	server_tls = NULL;
 	smtp_inbound_idle();
 	malloc_trim(0);
+}
+
+/* on_trim - no session for a second: give the peak back (small boxes) */
+static void
+on_trim(struct ev_timer *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	if (nsessions == 0)
+		malloc_trim(0);
 }
 
 static void
@@ -243,7 +261,7 @@ smtp_server_session_done(struct session *s)
 	if (ev_timer_pending(&stop_timer) && nsessions == 0)
 		exit(0);
 	if (nsessions == 0) {
-		malloc_trim(0);	/* idle: give the peak back (small boxes) */
+		ev_timer_add(&trim_timer, TRIM_IDLE_MS);
 		ev_timer_add(&idle_timer, TLS_IDLE_MS);
 	}
 }
@@ -492,6 +510,7 @@ smtp_server_run(struct listener *l, size_t nl, int queue_fd, int parent_fd,
 	if (smtpd_conf->tls.key != NULL)
 		(void)bstrcpy(key_name, smtpd_conf->tls.key, sizeof(key_name));
 	ev_timer_init(&idle_timer, on_idle, NULL);
+	ev_timer_init(&trim_timer, on_trim, NULL);
 	ev_timer_init(&spare_timer, spare_hand, NULL);
 	pool_max[0] = smtpd_conf->smtp.max_clients;
 	pool_max[1] = smtpd_conf->smtp.max_submission;

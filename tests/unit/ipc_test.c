@@ -5,12 +5,16 @@
  * once IPC_OUT_MAX bytes are queued (it used to grow without bound and
  * fatal() on out of memory), a descriptor given to a failed send is closed,
  * the channel keeps working once the peer reads, frames and passed
- * descriptors arrive intact, and EMSGSIZE / EPIPE are reported.
+ * descriptors arrive intact, and EMSGSIZE / EPIPE are reported.  A frame
+ * queued by a timer callback that blocked a while (the queue role's
+ * fsync) is written at once: the loop used to sleep as long again before
+ * it ran the 0 ms flush timer, which delayed every 250 by an fsync's time.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ev.h"
@@ -71,6 +75,15 @@ frame(struct ipc_out *o, uint32_t seq)
 	ipc_out_init(o);
 	ipc_put_u32(o, seq);
 	ipc_put_data(o, d, n);
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static bool
@@ -144,11 +157,53 @@ test_bounded_out(void)
 	ipc_close(&b.ch);
 }
 
+#define BLOCK_MS	200
+
+static struct ipc	*slow_ch;
+
+/* slow_send - a timer callback that blocks BLOCK_MS, then sends */
+static void
+slow_send(struct ev_timer *t, void *arg)
+{
+	static struct ipc_out o;
+
+	usleep(BLOCK_MS * 1000);
+	frame(&o, 0);
+	*(uint64_t *)arg = now_ms();
+	CHECK(ipc_send(slow_ch, 7, 1, -1, &o) == 0);
+}
+
+static void
+test_flush_after_slow_timer(void)
+{
+	struct peer a, b;
+	struct ev_timer t;
+	uint64_t sent = 0;
+	int sv[2];
+
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	ipc_init(&a.ch, sv[0], peer_msg, peer_close, &a);
+	ipc_init(&b.ch, sv[1], peer_msg, peer_close, &b);
+	b.want = 1;
+	slow_ch = &a.ch;
+	ev_timer_init(&t, slow_send, &sent);
+	ev_timer_add(&t, 0);
+	CHECK(t_run(5000));
+	CHECK(b.frames == 1 && !b.bad);
+	/* not BLOCK_MS more (a loaded machine may add some delay) */
+	CHECK(sent != 0 && now_ms() - sent < BLOCK_MS * 3 / 4);
+	ipc_close(&a.ch);
+	ipc_close(&b.ch);
+}
+
 int
 main(void)
 {
 	log_init("ipc_test", true, false);
 	ev_init();
 	test_bounded_out();
+	test_flush_after_slow_timer();
 	return T_DONE();
 }

@@ -6,7 +6,9 @@
  * listed the Maildir once per recovered message); a batch written with
  * maildir_write() and made durable with maildir_commitv() (more than one
  * fsyncv() chunk, two Maildirs) ends up whole in new/ with tmp/ empty;
- * fsyncv() reports a bad descriptor as that entry's error only.
+ * fsyncv() reports a bad descriptor as that entry's error only;
+ * unlinkat_bg() removes files (more than its in-flight limit at once, so
+ * some wait for a slot or go the plain way), a missing one only logged.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -102,6 +104,40 @@ test_commitv(const char *top)
 	unlink(src);
 }
 
+#define NUNLINK	100
+
+static void
+test_unlink_bg(const char *top)
+{
+	char dir[4096], name[32];
+	double t0;
+	int dfd, i, fd, left;
+
+	snprintf(dir, sizeof(dir), "%s/unl", top);
+	CHECK(mkdir(dir, 0700) == 0);
+	CHECK((dfd = open(dir, O_RDONLY | O_DIRECTORY)) != -1);
+	for (i = 0; i < NUNLINK; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		if ((fd = openat(dfd, name, O_WRONLY | O_CREAT, 0600)) != -1) {
+			(void)!write(fd, "x", 1);
+			(void)fsync(fd);
+			close(fd);
+		}
+	}
+	for (i = 0; i < NUNLINK; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		CHECK(unlinkat_bg(dfd, name) == 0);
+	}
+	/* a name that is not there: its failure is logged, nothing else */
+	(void)unlinkat_bg(dfd, "missing");
+	/* in a kernel worker: gone within a few seconds at most */
+	for (t0 = now(); (left = count(top, "unl")) > 0 && now() - t0 < 10;)
+		usleep(10000);
+	CHECK(left == 0);
+	close(dfd);
+	CHECK(rmdir(dir) == 0);
+}
+
 int
 main(void)
 {
@@ -153,6 +189,7 @@ main(void)
 	    t_ix * 1000, (now() - t0) / 50 * NASK * 1000);
 	maildir_index_free(&ix);
 	test_commitv(dir);
+	test_unlink_bg(dir);
 	{
 		char cmd[128];
 
