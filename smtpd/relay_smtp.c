@@ -656,6 +656,16 @@ sess_reply(struct relay_sess *s)
 		sess_reply_auth(s);
 		break;
 	case S_MAIL:
+		if (c == 421 && s->ntx > 1) {
+			/*
+			 * a reused connection that the server closed as our
+			 * MAIL went (its idle timeout): not the message's
+			 * fault, sess_dead gives it to a new connection
+			 */
+			sess_fail(s, RES_TEMPFAIL, PRIO_CONNECT, "closed by %s",
+			    s->peer);
+			break;
+		}
 		sess_reply_mail(s);
 		break;
 	case S_RCPT:
