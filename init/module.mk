@@ -14,6 +14,8 @@
 #                                 default a cache shared by every checkout)
 #   make STATIC=1 LIBC=musl [PROFILE=tiny]   build-musl[-tiny]-static/, with
 #                                 Debian's musl-gcc against those libraries
+#   make musl-deps CROSS=...; make STATIC=1 LIBC=musl CROSS=...
+#                                 build-armhf-musl[-tiny]-static/ (arm64 too)
 #   make install [DESTDIR=] [PREFIX=/usr/local] [SYSCONFDIR=] [SBINDIR=]
 #                [INIT="systemd sysv"|openwrt|synology]
 #
@@ -33,55 +35,65 @@ B_SUFFIX = $(if $(filter tiny,$(PROFILE)),-tiny)$(if $(STATIC),-static)$(if \
 
 all:		# the default goal stays the Makefile's
 
-# LIBC=musl: x86_64 only (Debian has no musl cross compilers), static only
+# LIBC=musl: static only; x86_64 with Debian's musl-gcc, armhf and arm64
+# with Debian's glibc cross compilers run on Debian's musl-dev:ARCH
+# (init/musl-deps.sh puts a musl-gcc for them in the libraries' directory)
 LIBC	?=
-# The musl libraries take long to build (README): by default they go to a
-# cache outside the tree, ~/.cache/facteur/musl-deps ($XDG_CACHE_HOME),
-# that every checkout and clean CI run of this account reuses; a tree that
-# has its own build-musl-deps/ (built there before) keeps using it, and
-# without a home directory they go there.
-MUSL_CACHE = $(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME),$(if $(HOME),$(HOME)/.cache))
-MUSL_DEPS ?= $(if $(wildcard $(CURDIR)/build-musl-deps/.done),$(CURDIR)/build-musl-deps,$(if \
-	     $(MUSL_CACHE),$(MUSL_CACHE)/facteur/musl-deps,$(CURDIR)/build-musl-deps))
-ifeq ($(LIBC),musl)
-ifneq ($(CROSS),)
-$(error LIBC=musl builds for the build machine only (Debian's musl-tools))
-endif
-ifeq ($(STATIC),)
-$(error LIBC=musl needs STATIC=1: a musl build is for boxes without our libraries)
-endif
-ifeq ($(filter musl-deps,$(MAKECMDGOALS))$(wildcard $(MUSL_DEPS)/.done),)
-$(error LIBC=musl: no libraries in $(MUSL_DEPS): run `make musl-deps` first)
-endif
-CC	 = musl-gcc
-# musl has no <sys/queue.h>: musl-deps.sh links the system's (macros only)
-CPPFLAGS += -I$(MUSL_DEPS)/include
-LDFLAGS	+= -L$(MUSL_DEPS)/lib
-PKG_CONFIG = PKG_CONFIG_LIBDIR=$(MUSL_DEPS)/lib/pkgconfig pkg-config
-B	?= build-musl$(B_SUFFIX)
-else ifneq ($(LIBC),)
-$(error LIBC=$(LIBC): expected musl, or nothing for the system's glibc)
-endif
-
-musl-deps:
-	@sh init/musl-deps.sh $(MUSL_DEPS)
-
 ifneq ($(CROSS),)
 CROSS_TRIPLET	:= $(patsubst %-,%,$(CROSS))
 CROSS_ARCH	:= $(if $(findstring aarch64,$(CROSS)),arm64,$(if $(findstring arm-,$(CROSS)),armhf,))
 ifeq ($(CROSS_ARCH),)
 $(error CROSS=$(CROSS): expected arm-linux-gnueabihf- or aarch64-linux-gnu-)
 endif
+endif
+# The musl libraries take long to build (README): by default they go to a
+# cache outside the tree, ~/.cache/facteur/musl-deps ($XDG_CACHE_HOME),
+# that every checkout and clean CI run of this account reuses; a tree that
+# has its own build-musl-deps/ (built there before) keeps using it, and
+# without a home directory they go there.  One directory per architecture:
+# MUSL_DEPS (x86_64), MUSL_DEPS_armhf, MUSL_DEPS_arm64 (musl-deps-armhf ...).
+MUSL_CACHE = $(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME),$(if $(HOME),$(HOME)/.cache))
+MUSL_DIR = $(if $(wildcard $(CURDIR)/build-$(1)/.done),$(CURDIR)/build-$(1),$(if \
+	     $(MUSL_CACHE),$(MUSL_CACHE)/facteur/$(1),$(CURDIR)/build-$(1)))
+MUSL_DEPS ?= $(call MUSL_DIR,musl-deps)
+MUSL_DEPS_armhf ?= $(call MUSL_DIR,musl-deps-armhf)
+MUSL_DEPS_arm64 ?= $(call MUSL_DIR,musl-deps-arm64)
+# the one for this build
+MUSL_D	 = $(if $(CROSS),$(MUSL_DEPS_$(CROSS_ARCH)),$(MUSL_DEPS))
+ifeq ($(LIBC),musl)
+ifeq ($(STATIC),)
+$(error LIBC=musl needs STATIC=1: a musl build is for boxes without our libraries)
+endif
+ifeq ($(filter musl-deps,$(MAKECMDGOALS))$(wildcard $(MUSL_D)/.done),)
+$(error LIBC=musl: no libraries in $(MUSL_D): run `make musl-deps$(if $(CROSS), CROSS=$(CROSS))` first)
+endif
+CC	 = $(if $(CROSS),$(MUSL_D)/bin/musl-gcc,musl-gcc)
+# musl has no <sys/queue.h> nor the kernel's headers (<linux/io_uring.h>):
+# musl-deps.sh puts them there too
+CPPFLAGS += -isystem $(MUSL_D)/include
+LDFLAGS	+= -L$(MUSL_D)/lib
+PKG_CONFIG = PKG_CONFIG_LIBDIR=$(MUSL_D)/lib/pkgconfig pkg-config
+B	?= build$(if $(CROSS),-$(CROSS_ARCH))-musl$(B_SUFFIX)
+else ifneq ($(LIBC),)
+$(error LIBC=$(LIBC): expected musl, or nothing for the system's glibc)
+endif
+
+musl-deps:
+	@sh init/musl-deps.sh $(MUSL_D) $(or $(CROSS_ARCH),x86_64)
+
+ifneq ($(CROSS),)
 ifeq ($(SAN),1)
 $(error SAN=1 is for native builds: sanitizers do not run under qemu-user)
 endif
 SYSROOT	?= $(CURDIR)/build-sysroot/$(CROSS_ARCH)
 # `make check` runs the binaries with $(QEMU) -L $(SYSROOT) (tests/cross.mk)
 QEMU	 = $(if $(filter arm64,$(CROSS_ARCH)),qemu-aarch64 -cpu cortex-a53,qemu-arm -cpu cortex-a7)
+ifneq ($(LIBC),musl)
 CC	 = $(CROSS)gcc --sysroot=$(SYSROOT)
 PKG_CONFIG = PKG_CONFIG_SYSROOT_DIR=$(SYSROOT) \
 	PKG_CONFIG_LIBDIR=$(SYSROOT)/usr/lib/$(CROSS_TRIPLET)/pkgconfig:$(SYSROOT)/usr/share/pkgconfig \
 	pkg-config
+endif
 B	?= build-$(CROSS_ARCH)$(B_SUFFIX)
 else ifneq ($(STATIC)$(MULTICALL),)
 B	?= build$(B_SUFFIX)

@@ -1,10 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
 # init/musl-deps.sh - OpenSSL, c-ares, Berkeley DB and libsasl2 as static
-# musl libraries, for `make STATIC=1 LIBC=musl` (init/module.mk; README
-# "Installing on a box").
+# musl libraries, for `make STATIC=1 LIBC=musl [CROSS=...]` (init/module.mk;
+# README "Installing on a box").
 #
-#   sh init/musl-deps.sh DIR
+#   sh init/musl-deps.sh DIR [ARCH]        ARCH: x86_64 (default), armhf, arm64
 #
 # Builds, once, into DIR/include and DIR/lib (with pkg-config files in
 # DIR/lib/pkgconfig) from the Debian bookworm packages of their code,
@@ -12,7 +12,7 @@
 # deb-src list (the system's apt configuration is not touched; this step
 # needs the Debian mirror, as apt itself does), unpacked with dpkg-source -x (the Debian
 # patches applied), then configured by the minimal recipes below with
-# Debian's musl-gcc (musl-tools): static only, no programs, no tests, no
+# a musl-gcc: static only, no programs, no tests, no
 # documentation, and only what facteur uses (libsasl2: the PLAIN and
 # LOGIN mechanisms, no sasldb; OpenSSL: no engines, no dlopen).  Sources
 # that are already in DIR/src are not fetched again (put the .dsc and its
@@ -20,42 +20,149 @@
 # (each with make -j$JOBS); DIR/.done-PKG marks each one done and DIR/.done
 # all four: a second run does nothing; remove DIR to rebuild
 # (MUSL_ONLY="openssl db5.3" builds only those).  Logs: DIR/log/PKG.log.
+#
+# The musl C library: x86_64 uses Debian's musl-gcc (musl-tools).  Debian
+# has no musl cross compiler, but it does build musl itself for armhf and
+# arm64: for those ARCHes this script downloads Debian's musl-dev:ARCH
+# binary package (libc.a, crt*.o, headers; the same musl 1.2.3 as
+# musl-tools) with apt-get download on a private state directory for that
+# architecture (no `dpkg --add-architecture`, nothing installed), unpacks
+# it into DIR/musl with dpkg-deb -x, and writes DIR/bin/musl-gcc: Debian's
+# arm-linux-gnueabihf-gcc or aarch64-linux-gnu-gcc (gcc-*-cross, glibc's
+# cross compilers: their libgcc and crtbegin do not depend on the C
+# library) run with a copy of that package's musl-gcc.specs whose paths
+# point into DIR/musl, the way musl-tools' musl-gcc runs the host's gcc,
+# and always with -static (Debian's musl-dev:ARCH has no libc.so).
+#
+# The kernel's UAPI headers (linux/, asm/, asm-generic/, mtd/), which musl
+# does not ship, are copied into DIR/include, as Alpine's linux-headers
+# puts them beside musl's: from this machine's linux-libc-dev for x86_64,
+# from Debian's linux-libc-dev:ARCH (downloaded with musl-dev) for ARM.
+# facteur needs <linux/io_uring.h> from them (lib/fsyncv.c); a DIR built
+# before they were added gets them on the next run.
 set -eu
 
-D=${1:?usage: musl-deps.sh DIR}
+D=${1:?usage: musl-deps.sh DIR [x86_64|armhf|arm64]}
+ARCH=${2:-x86_64}
+# per ARCH: the cross compiler (empty: musl-tools' musl-gcc), Debian's
+# triplets of its glibc and musl, OpenSSL's target, autoconf's --host
+case "$ARCH" in
+x86_64)	XGCC=""; GNU=x86_64-linux-gnu; MUSL=x86_64-linux-musl
+	OSSL=linux-x86_64; HOST=x86_64-linux-musl ;;
+armhf)	XGCC=arm-linux-gnueabihf-gcc; GNU=arm-linux-gnueabihf
+	MUSL=arm-linux-musleabihf; OSSL=linux-armv4; HOST=$GNU ;;
+arm64)	XGCC=aarch64-linux-gnu-gcc; GNU=aarch64-linux-gnu
+	MUSL=aarch64-linux-musl; OSSL=linux-aarch64; HOST=$GNU ;;
+*)	echo "$0: ARCH=$ARCH: expected x86_64, armhf or arm64" >&2; exit 2 ;;
+esac
 mkdir -p "$D"
 D=$(cd "$D" && pwd)
-[ -f "$D/.done" ] && exit 0
+[ -f "$D/.done" ] && [ -f "$D/.done-uapi" ] && exit 0
 # DIR may be a cache shared by several checkouts (init/module.mk): one
 # build at a time, a second waits for it and then finds it done
 if command -v flock >/dev/null 2>&1; then
 	exec 9>"$D/.lock"
 	flock 9
-	[ -f "$D/.done" ] && exit 0
+	[ -f "$D/.done" ] && [ -f "$D/.done-uapi" ] && exit 0
 fi
-echo "musl-deps: building into $D (once; tens of minutes)"
-command -v musl-gcc >/dev/null || {
-	echo "$0: no musl-gcc: apt-get install musl-tools" >&2
-	exit 1
-}
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 SRC=$D/src
 P=$D		# the prefix: include/, lib/
 mkdir -p "$SRC" "$D/log" "$D/apt/lists/partial" "$P/lib/pkgconfig" "$P/include"
-export CC=musl-gcc AR=ar RANLIB=ranlib
-# musl-gcc sees musl's headers only: OpenSSL's and DB's configure scripts
-# want the kernel's <linux/*.h> and <asm/*.h> for a few probes
+
+# fetch_bin PKG... - Debian's $ARCH binary packages PKG into $SRC (apt on
+# a private state directory, as init/sysroot.sh does)
+fetch_bin() {
+	A=$D/apt-$ARCH
+	mkdir -p "$A/lists/partial" "$A/cache/archives/partial" "$A/etc"
+	: >"$A/status"
+	[ -f /etc/apt/sources.list.d/debian.sources ] &&
+	    cp /etc/apt/sources.list.d/debian.sources "$A/etc/"
+	if [ -f /etc/apt/sources.list ]; then
+		grep '^deb .*debian' /etc/apt/sources.list >"$A/etc/sources.list" || :
+	else
+		: >"$A/etc/sources.list"
+	fi
+	set -- "$@" -- -o APT::Architecture="$ARCH" \
+	    -o APT::Architectures::="$ARCH" -o Dir::State="$A" \
+	    -o Dir::State::Lists="$A/lists" -o Dir::State::status="$A/status" \
+	    -o Dir::Cache="$A/cache" -o Dir::Etc::SourceList="$A/etc/sources.list" \
+	    -o Dir::Etc::SourceParts="$A/etc" -o Dir::Etc::Preferences=/dev/null \
+	    -o Dir::Etc::PreferencesParts=/dev/null -o Debug::NoLocking=1 \
+	    -o APT::Sandbox::User=root -q
+	pkgs=""
+	while [ "$1" != -- ]; do pkgs="$pkgs $1"; shift; done
+	shift
+	apt-get "$@" update </dev/null >"$D/log/apt-$ARCH.log" 2>&1 || :
+	# shellcheck disable=SC2086
+	(cd "$SRC" && apt-get "$@" download $pkgs) </dev/null \
+	    >>"$D/log/apt-$ARCH.log" 2>&1 || {
+		echo "$0: apt-get download$pkgs for $ARCH failed" \
+		    "(see $D/log/apt-$ARCH.log)" >&2
+		exit 1
+	}
+	rm -rf "$A"
+}
+
+# the C library and the compiler driver
+if [ -z "$XGCC" ]; then
+	command -v musl-gcc >/dev/null || {
+		echo "$0: no musl-gcc: apt-get install musl-tools" >&2
+		exit 1
+	}
+	export CC=musl-gcc AR=ar RANLIB=ranlib
+	UAPI=/usr/include
+else
+	command -v "$XGCC" >/dev/null || {
+		echo "$0: no $XGCC: apt-get install gcc-$GNU" >&2
+		exit 1
+	}
+	if [ ! -f "$D/.done-musl" ]; then
+		ls "$SRC"/musl-dev_*_"$ARCH".deb "$SRC"/linux-libc-dev_*_"$ARCH".deb \
+		    >/dev/null 2>&1 || fetch_bin musl-dev linux-libc-dev
+		rm -rf "$D/musl"
+		dpkg-deb -x "$(ls "$SRC"/musl-dev_*_"$ARCH".deb | head -n 1)" "$D/musl"
+		mkdir -p "$D/bin"
+		sed -e "s|/usr/include/$MUSL|$D/musl/usr/include/$MUSL|g" \
+		    -e "s|/usr/lib/$MUSL|$D/musl/usr/lib/$MUSL|g" \
+		    "$D/musl/usr/lib/$MUSL/musl-gcc.specs" >"$D/musl-gcc.specs"
+		printf '#!/bin/sh\n# %s with musl %s (init/musl-deps.sh)\nexec %s -static "$@" -specs "%s"\n' \
+		    "$XGCC" "$ARCH" "$XGCC" "$D/musl-gcc.specs" >"$D/bin/musl-gcc"
+		chmod 755 "$D/bin/musl-gcc"
+		: >"$D/.done-musl"
+	fi
+	export CC="$D/bin/musl-gcc" AR=$GNU-ar RANLIB=$GNU-ranlib
+	UAPI=$D/uapi.tmp/usr/include
+	if [ ! -f "$D/.done-uapi" ]; then
+		rm -rf "$D/uapi.tmp"
+		dpkg-deb -x "$(ls "$SRC"/linux-libc-dev_*_"$ARCH".deb | head -n 1)" \
+		    "$D/uapi.tmp"
+	fi
+fi
+
+# the kernel's UAPI headers, for facteur (<linux/io_uring.h>) and for a
+# few of OpenSSL's and DB's configure probes: musl-gcc sees musl's only
+if [ ! -f "$D/.done-uapi" ]; then
+	for h in linux asm-generic mtd; do
+		rm -rf "$P/include/$h"
+		cp -RL "$UAPI/$h" "$P/include/$h"
+	done
+	rm -rf "$P/include/asm"
+	cp -RL "$UAPI/$GNU/asm" "$P/include/asm"
+	rm -rf "$D/uapi.tmp"
+	: >"$D/.done-uapi"
+fi
+[ -f "$D/.done" ] && exit 0
+echo "musl-deps: building for $ARCH into $D (once; tens of minutes)"
+# the deps see them alone (not their own headers in DIR/include)
 mkdir -p "$D/kernel-include"
 for h in linux asm asm-generic mtd; do
-	for dir in /usr/include/$h /usr/include/x86_64-linux-gnu/$h; do
-		[ -d "$dir" ] && [ ! -e "$D/kernel-include/$h" ] &&
-		    ln -s "$dir" "$D/kernel-include/$h"
-	done
+	[ -e "$D/kernel-include/$h" ] || ln -s "../include/$h" "$D/kernel-include/$h"
 done
 # nor <sys/queue.h>, which facteur uses: the system's is macros only
 mkdir -p "$P/include/sys"
 [ -e "$P/include/sys/queue.h" ] ||
-    ln -s /usr/include/x86_64-linux-gnu/sys/queue.h "$P/include/sys/queue.h"
+    cp /usr/include/x86_64-linux-gnu/sys/queue.h "$P/include/sys/queue.h"
 export CFLAGS="-Os -fPIC -ffunction-sections -fdata-sections -isystem $D/kernel-include"
 
 # fetch_only PKG - its source package into $SRC
@@ -118,7 +225,7 @@ step c-ares || return 0
 fetch c-ares
 # the answers of its slowest probes (hundreds of compilations each), as
 # musl's <sys/socket.h> and <netdb.h> declare them
-(cd "$W" && ./configure --host=x86_64-linux-musl --prefix="$P" \
+(cd "$W" && ./configure --host=$HOST --prefix="$P" \
     --disable-shared --enable-static --disable-tests \
     curl_cv_func_recv_args='int,void *,size_t,int,ssize_t' \
     curl_cv_func_recvfrom_args='int,void *,size_t,int,struct sockaddr *,socklen_t *,ssize_t' \
@@ -134,7 +241,7 @@ done_step c-ares
 build_openssl() {
 step openssl || return 0
 fetch openssl
-(cd "$W" && ./Configure linux-x86_64 --prefix="$P" --libdir=lib \
+(cd "$W" && ./Configure $OSSL --prefix="$P" --libdir=lib \
     --openssldir=/etc/ssl no-shared no-tests no-dso no-engine \
     no-afalgeng no-comp no-ssl3 no-idea no-mdc2 no-rc5 no-whirlpool \
     no-sm2 no-sm3 no-sm4 no-aria no-camellia no-seed no-srp no-cms \
@@ -149,8 +256,23 @@ build_db() {
 step db5.3 || return 0
 fetch db5.3
 mkdir -p "$W/build_musl"
-# (its config.sub predates musl: configured as a native build)
+# its config.sub (2010) knows no aarch64: a cross build takes the
+# system's (autotools-dev) or else c-ares's
+if [ -n "$XGCC" ]; then
+	for f in config.sub config.guess; do
+		if [ -f /usr/share/misc/$f ]; then
+			cp /usr/share/misc/$f "$W/dist/$f"
+		else
+			tar -xzOf "$(ls "$SRC"/c-ares_*.orig.tar.gz | head -n 1)" \
+			    --wildcards --no-wildcards-match-slash "*/$f" \
+			    >"$W/dist/$f"
+		fi
+	done
+fi
+# (its config.sub predates musl: x86_64 is configured as a native
+# build, ARM as a cross build for the glibc triplet, which it knows)
 (cd "$W/build_musl" && ../dist/configure \
+    ${XGCC:+--host=$HOST --build=x86_64-pc-linux-gnu} \
     --prefix="$P" --disable-shared --enable-static --disable-cxx \
     --disable-java --disable-tcl --disable-sql --disable-replication \
     --disable-heap --disable-partition --disable-compression \
@@ -166,7 +288,7 @@ done_step db5.3
 build_sasl() {
 step cyrus-sasl2 || return 0
 fetch cyrus-sasl2
-(cd "$W" && ./configure --host=x86_64-linux-musl --prefix="$P" \
+(cd "$W" && ./configure --host=$HOST --prefix="$P" \
     --disable-shared --enable-static --with-dblib=none \
     --without-saslauthd --without-authdaemond --without-pwcheck \
     --disable-sample --disable-checkapop --disable-cram --disable-digest \
@@ -199,6 +321,6 @@ for pkg in c-ares openssl db5.3 cyrus-sasl2; do
 done
 # relocatable: the pkg-config files find DIR from where they are
 sed -i 's|^prefix=.*|prefix=${pcfiledir}/../..|' "$P"/lib/pkgconfig/*.pc
-rm -rf "$SRC"/build-* "$D/apt/archives"	# keep the sources, not the trees
+rm -rf "$SRC"/build-* "$D/apt"	# keep the sources, not the trees
 : >"$D/.done"
 echo "musl-deps: $D ready"

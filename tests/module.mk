@@ -43,7 +43,7 @@ fuzzers: $$(addprefix $(B)/fuzz/,$$(FUZZ_TARGETS))
 
 TEST_ENV = MAKE="$(MAKE)" UNIT_TESTS="$(UNIT_TESTS)" \
 	   FUZZ_TARGETS="$(FUZZ_TARGETS)" TESTS="$(TESTS)" \
-	   MUSL_DEPS="$(MUSL_DEPS)"
+	   MUSL_DEPS="$(MUSL_DEPS)" MUSL_DEPS_armhf="$(MUSL_DEPS_armhf)"
 
 deps:
 	@sh tests/deps.sh

@@ -198,11 +198,12 @@ build() {
 # one check: all, units and the replay binaries
 cross_build() {
 	local log="$LOGDIR/build-$B_CROSS.log" what=${1:-all units fuzzers}
-	echo "  make CROSS=$CROSS B=$B_CROSS ${STATIC:+STATIC=1 }$what"
+	echo "  make CROSS=$CROSS B=$B_CROSS ${STATIC:+STATIC=1 }${CROSS_LIBC:+LIBC=$CROSS_LIBC }$what"
 	# shellcheck disable=SC2086
 	if $MAKE --no-print-directory sysroot CROSS="$CROSS" >"$log" 2>&1 &&
 	    $MAKE --no-print-directory $JOBS -k CROSS="$CROSS" B="$B_CROSS" \
-	    ${STATIC:+STATIC=1} $what >>"$log" 2>&1; then
+	    ${STATIC:+STATIC=1} ${CROSS_LIBC:+LIBC=$CROSS_LIBC} $what \
+	    >>"$log" 2>&1; then
 		report "build/$B_CROSS" 1 0
 	else
 		report "build/$B_CROSS" 0 1 "$log"
@@ -407,7 +408,7 @@ integration_one() {
 	esac
 	PYTHONDONTWRITEBYTECODE=1 FACTEUR_BIN=$I_BIN FACTEUR_SRC=$ROOT \
 	    FACTEUR_PKG_CROSS=${FACTEUR_PKG_CROSS:-$CROSS} \
-	    FACTEUR_PKG_CROSS_INSTALL=${CROSS:+${STATIC:+1}} \
+	    FACTEUR_PKG_CROSS_INSTALL=${FACTEUR_PKG_CROSS_INSTALL:-${CROSS:+${STATIC:+1}}} \
 	    timeout -k 10 "${INTEGRATION_TIMEOUT:-420}" "$@" \
 	    >"$log" 2>&1 </dev/null
 	rc=$?
@@ -483,7 +484,12 @@ run_integration() {
 # static multi-call build, what a router runs: the init script installs
 # nothing but starts, reloads and stops it under qemu without the sysroot
 # (cross/static/test_init.py), and the armhf ipk and spk are made of it
-# (cross/static/test_packages.py)
+# (cross/static/test_packages.py).  When the armhf musl libraries are
+# built ($MUSL_DEPS_armhf/.done, `make musl-deps CROSS=arm-linux-gnueabihf-`),
+# that static build is the musl one (build-armhf-musl-static, what the
+# armhf ipk carries then), and its ipk is also installed in the busybox
+# root, started and carries mail under qemu-arm; else the glibc one, and
+# the suite says the musl part was skipped
 # cross_static_one TEST - tests/integration/TEST against the static build
 # (I_BIN: qemu wrappers), reported as cross/static/TEST
 cross_static_one() {
@@ -513,13 +519,27 @@ run_cross() {
 	fi
 	if [ -n "$static" ]; then
 		B_CROSS=""
+		local libc="" deps=${MUSL_DEPS_armhf:-$ROOT/build-musl-deps-armhf}
+		if [ -f "$deps/.done" ]; then
+			libc=musl
+			B_CROSS=build-armhf-musl-static
+			echo "  armhf musl libraries: $deps"
+		else
+			echo "  SKIP  cross/musl: no armhf musl libraries in $deps:"
+			echo "        \`make musl-deps CROSS=arm-linux-gnueabihf-\` builds them there"
+			echo "        once; the static armhf build and its ipk are glibc's"
+			s_note=" (musl SKIPPED: no $deps)"
+		fi
 		STATIC=1 cross_setup "$CROSS"
-		[ -z "${NOBUILD:-}" ] && STATIC=1 cross_build all
+		[ -z "${NOBUILD:-}" ] && STATIC=1 CROSS_LIBC=$libc cross_build all
 		cross_wrappers "$LOGDIR/cross-static"
 		I_BIN=$LOGDIR/cross-static/bin
 		cross_static_one test_init.py
-		# the armhf ipk and spk made of that build
-		FACTEUR_PKG_CROSS=$CROSS cross_static_one test_packages.py
+		# the armhf ipk and spk made of that build; the musl ipk is
+		# installed and run too
+		FACTEUR_PKG_CROSS=$CROSS FACTEUR_PKG_LIBC=$libc \
+		    FACTEUR_PKG_CROSS_INSTALL=${libc:+ipk} \
+		    cross_static_one test_packages.py
 		rm -rf "$(cat "$LOGDIR/cross-sasl-dir")"
 	fi
 	CROSS=""
