@@ -37,6 +37,7 @@
 
 #ifdef HAVE_IO_URING
 #include <linux/io_uring.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
@@ -55,7 +56,7 @@ static bool	 unl_sync;	/* the kernel has no IORING_OP_UNLINKAT */
 
 static struct {
 	int			 fd;		/* -1: not made yet */
-	pid_t			 pid;		/* the process that made it */
+	bool			 atfork;	/* ring_forked registered */
 	bool			 broken;	/* no io_uring here: plain fsync */
 	unsigned		*sq_tail, *sq_mask, *sq_array;
 	unsigned		*cq_head, *cq_tail, *cq_mask;
@@ -63,6 +64,18 @@ static struct {
 	struct io_uring_cqe	*cqes;
 	unsigned		 entries;
 } ring = { .fd = -1 };
+
+/*
+ * ring_forked - in a child after fork(2): a ring inherited belongs to the
+ * parent (its completions too); leave it, make our own when needed
+ */
+static void
+ring_forked(void)
+{
+	ring.fd = -1;
+	memset(unl, 0, sizeof(unl));
+	nunl = 0;
+}
 
 /* ring_open - make this process's ring; false: use plain fsync */
 static bool
@@ -76,12 +89,12 @@ ring_open(void)
 
 	if (ring.broken)
 		return false;
-	if (ring.fd != -1 && ring.pid == getpid())
+	if (ring.fd != -1)
 		return true;
-	/* a ring inherited through fork belongs to the parent: leave it */
-	ring.fd = -1;
-	memset(unl, 0, sizeof(unl));
-	nunl = 0;
+	if (!ring.atfork) {
+		ring.atfork = true;
+		(void)pthread_atfork(NULL, NULL, ring_forked);
+	}
 	ring.broken = true;
 	memset(&p, 0, sizeof(p));
 	if ((fd = (int)syscall(__NR_io_uring_setup, FSV_RING, &p)) == -1) {
@@ -117,7 +130,6 @@ ring_open(void)
 	ring.sqes = sqes;
 	ring.entries = p.sq_entries < p.cq_entries ? p.sq_entries : p.cq_entries;
 	ring.fd = fd;
-	ring.pid = getpid();
 	ring.broken = false;
 	return true;
 fail:

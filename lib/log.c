@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,14 @@ static const char *log_ident = "facteur";
 static bool log_stderr = true;
 static bool log_debugging;
 static bool log_to_file;
+static pid_t log_pid;		/* ours: kept by log_forked() across fork(2) */
+
+/* log_forked - in a child after fork(2): the pid of the lines changes */
+static void
+log_forked(void)
+{
+	log_pid = getpid();
+}
 
 void
 log_init(const char *ident, bool to_stderr, bool debug)
@@ -31,6 +40,10 @@ log_init(const char *ident, bool to_stderr, bool debug)
 	log_ident = ident;
 	log_stderr = to_stderr;
 	log_debugging = debug;
+	if (log_pid == 0) {	/* one getpid(2) per process, not per line */
+		log_pid = getpid();
+		(void)pthread_atfork(NULL, NULL, log_forked);
+	}
 	if (!to_stderr)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
@@ -92,7 +105,7 @@ log_vemit(int pri, const char *fmt, va_list ap, int errnum)
 		/* one write per line so processes sharing stderr do not mix */
 		char out[2200];
 		int m = snprintf(out, sizeof(out), "%s[%ld]: %s\n", log_ident,
-		    (long)getpid(), line);
+		    (long)(log_pid ? log_pid : getpid()), line);
 		if (m > 0)
 			(void)!write(STDERR_FILENO, out,
 			    (size_t)m < sizeof(out) ? (size_t)m : sizeof(out) - 1);

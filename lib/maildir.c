@@ -283,9 +283,9 @@ maildir_tmp_free(struct maildir_tmp *t)
 		if (t->tmp != NULL)
 			(void)unlinkat(t->tmpdir, t->tmp, 0);
 	}
-	if (t->tmpdir != -1)
+	if (t->tmpdir != -1 && !t->shared)
 		close(t->tmpdir);
-	if (t->newdir != -1)
+	if (t->newdir != -1 && !t->shared)
 		close(t->newdir);
 	free(t->dir);
 	free(t->tmp);
@@ -313,14 +313,19 @@ maildir_open_dirs(const char *dir, struct maildir_tmp *t)
 
 int
 maildir_write(const char *dir, const char *base, const char *hdr,
-    size_t hdrlen, int srcfd, uint64_t len, struct maildir_tmp *t)
+    size_t hdrlen, int srcfd, uint64_t len, struct maildir_tmp *t,
+    const struct maildir_tmp *same)
 {
 	uint64_t nlf = count_lf(hdr, hdrlen);
 	int saved;
 
 	memset(t, 0, sizeof(*t));
 	t->fd = t->tmpdir = t->newdir = -1;
-	if (maildir_open_dirs(dir, t) == -1)
+	if (same != NULL && same->dir != NULL && strcmp(same->dir, dir) == 0) {
+		t->tmpdir = same->tmpdir;
+		t->newdir = same->newdir;
+		t->shared = true;
+	} else if (maildir_open_dirs(dir, t) == -1)
 		goto fail;
 	t->dir = xstrdup(dir);
 	t->tmp = xstrdup(base);

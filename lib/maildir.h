@@ -58,16 +58,22 @@ struct maildir_tmp {
 	char	*dir;		/* the Maildir, as given to maildir_write() */
 	char	*tmp;		/* base, in tmpdir */
 	char	*dst;		/* base,W=SIZE, in newdir */
+	bool	 shared;	/* tmpdir and newdir are another one's */
 };
 
 /*
  * maildir_write - write hdr, then len bytes of srcfd from offset 0, into
  * dir/tmp/base and start its writeback.  SIZE in the final name is the
  * message's size with CRLF line ends (IMAP's RFC822.SIZE; the file keeps
- * LF).  0, or -1 with errno set and nothing left behind.
+ * LF).  0, or -1 with errno set and nothing left behind.  same: NULL, or
+ * a message of the same batch written before and not freed yet; if it
+ * went to the same dir, its directory descriptors are used instead of
+ * opening them again (three path lookups and five system calls less), so
+ * it must be freed with t or after it (maildir_commitv frees both).
  */
 int	maildir_write(const char *dir, const char *base, const char *hdr,
-	    size_t hdrlen, int srcfd, uint64_t len, struct maildir_tmp *t);
+	    size_t hdrlen, int srcfd, uint64_t len, struct maildir_tmp *t,
+	    const struct maildir_tmp *same);
 /*
  * maildir_commitv - make n written messages durable together: fsync every
  * file (all at once, lib/fsyncv.h), rename each synced one into new/, then

@@ -17,9 +17,10 @@
  * nothing else, and the queue keeps accepting meanwhile.  Deliveries that
  * arrive together (lib/ipc.c hands over every frame already received) are
  * a batch, and so are those that come within BATCH_WAIT_MS of the first:
- * all are written first, then their files fsync'd at once (lib/fsyncv.h),
- * renamed, each Maildir's new/ fsync'd once, and only then is each
- * answered.
+ * all are written first (those into the same Maildir through the same
+ * directory descriptors), then their files fsync'd at once
+ * (lib/fsyncv.h), renamed, each Maildir's new/ fsync'd once, and only
+ * then is each answered.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -159,6 +160,18 @@ recovered_delivered(const char *dir, const char *base)
 	return maildir_index_has(&recovery[0], base);
 }
 
+/* batch_same - a delivery of this batch into dir: its directories serve */
+static const struct maildir_tmp *
+batch_same(const char *dir)
+{
+	size_t i;
+
+	for (i = 0; i < nbatch; i++)
+		if (strcmp(batch[i].dir, dir) == 0)
+			return &batch[i].t;
+	return NULL;
+}
+
 static void
 deliver(int fd, const char *qid, uint32_t idx, const char *mailbox,
     const char *sender, const char *prepend, uint64_t msglen, uint64_t qtime,
@@ -202,10 +215,10 @@ deliver(int fd, const char *qid, uint32_t idx, const char *mailbox,
 	    prepend);
 	/* the Maildir is made at its first delivery */
 	r = maildir_write(dir, base, buf_head(&hdr), hdr.len, fd, msglen,
-	    &batch[nbatch].t);
+	    &batch[nbatch].t, batch_same(dir));
 	if (r == -1 && errno == ENOENT)
 		r = maildir_create(dir) == -1 ? -1 : maildir_write(dir, base,
-		    buf_head(&hdr), hdr.len, fd, msglen, &batch[nbatch].t);
+		    buf_head(&hdr), hdr.len, fd, msglen, &batch[nbatch].t, NULL);
 	if (r == -1) {
 		int e = errno;
 

@@ -228,7 +228,7 @@ q_commit(uint32_t id, const char *qid, uint64_t size)
 	p = xcalloc(1, sizeof(*p));
 	if (fstat(op->fd, &st) == -1 || (uint64_t)st.st_size != size)
 		err = "size mismatch";
-	else if (queue_file_read_env(op->fd, &p->env, &err) == 0) {
+	else if (queue_file_read_env_size(op->fd, size, &p->env, &err) == 0) {
 		if (strcmp(p->env.qid, qid) != 0) {
 			err = "queue id mismatch";
 			queue_env_free(&p->env);

@@ -346,33 +346,52 @@ int
 queue_file_read_env(int fd, struct queue_env *e, const char **err_r)
 {
 	struct stat st;
-	char foot[FOOTER_LEN], *p;
-	uint64_t msglen, envlen;
-	ssize_t r;
-	int rv;
 
 	memset(e, 0, sizeof(*e));
 	*err_r = "cannot stat";
 	if (fstat(fd, &st) == -1)
 		return -1;
+	return queue_file_read_env_size(fd, (uint64_t)st.st_size, e, err_r);
+}
+
+/*
+ * queue_file_read_env_size - the same for a file of size bytes (the
+ * caller's fstat): one pread of the last TAIL_LEN bytes holds footer and
+ * envelope of most messages; a larger envelope takes a second one
+ */
+#define TAIL_LEN	4096
+
+int
+queue_file_read_env_size(int fd, uint64_t size, struct queue_env *e,
+    const char **err_r)
+{
+	char tail[TAIL_LEN], *p;
+	uint64_t msglen, envlen;
+	size_t n = size < TAIL_LEN ? (size_t)size : TAIL_LEN;
+	ssize_t r;
+	int rv;
+
+	memset(e, 0, sizeof(*e));
 	*err_r = "no end record";
-	if (st.st_size < FOOTER_LEN)
+	if (size < FOOTER_LEN || size > INT64_MAX)
 		return -1;
-	r = pread(fd, foot, FOOTER_LEN, st.st_size - FOOTER_LEN);
-	if (r != FOOTER_LEN || !queue_footer(foot, &msglen, &envlen))
+	r = pread(fd, tail, n, (off_t)(size - n));
+	if (r != (ssize_t)n || !queue_footer(tail + n - FOOTER_LEN, &msglen,
+	    &envlen))
 		return -1;
 	*err_r = "sizes do not add up";
-	if (envlen + FOOTER_LEN > (uint64_t)st.st_size)
+	if (envlen + FOOTER_LEN > size)
 		return -1;
+	if (envlen + FOOTER_LEN <= n)
+		return queue_file_parse_env(tail, n, size, e, err_r);
 	p = xmalloc(envlen + FOOTER_LEN);
-	r = pread(fd, p, envlen + FOOTER_LEN, st.st_size - (off_t)envlen - FOOTER_LEN);
+	r = pread(fd, p, envlen + FOOTER_LEN, (off_t)(size - envlen - FOOTER_LEN));
 	if (r != (ssize_t)(envlen + FOOTER_LEN)) {
 		free(p);
 		*err_r = "short read";
 		return -1;
 	}
-	rv = queue_file_parse_env(p, envlen + FOOTER_LEN, (uint64_t)st.st_size, e,
-	    err_r);
+	rv = queue_file_parse_env(p, envlen + FOOTER_LEN, size, e, err_r);
 	free(p);
 	return rv;
 }

@@ -282,6 +282,9 @@ bool	queue_id_valid(const char *s);
 int	queue_file_trailer(struct buf *b, const struct queue_env *e);
 /* queue_file_read_env - parse and validate the trailer of open file fd */
 int	queue_file_read_env(int fd, struct queue_env *e, const char **err_r);
+/* queue_file_read_env_size - the same, the file's size known (fstat) */
+int	queue_file_read_env_size(int fd, uint64_t size, struct queue_env *e,
+	    const char **err_r);
 /* once_key_ok - s[0..n) is a ONCE key: ONCE_KEY_LEN lowercase hex digits */
 bool	once_key_ok(const char *s, size_t n);
 int	queue_file_parse_env(const char *p, size_t len, uint64_t fsize,

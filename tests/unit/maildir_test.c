@@ -78,8 +78,10 @@ test_commitv(const char *top)
 	CHECK(write(srcfd, "Subject: x\n\nbody\n", 17) == 17);
 	for (i = 0; i < NBATCH; i++) {
 		snprintf(base, sizeof(base), "1700000000.Q%016x_0.host", i);
+		/* from the third on, the directories of two before */
 		CHECK(maildir_write(dirs[i % 2], base, "H: 1\n", 5, srcfd, 17,
-		    &t[i]) == 0);
+		    &t[i], i >= 2 ? &t[i - 2] : NULL) == 0);
+		CHECK(t[i].shared == (i >= 2));
 		tp[i] = &t[i];
 	}
 	maildir_commitv(tp, errs, steps, NBATCH);
