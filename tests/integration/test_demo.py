@@ -176,7 +176,9 @@ def main():
               'authd socket under ./run/run/')
 
     if send and read and 'demo: running' in out:
-        time.sleep(1.0)
+        # "running" is printed as the daemons start, not once they listen
+        check(all(ft.wait_port(ports[k], 30) for k in ports),
+              'the demo\'s daemons listen', read_log()[-1500:])
         r = subprocess.run(['sh', '-c', send[0]], capture_output=True,
                            text=True, timeout=60)
         check(r.returncode == 0, 'the printed send command works',
