@@ -29,9 +29,9 @@ def test_corrupt_moved_aside():
         env.chown(os.path.join(msgdir, qid))
     env.start('smtpd', ports=[P1])
     corrupt = os.path.join(env.state_dir, 'queue', 'corrupt')
-    for _ in range(100):
-        if 'resuming' in env.daemons['smtpd'].log_text():
-            break
+    deadline = time.time() + 30     # the queue's start scan (loaded: slow)
+    while 'resuming' not in env.daemons['smtpd'].log_text() and \
+            time.time() < deadline:
         time.sleep(0.05)
     for qid, data in BAD.items():
         p = os.path.join(corrupt, qid)
