@@ -237,7 +237,7 @@ def free_port(udp=False):
     raise RuntimeError('no free loopback port')
 
 
-def wait_port(port, timeout=15.0, proc=None):
+def wait_port(port, timeout=30.0, proc=None):
     """Wait until 127.0.0.1:port accepts a connection; False on timeout or
     if proc exits first."""
     deadline = time.time() + timeout
@@ -250,6 +250,42 @@ def wait_port(port, timeout=15.0, proc=None):
         except OSError:
             time.sleep(0.05)
     return False
+
+
+def _tcp_sockets(port):
+    """(state, rx_queue) of each TCP socket whose local end is
+    127.0.0.1:port (/proc/net/tcp; states in hex: 01 ESTABLISHED,
+    03 SYN_RECV, 08 CLOSE_WAIT, 0A LISTEN, whose rx_queue is the number
+    of connections waiting to be accepted)."""
+    with open('/proc/net/tcp', encoding='ascii') as f:
+        for line in f.readlines()[1:]:
+            v = line.split()
+            if v[1] == f'0100007F:{port:04X}':
+                yield v[3], int(v[4].split(':')[1], 16)
+
+
+def server_connections(port):
+    """Server-side TCP connections of 127.0.0.1:port that the daemon has
+    not closed yet (SYN_RECV, ESTABLISHED, CLOSE_WAIT).  The ports are
+    outside the ephemeral range (free_port()), so no client's own end has
+    that local port."""
+    return sum(1 for st, _ in _tcp_sockets(port) if st in ('01', '03', '08'))
+
+
+def accept_queue(port):
+    """Connections waiting in the accept queue of 127.0.0.1:port."""
+    return sum(q for st, q in _tcp_sockets(port) if st == '0A')
+
+
+def wait_server_idle(port, timeout=30.0):
+    """Wait until the daemon on 127.0.0.1:port has closed every connection
+    (its session slots and per-address counts are free then: a client's
+    close() alone does not say when the server has seen it); False on
+    timeout."""
+    deadline = time.time() + timeout
+    while server_connections(port) and time.time() < deadline:
+        time.sleep(0.02)
+    return server_connections(port) == 0
 
 
 def _fmt_value(v):
@@ -458,7 +494,7 @@ class Env:
     def add_alias(self, addr, *targets):
         return self.keytool('alias', 'add', addr, *targets)
 
-    def start(self, name, ports=(), args=(), wait=15.0):
+    def start(self, name, ports=(), args=(), wait=30.0):
         """Start facteur-NAME -c CONF -d [ARGS] in its own session, stderr
         and stdout to TMP/logs/NAME.log (appended across restarts), and wait
         for it: authd until run_dir/authd.sock exists, the others until each
@@ -651,7 +687,7 @@ class Env:
             marker = marker.encode()
         return [m for m in self.messages(addr) if marker in m]
 
-    def wait_message(self, addr, marker, count=1, timeout=10.0):
+    def wait_message(self, addr, marker, count=1, timeout=30.0):
         """Wait until addr has at least count messages containing marker;
         returns the list found (possibly shorter)."""
         deadline = time.time() + timeout
@@ -661,7 +697,7 @@ class Env:
                 return found
             time.sleep(0.1)
 
-    def where(self, addr, subject, timeout=10.0):
+    def where(self, addr, subject, timeout=30.0):
         """Where the message with this Subject landed for addr: ('inbox',
         bytes), ('junk', bytes) from the .Junk folder, or (None, b'') when
         it is not there after timeout seconds."""

@@ -253,23 +253,11 @@ def imap_login(src='127.0.0.1'):
     return time.monotonic() - t0
 
 
-def accept_queue(port):
-    """Connections waiting in the accept queue of 127.0.0.1:port's
-    listening sockets (/proc/net/tcp: rx_queue of a LISTEN entry)."""
-    n = 0
-    with open('/proc/net/tcp', encoding='ascii') as f:
-        for line in f.readlines()[1:]:
-            v = line.split()
-            if v[1].endswith(f':{port:04X}') and v[3] == '0A':
-                n += int(v[4].split(':')[1], 16)
-    return n
-
-
 def wait_accept_queue_empty(port, timeout):
     deadline = time.monotonic() + timeout
-    while accept_queue(port) and time.monotonic() < deadline:
+    while ft.accept_queue(port) and time.monotonic() < deadline:
         time.sleep(0.05)
-    return accept_queue(port) == 0
+    return ft.accept_queue(port) == 0
 
 
 def test_imap_idle_flood():

@@ -341,7 +341,7 @@ def send(msg, rcpts=(BOB,)):
             pass
 
 
-def where(subject, timeout=10.0):
+def where(subject, timeout=30.0):
     return env.where(BOB, subject, timeout)
 
 
