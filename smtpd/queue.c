@@ -10,7 +10,8 @@
  *
  * Accepting (the smtp role's Q_OPEN/Q_COMMIT/Q_ABORT, the pool of queue
  * files): queue_accept.c.  At start, files without their footer were never
- * committed and are removed; the others are resumed.
+ * committed: empty pool files are removed, the others (a transaction cut by
+ * a crash) set aside in corrupt/ (move_aside); the rest are resumed.
  *
  * Delivering: local recipients go to the deliver role (D_DELIVER, at most
  * DELIVER_INFLIGHT at once, the rest wait in a FIFO); remote ones to the
