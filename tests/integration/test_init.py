@@ -239,12 +239,20 @@ def test_script_start_status_stop():
     check(os.path.isdir(state) and mode(state) == 0o755,
           'state_dir made, 0755')
     dom = os.path.join(FRESH, 'mail', 'example.org')
-    deadline = time.time() + 10     # smtpd makes it once started (qemu: slow)
-    while not os.path.isdir(dom) and time.time() < deadline:
+    # made once started (qemu: slow): mkdir, then chown and chmod, so
+    # wait for all three
+    def made():
+        try:
+            st = os.stat(dom)
+        except FileNotFoundError:
+            return None
+        return st if stat.S_ISDIR(st.st_mode) and stat.S_IMODE(
+            st.st_mode) == 0o700 and st.st_uid == env.uid else None
+    deadline = time.time() + 10
+    while not made() and time.time() < deadline:
         time.sleep(0.1)
-    st = os.stat(dom) if os.path.isdir(dom) else None
-    check(st is not None and stat.S_IMODE(st.st_mode) == 0o700 and
-          st.st_uid == env.uid, 'mail directory of the domain made for '
+    st = made()
+    check(st is not None, 'mail directory of the domain made for '
           f'{env.user}, 0700')
     if 'imapd' in DAEMONS:
         check(imap_banner(imap).startswith(b'* OK'), 'imapd serves IMAPS')
