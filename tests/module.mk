@@ -49,11 +49,19 @@ deps:
 	@sh tests/deps.sh
 
 # the armhf and arm64 ipk and spk installed and run under qemu-user (too
-# slow for check: README "Installing on a box", package sizes)
+# slow for check: README "Installing on a box", package sizes), those of
+# the glibc build, then those of the musl build where that architecture's
+# musl libraries are built (make musl-deps CROSS=...)
 check-arm-packages: deps
 	@for c in arm-linux-gnueabihf- aarch64-linux-gnu-; do \
 	    $(MAKE) --no-print-directory check CROSS=$$c STATIC=1 \
-	    TESTS=integration/test_packages.py || exit 1; done
+	    TESTS=integration/test_packages.py || exit 1; \
+	    case $$c in arm-*) d="$(MUSL_DEPS_armhf)" ;; *) d="$(MUSL_DEPS_arm64)" ;; esac; \
+	    if [ -f "$$d/.done" ]; then \
+	    $(MAKE) --no-print-directory check CROSS=$$c STATIC=1 LIBC=musl \
+	    TESTS=integration/test_packages.py || exit 1; \
+	    else echo "check-arm-packages: SKIP the musl packages for $$c:" \
+	    "no $$d (make musl-deps CROSS=$$c)"; fi; done
 
 check: deps
 	@$(TEST_ENV) bash tests/run_tests.sh

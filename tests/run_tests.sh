@@ -29,7 +29,7 @@
 #                them here
 #
 # With CROSS=arm-linux-gnueabihf- or aarch64-linux-gnu- (make check
-# CROSS=...) the builds are the sysroot and the cross build only, and the
+# CROSS=... [STATIC=1 [LIBC=musl]]) the builds are the sysroot and the cross build only, and the
 # unit, golden, replay and integration suites run the cross binaries under
 # qemu-user (-L the sysroot); the integration suite runs $CROSS_INTEGRATION
 # (default: the tests listed below at CROSS_INTEGRATION), through wrapper
@@ -90,7 +90,7 @@ cross_setup() {
 	# qemu-user reads QEMU_LD_PREFIX (-L) and QEMU_CPU (-cpu); a static
 	# build runs without the sysroot, which shows it needs nothing of it
 	if [ -n "${STATIC:-}" ]; then
-		B_CROSS=${B_CROSS:-build-$CROSS_ARCH-static}
+		B_CROSS=${B_CROSS:-build-$CROSS_ARCH${CROSS_LIBC:+-$CROSS_LIBC}-static}
 		T_RUN="env QEMU_CPU=$QEMU_CPU_NAME $QEMU"
 	else
 		B_CROSS=${B_CROSS:-build-$CROSS_ARCH}
@@ -98,6 +98,13 @@ cross_setup() {
 	fi
 	T_DIR=$B_CROSS
 }
+# make check CROSS=... STATIC=1 LIBC=musl: the static musl build
+# (build-ARCH-musl-static) and its packages (FACTEUR_PKG_LIBC)
+CROSS_LIBC=""
+if [ -n "$CROSS" ] && [ "${LIBC:-}" = musl ]; then
+	CROSS_LIBC=musl
+	export FACTEUR_PKG_LIBC=musl
+fi
 [ -n "$CROSS" ] && cross_setup "$CROSS"
 # integration tests known to pass under qemu-user (memory and timing
 # checks of the others assume native speed and native RSS; test_authd's
