@@ -593,10 +593,17 @@ def test_kill_during_batch():
     acked = submit_many(msgs, threads=4, per_session=25)
     check(acked == 100, '100 messages queued', acked)
     wait_for(lambda: len(sink.msgs) >= 30 and h.held > 0, 30)
-    local = env.wait_message(ALICE, tag, count=10)
-    time.sleep(1.0)
+    local = env.wait_message(ALICE, tag, count=10, timeout=30)
+
+    def nqueued():
+        return len([p for p in env.queue_files()
+                    if re.search(r'/[0-9a-f]{16}$', p)])
+    # the queue removes a delivered message's file after the relay's
+    # answer: wait for that, a moment on an idle machine
+    wait_for(lambda: nqueued() <= 70, 15)
+    time.sleep(0.5)     # nothing more is delivered meanwhile
     held = h.held
-    nq = len([p for p in env.queue_files() if re.search(r'/[0-9a-f]{16}$', p)])
+    nq = nqueued()
     check(len(sink.msgs) == 30 and held >= 1,
           'killed with 30 delivered and transactions in flight',
           (len(sink.msgs), held))
