@@ -150,8 +150,12 @@ def test_ctl_queue():
           'status counts the queued message', r.stdout + r.stderr)
     r = env.tool('ctl', 'queue', 'flush')
     check(r.returncode == 0, 'queue flush: exit 0', r.stderr)
-    time.sleep(1.5)
-    rc, out, _ = queue_list()
+    deadline = time.time() + 15
+    while True:
+        rc, out, _ = queue_list()
+        if 'attempts=2' in out or time.time() > deadline:
+            break
+        time.sleep(0.2)
     check('attempts=2' in out, 'queue flush retried at once (attempts=2)', out)
     r = env.tool('ctl', 'queue', 'remove', '0123456789abcdef')
     check(r.returncode == 1 and 'no such message' in r.stdout + r.stderr,
@@ -205,7 +209,10 @@ def test_sighup():
     with open(env.conf, 'a') as f:
         f.write('\nthis is not a key\n')
     d.proc.send_signal(signal.SIGHUP)
-    time.sleep(1.0)
+    deadline = time.time() + 10
+    while 'keeping the running configuration' not in d.log_text() and \
+            time.time() < deadline:
+        time.sleep(0.1)
     check('keeping the running configuration' in d.log_text(),
           'SIGHUP with a bad file: logged, old configuration kept',
           d.log_text()[-600:])
@@ -253,8 +260,11 @@ def test_sighup():
     check('restarting the roles' not in log, 'no role restarted', log[-600:])
     with open(env.conf, 'w') as f:
         f.write(good)
+    hups = d.log_text().count('SIGHUP: ')
     d.proc.send_signal(signal.SIGHUP)
-    time.sleep(1.0)
+    deadline = time.time() + 10
+    while d.log_text().count('SIGHUP: ') == hups and time.time() < deadline:
+        time.sleep(0.1)
 
 
 def main():
