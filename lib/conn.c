@@ -53,6 +53,7 @@ conn_fail(struct conn *c, const char *why)
 	ev_io_stop(&c->io);
 	ev_timer_del(&c->timer);
 	ev_timer_del(&c->flush);
+	ev_timer_del(&c->kick);
 	(void)conn_emit(c, CONN_EV_CLOSED);
 }
 
@@ -106,6 +107,7 @@ conn_init(struct conn *c, int fd, size_t in_max, size_t out_max,
 	ev_io_init(&c->io, fd, conn_io, c);
 	ev_timer_init(&c->timer, conn_timeout, c);
 	ev_timer_init(&c->flush, conn_flush_round, c);
+	ev_timer_init(&c->kick, conn_kick, c);
 	conn_update(c);
 }
 
@@ -124,13 +126,6 @@ conn_timeout(struct ev_timer *t, void *arg)
 {
 	struct conn *c = arg;
 
-	if (c->timer.cb == conn_kick) {		/* a deferred read, not a timeout */
-		ev_timer_init(&c->timer, conn_timeout, c);
-		if (c->timeout_ms)
-			ev_timer_add(&c->timer, c->timeout_ms);
-		conn_io(&c->io, EV_READ, c);
-		return;
-	}
 	if (c->closing) {
 		conn_fail(c, "timeout");
 		return;
@@ -139,10 +134,15 @@ conn_timeout(struct ev_timer *t, void *arg)
 	(void)conn_emit(c, CONN_EV_TIMEOUT);
 }
 
+/* conn_kick - a deferred read of what TLS decrypted ahead (conn_pause) */
 static void
 conn_kick(struct ev_timer *t, void *arg)
 {
-	conn_timeout(t, arg);
+	struct conn *c = arg;
+
+	(void)t;
+	if (!c->dead)
+		conn_io(&c->io, EV_READ, c);
 }
 
 int
@@ -178,12 +178,14 @@ conn_pause(struct conn *c, bool pause)
 	if (!pause)
 		c->pause_hard = false;
 	conn_update(c);
-	/* TLS may hold decrypted bytes the socket will not signal again */
+	/*
+	 * TLS may hold decrypted bytes the socket will not signal again.  Its
+	 * own timer: re-initialising the idle timer while it was pending (or
+	 * kicking twice) put one timer twice into the event loop's heap.
+	 */
 	if (!pause && !c->dead && c->ssl && SSL_has_pending(c->ssl) &&
-	    c->in.len < c->in.max) {
-		ev_timer_init(&c->timer, conn_kick, c);
-		ev_timer_add(&c->timer, 0);
-	}
+	    c->in.len < c->in.max && !ev_timer_pending(&c->kick))
+		ev_timer_add(&c->kick, 0);
 }
 
 void
@@ -463,6 +465,7 @@ conn_close(struct conn *c)
 	ev_io_stop(&c->io);
 	ev_timer_del(&c->timer);
 	ev_timer_del(&c->flush);
+	ev_timer_del(&c->kick);
 	if (c->ssl) {
 		SSL_free(c->ssl);
 		c->ssl = NULL;

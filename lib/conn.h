@@ -48,6 +48,7 @@ struct conn {
 	struct ev_io	 io;
 	struct ev_timer	 timer;
 	struct ev_timer	 flush;		/* writes what the owner queued this round */
+	struct ev_timer	 kick;		/* reads what TLS holds after a pause */
 	struct buf	 in;
 	struct buf	 out;
 	conn_cb		*cb;
