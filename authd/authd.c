@@ -227,7 +227,8 @@ main(int argc, char **argv)
 	/*
 	 * no OpenSSL here (issue 17: its providers cost 400 KiB of heap
 	 * and, statically linked, megabytes of mapped code): the hashers
-	 * start it after they fork, and only [dkim] keys above load it
+	 * start it after they fork, and the [dkim] keys above are only
+	 * bytes here, parsed in children (authd_dkim.c)
 	 */
 	if (rand_bytes(seed, sizeof(seed)) == -1)
 		fatalx("no randomness");

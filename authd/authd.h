@@ -221,6 +221,12 @@ enum authd_fq_res authd_hash_room(const char *net);
 void		 authd_hash_cancel(const void *owner);
 /* authd_hash_busy - checks queued or running (tests, logs) */
 size_t		 authd_hash_busy(void);
+/*
+ * authd_child_shed - in a process authd forked (a hasher, the DKIM
+ * signer): wipe the passwords of waiting checks, default signals, fd
+ * becomes 3 and every other descriptor above 2 is closed, log as ident
+ */
+void		 authd_child_shed(int fd, const char *ident);
 
 /* authd_cache.c - recent successful logins */
 struct authd_cache;

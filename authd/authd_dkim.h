@@ -4,7 +4,8 @@
  *
  * authd_dkim_load() is called once at authd start, while authd can still
  * read the key files named by the `[dkim] sign` lines; the keys then live
- * only in authd's memory.  authd_dkim_sign() answers AUTHD_DKIM_SIGN: it
+ * only in authd's memory, as bytes (a child checks them, the signer
+ * process parses them: authd_dkim.c).  authd_dkim_sign() answers AUTHD_DKIM_SIGN: it
  * signs a SHA-256 digest computed by lib/dkim.c in smtpd.
  */
 #ifndef FACTEUR_AUTHD_DKIM_H
@@ -43,7 +44,8 @@ int	authd_dkim_sign(const char *domain, const char *selector, int alg,
  */
 int	authd_dkim_alg(const char *domain, const char *selector);
 
-/* authd_dkim_free - forget every key (wiped by OpenSSL when freed) */
+/* authd_dkim_free - forget every key (the bytes are wiped), close the
+ * signer's channel (it exits) */
 void	authd_dkim_free(void);
 
 #endif

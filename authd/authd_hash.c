@@ -258,9 +258,8 @@ wipe_waiting(struct authd_fq_item *it, void *arg)
 	explicit_bzero(j->password, sizeof(j->password));
 }
 
-/* hasher_child - in the new process: shed what a hasher must not hold */
-static void __attribute__((noreturn))
-hasher_child(int fd)
+void
+authd_child_shed(int fd, const char *ident)
 {
 	sigset_t none;
 
@@ -272,14 +271,21 @@ hasher_child(int fd)
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
-	authd_dkim_free();
 	if (fd != 3) {
 		if (dup2(fd, 3) == -1)
 			_exit(1);
 		close(fd);
 	}
 	closefrom(4);		/* the epoll fd, the listening socket, peers */
-	log_set_ident("authd-hash");
+	log_set_ident(ident);
+}
+
+/* hasher_child - in the new process: shed what a hasher must not hold */
+static void __attribute__((noreturn))
+hasher_child(int fd)
+{
+	authd_dkim_free();
+	authd_child_shed(fd, "authd-hash");
 	hasher_main(3);
 }
 

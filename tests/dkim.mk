@@ -6,13 +6,14 @@
 
 LIB_SRCS	+= lib/dkim.c
 UNIT_TESTS	+= dkim_test
-facteur-authd_SRCS	+= authd/authd_dkim.c
+facteur-authd_SRCS	+= authd/authd_dkim.c authd/authd_dkim_key.c
 
 # dkim_sign_tool: sign/verify helper and benchmark, not a unit test (needs
 # arguments), built with `all` so integration tests find it in $(B)/test/.
 all: $(B)/test/dkim_sign_tool
 $(B)/test/dkim_sign_tool: $(B)/obj/tests/unit/dkim_sign_tool.o \
-    $(B)/obj/authd/authd_dkim.o $(B)/libfacteur.a
+    $(B)/obj/authd/authd_dkim.o $(B)/obj/authd/authd_dkim_key.o \
+    $(B)/libfacteur.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 

@@ -31,6 +31,18 @@
 #include "strnum.h"
 #include "authd/authd_dkim.h"
 
+void	authd_child_shed(int fd, const char *ident);
+
+/* authd_child_shed - authd_hash.c's, for the signer authd_dkim.c forks:
+ * here there is nothing to shed but the descriptor's number */
+void
+authd_child_shed(int fd, const char *ident)
+{
+	(void)ident;
+	if (fd != 3 && (dup2(fd, 3) == -1 || close(fd) == -1))
+		_exit(1);
+}
+
 static void
 usage(void)
 {
