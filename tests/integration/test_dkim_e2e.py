@@ -33,6 +33,8 @@ final dot; authd without the keys (NOTFOUND: logged, mail goes out
 unsigned; with one of two keys: that one signature); authd gone at the
 final dot (451, nothing queued; sendmail exits 1); authd stopped
 (SIGSTOP: 451 after authc's 10 s timeout, late answers dropped).
+authd's DKIM signer child SIGKILLed: the next message is signed (a
+new signer), authd's main process is the same.
 
 Prints `# measure:` lines: signatures per second through authd (one
 connection, 32 requests in flight), the client's time from MAIL to the
@@ -715,6 +717,64 @@ def test_authd_hangs():
     check(not sink_find(marker, timeout=0), 'authd hung: message not relayed')
 
 
+def authd_children():
+    """pids whose parent is authd's main process"""
+    main = env.daemons['authd'].proc.pid
+    out = set()
+    for d in os.listdir('/proc'):
+        if d.isdigit():
+            try:
+                with open(f'/proc/{d}/stat', encoding='utf-8') as f:
+                    st = f.read()
+            except OSError:
+                continue
+            if int(st[st.rindex(')') + 2:].split()[1]) == main:
+                out.add(int(d))
+    return out
+
+
+def test_signer_killed():
+    """The DKIM signer (a child of authd's main process, forked on the
+    first signature) killed: the next message is signed by a new signer,
+    authd's main process stays."""
+    restart_authd()                # no signer, no hasher yet
+    main = env.daemons['authd'].proc.pid
+    p = authd_proto.Peer(os.path.join(env.run_dir, 'authd.sock'))
+    res, rest = authd_proto.login(p, ALICE, PASS[ALICE])   # forks a hasher
+    grant = authd_proto.grant_of(rest) or b''
+    before = authd_children()
+    p.send(authd_proto.DKIM_SIGN, authd_proto.s('example.org') +
+           authd_proto.s('ed2026') + authd_proto.u32(2) +
+           authd_proto.data(b'\x5a' * 32) + authd_proto.data(grant))
+    _t, _rid, payload = p.recv()
+    p.close()
+    check(res == authd_proto.OK and
+          payload[:4] == authd_proto.u32(authd_proto.OK),
+          'signer test: a signature through authd', (res, payload[:4]))
+    signer = authd_children() - before
+    if not check(len(signer) == 1, 'signer test: one new child of authd '
+                 'after the first signature', (before, signer)):
+        return
+    spid = signer.pop()
+    os.kill(spid, signal.SIGKILL)
+    deadline = time.time() + 10
+    while spid in authd_children() and time.time() < deadline:
+        time.sleep(0.02)           # reaped by authd
+    check(spid not in authd_children(), 'signer test: killed signer reaped',
+          spid)
+    marker = mark('signer-killed')
+    err = submit(ALICE, wire(headers(marker) + '\nafter the signer died\n'))
+    data = sink_one('after the signer was killed', marker) \
+        if err is None else None
+    if check(data is not None, 'after the signer was killed: relayed',
+             repr(err)):
+        verify_all('after the signer was killed', data)
+    check(env.daemons['authd'].alive() and
+          env.daemons['authd'].proc.pid == main and
+          any(c != spid for c in authd_children() - before),
+          'signer test: same authd main process, a new signer', main)
+
+
 def test_opendkim():
     if os.geteuid() != 0:
         check(False, 'opendkim-testmsg needs root for unshare -n')
@@ -840,6 +900,7 @@ def main():
         test_adds_date_and_message_id,
         test_sendmail, test_local_delivery, test_port25_never_signed,
         test_authd_without_keys, test_authd_gone, test_authd_hangs,
+        test_signer_killed,
         test_opendkim,
         test_measure,
     ])
