@@ -217,6 +217,21 @@ def _bindable(port, kind):
     return True
 
 
+def procs():
+    """pid -> (ppid, comm) of every process on the machine"""
+    out = {}
+    for d in os.listdir('/proc'):
+        if d.isdigit():
+            try:
+                with open(f'/proc/{d}/stat', encoding='utf-8') as f:
+                    st = f.read()
+            except OSError:
+                continue
+            comm = st[st.index('(') + 1:st.rindex(')')]
+            out[int(d)] = (int(st[st.rindex(')') + 2:].split()[1]), comm)
+    return out
+
+
 def free_port(udp=False):
     """A loopback TCP port (and UDP too if udp) that is free and reserved
     for this process until it exits, so that no other test takes it

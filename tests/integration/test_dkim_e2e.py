@@ -720,17 +720,7 @@ def test_authd_hangs():
 def authd_children():
     """pids whose parent is authd's main process"""
     main = env.daemons['authd'].proc.pid
-    out = set()
-    for d in os.listdir('/proc'):
-        if d.isdigit():
-            try:
-                with open(f'/proc/{d}/stat', encoding='utf-8') as f:
-                    st = f.read()
-            except OSError:
-                continue
-            if int(st[st.rindex(')') + 2:].split()[1]) == main:
-                out.add(int(d))
-    return out
+    return {pid for pid, (ppid, _) in ft.procs().items() if ppid == main}
 
 
 def test_signer_killed():

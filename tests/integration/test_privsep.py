@@ -51,23 +51,8 @@ def ids(pid):
     return out
 
 
-def procs():
-    """pid -> (ppid, comm) of every process"""
-    out = {}
-    for d in os.listdir('/proc'):
-        if d.isdigit():
-            try:
-                with open(f'/proc/{d}/stat', encoding='utf-8') as f:
-                    st = f.read()
-            except OSError:
-                continue
-            comm = st[st.index('(') + 1:st.rindex(')')]
-            out[int(d)] = (int(st[st.rindex(')') + 2:].split()[1]), comm)
-    return out
-
-
 def descendants(pid):
-    ps = procs()
+    ps = ft.procs()
     out, todo = [], [pid]
     while todo:
         p = todo.pop()
