@@ -220,7 +220,7 @@ main(int argc, char **argv)
 		authd.nogrant[authd.nnogrant++] = acc[PRIV_LOGIN].uid;
 	}
 	localsend_load(c);	/* the local senders' domains, before the chroot */
-	if (authd_login_init() == -1)
+	if (authd_login_init(c->hostname) == -1)
 		fatalx("cannot initialise libsasl2");
 	if (authd_dkim_load(c) == -1)
 		fatalx("%s: cannot load the [dkim] keys", file);

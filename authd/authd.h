@@ -141,8 +141,11 @@ enum authd_check {
 	CHECK_FAIL,
 	CHECK_TEMPFAIL,
 };
-/* authd_login_init - sasl_server_init; -1 with a message on failure */
-int		 authd_login_init(void);
+/*
+ * authd_login_init - sasl_server_init, hostname: the server's name as
+ * libsasl2 sees it; -1 with a message on failure
+ */
+int		 authd_login_init(const char *hostname);
 void		 authd_login_done(void);
 /*
  * authd_login_check - does `password` open `user` (normalized), whose hash

@@ -25,6 +25,14 @@
 #include "passwd.h"
 #include "xmem.h"
 
+/*
+ * the server's name for sasl_server_new: given, so that libsasl2 does not
+ * look the host name up itself (gethostname + getaddrinfo: in authd's
+ * chroot, with no /etc/hosts, a DNS query that takes 5 s to time out where
+ * nothing answers on 127.0.0.1:53, for every first login)
+ */
+static char login_fqdn[256];
+
 /* what the callback found for the check in progress (one at a time) */
 static struct {
 	const char	*user;		/* the user we asked about */
@@ -127,10 +135,15 @@ static sasl_callback_t login_callbacks[] = {
 };
 
 int
-authd_login_init(void)
+authd_login_init(const char *hostname)
 {
 	int rc;
 
+	if (strlen(hostname) >= sizeof(login_fqdn)) {
+		log_warnx("hostname too long for libsasl2: %s", hostname);
+		return -1;
+	}
+	strcpy(login_fqdn, hostname);
 	if ((rc = sasl_server_init(login_callbacks, "facteur")) != SASL_OK) {
 		log_warnx("sasl_server_init: %s", sasl_errstring(rc, NULL, NULL));
 		return -1;
@@ -180,7 +193,7 @@ authd_login_check(const char *service, const char *user, const char *stored,
 	check.stored = stored;
 	if (passlen == 0)
 		return CHECK_FAIL;
-	if ((rc = sasl_server_new(service, NULL, NULL, NULL, NULL, NULL, 0,
+	if ((rc = sasl_server_new(service, login_fqdn, NULL, NULL, NULL, NULL, 0,
 	    &conn)) != SASL_OK) {
 		log_warnx("sasl_server_new: %s", sasl_errstring(rc, NULL, NULL));
 		goto done;

@@ -9,9 +9,9 @@
 #   PKG_VERSION (default 0.1-1), PKG_OUT (default build-pkg),
 #   PKG_PROFILE (default tiny; empty: the default profile, e.g. the
 #   build-armhf-static that `make check` builds anyway), PKG_LIBC=musl or
-#   glibc (the C library linked in: musl is OpenWrt's; default: for
-#   CROSS, musl when that architecture's musl libraries are built, `make
-#   musl-deps CROSS=...`, else glibc; x86_64: glibc)
+#   glibc (the C library linked in: musl is OpenWrt's, and its build idles
+#   in two thirds of glibc's memory; default: musl when that architecture's
+#   musl libraries are built, `make musl-deps [CROSS=...]`, else glibc)
 #
 # Each first builds `make STATIC=1 PROFILE=$(PKG_PROFILE)` for CROSS (native: x86_64)
 # in a sub-make, then packs its bin/ with init/openwrt/ipk.sh or
@@ -24,7 +24,7 @@ PKG_VERSION ?= 0.1-1
 PKG_OUT	?= build-pkg
 PKG_ARCH_NAME = $(if $(CROSS),$(CROSS_ARCH),x86_64)
 PKG_PROFILE ?= tiny
-PKG_LIBC ?= $(if $(CROSS),$(if $(wildcard $(MUSL_D)/.done),musl,glibc),glibc)
+PKG_LIBC ?= $(if $(wildcard $(MUSL_D)/.done),musl,glibc)
 ifneq ($(filter-out musl glibc,$(PKG_LIBC)),)
 $(error PKG_LIBC=$(PKG_LIBC): expected musl or glibc)
 endif
