@@ -16,7 +16,16 @@
  * Delivering: local recipients go to the deliver role (D_DELIVER, at most
  * DELIVER_INFLIGHT at once, the rest wait in a FIFO); remote ones to the
  * relay role (R_SEND).  When every recipient is done the files are
- * removed.  A temporary failure is retried after [queue] retry, doubling
+ * removed.
+ *
+ * The relay role runs on demand: when a remote recipient is due and no
+ * relay is connected, the queue asks the parent for one (P_RELAY_START,
+ * once until it comes) and the recipients stay pending; the parent
+ * answers with the new role's channel (P_RELAY_FD).  When that channel
+ * closes (the relay exited idle, or died), every R_SEND without its
+ * R_DONE is taken back: its unanswered recipients are pending again at
+ * once, not counted as an attempt, and go to the next relay role, asked
+ * for as soon as one is due (the parent delays it after a crash).  A temporary failure is retried after [queue] retry, doubling
  * up to max_retry; past expire, or on a permanent failure, the sender gets
  * a bounce (queue_bounce.c) unless the message is itself a bounce.
  *
@@ -49,8 +58,10 @@
 
 struct queue	 q;
 
-static struct ipc	 deliver_ch, relay_ch;
+static struct ipc	 deliver_ch, relay_ch, parent_ch;
 static struct ev_timer	 tick_timer, relay_kick_timer;
+/* the relay role: none, asked of the parent, or connected on relay_ch */
+static enum { RELAY_DOWN, RELAY_ASKED, RELAY_UP } relay_state;
 
 static unsigned
 hash_qid(const char *qid)
@@ -395,6 +406,23 @@ on_deliver_msg(struct ipc *ch, struct ipc_msg *im, void *arg)
 
 /* ---- relay ------------------------------------------------------------- */
 
+/* relay_want - remote mail is due: ask the parent for a relay role, once */
+static void
+relay_want(void)
+{
+	struct ipc_out o;
+
+	if (relay_state != RELAY_DOWN)
+		return;
+	ipc_out_init(&o);
+	if (ipc_send(&parent_ch, P_RELAY_START, 0, -1, &o) == -1) {
+		log_warn("cannot ask the parent for a relay role");
+		return;
+	}
+	relay_state = RELAY_ASKED;
+	log_debug("asking the parent for a relay role");
+}
+
 static void
 relay_send(struct qmsg *m)
 {
@@ -410,6 +438,10 @@ relay_send(struct qmsg *m)
 			n++;
 	if (n == 0)
 		return;
+	if (relay_state != RELAY_UP) {
+		relay_want();	/* pending until the relay role is there */
+		return;
+	}
 	if ((fd = msg_dup(m)) == -1)
 		return;
 	ipc_out_init(&o);
@@ -503,6 +535,64 @@ on_relay_kick(struct ev_timer *t, void *arg)
 	(void)arg;
 	for (m = q.head; m && q.relay_inflight < RELAY_INFLIGHT; m = m->next)
 		relay_send(m);
+}
+
+/*
+ * on_relay_gone - the relay role closed its channel: it exited idle (then
+ * any R_SEND out crossed its exit and was never started) or died.  Every
+ * R_SEND without its R_DONE is taken back; its unanswered recipients are
+ * due again now and go to the next relay role.
+ */
+static void
+on_relay_gone(struct ipc *ch, void *arg)
+{
+	struct qmsg *m;
+	size_t slot, i, n = 0;
+
+	(void)ch;
+	(void)arg;
+	relay_state = RELAY_DOWN;
+	for (slot = 0; slot < RELAY_INFLIGHT; slot++) {
+		if ((m = q.relaying[slot]) == NULL)
+			continue;
+		q.relaying[slot] = NULL;
+		q.relay_inflight--;
+		m->relaying = false;
+		for (i = 0; i < m->env.nrcpt; i++)
+			if (m->state[i].status == RCPT_INFLIGHT &&
+			    !m->state[i].local) {
+				m->state[i].status = RCPT_PENDING;
+				m->state[i].next_try = 0;
+			}
+		msg_check_done(m);
+		n++;
+	}
+	if (n > 0)
+		log_info("the relay role is gone with %zu messages not finished; "
+		    "they go to the next one", n);
+	else
+		log_debug("the relay role is gone");
+	ev_timer_add(&relay_kick_timer, 0);
+}
+
+/* on_parent_msg - P_RELAY_FD: the relay role asked for is there */
+static void
+on_parent_msg(struct ipc *ch, struct ipc_msg *im, void *arg)
+{
+	(void)ch;
+	(void)arg;
+	if (im->hdr.type != P_RELAY_FD || im->fd == -1 || !ipc_get_end(im) ||
+	    relay_state != RELAY_ASKED) {
+		log_warnx("unexpected message %u from the parent", im->hdr.type);
+		if (im->fd != -1)
+			close(im->fd);
+		im->fd = -1;
+		return;
+	}
+	ipc_init(&relay_ch, im->fd, on_relay_msg, on_relay_gone, NULL);
+	im->fd = -1;
+	relay_state = RELAY_UP;
+	ev_timer_add(&relay_kick_timer, 0);
 }
 
 /* ---- scheduling -------------------------------------------------------- */
@@ -701,7 +791,7 @@ recover(void)
 }
 
 void
-queue_run(int smtp_fd, int deliver_fd, int relay_fd, int ctl_fd)
+queue_run(int smtp_fd, int deliver_fd, int parent_fd, int ctl_fd)
 {
 	struct qmsg *m, *next;
 
@@ -715,7 +805,8 @@ queue_run(int smtp_fd, int deliver_fd, int relay_fd, int ctl_fd)
 	queue_ctl_init(ctl_fd);
 	queue_accept_init(smtp_fd);
 	ipc_init(&deliver_ch, deliver_fd, on_deliver_msg, queue_peer_gone, "deliver");
-	ipc_init(&relay_ch, relay_fd, on_relay_msg, queue_peer_gone, "relay");
+	ipc_init(&parent_ch, parent_fd, on_parent_msg, queue_peer_gone,
+	    "parent");
 	ev_timer_init(&tick_timer, on_tick, NULL);
 	ev_timer_init(&relay_kick_timer, on_relay_kick, NULL);
 	ev_timer_add(&tick_timer, TICK_MS);

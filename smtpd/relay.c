@@ -26,6 +26,14 @@
  * answered with R_DONE alone; the queue treats missing results as
  * temporary.  When the queue closes the channel the role exits (the
  * parent restarts the set).
+ *
+ * On demand (issue 17): the parent forks the role when the queue asks
+ * for it, and the role exits with status 0 once it has been idle for
+ * relay_timeouts.exit (RELAY_IDLE_EXIT_MS): no job, no connection kept
+ * for reuse, nothing written to the queue still unsent.  An R_SEND that
+ * crosses the exit is never started here; the queue sees the channel
+ * close, takes back every R_SEND without its R_DONE and asks for a new
+ * relay role, so nothing is lost or sent twice by the exit.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -37,6 +45,7 @@
 
 #include "compat.h"
 #include "log.h"
+#include "strnum.h"
 #include "tls.h"
 #include "xmem.h"
 #include "smtpd/relay.h"
@@ -54,6 +63,7 @@ struct relay_timeouts relay_timeouts = {
 	.dot = 10 * 60 * 1000,
 	.idle = 5 * 1000,
 	.dns_ttl = 5 * 60 * 1000,
+	.exit = RELAY_IDLE_EXIT_MS,
 };
 uint16_t relay_mx_port = 25;
 
@@ -61,6 +71,8 @@ static struct ipc relay_ipc;
 static LIST_HEAD(, relay_job) relay_jobs = LIST_HEAD_INITIALIZER(relay_jobs);
 static size_t relay_njobs;
 static bool relay_stopping;
+static struct ev_timer relay_idle_timer;
+static uint64_t relay_busy_at;	/* ev_now() when it last had work */
 
 static const char *const relay_status[] = {
 	[RES_OK] = "sent", [RES_TEMPFAIL] = "deferred", [RES_PERMFAIL] = "bounced",
@@ -75,6 +87,7 @@ relay_job_free(struct relay_job *j)
 
 	LIST_REMOVE(j, entry);
 	relay_njobs--;
+	relay_busy_at = ev_now();
 	if (j->fd != -1)
 		close(j->fd);
 	for (i = 0; i < j->nrcpt; i++)
@@ -366,6 +379,50 @@ relay_on_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
 	}
 }
 
+/*
+ * relay_idle - the exit timer: the role leaves once it has had nothing
+ * to do for relay_timeouts.exit.  A connection kept for reuse closes
+ * after relay_timeouts.idle, so it only delays the exit.
+ */
+static void
+relay_idle(struct ev_timer *t, void *arg)
+{
+	uint64_t now = ev_now(), quiet;
+
+	(void)arg;
+	if (relay_njobs > 0 || relay_cfg.nsess > 0 ||
+	    ipc_pending(&relay_ipc) > 0)
+		relay_busy_at = now;
+	quiet = now - relay_busy_at;
+	if (quiet < relay_timeouts.exit) {
+		ev_timer_add(t, relay_timeouts.exit - quiet);
+		return;
+	}
+	log_info("relay: idle for %u s, exiting (the queue asks for a new "
+	    "relay role when it has mail to send)", relay_timeouts.exit / 1000);
+	ev_break();
+}
+
+/* relay_idle_init - the exit delay: FACTEUR_RELAY_IDLE_MS, for tests */
+static void
+relay_idle_init(void)
+{
+	const char *env = getenv("FACTEUR_RELAY_IDLE_MS"), *err;
+	long long v;
+
+	if (env != NULL) {
+		v = strnum(env, 0, 24LL * 3600 * 1000, &err);
+		if (err == NULL)
+			relay_timeouts.exit = (unsigned)v;
+		else
+			log_warnx("relay: FACTEUR_RELAY_IDLE_MS %s", err);
+	}
+	relay_busy_at = ev_now();
+	ev_timer_init(&relay_idle_timer, relay_idle, NULL);
+	if (relay_timeouts.exit > 0)
+		ev_timer_add(&relay_idle_timer, relay_timeouts.exit);
+}
+
 static void
 relay_on_close(struct ipc *ch, void *arg)
 {
@@ -496,6 +553,7 @@ relay_run(int queue_fd, int parent_fd, char *relay_password)
 	else
 		log_info("relay: ready, direct delivery to MX hosts (port %u)",
 		    (unsigned)relay_mx_port);
+	relay_idle_init();
 	malloc_trim(0);		/* what start-up freed */
 	if (ev_run() == -1)
 		log_warnx("relay: event loop failed");

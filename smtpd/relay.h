@@ -14,8 +14,8 @@
  *   relay_reply.c  SMTP reply parser and EHLO keywords (no I/O)
  *   relay_data.c   LF -> CRLF + dot-stuffing encoder (no I/O)
  *
- * Out of memory kills the role (x* allocators); the parent restarts it
- * and the queue sends the messages again.
+ * Out of memory kills the role (x* allocators); the queue takes back
+ * what it had in flight and asks the parent for a new relay role.
  */
 #ifndef FACTEUR_RELAY_H
 #define FACTEUR_RELAY_H
@@ -61,6 +61,7 @@ struct relay_timeouts {
 	unsigned	dot;		/* reply to the final dot */
 	unsigned	idle;		/* an idle connection is kept this long */
 	unsigned	dns_ttl;	/* resolved addresses are reused this long */
+	unsigned	exit;		/* the role exits idle this long (0: never) */
 };
 extern struct relay_timeouts relay_timeouts;
 /* the SMTP port of MX hosts: 25, changed only by the test driver */

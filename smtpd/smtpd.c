@@ -6,11 +6,21 @@
  * key (checked by a child that exits: OpenSSL never runs in this process,
  * so no role inherits its heap) and reads the relay password while it may
  * still read root-only files, then forks the roles (smtp, queue, deliver,
- * relay, and fetch when [fetch] has accounts; see smtpd.h) connected by
+ * and fetch when [fetch] has accounts; see smtpd.h) connected by
  * socketpairs, each under its own account and chroot (lib/priv.h), each
- * keeping only the secrets it uses (forget_secrets), and supervises them: when one dies the others are stopped
- * and the whole set starts again after a backoff (disk is the truth, so
- * nothing accepted is lost).  Without -d it detaches once the roles are
+ * keeping only the secrets it uses (forget_secrets), and supervises them:
+ * when one dies the others are stopped and the whole set starts again
+ * after a backoff (disk is the truth, so nothing accepted is lost).
+ *
+ * The relay role is forked on demand, the same way (role_enter, as root
+ * until its chroot), when the queue asks for it on their channel
+ * (P_RELAY_START: the only request the parent takes from the queue, and
+ * it starts at most one relay role at a time); its end of a new
+ * socketpair goes to the queue (P_RELAY_FD).  The relay exits with status
+ * 0 after a minute idle: nothing else is restarted and nothing is logged
+ * as an error.  When it dies otherwise, it alone is started again when
+ * the queue asks, after a backoff (200 ms doubling to 10 s while it keeps
+ * dying within 10 s of its start).  Without -d it detaches once the roles are
  * started (lib/daemon.c).  SIGTERM/SIGINT stop everything.  SIGHUP
  * rereads the configuration, the certificate and key and the relay
  * password: a bad file is reported and the old one kept; a file whose
@@ -74,6 +84,8 @@ static int		 tls_cert_fd = -1, tls_key_fd = -1;	/* checked */
 static char		*relay_password;
 static int		 to_smtp = -1, to_relay = -1;	/* reload channels */
 static int		 ctl_fd = -1;	/* facteur-ctl, served by the queue */
+static struct ipc	 queue_ch;	/* P_RELAY_START in, P_RELAY_FD out */
+static bool		 queue_ch_up;
 static struct priv_account acc[PRIV_NROLES];
 /* each role's account (lib/priv.h) */
 static const enum priv_role role_acc[NROLES] = {
@@ -89,6 +101,12 @@ static bool		 stopping, restarting;
 static uint64_t		 started_at;
 static unsigned		 backoff_ms = BACKOFF_MIN_MS;
 static struct ev_timer	 restart_timer, kill_timer;
+/* the relay role on demand: asked for by the queue, started no sooner
+ * than relay_not_before (a backoff after it died) */
+static bool		 relay_asked;
+static uint64_t		 relay_started_at, relay_not_before;
+static unsigned		 relay_backoff_ms;
+static struct ev_timer	 relay_timer;
 
 static void __attribute__((noreturn))
 usage(void)
@@ -392,97 +410,253 @@ xfork(void)
 	return pid;
 }
 
-/* role_wanted - fetch runs only with [fetch] accounts */
+/*
+ * role_wanted - the set started together: fetch only with [fetch]
+ * accounts; the relay role is not in it (forked on demand, start_relay)
+ */
 static bool
 role_wanted(enum role r)
 {
+	if (r == ROLE_RELAY)
+		return false;
 	return r != ROLE_FETCH || smtpd_conf->fetch.n > 0;
 }
 
-static size_t
-roles_wanted(void)
+/* set_running - every role of the set is running */
+static bool
+set_running(void)
 {
-	size_t n = 0;
 	enum role r;
 
 	for (r = 0; r < NROLES; r++)
-		n += role_wanted(r);
-	return n;
+		if (role_wanted(r) && pids[r] <= 0)
+			return false;
+	return true;
 }
+
+static void on_queue_msg(struct ipc *, struct ipc_msg *, void *);
+static void on_queue_gone(struct ipc *, void *);
 
 static void
 start_roles(void)
 {
-	char *pw;
-	int sq[2], qd[2], qr[2], ps[2], pr[2];
+	int sq[2], qd[2], pq[2], ps[2];
 	enum role r;
 
 	xsocketpair(sq);
 	xsocketpair(qd);
-	xsocketpair(qr);
+	xsocketpair(pq);
 	xsocketpair(ps);
-	xsocketpair(pr);
 	if (to_smtp != -1)
 		close(to_smtp);
-	if (to_relay != -1)
+	if (to_relay != -1)	/* the relay role's, reaped */
 		close(to_relay);
+	to_relay = -1;
+	if (queue_ch_up)
+		ipc_close(&queue_ch);
+	queue_ch_up = false;
 	to_smtp = ps[0];
-	to_relay = pr[0];
+	relay_asked = false;	/* a request of the previous queue role */
 	for (r = 0; r < NROLES; r++) {
+		if (r == ROLE_RELAY)
+			continue;	/* pids[ROLE_RELAY] is 0: reaped */
 		pids[r] = 0;
 		if (!role_wanted(r) || (pids[r] = xfork()) != 0)
 			continue;
 		close(ps[0]);
-		close(pr[0]);
+		close(pq[0]);
 		if (r != ROLE_SMTP)
 			close(ps[1]);
-		if (r != ROLE_RELAY)
-			close(pr[1]);
+		if (r != ROLE_QUEUE)
+			close(pq[1]);
 		switch (r) {
 		case ROLE_SMTP:
 			close(ctl_fd);
-			close(sq[1]); close(qd[0]); close(qd[1]); close(qr[0]); close(qr[1]);
+			close(sq[1]); close(qd[0]); close(qd[1]);
 			smtp_local_load(smtpd_conf);	/* /etc/passwd: before the chroot */
 			role_enter(r, PRIV_AUTHD_DIR);
 			smtp_server_run(listeners, nlisteners, sq[0], ps[1],
 			    tls_cert_fd, tls_key_fd);
 		case ROLE_QUEUE:
 			close_listeners();
-			close(sq[0]); close(qd[1]); close(qr[1]);
+			close(sq[0]); close(qd[1]);
 			role_enter(r, NULL);
-			queue_run(sq[1], qd[0], qr[0], ctl_fd);
+			queue_run(sq[1], qd[0], pq[1], ctl_fd);
 		case ROLE_DELIVER:
 			close(ctl_fd);
 			close_listeners();
-			close(sq[0]); close(sq[1]); close(qd[0]); close(qr[0]); close(qr[1]);
+			close(sq[0]); close(sq[1]); close(qd[0]);
 			role_enter(r, NULL);
 			deliver_run(qd[1]);
-		case ROLE_RELAY:
-			close(ctl_fd);
-			close_listeners();
-			close(sq[0]); close(sq[1]); close(qd[0]); close(qd[1]); close(qr[0]);
-			role_enter(r, PRIV_EMPTY_DIR);
-			pw = relay_password;	/* the role owns it now */
-			relay_password = NULL;
-			relay_run(qr[1], pr[1], pw);
 		case ROLE_FETCH:	/* talks to nobody but remote servers
 					 * and run_dir/smtpd.sock (fetch.c) */
 			close(ctl_fd);
 			close_listeners();
 			close(sq[0]); close(sq[1]); close(qd[0]); close(qd[1]);
-			close(qr[0]); close(qr[1]);
 			role_enter(r, NULL);
 			fetch_run(smtpd_conf);
+		case ROLE_RELAY:
 		case NROLES:
 			break;
 		}
 		_exit(1);
 	}
 	close(sq[0]); close(sq[1]); close(qd[0]); close(qd[1]);
-	close(qr[0]); close(qr[1]);
-	close(ps[1]); close(pr[1]);
+	close(pq[1]); close(ps[1]);
+	ipc_init(&queue_ch, pq[0], on_queue_msg, on_queue_gone, NULL);
+	queue_ch_up = true;
 	started_at = ev_now();
 	restarting = false;
+}
+
+/*
+ * start_relay - fork the relay role as start_roles forks the others (root
+ * until role_enter has done relay_prepare and the chroot) and pass the
+ * queue its channel; -1 if it could not be forked (logged; tried again)
+ */
+static int
+start_relay(void)
+{
+	struct ipc_out o;
+	char *pw;
+	int qr[2], pr[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qr) == -1)
+		goto fail;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pr) == -1) {
+		close(qr[0]);
+		close(qr[1]);
+		goto fail;
+	}
+	if ((pid = fork()) == -1) {
+		close(qr[0]); close(qr[1]); close(pr[0]); close(pr[1]);
+		goto fail;
+	}
+	if (pid == 0) {
+		close(qr[0]);
+		close(pr[0]);
+		close(queue_ch.fd);
+		close(to_smtp);
+		if (to_relay != -1)
+			close(to_relay);
+		close(ctl_fd);
+		close_listeners();
+		role_enter(ROLE_RELAY, PRIV_EMPTY_DIR);
+		pw = relay_password;	/* the role owns it now */
+		relay_password = NULL;
+		relay_run(qr[1], pr[1], pw);
+	}
+	close(qr[1]);
+	close(pr[1]);
+	if (to_relay != -1)
+		close(to_relay);
+	to_relay = pr[0];
+	pids[ROLE_RELAY] = pid;
+	relay_started_at = ev_now();
+	ipc_out_init(&o);
+	/* if this fails the relay sees its channel close and exits */
+	if (ipc_send(&queue_ch, P_RELAY_FD, 0, qr[0], &o) == -1)
+		log_warn("the relay role's channel to the queue role");
+	log_debug("relay role started, pid %ld", (long)pid);
+	return 0;
+fail:
+	log_warn("cannot start the relay role");
+	return -1;
+}
+
+/*
+ * relay_maybe_start - the queue asked for a relay role: start it unless
+ * one is running (or not reaped yet: then when it is), the set is being
+ * stopped or restarted, or it died lately (then after the backoff)
+ */
+static void
+relay_maybe_start(void)
+{
+	uint64_t now = ev_now();
+
+	if (!relay_asked || stopping || restarting || !queue_ch_up ||
+	    pids[ROLE_RELAY] > 0 || ev_timer_pending(&relay_timer))
+		return;
+	if (now < relay_not_before) {
+		ev_timer_add(&relay_timer, relay_not_before - now);
+		return;
+	}
+	if (start_relay() == -1) {
+		relay_not_before = now + BACKOFF_MAX_MS;
+		ev_timer_add(&relay_timer, BACKOFF_MAX_MS);
+		return;
+	}
+	relay_asked = false;
+}
+
+static void
+on_relay_timer(struct ev_timer *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	relay_maybe_start();
+}
+
+/*
+ * relay_reaped - the relay role ended outside a stop or restart: exit
+ * status 0 is its idle exit (nothing to say); anything else is logged
+ * and delays the next one.  Nothing else is restarted either way: the
+ * queue takes back what it had in flight and asks again when it has mail.
+ */
+static void
+relay_reaped(int status)
+{
+	uint64_t now = ev_now();
+
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		log_debug("relay role exited");
+		relay_backoff_ms = 0;
+		relay_not_before = 0;
+	} else {
+		if (now - relay_started_at > 10000 || relay_backoff_ms == 0)
+			relay_backoff_ms = BACKOFF_MIN_MS;
+		else if ((relay_backoff_ms *= 2) > BACKOFF_MAX_MS)
+			relay_backoff_ms = BACKOFF_MAX_MS;
+		relay_not_before = now + relay_backoff_ms;
+		if (WIFSIGNALED(status))
+			log_warnx("relay role died of signal %d; a new one "
+			    "when the queue asks, in %u ms at the earliest",
+			    WTERMSIG(status), relay_backoff_ms);
+		else
+			log_warnx("relay role exited with status %d; a new "
+			    "one when the queue asks, in %u ms at the earliest",
+			    WEXITSTATUS(status), relay_backoff_ms);
+	}
+	relay_maybe_start();
+}
+
+/* on_queue_msg - P_RELAY_START, the one request the queue role may make */
+static void
+on_queue_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
+{
+	(void)ch;
+	(void)arg;
+	if (m->fd != -1) {
+		close(m->fd);
+		m->fd = -1;
+	}
+	if (m->hdr.type != P_RELAY_START || !ipc_get_end(m)) {
+		log_warnx("unexpected message %u from the queue role",
+		    m->hdr.type);
+		return;
+	}
+	relay_asked = true;
+	relay_maybe_start();
+}
+
+/* on_queue_gone - the queue role ended: on_child restarts the set */
+static void
+on_queue_gone(struct ipc *ch, void *arg)
+{
+	(void)ch;
+	(void)arg;
+	queue_ch_up = false;
 }
 
 static size_t
@@ -557,7 +731,9 @@ on_child(int sig, void *arg)
 		if (r == NROLES)
 			continue;
 		pids[r] = 0;
-		if (!stopping && !restarting) {
+		if (r == ROLE_RELAY && !stopping && !restarting)
+			relay_reaped(status);
+		else if (!stopping && !restarting) {
 			if (WIFSIGNALED(status))
 				log_warnx("%s role died of signal %d; restarting every role",
 				    role_name[r], WTERMSIG(status));
@@ -666,6 +842,7 @@ reload_password(bool live)
 	}
 	relay_password = pw;
 	if (!live || pids[ROLE_RELAY] <= 0 || to_relay == -1) {
+		/* no relay role running: the next one starts with it */
 		log_info("reload: relay password reread from %s",
 		    smtpd_conf->relay.password_file);
 		return;
@@ -673,7 +850,9 @@ reload_password(bool live)
 	ipc_out_init(&o);
 	ipc_put_str(&o, pw);
 	if (ipc_write_sync(to_relay, P_RELAY_PASSWORD, 0, -1, &o) == -1)
-		log_warn("reload: relay password to the relay role");
+		log_info("reload: relay password reread from %s; the relay "
+		    "role is gone (%s), the next one starts with it",
+		    smtpd_conf->relay.password_file, strerror(errno));
 	else
 		log_info("reload: relay password reread from %s, sent to the "
 		    "relay role", smtpd_conf->relay.password_file);
@@ -700,7 +879,7 @@ on_hup(int sig, void *arg)
 	same = conf_same_except(smtpd_conf, c, not_ours);
 	conf_free(&smtpd_conf);
 	smtpd_conf = c;
-	if (same && roles_alive() == roles_wanted()) {
+	if (same && !restarting && set_running()) {
 		log_info("SIGHUP: nothing smtpd uses changed in %s; reloading "
 		    "the certificate and the relay password, sessions go on",
 		    c->file);
@@ -713,6 +892,7 @@ on_hup(int sig, void *arg)
 	reload_tls(false);
 	reload_password(false);
 	if (roles_alive() == 0) {
+		ev_timer_del(&restart_timer);
 		start_roles();
 		return;
 	}
@@ -804,6 +984,7 @@ main(int argc, char **argv)
 	ev_signal(SIGHUP, on_hup, NULL);
 	ev_timer_init(&restart_timer, on_restart_timer, NULL);
 	ev_timer_init(&kill_timer, on_kill_timer, NULL);
+	ev_timer_init(&relay_timer, on_relay_timer, NULL);
 	log_info("ready: %zu smtp listeners, tls %s, %s", nlisteners,
 	    tls_cert_fd != -1 ? "on" : "off",
 	    smtpd_conf->relay.enabled ? "outbound through the relay" :

@@ -9,16 +9,21 @@
  *   parent   root        -              config, cert/key, binds  children
  *   smtp     user-smtp   run_dir/authd  nothing (fds from queue) queue, authd,
  *                                       greylist.db (handle)     DNS (inbound checks)
- *   queue    user-queue  state_dir/queue its own files           smtp, deliver
+ *   queue    user-queue  state_dir/queue its own files           smtp, deliver,
+ *                                                                 relay, parent
  *   deliver  user        -              Maildirs under mail_dir  queue
  *   relay    user-relay  run_dir/empty  network (outbound), DNS  queue
  *
  * (lib/priv.h.)  Only smtp keeps the TLS key, only relay the relay password.
  *
  * The parent binds every listener, loads the TLS certificate, creates the
- * socketpairs and forks the three roles.  When any role dies the parent
- * stops the others and starts the set again with a backoff: disk is the
- * truth, so nothing accepted is lost and the queue resumes at start.
+ * socketpairs and forks the roles.  When smtp, queue, deliver or fetch
+ * dies the parent stops the others and starts the set again with a
+ * backoff: disk is the truth, so nothing accepted is lost and the queue
+ * resumes at start.  The relay role is not part of the set: the parent
+ * forks it when the queue asks (P_RELAY_START) and it exits after a
+ * minute idle; if it dies, the queue takes back what it had in flight and
+ * asks for another (started after a backoff when it crashed).
  * Started as an ordinary user nothing is dropped or chrooted (one warning).
  * Out of memory kills the role (x* allocators); the parent restarts it.
  */
@@ -104,6 +109,14 @@ enum smtpd_ipc {
 	P_TLS_CERT = 50,	/* parent -> smtp: fd (certificate file), str path */
 	P_TLS_KEY,		/* parent -> smtp: fd (key file), str path; load both */
 	P_RELAY_PASSWORD,	/* parent -> relay: str password */
+	/*
+	 * The relay role runs on demand (smtpd.c): it exits once idle for
+	 * RELAY_IDLE_EXIT_MS, and the queue, when remote mail is due and no
+	 * relay is connected, asks the parent for a new one.  The queue can
+	 * ask for nothing else; the parent forks the role as at start.
+	 */
+	P_RELAY_START = 60,	/* queue -> parent: start the relay role (empty) */
+	P_RELAY_FD,		/* parent -> queue: fd, the new relay's channel */
 };
 
 #define CTL_SOCKET	"smtpd-ctl.sock"	/* in run_dir: facteur-ctl */
@@ -244,8 +257,8 @@ void	smtp_session_queue_reply(struct session *s, struct ipc_msg *m);
 /* smtp_session_shutdown - the server is stopping: 421 and close */
 void	smtp_session_shutdown(struct session *s);
 
-/* queue.c: the queue role */
-void	queue_run(int smtp_fd, int deliver_fd, int relay_fd, int ctl_fd)
+/* queue.c: the queue role; parent_fd: P_RELAY_START, P_RELAY_FD */
+void	queue_run(int smtp_fd, int deliver_fd, int parent_fd, int ctl_fd)
 	    __attribute__((noreturn));
 
 /* queue_file.c: on-disk format, see the top of queue_file.c */
@@ -304,6 +317,12 @@ void	deliver_run(int queue_fd) __attribute__((noreturn));
  */
 void	relay_run(int queue_fd, int parent_fd /* -1: none */,
 	    char *relay_password) __attribute__((noreturn));
+/*
+ * The relay role exits (status 0) when it has had no job, no connection
+ * and nothing unsent to the queue for this long; FACTEUR_RELAY_IDLE_MS
+ * (tests only) changes it, 0 never exits.
+ */
+#define RELAY_IDLE_EXIT_MS	60000
 /* relay_prepare - what needs files (resolver, SASL plugins, the CA file
  * opened for relay_tls): before the chroot; relay_run() does it if not
  * done (login: a password is set) */

@@ -275,6 +275,20 @@ def main():
                            'Message-ID: <privsep-local@test>\n\nhi\n',
                            capture_output=True, text=True, timeout=30)
         check(r.returncode == 0, 'facteur-sendmail as root', r.stderr)
+        # mail to another domain: the queue asks the parent for the relay
+        # role (forked on demand; smtpd/README.md), which tries the
+        # smarthost (nothing listens: deferred) and stays a minute idle
+        r = subprocess.run([env.binary('sendmail'), '-C', env.conf,
+                            'bob@remote.test'],
+                           input='From: <noreply@example.org>\nSubject: r\n'
+                           'Message-ID: <privsep-remote@test>\n\nhi\n',
+                           capture_output=True, text=True, timeout=30)
+        check(r.returncode == 0, 'facteur-sendmail as root, remote', r.stderr)
+        deadline = time.time() + 20
+        while time.time() < deadline and not re.search(
+                r'smtpd-relay\[\d+\]: relay: qid=\S+ to=<bob@remote\.test>',
+                open(logs['smtpd'], errors='replace').read()):
+            time.sleep(0.05)
         for mid in ('<privsep-auth@test>', '<privsep-local@test>'):
             found = env.wait_message(ALICE, mid)
             body = found[0] if found else b''

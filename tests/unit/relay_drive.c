@@ -277,6 +277,7 @@ main(int argc, char *argv[])
 	}
 	if (path == NULL || optind != argc)
 		usage();
+	relay_timeouts.exit = 0;	/* the role stays until end of input */
 	log_init("relay_drive", true, verbose);
 	smtpd_conf = conf_load_or_die(path);
 	if (smtpd_conf->relay.password_file != NULL) {
