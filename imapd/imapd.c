@@ -6,10 +6,12 @@
  * Started as root, the master binds `[imap] listen` (implicit TLS) and
  * `listen_starttls`, opens the certificate and key (a child that exits
  * checks that they load: OpenSSL never runs in the master, so workers do
- * not inherit its heap), forks the login process (which loads them; it
- * is chrooted into run_dir/authd, where authd's socket is alone, as
- * user-login before it reads a byte from the network; lib/priv.h) and
- * then forks one worker per logged-in user on demand (chroot into the
+ * not inherit its heap), watches the listeners and forks the login process
+ * when the first client comes (it loads them; it is chrooted into
+ * run_dir/authd, where authd's socket is alone, as user-login before it
+ * reads a byte from the network; lib/priv.h; it exits after
+ * min(60 s, [imap] timeout) without a session, and the master watches
+ * again) and forks one worker per logged-in user on demand (chroot into the
  * Maildir, then `user`, which owns the Maildirs; the key files are closed
  * first: workers never hold the key, the login process proxies TLS).  The master keeps root only to fork and chroot;
  * its one input, a session hand-over from login, is validated.  Started
@@ -19,7 +21,7 @@
  * Without -d the master detaches once it is listening (pid file
  * run_dir/imapd.pid).  SIGHUP to the master rereads the configuration: a
  * file with errors or a certificate that does not load is logged and
- * changes nothing; a good one is used by a new login process and new
+ * changes nothing; a good one is used by the next login process and new
  * workers, while the old login process stops listening and ends when its
  * last session does (listen addresses, run_dir and user: next start).
  */
@@ -34,6 +36,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -227,7 +230,18 @@ open_tls(const struct conf *c, int *cfd_r, int *kfd_r)
 }
 
 static struct ev_timer login_idle;
-#define LOGIN_IDLE_MS	60000
+
+/*
+ * imapd_idle_ms - how long the login process and a worker stay without a
+ * session before they exit: min(60 s, [imap] timeout), so a test can
+ * shorten it with the setting it already has
+ */
+static uint64_t
+imapd_idle_ms(void)
+{
+	return 1000ULL * (imapd.conf->imap.timeout < 60 ?
+	    imapd.conf->imap.timeout : 60);
+}
 
 SSL_CTX *
 imapd_tls(void)
@@ -240,15 +254,44 @@ imapd_tls(void)
 	return imapd.tls;
 }
 
-/* login_idle_cb - no session for a minute: free the context, trim */
+/* listeners_pending - login: a client waits on one of the listeners */
+static bool
+listeners_pending(void)
+{
+	struct pollfd pfd[16];
+	size_t i, n;
+
+	for (i = 0; i < nlisteners; i += n) {
+		for (n = 0; n < 16 && i + n < nlisteners; n++) {
+			pfd[n].fd = listeners[i + n].io.fd;
+			pfd[n].events = POLLIN;
+			pfd[n].revents = 0;
+		}
+		if (poll(pfd, n, 0) > 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * login_idle_cb - no session at all for imapd_idle_ms(): exit 0, and the
+ * master watches the listeners again (issue 17: no login process when
+ * nobody connects).  A client that came meanwhile is accepted first; one
+ * that comes between this check and the exit waits in the listen queue,
+ * which the master owns, until the master forks the next login process.
+ */
 static void
 login_idle_cb(struct ev_timer *t, void *arg)
 {
 	if (imapd.nsessions > 0)
 		return;
-	SSL_CTX_free(imapd.tls);
-	imapd.tls = NULL;
-	malloc_trim(0);
+	if (!login_draining && listeners_pending()) {
+		ev_timer_add(&login_idle, imapd_idle_ms());
+		return;
+	}
+	log_debug("login: no session for %llu s, exiting",
+	    (unsigned long long)imapd_idle_ms() / 1000);
+	ev_break();
 }
 
 static void
@@ -337,6 +380,8 @@ login_main(int fd)
 		    &listeners[i]);
 		ev_io_want(&listeners[i].io, EV_READ);
 	}
+	/* forked for a client, which may have gone before the accept */
+	ev_timer_add(&login_idle, imapd_idle_ms());
 	log_info("login process ready");
 	(void)ev_run();
 	_exit(0);
@@ -512,12 +557,11 @@ imapd_session_gone(const char *addr)
 	    imapd.nsessions == 0)
 		ev_break();
 	if (imapd.role == IMAPD_ROLE_LOGIN && imapd.nsessions == 0)
-		ev_timer_add(&login_idle, LOGIN_IDLE_MS);
+		ev_timer_add(&login_idle, imapd_idle_ms());
 	if (imapd.role == IMAPD_ROLE_WORKER)
 		malloc_trim(0);	/* a big mailbox's peak goes back (issue 17) */
 	if (imapd.role == IMAPD_ROLE_WORKER && imapd.nsessions == 0)
-		ev_timer_add(&worker_idle, 1000ULL * (imapd.conf->imap.timeout <
-		    60 ? imapd.conf->imap.timeout : 60));
+		ev_timer_add(&worker_idle, imapd_idle_ms());
 }
 
 /* ---- the master: stays root, forks login and per-user workers ---- */
@@ -690,22 +734,39 @@ master_login_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
 		log_warnx("master: cannot pass a session to user=%s", user);
 }
 
-static bool login_spawn(void);
-
 static void
 master_login_closed(struct ipc *ch, void *arg)
 {
-	log_warnx("master: login process gone");
+	/* an idle exit or a crash: SIGCHLD tells them apart */
+}
+
+/*
+ * master_watch - while no login process runs, the master watches the
+ * listeners (it never accepts): a client makes it fork one, which accepts
+ * (on: watch; off: the login process has them)
+ */
+static void
+master_watch(bool on)
+{
+	size_t i;
+
+	for (i = 0; i < nlisteners; i++) {
+		if (on)
+			ev_io_want(&listeners[i].io, EV_READ);
+		else
+			ev_io_stop(&listeners[i].io);
+	}
 }
 
 static void
 respawn_cb(struct ev_timer *t, void *arg)
 {
 	if (cur_login == NULL)
-		login_spawn();
+		master_watch(true);
 }
 
-/* login_spawn - a new login process in a free slot; false if none is */
+/* login_spawn - a new login process in a free slot; false if none is, or
+ * the fork failed (logged) */
 static bool
 login_spawn(void)
 {
@@ -717,12 +778,20 @@ login_spawn(void)
 	for (i = 0; i < LOGIN_SLOTS && l == NULL; i++)
 		if (logins[i].pid == 0)
 			l = &logins[i];
-	if (l == NULL)
+	if (l == NULL) {
+		log_warnx("master: no free login slot");
 		return false;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
-		fatal("socketpair");
-	if ((pid = fork()) == -1)
-		fatal("fork");
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("master: socketpair for a login process");
+		return false;
+	}
+	if ((pid = fork()) == -1) {
+		log_warn("master: fork of a login process");
+		close(sv[0]);
+		close(sv[1]);
+		return false;
+	}
 	if (pid == 0) {
 		close(sv[0]);
 		child_close_peers(-2);		/* keeps the listeners */
@@ -733,6 +802,17 @@ login_spawn(void)
 	ipc_init(&l->ch, sv[0], master_login_msg, master_login_closed, l);
 	cur_login = l;
 	return true;
+}
+
+/* master_listener_cb - a client on a listener and no login process: fork
+ * one (a failed fork is retried after 1 s, never in a loop) */
+static void
+master_listener_cb(struct ev_io *io, unsigned events, void *arg)
+{
+	master_watch(false);
+	if (cur_login == NULL && !ev_timer_pending(&respawn_timer) &&
+	    !login_spawn())
+		ev_timer_add(&respawn_timer, 1000);
 }
 
 static void
@@ -755,9 +835,18 @@ master_sigchld(int sig, void *arg)
 				    (int)pid);
 				continue;
 			}
-			log_warnx("login process exited (status %d), restarting",
-			    st);
 			cur_login = NULL;
+			if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+				/* idle: the next client forks the next one */
+				log_debug("login process pid=%d exited",
+				    (int)pid);
+				master_watch(true);
+				continue;
+			}
+			/* a crash: the clients waiting in the listen queue
+			 * get a new one after 1 s, not a fork loop */
+			log_warnx("login process pid=%d exited (status %d), "
+			    "restarting", (int)pid, st);
 			ev_timer_add(&respawn_timer, 1000);
 			continue;
 		}
@@ -854,7 +943,8 @@ master_reload(int sig, void *arg)
 	if (cur_login != NULL)
 		kill(cur_login->pid, SIGHUP);	/* it finishes its sessions */
 	cur_login = NULL;
-	(void)login_spawn();
+	if (!ev_timer_pending(&respawn_timer))
+		master_watch(true);	/* the next client forks a new one */
 	log_info("reload: %s loaded, certificate %s and key %s for new "
 	    "connections", imapd.conf->file, imapd.conf->tls.cert,
 	    imapd.conf->tls.key);
@@ -866,6 +956,7 @@ main(int argc, char *argv[])
 	const char *file = NULL;
 	struct passwd *pw = NULL;
 	bool debug = false;
+	size_t i;
 	int ch;
 
 	while ((ch = getopt(argc, argv, "c:d")) != -1) {
@@ -912,8 +1003,11 @@ main(int argc, char *argv[])
 	(void)daemon_pidfile(imapd.conf->run_dir, "imapd");
 	ev_init();
 	imapd.role = IMAPD_ROLE_MASTER;
-	(void)login_spawn();
 	ev_timer_init(&respawn_timer, respawn_cb, NULL);
+	for (i = 0; i < nlisteners; i++)
+		ev_io_init(&listeners[i].io, listeners[i].io.fd,
+		    master_listener_cb, &listeners[i]);
+	master_watch(true);	/* the first client forks the login process */
 	ev_signal(SIGCHLD, master_sigchld, NULL);
 	ev_signal(SIGTERM, master_signal, NULL);
 	ev_signal(SIGINT, master_signal, NULL);

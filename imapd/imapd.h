@@ -10,8 +10,9 @@
  *           login   authd*     key (loaded by master)    workers (relay)
  *   worker  `user`  the user's that Maildir only         master, login
  *                   Maildir*                             (relay)
- * (*) when started as root.  The login process never opens mail; a worker
- * serves every session of one user and exits when idle.  Out of memory is
+ * (*) when started as root.  The login process never opens mail; it is
+ * forked for the first client and exits when idle, as a worker does, which
+ * serves every session of one user.  Out of memory is
  * fatal (x* allocators): the master restarts login, workers are forked
  * again on the next login.
  */
