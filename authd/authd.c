@@ -20,7 +20,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,7 +164,6 @@ main(int argc, char **argv)
 {
 	struct priv_account acc[PRIV_NROLES];
 	const char *file = NULL;
-	struct passwd *pw = NULL;
 	bool foreground = false, root = geteuid() == 0;
 	char sock[4096];
 	uint8_t seed[16];
@@ -203,8 +201,6 @@ main(int argc, char **argv)
 		fatalx("FACTEUR_AUTHD_THROTTLE: expected "
 		    "delay_after,block_after,window_s,block_s");
 	priv_accounts(c, acc);
-	if (root && (pw = getpwnam(acc[PRIV_MAIL].name)) == NULL)
-		fatalx("%s: user %s: no such account", file, c->user);
 	authd_peer_allow(0, AUTHD_ALL_TYPES);
 	authd_peer_allow(acc[PRIV_AUTH].uid, AUTHD_ALL_TYPES);
 	authd_peer_allow(acc[PRIV_SMTP].uid, AUTHD_TYPE_BIT(AUTHD_RCPT) |
@@ -232,7 +228,8 @@ main(int argc, char **argv)
 	 */
 	if (rand_bytes(seed, sizeof(seed)) == -1)
 		fatalx("no randomness");
-	if (daemon_setup_dirs(c, pw) == -1)
+	if (daemon_setup_dirs(c, root ? acc[PRIV_MAIL].uid : (uid_t)-1,
+	    root ? acc[PRIV_MAIL].gid : (gid_t)-1) == -1)
 		fatalx("%s: cannot create the directories it names", file);
 	if (root)
 		own_db_files(c, &acc[PRIV_AUTH]);

@@ -37,7 +37,6 @@
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -448,27 +447,28 @@ worker_master_closed(struct ipc *ch, void *arg)
 }
 
 /* worker_maildir - create the Maildir as `user` (it must own it); as
- * root, missing parents (mail_dir's %d level) are made for `user` too */
+ * root (mail: `user`'s account, else NULL), missing parents (mail_dir's
+ * %d level) are made for `user` too */
 static void
-worker_maildir(const char *root, struct passwd *pw)
+worker_maildir(const char *root, const struct priv_account *mail)
 {
 	char p[PATH_MAX], *s;
 
-	if (pw != NULL && bstrcpy(p, root, sizeof(p))) {
+	if (mail != NULL && bstrcpy(p, root, sizeof(p))) {
 		for (s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
 			*s = '\0';
 			if (mkdir(p, 0700) == 0 &&
-			    chown(p, pw->pw_uid, pw->pw_gid) == -1)
+			    chown(p, mail->uid, mail->gid) == -1)
 				log_warn("chown %s", p);
 			*s = '/';
 		}
 	}
-	if (pw != NULL && (setegid(pw->pw_gid) == -1 ||
-	    seteuid(pw->pw_uid) == -1))
+	if (mail != NULL && (setegid(mail->gid) == -1 ||
+	    seteuid(mail->uid) == -1))
 		fatal("seteuid %s", imapd.conf->user);
 	if (store_user_init(root) == -1)
 		log_warn("worker: maildir %s", root);
-	if (pw != NULL && (seteuid(0) == -1 || setegid(0) == -1))
+	if (mail != NULL && (seteuid(0) == -1 || setegid(0) == -1))
 		fatal("seteuid 0");
 }
 
@@ -506,24 +506,21 @@ worker_signals(void)
 static void __attribute__((noreturn))
 worker_main(int fd, const char *user, const char *root)
 {
-	struct passwd *pw = NULL;
-	uid_t uid;
-	gid_t gid;
-
 	ev_init();
 	close_tls();			/* the TLS key stays in login */
 	imapd.role = IMAPD_ROLE_WORKER;
 	imapd.worker_user = xstrdup(user);
 	log_set_ident("imapd-worker");
 	if (geteuid() == 0) {
-		if ((pw = getpwnam(imapd.conf->user)) == NULL)
-			fatalx("user %s: no such user", imapd.conf->user);
-		worker_maildir(root, pw);
+		/*
+		 * `user` as the master looked it up at start (priv_accounts:
+		 * it cannot change without a restart), so that no worker
+		 * loads an NSS module
+		 */
+		worker_maildir(root, &acc[PRIV_MAIL]);
 		/* the session code sees nothing but this user's Maildir */
-		uid = pw->pw_uid;
-		gid = pw->pw_gid;
 		imapd.worker_root = xstrdup("/.");
-		priv_drop(uid, gid, root);
+		priv_drop(acc[PRIV_MAIL].uid, acc[PRIV_MAIL].gid, root);
 	} else {
 		worker_maildir(root, NULL);
 		imapd.worker_root = xstrdup(root);
@@ -954,7 +951,6 @@ int
 main(int argc, char *argv[])
 {
 	const char *file = NULL;
-	struct passwd *pw = NULL;
 	bool debug = false;
 	size_t i;
 	int ch;
@@ -994,9 +990,9 @@ main(int argc, char *argv[])
 	if (geteuid() != 0)
 		log_warnx("not running as root: keeping uid %u (no privilege "
 		    "drop, no chroot)", (unsigned)geteuid());
-	else if ((pw = getpwnam(acc[PRIV_MAIL].name)) == NULL)
-		fatalx("user %s: no such user", imapd.conf->user);
-	if (daemon_setup_dirs(imapd.conf, pw) == -1)
+	if (daemon_setup_dirs(imapd.conf,
+	    geteuid() == 0 ? acc[PRIV_MAIL].uid : (uid_t)-1,
+	    geteuid() == 0 ? acc[PRIV_MAIL].gid : (gid_t)-1) == -1)
 		fatalx("%s: cannot create the directories it names", file);
 	if (!debug)
 		daemon_detach();

@@ -478,7 +478,8 @@ make_all(const struct setup *s, const struct conf *c, const char *pw,
 
 	if (geteuid() == 0)
 		pw_acct = getpwnam(c->user);
-	if (daemon_setup_dirs(c, pw_acct) == -1)
+	if (daemon_setup_dirs(c, pw_acct ? pw_acct->pw_uid : (uid_t)-1,
+	    pw_acct ? pw_acct->pw_gid : (gid_t)-1) == -1)
 		return -1;
 	if (keytool_tls_write(c, s->force) != 0)
 		return -1;

@@ -130,11 +130,9 @@ chroot_dir(const struct conf *c, const char *name, bool empty)
 }
 
 int
-daemon_setup_dirs(const struct conf *c, const struct passwd *pw)
+daemon_setup_dirs(const struct conf *c, uid_t uid, gid_t gid)
 {
 	char dir[PATH_MAX];
-	uid_t uid = pw != NULL ? pw->pw_uid : (uid_t)-1;
-	gid_t gid = pw != NULL ? pw->pw_gid : (gid_t)-1;
 	size_t i;
 
 	if (make_path(c->run_dir, 0755, (uid_t)-1, (gid_t)-1) == -1 ||

@@ -12,7 +12,7 @@
 #ifndef FACTEUR_DAEMON_H
 #define FACTEUR_DAEMON_H
 
-#include <pwd.h>
+#include <sys/types.h>
 
 #include "conf.h"
 
@@ -27,11 +27,13 @@
  *   state_dir   root (or the caller), 0755    users.db, queue/ below it
  *   mail_dir    for each local domain, the directory above the first part
  *               that depends on %u (e.g. /var/mail/example.org for
- *               /var/mail/%d/%u): `pw`'s, 0700; missing parents root's, 0755
- * pw is the `user` account (the Maildirs' owner) when started as root, NULL otherwise (then
- * everything belongs to the caller).  Returns 0, or -1 after logging.
+ *               /var/mail/%d/%u): uid's and gid's, 0700; missing parents
+ *               root's, 0755
+ * uid, gid are the `user` account's (the Maildirs' owner) when started as
+ * root, (uid_t)-1 and (gid_t)-1 otherwise (then everything belongs to the
+ * caller).  Returns 0, or -1 after logging.
  */
-int	daemon_setup_dirs(const struct conf *c, const struct passwd *pw);
+int	daemon_setup_dirs(const struct conf *c, uid_t uid, gid_t gid);
 
 /*
  * daemon_detach - fork; the child goes on in a new session with stdio on

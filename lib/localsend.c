@@ -8,11 +8,12 @@
  * conf_sender_default(): noreply@<first domain> for root and the service
  * accounts, <login>@<first domain> for people's accounts.  Built by
  * localsend_load() from the password database before the caller is
- * chrooted; an account made later gets the noreply@ address until the
- * daemon restarts.  Used by smtpd's smtp role and by authd; no I/O after
- * the load.  Out of memory at load time dies.
+ * chrooted, in a child that does the lookups (lib/pwlookup.c: no NSS
+ * module stays loaded in the caller); an account made later gets the
+ * noreply@ address until the daemon restarts.  Used by smtpd's smtp role
+ * and by authd; no I/O after the load.  Out of memory, or no child for
+ * the lookups, at load time dies.
  */
-#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -20,6 +21,7 @@
 #include "conf.h"
 #include "localsend.h"
 #include "log.h"
+#include "pwlookup.h"
 #include "xmem.h"
 
 struct local_uid {
@@ -46,30 +48,52 @@ local_find(uid_t uid)
 
 /* local_add - uid's addresses: a [sendmail] line or the default */
 static void
-local_add(const struct conf *c, const struct passwd *pw)
+local_add(const struct conf *c, const char *login, uid_t uid)
 {
-	const struct conf_sender *cs = conf_sender_find(c, pw->pw_name);
+	const struct conf_sender *cs = conf_sender_find(c, login);
 	struct local_uid *u;
 	char a[320];
 	size_t i;
 
-	if (local_find(pw->pw_uid) != NULL)
+	if (local_find(uid) != NULL)
 		return;		/* two names, one uid: the first wins */
 	tab = xreallocarray(tab, ntab + 1, sizeof(*tab));
 	u = &tab[ntab++];
 	memset(u, 0, sizeof(*u));
-	u->uid = pw->pw_uid;
+	u->uid = uid;
 	if (cs != NULL) {
 		for (i = 0; i < cs->naddrs && i < CONF_SENDER_MAX; i++)
 			u->addr[u->n++] = xstrdup(cs->addrs[i]);
-	} else if (conf_sender_default(c, pw->pw_name, pw->pw_uid, a, sizeof(a)))
+	} else if (conf_sender_default(c, login, uid, a, sizeof(a)))
 		u->addr[u->n++] = xstrdup(a);
+}
+
+struct load_arg {
+	const struct conf	*c;
+	size_t			 i;	/* records seen: the sender lines first */
+};
+
+/* load_one - one record of the lookup child: a [sendmail] sender line's
+ * account (in the order of the lines), then every account listed */
+static void
+load_one(const struct pwlookup_ent *e, void *arg)
+{
+	struct load_arg *la = arg;
+	size_t i = la->i++;
+
+	if (i < la->c->sendmail.nsender && !e->found) {
+		log_warnx("[sendmail] sender %s: no such account, line "
+		    "ignored", la->c->sendmail.sender[i].login);
+		return;
+	}
+	local_add(la->c, e->name, e->uid);
 }
 
 void
 localsend_load(const struct conf *c)
 {
-	struct passwd *pw;
+	struct load_arg la = { c, 0 };
+	const char **names;
 	char a[320];
 	size_t i;
 
@@ -78,18 +102,13 @@ localsend_load(const struct conf *c)
 	loaded = true;
 	if (conf_sender_default(c, NULL, 0, a, sizeof(a)))
 		noreply = xstrdup(a);
-	for (i = 0; i < c->sendmail.nsender; i++) {
-		if ((pw = getpwnam(c->sendmail.sender[i].login)) == NULL) {
-			log_warnx("[sendmail] sender %s: no such account, line "
-			    "ignored", c->sendmail.sender[i].login);
-			continue;
-		}
-		local_add(c, pw);
-	}
-	setpwent();
-	while ((pw = getpwent()) != NULL)
-		local_add(c, pw);
-	endpwent();
+	names = xcalloc(c->sendmail.nsender + 1, sizeof(*names));
+	for (i = 0; i < c->sendmail.nsender; i++)
+		names[i] = c->sendmail.sender[i].login;
+	/* in a child: no NSS module stays loaded here (pwlookup.h) */
+	if (pwlookup_run(names, c->sendmail.nsender, true, load_one, &la) == -1)
+		fatalx("cannot list the local accounts");
+	free(names);
 }
 
 size_t

@@ -16,8 +16,9 @@ struct conf;
 
 /*
  * localsend_load - build the table uid -> addresses from the password
- * database; call before a chroot (no /etc/passwd after).  Out of memory
- * dies (startup).  A second call adds nothing.
+ * database, read in a child (lib/pwlookup.h); call before a chroot (no
+ * /etc/passwd after).  Out of memory or no child dies (startup).  A second
+ * call adds nothing.
  */
 void	localsend_load(const struct conf *c);
 /*

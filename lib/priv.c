@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * priv.c - the role accounts derived from `user`, and dropping root for
- * good, shared by the daemons' roles (see priv.h).
+ * good, shared by the daemons' roles (see priv.h).  The accounts are
+ * looked up in a child (pwlookup.c), so that the daemons never load an
+ * NSS module.
  */
 #include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -12,6 +13,7 @@
 
 #include "log.h"
 #include "priv.h"
+#include "pwlookup.h"
 #include "xmem.h"
 
 static const char *const suffix[PRIV_NROLES] = {
@@ -35,7 +37,8 @@ void
 priv_accounts(const struct conf *c, struct priv_account a[PRIV_NROLES])
 {
 	char missing[PRIV_NROLES * (PRIV_NAME_MAX + 1)] = "";
-	struct passwd *pw;
+	struct pwlookup_ent pw[PRIV_NROLES];
+	const char *names[PRIV_NROLES];
 	int r, s;
 
 	for (r = 0; r < PRIV_NROLES; r++) {
@@ -43,17 +46,23 @@ priv_accounts(const struct conf *c, struct priv_account a[PRIV_NROLES])
 			fatalx("%s: user %s: name too long", c->file, c->user);
 		a[r].uid = geteuid();
 		a[r].gid = getegid();
-		if (geteuid() != 0)
-			continue;
-		if ((pw = getpwnam(a[r].name)) == NULL) {
+		names[r] = a[r].name;
+	}
+	if (geteuid() != 0)
+		return;
+	/* in a child: no NSS module stays loaded here (pwlookup.h) */
+	if (pwlookup_names(names, PRIV_NROLES, pw) == -1)
+		fatalx("%s: cannot look facteur's accounts up", c->file);
+	for (r = 0; r < PRIV_NROLES; r++) {
+		if (!pw[r].found) {
 			if (strstr(missing, a[r].name) == NULL) {
 				strcat(missing, " ");
 				strcat(missing, a[r].name);
 			}
 			continue;
 		}
-		a[r].uid = pw->pw_uid;
-		a[r].gid = pw->pw_gid;
+		a[r].uid = pw[r].uid;
+		a[r].gid = pw[r].gid;
 		if (a[r].uid == 0)
 			fatalx("account %s has uid 0: facteur's roles must not "
 			    "run as root", a[r].name);

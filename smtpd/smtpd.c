@@ -38,7 +38,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -906,7 +905,6 @@ int
 main(int argc, char **argv)
 {
 	const char *path = CONF_DEFAULT_PATH;
-	struct passwd *pw = NULL;
 	bool debug = false, bad;
 	size_t i;
 	int ch;
@@ -937,13 +935,12 @@ main(int argc, char **argv)
 
 	smtpd_privileged = geteuid() == 0;
 	priv_accounts(smtpd_conf, acc);
-	if (smtpd_privileged) {
-		if ((pw = getpwnam(acc[PRIV_MAIL].name)) == NULL)
-			fatalx("user %s: no such account", smtpd_conf->user);
-	} else
+	if (!smtpd_privileged)
 		log_warnx("not started as root: running as uid %ld, no chroot, "
 		    "no privilege drop", (long)geteuid());
-	if (daemon_setup_dirs(smtpd_conf, pw) == -1)
+	if (daemon_setup_dirs(smtpd_conf,
+	    smtpd_privileged ? acc[PRIV_MAIL].uid : (uid_t)-1,
+	    smtpd_privileged ? acc[PRIV_MAIL].gid : (gid_t)-1) == -1)
 		exit(1);
 	setup_dirs(smtpd_conf);
 

@@ -9,3 +9,6 @@ UNIT_TESTS	+= conn_test ipc_test
 UNIT_TESTS	+= maildir_test
 # climit: connection counts and rates per client (lib/climit.c)
 UNIT_TESTS	+= climit_test
+# pwlookup: account lookups in a child, no NSS module in the caller
+# (lib/pwlookup.c, issue 17)
+UNIT_TESTS	+= pwlookup_test

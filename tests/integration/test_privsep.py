@@ -5,8 +5,8 @@ the kernel sees it (SPEC 5, README "Who runs as whom").
 Creates the role accounts of the base `_factest` (useradd, through
 "facteur-keytool accounts | sh"; kept for the next run), starts authd,
 smtpd and imapd as root, logs in over IMAP (a worker) and delivers one
-message, then checks from /proc, for every process: uids and gids, the
-chroot, the open descriptors (users.db only in authd, no key file
+message, then checks from /proc, for every process: uids and gids, no
+NSS module mapped (the account lookups run in a child), the chroot, the open descriptors (users.db only in authd, no key file
 anywhere), and the memory (the TLS private key only where TLS is done,
 the relay password only in the relay role and the root parent).  Then,
 as each role's uid in a forked child: read and write users.db, ask authd
@@ -363,6 +363,16 @@ def main():
         for pid, who in pids.items():
             if who not in want:     # a role this test does not know yet
                 check(ids(pid)['Uid'][0] != '0', f'{who} is not root', pid)
+            # the account lookups run in a child that exits (lib/pwlookup.c)
+            # so no NSS module stays mapped (issue 17: libnss_systemd and
+            # its libcap and libm, 580 KiB over the daemons)
+            try:
+                with open(f'/proc/{pid}/maps', encoding='utf-8') as f:
+                    nss = sorted({ln.split()[5] for ln in f
+                                  if 'libnss_' in ln})
+            except OSError:
+                continue
+            check(not nss, f'{who} ({pid}): no NSS module loaded', nss)
         keys = key_needles(env.key)
         pw_needle = RELAY_SECRET.encode()
         # the users' password, in clear and as AUTH PLAIN sends it
