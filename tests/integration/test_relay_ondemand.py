@@ -15,7 +15,8 @@ Checked, with the processes walked in /proc (ft.procs()):
 - a message to a remote address starts one (a fourth child, logging as
   smtpd-relay) and reaches the sink;
 - it exits by itself when idle: the parent logs no error and restarts
-  nothing (the three other roles keep their pids);
+  nothing (the three other roles keep their pids); a SIGHUP with the
+  same file then keeps the roles (no relay role is not a missing role);
 - the next message starts a new relay role and arrives exactly once;
 - SIGKILL of the relay role while the sink holds the message's DATA: a
   new relay role sends it again (the held copy is dropped by the sink),
@@ -170,6 +171,14 @@ def test_relay_exits_idle():
           text[-1500:])
     check(children() == state['set'], 'smtp, queue and deliver are the same '
           'processes', (children(), state['set']))
+    # SIGHUP with the same file and no relay role: the set stays
+    os.kill(env.daemons['smtpd'].proc.pid, signal.SIGHUP)
+    check(wait_for(lambda: 'nothing smtpd uses changed' in log(), 10) and
+          'restarting the roles' not in log(),
+          'SIGHUP, same file, no relay role running: the roles stay',
+          log()[-1500:])
+    check(children() == state['set'], 'after SIGHUP: the same processes',
+          (children(), state['set']))
 
 
 def test_next_message_after_exit():
