@@ -169,16 +169,19 @@ def test_relay_exits_idle():
     check(not re.search(r'restarting every role|relay role (died|exited '
                         r'with)', text), 'no error logged, nothing restarted',
           text[-1500:])
-    check(children() == state['set'], 'smtp, queue and deliver are the same '
-          'processes', (children(), state['set']))
+    check(wait_for(lambda: children() == state['set'], 10),
+          'smtp, queue and deliver are the same processes',
+          (children(), state['set']))
     # SIGHUP with the same file and no relay role: the set stays
     os.kill(env.daemons['smtpd'].proc.pid, signal.SIGHUP)
     check(wait_for(lambda: 'nothing smtpd uses changed' in log(), 10) and
           'restarting the roles' not in log(),
           'SIGHUP, same file, no relay role running: the roles stay',
           log()[-1500:])
-    check(children() == state['set'], 'after SIGHUP: the same processes',
-          (children(), state['set']))
+    # the parent forks a short-lived child to load the certificate on
+    # SIGHUP: wait for it to be gone
+    check(wait_for(lambda: children() == state['set'], 10),
+          'after SIGHUP: the same processes', (children(), state['set']))
 
 
 def test_next_message_after_exit():
@@ -227,8 +230,9 @@ def test_relay_killed_mid_delivery():
           'restarting every role' not in text,
           'the parent logs the relay role\'s death and restarts nothing '
           'else', text[-1500:])
-    check(children() - {new} == state['set'], 'smtp, queue and deliver are '
-          'the same processes', (children(), state['set']))
+    check(wait_for(lambda: children() - {new} == state['set'], 10),
+          'smtp, queue and deliver are the same processes',
+          (children(), state['set']))
 
 
 START = time.time()
