@@ -217,6 +217,17 @@ def _bindable(port, kind):
     return True
 
 
+def wait_for(cond, timeout=20.0, step=0.05):
+    """Poll cond() until it is true or timeout seconds passed; its last
+    value (tests poll for conditions instead of sleeping a fixed time)"""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(step)
+
+
 def procs():
     """pid -> (ppid, comm) of every process on the machine"""
     out = {}

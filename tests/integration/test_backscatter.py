@@ -74,13 +74,7 @@ def log():
 
 
 def wait_for(cond, timeout=15.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.1)
-    return cond()
+    return ft.wait_for(cond, timeout, 0.1)
 
 
 def bounces_to(sender):

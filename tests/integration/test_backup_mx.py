@@ -37,14 +37,7 @@ dns = None
 smart = None
 
 
-def wait_for(cond, timeout=20.0, step=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        r = cond()
-        if r:
-            return r
-        time.sleep(step)
-    return cond()
+wait_for = ft.wait_for
 
 
 def send(rcpt, marker):

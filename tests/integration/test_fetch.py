@@ -69,13 +69,7 @@ def subjects():
 
 
 def wait_for(cond, timeout=30.0, step=0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        r = cond()
-        if r:
-            return r
-        time.sleep(step)
-    return cond()
+    return ft.wait_for(cond, timeout, step)
 
 
 def secret(name):

@@ -72,12 +72,7 @@ def subjects():
 
 
 def wait_for(cond, timeout=30.0, step=0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return True
-        time.sleep(step)
-    return bool(cond())
+    return bool(ft.wait_for(cond, timeout, step))
 
 
 def secret(name, text):

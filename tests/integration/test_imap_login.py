@@ -70,12 +70,7 @@ def state(pid):
 
 
 def wait_for(cond, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
+    return bool(ft.wait_for(cond, timeout))
 
 
 def wait_no_login(timeout=20.0):

@@ -51,13 +51,7 @@ def mark(prefix):
     return f'{prefix}-{os.getpid()}-{_seq[0]}'
 
 
-def wait_for(cond, timeout=20.0, step=0.05):
-    deadline = time.time() + timeout
-    while True:
-        v = cond()
-        if v or time.time() >= deadline:
-            return v
-        time.sleep(step)
+wait_for = ft.wait_for
 
 
 def log():
