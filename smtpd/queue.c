@@ -23,9 +23,13 @@
  * once until it comes) and the recipients stay pending; the parent
  * answers with the new role's channel (P_RELAY_FD).  When that channel
  * closes (the relay exited idle, or died), every R_SEND without its
- * R_DONE is taken back: its unanswered recipients are pending again at
- * once, not counted as an attempt, and go to the next relay role, asked
- * for as soon as one is due (the parent delays it after a crash).  A temporary failure is retried after [queue] retry, doubling
+ * R_DONE is taken back: the first time for a message its unanswered
+ * recipients are pending again at once, not counted as an attempt (the
+ * send may have crossed the relay's idle exit); after that each loss
+ * counts as a temporary failure, so a message that makes the relay role
+ * crash is retried, expires and bounces like any other instead of
+ * crashing it again every few seconds.  A temporary failure is retried
+ * after [queue] retry, doubling
  * up to max_retry; past expire, or on a permanent failure, the sender gets
  * a bounce (queue_bounce.c) unless the message is itself a bounce.
  *
@@ -541,13 +545,16 @@ on_relay_kick(struct ev_timer *t, void *arg)
  * on_relay_gone - the relay role closed its channel: it exited idle (then
  * any R_SEND out crossed its exit and was never started) or died.  Every
  * R_SEND without its R_DONE is taken back; its unanswered recipients are
- * due again now and go to the next relay role.
+ * due again now (the first time for that message) or after the retry
+ * delay of a temporary failure (the next times), and go to the next
+ * relay role.
  */
 static void
 on_relay_gone(struct ipc *ch, void *arg)
 {
 	struct qmsg *m;
 	size_t slot, i, n = 0;
+	bool again;
 
 	(void)ch;
 	(void)arg;
@@ -558,12 +565,18 @@ on_relay_gone(struct ipc *ch, void *arg)
 		q.relaying[slot] = NULL;
 		q.relay_inflight--;
 		m->relaying = false;
-		for (i = 0; i < m->env.nrcpt; i++)
-			if (m->state[i].status == RCPT_INFLIGHT &&
-			    !m->state[i].local) {
+		again = m->relay_lost++ == 0;
+		for (i = 0; i < m->env.nrcpt; i++) {
+			if (m->state[i].status != RCPT_INFLIGHT ||
+			    m->state[i].local)
+				continue;
+			if (again) {
 				m->state[i].status = RCPT_PENDING;
 				m->state[i].next_try = 0;
-			}
+			} else
+				queue_result(m, i, RES_TEMPFAIL, "the relay role "
+				    "ended during the delivery");
+		}
 		msg_check_done(m);
 		n++;
 	}

@@ -34,6 +34,7 @@ struct qmsg {
 	size_t		 ndone;
 	size_t		 ninflight;	/* local deliveries out */
 	bool		 relaying;	/* an R_SEND is out */
+	unsigned	 relay_lost;	/* R_SENDs lost with a relay role */
 	uint32_t	 relay_id;
 	bool		 recovered;	/* found at start */
 	bool		 waiting;	/* in the deliver FIFO */

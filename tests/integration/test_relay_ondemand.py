@@ -20,7 +20,9 @@ Checked, with the processes walked in /proc (ft.procs()):
 - the next message starts a new relay role and arrives exactly once;
 - SIGKILL of the relay role while the sink holds the message's DATA: a
   new relay role sends it again (the held copy is dropped by the sink),
-  it arrives exactly once, and the other roles are still the same.
+  it arrives exactly once, and the other roles are still the same;
+- a message whose relay role dies under it a second time waits for its
+  retry ([queue] retry) instead of going out again at once.
 """
 
 import functools
@@ -229,6 +231,34 @@ def test_relay_killed_mid_delivery():
           (children(), state['set']))
 
 
+def test_relay_lost_twice_is_deferred():
+    """a message whose relay role dies under it twice waits for its retry
+    ([queue] retry, 1 h here) instead of going out again at once: a
+    message that crashes the relay role cannot crash it every few seconds
+    (it expires and bounces like any other)"""
+    h = state['sink'].handler
+    wait_for(lambda: h.held == 0, 10)
+    with h.lock:
+        h.mode = 'gate'
+    send(mark('lost'))
+    old = None
+    for n in (1, 2):
+        pid = wait_for(lambda: h.held >= n and relay_pid() not in (None, old)
+                       and relay_pid(), 20)
+        check(pid, f'attempt {n}: the sink holds the DATA of a relay role',
+              (h.held, pid))
+        if not pid:
+            break
+        os.kill(pid, signal.SIGKILL)
+        old = pid
+    third = wait_for(lambda: h.held >= 3, 3)
+    check(not third, 'after the second loss no third attempt comes at once',
+          h.held)
+    check(env.queue_files(), 'the message is still queued', env.queue_files())
+    with h.lock:
+        h.mode = 'drop'
+
+
 START = time.time()
 
 
@@ -242,5 +272,6 @@ if __name__ == '__main__':
     ft.main(env, setup, [
         test_idle_has_no_relay, test_first_message_starts_relay,
         test_relay_exits_idle, test_next_message_after_exit,
-        test_relay_killed_mid_delivery, test_wall,
+        test_relay_killed_mid_delivery, test_relay_lost_twice_is_deferred,
+        test_wall,
     ])
