@@ -155,6 +155,7 @@ on_hup(int sig, void *arg)
 	nc = NULL;
 	conf_free(&old);		/* and `file` with it */
 	log_info("reload: %s loaded", authd.conf->file);
+	authd_peer_changed(false);	/* the domains may be others */
 done:
 	conf_free(&nc);
 }
@@ -240,6 +241,7 @@ main(int argc, char **argv)
 
 	/* (2)-(5) chroot and drop to user-auth */
 	dbdir = c->state_dir;
+	(void)authd_watch_open(dbdir);	/* may fail: nothing is kept then */
 	if (root) {
 		priv_drop(acc[PRIV_AUTH].uid, acc[PRIV_AUTH].gid, c->state_dir);
 		dbdir = "/";
@@ -268,6 +270,7 @@ main(int argc, char **argv)
 		fatalx("out of memory");
 	wipe(seed, sizeof(seed));
 	authd_peer_listen(fd);
+	authd_watch_start();
 	log_info("ready socket=%s users=%s/users.db", sock, c->state_dir);
 	daemon_ready();
 	if (ev_run() == -1)

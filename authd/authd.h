@@ -308,6 +308,16 @@ extern struct authd authd;
 void		 authd_peer_allow(uid_t uid, uint32_t types);
 /* authd_peer_listen - watch the listening socket fd */
 void		 authd_peer_listen(int fd);
+/*
+ * authd_peer_changed - users.db, aliases.db or the configuration changed:
+ * AUTHD_CHANGED to every client that may ask RCPT.  unwatched: changes
+ * can no longer be told, so they are disconnected instead (authd_watch.c).
+ */
+void		 authd_peer_changed(bool unwatched);
+/* authd_watch_open - watch dir for the databases' changes (before the chroot) */
+int		 authd_watch_open(const char *dir);
+void		 authd_watch_start(void);
+bool		 authd_watch_active(void);
 /* authd_peer_close_all - at exit */
 void		 authd_peer_close_all(void);
 

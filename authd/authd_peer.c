@@ -225,7 +225,26 @@ peer_hello(struct authd_peer *p, const struct authd_req *r)
 	ipc_out_init(&o);
 	ipc_put_u32(&o, AUTHD_OK);
 	ipc_put_u32(&o, AUTHD_PROTO_VERSION);
+	ipc_put_u32(&o, authd_watch_active() ? AUTHD_HELLO_NOTIFIES : 0);
 	authd_peer_reply(p, r->id, &o);
+}
+
+void
+authd_peer_changed(bool unwatched)
+{
+	struct authd_peer *p, *next;
+	struct ipc_out o;
+
+	ipc_out_init(&o);
+	for (p = peers; p != NULL; p = next) {
+		next = p->next;
+		if (p->dead || !p->hello || !authd_peer_may(p, AUTHD_RCPT))
+			continue;
+		if (unwatched)	/* its next HELLO says: keep nothing */
+			authd_peer_kill(p, "the databases are no longer watched");
+		else if (ipc_send(&p->ch, AUTHD_CHANGED, 0, -1, &o) == -1)
+			authd_peer_kill(p, "cannot queue a change notice");
+	}
 }
 
 static void

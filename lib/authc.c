@@ -12,6 +12,12 @@
  * from authd are checked like any peer input: a malformed one drops the
  * connection and fails what was pending with AUTHD_TEMPFAIL.  Out of memory
  * makes a request return 0 (the caller answers a temporary failure).
+ *
+ * Positive RCPT answers are kept (lib/rcpt_cache.c) while the connection
+ * stands and authd said at HELLO that it reports changes of its databases
+ * (AUTHD_HELLO_NOTIFIES): AUTHD_CHANGED or the loss of the connection
+ * empties the cache.  A cached answer completes the request from a 0 ms
+ * timer, as an answer from authd would.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +29,7 @@
 
 #include "authc.h"
 #include "log.h"
+#include "rcpt_cache.h"
 #include "xmem.h"
 
 struct authc_req {
@@ -31,6 +38,9 @@ struct authc_req {
 	authc_cb		*cb;
 	void			*arg;
 	struct ev_timer		 timer;
+	char			*rcpt;		/* an RCPT whose answer may be kept */
+	uint8_t			*cached;	/* its answer, from the cache */
+	size_t			 ncached;
 };
 
 /* a connection; freed from a timer, never inside its own callbacks */
@@ -47,9 +57,12 @@ static struct {
 	struct ev_timer		 reaper;
 	struct authc_req	*reqs;
 	uint32_t		 next_id;
+	bool			 notified;	/* authd reports changes: cache */
+	struct ev_timer		 expire;	/* frees expired cache entries */
 } authc;
 
 static void authc_reap(struct ev_timer *t, void *arg);
+static void authc_expire(struct ev_timer *t, void *arg);
 
 void
 authc_init(const char *run_dir)
@@ -61,6 +74,23 @@ authc_init(const char *run_dir)
 		    AUTHD_SOCKET);
 	authc.next_id = 1;
 	ev_timer_init(&authc.reaper, authc_reap, NULL);
+	ev_timer_init(&authc.expire, authc_expire, NULL);
+}
+
+static void
+authc_expire(struct ev_timer *t, void *arg)
+{
+	(void)arg;
+	if (rcpt_cache_expire(ev_now()))
+		ev_timer_add(t, RCPT_CACHE_TTL_MS / 4);
+}
+
+/* cache_forget - authd's databases may have changed: keep nothing */
+static void
+cache_forget(void)
+{
+	rcpt_cache_clear();
+	ev_timer_del(&authc.expire);
 }
 
 static void
@@ -99,13 +129,34 @@ req_find(uint32_t id)
 	return NULL;
 }
 
+static void
+req_free(struct authc_req *r)
+{
+	free(r->rcpt);
+	free(r->cached);
+	free(r);
+}
+
+/* req_link - give r a free id and put it in the list of pending requests */
+static void
+req_link(struct authc_req *r)
+{
+	do {
+		r->id = authc.next_id++;
+	} while (r->id == 0 || req_find(r->id) != NULL);
+	r->next = authc.reqs;
+	if (r->next != NULL)
+		r->next->prev = r;
+	authc.reqs = r;
+}
+
 /* req_complete - unlink, call back once, free */
 static void
 req_complete(struct authc_req *r, enum authd_res res, struct ipc_msg *m)
 {
 	req_unlink(r);
 	r->cb(r->arg, res, m);
-	free(r);
+	req_free(r);
 }
 
 /*
@@ -123,13 +174,23 @@ authc_drop(const char *why)
 	if (why != NULL)
 		log_warnx("authc: %s", why);
 	authc.conn = NULL;
+	authc.notified = false;		/* changes may go unreported now */
+	cache_forget();
 	ipc_close(&c->ch);
 	c->next_dead = authc.dead;
 	authc.dead = c;
 	ev_timer_add(&authc.reaper, 0);
-	/* callbacks may queue new requests: they go to a new connection */
-	while ((r = authc.reqs) != NULL)
+	/*
+	 * callbacks may queue new requests (they go to a new connection) or
+	 * cancel others: take the first one authd owed an answer each time
+	 */
+	for (;;) {
+		for (r = authc.reqs; r != NULL && r->cached != NULL; r = r->next)
+			;
+		if (r == NULL)
+			break;
 		req_complete(r, AUTHD_TEMPFAIL, NULL);
+	}
 }
 
 static void
@@ -153,19 +214,36 @@ authc_on_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
 	}
 	if (authc.conn == NULL || ch != &authc.conn->ch)
 		return;
+	if (m->hdr.type == AUTHD_CHANGED && m->hdr.id == 0 && m->hdr.len == 0) {
+		cache_forget();
+		return;
+	}
 	if (m->hdr.type != AUTHD_REPLY || !ipc_get_u32(m, &res) ||
 	    res > AUTHD_TEMPFAIL) {
 		authc_drop("malformed answer from authd");
 		return;
 	}
 	if (m->hdr.id == 0) {
-		/* the answer to HELLO */
+		/* the answer to HELLO: OK, u32 version, u32 flags */
+		uint32_t version, flags;
+
 		if (res != AUTHD_OK)
 			authc_drop("authd refused our protocol version");
+		else if (!ipc_get_u32(m, &version) || !ipc_get_u32(m, &flags) ||
+		    !ipc_get_end(m))
+			authc_drop("malformed answer from authd");
+		else
+			authc.notified = (flags & AUTHD_HELLO_NOTIFIES) != 0;
 		return;
 	}
-	if ((r = req_find(m->hdr.id)) == NULL)
+	if ((r = req_find(m->hdr.id)) == NULL || r->cached != NULL)
 		return;		/* timed out or cancelled meanwhile */
+	if (r->rcpt != NULL && res == AUTHD_OK && authc.notified) {
+		rcpt_cache_put(r->rcpt, m->p + m->pos, m->hdr.len - m->pos,
+		    ev_now());
+		if (!ev_timer_pending(&authc.expire))
+			ev_timer_add(&authc.expire, RCPT_CACHE_TTL_MS);
+	}
 	req_complete(r, (enum authd_res)res, m);
 }
 
@@ -263,20 +341,15 @@ authc_send_fd(uint32_t type, int fd, const struct ipc_out *o, authc_cb *cb,
 			close(fd);
 		return 0;
 	}
-	do {
-		r->id = authc.next_id++;
-	} while (r->id == 0 || req_find(r->id) != NULL);
+	req_link(r);
 	if (ipc_send(&authc.conn->ch, type, r->id, fd, o) == -1) {
+		req_unlink(r);
 		free(r);
 		authc_drop("cannot send to authd");
 		return 0;
 	}
 	r->cb = cb;
 	r->arg = arg;
-	r->next = authc.reqs;
-	if (r->next != NULL)
-		r->next->prev = r;
-	authc.reqs = r;
 	ev_timer_init(&r->timer, authc_timeout, r);
 	ev_timer_add(&r->timer, AUTHC_TIMEOUT_MS);
 	return r->id;
@@ -288,14 +361,67 @@ authc_send(uint32_t type, const struct ipc_out *o, authc_cb *cb, void *arg)
 	return authc_send_fd(type, -1, o, cb, arg);
 }
 
+/* cached_done - the 0 ms timer of an answer from the cache */
+static void
+cached_done(struct ev_timer *t, void *arg)
+{
+	struct authc_req *r = arg;
+	struct ipc_msg m = { .fd = -1 };
+
+	(void)t;
+	m.hdr.type = AUTHD_REPLY;
+	m.hdr.id = r->id;
+	m.hdr.len = r->ncached;
+	m.p = r->cached;
+	req_complete(r, AUTHD_OK, &m);
+}
+
+/* rcpt_cached - a request answered from the cache, or 0 when not there */
+static uint32_t
+rcpt_cached(const char *address, authc_cb *cb, void *arg)
+{
+	struct authc_req *r;
+	const uint8_t *answer;
+	size_t n;
+
+	if (!rcpt_cache_get(address, ev_now(), &answer, &n) ||
+	    (r = calloc(1, sizeof(*r))) == NULL)
+		return 0;
+	/* a copy: the cache may be emptied before the timer runs */
+	if ((r->cached = malloc(n + 1)) == NULL) {
+		free(r);
+		return 0;
+	}
+	memcpy(r->cached, answer, n);
+	r->ncached = n;
+	r->cb = cb;
+	r->arg = arg;
+	req_link(r);
+	ev_timer_init(&r->timer, cached_done, r);
+	ev_timer_add(&r->timer, 0);
+	return r->id;
+}
+
 uint32_t
 authc_rcpt(const char *address, authc_cb *cb, void *arg)
 {
 	struct ipc_out o;
 
+	struct authc_req *r;
+	uint32_t id;
+
+	/* authd gone while the loop was busy: what it said may be stale */
+	if (authc.conn != NULL && authc_peer_gone(authc.conn->ch.fd))
+		authc_drop("authd closed the connection");
+	if (authc.notified && (id = rcpt_cached(address, cb, arg)) != 0)
+		return id;
 	ipc_out_init(&o);
 	ipc_put_str(&o, address);
-	return authc_send(AUTHD_RCPT, &o, cb, arg);
+	/* kept if HELLO's answer, which comes first, allows it */
+	if ((id = authc_send(AUTHD_RCPT, &o, cb, arg)) != 0 &&
+	    (r = req_find(id)) != NULL)
+		r->rcpt = strdup(address);	/* NULL: the answer is not kept */
+	return id;
 }
 
 uint32_t
@@ -404,5 +530,5 @@ authc_cancel(uint32_t id)
 	if (r == NULL)
 		return;
 	req_unlink(r);
-	free(r);
+	req_free(r);
 }

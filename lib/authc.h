@@ -38,7 +38,11 @@
  * local account's) addresses, and only for the process it was given to.
  *
  * Details fixed by the implementation (authd/README.md): HELLO is sent
- * with id 0 and answered OK + u32 version; LOGIN lower-cases the user and
+ * with id 0 and answered OK + u32 version + u32 flags; with
+ * AUTHD_HELLO_NOTIFIES in flags, authd sends AUTHD_CHANGED (id 0, no
+ * payload, no answer) whenever users.db or aliases.db changed or its
+ * configuration was reloaded, and the client may keep RCPT answers until
+ * then (lib/rcpt_cache.c); LOGIN lower-cases the user and
  * accepts a bare local part when exactly one domain is configured; RCPT
  * and SENDERS answer NOTFOUND for an unknown address or user.
  *
@@ -54,7 +58,8 @@
 
 #include "ipc.h"
 
-#define AUTHD_PROTO_VERSION	2
+#define AUTHD_PROTO_VERSION	3
+#define AUTHD_HELLO_NOTIFIES	0x1	/* HELLO flags: AUTHD_CHANGED is sent */
 #define AUTHD_GRANT_LEN		16
 #define AUTHD_SOCKET		"authd.sock"
 #define AUTHC_TIMEOUT_MS	10000
@@ -69,6 +74,7 @@ enum authd_type {
 	AUTHD_LOCAL,
 	AUTHD_RELEASE,
 	AUTHD_REPLY = 100,
+	AUTHD_CHANGED,		/* authd -> client: forget kept answers */
 };
 
 enum authd_res {

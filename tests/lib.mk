@@ -12,3 +12,5 @@ UNIT_TESTS	+= climit_test
 # pwlookup: account lookups in a child, no NSS module in the caller
 # (lib/pwlookup.c, issue 17)
 UNIT_TESTS	+= pwlookup_test
+# rcpt_cache: authd's RCPT answers kept in smtpd (lib/rcpt_cache.c, issue 17)
+UNIT_TESTS	+= rcpt_cache_test

@@ -206,6 +206,7 @@ authd_on_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
 	case AUTHD_HELLO:
 		ipc_put_u32(&o, AUTHD_OK);
 		ipc_put_u32(&o, AUTHD_PROTO_VERSION);
+		ipc_put_u32(&o, 0);	/* no change notices: nothing kept */
 		break;
 	case AUTHD_RCPT:	/* example.org has everybody but nobody@ */
 		if (ipc_get_str(m, &a, &n) && (at = strrchr(a, '@')) != NULL &&

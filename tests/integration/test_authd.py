@@ -31,7 +31,9 @@ KEYTOOL = os.path.join(BIN, "facteur-keytool")
 
 HELLO, RCPT, LOGIN, SENDERS, DKIM_SIGN, DKIM_ALG, LOCAL, RELEASE, REPLY = \
     1, 2, 3, 4, 5, 6, 7, 8, 100
-VERSION = 2
+CHANGED = 101           # authd -> client: users.db/aliases.db changed
+NOTIFIES = 1            # HELLO flag: CHANGED is sent
+VERSION = 3
 OK, NOTFOUND, FAIL, THROTTLED, TEMPFAIL = 0, 1, 2, 3, 4
 HDR = struct.Struct("=IIII")
 
@@ -64,10 +66,14 @@ class Peer:
         self.sock.settimeout(15)
         self.sock.connect(path)
         self.next_id = 1
+        self.changed = 0        # AUTHD_CHANGED notices seen
+        self.flags = None
         if hello:
             self.send(HELLO, u32(VERSION), rid=0)
             t, rid, p = self.recv()
             assert t == REPLY and rid == 0 and p[:4] == u32(OK), "hello"
+            assert len(p) == 12 and p[4:8] == u32(VERSION), "hello answer"
+            self.flags = struct.unpack("=I", p[8:12])[0]
 
     def send(self, typ, payload, rid=None, raw_len=None):
         if rid is None:
@@ -96,8 +102,29 @@ class Peer:
         return b
 
     def recv(self):
-        typ, n, rid, _ = HDR.unpack(self.recv_exact(HDR.size))
-        return typ, rid, self.recv_exact(n)
+        """the next frame that is not a change notice (those are counted)"""
+        while True:
+            typ, n, rid, _ = HDR.unpack(self.recv_exact(HDR.size))
+            p = self.recv_exact(n)
+            if typ == CHANGED and rid == 0 and not p:
+                self.changed += 1
+                continue
+            return typ, rid, p
+
+    def wait_changed(self, before, timeout=10):
+        """True once more than `before` change notices came"""
+        self.sock.settimeout(0.1)
+        end = time.monotonic() + timeout
+        try:
+            while self.changed <= before and time.monotonic() < end:
+                try:
+                    typ, rid, p = self.recv()
+                except socket.timeout:
+                    continue
+                raise AssertionError(f"unexpected frame {typ} id {rid}")
+        finally:
+            self.sock.settimeout(15)
+        return self.changed > before
 
     def closed(self):
         """True when authd closed the connection (EOF within 5 s)."""
@@ -464,15 +491,21 @@ def main():
 
         dkim_grants(p, sockpath, tmp)
 
-        # keytool changes are seen by the running authd
+        # keytool changes are seen by the running authd, and its clients
+        # are told (AUTHD_CHANGED: smtpd keeps RCPT answers until then)
+        check(p.flags == NOTIFIES, "HELLO says changes are notified", p.flags)
+        seen = p.changed
         r = keytool(conf, "user", "add", "carol@example.net", stdin="c4rol\n")
+        check(p.wait_changed(seen), "user add: AUTHD_CHANGED sent", p.changed)
         res, _ = login(p, "carol@example.net", "c4rol", ip="192.0.2.9")
         check(res == OK, "user added while authd runs can log in")
         r = keytool(conf, "user", "passwd", "carol@example.net", stdin="new\n")
         res, _ = login(p, "carol@example.net", "c4rol", ip="192.0.2.9")
         res2, _ = login(p, "carol@example.net", "new", ip="192.0.2.9")
         check(res == FAIL and res2 == OK, "password change seen at once")
+        seen = p.changed
         keytool(conf, "user", "del", "carol@example.net")
+        check(p.wait_changed(seen), "user del: AUTHD_CHANGED sent", p.changed)
         res, _ = login(p, "carol@example.net", "new", ip="192.0.2.9")
         check(res == FAIL, "deleted user cannot log in")
         check(rcpt("carol@example.net") == (OK, ["alice@example.org"]),

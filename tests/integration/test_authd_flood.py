@@ -46,7 +46,7 @@ class Peer:
         self.sock.settimeout(60)
         self.sock.connect(path)
         self.next_id = 1
-        self.sock.sendall(HDR.pack(HELLO, 4, 0, 0) + struct.pack('=I', 2))
+        self.sock.sendall(HDR.pack(HELLO, 4, 0, 0) + struct.pack('=I', 3))
         t, rid, p = self.recv()
         assert t == REPLY and rid == 0 and p[:4] == struct.pack('=I', OK)
 
