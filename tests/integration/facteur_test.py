@@ -617,12 +617,15 @@ class Env:
                 except ProcessLookupError:
                     pass
                 d.proc.wait(timeout=10)
-        # workers may outlive the leader for a moment
+        # workers may outlive the leader for a moment; one still there
+        # (loaded: still exiting) is killed, and gone before we return, so
+        # that a start() that follows finds the ports free
         if not self._wait_group_gone(d.proc.pid, 3.0):
             try:
                 os.killpg(d.proc.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+            self._wait_group_gone(d.proc.pid)
         return d.proc.returncode
 
     def stop_all(self):
