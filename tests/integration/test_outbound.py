@@ -670,11 +670,16 @@ def test_throughput():
         check(conns <= 4, f'{phase}: connections reused (at most 4)', conns)
         check(queue_empty(), f'{phase}: queue empty', env.queue_files())
         if phase == 'queue drain':
+            # a queue that refills the relay only at its 1 s tick leaves a
+            # pause at every refill (128 messages): several of 0.4-0.8 s
+            # on a loaded 2-core machine.  One pause alone is the machine
+            # (a loaded run had a single one of 1.2 s), not the queue
             times = sorted(m['time'] for m in list(sink.msgs))
-            gap = max(b - a for a, b in zip([start] + times, times))
-            check(gap < 0.5, 'drain: the queue hands the relay more work as '
-                  'soon as it finishes some (no idle gap waiting for the '
-                  'queue tick)', f'longest pause between arrivals {gap:.2f} s')
+            gaps = sorted(b - a for a, b in zip([start] + times, times))
+            check(len(gaps) > 1 and gaps[-2] < 0.4, 'drain: the queue hands '
+                  'the relay more work as soon as it finishes some (no idle '
+                  'gap waiting for the queue tick)', 'longest pauses between '
+                  f'arrivals {", ".join(f"{g:.2f}" for g in gaps[-5:])} s')
         res[phase] = (n / took, took, n / t_sub, conns)
     e2e, drain = res['end to end'], res['queue drain']
     print(f'# throughput, {n} x 4 KiB, DKIM rsa+ed25519, STARTTLS+AUTH '
