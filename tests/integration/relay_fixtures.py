@@ -225,6 +225,13 @@ class Sink:
     def msgs(self):
         return self.handler.msgs
 
+    def open_connections(self):
+        """How many clients are connected now (aiosmtpd drops a
+        connection's transport when it is closed, by either side or by
+        the server's timeout)"""
+        return sum(getattr(s, 'transport', None) is not None
+                   for s in list(self.controller.servers))
+
     def stop(self):
         async def cut():
             for s in self.controller.servers:
