@@ -3,7 +3,7 @@
 #
 #   make                 build/bin/facteur-*           (default profile)
 #   make SAN=1           build-san/bin/facteur-*       (ASan + UBSan, used by make check)
-#   make PROFILE=tiny    -Os, gc-sections, LTO, stripped
+#   make PROFILE=tiny    -Os, gc-sections, LTO, stripped (NOSTRIP=1: not stripped)
 #   make check           deps, both builds, unit, golden, fuzz and integration tests
 #   make run             deps, build, a demo setup under ./run/, daemons in the foreground
 #
@@ -33,7 +33,7 @@ CFLAGS	?= -O2 -g
 CFLAGS	+= -std=c11 $(WARN) -MMD -MP
 ifeq ($(PROFILE),tiny)
 CFLAGS	:= $(filter-out -O2 -g,$(CFLAGS)) -Os -ffunction-sections -fdata-sections -flto
-LDFLAGS	+= -Wl,--gc-sections -flto -s
+LDFLAGS	+= -Wl,--gc-sections -flto $(if $(NOSTRIP),,-s)
 endif
 ifeq ($(SAN),1)
 CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
