@@ -95,15 +95,21 @@ conn_init(struct conn *c, int fd, size_t in_max, size_t out_max,
 {
 	int fl;
 
+	if (!((fl = fcntl(fd, F_GETFL)) & O_NONBLOCK))
+		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	conn_init_nb(c, fd, in_max, out_max, cb, arg);
+}
+
+void
+conn_init_nb(struct conn *c, int fd, size_t in_max, size_t out_max,
+    conn_cb *cb, void *arg)
+{
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
 	c->cb = cb;
 	c->arg = arg;
 	buf_init(&c->in, in_max);
 	buf_init(&c->out, out_max);
-	/* accept4(SOCK_NONBLOCK) made most already: one system call then */
-	if (!((fl = fcntl(fd, F_GETFL)) & O_NONBLOCK))
-		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 	ev_io_init(&c->io, fd, conn_io, c);
 	ev_timer_init(&c->timer, conn_timeout, c);
 	ev_timer_init(&c->flush, conn_flush_round, c);

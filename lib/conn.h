@@ -70,6 +70,9 @@ struct conn {
 /* conn_init - take over `fd` (made non-blocking here) and start reading */
 void	conn_init(struct conn *c, int fd, size_t in_max, size_t out_max,
 	    conn_cb *cb, void *arg);
+/* conn_init_nb - the same for an fd already O_NONBLOCK (accept4 made it) */
+void	conn_init_nb(struct conn *c, int fd, size_t in_max, size_t out_max,
+	    conn_cb *cb, void *arg);
 /* conn_write - queue bytes; -1 when past out_max (the peer is not reading) */
 int	conn_write(struct conn *c, const void *p, size_t n);
 int	conn_printf(struct conn *c, const char *fmt, ...)

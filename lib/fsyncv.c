@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>	/* RENAME_NOREPLACE */
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -45,6 +46,13 @@
 #define UNL_MAX		32		/* background unlinks in flight */
 #define UNL_TAG		(1ULL << 63)	/* user_data of an unlink: tag|slot */
 #define UNL_NAME	64
+#define REC_MAX		64		/* background recycles in flight or done */
+#define REC_TAG		(1ULL << 62)	/* user_data of a recycle: tag|slot */
+#define REC_RENAME	(1ULL << 61)	/* ... its second step */
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+#define FSV_OP_FTRUNCATE 55		/* IORING_OP_FTRUNCATE, Linux 6.9 */
 
 static struct {
 	bool	 busy;
@@ -53,6 +61,17 @@ static struct {
 } unl[UNL_MAX];
 static unsigned	 nunl;
 static bool	 unl_sync;	/* the kernel has no IORING_OP_UNLINKAT */
+
+/* recycles: truncate then rename, linked; a slot is busy until reaped */
+static struct {
+	bool	 busy;
+	int	 steps;		/* completions still to come (2, 1, 0) */
+	bool	 failed;
+	int	 fd, dirfd;
+	char	 from[UNL_NAME], to[UNL_NAME];
+} rec[REC_MAX];
+static unsigned	 nrec;
+static bool	 rec_sync;	/* the kernel cannot truncate in the ring */
 
 static struct {
 	int			 fd;		/* -1: not made yet */
@@ -75,6 +94,8 @@ ring_forked(void)
 	ring.fd = -1;
 	memset(unl, 0, sizeof(unl));
 	nunl = 0;
+	memset(rec, 0, sizeof(rec));	/* the parent's: its descriptors stay */
+	nrec = 0;
 }
 
 /* ring_open - make this process's ring; false: use plain fsync */
@@ -154,7 +175,26 @@ ring_reap(int *errs)
 	for (; head != tail; head++) {
 		const struct io_uring_cqe *c = &ring.cqes[head & *ring.cq_mask];
 
-		if (c->user_data & UNL_TAG) {
+		if (c->user_data & REC_TAG) {
+			unsigned slot = (unsigned)(c->user_data &
+			    ~(REC_TAG | REC_RENAME));
+
+			if (slot < REC_MAX && rec[slot].busy &&
+			    rec[slot].steps > 0) {
+				if (c->res == -EINVAL &&
+				    !(c->user_data & REC_RENAME))
+					rec_sync = true;	/* before 6.9 */
+				if (c->res < 0) {
+					if (c->res != -ECANCELED &&
+					    c->res != -EINVAL)
+						log_warnx("recycle %s: %s",
+						    rec[slot].from,
+						    strerror(-c->res));
+					rec[slot].failed = true;
+				}
+				rec[slot].steps--;
+			}
+		} else if (c->user_data & UNL_TAG) {
 			unsigned slot = (unsigned)(c->user_data & ~UNL_TAG);
 
 			if (slot < UNL_MAX && unl[slot].busy) {
@@ -177,6 +217,18 @@ ring_reap(int *errs)
 	}
 	__atomic_store_n(ring.cq_head, head, __ATOMIC_RELEASE);
 	return n;
+}
+
+/* ring_submit - hand the kernel the n entries queued last; how many it took */
+static long
+ring_submit(unsigned n)
+{
+	long r;
+
+	do
+		r = syscall(__NR_io_uring_enter, ring.fd, n, 0, 0, NULL, 0);
+	while (r == -1 && errno == EINTR);
+	return r;
 }
 
 /* ring_unlink - submit unlinkat(dirfd, name) to the ring; false: not taken */
@@ -207,10 +259,7 @@ ring_unlink(int dirfd, const char *name)
 	s->user_data = UNL_TAG | slot;
 	ring.sq_array[at] = at;
 	__atomic_store_n(ring.sq_tail, tail + 1, __ATOMIC_RELEASE);
-	do
-		r = syscall(__NR_io_uring_enter, ring.fd, 1, 0, 0, NULL, 0);
-	while (r == -1 && errno == EINTR);
-	if (r != 1) {
+	if ((r = ring_submit(1)) != 1) {
 		/* not consumed: take it back (nothing else is pending) */
 		__atomic_store_n(ring.sq_tail, tail, __ATOMIC_RELEASE);
 		return false;
@@ -276,7 +325,119 @@ ring_fsync(const int *fds, int *errs, size_t n)
 	if (hard)
 		ring.broken = true;	/* it failed once: do not trust it */
 }
+/* ring_recycle - submit the linked truncate and rename; false: not taken */
+static bool
+ring_recycle(int fd, int dirfd, const char *from, const char *to)
+{
+	unsigned tail = *ring.sq_tail, at, slot;
+	struct io_uring_sqe *s;
+	size_t flen = strlen(from), tlen = strlen(to);
+	long r;
+
+	if (flen >= UNL_NAME || tlen >= UNL_NAME || rec_sync)
+		return false;
+	(void)ring_reap(NULL);
+	if (nrec == REC_MAX)
+		return false;
+	for (slot = 0; rec[slot].busy; slot++)	/* one is free */
+		;
+	memcpy(rec[slot].from, from, flen + 1);
+	memcpy(rec[slot].to, to, tlen + 1);
+	rec[slot].fd = fd;
+	rec[slot].dirfd = dirfd;
+	rec[slot].failed = false;
+	at = tail & *ring.sq_mask;
+	s = &ring.sqes[at];
+	memset(s, 0, sizeof(*s));
+	s->opcode = FSV_OP_FTRUNCATE;
+	s->fd = fd;
+	s->off = 0;
+	s->flags = IOSQE_IO_LINK;	/* no rename unless truncated */
+	s->user_data = REC_TAG | slot;
+	ring.sq_array[at] = at;
+	at = (tail + 1) & *ring.sq_mask;
+	s = &ring.sqes[at];
+	memset(s, 0, sizeof(*s));
+	s->opcode = IORING_OP_RENAMEAT;
+	s->fd = dirfd;
+	s->addr = (uint64_t)(uintptr_t)rec[slot].from;
+	s->len = (unsigned)dirfd;
+	s->addr2 = (uint64_t)(uintptr_t)rec[slot].to;
+	s->rename_flags = RENAME_NOREPLACE;
+	s->user_data = REC_TAG | REC_RENAME | slot;
+	ring.sq_array[at] = at;
+	__atomic_store_n(ring.sq_tail, tail + 2, __ATOMIC_RELEASE);
+	if ((r = ring_submit(2)) != 2) {
+		if (r == 1) {
+			/*
+			 * The truncate went alone: its completion will come
+			 * (the rename's link is cut, so nothing else does);
+			 * the slot waits for it and then reports a failure.
+			 */
+			__atomic_store_n(ring.sq_tail, tail + 1,
+			    __ATOMIC_RELEASE);
+			rec[slot].busy = true;
+			rec[slot].steps = 1;
+			rec[slot].failed = true;
+			nrec++;
+			return true;
+		}
+		/* not consumed: take both back (nothing else is pending) */
+		__atomic_store_n(ring.sq_tail, tail, __ATOMIC_RELEASE);
+		return false;
+	}
+	rec[slot].busy = true;
+	rec[slot].steps = 2;
+	nrec++;
+	return true;
+}
 #endif	/* HAVE_IO_URING */
+
+bool
+recycle_bg(int fd, int dirfd, const char *from, const char *to)
+{
+#ifdef HAVE_IO_URING
+	return ring_open() && ring_recycle(fd, dirfd, from, to);
+#else
+	(void)fd;
+	(void)dirfd;
+	(void)from;
+	(void)to;
+	return false;
+#endif
+}
+
+bool
+recycle_reap(int *fd, char *to, size_t tosz)
+{
+#ifdef HAVE_IO_URING
+	unsigned slot;
+
+	if (ring.fd == -1 || nrec == 0)
+		return false;
+	(void)ring_reap(NULL);
+	for (slot = 0; slot < REC_MAX; slot++) {
+		if (!rec[slot].busy || rec[slot].steps > 0)
+			continue;
+		rec[slot].busy = false;
+		nrec--;
+		if (rec[slot].failed || strlen(rec[slot].to) >= tosz) {
+			/* under its old name, maybe not truncated */
+			close(rec[slot].fd);
+			(void)unlinkat_bg(rec[slot].dirfd, rec[slot].from);
+			continue;
+		}
+		*fd = rec[slot].fd;
+		memcpy(to, rec[slot].to, strlen(rec[slot].to) + 1);
+		return true;
+	}
+#else
+	(void)fd;
+	(void)to;
+	(void)tosz;
+#endif
+	return false;
+}
 
 int
 unlinkat_bg(int dirfd, const char *name)

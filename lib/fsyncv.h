@@ -13,6 +13,7 @@
 #ifndef FACTEUR_FSYNCV_H
 #define FACTEUR_FSYNCV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -35,5 +36,28 @@ size_t	fsyncv(const int *fds, int *errs, size_t n);
  * when the fallback failed (logged).
  */
 int	unlinkat_bg(int dirfd, const char *name);
+
+/*
+ * recycle_bg - make a finished file an empty one under a new name, in the
+ * background: ftruncate(fd, 0), then, only if that succeeded,
+ * renameat2(dirfd, from, dirfd, to, RENAME_NOREPLACE), linked in the
+ * io_uring ring (the truncate frees the blocks in a kernel worker, like
+ * unlinkat_bg, and no inode is freed, so none has to be found again for
+ * the next file: ext4 without a journal skips every inode freed in the
+ * last seconds when it allocates one).  At every instant the file is
+ * either the old one under its old name, or empty under either name.
+ * false: not taken (no io_uring, a kernel before 6.9, too many in
+ * flight): the caller removes the file as before.  Once taken, fd and
+ * the names belong to the ring until recycle_reap hands them back.
+ */
+bool	recycle_bg(int fd, int dirfd, const char *from, const char *to);
+
+/*
+ * recycle_reap - a finished recycle: *fd open on the empty file now named
+ * to (tosz bytes).  A failed one is closed and unlinked in the background
+ * here, and the next is looked at.  false: none finished (yet).  Nothing
+ * about the new name is durable until the caller fsyncs the directory.
+ */
+bool	recycle_reap(int *fd, char *to, size_t tosz);
 
 #endif

@@ -235,7 +235,14 @@ ipc_flush(struct ipc *ch)
 	return 0;
 }
 
-/* ipc_recv - read bytes and descriptors; 0 on EOF, -1 error, 1 data */
+/*
+ * ipc_recv - read bytes and descriptors; 0 on EOF, -1 error, 1 data, 2
+ * nothing now, 3 data and the socket was empty after it.  A Unix stream
+ * socket's read ends early only where the queue ran dry or after a buffer
+ * that carried descriptors, so a short read without any is the last there
+ * is; the caller need not read again to get EAGAIN (the watch is
+ * level-triggered: whatever comes later wakes the loop again).
+ */
 static int
 ipc_recv(struct ipc *ch)
 {
@@ -247,6 +254,7 @@ ipc_recv(struct ipc *ch)
 		char buf[CMSG_SPACE(sizeof(int) * 4)];
 	} cm;
 	ssize_t r;
+	bool gotfd = false;
 
 	if (buf_reserve(&ch->in, sizeof(struct ipc_hdr) + IPC_MAX_PAYLOAD) == -1)
 		return -1;
@@ -267,6 +275,7 @@ ipc_recv(struct ipc *ch)
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
 		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		gotfd = true;
 		for (i = 0; i < n; i++) {
 			if (ch->ninfds < sizeof(ch->infds) / sizeof(int))
 				ch->infds[ch->ninfds++] = fds[i];
@@ -277,7 +286,8 @@ ipc_recv(struct ipc *ch)
 	if (r == 0)
 		return 0;
 	buf_commit(&ch->in, (size_t)r);
-	return 1;
+	return (size_t)r < iov.iov_len && !gotfd && !(mh.msg_flags & MSG_CTRUNC) ?
+	    3 : 1;
 }
 
 /*
@@ -335,7 +345,9 @@ ipc_io(struct ev_io *io, unsigned events, void *arg)
 	 * Every frame already received, not one read per wakeup: a frame
 	 * with a descriptor ends a recvmsg, and the owner may batch what
 	 * arrives together (the deliver role's fsyncs).  Bounded, so that a
-	 * busy peer cannot hold the loop.
+	 * busy peer cannot hold the loop.  Until a read finds the socket
+	 * empty (ipc_recv: a short read without descriptors), so one call
+	 * mostly, not one more for EAGAIN.
 	 */
 	for (i = 0; i < IPC_READS_MAX; i++) {
 		r = ipc_recv(ch);
@@ -345,7 +357,7 @@ ipc_io(struct ev_io *io, unsigned events, void *arg)
 			ipc_fail(ch, NULL);
 			return;
 		}
-		if (!ipc_dispatch(ch))
+		if (!ipc_dispatch(ch) || r == 3)
 			return;
 	}
 }

@@ -245,20 +245,31 @@ count_lf(const char *p, size_t n)
 	return c;
 }
 
-/* copy_body - len bytes of src from offset 0 to dst; adds its LFs to *nlf */
+/*
+ * copy_body - hdr, then len bytes of src from offset 0, to dst; adds the
+ * body's LFs to *nlf.  A short header goes in front of the first chunk:
+ * one write for both.
+ */
 static int
-copy_body(int dst, int src, uint64_t len, uint64_t *nlf)
+copy_body(int dst, const char *hdr, size_t hdrlen, int src, uint64_t len,
+    uint64_t *nlf)
 {
 	char chunk[65536];
+	size_t pre = 0;
 	off_t off = 0;
 	ssize_t r;
 
+	if (hdrlen <= sizeof(chunk) / 2 && len > 0) {
+		memcpy(chunk, hdr, hdrlen);
+		pre = hdrlen;
+	} else if (write_all(dst, hdr, hdrlen) == -1)
+		return -1;
 	while ((uint64_t)off < len) {
-		size_t want = sizeof(chunk);
+		size_t want = sizeof(chunk) - pre;
 
 		if (want > len - (uint64_t)off)
 			want = (size_t)(len - (uint64_t)off);
-		if ((r = pread(src, chunk, want, off)) == -1) {
+		if ((r = pread(src, chunk + pre, want, off)) == -1) {
 			if (errno == EINTR)
 				continue;
 			return -1;
@@ -267,10 +278,11 @@ copy_body(int dst, int src, uint64_t len, uint64_t *nlf)
 			errno = EIO;	/* the queue file is shorter than said */
 			return -1;
 		}
-		if (write_all(dst, chunk, (size_t)r) == -1)
+		if (write_all(dst, chunk, pre + (size_t)r) == -1)
 			return -1;
-		*nlf += count_lf(chunk, (size_t)r);
+		*nlf += count_lf(chunk + pre, (size_t)r);
 		off += r;
+		pre = 0;
 	}
 	return 0;
 }
@@ -337,8 +349,7 @@ maildir_write(const char *dir, const char *base, const char *hdr,
 		    O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (t->fd == -1)
 		goto fail;
-	if (write_all(t->fd, hdr, hdrlen) == -1 ||
-	    copy_body(t->fd, srcfd, len, &nlf) == -1) {
+	if (copy_body(t->fd, hdr, hdrlen, srcfd, len, &nlf) == -1) {
 		saved = errno;
 		maildir_tmp_free(t);
 		errno = saved;

@@ -15,8 +15,8 @@
  *
  * Delivering: local recipients go to the deliver role (D_DELIVER, at most
  * DELIVER_INFLIGHT at once, the rest wait in a FIFO); remote ones to the
- * relay role (R_SEND).  When every recipient is done the files are
- * removed.
+ * relay role (R_SEND).  When every recipient is done the message file
+ * is recycled into the pool (msg_recycle) or removed, QID.done removed.
  *
  * The relay role runs on demand: when a remote recipient is due and no
  * relay is connected, the queue asks the parent for one (P_RELAY_START,
@@ -179,6 +179,34 @@ msg_release_fd(struct qmsg *m)
 	}
 }
 
+/*
+ * msg_recycle - the finished file becomes an empty pool file under a new
+ * QID (recycle_bg, lib/fsyncv.h: truncated, then renamed), instead of
+ * being unlinked and another created: ext4 without a journal scans past
+ * every inode freed in the last seconds to allocate one, which at a few
+ * hundred messages a second cost the queue's and the deliver role's
+ * creates ~100-200 us each.  queue_accept.c takes it into the pool, whose
+ * directory fsync makes the new name durable before it is handed out.
+ * The file is empty or the old message under its old name at every
+ * instant: after a crash it is an unused pool file, or a finished message
+ * found again, as when the unlink was cut (exactly once: see the top).
+ */
+static bool
+msg_recycle(struct qmsg *m)
+{
+	char to[QUEUE_ID_LEN + 1];
+	int fd;
+
+	if ((fd = openat(q.dirfd, m->env.qid, O_RDWR | O_CLOEXEC)) == -1)
+		return false;
+	queue_id_new(to);
+	if (!recycle_bg(fd, q.dirfd, m->env.qid, to)) {
+		close(fd);
+		return false;
+	}
+	return true;
+}
+
 /* msg_remove - every recipient is done: the message leaves the queue */
 static void
 msg_remove(struct qmsg *m)
@@ -186,9 +214,9 @@ msg_remove(struct qmsg *m)
 	char done[QUEUE_ID_LEN + sizeof(".done")];
 
 	/*
-	 * Closed first, then unlinked in the background (lib/fsyncv.h): the
-	 * blocks are freed in a kernel worker, not in this loop, which the
-	 * next commit may be waiting for.  QID.done is written only for
+	 * Closed first, then recycled, or unlinked, in the background
+	 * (lib/fsyncv.h): the blocks are freed in a kernel worker, not in
+	 * this loop, which the next commit may be waiting for.  QID.done is written only for
 	 * messages with several recipients.
 	 */
 	if (m->fd != -1) {
@@ -198,7 +226,8 @@ msg_remove(struct qmsg *m)
 	if (m->env.nrcpt > 1 &&
 	    bsnprintf(done, sizeof(done), "%s.done", m->env.qid))
 		(void)unlinkat_bg(q.dirfd, done);
-	(void)unlinkat_bg(q.dirfd, m->env.qid);
+	if (!msg_recycle(m))
+		(void)unlinkat_bg(q.dirfd, m->env.qid);
 	log_info("qid=%s removed", m->env.qid);
 	msg_free(m);
 }

@@ -66,10 +66,12 @@ smtp_reply(uint32_t id, uint32_t type, const char *qid, int fd, const char *why)
 }
 
 /*
- * The file pool: queue files are created ahead, POOL_SIZE at a time, with
+ * The file pool: queue files are made ahead, POOL_SIZE at a time, with
  * one fsync of the directory for the batch, so that committing a message
- * needs only the fsync of its own file before the 250.  Unused pool files
- * are empty and are removed at start like any file without its footer.
+ * needs only the fsync of its own file before the 250.  Most are finished
+ * files recycled (truncated and renamed, queue.c msg_recycle), the rest
+ * are created.  Unused pool files are empty and are removed at start like
+ * any file without its footer.
  */
 static void
 pool_fill(void)
@@ -77,6 +79,11 @@ pool_fill(void)
 	char qid[QUEUE_ID_LEN + 1];
 	int fd, tries = 0;
 
+	/* finished files made empty under a new name (queue.c, msg_recycle) */
+	while (q.npool < POOL_SIZE && recycle_reap(&fd, qid, sizeof(qid))) {
+		memcpy(q.pool[q.npool].qid, qid, sizeof(qid));
+		q.pool[q.npool++].fd = fd;
+	}
 	while (q.npool < POOL_SIZE && tries++ < 2 * POOL_SIZE) {
 		queue_id_new(qid);
 		fd = openat(q.dirfd, qid, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,

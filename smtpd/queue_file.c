@@ -38,6 +38,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,13 +60,38 @@
 #define FOOTER_MAGIC	"FACTEUR-QUEUE-1 "
 #define ENV_MAX		(256 * 1024)
 
+/*
+ * Random bits for ids, fetched 64 ids at a time (one getrandom(2), not one
+ * per message); a child after fork(2) starts with none, so that no two
+ * processes hand out the same ones.
+ */
+static uint32_t	 id_rand[64];
+static size_t	 id_nrand;
+static bool	 id_atfork;
+
+static void
+id_rand_forked(void)
+{
+	id_nrand = 0;
+}
+
 /* queue_id_new - 16 hex digits: seconds, then 32 random bits */
 void
 queue_id_new(char out[QUEUE_ID_LEN + 1])
 {
-	uint32_t r = 0;
+	uint32_t r;
 
-	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+	if (!id_atfork) {
+		id_atfork = true;
+		(void)pthread_atfork(NULL, NULL, id_rand_forked);
+	}
+	if (id_nrand == 0 &&
+	    getrandom(id_rand, sizeof(id_rand), 0) == (ssize_t)sizeof(id_rand))
+		id_nrand = sizeof(id_rand) / sizeof(id_rand[0]);
+	if (id_nrand > 0) {
+		r = id_rand[--id_nrand];
+		id_rand[id_nrand] = 0;
+	} else
 		r = (uint32_t)rand() ^ (uint32_t)getpid();
 	snprintf(out, QUEUE_ID_LEN + 1, "%08" PRIx32 "%08" PRIx32,
 	    (uint32_t)time(NULL), r);

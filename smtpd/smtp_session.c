@@ -642,7 +642,8 @@ smtp_session_new(int fd, const struct listener *l, const char *addr,
 	s->tls_avail = tls;
 	s->qfd = -1;
 	bstrcpy(s->addr, addr, sizeof(s->addr));
-	conn_init(&s->c, fd, SESSION_IN_MAX, SESSION_OUT_MAX, on_conn, s);
+	/* from accept4(SOCK_NONBLOCK), smtp_server.c */
+	conn_init_nb(&s->c, fd, SESSION_IN_MAX, SESSION_OUT_MAX, on_conn, s);
 	/* AUTH lines carry passwords: leave no copy (lib/buf.h) */
 	s->c.in.secret = l->kind == PORT_SUBMISSION || l->kind == PORT_SUBMISSIONS;
 	conn_set_timeout(&s->c, smtpd_conf->smtp.timeout * 1000);

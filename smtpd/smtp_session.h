@@ -92,6 +92,8 @@ struct session {
 	char		 qid[QUEUE_ID_LEN + 1];
 	struct smtp_data d;
 	uint64_t	 written;	/* bytes in the queue file */
+	struct buf	 qhead;		/* Received, written with the first bytes
+					 * of the message (qwrite) */
 	const char	*data_error;	/* local failure while writing */
 	struct dkim_sign *dkim;		/* signing this message (submission) */
 	char		*prepend;	/* DKIM-Signature header(s), LF form */

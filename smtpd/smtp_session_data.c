@@ -18,9 +18,11 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,6 +53,7 @@ session_data_abort(struct session *s)
 		s->qfd = -1;
 		queue_send_qid(s, Q_ABORT, 0, false);
 	}
+	buf_free(&s->qhead);
 	s->qid[0] = '\0';
 	s->data_error = NULL;
 	s->junk = false;
@@ -76,13 +79,29 @@ session_data_start(struct session *s)
 	session_wait(s);
 }
 
+/*
+ * qwrite - n bytes to the queue file, after the Received header if it is
+ * still held (s->qhead: one writev for both, not a write of its own)
+ */
 static void
 qwrite(struct session *s, const char *p, size_t n)
 {
+	struct iovec iov[2];
 	ssize_t w;
+	size_t h;
+	int k;
 
-	while (n > 0 && s->data_error == NULL) {
-		w = write(s->qfd, p, n);
+	while ((n > 0 || s->qhead.len > 0) && s->data_error == NULL) {
+		k = 0;
+		if ((h = s->qhead.len) > 0) {
+			iov[k].iov_base = buf_head(&s->qhead);
+			iov[k++].iov_len = h;
+		}
+		if (n > 0) {
+			iov[k].iov_base = (void *)(uintptr_t)p;
+			iov[k++].iov_len = n;
+		}
+		w = writev(s->qfd, iov, k);
 		if (w == -1 && errno == EINTR)
 			continue;
 		if (w <= 0) {
@@ -90,9 +109,15 @@ qwrite(struct session *s, const char *p, size_t n)
 			s->data_error = "451 4.3.0 Error writing to the queue, try again later";
 			return;
 		}
-		p += w;
-		n -= (size_t)w;
 		s->written += (uint64_t)w;
+		if ((size_t)w < h) {
+			buf_drain(&s->qhead, (size_t)w);
+			continue;
+		}
+		if (h > 0)
+			buf_free(&s->qhead);
+		p += (size_t)w - h;
+		n -= (size_t)w - h;
 	}
 }
 
@@ -121,8 +146,8 @@ received_header(struct session *s)
 	if (s->nrcpt == 1)
 		buf_printf(&b, "\n\tfor <%s>", s->rcpts[0].orig);
 	buf_printf(&b, ";\n\t%s\n", date);
-	qwrite(s, buf_head(&b), b.len);
-	buf_free(&b);
+	buf_free(&s->qhead);
+	s->qhead = b;	/* written with the message's first bytes (qwrite) */
 }
 
 static void
@@ -146,7 +171,7 @@ open_ok(struct session *s, struct ipc_msg *m)
 	smtp_data_init(&s->d, smtpd_conf->smtp.max_size ? smtpd_conf->smtp.max_size :
 	    UINT64_MAX);
 	received_header(s);
-	s->msg_start = s->written;
+	s->msg_start = s->qhead.len;
 	session_dkim_start(s);
 	session_inbound_data(s);
 	session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
@@ -208,7 +233,10 @@ session_data_commit(struct session *s)
 static void
 data_end(struct session *s)
 {
-	const char *err = s->data_error;
+	const char *err;
+
+	qwrite(s, NULL, 0);	/* Received, if the message was empty */
+	err = s->data_error;
 
 	if (err == NULL && s->d.errors)
 		err = smtp_data_error(s->d.errors);

@@ -14,3 +14,5 @@ UNIT_TESTS	+= climit_test
 UNIT_TESTS	+= pwlookup_test
 # rcpt_cache: authd's RCPT answers kept in smtpd (lib/rcpt_cache.c, issue 17)
 UNIT_TESTS	+= rcpt_cache_test
+# fsyncv: fsyncs at once, background unlink and recycle (lib/fsyncv.c)
+UNIT_TESTS	+= fsyncv_test

@@ -1,0 +1,148 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: ISC
+"""test_queue_recycle - finished queue files are recycled (issue 17): made
+empty and renamed to a new QID in the background, then taken into the
+pool again, instead of unlinked and created anew (smtpd/README.md "From
+DATA to the Maildir").  The same inodes serve message after message and
+each message is delivered once.  After a crash, every state a recycle
+passes through is safe at start: an empty file under the old or the new
+name is an unused pool file and removed; the finished message still
+whole under its own name (recycle not begun) is found delivered by the
+deliver role and not delivered again; a finished message's content under
+another QID (a power cut that kept the rename but lost the truncate) is
+set aside in corrupt/, never delivered.
+"""
+
+import os
+import re
+import time
+
+import facteur_test as ft
+from facteur_test import check
+
+ALICE = 'alice@example.org'
+N = 80                  # more than the pool (32) and the smtp role's spares
+env = ft.Env()
+P1 = env.port()
+MSGDIR = os.path.join(env.state_dir, 'queue', 'msg')
+QID_RE = re.compile(r'^[0-9a-f]{16}$')
+
+
+def pool_inodes():
+    """{inode: name} of the QID-named files in queue/msg/"""
+    out = {}
+    for n in os.listdir(MSGDIR):
+        if QID_RE.match(n):
+            try:
+                out[os.stat(os.path.join(MSGDIR, n)).st_ino] = n
+            except FileNotFoundError:
+                pass
+    return out
+
+
+def queue_file(qid, qtime, body, rcpt=ALICE):
+    """A committed queue file (smtpd/queue_file.c's format)"""
+    env_text = (f'id {qid}\ntime {qtime}\nfrom x@example.net\n'
+                f'client 127.0.0.1\nhelo test\nrcpt {rcpt} {rcpt}\n'
+                f'end\n').encode()
+    footer = b'FACTEUR-QUEUE-1 %020d %010d\n' % (len(body), len(env_text))
+    assert len(footer) == 48
+    return body + env_text + footer
+
+
+def put(name, data):
+    p = os.path.join(MSGDIR, name)
+    with open(p, 'wb') as f:
+        f.write(data)
+    env.chown(p)
+    return p
+
+
+def test_recycled():
+    c = ft.RawSMTP(P1)
+    c.ehlo()
+    code, _ = c.mail_transaction('x@example.net', [ALICE],
+                                 b'Subject: first\r\n\r\nrecycle-first\r\n')
+    # the pool is made at the first DATA
+    check(code == 250 and env.wait_message(ALICE, 'recycle-first') and
+          ft.wait_for(lambda: len(pool_inodes()) >= 16, 20),
+          'the pool is made at the first message', os.listdir(MSGDIR))
+    first = pool_inodes()
+    codes = []
+    for i in range(N):
+        code, _ = c.mail_transaction(
+            'x@example.net', [ALICE],
+            b'Subject: r%d\r\n\r\nrecycle-%d-end\r\n' % (i, i))
+        codes.append(code)
+    c.close()
+    check(codes == [250] * N, f'{N} messages acknowledged', codes)
+    ft.wait_for(lambda: len(env.find_messages(ALICE, b'recycle-')) >= N, 30)
+    got = [len(env.find_messages(ALICE, b'recycle-%d-end' % i))
+           for i in range(N)]
+    check(got == [1] * N, 'each delivered exactly once',
+          [i for i, n in enumerate(got) if n != 1])
+    check(ft.wait_for(lambda: not env.queue_files(), 20),
+          'every finished file is empty again', env.queue_files())
+    now = pool_inodes()
+    reused = [ino for ino in now if ino in first and now[ino] != first[ino]]
+    check(len(reused) > 0, 'finished files come back under new names '
+          '(the same inodes, no unlink and create)',
+          f'{len(first)} at start, {len(now)} now, {len(reused)} reused')
+
+
+def test_crash_states():
+    # a delivered message, to forge its queue file as a crash left it
+    body_marker = path = None
+    for path in env.maildir_files(ALICE):
+        with open(path, 'rb') as f:
+            found = re.search(rb'recycle-\d+-end', f.read())
+        if found:
+            body_marker = found.group(0)
+            break
+    m = re.match(r'^(\d+)\.Q([0-9a-f]{16})_0\.', os.path.basename(path))
+    check(m is not None and body_marker is not None,
+          'Maildir names carry time and QID', path)
+    qtime, qid = m.group(1), m.group(2)
+    env.kill_group('smtpd')
+    # before the truncate: the whole message under its own name
+    put(qid, queue_file(qid, qtime, b'Subject: again\n\n' + body_marker +
+                        b'\n'))
+    # truncated, not renamed / renamed: empty files
+    empties = ['00000001aaaaaaaa', '00000002bbbbbbbb']
+    for e in empties:
+        put(e, b'')
+    # the rename kept, the truncate lost: content of another QID
+    put('00000003cccccccc', queue_file('00000004dddddddd', qtime,
+                                       b'Subject: aside\n\nnever-deliver\n'))
+    env.start('smtpd', ports=[P1])
+    log = lambda: env.daemons['smtpd'].log_text()  # noqa: E731
+    check(ft.wait_for(lambda: 'already delivered before a restart' in log(),
+                      30),
+          'the whole finished file is found delivered', log()[-1500:])
+    check(ft.wait_for(lambda: not os.path.exists(os.path.join(MSGDIR, qid)),
+                      20), 'and then recycled or removed')
+    for e in empties:
+        check(not os.path.exists(os.path.join(MSGDIR, e)),
+              f'empty {e} removed at start')
+    aside = os.path.join(env.state_dir, 'queue', 'corrupt', '00000003cccccccc')
+    check(os.path.exists(aside), 'a file whose id is not its name is set '
+          'aside', os.listdir(MSGDIR))
+    c = ft.RawSMTP(P1)
+    c.ehlo()
+    code, _ = c.mail_transaction('x@example.net', [ALICE],
+                                 b'Subject: last\r\n\r\nrecycle-last\r\n')
+    c.close()
+    check(code == 250 and env.wait_message(ALICE, 'recycle-last'),
+          'the queue still works')
+    check(len(env.find_messages(ALICE, body_marker)) == 1,
+          'the finished message was not delivered twice')
+    check(not env.find_messages(ALICE, b'never-deliver'),
+          'the set-aside content was not delivered')
+
+
+env.write_config(domains='example.org',
+                 smtp={'listen': [f'127.0.0.1:{P1}'], 'timeout': '5s'})
+env.add_user(ALICE, 'pw alice')
+env.start('authd')
+env.start('smtpd', ports=[P1])
+ft.run_tests(env, [test_recycled, test_crash_states])
