@@ -243,6 +243,22 @@ def procs():
     return out
 
 
+def group_alive(pgid):
+    """Whether a process of group pgid is alive (not a zombie: this
+    container's init reaps orphans seconds late)"""
+    for d in os.listdir('/proc'):
+        if d.isdigit():
+            try:
+                with open(f'/proc/{d}/stat', encoding='utf-8') as f:
+                    st = f.read()
+            except OSError:
+                continue
+            fields = st[st.rindex(')') + 2:].split()
+            if int(fields[2]) == pgid and fields[0] not in ('Z', 'X'):
+                return True
+    return False
+
+
 def free_port(udp=False):
     """A loopback TCP port (and UDP too if udp) that is free and reserved
     for this process until it exits, so that no other test takes it
@@ -588,14 +604,21 @@ class Env:
 
     @staticmethod
     def _wait_group_gone(pgid, timeout=5.0):
+        """Wait until no live process is left in the process group pgid.
+        A zombie counts as gone: it holds no descriptor or port any more,
+        and an orphan's may wait seconds for a slow init (PID 1) to reap
+        it, which kill(0) would count as alive."""
         deadline = time.time() + timeout
-        while time.time() < deadline:
+        while True:
             try:
                 os.killpg(pgid, 0)
             except ProcessLookupError:
                 return True
+            if not group_alive(pgid):
+                return True
+            if time.time() >= deadline:
+                return False
             time.sleep(0.05)
-        return False
 
     def stop(self, name, timeout=10.0):
         """SIGTERM the daemon's group, SIGKILL it if still there after

@@ -65,9 +65,9 @@ def start(extra=None):
 def group_alive(pgid):
     try:
         os.killpg(pgid, 0)
-        return True
     except ProcessLookupError:
         return False
+    return ft.group_alive(pgid)     # zombies (init reaps them late) left
 
 
 def dkim_dns(key_path):
