@@ -341,7 +341,18 @@ deliver_local(struct qmsg *m)
 			wait_push(m);
 			return;
 		}
-		if ((fd = msg_dup(m)) == -1)
+		/*
+		 * A single recipient's message is sent once: a descriptor of
+		 * its own, handed over and closed by ipc_send, costs two
+		 * system calls fewer than a dup of one kept in m->fd.
+		 */
+		if (m->env.nrcpt == 1 && m->fd == -1) {
+			if ((fd = openat(q.dirfd, m->env.qid, O_RDONLY |
+			    O_CLOEXEC)) == -1) {
+				log_warn("qid=%s open", m->env.qid);
+				return;
+			}
+		} else if ((fd = msg_dup(m)) == -1)
 			return;
 		ipc_out_init(&o);
 		ipc_put_str(&o, m->env.qid);
