@@ -188,6 +188,13 @@ session_admit(int fd, const struct listener *l, const char *host)
 	return true;
 }
 
+/*
+ * One connection per wakeup: the listener is watched level-triggered, so
+ * the next round of the loop takes the next one, and a client that
+ * connects alone costs no second accept4(2) that says EAGAIN.
+ */
+#define ACCEPT_PER_WAKEUP	1
+
 static void
 on_accept(struct ev_io *io, unsigned events, void *arg)
 {
@@ -196,10 +203,10 @@ on_accept(struct ev_io *io, unsigned events, void *arg)
 	char host[NI_MAXHOST];
 	socklen_t sl;
 	uid_t uid;
-	int fd;
+	int fd, n;
 
 	(void)events;
-	for (;;) {
+	for (n = 0; n < ACCEPT_PER_WAKEUP; n++) {
 		sl = sizeof(ss);
 		fd = accept4(io->fd, (struct sockaddr *)&ss, &sl,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
