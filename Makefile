@@ -33,7 +33,7 @@ CFLAGS	?= -O2 -g
 CFLAGS	+= -std=c11 $(WARN) -MMD -MP
 ifeq ($(PROFILE),tiny)
 CFLAGS	:= $(filter-out -O2 -g,$(CFLAGS)) -Os -ffunction-sections -fdata-sections -flto
-LDFLAGS	+= -Wl,--gc-sections -flto $(if $(NOSTRIP),,-s)
+LDFLAGS	+= -Wl,--gc-sections -flto -ffunction-sections $(if $(NOSTRIP),,-s)
 endif
 ifeq ($(SAN),1)
 CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

@@ -144,7 +144,7 @@ $(B)/multi/%.o: $$(subst $$(firstword $$(subst /, ,$$*))/,,$$*).c
 	    -Wno-missing-prototypes \
 	    -c -o $@ $<
 $(B)/multi/%.prog.o: $$(addprefix $(B)/multi/$$*/,$$(subst .c,.o,$$($$*_SRCS)))
-	$(CC) $(filter -flto,$(CFLAGS)) $(if $(filter -flto,$(CFLAGS)),-flinker-output=nolto-rel) \
+	$(CC) $(filter -flto -ffunction-sections -fdata-sections,$(CFLAGS)) $(if $(filter -flto,$(CFLAGS)),-flinker-output=nolto-rel) \
 	    -r -nostdlib -o $@.r $^
 	$(OBJCOPY) -G facteur_$(call MULTI_NAME,$*)_main $@.r $@
 	@rm -f $@.r
