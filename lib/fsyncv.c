@@ -1,23 +1,26 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * fsyncv.c - fsync many files at once, unlink without waiting (see
- * fsyncv.h).
+ * fsyncv.c - fsync many files at once, unlink or recycle without waiting
+ * (see fsyncv.h).
  *
  * Runs in the roles that make mail durable (smtpd queue and deliver).
  * The io_uring ring is made at the first call in a process (so after the
  * role's fork and privilege drop), FSV_RING entries; a larger batch goes
- * in chunks.  Only IORING_OP_FSYNC on descriptors the caller owns and
- * IORING_OP_UNLINKAT of names under a directory descriptor it owns are
- * ever submitted.  If the ring cannot be made or the kernel refuses it,
- * the process falls back to plain fsync(2) and unlinkat(2) for good.  The
- * system calls are made directly (no liburing); the rings are read and
- * written with acquire/release atomics as the kernel's io_uring ABI
- * requires.
+ * in chunks.  Only IORING_OP_FSYNC and IORING_OP_FTRUNCATE (to 0) on
+ * descriptors the caller owns, and IORING_OP_UNLINKAT and
+ * IORING_OP_RENAMEAT (RENAME_NOREPLACE) of names under a directory
+ * descriptor it owns are ever submitted.  If the ring cannot be made or
+ * the kernel refuses it, the process falls back to plain fsync(2) and
+ * unlinkat(2) for good (recycle_bg declines).  The system calls are made
+ * directly (no liburing); the rings are read and written with
+ * acquire/release atomics as the kernel's io_uring ABI requires.
  *
- * Background unlinks complete in a kernel worker; their completions are
- * read from the ring (no system call) at the next call of either
- * function, a failure logged with the name kept in its slot.  At most
- * UNL_MAX are in flight; beyond that an unlink is made at once.
+ * Background unlinks and recycles complete in a kernel worker; their
+ * completions are read from the ring (no system call) at the next call
+ * of any function here, a failure logged with the name kept in its slot.
+ * At most UNL_MAX unlinks are in flight (beyond that an unlink is made at
+ * once) and REC_MAX recycles in flight or waiting for recycle_reap
+ * (beyond that recycle_bg declines).
  */
 #include <errno.h>
 #include <fcntl.h>
