@@ -49,13 +49,14 @@
 #define UNL_MAX		32		/* background unlinks in flight */
 #define UNL_TAG		(1ULL << 63)	/* user_data of an unlink: tag|slot */
 #define UNL_NAME	64
-#define REC_MAX		64		/* background recycles in flight or done */
+#define REC_MAX		128		/* background recycles in flight or done */
 #define REC_TAG		(1ULL << 62)	/* user_data of a recycle: tag|slot */
 #define REC_RENAME	(1ULL << 61)	/* ... its second step */
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
 #endif
 #define FSV_OP_FTRUNCATE 55		/* IORING_OP_FTRUNCATE, Linux 6.9 */
+#define FSV_CQ		(FSV_RING + UNL_MAX + 2 * REC_MAX)	/* completions */
 
 static struct {
 	bool	 busy;
@@ -120,8 +121,21 @@ ring_open(void)
 		(void)pthread_atfork(NULL, NULL, ring_forked);
 	}
 	ring.broken = true;
+	/*
+	 * Room for every completion that can be pending at once (a batch of
+	 * fsyncs, the unlinks, two per recycle), so none waits in the
+	 * kernel's overflow list; a kernel without IORING_SETUP_CQSIZE (before
+	 * 5.5) gets the default, and can recycle nothing anyway (6.9).
+	 */
 	memset(&p, 0, sizeof(p));
-	if ((fd = (int)syscall(__NR_io_uring_setup, FSV_RING, &p)) == -1) {
+	p.flags = IORING_SETUP_CQSIZE;
+	p.cq_entries = FSV_CQ;
+	if ((fd = (int)syscall(__NR_io_uring_setup, FSV_RING, &p)) == -1 &&
+	    errno == EINVAL) {
+		memset(&p, 0, sizeof(p));
+		fd = (int)syscall(__NR_io_uring_setup, FSV_RING, &p);
+	}
+	if (fd == -1) {
 		log_debug("fsyncv: no io_uring (%s): one fsync at a time",
 		    strerror(errno));
 		return false;
