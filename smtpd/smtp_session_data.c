@@ -116,8 +116,10 @@ qwrite(struct session *s, const char *p, size_t n)
 		}
 		if (h > 0)
 			buf_free(&s->qhead);
-		p += (size_t)w - h;
-		n -= (size_t)w - h;
+		if ((size_t)w > h) {	/* p may be NULL when n is 0 */
+			p += (size_t)w - h;
+			n -= (size_t)w - h;
+		}
 	}
 }
 
