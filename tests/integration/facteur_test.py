@@ -228,9 +228,8 @@ def wait_for(cond, timeout=20.0, step=0.05):
         time.sleep(step)
 
 
-def procs():
-    """pid -> (ppid, comm) of every process on the machine"""
-    out = {}
+def _stats():
+    """(pid, comm, fields after comm) of every process on the machine"""
     for d in os.listdir('/proc'):
         if d.isdigit():
             try:
@@ -238,24 +237,21 @@ def procs():
                     st = f.read()
             except OSError:
                 continue
-            comm = st[st.index('(') + 1:st.rindex(')')]
-            out[int(d)] = (int(st[st.rindex(')') + 2:].split()[1]), comm)
-    return out
+            yield (int(d), st[st.index('(') + 1:st.rindex(')')],
+                   st[st.rindex(')') + 2:].split())
+
+
+def procs():
+    """pid -> (ppid, comm) of every process on the machine"""
+    return {pid: (int(fields[1]), comm) for pid, comm, fields in _stats()}
 
 
 def group_alive(pgid):
     """Whether a process of group pgid is alive (not a zombie: this
     container's init reaps orphans seconds late)"""
-    for d in os.listdir('/proc'):
-        if d.isdigit():
-            try:
-                with open(f'/proc/{d}/stat', encoding='utf-8') as f:
-                    st = f.read()
-            except OSError:
-                continue
-            fields = st[st.rindex(')') + 2:].split()
-            if int(fields[2]) == pgid and fields[0] not in ('Z', 'X'):
-                return True
+    for _, _, fields in _stats():
+        if int(fields[2]) == pgid and fields[0] not in ('Z', 'X'):
+            return True
     return False
 
 
