@@ -425,6 +425,16 @@ recycle_bg(int fd, int dirfd, const char *from, const char *to)
 }
 
 bool
+recycle_possible(void)
+{
+#ifdef HAVE_IO_URING
+	return !rec_sync && ring_open() && nrec < REC_MAX;
+#else
+	return false;
+#endif
+}
+
+bool
 recycle_reap(int *fd, char *to, size_t tosz)
 {
 #ifdef HAVE_IO_URING

@@ -51,6 +51,12 @@ int	unlinkat_bg(int dirfd, const char *name);
  * the names belong to the ring until recycle_reap hands them back.
  */
 bool	recycle_bg(int fd, int dirfd, const char *from, const char *to);
+/*
+ * recycle_possible - would recycle_bg take one now?  false for good once
+ * the kernel refused the ring's truncate (before Linux 6.9), so that the
+ * caller does not open a file for nothing on every message
+ */
+bool	recycle_possible(void);
 
 /*
  * recycle_reap - a finished recycle: *fd open on the empty file now named

@@ -197,7 +197,8 @@ msg_recycle(struct qmsg *m)
 	char to[QUEUE_ID_LEN + 1];
 	int fd;
 
-	if ((fd = openat(q.dirfd, m->env.qid, O_RDWR | O_CLOEXEC)) == -1)
+	if (!recycle_possible() ||
+	    (fd = openat(q.dirfd, m->env.qid, O_RDWR | O_CLOEXEC)) == -1)
 		return false;
 	queue_id_new(to);
 	if (!recycle_bg(fd, q.dirfd, m->env.qid, to)) {
