@@ -681,9 +681,11 @@ keytool_cmd_acme(const struct conf *c, int argc, char **argv)
 	bool renew;
 	int rc = KEYTOOL_FAIL;
 
-	if (argc != 2 || (strcmp(argv[1], "issue") != 0 &&
+	if (argc < 2 || (strcmp(argv[1], "issue") != 0 &&
 	    strcmp(argv[1], "renew") != 0))
-		return KEYTOOL_USAGE;
+		return keytool_bad_arg("acme", argc < 2 ? NULL : argv[1]);
+	if (argc > 2)
+		return keytool_bad_arg("acme", argv[2]);
 	renew = strcmp(argv[1], "renew") == 0;
 	if (c->tls.cert == NULL || c->tls.key == NULL) {
 		fprintf(stderr, "acme: %s: expected a [tls] section with cert "

@@ -86,10 +86,8 @@ keytool_cmd_doctor(const struct conf *c, int argc, char **argv)
 	char desc[400];
 	size_t i;
 
-	if (argc != 1) {
-		fprintf(stderr, "usage: facteur-keytool [-c FILE] doctor\n");
-		return KEYTOOL_USAGE;
-	}
+	if (argc != 1)
+		return keytool_bad_arg("doctor", argv[1]);
 	memset(&d, 0, sizeof(d));
 	d.c = c;
 	d.timeout_ms = c->doctor.timeout * 1000;

@@ -34,8 +34,8 @@ static const struct {
 } cmds[] = {
 	{ "user", keytool_cmd_user, "user add|passwd|del|list [ADDRESS]" },
 	{ "alias", keytool_cmd_alias, "alias add|del|list [ADDRESS [TARGET...]]" },
-	{ "dkim", keytool_cmd_dkim, "dkim generate DOMAIN SELECTOR [--rsa|--ed25519]" },
-	{ "tls", keytool_cmd_tls, "tls selfsigned" },
+	{ "dkim", keytool_cmd_dkim, "dkim generate DOMAIN SELECTOR [--rsa|--ed25519] [--force]" },
+	{ "tls", keytool_cmd_tls, "tls selfsigned [--force]" },
 	{ "acme", keytool_cmd_acme, "acme issue|renew" },
 	{ "dns", keytool_cmd_dns, "dns" },
 	{ "doctor", keytool_cmd_doctor, "doctor" },
@@ -56,6 +56,20 @@ usage(void)
 		fprintf(stderr, "%s facteur-keytool [-c FILE] %s\n",
 		    i ? "      " : "usage:", cmds[i].usage);
 	exit(KEYTOOL_USAGE);
+}
+
+int
+keytool_bad_arg(const char *cmd, const char *arg)
+{
+	if (arg == NULL)
+		fprintf(stderr, "facteur-keytool: %s: missing arguments\n", cmd);
+	else if (arg[0] == '-' && arg[1] != '\0')
+		fprintf(stderr, "facteur-keytool: %s: unknown option %s\n", cmd,
+		    arg);
+	else
+		fprintf(stderr, "facteur-keytool: %s: unexpected argument "
+		    "\"%s\"\n", cmd, arg);
+	return KEYTOOL_USAGE;
 }
 
 int
@@ -186,8 +200,11 @@ main(int argc, char **argv)
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(argv[0], cmds[i].name) == 0)
 			break;
-	if (i == sizeof(cmds) / sizeof(cmds[0]))
+	if (i == sizeof(cmds) / sizeof(cmds[0])) {
+		fprintf(stderr, "facteur-keytool: unknown command \"%s\"\n",
+		    argv[0]);
 		usage();
+	}
 	log_init("keytool", true, false);
 	if (cmds[i].fn == NULL) {
 		rc = keytool_cmd_setup(file, file_given, argc, argv);

@@ -49,6 +49,14 @@ int	keytool_cmd_setup(const char *conf, bool conf_given, int argc,
 	    char **argv);
 void	keytool_setup_usage(void);
 
+/*
+ * keytool_bad_arg - say which argument of subcommand cmd is wrong
+ * ("unknown option --usr", "unexpected argument x", or, with arg NULL,
+ * "missing arguments") and return KEYTOOL_USAGE, after which main prints
+ * the usage line.
+ */
+int	keytool_bad_arg(const char *cmd, const char *arg);
+
 /* keytool_user.c: helpers for setup */
 /*
  * keytool_read_password - one line of stdin when it is not a terminal,

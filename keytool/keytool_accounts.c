@@ -19,9 +19,8 @@ keytool_cmd_accounts(const struct conf *c, int argc, char **argv)
 	char name[PRIV_NAME_MAX], done[PRIV_NROLES][PRIV_NAME_MAX];
 	int r, i, n = 0, missing = 0;
 
-	(void)argv;
 	if (argc != 1)
-		return KEYTOOL_USAGE;
+		return keytool_bad_arg("accounts", argv[1]);
 	for (r = 0; r < PRIV_NROLES; r++) {
 		if (!priv_account_name(c, r, name, sizeof(name))) {
 			fprintf(stderr, "facteur-keytool: user %s: name too "

@@ -189,17 +189,20 @@ keytool_cmd_alias(const struct conf *c, int argc, char **argv)
 	char key[USERDB_ADDR_MAX];
 
 	if (argc < 2)
-		return KEYTOOL_USAGE;
+		return keytool_bad_arg("alias", NULL);
+	if (strcmp(argv[1], "add") != 0 && strcmp(argv[1], "del") != 0 &&
+	    strcmp(argv[1], "list") != 0)
+		return keytool_bad_arg("alias", argv[1]);
 	if (strcmp(argv[1], "list") == 0) {
 		if (argc > 3)
-			return KEYTOOL_USAGE;
+			return keytool_bad_arg("alias", argv[3]);
 		if (argc == 3 && !keytool_address(c, argv[2], true, true, key,
 		    sizeof(key)))
 			return KEYTOOL_FAIL;
 		return alias_list(c, argc == 3 ? key : NULL);
 	}
 	if (argc < 3 || (strcmp(argv[1], "add") == 0 && argc < 4))
-		return KEYTOOL_USAGE;
+		return keytool_bad_arg("alias", NULL);
 	if (!keytool_address(c, argv[2], true, true, key, sizeof(key)))
 		return KEYTOOL_FAIL;
 	if (keytool_state_dir(c) == -1)

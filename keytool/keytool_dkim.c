@@ -182,13 +182,6 @@ sign_line(const struct conf *c, const char *domain, const char *selector)
 	return NULL;
 }
 
-static void
-dkim_usage(void)
-{
-	fprintf(stderr, "usage: facteur-keytool [-c FILE] dkim generate DOMAIN "
-	    "SELECTOR [--rsa|--ed25519] [--force]\n");
-}
-
 /* key_pem - a new key of alg as unencrypted PKCS#8 PEM (malloc'd) */
 static char *
 key_pem(enum dkim_alg alg, size_t *len_r)
@@ -303,15 +296,19 @@ keytool_cmd_dkim(const struct conf *c, int argc, char **argv)
 			ed = true;
 		else if (strcmp(argv[i], "--force") == 0)
 			force = true;
-		else if (argv[i][0] == '-' || npos == 3) {
-			dkim_usage();
-			return 2;
-		} else
+		else if (argv[i][0] == '-' || npos == 3)
+			return keytool_bad_arg("dkim", argv[i]);
+		else
 			pos[npos++] = argv[i];
 	}
-	if (npos != 3 || strcmp(pos[0], "generate") != 0 || (rsa && ed)) {
-		dkim_usage();
-		return 2;
+	if (npos > 0 && strcmp(pos[0], "generate") != 0)
+		return keytool_bad_arg("dkim", pos[0]);
+	if (npos != 3)
+		return keytool_bad_arg("dkim", NULL);
+	if (rsa && ed) {
+		fprintf(stderr, "facteur-keytool: dkim: --rsa or --ed25519, "
+		    "not both\n");
+		return KEYTOOL_USAGE;
 	}
 	if (ed)
 		alg = DKIM_ED25519_SHA256;

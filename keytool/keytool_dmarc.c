@@ -95,7 +95,7 @@ keytool_cmd_dmarc(const struct conf *c, int argc, char **argv)
 	char err[512];
 
 	if (argc != 2)
-		return KEYTOOL_USAGE;
+		return keytool_bad_arg("dmarc", argc < 2 ? NULL : argv[2]);
 	if ((psl = psl_load(c->inbound.psl, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "facteur-keytool: dmarc: %s (see [inbound] psl "
 		    "in %s)\n", err, c->file);

@@ -223,10 +223,8 @@ keytool_cmd_dns(const struct conf *c, int argc, char **argv)
 	char owner[300];
 	size_t i;
 
-	if (argc != 1) {
-		fprintf(stderr, "usage: facteur-keytool [-c FILE] dns\n");
-		return 2;
-	}
+	if (argc != 1)
+		return keytool_bad_arg("dns", argv[1]);
 	printf("; DNS records for facteur on %s (from %s)\n", c->hostname, c->file);
 	printf("; replace 192.0.2.1 by this server's public IPv4 address\n");
 	snprintf(owner, sizeof(owner), "%s.", c->hostname);

@@ -97,6 +97,21 @@ keytool_setup_usage(void)
 	    "           [--log syslog|stderr|FILE]\n");
 }
 
+/* setup_option - a setup option that takes a value */
+static bool
+setup_option(const char *a)
+{
+	static const char *const opts[] = { "--dir", "--user", "--hostname",
+	    "--account", "--listen", "--ports", "--relay-user", "--psl",
+	    "--log", "--relay" };
+	size_t i;
+
+	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		if (strcmp(a, opts[i]) == 0)
+			return true;
+	return false;
+}
+
 /* absolute - path made absolute against the working directory */
 static bool
 absolute(char *out, size_t outsz, const char *path)
@@ -215,12 +230,17 @@ parse_args(struct setup *s, const char *conf, bool conf_given, int argc,
 		}
 		if (a[0] != '-') {
 			if (s->domain != NULL)
-				return KEYTOOL_USAGE;
+				return keytool_bad_arg("setup", a);
 			s->domain = a;
 			continue;
 		}
-		if (v == NULL)
+		if (!setup_option(a))
+			return keytool_bad_arg("setup", a);
+		if (v == NULL) {
+			fprintf(stderr, "facteur-keytool: setup: %s needs a "
+			    "value\n", a);
 			return KEYTOOL_USAGE;
+		}
 		i++;
 		if (strcmp(a, "--dir") == 0)
 			dir = v;
@@ -253,11 +273,13 @@ parse_args(struct setup *s, const char *conf, bool conf_given, int argc,
 				    "HOST:PORT\n", v);
 				return KEYTOOL_USAGE;
 			}
-		} else
-			return KEYTOOL_USAGE;
+		}
 	}
-	if (s->domain == NULL)
+	if (s->domain == NULL) {
+		fprintf(stderr, "facteur-keytool: setup: give the domain, e.g. "
+		    "setup example.org\n");
 		return KEYTOOL_USAGE;
+	}
 	if (s->relay_user != NULL && s->relay_host[0] == '\0') {
 		fprintf(stderr, "setup: --relay-user needs --relay\n");
 		return KEYTOOL_USAGE;

@@ -75,7 +75,7 @@ keytool_cmd_spf(const struct conf *c, int argc, char **argv)
 	bool done = false;
 
 	if (argc < 3 || argc > 4)
-		return KEYTOOL_USAGE;
+		return keytool_bad_arg("spf", argc < 3 ? NULL : argv[4]);
 	if (inet_pton(AF_INET, argv[1], bin) != 1 &&
 	    inet_pton(AF_INET6, argv[1], bin) != 1) {
 		fprintf(stderr, "facteur-keytool: spf: %s is not an IP address\n",

@@ -158,18 +158,13 @@ keytool_cmd_tls(const struct conf *c, int argc, char **argv)
 {
 	bool force = false;
 
-	if (argc == 3 && strcmp(argv[2], "--force") == 0)
-		force = true;
-	else if (argc != 2) {
-		fprintf(stderr, "usage: facteur-keytool [-c FILE] tls selfsigned "
-		    "[--force]\n");
-		return 2;
-	}
-	if (strcmp(argv[1], "selfsigned") != 0) {
-		fprintf(stderr, "usage: facteur-keytool [-c FILE] tls selfsigned "
-		    "[--force]\n");
-		return 2;
-	}
+	if (argc < 2)
+		return keytool_bad_arg("tls", NULL);
+	if (strcmp(argv[1], "selfsigned") != 0)
+		return keytool_bad_arg("tls", argv[1]);
+	if (argc > 3 || (argc == 3 && strcmp(argv[2], "--force") != 0))
+		return keytool_bad_arg("tls", argv[argc - 1]);
+	force = argc == 3;
 	if (keytool_tls_write(c, force) != 0)
 		return 1;
 	printf("Mail clients will ask you to trust it once; servers sending to "

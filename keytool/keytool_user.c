@@ -206,11 +206,12 @@ keytool_cmd_user(const struct conf *c, int argc, char **argv)
 
 	if (argc == 2 && strcmp(argv[1], "list") == 0)
 		return user_list(c);
+	if (argc >= 2 && strcmp(argv[1], "add") != 0 &&
+	    strcmp(argv[1], "passwd") != 0 && strcmp(argv[1], "del") != 0 &&
+	    strcmp(argv[1], "list") != 0)
+		return keytool_bad_arg("user", argv[1]);
 	if (argc != 3)
-		return KEYTOOL_USAGE;
-	if (strcmp(argv[1], "add") != 0 && strcmp(argv[1], "passwd") != 0 &&
-	    strcmp(argv[1], "del") != 0)
-		return KEYTOOL_USAGE;
+		return keytool_bad_arg("user", argc < 3 ? NULL : argv[3]);
 	if (!keytool_address(c, argv[2], false, true, addr, sizeof(addr)))
 		return KEYTOOL_FAIL;
 	if (keytool_state_dir(c) == -1)

@@ -418,8 +418,10 @@ option_value(char **argv, int *i)
 {
 	if (argv[*i][2] != '\0')
 		return argv[*i] + 2;
-	if (argv[*i + 1] == NULL)
+	if (argv[*i + 1] == NULL) {
+		fprintf(stderr, "facteur-sendmail: %s needs a value\n", argv[*i]);
 		usage();
+	}
 	return argv[++*i];
 }
 
@@ -511,6 +513,7 @@ main(int argc, char **argv)
 		case 'v': case 'n': case 'U': case 'm': case 'e':
 			break;
 		default:
+			fprintf(stderr, "facteur-sendmail: unknown option %s\n", a);
 			usage();
 		}
 	}

@@ -1,0 +1,99 @@
+# SPDX-License-Identifier: ISC
+"""test_user_mistakes - the command lines of the README's user guide, typed
+the way a user types them (through /bin/sh, which is dash on Debian, as an
+ordinary user), with the mistakes people make: each must fail with exit
+status 2 (bad usage) or 1 and a message that names what is wrong (the
+option, the argument, the file and line), never a bare usage text.
+
+No daemon is started: every check runs a command-line program and reads
+its exit status and stderr, so the whole test takes a few seconds.
+"""
+
+import os
+import subprocess
+import sys
+
+import facteur_test as ft
+
+env = ft.Env()
+
+
+def sh(line, stdin=None):
+    """Run one shell line with /bin/sh as the test user, the binaries
+    first on PATH and FACTEUR_CONF unset; returns CompletedProcess."""
+    e = env._preexec_env(ft.TOOL_ASAN)  # pylint: disable=protected-access
+    e['PATH'] = env.bin + ':' + e.get('PATH', '/usr/bin:/bin')
+    e.pop('FACTEUR_CONF', None)
+    r = subprocess.run(['/bin/sh', '-c', line], input=stdin,
+                       capture_output=True, text=True, timeout=60,
+                       cwd=env.tmp, env=e,
+                       **env._user_kw())  # pylint: disable=protected-access
+    if any(m in r.stderr for m in ft.SANITIZER_MARKS):
+        ft.check(False, f'{line}: no sanitizer report', r.stderr[-3000:])
+    return r
+
+
+def expect(line, rc, says, stdin=None):
+    """line exits rc and its stderr contains every string of says."""
+    r = sh(line, stdin)
+    ft.check(r.returncode == rc, f'{line}: exit {rc}',
+             f'exit {r.returncode}: {r.stderr}')
+    for s in says:
+        ft.check(s in r.stderr, f'{line}: says {s!r}', r.stderr)
+    return r
+
+
+def setup():
+    env.write_config()
+
+
+def test_keytool_names_the_bad_argument():
+    c = env.conf
+    # the first word: a typo of a command
+    expect(f'facteur-keytool -c {c} usr list', 2,
+           ['unknown command "usr"', 'usage:'])
+    # each subcommand names the misspelled option or word, and prints its
+    # usage line once
+    for line, says in [
+            ('dkim generate example.org ed2026 --ed2551',
+             'dkim: unknown option --ed2551'),
+            ('dkim gen example.org x', 'dkim: unexpected argument "gen"'),
+            ('dkim generate example.org x --rsa --ed25519',
+             '--rsa or --ed25519, not both'),
+            ('tls selfsigned --frce', 'tls: unknown option --frce'),
+            ('doctor -v', 'doctor: unknown option -v'),
+            ('dns x', 'dns: unexpected argument "x"'),
+            ('acme isue', 'acme: unexpected argument "isue"'),
+            ('user lst', 'user: unexpected argument "lst"'),
+            ('user add', 'user: missing arguments'),
+            ('alias ad x@example.org y@example.org',
+             'alias: unexpected argument "ad"'),
+            ('spf 192.0.2.1 a@example.org helo extra',
+             'spf: unexpected argument "extra"'),
+            ('accounts x', 'accounts: unexpected argument "x"')]:
+        r = expect(f'facteur-keytool -c {c} {line}', 2, [says])
+        ft.check(r.stderr.count('usage:') == 1,
+                 f'{line}: one usage line', r.stderr)
+    expect(f'facteur-keytool -c {env.path("new.conf")} setup example.org '
+           '--usr alice', 2, ['setup: unknown option --usr'])
+    expect(f'facteur-keytool -c {env.path("new.conf")} setup example.org '
+           '--user', 2, ['setup: --user needs a value'])
+    expect(f'facteur-keytool -c {env.path("new.conf")} setup', 2,
+           ['setup: give the domain'])
+    ft.check(not os.path.exists(env.path('new.conf')),
+             'a refused setup writes no configuration')
+
+
+def test_sendmail_names_the_bad_option():
+    expect(f'echo hi | facteur-sendmail -C {env.conf} -x alice', 2,
+           ['unknown option -x', 'usage:'])
+    expect('echo hi | facteur-sendmail -f', 2, ['-f needs a value'])
+
+
+def main():
+    ft.main(env, setup, [test_keytool_names_the_bad_argument,
+                         test_sendmail_names_the_bad_option])
+
+
+if __name__ == '__main__':
+    main()
