@@ -523,8 +523,10 @@ save(const struct acme *a, EVP_PKEY *certkey, const char *chain, size_t clen)
 	    (klen = BIO_get_mem_data(kb, &kp)) > 0 &&
 	    keytool_write_file(a->c->tls.key, kp, (size_t)klen, 0600,
 	    true) == 0 &&
-	    keytool_write_file(a->c->tls.cert, chain, clen, 0644, true) == 0)
+	    keytool_write_file(a->c->tls.cert, chain, clen, 0644, true) == 0) {
+		keytool_give(a->c, a->c->tls.key);
 		rc = 0;
+	}
 	BIO_free(kb);
 	return rc;
 }

@@ -106,6 +106,38 @@ keytool_mkdirs(const char *dir)
 	return 0;
 }
 
+bool
+keytool_user_setup(const struct conf *c, uid_t *uid_r, gid_t *gid_r)
+{
+	struct stat st;
+
+	if (geteuid() != 0 || stat(c->state_dir, &st) == -1 || st.st_uid == 0)
+		return false;
+	*uid_r = st.st_uid;
+	*gid_r = st.st_gid;
+	return true;
+}
+
+void
+keytool_give(const struct conf *c, const char *path)
+{
+	char name[PRIV_NAME_MAX];
+	struct passwd *pw;
+	uid_t uid;
+	gid_t gid;
+
+	if (!keytool_user_setup(c, &uid, &gid) ||
+	    !priv_account_name(c, PRIV_AUTH, name, sizeof(name)) ||
+	    getpwnam(name) != NULL)
+		return;
+	pw = getpwuid(uid);
+	fprintf(stderr, "facteur-keytool: warning: %s is root's: daemons "
+	    "started by %s (the owner of %s) cannot read it; \"chown %s %s\" "
+	    "if they are, or start them as root\n", path,
+	    pw ? pw->pw_name : "its owner", c->state_dir,
+	    pw ? pw->pw_name : "USER", path);
+}
+
 void
 keytool_owner(const struct conf *c, uid_t *uid_r, gid_t *gid_r)
 {
@@ -118,6 +150,9 @@ keytool_owner(const struct conf *c, uid_t *uid_r, gid_t *gid_r)
 		return;
 	if (!priv_account_name(c, PRIV_AUTH, name, sizeof(name)) ||
 	    (pw = getpwnam(name)) == NULL) {
+		/* the daemons run as the state_dir's owner, not from root */
+		if (keytool_user_setup(c, uid_r, gid_r))
+			return;
 		fprintf(stderr, "facteur-keytool: warning: no account %s: files "
 		    "stay owned by root until authd starts (it takes them), "
 		    "see \"facteur-keytool accounts\"\n", name);

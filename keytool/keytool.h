@@ -87,6 +87,21 @@ int	keytool_mkdirs(const char *dir);
  */
 void	keytool_owner(const struct conf *c, uid_t *uid_r, gid_t *gid_r);
 /*
+ * keytool_user_setup - true, with its owner, when keytool runs as root on
+ * a set-up whose state_dir an ordinary account owns (`setup` run by that
+ * user): its daemons are started by that account, not by root, and
+ * cannot read files root keeps to itself.  Without role accounts
+ * keytool_owner() gives users.db and aliases.db to that owner (a
+ * root-started authd takes them back at its start).
+ */
+bool	keytool_user_setup(const struct conf *c, uid_t *uid_r, gid_t *gid_r);
+/*
+ * keytool_give - the same case for a key or certificate root wrote (DKIM,
+ * [tls]): authd started as root wants its keys root's, so they stay
+ * root's and a warning says how to hand them over.
+ */
+void	keytool_give(const struct conf *c, const char *path);
+/*
  * keytool_address - normalize arg as an address (or "@domain" when
  * catchall) in a local domain into out; false after explaining on stderr.
  */

@@ -259,6 +259,7 @@ dkim_generate(const struct conf *c, const char *domain, const char *selector,
 	}
 	if (keytool_dkim_keygen(path, alg, force) == -1)
 		return 1;
+	keytool_give(c, path);
 	if (keytool_dkim_txt(path, &got, &txt, err, sizeof(err)) == -1) {
 		fprintf(stderr, "dkim: %s\n", err);
 		return 1;

@@ -136,6 +136,7 @@ keytool_tls_write(const struct conf *c, bool force)
 	if (keytool_write_file(c->tls.key, kpem, klen, 0600, force) == -1 ||
 	    keytool_write_file(c->tls.cert, cpem, clen, 0644, force) == -1)
 		goto done;
+	keytool_give(c, c->tls.key);
 	printf("wrote %s (ECDSA P-256 key, mode 0600)\n", c->tls.key);
 	printf("wrote %s (self-signed for %s, valid %d days)\n", c->tls.cert,
 	    c->hostname, CERT_DAYS);

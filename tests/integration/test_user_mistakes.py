@@ -9,9 +9,10 @@ No daemon is started: every check runs a command-line program and reads
 its exit status and stderr, so the whole test takes a few seconds.
 """
 
+import imaplib
 import os
+import ssl
 import subprocess
-import sys
 
 import facteur_test as ft
 
@@ -43,8 +44,12 @@ def expect(line, rc, says, stdin=None):
     return r
 
 
+IMAPS = env.port()
+
+
 def setup():
-    env.write_config()
+    env.write_config(imap={'listen': [f'127.0.0.1:{IMAPS}']})
+    env.add_user('alice@example.org', 'alice-pw')
 
 
 def test_keytool_names_the_bad_argument():
@@ -90,9 +95,79 @@ def test_sendmail_names_the_bad_option():
     expect('echo hi | facteur-sendmail -f', 2, ['-f needs a value'])
 
 
+def root_sh(line, stdin=None):
+    """Run one shell line as root (the administrator's `sudo`)."""
+    e = env._preexec_env(ft.TOOL_ASAN)  # pylint: disable=protected-access
+    e['PATH'] = env.bin + ':' + e.get('PATH', '/usr/bin:/bin')
+    e['HOME'] = '/root'
+    return subprocess.run(['/bin/sh', '-c', line], input=stdin,
+                          capture_output=True, text=True, timeout=60,
+                          cwd=env.tmp, env=e)
+
+
+def imap_login(user, password):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    m = imaplib.IMAP4_SSL('127.0.0.1', IMAPS, ssl_context=ctx, timeout=20)
+    try:
+        m.login(user, password)
+        return True
+    except imaplib.IMAP4.error:
+        return False
+    finally:
+        try:
+            m.logout()
+        except (imaplib.IMAP4.error, OSError):
+            pass
+
+
+def test_root_keytool_on_a_user_setup():
+    """An ordinary user's set-up (daemons started by that user, no role
+    accounts), then the administrator runs keytool with sudo: users.db
+    used to become root's 0600 and every login failed (authd: Permission
+    denied); the DKIM and TLS keys root wrote were unreadable too, without
+    a word."""
+    if not env.as_root:
+        print('# not root: nothing to check', flush=True)
+        return
+    env.start('authd')
+    env.start('imapd', ports=[IMAPS])
+    c = env.conf
+    r = root_sh(f'echo bob-pw | facteur-keytool -c {c} user add '
+                'bob@example.org')
+    ft.check(r.returncode == 0, 'root: user add', r.stderr)
+    ft.check('warning' not in r.stderr, 'root: no warning about accounts',
+             r.stderr)
+    r = root_sh(f'facteur-keytool -c {c} alias add info@example.org '
+                'bob@example.org')
+    ft.check(r.returncode == 0, 'root: alias add', r.stderr)
+    # keys stay root's (a root-started authd wants that): a warning says
+    # how to hand them over
+    key = env.path('state/dkim/example.org.ed1.key')
+    r = root_sh(f'facteur-keytool -c {c} dkim generate example.org ed1 '
+                '--ed25519')
+    ft.check(r.returncode == 0 and f'chown {env.user} {key}' in r.stderr,
+             'root: dkim generate says whose the key must be', r.stderr)
+    r = root_sh(f'facteur-keytool -c {c} tls selfsigned --force')
+    ft.check(r.returncode == 0 and f'chown {env.user} {env.key}' in r.stderr,
+             'root: tls selfsigned says whose the key must be', r.stderr)
+    for f in ('state/users.db', 'state/aliases.db'):
+        st = os.stat(env.path(f))
+        ft.check(st.st_uid == env.uid, f'{f} belongs to {env.user}',
+                 f'uid {st.st_uid}')
+    ft.check(imap_login('bob@example.org', 'bob-pw'),
+             'the user root added logs in')
+    ft.check(imap_login('alice@example.org', 'alice-pw'),
+             'the other users still log in')
+    ft.check('Permission denied' not in env.daemons['authd'].log_text(),
+             'authd could read users.db', env.daemons['authd'].log_text())
+
+
 def main():
     ft.main(env, setup, [test_keytool_names_the_bad_argument,
-                         test_sendmail_names_the_bad_option])
+                         test_sendmail_names_the_bad_option,
+                         test_root_keytool_on_a_user_setup])
 
 
 if __name__ == '__main__':
