@@ -11,6 +11,7 @@ its exit status and stderr, so the whole test takes a few seconds.
 
 import imaplib
 import os
+import smtplib
 import ssl
 import subprocess
 
@@ -44,11 +45,12 @@ def expect(line, rc, says, stdin=None):
     return r
 
 
-IMAPS = env.port()
+IMAPS, SMTP, SMTP2 = env.port(), env.port(), env.port()
 
 
 def setup():
-    env.write_config(imap={'listen': [f'127.0.0.1:{IMAPS}']})
+    env.write_config(imap={'listen': [f'127.0.0.1:{IMAPS}']},
+                     smtp={'listen': [f'127.0.0.1:{SMTP}']})
     env.add_user('alice@example.org', 'alice-pw')
 
 
@@ -152,6 +154,10 @@ def test_root_keytool_on_a_user_setup():
     r = root_sh(f'facteur-keytool -c {c} tls selfsigned --force')
     ft.check(r.returncode == 0 and f'chown {env.user} {env.key}' in r.stderr,
              'root: tls selfsigned says whose the key must be', r.stderr)
+    # ... and doing what it says is enough for the user's daemons
+    for f in (key, env.key):
+        r = root_sh(f'chown {env.user} {f}')
+        ft.check(r.returncode == 0, f'chown {f}', r.stderr)
     for f in ('state/users.db', 'state/aliases.db'):
         st = os.stat(env.path(f))
         ft.check(st.st_uid == env.uid, f'{f} belongs to {env.user}',
@@ -164,10 +170,52 @@ def test_root_keytool_on_a_user_setup():
              'authd could read users.db', env.daemons['authd'].log_text())
 
 
+def send(port, tag):
+    with smtplib.SMTP('127.0.0.1', port, timeout=20) as s:
+        s.sendmail('someone@example.net', ['alice@example.org'],
+                   f'From: someone@example.net\r\nSubject: {tag}\r\n\r\n'
+                   f'{tag}\r\n')
+
+
+def test_second_smtpd_on_one_queue():
+    """facteur-smtpd started a second time with another configuration on
+    the same state_dir (other ports: a new set-up tried beside the running
+    service) took over the sockets and removed the first one's queue
+    files at its start, so mail the first one answered 250 for was lost
+    (smtpd-queue: open: No such file or directory).  It must refuse to
+    start, say why, and leave the first one working."""
+    env.start('smtpd', ports=[SMTP])
+    send(SMTP, 'before-second')
+    ft.check(env.wait_message('alice@example.org', 'before-second'),
+             'first smtpd delivers')
+    other = env.path('other.conf')
+    with open(env.conf, encoding='utf-8') as f:
+        text = f.read().replace(f'127.0.0.1:{SMTP}', f'127.0.0.1:{SMTP2}')
+    with open(other, 'w', encoding='utf-8') as f:
+        f.write(text)
+    env.chown(other)
+    r = sh(f'facteur-smtpd -c {other} -d')
+    ft.check(r.returncode == 1 and 'another facteur-smtpd' in r.stderr and
+             env.state_dir in r.stderr,
+             'a second smtpd on the same state_dir refuses to start',
+             f'exit {r.returncode}: {r.stderr}')
+    for i in range(5):
+        send(SMTP, f'after-second-{i}')
+    ft.check(len(env.wait_message('alice@example.org', 'after-second-',
+                                  count=5)) == 5,
+             'the first smtpd still delivers everything it accepts')
+    r = sh(f'echo "Subject: via-sendmail" | facteur-sendmail -C {env.conf} '
+           'alice@example.org')
+    ft.check(r.returncode == 0 and
+             env.wait_message('alice@example.org', 'via-sendmail'),
+             'and its facteur-sendmail socket is still there', r.stderr)
+
+
 def main():
     ft.main(env, setup, [test_keytool_names_the_bad_argument,
                          test_sendmail_names_the_bad_option,
-                         test_root_keytool_on_a_user_setup])
+                         test_root_keytool_on_a_user_setup,
+                         test_second_smtpd_on_one_queue])
 
 
 if __name__ == '__main__':
