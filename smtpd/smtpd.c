@@ -934,6 +934,10 @@ on_hup(int sig, void *arg)
 	    "(listen addresses change only on a restart)");
 	reload_tls(false);
 	reload_password(false);
+	/* [fetch]: the state directory and the passwords of the new accounts */
+	fetch_forget();
+	fetch_prepare(smtpd_conf, acc[role_acc[ROLE_FETCH]].uid,
+	    acc[role_acc[ROLE_FETCH]].gid);
 	if (roles_alive() == 0) {
 		ev_timer_del(&restart_timer);
 		start_roles();

@@ -11,6 +11,7 @@ its exit status and stderr, so the whole test takes a few seconds.
 
 import imaplib
 import os
+import signal
 import smtplib
 import ssl
 import subprocess
@@ -211,11 +212,48 @@ def test_second_smtpd_on_one_queue():
              'and its facteur-sendmail socket is still there', r.stderr)
 
 
+def test_fetch_added_then_reload():
+    """README: a [fetch] change is applied by SIGHUP ("Reloading": its
+    roles restart).  A fetch role started by a reload had neither its
+    state directory nor its password ("fetch: no state directory") and
+    fetched nothing until a restart."""
+    # the remote is our own IMAPS, with a certificate for 127.0.0.1 (the
+    # root test may have replaced it by keytool's, for localhost only)
+    if 'imapd' in env.daemons and env.daemons['imapd'].alive():
+        env.stop('imapd')
+    env.make_cert()
+    if 'authd' not in env.daemons or not env.daemons['authd'].alive():
+        env.start('authd')
+    env.start('imapd', ports=[IMAPS])
+    if 'smtpd' not in env.daemons or not env.daemons['smtpd'].alive():
+        env.start('smtpd', ports=[SMTP])
+    env.add_user('fallback@example.org', 'fallback-pw')
+    env.put_message('fallback@example.org',
+                    'From: <x@provider.test>\nSubject: fetched-after-hup\n\n'
+                    'fetched-after-hup\n')
+    pw = env.path('fallback.secret')
+    with open(pw, 'w', encoding='utf-8') as f:
+        f.write('fallback-pw\n')
+    os.chmod(pw, 0o600)
+    env.chown(pw)
+    with open(env.conf, 'a', encoding='utf-8') as f:
+        f.write(f'\n[fetch]\naccount = imaps://fallback%40example.org@'
+                f'127.0.0.1:{IMAPS} alice@example.org password_file={pw} '
+                f'ca_file={env.cert} interval=1h\n')
+    os.kill(env.daemons['smtpd'].proc.pid, signal.SIGHUP)
+    ft.check(env.wait_message('alice@example.org', 'fetched-after-hup'),
+             'a [fetch] account added by a reload fetches',
+             env.daemons['smtpd'].log_text()[-2000:])
+    ft.check('no state directory' not in env.daemons['smtpd'].log_text(),
+             'the fetch role has its state directory')
+
+
 def main():
     ft.main(env, setup, [test_keytool_names_the_bad_argument,
                          test_sendmail_names_the_bad_option,
                          test_root_keytool_on_a_user_setup,
-                         test_second_smtpd_on_one_queue])
+                         test_second_smtpd_on_one_queue,
+                         test_fetch_added_then_reload])
 
 
 if __name__ == '__main__':
