@@ -1415,6 +1415,14 @@ conf_load_mem(const char *name, const char *data, size_t len, FILE *errs)
 	struct conf_parse p;
 	const char *q = data, *end = data + len, *nl;
 
+	if (len >= strlen(CONF_PLACEHOLDER) &&
+	    memcmp(data, CONF_PLACEHOLDER, strlen(CONF_PLACEHOLDER)) == 0) {
+		if (errs)
+			fprintf(errs, "%s:1: expected a configuration: facteur is "
+			    "not set up yet; run \"facteur-keytool -c %s setup "
+			    "DOMAIN\" (README, \"First run\")\n", name, name);
+		return NULL;
+	}
 	memset(&p, 0, sizeof(p));
 	p.name = name;
 	p.errs = errs;

@@ -234,6 +234,13 @@ struct conf {
 };
 
 /*
+ * The first line of a configuration that nothing has set up yet (what
+ * `make install` and the OpenWrt package put in place): programs refuse
+ * it, naming `facteur-keytool setup`, which replaces it without --force.
+ */
+#define CONF_PLACEHOLDER	"# facteur: not set up yet"
+
+/*
  * conf_load - parse `path` into a new struct conf.  On any error, writes
  * every "path:line: expected ..." message to `errs` (one per line, may be
  * NULL) and returns NULL.

@@ -13,7 +13,9 @@
 #   SBINDIR/facteur-*                          every program that was built
 #                                              (MULTICALL: links to SBINDIR/facteur)
 #   SYSCONFDIR/facteur/facteur.conf.example    always (and facteur.conf, mode
-#                                              0644, only if there is none)
+#                                              0644, only if there is none:
+#                                              conf/facteur.conf.placeholder,
+#                                              which `keytool setup` replaces)
 #   systemd: PREFIX/lib/systemd/system/facteur-{authd,smtpd,imapd}.service
 #            and facteur-acme.{service,timer} (certificate renewal)
 #            PREFIX/lib/sysusers.d/facteur.conf
@@ -67,7 +69,8 @@ fi
 
 $INSTALL -D -m 644 conf/facteur.conf.example "$D$SYSCONFDIR/facteur/facteur.conf.example"
 if [ ! -e "$D$SYSCONFDIR/facteur/facteur.conf" ]; then
-	$INSTALL -m 644 conf/facteur.conf.example "$D$SYSCONFDIR/facteur/facteur.conf"
+	# a placeholder that `facteur-keytool setup` replaces without --force
+	$INSTALL -m 644 conf/facteur.conf.placeholder "$D$SYSCONFDIR/facteur/facteur.conf"
 fi
 $INSTALL -D -m 644 README.md "$D$DOCDIR/README.md"
 

@@ -18,7 +18,7 @@
  *
  * An existing configuration file is never replaced without --force,
  * except the unconfigured placeholder a package ships (its first line is
- * SETUP_PLACEHOLDER).  The first user's password is the first line of
+ * CONF_PLACEHOLDER).  The first user's password is the first line of
  * stdin when stdin is not a terminal and has one; otherwise it is made up
  * here and printed once.  With --relay-user the smarthost's password is
  * the next line of stdin, or asked on the terminal.
@@ -56,7 +56,6 @@
 #define DEFAULT_CONF		"/etc/facteur/facteur.conf"
 #define DEFAULT_ACCOUNT		"_facteur"
 /* first line of the placeholder facteur.conf packages ship (init/openwrt) */
-#define SETUP_PLACEHOLDER	"# facteur: not set up yet"
 #define GEN_PW_LEN		16
 #define DEFAULT_PSL		"/usr/share/publicsuffix/public_suffix_list.dat"
 
@@ -363,7 +362,7 @@ set_up_already(const char *conf)
 	if ((f = fopen(conf, "r")) == NULL)
 		return errno != ENOENT;
 	placeholder = fgets(line, sizeof(line), f) != NULL &&
-	    strncmp(line, SETUP_PLACEHOLDER, strlen(SETUP_PLACEHOLDER)) == 0;
+	    strncmp(line, CONF_PLACEHOLDER, strlen(CONF_PLACEHOLDER)) == 0;
 	fclose(f);
 	return !placeholder;
 }

@@ -94,6 +94,24 @@ def test_install_usr():
     conf = os.path.join(dest, 'etc/facteur/facteur.conf')
     check(os.path.isfile(conf) and mode(conf) == 0o644,
           'facteur.conf installed when there was none')
+    # the README's next step after make install is "First run": setup.
+    # The installed file used to be the full example, so setup refused it
+    # ("facteur is set up already"); now a placeholder that the daemons
+    # refuse by naming setup, and that setup replaces without --force.
+    sbin = os.path.join(dest, 'usr/sbin')
+    r = subprocess.run([os.path.join(sbin, 'facteur-smtpd'), '-c', conf,
+                        '-d'], capture_output=True, text=True, timeout=30)
+    check(r.returncode == 1 and 'not set up yet' in r.stderr and
+          'facteur-keytool -c ' + conf + ' setup DOMAIN' in r.stderr,
+          'a daemon on the installed facteur.conf names setup', r.stderr)
+    r = subprocess.run(['/bin/sh', '-c', f'echo pw-of-alice | {sbin}/'
+                        f'facteur-keytool -c {conf} setup example.org '
+                        f'--user alice@example.org --dir {dest}/srv '
+                        f'--account {env.user}'],
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0 and 'domains' in open(conf).read(),
+          'setup replaces the installed facteur.conf without --force',
+          r.stderr)
     script = os.path.join(dest, 'etc/init.d/facteur')
     check(os.path.isfile(script) and mode(script) == 0o755,
           'sysv script in /etc/init.d, 0755')
