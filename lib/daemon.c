@@ -6,7 +6,8 @@
  *
  * Runs in each daemon's main process before it drops privileges.  Creates
  * directories only when they are missing (mkdir, then chown/chmod of what
- * it just made), so a directory an administrator set up is never touched.
+ * it just made, then the fsync of its parent, lib/dirsync.h), so a
+ * directory an administrator set up is never touched.
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "dirsync.h"
 #include "log.h"
 #include "priv.h"
 #include "xmem.h"
@@ -41,6 +43,11 @@ make_dir(const char *dir, mode_t mode, uid_t uid, gid_t gid)
 	if ((uid != (uid_t)-1 && chown(dir, uid, gid) == -1) ||
 	    chmod(dir, mode) == -1) {
 		log_warn("chown/chmod %s", dir);
+		return -1;
+	}
+	/* the new entry must survive a power cut: mail goes in there */
+	if (fsync_parent(dir) == -1) {
+		log_warn("fsync of the directory above %s", dir);
 		return -1;
 	}
 	log_info("created %s (mode %03o)", dir, (unsigned)mode);

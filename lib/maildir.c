@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * maildir.c - safe Maildir delivery: tmp/, fsync, rename into new/, fsync
- * of new/ (see maildir.h).
+ * of new/ (see maildir.h).  Directories made at the first delivery have
+ * their parents fsync'd (lib/dirsync.h) before anything is written in
+ * them, so that a power cut cannot take a delivered message's new/ away.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -12,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dirsync.h"
 #include "fsyncv.h"
 #include "maildir.h"
 #include "xmem.h"
@@ -33,7 +36,7 @@ mkdir_p(const char *path)
 		if (tmp[i] != '/' && tmp[i] != '\0')
 			continue;
 		tmp[i] = '\0';
-		if (mkdir(tmp, 0700) == -1 && errno != EEXIST)
+		if (mkdir_durable(tmp, 0700) == -1)
 			return -1;
 		tmp[i] = path[i];
 	}
@@ -46,6 +49,7 @@ maildir_create(const char *dir)
 	static const char *sub[] = { "tmp", "new", "cur" };
 	char path[4096];
 	size_t i;
+	int made = 0;
 
 	if (mkdir_p(dir) == -1)
 		return -1;
@@ -54,10 +58,13 @@ maildir_create(const char *dir)
 			errno = ENAMETOOLONG;
 			return -1;
 		}
-		if (mkdir(path, 0700) == -1 && errno != EEXIST)
+		if (mkdir(path, 0700) == 0)
+			made = 1;
+		else if (errno != EEXIST)
 			return -1;
 	}
-	return 0;
+	/* one fsync of dir for the three new entries */
+	return made ? fsync_parent(path) : 0;
 }
 
 /* subscribe - append name to root/subscriptions unless it is there */

@@ -10,7 +10,8 @@
  * queueing it a second time.
  *
  * state_dir/queue/once holds the keys, one per line, appended and
- * fdatasync'd before the 250 of the message each names; recover() adds
+ * fdatasync'd before the 250 of the message each names (the directory is
+ * fsync'd when the file is made); recover() adds
  * the keys of the messages found in the queue at start, which covers a
  * death between the queue file's fsync and the append.  Only the last
  * ONCE_KEEP keys are remembered (the file is rewritten, tmp + fsync +
@@ -69,6 +70,7 @@ once_load(void)
 	char *dir;
 	FILE *f;
 	int fd;
+	bool made;
 
 	if (once.key != NULL)
 		return once.fd == -1 ? -1 : 0;
@@ -93,10 +95,18 @@ once_load(void)
 		fclose(f);
 	} else if (fd != -1)
 		close(fd);
+	made = fd == -1 && errno == ENOENT;
 	once.fd = openat(once.dirfd, ONCE_FILE, O_WRONLY | O_APPEND | O_CREAT |
 	    O_CLOEXEC, 0600);
 	if (once.fd == -1) {
 		log_warn("once: %s/%s", q.dir, ONCE_FILE);
+		return -1;
+	}
+	/* a key counts once on disk: the new file's entry too */
+	if (made && fsync(once.dirfd) == -1) {
+		log_warn("once: fsync %s", *q.dir ? q.dir : "/");
+		close(once.fd);
+		once.fd = -1;
 		return -1;
 	}
 	return 0;

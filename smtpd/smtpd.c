@@ -52,6 +52,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "dirsync.h"
 #include "ev.h"
 #include "ipc.h"
 #include "log.h"
@@ -276,8 +277,10 @@ close_tls(void)
 }
 
 /*
- * queue_dir - mkdir if missing; as root, the queue role's, 0700, with
- * every entry in it (files of an older version were `user`'s)
+ * queue_dir - mkdir if missing, its parent fsync'd then (acknowledged mail
+ * is in it: a power cut must not take the directory away); as root, the
+ * queue role's, 0700, with every entry in it (files of an older version
+ * were `user`'s)
  */
 static void
 queue_dir(const char *path)
@@ -286,7 +289,7 @@ queue_dir(const char *path)
 	struct dirent *e;
 	DIR *d;
 
-	if (mkdir(path, 0700) == -1 && errno != EEXIST)
+	if (mkdir_durable(path, 0700) == -1)
 		fatal("mkdir %s", path);
 	if (!smtpd_privileged)
 		return;
