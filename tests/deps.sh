@@ -23,7 +23,7 @@ libsasl2-modules openssl ca-certificates publicsuffix swaks
 libnet-ssleay-perl libio-socket-ssl-perl curl python3-dkim python3-dnspython
 opendkim-tools iproute2"
 BUILD="clang libclang-rt-14-dev musl-tools dpkg-dev"
-TESTS="python3-aiosmtpd dnsmasq-base
+TESTS="python3-aiosmtpd dnsmasq-base python3-pyfuse3 fuse3
 isync procps busybox-static
 python3-cryptography rspamd
 python3-yaml python3-spf fetchmail getmail6 dovecot-imapd dovecot-pop3d

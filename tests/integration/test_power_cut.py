@@ -1,0 +1,337 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: ISC
+"""test_power_cut - power cuts that really lose what was not synced.
+
+state_dir and mail_dir are on crashfs (crashfs.py: a FUSE pass-through
+that keeps a strict POSIX durability model: a file's data is durable at
+its fsync, a directory entry at its directory's fsync, nothing else).
+Sessions send mail from several concurrent connections, to users whose
+Maildirs do not exist yet (made at their first delivery) and to one that
+has mail already, some messages to two recipients (QID.done); then every
+daemon is SIGKILLed, the filesystem unmounted and rewritten to what a
+disk would hold after a power cut at that instant, and facteur is started
+again on it.  The README's promise ("Where mail goes") is checked after
+each cut: every message that got a 250 is delivered exactly once to each
+recipient, none twice, each Maildir file complete (its size is the W= of
+its name), no acknowledged message lost in queue/corrupt/ (a recycled
+file whose truncate was lost holds a delivered message there: smtpd's
+README), and the queue drains.
+
+Cut points: mid-stream (sessions sending, deliveries in flight, after
+more messages than the queue's file pool, so recycled names were synced),
+right after a single 250, and after everything was delivered and the
+queue had drained.  Started as root (make check), the FUSE mount needs
+/dev/fuse and python3-pyfuse3; otherwise nothing is checked.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import facteur_test as ft  # noqa: E402
+from facteur_test import check, RawSMTP, dot_stuff  # noqa: E402
+from crashfs import CrashFS  # noqa: E402
+
+SESSIONS = 6
+SENDER = 'sender@remote.test'
+ALICE = 'alice@example.org'         # has mail from the first round on
+errors = []
+
+
+def can_run():
+    if os.geteuid() != 0:
+        return 'not root'
+    if not os.path.exists('/dev/fuse'):
+        return 'no /dev/fuse'
+    try:
+        import pyfuse3  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+    except ImportError:
+        return 'no python3-pyfuse3'
+    return None
+
+
+why_not = can_run()
+if why_not:
+    print(f'# {why_not}: power cuts cannot be tested here')
+    print('0 passed, 0 failed')
+    sys.exit(0)
+
+# started as root, as in production: each role under its own account
+# (README "Who runs as whom"), the queue role chrooted into
+# state_dir/queue on crashfs, the kernel checking each role's uid there
+BASE = '_facpc'
+ft.ensure_account(BASE)
+os.environ['FACTEUR_TEST_USER'] = BASE
+env = ft.Env()
+env._user_kw = dict         # pylint: disable=protected-access
+P1 = env.port()
+DISK = env.path('disk')             # what the "disk" holds
+MNT = env.path('fs')                # crashfs over it
+fs = CrashFS(DISK, MNT, env.path('logs', 'crashfs.log'))
+acked = {}                          # Message-ID -> recipients, after a 250
+attempted = set()
+lock = threading.Lock()
+
+
+def message(mid):
+    return (b'From: <' + SENDER.encode() + b'>\r\n'
+            b'Subject: ' + mid.encode() + b'\r\n'
+            b'Message-ID: <' + mid.encode() + b'@remote.test>\r\n'
+            b'\r\n' + b'Power cut body line.\r\n' * 30 +
+            b'END ' + mid.encode() + b'\r\n')
+
+
+def users(rnd):
+    return [f'r{rnd}u{k}@example.org' for k in range(2)]
+
+
+def session(k, rnd, stop, limit):
+    """One client sending until stop (or limit messages), reconnecting
+    after an error (the cut)."""
+    c = None
+    i = 0
+    new = users(rnd)
+    while not stop.is_set() and i < limit:
+        mid = f'pc{rnd}-{k}-{i}-{os.getpid()}'
+        rcpts = [new[i % 2]] if i % 4 else [new[i % 2], ALICE]
+        if i % 7 == 3:
+            rcpts = [ALICE]
+        i += 1
+        try:
+            if c is None:
+                c = RawSMTP(P1, timeout=10)
+                c.cmd('EHLO pc.test')
+            with lock:
+                attempted.add(mid)
+            code, text = c.mail_transaction(SENDER, rcpts,
+                                            dot_stuff(message(mid)))
+            if code == 250:
+                with lock:
+                    acked[mid] = rcpts
+            else:
+                errors.append(f'{mid}: {code} {text}')
+        except (OSError, EOFError, ft.SMTPError) as e:
+            errors.append(f'{mid}: {e!r}')
+            if c is not None:
+                c.close()
+            c = None
+            time.sleep(0.05)
+    if c is not None:
+        c.close()
+
+
+def start_sessions(rnd, n=SESSIONS, limit=10 ** 6):
+    stop = threading.Event()
+    ts = [threading.Thread(target=session, args=(k, rnd, stop, limit))
+          for k in range(n)]
+    for t in ts:
+        t.start()
+    return stop, ts
+
+
+def start_daemons():
+    env.start('authd')
+    env.start('smtpd', ports=[P1])
+
+
+def power_cut(stop=None, threads=()):
+    """Every daemon SIGKILLed, then the disk keeps only what was synced;
+    facteur starts again on it."""
+    t0 = time.monotonic()
+    env.kill_group('smtpd')
+    env.kill_group('authd')
+    if stop is not None:
+        stop.set()
+    for t in threads:
+        t.join(30)
+    t1 = time.monotonic()
+    line = fs.cut()
+    t2 = time.monotonic()
+    fs.mount()
+    start_daemons()
+    print(f'# {line}; kill {t1 - t0:.1f} s, cut {t2 - t1:.1f} s, restart '
+          f'{time.monotonic() - t2:.1f} s', flush=True)
+    return line
+
+
+def msgdir_files():
+    """Non-empty files in queue/msg (mail not delivered yet)."""
+    d = os.path.join(env.state_dir, 'queue', 'msg')
+    out = []
+    for n in os.listdir(d) if os.path.isdir(d) else []:
+        try:
+            if os.path.getsize(os.path.join(d, n)) > 0:
+                out.append(n)
+        except FileNotFoundError:
+            pass
+    return out
+
+
+def delivered():
+    """{(Message-ID, recipient): copies} over every Maildir; the files
+    that are not complete"""
+    counts, bad = {}, []
+    root = env.mail_root
+    for domain in os.listdir(root):
+        for local in os.listdir(os.path.join(root, domain)):
+            addr = f'{local}@{domain}'
+            for p in env.maildir_files(addr):
+                with open(p, 'rb') as f:
+                    data = f.read()
+                m = re.search(rb'Message-ID: <([^@>]+)@', data)
+                w = re.search(r',W=(\d+)', os.path.basename(p))
+                mid = m.group(1).decode() if m else None
+                if not (m and w and int(w.group(1)) == len(data) +
+                        data.count(b'\n') and data.endswith(
+                            b'\nEND ' + m.group(1) + b'\n')):
+                    bad.append(p)
+                counts[(mid, addr)] = counts.get((mid, addr), 0) + 1
+    return counts, bad
+
+
+def corrupt_ids():
+    d = os.path.join(env.state_dir, 'queue', 'corrupt')
+    out = {}
+    for n in os.listdir(d) if os.path.isdir(d) else []:
+        with open(os.path.join(d, n), 'rb') as f:
+            m = re.search(rb'Message-ID: <([^@>]+)@', f.read())
+        out[n] = m.group(1).decode() if m else None
+    return out
+
+
+def verify(what):
+    """After a restart: the queue drains, and then each acknowledged
+    message is in each of its recipients' Maildirs exactly once."""
+    drained = ft.wait_for(lambda: not msgdir_files(), 60, 0.1)
+    check(drained, f'{what}: the queue drains after the restart',
+          msgdir_files()[:5])
+    counts, bad = delivered()
+    with lock:
+        want = {(mid, r) for mid, rs in acked.items() for r in rs}
+    lost = sorted(p for p in want if counts.get(p, 0) == 0)
+    dup = {p: n for p, n in counts.items() if n > 1}
+    stray = [p for p in counts if p[0] not in attempted]
+    check(not lost, f'{what}: every acknowledged message delivered '
+          f'({len(want)} deliveries)', f'{len(lost)} lost: {lost[:8]}')
+    check(not dup, f'{what}: nothing delivered twice', dup)
+    check(not bad, f'{what}: every Maildir file complete', bad[:5])
+    check(not stray, f'{what}: nothing delivered that was not sent', stray)
+    aside = corrupt_ids()
+    undelivered = {n: mid for n, mid in aside.items() if mid in acked and
+                   any(counts.get((mid, r), 0) == 0 for r in acked[mid])}
+    check(not undelivered, f'{what}: no acknowledged message set aside in '
+          'corrupt/ instead of delivered', undelivered)
+    recycled = sum(1 for mid in aside.values() if mid in acked)
+    print(f'# {what}: {len(acked)} acknowledged of {len(attempted)} sent, '
+          f'{sum(counts.values())} deliveries, corrupt/: {len(aside)} files '
+          f'({recycled} delivered messages of recycled files)', flush=True)
+
+
+def wait_acked(n, timeout=60):
+    return ft.wait_for(lambda: len(acked) >= n, timeout, 0.005)
+
+
+def test_cut_mid_stream():
+    """The first start made the queue's directories, the first deliveries
+    the Maildirs: cut while sessions send and deliveries run, past more
+    messages than the file pool holds."""
+    stop, ts = start_sessions(1)
+    check(wait_acked(70), 'mid-stream: 70 messages acknowledged',
+          errors[-5:])
+    power_cut(stop, ts)
+    verify('mid-stream')
+
+
+def test_cut_after_one_250():
+    """One message to a new Maildir, the cut right after its 250."""
+    c = RawSMTP(P1, timeout=10)
+    c.cmd('EHLO pc.test')
+    mid = f'pc2-one-{os.getpid()}'
+    rcpts = users(2)[:1]
+    attempted.add(mid)
+    code, text = c.mail_transaction(SENDER, rcpts, dot_stuff(message(mid)))
+    if code == 250:
+        acked[mid] = rcpts
+    power_cut()
+    c.close()
+    check(code == 250, 'one message: 250', text)
+    verify('right after a 250')
+
+
+def test_cut_after_drain():
+    """Everything delivered and the queue drained (its files recycled
+    under new names, the pool filled again): then the cut."""
+    before = len(acked)
+    stop, ts = start_sessions(3, limit=12)
+    for t in ts:
+        t.join(60)
+    stop.set()
+    check(len(acked) - before == SESSIONS * 12,
+          'after drain: every message acknowledged', errors[-5:])
+    check(ft.wait_for(lambda: not msgdir_files(), 60, 0.1),
+          'after drain: the queue drained before the cut')
+    power_cut()
+    verify('after drain')
+
+
+def test_cut_changed_something():
+    """The cuts did lose unsynced writes (the model is not a no-op)."""
+    lost = 0
+    for line in fs.cuts:
+        lost += sum(int(x) for x in re.findall(r'(\d+) (?:entries|unsynced|'
+                                               r'files back)', line))
+    check(lost > 0, 'the power cuts threw away unsynced changes', fs.cuts)
+
+
+def make_accounts():
+    """The role accounts of BASE (kept for the next run); useradd fails
+    while another test's holds the lock on /etc/passwd: again then."""
+    deadline = time.time() + 30
+    while True:
+        r = env.keytool('accounts', check_rc=False)
+        if 'useradd' not in r.stdout:
+            return
+        sh = subprocess.run(['sh', '-e'], input=r.stdout, text=True,
+                            capture_output=True)
+        if sh.returncode != 0 and time.time() > deadline:
+            raise RuntimeError(f'role accounts: {sh.stderr}')
+        time.sleep(0.2)
+
+
+def setup():
+    os.mkdir(DISK, 0o755)
+    os.mkdir(MNT, 0o755)
+    for d in ('state', 'mail'):          # root's, as test_privsep's
+        os.mkdir(os.path.join(DISK, d), 0o755)
+    os.chown(env.run_dir, 0, 0)
+    env.state_dir = os.path.join(MNT, 'state')
+    env.mail_root = os.path.join(MNT, 'mail')
+    cleanup = env.cleanup
+
+    def unmount_then_cleanup():
+        fs.unmount_quietly()
+        cleanup()
+    env.cleanup = unmount_then_cleanup
+    fs.mount(extra_env={k: v for k, v in os.environ.items()
+                        if k.startswith('CRASHFS_')})
+    env.write_config(domains='example.org',
+                     smtp={'listen': [f'127.0.0.1:{P1}'],
+                           'max_clients': 2 * SESSIONS,
+                           'max_per_addr': 2 * SESSIONS, 'timeout': '10s'})
+    make_accounts()
+    for u in [ALICE] + users(1) + users(2) + users(3):
+        env.add_user(u, 'pw ' + u)
+    start_daemons()
+
+
+def main():
+    ft.main(env, setup, [test_cut_mid_stream, test_cut_after_one_250,
+                         test_cut_after_drain, test_cut_changed_something])
+
+
+if __name__ == '__main__':
+    main()
