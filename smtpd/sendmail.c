@@ -11,7 +11,8 @@
  * smtpd checks -f and a From header against the same list (smtp_local.c).
  *
  * Reads the message from stdin (a line with a single "." ends it unless
- * -i/-oi), adds From, Date and Message-ID when missing, takes recipients
+ * -i/-oi; lines longer than 998 octets broken, a lone CR a line end),
+ * adds From, Date and Message-ID when missing, takes recipients
  * from the arguments and, with -t, from To/Cc/Bcc (Bcc is removed), and
  * submits it over SMTP on run_dir/smtpd.sock, where smtpd knows the
  * caller's uid from the socket.  Exit 0 only after smtpd's 250, i.e. once
@@ -45,6 +46,7 @@
 #define SENDMAIL_TIMEOUT_S	300
 #define MAX_RCPTS		1000
 #define SENDMAIL_MAX		((uint64_t)1 << 30)	/* with max_size 0 */
+#define LINE_MAX_OCTETS		998	/* RFC 5321 4.5.3.1.6, without CRLF */
 
 struct msg {
 	struct buf	 hdr;		/* header block, LF form, ends with "\n" */
@@ -93,6 +95,51 @@ read_line(struct buf *l, uint64_t max)
 	return l->len == 0 && c == EOF ? -1 : (ssize_t)l->len;
 }
 
+/*
+ * body_append - one body line, as lines SMTP takes: a lone CR (a progress
+ * bar in a cron job's output) ends a line, and a line longer than
+ * LINE_MAX_OCTETS is broken there (RFC 5321 4.5.3.1.6 allows 998
+ * octets; smtpd refuses longer ones, and a cron job's output would be
+ * lost).  Postfix breaks long lines likewise (smtp_line_length_limit).
+ */
+static void
+body_append(struct buf *b, const char *line, size_t n)
+{
+	do {
+		const char *cr = memchr(line, '\r', n);
+		size_t k = cr ? (size_t)(cr - line) : n;
+
+		if (k > LINE_MAX_OCTETS)
+			k = LINE_MAX_OCTETS;
+		buf_append(b, line, k);
+		buf_puts(b, "\n");
+		if (k < n && line[k] == '\r')
+			k++;
+		line += k;
+		n -= k;
+	} while (n > 0);
+}
+
+/*
+ * header_append - one header line: a CR becomes a space, and a line
+ * longer than LINE_MAX_OCTETS is folded ("\n " continues the field)
+ */
+static void
+header_append(struct buf *b, const char *line, size_t n)
+{
+	size_t i, col = 0;
+
+	for (i = 0; i < n; i++) {
+		if (col == LINE_MAX_OCTETS) {
+			buf_puts(b, "\n ");
+			col = 1;
+		}
+		buf_append(b, line[i] == '\r' ? " " : line + i, 1);
+		col++;
+	}
+	buf_puts(b, "\n");
+}
+
 /* read_message - stdin into hdr/body, LF line ends, at most max bytes */
 static void
 read_message(struct msg *m, bool dot_ends, uint64_t max)
@@ -131,16 +178,14 @@ read_message(struct msg *m, bool dot_ends, uint64_t max)
 			}
 			if ((cont && !first) || (colon && colon > line &&
 			    memchr(line, ' ', (size_t)(colon - line)) == NULL)) {
-				buf_append(&m->hdr, line, (size_t)n);
-				buf_puts(&m->hdr, "\n");
+				header_append(&m->hdr, line, (size_t)n);
 				first = false;
 				continue;
 			}
 			in_hdr = false;		/* no header block: all body */
 		}
 		first = false;
-		buf_append(&m->body, line, (size_t)n);
-		buf_puts(&m->body, "\n");
+		body_append(&m->body, line, (size_t)n);
 	}
 	buf_free(&lb);
 	if (ferror(stdin))

@@ -178,6 +178,13 @@ def send(port, tag):
                    f'{tag}\r\n')
 
 
+def ensure(*names):
+    """Start the daemons among names that are not running."""
+    for n in names:
+        if n not in env.daemons or not env.daemons[n].alive():
+            env.start(n, ports={'smtpd': [SMTP], 'imapd': [IMAPS]}.get(n, []))
+
+
 def test_second_smtpd_on_one_queue():
     """facteur-smtpd started a second time with another configuration on
     the same state_dir (other ports: a new set-up tried beside the running
@@ -185,7 +192,7 @@ def test_second_smtpd_on_one_queue():
     files at its start, so mail the first one answered 250 for was lost
     (smtpd-queue: open: No such file or directory).  It must refuse to
     start, say why, and leave the first one working."""
-    env.start('smtpd', ports=[SMTP])
+    ensure('authd', 'smtpd')
     send(SMTP, 'before-second')
     ft.check(env.wait_message('alice@example.org', 'before-second'),
              'first smtpd delivers')
@@ -222,11 +229,7 @@ def test_fetch_added_then_reload():
     if 'imapd' in env.daemons and env.daemons['imapd'].alive():
         env.stop('imapd')
     env.make_cert()
-    if 'authd' not in env.daemons or not env.daemons['authd'].alive():
-        env.start('authd')
-    env.start('imapd', ports=[IMAPS])
-    if 'smtpd' not in env.daemons or not env.daemons['smtpd'].alive():
-        env.start('smtpd', ports=[SMTP])
+    ensure('authd', 'imapd', 'smtpd')
     env.add_user('fallback@example.org', 'fallback-pw')
     env.put_message('fallback@example.org',
                     'From: <x@provider.test>\nSubject: fetched-after-hup\n\n'
@@ -248,12 +251,52 @@ def test_fetch_added_then_reload():
              'the fetch role has its state directory')
 
 
+def test_sendmail_cron_output():
+    """A cron job's output piped to facteur-sendmail: a line longer than
+    998 octets (a log line, an HTML report) or a progress bar's lone CRs
+    got 'message refused: 500 5.5.2 Line too long' / '554 5.6.0 Bare CR',
+    exit 1, and the output was lost.  Long lines are now broken (as
+    Postfix's smtp_line_length_limit does), a lone CR ends a line."""
+    ensure('authd', 'smtpd')
+    long_hdr = 'h' * 1500
+    long_body = '.' + 'x' * 2500
+    script = env.path('cron-job.sh')
+    with open(script, 'w', encoding='utf-8') as f:
+        f.write('#!/bin/sh\n'
+                'echo "Subject: cron-output"\n'
+                f'echo "X-Long: {long_hdr}"\n'
+                'echo\n'
+                f'echo "{long_body}"\n'
+                'printf "progress 10%%\\r50%%\\r100%%\\n"\n'
+                'echo "cron-done"\n')
+    os.chmod(script, 0o755)
+    r = sh(f'{script} | facteur-sendmail -C {env.conf} alice@example.org')
+    ft.check(r.returncode == 0, 'sendmail takes long lines and lone CRs',
+             r.stderr)
+    got = env.wait_message('alice@example.org', 'cron-done')
+    ft.check(len(got) == 1, 'the cron output is delivered')
+    if got:
+        text = got[0].decode('utf-8', 'replace')
+        lines = text.split('\n')
+        ft.check(max(len(x.rstrip('\r')) for x in lines) <= 998,
+                 'no line over 998 octets')
+        head, _, body = text.partition('\n\n')
+        ft.check(body.startswith('.' + 'x' * 997 + '\n' + 'x' * 998 + '\n' +
+                                 'x' * 505 + '\n'),
+                 'the long body line is all there, broken at 998', body[:80])
+        ft.check('X-Long: ' + 'h' * 990 + '\n ' + 'h' * 510 + '\n\n' in text,
+                 'the long header is folded, not cut', head)
+        ft.check('progress 10%\n50%\n100%\n' in text,
+                 'each lone CR ends a line')
+
+
 def main():
     ft.main(env, setup, [test_keytool_names_the_bad_argument,
                          test_sendmail_names_the_bad_option,
                          test_root_keytool_on_a_user_setup,
                          test_second_smtpd_on_one_queue,
-                         test_fetch_added_then_reload])
+                         test_fetch_added_then_reload,
+                         test_sendmail_cron_output])
 
 
 if __name__ == '__main__':
