@@ -216,11 +216,12 @@ read_relay_password(const struct conf *c, bool *bad_r)
 		return NULL;
 	*bad_r = true;
 	if ((fd = open(c->relay.password_file, O_RDONLY | O_CLOEXEC)) == -1) {
-		log_warn("%s", c->relay.password_file);
+		log_warn("%s: [relay] password_file %s", c->file,
+		    c->relay.password_file);
 		return NULL;
 	}
 	if (!conf_secret_fd_ok(fd, c->relay.password_file, err, sizeof(err))) {
-		log_warnx("%s", err);
+		log_warnx("%s: [relay] password_file %s", c->file, err);
 		close(fd);
 		return NULL;
 	}

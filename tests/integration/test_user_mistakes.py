@@ -98,6 +98,32 @@ def test_sendmail_names_the_bad_option():
     expect('echo hi | facteur-sendmail -f', 2, ['-f needs a value'])
 
 
+def test_config_mistakes():
+    """Each daemon refuses a configuration it does not understand, naming
+    the file, the line (or the key) and what it expected."""
+    base = open(env.conf, encoding='utf-8').read()
+    secret = env.path('relay.secret')
+    with open(secret, 'w', encoding='utf-8') as f:
+        f.write('pw\n')
+    os.chmod(secret, 0o644)
+    env.chown(secret)
+    bad = env.path('bad.conf')
+    for extra, says in [
+            ('[smtp]\nmax_client = 10\n', ['bad.conf:', 'unknown key "max_client"']),
+            ('[smtp]\nmax_size = 35MB\n', ['bad.conf:', 'a size like 35M']),
+            ('[relay]\nhost = "smtp.example.net"\n', ['bad.conf:', 'host']),
+            ('[relay]\nhost = smtp.example.net\nuser = me\n'
+             f'password_file = {secret}\n',
+             ['[relay] password_file', secret, 'chmod 600'])]:
+        with open(bad, 'w', encoding='utf-8') as f:
+            f.write(base + '\n' + extra)
+        env.chown(bad)
+        r = sh(f'facteur-smtpd -c {bad} -d')
+        ft.check(r.returncode == 1 and all(x in r.stderr for x in says),
+                 f'smtpd refuses {extra.strip()!r} and says why',
+                 f'exit {r.returncode}: {r.stderr}')
+
+
 def root_sh(line, stdin=None):
     """Run one shell line as root (the administrator's `sudo`)."""
     e = env._preexec_env(ft.TOOL_ASAN)  # pylint: disable=protected-access
@@ -292,6 +318,7 @@ def test_sendmail_cron_output():
 
 def main():
     ft.main(env, setup, [test_keytool_names_the_bad_argument,
+                         test_config_mistakes,
                          test_sendmail_names_the_bad_option,
                          test_root_keytool_on_a_user_setup,
                          test_second_smtpd_on_one_queue,
