@@ -598,11 +598,19 @@ keytool_cmd_setup(const char *conf, bool conf_given, int argc, char **argv)
 		goto done;
 	/* the configuration's directory (and --dir) must let the account
 	 * through to mail/ and state/: 0755, not keytool_write_file's 0700 */
-	if (keytool_mkdirs(s.confdir) == -1)
-		goto done;
-	if ((text = config_text(&s)) == NULL ||
-	    keytool_write_file(s.conf, text, strlen(text), 0644, replace) == -1)
-		goto done;
+	if (keytool_mkdirs(s.confdir) == -1 ||
+	    (text = config_text(&s)) == NULL ||
+	    keytool_write_file(s.conf, text, strlen(text), 0644, replace) == -1) {
+		/* nothing written yet: no --force needed, but maybe --dir */
+		if (geteuid() != 0 && strncmp(s.confdir, "/etc/", 5) == 0)
+			fprintf(stderr, "setup: not root: give the set-up a "
+			    "directory of yours, e.g. --dir ~/facteur (or run "
+			    "it as root)\n");
+		free(text);
+		wipe(pw, sizeof(pw));
+		wipe(rpw, sizeof(rpw));
+		return KEYTOOL_FAIL;
+	}
 	printf("wrote %s\n", s.conf);
 	fflush(stdout);
 	if ((c = conf_load(s.conf, stderr)) == NULL)

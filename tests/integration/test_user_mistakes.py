@@ -90,6 +90,13 @@ def test_keytool_names_the_bad_argument():
            ['setup: give the domain'])
     ft.check(not os.path.exists(env.path('new.conf')),
              'a refused setup writes no configuration')
+    # the README's first-run line as an ordinary user: /etc is root's
+    if not os.access('/etc', os.W_OK) or env.as_root:
+        r = expect('echo pw | facteur-keytool setup example.org --user alice',
+                   1, ['/etc/facteur', '--dir'])
+        ft.check('--force' not in r.stderr,
+                 'setup as a user: no --force advice when nothing was '
+                 'written', r.stderr)
 
 
 def test_sendmail_names_the_bad_option():
