@@ -46,6 +46,7 @@
 #include "authc.h"
 #include "climit.h"
 #include "daemon.h"
+#include "dirsync.h"
 #include "ipc.h"
 #include "imapd.h"
 #include "log.h"
@@ -457,9 +458,13 @@ worker_maildir(const char *root, const struct priv_account *mail)
 	if (mail != NULL && bstrcpy(p, root, sizeof(p))) {
 		for (s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
 			*s = '\0';
-			if (mkdir(p, 0700) == 0 &&
-			    chown(p, mail->uid, mail->gid) == -1)
-				log_warn("chown %s", p);
+			if (mkdir(p, 0700) == 0) {
+				if (chown(p, mail->uid, mail->gid) == -1)
+					log_warn("chown %s", p);
+				if (fsync_parent(p) == -1)	/* lib/dirsync.h */
+					log_warn("fsync of the directory above %s",
+					    p);
+			}
 			*s = '/';
 		}
 	}

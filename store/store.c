@@ -49,6 +49,7 @@
 #include "buf.h"
 #include "ev.h"
 #include "crlf.h"
+#include "dirsync.h"
 #include "store.h"
 #include "log.h"
 #include "strnum.h"
@@ -681,6 +682,14 @@ sync_new(struct store_folder *f, struct scan_ent **moved_r)
 		scan_push(moved_r, &n, &cap, e->d_name);
 	}
 	closedir(d);
+	/*
+	 * A rename is two entries, each durable at its own directory's fsync:
+	 * cur/ first (once the deliver role fsyncs new/ for its next message,
+	 * a name not in cur/ on disk would be nowhere after a power cut), then
+	 * new/ (or the message would be in both after one, twice in INBOX).
+	 */
+	if (n > 0 && (fsync_parent(to) == -1 || fsync_parent(from) == -1))
+		log_warn("fsync %s/cur and new", f->dir);
 	if (n > 1)
 		qsort(*moved_r, n, sizeof(**moved_r), scan_cmp);
 	return n;

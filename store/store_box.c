@@ -20,6 +20,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "dirsync.h"
 #include "store.h"
 #include "xmem.h"
 
@@ -82,18 +83,24 @@ store_maildir_make(const char *dir, bool sub)
 	char p[PATH_MAX];
 	static const char *subs[] = { "cur", "new", "tmp" };
 	size_t i;
-	int fd;
+	int fd, made = 0;
 
-	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+	/* new entries fsync'd into their parents (lib/dirsync.h): what is
+	 * APPENDed there next must not vanish with them in a power cut */
+	if (mkdir_durable(dir, 0700) == -1)
 		return -1;
 	for (i = 0; i < 3; i++) {
 		if (!bsnprintf(p, sizeof(p), "%s/%s", dir, subs[i])) {
 			errno = ENAMETOOLONG;
 			return -1;
 		}
-		if (mkdir(p, 0700) == -1 && errno != EEXIST)
+		if (mkdir(p, 0700) == 0)
+			made = 1;
+		else if (errno != EEXIST)
 			return -1;
 	}
+	if (made && fsync_parent(p) == -1)
+		return -1;
 	if (sub && bsnprintf(p, sizeof(p), "%s/maildirfolder", dir) &&
 	    (fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) != -1)
 		close(fd);
@@ -110,7 +117,7 @@ store_user_init(const char *root)
 	if (bstrcpy(parent, root, sizeof(parent))) {
 		for (s = parent + 1; (s = strchr(s, '/')) != NULL; s++) {
 			*s = '\0';
-			(void)mkdir(parent, 0700);
+			(void)mkdir_durable(parent, 0700);
 			*s = '/';
 		}
 	}
