@@ -32,6 +32,7 @@
 
 #include <openssl/evp.h>
 
+#include "dirsync.h"
 #include "log.h"
 #include "xmem.h"
 #include "smtpd/fetch_int.h"
@@ -99,7 +100,7 @@ fetch_prepare(const struct conf *c, uid_t uid, gid_t gid)
 		return;
 	if (!bsnprintf(path, sizeof(path), "%s/%s", c->state_dir, FETCH_DIR))
 		fatalx("state_dir too long");
-	if (mkdir(path, 0700) == -1 && errno != EEXIST)
+	if (mkdir_durable(path, 0700) == -1)	/* lib/dirsync.h */
 		fatal("mkdir %s", path);
 	if (geteuid() == 0 && (chown(path, uid, gid) == -1 ||
 	    chmod(path, 0700) == -1))
@@ -237,6 +238,7 @@ fetch_state_pop3_add(struct fetch_job *j, const char *id)
 	bool ok;
 	size_t n = strlen(id);
 	char line[80];
+	off_t off;
 
 	if (n + 1 >= sizeof(line))
 		return -1;
@@ -247,7 +249,10 @@ fetch_state_pop3_add(struct fetch_job *j, const char *id)
 		log_warn("fetch: state %s", j->a->state);
 		return -1;
 	}
-	ok = write(fd, line, n) == (ssize_t)n && fsync(fd) == 0;
+	/* an empty file may be new: its entry is durable at the dir's fsync */
+	ok = (off = lseek(fd, 0, SEEK_END)) != -1 &&
+	    write(fd, line, n) == (ssize_t)n && fsync(fd) == 0 &&
+	    (off > 0 || fsync(j->dirfd) == 0);
 	if (close(fd) == -1 || !ok) {
 		log_warn("fetch: state %s", j->a->state);
 		return -1;
