@@ -16,8 +16,15 @@
  * acquire/release atomics as the kernel's io_uring ABI requires.
  *
  * Background unlinks and recycles complete in a kernel worker; their
- * completions are read from the ring (no system call) at the next call
- * of any function here, a failure logged with the name kept in its slot.
+ * completions are read from the ring at the next call of any function
+ * here, a failure logged with the name kept in its slot.  The ring is
+ * made IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN where the
+ * kernel has them (Linux 6.1): a worker's completion then waits until
+ * this process enters the ring to collect it, instead of interrupting
+ * its epoll_wait (EINTR: one wake-up more per completion, one or two per
+ * queue file recycled, issue 17); submissions collect on the way
+ * (IORING_ENTER_GETEVENTS with nothing to wait for), and recycle_reap
+ * enters once when it finds nothing finished.
  * At most UNL_MAX unlinks are in flight (beyond that an unlink is made at
  * once) and REC_MAX recycles in flight or waiting for recycle_reap
  * (beyond that recycle_bg declines).
@@ -57,6 +64,8 @@
 #endif
 #define FSV_OP_FTRUNCATE 55		/* IORING_OP_FTRUNCATE, Linux 6.9 */
 #define FSV_CQ		(FSV_RING + UNL_MAX + 2 * REC_MAX)	/* completions */
+/* IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN (6.0, 6.1) */
+#define FSV_SETUP_DEFER	((1U << 12) | (1U << 13))
 
 static struct {
 	bool	 busy;
@@ -86,6 +95,7 @@ static struct {
 	struct io_uring_sqe	*sqes;
 	struct io_uring_cqe	*cqes;
 	unsigned		 entries;
+	bool			 deferred;	/* DEFER_TASKRUN: enter to collect */
 } ring = { .fd = -1 };
 
 /*
@@ -128,10 +138,16 @@ ring_open(void)
 	 * 5.5) gets the default, and can recycle nothing anyway (6.9).
 	 */
 	memset(&p, 0, sizeof(p));
-	p.flags = IORING_SETUP_CQSIZE;
+	p.flags = IORING_SETUP_CQSIZE | FSV_SETUP_DEFER;
 	p.cq_entries = FSV_CQ;
-	if ((fd = (int)syscall(__NR_io_uring_setup, FSV_RING, &p)) == -1 &&
-	    errno == EINVAL) {
+	fd = (int)syscall(__NR_io_uring_setup, FSV_RING, &p);
+	if (fd == -1 && errno == EINVAL) {	/* before 6.1 */
+		memset(&p, 0, sizeof(p));
+		p.flags = IORING_SETUP_CQSIZE;
+		p.cq_entries = FSV_CQ;
+		fd = (int)syscall(__NR_io_uring_setup, FSV_RING, &p);
+	}
+	if (fd == -1 && errno == EINVAL) {
 		memset(&p, 0, sizeof(p));
 		fd = (int)syscall(__NR_io_uring_setup, FSV_RING, &p);
 	}
@@ -167,6 +183,7 @@ ring_open(void)
 	ring.cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
 	ring.sqes = sqes;
 	ring.entries = p.sq_entries < p.cq_entries ? p.sq_entries : p.cq_entries;
+	ring.deferred = (p.flags & FSV_SETUP_DEFER) == FSV_SETUP_DEFER;
 	ring.fd = fd;
 	ring.broken = false;
 	return true;
@@ -236,16 +253,33 @@ ring_reap(int *errs)
 	return n;
 }
 
-/* ring_submit - hand the kernel the n entries queued last; how many it took */
+/*
+ * ring_submit - hand the kernel the n entries queued last; how many it
+ * took.  A deferred ring also posts the completions waiting for us on the
+ * way (GETEVENTS, none to wait for): ring_reap then sees them.
+ */
 static long
 ring_submit(unsigned n)
 {
 	long r;
 
 	do
-		r = syscall(__NR_io_uring_enter, ring.fd, n, 0, 0, NULL, 0);
+		r = syscall(__NR_io_uring_enter, ring.fd, n, 0,
+		    ring.deferred ? IORING_ENTER_GETEVENTS : 0, NULL, 0);
 	while (r == -1 && errno == EINTR);
 	return r;
+}
+
+/*
+ * ring_collect - a deferred ring: post the completions that wait for us
+ * (without it they stay in the kernel); then reap them
+ */
+static void
+ring_collect(void)
+{
+	if (ring.deferred)
+		(void)ring_submit(0);
+	(void)ring_reap(NULL);
 }
 
 /* ring_unlink - submit unlinkat(dirfd, name) to the ring; false: not taken */
@@ -260,6 +294,8 @@ ring_unlink(int dirfd, const char *name)
 	if (len >= UNL_NAME || unl_sync)
 		return false;
 	(void)ring_reap(NULL);
+	if (nunl == UNL_MAX)
+		ring_collect();
 	if (nunl == UNL_MAX)
 		return false;
 	for (slot = 0; unl[slot].busy; slot++)	/* one is free */
@@ -355,6 +391,8 @@ ring_recycle(int fd, int dirfd, const char *from, const char *to)
 		return false;
 	(void)ring_reap(NULL);
 	if (nrec == REC_MAX)
+		ring_collect();
+	if (nrec == REC_MAX)
 		return false;
 	for (slot = 0; rec[slot].busy; slot++)	/* one is free */
 		;
@@ -424,6 +462,15 @@ recycle_bg(int fd, int dirfd, const char *from, const char *to)
 #endif
 }
 
+void
+fsyncv_collect(void)
+{
+#ifdef HAVE_IO_URING
+	if (ring.fd != -1 && ring.deferred && (nunl > 0 || nrec > 0))
+		ring_collect();
+#endif
+}
+
 bool
 recycle_possible(void)
 {
@@ -434,15 +481,13 @@ recycle_possible(void)
 #endif
 }
 
-bool
-recycle_reap(int *fd, char *to, size_t tosz)
-{
 #ifdef HAVE_IO_URING
+/* rec_take - the first finished recycle in view (recycle_reap) */
+static bool
+rec_take(int *fd, char *to, size_t tosz)
+{
 	unsigned slot;
 
-	if (ring.fd == -1 || nrec == 0)
-		return false;
-	(void)ring_reap(NULL);
 	for (slot = 0; slot < REC_MAX; slot++) {
 		if (!rec[slot].busy || rec[slot].steps > 0)
 			continue;
@@ -457,6 +502,24 @@ recycle_reap(int *fd, char *to, size_t tosz)
 		*fd = rec[slot].fd;
 		memcpy(to, rec[slot].to, strlen(rec[slot].to) + 1);
 		return true;
+	}
+	return false;
+}
+#endif
+
+bool
+recycle_reap(int *fd, char *to, size_t tosz)
+{
+#ifdef HAVE_IO_URING
+	if (ring.fd == -1 || nrec == 0)
+		return false;
+	(void)ring_reap(NULL);
+	if (rec_take(fd, to, tosz))
+		return true;
+	/* nothing finished in view: a deferred ring may hold some back */
+	if (ring.deferred && nrec > 0) {
+		ring_collect();
+		return rec_take(fd, to, tosz);
 	}
 #else
 	(void)fd;

@@ -66,4 +66,15 @@ bool	recycle_possible(void);
  */
 bool	recycle_reap(int *fd, char *to, size_t tosz);
 
+/*
+ * fsyncv_collect - let background work move on.  Where the kernel allows
+ * it the ring keeps a finished step's completion until this process asks
+ * (fsyncv.c: no wake-up for it), and a recycle's rename starts only once
+ * its truncate's completion is collected.  The functions here collect on
+ * the way; a process with unlinks or recycles in flight calls this now and
+ * then (the queue role: every second), so that the last ones of a burst
+ * finish too.  No system call when nothing is in flight.
+ */
+void	fsyncv_collect(void);
+
 #endif

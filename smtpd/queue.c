@@ -671,6 +671,7 @@ on_tick(struct ev_timer *t, void *arg)
 		if (!m->waiting)
 			queue_schedule(m);
 	}
+	fsyncv_collect();	/* the last recycles of a burst finish */
 	if (q.nmsg == 0 && q.busy) {	/* idle again: give the peak back */
 		q.busy = false;
 		malloc_trim(0);
