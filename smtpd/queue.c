@@ -110,6 +110,34 @@ queue_path(char *out, size_t outsz, const char *qid, const char *suffix)
 	return bsnprintf(out, outsz, "%s/%s%s", q.msgdir, qid, suffix);
 }
 
+/*
+ * queue_keep_wfd - a committed message keeps the read-write descriptor its
+ * pool file came with (fd), for msg_recycle: one openat(2) and one
+ * close(2) fewer per message.  Bounded (WFD_KEEP), so that a long queue
+ * does not run the role out of descriptors; past it, fd is closed and the
+ * recycle opens the file again.
+ */
+void
+queue_keep_wfd(struct qmsg *m, int fd)
+{
+	if (q.nwfd < WFD_KEEP) {
+		m->wfd = fd;
+		q.nwfd++;
+	} else
+		close(fd);
+}
+
+/* msg_drop_wfd - close m's kept pool descriptor, if any */
+static void
+msg_drop_wfd(struct qmsg *m)
+{
+	if (m->wfd != -1) {
+		close(m->wfd);
+		m->wfd = -1;
+		q.nwfd--;
+	}
+}
+
 static void
 msg_free(struct qmsg *m)
 {
@@ -142,6 +170,7 @@ msg_free(struct qmsg *m)
 	}
 	if (m->fd != -1)
 		close(m->fd);
+	msg_drop_wfd(m);
 	for (size_t i = 0; i < m->env.nrcpt; i++)
 		free(m->state[i].last);
 	free(m->state);
@@ -197,8 +226,12 @@ msg_recycle(struct qmsg *m)
 	char to[QUEUE_ID_LEN + 1];
 	int fd;
 
-	if (!recycle_possible() ||
-	    (fd = openat(q.dirfd, m->env.qid, O_RDWR | O_CLOEXEC)) == -1)
+	if (!recycle_possible())
+		return false;
+	if ((fd = m->wfd) != -1) {	/* it goes to the ring */
+		m->wfd = -1;
+		q.nwfd--;
+	} else if ((fd = openat(q.dirfd, m->env.qid, O_RDWR | O_CLOEXEC)) == -1)
 		return false;
 	queue_id_new(to);
 	if (!recycle_bg(fd, q.dirfd, m->env.qid, to)) {
@@ -227,8 +260,10 @@ msg_remove(struct qmsg *m)
 	if (m->env.nrcpt > 1 &&
 	    bsnprintf(done, sizeof(done), "%s.done", m->env.qid))
 		(void)unlinkat_bg(q.dirfd, done);
-	if (!msg_recycle(m))
+	if (!msg_recycle(m)) {
+		msg_drop_wfd(m);	/* closed before the unlink, as m->fd */
 		(void)unlinkat_bg(q.dirfd, m->env.qid);
+	}
 	log_info("qid=%s removed", m->env.qid);
 	msg_free(m);
 }
@@ -702,6 +737,7 @@ queue_add(struct queue_env *env, bool recovered)
 	m->env = *env;
 	memset(env, 0, sizeof(*env));
 	m->fd = -1;
+	m->wfd = -1;
 	m->recovered = recovered;
 	m->state = xcalloc(m->env.nrcpt, sizeof(*m->state));
 	for (i = 0; i < m->env.nrcpt; i++)

@@ -39,12 +39,14 @@ struct qmsg {
 	bool		 recovered;	/* found at start */
 	bool		 waiting;	/* in the deliver FIFO */
 	int		 fd;
+	int		 wfd;		/* its pool descriptor, kept for the recycle */
 	struct qmsg	*next, *prev;	/* arrival order */
 	struct qmsg	*hnext;		/* hash chain */
 	struct qmsg	*wnext;		/* deliver FIFO */
 };
 
 #define POOL_SIZE	32
+#define WFD_KEEP	128	/* pool descriptors kept by queued messages */
 #define RELAY_INFLIGHT	128	/* R_SEND out at once */
 
 struct queue {
@@ -55,6 +57,7 @@ struct queue {
 		int	 fd;
 	}		 pool[POOL_SIZE];	/* empty files made ahead, see q_open */
 	size_t		 npool;
+	unsigned	 nwfd;		/* qmsg.wfd open, at most WFD_KEEP */
 	int		 dirfd;
 	struct qmsg	*table[1024];
 	struct qmsg	*head, *tail;
@@ -74,6 +77,7 @@ bool		 queue_is_local(const char *addr);
 /* queue_msg_fd - the message file, opened read-only on demand; -1 */
 int		 queue_msg_fd(struct qmsg *m);
 struct qmsg	*queue_add(struct queue_env *env, bool recovered);
+void		 queue_keep_wfd(struct qmsg *m, int fd);
 void		 queue_rcpt_done(struct qmsg *m, size_t i);
 void		 queue_schedule(struct qmsg *m);
 void		 queue_flush(void);

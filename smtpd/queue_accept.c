@@ -179,9 +179,9 @@ commit_done(struct qpending *p)
 		    "cannot record the fetched message's key");
 		return;
 	}
-	close(p->op->fd);
-	free(p->op);
 	m = queue_add(&p->env, false);
+	queue_keep_wfd(m, p->op->fd);
+	free(p->op);
 	q.busy = true;
 	smtp_reply(p->id, Q_COMMIT_OK, NULL, -1, NULL);
 	queue_schedule(m);

@@ -101,7 +101,8 @@ qwrite(struct session *s, const char *p, size_t n)
 			iov[k].iov_base = (void *)(uintptr_t)p;
 			iov[k++].iov_len = n;
 		}
-		w = writev(s->qfd, iov, k);
+		/* at its own offset: the descriptor's is shared with the queue's */
+		w = pwritev(s->qfd, iov, k, (off_t)s->written);
 		if (w == -1 && errno == EINTR)
 			continue;
 		if (w <= 0) {
