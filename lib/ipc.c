@@ -237,11 +237,12 @@ ipc_flush(struct ipc *ch)
 
 /*
  * ipc_recv - read bytes and descriptors; 0 on EOF, -1 error, 1 data, 2
- * nothing now, 3 data and the socket was empty after it.  A Unix stream
- * socket's read ends early only where the queue ran dry or after a buffer
- * that carried descriptors, so a short read without any is the last there
- * is; the caller need not read again to get EAGAIN (the watch is
- * level-triggered: whatever comes later wakes the loop again).
+ * nothing now, 3 data and the socket was empty after it, 4 data that
+ * came with descriptors.  A Unix stream socket's read ends early only
+ * where the queue ran dry or after a buffer that carried descriptors, so
+ * a short read without any is the last there is; the caller need not read
+ * again to get EAGAIN (the watch is level-triggered: whatever comes later
+ * wakes the loop again).
  */
 static int
 ipc_recv(struct ipc *ch)
@@ -286,8 +287,9 @@ ipc_recv(struct ipc *ch)
 	if (r == 0)
 		return 0;
 	buf_commit(&ch->in, (size_t)r);
-	return (size_t)r < iov.iov_len && !gotfd && !(mh.msg_flags & MSG_CTRUNC) ?
-	    3 : 1;
+	if (gotfd)
+		return 4;
+	return (size_t)r < iov.iov_len && !(mh.msg_flags & MSG_CTRUNC) ? 3 : 1;
 }
 
 /*
@@ -347,7 +349,13 @@ ipc_io(struct ev_io *io, unsigned events, void *arg)
 	 * arrives together (the deliver role's fsyncs).  Bounded, so that a
 	 * busy peer cannot hold the loop.  Until a read finds the socket
 	 * empty (ipc_recv: a short read without descriptors), so one call
-	 * mostly, not one more for EAGAIN.
+	 * mostly, not one more for EAGAIN.  After a read that brought
+	 * descriptors (it ends there, whatever follows) the loop's next
+	 * epoll_wait says whether more came, rather than a recvmsg that mostly
+	 * finds nothing (one system call less per descriptor passed: the
+	 * queue file of each delivery, issue 17); that wait returns at once
+	 * if there is more, and the timers that may run before it (end of
+	 * round) only end a batch early.
 	 */
 	for (i = 0; i < IPC_READS_MAX; i++) {
 		r = ipc_recv(ch);
@@ -357,7 +365,7 @@ ipc_io(struct ev_io *io, unsigned events, void *arg)
 			ipc_fail(ch, NULL);
 			return;
 		}
-		if (!ipc_dispatch(ch) || r == 3)
+		if (!ipc_dispatch(ch) || r == 3 || r == 4)
 			return;
 	}
 }
