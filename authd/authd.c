@@ -101,8 +101,12 @@ listen_socket(const struct conf *c, char *sock, size_t socksz)
 	    AUTHD_SOCKET) ||
 	    !bsnprintf(link, sizeof(link), "%s/%s", c->run_dir, AUTHD_SOCKET))
 		fatalx("%s: run_dir too long for a socket path", c->file);
-	if ((fd = ipc_listen_unix(sock, 0666)) == -1)
+	if ((fd = ipc_listen_unix(sock, 0666)) == -1) {
+		if (errno == EADDRINUSE)
+			fatalx("another facteur-authd answers on %s: stop it "
+			    "first", sock);
 		fatal("listen %s", sock);
+	}
 	if ((unlink(link) == -1 && errno != ENOENT) ||
 	    symlink(PRIV_AUTHD_DIR "/" AUTHD_SOCKET, link) == -1)
 		fatal("symlink %s", link);

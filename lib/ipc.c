@@ -635,6 +635,21 @@ ipc_listen_unix(const char *path, unsigned mode)
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
 	    0)) == -1)
 		return -1;
+	/*
+	 * a socket somebody still listens on is not stale: a second daemon
+	 * started by mistake must not take it from the running one (which
+	 * would go on without it: every client's connect failing)
+	 */
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 ||
+	    errno == EAGAIN || errno == EINPROGRESS) {
+		close(fd);
+		errno = EADDRINUSE;
+		return -1;
+	}
+	close(fd);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) == -1)
+		return -1;
 	(void)unlink(path);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
 	    chmod(path, mode) == -1 || listen(fd, 128) == -1) {

@@ -120,7 +120,10 @@ int	ipc_read_sync(int fd, struct ipc_msg *m, uint8_t *store, int timeout_ms);
 
 /* ipc_connect_unix - blocking connect to a Unix socket path; -1 on error */
 int	ipc_connect_unix(const char *path);
-/* ipc_listen_unix - bind+listen a Unix socket (unlinking a stale one), mode */
+/*
+ * ipc_listen_unix - bind+listen a Unix socket (unlinking a stale one), mode;
+ * -1 with EADDRINUSE when a process still accepts connections on path
+ */
 int	ipc_listen_unix(const char *path, unsigned mode);
 
 #endif

@@ -252,6 +252,21 @@ def test_second_smtpd_on_one_queue():
              'and its facteur-sendmail socket is still there', r.stderr)
 
 
+def test_second_authd():
+    """facteur-authd started twice (by hand beside the service) unlinked
+    the running one's socket, bound its own, and removed it when stopped:
+    the first went on without a socket and every new login failed (authc:
+    connect: No such file or directory).  The second must refuse."""
+    ensure('authd', 'imapd')
+    sock = os.path.join(env.run_dir, 'authd', 'authd.sock')
+    r = sh(f'facteur-authd -c {env.conf} -d')
+    ft.check(r.returncode == 1 and 'another facteur-authd' in r.stderr,
+             'a second authd refuses to start', f'{r.returncode}: {r.stderr}')
+    ft.check(os.path.exists(sock), 'the first one keeps its socket')
+    ft.check(imap_login('alice@example.org', 'alice-pw'),
+             'logins still work')
+
+
 def test_fetch_added_then_reload():
     """README: a [fetch] change is applied by SIGHUP ("Reloading": its
     roles restart).  A fetch role started by a reload had neither its
@@ -329,6 +344,7 @@ def main():
                          test_sendmail_names_the_bad_option,
                          test_root_keytool_on_a_user_setup,
                          test_second_smtpd_on_one_queue,
+                         test_second_authd,
                          test_fetch_added_then_reload,
                          test_sendmail_cron_output])
 
