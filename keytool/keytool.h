@@ -57,6 +57,12 @@ void	keytool_setup_usage(void);
  */
 int	keytool_bad_arg(const char *cmd, const char *arg);
 
+/*
+ * keytool_alias_orphans - after user addr was deleted, warn about every
+ * alias naming it that now delivers to no mailbox
+ */
+void	keytool_alias_orphans(const struct conf *c, const char *addr);
+
 /* keytool_user.c: helpers for setup */
 /*
  * keytool_read_password - one line of stdin when it is not a terminal,

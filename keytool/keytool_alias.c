@@ -74,6 +74,35 @@ alias_write(const struct conf *c, const char *key, const char *val)
 	return KEYTOOL_OK;
 }
 
+/*
+ * alias_warn - what the new alias key does that its author may not mean:
+ * deliver nowhere (every target local and neither a user nor an alias:
+ * mail to it is refused with 550), or take a user's mail away from her
+ */
+static void
+alias_warn(const struct conf *c, const char *key, const char *val)
+{
+	struct userdb *udb = userdb_open(c->state_dir, c->domains);
+	struct userdb_list l = { .n = 0 };
+	char u[USERDB_VALUE_MAX];
+
+	if (key[0] == '@' || udb == NULL) {	/* a catch-all: nothing to say */
+		userdb_close(&udb);
+		return;
+	}
+	if (userdb_resolve(udb, key, &l) == USERDB_NOTFOUND)
+		fprintf(stderr, "facteur-keytool: warning: %s delivers to no "
+		    "mailbox (%s: no such user): mail to it is refused until "
+		    "one of its targets is a user\n", key, val);
+	else if (userdb_get(udb, USERDB_USERS, key, u,
+	    sizeof(u)) == USERDB_OK && !has_target(val, key))
+		fprintf(stderr, "facteur-keytool: warning: %s is a user: its "
+		    "mail now goes to %s instead (add %s as a target too to "
+		    "keep it)\n", key, val, key);
+	userdb_list_free(&l);
+	userdb_close(&udb);
+}
+
 static int
 alias_add(const struct conf *c, const char *key, int n, char **targets)
 {
@@ -96,8 +125,10 @@ alias_add(const struct conf *c, const char *key, int n, char **targets)
 			return KEYTOOL_FAIL;
 		}
 	}
-	if ((rc = alias_write(c, key, val)) == KEYTOOL_OK)
+	if ((rc = alias_write(c, key, val)) == KEYTOOL_OK) {
 		printf("%s %s\n", key, val);
+		alias_warn(c, key, val);
+	}
 	return rc;
 }
 
@@ -212,4 +243,32 @@ keytool_cmd_alias(const struct conf *c, int argc, char **argv)
 	if (strcmp(argv[1], "del") == 0)
 		return alias_del(c, key, argc - 3, argv + 3);
 	return KEYTOOL_USAGE;
+}
+
+/* orphan - an alias that names the deleted user and now delivers nowhere */
+static int
+orphan(const char *key, const char *val, void *arg)
+{
+	void **a = arg;
+	struct userdb_list l = { .n = 0 };
+
+	if (has_target(val, a[1]) &&
+	    userdb_resolve(a[0], key, &l) == USERDB_NOTFOUND)
+		fprintf(stderr, "facteur-keytool: warning: alias %s (%s) now "
+		    "delivers to no mailbox: its mail is refused; change it with "
+		    "alias add/del\n", key, val);
+	userdb_list_free(&l);
+	return 0;
+}
+
+void
+keytool_alias_orphans(const struct conf *c, const char *addr)
+{
+	struct userdb *udb = userdb_open(c->state_dir, c->domains);
+	void *a[2] = { udb, (void *)addr };
+
+	if (udb == NULL)
+		return;
+	(void)userdb_foreach(udb, USERDB_ALIASES, orphan, a);
+	userdb_close(&udb);
 }

@@ -225,5 +225,6 @@ keytool_cmd_user(const struct conf *c, int argc, char **argv)
 		return KEYTOOL_FAIL;
 	}
 	printf("deleted %s\n", addr);
+	keytool_alias_orphans(c, addr);
 	return KEYTOOL_OK;
 }

@@ -99,6 +99,33 @@ def test_keytool_names_the_bad_argument():
                  'written', r.stderr)
 
 
+def test_alias_warnings():
+    """An alias whose targets are no users (a typo, a user deleted later)
+    made mail to it, or to the user it shadows, refused with '550 unknown
+    user' and nothing said when it was made: keytool now warns."""
+    k = f'facteur-keytool -c {env.conf}'
+    r = expect(f'{k} alias add team@example.org alcie@example.org', 0,
+               ['warning: team@example.org delivers to no mailbox'])
+    r = sh(f'echo pw | {k} user add carol@example.org && '
+           f'{k} alias add alice@example.org carol@example.org && '
+           f'{k} alias add fwd@example.org carol@example.org && '
+           f'{k} user del carol@example.org')
+    ft.check(r.returncode == 0, 'alias and user commands', r.stderr)
+    ft.check('warning: alice@example.org is a user: its mail now goes to '
+             'carol@example.org' in r.stderr,
+             'an alias that takes a user\'s mail away is pointed out',
+             r.stderr)
+    for a in ('alice@example.org', 'fwd@example.org'):
+        ft.check(f'warning: alias {a} (carol@example.org) now delivers to '
+                 'no mailbox' in r.stderr,
+                 f'user del names the alias {a} it leaves dangling', r.stderr)
+    r = sh(f'{k} alias add @example.org alice@example.org && '
+           f'{k} alias del @example.org && {k} alias del alice@example.org &&'
+           f' {k} alias del fwd@example.org && {k} alias del team@example.org')
+    ft.check(r.returncode == 0 and 'warning' not in r.stderr,
+             'a catch-all and deletions: no warning', r.stderr)
+
+
 def test_sendmail_names_the_bad_option():
     expect(f'echo hi | facteur-sendmail -C {env.conf} -x alice', 2,
            ['unknown option -x', 'usage:'])
@@ -341,6 +368,7 @@ def test_sendmail_cron_output():
 def main():
     ft.main(env, setup, [test_keytool_names_the_bad_argument,
                          test_config_mistakes,
+                         test_alias_warnings,
                          test_sendmail_names_the_bad_option,
                          test_root_keytool_on_a_user_setup,
                          test_second_smtpd_on_one_queue,
