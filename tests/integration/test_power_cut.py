@@ -31,6 +31,7 @@ mount needs /dev/fuse and python3-pyfuse3; otherwise nothing is checked.
 """
 
 import imaplib
+import importlib.util
 import os
 import re
 import ssl
@@ -55,9 +56,7 @@ def can_run():
         return 'not root'
     if not os.path.exists('/dev/fuse'):
         return 'no /dev/fuse'
-    try:
-        import pyfuse3  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
-    except ImportError:
+    if importlib.util.find_spec('pyfuse3') is None:
         return 'no python3-pyfuse3'
     return None
 
