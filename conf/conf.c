@@ -883,6 +883,33 @@ conf_valid_milter(const char *val)
 	    inet_pton(AF_INET6, a.host, ip) == 1;
 }
 
+/*
+ * conf_milter_at - Sendmail's "inet:PORT@IP" (how spamass-milter and
+ * clamav-milter write their own socket, so users paste it) as
+ * "inet:IP:PORT" in out; false when val is not of that form
+ */
+static bool
+conf_milter_at(const char *val, char *out, size_t outsz)
+{
+	const char *at = strchr(val, '@');
+	unsigned char ip[16];
+	char port[8];
+	size_t n;
+
+	if (strncmp(val, "inet:", 5) != 0 || at == NULL ||
+	    (n = (size_t)(at - val - 5)) == 0 || n >= sizeof(port))
+		return false;
+	memcpy(port, val + 5, n);
+	port[n] = '\0';
+	if (!conf_all_digits(port))
+		return false;
+	if (inet_pton(AF_INET, at + 1, ip) == 1)
+		return bsnprintf(out, outsz, "inet:%s:%s", at + 1, port);
+	if (inet_pton(AF_INET6, at + 1, ip) == 1)
+		return bsnprintf(out, outsz, "inet:[%s]:%s", at + 1, port);
+	return false;
+}
+
 /* conf_set_word - the single-token types */
 static bool
 conf_set_word(struct conf_parse *p, const struct conf_key *k, const char *val,
@@ -960,12 +987,17 @@ conf_set_word(struct conf_parse *p, const struct conf_key *k, const char *val,
 			return conf_bad(p, k,
 			    "an address like 127.0.0.1:53 or [::1]:53", val);
 		return true;
-	case T_MILTER:
-		if (!conf_valid_milter(val))
+	case T_MILTER: {
+		char conv[128];
+		const char *v = conf_milter_at(val, conv, sizeof(conv)) ?
+		    conv : val;
+
+		if (!conf_valid_milter(v))
 			return conf_bad(p, k, "unix:/path or inet:IP:port like "
 			    "inet:127.0.0.1:11332", val);
-		conf_list_add(dst, val);
+		conf_list_add(dst, v);
 		return true;
+	}
 	case T_SITE:
 		if ((err = dnsbl_site_parse(val, strlen(val), &site)) != NULL)
 			return conf_bad(p, k, err, val);

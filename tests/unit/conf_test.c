@@ -672,6 +672,38 @@ test_lines(void)
 	conf_free(&c);	/* twice is harmless */
 }
 
+/* [milter] socket: Sendmail's inet:PORT@IP, as the milters write it */
+static void
+test_milter_at(void)
+{
+	static const char text[] = "domains = example.org\n[milter]\n"
+	    "socket = inet:8893@127.0.0.1\nsocket = inet:7357@::1\n"
+	    "socket = inet:127.0.0.1:11332\n";
+	struct conf *c;
+	char *errs;
+	size_t n;
+	FILE *e;
+
+	c = conf_load_mem("t.conf", text, sizeof(text) - 1, NULL);
+	CHECK(c != NULL);
+	if (c != NULL) {
+		CHECK(c->milter.socket.n == 3);
+		CHECK_STR(c->milter.socket.v[0], "inet:127.0.0.1:8893");
+		CHECK_STR(c->milter.socket.v[1], "inet:[::1]:7357");
+		CHECK_STR(c->milter.socket.v[2], "inet:127.0.0.1:11332");
+	}
+	conf_free(&c);
+	e = open_memstream(&errs, &n);
+	c = conf_load_mem("t.conf", "domains = a.b\n[milter]\nsocket = "
+	    "inet:99999@127.0.0.1\n", 53, e);
+	fclose(e);
+	CHECK(c == NULL);
+	CHECK(strstr(errs, "t.conf:3: expected unix:/path or inet:IP:port like "
+	    "inet:127.0.0.1:11332 for socket, got \"inet:99999@127.0.0.1\"")
+	    != NULL);
+	free(errs);
+}
+
 /* conf_load - from a real file, a missing one and an oversized one */
 static void
 test_file(void)
@@ -937,6 +969,7 @@ main(int argc, char **argv)
 	test_good();
 	test_lines();
 	test_file();
+	test_milter_at();
 	test_maildir();
 	test_local_domain();
 	test_secret();
