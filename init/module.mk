@@ -73,12 +73,7 @@ CC	 = $(if $(CROSS),$(MUSL_D)/bin/musl-gcc,musl-gcc)
 CPPFLAGS += -isystem $(MUSL_D)/include
 LDFLAGS	+= -L$(MUSL_D)/lib
 PKG_CONFIG = PKG_CONFIG_LIBDIR=$(MUSL_D)/lib/pkgconfig pkg-config
-# the library code and constants the idle daemons touch, side by side
-# (init/idle.ld: a third of the idle memory); a change relinks, as the
-# glue below does, through the archive every program links
-LDFLAGS	+= -Wl,-T,init/idle.ld
 B	?= build$(if $(CROSS),-$(CROSS_ARCH))-musl$(B_SUFFIX)
-$(B)/libfacteur.a: init/idle.ld
 else ifneq ($(LIBC),)
 $(error LIBC=$(LIBC): expected musl, or nothing for the system's glibc)
 endif
@@ -115,6 +110,11 @@ LDFLAGS	+= -static -Wl,--wrap=getpwnam,--wrap=getpwuid,--wrap=setpwent \
 	   -Wl,--wrap=getpwent,--wrap=endpwent,--wrap=dlopen,--wrap=dlerror \
 	   $(STATIC_OBJS)
 $(B)/libfacteur.a: $(STATIC_OBJS)
+# the code and constants the idle daemons touch, ours and the libraries',
+# side by side (init/idle.ld: most of a static build's idle memory); a
+# change relinks, as the glue does, through the archive every program links
+LDFLAGS	+= -Wl,-T,init/idle.ld
+$(B)/libfacteur.a: init/idle.ld
 # ld's --wrap does not see symbols inside LTO objects: keep the glue plain
 $(STATIC_OBJS): CFLAGS += -fno-lto
 endif

@@ -10,7 +10,7 @@
 #   PKG_PROFILE (default tiny; empty: the default profile, e.g. the
 #   build-armhf-static that `make check` builds anyway), PKG_LIBC=musl or
 #   glibc (the C library linked in: musl is OpenWrt's, and its build idles
-#   in two thirds of glibc's memory; default: musl when that architecture's
+#   in three fifths of glibc's memory; default: musl when that architecture's
 #   musl libraries are built, `make musl-deps [CROSS=...]`, else glibc)
 #
 # Each first builds `make STATIC=1 PROFILE=$(PKG_PROFILE)` for CROSS (native: x86_64)
