@@ -37,6 +37,11 @@ for f in ('demo.sh', 'dkim-check.py'):
 os.makedirs(os.path.join(tmp, 'tests', 'integration'))
 shutil.copy2(os.path.join(ft.SRC, 'tests', 'integration', 'dns_server.py'),
              os.path.join(tmp, 'tests', 'integration'))
+# a checkout has its build/bin after `make run`: init/dkim-check.py, run as
+# printed (without $BIN), finds facteur-keytool there when the demo runs
+# as an ordinary user (as root it uses the demo's copy in run/bin)
+os.makedirs(os.path.join(tmp, 'build'))
+os.symlink(ft.BIN, os.path.join(tmp, 'build', 'bin'))
 ports = {}
 for k in ('SMTP', 'SUB', 'SUBS', 'IMAPS'):
     ports[k] = ft.free_port()
