@@ -828,17 +828,29 @@ recover(void)
 			continue;
 		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 			continue;
-		if (queue_file_read_env(fd, &env, &err) == -1 ||
+		if (queue_file_read_env(fd, &env, &err) == 0 &&
 		    strcmp(env.qid, de->d_name) != 0) {
+			/*
+			 * A committed message under another QID: only
+			 * msg_recycle renames a file, and only a finished
+			 * one, so this is a recycle whose rename a power
+			 * cut kept and whose truncate it lost.
+			 */
+			log_info("qid=%s held finished message qid=%s (a "
+			    "recycle cut short): removed", de->d_name,
+			    env.qid);
+			queue_env_free(&env);
+			close(fd);
+			(void)unlink(path);
+			continue;
+		}
+		if (err != NULL) {
 			/* never committed: the client got no 250 */
 			struct stat st;
 
-			if (err == NULL)
-				queue_env_free(&env);
 			if (fstat(fd, &st) == -1 || st.st_size > 0) {
 				close(fd);
-				move_aside(de->d_name, path, err ? err :
-				    "id mismatch");
+				move_aside(de->d_name, path, err);
 			} else {
 				close(fd);	/* an unused pool file */
 				(void)unlink(path);

@@ -10,7 +10,8 @@ name is an unused pool file and removed; the finished message still
 whole under its own name (recycle not begun) is found delivered by the
 deliver role and not delivered again; a finished message's content under
 another QID (a power cut that kept the rename but lost the truncate) is
-set aside in corrupt/, never delivered.
+removed at start, never delivered and not set aside: only a recycle
+renames a committed file, and only a finished one.
 """
 
 import os
@@ -124,9 +125,17 @@ def test_crash_states():
     for e in empties:
         check(not os.path.exists(os.path.join(MSGDIR, e)),
               f'empty {e} removed at start')
-    aside = os.path.join(env.state_dir, 'queue', 'corrupt', '00000003cccccccc')
-    check(os.path.exists(aside), 'a file whose id is not its name is set '
-          'aside', os.listdir(MSGDIR))
+    check(ft.wait_for(lambda: 'qid=00000003cccccccc held finished message '
+                      'qid=00000004dddddddd (a recycle cut short): removed'
+                      in log(), 10),
+          'a committed file whose id is not its name is logged',
+          log()[-1500:])
+    check(not os.path.exists(os.path.join(MSGDIR, '00000003cccccccc')),
+          'and removed', os.listdir(MSGDIR))
+    aside = os.path.join(env.state_dir, 'queue', 'corrupt')
+    check(not os.path.isdir(aside) or not os.listdir(aside),
+          'nothing set aside in corrupt/',
+          os.listdir(aside) if os.path.isdir(aside) else None)
     c = ft.RawSMTP(P1)
     c.ehlo()
     code, _ = c.mail_transaction('x@example.net', [ALICE],
@@ -137,7 +146,7 @@ def test_crash_states():
     check(len(env.find_messages(ALICE, body_marker)) == 1,
           'the finished message was not delivered twice')
     check(not env.find_messages(ALICE, b'never-deliver'),
-          'the set-aside content was not delivered')
+          "the recycled file's content was not delivered")
 
 
 env.write_config(domains='example.org',
