@@ -85,6 +85,11 @@ static struct {
 } rec[REC_MAX];
 static unsigned	 nrec;
 static bool	 rec_sync;	/* the kernel cannot truncate in the ring */
+#endif
+
+static uint64_t	 nremoved;	/* names removed so far: fsyncv_removed */
+
+#ifdef HAVE_IO_URING
 
 static struct {
 	int			 fd;		/* -1: not made yet */
@@ -225,7 +230,8 @@ ring_reap(int *errs)
 						    rec[slot].from,
 						    strerror(-c->res));
 					rec[slot].failed = true;
-				}
+				} else if (c->user_data & REC_RENAME)
+					nremoved++;	/* the old name went */
 				rec[slot].steps--;
 			}
 		} else if (c->user_data & UNL_TAG) {
@@ -238,9 +244,13 @@ ring_reap(int *errs)
 					    unl[slot].name, 0) == -1)
 						log_warn("unlink %s",
 						    unl[slot].name);
+					else
+						nremoved++;
 				} else if (c->res < 0)
 					log_warnx("unlink %s: %s", unl[slot].name,
 					    strerror(-c->res));
+				else
+					nremoved++;
 				unl[slot].busy = false;
 				nunl--;
 			}
@@ -540,7 +550,14 @@ unlinkat_bg(int dirfd, const char *name)
 		log_warn("unlink %s", name);
 		return -1;
 	}
+	nremoved++;
 	return 0;
+}
+
+uint64_t
+fsyncv_removed(void)
+{
+	return nremoved;
 }
 
 size_t

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * fsyncv - fsync fds[0..n); errs[i] is then 0 or the errno of fds[i]'s
@@ -76,5 +77,14 @@ bool	recycle_reap(int *fd, char *to, size_t tosz);
  * finish too.  No system call when nothing is in flight.
  */
 void	fsyncv_collect(void);
+
+/*
+ * fsyncv_removed - how many names unlinkat_bg and recycle_bg have removed
+ * so far (completions collected, or unlinks made at once).  None of those
+ * removals is durable until the caller fsyncs the directory: a caller
+ * that must not see a removed name come back after a power cut fsyncs it
+ * when this number has moved (the queue role: on its 1 s tick).
+ */
+uint64_t fsyncv_removed(void);
 
 #endif

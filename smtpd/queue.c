@@ -695,6 +695,28 @@ queue_schedule(struct qmsg *m)
 	msg_check_done(m);
 }
 
+/*
+ * sync_removals - removals of finished files (recycles' renames, unlinks)
+ * made durable within a tick or two: without it they were durable only at
+ * the pool's next fsync of msg/, maybe hours later on a quiet server, and
+ * a power cut until then brought a finished message back, which was
+ * delivered again if its Maildir file had meanwhile been moved or
+ * expunged over IMAP (the deliver role looks for its name).  One fsync of
+ * msg/ a second at most, only after removals.
+ */
+static void
+sync_removals(void)
+{
+	uint64_t n = fsyncv_removed();
+
+	if (n == q.removed_synced)
+		return;
+	if (fsync(q.dirfd) == -1)
+		log_warn("fsync %s", q.msgdir);
+	else
+		q.removed_synced = n;
+}
+
 static void
 on_tick(struct ev_timer *t, void *arg)
 {
@@ -707,6 +729,7 @@ on_tick(struct ev_timer *t, void *arg)
 			queue_schedule(m);
 	}
 	fsyncv_collect();	/* the last recycles of a burst finish */
+	sync_removals();
 	if (q.nmsg == 0 && q.busy) {	/* idle again: give the peak back */
 		q.busy = false;
 		malloc_trim(0);

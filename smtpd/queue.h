@@ -67,6 +67,7 @@ struct queue {
 	unsigned	 relay_inflight;
 	struct qmsg	*relaying[RELAY_INFLIGHT];	/* by R_SEND id - 1 */
 	bool		 busy;		/* mail came since the queue was last empty */
+	uint64_t	 removed_synced;	/* fsyncv_removed() at the last fsync of msg/ */
 };
 
 extern struct queue q;

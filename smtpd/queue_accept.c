@@ -78,6 +78,7 @@ pool_fill(void)
 {
 	char qid[QUEUE_ID_LEN + 1];
 	int fd, tries = 0;
+	uint64_t removed;
 
 	/* finished files made empty under a new name (queue.c, msg_recycle) */
 	while (q.npool < POOL_SIZE && recycle_reap(&fd, qid, sizeof(qid))) {
@@ -97,7 +98,10 @@ pool_fill(void)
 		memcpy(q.pool[q.npool].qid, qid, sizeof(qid));
 		q.pool[q.npool++].fd = fd;
 	}
-	if (fsync(q.dirfd) == -1) {
+	removed = fsyncv_removed();	/* made durable too (sync_removals) */
+	if (fsync(q.dirfd) == 0)
+		q.removed_synced = removed;
+	else {
 		log_warn("fsync %s", q.msgdir);
 		while (q.npool > 0) {	/* not durable: do not use them */
 			q.npool--;

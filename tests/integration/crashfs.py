@@ -34,6 +34,10 @@ kernel sends fsync(2) as FSYNC and a directory's as FSYNCDIR (io_uring's
 fsync, ftruncate, renameat and unlinkat included).  O_TMPFILE and
 RENAME_EXCHANGE are refused (facteur uses neither), so are device nodes.
 
+The extended attribute `user.crashfs.durable` of a directory lists the
+names a cut would keep there (os.getxattr), so that a test can wait for
+a change to become durable instead of for a time.
+
 To show a test catches a missing fsync, CRASHFS_NO_DIRSYNC=1 makes the
 fsync of directories a no-op, CRASHFS_NO_FSYNC=1 that of files.
 
@@ -392,6 +396,13 @@ def serve(backing, mnt):
 
         async def releasedir(self, fh):
             del dirs[fh]
+
+        async def getxattr(self, inode, name, ctx):
+            # the test's window on the model: a directory's synced names
+            n = nodes[inode]
+            if name != b'user.crashfs.durable' or n.kind != 'd':
+                raise FUSEError(errno.ENODATA)
+            return b'\n'.join(sorted(n.durable))
 
         async def statfs(self, ctx):
             v = os.statvfs(backing)
