@@ -179,32 +179,36 @@ static int
 ipc_flush(struct ipc *ch)
 {
 	while (ch->out.len > 0) {
-		size_t n = ch->out.len;
+		size_t n = ch->out.len, nfd = 0, i;
 		ssize_t w;
 		struct msghdr mh;
 		struct iovec iov;
 		union {
 			struct cmsghdr hdr;
-			char buf[CMSG_SPACE(sizeof(int))];
+			char buf[CMSG_SPACE(sizeof(int) * IPC_FDS_MAX)];
 		} cm;
 
 		memset(&mh, 0, sizeof(mh));
-		/* a frame carrying a fd is sent alone, with the fd attached */
-		if (ch->noutfds > 0 && ch->outfd_at[0] == 0) {
-			struct ipc_hdr h;	/* the buffer need not be aligned */
-
-			memcpy(&h, buf_head(&ch->out), sizeof(h));
-			n = sizeof(h) + h.len;
+		/*
+		 * Frames with descriptors go IPC_FDS_MAX at a time with the
+		 * frames before them (as many as ipc_recv takes in one read),
+		 * the descriptors attached to the call: one sendmsg, and one
+		 * read on the other side, for a burst (the smtp role's spare
+		 * queue files, the deliveries of a round), not one each.
+		 */
+		if (ch->noutfds > 0) {
+			nfd = ch->noutfds < IPC_FDS_MAX ? ch->noutfds :
+			    IPC_FDS_MAX;
+			n = nfd < ch->noutfds ? ch->outfd_at[nfd] : ch->out.len;
 			memset(&cm, 0, sizeof(cm));
 			mh.msg_control = cm.buf;
-			mh.msg_controllen = sizeof(cm.buf);
-			CMSG_FIRSTHDR(&mh)->cmsg_len = CMSG_LEN(sizeof(int));
+			mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfd);
+			CMSG_FIRSTHDR(&mh)->cmsg_len = CMSG_LEN(sizeof(int) * nfd);
 			CMSG_FIRSTHDR(&mh)->cmsg_level = SOL_SOCKET;
 			CMSG_FIRSTHDR(&mh)->cmsg_type = SCM_RIGHTS;
-			memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), &ch->outfds[0],
-			    sizeof(int));
-		} else if (ch->noutfds > 0)
-			n = ch->outfd_at[0];	/* stop before the fd frame */
+			memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), ch->outfds,
+			    sizeof(int) * nfd);
+		}
 		iov.iov_base = buf_head(&ch->out);
 		iov.iov_len = n;
 		mh.msg_iov = &iov;
@@ -219,16 +223,18 @@ ipc_flush(struct ipc *ch)
 			}
 			return -1;
 		}
-		if (mh.msg_controllen) {
-			close(ch->outfds[0]);
-			memmove(ch->outfds, ch->outfds + 1,
-			    (ch->noutfds - 1) * sizeof(int));
-			memmove(ch->outfd_at, ch->outfd_at + 1,
-			    (ch->noutfds - 1) * sizeof(size_t));
-			ch->noutfds--;
+		/* the descriptors went with the first bytes, even of a short write */
+		if (nfd > 0) {
+			for (i = 0; i < nfd; i++)
+				close(ch->outfds[i]);
+			memmove(ch->outfds, ch->outfds + nfd,
+			    (ch->noutfds - nfd) * sizeof(int));
+			memmove(ch->outfd_at, ch->outfd_at + nfd,
+			    (ch->noutfds - nfd) * sizeof(size_t));
+			ch->noutfds -= nfd;
 		}
 		buf_drain(&ch->out, (size_t)w);
-		for (size_t i = 0; i < ch->noutfds; i++)
+		for (i = 0; i < ch->noutfds; i++)
 			ch->outfd_at[i] -= (size_t)w;
 	}
 	ev_io_want(&ch->io, EV_READ);
@@ -252,7 +258,7 @@ ipc_recv(struct ipc *ch)
 	struct cmsghdr *c;
 	union {
 		struct cmsghdr hdr;
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
+		char buf[CMSG_SPACE(sizeof(int) * IPC_FDS_MAX)];
 	} cm;
 	ssize_t r;
 	bool gotfd = false;

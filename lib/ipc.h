@@ -33,6 +33,8 @@ struct ipc_hdr {
 	uint32_t	flags;		/* IPC_F_FD: a descriptor came with it */
 };
 #define IPC_F_FD	0x1
+/* descriptors sent with one sendmsg, and taken by one read (ipc.c) */
+#define IPC_FDS_MAX	4
 
 /* a received message being read */
 struct ipc_msg {

@@ -198,6 +198,70 @@ test_flush_after_slow_timer(void)
 	ipc_close(&b.ch);
 }
 
+/* burst: frames received, and whether each descriptor was its frame's */
+static struct {
+	struct ipc	 ch;
+	size_t		 frames, fds;
+	bool		 bad;
+} burst;
+
+static void
+burst_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
+{
+	uint32_t seq;
+	char c;
+
+	if (!ipc_get_u32(m, &seq) || !ipc_get_end(m) || seq != burst.frames ||
+	    (m->fd != -1) != (seq % 3 != 1))
+		burst.bad = true;
+	if (m->fd != -1) {	/* a pipe whose one byte is its frame's number */
+		if (read(m->fd, &c, 1) != 1 || c != (char)seq)
+			burst.bad = true;
+		burst.fds++;
+		close(m->fd);
+	}
+	if (++burst.frames == 23)
+		ev_break();
+}
+
+/*
+ * test_fd_burst - frames with and without descriptors sent in one round go
+ * IPC_FDS_MAX descriptors to a sendmsg (ipc_flush); each descriptor still
+ * arrives with its own frame, and every one is closed once sent
+ */
+static void
+test_fd_burst(void)
+{
+	struct ipc a;
+	struct ipc_out o;
+	int sv[2], pp[2], sent[23];
+	uint32_t i;
+	size_t nsent = 0;
+
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	ipc_init(&a, sv[0], NULL, NULL, NULL);
+	ipc_init(&burst.ch, sv[1], burst_msg, NULL, NULL);
+	for (i = 0; i < 23; i++) {
+		ipc_out_init(&o);
+		ipc_put_u32(&o, i);
+		if (i % 3 == 1) {
+			CHECK(ipc_send(&a, 7, 1, -1, &o) == 0);
+			continue;
+		}
+		CHECK(pipe(pp) == 0);
+		CHECK(write(pp[1], &(char){ (char)i }, 1) == 1);
+		close(pp[1]);
+		sent[nsent++] = pp[0];
+		CHECK(ipc_send(&a, 7, 1, pp[0], &o) == 0);
+	}
+	CHECK(t_run(5000));
+	CHECK(burst.frames == 23 && burst.fds == nsent && !burst.bad);
+	for (i = 0; i < nsent; i++)
+		CHECK(!fd_open(sent[i]));
+	ipc_close(&a);
+	ipc_close(&burst.ch);
+}
+
 int
 main(void)
 {
@@ -205,5 +269,6 @@ main(void)
 	ev_init();
 	test_bounded_out();
 	test_flush_after_slow_timer();
+	test_fd_burst();
 	return T_DONE();
 }
