@@ -15,8 +15,9 @@
  * new/ or cur/ knows it was done and does not deliver twice.
  * Runs as `user`; blocking disk I/O is fine here: this process does
  * nothing else, and the queue keeps accepting meanwhile.  Deliveries that
- * arrive together (lib/ipc.c hands over every frame already received) are
- * a batch, and so are those that come within BATCH_WAIT_MS of the first:
+ * arrive together (lib/ipc.c hands them over four to a read, each read
+ * in a round of the loop) are a batch, and so are those that come within
+ * BATCH_WAIT_MS of the first:
  * all are written first (those into the same Maildir through the same
  * directory descriptors), then their files fsync'd at once
  * (lib/fsyncv.h), renamed, each Maildir's new/ fsync'd once, and only
