@@ -38,6 +38,7 @@ struct dkim_sign {
 	EVP_MD_CTX	*bodyctx;
 	struct dkim_body body;
 	bool		 ended;
+	bool		 nofrom;	/* ended, only fault: no From field */
 	unsigned char	 bh[DKIM_DIGEST_LEN];
 	const char	*err;
 };
@@ -450,6 +451,7 @@ dkim_sign_end(struct dkim_sign *s)
 			from++;
 	if (from == 0) {
 		s->err = "no From header field";
+		s->nofrom = true;
 		return -1;
 	}
 	if (from > 1) {	/* a reader may be shown the one nobody checked */
@@ -574,9 +576,20 @@ dkim_sign_add_field(struct dkim_sign *s, const char *field)
 	s->h.hdr = nb;
 	if (dkim_hdrs_split(&s->h) == -1) {
 		s->err = "out of memory";
+		s->nofrom = false;
 		return -1;
 	}
+	if (s->nofrom && dkim_sign_has_field(s, "From")) {
+		s->nofrom = false;
+		s->err = NULL;
+	}
 	return 0;
+}
+
+bool
+dkim_sign_lacks_from(const struct dkim_sign *s)
+{
+	return s->nofrom;
 }
 
 size_t

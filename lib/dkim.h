@@ -92,6 +92,12 @@ size_t		 dkim_from_mailboxes(const struct dkim_sign *s);
  */
 bool		 dkim_sign_has_field(const struct dkim_sign *s, const char *name);
 int		 dkim_sign_add_field(struct dkim_sign *s, const char *field);
+/*
+ * dkim_sign_lacks_from - dkim_sign_end() failed only because the message
+ * has no From field: adding one with dkim_sign_add_field() makes the
+ * signer usable (the mail submission agent's choice, RFC 6409 8)
+ */
+bool		 dkim_sign_lacks_from(const struct dkim_sign *s);
 
 /*
  * dkim_header_digest - after dkim_sign_end(): the DKIM-Signature header for

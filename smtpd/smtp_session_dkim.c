@@ -15,6 +15,8 @@
  *     client's socket so that authd reads SO_PEERCRED itself) and the
  *     domain is one of that user's or local account's;
  *   - Date and Message-ID are added when missing (RFC 6409 8), signed;
+ *     so is a From (the envelope sender, else the login) to a message
+ *     that has none;
  *   - the DKIM-Signature headers go into the envelope (`prepend`), added
  *     in front of the message when it is delivered or relayed.
  * authd unreachable: 451, the client retries.  Mail received from outside
@@ -107,6 +109,27 @@ add_missing(struct session *s)
 	return NULL;
 }
 
+/*
+ * add_from - a submission without a From field (a device, a script's
+ * bare message) gets one with its envelope sender, which MAIL FROM
+ * checked is the user's, else the login: Postfix's cleanup adds the
+ * envelope sender too, and RFC 6409 8 lets the MSA complete the header
+ * of an authenticated user; DKIM needs a From to sign
+ */
+static int
+add_from(struct session *s)
+{
+	char field[SMTP_PATH_MAX + 16];
+
+	snprintf(field, sizeof(field), "From: %s",
+	    s->from.addr[0] ? s->from.addr : s->auth_user);
+	if (add_field(s, field) == -1)
+		return -1;
+	log_info("session=%08x addr=%s user=%s no From field: added <%s>",
+	    s->id, s->addr, s->auth_user, field + 6);
+	return 0;
+}
+
 /* session_dkim_end - the From check; an error reply or NULL */
 const char *
 session_dkim_end(struct session *s)
@@ -135,7 +158,8 @@ session_dkim_end(struct session *s)
 		    "address of this account", s->id, s->addr, from);
 		return "553 5.7.1 From address not allowed for this local account";
 	}
-	if (dkim_sign_end(s->dkim) == -1) {
+	if (dkim_sign_end(s->dkim) == -1 &&
+	    (!dkim_sign_lacks_from(s->dkim) || add_from(s) == -1)) {
 		snprintf(why, sizeof(why), "550 5.6.0 Bad message header: %s",
 		    dkim_sign_error(s->dkim));
 		return why;
