@@ -194,7 +194,7 @@ smtp_cmd_path(const char *args, bool mail, struct smtp_path *p)
 {
 	const char *kw = mail ? "FROM:" : "TO:";
 	size_t kwlen = strlen(kw), n, at;
-	const char *s, *close;
+	const char *s, *close, *rest;
 
 	memset(p, 0, sizeof(*p));
 	if (strncasecmp(args, kw, kwlen) != 0)
@@ -203,10 +203,24 @@ smtp_cmd_path(const char *args, bool mail, struct smtp_path *p)
 	s = args + kwlen;
 	while (*s == ' ')
 		s++;
-	if (*s != '<' || (close = strchr(s, '>')) == NULL)
+	if (*s != '<') {
+		/*
+		 * "MAIL FROM:user@host" without the brackets, as scanners,
+		 * cameras and UPS daemons send it: accepted like Postfix
+		 * does by default (strict_rfc821_envelopes = no); the
+		 * address is the word up to a space, checked as below
+		 */
+		n = strcspn(s, " ");
+		if (n == 0 || memchr(s, '<', n) != NULL ||
+		    memchr(s, '>', n) != NULL || s[0] == '@')
+			return mail ? "501 5.5.4 Syntax: MAIL FROM:<address>" :
+			    "501 5.5.4 Syntax: RCPT TO:<address>";
+		close = s + n;
+	} else if ((close = strchr(s, '>')) == NULL)
 		return mail ? "501 5.5.4 Syntax: MAIL FROM:<address>" :
 		    "501 5.5.4 Syntax: RCPT TO:<address>";
-	s++;
+	else
+		s++;
 	if (*s == '@') {		/* RFC 5321 4.1.2: ignore a source route */
 		const char *colon = memchr(s, ':', (size_t)(close - s));
 
@@ -215,6 +229,7 @@ smtp_cmd_path(const char *args, bool mail, struct smtp_path *p)
 			return "553 5.1.3 Bad source route";
 		s = colon + 1;
 	}
+	rest = *close == '>' ? close + 1 : close;
 	n = (size_t)(close - s);
 	if (n > SMTP_PATH_MAX)
 		return "553 5.1.3 Address too long";
@@ -230,7 +245,7 @@ smtp_cmd_path(const char *args, bool mail, struct smtp_path *p)
 			/* RFC 5321 4.5.1: <postmaster> without a domain */
 			if (!mail && strcasecmp(p->addr, "postmaster") == 0) {
 				p->at = 0;
-				return smtp_cmd_params(close + 1, mail, p);
+				return smtp_cmd_params(rest, mail, p);
 			}
 			return "553 5.1.3 Address must be local@domain";
 		}
@@ -240,5 +255,5 @@ smtp_cmd_path(const char *args, bool mail, struct smtp_path *p)
 			return "553 5.1.3 Bad address syntax";
 		p->at = at;
 	}
-	return smtp_cmd_params(close + 1, mail, p);
+	return smtp_cmd_params(rest, mail, p);
 }

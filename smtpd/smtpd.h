@@ -170,7 +170,8 @@ struct smtp_path {
 };
 
 enum smtp_verb	smtp_cmd_verb(const char *line, size_t len, const char **args_r);
-/* smtp_cmd_path - parse "FROM:<a@b> PARAMS" / "TO:<a@b> PARAMS".
+/* smtp_cmd_path - parse "FROM:<a@b> PARAMS" / "TO:<a@b> PARAMS" (or a@b
+ * without the brackets, as Postfix takes it).
  * Returns NULL on success, else the reply text to send (static). */
 const char	*smtp_cmd_path(const char *args, bool mail, struct smtp_path *p);
 bool		 smtp_cmd_valid_domain(const char *d, size_t len);

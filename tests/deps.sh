@@ -24,7 +24,7 @@ libnet-ssleay-perl libio-socket-ssl-perl curl python3-dkim python3-dnspython
 opendkim-tools iproute2"
 BUILD="clang libclang-rt-14-dev musl-tools dpkg-dev"
 TESTS="python3-aiosmtpd dnsmasq-base python3-pyfuse3 fuse3
-isync procps busybox-static
+isync procps busybox-static msmtp s-nail mutt sendemail
 python3-cryptography rspamd
 python3-yaml python3-spf fetchmail getmail6 dovecot-imapd dovecot-pop3d
 spamd spamc spamass-milter clamav-daemon clamav-milter pebble
