@@ -90,6 +90,17 @@ session_vanished(struct imap_session *s, struct uidset *u, bool earlier)
 
 /* ---- ENABLE ---- */
 
+/*
+ * resp_modseq - the [HIGHESTMODSEQ] response code takes a positive value
+ * (RFC 7162 7: mod-sequence-value); a folder nothing changed in yet (0)
+ * says 1, as Dovecot does; STATUS may say 0 (mod-sequence-valzer)
+ */
+static uint64_t
+resp_modseq(uint64_t m)
+{
+	return m ? m : 1;
+}
+
 void
 condstore_on(struct imap_session *s)
 {
@@ -99,7 +110,7 @@ condstore_on(struct imap_session *s)
 	/* RFC 7162 3.1: enabled in the selected state, HIGHESTMODSEQ now */
 	if (s->state == SS_SELECTED && s->f)
 		session_reply(s, "* OK [HIGHESTMODSEQ %llu] Highest",
-		    (unsigned long long)s->f->modseq);
+		    (unsigned long long)resp_modseq(s->f->modseq));
 }
 
 void
@@ -260,7 +271,7 @@ condstore_select_end(struct imap_session *s, struct qresync_args *q)
 
 	if (s->condstore)
 		session_reply(s, "* OK [HIGHESTMODSEQ %llu] Highest",
-		    (unsigned long long)f->modseq);
+		    (unsigned long long)resp_modseq(f->modseq));
 	if (q == NULL || q->uidvalidity != f->uidvalidity)
 		goto done;
 	condstore_vanished_earlier(s, q->known.n ? &q->known : NULL,

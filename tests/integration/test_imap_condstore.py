@@ -161,6 +161,26 @@ def test_condstore_basics():
     r.close()
 
 
+def test_empty_folder_modseq():
+    """A folder nothing happened in yet: [HIGHESTMODSEQ 1], not 0 (RFC
+    7162 7: a positive mod-sequence-value; K-9 and FairEmail select
+    every folder with CONDSTORE), on SELECT and on ENABLE when selected;
+    then a delivery is seen by CHANGEDSINCE and UID range as usual."""
+    folder('Empty1', 0)
+    r = Raw()
+    r.cmd('ENABLE CONDSTORE')
+    u, t = r.cmd('SELECT Empty1')
+    ft.check(num(r'\[HIGHESTMODSEQ (\d+)\]', u) == 1,
+             'empty folder: [HIGHESTMODSEQ 1] on SELECT', u)
+    r.close()
+    r = Raw()
+    r.cmd('SELECT Empty1')
+    u, t = r.cmd('ENABLE CONDSTORE')
+    ft.check(num(r'\[HIGHESTMODSEQ (\d+)\]', u) == 1,
+             'empty folder: [HIGHESTMODSEQ 1] on ENABLE', u)
+    r.close()
+
+
 def test_condstore_enabling_fetch():
     """A CONDSTORE enabling command in the selected state says
     HIGHESTMODSEQ first (RFC 7162 3.1)."""
@@ -350,7 +370,7 @@ def test_pipelined_condstore():
 
 
 if __name__ == '__main__':
-    ft.main(lambda: env, setup, [
+    ft.main(lambda: env, setup, [test_empty_folder_modseq,
         test_condstore_basics, test_condstore_enabling_fetch,
         test_outside_changes_and_restart, test_qresync,
         test_unannounced_expunge_flags, test_pipelined_condstore])
