@@ -104,6 +104,17 @@ fetch_bin() {
 	rm -rf "$A"
 }
 
+# Debian's libsasl2 patches change its configure.ac and Makefile.am, so
+# its build reruns aclocal, automake and autoconf, as Debian's own does
+if [ ! -f "$D/.done-cyrus-sasl2" ]; then
+	for t in aclocal automake autoconf libtoolize; do
+		command -v $t >/dev/null || {
+			echo "$0: no $t: apt-get install autoconf automake libtool" >&2
+			exit 1
+		}
+	done
+fi
+
 # the C library and the compiler driver
 if [ -z "$XGCC" ]; then
 	command -v musl-gcc >/dev/null || {

@@ -22,7 +22,7 @@ RUN="gcc make pkg-config libssl-dev libdb5.3-dev libc-ares-dev libsasl2-dev
 libsasl2-modules openssl ca-certificates publicsuffix swaks
 libnet-ssleay-perl libio-socket-ssl-perl curl python3-dkim python3-dnspython
 opendkim-tools iproute2"
-BUILD="clang libclang-rt-14-dev musl-tools dpkg-dev"
+BUILD="clang libclang-rt-14-dev musl-tools dpkg-dev autoconf automake libtool"
 TESTS="python3-aiosmtpd dnsmasq-base python3-pyfuse3 fuse3
 isync procps busybox-static msmtp s-nail mutt sendemail
 python3-cryptography rspamd
