@@ -16,3 +16,5 @@ UNIT_TESTS	+= pwlookup_test
 UNIT_TESTS	+= rcpt_cache_test
 # fsyncv: fsyncs at once, background unlink and recycle (lib/fsyncv.c)
 UNIT_TESTS	+= fsyncv_test
+# cidr: address-in-network matching for [smtp] trusted (lib/cidr.c)
+UNIT_TESTS	+= cidr_test
