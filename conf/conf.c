@@ -96,6 +96,7 @@ enum conf_type {
 	T_MACTION,	/* accept | tempfail, into a bool "tempfail" */
 	T_SITE,		/* a DNSBL site zone[=filter][*weight], to a conf_list */
 	T_REJECT,	/* no | 450 | 550, into an unsigned (0: no) */
+	T_NETS,		/* networks (lib/cidr.h) or none, into conf_nets */
 };
 
 struct conf_key {
@@ -113,6 +114,7 @@ struct conf_key {
 #define MiB		(1024ULL * KiB)
 #define GiB		(1024ULL * MiB)
 #define DAY		86400ULL
+#define CONF_TRUSTED_DEFAULT	"127.0.0.0/8 ::1"
 
 static const struct conf_key conf_keys[] = {
 	{ SEC_TOP, "hostname", T_HOST, false, NULL, OFF(hostname), 0, 0 },
@@ -148,6 +150,8 @@ static const struct conf_key conf_keys[] = {
 	    OFF(smtp.max_per_addr), 1, 100000 },
 	{ SEC_SMTP, "max_conn_rate", T_UINT, false, "0",
 	    OFF(smtp.max_conn_rate), 0, 100000 },
+	/* default set by conf_defaults(), only when no line gives it */
+	{ SEC_SMTP, "trusted", T_NETS, true, NULL, OFF(smtp.trusted), 0, 0 },
 	{ SEC_SMTP, "max_submission", T_UINT, false, "32",
 	    OFF(smtp.max_submission), 1, 100000 },
 	{ SEC_SMTP, "max_local", T_UINT, false, "16", OFF(smtp.max_local),
@@ -662,6 +666,73 @@ conf_set_domains(struct conf_parse *p, const struct conf_key *k, char *val)
 	return ok;
 }
 
+/*
+ * conf_set_nets - "NETWORK [NETWORK...]" appended to a conf_nets (lines
+ * add up), or "none" alone on the only line: the list stays empty.
+ * Duplicates are dropped.
+ */
+static bool
+conf_set_nets(struct conf_parse *p, const struct conf_key *k, char *val)
+{
+	struct conf_nets *l = (struct conf_nets *)((char *)p->c + k->off);
+	struct cidr net;
+	const char *err;
+	char *tok, *next;
+	size_t i;
+	bool ok = true;
+
+	for (tok = val; *tok; tok = next) {
+		for (next = tok; *next && !conf_is_space(*next); next++)
+			;
+		if (*next)
+			*next++ = '\0';
+		while (conf_is_space(*next))
+			next++;
+		if (strcmp(tok, "none") == 0 || l->none) {
+			if (tok != val || *next || l->n > 0 || l->none) {
+				conf_err(p, p->line, "expected %s = none alone, "
+				    "without networks on this or another %s line",
+				    k->name, k->name);
+				return false;
+			}
+			l->none = true;
+			continue;
+		}
+		if ((err = cidr_parse(tok, &net)) == cidr_hostbits) {
+			/* "192.168.1.0/24 or 192.168.1.5 (no address bits
+			 * past /24)": what was meant, either way */
+			char a[CIDR_TEXT_MAX], what[3 * CIDR_TEXT_MAX];
+
+			if (!cidr_format(&net, a, sizeof(a)))
+				a[0] = '\0';
+			snprintf(what, sizeof(what), "%s or %.*s (no address bits "
+			    "past /%u)", a, (int)strcspn(tok, "/"), tok,
+			    net.prefix);
+			ok = conf_bad(p, k, what, tok);
+			continue;
+		}
+		if (err != NULL) {
+			ok = conf_bad(p, k, err == cidr_what ? "networks like "
+			    "192.168.1.0/24 or 2001:db8::/32, addresses, or none" :
+			    err, tok);
+			continue;
+		}
+		for (i = 0; i < l->n; i++)
+			if (cidr_equal(&l->v[i], &net))
+				break;
+		if (i < l->n)
+			continue;
+		if (l->n == CONF_NETS_MAX) {
+			conf_err(p, p->line, "expected at most %d networks for %s",
+			    CONF_NETS_MAX, k->name);
+			return false;
+		}
+		l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+		l->v[l->n++] = net;
+	}
+	return ok;
+}
+
 /* conf_set_dkim - "DOMAIN SELECTOR KEYFILE" appended to dkim.sign */
 static bool
 conf_set_dkim(struct conf_parse *p, const struct conf_key *k, char *val)
@@ -1052,6 +1123,8 @@ conf_set(struct conf_parse *p, const struct conf_key *k, char *val)
 		return conf_set_sender(p, k, val);
 	if (k->type == T_FETCH)
 		return conf_set_fetch(p, k, val);
+	if (k->type == T_NETS)
+		return conf_set_nets(p, k, val);
 	if (conf_has_space(val))
 		return conf_bad(p, k, "one value", val);
 	return conf_set_word(p, k, val, (char *)p->c + k->off);
@@ -1243,6 +1316,7 @@ static void
 conf_defaults(struct conf_parse *p)
 {
 	struct conf *c = p->c;
+	const struct conf_key *k;
 	char tmp[256];
 	size_t i;
 
@@ -1252,6 +1326,12 @@ conf_defaults(struct conf_parse *p)
 		if (!bstrcpy(tmp, conf_keys[i].def, sizeof(tmp)) ||
 		    !conf_set(p, &conf_keys[i], tmp))
 			log_panic("conf: bad default for %s", conf_keys[i].name);
+	}
+	k = conf_key_find(SEC_SMTP, "trusted");
+	if (p->key_line[k - conf_keys] == 0) {	/* not given at all */
+		if (!bstrcpy(tmp, CONF_TRUSTED_DEFAULT, sizeof(tmp)) ||
+		    !conf_set_nets(p, k, tmp))
+			log_panic("conf: bad default for trusted");
 	}
 	if (c->hostname == NULL) {
 		if (gethostname(tmp, sizeof(tmp)) == -1 || tmp[0] == '\0')
@@ -1570,6 +1650,7 @@ conf_free(struct conf **confp)
 	}
 	free(c->sendmail.sender);
 	free(c->smtp.listen.v);
+	free(c->smtp.trusted.v);
 	free(c->smtp.submission.v);
 	free(c->smtp.submissions.v);
 	free(c->imap.listen.v);
@@ -1766,6 +1847,22 @@ conf_dump_addrs(FILE *out, const char *key, const struct conf_addrs *as)
 			fprintf(out, "%s = %s\n", key, a);
 }
 
+/* conf_dump_nets - "key = NET NET ..." on one line, or "key = none" */
+static void
+conf_dump_nets(FILE *out, const char *key, const struct conf_nets *l)
+{
+	char a[CIDR_TEXT_MAX];
+	size_t i;
+
+	fprintf(out, "%s =", key);
+	if (l->n == 0)
+		fprintf(out, " none");
+	for (i = 0; i < l->n; i++)
+		if (cidr_format(&l->v[i], a, sizeof(a)))
+			fprintf(out, " %s", a);
+	fprintf(out, "\n");
+}
+
 /* conf_dump_acme - the [acme] section, present only when the file has it */
 static void
 conf_dump_acme(const struct conf *c, FILE *out)
@@ -1828,6 +1925,7 @@ conf_dump(const struct conf *c, FILE *out)
 	    conf_fmt_duration(v, sizeof(v), c->smtp.timeout));
 	fprintf(out, "max_per_addr = %u\nmax_submission = %u\nmax_local = %u\n",
 	    c->smtp.max_per_addr, c->smtp.max_submission, c->smtp.max_local);
+	conf_dump_nets(out, "trusted", &c->smtp.trusted);
 	fprintf(out, "tls_timeout = %s\n",
 	    conf_fmt_duration(v, sizeof(v), c->smtp.tls_timeout));
 	fprintf(out, "login_timeout = %s\n",

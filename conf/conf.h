@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cidr.h"
 #include "conf_fetch.h"
 
 #define CONF_DEFAULT_PATH	"/etc/facteur/facteur.conf"
@@ -44,6 +45,14 @@ enum conf_spf_fail {
 	CONF_SPF_FAIL_MARK,	/* delivered, marked in Authentication-Results */
 	CONF_SPF_FAIL_JUNK,	/* into the Junk folder */
 	CONF_SPF_FAIL_REJECT,	/* 550 5.7.1 after the final dot */
+};
+
+/* networks in the order given, duplicates dropped ([smtp] trusted) */
+#define CONF_NETS_MAX	256
+struct conf_nets {
+	struct cidr	*v;
+	size_t		 n;
+	bool		 none;	/* "none" was given: empty on purpose */
 };
 
 /* a list of words, in the order given (repeatable keys) */
@@ -101,6 +110,11 @@ struct conf {
 		unsigned	 max_conn_rate;	/* port 25 connections per client
 						 * address and minute; 0 (default):
 						 * no limit */
+		struct conf_nets trusted;	/* port 25 clients that skip the
+						 * screen, greylisting, per-address
+						 * limits and SPF/DKIM/DMARC, not
+						 * the relay check; default
+						 * 127.0.0.0/8 ::1 */
 		unsigned	 max_submission; /* sessions on 587/465, 32 */
 		unsigned	 max_local;	/* facteur-sendmail sessions, 16 */
 		unsigned	 tls_timeout;	/* TLS handshake, 10 s */

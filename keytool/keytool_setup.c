@@ -434,7 +434,13 @@ config_text(const struct setup *s)
 	    "key  = %s/tls/privkey.pem\n", s->confdir, s->confdir);
 	fprintf(f, "\n[smtp]\nlisten      = %s:%u      # mail from the Internet\n"
 	    "submission  = %s:%u      # your mail programs: STARTTLS\n"
-	    "submissions = %s:%u      # your mail programs: TLS\n", l,
+	    "submissions = %s:%u      # your mail programs: TLS\n"
+	    "#trusted    = 127.0.0.0/8 ::1   # the default: programs on this box "
+	    "skip the\n"
+	    "                                # port 25 checks; add your LAN, or "
+	    "none behind\n"
+	    "                                # a port forwarder on this box "
+	    "(README)\n", l,
 	    s->port[P_SMTP], l, s->port[P_SUBMISSION], l, s->port[P_SUBMISSIONS]);
 	if (s->relay_host[0] != '\0') {
 		fprintf(f, "\n[relay]\nhost = %s\nport = %u\ntls  = %s\n",

@@ -9,7 +9,8 @@
  * the session knew it (`ret`: the authenticated user, or for
  * facteur-sendmail the mailbox of a local MAIL FROM), else the envelope
  * sender if it is remote and was verified when the message came in
- * (`verified`: AUTH, facteur-sendmail, or SPF pass on port 25): mail from
+ * (`verified`: AUTH, facteur-sendmail, a client of [smtp] trusted, or
+ * SPF pass on port 25): mail from
  * a forged sender that a forwarding alias or a backup domain's next hop
  * refuses fails silently (logged), so facteur never sends backscatter;
  * unauthenticated mail claiming a local sender came from outside, and a

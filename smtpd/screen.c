@@ -17,8 +17,8 @@
  * Each site whose filter matches an answer adds its weight (dnswl sites
  * and negative weights subtract); a score of `threshold` or more gets
  * "554 5.7.1 ... blocked using ZONES" at every command, a negative
- * score (allow-listed) skips the pregreet verdict.  Submission ports and
- * facteur-sendmail never wait.  Sessions stay in S_SCREEN meanwhile: no
+ * score (allow-listed) skips the pregreet verdict.  Submission ports,
+ * facteur-sendmail and port 25 clients in [smtp] trusted never wait.  Sessions stay in S_SCREEN meanwhile: no
  * command runs before the final 220.
  *
  * Errors: a client's behaviour is logged (one line per refused client,
@@ -259,7 +259,8 @@ screen_connect(struct session *s)
 	char name[300];
 	size_t i;
 
-	if (s->l->kind != PORT_MX || (nsites == 0 && !c->screen.pregreet))
+	if (s->l->kind != PORT_MX || s->trusted ||
+	    (nsites == 0 && !c->screen.pregreet))
 		return false;
 	sc = screen_get(s);
 	sc->greeting = true;

@@ -13,7 +13,7 @@
  *
  * Runs in the smtp role (as user-smtp, chrooted); DNS through lib/dns on
  * the role's event loop.  Only port 25 (PORT_MX) is screened, never the
- * submission ports or facteur-sendmail.  Every refused client gets one
+ * submission ports, facteur-sendmail or a client in [smtp] trusted.  Every refused client gets one
  * log line in one format, for people and fail2ban
  * (init/fail2ban/facteur.conf):
  *

@@ -134,7 +134,7 @@ screen_helo(struct session *s, const char *args)
 	const struct conf *c = smtpd_conf;
 	char esc[80];
 
-	if (s->l->kind != PORT_MX)
+	if (s->l->kind != PORT_MX || s->trusted)
 		return true;
 	log_escape(esc, sizeof(esc), args, strlen(args));
 	if (c->screen.helo_fqdn && !helo_fqdn(args)) {
@@ -271,7 +271,8 @@ screen_mail(struct session *s)
 	size_t i;
 
 	if (smtpd_conf->screen.unknown_sender == 0 || s->l->kind != PORT_MX ||
-	    s->auth_user != NULL || s->from.addr[0] == '\0' || s->from.at == 0)
+	    s->trusted || s->auth_user != NULL || s->from.addr[0] == '\0' ||
+	    s->from.at == 0)
 		return false;
 	domain = s->from.addr + s->from.at + 1;
 	if (domain[0] == '[' || conf_is_local_domain(smtpd_conf, domain,

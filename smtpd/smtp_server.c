@@ -10,7 +10,8 @@
  * facteur-sendmail (max_local); and at most [smtp] max_per_addr sessions
  * per client address (IPv6 per /64) on the network ports, and on port 25
  * at most [smtp] max_conn_rate new connections per address and minute
- * (a bot reconnecting in a loop).  Past a limit
+ * (a bot reconnecting in a loop); clients in [smtp] trusted are not
+ * counted by either (smtp_session_trusted), only by their pool.  Past a limit
  * the connection gets 421 4.7.0 and is closed.  When accept() fails for
  * want of descriptors the listeners pause (lib/climit.c), no busy loop.
  *
@@ -156,13 +157,15 @@ refuse(int fd, const char *why)
 	close(fd);
 }
 
-/* session_admit - a slot in the listener's pool and under the per-address cap */
+/* session_admit - a slot in the listener's pool and under the per-address
+ * caps (which a trusted port 25 client skips) */
 static bool
 session_admit(int fd, const struct listener *l, const char *host)
 {
 	static const char *const key[] = { "max_clients", "max_submission",
 	    "max_local" };
 	size_t pool = smtp_pool(l->kind);
+	bool trusted = smtp_session_trusted(l, host);
 
 	if (pool_used[pool] >= pool_max[pool] || nsessions >= maxsessions) {
 		log_info("addr=%s refused: %s %zu reached on %s", host,
@@ -170,14 +173,14 @@ session_admit(int fd, const struct listener *l, const char *host)
 		refuse(fd, "Too many connections");
 		return false;
 	}
-	if (l->kind == PORT_MX && !climit_rate_take(conn_rate, host,
+	if (l->kind == PORT_MX && !trusted && !climit_rate_take(conn_rate, host,
 	    smtpd_conf->smtp.max_conn_rate, ev_now())) {
 		log_info("addr=%s refused: max_conn_rate %u per minute reached "
 		    "on %s", host, smtpd_conf->smtp.max_conn_rate, l->name);
 		refuse(fd, "Too many connections from your address");
 		return false;
 	}
-	if (l->kind != PORT_LOCAL && !climit_take(per_addr, host,
+	if (l->kind != PORT_LOCAL && !trusted && !climit_take(per_addr, host,
 	    smtpd_conf->smtp.max_per_addr)) {
 		log_info("addr=%s refused: max_per_addr %u reached on %s", host,
 		    smtpd_conf->smtp.max_per_addr, l->name);
@@ -260,7 +263,7 @@ smtp_server_session_done(struct session *s)
 		if (sessions[i] == s) {
 			sessions[i] = sessions[--nsessions];
 			pool_used[smtp_pool(s->l->kind)]--;
-			if (s->l->kind != PORT_LOCAL)
+			if (s->l->kind != PORT_LOCAL && !s->trusted)
 				climit_release(per_addr, s->addr);
 			break;
 		}

@@ -9,7 +9,8 @@
  * answered once.  Bytes pipelined behind STARTTLS are discarded.
  * Recipients in a local domain are checked with authd (550 5.1.1 when
  * unknown); others are relayed only for authenticated clients
- * (554 5.7.1 otherwise).
+ * (554 5.7.1 otherwise), whether or not the client is in [smtp] trusted:
+ * trusted skips the spam checks of port 25, it grants no relaying.
  *
  * Deadlines (issue 16 item 4), none of which a byte received extends, each
  * answered "421 4.4.2 ... Timeout (WHAT)" and a close: a command line must
@@ -30,6 +31,7 @@
 #include <unistd.h>
 
 #include "authc.h"
+#include "cidr.h"
 #include "crlf.h"
 #include "log.h"
 #include "tls.h"
@@ -642,6 +644,7 @@ smtp_session_new(int fd, const struct listener *l, const char *addr,
 	s->tls_avail = tls;
 	s->qfd = -1;
 	bstrcpy(s->addr, addr, sizeof(s->addr));
+	s->trusted = smtp_session_trusted(l, addr);
 	/* from accept4(SOCK_NONBLOCK), smtp_server.c */
 	conn_init_nb(&s->c, fd, SESSION_IN_MAX, SESSION_OUT_MAX, on_conn, s);
 	/* AUTH lines carry passwords: leave no copy (lib/buf.h) */
@@ -653,7 +656,8 @@ smtp_session_new(int fd, const struct listener *l, const char *addr,
 	if (l->kind != PORT_LOCAL)
 		ev_timer_add(&s->login_timer,
 		    1000ULL * smtpd_conf->smtp.login_timeout);
-	log_debug("session=%08x addr=%s connected to %s", id, addr, l->name);
+	log_debug("session=%08x addr=%s connected to %s%s", id, addr, l->name,
+	    s->trusted ? " (trusted)" : "");
 	if (l->kind == PORT_SUBMISSIONS) {
 		session_wait(s);
 		session_deadline(s, smtpd_conf->smtp.tls_timeout, WHAT_TLS);
@@ -663,6 +667,14 @@ smtp_session_new(int fd, const struct listener *l, const char *addr,
 	} else if (!screen_connect(s))	/* port 25 may greet later */
 		session_reply(s, "220 %s ESMTP facteur", smtpd_conf->hostname);
 	return s;
+}
+
+bool
+smtp_session_trusted(const struct listener *l, const char *addr)
+{
+	const struct conf_nets *t = &smtpd_conf->smtp.trusted;
+
+	return l->kind == PORT_MX && cidr_match(t->v, t->n, addr);
 }
 
 void

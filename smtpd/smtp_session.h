@@ -54,6 +54,10 @@ struct session {
 	const struct listener *l;
 	bool		 tls_avail;	/* smtp_server_tls() has a context */
 	char		 addr[64];	/* client IP */
+	bool		 trusted;	/* port 25 from [smtp] trusted: not
+					 * screened, greylisted, limited per
+					 * address or checked (SPF, DKIM,
+					 * DMARC); relaying still refused */
 	char		 helo[SMTP_DOMAIN_MAX + 1];
 	bool		 esmtp;
 	bool		 tls;

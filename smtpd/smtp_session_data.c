@@ -201,9 +201,10 @@ session_data_commit(struct session *s)
 	e.helo = s->helo;
 	e.prepend = s->prepend;
 	e.junk = s->junk;
-	/* whom a bounce may go back to (queue_bounce.c): not a forged sender */
+	/* whom a bounce may go back to (queue_bounce.c): not a forged sender;
+	 * a trusted network's client is vouched for like a local uid */
 	e.verified = s->auth_user != NULL || s->l->kind == PORT_LOCAL ||
-	    s->spf_pass;
+	    s->trusted || s->spf_pass;
 	memcpy(e.once, s->from.once, sizeof(e.once));
 	e.msglen = s->written;
 	r = xcalloc(s->nrcpt, sizeof(*r));

@@ -98,7 +98,8 @@ smtp_grey_init(uid_t uid, gid_t gid)
 static bool
 grey_applies(const struct session *s)
 {
-	return grey != NULL && s->l->kind == PORT_MX && s->auth_user == NULL;
+	return grey != NULL && s->l->kind == PORT_MX && s->auth_user == NULL &&
+	    !s->trusted;
 }
 
 /* session_grey_free - the transaction ends: stop waiting, forget */

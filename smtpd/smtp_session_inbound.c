@@ -24,8 +24,9 @@
  *     - a temperror that could change the outcome   451 4.7.x, dropped
  *     - anything else                               INBOX
  *   with our Authentication-Results header in the envelope's prepend and
- *   one log line per message.  Submissions and facteur-sendmail are not
- *   checked and get no header.
+ *   one log line per message.  Submissions, facteur-sendmail and port 25
+ *   clients in [smtp] trusted are not checked and get no header (a
+ *   trusted client's message gets the log line "inbound=trusted").
  * Everything is freed with the transaction (session_inbound_free):
  * lookups under way are cancelled, their callbacks never run.
  */
@@ -155,7 +156,7 @@ static void maybe_done(struct inbound *in);
 static bool
 mx_port(const struct session *s)
 {
-	return s->l->kind == PORT_MX && s->auth_user == NULL;
+	return s->l->kind == PORT_MX && s->auth_user == NULL && !s->trusted;
 }
 
 static struct inbound *
@@ -720,6 +721,9 @@ session_inbound_end(struct session *s)
 			    in->filter.removed);
 	}
 	if (!in->check) {
+		if (s->trusted)		/* instead of log_result's line */
+			log_info("session=%08x addr=%s qid=%s inbound=trusted "
+			    "action=inbox", s->id, s->addr, s->qid);
 		session_dkim_sign(s);
 		return;
 	}

@@ -252,6 +252,9 @@ void	smtp_grey_init(uid_t uid, gid_t gid);
 struct session	*smtp_session_new(int fd, const struct listener *l,
 		    const char *addr, uint32_t id, bool tls);
 void	smtp_session_free(struct session **sp);
+/* smtp_session_trusted - a client of l from addr is in [smtp] trusted
+ * (port 25 listeners only) */
+bool	smtp_session_trusted(const struct listener *l, const char *addr);
 uint32_t smtp_session_id(const struct session *s);
 /* smtp_session_queue_reply - the queue answered request type for s */
 void	smtp_session_queue_reply(struct session *s, struct ipc_msg *m);
@@ -282,8 +285,9 @@ struct queue_env {
 					   or NULL */
 	bool		 junk;		/* local copies go to the Junk folder */
 	bool		 verified;	/* the sender is authenticated: AUTH, a local
-					   uid, or SPF pass at reception; only
-					   then may a bounce go back to it */
+					   uid, [smtp] trusted, or SPF pass at
+					   reception; only then may a bounce go
+					   back to it */
 	char		 once[ONCE_KEY_LEN + 1];	/* fetched: its key, or "" */
 	struct queue_rcpt *rcpt;
 	size_t		 nrcpt;

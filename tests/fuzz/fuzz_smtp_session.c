@@ -5,9 +5,10 @@
  * fed through a socketpair to a real session, so every command (HELO,
  * EHLO, MAIL, RCPT, DATA and the message, RSET, NOOP, VRFY, STARTTLS,
  * AUTH, BDAT, pipelining, over-long lines, bare CR/LF) runs its own code.
- * The first input byte picks the port: 25, submission or facteur-sendmail
+ * The first input byte picks the port: 25, submission, facteur-sendmail
  * (a local session bound to root's addresses, so the From check and DKIM
- * signing run).  Port 25 mail goes through the inbound DKIM check (SPF and
+ * signing run) or 25 from 127.0.0.1, a client of [smtp] trusted (its
+ * default), which skips the screen and the inbound checks.  Port 25 mail goes through the inbound DKIM check (SPF and
  * DMARC off: each message would wait for the DNS), whose key lookups fail
  * (a resolver where nothing listens).  Around the session, fakes answer like the real peers:
  * the queue (a temporary file per message, commit OK, answered from the
@@ -414,17 +415,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{ .fd = -1, .kind = PORT_MX, .name = "127.0.0.1:25" },
 		{ .fd = -1, .kind = PORT_SUBMISSION, .name = "127.0.0.1:587" },
 		{ .fd = -1, .kind = PORT_LOCAL, .name = "smtpd.sock" },
+		{ .fd = -1, .kind = PORT_MX, .name = "127.0.0.1:25" },
 	};
+	static const char *const addr[] = { "192.0.2.7", "192.0.2.7", "uid=0",
+	    "127.0.0.1" };
 	const struct listener *l;
 	struct session *s;
 	struct feed fd;
 	struct ev_timer hang, quiet;
 	int sv[2];
+	unsigned k;
 
 	fz_init();
 	if (size == 0)
 		return 0;
-	l = &ls[data[0] % 3];
+	k = data[0] % 4;
+	l = &ls[k];
 	data++;
 	size--;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
@@ -435,8 +441,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fd.size = size;
 	fd.peer = sv[0];
 	fz_done = false;
-	s = smtp_session_new(sv[0], l, l->kind == PORT_LOCAL ? "uid=0" :
-	    "192.0.2.7", ++fz_seq, false);
+	s = smtp_session_new(sv[0], l, addr[k], ++fz_seq, false);
 	fz_session = s;
 	if (l->kind == PORT_LOCAL)
 		smtp_local_bind(s, 0);

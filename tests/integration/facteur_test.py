@@ -456,7 +456,11 @@ class Env:
         domains example.org, the TMP directories, the current user, log =
         stderr).  tls=True adds [tls] with a self-signed certificate (made
         on first use) unless a tls section is given; tls=False leaves it out.
-        Returns the path."""
+        An smtp section gets `trusted = none` unless it names `trusted`
+        itself (None: no line, facteur's default 127.0.0.0/8 ::1): the
+        tests send from loopback addresses as stand-ins for clients on
+        the Internet, which the default would exempt from the port 25
+        checks.  Returns the path."""
         top = {
             'hostname': 'localhost',
             'domains': 'example.org',
@@ -473,6 +477,9 @@ class Env:
                 sections[k] = v
             else:
                 top[k] = v
+        if isinstance(sections.get('smtp'), dict) and \
+                'trusted' not in sections['smtp']:
+            sections['smtp'] = dict(sections['smtp'], trusted='none')
         if tls and 'tls' not in sections:
             if self.cert is None:
                 self.make_cert()

@@ -232,6 +232,34 @@ static const struct bad {
 	  "t.conf:3: expected an absolute key file path for sign, got \"k.pem\"\n" },
 	{ "domains = example.org\n[dkim]\nsign = example.org rsa /k1\nsign = Example.ORG RSA /k2\n",
 	  "t.conf:4: sign for example.org selector rsa given twice\n" },
+	/* [smtp] trusted */
+	{ "domains = example.org\n[smtp]\ntrusted = 10.0.0.0/33\n",
+	  "t.conf:3: expected an IPv4 prefix length from /0 to /32 for trusted, got \"10.0.0.0/33\"\n" },
+	{ "domains = example.org\n[smtp]\ntrusted = ::1 2001:db8::/129\n",
+	  "t.conf:3: expected an IPv6 prefix length from /0 to /128 for trusted, got \"2001:db8::/129\"\n" },
+	{ "domains = example.org\n[smtp]\ntrusted = 192.168.1.5/24\n",
+	  "t.conf:3: expected 192.168.1.0/24 or 192.168.1.5 (no address bits "
+	  "past /24) for trusted, got \"192.168.1.5/24\"\n" },
+	{ "domains = example.org\n[smtp]\ntrusted = lan 10.0.0.0/8x\n",
+	  "t.conf:3: expected networks like 192.168.1.0/24 or 2001:db8::/32, "
+	  "addresses, or none for trusted, got \"lan\"\n"
+	  "t.conf:3: expected a prefix length like /24 after the / for trusted, got \"10.0.0.0/8x\"\n" },
+	{ "domains = example.org\n[smtp]\ntrusted = no\n",
+	  "t.conf:3: expected networks like 192.168.1.0/24 or 2001:db8::/32, "
+	  "addresses, or none for trusted, got \"no\"\n" },
+	{ "domains = example.org\n[smtp]\ntrusted = none 127.0.0.1\n",
+	  "t.conf:3: expected trusted = none alone, without networks on this or another trusted line\n" },
+	{ "domains = example.org\n[smtp]\ntrusted = ::1\ntrusted = none\n",
+	  "t.conf:4: expected trusted = none alone, without networks on this or another trusted line\n" },
+	{ "domains = example.org\n[smtp]\ntrusted = none\ntrusted = 10.0.0.0/8\n",
+	  "t.conf:4: expected trusted = none alone, without networks on this or another trusted line\n" },
+	{ "domains = example.org\n[smtp]\ntrusted = none\ntrusted = bad\n",
+	  "t.conf:4: expected trusted = none alone, without networks on this or another trusted line\n" },
+	{ "domains = example.org\n[smtp]\ntrusted = fe80::1%eth0\n",
+	  "t.conf:3: expected networks like 192.168.1.0/24 or 2001:db8::/32, "
+	  "addresses, or none for trusted, got \"fe80::1%eth0\"\n" },
+	{ "domains = example.org\ntrusted = 10.0.0.0/8\n",
+	  "t.conf:2: unknown key \"trusted\" in the top section, expected it in [smtp]\n" },
 	/* [queue] relations */
 	{ "domains = example.org\n[queue]\nretry = 5h\n",
 	  "t.conf:3: expected retry (5h) to be at most max_retry (4h)\n" },
@@ -286,6 +314,54 @@ test_bad(void)
 	}
 }
 
+/* trusted_is - [smtp] trusted holds exactly the networks of text */
+static bool
+trusted_is(const struct conf *c, const char *want)
+{
+	char got[1024], a[CIDR_TEXT_MAX];
+	size_t i, n = 0;
+
+	got[0] = '\0';
+	for (i = 0; i < c->smtp.trusted.n; i++) {
+		if (!cidr_format(&c->smtp.trusted.v[i], a, sizeof(a)))
+			return false;
+		n += (size_t)snprintf(got + n, sizeof(got) - n, "%s%s",
+		    i ? " " : "", a);
+	}
+	if (strcmp(got, want) != 0)
+		fprintf(stderr, "trusted: got \"%s\", want \"%s\"\n", got, want);
+	return strcmp(got, want) == 0;
+}
+
+/* check_trusted_default - loopback, IPv4 (also mapped) and IPv6 */
+static void
+check_trusted_default(const struct conf *c)
+{
+	CHECK(trusted_is(c, "127.0.0.0/8 ::1"));
+	CHECK(!c->smtp.trusted.none);
+	CHECK(cidr_match(c->smtp.trusted.v, c->smtp.trusted.n, "127.0.0.2"));
+	CHECK(cidr_match(c->smtp.trusted.v, c->smtp.trusted.n,
+	    "::ffff:127.0.0.1"));
+	CHECK(cidr_match(c->smtp.trusted.v, c->smtp.trusted.n, "::1"));
+	CHECK(!cidr_match(c->smtp.trusted.v, c->smtp.trusted.n, "192.0.2.1"));
+}
+
+static void
+check_trusted_none(const struct conf *c)
+{
+	CHECK(c->smtp.trusted.n == 0 && c->smtp.trusted.none);
+	CHECK(!cidr_match(c->smtp.trusted.v, c->smtp.trusted.n, "127.0.0.1"));
+}
+
+/* lines add up, duplicates go, the default is not added */
+static void
+check_trusted_list(const struct conf *c)
+{
+	CHECK(trusted_is(c, "192.168.1.0/24 2001:db8::/48 10.0.0.7 ::1"));
+	CHECK(cidr_match(c->smtp.trusted.v, c->smtp.trusted.n, "10.0.0.7"));
+	CHECK(!cidr_match(c->smtp.trusted.v, c->smtp.trusted.n, "127.0.0.1"));
+}
+
 /* defaults - the SPEC 3 defaults with just a domains line */
 static void
 check_defaults(const struct conf *c)
@@ -325,6 +401,7 @@ check_defaults(const struct conf *c)
 	CHECK(c->queue.max_retry == 4 * 3600);
 	CHECK(c->queue.expire == 5 * 86400);
 	CHECK(!c->dns.resolver_set);
+	check_trusted_default(c);
 }
 
 /* the SPEC 3 example, verbatim, with the two listeners it implies */
@@ -552,6 +629,10 @@ static const struct good {
 	  "smtp = 127.0.0.1:2525\ntimeout = 2s\n", check_doctor },
 	{ "domains = example.org\nlog = /volume1/@appdata/facteur/facteur.log\n",
 	  check_log_file },
+	{ "domains = example.org\n[smtp]\ntrusted = none\n", check_trusted_none },
+	{ "domains = example.org\n[smtp]\ntrusted = 192.168.1.0/24  2001:DB8::/48\n"
+	  "trusted = 10.0.0.7/32 ::1/128 192.168.1.0/24\ntrusted = ::1\n",
+	  check_trusted_list },
 };
 
 /* dump - conf_dump() into a string (free it) */
@@ -913,6 +994,7 @@ test_example(void)
 	CHECK(c->smtp.listen.n == 2);
 	CHECK_STR(c->smtp.listen.v[1].host, "::");
 	CHECK(c->smtp.timeout == 300);
+	check_trusted_default(c);
 	CHECK(c->smtp.nbackup_domains == 1 &&
 	    conf_is_backup_domain(c, "Friend.Example", 14) &&
 	    !conf_is_backup_domain(c, "friend.exampl", 13));
