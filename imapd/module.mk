@@ -29,3 +29,6 @@ fuzz_imap_session_DEPS = imapd/imap_session.c imapd/imap_cmd.c \
 		   imapd/imap_search.c imapd/imap_sort.c imapd/imap_thread.c \
 		   imapd/imap_catenate.c imapd/imap_rev2.c imapd/imap_context.c \
 		   $(STORE_SRCS) $(IMAP_CORE_SRCS)
+# the POP3 session: a worker on a temp Maildir, or a login before STLS
+FUZZ_TARGETS	+= fuzz_pop3_session
+fuzz_pop3_session_DEPS = $(POP3_SRCS) $(STORE_SRCS) $(IMAP_CORE_SRCS)
