@@ -11,7 +11,7 @@
  * per client address (IPv6 per /64) on the network ports, and on port 25
  * at most [smtp] max_conn_rate new connections per address and minute
  * (a bot reconnecting in a loop); clients in [smtp] trusted are not
- * counted by either (smtp_session_trusted), only by their pool.  Past a limit
+ * counted by either (on any port for max_per_addr), only by their pool.  Past a limit
  * the connection gets 421 4.7.0 and is closed.  When accept() fails for
  * want of descriptors the listeners pause (lib/climit.c), no busy loop.
  *
@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "authc.h"
+#include "cidr.h"
 #include "climit.h"
 #include "compat.h"
 #include "ev.h"
@@ -157,8 +158,21 @@ refuse(int fd, const char *why)
 	close(fd);
 }
 
+/*
+ * addr_capped - whether max_per_addr counts a client of l from host: not
+ * facteur-sendmail, and not one of [smtp] trusted on any port (a webmail
+ * on this machine opens many submission sessions from one address)
+ */
+static bool
+addr_capped(const struct listener *l, const char *host)
+{
+	const struct conf_nets *t = &smtpd_conf->smtp.trusted;
+
+	return l->kind != PORT_LOCAL && !cidr_match(t->v, t->n, host);
+}
+
 /* session_admit - a slot in the listener's pool and under the per-address
- * caps (which a trusted port 25 client skips) */
+ * caps (which trusted clients skip) */
 static bool
 session_admit(int fd, const struct listener *l, const char *host)
 {
@@ -180,7 +194,7 @@ session_admit(int fd, const struct listener *l, const char *host)
 		refuse(fd, "Too many connections from your address");
 		return false;
 	}
-	if (l->kind != PORT_LOCAL && !trusted && !climit_take(per_addr, host,
+	if (addr_capped(l, host) && !climit_take(per_addr, host,
 	    smtpd_conf->smtp.max_per_addr)) {
 		log_info("addr=%s refused: max_per_addr %u reached on %s", host,
 		    smtpd_conf->smtp.max_per_addr, l->name);
@@ -263,7 +277,7 @@ smtp_server_session_done(struct session *s)
 		if (sessions[i] == s) {
 			sessions[i] = sessions[--nsessions];
 			pool_used[smtp_pool(s->l->kind)]--;
-			if (s->l->kind != PORT_LOCAL && !s->trusted)
+			if (addr_capped(s->l, s->addr))
 				climit_release(per_addr, s->addr);
 			break;
 		}

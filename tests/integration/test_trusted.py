@@ -19,11 +19,13 @@ clients on 127.0.0.1 (smtplib, swaks) and ::1:
   - are greeted at once (no "220-" pregreet line) and may say HELO with
     a bare name;
   - hold 20 sessions at once (max_per_addr is 10) and open them faster
-    than max_conn_rate, each delivering its message;
+    than max_conn_rate, each delivering its message; and 16 at once on
+    the submission port (a webmail on this machine);
   - still cannot relay: RCPT to another domain is 554 5.7.1.
 
 With `trusted = 127.0.0.1`, 127.0.0.1 still passes while a client bound to
-127.0.0.2 gets the checks again (451, 550) and the per-address cap (421).
+127.0.0.2 gets the checks again (451, 550) and the per-address cap (421),
+on port 25 and on submission.
 Bad trusted values stop facteur-smtpd with FILE:LINE: expected ....
 """
 
@@ -47,6 +49,7 @@ BOB = 'bob@example.org'
 env = ft.Env()
 P25 = env.port()
 P6 = env.port()
+P587 = env.port()
 DNS = DNSServer(free_udp_tcp_port())
 HAVE_V6 = socket.has_ipv6
 _seq = [0]
@@ -121,6 +124,7 @@ def delivered(name, subject, code, text):
 def config(trusted=None, spam_checks=True):
     smtp = {'listen': [f'127.0.0.1:{P25}'] +
             ([f'[::1]:{P6}'] if HAVE_V6 else []),
+            'submission': f'127.0.0.1:{P587}',
             'trusted': trusted, 'timeout': '60s'}
     kw = dict(hostname=AUTHSERV, domains='example.org', smtp=smtp,
               dns={'resolver': f'127.0.0.1:{DNS.port}'},
@@ -141,7 +145,7 @@ def setup():
     config()
     env.add_user(BOB, 'bob pw 1')
     env.start('authd')
-    env.start('smtpd', ports=[P25])     # binds [::1] before it
+    env.start('smtpd', ports=[P25, P587])  # binds [::1] before P25
 
 
 # -- the default: loopback is trusted ---------------------------------------
@@ -255,6 +259,32 @@ def test_many_sessions():
           log()[-1500:])
 
 
+def greeted(port, n, source):
+    """How many of n connections held at once from source get a 220."""
+    check(ft.wait_server_idle(P25) and ft.wait_server_idle(P587),
+          'the sessions so far are over')
+    conns, ok = [], 0
+    try:
+        for _ in range(n):
+            s = socket.create_connection(('127.0.0.1', port), timeout=10,
+                                         source_address=(source, 0))
+            conns.append(s)
+            s.settimeout(10)
+            if s.recv(512).startswith(b'220 '):
+                ok += 1
+    finally:
+        for s in conns:
+            s.close()
+    return ok
+
+
+def test_submission_sessions():
+    # a webmail on this machine opens many sessions on 587 at once
+    n = greeted(P587, 16, '127.0.0.1')
+    check(n == 16, 'submission: 16 sessions at once from 127.0.0.1 '
+          '(max_per_addr 10) all greeted', n)
+
+
 def test_no_relay():
     code, text, _ = send('cron@example.org', rcpts=('someone@elsewhere.test',))
     check(code == 554 and 'Relay access denied' in text,
@@ -266,7 +296,7 @@ def test_no_relay():
 def test_narrowed():
     env.stop('smtpd')
     config(trusted='127.0.0.1', spam_checks=False)
-    env.start('smtpd', ports=[P25])
+    env.start('smtpd', ports=[P25, P587])
     code, text, subj = send('cron@example.org')
     delivered('127.0.0.1 still trusted', subj, code, text)
     code, text, _ = send('cron@example.org', source='127.0.0.2')
@@ -294,6 +324,10 @@ def test_narrowed():
             s.close()
     check(refused == 2, '127.0.0.2 is held to max_per_addr (10 of 12)',
           refused)
+    check(greeted(P587, 12, '127.0.0.2') == 10,
+          '127.0.0.2 on submission: max_per_addr too (10 of 12)')
+    check(greeted(P587, 12, '127.0.0.1') == 12,
+          '127.0.0.1 on submission: 12 sessions at once')
 
 
 def test_bad_values():
@@ -319,6 +353,7 @@ def test_bad_values():
 
 TESTS = [test_own_domain_delivered, test_foreign_domain_delivered,
          test_swaks, test_ipv6_loopback, test_no_screen, test_many_sessions,
+         test_submission_sessions,
          test_no_relay, test_narrowed, test_bad_values]
 
 if __name__ == '__main__':
