@@ -35,10 +35,16 @@ static int
 make_dir(const char *dir, mode_t mode, uid_t uid, gid_t gid)
 {
 	if (mkdir(dir, mode) == -1) {
-		if (errno == EEXIST)
-			return 0;
-		log_warn("mkdir %s", dir);
-		return -1;
+		if (errno != EEXIST) {
+			log_warn("mkdir %s", dir);
+			return -1;
+		}
+		/* an earlier start may have died before the fsync below */
+		if (fsync_parent_existing(dir) == -1) {
+			log_warn("fsync of the directory above %s", dir);
+			return -1;
+		}
+		return 0;
 	}
 	if ((uid != (uid_t)-1 && chown(dir, uid, gid) == -1) ||
 	    chmod(dir, mode) == -1) {

@@ -45,9 +45,25 @@ fsync_parent(const char *path)
 }
 
 int
+fsync_parent_existing(const char *path)
+{
+	/*
+	 * A parent we may not read (a 0711 home, say) is not one we could
+	 * have made this entry durable in at its mkdir either: whoever made
+	 * it there did.  Only a failed fsync is an error.
+	 */
+	if (fsync_parent(path) == -1 && errno != EACCES)
+		return -1;
+	return 0;
+}
+
+int
 mkdir_durable(const char *path, mode_t mode)
 {
-	if (mkdir(path, mode) == -1)
-		return errno == EEXIST ? 0 : -1;
-	return fsync_parent(path);
+	if (mkdir(path, mode) == 0)
+		return fsync_parent(path);
+	if (errno != EEXIST)
+		return -1;
+	/* maybe made by an earlier run that died before the fsync below */
+	return fsync_parent_existing(path);
 }

@@ -17,9 +17,22 @@
 int	fsync_parent(const char *path);
 
 /*
- * mkdir_durable - mkdir(path, mode) and, if it made the directory, the
- * fsync of its parent.  0 if the directory exists now (made or there
- * already), -1 with errno otherwise.
+ * fsync_parent_existing - fsync_parent() for an entry that was there
+ * already: an earlier run may have made it and died (or seen its fsync
+ * fail) before the fsync of its parent, and while the machine stays up
+ * the entry looks as durable as any other, until a power cut takes it
+ * and what was written below it.  A parent the caller may not read is
+ * skipped (EACCES: the one who made the entry there fsync'd it).  0 or -1.
+ */
+int	fsync_parent_existing(const char *path);
+
+/*
+ * mkdir_durable - mkdir(path, mode), then the fsync of its parent, also
+ * when path was there already (fsync_parent_existing).  0 if the
+ * directory exists now and its entry is durable, -1 with errno otherwise.
+ * One directory fsync per call, made or not: call it when a directory is
+ * first used by a process (at start, at a Maildir's first delivery), not
+ * for each message.
  */
 int	mkdir_durable(const char *path, mode_t mode);
 

@@ -3,7 +3,9 @@
  * maildir.c - safe Maildir delivery: tmp/, fsync, rename into new/, fsync
  * of new/ (see maildir.h).  Directories made at the first delivery have
  * their parents fsync'd (lib/dirsync.h) before anything is written in
- * them, so that a power cut cannot take a delivered message's new/ away.
+ * them, so that a power cut cannot take a delivered message's new/ away;
+ * so have those found already there, once per process and Maildir
+ * (maildir_create_once): an earlier run may have died before its fsync.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -49,7 +51,6 @@ maildir_create(const char *dir)
 	static const char *sub[] = { "tmp", "new", "cur" };
 	char path[4096];
 	size_t i;
-	int made = 0;
 
 	if (mkdir_p(dir) == -1)
 		return -1;
@@ -58,13 +59,40 @@ maildir_create(const char *dir)
 			errno = ENAMETOOLONG;
 			return -1;
 		}
-		if (mkdir(path, 0700) == 0)
-			made = 1;
-		else if (errno != EEXIST)
+		if (mkdir(path, 0700) == -1 && errno != EEXIST)
 			return -1;
 	}
-	/* one fsync of dir for the three new entries */
-	return made ? fsync_parent(path) : 0;
+	/* one fsync of dir for the three entries, made now or by a run
+	 * that died before this fsync (lib/dirsync.h) */
+	return fsync_parent_existing(path);
+}
+
+/*
+ * The Maildirs this process made durable (maildir_create_once), at most
+ * ONCE_MAX; past that the list starts again (each forgotten one costs its
+ * directory fsyncs once more, nothing else).
+ */
+#define ONCE_MAX	1024
+static char	*durable[ONCE_MAX];
+static size_t	 ndurable;
+
+int
+maildir_create_once(const char *dir)
+{
+	size_t i;
+
+	for (i = 0; i < ndurable; i++)
+		if (strcmp(durable[i], dir) == 0)
+			return 0;
+	if (maildir_create(dir) == -1)
+		return -1;
+	if (ndurable == ONCE_MAX) {
+		for (i = 0; i < ndurable; i++)
+			free(durable[i]);
+		ndurable = 0;
+	}
+	durable[ndurable++] = xstrdup(dir);
+	return 0;
 }
 
 /* subscribe - append name to root/subscriptions unless it is there */

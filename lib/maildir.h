@@ -21,8 +21,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* maildir_create - dir and its tmp/ new/ cur/ (and missing parents), 0700 */
+/*
+ * maildir_create - dir and its tmp/ new/ cur/ (and missing parents), 0700,
+ * every entry on the path fsync'd into its parent, whether made now or
+ * found (lib/dirsync.h mkdir_durable): one directory fsync per level.
+ */
 int	maildir_create(const char *dir);
+/*
+ * maildir_create_once - maildir_create() the first time this process
+ * asks for dir, nothing after (a list in memory): a Maildir made by an
+ * earlier run that died before its fsyncs is made durable before the
+ * first message of this run goes into it, at no cost per message.
+ */
+int	maildir_create_once(const char *dir);
 /*
  * maildir_folder - the Maildir++ folder `name` of the Maildir root
  * (root/.name, as facteur-imapd lays folders out) into out, created with

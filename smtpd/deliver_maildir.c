@@ -6,7 +6,9 @@
  * queue file's descriptor, and answers D_RESULT.  The file it writes is
  * Return-Path, Delivered-To, the envelope's prepend (DKIM-Signature of
  * local submissions), then the queued message as is (LF line ends).
- * The Maildir (mail_dir with %d/%u) is created at the first delivery.
+ * The Maildir (mail_dir with %d/%u) is created at the first delivery;
+ * one found there is made durable (its entries fsync'd into their
+ * parents) at the first delivery into it of this process, not at each.
  * A message the smtp role classed as junk (DMARC quarantine, the
  * envelope's `junk`) goes into the folder [inbound] junk_folder instead
  * of INBOX, made on first use (lib/maildir.c maildir_folder()).
@@ -214,9 +216,14 @@ deliver(int fd, const char *qid, uint32_t idx, const char *mailbox,
 	buf_init(&hdr, 0);
 	buf_printf(&hdr, "Return-Path: <%s>\nDelivered-To: %s\n%s", sender, mailbox,
 	    prepend);
-	/* the Maildir is made at its first delivery */
-	r = maildir_write(dir, base, buf_head(&hdr), hdr.len, fd, msglen,
-	    &batch[nbatch].t, batch_same(dir));
+	/*
+	 * the Maildir is made at its first delivery, and made durable at the
+	 * first of this process if it was there (a run that died before its
+	 * fsyncs may have made it); removed while we run, made again
+	 */
+	r = maildir_create_once(dir) == -1 ? -1 : maildir_write(dir, base,
+	    buf_head(&hdr), hdr.len, fd, msglen, &batch[nbatch].t,
+	    batch_same(dir));
 	if (r == -1 && errno == ENOENT)
 		r = maildir_create(dir) == -1 ? -1 : maildir_write(dir, base,
 		    buf_head(&hdr), hdr.len, fd, msglen, &batch[nbatch].t, NULL);

@@ -99,6 +99,8 @@ struct store_folder {
 	int		 wd_new, wd_cur;	/* inotify watches, -1 = none */
 	bool		 dirty;		/* the directory changed since the last sync */
 	bool		 gone;		/* deleted or renamed: left the list */
+	bool		 durable;	/* its entry and cur/'s fsync'd by this
+					 * process (store_msg.c) */
 	bool		 list_dirty;	/* the UID list file must be rewritten */
 	size_t		 list_stale;	/* its lines for vanished messages */
 	char		*kw[STORE_MAX_KW];	/* keyword names by letter, or NULL */

@@ -83,10 +83,13 @@ store_maildir_make(const char *dir, bool sub)
 	char p[PATH_MAX];
 	static const char *subs[] = { "cur", "new", "tmp" };
 	size_t i;
-	int fd, made = 0;
+	int fd;
 
-	/* new entries fsync'd into their parents (lib/dirsync.h): what is
-	 * APPENDed there next must not vanish with them in a power cut */
+	/*
+	 * entries fsync'd into their parents (lib/dirsync.h), made now or
+	 * found (by a run that may have died before its fsync): what is
+	 * APPENDed there next must not vanish with them in a power cut
+	 */
 	if (mkdir_durable(dir, 0700) == -1)
 		return -1;
 	for (i = 0; i < 3; i++) {
@@ -94,12 +97,10 @@ store_maildir_make(const char *dir, bool sub)
 			errno = ENAMETOOLONG;
 			return -1;
 		}
-		if (mkdir(p, 0700) == 0)
-			made = 1;
-		else if (errno != EEXIST)
+		if (mkdir(p, 0700) == -1 && errno != EEXIST)
 			return -1;
 	}
-	if (made && fsync_parent(p) == -1)
+	if (fsync_parent_existing(p) == -1)
 		return -1;
 	if (sub && bsnprintf(p, sizeof(p), "%s/maildirfolder", dir) &&
 	    (fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) != -1)

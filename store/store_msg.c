@@ -8,9 +8,11 @@
  * started as root), on folders opened with store_folder_open().  A new
  * file is written in tmp/ with O_EXCL, fsync'd, given its internal date
  * as mtime, renamed into cur/ with its flags, and cur/ is fsync'd (STYLE
- * 10).  Files are kept with LF line ends; the name carries ",W=<CRLF
- * size>" so RFC822.SIZE never needs the file read.  Errors: -1 with errno;
- * nothing here logs but the UID list writer.
+ * 10); the first time a process does so in a folder, the folder's own
+ * entries are fsync'd too (folder_durable).  Files are kept with LF line
+ * ends; the name carries ",W=<CRLF size>" so RFC822.SIZE never needs the
+ * file read.  Errors: -1 with errno; nothing here logs but the UID list
+ * writer.
  */
 #include <sys/stat.h>
 
@@ -22,6 +24,7 @@
 #include <unistd.h>
 
 #include "crlf.h"
+#include "dirsync.h"
 #include "store.h"
 #include "xmem.h"
 
@@ -106,6 +109,26 @@ final_name(const struct store_folder *t, size_t wsize, uint8_t flags,
 	    bsnprintf(path, pathsz, "%s/cur/%s", t->dir, name);
 }
 
+/*
+ * folder_durable - before this process first puts a message into t: the
+ * folder's entry and its cur/'s fsync'd into their parents, as at their
+ * mkdir (store_maildir_make), for a folder found there: the worker that
+ * made it may have died before those fsyncs (lib/dirsync.h), and a power
+ * cut would then take the folder and what was put in it.  Two directory
+ * fsyncs per folder and process, not per message.
+ */
+static void
+folder_durable(struct store_folder *t)
+{
+	char p[PATH_MAX];
+
+	if (t->durable || !bsnprintf(p, sizeof(p), "%s/cur", t->dir))
+		return;
+	if (fsync_parent_existing(t->dir) == 0 &&
+	    fsync_parent_existing(p) == 0)
+		t->durable = true;
+}
+
 /* commit - fd holds the message: fsync, date it, close, rename, register */
 static int
 commit(struct store_folder *t, int fd, const char *tmp, const char *name,
@@ -125,6 +148,7 @@ commit(struct store_folder *t, int fd, const char *tmp, const char *name,
 		unlink(tmp);
 		return -1;
 	}
+	folder_durable(t);
 	(void)fsync_dir(t->dir, "cur");
 	return store_register(t, name, flags, kw, itime,
 	    wsize > UINT32_MAX ? UINT32_MAX : (uint32_t)wsize, true, uid_r);
@@ -267,6 +291,7 @@ relink(struct store_folder *f, size_t i, struct store_folder *t, uint32_t kw,
 		return -1;
 	if ((move ? rename(src, dst) : link(src, dst)) == -1)
 		return errno == ENOENT ? -1 : 1;
+	folder_durable(t);
 	(void)fsync_dir(t->dir, "cur");
 	if (move && f != t)
 		(void)fsync_dir(f->dir, "cur");

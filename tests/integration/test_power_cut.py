@@ -27,7 +27,9 @@ new/ to cur/ by SELECT; each folder must be as IMAP left it.
 And a delivered message MOVEd to another folder once the queue's
 removal of its file is durable (the queue role fsyncs msg/ on its tick
 after removals; crashfs shows the durable listing): it must not come
-back after the cut.  Started as root (make check), the FUSE
+back after the cut.  And Maildirs that an earlier run made but died
+before their fsyncs: the first delivery, login and APPEND into them
+must make them durable.  Started as root (make check), the FUSE
 mount needs /dev/fuse and python3-pyfuse3; otherwise nothing is checked.
 """
 
@@ -79,6 +81,8 @@ env._user_kw = dict         # pylint: disable=protected-access
 P1 = env.port()
 P_IMAP = env.port()
 IMAPU = 'imapu@example.org'         # its Maildir is made by its IMAP login
+EARLY = 'early@example.org'         # Maildirs made, not synced, by a
+EARLYI = 'earlyi@example.org'       # run that died (test_cut_dirs_made_before)
 DISK = env.path('disk')             # what the "disk" holds
 MNT = env.path('fs')                # crashfs over it
 fs = CrashFS(DISK, MNT, env.path('logs', 'crashfs.log'))
@@ -290,20 +294,20 @@ def test_cut_after_drain():
     verify('after drain')
 
 
-def imap_login():
+def imap_login(user=IMAPU):
     c = ssl.create_default_context()
     c.check_hostname = False
     c.verify_mode = ssl.CERT_NONE
     m = imaplib.IMAP4_SSL('127.0.0.1', P_IMAP, ssl_context=c, timeout=20)
-    m.login(IMAPU, 'pw ' + IMAPU)
+    m.login(user, 'pw ' + user)
     return m
 
 
-def folder_ids(folder):
-    """Message-IDs in one of IMAPU's folders (INBOX: ''), as on disk"""
+def folder_ids(folder, user=IMAPU):
+    """Message-IDs in one of user's folders (INBOX: ''), as on disk"""
     out = []
     sub = '.' + folder if folder else ''
-    for p in env.maildir_files(IMAPU, (os.path.join(sub, 'new'),
+    for p in env.maildir_files(user, (os.path.join(sub, 'new'),
                                        os.path.join(sub, 'cur'))):
         with open(p, 'rb') as f:
             m = re.search(rb'Message-ID: <([^@>]+)@', f.read())
@@ -403,6 +407,65 @@ def test_cut_imap_move_delivered():
           f'before {before}, after {after}')
 
 
+def made_unsynced(addr, folders=('',)):
+    """addr's Maildir (and subfolders) made as a run that died before its
+    fsyncs left it: there while the machine stays up, not durable."""
+    root = env.mail_dir(addr)
+    for folder in folders:
+        d = os.path.join(root, '.' + folder) if folder else root
+        for sub in ('tmp', 'new', 'cur'):
+            os.makedirs(os.path.join(d, sub), 0o700)
+            env.chown(os.path.join(d, sub))
+        env.chown(d)
+    listing = os.getxattr(os.path.dirname(env.mail_dir(addr)),
+                          'user.crashfs.durable').decode().split()
+    check(os.path.basename(env.mail_dir(addr)) not in listing,
+          f'{addr}: its Maildir is there but not durable', listing)
+
+
+def test_cut_dirs_made_before():
+    """Maildirs an earlier run made and died before their fsyncs (a kill,
+    a failed fsync and a restart: lib/dirsync.h): they look like any
+    other while the machine stays up.  The deliver role's first delivery
+    into one, and an IMAP worker's first login and APPEND into one, must
+    make them durable, or the power cut takes the mail with them."""
+    pid = os.getpid()
+    made_unsynced(EARLY)
+    made_unsynced(EARLYI, ('', 'Sent'))
+    c = RawSMTP(P1, timeout=10)
+    c.cmd('EHLO pc.test')
+    mid = f'pce-0-{pid}'
+    attempted.add(mid)
+    code, text = c.mail_transaction(SENDER, [EARLY], dot_stuff(message(mid)))
+    c.close()
+    check(code == 250, 'made before: 250', text)
+    if code == 250:
+        acked[mid] = [EARLY]
+    check(ft.wait_for(lambda: env.maildir_files(EARLY), 30),
+          'made before: delivered')
+    # the queue file's removal durable: after the cut, only the Maildir
+    # has the message (else the restart would deliver it again)
+    qids = [q for p in env.maildir_files(EARLY)
+            for q in re.findall(r'\.Q([0-9a-f]{16})_', p)]
+    check(qids and ft.wait_for(
+        lambda: not set(qids) & durable_queue_names(), 10, 0.1),
+        'made before: the queue file\'s removal durable', qids)
+    m = imap_login(EARLYI)
+    amid = f'pce-a-{pid}'
+    attempted.add(amid)
+    r = m.append('Sent', None, None, message(amid))
+    check(r[0] == 'OK', 'made before: APPEND into Sent', r)
+    power_cut()
+    try:
+        m.logout()
+    except (OSError, imaplib.IMAP4.abort):
+        pass
+    verify('made before')
+    check(folder_ids('Sent', EARLYI) == [amid],
+          'made before: the APPENDed message survives in Sent',
+          folder_ids('Sent', EARLYI))
+
+
 def test_cut_changed_something():
     """The cuts did lose unsynced writes (the model is not a no-op)."""
     lost = 0
@@ -449,7 +512,7 @@ def setup():
                            'max_clients': 2 * SESSIONS,
                            'max_per_addr': 2 * SESSIONS, 'timeout': '10s'})
     make_accounts()
-    for u in [ALICE, IMAPU] + users(1) + users(2) + users(3):
+    for u in [ALICE, IMAPU, EARLY, EARLYI] + users(1) + users(2) + users(3):
         env.add_user(u, 'pw ' + u)
     start_daemons()
 
@@ -458,6 +521,7 @@ def main():
     ft.main(env, setup, [test_cut_mid_stream, test_cut_after_one_250,
                          test_cut_after_drain, test_cut_imap,
                          test_cut_imap_move_delivered,
+                         test_cut_dirs_made_before,
                          test_cut_changed_something])
 
 
