@@ -304,15 +304,21 @@ def imap_login(user=IMAPU):
 
 
 def folder_ids(folder, user=IMAPU):
-    """Message-IDs in one of user's folders (INBOX: ''), as on disk"""
-    out = []
+    """Message-IDs in one of user's folders (INBOX: ''), as on disk; listed
+    again when a file moved meanwhile (a selected session's sync takes a
+    delivery from new/ to cur/ while this reads)"""
     sub = '.' + folder if folder else ''
-    for p in env.maildir_files(user, (os.path.join(sub, 'new'),
-                                       os.path.join(sub, 'cur'))):
-        with open(p, 'rb') as f:
-            m = re.search(rb'Message-ID: <([^@>]+)@', f.read())
-        out.append(m.group(1).decode() if m else None)
-    return sorted(out)
+    while True:
+        out = []
+        try:
+            for p in env.maildir_files(user, (os.path.join(sub, 'new'),
+                                               os.path.join(sub, 'cur'))):
+                with open(p, 'rb') as f:
+                    m = re.search(rb'Message-ID: <([^@>]+)@', f.read())
+                out.append(m.group(1).decode() if m else None)
+        except FileNotFoundError:
+            continue
+        return sorted(out)
 
 
 def imap_uid(m, mid):
