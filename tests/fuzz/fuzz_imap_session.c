@@ -8,6 +8,11 @@
  * own code on real files.  The replies are read and dropped; the event
  * loop runs until the session closes (the input ends with EOF).  A
  * session that does not close within 10 s is a hang: abort.
+ * An input whose first byte is 0xff runs the rest through a session of
+ * the login role instead (session_start(), a STARTTLS port without a
+ * certificate): what any client sends before logging in (CAPABILITY,
+ * ID, LOGIN and AUTHENTICATE refused in clear, the login literal limit,
+ * commands of later states).
  * FUZZ_IMAP_SHOW=1 prints the replies (to check a seed).
  */
 #include <sys/socket.h>
@@ -112,8 +117,9 @@ fz_init(void)
 	store_init();
 	fz_conf.imap.max_literal = 1 << 20;
 	fz_conf.imap.timeout = 60;
+	fz_conf.imap.login_timeout = 60;
+	fz_conf.imap.tls_timeout = 10;
 	imapd.conf = &fz_conf;
-	imapd.role = IMAPD_ROLE_WORKER;
 	imapd.worker_user = "fuzz@example.org";
 	snprintf(fz_base, sizeof(fz_base), "%s/fuzz_imap_session.%d",
 	    access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", (int)getpid());
@@ -215,12 +221,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char root[128];
 	struct feed fd;
 	struct ev_timer hang;
+	bool login;
 	int sv[2];
 
 	fz_init();
+	login = size > 0 && data[0] == 0xff;
 	snprintf(root, sizeof(root), "%s/%u", fz_base, fz_seq++);
-	make_root(root);
-	imapd.worker_root = root;
+	if (!login) {
+		make_root(root);
+		imapd.worker_root = root;
+	} else {
+		data++;
+		size--;
+	}
+	imapd.role = login ? IMAPD_ROLE_LOGIN : IMAPD_ROLE_WORKER;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
 	    sv) == -1)
 		abort();
@@ -228,7 +242,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fd.data = data;
 	fd.size = size;
 	imapd.nsessions++;
-	session_start_worker(sv[0], "127.0.0.1", "L", fz_seq);
+	if (login)
+		session_start(sv[0], "192.0.2.1", false);
+	else
+		session_start_worker(sv[0], "127.0.0.1", "L", fz_seq);
 	ev_io_init(&fd.io, sv[1], feed_cb, &fd);
 	ev_io_want(&fd.io, EV_READ | EV_WRITE);
 	ev_timer_init(&hang, hang_cb, NULL);
@@ -237,6 +254,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ev_timer_del(&hang);
 	ev_io_stop(&fd.io);
 	close(sv[1]);
-	(void)nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	if (!login)
+		(void)nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return 0;
 }
