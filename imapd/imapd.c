@@ -19,7 +19,7 @@
  * Startup errors exit 1 with a message; nothing a client sends makes a
  * process exit, and the master restarts a login process that died.
  * Without -d the master detaches once it is listening (pid file
- * run_dir/imapd.pid).  SIGHUP to the master rereads the configuration: a
+ * run_dir/imapd.pid, which it holds an flock on: one imapd per run_dir).  SIGHUP to the master rereads the configuration: a
  * file with errors or a certificate that does not load is logged and
  * changes nothing; a good one is used by the next login process and new
  * workers, while the old login process stops listening and ends when its
@@ -597,6 +597,7 @@ child_close_peers(int keep)
 	struct worker *w;
 	size_t i;
 
+	daemon_lock_forget();	/* a restart must not wait for us */
 	for (w = workers; w; w = w->next)
 		if (w->ch.fd != -1 && w->ch.fd != keep)
 			close(w->ch.fd);
@@ -985,12 +986,6 @@ main(int argc, char *argv[])
 	if (imapd.conf->tls.cert == NULL || imapd.conf->tls.key == NULL)
 		fatalx("%s: [tls] cert and key are needed for IMAP", file);
 	signal(SIGPIPE, SIG_IGN);
-	if (open_tls(imapd.conf, &imapd.cert_fd, &imapd.key_fd) == -1)
-		fatalx("cannot load TLS certificate %s", imapd.conf->tls.cert);
-	add_listeners(&imapd.conf->imap.listen, true, false);
-	add_listeners(&imapd.conf->imap.listen_starttls, false, false);
-	add_listeners(&imapd.conf->pop3.listen, true, true);
-	add_listeners(&imapd.conf->pop3.listen_starttls, false, true);
 	priv_accounts(imapd.conf, acc);
 	if (geteuid() != 0)
 		log_warnx("not running as root: keeping uid %u (no privilege "
@@ -999,6 +994,19 @@ main(int argc, char *argv[])
 	    geteuid() == 0 ? acc[PRIV_MAIL].uid : (uid_t)-1,
 	    geteuid() == 0 ? acc[PRIV_MAIL].gid : (gid_t)-1) == -1)
 		fatalx("%s: cannot create the directories it names", file);
+	/*
+	 * one imapd per run_dir, before any port is bound: a second one
+	 * (another configuration beside the service) wrote its pid into
+	 * imapd.pid, so stopping "the" imapd stopped the wrong one, and
+	 * served the same Maildirs with a second worker per user
+	 */
+	daemon_lock_pidfile(imapd.conf, "imapd");
+	if (open_tls(imapd.conf, &imapd.cert_fd, &imapd.key_fd) == -1)
+		fatalx("cannot load TLS certificate %s", imapd.conf->tls.cert);
+	add_listeners(&imapd.conf->imap.listen, true, false);
+	add_listeners(&imapd.conf->imap.listen_starttls, false, false);
+	add_listeners(&imapd.conf->pop3.listen, true, true);
+	add_listeners(&imapd.conf->pop3.listen_starttls, false, true);
 	if (!debug)
 		daemon_detach();
 	(void)daemon_pidfile(imapd.conf->run_dir, "imapd");

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * daemon.c - start-up chores shared by facteur-authd, facteur-imapd and
- * facteur-smtpd (see daemon.h): first-start directories, detaching with a
- * readiness pipe, the pid file, reloading the configuration file.
+ * facteur-smtpd (see daemon.h): first-start directories, the locks that
+ * keep a second instance off, detaching with a readiness pipe, the pid
+ * file, reloading the configuration file.
  *
  * Runs in each daemon's main process before it drops privileges.  Creates
  * directories only when they are missing (mkdir, then chown/chmod of what
  * it just made, then the fsync of its parent, lib/dirsync.h), so a
  * directory an administrator set up is never touched.
  */
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -16,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +32,8 @@
 #include "xmem.h"
 
 static int ready_fd = -1;	/* write end of the pipe to the waiting parent */
+static int lock_fds[DAEMON_LOCKS] = { -1, -1 };	/* daemon_lock()'s */
+static int pid_fd = -1;		/* one of them: run_dir/NAME.pid */
 
 /* make_dir - mkdir dir if missing, then give it to uid/gid with mode */
 static int
@@ -232,12 +237,22 @@ daemon_ready(void)
 int
 daemon_pidfile(const char *run_dir, const char *name)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], line[32];
+	int n;
 	FILE *f;
 
 	if (!bsnprintf(path, sizeof(path), "%s/%s.pid", run_dir, name)) {
 		log_warnx("%s: path too long", run_dir);
 		return -1;
+	}
+	if (pid_fd != -1) {
+		n = snprintf(line, sizeof(line), "%ld\n", (long)getpid());
+		if (ftruncate(pid_fd, 0) == -1 ||
+		    pwrite(pid_fd, line, (size_t)n, 0) != n) {
+			log_warn("%s", path);
+			return -1;
+		}
+		return 0;
 	}
 	if ((f = fopen(path, "we")) == NULL) {
 		log_warn("%s", path);
@@ -249,6 +264,79 @@ daemon_pidfile(const char *run_dir, const char *name)
 		return -1;
 	}
 	return 0;
+}
+
+int
+daemon_lock(const char *path)
+{
+	size_t i;
+	int fd;
+
+	for (i = 0; i < DAEMON_LOCKS && lock_fds[i] != -1; i++)
+		;
+	if (i == DAEMON_LOCKS)
+		fatalx("%s: more than %d locks", path, DAEMON_LOCKS);
+	/* read-only will do for the flock (another user's running one) */
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0644)) == -1 && (errno != EACCES ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1))
+		fatal("%s", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno != EWOULDBLOCK)
+			fatal("flock %s", path);
+		close(fd);
+		return -1;
+	}
+	lock_fds[i] = fd;
+	return fd;
+}
+
+void
+daemon_lock_refuse(const struct conf *c, const char *name, const char *fmt,
+    ...)
+{
+	char path[PATH_MAX], pid[32] = "", what[PATH_MAX + 64];
+	va_list ap;
+	ssize_t n;
+	int fd;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (bsnprintf(path, sizeof(path), "%s/%s.pid", c->run_dir, name) &&
+	    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) != -1) {
+		if ((n = read(fd, pid, sizeof(pid) - 1)) > 0)
+			pid[strspn(pid, "0123456789")] = '\0';
+		else
+			pid[0] = '\0';
+		close(fd);
+	}
+	fatalx("another facteur-%s%s%s%s is running with %s: stop it first",
+	    name, pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "", what);
+}
+
+void
+daemon_lock_pidfile(const struct conf *c, const char *name)
+{
+	char path[PATH_MAX];
+
+	if (!bsnprintf(path, sizeof(path), "%s/%s.pid", c->run_dir, name))
+		fatalx("%s: run_dir too long", c->file);
+	if ((pid_fd = daemon_lock(path)) == -1)
+		daemon_lock_refuse(c, name, "run_dir %s", c->run_dir);
+}
+
+void
+daemon_lock_forget(void)
+{
+	size_t i;
+
+	for (i = 0; i < DAEMON_LOCKS; i++)
+		if (lock_fds[i] != -1) {
+			close(lock_fds[i]);
+			lock_fds[i] = -1;
+		}
+	pid_fd = -1;
 }
 
 struct conf *

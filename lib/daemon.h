@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * daemon.h - what every facteur daemon does at start, before it serves:
- * create its directories on first start, detach from the terminal, write
- * its pid file, tell the starting shell that it is ready; on SIGHUP, load
- * the configuration again and say what is wrong with it.
+ * create its directories on first start, refuse to run beside another one
+ * on the same directories, detach from the terminal, write its pid file,
+ * tell the starting shell that it is ready; on SIGHUP, load the
+ * configuration again and say what is wrong with it.
  *
  * Used by the daemons' main() only, as root or as an ordinary user, before
  * the privilege drop (run_dir is root's).  Failures are logged; the caller
@@ -60,8 +61,49 @@ void	daemon_raise_nofile(void);
 /* daemon_ready - release the parent of daemon_detach(); no-op without it */
 void	daemon_ready(void);
 
-/* daemon_pidfile - write run_dir/NAME.pid; logs and returns -1 on failure */
+/*
+ * daemon_pidfile - write run_dir/NAME.pid (through the descriptor that
+ * daemon_lock_pidfile() locked, if it did: the file is never replaced, so
+ * the lock stays on it); logs and returns -1 on failure
+ */
 int	daemon_pidfile(const char *run_dir, const char *name);
+
+/*
+ * One daemon per resource: a second facteur-NAME started beside the
+ * running one (another configuration sharing run_dir or state_dir, one
+ * started by hand beside the service) must refuse before it binds a port,
+ * replaces a socket or writes a pid file, or it takes over the first one's
+ * sockets, pid file or queue.  The locks are flock(2)s, released by the
+ * kernel when the process exits, however it dies; they are held by the
+ * daemon's main process (from before daemon_detach(), whose child keeps
+ * them) and dropped by every child that serves (daemon_lock_forget), so
+ * that a restart never waits for a child that lingers.
+ *
+ * daemon_lock - open path (made if missing, 0644, never truncated) and
+ * take an flock on it: its descriptor (kept here; daemon_lock_forget()
+ * closes it), or -1 if another process holds it.  Any other failure is
+ * fatal (startup).  At most DAEMON_LOCKS per process.
+ */
+#define DAEMON_LOCKS	2
+int	daemon_lock(const char *path);
+
+/*
+ * daemon_lock_pidfile - daemon_lock() on run_dir/NAME.pid; held by
+ * another: daemon_lock_refuse(c, name, "run_dir RUN_DIR").
+ */
+void	daemon_lock_pidfile(const struct conf *c, const char *name);
+
+/*
+ * daemon_lock_refuse - exit 1 with "another facteur-NAME (pid N) is
+ * running with WHAT: stop it first", N from run_dir/NAME.pid (left out if
+ * unreadable); fmt makes WHAT.
+ */
+void	daemon_lock_refuse(const struct conf *c, const char *name,
+	    const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4), noreturn));
+
+/* daemon_lock_forget - in a forked child: close every lock's descriptor */
+void	daemon_lock_forget(void);
 
 /*
  * daemon_reload_conf - SIGHUP: load `file` again.  On any error, logs each

@@ -42,7 +42,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -85,7 +84,6 @@ static int		 tls_cert_fd = -1, tls_key_fd = -1;	/* checked */
 static char		*relay_password;
 static int		 to_smtp = -1, to_relay = -1;	/* reload channels */
 static int		 ctl_fd = -1;	/* facteur-ctl, served by the queue */
-static int		 lock_fd = -1;	/* lock_queue(), the parent's only */
 static struct ipc	 queue_ch;	/* P_RELAY_START in, P_RELAY_FD out */
 static bool		 queue_ch_up;
 static struct priv_account acc[PRIV_NROLES];
@@ -325,35 +323,21 @@ setup_dirs(const struct conf *c)
  * at its queue role's start, remove the first one's pre-created queue
  * files: mail the first one then answered 250 for was lost.  An flock on
  * state_dir/queue/smtpd.lock (empty), held by the parent until it exits;
- * the roles do not inherit it (role_enter).
+ * the roles do not inherit it (role_enter).  Then one per run_dir (its
+ * pid file, lib/daemon.h): another state_dir on the same run_dir would
+ * still replace smtpd.sock, which facteur-sendmail uses, and smtpd.pid.
  */
 static void
 lock_queue(const struct conf *c)
 {
-	char path[4096], pid[32] = "";
-	ssize_t n;
-	int fd;
+	char path[4096];
 
 	if (!bsnprintf(path, sizeof(path), "%s/queue/smtpd.lock", c->state_dir))
 		fatalx("state_dir too long");
-	lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (lock_fd == -1)
-		fatal("%s", path);
-	if (flock(lock_fd, LOCK_EX | LOCK_NB) == 0)
-		return;
-	if (errno != EWOULDBLOCK)
-		fatal("flock %s", path);
-	if (bsnprintf(path, sizeof(path), "%s/smtpd.pid", c->run_dir) &&
-	    (fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {
-		if ((n = read(fd, pid, sizeof(pid) - 1)) > 0)
-			pid[strcspn(pid, "\n")] = '\0';
-		else
-			pid[0] = '\0';
-		close(fd);
-	}
-	fatalx("another facteur-smtpd%s%s%s is running with state_dir %s: "
-	    "stop it first (two on one queue lose mail)", pid[0] ? " (pid " :
-	    "", pid, pid[0] ? ")" : "", c->state_dir);
+	if (daemon_lock(path) == -1)
+		daemon_lock_refuse(c, "smtpd", "state_dir %s (two on one queue "
+		    "lose mail)", c->state_dir);
+	daemon_lock_pidfile(c, "smtpd");
 }
 
 /* ---- the roles ---------------------------------------------------------- */
@@ -398,10 +382,7 @@ role_enter(enum role r, const char *chroot_name)
 	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() == 1)
 		_exit(0);
-	if (lock_fd != -1) {
-		close(lock_fd);
-		lock_fd = -1;
-	}
+	daemon_lock_forget();
 	ev_init();
 	ev_signal(SIGPIPE, NULL, NULL);
 	ev_signal(SIGTERM, role_on_stop, NULL);

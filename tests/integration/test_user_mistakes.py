@@ -11,8 +11,10 @@ its exit status and stderr, so the whole test takes a few seconds.
 
 import imaplib
 import os
+import re
 import signal
 import smtplib
+import socket
 import ssl
 import subprocess
 
@@ -47,6 +49,28 @@ def expect(line, rc, says, stdin=None):
 
 
 IMAPS, SMTP, SMTP2 = env.port(), env.port(), env.port()
+IMAPS2 = env.port()
+
+
+def other_conf(name, old, new, state_dir=None):
+    """A copy of the configuration with old replaced by new (and another
+    state_dir): a second set-up tried beside the running one."""
+    with open(env.conf, encoding='utf-8') as f:
+        text = f.read().replace(old, new)
+    if state_dir is not None:
+        text = re.sub(r'(?m)^state_dir *=.*$', f'state_dir = {state_dir}',
+                      text)
+    path = env.path(name)
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(text)
+    env.chown(path)
+    return path
+
+
+def read_pid(name):
+    with open(os.path.join(env.run_dir, name + '.pid'),
+              encoding='utf-8') as f:
+        return f.read().strip()
 
 
 def setup():
@@ -256,17 +280,25 @@ def test_second_smtpd_on_one_queue():
     send(SMTP, 'before-second')
     ft.check(env.wait_message('alice@example.org', 'before-second'),
              'first smtpd delivers')
-    other = env.path('other.conf')
-    with open(env.conf, encoding='utf-8') as f:
-        text = f.read().replace(f'127.0.0.1:{SMTP}', f'127.0.0.1:{SMTP2}')
-    with open(other, 'w', encoding='utf-8') as f:
-        f.write(text)
-    env.chown(other)
+    pid = read_pid('smtpd')
+    other = other_conf('other.conf', f'127.0.0.1:{SMTP}', f'127.0.0.1:{SMTP2}')
     r = sh(f'facteur-smtpd -c {other} -d')
     ft.check(r.returncode == 1 and 'another facteur-smtpd' in r.stderr and
              env.state_dir in r.stderr,
              'a second smtpd on the same state_dir refuses to start',
              f'exit {r.returncode}: {r.stderr}')
+    # another state_dir, the same run_dir: it replaced smtpd.sock (where
+    # facteur-sendmail submits) and smtpd.pid
+    other = other_conf('other2.conf', f'127.0.0.1:{SMTP}',
+                       f'127.0.0.1:{SMTP2}', env.path('state2'))
+    r = sh(f'facteur-smtpd -c {other} -d')
+    ft.check(r.returncode == 1 and
+             f'another facteur-smtpd (pid {pid}) is running with run_dir '
+             f'{env.run_dir}' in r.stderr,
+             'a second smtpd on the same run_dir refuses to start',
+             f'exit {r.returncode}: {r.stderr}')
+    ft.check(read_pid('smtpd') == pid, 'smtpd.pid is the first one\'s',
+             read_pid('smtpd'))
     for i in range(5):
         send(SMTP, f'after-second-{i}')
     ft.check(len(env.wait_message('alice@example.org', 'after-second-',
@@ -292,6 +324,38 @@ def test_second_authd():
     ft.check(os.path.exists(sock), 'the first one keeps its socket')
     ft.check(imap_login('alice@example.org', 'alice-pw'),
              'logins still work')
+
+
+def test_second_imapd():
+    """facteur-imapd started a second time beside the running one (another
+    configuration with other ports on the same run_dir, or the same one)
+    wrote its pid into imapd.pid, so that stopping imapd by its pid file
+    stopped the wrong one, and served the same Maildirs with a second
+    worker per user.  It must refuse before it binds a port, name the
+    running one, and leave its pid file and logins alone."""
+    ensure('authd', 'imapd')
+    pid = read_pid('imapd')
+    other = other_conf('other-imap.conf', f'127.0.0.1:{IMAPS}',
+                       f'127.0.0.1:{IMAPS2}')
+    for conf in (other, env.conf):
+        r = sh(f'facteur-imapd -c {conf} -d')
+        ft.check(r.returncode == 1 and
+                 f'another facteur-imapd (pid {pid}) is running with '
+                 f'run_dir {env.run_dir}' in r.stderr,
+                 f'a second imapd ({os.path.basename(conf)}) refuses to start',
+                 f'exit {r.returncode}: {r.stderr}')
+    ft.check(read_pid('imapd') == pid, 'imapd.pid is the first one\'s',
+             read_pid('imapd'))
+    with socket.socket() as c:
+        ft.check(c.connect_ex(('127.0.0.1', IMAPS2)) != 0,
+                 'the second one bound nothing')
+    ft.check(imap_login('alice@example.org', 'alice-pw'),
+             'logins to the first one still work')
+    env.stop('imapd')
+    ensure('imapd')
+    ft.check(read_pid('imapd') == str(env.daemons['imapd'].proc.pid),
+             'a restart takes the lock again at once (the old workers and '
+             'login processes did not hold it)', read_pid('imapd'))
 
 
 def test_fetch_added_then_reload():
@@ -373,6 +437,7 @@ def main():
                          test_root_keytool_on_a_user_setup,
                          test_second_smtpd_on_one_queue,
                          test_second_authd,
+                         test_second_imapd,
                          test_fetch_added_then_reload,
                          test_sendmail_cron_output])
 
