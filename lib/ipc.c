@@ -159,6 +159,22 @@ fail:
 /* ipc_flush - write as much as possible; -1 on a broken peer */
 static int ipc_flush(struct ipc *ch);
 
+/* ipc_want - the events to watch besides a pending write */
+static unsigned
+ipc_want(const struct ipc *ch)
+{
+	return ch->paused ? 0 : EV_READ;
+}
+
+void
+ipc_pause(struct ipc *ch, bool pause)
+{
+	if (ch->closed || ch->paused == pause)
+		return;
+	ch->paused = pause;
+	ev_io_want(&ch->io, ipc_want(ch) | (ch->io.want & EV_WRITE));
+}
+
 /*
  * ipc_flush_timer - the end of the round in which frames were queued:
  * write them; what the socket does not take waits for EV_WRITE
@@ -218,7 +234,7 @@ ipc_flush(struct ipc *ch)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN) {	/* the rest when there is room */
-				ev_io_want(&ch->io, EV_READ | EV_WRITE);
+				ev_io_want(&ch->io, ipc_want(ch) | EV_WRITE);
 				return 0;
 			}
 			return -1;
@@ -237,7 +253,7 @@ ipc_flush(struct ipc *ch)
 		for (i = 0; i < ch->noutfds; i++)
 			ch->outfd_at[i] -= (size_t)w;
 	}
-	ev_io_want(&ch->io, EV_READ);
+	ev_io_want(&ch->io, ipc_want(ch));
 	return 0;
 }
 
@@ -347,7 +363,8 @@ ipc_io(struct ev_io *io, unsigned events, void *arg)
 		ipc_fail(ch, NULL);
 		return;
 	}
-	if (!(events & EV_READ))
+	/* paused: a hang-up is read at once (the frames before it too) */
+	if (!(events & EV_READ) && !(ch->paused && (events & EV_ERROR)))
 		return;
 	/*
 	 * Every frame already received, not one read per wakeup: a frame
@@ -374,6 +391,26 @@ ipc_io(struct ev_io *io, unsigned events, void *arg)
 		if (!ipc_dispatch(ch) || r == 3 || r == 4)
 			return;
 	}
+}
+
+bool
+ipc_drain(struct ipc *ch)
+{
+	int i, r;
+
+	for (i = 0; i < IPC_READS_MAX && !ch->closed; i++) {
+		if ((r = ipc_recv(ch)) == 2)
+			break;
+		if (r <= 0) {
+			ipc_fail(ch, NULL);
+			return false;
+		}
+		if (!ipc_dispatch(ch))
+			return false;
+		if (r == 3)	/* a short read without descriptors: the last */
+			break;
+	}
+	return !ch->closed;
 }
 
 void

@@ -70,6 +70,7 @@ struct ipc {
 	ipc_close_cb	*on_close;
 	void		*arg;
 	bool		 closed;
+	bool		 paused;	/* ipc_pause: frames wait in the socket */
 	struct ev_timer	 flush;		/* writes what this round queued */
 };
 
@@ -92,6 +93,19 @@ void	ipc_close(struct ipc *ch);
  */
 int	ipc_send(struct ipc *ch, uint32_t type, uint32_t id, int fd,
 	    const struct ipc_out *o);
+/*
+ * ipc_pause - stop (true) or resume (false) reading the peer's frames;
+ * meanwhile they wait in the socket and the loop does not wake for them
+ * (writing goes on; a peer that hangs up still wakes it).  For an owner
+ * that collects what comes over a while anyway: the deliver role sleeps
+ * through its batch window and then reads the batch with ipc_drain().
+ */
+void	ipc_pause(struct ipc *ch, bool pause);
+/*
+ * ipc_drain - read and dispatch now what the peer has sent so far, paused
+ * or not; false when the channel closed meanwhile (on_close has run)
+ */
+bool	ipc_drain(struct ipc *ch);
 /* ipc_pending - bytes queued and not yet written */
 size_t	ipc_pending(const struct ipc *ch);
 

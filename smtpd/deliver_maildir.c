@@ -19,11 +19,13 @@
  * nothing else, and the queue keeps accepting meanwhile.  Deliveries that
  * arrive together (lib/ipc.c hands them over four to a read, each read
  * in a round of the loop) are a batch, and so are those that come within
- * BATCH_WAIT_MS of the first:
- * all are written first (those into the same Maildir through the same
- * directory descriptors), then their files fsync'd at once
- * (lib/fsyncv.h), renamed, each Maildir's new/ fsync'd once, and only
- * then is each answered.
+ * BATCH_WAIT_MS of the first: the first is written at once, and the
+ * channel is paused until the window ends (ipc_pause: one wake-up per
+ * batch, not one per message, issue 17), when what came meanwhile is
+ * read (ipc_drain) and written.  All are written first (those into the
+ * same Maildir through the same directory descriptors), then their files
+ * fsync'd at once (lib/fsyncv.h), renamed, each Maildir's new/ fsync'd
+ * once, and only then is each answered.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -63,6 +65,7 @@ static char		 host[256];
 static struct done	 batch[BATCH_MAX];
 static size_t		 nbatch;
 static struct ev_timer	 batch_timer;
+static bool		 draining;	/* batch_end reads the window's deliveries */
 
 static void
 result(const char *qid, uint32_t idx, enum deliver_res res, const char *text)
@@ -244,8 +247,11 @@ deliver(int fd, const char *qid, uint32_t idx, const char *mailbox,
 		d->start = start;
 		if (nbatch == BATCH_MAX)
 			flush(&batch_timer, NULL);
-		else if (!ev_timer_pending(&batch_timer))
+		else if (!ev_timer_pending(&batch_timer) && !draining) {
+			/* the window opens: what comes in it waits (batch_end) */
 			ev_timer_add(&batch_timer, BATCH_WAIT_MS);
+			ipc_pause(&qch, true);
+		}
 	}
 	buf_free(&hdr);
 }
@@ -274,6 +280,22 @@ on_msg(struct ipc *ch, struct ipc_msg *m, void *arg)
 	m->fd = -1;
 }
 
+/*
+ * batch_end - the batch window is over: the deliveries that came
+ * meanwhile join the batch, which is then made durable and answered, and
+ * the channel is read again
+ */
+static void
+batch_end(struct ev_timer *t, void *arg)
+{
+	draining = true;
+	if (!ipc_drain(&qch))
+		return;		/* on_close exits */
+	draining = false;
+	flush(t, arg);
+	ipc_pause(&qch, false);
+}
+
 static void
 on_close(struct ipc *ch, void *arg)
 {
@@ -287,7 +309,7 @@ void
 deliver_run(int queue_fd)
 {
 	maildir_host(host, sizeof(host), smtpd_conf->hostname);
-	ev_timer_init(&batch_timer, flush, NULL);
+	ev_timer_init(&batch_timer, batch_end, NULL);
 	ev_timer_init(&recovery_timer, recovery_forget, NULL);
 	ipc_init(&qch, queue_fd, on_msg, on_close, NULL);
 	ev_run();
