@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,6 +59,7 @@
 
 #define DELIVER_INFLIGHT	64
 #define TICK_MS			1000
+#define TRIM_IDLE_MS		2000	/* queue_pool_trim after this long idle */
 #define HASH_SIZE		1024
 
 struct queue	 q;
@@ -208,37 +210,73 @@ msg_release_fd(struct qmsg *m)
 	}
 }
 
+/* queue_rename - renameat2(RENAME_NOREPLACE) within msg/; -1 (errno) */
+static int
+queue_rename(const char *from, const char *to)
+{
+#ifdef SYS_renameat2
+	return (int)syscall(SYS_renameat2, q.dirfd, from, q.dirfd, to,
+	    1 /* RENAME_NOREPLACE */);
+#else
+	(void)from;
+	(void)to;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+uint64_t
+queue_removed(void)
+{
+	return fsyncv_removed() + q.nrename;
+}
+
 /*
- * msg_recycle - the finished file becomes an empty pool file under a new
- * QID (recycle_bg, lib/fsyncv.h: truncated, then renamed), instead of
- * being unlinked and another created: ext4 without a journal scans past
- * every inode freed in the last seconds to allocate one, which at a few
- * hundred messages a second cost the queue's and the deliver role's
- * creates ~100-200 us each.  queue_accept.c takes it into the pool, whose
- * directory fsync makes the new name durable before it is handed out.
- * The file is empty or the old message under its old name at every
- * instant: after a crash it is an unused pool file, or a finished message
- * found again, as when the unlink was cut (exactly once: see the top).
+ * msg_recycle - the finished file becomes a pool file under a new QID
+ * instead of being unlinked and another created: ext4 without a journal
+ * scans past every inode freed in the last seconds to allocate one, which
+ * at a few hundred messages a second cost the queue's and the deliver
+ * role's creates ~100-200 us each.  A file of up to RECYCLE_OVER_MAX
+ * bytes is only renamed, here, and the next message is written over it
+ * (queue_file.c: slack and CRC): no blocks freed and allocated again, no
+ * discard, no kernel worker (issue 17: ~50 us of CPU a message).  A
+ * larger one is truncated and renamed in the background (recycle_bg,
+ * lib/fsyncv.h), so as not to keep its blocks.  queue_accept.c takes it
+ * into the pool, whose directory fsync makes the new name durable before
+ * it is handed out.  At every instant the file is the old message under
+ * its old name (a finished message found again after a crash, as when the
+ * unlink was cut: exactly once, see the top), or under the new name
+ * (whose id is not its name: removed at start), or empty.
  */
 static bool
 msg_recycle(struct qmsg *m)
 {
 	char to[QUEUE_ID_LEN + 1];
+	bool small = m->fsize <= RECYCLE_OVER_MAX && q.nrenamed < RENAMED_MAX;
 	int fd;
 
-	if (!recycle_possible())
+	if (!small && !recycle_possible())
 		return false;
-	if ((fd = m->wfd) != -1) {	/* it goes to the ring */
+	if ((fd = m->wfd) != -1) {	/* it goes to the pool or the ring */
 		m->wfd = -1;
 		q.nwfd--;
 	} else if ((fd = openat(q.dirfd, m->env.qid, O_RDWR | O_CLOEXEC)) == -1)
 		return false;
 	queue_id_new(to);
-	if (!recycle_bg(fd, q.dirfd, m->env.qid, to)) {
-		close(fd);
-		return false;
+	if (small && queue_rename(m->env.qid, to) == 0) {
+		struct qfile *f = &q.renamed[q.nrenamed++];
+
+		memcpy(f->qid, to, sizeof(f->qid));
+		f->fd = fd;
+		f->size = m->fsize;
+		q.nrename++;
+		q.trim_due = true;
+		return true;
 	}
-	return true;
+	if (recycle_possible() && recycle_bg(fd, q.dirfd, m->env.qid, to))
+		return true;
+	close(fd);
+	return false;
 }
 
 /* msg_remove - every recipient is done: the message leaves the queue */
@@ -707,7 +745,7 @@ queue_schedule(struct qmsg *m)
 static void
 sync_removals(void)
 {
-	uint64_t n = fsyncv_removed();
+	uint64_t n = queue_removed();
 
 	if (n == q.removed_synced)
 		return;
@@ -734,6 +772,9 @@ on_tick(struct ev_timer *t, void *arg)
 		q.busy = false;
 		malloc_trim(0);
 	}
+	/* nothing came for a while: no earlier message stays in the pool */
+	if (q.nmsg == 0 && q.trim_due && ev_now() - q.last_commit >= TRIM_IDLE_MS)
+		queue_pool_trim();
 	ev_timer_add(t, TICK_MS);
 }
 
@@ -750,13 +791,17 @@ queue_flush(void)
 	on_tick(&tick_timer, NULL);
 }
 
-/* queue_add - a committed or recovered message enters the table */
+/*
+ * queue_add - a committed or recovered message enters the table; fsize is
+ * its file's size (msg_recycle: the next message is written over it)
+ */
 struct qmsg *
-queue_add(struct queue_env *env, bool recovered)
+queue_add(struct queue_env *env, bool recovered, uint64_t fsize)
 {
 	struct qmsg *m = xcalloc(1, sizeof(*m));
 	size_t i;
 
+	m->fsize = fsize;
 	m->env = *env;
 	memset(env, 0, sizeof(*env));
 	m->fd = -1;
@@ -834,6 +879,7 @@ recover(void)
 {
 	struct dirent *de;
 	struct queue_env env;
+	struct stat st;
 	char path[4096];
 	const char *err;
 	size_t n = 0, dropped = 0;
@@ -851,27 +897,39 @@ recover(void)
 			continue;
 		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 			continue;
-		if (queue_file_read_env(fd, &env, &err) == 0 &&
-		    strcmp(env.qid, de->d_name) != 0) {
+		if (fstat(fd, &st) == -1) {
+			close(fd);
+			continue;
+		}
+		if (queue_file_read_env_size(fd, (uint64_t)st.st_size, &env,
+		    &err) == 0 && strcmp(env.qid, de->d_name) != 0) {
 			/*
 			 * A committed message under another QID: only
 			 * msg_recycle renames a file, and only a finished
-			 * one, so this is a recycle whose rename a power
-			 * cut kept and whose truncate it lost.
+			 * one, so this is a recycled file not written over
+			 * (yet, or only in part: a message that got no 250),
+			 * or one whose truncate a power cut lost.
 			 */
 			log_info("qid=%s held finished message qid=%s (a "
-			    "recycle cut short): removed", de->d_name,
-			    env.qid);
+			    "recycled file): removed", de->d_name, env.qid);
 			queue_env_free(&env);
 			close(fd);
 			(void)unlink(path);
 			continue;
 		}
+		if (err == NULL && !queue_file_verify(fd, (uint64_t)st.st_size,
+		    &env, &err))
+			/*
+			 * Not the bytes its footer was written for: blocks
+			 * of a message written over a recycled file that a
+			 * power cut kept only in part (it was not committed:
+			 * the commit's fsync makes them all durable before
+			 * the 250), or damage on the disk.  Never delivered.
+			 */
+			queue_env_free(&env);
 		if (err != NULL) {
 			/* never committed: the client got no 250 */
-			struct stat st;
-
-			if (fstat(fd, &st) == -1 || st.st_size > 0) {
+			if (st.st_size > 0) {
 				close(fd);
 				move_aside(de->d_name, path, err);
 			} else {
@@ -885,7 +943,7 @@ recover(void)
 			continue;
 		}
 		close(fd);
-		m = queue_add(&env, true);
+		m = queue_add(&env, true, (uint64_t)st.st_size);
 		if (m->env.once[0])	/* taken, maybe not recorded yet */
 			(void)queue_once_record(m->env.once, false);
 		load_done(m);

@@ -40,6 +40,7 @@ struct qmsg {
 	bool		 waiting;	/* in the deliver FIFO */
 	int		 fd;
 	int		 wfd;		/* its pool descriptor, kept for the recycle */
+	uint64_t	 fsize;		/* the file's size (recycled files grow) */
 	struct qmsg	*next, *prev;	/* arrival order */
 	struct qmsg	*hnext;		/* hash chain */
 	struct qmsg	*wnext;		/* deliver FIFO */
@@ -47,16 +48,24 @@ struct qmsg {
 
 #define POOL_SIZE	32
 #define WFD_KEEP	128	/* pool descriptors kept by queued messages */
+#define RENAMED_MAX	64	/* recycled by rename, waiting for the pool */
+/* a finished file up to this size is recycled by a rename alone */
+#define RECYCLE_OVER_MAX (64 * 1024)
 #define RELAY_INFLIGHT	128	/* R_SEND out at once */
 
 struct queue {
 	char		*dir;		/* state_dir/queue, "" when chrooted into it */
 	char		*msgdir;
-	struct {
+	struct qfile {
 		char	 qid[QUEUE_ID_LEN + 1];
 		int	 fd;
-	}		 pool[POOL_SIZE];	/* empty files made ahead, see q_open */
-	size_t		 npool;
+		uint64_t size;		/* > 0: an earlier message, written over */
+	}		 pool[POOL_SIZE],	/* files made ahead, see q_open */
+			 renamed[RENAMED_MAX];	/* msg_recycle: for the pool */
+	size_t		 npool, nrenamed;
+	uint64_t	 nrename;	/* recycles by rename so far (sync_removals) */
+	bool		 trim_due;	/* the pool may hold earlier messages */
+	uint64_t	 last_commit;	/* ev_now() of the last commit */
 	unsigned	 nwfd;		/* qmsg.wfd open, at most WFD_KEEP */
 	int		 dirfd;
 	struct qmsg	*table[1024];
@@ -67,7 +76,7 @@ struct queue {
 	unsigned	 relay_inflight;
 	struct qmsg	*relaying[RELAY_INFLIGHT];	/* by R_SEND id - 1 */
 	bool		 busy;		/* mail came since the queue was last empty */
-	uint64_t	 removed_synced;	/* fsyncv_removed() at the last fsync of msg/ */
+	uint64_t	 removed_synced;	/* queue_removed() at the last fsync of msg/ */
 };
 
 extern struct queue q;
@@ -77,8 +86,13 @@ bool		 queue_path(char *out, size_t outsz, const char *qid, const char *suffix);
 bool		 queue_is_local(const char *addr);
 /* queue_msg_fd - the message file, opened read-only on demand; -1 */
 int		 queue_msg_fd(struct qmsg *m);
-struct qmsg	*queue_add(struct queue_env *env, bool recovered);
+struct qmsg	*queue_add(struct queue_env *env, bool recovered,
+		    uint64_t fsize);
 void		 queue_keep_wfd(struct qmsg *m, int fd);
+/* queue_removed - names removed from msg/ so far (renames, unlinks) */
+uint64_t	 queue_removed(void);
+/* queue_pool_trim - idle: recycle the files holding earlier messages */
+void		 queue_pool_trim(void);
 void		 queue_rcpt_done(struct qmsg *m, size_t i);
 void		 queue_schedule(struct qmsg *m);
 void		 queue_flush(void);

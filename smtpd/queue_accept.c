@@ -3,9 +3,11 @@
  * queue_accept.c - the queue role's side of accepting mail: the channel
  * to the smtp role (Q_OPEN, Q_COMMIT, Q_ABORT) and the pool of queue files.
  *
- * Q_OPEN passes the descriptor of a file from the pool: empty files made
- * ahead, POOL_SIZE at a time, whose directory entries were fsync'd once
- * for the batch.  The session writes message and envelope; Q_COMMIT reads
+ * Q_OPEN passes the descriptor of a file from the pool, with its size:
+ * files made ahead, POOL_SIZE at a time, whose directory entries were
+ * fsync'd once for the batch (empty, or recycled ones still holding a
+ * finished message, written over: queue_file.c, slack).  The session
+ * writes message and envelope; Q_COMMIT reads
  * the envelope back, fsyncs the file and only then answers Q_COMMIT_OK,
  * which becomes the 250.  Q_ABORT, or a file without its footer found at
  * start (queue.c), removes the file.
@@ -46,6 +48,7 @@ static struct qopen	*opens;
 struct qpending {
 	uint32_t	 id;
 	struct qopen	*op;
+	uint64_t	 size;
 	struct queue_env env;
 	struct qpending	*next;
 };
@@ -69,9 +72,10 @@ smtp_reply(uint32_t id, uint32_t type, const char *qid, int fd, const char *why)
  * The file pool: queue files are made ahead, POOL_SIZE at a time, with
  * one fsync of the directory for the batch, so that committing a message
  * needs only the fsync of its own file before the 250.  Most are finished
- * files recycled (truncated and renamed, queue.c msg_recycle), the rest
- * are created.  Unused pool files are empty and are removed at start like
- * any file without its footer.
+ * files recycled (renamed, or truncated and renamed: queue.c msg_recycle),
+ * the rest are created.  At start, an unused pool file is removed: an
+ * empty one like any file without its footer, a renamed one because the
+ * finished message it holds is not under its own id (queue.c recover).
  */
 static void
 pool_fill(void)
@@ -80,9 +84,13 @@ pool_fill(void)
 	int fd, tries = 0;
 	uint64_t removed;
 
+	/* finished files under a new name, written over (queue.c) */
+	while (q.npool < POOL_SIZE && q.nrenamed > 0)
+		q.pool[q.npool++] = q.renamed[--q.nrenamed];
 	/* finished files made empty under a new name (queue.c, msg_recycle) */
 	while (q.npool < POOL_SIZE && recycle_reap(&fd, qid, sizeof(qid))) {
 		memcpy(q.pool[q.npool].qid, qid, sizeof(qid));
+		q.pool[q.npool].size = 0;
 		q.pool[q.npool++].fd = fd;
 	}
 	while (q.npool < POOL_SIZE && tries++ < 2 * POOL_SIZE) {
@@ -96,9 +104,10 @@ pool_fill(void)
 			break;
 		}
 		memcpy(q.pool[q.npool].qid, qid, sizeof(qid));
+		q.pool[q.npool].size = 0;
 		q.pool[q.npool++].fd = fd;
 	}
-	removed = fsyncv_removed();	/* made durable too (sync_removals) */
+	removed = queue_removed();	/* made durable too (sync_removals) */
 	if (fsync(q.dirfd) == 0)
 		q.removed_synced = removed;
 	else {
@@ -111,10 +120,53 @@ pool_fill(void)
 	}
 }
 
+/*
+ * queue_pool_trim - the queue was idle a while: pool files that hold an
+ * earlier message (recycled by a rename) are truncated and renamed in the
+ * background (recycle_bg; they come back empty through recycle_reap), or
+ * truncated here, so that a delivered message does not stay on disk in
+ * the queue, in backups of it for instance, until the file is used again
+ */
+static bool
+pool_trim_one(struct qfile *f)
+{
+	char to[QUEUE_ID_LEN + 1];
+
+	queue_id_new(to);
+	if (recycle_possible() && recycle_bg(f->fd, q.dirfd, f->qid, to))
+		return true;		/* gone to the ring */
+	if (ftruncate(f->fd, 0) == -1) {
+		log_warn("queue: truncate %s", f->qid);
+		return false;
+	}
+	f->size = 0;
+	return false;
+}
+
+static void
+pool_trim(struct qfile *files, size_t *n)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < *n; i++)
+		if (files[i].size == 0 || !pool_trim_one(&files[i]))
+			files[k++] = files[i];
+	*n = k;
+}
+
+void
+queue_pool_trim(void)
+{
+	pool_trim(q.pool, &q.npool);
+	pool_trim(q.renamed, &q.nrenamed);
+	q.trim_due = false;
+}
+
 static void
 q_open(uint32_t id)
 {
 	struct qopen *op;
+	struct ipc_out o;
 	int dupfd;
 
 	if (q.npool == 0)
@@ -129,7 +181,10 @@ q_open(uint32_t id)
 	op->fd = q.pool[q.npool].fd;
 	op->next = opens;
 	opens = op;
-	smtp_reply(id, Q_OPEN_OK, op->qid, dupfd, NULL);
+	ipc_out_init(&o);
+	ipc_put_str(&o, op->qid);
+	ipc_put_u64(&o, q.pool[q.npool].size);	/* written over from 0 */
+	(void)ipc_send(&smtp_ch, Q_OPEN_OK, id, dupfd, &o);	/* closes dupfd */
 }
 
 static struct qopen *
@@ -183,10 +238,11 @@ commit_done(struct qpending *p)
 		    "cannot record the fetched message's key");
 		return;
 	}
-	m = queue_add(&p->env, false);
+	m = queue_add(&p->env, false, p->size);
 	queue_keep_wfd(m, p->op->fd);
 	free(p->op);
 	q.busy = true;
+	q.last_commit = ev_now();
 	smtp_reply(p->id, Q_COMMIT_OK, NULL, -1, NULL);
 	queue_schedule(m);
 }
@@ -253,6 +309,7 @@ q_commit(uint32_t id, const char *qid, uint64_t size)
 	}
 	p->id = id;
 	p->op = op;
+	p->size = size;
 	*pending_tail = p;
 	pending_tail = &p->next;
 	if (!ev_timer_pending(&commit_timer))

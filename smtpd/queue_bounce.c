@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "crc32.h"
 #include "log.h"
 #include "xmem.h"
 #include "queue.h"
@@ -209,6 +210,7 @@ queue_bounce_write(struct qmsg *m)
 	buf_init(&b, 0);
 	dsn_text(m, m->env.from, e.qid, &b);
 	e.msglen = b.len;
+	e.msgcrc = crc32_update(0, buf_head(&b), b.len);
 	if (queue_file_trailer(&b, &e) == -1 ||
 	    !queue_path(path, sizeof(path), e.qid, "") ||
 	    (fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1)
@@ -230,7 +232,7 @@ out:
 		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1 &&
 		    queue_file_read_env(fd, &env, &err) == 0) {
 			log_info("qid=%s bounce qid=%s to=<%s>", m->env.qid, e.qid, to);
-			queue_schedule(queue_add(&env, false));
+			queue_schedule(queue_add(&env, false, b.len));
 		}
 		if (fd != -1)
 			close(fd);

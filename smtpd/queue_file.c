@@ -5,6 +5,7 @@
  * One file per message, state_dir/queue/msg/QID, mode 0600:
  *
  *   <message: msglen bytes, LF line endings, dot-unstuffed, Received first>
+ *   <slack: any bytes, ignored (only before a FACTEUR-QUEUE-2 footer)>
  *   <envelope: text lines "key value\n">
  *       id QID
  *       time UNIXTIME
@@ -26,11 +27,21 @@
  *                                digits, see queue_once.c)
  *       rcpt ADDRESS ORIGINAL   (one per recipient, at least one)
  *       end
- *   <footer, the last 48 bytes: "FACTEUR-QUEUE-1 %020llu %010u\n"
- *    with msglen and the envelope length>
+ *   <footer, the last 57 bytes: "FACTEUR-QUEUE-2 %020llu %010u %08x\n"
+ *    with msglen, the envelope length and the CRC-32 (lib/crc32.h) of
+ *    the message and the envelope, slack left out>
  *
  * The footer is the end record: a file without a valid one was never
- * committed (the writer died) and is removed at start.  Values never hold
+ * committed (the writer died) and is removed at start.  The slack lets a
+ * recycled file (queue.c msg_recycle: renamed, not truncated) be written
+ * over in place without shrinking it: the envelope and footer go at its
+ * end, whatever of the earlier message lies between stays unread; and the
+ * CRC, checked when the queue is read at start, tells a message whose
+ * blocks did not all reach the disk before a power cut (some still the
+ * earlier message's) from one that did.  The first format, "FACTEUR-QUEUE-1
+ * %020llu %010u\n" (48 bytes, no slack, no CRC, msglen + envelope +
+ * footer = the file), is still read: files queued before an upgrade.
+ * Values never hold
  * whitespace or control characters (the SMTP parser refuses them), so the
  * envelope is parsed with plain token splitting.  Pure code: used by the
  * smtp role (writer) and the queue role (reader), unit-tested and fuzzed.
@@ -51,13 +62,16 @@
 #include <openssl/evp.h>
 
 #include "buf.h"
+#include "crc32.h"
 #include "log.h"
 #include "strnum.h"
 #include "xmem.h"
 #include "smtpd.h"
 
-#define FOOTER_LEN	48
-#define FOOTER_MAGIC	"FACTEUR-QUEUE-1 "
+#define FOOTER1_LEN	48
+#define FOOTER1_MAGIC	"FACTEUR-QUEUE-1 "
+#define FOOTER_LEN	57
+#define FOOTER_MAGIC	"FACTEUR-QUEUE-2 "
 #define ENV_MAX		(256 * 1024)
 
 /*
@@ -130,9 +144,10 @@ queue_value_ok(const char *s, bool empty_ok)
 }
 
 /*
- * queue_file_trailer - append the envelope and footer of e to b.  -1, with
- * b as it was, when the reader could not read it back the same: a value
- * with a space or control byte, a bad id or time, an envelope over
+ * queue_file_trailer - append the envelope and footer of e to b; the
+ * footer's CRC continues e->msgcrc (the message's) over the envelope.  -1,
+ * with b as it was, when the reader could not read it back the same: a
+ * value with a space or control byte, a bad id or time, an envelope over
  * ENV_MAX, or b could not grow.
  */
 int
@@ -180,8 +195,9 @@ queue_file_trailer(struct buf *b, const struct queue_env *e)
 	if (r == 0)
 		r = buf_puts(b, "end\n");
 	if (r == 0 && b->len - start <= ENV_MAX)
-		r = buf_printf(b, FOOTER_MAGIC "%020" PRIu64 " %010zu\n", e->msglen,
-		    b->len - start);
+		r = buf_printf(b, FOOTER_MAGIC "%020" PRIu64 " %010zu %08" PRIx32
+		    "\n", e->msglen, b->len - start, crc32_update(e->msgcrc,
+		    buf_head(b) + start, b->len - start));
 	else
 		r = -1;
 	if (r == -1)
@@ -221,14 +237,51 @@ once_key_ok(const char *s, size_t n)
 	return true;
 }
 
-/* queue_footer - parse the 48 footer bytes */
+/* queue_hex32 - 8 lower-case hex digits */
 static bool
-queue_footer(const char *f, uint64_t *msglen, uint64_t *envlen)
+queue_hex32(const char *p, uint32_t *v)
 {
-	char num[21];
-	const char *err;
+	int i;
 
-	if (memcmp(f, FOOTER_MAGIC, 16) != 0 || f[36] != ' ' || f[47] != '\n')
+	*v = 0;
+	for (i = 0; i < 8; i++) {
+		if (p[i] >= '0' && p[i] <= '9')
+			*v = *v << 4 | (uint32_t)(p[i] - '0');
+		else if (p[i] >= 'a' && p[i] <= 'f')
+			*v = *v << 4 | (uint32_t)(p[i] - 'a' + 10);
+		else
+			return false;
+	}
+	return true;
+}
+
+/*
+ * queue_footer - the footer ending the len bytes at p (the end of the
+ * file), either format: its length in *flen, the CRC in e->crc and e->sum
+ * (FACTEUR-QUEUE-2)
+ */
+static bool
+queue_footer(const char *p, size_t len, uint64_t *msglen, uint64_t *envlen,
+    size_t *flen, struct queue_env *e)
+{
+	const char *f, *err;
+	char num[21];
+
+	if (len >= FOOTER_LEN &&
+	    memcmp(p + len - FOOTER_LEN, FOOTER_MAGIC, 16) == 0) {
+		f = p + len - FOOTER_LEN;
+		if (f[36] != ' ' || f[47] != ' ' || f[56] != '\n' ||
+		    !queue_hex32(f + 48, &e->crc))
+			return false;
+		e->sum = true;
+		*flen = FOOTER_LEN;
+	} else if (len >= FOOTER1_LEN &&
+	    memcmp(p + len - FOOTER1_LEN, FOOTER1_MAGIC, 16) == 0) {
+		f = p + len - FOOTER1_LEN;
+		if (f[36] != ' ' || f[47] != '\n')
+			return false;
+		*flen = FOOTER1_LEN;
+	} else
 		return false;
 	memcpy(num, f + 16, 20);
 	num[20] = '\0';
@@ -252,18 +305,22 @@ queue_file_parse_env(const char *p, size_t len, uint64_t fsize,
 	uint64_t msglen, envlen;
 	const char *q, *end;
 	bool sawend = false, sawtime = false;
+	size_t flen;
 
 	memset(e, 0, sizeof(*e));
 	*err_r = "no end record";
-	if (len < FOOTER_LEN || !queue_footer(p + len - FOOTER_LEN, &msglen, &envlen))
+	if (!queue_footer(p, len, &msglen, &envlen, &flen, e))
 		return -1;
 	*err_r = "sizes do not add up";
-	if (envlen > len - FOOTER_LEN || msglen > fsize ||
-	    msglen + envlen + FOOTER_LEN != fsize)
+	/* slack between message and envelope only with a CRC */
+	if (envlen > len - flen || msglen > fsize ||
+	    msglen + envlen + flen > fsize ||
+	    (!e->sum && msglen + envlen + flen != fsize))
 		return -1;
 	e->msglen = msglen;
-	q = p + len - FOOTER_LEN - envlen;
-	end = p + len - FOOTER_LEN;
+	e->envlen = envlen;
+	q = p + len - flen - envlen;
+	end = p + len - flen;
 	*err_r = "bad envelope";
 	while (q < end) {
 		const char *nl = memchr(q, '\n', (size_t)(end - q));
@@ -394,31 +451,76 @@ queue_file_read_env_size(int fd, uint64_t size, struct queue_env *e,
 {
 	char tail[TAIL_LEN], *p;
 	uint64_t msglen, envlen;
-	size_t n = size < TAIL_LEN ? (size_t)size : TAIL_LEN;
+	size_t n = size < TAIL_LEN ? (size_t)size : TAIL_LEN, flen;
 	ssize_t r;
 	int rv;
 
 	memset(e, 0, sizeof(*e));
 	*err_r = "no end record";
-	if (size < FOOTER_LEN || size > INT64_MAX)
+	if (size < FOOTER1_LEN || size > INT64_MAX)
 		return -1;
 	r = pread(fd, tail, n, (off_t)(size - n));
-	if (r != (ssize_t)n || !queue_footer(tail + n - FOOTER_LEN, &msglen,
-	    &envlen))
+	if (r != (ssize_t)n || !queue_footer(tail, n, &msglen, &envlen, &flen, e))
 		return -1;
+	memset(e, 0, sizeof(*e));
 	*err_r = "sizes do not add up";
-	if (envlen + FOOTER_LEN > size)
+	if (envlen + flen > size)
 		return -1;
-	if (envlen + FOOTER_LEN <= n)
+	if (envlen + flen <= n)
 		return queue_file_parse_env(tail, n, size, e, err_r);
-	p = xmalloc(envlen + FOOTER_LEN);
-	r = pread(fd, p, envlen + FOOTER_LEN, (off_t)(size - envlen - FOOTER_LEN));
-	if (r != (ssize_t)(envlen + FOOTER_LEN)) {
+	p = xmalloc(envlen + flen);
+	r = pread(fd, p, envlen + flen, (off_t)(size - envlen - flen));
+	if (r != (ssize_t)(envlen + flen)) {
 		free(p);
 		*err_r = "short read";
 		return -1;
 	}
-	rv = queue_file_parse_env(p, envlen + FOOTER_LEN, size, e, err_r);
+	rv = queue_file_parse_env(p, envlen + flen, size, e, err_r);
 	free(p);
 	return rv;
+}
+
+/*
+ * queue_file_verify - e, parsed from the file fd of size bytes, is what
+ * was written: the CRC of its message and envelope read back is the
+ * footer's (a file in the first format has none: true).  false with
+ * *err_r set on a mismatch or a read error (untouched on true).  Reads
+ * the whole message.
+ */
+bool
+queue_file_verify(int fd, uint64_t size, const struct queue_env *e,
+    const char **err_r)
+{
+	char chunk[65536];
+	uint64_t off = 0, end = e->msglen, envat;
+	uint32_t crc = 0;
+	ssize_t r;
+
+	if (!e->sum)
+		return true;
+	envat = size - FOOTER_LEN - e->envlen;
+	for (;;) {
+		if (off == end) {
+			if (end == envat + e->envlen)
+				break;
+			off = envat;	/* the slack is not counted */
+			end = envat + e->envlen;
+			continue;
+		}
+		r = pread(fd, chunk, end - off < sizeof(chunk) ?
+		    (size_t)(end - off) : sizeof(chunk), (off_t)off);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			*err_r = "short read";
+			return false;
+		}
+		crc = crc32_update(crc, chunk, (size_t)r);
+		off += (uint64_t)r;
+	}
+	if (crc != e->crc) {
+		*err_r = "checksum mismatch";
+		return false;
+	}
+	return true;
 }

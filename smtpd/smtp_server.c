@@ -98,14 +98,18 @@ on_idle(struct ev_timer *t, void *arg)
 	malloc_trim(0);
 }
 
+static void spare_trim(void);
+
 /* on_trim - no session for a second: give the peak back (small boxes) */
 static void
 on_trim(struct ev_timer *t, void *arg)
 {
 	(void)t;
 	(void)arg;
-	if (nsessions == 0)
+	if (nsessions == 0) {
+		spare_trim();
 		malloc_trim(0);
+	}
 }
 
 static void
@@ -297,14 +301,16 @@ smtp_server_session_done(struct session *s)
  * the queue role's answer: one round trip and two wakeups less per message.
  * The session still sees a Q_OPEN_OK, handed over at the end of the round
  * (spare_hand); a spare whose session went meanwhile stays a spare.  Spares
- * are plain pool files to the queue (empty, removed at its next start if
- * the role dies with them).
+ * are plain pool files to the queue (removed at its next start if the role
+ * dies with them); those that hold an earlier message go back a second
+ * after the last session (spare_trim).
  */
 #define SPARE_MAX	8
 
 static struct {
 	char		 qid[QUEUE_ID_LEN + 1];
 	int		 fd;
+	uint64_t	 size;		/* a recycled file's: written over */
 }			 spares[SPARE_MAX];
 static size_t		 nspares;
 static unsigned		 spares_asked;	/* Q_OPEN id 0 answers to come */
@@ -344,6 +350,7 @@ spare_hand(struct ev_timer *t, void *arg)
 		nspares--;
 		ipc_out_init(&o);
 		ipc_put_str(&o, spares[nspares].qid);
+		ipc_put_u64(&o, spares[nspares].size);
 		memset(&m, 0, sizeof(m));
 		m.hdr.type = Q_OPEN_OK;
 		m.hdr.len = (uint32_t)o.len;
@@ -379,12 +386,37 @@ smtp_server_queue_send(struct session *s, uint32_t type, const struct ipc_out *o
 	return ipc_send(&qch, type, id, -1, o);
 }
 
+/*
+ * spare_trim - idle: the spares that hold an earlier message (recycled
+ * files, written over by the next) go back to the queue, which removes
+ * them, so that a delivered message does not stay on disk until then
+ */
+static void
+spare_trim(void)
+{
+	struct ipc_out o;
+	size_t i, k = 0;
+
+	for (i = 0; i < nspares; i++) {
+		if (spares[i].size == 0) {
+			spares[k++] = spares[i];
+			continue;
+		}
+		close(spares[i].fd);
+		ipc_out_init(&o);
+		ipc_put_str(&o, spares[i].qid);
+		(void)ipc_send(&qch, Q_ABORT, 0, -1, &o);
+	}
+	nspares = k;
+}
+
 /* spare_add - a Q_OPEN id 0 answer: keep the file, or give it back */
 static void
 spare_add(struct ipc_msg *m)
 {
 	struct ipc_out o;
 	const char *qid;
+	uint64_t size;
 	size_t n;
 
 	if (spares_asked > 0)
@@ -393,6 +425,8 @@ spare_add(struct ipc_msg *m)
 		return;
 	if (!ipc_get_str(m, &qid, &n) || n != QUEUE_ID_LEN || m->fd == -1)
 		return;
+	if (!ipc_get_u64(m, &size))
+		size = 0;
 	if (nspares == SPARE_MAX) {
 		ipc_out_init(&o);
 		ipc_put_str(&o, qid);
@@ -400,6 +434,7 @@ spare_add(struct ipc_msg *m)
 		return;
 	}
 	memcpy(spares[nspares].qid, qid, QUEUE_ID_LEN + 1);
+	spares[nspares].size = size;
 	spares[nspares++].fd = m->fd;
 	m->fd = -1;
 }

@@ -96,6 +96,9 @@ struct session {
 	char		 qid[QUEUE_ID_LEN + 1];
 	struct smtp_data d;
 	uint64_t	 written;	/* bytes in the queue file */
+	uint64_t	 qsize;		/* its size when handed over (a recycled
+					   file: the earlier message, written over) */
+	uint32_t	 qcrc;		/* CRC-32 of the message written so far */
 	struct buf	 qhead;		/* Received, written with the first bytes
 					 * of the message (qwrite) */
 	const char	*data_error;	/* local failure while writing */

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crc32.h"
 #include "log.h"
 #include "xmem.h"
 #include "smtp_session.h"
@@ -111,6 +112,12 @@ qwrite(struct session *s, const char *p, size_t n)
 			return;
 		}
 		s->written += (uint64_t)w;
+		/* what went to the file, for the footer's CRC */
+		s->qcrc = crc32_update(s->qcrc, iov[0].iov_base,
+		    (size_t)w < iov[0].iov_len ? (size_t)w : iov[0].iov_len);
+		if (k == 2 && (size_t)w > iov[0].iov_len)
+			s->qcrc = crc32_update(s->qcrc, iov[1].iov_base,
+			    (size_t)w - iov[0].iov_len);
 		if ((size_t)w < h) {
 			buf_drain(&s->qhead, (size_t)w);
 			continue;
@@ -166,10 +173,13 @@ open_ok(struct session *s, struct ipc_msg *m)
 		session_resume(s);
 		return;
 	}
+	if (!ipc_get_u64(m, &s->qsize))
+		s->qsize = 0;
 	s->qfd = m->fd;
 	m->fd = -1;
 	memcpy(s->qid, qid, QUEUE_ID_LEN + 1);
 	s->written = 0;
+	s->qcrc = 0;
 	s->data_error = NULL;
 	smtp_data_init(&s->d, smtpd_conf->smtp.max_size ? smtpd_conf->smtp.max_size :
 	    UINT64_MAX);
@@ -207,6 +217,7 @@ session_data_commit(struct session *s)
 	    s->trusted || s->spf_pass;
 	memcpy(e.once, s->from.once, sizeof(e.once));
 	e.msglen = s->written;
+	e.msgcrc = s->qcrc;
 	r = xcalloc(s->nrcpt, sizeof(*r));
 	for (i = 0; i < s->nrcpt; i++) {
 		r[i].addr = s->rcpts[i].addr;
@@ -217,8 +228,17 @@ session_data_commit(struct session *s)
 	buf_init(&b, 0);
 	if (queue_file_trailer(&b, &e) == -1)
 		s->data_error = "554 5.5.0 Envelope cannot be queued";
-	else
+	else {
+		/*
+		 * A recycled file is written over, not shrunk (shrinking
+		 * frees blocks, which may wait for the disk): the trailer
+		 * goes at its end and what is left of the earlier message
+		 * between is slack (queue_file.c)
+		 */
+		if (s->written + b.len < s->qsize)
+			s->written = s->qsize - b.len;
 		qwrite(s, buf_head(&b), b.len);
+	}
 	buf_free(&b);
 	free(r);
 	if (s->data_error) {

@@ -65,7 +65,9 @@ struct listener {
 enum smtpd_ipc {
 	Q_OPEN = 1,		/* smtp -> queue: a new message file, please;
 				   u32 n: n files (id 0: the smtp role's spares) */
-	Q_OPEN_OK,		/* queue -> smtp: fd + str qid */
+	Q_OPEN_OK,		/* queue -> smtp: fd + str qid, u64 size (a
+				   recycled file holds an earlier message:
+				   written over, queue_file.c) */
 	Q_OPEN_FAIL,
 	Q_COMMIT,		/* smtp -> queue: str qid, u64 size */
 	Q_COMMIT_OK,		/* queue -> smtp: durable */
@@ -292,6 +294,11 @@ struct queue_env {
 	struct queue_rcpt *rcpt;
 	size_t		 nrcpt;
 	uint64_t	 msglen;	/* message bytes at the start of the file */
+	uint32_t	 msgcrc;	/* writer: CRC-32 of the message bytes */
+	/* reader (queue_file_parse_env): what the footer says */
+	uint64_t	 envlen;	/* envelope bytes, before the footer */
+	uint32_t	 crc;		/* CRC-32 of message and envelope */
+	bool		 sum;		/* crc is there (FACTEUR-QUEUE-2) */
 };
 
 void	queue_id_new(char out[QUEUE_ID_LEN + 1]);
@@ -302,6 +309,9 @@ int	queue_file_trailer(struct buf *b, const struct queue_env *e);
 int	queue_file_read_env(int fd, struct queue_env *e, const char **err_r);
 /* queue_file_read_env_size - the same, the file's size known (fstat) */
 int	queue_file_read_env_size(int fd, uint64_t size, struct queue_env *e,
+	    const char **err_r);
+/* queue_file_verify - the message and envelope read back match the footer's CRC */
+bool	queue_file_verify(int fd, uint64_t size, const struct queue_env *e,
 	    const char **err_r);
 /* once_key_ok - s[0..n) is a ONCE key: ONCE_KEY_LEN lowercase hex digits */
 bool	once_key_ok(const char *s, size_t n);

@@ -18,3 +18,5 @@ UNIT_TESTS	+= rcpt_cache_test
 UNIT_TESTS	+= fsyncv_test
 # cidr: address-in-network matching for [smtp] trusted (lib/cidr.c)
 UNIT_TESTS	+= cidr_test
+# crc32: the queue file footer's checksum (lib/crc32.c)
+UNIT_TESTS	+= crc32_test

@@ -36,6 +36,7 @@ import fcntl
 import os
 import pwd
 import random
+import re
 import shutil
 import signal
 import socket
@@ -769,8 +770,11 @@ class Env:
             time.sleep(0.1)
 
     def queue_files(self):
-        """Non-empty regular files anywhere under state_dir/queue (smtpd
-        keeps a pool of empty files created ahead: they hold no mail)."""
+        """Regular files anywhere under state_dir/queue that hold mail:
+        not empty, and not a recycled pool file (smtpd keeps a pool of
+        files made ahead: empty ones, and finished ones renamed, which
+        still hold the finished message, under another id than their
+        name, until a new message is written over them)."""
         out = []
         for root, _dirs, files in os.walk(os.path.join(self.state_dir,
                                                        'queue')):
@@ -778,11 +782,28 @@ class Env:
                 p = os.path.join(root, n)
                 try:    # the queue removes files while we look
                     if os.path.isfile(p) and not os.path.islink(p) and \
-                            os.path.getsize(p) > 0:
+                            os.path.getsize(p) > 0 and \
+                            not queue_file_recycled(p):
                         out.append(p)
                 except FileNotFoundError:
                     pass
         return out
+
+
+def queue_file_recycled(path):
+    """A queue file (smtpd/queue_file.c) whose envelope names another id
+    than the file: a finished message in a recycled pool file."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    m = re.search(rb'FACTEUR-QUEUE-2 (\d{20}) (\d{10}) [0-9a-f]{8}\n\Z', data)
+    if m is None:
+        m = re.search(rb'FACTEUR-QUEUE-1 (\d{20}) (\d{10})\n\Z', data)
+    if m is None:
+        return False
+    env = data[m.start() - int(m.group(2)):m.start()]
+    qid = re.match(rb'id ([0-9a-f]{16})\n', env)
+    return qid is not None and \
+        qid.group(1).decode() != os.path.basename(path)
 
 
 def split_delivered(data):

@@ -6,7 +6,11 @@
  * a real file with queue_file_read_env), values the writer refuses, and
  * every kind of broken file the reader must refuse: cut at every byte,
  * each footer byte changed, sizes that do not add up, and envelopes with
- * missing, repeated, unknown, empty or malformed records (STYLE 10, 12).
+ * missing, repeated, unknown, empty or malformed records (STYLE 10, 12);
+ * the footer's CRC (queue_file_verify): a recycled file written over, with
+ * the earlier message's bytes as slack, reads back; a byte of the message
+ * or envelope that is not what was written is caught, and slack only goes
+ * with the CRC footer, never with the first format's.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -15,11 +19,12 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "crc32.h"
 #include "smtpd/smtpd.h"
 #include "t.h"
 #include "queue_env_eq.h"
 
-#define FOOTER_LEN	48
+#define FOOTER_LEN	57
 
 static const char MSG[] = "Received: from client (localhost [127.0.0.1])\n"
     "\tby localhost with ESMTP id 65a1b2c3d4e5f607; now\nSubject: hi\n\nbody\n";
@@ -50,6 +55,7 @@ file_of(struct buf *f, const char *msg, size_t msglen, struct queue_env *e)
 {
 	buf_init(f, 0);
 	e->msglen = msglen;
+	e->msgcrc = crc32_update(0, msg, msglen);
 	if (buf_append(f, msg, msglen) == -1)
 		return -1;
 	return queue_file_trailer(f, e);
@@ -115,7 +121,7 @@ round_trip(const char *name, const char *msg, size_t msglen, struct queue_env *e
 	}
 	/* the footer: magic, msglen, envelope length */
 	CHECK(f.len > msglen + FOOTER_LEN);
-	CHECK(memcmp(buf_head(&f) + f.len - FOOTER_LEN, "FACTEUR-QUEUE-1 ", 16) == 0);
+	CHECK(memcmp(buf_head(&f) + f.len - FOOTER_LEN, "FACTEUR-QUEUE-2 ", 16) == 0);
 	CHECK(buf_head(&f)[f.len - 1] == '\n');
 	CHECK(parse(buf_head(&f), f.len, &got, &err) == 0 && err == NULL);
 	if (err == NULL) {
@@ -139,6 +145,9 @@ round_trip(const char *name, const char *msg, size_t msglen, struct queue_env *e
 	CHECK(queue_file_read_env(fd, &got, &err) == 0 && err == NULL);
 	if (err == NULL) {
 		CHECK(queue_env_eq(e, &got));
+		err = NULL;
+		CHECK(got.sum && queue_file_verify(fd, f.len, &got, &err) &&
+		    err == NULL);
 		queue_env_free(&got);
 	}
 	/* the same file, one byte short or long, is refused */
@@ -390,14 +399,107 @@ test_truncated(void)
 	}
 	CHECK(bad == 0);
 	CHECK(!refused(buf_head(&f), f.len, f.len));
-	/* the reader's file size must match */
-	CHECK(refused(buf_head(&f), f.len, f.len + 1));
+	/* the reader's file size must match; a byte more before the tail is
+	 * slack (the CRC footer), left out of message and envelope */
+	CHECK(!refused(buf_head(&f), f.len, f.len + 1));
 	CHECK(refused(buf_head(&f), f.len, f.len - 1));
 	CHECK(refused(buf_head(&f), f.len, 0));
 	buf_free(&f);
 }
 
-/* change each footer byte to anything else: refused */
+/*
+ * crc_refused - p parses, as a file, but queue_file_verify says its bytes
+ * are not those the footer was written for
+ */
+static bool
+crc_refused(const char *p, size_t len)
+{
+	struct queue_env e;
+	const char *err = NULL;
+	bool bad = false;
+	int fd = memfd_create("queue_file_test", 0);
+
+	if (fd == -1 || write(fd, p, len) != (ssize_t)len) {
+		if (fd != -1)
+			close(fd);
+		return false;
+	}
+	if (queue_file_read_env(fd, &e, &err) == 0) {
+		bad = !queue_file_verify(fd, len, &e, &err) && err != NULL;
+		queue_env_free(&e);
+	}
+	close(fd);
+	return bad;
+}
+
+/*
+ * A recycled file written over (queue.c msg_recycle): the earlier
+ * message's bytes between message and envelope are slack, not read; any
+ * byte of the new message or envelope that is not what was written (the
+ * disk kept an earlier block) fails the CRC.  Slack goes only with the
+ * CRC footer: in the first format the sizes still add up to the file.
+ */
+static void
+test_slack(void)
+{
+	static const char old[] = "Subject: the earlier message\n\nsecret "
+	    "earlier words, a long line of them, longer than the new one\n";
+	struct queue_env e, got;
+	struct buf f, t;
+	const char *err;
+	size_t at, i;
+	int fd;
+
+	env_set(&e, "alice@example.org", NULL);
+	e.msglen = sizeof(MSG) - 1;
+	e.msgcrc = crc32_update(0, MSG, e.msglen);
+	buf_init(&t, 0);
+	CHECK(queue_file_trailer(&t, &e) == 0);
+	/* the file: the new message over the old one, trailer at the end */
+	buf_init(&f, 0);
+	CHECK(buf_append(&f, MSG, e.msglen) == 0);
+	for (i = 0; i < 3; i++)
+		CHECK(buf_append(&f, old, sizeof(old) - 1) == 0);
+	at = f.len;
+	CHECK(buf_append(&f, buf_head(&t), t.len) == 0);
+	CHECK(!refused(buf_head(&f), f.len, f.len));
+	CHECK(parse(buf_head(&f), f.len, &got, &err) == 0);
+	if (err == NULL) {
+		CHECK(got.msglen == e.msglen && got.sum);
+		queue_env_free(&got);
+	}
+	fd = memfd_create("queue_file_test", 0);
+	CHECK(fd != -1 && write(fd, buf_head(&f), f.len) == (ssize_t)f.len);
+	CHECK(queue_file_read_env(fd, &got, &err) == 0);
+	if (err == NULL) {
+		CHECK(queue_file_verify(fd, f.len, &got, &err));
+		queue_env_free(&got);
+	}
+	close(fd);
+	/* the slack may be anything */
+	memset(buf_head(&f) + e.msglen, 'z', at - e.msglen);
+	CHECK(!crc_refused(buf_head(&f), f.len));
+	/* an earlier byte in the message, or in the envelope: caught */
+	buf_head(&f)[10] ^= 0x20;
+	CHECK(crc_refused(buf_head(&f), f.len));
+	buf_head(&f)[10] ^= 0x20;
+	buf_head(&f)[at + 5] = buf_head(&f)[at + 5] == '0' ? '1' : '0';
+	CHECK(crc_refused(buf_head(&f), f.len) ||
+	    refused(buf_head(&f), f.len, f.len));
+	buf_free(&f);
+	/* the first format: no slack */
+	buf_init(&f, 0);
+	(void)buf_puts(&f, "Subject: x\n\nbody\n");
+	(void)buf_puts(&f, "slack");
+	(void)buf_puts(&f, "id 65a1b2c3d4e5f607\ntime 1700000000\nfrom a@b\n"
+	    "client 127.0.0.1\nhelo h\nrcpt c@d c@d\nend\n");
+	(void)buf_printf(&f, "FACTEUR-QUEUE-1 %020d %010d\n", 17, 86);
+	CHECK(refused(buf_head(&f), f.len, f.len));
+	buf_free(&f);
+	buf_free(&t);
+}
+
+/* change each footer byte to anything else: refused (the CRC: it fails) */
 static void
 test_footer_bytes(void)
 {
@@ -417,7 +519,8 @@ test_footer_bytes(void)
 			if (repl[j] == orig)
 				continue;
 			buf_head(&f)[i] = repl[j];
-			if (!refused(buf_head(&f), f.len, f.len)) {
+			if (!refused(buf_head(&f), f.len, f.len) &&
+			    !crc_refused(buf_head(&f), f.len)) {
 				fprintf(stderr, "footer byte %zu '%c' -> 0x%02x accepted\n",
 				    i - (f.len - FOOTER_LEN), orig,
 				    (unsigned char)repl[j]);
@@ -683,6 +786,7 @@ main(void)
 	test_footer_bytes();
 	test_envelopes();
 	test_footers();
+	test_slack();
 	test_read_files();
 	return T_DONE();
 }
