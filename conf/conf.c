@@ -861,6 +861,7 @@ conf_set_fetch(struct conf_parse *p, const struct conf_key *k, char *val)
 			conf_fetch_clear(&f);
 			return false;
 		}
+	f.line = p->line;
 	c->fetch.v = xreallocarray(c->fetch.v, c->fetch.n + 1,
 	    sizeof(*c->fetch.v));
 	c->fetch.v[c->fetch.n++] = f;
@@ -1451,6 +1452,7 @@ conf_check_relay(struct conf_parse *p)
 	unsigned pline = conf_key_line(p, SEC_RELAY, "password_file");
 
 	c->relay.enabled = p->sec_line[SEC_RELAY] != 0;
+	c->relay.password_file_line = pline;
 	if (c->relay.enabled && conf_key_line(p, SEC_RELAY, "host") == 0)
 		conf_err(p, p->sec_line[SEC_RELAY],
 		    "expected a \"host\" line in [relay]");

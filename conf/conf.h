@@ -134,6 +134,7 @@ struct conf {
 		char		*ca_file;	/* default /etc/ssl/certs/ca-certificates.crt */
 		char		*user;
 		char		*password_file;
+		unsigned	 password_file_line;	/* for messages */
 	} relay;
 
 	struct {

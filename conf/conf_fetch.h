@@ -30,6 +30,7 @@ struct conf_fetch {
 	bool		 keep;		/* leave fetched mail on the remote */
 	char		*name;		/* LOGIN@HOST for logs */
 	char		*state;		/* file name under state_dir/fetch */
+	unsigned	 line;		/* its line in the file, for messages */
 };
 
 /*

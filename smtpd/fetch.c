@@ -38,33 +38,41 @@
 #include "smtpd/fetch_int.h"
 
 static char **passwords;	/* by account index; NULL: unreadable */
+static char **pw_states;	/* the account's state key, for a reload */
 static size_t npasswords;
 static int state_fd = -1;	/* state_dir/fetch, opened as root */
 
-/* read_password - the first line of path, or NULL (logged) */
+/*
+ * read_password - the first line of path, or NULL with why (naming path)
+ * set: missing, unreadable, not a secret file (conf_secret_fd_ok), empty
+ */
 static char *
-read_password(const char *path)
+read_password(const char *path, char *why, size_t whysz)
 {
-	char err[512], line[1024], *p;
-	FILE *f;
+	char line[1024], *p;
+	ssize_t r;
 	size_t n;
+	int fd;
 
-	if ((f = fopen(path, "re")) == NULL) {
-		log_warn("fetch: %s", path);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(why, whysz, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
-	if (!conf_secret_fd_ok(fileno(f), path, err, sizeof(err))) {
-		log_warnx("fetch: %s", err);
-		fclose(f);
+	if (!conf_secret_fd_ok(fd, path, why, whysz)) {
+		close(fd);
 		return NULL;
 	}
-	p = fgets(line, sizeof(line), f);
-	fclose(f);
-	n = p ? strcspn(line, "\r\n") : 0;
+	/* read(2), not stdio: no buffer with the password left behind */
+	for (n = 0; n < sizeof(line) - 1; n += (size_t)r)
+		if ((r = read(fd, line + n, sizeof(line) - 1 - n)) <= 0)
+			break;
+	close(fd);
+	line[n] = '\0';
+	n = strcspn(line, "\r\n");
 	line[n] = '\0';
 	if (n == 0) {
-		log_warnx("fetch: %s: expected the password on the first line",
-		    path);
+		snprintf(why, whysz, "%s: expected the password on the first "
+		    "line", path);
 		return NULL;
 	}
 	p = xstrdup(line);
@@ -72,32 +80,80 @@ read_password(const char *path)
 	return p;
 }
 
-void
-fetch_forget(void)
+static void
+free_passwords(char **pw, char **st, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < npasswords; i++)
-		if (passwords[i] != NULL) {
-			wipe(passwords[i], strlen(passwords[i]));
-			free(passwords[i]);
+	for (i = 0; i < n; i++) {
+		if (pw[i] != NULL) {
+			wipe(pw[i], strlen(pw[i]));
+			free(pw[i]);
 		}
-	free(passwords);
-	passwords = NULL;
+		free(st[i]);
+	}
+	free(pw);
+	free(st);
+}
+
+void
+fetch_forget(void)
+{
+	free_passwords(passwords, pw_states, npasswords);
+	passwords = pw_states = NULL;
 	npasswords = 0;
 	if (state_fd != -1)
 		close(state_fd);
 	state_fd = -1;
 }
 
-void
-fetch_prepare(const struct conf *c, uid_t uid, gid_t gid)
+/*
+ * take_password - account i's password; at a reload, one that cannot be
+ * read keeps the running one of the same account (old), if any
+ */
+static int
+take_password(const struct conf *c, size_t i, bool reload, char **old,
+    char **old_st, size_t nold)
 {
-	char path[4096];
-	size_t i;
+	const struct conf_fetch *a = &c->fetch.v[i];
+	char why[1200];
+	size_t k;
 
+	pw_states[i] = xstrdup(a->state);
+	if ((passwords[i] = read_password(a->password_file, why,
+	    sizeof(why))) != NULL)
+		return 0;
+	if (!reload) {
+		log_warnx("%s:%u: [fetch] account %s: password_file %s",
+		    c->file, a->line, a->name, why);
+		return -1;
+	}
+	for (k = 0; k < nold && passwords[i] == NULL; k++)
+		if (old[k] != NULL && strcmp(old_st[k], a->state) == 0) {
+			passwords[i] = old[k];
+			old[k] = NULL;
+		}
+	log_warnx("reload: %s:%u: [fetch] account %s: password_file %s; %s",
+	    c->file, a->line, a->name, why, passwords[i] != NULL ?
+	    "keeping the running password" : "not fetched until a reload or "
+	    "restart can read it");
+	return 0;
+}
+
+int
+fetch_prepare(const struct conf *c, uid_t uid, gid_t gid, bool reload)
+{
+	char path[4096], **old = passwords, **old_st = pw_states;
+	size_t i, nold = npasswords;
+	int bad = 0;
+
+	passwords = pw_states = NULL;
+	npasswords = 0;
+	if (state_fd != -1)
+		close(state_fd);
+	state_fd = -1;
 	if (c->fetch.n == 0)
-		return;
+		goto done;
 	if (!bsnprintf(path, sizeof(path), "%s/%s", c->state_dir, FETCH_DIR))
 		fatalx("state_dir too long");
 	if (mkdir_durable(path, 0700) == -1)	/* lib/dirsync.h */
@@ -105,14 +161,18 @@ fetch_prepare(const struct conf *c, uid_t uid, gid_t gid)
 	if (geteuid() == 0 && (chown(path, uid, gid) == -1 ||
 	    chmod(path, 0700) == -1))
 		fatal("chown %s", path);
-	fetch_forget();
 	/* opened now: the role's account may not traverse state_dir */
 	if ((state_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		fatal("%s", path);
 	npasswords = c->fetch.n;
 	passwords = xcalloc(npasswords, sizeof(*passwords));
+	pw_states = xcalloc(npasswords, sizeof(*pw_states));
 	for (i = 0; i < c->fetch.n; i++)
-		passwords[i] = read_password(c->fetch.v[i].password_file);
+		if (take_password(c, i, reload, old, old_st, nold) == -1)
+			bad++;
+done:
+	free_passwords(old, old_st, nold);
+	return bad;
 }
 
 void

@@ -22,8 +22,15 @@ struct buf;
 #define FETCH_TIMEOUT_S		120
 
 /* fetch.c: in the parent (root) and the role */
-/* fetch_prepare - parent: state_dir/fetch for uid, read the passwords */
-void	fetch_prepare(const struct conf *c, uid_t uid, gid_t gid);
+/*
+ * fetch_prepare - parent: state_dir/fetch for uid, read the passwords.
+ * A password file that cannot be read is logged with the file and line
+ * of its account: at start (reload false) that is a configuration error,
+ * counted in the result (the caller exits 1); at a reload the account
+ * keeps the password it had (a new account has none and is skipped at
+ * each poll), and the next reload or restart tries again.
+ */
+int	fetch_prepare(const struct conf *c, uid_t uid, gid_t gid, bool reload);
 /* fetch_forget - wipe the passwords (every role but fetch) */
 void	fetch_forget(void);
 /* fetch_run - the role's main: never returns */

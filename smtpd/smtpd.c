@@ -214,12 +214,13 @@ read_relay_password(const struct conf *c, bool *bad_r)
 		return NULL;
 	*bad_r = true;
 	if ((fd = open(c->relay.password_file, O_RDONLY | O_CLOEXEC)) == -1) {
-		log_warn("%s: [relay] password_file %s", c->file,
-		    c->relay.password_file);
+		log_warn("%s:%u: [relay] password_file %s", c->file,
+		    c->relay.password_file_line, c->relay.password_file);
 		return NULL;
 	}
 	if (!conf_secret_fd_ok(fd, c->relay.password_file, err, sizeof(err))) {
-		log_warnx("%s: [relay] password_file %s", c->file, err);
+		log_warnx("%s:%u: [relay] password_file %s", c->file,
+		    c->relay.password_file_line, err);
 		close(fd);
 		return NULL;
 	}
@@ -231,8 +232,9 @@ read_relay_password(const struct conf *c, bool *bad_r)
 	n = strcspn(line, "\r\n");
 	line[n] = '\0';
 	if (n == 0) {
-		log_warnx("%s: expected the relay password on the first line",
-		    c->relay.password_file);
+		log_warnx("%s:%u: [relay] password_file %s: expected the "
+		    "password on the first line", c->file,
+		    c->relay.password_file_line, c->relay.password_file);
 		return NULL;
 	}
 	p = xstrdup(line);
@@ -920,9 +922,8 @@ on_hup(int sig, void *arg)
 	reload_tls(false);
 	reload_password(false);
 	/* [fetch]: the state directory and the passwords of the new accounts */
-	fetch_forget();
-	fetch_prepare(smtpd_conf, acc[role_acc[ROLE_FETCH]].uid,
-	    acc[role_acc[ROLE_FETCH]].gid);
+	(void)fetch_prepare(smtpd_conf, acc[role_acc[ROLE_FETCH]].uid,
+	    acc[role_acc[ROLE_FETCH]].gid, true);
 	if (roles_alive() == 0) {
 		ev_timer_del(&restart_timer);
 		start_roles();
@@ -977,6 +978,16 @@ main(int argc, char **argv)
 		exit(1);
 	setup_dirs(smtpd_conf);
 	lock_queue(smtpd_conf);
+	/*
+	 * a password file that cannot be read is a configuration error,
+	 * said with its file and line before any port is bound
+	 */
+	relay_password = read_relay_password(smtpd_conf, &bad);
+	smtpd_fetch_uid = smtpd_privileged ? acc[role_acc[ROLE_FETCH]].uid :
+	    geteuid();
+	if (fetch_prepare(smtpd_conf, acc[role_acc[ROLE_FETCH]].uid,
+	    acc[role_acc[ROLE_FETCH]].gid, false) > 0 || bad)
+		exit(1);
 
 	for (i = 0; i < smtpd_conf->smtp.listen.n; i++)
 		listen_on(&smtpd_conf->smtp.listen.v[i], PORT_MX);
@@ -996,13 +1007,6 @@ main(int argc, char **argv)
 	if (smtpd_conf->relay.enabled && smtpd_conf->relay.verify &&
 	    !tls_try(check_ca, (void *)smtpd_conf->relay.ca_file))
 		fatalx("cannot set up the outbound TLS context");
-	relay_password = read_relay_password(smtpd_conf, &bad);
-	if (bad)
-		exit(1);
-	smtpd_fetch_uid = smtpd_privileged ? acc[role_acc[ROLE_FETCH]].uid :
-	    geteuid();
-	fetch_prepare(smtpd_conf, acc[role_acc[ROLE_FETCH]].uid,
-	    acc[role_acc[ROLE_FETCH]].gid);
 	if (!debug)
 		daemon_detach();
 	(void)daemon_pidfile(smtpd_conf->run_dir, "smtpd");

@@ -268,11 +268,48 @@ def test_once_key():
              'the log says so')
 
 
+def test_password_file_gone():
+    """A [fetch] password file that cannot be read: at start a
+    configuration error naming the file and line (as [relay]'s), at a
+    reload logged with them while the account keeps the running password
+    (it used to lose it and be skipped at every poll until a restart)."""
+    pw = env.path('remote.secret')
+    os.rename(pw, pw + '.away')
+    with open(env.conf, encoding='utf-8') as f:
+        text = f.read()
+    line = next(n for n, x in enumerate(text.split('\n'), 1)
+                if x.startswith('account = imaps://remote%40'))
+    with open(env.conf, 'w', encoding='utf-8') as f:
+        f.write(text.replace('interval=1h', 'interval=2h'))   # a change
+    os.kill(env.daemons['smtpd'].proc.pid, signal.SIGHUP)
+    want = f'reload: {env.conf}:{line}: [fetch] account remote@example.org@'
+    ft.check(wait_for(lambda: want in logs() and 'keeping the running '
+                      'password' in logs(), 10),
+             'a reload says which account\'s password file it cannot read',
+             logs()[-1500:])
+    deliver(REMOTE, 'after-gone-0')
+    ft.check(wait_for(lambda: 'after-gone-0' in subjects(), 20),
+             'the account is still fetched, with the running password',
+             logs()[-1500:])
+    env.stop('smtpd')
+    try:
+        env.start('smtpd', ports=[SMTP], wait=10)
+        err = 'it started'
+        env.stop('smtpd')
+    except RuntimeError as e:
+        err = str(e)
+    ft.check('(exit 1)' in err and f'{env.conf}:{line}: [fetch] account '
+             'remote@example.org@' in err and 'remote.secret: No such file'
+             in err, 'smtpd does not start without it, and says where', err)
+    os.rename(pw + '.away', pw)
+    env.start('smtpd', ports=[SMTP])
+
+
 def main():
     setup()
     ft.run_tests(env, [test_first_poll, test_next_poll_and_restart,
                        test_sigterm_restart, test_sigkill_restart,
-                       test_once_key])
+                       test_once_key, test_password_file_gone])
 
 
 if __name__ == '__main__':

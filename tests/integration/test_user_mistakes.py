@@ -166,7 +166,17 @@ def test_config_mistakes():
     os.chmod(secret, 0o644)
     env.chown(secret)
     bad = env.path('bad.conf')
+    gone = env.path('gone.secret')
+    n = base.count('\n') + 2       # the first line of extra in bad.conf
     for extra, says in [
+            ('[relay]\nhost = smtp.example.net\nuser = me\n'
+             f'password_file = {gone}\n',
+             [f'bad.conf:{n + 3}: [relay] password_file {gone}',
+              'No such file']),
+            ('[fetch]\naccount = imaps://me@imap.example.net '
+             f'alice@example.org password_file={gone}\n',
+             [f'bad.conf:{n + 1}: [fetch] account me@imap.example.net',
+              f'password_file {gone}: No such file']),
             ('[smtp]\nmax_client = 10\n', ['bad.conf:', 'unknown key "max_client"']),
             ('[smtp]\nmax_size = 35MB\n', ['bad.conf:', 'a size like 35M']),
             ('[relay]\nhost = "smtp.example.net"\n', ['bad.conf:', 'host']),
