@@ -678,7 +678,7 @@ done:
 int
 keytool_cmd_acme(const struct conf *c, int argc, char **argv)
 {
-	char keypath[PATH_MAX], *host[1];
+	char keypath[PATH_MAX], why[PATH_MAX + 128], *host[1];
 	struct acme *a;
 	bool renew;
 	int rc = KEYTOOL_FAIL;
@@ -707,6 +707,16 @@ keytool_cmd_acme(const struct conf *c, int argc, char **argv)
 	a->nnames = c->acme.nnames ? c->acme.nnames : 1;
 	if (renew && not_due(a)) {
 		rc = KEYTOOL_OK;
+		goto done;
+	}
+	/* before the CA is asked anything: an order it cannot validate
+	 * counts against its rate limits (Let's Encrypt: 5 an hour) */
+	if (c->acme.webroot != NULL &&
+	    !acme_chal_webroot_ok(c->acme.webroot, why, sizeof(why))) {
+		fprintf(stderr, "acme: %s: [acme] webroot %s (it must be an "
+		    "existing directory that the web server on port 80 serves "
+		    "as http://%s/, writable by facteur-keytool)\n", c->file,
+		    why, a->names[0]);
 		goto done;
 	}
 	if (keytool_state_dir(c) == -1)

@@ -113,6 +113,15 @@ int	acme_chal_listen(struct acme_chal *ch, const char *host,
 /* acme_chal_done - stop the listener, remove the webroot files */
 void	acme_chal_done(struct acme_chal *ch);
 /*
+ * acme_chal_webroot_ok - [acme] webroot can take challenge files: an
+ * existing directory, its .well-known/acme-challenge made if missing
+ * (0755), and a file written there and removed.  Checked before any
+ * order (an order whose challenge cannot be served fails at the CA and
+ * counts against its rate limits) and by `doctor`.  True, or false with
+ * why ("DIR: REASON") set.
+ */
+bool	acme_chal_webroot_ok(const char *webroot, char *why, size_t whysz);
+/*
  * acme_chal_answer - the reply for one request line (for the listener and
  * the fuzz target): the key authorization for a known token, else NULL
  */

@@ -74,6 +74,42 @@ webroot_dirs(const struct acme_chal *ch)
 	return 0;
 }
 
+bool
+acme_chal_webroot_ok(const char *webroot, char *why, size_t whysz)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	if (stat(webroot, &st) == -1) {
+		snprintf(why, whysz, "%s: %s", webroot, strerror(errno));
+		return false;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(why, whysz, "%s: not a directory", webroot);
+		return false;
+	}
+	if (!bsnprintf(path, sizeof(path), "%s/.well-known", webroot) ||
+	    (mkdir(path, 0755) == -1 && errno != EEXIST) ||
+	    !bsnprintf(path, sizeof(path), "%s%s", webroot, CHAL_PREFIX) ||
+	    (mkdir(path, 0755) == -1 && errno != EEXIST)) {
+		snprintf(why, whysz, "%s: %s", path, strerror(errno));
+		return false;
+	}
+	/* what acme_chal_add() will do: a new file in there */
+	if (!bsnprintf(path, sizeof(path), "%s%s.facteur-check-%ld", webroot,
+	    CHAL_PREFIX, (long)getpid()) ||
+	    (fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0644)) == -1) {
+		snprintf(why, whysz, "%s%s: cannot write in it: %s", webroot,
+		    CHAL_PREFIX, strerror(errno));
+		return false;
+	}
+	close(fd);
+	(void)unlink(path);
+	return true;
+}
+
 int
 acme_chal_add(struct acme_chal *ch, const char *token, const char *keyauth)
 {

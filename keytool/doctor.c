@@ -104,6 +104,7 @@ keytool_cmd_doctor(const struct conf *c, int argc, char **argv)
 		doctor_check_backup_mx(&d, c->smtp.backup_domains[i]);
 	doctor_check_dkim(&d);
 	doctor_check_tls(&d);
+	doctor_check_acme(&d);
 	if (c->relay.enabled)
 		doctor_check_relay(&d);
 	else

@@ -162,6 +162,8 @@ void	doctor_check_dmarc(struct doctor *d, const char *domain);
 
 /* doctor_tls.c */
 void	doctor_check_tls(struct doctor *d);
+/* doctor_check_acme - [acme] webroot can take the challenge files */
+void	doctor_check_acme(struct doctor *d);
 
 /* doctor_smtp.c */
 void	doctor_check_relay(struct doctor *d);

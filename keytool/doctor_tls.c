@@ -7,7 +7,9 @@
  * CA, a missing intermediate and a self-signed certificate each have
  * their own line.  Self-signed is decided by name and signature, not by
  * key usage (a certificate without keyCertSign still signs itself).
+ * With [acme] webroot, that the challenge files can be written there.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,6 +19,7 @@
 #include <openssl/x509v3.h>
 
 #include "conf.h"
+#include "keytool/acme.h"
 #include "keytool/doctor.h"
 
 #define WARN_DAYS	30	/* certificate expiry warning */
@@ -198,4 +201,22 @@ doctor_check_tls(struct doctor *d)
 done:
 	sk_X509_pop_free(sk, X509_free);
 	EVP_PKEY_free(key);
+}
+
+void
+doctor_check_acme(struct doctor *d)
+{
+	const struct conf *c = d->c;
+	char why[PATH_MAX + 128];
+
+	if (!c->acme.enabled || c->acme.webroot == NULL)
+		return;
+	if (acme_chal_webroot_ok(c->acme.webroot, why, sizeof(why)))
+		doctor_report(d, DOC_OK, "ACME webroot %s takes the challenge "
+		    "files (the web server must serve it as http://%s/)",
+		    c->acme.webroot, c->hostname);
+	else
+		doctor_report(d, DOC_FAIL, "ACME webroot %s - `acme renew` "
+		    "cannot write the challenge files: set [acme] webroot to "
+		    "the document root of the web server on port 80", why);
 }

@@ -16,7 +16,8 @@ the new password).  pebble's certificates
 live 10 days: `renew` with renew_before = 5d changes nothing, with the
 default 30 days it replaces the certificate.  Bad input (a directory
 nobody serves, a server that is not ACME, an order the CA refuses, a
-challenge nobody answers) fails with a clear message."""
+challenge nobody answers) fails with a clear message; a webroot that is
+missing or not writable fails before the CA is asked anything."""
 
 import http.server
 import imaplib
@@ -413,6 +414,23 @@ def test_errors():
           'challenge nobody answers: exit 1, the CA\'s reason', r.stderr)
     check(open(env.cert, 'rb').read() == before,
           'the certificate in place is untouched')
+    # a webroot facteur-keytool cannot write in: said before any order
+    # (an order whose challenge cannot be served fails at the CA and
+    # counts against its rate limits)
+    ro = env.path('www-ro')
+    os.makedirs(ro, 0o555, exist_ok=True)
+    os.chmod(ro, 0o555)
+    env.chown(ro)
+    for bad, why in ((env.path('no-www'), 'No such file or directory'),
+                     (ro, 'Permission denied')):
+        config(webroot=bad)
+        asked = ca_requests()
+        r, _ = keytool_acme('issue')
+        check(r.returncode == 1 and f'[acme] webroot {bad}' in r.stderr and
+              why in r.stderr, f'webroot {os.path.basename(bad)}: exit 1, '
+              'says which directory and why', r.stderr)
+        check(ca_requests() == asked, f'webroot {os.path.basename(bad)}: '
+              'the CA is not asked anything', ca_requests() - asked)
     config(names='blocked.example.org')
     r, _ = keytool_acme('issue')
     check(r.returncode == 1 and 'refused' in r.stderr,

@@ -116,7 +116,11 @@ def case(name, **kw):
 # ---------------------------------------------------------------------------
 # the cases: name -> what differs from a clean set-up, and what to expect
 
-case('clean')
+case('clean', acme='www')
+# [acme] webroot that does not exist: `acme renew` would fail at the CA
+case('acmewebroot', acme='nowww',
+     expect=[('FAIL', r'ACME webroot .*/nowww: No such file or directory',
+              r'set \[acme\] webroot to the document root')])
 case('relayclean', relay='smtp.provider.test', spf='PRINTED')
 case('spfnone', spf=None,
      expect=[('FAIL', r'SPF spfnone\.test: no v=spf1 record',
@@ -414,6 +418,11 @@ def setup(name, n):
                                   else CA_FILE)]
     if c.get('backup'):
         lines += ['[smtp]', f'backup_domains = {name}-friend.test']
+    if c.get('acme'):
+        if c['acme'] == 'www':
+            os.makedirs(os.path.join(d, 'www'))
+        lines += ['[acme]', f'email = postmaster@{dom}',
+                  f'webroot = {d}/{c["acme"]}']
     conf = os.path.join(d, 'facteur.conf')
     with open(conf, 'w', encoding='ascii') as f:
         f.write('\n'.join(lines) + '\n')
