@@ -113,6 +113,35 @@ listen_socket(const struct conf *c, char *sock, size_t socksz)
 	return fd;
 }
 
+/*
+ * warn_senders - a [sendmail] sender address of ours that reaches no
+ * mailbox is still accepted as the sender of facteur-sendmail's mail (a
+ * sender is an identity; refusing a cron job's report would lose it),
+ * but bounces and replies to it are lost: say so once at start
+ * (`facteur-keytool doctor` says it too, doctor_sender.c)
+ */
+static void
+warn_senders(const struct conf *c, struct userdb *udb)
+{
+	struct userdb_list l;
+	const char *a;
+	size_t i, j;
+
+	for (i = 0; i < c->sendmail.nsender; i++)
+		for (j = 0; j < c->sendmail.sender[i].naddrs; j++) {
+			a = c->sendmail.sender[i].addrs[j];
+			memset(&l, 0, sizeof(l));
+			if (userdb_is_local(udb, a) &&
+			    userdb_resolve(udb, a, &l) == USERDB_NOTFOUND)
+				log_warnx("[sendmail] sender %s (account %s) "
+				    "reaches no mailbox: bounces and replies to "
+				    "its mail are lost (facteur-keytool alias "
+				    "add %s YOUR-ADDRESS)", a,
+				    c->sendmail.sender[i].login, a);
+			userdb_list_free(&l);
+		}
+}
+
 static const char *dbdir;	/* users.db's directory as authd sees it */
 static bool chrooted;
 
@@ -273,6 +302,7 @@ main(int argc, char **argv)
 	    1000ULL * c->authd.cache_ttl)) == NULL)
 		fatalx("out of memory");
 	wipe(seed, sizeof(seed));
+	warn_senders(c, authd.udb);
 	authd_peer_listen(fd);
 	authd_watch_start();
 	log_info("ready socket=%s users=%s/users.db", sock, c->state_dir);

@@ -110,6 +110,7 @@ keytool_cmd_doctor(const struct conf *c, int argc, char **argv)
 	else
 		doctor_check_port25(&d);
 	doctor_check_postmaster(&d);
+	doctor_check_senders(&d);
 	doctor_dns_free(&d);
 	printf("%u OK, %u WARN, %u FAIL\n", d.count[DOC_OK], d.count[DOC_WARN],
 	    d.count[DOC_FAIL]);

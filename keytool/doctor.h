@@ -20,9 +20,11 @@
  * doctor_dkim.c DKIM records (mangled by panels), key sizes, DMARC
  * doctor_tls.c	 the [tls] certificate: key, name, dates, chain
  * doctor_smtp.c the network: relay login, port 25 outbound, postmaster@
+ * doctor_sender.c [sendmail] sender lines: accounts and mailboxes
  *
  * Runs as the administrator (reads DKIM, TLS keys and the relay password
- * to check them; prints nothing secret); never writes a file.  Out of
+ * to check them; prints nothing secret); never writes a file, but for a
+ * probe in the [acme] webroot, removed at once (doctor_check_acme).  Out of
  * memory is fatal (x* functions).
  */
 #ifndef FACTEUR_KEYTOOL_DOCTOR_H
@@ -164,6 +166,9 @@ void	doctor_check_dmarc(struct doctor *d, const char *domain);
 void	doctor_check_tls(struct doctor *d);
 /* doctor_check_acme - [acme] webroot can take the challenge files */
 void	doctor_check_acme(struct doctor *d);
+
+/* doctor_sender.c: [sendmail] sender lines reach an account and a mailbox */
+void	doctor_check_senders(struct doctor *d);
 
 /* doctor_smtp.c */
 void	doctor_check_relay(struct doctor *d);

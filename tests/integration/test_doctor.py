@@ -117,6 +117,16 @@ def case(name, **kw):
 # the cases: name -> what differs from a clean set-up, and what to expect
 
 case('clean', acme='www')
+# [sendmail] sender lines: an address that reaches nobody (its bounces
+# are lost), an account that does not exist
+case('senders', senders=True,
+     expect=[('WARN', r'\[sendmail\] sender nas@senders\.test \(account '
+              r'root\) reaches no mailbox: bounces and replies to its mail '
+              r'are lost', r'alias add nas@senders\.test YOUR-ADDRESS'),
+             ('OK', r'\[sendmail\] sender alice@senders\.test \(account '
+              r'root\) reaches a mailbox', None),
+             ('WARN', r'\[sendmail\] sender nosuchacct7: no such system '
+              r'account', r'the line is never used')])
 # [acme] webroot that does not exist: `acme renew` would fail at the CA
 case('acmewebroot', acme='nowww',
      expect=[('FAIL', r'ACME webroot .*/nowww: No such file or directory',
@@ -418,6 +428,9 @@ def setup(name, n):
                                   else CA_FILE)]
     if c.get('backup'):
         lines += ['[smtp]', f'backup_domains = {name}-friend.test']
+    if c.get('senders'):
+        lines += ['[sendmail]', f'sender = root alice@{dom} nas@{dom}',
+                  f'sender = nosuchacct7 alice@{dom}']
     if c.get('acme'):
         if c['acme'] == 'www':
             os.makedirs(os.path.join(d, 'www'))
@@ -429,6 +442,10 @@ def setup(name, n):
     if tls == 'selfsigned':
         subprocess.run([KEYTOOL, '-c', conf, 'tls', 'selfsigned'],
                        capture_output=True, check=True, timeout=30)
+    if c.get('senders'):
+        subprocess.run([KEYTOOL, '-c', conf, 'user', 'add', f'alice@{dom}'],
+                       input='alice pw\n', text=True, capture_output=True,
+                       check=True, timeout=30)
     # the zone
     dns.add(f'myip.{dom}', 'A', ip)
     dns.add(host, 'A', c.get('a', ip))

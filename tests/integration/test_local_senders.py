@@ -6,7 +6,8 @@ service account sends as noreply@ and a person's account as login@ the
 first domain; with one, as the addresses it lists; MAIL FROM and a From
 header with an address are checked by smtpd against the caller's uid, a
 bare From name (cron) passes; CR or LF in any argument is refused before
-anything is sent (exit 2).
+anything is sent (exit 2).  A listed address that reaches no mailbox is
+accepted, and authd logs it at start.
 """
 
 import os
@@ -87,8 +88,18 @@ def test_cr_lf_arguments():
 
 def test_mapping():
     env.stop('smtpd')
+    env.stop('authd')
     config({'sender': f'{env.user} nas@example.org backup@example.net'})
+    env.start('authd')
     env.start('smtpd', ports=[P1])
+    # nas@example.org is no user or alias: still a valid sender (a cron
+    # job's report must go out), but its bounces would be lost: authd says
+    # so at start (facteur-keytool doctor too)
+    log = env.daemons['authd'].log_text()
+    check(f'[sendmail] sender nas@example.org (account {env.user}) reaches '
+          'no mailbox: bounces and replies to its mail are lost' in log,
+          'a sender address that reaches nobody is logged at start',
+          log[-1500:])
     r = sendmail(ALICE, text='Subject: m\n\nmark-map1\n')
     check(r.returncode == 0, 'mapped account: no -f accepted', r.stderr)
     env.wait_message(ALICE, 'mark-map1')
