@@ -1813,6 +1813,40 @@ conf_secret_fd_ok(int fd, const char *path, char *err, size_t errsz)
 	return true;
 }
 
+char *
+conf_secret_read(const char *path, char *err, size_t errsz)
+{
+	char line[1024], *p;
+	ssize_t r;
+	size_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (!conf_secret_fd_ok(fd, path, err, errsz)) {
+		close(fd);
+		return NULL;
+	}
+	/* read(2), not stdio: no buffer with the secret left behind */
+	for (n = 0; n < sizeof(line) - 1; n += (size_t)r)
+		if ((r = read(fd, line + n, sizeof(line) - 1 - n)) <= 0)
+			break;
+	close(fd);
+	line[n] = '\0';
+	n = strcspn(line, "\r\n");
+	line[n] = '\0';
+	if (n == 0) {
+		snprintf(err, errsz, "%s: expected the password on the first "
+		    "line", path);
+		return NULL;
+	}
+	p = xstrdup(line);
+	wipe(line, sizeof(line));
+	return p;
+}
+
 bool
 conf_secret_file_ok(const char *path, char *err, size_t errsz)
 {

@@ -295,6 +295,13 @@ bool		 conf_maildir_path(const struct conf *c, const char *local,
  */
 bool		 conf_secret_file_ok(const char *path, char *err, size_t errsz);
 bool		 conf_secret_fd_ok(int fd, const char *path, char *err, size_t errsz);
+/*
+ * conf_secret_read - the first line of the secret file path (a password
+ * file of [relay] or [fetch]), checked as above and read without stdio
+ * (no buffer with it left behind): a string to wipe() and free, or NULL
+ * with "PATH: ..." in err (missing, unreadable, not secret, empty).
+ */
+char		*conf_secret_read(const char *path, char *err, size_t errsz);
 
 /*
  * conf_dump - write the effective configuration, defaults included, in the

@@ -42,44 +42,6 @@ static char **pw_states;	/* the account's state key, for a reload */
 static size_t npasswords;
 static int state_fd = -1;	/* state_dir/fetch, opened as root */
 
-/*
- * read_password - the first line of path, or NULL with why (naming path)
- * set: missing, unreadable, not a secret file (conf_secret_fd_ok), empty
- */
-static char *
-read_password(const char *path, char *why, size_t whysz)
-{
-	char line[1024], *p;
-	ssize_t r;
-	size_t n;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		snprintf(why, whysz, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	if (!conf_secret_fd_ok(fd, path, why, whysz)) {
-		close(fd);
-		return NULL;
-	}
-	/* read(2), not stdio: no buffer with the password left behind */
-	for (n = 0; n < sizeof(line) - 1; n += (size_t)r)
-		if ((r = read(fd, line + n, sizeof(line) - 1 - n)) <= 0)
-			break;
-	close(fd);
-	line[n] = '\0';
-	n = strcspn(line, "\r\n");
-	line[n] = '\0';
-	if (n == 0) {
-		snprintf(why, whysz, "%s: expected the password on the first "
-		    "line", path);
-		return NULL;
-	}
-	p = xstrdup(line);
-	wipe(line, sizeof(line));
-	return p;
-}
-
 static void
 free_passwords(char **pw, char **st, size_t n)
 {
@@ -120,7 +82,7 @@ take_password(const struct conf *c, size_t i, bool reload, char **old,
 	size_t k;
 
 	pw_states[i] = xstrdup(a->state);
-	if ((passwords[i] = read_password(a->password_file, why,
+	if ((passwords[i] = conf_secret_read(a->password_file, why,
 	    sizeof(why))) != NULL)
 		return 0;
 	if (!reload) {

@@ -195,51 +195,25 @@ listen_ctl(const struct conf *c)
 }
 
 /*
- * read_relay_password - the first line of [relay] password_file, read
- * with read(2) into a buffer wiped after (no stdio buffer left behind).
- * NULL without a password file, or after logging why when it cannot be
- * read (the caller decides: fatal at start, keep the old one on SIGHUP);
- * *bad_r says which.
+ * read_relay_password - the first line of [relay] password_file
+ * (conf_secret_read).  NULL without a password file, or after logging why
+ * when it cannot be read (the caller decides: fatal at start, keep the old
+ * one on SIGHUP); *bad_r says which.
  */
 static char *
 read_relay_password(const struct conf *c, bool *bad_r)
 {
-	char err[512], line[1024], *p;
-	ssize_t r;
-	size_t n;
-	int fd;
+	char err[512], *p;
 
 	*bad_r = false;
 	if (!c->relay.enabled || c->relay.password_file == NULL)
 		return NULL;
-	*bad_r = true;
-	if ((fd = open(c->relay.password_file, O_RDONLY | O_CLOEXEC)) == -1) {
-		log_warn("%s:%u: [relay] password_file %s", c->file,
-		    c->relay.password_file_line, c->relay.password_file);
-		return NULL;
-	}
-	if (!conf_secret_fd_ok(fd, c->relay.password_file, err, sizeof(err))) {
+	if ((p = conf_secret_read(c->relay.password_file, err,
+	    sizeof(err))) == NULL) {
 		log_warnx("%s:%u: [relay] password_file %s", c->file,
 		    c->relay.password_file_line, err);
-		close(fd);
-		return NULL;
+		*bad_r = true;
 	}
-	for (n = 0; n < sizeof(line) - 1; n += (size_t)r)
-		if ((r = read(fd, line + n, sizeof(line) - 1 - n)) <= 0)
-			break;
-	close(fd);
-	line[n] = '\0';
-	n = strcspn(line, "\r\n");
-	line[n] = '\0';
-	if (n == 0) {
-		log_warnx("%s:%u: [relay] password_file %s: expected the "
-		    "password on the first line", c->file,
-		    c->relay.password_file_line, c->relay.password_file);
-		return NULL;
-	}
-	p = xstrdup(line);
-	wipe(line, sizeof(line));
-	*bad_r = false;
 	return p;
 }
 
