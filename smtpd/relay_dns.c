@@ -11,9 +11,9 @@
  * the like are temporary.  For a domain we are backup MX for
  * (relay_dns_mx_backup), MX hosts named like our hostname and all at or
  * after its preference are dropped: mail goes only to better MX hosts,
- * and stays queued while there is none.  relay_dns_host() is A/AAAA (or /etc/hosts, or
- * a literal IP) for the smarthost.  Address literals ("[192.0.2.1]",
- * "[IPv6:2001:db8::1]") need no DNS.
+ * and stays queued while there is none.  relay_dns_host() is A/AAAA (or
+ * /etc/hosts) for the smarthost, or its address when it is one (no DNS).
+ * Address literals ("[192.0.2.1]", "[IPv6:2001:db8::1]") need no DNS.
  *
  * Answers are delivered from a zero timer, never from inside the call
  * that asked or from inside c-ares.  Runs in the relay role as `user`.
@@ -363,13 +363,36 @@ dns_on_mx(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 		dns_finish(q);
 }
 
+/*
+ * dns_ip_add - ip, an address of family (AF_UNSPEC: either), as h's
+ * address; false if it is not one
+ */
+static bool
+dns_ip_add(struct dns_host *h, const char *ip, int family)
+{
+	struct sockaddr_in s4;
+	struct sockaddr_in6 s6;
+
+	memset(&s4, 0, sizeof(s4));
+	memset(&s6, 0, sizeof(s6));
+	if (family != AF_INET6 && inet_pton(AF_INET, ip, &s4.sin_addr) == 1) {
+		s4.sin_family = AF_INET;
+		dns_addr_add(h, (struct sockaddr *)&s4, sizeof(s4));
+		return true;
+	}
+	if (family != AF_INET && inet_pton(AF_INET6, ip, &s6.sin6_addr) == 1) {
+		s6.sin6_family = AF_INET6;
+		dns_addr_add(h, (struct sockaddr *)&s6, sizeof(s6));
+		return true;
+	}
+	return false;
+}
+
 /* dns_literal - "[192.0.2.1]" or "[IPv6:2001:db8::1]" (RFC 5321 4.1.3) */
 static bool
 dns_literal(struct relay_dns_q *q, const char *domain)
 {
 	char ip[SMTP_DOMAIN_MAX + 1];
-	struct sockaddr_in s4;
-	struct sockaddr_in6 s6;
 	size_t n = strlen(domain);
 	const char *p = domain + 1;
 
@@ -380,15 +403,7 @@ dns_literal(struct relay_dns_q *q, const char *domain)
 	memcpy(ip, p, (size_t)(domain + n - 1 - p));
 	ip[domain + n - 1 - p] = '\0';
 	dns_host_add(q, ip, 0);
-	memset(&s4, 0, sizeof(s4));
-	memset(&s6, 0, sizeof(s6));
-	if (p == domain + 1 && inet_pton(AF_INET, ip, &s4.sin_addr) == 1) {
-		s4.sin_family = AF_INET;
-		dns_addr_add(&q->hosts[0], (struct sockaddr *)&s4, sizeof(s4));
-	} else if (p != domain + 1 && inet_pton(AF_INET6, ip, &s6.sin6_addr) == 1) {
-		s6.sin6_family = AF_INET6;
-		dns_addr_add(&q->hosts[0], (struct sockaddr *)&s6, sizeof(s6));
-	} else
+	if (!dns_ip_add(&q->hosts[0], ip, p == domain + 1 ? AF_INET : AF_INET6))
 		dns_fail(q, RES_PERMFAIL, "501 5.1.3 bad address literal %s", domain);
 	if (q->hosts[0].naddrs)
 		q->hosts[0].addrs[0].literal = true;
@@ -436,7 +451,15 @@ relay_dns_host(const char *host, uint16_t port, relay_dns_cb *cb, void *arg)
 	struct relay_dns_q *q = dns_q_new(host, port, cb, arg);
 
 	dns_host_add(q, host, 0);
-	if (dns_ares_channel() == NULL) {
+	/*
+	 * a smarthost given as an address needs nobody: c-ares 1.18 sends
+	 * "192.0.2.1" to the resolver as a name, so with DNS down every start
+	 * of the relay role waited out its retries (about 6 s)
+	 */
+	if (dns_ip_add(&q->hosts[0], host, AF_UNSPEC)) {
+		q->hosts[0].status = ARES_SUCCESS;
+		dns_finish(q);		/* answered from the zero timer */
+	} else if (dns_ares_channel() == NULL) {
 		dns_fail(q, RES_TEMPFAIL, "451 4.4.3 no DNS resolver");
 		dns_finish(q);
 	} else {
