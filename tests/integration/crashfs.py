@@ -28,8 +28,14 @@ heuristics):
   - simplifications: owner and mode changes are durable at once, times
     are not kept; what was in BACKING at mount is durable.
 Every request is served from one thread, so each change of the model is
-atomic.  The cut stops serving at the unmount, or at SIGUSR1 when a copy
-of the mount in another mount namespace keeps the connection open.  No writeback cache: every write(2) reaches this process, and the
+atomic.  A file that loses its last name (unlink, or a rename over it)
+stays open here while the kernel knows its inode (until FORGET), as a
+disk keeps it: an open(2) whose lookup came before the rename that
+replaced the name gets the old file, not an error (the kernel sends
+OPEN after the lookup, unlocked, so a rename can come in between).
+The cut stops serving at the unmount, or at SIGUSR1 when a copy of the
+mount in another mount namespace keeps the connection open.  No
+writeback cache: every write(2) reaches this process, and the
 kernel sends fsync(2) as FSYNC and a directory's as FSYNCDIR (io_uring's
 fsync, ftruncate, renameat and unlinkat included).  O_TMPFILE and
 RENAME_EXCHANGE are refused (facteur uses neither), so are device nodes.
@@ -114,7 +120,8 @@ class CrashFS:
             except (RuntimeError, subprocess.TimeoutExpired):
                 subprocess.run(['umount', '-l', self.mnt],
                                capture_output=True)
-                self.proc.kill()
+                if self.proc is not None:   # cut() let go of a dead one
+                    self.proc.kill()
 
 
 # -- the server ---------------------------------------------------------------
@@ -123,7 +130,7 @@ class Node:
     """One inode: live links and children; the durable listing (a
     directory) or content (a file, None: never synced)."""
     __slots__ = ('ino', 'kind', 'links', 'children', 'durable', 'data',
-                 'mode', 'uid', 'gid', 'target', 'fds')
+                 'mode', 'uid', 'gid', 'target', 'fds', 'nlookup', 'orphan')
 
     def __init__(self, ino, kind, st):
         self.ino, self.kind = ino, kind
@@ -135,6 +142,8 @@ class Node:
         self.uid, self.gid = st.st_uid, st.st_gid
         self.target = None          # a symlink's
         self.fds = set()            # open backing descriptors (a file)
+        self.nlookup = 0            # the kernel's references (FORGET)
+        self.orphan = None          # a file without a name: held open
 
 
 def serve(backing, mnt):
@@ -157,8 +166,43 @@ def serve(backing, mnt):
     def path(n):
         if n is root:
             return os.fsencode(backing)
+        if not n.links:     # unlinked, renamed over, rmdir'd
+            raise FUSEError(errno.ENOENT)
         parent, name = next(iter(n.links))
         return os.path.join(path(parent), name)
+
+    def held_fd(n):
+        """a descriptor of n's backing file, or None"""
+        return n.orphan if n.orphan is not None else next(iter(n.fds), None)
+
+    def open_path(n):
+        """a path that opens n: its name, or once it has none, the
+        descriptor held for it (the kernel may still open it)"""
+        if n.links or n is root or held_fd(n) is None:
+            return path(n)
+        return f'/proc/self/fd/{held_fd(n)}'
+
+    def hold(n, p):
+        """before p, n's last name, goes: a descriptor to keep n while the
+        kernel knows it (None: not a file, or other names or one held)"""
+        if n.kind != 'f' or len(n.links) != 1 or n.orphan is not None:
+            return None
+        return os.open(p, os.O_RDWR)
+
+    def keep(n, fd, done):
+        """after the unlink or rename: n is held (done), or the change
+        failed and fd is let go"""
+        if fd is None:
+            return
+        if done and n.nlookup > 0:
+            n.orphan = fd
+        else:
+            os.close(fd)
+
+    def looked_up(a, n):
+        """an entry reply: the kernel holds one more reference to n"""
+        n.nlookup += 1
+        return a
 
     def read_all(fd):
         out, off = [], 0
@@ -194,8 +238,8 @@ def serve(backing, mnt):
         if st is None:
             if n.links or n is root:
                 st = os.lstat(path(n))
-            elif n.fds:
-                st = os.fstat(next(iter(n.fds)))
+            elif held_fd(n) is not None:
+                st = os.fstat(held_fd(n))
             else:
                 raise FUSEError(errno.ENOENT)
         a = pyfuse3.EntryAttributes()
@@ -241,16 +285,33 @@ def serve(backing, mnt):
         async def lookup(self, parent_inode, name, ctx=None):
             p = nodes[parent_inode]
             if name == b'.':
-                return attrs(p)
-            if name == b'..':
-                return attrs(next(iter(p.links))[0] if p.links else root)
-            return attrs(child(parent_inode, name))
+                n = p
+            elif name == b'..':
+                n = next(iter(p.links))[0] if p.links else root
+            else:
+                n = child(parent_inode, name)
+            return looked_up(attrs(n), n)
+
+        async def forget(self, inode_list):
+            for ino, k in inode_list:
+                n = nodes.get(ino)
+                if n is None:
+                    continue
+                n.nlookup = max(0, n.nlookup - k)
+                if n.nlookup == 0 and n.orphan is not None:
+                    try:
+                        os.close(n.orphan)
+                    except OSError:
+                        pass    # FORGET must not fail
+                    n.orphan = None
 
         async def getattr(self, inode, ctx=None):
             return attrs(nodes[inode])
 
         async def setattr(self, inode, attr, fields, fh, ctx):
             n = nodes[inode]
+            if fh is None and not n.links and n.orphan is not None:
+                fh = n.orphan   # renamed over or unlinked meanwhile
             target = fh if fh is not None else path(n)
             if fields.update_size:
                 if fh is not None:
@@ -286,7 +347,8 @@ def serve(backing, mnt):
             parent = nodes[parent_inode]
             p = os.path.join(path(parent), name)
             os.mkdir(p, stat.S_IMODE(mode) & ~ctx.umask)
-            return attrs(add(parent, name, 'd', ctx, p))
+            n = add(parent, name, 'd', ctx, p)
+            return looked_up(attrs(n), n)
 
         async def symlink(self, parent_inode, name, target, ctx):
             parent = nodes[parent_inode]
@@ -294,20 +356,27 @@ def serve(backing, mnt):
             os.symlink(target, p)
             n = add(parent, name, 'l', ctx, p)
             n.target = target
-            return attrs(n)
+            return looked_up(attrs(n), n)
 
         async def link(self, inode, new_parent_inode, new_name, ctx):
             n, parent = nodes[inode], nodes[new_parent_inode]
             os.link(path(n), os.path.join(path(parent), new_name))
             n.links.add((parent, new_name))
             parent.children[new_name] = n
-            return attrs(n)
+            return looked_up(attrs(n), n)
 
         async def unlink(self, parent_inode, name, ctx):
             parent, n = nodes[parent_inode], child(parent_inode, name)
-            os.unlink(os.path.join(path(parent), name))
+            p = os.path.join(path(parent), name)
+            fd = hold(n, p)
+            try:
+                os.unlink(p)
+            except OSError:
+                keep(n, fd, False)
+                raise
             del parent.children[name]
             n.links.discard((parent, name))
+            keep(n, fd, True)
 
         async def rmdir(self, parent_inode, name, ctx):
             parent, n = nodes[parent_inode], child(parent_inode, name)
@@ -326,10 +395,16 @@ def serve(backing, mnt):
                 raise FUSEError(errno.EEXIST)
             if victim is n:     # two names of one file: nothing happens
                 return
-            os.rename(os.path.join(path(po), name_old),
-                      os.path.join(path(pn), name_new))
+            dst = os.path.join(path(pn), name_new)
+            fd = hold(victim, dst) if victim is not None else None
+            try:
+                os.rename(os.path.join(path(po), name_old), dst)
+            except OSError:
+                keep(victim, fd, False)
+                raise
             if victim is not None:
                 victim.links.discard((pn, name_new))
+                keep(victim, fd, True)
             del po.children[name_old]
             n.links.discard((po, name_old))
             pn.children[name_new] = n
@@ -343,14 +418,14 @@ def serve(backing, mnt):
             n = add(parent, name, 'f', ctx, p)
             n.fds.add(fd)
             fds[fd] = n
-            return pyfuse3.FileInfo(fh=fd), attrs(n)
+            return pyfuse3.FileInfo(fh=fd), looked_up(attrs(n), n)
 
         async def open(self, inode, flags, ctx):
             n = nodes[inode]
             # root opens it for reading and writing whatever the caller
             # asked (the kernel has checked the caller's rights): fsync
             # reads it back
-            fd = os.open(path(n), os.O_RDWR | (flags & os.O_TRUNC))
+            fd = os.open(open_path(n), os.O_RDWR | (flags & os.O_TRUNC))
             n.fds.add(fd)
             fds[fd] = n
             return pyfuse3.FileInfo(fh=fd)
@@ -387,6 +462,7 @@ def serve(backing, mnt):
                     continue
                 if not pyfuse3.readdir_reply(token, name, a, i + 1):
                     break
+                n.nlookup += 1      # readdirplus: an entry reply
 
         async def fsyncdir(self, fh, datasync):
             counts['fsyncdir'] += 1
@@ -453,6 +529,9 @@ def serve(backing, mnt):
         pyfuse3.close(unmount=False)
     for fd in list(fds):
         os.close(fd)
+    for n in nodes.values():
+        if n.orphan is not None:
+            os.close(n.orphan)
     print(power_cut(backing, root, counts), flush=True)
 
 

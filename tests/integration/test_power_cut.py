@@ -29,7 +29,8 @@ removal of its file is durable (the queue role fsyncs msg/ on its tick
 after removals; crashfs shows the durable listing): it must not come
 back after the cut.  And Maildirs that an earlier run made but died
 before their fsyncs: the first delivery, login and APPEND into them
-must make them durable.  Started as root (make check), the FUSE
+must make them durable.  And crashfs itself, first: opens of a name
+that renames keep replacing.  Started as root (make check), the FUSE
 mount needs /dev/fuse and python3-pyfuse3; otherwise nothing is checked.
 """
 
@@ -472,6 +473,64 @@ def test_cut_dirs_made_before():
           folder_ids('Sent', EARLYI))
 
 
+def test_crashfs_open_during_rename():
+    """crashfs itself: an open(2) whose lookup found a name that a rename
+    then replaced (the kernel sends OPEN after the lookup, unlocked) gets
+    the old file, as on a disk; crashfs used to die there (the inode had
+    no name left to open), taking the mount with it.  Readers open a name
+    that renames keep replacing, for a second and a half: the name always
+    exists, so every open succeeds."""
+    d = os.path.join(MNT, 'race')
+    os.mkdir(d)
+    name = os.path.join(d, 'target')
+    with open(name, 'wb') as f:
+        f.write(b'0')
+    stop = threading.Event()
+    bad, opens = [], [0]
+
+    def renamer():
+        i = 0
+        while not stop.is_set():
+            i += 1
+            tmp = os.path.join(d, f'tmp{i % 2}')
+            try:
+                with open(tmp, 'wb') as f:
+                    f.write(str(i).encode())
+                os.rename(tmp, name)
+            except OSError as e:
+                bad.append(f'rename: {e!r}')
+                return
+
+    def reader():
+        while not stop.is_set():
+            try:
+                with open(name, 'rb') as f:
+                    data = f.read()
+            except OSError as e:
+                bad.append(f'open: {e!r}')
+                return
+            if not data.isdigit():
+                bad.append(f'read {data!r}')
+            opens[0] += 1
+
+    ts = [threading.Thread(target=t) for t in (renamer, reader, reader)]
+    for t in ts:
+        t.start()
+    ft.wait_for(lambda: bad or fs.proc.poll() is not None, 1.5, 0.05)
+    stop.set()
+    for t in ts:
+        t.join(10)
+    try:
+        served = os.path.isdir(env.state_dir) and fs.proc.poll() is None
+    except OSError:     # ENOTCONN: nobody serves the mount
+        served = False
+    check(served, 'crashfs survives opens during renames',
+          'it exited: see logs/crashfs.log')
+    check(not bad and opens[0] > 0, f'every open of a name being renamed '
+          f'over succeeds ({opens[0]} opens)', bad[:3])
+    subprocess.run(['rm', '-rf', d], check=False, capture_output=True)
+
+
 def test_cut_changed_something():
     """The cuts did lose unsynced writes (the model is not a no-op)."""
     lost = 0
@@ -524,7 +583,8 @@ def setup():
 
 
 def main():
-    ft.main(env, setup, [test_cut_mid_stream, test_cut_after_one_250,
+    ft.main(env, setup, [test_crashfs_open_during_rename,
+                         test_cut_mid_stream, test_cut_after_one_250,
                          test_cut_after_drain, test_cut_imap,
                          test_cut_imap_move_delivered,
                          test_cut_dirs_made_before,
