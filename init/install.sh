@@ -4,8 +4,9 @@
 #
 #   B          build directory whose bin/facteur-* are installed
 #   DESTDIR    staging root (packages); empty: the live system
-#   PREFIX     /usr/local; SBINDIR ($PREFIX/sbin), SYSCONFDIR ($PREFIX/etc,
-#              /etc when PREFIX=/usr), LOCALSTATEDIR, RUNSTATEDIR
+#   PREFIX     /usr/local; SBINDIR ($PREFIX/sbin), SYSCONFDIR (/etc whatever
+#              PREFIX is: the programs' default -c is /etc/facteur/facteur.conf
+#              and init reads /etc/init.d), LOCALSTATEDIR, RUNSTATEDIR
 #   INIT       which init files: any of systemd sysv openwrt synology
 #              (default "systemd sysv")
 #
@@ -32,9 +33,9 @@ set -eu
 
 : "${B:=build}" "${PREFIX:=/usr/local}" "${DESTDIR:=}"
 : "${SBINDIR:=$PREFIX/sbin}" "${INIT:=systemd sysv}" "${INSTALL:=install}"
-if [ -z "${SYSCONFDIR:-}" ]; then
-	if [ "$PREFIX" = /usr ]; then SYSCONFDIR=/etc; else SYSCONFDIR=$PREFIX/etc; fi
-fi
+# not PREFIX/etc: a /usr/local install would put facteur.conf where no
+# program looks by default and the sysv script where no init runs it
+: "${SYSCONFDIR:=/etc}"
 DOCDIR=$PREFIX/share/doc/facteur
 D=$DESTDIR
 

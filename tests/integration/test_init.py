@@ -152,9 +152,24 @@ def test_install_local_openwrt_synology():
     dest = env.path('dest-local')
     r = make_install(dest)
     check(r.returncode == 0, 'make install (PREFIX=/usr/local)', r.stderr)
+    # the configuration where the programs look without -c
+    # (/etc/facteur/facteur.conf, SPEC 3) and the sysv script where init
+    # runs it, whatever PREFIX is; the units name that file too
     check(os.path.isfile(os.path.join(
-        dest, 'usr/local/etc/facteur/facteur.conf.example')),
-        'PREFIX=/usr/local: config under /usr/local/etc')
+        dest, 'etc/facteur/facteur.conf.example')) and
+        os.path.isfile(os.path.join(dest, 'etc/facteur/facteur.conf')),
+        'PREFIX=/usr/local: config under /etc/facteur',
+        subprocess.run(['find', dest], capture_output=True,
+                       text=True).stdout[:1000])
+    check(os.path.isfile(os.path.join(dest, 'etc/init.d/facteur')),
+          'PREFIX=/usr/local: sysv script in /etc/init.d')
+    unit = os.path.join(dest,
+                        'usr/local/lib/systemd/system/facteur-smtpd.service')
+    text = open(unit).read() if os.path.isfile(unit) else ''
+    check('-c /etc/facteur/facteur.conf' in text and
+          '/usr/local/sbin/facteur-smtpd' in text,
+          'PREFIX=/usr/local: the unit runs /usr/local/sbin with '
+          '/etc/facteur/facteur.conf', text[:600])
     check(os.path.isfile(os.path.join(
         dest, 'usr/local/lib/systemd/system/facteur-authd.service')),
         'PREFIX=/usr/local: units under /usr/local/lib/systemd/system')
