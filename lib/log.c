@@ -3,11 +3,15 @@
  * log.c - logging to syslog (mail facility), stderr or a file, one line per
  * event.
  *
- * Runs in every process.  Lines are "ident[pid]: text" on stderr (a log
- * file is put on stderr: log_open_file), and go to syslog with LOG_PID
- * otherwise.  A log file is opened once at start, before any chroot: it is
- * not reopened on SIGHUP, so it is rotated by copying and truncating.  Never logs a password: callers pass only
- * escaped, length-capped untrusted text (log_escape).
+ * Runs in every process.  Lines are "ident[pid]: text" on stderr, the same
+ * after the local date and time ("2026-12-07T11:25:40+01:00 ") in a log
+ * file (put on stderr: log_open_file), since nothing else dates them there
+ * (syslog and the journal do), and go to syslog with LOG_PID otherwise.  A
+ * log file is opened once at start, before any chroot (the time zone is
+ * loaded then: a chroot has no /etc/localtime): it is not reopened on
+ * SIGHUP, so it is rotated by copying and truncating.  Never logs a
+ * password: callers pass only escaped, length-capped untrusted text
+ * (log_escape).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -57,6 +62,7 @@ log_open_file(const char *path)
 	    0640);
 	if (fd == -1)
 		return -1;
+	tzset();	/* before a chroot hides /etc/localtime */
 	if (fd != STDERR_FILENO) {
 		if (dup2(fd, STDERR_FILENO) == -1) {
 			e = errno;
@@ -90,6 +96,31 @@ log_set_ident(const char *ident)
 	}
 }
 
+/*
+ * log_timestamp - "YYYY-MM-DDTHH:MM:SS+HH:MM " (RFC 3339, local time) into
+ * out, or "" if the clock cannot be read
+ */
+static void
+log_timestamp(char *out, size_t outsz)
+{
+	struct tm tm;
+	time_t now = time(NULL);
+	size_t n;
+
+	out[0] = '\0';
+	if (localtime_r(&now, &tm) == NULL)
+		return;
+	n = strftime(out, outsz, "%Y-%m-%dT%H:%M:%S%z ", &tm);
+	if (n != 25) {		/* %z is +hhmm: anything else is left as is */
+		if (n == 0)
+			out[0] = '\0';
+		return;
+	}
+	/* +hhmm -> +hh:mm */
+	memmove(out + 23, out + 22, 4);
+	out[22] = ':';
+}
+
 static void
 log_vemit(int pri, const char *fmt, va_list ap, int errnum)
 {
@@ -103,9 +134,13 @@ log_vemit(int pri, const char *fmt, va_list ap, int errnum)
 		snprintf(line + n, sizeof(line) - n, ": %s", strerror(errnum));
 	if (log_stderr) {
 		/* one write per line so processes sharing stderr do not mix */
-		char out[2200];
-		int m = snprintf(out, sizeof(out), "%s[%ld]: %s\n", log_ident,
-		    (long)(log_pid ? log_pid : getpid()), line);
+		char out[2200], when[40] = "";
+		int m;
+
+		if (log_to_file)
+			log_timestamp(when, sizeof(when));
+		m = snprintf(out, sizeof(out), "%s%s[%ld]: %s\n", when,
+		    log_ident, (long)(log_pid ? log_pid : getpid()), line);
 		if (m > 0)
 			(void)!write(STDERR_FILENO, out,
 			    (size_t)m < sizeof(out) ? (size_t)m : sizeof(out) - 1);
