@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "compat.h"
+#include "dirsync.h"
 #include "ev.h"
 #include "fsyncv.h"
 #include "log.h"
@@ -855,18 +856,27 @@ load_done(struct qmsg *m)
  * corrupt/ with its name, never deleted (issue 16 item 8): without an end
  * record it was never committed (its client got no 250), otherwise it was
  * damaged on disk; either way a person decides.  If it cannot move, it
- * stays where it is and is looked at again at the next start.
+ * stays where it is and is looked at again at the next start.  The move
+ * is durable before it is logged: corrupt/ made with its parent fsync'd
+ * (once per start), then corrupt/ fsync'd (the new name) and msg/ (the
+ * old one gone); else a power cut could take the file out of msg/ and
+ * not into corrupt/, or bring it back to msg/ to be set aside again.
  */
 static void
 move_aside(const char *qid, const char *path, const char *why)
 {
+	static bool dir_made;
 	char *dir = xasprintf("%s/corrupt", q.dir);
 	char *dst = xasprintf("%s/%s", dir, qid);
 
-	if ((mkdir(dir, 0700) == -1 && errno != EEXIST) ||
-	    rename(path, dst) == -1)
+	if (!dir_made && mkdir_durable(dir, 0700) == 0)
+		dir_made = true;
+	if (!dir_made || rename(path, dst) == -1)
 		log_warn("qid=%s does not parse (%s) and cannot be moved to %s",
 		    qid, why, dir);
+	else if (fsync_parent(dst) == -1 || fsync(q.dirfd) == -1)
+		log_warn("qid=%s does not parse (%s): moved to %s, but not "
+		    "durably (fsync)", qid, why, dst);
 	else
 		log_warnx("qid=%s does not parse (%s): moved to %s", qid, why,
 		    dst);

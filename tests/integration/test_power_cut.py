@@ -29,9 +29,11 @@ removal of its file is durable (the queue role fsyncs msg/ on its tick
 after removals; crashfs shows the durable listing): it must not come
 back after the cut.  And Maildirs that an earlier run made but died
 before their fsyncs: the first delivery, login and APPEND into them
-must make them durable.  And crashfs itself, first: opens of a name
-that renames keep replacing.  Started as root (make check), the FUSE
-mount needs /dev/fuse and python3-pyfuse3; otherwise nothing is checked.
+must make them durable.  And a queue file that does not parse, set
+aside in corrupt/ at a start: the move must survive the next cut.  And
+crashfs itself, first: opens of a name that renames keep replacing.
+Started as root (make check), the FUSE mount needs /dev/fuse and
+python3-pyfuse3; otherwise nothing is checked.
 """
 
 import imaplib
@@ -531,6 +533,57 @@ def test_crashfs_open_during_rename():
     subprocess.run(['rm', '-rf', d], check=False, capture_output=True)
 
 
+def durable_names(d):
+    """the names a cut keeps in directory d (crashfs.py), [] if none"""
+    try:
+        return os.getxattr(d, 'user.crashfs.durable').decode().split()
+    except FileNotFoundError:
+        return []
+
+
+def test_cut_corrupt_set_aside():
+    """A queue file that does not parse at start is moved to corrupt/
+    durably: corrupt/ made with queue/ fsync'd, the file's new name and
+    its removal from msg/ synced before the log line.  Otherwise the
+    cut takes it out of msg/ and not into corrupt/ (lost), or brings it
+    back to msg/ to be set aside again."""
+    qid = f'{0xc0ffee0000000000 + os.getpid():016x}'
+    queue = os.path.join(env.state_dir, 'queue')
+    msg, corrupt = os.path.join(queue, 'msg'), os.path.join(queue, 'corrupt')
+    data = b'not a queue file, no end record\n' * 20
+    p = os.path.join(msg, qid)
+    with open(p, 'wb') as f:    # durable, the queue role's, as if damaged
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    st = os.stat(msg)
+    os.chown(p, st.st_uid, st.st_gid)
+    os.chmod(p, 0o600)
+    fd = os.open(msg, os.O_RDONLY | os.O_DIRECTORY)
+    os.fsync(fd)
+    os.close(fd)
+    power_cut()                 # the start after it sets the file aside
+    check(ft.wait_for(lambda: os.path.exists(os.path.join(corrupt, qid)),
+                      30), 'corrupt: the file is moved to corrupt/')
+    check(qid not in os.listdir(msg), 'corrupt: no longer in msg/')
+    durable = ft.wait_for(lambda: 'corrupt' in durable_names(queue) and
+                          qid in durable_names(corrupt) and
+                          qid not in durable_names(msg), 5, 0.1)
+    check(durable, 'corrupt: the move is durable (corrupt/ in queue/, the '
+          'file in corrupt/, not in msg/)',
+          (durable_names(queue), durable_names(corrupt),
+           qid in durable_names(msg)))
+    power_cut()
+    verify('corrupt')
+    kept = os.path.join(corrupt, qid)
+    check(os.path.exists(kept) and open(kept, 'rb').read() == data and
+          not os.path.exists(p), 'corrupt: after the cut the file is in '
+          'corrupt/, intact, and not back in msg/')
+    moved = env.daemons['smtpd'].log_text().count(f'qid={qid} does not parse')
+    check(moved == 1, 'corrupt: set aside once, not again after the cut',
+          f'{moved} times')
+
+
 def test_cut_changed_something():
     """The cuts did lose unsynced writes (the model is not a no-op)."""
     lost = 0
@@ -588,6 +641,7 @@ def main():
                          test_cut_after_drain, test_cut_imap,
                          test_cut_imap_move_delivered,
                          test_cut_dirs_made_before,
+                         test_cut_corrupt_set_aside,
                          test_cut_changed_something])
 
 
