@@ -28,7 +28,8 @@ fuzz_imap_session_DEPS = imapd/imap_session.c imapd/imap_cmd.c \
 		   imapd/imap_list.c imapd/imap_condstore.c imapd/imap_fetch.c \
 		   imapd/imap_search.c imapd/imap_sort.c imapd/imap_thread.c \
 		   imapd/imap_catenate.c imapd/imap_rev2.c imapd/imap_context.c \
-		   $(STORE_SRCS) $(IMAP_CORE_SRCS)
+		   $(STORE_SRCS) $(IMAP_CORE_SRCS) tests/fuzz/fuzz_feed.c
 # the POP3 session: a worker on a temp Maildir, or a login before STLS
 FUZZ_TARGETS	+= fuzz_pop3_session
-fuzz_pop3_session_DEPS = $(POP3_SRCS) $(STORE_SRCS) $(IMAP_CORE_SRCS)
+fuzz_pop3_session_DEPS = $(POP3_SRCS) $(STORE_SRCS) $(IMAP_CORE_SRCS) \
+		   tests/fuzz/fuzz_feed.c

@@ -31,4 +31,4 @@ fuzz_smtp_session_DEPS	= smtpd/smtp_session.c smtpd/smtp_session_data.c \
 		   smtpd/smtp_session_inbound.c smtpd/smtp_local.c \
 		   smtpd/smtp_session_grey.c smtpd/greylist.c \
 		   smtpd/milter.c smtpd/screen.c smtpd/screen_helo.c \
-		   $(SMTPD_PARSERS)
+		   $(SMTPD_PARSERS) tests/fuzz/fuzz_feed.c

@@ -15,19 +15,16 @@
  * commands of later states).
  * FUZZ_IMAP_SHOW=1 prints the replies (to check a seed).
  */
-#include <sys/socket.h>
 #include <sys/stat.h>
 
-#include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "tests/fuzz/fuzz.h"
+#include "tests/fuzz/fuzz_feed.h"
 #include "imapd/imapd.h"
 #include "lib/ev.h"
 #include "lib/log.h"
@@ -70,13 +67,6 @@ static struct conf fz_conf;
 static char fz_base[64];
 static unsigned fz_seq;
 static bool fz_show;
-
-struct feed {
-	struct ev_io	 io;
-	const uint8_t	*data;
-	size_t		 size, off;
-	bool		 shut;
-};
 
 static const char *fz_msgs[] = {
 	"From: Ann <ann@example.org>\nTo: g: bob@example.org;\n"
@@ -121,24 +111,8 @@ fz_init(void)
 	fz_conf.imap.tls_timeout = 10;
 	imapd.conf = &fz_conf;
 	imapd.worker_user = "fuzz@example.org";
-	snprintf(fz_base, sizeof(fz_base), "%s/fuzz_imap_session.%d",
-	    access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", (int)getpid());
-	if (mkdir(fz_base, 0700) == -1 && errno != EEXIST)
-		abort();
+	fuzz_feed_tmpdir(fz_base, sizeof(fz_base), "fuzz_imap_session");
 	atexit(fz_cleanup);
-}
-
-static void
-put_file(const char *dir, const char *name, const char *text)
-{
-	char p[PATH_MAX];
-	FILE *fp;
-
-	if ((size_t)snprintf(p, sizeof(p), "%s/%s", dir, name) >= sizeof(p) ||
-	    (fp = fopen(p, "w")) == NULL)
-		abort();
-	fputs(text, fp);
-	fclose(fp);
 }
 
 /* a Maildir: INBOX with three messages (one new), Sent, Work.Sub */
@@ -157,70 +131,20 @@ make_root(const char *root)
 				abort();
 		}
 	snprintf(p, sizeof(p), "%s/cur", root);
-	put_file(p, "1700000000.A.fuzz:2,S", fz_msgs[0]);
-	put_file(p, "1700000003.D.fuzz:2,", fz_msgs[2]);
+	fuzz_feed_file(p, "1700000000.A.fuzz:2,S", fz_msgs[0]);
+	fuzz_feed_file(p, "1700000003.D.fuzz:2,", fz_msgs[2]);
 	snprintf(p, sizeof(p), "%s/new", root);
-	put_file(p, "1700000001.B.fuzz", fz_msgs[1]);
+	fuzz_feed_file(p, "1700000001.B.fuzz", fz_msgs[1]);
 	snprintf(p, sizeof(p), "%s/.Work/cur", root);
-	put_file(p, "1700000002.C.fuzz:2,F", fz_msgs[0]);
-	put_file(root, "subscriptions", "Sent\nWork\nGone.Away\n");
-}
-
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)f;
-	return flag == FTW_DP ? rmdir(p) : unlink(p);
-}
-
-static void
-feed_cb(struct ev_io *io, unsigned events, void *arg)
-{
-	struct feed *fd = arg;
-	char buf[65536];
-	ssize_t n;
-
-	for (;;) {
-		n = read(io->fd, buf, sizeof(buf));
-		if (n > 0) {
-			if (fz_show)	/* FUZZ_IMAP_SHOW=1: the replies */
-				fwrite(buf, 1, (size_t)n, stderr);
-			continue;
-		}
-		if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-			ev_break();		/* the session is gone */
-			return;
-		}
-		break;
-	}
-	while (fd->off < fd->size) {
-		n = write(io->fd, fd->data + fd->off, fd->size - fd->off);
-		if (n <= 0)
-			break;
-		fd->off += (size_t)n;
-	}
-	if (fd->off == fd->size && !fd->shut) {
-		shutdown(io->fd, SHUT_WR);	/* the client is done */
-		fd->shut = true;
-	}
-	ev_io_want(io, EV_READ | (fd->shut ? 0 : EV_WRITE));
-}
-
-static void
-hang_cb(struct ev_timer *t, void *arg)
-{
-	(void)t;
-	(void)arg;
-	abort();
+	fuzz_feed_file(p, "1700000002.C.fuzz:2,F", fz_msgs[0]);
+	fuzz_feed_file(root, "subscriptions", "Sent\nWork\nGone.Away\n");
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char root[128];
-	struct feed fd;
-	struct ev_timer hang;
+	struct fuzz_feed fd;
 	bool login;
 	int sv[2];
 
@@ -235,26 +159,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size--;
 	}
 	imapd.role = login ? IMAPD_ROLE_LOGIN : IMAPD_ROLE_WORKER;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
-	    sv) == -1)
-		abort();
-	memset(&fd, 0, sizeof(fd));
-	fd.data = data;
-	fd.size = size;
+	fuzz_feed_pair(sv);
 	imapd.nsessions++;
 	if (login)
 		session_start(sv[0], "192.0.2.1", false);
 	else
 		session_start_worker(sv[0], "127.0.0.1", "L", fz_seq);
-	ev_io_init(&fd.io, sv[1], feed_cb, &fd);
-	ev_io_want(&fd.io, EV_READ | EV_WRITE);
-	ev_timer_init(&hang, hang_cb, NULL);
-	ev_timer_add(&hang, 10000);
+	fuzz_feed_start(&fd, sv[1], data, size,
+	    FUZZ_FEED_EOF | (fz_show ? FUZZ_FEED_SHOW : 0));
 	(void)ev_run();
-	ev_timer_del(&hang);
-	ev_io_stop(&fd.io);
-	close(sv[1]);
+	fuzz_feed_stop(&fd);
 	if (!login)
-		(void)nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		fuzz_feed_rmtree(root);
 	return 0;
 }

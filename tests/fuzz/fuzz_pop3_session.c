@@ -13,18 +13,15 @@
  * 10 s is a hang: abort.  FUZZ_POP3_SHOW=1 prints the replies.
  * Seeds: tests/fuzz/corpus/fuzz_pop3_session/.
  */
-#include <sys/socket.h>
 #include <sys/stat.h>
 
-#include <errno.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "tests/fuzz/fuzz.h"
+#include "tests/fuzz/fuzz_feed.h"
 #include "imapd/imapd.h"
 #include "imapd/pop3.h"
 #include "lib/ev.h"
@@ -64,13 +61,6 @@ static char fz_base[64];
 static unsigned fz_seq;
 static bool fz_show;
 
-struct feed {
-	struct ev_io	 io;
-	const uint8_t	*data;
-	size_t		 size, off;
-	bool		 shut;
-};
-
 static const char *fz_msgs[] = {
 	"From: Ann <ann@example.org>\nSubject: one\n\nhello world\n"
 	".dot line\n..two dots\n\nlast",
@@ -99,24 +89,8 @@ fz_init(void)
 	imapd.conf = &fz_conf;
 	imapd.master = NULL;
 	imapd.worker_user = "fuzz@example.org";
-	snprintf(fz_base, sizeof(fz_base), "%s/fuzz_pop3_session.%d",
-	    access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", (int)getpid());
-	if (mkdir(fz_base, 0700) == -1 && errno != EEXIST)
-		abort();
+	fuzz_feed_tmpdir(fz_base, sizeof(fz_base), "fuzz_pop3_session");
 	atexit(fz_cleanup);
-}
-
-static void
-put_file(const char *dir, const char *name, const char *text)
-{
-	char p[PATH_MAX];
-	FILE *fp;
-
-	if ((size_t)snprintf(p, sizeof(p), "%s/%s", dir, name) >= sizeof(p) ||
-	    (fp = fopen(p, "w")) == NULL)
-		abort();
-	fputs(text, fp);
-	fclose(fp);
 }
 
 /* a Maildir: INBOX with three messages (one new) */
@@ -133,68 +107,17 @@ make_root(const char *root)
 			abort();
 	}
 	snprintf(p, sizeof(p), "%s/cur", root);
-	put_file(p, "1700000000.A.fuzz:2,S", fz_msgs[0]);
-	put_file(p, "1700000002.C.fuzz:2,", fz_msgs[2]);
+	fuzz_feed_file(p, "1700000000.A.fuzz:2,S", fz_msgs[0]);
+	fuzz_feed_file(p, "1700000002.C.fuzz:2,", fz_msgs[2]);
 	snprintf(p, sizeof(p), "%s/new", root);
-	put_file(p, "1700000001.B.fuzz", fz_msgs[1]);
-}
-
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)f;
-	return flag == FTW_DP ? rmdir(p) : unlink(p);
-}
-
-static void
-feed_cb(struct ev_io *io, unsigned events, void *arg)
-{
-	struct feed *fd = arg;
-	char buf[65536];
-	ssize_t n;
-
-	(void)events;
-	for (;;) {
-		n = read(io->fd, buf, sizeof(buf));
-		if (n > 0) {
-			if (fz_show)	/* FUZZ_POP3_SHOW=1: the replies */
-				fwrite(buf, 1, (size_t)n, stderr);
-			continue;
-		}
-		if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-			ev_break();		/* the session is gone */
-			return;
-		}
-		break;
-	}
-	while (fd->off < fd->size) {
-		n = write(io->fd, fd->data + fd->off, fd->size - fd->off);
-		if (n <= 0)
-			break;
-		fd->off += (size_t)n;
-	}
-	if (fd->off == fd->size && !fd->shut) {
-		shutdown(io->fd, SHUT_WR);	/* the client is done */
-		fd->shut = true;
-	}
-	ev_io_want(io, EV_READ | (fd->shut ? 0 : EV_WRITE));
-}
-
-static void
-hang_cb(struct ev_timer *t, void *arg)
-{
-	(void)t;
-	(void)arg;
-	abort();
+	fuzz_feed_file(p, "1700000001.B.fuzz", fz_msgs[1]);
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char root[128];
-	struct feed fd;
-	struct ev_timer hang;
+	struct fuzz_feed fd;
 	bool worker;
 	int sv[2];
 
@@ -209,25 +132,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		imapd.role = IMAPD_ROLE_WORKER;
 	} else
 		imapd.role = IMAPD_ROLE_LOGIN;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
-	    sv) == -1)
-		abort();
-	memset(&fd, 0, sizeof(fd));
-	fd.data = data + 1;
-	fd.size = size - 1;
+	fuzz_feed_pair(sv);
 	if (worker)
 		pop3_start_worker(sv[0], "127.0.0.1", fz_seq);
 	else
 		pop3_start(sv[0], "192.0.2.1", false);
-	ev_io_init(&fd.io, sv[1], feed_cb, &fd);
-	ev_io_want(&fd.io, EV_READ | EV_WRITE);
-	ev_timer_init(&hang, hang_cb, NULL);
-	ev_timer_add(&hang, 10000);
+	fuzz_feed_start(&fd, sv[1], data + 1, size - 1,
+	    FUZZ_FEED_EOF | (fz_show ? FUZZ_FEED_SHOW : 0));
 	(void)ev_run();
-	ev_timer_del(&hang);
-	ev_io_stop(&fd.io);
-	close(sv[1]);
+	fuzz_feed_stop(&fd);
 	if (worker)
-		(void)nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		fuzz_feed_rmtree(root);
 	return 0;
 }

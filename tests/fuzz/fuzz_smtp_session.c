@@ -21,9 +21,7 @@
  */
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 
-#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,6 +31,7 @@
 #include <unistd.h>
 
 #include "tests/fuzz/fuzz.h"
+#include "tests/fuzz/fuzz_feed.h"
 #include "smtpd/smtpd.h"
 #include "smtpd/smtp_session.h"
 #include "lib/authc.h"
@@ -296,10 +295,7 @@ authd_start(void)
 	char p[128];
 	int fd;
 
-	snprintf(fz_dir, sizeof(fz_dir), "%s/fuzz_smtp_session.%d",
-	    access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", (int)getpid());
-	if (mkdir(fz_dir, 0700) == -1 && errno != EEXIST)
-		abort();
+	fuzz_feed_tmpdir(fz_dir, sizeof(fz_dir), "fuzz_smtp_session");
 	atexit(fz_cleanup);
 	snprintf(p, sizeof(p), "%s/%s", fz_dir, AUTHD_SOCKET);
 	if ((fd = ipc_listen_unix(p, 0600)) == -1)
@@ -313,10 +309,7 @@ authd_start(void)
 /* -- the client side -- */
 
 struct feed {
-	struct ev_io	 io;
-	const uint8_t	*data;
-	size_t		 size, off;
-	bool		 shut;
+	struct fuzz_feed f;
 	int		 peer;		/* the session's end */
 	int		 quiet;		/* ticks with nothing going on */
 };
@@ -344,36 +337,6 @@ fz_init(void)
 	smtp_inbound_init();	/* DNS, the Public Suffix List, as smtpd does */
 }
 
-static void
-feed_cb(struct ev_io *io, unsigned events, void *arg)
-{
-	struct feed *fd = arg;
-	char buf[65536];
-	ssize_t n;
-
-	(void)events;
-	for (;;) {
-		n = read(io->fd, buf, sizeof(buf));
-		if (n > 0) {
-			if (fz_show)	/* FUZZ_SMTP_SHOW=1: the replies */
-				fwrite(buf, 1, (size_t)n, stderr);
-			continue;
-		}
-		if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-			ev_io_stop(io);	/* the session closed its end */
-			return;
-		}
-		break;
-	}
-	while (fd->off < fd->size) {
-		n = write(io->fd, fd->data + fd->off, fd->size - fd->off);
-		if (n <= 0)
-			break;
-		fd->off += (size_t)n;
-	}
-	ev_io_want(io, EV_READ | (fd->off < fd->size ? EV_WRITE : 0));
-}
-
 /*
  * quiet_cb - the client ends (EOF) only once the session has read all it
  * was sent and waits for no answer: a server closes on EOF at once, and
@@ -385,27 +348,18 @@ quiet_cb(struct ev_timer *t, void *arg)
 	struct feed *fd = arg;
 	int unread = 1, replies = 1;
 
-	if (fd->off == fd->size && answers == NULL && !fz_done &&
+	if (fd->f.off == fd->f.size && answers == NULL && !fz_done &&
 	    fz_session->state != S_WAIT &&
 	    ioctl(fd->peer, FIONREAD, &unread) == 0 && unread == 0 &&
-	    ioctl(fd->io.fd, FIONREAD, &replies) == 0 && replies == 0) {
+	    ioctl(fd->f.io.fd, FIONREAD, &replies) == 0 && replies == 0) {
 		/* twice in a row: the session has flushed its replies too */
 		if (++fd->quiet == 2) {
-			shutdown(fd->io.fd, SHUT_WR);	/* the client is done */
-			fd->shut = true;
+			fuzz_feed_eof(&fd->f);	/* the client is done */
 			return;
 		}
 	} else
 		fd->quiet = 0;
 	ev_timer_add(t, 1);
-}
-
-static void
-hang_cb(struct ev_timer *t, void *arg)
-{
-	(void)t;
-	(void)arg;
-	abort();
 }
 
 int
@@ -422,7 +376,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct listener *l;
 	struct session *s;
 	struct feed fd;
-	struct ev_timer hang, quiet;
+	struct ev_timer quiet;
 	int sv[2];
 	unsigned k;
 
@@ -433,32 +387,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	l = &ls[k];
 	data++;
 	size--;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
-	    sv) == -1)
-		abort();
+	fuzz_feed_pair(sv);
 	memset(&fd, 0, sizeof(fd));
-	fd.data = data;
-	fd.size = size;
 	fd.peer = sv[0];
 	fz_done = false;
 	s = smtp_session_new(sv[0], l, addr[k], ++fz_seq, false);
 	fz_session = s;
 	if (l->kind == PORT_LOCAL)
 		smtp_local_bind(s, 0);
-	ev_io_init(&fd.io, sv[1], feed_cb, &fd);
-	ev_io_want(&fd.io, EV_READ | EV_WRITE);
-	ev_timer_init(&hang, hang_cb, NULL);
-	ev_timer_add(&hang, 10000);
+	fuzz_feed_start(&fd.f, sv[1], data, size, fz_show ? FUZZ_FEED_SHOW : 0);
 	ev_timer_init(&quiet, quiet_cb, &fd);
 	ev_timer_add(&quiet, 1);
 	while (!fz_done)
 		(void)ev_run();
-	ev_timer_del(&hang);
 	ev_timer_del(&quiet);
-	if (fz_show)		/* the last replies, written before the close */
-		feed_cb(&fd.io, EV_READ, &fd);
-	ev_io_stop(&fd.io);
-	close(sv[1]);
+	/* with FUZZ_FEED_SHOW, the last replies, written before the close */
+	fuzz_feed_stop(&fd.f);
 	/* answers for a session that is gone are dropped */
 	answer_fire(NULL, NULL);
 	return 0;
