@@ -10,7 +10,8 @@
  * localsend_load() from the password database before the caller is
  * chrooted, in a child that does the lookups (lib/pwlookup.c: no NSS
  * module stays loaded in the caller); an account made later gets the
- * noreply@ address until the daemon restarts.  Used by smtpd's smtp role
+ * noreply@ address until the daemon restarts (smtpd: or reloads, which
+ * compares localsend_accounts_digest() with the one of its last load).  Used by smtpd's smtp role
  * and by authd; no I/O after the load.  Out of memory, or no child for
  * the lookups, at load time dies.
  */
@@ -122,6 +123,37 @@ localsend_addrs(uid_t uid, const char *const **addrs_r)
 	}
 	*addrs_r = (const char *const *)u->addr;
 	return u->n;
+}
+
+bool
+localsend_known(uid_t uid)
+{
+	return local_find(uid) != NULL;
+}
+
+/* digest_one - FNV-1a over each record's uid and name, in the order listed */
+static void
+digest_one(const struct pwlookup_ent *e, void *arg)
+{
+	uint64_t *h = arg;
+	unsigned char u[sizeof(e->uid)];
+	size_t i, n = strlen(e->name);
+
+	memcpy(u, &e->uid, sizeof(u));
+	for (i = 0; i < sizeof(u); i++)
+		*h = (*h ^ u[i]) * 0x100000001b3ULL;
+	for (i = 0; i <= n; i++)	/* the NUL separates the names */
+		*h = (*h ^ (unsigned char)e->name[i]) * 0x100000001b3ULL;
+}
+
+uint64_t
+localsend_accounts_digest(void)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	if (pwlookup_run(NULL, 0, true, digest_one, &h) == -1)
+		return 0;
+	return h ? h : 1;
 }
 
 bool

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct conf;
@@ -29,5 +30,14 @@ void	localsend_load(const struct conf *c);
 size_t	localsend_addrs(uid_t uid, const char *const **addrs_r);
 /* localsend_domain_ok - is domain the domain of one of uid's addresses? */
 bool	localsend_domain_ok(uid_t uid, const char *domain);
+/* localsend_known - was uid in the password database at the load? */
+bool	localsend_known(uid_t uid);
+/*
+ * localsend_accounts_digest - a digest of every account's uid and name,
+ * read now in a child (lib/pwlookup.h), so that a daemon can see that
+ * accounts were made or removed since its last load; 0 if they could not
+ * be listed (logged).
+ */
+uint64_t	localsend_accounts_digest(void);
 
 #endif

@@ -11,7 +11,8 @@
  * The table from uid to addresses (lib/localsend.c, shared with authd) is
  * built by smtp_local_load() before the role is chrooted (no /etc/passwd
  * after); an account made later gets the noreply@ address until smtpd
- * restarts.  MAIL FROM and a From header with
+ * restarts or a reload finds the accounts changed (smtpd.c on_hup), and
+ * a refusal of its address says so.  MAIL FROM and a From header with
  * an address must be one of these (or a +tag of one); `<>` and a From with
  * a bare name (cron's "root (Cron Daemon)") are let through, as they claim
  * no address.  Runs in the smtp role; out of memory dies (the parent
@@ -33,6 +34,7 @@ smtp_local_bind(struct session *s, uid_t uid)
 	const char *const *a;
 	size_t i, n = localsend_addrs(uid, &a);
 
+	s->local_unknown = !localsend_known(uid);
 	s->senders = xcalloc(n ? n : 1, sizeof(*s->senders));
 	for (i = 0; i < n; i++)
 		s->senders[s->nsenders++] = xstrdup(a[i]);

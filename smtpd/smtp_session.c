@@ -324,10 +324,13 @@ cmd_mail(struct session *s, const char *args)
 	}
 	if (s->l->kind == PORT_LOCAL && !session_sender_allowed(s, s->from.addr)) {
 		log_info("session=%08x addr=%s refused MAIL FROM:<%s>: not an "
-		    "address of this account ([sendmail] sender)", s->id,
-		    s->addr, s->from.addr);
+		    "address of this account ([sendmail] sender)%s", s->id,
+		    s->addr, s->from.addr, s->local_unknown ? "; the account "
+		    "is newer than the list read at start: reload smtpd" : "");
 		session_reply(s, "553 5.7.1 <%s>: Sender address not allowed for "
-		    "this local account", s->from.addr);
+		    "this local account%s", s->from.addr, s->local_unknown ?
+		    " (an account made after facteur-smtpd started: reload "
+		    "it, SIGHUP)" : "");
 		return;
 	}
 	if (s->l->kind == PORT_LOCAL && s->from.at) {

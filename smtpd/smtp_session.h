@@ -78,6 +78,7 @@ struct session {
 	char		*login_user;	/* AUTH LOGIN: user between the two steps */
 	char		**senders;	/* addresses the user may send as */
 	size_t		 nsenders;
+	bool		 local_unknown;	/* uid not in the accounts read at start */
 	/* authd's grant for this session: what DKIM_SIGN must show */
 	uint8_t		 grant[AUTHD_GRANT_LEN];
 	bool		 have_grant;

@@ -54,6 +54,7 @@
 #include "dirsync.h"
 #include "ev.h"
 #include "ipc.h"
+#include "localsend.h"
 #include "log.h"
 #include "priv.h"
 #include "tls.h"
@@ -98,6 +99,8 @@ static const enum priv_role role_acc[NROLES] = {
 
 static pid_t		 pids[NROLES];
 static bool		 stopping, restarting;
+/* the local accounts when the smtp role last read them (sendmail senders) */
+static uint64_t		 accounts_digest;
 static uint64_t		 started_at;
 static unsigned		 backoff_ms = BACKOFF_MIN_MS;
 static struct ev_timer	 restart_timer, kill_timer;
@@ -447,6 +450,8 @@ start_roles(void)
 	int sq[2], qd[2], pq[2], ps[2];
 	enum role r;
 
+	/* what the smtp role is about to read (smtp_local_load), for on_hup */
+	accounts_digest = localsend_accounts_digest();
 	xsocketpair(sq);
 	xsocketpair(qd);
 	xsocketpair(pq);
@@ -874,6 +879,7 @@ static void
 on_hup(int sig, void *arg)
 {
 	struct conf *c;
+	uint64_t accounts;
 	bool same;
 
 	(void)sig;
@@ -883,6 +889,13 @@ on_hup(int sig, void *arg)
 	same = conf_same_except(smtpd_conf, c, not_ours);
 	conf_free(&smtpd_conf);
 	smtpd_conf = c;
+	/* an account made or removed since: facteur-sendmail's senders */
+	accounts = localsend_accounts_digest();
+	if (same && accounts != 0 && accounts != accounts_digest) {
+		log_info("SIGHUP: the local accounts changed; restarting the "
+		    "roles so that facteur-sendmail knows them");
+		same = false;
+	}
 	if (same && !restarting && set_running()) {
 		log_info("SIGHUP: nothing smtpd uses changed in %s; reloading "
 		    "the certificate and the relay password, sessions go on",
