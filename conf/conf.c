@@ -1497,6 +1497,7 @@ conf_check(struct conf_parse *p)
 	conf_check_backup(p);
 	c->pop3.enabled = p->sec_line[SEC_POP3] != 0;
 	c->acme.enabled = p->sec_line[SEC_ACME] != 0;
+	c->acme.webroot_line = conf_key_line(p, SEC_ACME, "webroot");
 	conf_check_postmaster(p);
 	conf_check_doctor(p);
 	c->dns.resolver_set = conf_key_line(p, SEC_DNS, "resolver") != 0;

@@ -233,6 +233,7 @@ struct conf {
 		size_t		 nnames;
 		struct conf_addr http;		/* HTTP-01 listener, [::]:80 */
 		char		*webroot;	/* else files under it, NULL: listen */
+		unsigned	 webroot_line;	/* for messages */
 		unsigned	 renew_before;	/* seconds, 30 days */
 		unsigned	 timeout;	/* per request and for validation, 60 s */
 	} acme;

@@ -713,10 +713,10 @@ keytool_cmd_acme(const struct conf *c, int argc, char **argv)
 	 * counts against its rate limits (Let's Encrypt: 5 an hour) */
 	if (c->acme.webroot != NULL &&
 	    !acme_chal_webroot_ok(c->acme.webroot, why, sizeof(why))) {
-		fprintf(stderr, "acme: %s: [acme] webroot %s (it must be an "
+		fprintf(stderr, "acme: %s:%u: [acme] webroot %s (it must be an "
 		    "existing directory that the web server on port 80 serves "
 		    "as http://%s/, writable by facteur-keytool)\n", c->file,
-		    why, a->names[0]);
+		    c->acme.webroot_line, why, a->names[0]);
 		goto done;
 	}
 	if (keytool_state_dir(c) == -1)

@@ -217,6 +217,7 @@ doctor_check_acme(struct doctor *d)
 		    c->acme.webroot, c->hostname);
 	else
 		doctor_report(d, DOC_FAIL, "ACME webroot %s - `acme renew` "
-		    "cannot write the challenge files: set [acme] webroot to "
-		    "the document root of the web server on port 80", why);
+		    "cannot write the challenge files: set [acme] webroot "
+		    "(%s:%u) to the document root of the web server on port "
+		    "80", why, c->file, c->acme.webroot_line);
 }

@@ -424,11 +424,14 @@ def test_errors():
     for bad, why in ((env.path('no-www'), 'No such file or directory'),
                      (ro, 'Permission denied')):
         config(webroot=bad)
+        with open(env.conf, encoding='utf-8') as f:
+            line = 1 + [l.split('=')[0].strip() for l in f].index('webroot')
         asked = ca_requests()
         r, _ = keytool_acme('issue')
-        check(r.returncode == 1 and f'[acme] webroot {bad}' in r.stderr and
+        check(r.returncode == 1 and
+              f'{env.conf}:{line}: [acme] webroot {bad}' in r.stderr and
               why in r.stderr, f'webroot {os.path.basename(bad)}: exit 1, '
-              'says which directory and why', r.stderr)
+              'says which directory and why, at FILE:LINE', r.stderr)
         check(ca_requests() == asked, f'webroot {os.path.basename(bad)}: '
               'the CA is not asked anything', ca_requests() - asked)
     config(names='blocked.example.org')

@@ -130,7 +130,8 @@ case('senders', senders=True,
 # [acme] webroot that does not exist: `acme renew` would fail at the CA
 case('acmewebroot', acme='nowww',
      expect=[('FAIL', r'ACME webroot .*/nowww: No such file or directory',
-              r'set \[acme\] webroot to the document root')])
+              r'set \[acme\] webroot \(\S*/acmewebroot/facteur\.conf:'
+              r'[1-9]\d*\) to the document root')])
 case('relayclean', relay='smtp.provider.test', spf='PRINTED')
 case('spfnone', spf=None,
      expect=[('FAIL', r'SPF spfnone\.test: no v=spf1 record',
