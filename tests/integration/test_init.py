@@ -309,6 +309,21 @@ def test_script_start_status_stop():
     time.sleep(1)
     check(r.returncode == 0 and all(alive(p) for p in pids.values()),
           'reload: SIGHUP, still running', r.stdout + r.stderr)
+    # a configuration with an error: reload says where, exits 1, and
+    # signals nobody (the daemons would only have logged it)
+    good = open(env.conf, encoding='utf-8').read()
+    with open(env.conf, 'a', encoding='utf-8') as f:
+        f.write('max_sizee = 35M\n')
+    r = script('reload', *DAEMONS)
+    check(r.returncode == 1 and 'facteur.conf:' in r.stderr and
+          'nothing reloaded' in r.stderr and
+          'reload requested' not in r.stdout,
+          'reload of a bad configuration: the error, exit 1',
+          r.stdout + r.stderr)
+    with open(env.conf, 'w', encoding='utf-8') as f:
+        f.write(good)
+    check(all(alive(p) for p in pids.values()),
+          'the daemons still run after the refused reload')
     r = script('stop', *DAEMONS)
     check(r.returncode == 0, 'stop exits 0', r.stdout + r.stderr)
     check(not any(alive(p) for p in pids.values()),
