@@ -7,6 +7,16 @@
  * file.  Reads the DKIM private keys (to derive the public half), so it
  * runs as the administrator; prints nothing secret.
  *
+ * Ports: the SRV records and the autoconfig file name the standard port
+ * of each service offered (submission 587, submissions 465, imap 143,
+ * imaps 993, pop3 110, pop3s 995: RFC 6186, RFC 8314), not the port
+ * facteur listens on.  They are read by clients outside, which reach
+ * the public ports; a box behind a router listens on others (2587 for
+ * 587, as `setup` makes it without root) and the router forwards them.
+ * Where a listen port differs, a comment at the top lists the forwards
+ * to make.  A service with no listen address gets the "not offered"
+ * SRV record (RFC 6186 3.4).
+ *
  * SPF with [relay]: outgoing mail leaves from the provider's machines,
  * not from the smarthost name we submit to.  When the relay host resolves,
  * the record printed is built and evaluated by the doctor's SPF code
@@ -29,6 +39,15 @@
 #include "keytool/doctor.h"
 
 #define TXT_CHUNK	255	/* RFC 1035 3.3.14: one character-string */
+
+/* the public ports clients use (RFC 6186, RFC 8314 7.3) */
+#define PORT_SMTP		25
+#define PORT_SUBMISSION		587
+#define PORT_SUBMISSIONS	465
+#define PORT_IMAP		143
+#define PORT_IMAPS		993
+#define PORT_POP3		110
+#define PORT_POP3S		995
 
 bool
 keytool_dkim_owner(char *out, size_t outsz, const char *domain,
@@ -100,18 +119,72 @@ print_dkim(const struct conf *c, const char *domain)
 		    "dkim generate %s SELECTOR\n", domain, domain);
 }
 
-/* srv - one SRV record, or "0 0 0 ." (service not offered, RFC 6186 3) */
+/*
+ * srv - one SRV record naming the standard port, or "0 0 0 ." (service
+ * not offered, RFC 6186 3.4)
+ */
 static void
 srv(const char *service, const char *domain, const struct conf_addrs *a,
-    const char *host)
+    unsigned port, const char *host)
 {
 	char owner[300];
 
 	snprintf(owner, sizeof(owner), "_%s._tcp.%s.", service, domain);
 	if (a->n > 0)
-		printf("%-40s IN SRV  0 1 %u %s.\n", owner, a->v[0].port, host);
+		printf("%-40s IN SRV  0 1 %u %s.\n", owner, port, host);
 	else
 		printf("%-40s IN SRV  0 0 0 .\n", owner);
+}
+
+/* off_standard - a service offered, but not on its standard port */
+static bool
+off_standard(const struct conf_addrs *a, unsigned port)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		if (a->v[i].port == port)
+			return false;
+	return a->n > 0;
+}
+
+/*
+ * print_forwards - the port forwards the records below rely on: one per
+ * service offered only on other ports (nothing if none)
+ */
+static void
+print_forwards(const struct conf *c)
+{
+	const struct {
+		const struct conf_addrs *a;
+		unsigned port;
+	} svc[] = {
+		{ &c->smtp.listen, PORT_SMTP },
+		{ &c->smtp.submission, PORT_SUBMISSION },
+		{ &c->smtp.submissions, PORT_SUBMISSIONS },
+		{ &c->imap.listen, PORT_IMAPS },
+		{ &c->imap.listen_starttls, PORT_IMAP },
+		{ &c->pop3.listen, PORT_POP3S },
+		{ &c->pop3.listen_starttls, PORT_POP3 },
+	};
+	size_t i, n = c->pop3.enabled ? 7 : 5;
+	bool any = false;
+
+	for (i = 0; i < n; i++) {
+		if (!off_standard(svc[i].a, svc[i].port))
+			continue;
+		if (!any)
+			printf("; the records below name the standard ports, "
+			    "which clients and other\n; servers reach from "
+			    "outside; facteur listens on others here: forward\n"
+			    "; them on the router (public port -> this machine's)"
+			    ":\n;  ");
+		printf("%s %u -> %u", any ? "," : "", svc[i].port,
+		    svc[i].a->v[0].port);
+		any = true;
+	}
+	if (any)
+		printf("\n");
 }
 
 /* xml_server - one server of the autoconfig file */
@@ -142,15 +215,13 @@ print_autoconfig(const struct conf *c, const char *domain)
 	    "    <domain>%s</domain>\n"
 	    "    <displayName>%s mail</displayName>\n", domain, domain, domain);
 	if (c->imap.listen.n > 0)
-		xml_server("incoming", "imap", h, c->imap.listen.v[0].port, "SSL");
-	if (c->pop3.listen.n > 0)
-		xml_server("incoming", "pop3", h, c->pop3.listen.v[0].port, "SSL");
+		xml_server("incoming", "imap", h, PORT_IMAPS, "SSL");
+	if (c->pop3.enabled && c->pop3.listen.n > 0)
+		xml_server("incoming", "pop3", h, PORT_POP3S, "SSL");
 	if (c->smtp.submissions.n > 0)
-		xml_server("outgoing", "smtp", h, c->smtp.submissions.v[0].port,
-		    "SSL");
+		xml_server("outgoing", "smtp", h, PORT_SUBMISSIONS, "SSL");
 	if (c->smtp.submission.n > 0)
-		xml_server("outgoing", "smtp", h, c->smtp.submission.v[0].port,
-		    "STARTTLS");
+		xml_server("outgoing", "smtp", h, PORT_SUBMISSION, "STARTTLS");
 	printf("  </emailProvider>\n</clientConfig>\n");
 }
 
@@ -191,13 +262,13 @@ print_domain(const struct conf *c, const char *d)
 	printf("%-40s IN TXT  \"v=DMARC1; p=quarantine; rua=mailto:postmaster@%s\"\n",
 	    owner, d);
 	printf("; mail clients find the servers (RFC 6186, RFC 8314)\n");
-	srv("submission", d, &c->smtp.submission, h);
-	srv("submissions", d, &c->smtp.submissions, h);
-	srv("imaps", d, &c->imap.listen, h);
-	srv("imap", d, &c->imap.listen_starttls, h);
+	srv("submission", d, &c->smtp.submission, PORT_SUBMISSION, h);
+	srv("submissions", d, &c->smtp.submissions, PORT_SUBMISSIONS, h);
+	srv("imaps", d, &c->imap.listen, PORT_IMAPS, h);
+	srv("imap", d, &c->imap.listen_starttls, PORT_IMAP, h);
 	if (c->pop3.enabled) {		/* RFC 6186: POP3 is preferred less */
-		srv("pop3s", d, &c->pop3.listen, h);
-		srv("pop3", d, &c->pop3.listen_starttls, h);
+		srv("pop3s", d, &c->pop3.listen, PORT_POP3S, h);
+		srv("pop3", d, &c->pop3.listen_starttls, PORT_POP3, h);
 	}
 	print_autoconfig(c, d);
 }
@@ -233,6 +304,7 @@ keytool_cmd_dns(const struct conf *c, int argc, char **argv)
 	    "2001:db8::1\n", owner);
 	printf("; reverse DNS (PTR) of these addresses should name %s: ask your"
 	    " ISP\n", c->hostname);
+	print_forwards(c);
 	for (i = 0; i < c->ndomains; i++)
 		print_domain(c, c->domains[i]);
 	for (i = 0; i < c->smtp.nbackup_domains; i++)

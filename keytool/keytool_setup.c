@@ -545,14 +545,15 @@ print_clients(const struct setup *s, const char *pw, bool made)
 		    "passwd %s)\n", pw, s->conf, s->addr);
 	else
 		printf(";   password    the one given on stdin\n");
-	printf(";   incoming    IMAP, %s port %u, SSL/TLS, normal password\n"
-	    ";   outgoing    SMTP, %s port %u SSL/TLS (or %u STARTTLS), normal "
-	    "password\n", s->hostname, s->port[P_IMAPS], s->hostname,
-	    s->port[P_SUBMISSIONS], s->port[P_SUBMISSION]);
+	/* the public ports, as the SRV records say (keytool_dns.c) */
+	printf(";   incoming    IMAP, %s port 993, SSL/TLS, normal password\n"
+	    ";   outgoing    SMTP, %s port 465 SSL/TLS (or 587 STARTTLS), "
+	    "normal password\n", s->hostname, s->hostname);
 	if (s->port[P_SMTP] != 25)
 		printf("; The ports are above 1024 (not root): on your router, "
 		    "forward 25, 587, 465\n; and 993 to %u, %u, %u and %u of "
-		    "this machine.\n", s->port[P_SMTP], s->port[P_SUBMISSION],
+		    "this machine (clients use 587, 465, 993).\n",
+		    s->port[P_SMTP], s->port[P_SUBMISSION],
 		    s->port[P_SUBMISSIONS], s->port[P_IMAPS]);
 	if (geteuid() == 0 && !s->single)
 		printf("; Each role runs as its own account: `facteur-keytool -c "

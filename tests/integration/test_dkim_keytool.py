@@ -125,7 +125,9 @@ def keytool(binpath, conf, *args, stdin=None):
 
 
 def write_conf(d, extra_dkim='', relay='', resolver=None, tls=True,
-               pop3=False, backup=''):
+               pop3=False, backup='', base=2000):
+    """base: the listen ports are base + the standard ones (2525, 2587,
+    ...: a box behind a port forward), or the standard ones (base 0)"""
     conf = os.path.join(d, 'facteur.conf')
     lines = [
         'hostname = mail.example.org',
@@ -139,14 +141,15 @@ def write_conf(d, extra_dkim='', relay='', resolver=None, tls=True,
     if tls:
         lines += ['[tls]', 'cert = %s/tls/fullchain.pem' % d,
                   'key = %s/tls/privkey.pem' % d]
-    lines += ['[smtp]', 'listen = 127.0.0.1:2525',
-              'submission = 127.0.0.1:2587', 'submissions = 127.0.0.1:2465']
+    lines += ['[smtp]', f'listen = 127.0.0.1:{base + 525 if base else 25}',
+              f'submission = 127.0.0.1:{base + 587}',
+              f'submissions = 127.0.0.1:{base + 465}']
     if backup:
         lines += ['backup_domains = %s' % backup]
-    lines += ['[imap]', 'listen = 127.0.0.1:2993']
+    lines += ['[imap]', f'listen = 127.0.0.1:{base + 993}']
     if pop3:
-        lines += ['[pop3]', 'listen = 127.0.0.1:2995',
-                  'listen_starttls = 127.0.0.1:2110']
+        lines += ['[pop3]', f'listen = 127.0.0.1:{base + 995}',
+                  f'listen_starttls = 127.0.0.1:{base + 110}']
     if relay:
         lines += ['[relay]', 'host = %s' % relay, 'port = 587',
                   'user = me@example.net',
@@ -252,14 +255,25 @@ def test_dns(r, binpath, d, rsa, ed):
     r.check('_dmarc.example.org.' in out and
             'v=DMARC1; p=quarantine; rua=mailto:postmaster@example.org' in out,
             'dns: DMARC')
-    r.check(re.search(r'_submission\._tcp\.example\.org\.\s+.*SRV\s+0 1 2587 '
-                      r'mail\.example\.org\.', out) is not None, 'dns: submission SRV')
-    r.check(re.search(r'_submissions\._tcp\.example\.org\.\s+.*SRV\s+0 1 2465 ', out)
-            is not None, 'dns: submissions SRV')
-    r.check(re.search(r'_imaps\._tcp\.example\.org\.\s+.*SRV\s+0 1 2993 ', out)
-            is not None, 'dns: imaps SRV')
+    # listening on 2587 etc. behind a port forward: the records name the
+    # public standard ports (RFC 6186, RFC 8314), a comment the forwards
+    r.check(re.search(r'_submission\._tcp\.example\.org\.\s+.*SRV\s+0 1 587 '
+                      r'mail\.example\.org\.', out) is not None,
+            'dns: submission SRV on the standard port 587', out)
+    r.check(re.search(r'_submissions\._tcp\.example\.org\.\s+.*SRV\s+0 1 465 ', out)
+            is not None, 'dns: submissions SRV on 465')
+    r.check(re.search(r'_imaps\._tcp\.example\.org\.\s+.*SRV\s+0 1 993 ', out)
+            is not None, 'dns: imaps SRV on 993')
+    r.check(re.search(r'_imap\._tcp\.example\.org\.\s+.*SRV\s+0 0 0 \.$', out,
+                      re.M) is not None, 'dns: imap (STARTTLS) not offered')
+    r.check(re.search(r'^;\s+25 -> 2525, 587 -> 2587, 465 -> 2465, '
+                      r'993 -> 2993$', out, re.M) is not None,
+            'dns: the port forwards to make are listed', out[:1200])
     r.check('<clientConfig version="1.1">' in out and
             '<incomingServer type="imap">' in out, 'dns: autoconfig XML')
+    ports = re.findall(r'<port>(\d+)</port>', out)
+    r.check(ports == ['993', '465', '587'],
+            'dns: autoconfig names 993, 465, 587', ports)
     rtxt = dkim_txt_from_dns_output(out, 'rsa2026')
     etxt = dkim_txt_from_dns_output(out, 'ed2026')
     r.check(rtxt is not None and 'k=rsa' in rtxt, 'dns: rsa DKIM TXT one string', out)
@@ -276,10 +290,18 @@ def test_dns(r, binpath, d, rsa, ed):
     conf3 = write_conf(d, extra_dkim=dk, pop3=True, backup='friend.example')
     rc, out3, err = keytool(binpath, conf3, 'dns')
     r.check(rc == 0 and re.search(r'_pop3s\._tcp\.example\.org\.\s+.*SRV\s+0 1 '
-                                  r'2995 mail\.example\.org\.', out3) and
-            re.search(r'_pop3\._tcp\.example\.org\.\s+.*SRV\s+0 1 2110 ', out3)
+                                  r'995 mail\.example\.org\.', out3) and
+            re.search(r'_pop3\._tcp\.example\.org\.\s+.*SRV\s+0 1 110 ', out3)
             and '<incomingServer type="pop3">' in out3 and
-            '<port>2995</port>' in out3, 'dns: POP3 SRV and autoconfig', out3)
+            '<port>995</port>' in out3 and '995 -> 2995, 110 -> 2110' in out3,
+            'dns: POP3 SRV and autoconfig on 995 and 110', out3)
+    conf4 = write_conf(d, extra_dkim=dk, pop3=True, base=0)
+    rc, out4, err = keytool(binpath, conf4, 'dns')
+    r.check(rc == 0 and re.search(r'_submission\._tcp\.example\.org\.\s+.*SRV'
+                                  r'\s+0 1 587 ', out4) and
+            re.search(r'_pop3\._tcp\.example\.org\.\s+.*SRV\s+0 1 110 ', out4)
+            and ' -> ' not in out4 and 'forward' not in out4,
+            'dns: on the standard ports, no forwards to make', out4[:1200])
     r.check(re.search(r'^friend\.example\.\s+IN MX\s+20 mail\.example\.org\.',
                       out3, re.M) and '_dmarc.friend.example' not in out3,
             'dns: a backed-up domain gets our MX at a worse preference only',

@@ -116,9 +116,10 @@ def test_setup_empty_dir():
           any('k=rsa' in v for v in TXT.values()),
           'setup prints both DKIM TXT records', r.stdout)
     for want in (' IN MX   10 mail.example.org.', 'v=spf1 mx -all',
-                 '_dmarc.example.org.', f'_submissions._tcp.example.org.'
-                 f'           IN SRV  0 1 {P465} mail.example.org.',
-                 f'user name   {ALICE}', f'IMAP, mail.example.org port {P993}',
+                 '_dmarc.example.org.', '_submissions._tcp.example.org.'
+                 '           IN SRV  0 1 465 mail.example.org.',
+                 f'465 -> {P465}', f'993 -> {P993}',
+                 f'user name   {ALICE}', 'IMAP, mail.example.org port 993',
                  'added alias postmaster@example.org -> ' + ALICE):
         check(want in r.stdout, f'setup prints "{want}"', r.stdout[-1500:])
     check(PASSWORD not in r.stdout, 'a password given on stdin is not printed')
