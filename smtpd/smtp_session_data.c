@@ -143,7 +143,11 @@ received_header(struct session *s)
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
 	buf_init(&b, 4096);
-	if (s->l->kind == PORT_LOCAL)
+	if (session_from_fetch(s))	/* README: Received says it was fetched */
+		buf_printf(&b, "Received: (fetched from a remote mailbox by "
+		    "facteur's [fetch])\n\tby %s (facteur) id %s",
+		    smtpd_conf->hostname, s->qid);
+	else if (s->l->kind == PORT_LOCAL)
 		buf_printf(&b, "Received: (facteur-sendmail invoked by %s)\n"
 		    "\tby %s (facteur) id %s", s->addr, smtpd_conf->hostname, s->qid);
 	else

@@ -122,6 +122,12 @@ def test_first_poll():
     time.sleep(5)           # two more polls of each account
     got = home_msgs()
     ft.check(len(got) == 10, 'nothing twice over later polls', subjects())
+    tops = [re.search(rb'^Received: .*\n(\t.*\n)*', raw, re.M)
+            for raw in env.messages(ALICE)]
+    ft.check(all(t and b'fetched from a remote mailbox' in t.group(0) and
+                 b'facteur-sendmail' not in t.group(0) for t in tops),
+             'our Received line says the message was fetched',
+             [t.group(0) if t else None for t in tops][:2])
     ft.check(sorted(got) == sorted(want.values()), 'byte for byte',
              (got[:1], list(want.values())[:1]))
     ft.check(wait_for(lambda: count(REMOTE) == 1, 10), 'IMAP remote emptied '
