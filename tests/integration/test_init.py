@@ -320,6 +320,11 @@ def test_script_start_status_stop():
           'reload requested' not in r.stdout,
           'reload of a bad configuration: the error, exit 1',
           r.stdout + r.stderr)
+    r = script('restart', *DAEMONS)
+    check(r.returncode == 1 and 'facteur.conf:' in r.stderr and
+          'nothing restarted' in r.stderr and 'stopped' not in r.stdout,
+          'restart with a bad configuration stops nothing',
+          r.stdout + r.stderr)
     with open(env.conf, 'w', encoding='utf-8') as f:
         f.write(good)
     check(all(alive(p) for p in pids.values()),
