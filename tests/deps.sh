@@ -23,10 +23,14 @@ libsasl2-modules openssl ca-certificates publicsuffix swaks
 libnet-ssleay-perl libio-socket-ssl-perl curl python3-dkim python3-dnspython
 opendkim-tools iproute2"
 BUILD="clang libclang-rt-14-dev musl-tools dpkg-dev autoconf automake libtool"
+# dovecot-dev: the headers and libdovecot that tests/imaptest.mk builds
+# Dovecot's imaptest against (dovecot-core, which dovecot-imapd brings,
+# has the TLS module it loads at run time)
 TESTS="python3-aiosmtpd dnsmasq-base python3-pyfuse3 fuse3
 isync procps busybox-static msmtp s-nail mutt sendemail
 python3-cryptography rspamd
 python3-yaml python3-spf fetchmail getmail6 dovecot-imapd dovecot-pop3d
+dovecot-dev
 spamd spamc spamass-milter clamav-daemon clamav-milter pebble
 fail2ban"
 

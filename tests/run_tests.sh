@@ -237,6 +237,11 @@ run_build() {
 	fi
 	build "$B_NORMAL" B="$B_NORMAL" all units
 	build "$B_SAN" B="$B_SAN" SAN=1 all units fuzzers
+	# Dovecot's imaptest beside build-san/bin, for
+	# integration/test_imaptest.py (tests/imaptest.mk: seconds, once)
+	if selected integration/test_imaptest.py; then
+		build imaptest B="$B_SAN" imaptest
+	fi
 	# what the packages carry (integration/test_packages.py packs it)
 	if selected integration/test_packages.py; then
 		build build-tiny-static B=build-tiny-static STATIC=1 PROFILE=tiny all
