@@ -96,6 +96,26 @@ tcp_connect(const char *host, uint16_t port, char *why, size_t whysz)
 	return fd;
 }
 
+/*
+ * ca_file_why - why path did not load: the role's account cannot open it
+ * (a copy under the 0700 tls/ of a setup), or it holds no certificate
+ */
+static void
+ca_file_why(const char *path, char *why, size_t whysz)
+{
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		snprintf(why, whysz, "cannot load CA file %s: %s (the fetch "
+		    "role runs as uid %ld)", path, strerror(errno),
+		    (long)geteuid());
+	else {
+		fclose(f);
+		snprintf(why, whysz, "cannot load CA file %s: no PEM "
+		    "certificate in it", path);
+	}
+}
+
 int
 fconn_tls(struct fconn *c, const struct conf_fetch *a, char *why,
     size_t whysz)
@@ -109,7 +129,7 @@ fconn_tls(struct fconn *c, const struct conf_fetch *a, char *why,
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
 	    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
 	    SSL_CTX_load_verify_locations(ctx, a->ca_file, NULL) != 1) {
-		snprintf(why, whysz, "cannot load CA file %s", a->ca_file);
+		ca_file_why(a->ca_file, why, whysz);
 		SSL_CTX_free(ctx);
 		ERR_clear_error();
 		return -1;

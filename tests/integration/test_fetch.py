@@ -94,7 +94,10 @@ def setup():
            f'imaps://keep%40example.org@localhost:{IMAPS} {ALICE} '
            f'password_file={pw} ca_file={ca} interval=2s keep=yes',
            f'imaps://bad%40example.org@localhost:{IMAPS} {ALICE} '
-           f'password_file={pw} ca_file={pki["ca.pem"]} interval=1h']
+           f'password_file={pw} ca_file={pki["ca.pem"]} interval=1h',
+           f'imaps://noca%40example.org@localhost:{IMAPS} {ALICE} '
+           f'password_file={pw} ca_file={env.path("no-ca.pem")} '
+           f'interval=1h']
     env.write_config(smtp={'listen': f'127.0.0.1:{SMTP}'},
                      imap={'listen': f'127.0.0.1:{IMAPS}'},
                      pop3={'listen': f'127.0.0.1:{POP3S}'},
@@ -145,6 +148,9 @@ def test_first_poll():
     ft.check(re.search(r'account=bad@example.org@localhost .*(certificate|'
                        r'verify)', log), 'the log says why', log[-3000:])
     ft.check(PASS not in log, 'no password in the log')
+    ft.check(re.search(r'account=noca@example.org@localhost cannot load CA '
+                       r'file \S*no-ca.pem: No such file or directory', log),
+             'a CA file it cannot open: the log says why', log[-3000:])
 
 
 def test_next_poll_and_restart():
