@@ -7,6 +7,7 @@
  *
  * Exit 0 on success, 1 on a failure explained on stderr, 2 on bad usage.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,7 @@ usage(void)
 
 /* talk - one request, print the answer; the CTL_END status, or 1 */
 static uint32_t
-talk(const char *sock, uint32_t type, const struct ipc_out *o, const char *user)
+talk(const char *sock, uint32_t type, const struct ipc_out *o)
 {
 	static uint8_t store[IPC_MAX_PAYLOAD];
 	uint32_t status = 1;
@@ -40,8 +41,18 @@ talk(const char *sock, uint32_t type, const struct ipc_out *o, const char *user)
 	int fd;
 
 	if ((fd = ipc_connect_unix(sock)) == -1) {
-		fprintf(stderr, "facteur-ctl: cannot reach facteur-smtpd at %s: %m "
-		    "(is it running? are you root or %s?)\n", sock, user);
+		/*
+		 * the socket is root's, 0600, when smtpd started as root (not
+		 * `user`'s, whatever the old message said); else it belongs to
+		 * the account that started smtpd
+		 */
+		if (errno == EACCES || errno == EPERM)
+			fprintf(stderr, "facteur-ctl: %s: %m: run it as root "
+			    "(or, if facteur-smtpd was not started as root, as "
+			    "the account that started it)\n", sock);
+		else
+			fprintf(stderr, "facteur-ctl: cannot reach facteur-smtpd "
+			    "at %s: %m (is it running?)\n", sock);
 		return 1;
 	}
 	if (ipc_write_sync(fd, type, 1, -1, o) == -1) {
@@ -109,7 +120,7 @@ main(int argc, char **argv)
 	c = conf_load_or_die(path);
 	if (!bsnprintf(sock, sizeof(sock), "%s/%s", c->run_dir, CTL_SOCKET))
 		fatalx("run_dir too long");
-	status = talk(sock, type, &o, c->user);
+	status = talk(sock, type, &o);
 	conf_free(&c);
 	return status == 0 ? 0 : 1;
 }

@@ -12,6 +12,7 @@ flush and remove are checked on.
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 
@@ -177,6 +178,24 @@ def test_ctl_queue():
     check(r.returncode == 2, 'bad ctl usage: exit 2', r.stderr)
 
 
+def test_ctl_not_allowed():
+    """facteur-ctl run by an account that may not use the control socket
+    (root only when smtpd started as root; here the socket is the test
+    account's): the error says who may, not \"is it running?\" """
+    if not env.as_root:
+        print('# test_ctl_not_allowed: needs root (another uid)')
+        return
+    other = 'daemon' if env.user != 'daemon' else 'bin'
+    r = subprocess.run([env.binary('ctl'), '-c', env.conf, 'status'],
+                       capture_output=True, text=True, timeout=30,
+                       user=other, group=other, extra_groups=[], cwd='/',
+                       env=dict(os.environ, ASAN_OPTIONS=ft.TOOL_ASAN))
+    check(r.returncode == 1 and 'Permission denied' in r.stderr and
+          'run it as root' in r.stderr and 'is it running' not in r.stderr,
+          'ctl without the right: exit 1, says to run it as root',
+          (r.returncode, r.stderr))
+
+
 def test_smtpd_down():
     env.stop('smtpd')
     r = sendmail([ALICE], 'Subject: down\n\nx\n')
@@ -270,7 +289,7 @@ def test_sighup():
 def main():
     ft.main(env, setup, [
         test_plain_recipients, test_dash_i_and_from, test_dash_t, test_errors,
-        test_ctl_queue, test_smtpd_down, test_sighup])
+        test_ctl_queue, test_ctl_not_allowed, test_smtpd_down, test_sighup])
 
 
 if __name__ == '__main__':
