@@ -18,6 +18,8 @@
 #include <sys/types.h>
 
 struct conf;
+struct conf_addr;
+struct conf_addrs;
 
 #define KEYTOOL_OK	0
 #define KEYTOOL_FAIL	1
@@ -31,6 +33,19 @@ int	keytool_cmd_alias(const struct conf *c, int argc, char **argv);
 int	keytool_cmd_dkim(const struct conf *c, int argc, char **argv);
 /* keytool_dns.c: dns */
 int	keytool_cmd_dns(const struct conf *c, int argc, char **argv);
+/*
+ * keytool_reachable - a listen address other machines can connect to: a
+ * wildcard or any address but loopback (127.0.0.0/8, ::1, localhost)
+ */
+bool	keytool_reachable(const struct conf_addr *a);
+/* keytool_offered - the service has a reachable listen address */
+bool	keytool_offered(const struct conf_addrs *as);
+/*
+ * keytool_forwards - if an offered service listens on none of its
+ * standard ports, print lead (ending in a newline) and one comment line
+ * of the forwards to make, "25 -> 2525, 587 -> 2587"; false if none
+ */
+bool	keytool_forwards(const struct conf *c, const char *lead);
 /* keytool_tls.c: tls selfsigned */
 int	keytool_cmd_tls(const struct conf *c, int argc, char **argv);
 /* doctor.c (and doctor_*.c, doctor.h): doctor */

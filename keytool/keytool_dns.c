@@ -14,8 +14,12 @@
  * the public ports; a box behind a router listens on others (2587 for
  * 587, as `setup` makes it without root) and the router forwards them.
  * Where a listen port differs, a comment at the top lists the forwards
- * to make.  A service with no listen address gets the "not offered"
- * SRV record (RFC 6186 3.4).
+ * to make.  A service is offered when it has a listen address other
+ * machines can reach: a wildcard (0.0.0.0, [::]) or any address but
+ * loopback; one with none (no listen address, or only 127.0.0.0/8, ::1,
+ * localhost: IMAP for a webmail on the same box) gets the "not offered"
+ * SRV record (RFC 6186 3.4), stays out of the autoconfig file and needs
+ * no forward.  Loopback and public addresses together: offered.
  *
  * SPF with [relay]: outgoing mail leaves from the provider's machines,
  * not from the smarthost name we submit to.  When the relay host resolves,
@@ -32,6 +36,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cidr.h"
 #include "conf.h"
 #include "dkim.h"
 #include "xmem.h"
@@ -119,6 +124,29 @@ print_dkim(const struct conf *c, const char *domain)
 		    "dkim generate %s SELECTOR\n", domain, domain);
 }
 
+bool
+keytool_reachable(const struct conf_addr *a)
+{
+	size_t n = strlen(a->host);
+
+	/* RFC 6761 6.3: localhost and names under it are loopback */
+	if (strcasecmp(a->host, "localhost") == 0 || (n > 10 &&
+	    strcasecmp(a->host + n - 10, ".localhost") == 0))
+		return false;
+	return !cidr_loopback(a->host);
+}
+
+bool
+keytool_offered(const struct conf_addrs *as)
+{
+	size_t i;
+
+	for (i = 0; i < as->n; i++)
+		if (keytool_reachable(&as->v[i]))
+			return true;
+	return false;
+}
+
 /*
  * srv - one SRV record naming the standard port, or "0 0 0 ." (service
  * not offered, RFC 6186 3.4)
@@ -130,30 +158,36 @@ srv(const char *service, const char *domain, const struct conf_addrs *a,
 	char owner[300];
 
 	snprintf(owner, sizeof(owner), "_%s._tcp.%s.", service, domain);
-	if (a->n > 0)
+	if (keytool_offered(a))
 		printf("%-40s IN SRV  0 1 %u %s.\n", owner, port, host);
 	else
 		printf("%-40s IN SRV  0 0 0 .\n", owner);
 }
 
-/* off_standard - a service offered, but not on its standard port */
-static bool
-off_standard(const struct conf_addrs *a, unsigned port)
+/*
+ * forward_to - the port a router must forward the standard port std to:
+ * that of the first reachable listen address, or 0 when the service is
+ * not offered or a reachable address listens on std already
+ */
+static unsigned
+forward_to(const struct conf_addrs *as, unsigned std)
 {
+	unsigned to = 0;
 	size_t i;
 
-	for (i = 0; i < a->n; i++)
-		if (a->v[i].port == port)
-			return false;
-	return a->n > 0;
+	for (i = 0; i < as->n; i++) {
+		if (!keytool_reachable(&as->v[i]))
+			continue;
+		if (as->v[i].port == std)
+			return 0;
+		if (to == 0)
+			to = as->v[i].port;
+	}
+	return to;
 }
 
-/*
- * print_forwards - the port forwards the records below rely on: one per
- * service offered only on other ports (nothing if none)
- */
-static void
-print_forwards(const struct conf *c)
+bool
+keytool_forwards(const struct conf *c, const char *lead)
 {
 	const struct {
 		const struct conf_addrs *a;
@@ -168,23 +202,20 @@ print_forwards(const struct conf *c)
 		{ &c->pop3.listen_starttls, PORT_POP3 },
 	};
 	size_t i, n = c->pop3.enabled ? 7 : 5;
+	unsigned to;
 	bool any = false;
 
 	for (i = 0; i < n; i++) {
-		if (!off_standard(svc[i].a, svc[i].port))
+		if ((to = forward_to(svc[i].a, svc[i].port)) == 0)
 			continue;
 		if (!any)
-			printf("; the records below name the standard ports, "
-			    "which clients and other\n; servers reach from "
-			    "outside; facteur listens on others here: forward\n"
-			    "; them on the router (public port -> this machine's)"
-			    ":\n;  ");
-		printf("%s %u -> %u", any ? "," : "", svc[i].port,
-		    svc[i].a->v[0].port);
+			printf("%s;  ", lead);
+		printf("%s %u -> %u", any ? "," : "", svc[i].port, to);
 		any = true;
 	}
 	if (any)
 		printf("\n");
+	return any;
 }
 
 /* xml_server - one server of the autoconfig file */
@@ -204,7 +235,17 @@ static void
 print_autoconfig(const struct conf *c, const char *domain)
 {
 	const char *h = c->hostname;
+	bool imap = keytool_offered(&c->imap.listen);
+	bool pop3 = c->pop3.enabled && keytool_offered(&c->pop3.listen);
+	bool subs = keytool_offered(&c->smtp.submissions);
+	bool sub = keytool_offered(&c->smtp.submission);
 
+	if (!imap && !pop3 && !subs && !sub) {
+		printf("; Thunderbird autoconfig: none, no mail program on "
+		    "another machine can\n;   reach this one (no public IMAP, "
+		    "POP3 or submission address)\n");
+		return;
+	}
 	printf("; Thunderbird autoconfig: serve this file as\n"
 	    ";   https://autoconfig.%s/mail/config-v1.1.xml  or\n"
 	    ";   https://%s/.well-known/autoconfig/mail/config-v1.1.xml\n",
@@ -214,13 +255,13 @@ print_autoconfig(const struct conf *c, const char *domain)
 	    "  <emailProvider id=\"%s\">\n"
 	    "    <domain>%s</domain>\n"
 	    "    <displayName>%s mail</displayName>\n", domain, domain, domain);
-	if (c->imap.listen.n > 0)
+	if (imap)
 		xml_server("incoming", "imap", h, PORT_IMAPS, "SSL");
-	if (c->pop3.enabled && c->pop3.listen.n > 0)
+	if (pop3)
 		xml_server("incoming", "pop3", h, PORT_POP3S, "SSL");
-	if (c->smtp.submissions.n > 0)
+	if (subs)
 		xml_server("outgoing", "smtp", h, PORT_SUBMISSIONS, "SSL");
-	if (c->smtp.submission.n > 0)
+	if (sub)
 		xml_server("outgoing", "smtp", h, PORT_SUBMISSION, "STARTTLS");
 	printf("  </emailProvider>\n</clientConfig>\n");
 }
@@ -304,7 +345,10 @@ keytool_cmd_dns(const struct conf *c, int argc, char **argv)
 	    "2001:db8::1\n", owner);
 	printf("; reverse DNS (PTR) of these addresses should name %s: ask your"
 	    " ISP\n", c->hostname);
-	print_forwards(c);
+	keytool_forwards(c, "; the records below name the standard ports, "
+	    "which clients and other\n; servers reach from outside; facteur "
+	    "listens on others here: forward\n; them on the router (public "
+	    "port -> this machine's):\n");
 	for (i = 0; i < c->ndomains; i++)
 		print_domain(c, c->domains[i]);
 	for (i = 0; i < c->smtp.nbackup_domains; i++)

@@ -534,9 +534,19 @@ make_all(const struct setup *s, const struct conf *c, const char *pw,
 	return 0;
 }
 
+/*
+ * print_clients - what to type into a mail program, for the services
+ * other machines can reach (keytool_offered, as the SRV records), and
+ * the port forwards they need
+ */
 static void
-print_clients(const struct setup *s, const char *pw, bool made)
+print_clients(const struct setup *s, const struct conf *c, const char *pw,
+    bool made)
 {
+	bool imap = keytool_offered(&c->imap.listen);
+	bool subs = keytool_offered(&c->smtp.submissions);
+	bool sub = keytool_offered(&c->smtp.submission);
+
 	printf("\n; ===== mail programs (Thunderbird, phones) =====\n"
 	    ";   user name   %s\n", s->addr);
 	if (made)
@@ -546,15 +556,20 @@ print_clients(const struct setup *s, const char *pw, bool made)
 	else
 		printf(";   password    the one given on stdin\n");
 	/* the public ports, as the SRV records say (keytool_dns.c) */
-	printf(";   incoming    IMAP, %s port 993, SSL/TLS, normal password\n"
-	    ";   outgoing    SMTP, %s port 465 SSL/TLS (or 587 STARTTLS), "
-	    "normal password\n", s->hostname, s->hostname);
-	if (s->port[P_SMTP] != 25)
-		printf("; The ports are above 1024 (not root): on your router, "
-		    "forward 25, 587, 465\n; and 993 to %u, %u, %u and %u of "
-		    "this machine (clients use 587, 465, 993).\n",
-		    s->port[P_SMTP], s->port[P_SUBMISSION],
-		    s->port[P_SUBMISSIONS], s->port[P_IMAPS]);
+	if (imap)
+		printf(";   incoming    IMAP, %s port 993, SSL/TLS, normal "
+		    "password\n", s->hostname);
+	if (subs || sub)
+		printf(";   outgoing    SMTP, %s port %s, normal password\n",
+		    s->hostname, subs && sub ? "465 SSL/TLS (or 587 STARTTLS)" :
+		    subs ? "465 SSL/TLS" : "587 STARTTLS");
+	if (!imap && !subs && !sub)
+		printf("; facteur listens on %s only (loopback): no mail program "
+		    "on another\n; machine can reach it, only those on this "
+		    "one (a webmail).\n", s->listen);
+	keytool_forwards(c, "; The ports are above 1024 (not root): on your "
+	    "router, forward these\n; (public port -> this machine's; mail "
+	    "programs use the public ones):\n");
 	if (geteuid() == 0 && !s->single)
 		printf("; Each role runs as its own account: `facteur-keytool -c "
 		    "%s accounts | sh`\n; creates those missing (the init "
@@ -630,7 +645,7 @@ keytool_cmd_setup(const char *conf, bool conf_given, int argc, char **argv)
 	fflush(stdout);
 	if (keytool_cmd_dns(c, 1, dns_argv) != 0)
 		goto done;
-	print_clients(&s, pw, made);
+	print_clients(&s, c, pw, made);
 	rc = KEYTOOL_OK;
 done:
 	if (rc != KEYTOOL_OK)

@@ -144,6 +144,18 @@ cidr_match(const struct cidr *v, size_t n, const char *ip)
 }
 
 bool
+cidr_loopback(const char *ip)
+{
+	static const struct cidr loopback[] = {
+		{ AF_INET, { 127 }, 8 },
+		{ AF_INET6, { [15] = 1 }, 128 },
+	};
+
+	return cidr_match(loopback, sizeof(loopback) / sizeof(loopback[0]),
+	    ip);
+}
+
+bool
 cidr_equal(const struct cidr *a, const struct cidr *b)
 {
 	return a->family == b->family && a->prefix == b->prefix &&

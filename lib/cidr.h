@@ -2,7 +2,8 @@
 /*
  * cidr.h - is an address inside a network: "192.168.1.0/24",
  * "2001:db8::/32", a bare address (/32, /128).  Used by [smtp] trusted
- * (conf.c parses, smtpd matches at accept).
+ * (conf.c parses, smtpd matches at accept), and by keytool to tell a
+ * loopback listen address from one other machines reach.
  *
  * An IPv4-mapped IPv6 address (::ffff:192.0.2.7, what a dual-stack [::]
  * listener sees of an IPv4 client) is an IPv4 address here, on both
@@ -50,6 +51,9 @@ bool		 cidr_addr(const char *ip, struct cidr *addr);
 bool		 cidr_contains(const struct cidr *net, const struct cidr *addr);
 /* cidr_match - ip (as cidr_addr takes it) is inside one of v[0..n) */
 bool		 cidr_match(const struct cidr *v, size_t n, const char *ip);
+/* cidr_loopback - ip (as cidr_addr takes it) is a loopback address:
+ * 127.0.0.0/8 (also written ::ffff:127.x.y.z) or ::1 */
+bool		 cidr_loopback(const char *ip);
 /* cidr_equal - the same network */
 bool		 cidr_equal(const struct cidr *a, const struct cidr *b);
 /* cidr_format - "10.0.0.0/8", "::1/128"; false if it does not fit */

@@ -125,9 +125,16 @@ def keytool(binpath, conf, *args, stdin=None):
 
 
 def write_conf(d, extra_dkim='', relay='', resolver=None, tls=True,
-               pop3=False, backup='', base=2000):
+               pop3=False, backup='', base=2000, listen=None):
     """base: the listen ports are base + the standard ones (2525, 2587,
-    ...: a box behind a port forward), or the standard ones (base 0)"""
+    ...: a box behind a port forward), or the standard ones (base 0), on
+    the wildcard address (keytool does not bind); listen: {'section.key':
+    [addresses]} instead, e.g. {'imap.listen': ['127.0.0.1:143']}"""
+    listen = listen or {}
+
+    def addrs(key, port):
+        return [f'{key.split(".")[1]} = {a}'
+                for a in listen.get(key, [f'0.0.0.0:{port}'])]
     conf = os.path.join(d, 'facteur.conf')
     lines = [
         'hostname = mail.example.org',
@@ -141,15 +148,17 @@ def write_conf(d, extra_dkim='', relay='', resolver=None, tls=True,
     if tls:
         lines += ['[tls]', 'cert = %s/tls/fullchain.pem' % d,
                   'key = %s/tls/privkey.pem' % d]
-    lines += ['[smtp]', f'listen = 127.0.0.1:{base + 525 if base else 25}',
-              f'submission = 127.0.0.1:{base + 587}',
-              f'submissions = 127.0.0.1:{base + 465}']
+    lines += (['[smtp]'] + addrs('smtp.listen', base + 525 if base else 25)
+              + addrs('smtp.submission', base + 587)
+              + addrs('smtp.submissions', base + 465))
     if backup:
         lines += ['backup_domains = %s' % backup]
-    lines += ['[imap]', f'listen = 127.0.0.1:{base + 993}']
+    lines += ['[imap]'] + addrs('imap.listen', base + 993)
+    if 'imap.listen_starttls' in listen:
+        lines += addrs('imap.listen_starttls', 0)
     if pop3:
-        lines += ['[pop3]', f'listen = 127.0.0.1:{base + 995}',
-                  f'listen_starttls = 127.0.0.1:{base + 110}']
+        lines += (['[pop3]'] + addrs('pop3.listen', base + 995) +
+                  addrs('pop3.listen_starttls', base + 110))
     if relay:
         lines += ['[relay]', 'host = %s' % relay, 'port = 587',
                   'user = me@example.net',
@@ -273,7 +282,7 @@ def test_dns(r, binpath, d, rsa, ed):
             '<incomingServer type="imap">' in out, 'dns: autoconfig XML')
     ports = re.findall(r'<port>(\d+)</port>', out)
     r.check(ports == ['993', '465', '587'],
-            'dns: autoconfig names 993, 465, 587', ports)
+            'dns: autoconfig names 993, 465, 587', str(ports))
     rtxt = dkim_txt_from_dns_output(out, 'rsa2026')
     etxt = dkim_txt_from_dns_output(out, 'ed2026')
     r.check(rtxt is not None and 'k=rsa' in rtxt, 'dns: rsa DKIM TXT one string', out)
@@ -302,6 +311,7 @@ def test_dns(r, binpath, d, rsa, ed):
             re.search(r'_pop3\._tcp\.example\.org\.\s+.*SRV\s+0 1 110 ', out4)
             and ' -> ' not in out4 and 'forward' not in out4,
             'dns: on the standard ports, no forwards to make', out4[:1200])
+    test_dns_loopback(r, binpath, d, dk)
     r.check(re.search(r'^friend\.example\.\s+IN MX\s+20 mail\.example\.org\.',
                       out3, re.M) and '_dmarc.friend.example' not in out3,
             'dns: a backed-up domain gets our MX at a worse preference only',
@@ -312,6 +322,59 @@ def test_dns(r, binpath, d, rsa, ed):
     r.check(rc == 0 and re.search(r'"v=spf1 mx include:provider\.example ~all"',
                                   out2) is not None, 'dns: SPF includes relay', out2)
     return rtxt, etxt, parts
+
+
+def srv_target(out, service):
+    """'0 1 993 mail.example.org.' of _service._tcp.example.org, or None"""
+    m = re.search(r'^_%s\._tcp\.example\.org\.\s+IN SRV\s+(.*)$' % service,
+                  out, re.M)
+    return m.group(1) if m else None
+
+
+def test_dns_loopback(r, binpath, d, dk):
+    """A service on loopback only (IMAP for a webmail on the box) is not
+    offered to other machines; loopback and public together is."""
+    conf = write_conf(d, extra_dkim=dk, pop3=True, listen={
+        # a webmail on this box: IMAP on loopback only
+        'imap.listen': ['127.0.0.1:993', '[::1]:2993'],
+        'imap.listen_starttls': ['127.0.0.1:143'],
+        # loopback and a LAN address: offered, forwarded to the LAN one
+        'smtp.submission': ['127.0.0.1:587', '192.168.1.2:2587'],
+        'smtp.submissions': ['localhost:2465'],
+        'pop3.listen': ['[::]:2995'],
+        'pop3.listen_starttls': ['[::ffff:127.0.0.1]:2110']})
+    rc, out, err = keytool(binpath, conf, 'dns')
+    r.check(rc == 0, 'dns (loopback): exits 0', err)
+    got = {s: srv_target(out, s) for s in ('submission', 'submissions',
+                                           'imaps', 'imap', 'pop3s', 'pop3')}
+    r.check(got == {'submission': '0 1 587 mail.example.org.',
+                    'submissions': '0 0 0 .', 'imaps': '0 0 0 .',
+                    'imap': '0 0 0 .', 'pop3s': '0 1 995 mail.example.org.',
+                    'pop3': '0 0 0 .'},
+            'dns: services on loopback only get "0 0 0 ." (not offered), '
+            'loopback and public together is offered', str(got))
+    r.check(re.search(r'^;\s+25 -> 2525, 587 -> 2587, 995 -> 2995$', out,
+                      re.M) is not None,
+            'dns: forwards only for offered services, to the public '
+            'address\'s port', out[:1200])
+    servers = re.findall(r'<(incoming|outgoing)Server type="(\w+)">\s*'
+                         r'<hostname>[^<]*</hostname>\s*<port>(\d+)</port>',
+                         out)
+    r.check(servers == [('incoming', 'pop3', '995'),
+                        ('outgoing', 'smtp', '587')],
+            'dns: autoconfig leaves out the loopback-only services', str(servers))
+    conf = write_conf(d, extra_dkim=dk, listen={
+        'smtp.listen': ['127.0.0.1:25'],
+        'smtp.submission': ['127.0.0.1:2587'],
+        'smtp.submissions': ['[::1]:2465'],
+        'imap.listen': ['127.0.0.2:2993']})
+    rc, out, err = keytool(binpath, conf, 'dns')
+    r.check(rc == 0 and ' -> ' not in out and '<clientConfig' not in out and
+            'autoconfig: none' in out and
+            all(srv_target(out, s) == '0 0 0 .'
+                for s in ('submission', 'submissions', 'imaps', 'imap')),
+            'dns: everything on loopback: nothing offered, no forwards, '
+            'no autoconfig file', out[-1500:])
 
 
 def test_verify_with_dns_txt(r, binpath, rsa, ed, rtxt, etxt, split_parts):

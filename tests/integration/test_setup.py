@@ -13,8 +13,11 @@ postmaster alias, port 25, and the message read back over IMAPS.  Also:
 a second setup is refused without --force and leaves everything as it
 was; no password on stdin makes one up and prints it once; a package's
 placeholder configuration counts as not set up; --relay writes a [relay]
-with the password file.  Prints `# measure:` lines for the time setup
-takes and the time from an empty directory to the first mail read back."""
+with the password file; on loopback (the round trip's --listen 127.0.0.1)
+no service is offered to other machines (SRV "0 0 0 .", no client
+settings), on the wildcard address they are, on the standard ports.
+Prints `# measure:` lines for the time setup takes and the time from an empty
+directory to the first mail read back."""
 
 import hashlib
 import imaplib
@@ -43,16 +46,21 @@ TXT = {}
 T0 = time.time()
 
 
-def setup(*args, stdin='', root=BOX, conf=None):
+def setup(*args, stdin='', root=BOX, conf=None, listen='127.0.0.1',
+          as_root=False):
+    """listen None: setup's default (the wildcard); as_root: run as root
+    (the test's own uid), not as the harness's ordinary user"""
     cmd = [env.binary('keytool')]
     if conf:
         cmd += ['-c', conf]
-    cmd += ['setup', 'example.org', '--dir', root, '--listen', '127.0.0.1',
-            '--ports', f'{P25},{P587},{P465},{P993}'] + list(args)
+    cmd += ['setup', 'example.org', '--dir', root]
+    if listen:
+        cmd += ['--listen', listen]
+    cmd += ['--ports', f'{P25},{P587},{P465},{P993}'] + list(args)
     e = dict(os.environ, ASAN_OPTIONS=ft.TOOL_ASAN, UBSAN_OPTIONS=ft.UBSAN)
+    kw = {} if as_root else env._user_kw()  # pylint: disable=protected-access
     r = subprocess.run(cmd, input=stdin, capture_output=True, text=True,
-                       timeout=120, env=e, cwd=env.tmp,
-                       **env._user_kw())  # pylint: disable=protected-access
+                       timeout=120, env=e, cwd=env.tmp, **kw)
     check(not any(m in r.stderr for m in ft.SANITIZER_MARKS),
           'setup: no sanitizer report', r.stderr[-3000:])
     return r
@@ -116,13 +124,43 @@ def test_setup_empty_dir():
           any('k=rsa' in v for v in TXT.values()),
           'setup prints both DKIM TXT records', r.stdout)
     for want in (' IN MX   10 mail.example.org.', 'v=spf1 mx -all',
-                 '_dmarc.example.org.', '_submissions._tcp.example.org.'
-                 '           IN SRV  0 1 465 mail.example.org.',
-                 f'465 -> {P465}', f'993 -> {P993}',
-                 f'user name   {ALICE}', 'IMAP, mail.example.org port 993',
+                 '_dmarc.example.org.', f'user name   {ALICE}',
                  'added alias postmaster@example.org -> ' + ALICE):
         check(want in r.stdout, f'setup prints "{want}"', r.stdout[-1500:])
     check(PASSWORD not in r.stdout, 'a password given on stdin is not printed')
+    # --listen 127.0.0.1: no other machine reaches it, nothing is offered
+    srv = re.findall(r'^_(\w+)\._tcp\.example\.org\.\s+IN SRV\s+(.*)$',
+                     r.stdout, re.M)
+    check(len(srv) == 4 and all(v == '0 0 0 .' for _k, v in srv),
+          'on loopback only, every SRV record is "0 0 0 ." (not offered)', srv)
+    check(not re.search(r'\d -> \d', r.stdout) and
+          '<clientConfig' not in r.stdout and
+          'incoming    IMAP' not in r.stdout and
+          'outgoing    SMTP' not in r.stdout and
+          'listens on 127.0.0.1 only (loopback)' in r.stdout,
+          'on loopback only: no forwards, no autoconfig, no client servers',
+          r.stdout[-1500:])
+
+
+def test_public_listen():
+    """setup on the wildcard address (its default), as root when the test
+    runs as root: the services are offered on the standard ports, behind
+    the forwards that --ports makes necessary"""
+    root = env.path('box5')
+    as_root = os.geteuid() == 0
+    args = ['--account', env.user] if as_root else []
+    r = setup(*args, root=root, listen=None, as_root=as_root, stdin='pw\n')
+    check(r.returncode == 0, 'setup on the wildcard address exits 0',
+          r.stderr)
+    for want in ('listen      = 0.0.0.0:', '_submissions._tcp.example.org.'
+                 '           IN SRV  0 1 465 mail.example.org.',
+                 f'465 -> {P465}', f'993 -> {P993}',
+                 'IMAP, mail.example.org port 993, SSL/TLS',
+                 'SMTP, mail.example.org port 465 SSL/TLS (or 587 STARTTLS)',
+                 '<port>993</port>'):
+        check(want in r.stdout + open(os.path.join(root, 'facteur.conf'),
+                                      encoding='utf-8').read(),
+              f'setup on 0.0.0.0 prints "{want}"', r.stdout[-1500:])
 
 
 def test_again_refused():
@@ -283,4 +321,5 @@ def test_placeholder_and_relay():
 
 
 ft.run_tests(env, [test_setup_empty_dir, test_again_refused, test_round_trip,
-                   test_generated_password, test_placeholder_and_relay])
+                   test_generated_password, test_placeholder_and_relay,
+                   test_public_listen])

@@ -4,7 +4,7 @@
  * (prefix out of range, garbage, host bits past the prefix), IPv4 and
  * IPv6 matches at the edges of a prefix, /0, /32, /128, IPv4-mapped
  * IPv6 on either side (what a dual-stack listener sees of an IPv4
- * client), a scope suffix, and the text form.
+ * client), a scope suffix, loopback addresses, and the text form.
  */
 #include <stdio.h>
 #include <string.h>
@@ -148,6 +148,21 @@ main(void)
 	CHECK(cidr_addr("::ffff:192.0.2.1", &b) && cidr_equal(&a, &b));
 	CHECK(cidr_addr("2001:db8::1", &a) && a.family == AF_INET6 &&
 	    a.prefix == 128);
+
+	/* loopback: what keytool dns does not offer to other machines */
+	CHECK(cidr_loopback("127.0.0.1"));
+	CHECK(cidr_loopback("127.255.255.254"));
+	CHECK(cidr_loopback("::1"));
+	CHECK(cidr_loopback("::ffff:127.0.0.1"));
+	CHECK(!cidr_loopback("128.0.0.1"));
+	CHECK(!cidr_loopback("126.255.255.255"));
+	CHECK(!cidr_loopback("0.0.0.0"));
+	CHECK(!cidr_loopback("::"));
+	CHECK(!cidr_loopback("::2"));
+	CHECK(!cidr_loopback("192.0.2.1"));
+	CHECK(!cidr_loopback("2001:db8::1"));
+	CHECK(!cidr_loopback("localhost"));
+	CHECK(!cidr_loopback(""));
 
 	/* text form: round trips, bare addresses for full prefixes */
 	CHECK_STR(fmt("127.0.0.0/8"), "127.0.0.0/8");
