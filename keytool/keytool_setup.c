@@ -82,6 +82,7 @@ struct setup {
 	char		 year[16];
 	bool		 force;
 	bool		 single;	/* single_account = yes */
+	bool		 ports_given;	/* --ports */
 };
 
 void
@@ -324,6 +325,7 @@ parse_args(struct setup *s, const char *conf, bool conf_given, int argc,
 		return KEYTOOL_FAIL;
 	}
 	if (ports != NULL) {
+		s->ports_given = true;
 		if (!parse_ports(s, ports)) {
 			fprintf(stderr, "setup: --ports %s: expected four port "
 			    "numbers, e.g. 25,587,465,993\n", ports);
@@ -546,6 +548,7 @@ print_clients(const struct setup *s, const struct conf *c, const char *pw,
 	bool imap = keytool_offered(&c->imap.listen);
 	bool subs = keytool_offered(&c->smtp.submissions);
 	bool sub = keytool_offered(&c->smtp.submission);
+	char lead[256];
 
 	printf("\n; ===== mail programs (Thunderbird, phones) =====\n"
 	    ";   user name   %s\n", s->addr);
@@ -567,9 +570,13 @@ print_clients(const struct setup *s, const struct conf *c, const char *pw,
 		printf("; facteur listens on %s only (loopback): no mail program "
 		    "on another\n; machine can reach it, only those on this "
 		    "one (a webmail).\n", s->listen);
-	keytool_forwards(c, "; The ports are above 1024 (not root): on your "
-	    "router, forward these\n; (public port -> this machine's; mail "
-	    "programs use the public ones):\n");
+	/* why the ports differ: an ordinary user cannot bind below 1024,
+	 * or --ports chose them (root or not) */
+	if (bsnprintf(lead, sizeof(lead), "; facteur listens on other ports "
+	    "than the standard ones (%s):\n; on your router, forward these "
+	    "(public port -> this machine's; mail\n; programs use the public "
+	    "ones):\n", s->ports_given ? "--ports" : "not root"))
+		keytool_forwards(c, lead);
 	if (geteuid() == 0 && !s->single)
 		printf("; Each role runs as its own account: `facteur-keytool -c "
 		    "%s accounts | sh`\n; creates those missing (the init "

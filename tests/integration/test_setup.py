@@ -15,8 +15,9 @@ was; no password on stdin makes one up and prints it once; a package's
 placeholder configuration counts as not set up; --relay writes a [relay]
 with the password file; on loopback (the round trip's --listen 127.0.0.1)
 no service is offered to other machines (SRV "0 0 0 .", no client
-settings), on the wildcard address they are, on the standard ports.
-Prints `# measure:` lines for the time setup takes and the time from an empty
+settings), on the wildcard address they are, on the standard ports, and
+the forwards note does not say "not root" when run as root.  Prints
+`# measure:` lines for the time setup takes and the time from an empty
 directory to the first mail read back."""
 
 import hashlib
@@ -157,10 +158,13 @@ def test_public_listen():
                  f'465 -> {P465}', f'993 -> {P993}',
                  'IMAP, mail.example.org port 993, SSL/TLS',
                  'SMTP, mail.example.org port 465 SSL/TLS (or 587 STARTTLS)',
+                 'other ports than the standard ones (--ports)',
                  '<port>993</port>'):
         check(want in r.stdout + open(os.path.join(root, 'facteur.conf'),
                                       encoding='utf-8').read(),
               f'setup on 0.0.0.0 prints "{want}"', r.stdout[-1500:])
+    check('not root' not in r.stdout or not as_root,
+          'setup --ports as root does not say "not root"', r.stdout[-800:])
 
 
 def test_again_refused():
