@@ -10,10 +10,12 @@
  * in zone-file form beside it.  Exit 1 if any FAIL, else 0; 2 on bad
  * usage.  Runs as the administrator; writes nothing.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "conf.h"
@@ -22,6 +24,12 @@
 #include "keytool/doctor.h"
 
 #define TXT_CHUNK	255	/* RFC 1035 3.3.14: one character-string */
+
+bool
+doctor_denied(const char *path)
+{
+	return access(path, R_OK) == -1 && (errno == EACCES || errno == EPERM);
+}
 
 void
 doctor_report(struct doctor *d, enum doctor_verdict v, const char *fmt, ...)

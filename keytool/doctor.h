@@ -77,6 +77,14 @@ struct doctor {
 void	doctor_report(struct doctor *d, enum doctor_verdict v,
 	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /*
+ * doctor_denied - path is there but this account may not read it (the
+ * doctor run without root on a root set-up): the fix is to run the doctor
+ * as root, never to make a new key or certificate
+ */
+bool	doctor_denied(const char *path);
+#define DOCTOR_AS_ROOT	"run facteur-keytool doctor as root (the daemons " \
+	"read it as root)"
+/*
  * doctor_owner - name relative to zone as a DNS panel wants it ("@",
  * "sel._domainkey"), or name itself with a final dot when outside zone
  */

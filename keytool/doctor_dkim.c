@@ -58,9 +58,13 @@ check_one(struct doctor *d, const struct conf_dkim_sign *cs)
 	snprintf(name, sizeof(name), "%s._domainkey.%s", cs->selector,
 	    cs->domain);
 	if (keytool_dkim_txt(cs->keyfile, &alg, &txt, err, sizeof(err)) == -1) {
-		doctor_report(d, DOC_FAIL, "DKIM %s: cannot read the key: %s - "
-		    "run facteur-keytool dkim generate %s %s", name, err,
-		    cs->domain, cs->selector);
+		if (doctor_denied(cs->keyfile))	/* a new key: a new record */
+			doctor_report(d, DOC_FAIL, "DKIM %s: cannot read the "
+			    "key: %s - " DOCTOR_AS_ROOT, name, err);
+		else
+			doctor_report(d, DOC_FAIL, "DKIM %s: cannot read the "
+			    "key: %s - run facteur-keytool dkim generate %s %s",
+			    name, err, cs->domain, cs->selector);
 		return;
 	}
 	if ((bits = rsa_bits(cs->keyfile)) > 0 && bits < DKIM_RSA_MIN)

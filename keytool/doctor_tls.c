@@ -157,14 +157,20 @@ doctor_check_tls(struct doctor *d)
 	sk = read_chain(c->tls.cert);
 	key = read_key(c->tls.key);
 	if ((x = sk_X509_value(sk, 0)) == NULL) {
-		doctor_report(d, DOC_FAIL, "TLS certificate %s: cannot read it - "
-		    "run facteur-keytool tls selfsigned, or install one",
-		    c->tls.cert);
+		if (doctor_denied(c->tls.cert))	/* not: replace a good one */
+			doctor_report(d, DOC_FAIL, "TLS certificate %s: cannot "
+			    "read it: permission denied - " DOCTOR_AS_ROOT,
+			    c->tls.cert);
+		else
+			doctor_report(d, DOC_FAIL, "TLS certificate %s: cannot "
+			    "read it - run facteur-keytool tls selfsigned, or "
+			    "install one", c->tls.cert);
 		goto done;
 	}
 	if (key == NULL)
-		doctor_report(d, DOC_FAIL, "TLS key %s: cannot read it",
-		    c->tls.key);
+		doctor_report(d, DOC_FAIL, "TLS key %s: cannot read it%s",
+		    c->tls.key, doctor_denied(c->tls.key) ? ": permission "
+		    "denied - " DOCTOR_AS_ROOT : "");
 	else if (X509_check_private_key(x, key) != 1)
 		doctor_report(d, DOC_FAIL, "TLS certificate %s does not match the"
 		    " key %s", c->tls.cert, c->tls.key);

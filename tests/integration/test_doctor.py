@@ -599,6 +599,31 @@ def test_cases():
     ls = lines_of(res['mxservice'][0].stdout)
     check(not [l for l in ls if l.startswith('WARN') and 'MX' in l],
           'mxservice: no false warning for an MX named otherwise', ls)
+    not_root(confs['clean'])
+
+
+def not_root(conf):
+    """the doctor run by an account that cannot read the keys (0600,
+    root's here): the fix is to run it as root, not to replace the DKIM
+    key (its DNS record would then be wrong) or the certificate"""
+    if os.geteuid() != 0:
+        return
+    e = dict(os.environ, ASAN_OPTIONS=ft.TOOL_ASAN, UBSAN_OPTIONS=ft.UBSAN)
+    r = subprocess.run([KEYTOOL, '-c', conf, 'doctor'], capture_output=True,
+                       text=True, timeout=120, env=e, user='nobody',
+                       group='nogroup', extra_groups=[], cwd='/')
+    ls = lines_of(r.stdout)
+    dk = [l for l in ls if l.startswith('FAIL DKIM')]
+    check(dk and all('doctor as root' in l and 'dkim generate' not in l
+                     for l in dk),
+          'not root: an unreadable DKIM key says to run the doctor as root',
+          r.stdout + r.stderr)
+    tk = [l for l in ls if l.startswith('FAIL TLS key')]
+    check(tk and all('doctor as root' in l for l in tk),
+          'not root: an unreadable TLS key says to run the doctor as root',
+          r.stdout + r.stderr)
+    check(not [l for l in ls if 'tls selfsigned' in l],
+          'not root: no advice to replace the certificate', ls)
 
 
 def main():
