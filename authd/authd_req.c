@@ -130,12 +130,44 @@ postmaster_resolve(const char *addr, struct userdb_list *l)
 	return res;
 }
 
+/*
+ * foreign_domain - addr (with an @) is in no domain of ours.  smtpd asks
+ * only about its own domains, so its configuration names a domain ours
+ * does not: a domain added and smtpd reloaded, while this authd, started
+ * as root and chrooted, cannot reread the file.  "User unknown" would
+ * bounce the mail for good; the caller answers "try again" and the log
+ * says to restart authd, once per domain in a row.
+ */
+static bool
+foreign_domain(const char *addr)
+{
+	static char *logged;
+	char a[USERDB_ADDR_MAX];
+	const char *at;
+
+	if (!userdb_normalize(addr, strlen(addr), false, a, sizeof(a)) ||
+	    (at = strrchr(a, '@')) == NULL || userdb_is_local(authd.udb, a))
+		return false;
+	if (logged == NULL || strcmp(logged, at + 1) != 0) {
+		log_warnx("rcpt: %s is not one of the domains authd read at its "
+		    "start; answering \"try again\": restart authd to apply %s",
+		    at + 1, authd.conf->file);
+		free(logged);
+		logged = xstrdup(at + 1);
+	}
+	return true;
+}
+
 static void
 req_rcpt(struct authd_peer *p, const struct authd_req *r)
 {
 	struct userdb_list l = { .n = 0 };
 	enum userdb_res res;
 
+	if (foreign_domain(r->address)) {
+		reply_res(p, r->id, AUTHD_TEMPFAIL);
+		return;
+	}
 	res = userdb_resolve(authd.udb, r->address, &l);
 	if (res == USERDB_NOTFOUND)
 		res = postmaster_resolve(r->address, &l);

@@ -11,7 +11,10 @@
  *
  *   AUTHD_RCPT  str address                 -> OK: u32 n, n x str mailbox
  *                                              ("local@domain" of real users)
- *                                              NOTFOUND | TEMPFAIL
+ *                                              NOTFOUND | TEMPFAIL (also for
+ *                                              a domain not in authd's
+ *                                              domains: its configuration
+ *                                              is older than the asker's)
  *   AUTHD_LOGIN str service, str user,      -> OK: str canonical user
  *               str password, str client ip    [, data grant] (service "smtp",
  *                                              to a peer that may sign)
