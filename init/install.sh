@@ -33,11 +33,24 @@ set -eu
 
 : "${B:=build}" "${PREFIX:=/usr/local}" "${DESTDIR:=}"
 : "${SBINDIR:=$PREFIX/sbin}" "${INIT:=systemd sysv}" "${INSTALL:=install}"
-# not PREFIX/etc: a /usr/local install would put facteur.conf where no
-# program looks by default and the sysv script where no init runs it
-: "${SYSCONFDIR:=/etc}"
 DOCDIR=$PREFIX/share/doc/facteur
 D=$DESTDIR
+# not PREFIX/etc: a /usr/local install would put facteur.conf where no
+# program looks by default and the sysv script where no init runs it.
+# An upgrade of an install made before (which used PREFIX/etc) whose
+# facteur.conf there is set up keeps it there, so that its units and
+# script go on naming the file the admin set up.
+if [ -z "${SYSCONFDIR:-}" ]; then
+	SYSCONFDIR=/etc
+	old=$D$PREFIX/etc/facteur/facteur.conf
+	if [ "$PREFIX" != /usr ] && [ -f "$old" ] &&
+	    ! grep -q '^# facteur: not set up yet' "$old"; then
+		SYSCONFDIR=$PREFIX/etc
+		echo "install: keeping $PREFIX/etc/facteur/facteur.conf, set up" \
+		    "by an earlier install (SYSCONFDIR=/etc to move to" \
+		    "/etc/facteur)" >&2
+	fi
+fi
 
 # subst SRC DEST MODE - copy with the paths filled in
 subst() {

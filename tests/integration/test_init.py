@@ -183,6 +183,24 @@ def test_install_local_openwrt_synology():
           r.stderr + text[:200])
     check(not os.path.exists(os.path.join(dest, 'usr/lib/systemd')),
           'INIT=openwrt: no systemd units')
+    # an install made before /etc was the default, set up in place: an
+    # upgrade keeps naming that file
+    dest = env.path('dest-old-local')
+    old = os.path.join(dest, 'usr/local/etc/facteur/facteur.conf')
+    os.makedirs(os.path.dirname(old))
+    with open(old, 'w', encoding='utf-8') as f:
+        f.write('# facteur.conf for example.org, written by setup\n')
+    r = make_install(dest)
+    unit = os.path.join(dest,
+                        'usr/local/lib/systemd/system/facteur-smtpd.service')
+    text = open(unit).read() if os.path.isfile(unit) else ''
+    check(r.returncode == 0 and
+          '-c /usr/local/etc/facteur/facteur.conf' in text and
+          os.path.isfile(os.path.join(dest, 'usr/local/etc/init.d/facteur'))
+          and not os.path.exists(os.path.join(dest, 'etc/facteur')) and
+          'keeping /usr/local/etc/facteur/facteur.conf' in r.stderr,
+          'upgrade of an older /usr/local install keeps its set-up '
+          'configuration', r.stderr + text[:400])
     dest = env.path('dest-syno')
     r = make_install(dest, PREFIX='/usr', INIT='synology')
     s = os.path.join(dest, 'usr/share/facteur/synology')
