@@ -1007,7 +1007,9 @@ main(int argc, char **argv)
 	ev_timer_init(&restart_timer, on_restart_timer, NULL);
 	ev_timer_init(&kill_timer, on_kill_timer, NULL);
 	ev_timer_init(&relay_timer, on_relay_timer, NULL);
-	log_info("ready: %zu smtp listeners, tls %s, %s", nlisteners,
+	/* the count of the ports the configuration names, and the socket */
+	log_info("ready: %zu smtp port%s and %s, tls %s, %s", nlisteners - 1,
+	    nlisteners == 2 ? "" : "s", LOCAL_SOCKET,
 	    tls_cert_fd != -1 ? "on" : "off",
 	    smtpd_conf->relay.enabled ? "outbound through the relay" :
 	    "outbound direct to MX");

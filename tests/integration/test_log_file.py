@@ -70,6 +70,9 @@ def test_dated_lines():
           any('smtpd-deliver[' in ln and 'status=sent' in ln
               for ln in lines),
           'authd and the smtpd roles write to the log file', lines[-20:])
+    check(any('ready: 1 smtp port and smtpd.sock,' in ln for ln in lines),
+          'smtpd counts the ports of the configuration (one), not the '
+          'local socket', [ln for ln in lines if 'ready' in ln])
     undated = [ln for ln in lines if not DATED.match(ln)]
     check(lines and not undated, 'every line starts with its date',
           undated[:5])
