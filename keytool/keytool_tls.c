@@ -170,6 +170,8 @@ keytool_cmd_tls(const struct conf *c, int argc, char **argv)
 		return 1;
 	printf("Mail clients will ask you to trust it once; servers sending to "
 	    "you accept it.\nA certificate from a CA (e.g. Let's Encrypt) "
-	    "avoids the question.\n");
+	    "avoids the question.\nRunning daemons keep the old one until a "
+	    "reload (SIGHUP: /etc/init.d/facteur reload,\nsystemctl reload "
+	    "facteur-smtpd facteur-imapd).\n");
 	return 0;
 }

@@ -433,6 +433,8 @@ def test_tls(r, binpath, d):
     r.check(rc == 1 and '--force' in err, 'tls refuses overwrite without --force')
     rc, out, err = keytool(binpath, conf, 'tls', 'selfsigned', '--force')
     r.check(rc == 0, 'tls selfsigned --force', err)
+    r.check('until a reload' in out,
+            'tls selfsigned says the running daemons need a reload', out)
 
 
 def main():
