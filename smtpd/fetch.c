@@ -374,6 +374,8 @@ fetch_run(const struct conf *c)
 	if (c->fetch.n == 0)
 		for (;;)
 			pause();
+	/* the servers' names: through [dns] resolver as every other lookup */
+	fetch_resolve_set(c->dns.resolver_set ? &c->dns.resolver : NULL);
 	if (dirfd == -1) {
 		log_warnx("fetch: no state directory");
 		for (;;)

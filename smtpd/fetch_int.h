@@ -7,6 +7,8 @@
 #ifndef FACTEUR_FETCH_INT_H
 #define FACTEUR_FETCH_INT_H
 
+#include <sys/socket.h>
+
 #include <openssl/ssl.h>
 
 #include "buf.h"
@@ -23,6 +25,20 @@ struct fconn {
 };
 
 typedef int fconn_sink(void *arg, const char *p, size_t n);
+
+/* fetch_resolve.c: the server's addresses, through [dns] resolver if set */
+#define FETCH_ADDRS_MAX	8
+struct fetch_addr {
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+};
+/* fetch_resolve_set - [dns] resolver (kept, not copied), or NULL: the
+ * system's resolver */
+void	fetch_resolve_set(const struct conf_addr *resolver);
+/* fetch_resolve - up to max addresses of host:port into out, *n_r of
+ * them; 0, or -1 with the reason in why */
+int	fetch_resolve(const char *host, uint16_t port, struct fetch_addr *out,
+	    size_t max, size_t *n_r, char *why, size_t whysz);
 
 /* fconn_tls - TCP and TLS to the account's server, verified */
 int	fconn_tls(struct fconn *c, const struct conf_fetch *a, char *why,

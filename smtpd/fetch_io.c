@@ -67,32 +67,25 @@ fconn_close(struct fconn *c)
 static int
 tcp_connect(const char *host, uint16_t port, char *why, size_t whysz)
 {
-	struct addrinfo hints, *res, *ai;
-	char p[8];
-	int fd = -1, e;
+	struct fetch_addr a[FETCH_ADDRS_MAX];
+	size_t i, n;
+	int fd = -1;
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	snprintf(p, sizeof(p), "%u", (unsigned)port);
-	if ((e = getaddrinfo(host, p, &hints, &res)) != 0) {
-		snprintf(why, whysz, "cannot resolve %s: %s", host,
-		    gai_strerror(e));
+	if (fetch_resolve(host, port, a, FETCH_ADDRS_MAX, &n, why, whysz) == -1)
 		return -1;
-	}
 	snprintf(why, whysz, "cannot connect to %s:%u", host, (unsigned)port);
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+	for (i = 0; i < n; i++) {
+		if ((fd = socket(a[i].ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC,
 		    0)) == -1)
 			continue;
 		set_timeouts(fd);
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		if (connect(fd, (struct sockaddr *)&a[i].ss, a[i].len) == 0)
 			break;
 		snprintf(why, whysz, "connect to %s:%u: %s", host,
 		    (unsigned)port, strerror(errno));
 		close(fd);
 		fd = -1;
 	}
-	freeaddrinfo(res);
 	return fd;
 }
 

@@ -18,7 +18,7 @@ facteur-smtpd_SRCS = smtpd/smtpd.c smtpd/smtp_server.c smtpd/smtp_session.c \
 # the front door of port 25 ([screen], issue 11)
 facteur-smtpd_SRCS += smtpd/screen.c smtpd/screen_helo.c
 FETCH_SRCS	 = smtpd/fetch.c smtpd/fetch_io.c smtpd/fetch_remote.c \
-		   smtpd/fetch_proto.c
+		   smtpd/fetch_proto.c smtpd/fetch_resolve.c
 FUZZ_TARGETS	+= fuzz_fetch
 fuzz_fetch_DEPS	 = smtpd/fetch_proto.c
 BINS		+= facteur-sendmail facteur-ctl
