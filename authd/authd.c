@@ -163,7 +163,7 @@ on_hup(int sig, void *arg)
 		    "change)", file, authd.conf->state_dir);
 		return;
 	}
-	if ((nc = daemon_reload_conf(file)) == NULL)
+	if ((nc = daemon_reload_conf(authd.conf)) == NULL)
 		return;
 	if ((udb = userdb_open(dbdir, nc->domains)) == NULL) {
 		log_warnx("reload: cannot reopen users.db, keeping the running "

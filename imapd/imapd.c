@@ -910,7 +910,7 @@ master_reload(int sig, void *arg)
 		    "still have sessions, try again later");
 		return;
 	}
-	if ((nc = daemon_reload_conf(file)) == NULL)
+	if ((nc = daemon_reload_conf(imapd.conf)) == NULL)
 		return;
 	if (nc->imap.listen.n + nc->imap.listen_starttls.n +
 	    nc->pop3.listen.n + nc->pop3.listen_starttls.n == 0 ||

@@ -340,8 +340,9 @@ daemon_lock_forget(void)
 }
 
 struct conf *
-daemon_reload_conf(const char *file)
+daemon_reload_conf(const struct conf *cur)
 {
+	const char *file = cur->file;
 	struct conf *nc = NULL;
 	char *errs = NULL, *line, *next;
 	size_t len = 0;
@@ -361,7 +362,12 @@ daemon_reload_conf(const char *file)
 		}
 		log_warnx("reload: %s not loaded, keeping the running "
 		    "configuration", file);
-	}
+	} else if (nc->log_stderr != cur->log_stderr ||
+	    (nc->log_file == NULL) != (cur->log_file == NULL) ||
+	    (nc->log_file != NULL && strcmp(nc->log_file, cur->log_file) != 0))
+		log_warnx("reload: log = %s takes effect at the next start; "
+		    "logging goes on where it went", nc->log_file != NULL ?
+		    nc->log_file : nc->log_stderr ? "stderr" : "syslog");
 	free(errs);
 	return nc;
 }

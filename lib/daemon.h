@@ -106,10 +106,12 @@ void	daemon_lock_refuse(const struct conf *c, const char *name,
 void	daemon_lock_forget(void);
 
 /*
- * daemon_reload_conf - SIGHUP: load `file` again.  On any error, logs each
- * of conf_load()'s messages and "keeping the running configuration", and
- * returns NULL; the caller keeps what it has.  The result is the caller's.
+ * daemon_reload_conf - SIGHUP: load cur's file again.  On any error, logs
+ * each of conf_load()'s messages and "keeping the running configuration",
+ * and returns NULL; the caller keeps what it has.  The result is the
+ * caller's.  A new `log` is logged as waiting for the next start (the
+ * destination is set up once, before the roles fork and chroot).
  */
-struct conf *daemon_reload_conf(const char *file);
+struct conf *daemon_reload_conf(const struct conf *cur);
 
 #endif

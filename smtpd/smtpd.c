@@ -884,7 +884,7 @@ on_hup(int sig, void *arg)
 
 	(void)sig;
 	(void)arg;
-	if ((c = daemon_reload_conf(smtpd_conf->file)) == NULL)
+	if ((c = daemon_reload_conf(smtpd_conf)) == NULL)
 		return;
 	same = conf_same_except(smtpd_conf, c, not_ours);
 	conf_free(&smtpd_conf);

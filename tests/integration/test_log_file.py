@@ -64,6 +64,19 @@ def test_dated_lines():
                        b'Subject: dated\r\n\r\nhi\r\n')
     c.close()
     ft.wait_for(lambda: any('status=sent' in ln for ln in log_lines()), 10)
+    # a new `log` waits for the next start, and the reload says so where
+    # the lines still go
+    env.write_config(log=env.path('other.log'),
+                     smtp={'listen': [f'127.0.0.1:{SMTP}']})
+    os.kill(int(open(os.path.join(env.run_dir, 'smtpd.pid')).read()),
+            signal.SIGHUP)
+    ft.wait_for(lambda: any('takes effect at the next start' in ln
+                            for ln in log_lines()), 10)
+    check(any('reload: log = ' + env.path('other.log') +
+              ' takes effect at the next start' in ln for ln in log_lines())
+          and not os.path.exists(env.path('other.log')),
+          'a reload with a new log: said in the old one, nothing moved',
+          log_lines()[-5:])
     stop_detached()
     lines = log_lines()
     check(any('authd[' in ln for ln in lines) and
