@@ -2,7 +2,9 @@
 """test_init - putting facteur on a box (issue 7): `make install` with
 DESTDIR/PREFIX/INIT lays out the tree it promises, and the sysvinit/busybox
 script (init/facteur.init, as installed) starts the daemons on a first
-start with missing directories, reports status, reloads and stops them.
+start with missing directories, reports status, reloads and stops them;
+the systemd units' ExecReload lines, run as systemd would, refuse a bad
+facteur.conf with its FILE:LINE and signal nothing.
 
 Run as root (CI) the script starts the daemons as root, as init would:
 it creates the role accounts of `user` (_factest: _factest-auth, ...),
@@ -11,7 +13,9 @@ ordinary user they keep the caller's ids.  The script runs under /bin/sh
 (dash on Debian), as its first line says; busybox sh parses it too."""
 
 import os
+import shlex
 import shutil
+import signal
 import socket
 import ssl
 import stat
@@ -49,6 +53,38 @@ DAEMONS = [d for d in ('authd', 'smtpd', 'imapd')
 # the script runs as its #!/bin/sh line says (dash on Debian, as init runs
 # it), and again under busybox sh (test_script_under_busybox)
 SHELL = ['/bin/sh']
+
+
+def exec_reload(unit, dest, conf):
+    """The unit's ExecReload= lines run in order as systemd does (the first
+    that fails ends the reload), the installed paths taken under dest and
+    conf for /etc/facteur/facteur.conf, $MAINPID a sleeping process.
+    Returns the last command's result and whether that process got its
+    SIGHUP."""
+    text = open(unit, encoding='utf-8').read()
+    cmds = [ln.split('=', 1)[1] for ln in text.splitlines()
+            if ln.startswith('ExecReload=')]
+    p = subprocess.Popen(['sleep', '60'])
+    r = None
+    try:
+        for c in cmds:
+            c = (c.replace('/usr/sbin/', os.path.join(dest, 'usr/sbin/'))
+                 .replace('/etc/facteur/facteur.conf', conf)
+                 .replace('$MAINPID', str(p.pid)))
+            r = subprocess.run(shlex.split(c), capture_output=True,
+                               text=True, timeout=30)
+            if r.returncode != 0:
+                break
+        if r and r.returncode == 0:
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        return r, p.poll() == -signal.SIGHUP
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
 
 
 def make_install(destdir, **kw):
@@ -135,6 +171,21 @@ def test_install_usr():
         for opt in ('NoNewPrivileges=yes', 'ProtectSystem=strict',
                     'PrivateTmp=yes', 'CapabilityBoundingSet=CAP_'):
             check(opt in t, f'facteur-{d}.service has {opt}')
+        # systemctl reload: the file is read first, as the sysv script
+        # does; a bad one fails the reload with FILE:LINE, nothing signalled
+        good = open(conf, encoding='utf-8').read()
+        with open(conf, 'a', encoding='utf-8') as f:
+            f.write('max_sizee = 35M\n')
+        r, hup = exec_reload(u, dest, conf)
+        check(r and r.returncode == 1 and conf + ':' in r.stderr and
+              not hup, f'facteur-{d}.service: ExecReload of a bad '
+              'configuration fails with the error, signals nothing',
+              (r, hup))
+        with open(conf, 'w', encoding='utf-8') as f:
+            f.write(good)
+        r, hup = exec_reload(u, dest, conf)
+        check(r and r.returncode == 0 and hup, f'facteur-{d}.service: '
+              'ExecReload of a good one sends SIGHUP', (r, hup))
     su = os.path.join(dest, 'usr/lib/sysusers.d/facteur.conf')
     check(os.path.isfile(su) and '_facteur' in open(su).read(),
           'sysusers.d file creates _facteur')
