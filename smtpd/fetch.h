@@ -59,11 +59,16 @@ bool	fetch_pop3_unstuff(const char *line, size_t len, const char **p_r,
 	    size_t *len_r);
 /*
  * fetch_stuff - message bytes as SMTP DATA: line ends made CRLF, a '.'
- * starting a line doubled.  Feed any chunks, then fetch_stuff_end().
+ * starting a line doubled, a Return-Path field of the header renamed
+ * X-Original-Return-Path (ours, <>, is the only one: RFC 5321 4.4).
+ * Feed any chunks, then fetch_stuff_end().
  */
 struct fetch_stuff {
 	bool		 bol;		/* at the start of a line */
 	bool		 cr;		/* a CR is held back */
+	bool		 body;		/* past the header's empty line */
+	size_t		 held;		/* bytes of "Return-Path:" matched */
+	char		 hold[12];	/* ... as they came */
 };
 void	fetch_stuff_init(struct fetch_stuff *st);
 int	fetch_stuff(struct fetch_stuff *st, const char *p, size_t n,

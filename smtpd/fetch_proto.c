@@ -181,6 +181,39 @@ fetch_stuff_init(struct fetch_stuff *st)
 {
 	st->bol = true;
 	st->cr = false;
+	st->body = false;
+	st->held = 0;
+}
+
+/*
+ * stuff_return_path - c goes on a header line's name: a field named
+ * Return-Path (any case) comes out as X-Original-Return-Path.  Mail is
+ * fetched with MAIL FROM:<> (it must never bounce to a sender the remote
+ * did not check) and delivery writes Return-Path: <>; the remote's own,
+ * written at its final delivery, would stack under it (RFC 5321 4.4: one
+ * Return-Path, the delivering MTA's), and renamed it still names the
+ * original sender.  1: c was taken (held or written), 0: c is the
+ * caller's (held bytes written first), -1: no memory.
+ */
+static int
+stuff_return_path(struct fetch_stuff *st, char c, struct buf *out)
+{
+	static const char rp[] = "Return-Path:";
+
+	if (st->held < sizeof(st->hold) &&
+	    tolower((unsigned char)c) == tolower((unsigned char)rp[st->held])) {
+		st->hold[st->held++] = c;
+		st->bol = false;
+		if (st->held < sizeof(st->hold))
+			return 1;
+		st->held = 0;
+		return buf_append(out, "X-Original-", 11) == -1 ||
+		    buf_append(out, st->hold, sizeof(st->hold)) == -1 ? -1 : 1;
+	}
+	if (st->held > 0 && buf_append(out, st->hold, st->held) == -1)
+		return -1;
+	st->held = 0;
+	return 0;
 }
 
 int
@@ -189,6 +222,14 @@ fetch_stuff(struct fetch_stuff *st, const char *p, size_t n, struct buf *out)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
+		if (!st->body && !st->cr && (st->bol || st->held > 0)) {
+			int r = stuff_return_path(st, p[i], out);
+
+			if (r == -1)
+				return -1;
+			if (r == 1)
+				continue;
+		}
 		if (st->cr && p[i] != '\n') {
 			/* a lone CR is data */
 			if (buf_append(out, "\r", 1) == -1)
@@ -201,6 +242,8 @@ fetch_stuff(struct fetch_stuff *st, const char *p, size_t n, struct buf *out)
 			continue;
 		}
 		if (p[i] == '\n') {
+			if (st->bol)
+				st->body = true;	/* the empty line */
 			if (buf_append(out, "\r\n", 2) == -1)
 				return -1;
 			st->bol = true;
@@ -218,6 +261,9 @@ fetch_stuff(struct fetch_stuff *st, const char *p, size_t n, struct buf *out)
 int
 fetch_stuff_end(struct fetch_stuff *st, struct buf *out)
 {
+	if (st->held > 0 && buf_append(out, st->hold, st->held) == -1)
+		return -1;
+	st->held = 0;
 	if (st->cr && buf_append(out, "\r", 1) == -1)
 		return -1;
 	if ((st->cr || !st->bol) && buf_append(out, "\r\n", 2) == -1)

@@ -3,10 +3,12 @@
  * fuzz_fetch.c - libFuzzer target for smtpd/fetch_proto.c: every line of
  * the input goes through each reader of remote IMAP/POP3 answers and of
  * SMTP replies; the whole input through the DATA stuffer, whose output
- * must end with CRLF "." CRLF and hold no bare LF.
+ * must end with CRLF "." CRLF, hold no bare LF and no Return-Path field
+ * in its header.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "buf.h"
 #include "smtpd/fetch.h"
@@ -68,6 +70,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (buf_head(&out)[i] == '\n' && (i == 0 ||
 		    buf_head(&out)[i - 1] != '\r'))
 			abort();
+	/* the header: lines up to the first empty one */
+	for (i = 0; i < out.len && buf_head(&out)[i] != '\r'; ) {
+		if (out.len - i >= 12 &&
+		    strncasecmp(buf_head(&out) + i, "Return-Path:", 12) == 0)
+			abort();
+		nl = memchr(buf_head(&out) + i, '\n', out.len - i);
+		i = (size_t)(nl - buf_head(&out)) + 1;
+	}
 	buf_free(&out);
 	return 0;
 }

@@ -14,7 +14,9 @@ message once: MAIL FROM:<> ONCE=KEY, state_dir/queue/once); ONCE= is
 refused from anyone but the fetch role, and a key seen before, even
 across a restart, is answered 250 and not queued again; an untrusted
 certificate fetches nothing and the log says why; the password is never
-logged."""
+logged.  A fetched message has one Return-Path, ours (<>), whatever it
+had: its own (none, one, two, folded) are kept as X-Original-Return-Path,
+a body line is left alone."""
 
 import os
 import re
@@ -163,6 +165,51 @@ def test_next_poll_and_restart():
     time.sleep(6)
     ft.check(count(ALICE) == 12, 'a restart fetches nothing again',
              subjects())
+
+
+def _rp_msg(addr, tag, head):
+    env.put_message(addr, f'{head}From: <x@provider.test>\nTo: <{addr}>\n'
+                    f'Subject: {tag}\nMessage-ID: <{tag}@provider.test>\n\n'
+                    'Return-Path: <body@provider.test>\n')
+
+
+def test_return_path():
+    """Fetched with MAIL FROM:<> (never a bounce to a sender the remote
+    may not have checked): the only Return-Path is ours, <>; the
+    remote's, written at its final delivery, is renamed, not stacked
+    (RFC 5321 4.4), so the original sender stays readable."""
+    one = 'Return-Path: <a@provider.test>\n'
+    two = 'Return-Path: <b@provider.test>\nreturn-path:\n <c@provider.test>\n'
+    want = {'rp-none': [],
+            'rp-one': [b'X-Original-Return-Path: <a@provider.test>'],
+            'rp-two': [b'X-Original-Return-Path: <b@provider.test>',
+                       b'X-Original-return-path:', b' <c@provider.test>'],
+            'rp-pop': [b'X-Original-Return-Path: <b@provider.test>',
+                       b'X-Original-return-path:', b' <c@provider.test>']}
+    before = count(ALICE)
+    _rp_msg(REMOTE, 'rp-none', '')
+    _rp_msg(REMOTE, 'rp-one', one)
+    _rp_msg(REMOTE, 'rp-two', two)
+    _rp_msg(POP, 'rp-pop', two)
+    ft.check(wait_for(lambda: count(ALICE) == before + 4, 20),
+             'all four fetched', subjects())
+    for raw in env.messages(ALICE):
+        tag = re.search(rb'^Subject: (rp-\w+)$', raw, re.M)
+        if not tag:
+            continue
+        tag = tag.group(1).decode()
+        head, _, body = raw.partition(b'\n\n')
+        lines = head.split(b'\n')
+        rp = [ln for ln in lines if ln.lower().startswith(b'return-path:')]
+        ft.check(rp == [b'Return-Path: <>'], f'{tag}: one Return-Path, '
+                 'ours', head)
+        orig = [ln for i, ln in enumerate(lines) if
+                ln.startswith(b'X-Original-') or
+                (ln.startswith(b' ') and i and
+                 lines[i - 1].startswith(b'X-Original-'))]
+        ft.check(orig == want[tag], f'{tag}: its own kept renamed', head)
+        ft.check(body == b'Return-Path: <body@provider.test>\n',
+                 f'{tag}: the body untouched', body)
 
 
 def _stop_during_fetch(how, n):
@@ -320,6 +367,7 @@ def test_password_file_gone():
 def main():
     setup()
     ft.run_tests(env, [test_first_poll, test_next_poll_and_restart,
+                       test_return_path,
                        test_sigterm_restart, test_sigkill_restart,
                        test_once_key, test_password_file_gone])
 
