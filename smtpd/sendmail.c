@@ -16,8 +16,11 @@
  * from the arguments and, with -t, from To/Cc/Bcc (Bcc is removed), and
  * submits it over SMTP on run_dir/smtpd.sock, where smtpd knows the
  * caller's uid from the socket.  Exit 0 only after smtpd's 250, i.e. once
- * the message is queued durably (SPEC 6); 1 with a message on stderr
- * otherwise; 2 on bad usage.  Options sendmail programs commonly pass and
+ * the message is queued durably (SPEC 6).  While smtpd restarts (socket
+ * missing or refused, connection closed, a 4xx reply) the whole
+ * transaction is tried again for up to SENDMAIL_RETRY_MS, then exit 75
+ * (EX_TEMPFAIL) saying nothing was sent; 1 with a message on stderr on a
+ * refusal (5xx); 2 on bad usage.  Options sendmail programs commonly pass and
  * that mean nothing here (-odi, -oem, -v, -bm, -N ...) are accepted and
  * ignored.  The configuration is -C FILE, else $FACTEUR_CONF, else the
  * default path.
@@ -32,6 +35,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,6 +48,14 @@
 #include "smtpd.h"
 
 #define SENDMAIL_TIMEOUT_S	300
+/*
+ * how long facteur-sendmail retries while smtpd restarts (submit()): a
+ * reload that restarts the roles takes under 2 s, an init restart a few
+ * seconds (smtpd stopped, authd restarted, smtpd started)
+ */
+#define SENDMAIL_RETRY_MS	15000
+#define SENDMAIL_RETRY_FIRST_MS	100
+#define SENDMAIL_RETRY_MAX_MS	1000
 #define MAX_RCPTS		1000
 #define SENDMAIL_MAX		((uint64_t)1 << 30)	/* with max_size 0 */
 #define LINE_MAX_OCTETS		998	/* RFC 5321 4.5.3.1.6, without CRLF */
@@ -334,49 +346,118 @@ add_missing_headers(struct msg *m, const char *from, const char *fullname,
 
 /* ---- SMTP over the local socket ---------------------------------------- */
 
-static FILE	*srv_in;
-static int	 sfd;
+/*
+ * One attempt at the whole transaction.  ATT_RETRY is a failure a restart
+ * of facteur-smtpd causes: the socket missing (ENOENT, between the unlink
+ * and the bind of a starting smtpd) or refused (ECONNREFUSED: nobody
+ * listens; EAGAIN: the backlog is full), the connection closed or reset
+ * (a stopping smtpd's parent closes the listener with connections still
+ * in its backlog; a role that dies closes its sessions), and any 4xx
+ * reply (421 4.3.2 from a stopping smtp role, 451 when the queue role or
+ * authd is restarting).  ATT_TEMPFAIL is smtpd taking the connection but
+ * not answering within SENDMAIL_TIMEOUT_S: exit 75 at once, as a retry
+ * would wait as long again.  ATT_FAIL is final (a 5xx, a malformed
+ * reply): exit 1.
+ */
+enum attempt {
+	ATT_OK,
+	ATT_RETRY,
+	ATT_TEMPFAIL,
+	ATT_FAIL,
+};
 
-static void
+static FILE	*srv_in;
+static int	 sfd = -1;
+static char	 att_error[1400];	/* why the last attempt failed */
+static bool	 att_after_dot;		/* ... after the final dot was sent */
+
+static enum attempt
+att_fail(enum attempt r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* att_fail - r, with the reason in att_error */
+static enum attempt
+att_fail(enum attempt r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(att_error, sizeof(att_error), fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+/*
+ * swrite - all of p: ATT_OK, ATT_RETRY when the connection is gone,
+ * ATT_TEMPFAIL when smtpd read nothing for SENDMAIL_TIMEOUT_S
+ */
+static enum attempt
 swrite(const char *p, size_t n)
 {
 	ssize_t w;
 
 	while (n > 0) {
-		if ((w = write(sfd, p, n)) == -1) {
+		/* MSG_NOSIGNAL: a closed connection is an error, not SIGPIPE */
+		if ((w = send(sfd, p, n, MSG_NOSIGNAL)) == -1) {
 			if (errno == EINTR)
 				continue;
-			die("writing to facteur-smtpd: %s", strerror(errno));
+			return att_fail(errno == EAGAIN || errno == EWOULDBLOCK ?
+			    ATT_TEMPFAIL : ATT_RETRY, "writing to facteur-smtpd: "
+			    "%s", strerror(errno));
 		}
 		p += w;
 		n -= (size_t)w;
 	}
+	return ATT_OK;
 }
 
-/* reply - read one (multi-line) reply; its code, the last line in text */
+/*
+ * reply - read one (multi-line) reply: its code, the last line in text;
+ * -1 with *res set (ATT_RETRY: closed or reset, ATT_TEMPFAIL: timeout,
+ * ATT_FAIL: malformed) when there is none
+ */
 static int
-reply(char *text, size_t textsz)
+reply(char *text, size_t textsz, enum attempt *res)
 {
 	char line[1024];
+	const char *end;
+	long code;
 
 	do {
-		if (fgets(line, sizeof(line), srv_in) == NULL)
-			die("facteur-smtpd closed the connection%s", ferror(srv_in) ?
-			    " (timeout)" : "");
-		if (strlen(line) < 4)
-			die("facteur-smtpd sent a malformed reply");
+		errno = 0;
+		if (fgets(line, sizeof(line), srv_in) == NULL) {
+			if (ferror(srv_in) && (errno == EAGAIN ||
+			    errno == EWOULDBLOCK))
+				*res = att_fail(ATT_TEMPFAIL, "facteur-smtpd did "
+				    "not answer within %d s", SENDMAIL_TIMEOUT_S);
+			else
+				*res = att_fail(ATT_RETRY, "facteur-smtpd closed "
+				    "the connection");
+			return -1;
+		}
+		if (strlen(line) < 4) {
+			*res = att_fail(ATT_FAIL, "facteur-smtpd sent a "
+			    "malformed reply");
+			return -1;
+		}
 	} while (line[3] == '-');
 	line[strcspn(line, "\r\n")] = '\0';
 	bstrcpy(text, line, textsz);
-	return atoi(line);
+	code = strtol(line, (char **)&end, 10);
+	if (end != line + 3 || code < 200 || code > 599) {
+		*res = att_fail(ATT_FAIL, "facteur-smtpd sent a malformed reply");
+		return -1;
+	}
+	return (int)code;
 }
 
 static int
-command(char *text, size_t textsz, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+command(char *text, size_t textsz, enum attempt *res, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
+/* command - one command line, then its reply (as reply()) */
 static int
-command(char *text, size_t textsz, const char *fmt, ...)
+command(char *text, size_t textsz, enum attempt *res, const char *fmt, ...)
 {
 	char line[1100];
 	va_list ap;
@@ -388,19 +469,21 @@ command(char *text, size_t textsz, const char *fmt, ...)
 	if (n < 0 || (size_t)n >= sizeof(line) - 2)
 		die("command too long");
 	memcpy(line + n, "\r\n", 2);
-	swrite(line, (size_t)n + 2);
-	return reply(text, textsz);
+	if ((*res = swrite(line, (size_t)n + 2)) != ATT_OK)
+		return -1;
+	return reply(text, textsz, res);
 }
 
-/* send_lines - LF text as CRLF, dot-stuffed */
-static void
+/* send_lines - LF text as CRLF, dot-stuffed (as swrite) */
+static enum attempt
 send_lines(const struct buf *b)
 {
 	const char *p = buf_head(b), *end = p + b->len;
+	enum attempt rc = ATT_OK;
 	struct buf out;
 
 	buf_init(&out, 0);
-	while (p < end) {
+	while (p < end && rc == ATT_OK) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
 
@@ -409,52 +492,176 @@ send_lines(const struct buf *b)
 		buf_append(&out, p, n);
 		buf_puts(&out, "\r\n");
 		if (out.len > 65536) {
-			swrite(buf_head(&out), out.len);
+			rc = swrite(buf_head(&out), out.len);
 			buf_reset(&out);
 		}
 		p += n + 1;
 	}
-	swrite(buf_head(&out), out.len);
+	if (rc == ATT_OK)
+		rc = swrite(buf_head(&out), out.len);
 	buf_free(&out);
+	return rc;
 }
 
+/*
+ * coded - what a reply other than the expected one means: a 4xx may be
+ * a restart (ATT_RETRY), anything else is final
+ */
+static enum attempt
+coded(int code, enum attempt res, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static enum attempt
+coded(int code, enum attempt res, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (code == -1)
+		return res;		/* att_error already says why */
+	va_start(ap, fmt);
+	(void)vsnprintf(att_error, sizeof(att_error), fmt, ap);
+	va_end(ap);
+	return code >= 400 && code < 500 ? ATT_RETRY : ATT_FAIL;
+}
+
+/* smtp_open - connect to run_dir/smtpd.sock */
+static enum attempt
+smtp_open(const char *path)
+{
+	struct timeval tv = { SENDMAIL_TIMEOUT_S, 0 };
+	int fd;
+
+	if ((sfd = ipc_connect_unix(path)) == -1) {
+		int e = errno;
+
+		return att_fail(e == ENOENT || e == ECONNREFUSED || e == EAGAIN ?
+		    ATT_RETRY : ATT_FAIL, "cannot reach facteur-smtpd at %s: "
+		    "%s (is it running?)", path, strerror(e));
+	}
+	(void)setsockopt(sfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(sfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if ((fd = dup(sfd)) == -1 || (srv_in = fdopen(fd, "r")) == NULL)
+		die("fdopen: %s", strerror(errno));
+	return ATT_OK;
+}
+
+/* smtp_close - the connection of the last attempt, if any */
+static void
+smtp_close(void)
+{
+	if (srv_in != NULL)
+		fclose(srv_in);
+	srv_in = NULL;
+	if (sfd != -1)
+		close(sfd);
+	sfd = -1;
+}
+
+/* transaction - the whole SMTP transaction, once, on an open connection */
+static enum attempt
+transaction(const struct msg *m, const char *from)
+{
+	enum attempt res = ATT_OK;
+	char text[1024];
+	size_t i;
+	int code;
+
+	if ((code = reply(text, sizeof(text), &res)) != 220)
+		return coded(code, res, "facteur-smtpd: %s", text);
+	if ((code = command(text, sizeof(text), &res, "EHLO localhost")) != 250)
+		return coded(code, res, "EHLO: %s", text);
+	if ((code = command(text, sizeof(text), &res, "MAIL FROM:<%s>",
+	    from)) != 250)
+		return coded(code, res, "sender <%s> refused: %s", from, text);
+	for (i = 0; i < m->nrcpt; i++) {
+		code = command(text, sizeof(text), &res, "RCPT TO:<%s>",
+		    m->rcpt[i]);
+		if (code == 452)	/* [smtp] max_rcpt: no restart mends it */
+			return att_fail(ATT_FAIL, "recipient <%s> refused: %s "
+			    "(nothing was sent)", m->rcpt[i], text);
+		if (code != 250)
+			return coded(code, res, "recipient <%s> refused: %s "
+			    "(nothing was sent)", m->rcpt[i], text);
+	}
+	if ((code = command(text, sizeof(text), &res, "DATA")) != 354)
+		return coded(code, res, "DATA: %s", text);
+	if ((res = send_lines(&m->hdr)) != ATT_OK ||
+	    (res = swrite("\r\n", 2)) != ATT_OK ||
+	    (res = send_lines(&m->body)) != ATT_OK ||
+	    (res = swrite(".\r\n", 3)) != ATT_OK)
+		return res;
+	if ((code = reply(text, sizeof(text), &res)) != 250) {
+		/* smtpd may have queued it just before it went away */
+		att_after_dot = att_after_dot || code == -1 || code == 421;
+		return coded(code, res, "message refused: %s", text);
+	}
+	(void)command(text, sizeof(text), &res, "QUIT");
+	return ATT_OK;
+}
+
+/* msleep - sleep ms milliseconds */
+static void
+msleep(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * submit - the message to smtpd, riding over a restart: a failure a
+ * restart causes (ATT_RETRY) is retried, connection and whole
+ * transaction, after 100 ms doubling to 1 s, until SENDMAIL_RETRY_MS
+ * have passed since the first attempt; then, or when smtpd does not
+ * answer in time (ATT_TEMPFAIL), exit EX_TEMPFAIL (75), which cron and
+ * other callers of sendmail take as "not sent, try later".  The
+ * message is in memory (read_message, bounded by max_size), so each
+ * attempt sends it whole again.  A final failure exits 1.
+ */
 static void
 submit(const struct conf *c, const struct msg *m, const char *from)
 {
-	char path[4096], text[1024];
-	struct timeval tv = { SENDMAIL_TIMEOUT_S, 0 };
-	size_t i;
+	uint64_t deadline = now_ms() + SENDMAIL_RETRY_MS;
+	unsigned delay = SENDMAIL_RETRY_FIRST_MS;
+	char path[4096];
+	enum attempt r;
 
 	if (!bsnprintf(path, sizeof(path), "%s/%s", c->run_dir, LOCAL_SOCKET))
 		die("run_dir too long");
-	if ((sfd = ipc_connect_unix(path)) == -1)
-		die("cannot reach facteur-smtpd at %s: %s (is it running?)", path,
-		    strerror(errno));
-	(void)setsockopt(sfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	(void)setsockopt(sfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if ((srv_in = fdopen(dup(sfd), "r")) == NULL)
-		die("fdopen: %s", strerror(errno));
-	if (reply(text, sizeof(text)) != 220)
-		die("facteur-smtpd: %s", text);
-	if (command(text, sizeof(text), "EHLO localhost") != 250)
-		die("EHLO: %s", text);
-	if (command(text, sizeof(text), "MAIL FROM:<%s>", from) != 250)
-		die("sender <%s> refused: %s", from, text);
-	for (i = 0; i < m->nrcpt; i++)
-		if (command(text, sizeof(text), "RCPT TO:<%s>", m->rcpt[i]) != 250)
-			die("recipient <%s> refused: %s (nothing was sent)", m->rcpt[i],
-			    text);
-	if (command(text, sizeof(text), "DATA") != 354)
-		die("DATA: %s", text);
-	send_lines(&m->hdr);
-	swrite("\r\n", 2);
-	send_lines(&m->body);
-	swrite(".\r\n", 3);
-	if (reply(text, sizeof(text)) != 250)
-		die("message refused: %s", text);
-	(void)command(text, sizeof(text), "QUIT");
-	fclose(srv_in);
-	close(sfd);
+	for (;;) {
+		if ((r = smtp_open(path)) == ATT_OK)
+			r = transaction(m, from);
+		smtp_close();
+		if (r == ATT_OK)
+			return;
+		if (r == ATT_FAIL)
+			die("%s", att_error);
+		if (r == ATT_TEMPFAIL || now_ms() + delay >= deadline)
+			break;
+		msleep(delay);
+		delay = delay * 2 > SENDMAIL_RETRY_MAX_MS ? SENDMAIL_RETRY_MAX_MS :
+		    delay * 2;
+	}
+	if (r == ATT_RETRY)
+		fprintf(stderr, "facteur-sendmail: %s; facteur-smtpd did not "
+		    "take the message within %d s: ", att_error,
+		    SENDMAIL_RETRY_MS / 1000);
+	else
+		fprintf(stderr, "facteur-sendmail: %s: ", att_error);
+	fprintf(stderr, "%s\n", att_after_dot ? "a connection was lost after "
+	    "the whole message was sent, so it may have been queued (if not, "
+	    "nothing was sent)" : "nothing was sent, try again later");
+	exit(EX_TEMPFAIL);
 }
 
 /* option_value - "-fVALUE" or "-f VALUE" */
