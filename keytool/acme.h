@@ -118,7 +118,8 @@ void	acme_chal_done(struct acme_chal *ch);
  * (0755), and a file written there and removed.  Checked before any
  * order (an order whose challenge cannot be served fails at the CA and
  * counts against its rate limits) and by `doctor`.  True, or false with
- * why ("DIR: REASON") set.
+ * why ("DIR: REASON") set and errno the cause (EACCES: doctor run without
+ * root on root's webroot).
  */
 bool	acme_chal_webroot_ok(const char *webroot, char *why, size_t whysz);
 /*

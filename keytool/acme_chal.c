@@ -24,6 +24,7 @@
 #include <netdb.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,24 @@ webroot_dirs(const struct acme_chal *ch)
 	return 0;
 }
 
+static bool
+webroot_bad(char *why, size_t whysz, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* webroot_bad - false, with the reason in why and errno kept for the caller */
+static bool
+webroot_bad(char *why, size_t whysz, const char *fmt, ...)
+{
+	int e = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(why, whysz, fmt, ap);
+	va_end(ap);
+	errno = e;
+	return false;
+}
+
 bool
 acme_chal_webroot_ok(const char *webroot, char *why, size_t whysz)
 {
@@ -81,30 +100,24 @@ acme_chal_webroot_ok(const char *webroot, char *why, size_t whysz)
 	struct stat st;
 	int fd;
 
-	if (stat(webroot, &st) == -1) {
-		snprintf(why, whysz, "%s: %s", webroot, strerror(errno));
-		return false;
-	}
+	if (stat(webroot, &st) == -1)
+		return webroot_bad(why, whysz, "%s: %s", webroot, strerror(errno));
 	if (!S_ISDIR(st.st_mode)) {
-		snprintf(why, whysz, "%s: not a directory", webroot);
-		return false;
+		errno = ENOTDIR;
+		return webroot_bad(why, whysz, "%s: not a directory", webroot);
 	}
 	if (!bsnprintf(path, sizeof(path), "%s/.well-known", webroot) ||
 	    (mkdir(path, 0755) == -1 && errno != EEXIST) ||
 	    !bsnprintf(path, sizeof(path), "%s%s", webroot, CHAL_PREFIX) ||
-	    (mkdir(path, 0755) == -1 && errno != EEXIST)) {
-		snprintf(why, whysz, "%s: %s", path, strerror(errno));
-		return false;
-	}
+	    (mkdir(path, 0755) == -1 && errno != EEXIST))
+		return webroot_bad(why, whysz, "%s: %s", path, strerror(errno));
 	/* what acme_chal_add() will do: a new file in there */
 	if (!bsnprintf(path, sizeof(path), "%s%s.facteur-check-%ld", webroot,
 	    CHAL_PREFIX, (long)getpid()) ||
 	    (fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0644)) == -1) {
-		snprintf(why, whysz, "%s%s: cannot write in it: %s", webroot,
-		    CHAL_PREFIX, strerror(errno));
-		return false;
-	}
+	    O_CLOEXEC, 0644)) == -1)
+		return webroot_bad(why, whysz, "%s%s: cannot write in it: %s",
+		    webroot, CHAL_PREFIX, strerror(errno));
 	close(fd);
 	(void)unlink(path);
 	return true;

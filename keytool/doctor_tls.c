@@ -9,9 +9,11 @@
  * key usage (a certificate without keyCertSign still signs itself).
  * With [acme] webroot, that the challenge files can be written there.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -221,6 +223,10 @@ doctor_check_acme(struct doctor *d)
 		doctor_report(d, DOC_OK, "ACME webroot %s takes the challenge "
 		    "files (the web server must serve it as http://%s/)",
 		    c->acme.webroot, c->hostname);
+	else if (geteuid() != 0 && (errno == EACCES || errno == EPERM))
+		doctor_report(d, DOC_FAIL, "ACME webroot %s - run "
+		    "facteur-keytool doctor as root (`acme renew` runs as root "
+		    "and writes there)", why);
 	else
 		doctor_report(d, DOC_FAIL, "ACME webroot %s - `acme renew` "
 		    "cannot write the challenge files: set [acme] webroot "

@@ -624,6 +624,11 @@ def not_root(conf):
           r.stdout + r.stderr)
     check(not [l for l in ls if 'tls selfsigned' in l],
           'not root: no advice to replace the certificate', ls)
+    ac = [l for l in ls if l.startswith('FAIL ACME webroot')]
+    check(ac and all('doctor as root' in l and 'set [acme] webroot' not in l
+                     for l in ac),
+          'not root: a webroot it may not write says to run the doctor as '
+          'root, not to change webroot', r.stdout + r.stderr)
 
 
 def main():
