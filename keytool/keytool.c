@@ -162,13 +162,37 @@ keytool_owner(const struct conf *c, uid_t *uid_r, gid_t *gid_r)
 	*gid_r = pw->pw_gid;
 }
 
+/* which_domain - a bare local part with several domains: name them */
+static void
+which_domain(const struct conf *c, const char *arg)
+{
+	size_t i;
+
+	fprintf(stderr, "facteur-keytool: %s: which domain? %s has %zu, "
+	    "name one:", arg, c->file, c->ndomains);
+	for (i = 0; i < c->ndomains; i++)
+		fprintf(stderr, " %s@%s", arg, c->domains[i]);
+	fprintf(stderr, "\n");
+}
+
 bool
 keytool_address(const struct conf *c, const char *arg, bool catchall,
     bool must_be_local, char *out, size_t outsz)
 {
-	const char *at;
+	char full[USERDB_ADDR_MAX];
+	const char *at, *in = arg;
 
-	if (!userdb_normalize(arg, strlen(arg), catchall, out, outsz)) {
+	/* a bare local part, as a login takes it (authd login_user()) */
+	if (arg[0] != '\0' && strchr(arg, '@') == NULL) {
+		if (c->ndomains > 1) {
+			which_domain(c, arg);
+			return false;
+		}
+		if (c->ndomains == 1 && bsnprintf(full, sizeof(full), "%s@%s",
+		    arg, c->domains[0]))
+			in = full;
+	}
+	if (!userdb_normalize(in, strlen(in), catchall, out, outsz)) {
 		fprintf(stderr, "facteur-keytool: %s: expected %s\n", arg,
 		    catchall ? "local@domain or @domain" : "local@domain");
 		return false;

@@ -125,6 +125,8 @@ void	keytool_give(const struct conf *c, const char *path);
 /*
  * keytool_address - normalize arg as an address (or "@domain" when
  * catchall) in a local domain into out; false after explaining on stderr.
+ * A bare local part ("bob") is bob@DOMAIN when the configuration has
+ * exactly one domain, as at login; with several it names them.
  */
 bool	keytool_address(const struct conf *c, const char *arg, bool catchall,
 	    bool must_be_local, char *out, size_t outsz);

@@ -152,6 +152,36 @@ def test_alias_warnings():
              'a catch-all and deletions: no warning', r.stderr)
 
 
+def test_keytool_bare_name():
+    """`facteur-keytool user add bob` was refused ("expected local@domain")
+    though IMAP, POP3 and SMTP logins take the bare name when there is one
+    domain.  keytool takes it the same way and stores the full address; with
+    several domains it names them."""
+    k = f'facteur-keytool -c {env.conf}'
+    r = expect(f'echo bob-password | {k} user add Bob', 0, [])
+    ft.check('added bob@example.org' in r.stdout, 'user add bob: the full '
+             'address, lower-cased', r.stdout)
+    r = expect(f'{k} user list', 0, [])
+    ft.check('bob@example.org' in r.stdout.split('\n'),
+             'users.db keeps the full address', r.stdout)
+    r = expect(f'echo bob-password-2 | {k} user passwd bob', 0, [])
+    ft.check('password changed for bob@example.org' in r.stdout,
+             'user passwd bob', r.stdout)
+    r = expect(f'{k} alias add info bob', 0, [])
+    ft.check('info@example.org bob@example.org' in r.stdout,
+             'alias add info bob', r.stdout)
+    expect(f'{k} alias del info', 0, [])
+    r = expect(f'{k} user del bob', 0, [])
+    ft.check('deleted bob@example.org' in r.stdout, 'user del bob', r.stdout)
+    expect(f'{k} user del b/ob', 1, ['b/ob: expected local@domain'])
+    two = other_conf('two-domains.conf', 'domains = example.org',
+                     'domains = example.org example.net')
+    r = expect(f'echo bob-password | facteur-keytool -c {two} user add bob',
+               1, ['bob: which domain?', 'bob@example.org', 'bob@example.net'])
+    ft.check('expected' not in r.stderr, 'several domains: one message',
+             r.stderr)
+
+
 def test_sendmail_names_the_bad_option():
     expect(f'echo hi | facteur-sendmail -C {env.conf} -x alice', 2,
            ['unknown option -x', 'usage:'])
@@ -445,6 +475,7 @@ def main():
     ft.main(env, setup, [test_keytool_names_the_bad_argument,
                          test_config_mistakes,
                          test_alias_warnings,
+                         test_keytool_bare_name,
                          test_sendmail_names_the_bad_option,
                          test_root_keytool_on_a_user_setup,
                          test_second_smtpd_on_one_queue,
