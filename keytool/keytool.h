@@ -86,6 +86,15 @@ void	keytool_alias_orphans(const struct conf *c, const char *addr);
  */
 #define KEYTOOL_PW_MAX	1024
 int	keytool_read_password(char *pw, size_t pwsz, size_t *len_r);
+/*
+ * keytool_password_ok - a local account's password is at least
+ * KEYTOOL_PW_MIN characters (UTF-8 counted as characters, not bytes): a
+ * short one on an Internet-facing submission port is a relay for whoever
+ * guesses it.  False after explaining on stderr.  Not for the smarthost's
+ * password (--relay-user), which is someone else's choice.
+ */
+#define KEYTOOL_PW_MIN	8
+bool	keytool_password_ok(const char *pw, size_t len);
 /* keytool_user_put - hash pw and store addr in users.db; -1 explained */
 int	keytool_user_put(const struct conf *c, const char *addr,
 	    const char *pw, size_t pwlen);

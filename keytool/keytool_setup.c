@@ -20,8 +20,10 @@
  * except the unconfigured placeholder a package ships (its first line is
  * CONF_PLACEHOLDER).  The first user's password is the first line of
  * stdin when stdin is not a terminal and has one; otherwise it is made up
- * here and printed once.  With --relay-user the smarthost's password is
- * the next line of stdin, or asked on the terminal.
+ * here and printed once; one given shorter than KEYTOOL_PW_MIN characters
+ * is refused before anything is written.  With --relay-user the
+ * smarthost's password is the next line of stdin, or asked on the
+ * terminal.
  *
  * The daemons log to syslog, or where --log says (a package without a
  * syslog of its own: a file in its data directory).
@@ -620,8 +622,12 @@ keytool_cmd_setup(const char *conf, bool conf_given, int argc, char **argv)
 		return KEYTOOL_FAIL;
 	}
 	rc = KEYTOOL_FAIL;
-	if (first_password(pw, sizeof(pw), &pwlen, &made) == -1)
-		goto done;
+	if (first_password(pw, sizeof(pw), &pwlen, &made) == -1 ||
+	    !keytool_password_ok(pw, pwlen)) {
+		/* nothing written yet: no advice to run it again --force */
+		wipe(pw, sizeof(pw));
+		return KEYTOOL_FAIL;
+	}
 	if (s.relay_user != NULL &&
 	    keytool_read_password(rpw, sizeof(rpw), &rpwlen) == -1)
 		goto done;

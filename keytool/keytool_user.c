@@ -6,7 +6,8 @@
  * running authd sees the old or the new file).  The password is read from
  * stdin when it is not a terminal (one line, newline stripped: scripts,
  * `make run`), otherwise prompted twice with echo off; it is never taken
- * from argv (visible in ps) and is wiped once hashed.
+ * from argv (visible in ps) and is wiped once hashed.  One shorter than
+ * KEYTOOL_PW_MIN characters is refused (keytool_password_ok).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -107,6 +108,22 @@ done:
 	return rc;
 }
 
+bool
+keytool_password_ok(const char *pw, size_t len)
+{
+	size_t i, chars = 0;
+
+	for (i = 0; i < len; i++)
+		if (((unsigned char)pw[i] & 0xc0) != 0x80)
+			chars++;	/* not a UTF-8 continuation byte */
+	if (chars >= KEYTOOL_PW_MIN)
+		return true;
+	fprintf(stderr, "facteur-keytool: password refused: %zu characters, "
+	    "at least %d are needed (anyone who guesses a short one can send "
+	    "spam through the submission port)\n", chars, KEYTOOL_PW_MIN);
+	return false;
+}
+
 static bool
 user_exists(const struct conf *c, const char *addr)
 {
@@ -141,6 +158,10 @@ user_set(const struct conf *c, const char *addr, bool add)
 	}
 	if (keytool_read_password(pw, sizeof(pw), &pwlen) == -1)
 		return KEYTOOL_FAIL;
+	if (!keytool_password_ok(pw, pwlen)) {
+		wipe(pw, sizeof(pw));
+		return KEYTOOL_FAIL;
+	}
 	rc = keytool_user_put(c, addr, pw, pwlen);
 	wipe(pw, sizeof(pw));
 	if (rc == -1)

@@ -8,7 +8,7 @@ Each test script does, roughly:
     smtp = env.port()                   # a free loopback port
     env.write_config(domains='example.org',
                      smtp={'listen': [f'127.0.0.1:{smtp}'], 'timeout': '3s'})
-    env.add_user('alice@example.org', 'secret')
+    env.add_user('alice@example.org', 'secret pw')
     env.start('authd')                  # waits for run_dir/authd.sock
     env.start('smtpd', ports=[smtp])    # waits until the port accepts
     ...

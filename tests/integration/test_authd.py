@@ -215,7 +215,7 @@ def dkim_grants(p, sockpath, tmp):
     check(res == FAIL, "dkim sign with a made-up grant: refused")
     res, rest = login(p, "alice@example.org", "correct horse", service="imap")
     check(res == OK and grant_of(rest) is None, "an IMAP login gets no grant")
-    res, rest = login(p, "bob@example.org", "b0b", ip="192.0.2.5")
+    res, rest = login(p, "bob@example.org", "b0b pass 1", ip="192.0.2.5")
     g = grant_of(rest)
     check(res == OK and g is not None and len(g) == 16,
           "an SMTP login gets a grant")
@@ -301,7 +301,7 @@ def main():
         # users and aliases through the real keytool
         r = keytool(conf, "user", "add", "alice@example.org", stdin="correct horse\n")
         check(r.returncode == 0, "keytool user add alice")
-        r = keytool(conf, "user", "add", "Bob@Example.ORG", stdin="b0b\n")
+        r = keytool(conf, "user", "add", "Bob@Example.ORG", stdin="b0b pass 1\n")
         check(r.returncode == 0, "keytool user add Bob (lower-cased)")
         r = keytool(conf, "user", "add", "eve@example.org", stdin="\n")
         check(r.returncode == 1 and "empty" in r.stderr, "keytool refuses an empty password")
@@ -414,17 +414,17 @@ def main():
         # the next login goes while that answer is held back, once authd
         # has logged the block (after the answer, a loaded machine may
         # leave less than the 3 s)
-        rid5 = blocked_then(logged, ip, s("b0b") + s(ip))
+        rid5 = blocked_then(logged, ip, s("b0b pass 1") + s(ip))
         got = answers(2)
         check(got.get(rid) == (FAIL, u32(2000)),
               "failure 4: delayed 2 s, blocked", got)
         res, rest = got.get(rid5, (None, b""))
         check(res == THROTTLED and 1 <= struct.unpack("=I", rest)[0] <= 3,
               "blocked address: THROTTLED even with the right password", got)
-        res, _ = login(p, "bob@example.org", "b0b", ip="198.51.100.8")
+        res, _ = login(p, "bob@example.org", "b0b pass 1", ip="198.51.100.8")
         check(res == OK, "another address is not blocked")
         time.sleep(3.5)     # the block began before it was logged
-        res, _ = login(p, "bob@example.org", "b0b", ip=ip)
+        res, _ = login(p, "bob@example.org", "b0b pass 1", ip=ip)
         check(res == OK, "block expires")
         # IPv6: one /64 counts as one address
         for i in range(3):
@@ -433,7 +433,7 @@ def main():
         rid4 = p.send(LOGIN, s("smtp") + s("bob@example.org") + s("bad") +
                       s("2001:db8:1:2::4"))
         rid5 = blocked_then(logged, "2001:db8:1:2::4",
-                            s("b0b") + s("2001:db8:1:2::ffff"))
+                            s("b0b pass 1") + s("2001:db8:1:2::ffff"))
         got = answers(2)
         check(got.get(rid5, (None,))[0] == THROTTLED and
               got.get(rid4, (None,))[0] == FAIL,
@@ -462,7 +462,7 @@ def main():
         check("auth failed service=smtp user=bob@example.org addr=198.51.100.7 "
               "failures=4 action=block" in log, "fail2ban line for a block")
         check("failures=3 action=delay" in log, "fail2ban line for a delay")
-        check("correct horse" not in log and "b0b" not in log and "guess" not in log,
+        check("correct horse" not in log and "b0b pass 1" not in log and "guess" not in log,
               "no password in the log")
 
         # recipients
@@ -499,18 +499,18 @@ def main():
         # are told (AUTHD_CHANGED: smtpd keeps RCPT answers until then)
         check(p.flags == NOTIFIES, "HELLO says changes are notified", p.flags)
         seen = p.changed
-        r = keytool(conf, "user", "add", "carol@example.net", stdin="c4rol\n")
+        r = keytool(conf, "user", "add", "carol@example.net", stdin="c4rol pass 1\n")
         check(p.wait_changed(seen), "user add: AUTHD_CHANGED sent", p.changed)
-        res, _ = login(p, "carol@example.net", "c4rol", ip="192.0.2.9")
+        res, _ = login(p, "carol@example.net", "c4rol pass 1", ip="192.0.2.9")
         check(res == OK, "user added while authd runs can log in")
-        r = keytool(conf, "user", "passwd", "carol@example.net", stdin="new\n")
-        res, _ = login(p, "carol@example.net", "c4rol", ip="192.0.2.9")
-        res2, _ = login(p, "carol@example.net", "new", ip="192.0.2.9")
+        r = keytool(conf, "user", "passwd", "carol@example.net", stdin="new pass 2\n")
+        res, _ = login(p, "carol@example.net", "c4rol pass 1", ip="192.0.2.9")
+        res2, _ = login(p, "carol@example.net", "new pass 2", ip="192.0.2.9")
         check(res == FAIL and res2 == OK, "password change seen at once")
         seen = p.changed
         keytool(conf, "user", "del", "carol@example.net")
         check(p.wait_changed(seen), "user del: AUTHD_CHANGED sent", p.changed)
-        res, _ = login(p, "carol@example.net", "new", ip="192.0.2.9")
+        res, _ = login(p, "carol@example.net", "new pass 2", ip="192.0.2.9")
         check(res == FAIL, "deleted user cannot log in")
         check(rcpt("carol@example.net") == (OK, ["alice@example.org"]),
               "deleted user's mail goes to the catch-all")
@@ -578,7 +578,7 @@ def main():
         # numbers for the report
         n, t0 = 0, time.monotonic()
         while time.monotonic() - t0 < 2:
-            res, _ = login(p, "bob@example.org", "b0b", ip="192.0.2.77")
+            res, _ = login(p, "bob@example.org", "b0b pass 1", ip="192.0.2.77")
             n += 1
         rate = n / (time.monotonic() - t0)
         print("info logins/s through authd: %.1f" % rate)

@@ -101,9 +101,9 @@ def timed(f):
 env = ft.Env('authd-flood')
 env.write_config(domains='example.org')
 env.add_user('alice@example.org', 'first password')
-env.add_user('bob@example.org', 'b0b')
-env.add_user('carol@example.org', 'c4rol')
-env.add_user('dave@example.org', 'd4ve pw')
+env.add_user('bob@example.org', 'b0b pass 1')
+env.add_user('carol@example.org', 'c4rol pass 1')
+env.add_user('dave@example.org', 'd4ve pass 1')
 env.start('authd')
 sock = os.path.join(env.run_dir, 'authd.sock')
 
@@ -153,11 +153,11 @@ def test_concurrent_logins_share():
     t0 = time.monotonic()
     ids = {}
     for i in range(20):
-        ids[p.send(LOGIN, s('imap') + s('dave@example.org') + s('d4ve pw') +
+        ids[p.send(LOGIN, s('imap') + s('dave@example.org') + s('d4ve pass 1') +
                    s('192.0.2.50'))] = 'right'
         if i == 10:
             ids[p.send(LOGIN, s('imap') + s('dave@example.org') +
-                       s('d4ve pX') + s('198.51.100.9'))] = 'wrong'
+                       s('d4ve pasX 1') + s('198.51.100.9'))] = 'wrong'
     got = {'right': [], 'wrong': []}
     for _ in ids:
         _, rid, pl = p.recv()
@@ -267,7 +267,7 @@ def test_flood_one_network():
             lat.append(ms)
             time.sleep(0.01)
         # the flood guesses bob's password; bob logs in from elsewhere
-        r, login_ms = timed(lambda: q.login('bob@example.org', 'b0b',
+        r, login_ms = timed(lambda: q.login('bob@example.org', 'b0b pass 1',
                                             ip='::1'))
     except OSError:
         lat.append(15000)
@@ -304,15 +304,15 @@ def test_flood_many_networks():
     """a botnet of 400 /24s: a user back on its network goes first"""
     q = Peer(sock)
     q.sock.settimeout(15)
-    ft.check(q.login('carol@example.org', 'c4rol', ip='127.200.0.9') == OK,
+    ft.check(q.login('carol@example.org', 'c4rol pass 1', ip='127.200.0.9') == OK,
              'carol logs in from 127.200.0.0/24')
     # a new password: the next login misses the cache and costs a scrypt
-    env.keytool('user', 'passwd', 'carol@example.org', stdin='c4r0l\n')
+    env.keytool('user', 'passwd', 'carol@example.org', stdin='c4r0l pass 2\n')
     fl = Flood(many_nets)
     r = None
     login_ms = -1
     try:
-        r, login_ms = timed(lambda: q.login('carol@example.org', 'c4r0l',
+        r, login_ms = timed(lambda: q.login('carol@example.org', 'c4r0l pass 2',
                                             ip='127.200.0.33'))
     except OSError:
         pass

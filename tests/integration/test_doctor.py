@@ -362,7 +362,7 @@ for i in range(11):
 fport = env.port()
 env.write_config(domains='pmfacteur.test', hostname='mail.pmfacteur.test',
                  smtp={'listen': [f'127.0.0.1:{fport}']})
-env.add_user('alice@pmfacteur.test', 'secret')
+env.add_user('alice@pmfacteur.test', 'secret pw')
 env.start('authd')
 env.start('smtpd', ports=[fport])
 

@@ -35,7 +35,7 @@ def test_domain_added():
     env.write_config(domains='example.org example.net',
                      smtp={'listen': [f'127.0.0.1:{P1}'], 'timeout': '5s'},
                      inbound={'spf': 'no', 'dkim': 'no', 'dmarc': 'no'})
-    env.add_user(BOB, 'secret')
+    env.add_user(BOB, 'secret pw')
     d = env.daemons['smtpd']
     n = d.log_text().count('starting the roles again')
     os.kill(d.proc.pid, signal.SIGHUP)     # smtpd only, as a chrooted authd
@@ -59,7 +59,7 @@ def test_domain_added():
 def setup():
     env.write_config(smtp={'listen': [f'127.0.0.1:{P1}'], 'timeout': '5s'},
                      inbound={'spf': 'no', 'dkim': 'no', 'dmarc': 'no'})
-    env.add_user('alice@example.org', 'secret')
+    env.add_user('alice@example.org', 'secret pw')
     env.start('authd')
     env.start('smtpd', ports=[P1])
 

@@ -51,7 +51,7 @@ def stop_detached():
 
 def test_dated_lines():
     env.write_config(log=LOG, smtp={'listen': [f'127.0.0.1:{SMTP}']})
-    env.add_user('alice@example.org', 'secret')
+    env.add_user('alice@example.org', 'secret pw')
     before = time.time()
     for name in ('authd', 'smtpd'):
         r = env.tool(name, timeout=30)  # no -d: detaches once ready

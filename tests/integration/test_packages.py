@@ -835,7 +835,7 @@ def test_cross_packages():
     if os.geteuid() == 0:
         args += ['--account', env.user]
     start = time.time()
-    r = subprocess.run(args, input='pw\n', capture_output=True, text=True,
+    r = subprocess.run(args, input='armbox pw\n', capture_output=True, text=True,
                        timeout=300)
     took = time.time() - start
     dkim_dir = env.path('armbox', 'state', 'dkim')

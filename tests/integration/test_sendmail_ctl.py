@@ -43,7 +43,7 @@ def setup():
         sendmail={'sender': f'{env.user} {env.user}@example.org '
                             'nas@example.org'})
     env.add_user(ALICE, 'pw alice')
-    env.add_user(BOB, 'pw bob')
+    env.add_user(BOB, 'pw of bob')
     env.add_alias('root@example.org', ALICE)
     env.start('authd')
     env.start('smtpd', ports=[P1])

@@ -90,7 +90,7 @@ def test_new_account():
 
 def setup():
     env.write_config(smtp={'listen': [f'127.0.0.1:{P1}'], 'timeout': '5s'})
-    env.add_user(ALICE, 'secret')
+    env.add_user(ALICE, 'secret pw')
     env.start('authd')
     env.start('smtpd', ports=[P1])
     # the port is the parent's: a greeting means the smtp role runs, so it

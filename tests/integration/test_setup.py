@@ -150,7 +150,7 @@ def test_public_listen():
     root = env.path('box5')
     as_root = os.geteuid() == 0
     args = ['--account', env.user] if as_root else []
-    r = setup(*args, root=root, listen=None, as_root=as_root, stdin='pw\n')
+    r = setup(*args, root=root, listen=None, as_root=as_root, stdin='box5 pw 1\n')
     check(r.returncode == 0, 'setup on the wildcard address exits 0',
           r.stderr)
     for want in ('listen      = 0.0.0.0:', '_submissions._tcp.example.org.'
@@ -169,7 +169,7 @@ def test_public_listen():
 
 def test_again_refused():
     before = digest(BOX)
-    r = setup('--user', ALICE, stdin='other\n')
+    r = setup('--user', ALICE, stdin='other pw 1\n')
     check(r.returncode == 1 and 'set up already' in r.stderr and
           '--force' in r.stderr, 'a second setup is refused, --force named',
           (r.returncode, r.stderr))
@@ -302,7 +302,7 @@ def test_placeholder_and_relay():
     env.chown(conf)
     r = setup('--relay', 'smtp.provider.example:465', '--relay-user',
               'me@provider.example', root=root, conf=conf,
-              stdin='user pw\nrelay pw\n')
+              stdin='user pw 1\nrelay pw\n')
     check(r.returncode == 0, 'setup replaces the placeholder configuration',
           r.stderr)
     text = open(conf, encoding='utf-8').read()
@@ -316,9 +316,9 @@ def test_placeholder_and_relay():
           os.stat(sec).st_uid == env.uid,
           'relay.secret holds the second stdin line, 0600, the account\'s')
     check('include:provider.example' in r.stdout, 'SPF names the relay')
-    r = setup(root=root, conf=conf, stdin='x\n')
+    r = setup(root=root, conf=conf, stdin='x pass 01\n')
     check(r.returncode == 1, 'a real configuration is not a placeholder')
-    r = setup('--force', root=root, conf=conf, stdin='y\n')
+    r = setup('--force', root=root, conf=conf, stdin='y pass 01\n')
     check(r.returncode == 0, '--force writes a new set-up', r.stderr)
     r = setup('--relay-user', 'x', root=env.path('box4'))
     check(r.returncode == 2, '--relay-user without --relay is a usage error')

@@ -118,7 +118,7 @@ def test_keytool_names_the_bad_argument():
     # (on a machine where facteur is installed, setup refuses for that)
     installed = os.path.exists('/etc/facteur/facteur.conf')
     if (not os.access('/etc', os.W_OK) or env.as_root) and not installed:
-        r = expect('echo pw | facteur-keytool setup example.org --user alice',
+        r = expect('echo alice-pw | facteur-keytool setup example.org --user alice',
                    1, ['/etc/facteur', '--dir'])
         ft.check('--force' not in r.stderr,
                  'setup as a user: no --force advice when nothing was '
@@ -132,7 +132,7 @@ def test_alias_warnings():
     k = f'facteur-keytool -c {env.conf}'
     r = expect(f'{k} alias add team@example.org alcie@example.org', 0,
                ['warning: team@example.org delivers to no mailbox'])
-    r = sh(f'echo pw | {k} user add carol@example.org && '
+    r = sh(f'echo carol-pw | {k} user add carol@example.org && '
            f'{k} alias add alice@example.org carol@example.org && '
            f'{k} alias add fwd@example.org carol@example.org && '
            f'{k} user del carol@example.org')
@@ -180,6 +180,37 @@ def test_keytool_bare_name():
                1, ['bob: which domain?', 'bob@example.org', 'bob@example.net'])
     ft.check('expected' not in r.stderr, 'several domains: one message',
              r.stderr)
+
+
+def test_short_password():
+    """`user add` took any password, '1234' too, and the submission port
+    faces the Internet: a guessed one makes a spam relay.  user add, user
+    passwd and setup refuse one under 8 characters (characters, not bytes:
+    'p\u00e4ssw\u00f6r' is 7 in 9 bytes of UTF-8), exit 1, nothing changed."""
+    k = f'facteur-keytool -c {env.conf}'
+    users_db = os.path.join(env.state_dir, 'users.db')
+    with open(users_db, 'rb') as f:
+        before = f.read()
+    # printf's octal escapes: UTF-8 whatever the test's locale
+    for pw in ('1234', 'seven77', 'p\\303\\244ssw\\303\\266r'):
+        expect(f"printf '{pw}\\n' | {k} user add dan@example.org", 1,
+               ['password refused', 'at least 8'])
+    expect(f'echo alice | {k} user passwd alice@example.org', 1,
+           ['password refused', 'at least 8'])
+    with open(users_db, 'rb') as f:
+        ft.check(f.read() == before, 'users.db unchanged: no dan, alice '
+                 'keeps her password')
+    r = expect(f"printf 'p\\303\\244ssw\\303\\266rd\\n' | "
+               f"{k} user add dan@example.org", 0, [])
+    ft.check('added dan@example.org' in r.stdout, '8 characters will do',
+             r.stdout)
+    expect(f'{k} user del dan@example.org', 0, [])
+    box = env.path('shortbox')
+    expect(f'echo short | facteur-keytool setup example.org --dir {box} '
+           '--ports 12525,12587,12465,12993', 1,
+           ['password refused', 'at least 8'])
+    ft.check(not os.path.exists(os.path.join(box, 'facteur.conf')),
+             'setup with a short password writes nothing')
 
 
 def test_sendmail_names_the_bad_option():
@@ -263,7 +294,7 @@ def test_root_keytool_on_a_user_setup():
     env.start('authd')
     env.start('imapd', ports=[IMAPS])
     c = env.conf
-    r = root_sh(f'echo bob-pw | facteur-keytool -c {c} user add '
+    r = root_sh(f'echo bob-pw-1 | facteur-keytool -c {c} user add '
                 'bob@example.org')
     ft.check(r.returncode == 0, 'root: user add', r.stderr)
     ft.check('warning' not in r.stderr, 'root: no warning about accounts',
@@ -289,7 +320,7 @@ def test_root_keytool_on_a_user_setup():
         st = os.stat(env.path(f))
         ft.check(st.st_uid == env.uid, f'{f} belongs to {env.user}',
                  f'uid {st.st_uid}')
-    ft.check(imap_login('bob@example.org', 'bob-pw'),
+    ft.check(imap_login('bob@example.org', 'bob-pw-1'),
              'the user root added logs in')
     ft.check(imap_login('alice@example.org', 'alice-pw'),
              'the other users still log in')
@@ -476,6 +507,7 @@ def main():
                          test_config_mistakes,
                          test_alias_warnings,
                          test_keytool_bare_name,
+                         test_short_password,
                          test_sendmail_names_the_bad_option,
                          test_root_keytool_on_a_user_setup,
                          test_second_smtpd_on_one_queue,
