@@ -28,6 +28,7 @@
 
 #include "crc32.h"
 #include "log.h"
+#include "nospace.h"
 #include "xmem.h"
 #include "smtp_session.h"
 
@@ -81,6 +82,25 @@ session_data_start(struct session *s)
 }
 
 /*
+ * qwrite_failed - a write to the queue file failed with e: the message is
+ * read to its final dot and refused then (session_data_abort drops the
+ * file).  A full file system is RFC 3463's "mail system full", answered
+ * 452 4.3.1 as Postfix does, so the client tries again later.
+ */
+static void
+qwrite_failed(struct session *s, int e)
+{
+	errno = e;
+	log_warn("session=%08x addr=%s qid=%s write to queue file "
+	    "%s/queue/msg/%s%s", s->id, s->addr, s->qid, smtpd_conf->state_dir,
+	    s->qid, errno_nospace(e) ? " (the queue's file system is full)" :
+	    "");
+	s->data_error = errno_nospace(e) ?
+	    "452 4.3.1 Insufficient system storage, try again later" :
+	    "451 4.3.0 Error writing to the queue, try again later";
+}
+
+/*
  * qwrite - n bytes to the queue file, after the Received header if it is
  * still held (s->qhead: one writev for both, not a write of its own)
  */
@@ -107,8 +127,7 @@ qwrite(struct session *s, const char *p, size_t n)
 		if (w == -1 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			log_warn("session=%08x qid=%s write to the queue", s->id, s->qid);
-			s->data_error = "451 4.3.0 Error writing to the queue, try again later";
+			qwrite_failed(s, w == 0 ? EIO : errno);
 			return;
 		}
 		s->written += (uint64_t)w;

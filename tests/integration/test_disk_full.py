@@ -1,0 +1,318 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: ISC
+"""test_disk_full - a full disk never loses, corrupts or falsely
+acknowledges mail, and says so clearly (README "When the disk fills up").
+
+state_dir (the queue, users.db) and mail_dir are each on a small tmpfs
+mounted here; a filler file takes every free block of one of them, then
+real clients check what facteur answers, logs and keeps:
+
+- SMTP with the queue's file system full: the end of DATA gets
+  `452 4.3.1`, never a 250; the session goes on; the log names the queue
+  file and the cause; no queue file is left; freed, the same message is
+  accepted and delivered once.
+- Delivery with the Maildir's file system full: the message stays queued
+  (deferred, logged once per retry, not in a loop), nothing in new/ cur/
+  or tmp/; freed, it is delivered once at the next retry.
+- No daemon dies over any of it.
+
+Runs as root only (mount); daemons started as root with the production
+privilege drop (role accounts `_facdf-*`, as test_power_cut).  The mounts
+are undone at the end, whatever happens.
+"""
+
+import atexit
+import imaplib
+import os
+import re
+import smtplib
+import ssl
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import facteur_test as ft  # noqa: E402
+from facteur_test import check  # noqa: E402
+
+if os.geteuid() != 0:
+    print('# not root: cannot mount the small file systems a full disk '
+          'needs; nothing checked')
+    print('0 passed, 0 failed')
+    sys.exit(0)
+
+BASE = '_facdf'
+ft.ensure_account(BASE)
+os.environ['FACTEUR_TEST_USER'] = BASE
+env = ft.Env()
+env._user_kw = dict         # pylint: disable=protected-access
+SMTP = env.port()
+IMAPS = env.port()
+POP3S = env.port()
+ALICE = 'alice@example.org'
+BOB = 'bob@example.org'
+PW = 'disk full pw'
+QFS = env.path('qfs')       # state_dir's file system (the queue)
+MFS = env.path('mfs')       # mail_dir's
+mounted = []
+
+
+def mount(path, size):
+    os.mkdir(path, 0o755)
+    subprocess.run(['mount', '-t', 'tmpfs', '-o', f'size={size},mode=0755',
+                    'tmpfs', path], check=True)
+    mounted.append(path)
+
+
+def unmount_all():
+    """Every mount of this test, even after a failure (lazy if busy)."""
+    while mounted:
+        p = mounted.pop()
+        r = subprocess.run(['umount', p], capture_output=True)
+        if r.returncode:
+            subprocess.run(['umount', '-l', p], capture_output=True)
+
+
+atexit.register(unmount_all)
+
+
+def fill(fs):
+    """Take every free block of fs with fs/filler."""
+    p = os.path.join(fs, 'filler')
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    chunk = b'\0' * 65536
+    try:
+        while True:
+            os.write(fd, chunk)
+    except OSError:
+        pass
+    try:
+        while True:
+            os.write(fd, b'\0' * 512)
+    except OSError:
+        pass
+    os.close(fd)
+    st = os.statvfs(fs)
+    check(st.f_bavail == 0, f'{os.path.basename(fs)} is full', st)
+
+
+def free(fs):
+    try:
+        os.unlink(os.path.join(fs, 'filler'))
+    except FileNotFoundError:
+        pass
+
+
+def ctx():
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    return c
+
+
+def imap(user=ALICE):
+    m = imaplib.IMAP4_SSL('127.0.0.1', IMAPS, ssl_context=ctx(), timeout=20)
+    m.login(user, PW)
+    return m
+
+
+def big_message(mid, kib=300):
+    """A message larger than any recycled queue file (64 KiB), so that
+    writing it needs new blocks."""
+    line = 'x' * 76 + '\r\n'
+    return (f'From: <sender@remote.test>\r\nTo: <{ALICE}>\r\n'
+            f'Subject: {mid}\r\nMessage-ID: <{mid}@remote.test>\r\n\r\n' +
+            line * (kib * 1024 // 78) + f'END {mid}\r\n')
+
+
+def log(name):
+    return env.daemons[name].log_text()
+
+
+def alive(*names):
+    for n in names:
+        check(env.daemons[n].alive(), f'{n} still runs')
+
+
+def files_in(addr, sub):
+    d = os.path.join(env.mail_dir(addr), sub)
+    try:
+        return sorted(os.listdir(d))
+    except FileNotFoundError:
+        return []
+
+
+def queued():
+    """Queue files holding mail not finished yet (non-empty, not recycled)."""
+    return env.queue_files()
+
+
+def send(mid, kib=300):
+    """smtplib: (code, text) of the end of DATA (or of the command that
+    refused), the session's NOOP code after it."""
+    s = smtplib.SMTP('127.0.0.1', SMTP, timeout=20)
+    s.ehlo('client.example.com')
+    try:
+        s.sendmail('sender@remote.test', [ALICE], big_message(mid, kib))
+        code, text = 250, b''
+    except smtplib.SMTPDataError as e:
+        code, text = e.smtp_code, e.smtp_error
+    except smtplib.SMTPSenderRefused as e:
+        code, text = e.smtp_code, e.smtp_error
+    except smtplib.SMTPRecipientsRefused as e:
+        code, text = list(e.recipients.values())[0]
+    try:
+        noop = s.noop()[0]
+        s.quit()
+    except (smtplib.SMTPException, OSError):
+        noop = None
+    return code, text.decode(errors='replace'), noop
+
+
+def test_smtp_queue_full():
+    """The queue's file system full: 452 4.3.1 after the dot, never 250;
+    freed, the same message is accepted and delivered exactly once."""
+    mid = f'qfull-{os.getpid()}'
+    before = len(log('smtpd'))
+    fill(QFS)
+    try:
+        code, text, noop = send(mid)
+    finally:
+        free(QFS)
+    check(code == 452 and '4.3.1' in text,
+          'queue full: 452 4.3.1 at the end of DATA', (code, text))
+    check(noop == 250, 'queue full: the session goes on (NOOP 250)', noop)
+    new = log('smtpd')[before:]
+    check(re.search(r'queue/msg/\w+.*No space left on device', new),
+          'queue full: the log names the queue file and the cause',
+          new[-1500:])
+    check(ft.wait_for(lambda: not queued(), 5),
+          'queue full: no half-written queue file is kept', queued())
+    check(not env.find_messages(ALICE, mid),
+          'queue full: nothing delivered')
+    alive('smtpd')
+    code, text, _ = send(mid)
+    check(code == 250, 'space again: the same message gets 250', (code, text))
+    got = env.wait_message(ALICE, f'END {mid}', 1, 20)
+    time.sleep(1.5)     # a second copy would come meanwhile
+    got = env.find_messages(ALICE, f'END {mid}')
+    check(len(got) == 1, 'space again: delivered exactly once', len(got))
+
+
+def deferrals(text, mid_qid):
+    return len(re.findall(rf'qid={mid_qid} to=<{re.escape(ALICE)}> '
+                          r'status=deferred', text))
+
+
+def test_deliver_maildir_full():
+    """The Maildir's file system full: the message waits in the queue,
+    nothing half-written in the Maildir, one log line per retry; freed,
+    delivered once at the next retry."""
+    mid = f'mfull-{os.getpid()}'
+    cur_before = files_in(ALICE, 'new') + files_in(ALICE, 'cur')
+    before = len(log('smtpd'))
+    fill(MFS)
+    try:
+        code, text, _ = send(mid, 100)
+        check(code == 250, 'Maildir full, queue not: 250', (code, text))
+        m = re.search(r'queued as (\w+)', text) or \
+            re.search(r'qid=(\w+) from=<sender@remote.test>.*queued',
+                      log('smtpd')[before:])
+        qid = m.group(1) if m else 'NONE'
+        ok = ft.wait_for(lambda: deferrals(log('smtpd')[before:], qid) >= 1,
+                         10)
+        check(ok, 'Maildir full: the delivery is deferred',
+              log('smtpd')[before:][-1500:])
+        t0 = time.time()
+        time.sleep(3)
+        n = deferrals(log('smtpd')[before:], qid)
+        check(1 <= n <= 3 * (time.time() - t0 + 1),
+              'Maildir full: one deferral per retry, not a loop', n)
+        line = re.search(rf'qid={qid} to=<[^>]+> status=deferred[^\n]*',
+                         log('smtpd')[before:])
+        check(line and env.mail_dir(ALICE) in line.group(0) and
+              'No space left on device' in line.group(0),
+              'Maildir full: the log names the Maildir and the cause',
+              line and line.group(0))
+        check(not env.find_messages(ALICE, mid),
+              'Maildir full: nothing in new/ or cur/')
+        check(files_in(ALICE, 'tmp') == [],
+              'Maildir full: tmp/ left clean', files_in(ALICE, 'tmp'))
+        check(any(qid in p for p in queued()),
+              'Maildir full: the message stays queued', queued())
+        check('bounced' not in log('smtpd')[before:],
+              'Maildir full: not bounced')
+    finally:
+        free(MFS)
+    got = env.wait_message(ALICE, f'END {mid}', 1, 15)
+    check(len(got) == 1, 'space again: delivered at the next retry', len(got))
+    time.sleep(1.5)
+    check(len(env.find_messages(ALICE, f'END {mid}')) == 1,
+          'space again: exactly once')
+    check(ft.wait_for(lambda: not queued(), 10), 'space again: queue drained',
+          queued())
+    check(len(files_in(ALICE, 'new') + files_in(ALICE, 'cur')) ==
+          len(cur_before) + 1, 'space again: one file more in the Maildir')
+    alive('smtpd')
+
+
+def test_daemons_alive():
+    alive('authd', 'smtpd', 'imapd')
+
+
+def make_accounts():
+    """The role accounts of BASE (kept for the next run); again while
+    another test holds the lock on /etc/passwd."""
+    deadline = time.time() + 30
+    while True:
+        r = env.keytool('accounts', check_rc=False)
+        if 'useradd' not in r.stdout:
+            return
+        sh = subprocess.run(['sh', '-e'], input=r.stdout, text=True,
+                            capture_output=True)
+        if sh.returncode != 0 and time.time() > deadline:
+            raise RuntimeError(f'role accounts: {sh.stderr}')
+        time.sleep(0.2)
+
+
+def setup():
+    mount(QFS, '4m')
+    mount(MFS, '4m')
+    for fs, d in ((QFS, 'state'), (MFS, 'mail')):    # root's, as in production
+        os.mkdir(os.path.join(fs, d), 0o755)
+    os.chown(env.run_dir, 0, 0)
+    env.state_dir = os.path.join(QFS, 'state')
+    env.mail_root = os.path.join(MFS, 'mail')
+    cleanup = env.cleanup
+
+    def unmount_then_cleanup():
+        unmount_all()
+        cleanup()
+    env.cleanup = unmount_then_cleanup
+    env.write_config(domains='example.org',
+                     smtp={'listen': [f'127.0.0.1:{SMTP}'], 'timeout': '20s'},
+                     imap={'listen': f'127.0.0.1:{IMAPS}'},
+                     pop3={'listen': f'127.0.0.1:{POP3S}'},
+                     queue={'retry': '1s', 'max_retry': '1s'})
+    make_accounts()
+    for u in (ALICE, BOB):
+        env.add_user(u, PW)
+    env.start('authd')
+    env.start('smtpd', ports=[SMTP])
+    env.start('imapd', ports=[IMAPS, POP3S])
+    for i in range(2):      # alice's Maildir, folders and some mail
+        code, text, _ = send(f'first{i}-{os.getpid()}', 4)
+        if code != 250:
+            raise RuntimeError(f'first mail: {code} {text}')
+    if len(env.wait_message(ALICE, 'first1-', 1, 20)) != 1:
+        raise RuntimeError('first mail not delivered')
+    imap().logout()
+
+
+def main():
+    ft.main(env, setup, [test_smtp_queue_full, test_deliver_maildir_full,
+                         test_daemons_alive])
+
+
+if __name__ == '__main__':
+    main()
