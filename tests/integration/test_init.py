@@ -287,9 +287,13 @@ def script(*args, timeout=180, sbin=None, start_wait='60'):
                           capture_output=True, text=True, timeout=timeout)
 
 
+def pid_file(name):
+    return os.path.join(FRESH, 'run', f'{name}.pid')
+
+
 def pid(name):
     try:
-        with open(os.path.join(FRESH, 'run', f'{name}.pid')) as f:
+        with open(pid_file(name)) as f:
             return int(f.read().strip())
     except (OSError, ValueError):
         return None
@@ -403,6 +407,8 @@ def test_script_start_status_stop():
     check(not any(alive(p) for p in pids.values()),
           'stop: every daemon is gone', r.stdout)
     check('killing' not in r.stderr, 'stopped by SIGTERM in time', r.stderr)
+    left = [d for d in DAEMONS if os.path.exists(pid_file(d))]
+    check(not left, 'stop removes the pid files', left)
     r = script('status', *DAEMONS)
     check(r.returncode == 3, 'status after stop: 3', r.stdout)
     # the one-daemon form
@@ -413,7 +419,41 @@ def test_script_start_status_stop():
     check(r.returncode == (0 if DAEMONS == ['authd'] else 1),
           'status with one of several running: 1', r.stdout)
     r = script('stop', 'authd')
-    check(r.returncode == 0, 'stop authd', r.stdout + r.stderr)
+    check(r.returncode == 0 and not os.path.exists(pid_file('authd')),
+          'stop authd, its pid file removed', r.stdout + r.stderr)
+
+
+def test_script_stale_pid():
+    """The walk-through found the pid files still there after a stop.  A
+    stale one, whose pid another program has since, must not make stop
+    signal that program: it is removed, and so is one naming a process
+    that is gone."""
+    os.makedirs(os.path.join(FRESH, 'run'), exist_ok=True)
+    other = subprocess.Popen(['sleep', '60'])
+    gone = subprocess.Popen(['true'])
+    gone.wait()
+    try:
+        for i, d in enumerate(DAEMONS):
+            with open(pid_file(d), 'w', encoding='utf-8') as f:
+                f.write(f'{other.pid if i % 2 == 0 else gone.pid}\n')
+        r = script('status', *DAEMONS)
+        check(r.returncode == 3, 'status with stale pid files: not running',
+              r.stdout)
+        r = script('stop', *DAEMONS)
+        check(r.returncode == 0 and r.stdout.count(
+            'not running (stale pid file removed)') == len(DAEMONS),
+              'stop says the pid files were stale', r.stdout + r.stderr)
+        check(other.poll() is None, 'the process a stale pid file named '
+              'was not signalled')
+        left = [d for d in DAEMONS if os.path.exists(pid_file(d))]
+        check(not left, 'stale pid files removed', left)
+        r = script('stop', *DAEMONS)
+        check(r.returncode == 0 and 'stale' not in r.stdout and
+              r.stdout.count('not running') == len(DAEMONS),
+              'stop without pid files: not running', r.stdout)
+    finally:
+        other.kill()
+        other.wait()
 
 
 def test_script_start_failures():
@@ -437,8 +477,8 @@ def test_script_start_failures():
 
 
 def test_script_under_busybox():
-    """The same start, status, reload and stop under busybox sh (OpenWrt,
-    NAS firmware), when it is installed."""
+    """The same start, status, reload and stop, and the stale pid files,
+    under busybox sh (OpenWrt, NAS firmware), when it is installed."""
     global SHELL  # pylint: disable=global-statement
     if not shutil.which('busybox'):
         print('# no busybox: skipped', flush=True)
@@ -447,10 +487,12 @@ def test_script_under_busybox():
     shutil.rmtree(FRESH)        # a first start again
     try:
         test_script_start_status_stop()
+        test_script_stale_pid()
     finally:
         SHELL = ['/bin/sh']
 
 
 ft.run_tests(env, [test_install_usr, test_install_local_openwrt_synology,
-                   test_script_start_status_stop, test_script_under_busybox,
+                   test_script_start_status_stop, test_script_stale_pid,
+                   test_script_under_busybox,
                    test_script_start_failures])
