@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * doctor_dns.c - DNS for `facteur-keytool doctor`, one question at a time:
- * c-ares queries waited for with select(), answers read by lib/dns's own
+ * c-ares queries waited for with dns_wait(), answers read by lib/dns's own
  * parser (dns_answer_parse), so the doctor sees names exactly as the
  * daemons do.  The same function is lib/dns's backend while lib/spf runs,
  * and can answer one name's TXT with a record being tried (d->over_name),
@@ -10,8 +10,6 @@
  * Runs in facteur-keytool (the administrator); talks only to the resolver
  * and, for the public address, to the [doctor] myip server.
  */
-#include <sys/select.h>
-
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <stdio.h>
@@ -19,6 +17,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "dns_wait.h"
 #include "ev.h"
 #include "xmem.h"
 #include "keytool/doctor.h"
@@ -56,20 +55,9 @@ ask(ares_channel ch, const char *name, enum dns_type type,
     struct dns_answer *ans)
 {
 	struct wait w = { false, ans, type };
-	struct timeval tv, *tvp;
-	fd_set r, wr;
-	int nfds;
 
 	ares_query(ch, name, ns_c_in, (int)type, on_ares, &w);
-	while (!w.done) {
-		FD_ZERO(&r);
-		FD_ZERO(&wr);
-		if ((nfds = ares_fds(ch, &r, &wr)) == 0)
-			break;
-		tvp = ares_timeout(ch, NULL, &tv);
-		select(nfds, &r, &wr, NULL, tvp);
-		ares_process(ch, &r, &wr);
-	}
+	dns_wait(ch, &w.done);
 	if (!w.done)
 		dns_answer_status(ans, DNS_TEMPFAIL, 0);
 }

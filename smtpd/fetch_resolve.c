@@ -6,14 +6,12 @@
  * /etc/hosts, /etc/resolv.conf).
  *
  * Runs in the fetch role, which blocks on its connections anyway: the
- * c-ares channel is made for one lookup, waited for with select(2) (c-ares
- * bounds it: FETCH_DNS_TIMEOUT_MS per try, FETCH_DNS_TRIES tries) and
- * destroyed.  Errors are returned and explained in `why`, never fatal.
+ * c-ares channel is made for one lookup, waited for with dns_wait()
+ * (lib/dns_wait.c: select(2); c-ares bounds it: FETCH_DNS_TIMEOUT_MS per
+ * try, FETCH_DNS_TRIES tries) and destroyed.  Errors are returned and explained in `why`, never fatal.
  */
-#include <sys/select.h>
 #include <sys/socket.h>
 
-#include <errno.h>
 #include <netdb.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -22,6 +20,7 @@
 #include <ares.h>
 
 #include "conf.h"
+#include "dns_wait.h"
 #include "smtpd/fetch_int.h"
 
 #define FETCH_DNS_TIMEOUT_MS	5000
@@ -92,11 +91,9 @@ by_resolver(const char *host, const char *port, struct fetch_addr *out,
 	struct ares_addrinfo_node *nd;
 	struct ares_options o;
 	struct ares_wait w = { false, ARES_ETIMEOUT, NULL };
-	struct timeval tv, *tvp;
 	ares_channel ch;
-	fd_set rd, wr;
 	char csv[300];
-	int st, nfds;
+	int st;
 
 	memset(&o, 0, sizeof(o));
 	o.timeout = FETCH_DNS_TIMEOUT_MS;
@@ -119,16 +116,7 @@ by_resolver(const char *host, const char *port, struct fetch_addr *out,
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	ares_getaddrinfo(ch, host, port, &hints, on_addrinfo, &w);
-	while (!w.done) {
-		FD_ZERO(&rd);
-		FD_ZERO(&wr);
-		if ((nfds = ares_fds(ch, &rd, &wr)) == 0)
-			break;
-		tvp = ares_timeout(ch, NULL, &tv);
-		if (select(nfds, &rd, &wr, NULL, tvp) == -1 && errno != EINTR)
-			break;
-		ares_process(ch, &rd, &wr);
-	}
+	dns_wait(ch, &w.done);
 	ares_destroy(ch);	/* an unfinished lookup ends: ARES_EDESTRUCTION */
 	if (w.status != ARES_SUCCESS || w.ai == NULL) {
 		snprintf(why, whysz, "cannot resolve %s with [dns] resolver "
