@@ -23,6 +23,7 @@
 #include "imapd.h"
 #include "imap_mutf7.h"
 #include "log.h"
+#include "nospace.h"
 #include "strnum.h"
 #include "xmem.h"
 
@@ -509,6 +510,22 @@ append_parse(struct imap_session *s, const struct imap_arg *a,
 }
 
 /*
+ * cmd_store_failed - the tagged NO of an APPEND, COPY or MOVE that failed
+ * with e (after the store took back whatever it had put in place).  A
+ * full disk (ENOSPC, EDQUOT) is RFC 5530's [OVERQUOTA] with Dovecot's
+ * words: not a bug of ours but room the user or the admin must make,
+ * which clients show as such ("mailbox full") instead of retrying.
+ */
+static void
+cmd_store_failed(struct imap_session *s, int e, const char *what)
+{
+	if (errno_nospace(e))
+		session_tagged(s, "NO [OVERQUOTA] Not enough disk space");
+	else
+		session_tagged(s, "NO [SERVERBUG] %s", what);
+}
+
+/*
  * append_binary - a message sent as literal8 (RFC 3516 4.4): its binary
  * parts become base64 first, since the store keeps text with LF line
  * ends (BINARY[] gives the bytes back)
@@ -588,12 +605,14 @@ cmd_append(struct imap_session *s, const struct imap_cmd *c)
 		}
 	}
 	if (r == -1) {
+		int e = errno;
+
 		log_warn("session=%08x user=%s append to %s", s->id, s->user, dir);
 		/* all or nothing: take back what was stored */
 		for (k = 0; k + 1 < i; k++)
 			if ((fi = store_find(t, got[k])) >= 0)
 				(void)store_expunge(t, (size_t)fi);
-		session_tagged(s, "NO [SERVERBUG] cannot store message");
+		cmd_store_failed(s, e, "cannot store message");
 		goto done;
 	}
 	session_tagged(s, "OK [APPENDUID %u %s] APPEND completed",
@@ -928,8 +947,7 @@ cmd_copy(struct imap_session *s, const struct imap_cmd *c, bool uid, bool move)
 	uint32_t nuid, suid;
 	size_t pos = 0, n = 0;
 	ssize_t fi;
-	bool fail = false;
-	int r;
+	int r, fail = 0;		/* the errno of a failure */
 
 	if (c->args == NULL || c->args->next == NULL || c->args->next->next) {
 		session_tagged(s, "BAD %s set mailbox", c->name);
@@ -956,9 +974,9 @@ cmd_copy(struct imap_session *s, const struct imap_cmd *c, bool uid, bool move)
 			r = (move ? store_move : store_copy)(s->f, (size_t)fi, t,
 			    store_kw_map(s->f, s->f->v[fi].kw, t), &nuid);
 			if (r == -1) {
+				fail = errno == 0 ? EIO : errno;
 				log_warn("session=%08x %s to %s", s->id, c->name,
 				    dir);
-				fail = true;
 				break;
 			}
 			uidset_add(&src, suid);
@@ -974,7 +992,7 @@ cmd_copy(struct imap_session *s, const struct imap_cmd *c, bool uid, bool move)
 		moved_expunge(s);
 	}
 	if (fail)
-		session_tagged(s, "NO [SERVERBUG] %s failed", c->name);
+		cmd_store_failed(s, fail, move ? "MOVE failed" : "COPY failed");
 	else if (n && !move)
 		put_copyuid(s, true, t->uidvalidity, &src, &dst,
 		    "COPY completed");

@@ -27,6 +27,7 @@
 #include "imapd.h"
 #include "crlf.h"
 #include "log.h"
+#include "nospace.h"
 #include "tls.h"
 #include "xmem.h"
 
@@ -37,6 +38,7 @@
 	"THREAD=REFERENCES THREAD=ORDEREDSUBJECT BINARY CATENATE"
 
 static void session_input(struct imap_session *s);
+static void session_parse_error(struct imap_session *s);
 
 void
 session_continue(struct imap_session *s)
@@ -1034,11 +1036,7 @@ session_input(struct imap_session *s)
 				return;
 			}
 			session_spool_end(s);
-			/* RFC 7889: logged in, a literal over APPENDLIMIT */
-			session_reply(s, "%s %s %s", imap_parser_tag(s->parser),
-			    s->state != SS_NOAUTH && strcmp(imap_parser_error(
-			    s->parser), "literal too big") == 0 ?
-			    "NO [TOOBIG]" : "BAD", imap_parser_error(s->parser));
+			session_parse_error(s);
 			continue;
 		}
 		if (r == IMAP_PARSE_DONE) {
@@ -1128,6 +1126,30 @@ session_free(struct imap_session *s)
 	free(s);
 }
 
+/*
+ * session_parse_error - the tagged reply to a command the parser refused:
+ * BAD for the client's mistakes; NO for ours: a literal over APPENDLIMIT
+ * (RFC 7889), or one the spool could not keep (a full disk is
+ * [OVERQUOTA], as APPEND's own failures: imap_cmd.c cmd_store_failed)
+ */
+static void
+session_parse_error(struct imap_session *s)
+{
+	const char *tag = imap_parser_tag(s->parser);
+	const char *err = imap_parser_error(s->parser);
+
+	if (s->state != SS_NOAUTH && strcmp(err, "literal too big") == 0)
+		session_reply(s, "%s NO [TOOBIG] %s", tag, err);
+	else if (strcmp(err, "cannot store literal") == 0 &&
+	    errno_nospace(s->spool_errno))
+		session_reply(s, "%s NO [OVERQUOTA] Not enough disk space", tag);
+	else if (strcmp(err, "cannot store literal") == 0)
+		session_reply(s, "%s NO [SERVERBUG] %s", tag, err);
+	else
+		session_reply(s, "%s BAD %s", tag, err);
+	s->spool_errno = 0;
+}
+
 /* big literals (APPEND) go to a file in the Maildir's tmp/, not memory */
 static int
 session_spool_begin(void *arg, uint64_t size)
@@ -1135,9 +1157,12 @@ session_spool_begin(void *arg, uint64_t size)
 	struct imap_session *s = arg;
 
 	session_spool_end(s);
+	s->spool_errno = 0;
 	s->spool = xcalloc(1, sizeof(*s->spool));
 	if (store_spool_open(s->spool, s->root, s->id) == -1) {
-		log_warn("session=%08x user=%s spool", s->id, s->user);
+		s->spool_errno = errno;
+		log_warn("session=%08x user=%s spool %s/tmp", s->id, s->user,
+		    s->root);
 		free(s->spool);
 		s->spool = NULL;
 		return -1;
@@ -1151,8 +1176,11 @@ session_spool_write(void *arg, const char *p, size_t n)
 	struct imap_session *s = arg;
 
 	if (s->spool == NULL || store_spool_write(s->spool, p, n) == -1) {
-		if (s->spool)
-			log_warn("session=%08x spool write", s->id);
+		if (s->spool) {
+			s->spool_errno = errno;
+			log_warn("session=%08x user=%s write %s", s->id, s->user,
+			    s->spool->path);
+		}
 		return -1;
 	}
 	return 0;

@@ -156,6 +156,7 @@ struct imap_session {
 	struct buf	 resp;		/* one FETCH response being built */
 	struct conn	*proxy;		/* login role: the worker's end */
 	struct store_spool *spool;	/* worker: a big literal being received */
+	int		 spool_errno;	/* why it could not be stored, or 0 */
 	bool		 proxied;	/* the worker has answered */
 };
 

@@ -1234,7 +1234,12 @@ store_register(struct store_folder *t, const char *name, uint8_t flags,
 	store_modseq_msg(t, &m);
 	*uid_r = m.uid;
 	if (uidlist_save(t, t->n - 1) == -1) {
+		/*
+		 * shown to nobody yet: out of the index again (its UID is not
+		 * given out again: uidnext stays); the caller removes the file
+		 */
 		log_warn("write %s/%s", t->dir, STORE_UIDLIST);
+		free(t->v[--t->n].name);
 		return -1;
 	}
 	store_flush(t);

@@ -272,7 +272,12 @@ struct store_folder *store_folder_find(const char *dir);
 void		 store_forget(const char *dir, bool children);
 /* store_take - message i of f now lives in another folder (MOVE) */
 void		 store_take(struct store_folder *f, size_t i);
-/* store_register - number a file just put into t's cur/ */
+/*
+ * store_register - number a file just put into t's cur/.  -1 (errno) when
+ * its UID cannot be made durable (the UID list cannot be written: a full
+ * disk): it is then not in the index, and the caller takes the file out
+ * of cur/ again, so that a refused APPEND, COPY or MOVE leaves nothing
+ */
 int		 store_register(struct store_folder *t, const char *name,
 		    uint8_t flags, uint32_t kw, int64_t itime, uint32_t size,
 		    bool size_known, uint32_t *uid_r);

@@ -150,8 +150,16 @@ commit(struct store_folder *t, int fd, const char *tmp, const char *name,
 	}
 	folder_durable(t);
 	(void)fsync_dir(t->dir, "cur");
-	return store_register(t, name, flags, kw, itime,
-	    wsize > UINT32_MAX ? UINT32_MAX : (uint32_t)wsize, true, uid_r);
+	if (store_register(t, name, flags, kw, itime,
+	    wsize > UINT32_MAX ? UINT32_MAX : (uint32_t)wsize, true,
+	    uid_r) == -1) {
+		int e = errno;
+
+		(void)unlink(dst);	/* refused: not stored either */
+		errno = e;
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -295,8 +303,19 @@ relink(struct store_folder *f, size_t i, struct store_folder *t, uint32_t kw,
 	(void)fsync_dir(t->dir, "cur");
 	if (move && f != t)
 		(void)fsync_dir(f->dir, "cur");
-	return store_register(t, name, flags, kw, itime, size, true,
-	    uid_r) == -1 ? -1 : 0;
+	if (store_register(t, name, flags, kw, itime, size, true,
+	    uid_r) == -1) {
+		int e = errno;
+
+		/* refused: the message goes back to where it was */
+		if (move ? rename(dst, src) == 0 : unlink(dst) == 0)
+			(void)fsync_dir(t->dir, "cur");
+		if (move && f != t)
+			(void)fsync_dir(f->dir, "cur");
+		errno = e;
+		return -1;
+	}
+	return 0;
 }
 
 int

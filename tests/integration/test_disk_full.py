@@ -14,6 +14,11 @@ real clients check what facteur answers, logs and keeps:
 - Delivery with the Maildir's file system full: the message stays queued
   (deferred, logged once per retry, not in a loop), nothing in new/ cur/
   or tmp/; freed, it is delivered once at the next retry.
+- IMAP APPEND, COPY and MOVE into a full Maildir: tagged `NO [OVERQUOTA]`
+  (as Dovecot: the user can act on it, it is no server bug), nothing
+  stored that was refused, nothing refused that was stored, the folders
+  SELECT with the same messages; STORE of flags works (a rename); POP3
+  RETR and DELE work or fail cleanly, nothing lost.
 - No daemon dies over any of it.
 
 Runs as root only (mount); daemons started as root with the production
@@ -24,6 +29,7 @@ are undone at the end, whatever happens.
 import atexit
 import imaplib
 import os
+import poplib
 import re
 import smtplib
 import ssl
@@ -256,6 +262,121 @@ def test_deliver_maildir_full():
     alive('smtpd')
 
 
+def append(m, box, flags, msg):
+    """APPEND: (OK/NO/BAD, text of the tagged reply)"""
+    try:
+        typ, data = m.append(box, flags, None, msg.encode())
+    except imaplib.IMAP4.error as e:
+        return 'BAD', str(e)
+    return typ, data[0].decode() if data and data[0] else ''
+
+
+def mailbox_state(m, box):
+    typ, data = m.select(box)
+    if typ != 'OK':
+        return None
+    typ, data = m.uid('FETCH', '1:*', '(FLAGS RFC822.SIZE)')
+    out = []
+    for d in data:
+        if isinstance(d, bytes) and b'UID' in d:
+            out.append(d.decode())
+    return sorted(out)
+
+
+def folder_files(addr, folder):
+    base = os.path.join(env.mail_dir(addr), '.' + folder) if folder else \
+        env.mail_dir(addr)
+    out = []
+    for sub in ('new', 'cur', 'tmp'):
+        try:
+            out += [f'{sub}/{n}' for n in os.listdir(os.path.join(base, sub))]
+        except FileNotFoundError:
+            pass
+    return sorted(out)
+
+
+def test_imap_full():
+    """APPEND, COPY, MOVE into a full Maildir: NO [OVERQUOTA] and nothing
+    stored, or OK and stored; never NO with the message there; STORE of
+    flags on a full disk works or fails without losing flags."""
+    m = imap()
+    for f in ('Fresh', 'Fresh2'):   # their UID lists do not exist yet
+        m.create(f)
+    m.select('INBOX')
+    inbox = mailbox_state(m, 'INBOX')
+    check(inbox and len(inbox) >= 2, 'IMAP: INBOX has the earlier mail',
+          inbox)
+    m.uid('STORE', '1:*', '+FLAGS', '(\\Seen)')
+    inbox = mailbox_state(m, 'INBOX')
+    files_before = {f: folder_files(ALICE, f)
+                    for f in ('', 'Fresh', 'Fresh2', 'Archive')}
+    before = len(log('imapd'))
+    fill(MFS)
+    try:
+        mid = f'append-{os.getpid()}'
+        for kib in (100, 4):    # spooled (64 KiB and more), in memory
+            typ, text = append(m, 'Archive', '(\\Flagged)',
+                               big_message(f'{mid}-{kib}', kib))
+            check(typ == 'NO' and '[OVERQUOTA]' in text,
+                  f'APPEND {kib} KiB on a full disk: NO [OVERQUOTA]',
+                  (typ, text))
+            check(folder_files(ALICE, 'Archive') == files_before['Archive'],
+                  f'APPEND {kib} KiB refused: nothing left in the folder',
+                  folder_files(ALICE, 'Archive'))
+        m.select('INBOX')
+        moved = 0
+        for cmd, box in (('COPY', 'Fresh'), ('MOVE', 'Fresh2')):
+            typ, data = m.uid(cmd, '1', box)
+            text = data[-1].decode() if data and data[-1] else ''
+            after = folder_files(ALICE, box)
+            if typ == 'OK':
+                moved += cmd == 'MOVE'
+                check(len(after) == len(files_before[box]) + 1,
+                      f'{cmd} OK on a full disk: the message is there', after)
+            else:
+                check('[OVERQUOTA]' in text,
+                      f'{cmd} on a full disk: NO [OVERQUOTA]', (typ, text))
+                check(after == files_before[box],
+                      f'{cmd} refused: nothing in {box}', after)
+        typ, data = m.uid('STORE', '1:*', '+FLAGS', '(\\Answered)')
+        check(typ in ('OK', 'NO'), 'STORE on a full disk answers', typ)
+        st = mailbox_state(m, 'INBOX')
+        check(st is not None and len(st) == len(inbox) - moved,
+              'INBOX still SELECTs with the same messages', (inbox, st))
+        check(all('\\Seen' in x for x in st or []),
+              'no flag lost on a full disk', st)
+        m.logout()
+        m = imap()
+        st2 = mailbox_state(m, 'INBOX')
+        check(st2 is not None and len(st2) == len(inbox) - moved,
+              'INBOX after a new login: the same messages', (inbox, st2))
+        check(all('\\Seen' in x for x in st2 or []),
+              'flags kept across a new login', st2)
+        p = poplib.POP3_SSL('127.0.0.1', POP3S, context=ctx(), timeout=20)
+        p.user(ALICE)
+        p.pass_(PW)
+        n = p.stat()[0]
+        try:
+            lines = p.retr(1)[1]
+            check(any(b'END ' in x for x in lines),
+                  'POP3 RETR on a full disk: the whole message', len(lines))
+        except poplib.error_proto as e:
+            check(str(e).startswith("b'-ERR"), 'POP3 RETR: a clear -ERR', e)
+        p.quit()
+        check(len(env.maildir_files(ALICE)) >= n,
+              'POP3 on a full disk: no message lost')
+    finally:
+        free(MFS)
+    typ, text = append(m, 'Archive', None, big_message(f'ok-{os.getpid()}',
+                                                         100))
+    check(typ == 'OK', 'space again: APPEND works', (typ, text))
+    m.logout()
+    new = log('imapd')[before:]
+    check('No space left on device' in new,
+          'IMAP: the log says why', new[-1500:])
+    alive('imapd')
+
+
 def test_daemons_alive():
     alive('authd', 'smtpd', 'imapd')
 
@@ -311,7 +432,7 @@ def setup():
 
 def main():
     ft.main(env, setup, [test_smtp_queue_full, test_deliver_maildir_full,
-                         test_daemons_alive])
+                         test_imap_full, test_daemons_alive])
 
 
 if __name__ == '__main__':
