@@ -834,6 +834,20 @@ sync_scan(struct store_folder *f, const struct scan_ent *moved, size_t nmoved,
 	return changed;
 }
 
+/*
+ * sync_unadd - the UID list could not take the messages this sync found
+ * (a full disk): they leave the index before anyone is told their UIDs,
+ * which a restart would give to other messages; their files stay in
+ * cur/ and the next sync numbers them again (UIDs are not reused:
+ * uidnext stays), once the list can be written.
+ */
+static void
+sync_unadd(struct store_folder *f, size_t first)
+{
+	while (f->n > first)
+		free(f->v[--f->n].name);
+}
+
 static void
 store_notify(struct store_folder *f)
 {
@@ -867,8 +881,10 @@ store_sync(struct store_folder *f, bool force)
 	nmoved = sync_new(f, &moved);
 	changed = sync_scan(f, moved, nmoved, &first);
 	scan_free(moved, nmoved);
-	if (uidlist_save(f, first) == -1)
+	if (uidlist_save(f, first) == -1) {
 		log_warn("write %s/%s", f->dir, STORE_UIDLIST);
+		sync_unadd(f, first);
+	}
 	if (changed) {
 		f->modseq++;
 		store_flush(f);

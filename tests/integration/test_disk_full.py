@@ -377,6 +377,54 @@ def test_imap_full():
     alive('imapd')
 
 
+def uidlist_uids(folder):
+    p = os.path.join(env.mail_dir(ALICE), '.' + folder, 'facteur-uidlist')
+    try:
+        with open(p, encoding='utf-8', errors='replace') as f:
+            lines = f.read().split('\n')[1:]
+    except FileNotFoundError:
+        return set()
+    return {int(x.split()[0]) for x in lines if len(x.split()) == 4}
+
+
+def shown_uids(m):
+    typ, data = m.uid('SEARCH', 'ALL')
+    return {int(x) for x in data[0].split()} if typ == 'OK' else None
+
+
+def test_imap_new_mail_full():
+    """Mail that came into a folder while the disk filled up: a UID is
+    shown to a client only once it is in facteur-uidlist (README
+    "What is kept where"), so a restart cannot give it to another
+    message; the mail is shown once there is room."""
+    m = imap()
+    m.create('Fresh3')          # no UID list yet
+    mid = f'late-{os.getpid()}'
+    env.put_message(ALICE, big_message(mid, 2).replace('\r\n', '\n'),
+                    'Fresh3')
+    fill(MFS)
+    try:
+        typ, _ = m.select('Fresh3')
+        check(typ == 'OK', 'full disk: SELECT of a folder with new mail', typ)
+        shown = shown_uids(m) or set()
+        check(shown <= uidlist_uids('Fresh3'),
+              'full disk: every UID shown is in facteur-uidlist',
+              (shown, uidlist_uids('Fresh3')))
+        m.noop()
+        shown = shown_uids(m) or set()
+        check(shown <= uidlist_uids('Fresh3'),
+              'full disk, NOOP: every UID shown is in facteur-uidlist',
+              (shown, uidlist_uids('Fresh3')))
+    finally:
+        free(MFS)
+    m.noop()
+    shown = shown_uids(m) or set()
+    check(len(shown) == 1 and shown <= uidlist_uids('Fresh3'),
+          'space again: the new mail is shown, its UID on disk',
+          (shown, uidlist_uids('Fresh3')))
+    m.logout()
+
+
 def test_daemons_alive():
     alive('authd', 'smtpd', 'imapd')
 
@@ -432,7 +480,8 @@ def setup():
 
 def main():
     ft.main(env, setup, [test_smtp_queue_full, test_deliver_maildir_full,
-                         test_imap_full, test_daemons_alive])
+                         test_imap_full, test_imap_new_mail_full,
+                         test_daemons_alive])
 
 
 if __name__ == '__main__':
