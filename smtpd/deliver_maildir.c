@@ -38,6 +38,7 @@
 #include "ev.h"
 #include "log.h"
 #include "maildir.h"
+#include "nospace.h"
 #include "xmem.h"
 #include "smtpd.h"
 
@@ -82,6 +83,20 @@ result(const char *qid, uint32_t idx, enum deliver_res res, const char *text)
 }
 
 /*
+ * tempfail_code - the reply code of a delivery that failed with e, which
+ * the queue logs and, if the message expires, puts in the bounce: a full
+ * file system is RFC 3463's 4.3.1 "mail system full", a quota used up
+ * 4.2.2 "mailbox full"; anything else 4.3.0.  All are retried.
+ */
+static const char *
+tempfail_code(int e)
+{
+	if (e == EDQUOT)
+		return "452 4.2.2";
+	return errno_nospace(e) ? "452 4.3.1" : "451 4.3.0";
+}
+
+/*
  * flush - make the batch durable: every file is fsync'd at once (their
  * writeback started when they were written), renamed into new/, and each
  * Maildir's new/ fsync'd once (maildir_commitv); then answer each
@@ -102,8 +117,9 @@ flush(struct ev_timer *t, void *arg)
 	maildir_commitv(tmps, errs, steps, nbatch);
 	for (i = 0; i < nbatch; i++) {
 		if (errs[i]) {
-			snprintf(text, sizeof(text), "451 4.3.0 Maildir %s: %s: %s",
-			    batch[i].dir, steps[i], strerror(errs[i]));
+			snprintf(text, sizeof(text), "%s Maildir %s: %s: %s",
+			    tempfail_code(errs[i]), batch[i].dir, steps[i],
+			    strerror(errs[i]));
 			log_warnx("qid=%s to=<%s> status=deferred (%s)", batch[i].qid,
 			    batch[i].mailbox, text);
 			result(batch[i].qid, batch[i].idx, RES_TEMPFAIL, text);
@@ -203,8 +219,11 @@ deliver(int fd, const char *qid, uint32_t idx, const char *mailbox,
 	}
 	if (junk ? maildir_folder(root, smtpd_conf->inbound.junk_folder, dir,
 	    sizeof(dir)) == -1 : !bstrcpy(dir, root, sizeof(dir))) {
-		snprintf(text, sizeof(text), "451 4.3.0 Maildir %s folder %s: %s",
-		    root, smtpd_conf->inbound.junk_folder, strerror(errno));
+		int e = errno;
+
+		snprintf(text, sizeof(text), "%s Maildir %s folder %s: %s",
+		    tempfail_code(e), root, smtpd_conf->inbound.junk_folder,
+		    strerror(e));
 		log_warnx("qid=%s to=<%s> status=deferred (%s)", qid, mailbox, text);
 		result(qid, idx, RES_TEMPFAIL, text);
 		return;
@@ -233,8 +252,8 @@ deliver(int fd, const char *qid, uint32_t idx, const char *mailbox,
 	if (r == -1) {
 		int e = errno;
 
-		snprintf(text, sizeof(text), "451 4.3.0 Maildir %s: %s", dir,
-		    strerror(e));
+		snprintf(text, sizeof(text), "%s Maildir %s: %s",
+		    tempfail_code(e), dir, strerror(e));
 		log_warnx("qid=%s to=<%s> status=deferred (%s)", qid, mailbox, text);
 		result(qid, idx, RES_TEMPFAIL, text);
 	} else {

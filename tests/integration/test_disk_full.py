@@ -12,8 +12,8 @@ real clients check what facteur answers, logs and keeps:
   file and the cause; no queue file is left; freed, the same message is
   accepted and delivered once.
 - Delivery with the Maildir's file system full: the message stays queued
-  (deferred, logged once per retry, not in a loop), nothing in new/ cur/
-  or tmp/; freed, it is delivered once at the next retry.
+  (deferred 452 4.3.1, logged once per retry, not in a loop), nothing in
+  new/ cur/ or tmp/; freed, it is delivered once at the next retry.
 - IMAP APPEND, COPY and MOVE into a full Maildir: tagged `NO [OVERQUOTA]`
   (as Dovecot: the user can act on it, it is no server bug), nothing
   stored that was refused, nothing refused that was stored, the folders
@@ -237,6 +237,7 @@ def test_deliver_maildir_full():
         line = re.search(rf'qid={qid} to=<[^>]+> status=deferred[^\n]*',
                          log('smtpd')[before:])
         check(line and env.mail_dir(ALICE) in line.group(0) and
+              '452 4.3.1' in line.group(0) and
               'No space left on device' in line.group(0),
               'Maildir full: the log names the Maildir and the cause',
               line and line.group(0))
