@@ -11,6 +11,8 @@
  * fsyncs file and directory, and only then does the client get its 250.
  * A message with bare CR/LF, NUL, an over-long line or over max_size is
  * read to its end, refused with one reply, and its file removed (Q_ABORT).
+ * A full queue file system is 452 4.3.1: at DATA when the room is known
+ * short (no_room: SIZE, or not a block free), else after the final dot.
  * Messages of authenticated users whose From domain has a [dkim] sign line
  * are signed on the way (smtp_session_dkim.c); mail received on port 25
  * is checked (SPF, DKIM, DMARC: smtp_session_inbound.c), and on every port
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -183,6 +186,32 @@ received_header(struct session *s)
 	s->qhead = b;	/* written with the message's first bytes (qwrite) */
 }
 
+/*
+ * no_room - before the 354: the queue's file system cannot hold this
+ * message (RFC 1870: the SIZE the client declared, less what a recycled
+ * file holds already), or, without SIZE, has not one free block and the
+ * file none of its own.  Answering 452 4.3.1 now spares the client
+ * sending the message only to be refused after its final dot; a message
+ * that turns out bigger than the room is still refused then (qwrite).
+ */
+static bool
+no_room(struct session *s)
+{
+	struct statvfs st;
+	uint64_t avail, need;
+
+	if (fstatvfs(s->qfd, &st) == -1)
+		return false;		/* the writes will tell */
+	avail = (uint64_t)st.f_bavail * (uint64_t)st.f_frsize;
+	need = s->from.size > s->qsize ? s->from.size - s->qsize : 0;
+	if (avail >= need && (avail > 0 || s->qsize > 0))
+		return false;
+	log_warnx("session=%08x addr=%s qid=%s refused: the queue's file "
+	    "system (%s/queue) is full: %" PRIu64 " bytes free, SIZE=%" PRIu64,
+	    s->id, s->addr, s->qid, smtpd_conf->state_dir, avail, s->from.size);
+	return true;
+}
+
 static void
 open_ok(struct session *s, struct ipc_msg *m)
 {
@@ -201,6 +230,13 @@ open_ok(struct session *s, struct ipc_msg *m)
 	s->qfd = m->fd;
 	m->fd = -1;
 	memcpy(s->qid, qid, QUEUE_ID_LEN + 1);
+	if (no_room(s)) {
+		session_reply(s, "452 4.3.1 Insufficient system storage, try "
+		    "again later");
+		session_reset_transaction(s);	/* drops the file */
+		session_resume(s);
+		return;
+	}
 	s->written = 0;
 	s->qcrc = 0;
 	s->data_error = NULL;

@@ -1,16 +1,18 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: ISC
 """test_disk_full - a full disk never loses, corrupts or falsely
-acknowledges mail, and says so clearly (README "When the disk fills up").
+acknowledges mail, and says so clearly (README "When the disk fills
+up", under "Receiving mail").
 
 state_dir (the queue, users.db) and mail_dir are each on a small tmpfs
 mounted here; a filler file takes every free block of one of them, then
 real clients check what facteur answers, logs and keeps:
 
-- SMTP with the queue's file system full: the end of DATA gets
-  `452 4.3.1`, never a 250; the session goes on; the log names the queue
-  file and the cause; no queue file is left; freed, the same message is
-  accepted and delivered once.
+- SMTP with the queue's file system full: `452 4.3.1`, never a 250: at
+  DATA when the message is known not to fit (SIZE, or no block free),
+  else after the final dot; the session goes on; the log names the queue
+  (file) and the cause; no queue file is left; freed, the same message
+  is accepted and delivered once.
 - Delivery with the Maildir's file system full: the message stays queued
   (deferred 452 4.3.1, logged once per retry, not in a loop), nothing in
   new/ cur/ or tmp/; freed, it is delivered once at the next retry.
@@ -18,7 +20,11 @@ real clients check what facteur answers, logs and keeps:
   (as Dovecot: the user can act on it, it is no server bug), nothing
   stored that was refused, nothing refused that was stored, the folders
   SELECT with the same messages; STORE of flags works (a rename); POP3
-  RETR and DELE work or fail cleanly, nothing lost.
+  RETR and DELE work or fail cleanly, nothing lost.  Mail that came into
+  a folder before the disk filled: no UID shown that facteur-uidlist
+  lacks.
+- Greylisting's database in the full state_dir: smtpd goes on, the
+  database opens again afterwards.
 - No daemon dies over any of it.
 
 Runs as root only (mount); daemons started as root with the production
@@ -82,8 +88,9 @@ def unmount_all():
 atexit.register(unmount_all)
 
 
-def fill(fs):
-    """Take every free block of fs with fs/filler."""
+def fill(fs, leave=0):
+    """Take every free block of fs with fs/filler, then give back leave
+    bytes."""
     p = os.path.join(fs, 'filler')
     fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     chunk = b'\0' * 65536
@@ -97,9 +104,12 @@ def fill(fs):
             os.write(fd, b'\0' * 512)
     except OSError:
         pass
+    if leave:
+        os.ftruncate(fd, os.fstat(fd).st_size - leave)
     os.close(fd)
     st = os.statvfs(fs)
-    check(st.f_bavail == 0, f'{os.path.basename(fs)} is full', st)
+    check(st.f_bavail * st.f_frsize == leave,
+          f'{os.path.basename(fs)} is full but {leave} bytes', st)
 
 
 def free(fs):
@@ -153,13 +163,13 @@ def queued():
     return env.queue_files()
 
 
-def send(mid, kib=300):
+def send(mid, kib=300, sender='sender@remote.test'):
     """smtplib: (code, text) of the end of DATA (or of the command that
     refused), the session's NOOP code after it."""
     s = smtplib.SMTP('127.0.0.1', SMTP, timeout=20)
     s.ehlo('client.example.com')
     try:
-        s.sendmail('sender@remote.test', [ALICE], big_message(mid, kib))
+        s.sendmail(sender, [ALICE], big_message(mid, kib))
         code, text = 250, b''
     except smtplib.SMTPDataError as e:
         code, text = e.smtp_code, e.smtp_error
@@ -175,23 +185,64 @@ def send(mid, kib=300):
     return code, text.decode(errors='replace'), noop
 
 
+def raw_send(mid, kib, size=None):
+    """RawSMTP: MAIL (with SIZE=size unless None), RCPT, DATA and, after a
+    354, the message; returns (DATA's code, final (code, text), NOOP's
+    code)."""
+    c = ft.RawSMTP(SMTP, timeout=20)
+    c.ehlo()
+    opt = f' SIZE={size}' if size is not None else ''
+    c.cmd(f'MAIL FROM:<sender@remote.test>{opt}')
+    c.cmd(f'RCPT TO:<{ALICE}>')
+    code, text = c.cmd('DATA')
+    first = code
+    if code == 354:
+        c.send(ft.dot_stuff(big_message(mid, kib).encode()) + b'.\r\n')
+        code, text = c.reply()
+    noop = c.cmd('NOOP')[0]
+    c.close()
+    return first, (code, text), noop
+
+
 def test_smtp_queue_full():
-    """The queue's file system full: 452 4.3.1 after the dot, never 250;
-    freed, the same message is accepted and delivered exactly once."""
+    """The queue's file system full: 452 4.3.1 before the 354 when it is
+    known not to fit (SIZE, or no room at all), else after the final dot,
+    never 250; freed, the same message is accepted and delivered exactly
+    once."""
     mid = f'qfull-{os.getpid()}'
     before = len(log('smtpd'))
-    fill(QFS)
     try:
-        code, text, noop = send(mid)
+        fill(QFS)
+        for size in (307200, None):
+            first, (code, text), noop = raw_send(mid, 300, size)
+            check(first == 452 and code == 452 and '4.3.1' in text,
+                  f'queue full, SIZE={size}: DATA gets 452 4.3.1, no 354',
+                  (first, code, text))
+            check(noop == 250, f'queue full, SIZE={size}: the session goes '
+                  'on (NOOP 250)', noop)
+        new = log('smtpd')[before:]
+        check(re.search(r'refused: the queue.s file system \(\S+/queue\) '
+                        r'is full', new),
+              'queue full: the log names the queue and the cause',
+              new[-1500:])
+        free(QFS)
+        fill(QFS, leave=65536)      # room for a little, not for all
+        before = len(log('smtpd'))
+        first, (code, text), noop = raw_send(mid, 300)
+        check(first == 354 and code == 452 and '4.3.1' in text,
+              'queue filling up: 452 4.3.1 after the final dot',
+              (first, code, text))
+        check(noop == 250, 'queue filling up: the session goes on', noop)
+        new = log('smtpd')[before:]
+        check(re.search(r'queue/msg/\w+ \(the queue.s file system is full\)'
+                        r': No space left on device', new),
+              'queue filling up: the log names the queue file and the cause',
+              new[-1500:])
+        code, text, noop = send(mid)    # smtplib, SIZE= as it sends it
+        check(code == 452 and '4.3.1' in text,
+              'queue filling up: smtplib gets 452 4.3.1', (code, text))
     finally:
         free(QFS)
-    check(code == 452 and '4.3.1' in text,
-          'queue full: 452 4.3.1 at the end of DATA', (code, text))
-    check(noop == 250, 'queue full: the session goes on (NOOP 250)', noop)
-    new = log('smtpd')[before:]
-    check(re.search(r'queue/msg/\w+.*No space left on device', new),
-          'queue full: the log names the queue file and the cause',
-          new[-1500:])
     check(ft.wait_for(lambda: not queued(), 5),
           'queue full: no half-written queue file is kept', queued())
     check(not env.find_messages(ALICE, mid),
@@ -199,7 +250,7 @@ def test_smtp_queue_full():
     alive('smtpd')
     code, text, _ = send(mid)
     check(code == 250, 'space again: the same message gets 250', (code, text))
-    got = env.wait_message(ALICE, f'END {mid}', 1, 20)
+    env.wait_message(ALICE, f'END {mid}', 1, 20)
     time.sleep(1.5)     # a second copy would come meanwhile
     got = env.find_messages(ALICE, f'END {mid}')
     check(len(got) == 1, 'space again: delivered exactly once', len(got))
@@ -366,6 +417,19 @@ def test_imap_full():
         p.quit()
         check(len(env.maildir_files(ALICE)) >= n,
               'POP3 on a full disk: no message lost')
+        p = poplib.POP3_SSL('127.0.0.1', POP3S, context=ctx(), timeout=20)
+        p.user(ALICE)
+        p.pass_(PW)
+        n = p.stat()[0]
+        try:
+            p.dele(n)
+            p.quit()
+            check(len(env.maildir_files(ALICE)) == n - 1,
+                  'POP3 DELE on a full disk: that one message removed',
+                  len(env.maildir_files(ALICE)))
+        except poplib.error_proto as e:
+            check(len(env.maildir_files(ALICE)) == n,
+                  'POP3 DELE refused: nothing removed', e)
     finally:
         free(MFS)
     typ, text = append(m, 'Archive', None, big_message(f'ok-{os.getpid()}',
@@ -426,6 +490,61 @@ def test_imap_new_mail_full():
     m.logout()
 
 
+def config(**kw):
+    env.write_config(domains='example.org',
+                     smtp={'listen': [f'127.0.0.1:{SMTP}'], 'timeout': '20s'},
+                     imap={'listen': f'127.0.0.1:{IMAPS}'},
+                     pop3={'listen': f'127.0.0.1:{POP3S}'},
+                     queue={'retry': '1s', 'max_retry': '1s'}, **kw)
+
+
+def test_greylist_full():
+    """Greylisting on, its database (state_dir/greylist.db) on the full
+    file system: smtpd keeps serving, logs the failed writes without a
+    loop, refuses the message with 452 (never 250), and after the space
+    is back and a restart the database still works."""
+    config(greylist={'enable': True, 'delay': '1s'})
+    env.stop('smtpd')
+    env.start('smtpd', ports=[SMTP])
+    pid = os.getpid()
+    code, text, _ = send(f'g0-{pid}', 4, f'g0-{pid}@remote.test')
+    check(code == 451 and '4.7.1' in text, 'greylist: a new sender waits',
+          (code, text))
+    time.sleep(1.2)     # a sync of the database in between
+    before = len(log('smtpd'))
+    fill(QFS)
+    try:
+        for i in range(3):
+            code, text, noop = send(f'g1-{pid}', 300, f'g1-{pid}@remote.test')
+            check(code != 250, f'greylist, queue full: try {i} not 250',
+                  (code, text))
+            check(noop == 250, f'greylist, queue full: session {i} goes on',
+                  noop)
+            time.sleep(1.1)
+        check(code == 452 and '4.3.1' in text,
+              'greylist, queue full: past greylisting, DATA gets 452 4.3.1',
+              (code, text))
+        new = log('smtpd')[before:]
+        check(new.count('greylist: ') <= 6,
+              'greylist, queue full: failed writes logged, not in a loop',
+              new[-2000:])
+        alive('smtpd')
+    finally:
+        free(QFS)
+    env.stop('smtpd')
+    env.start('smtpd', ports=[SMTP])
+    text = log('smtpd')
+    check('greylist.db.bad' not in text and 'greylisting off' not in text,
+          'greylist: the database opens after the full disk', text[-2000:])
+    code, text, _ = send(f'g2-{pid}', 4, f'g1-{pid}@remote.test')
+    check(code == 250, 'greylist: the sender that passed passes', (code, text))
+    check(len(env.wait_message(ALICE, f'END g2-{pid}', 1, 20)) == 1,
+          'greylist: its mail delivered')
+    config()
+    env.stop('smtpd')
+    env.start('smtpd', ports=[SMTP])
+
+
 def test_daemons_alive():
     alive('authd', 'smtpd', 'imapd')
 
@@ -459,11 +578,7 @@ def setup():
         unmount_all()
         cleanup()
     env.cleanup = unmount_then_cleanup
-    env.write_config(domains='example.org',
-                     smtp={'listen': [f'127.0.0.1:{SMTP}'], 'timeout': '20s'},
-                     imap={'listen': f'127.0.0.1:{IMAPS}'},
-                     pop3={'listen': f'127.0.0.1:{POP3S}'},
-                     queue={'retry': '1s', 'max_retry': '1s'})
+    config()
     make_accounts()
     for u in (ALICE, BOB):
         env.add_user(u, PW)
@@ -482,7 +597,7 @@ def setup():
 def main():
     ft.main(env, setup, [test_smtp_queue_full, test_deliver_maildir_full,
                          test_imap_full, test_imap_new_mail_full,
-                         test_daemons_alive])
+                         test_greylist_full, test_daemons_alive])
 
 
 if __name__ == '__main__':
