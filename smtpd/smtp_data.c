@@ -7,10 +7,13 @@
  * at CRLF.  A bare LF or bare CR anywhere, a NUL byte, a text line longer
  * than 1000 octets (RFC 5321 4.5.3.1.6) or a message larger than max_size
  * (counted as RFC 1870 does: CRLF line ends, stuffed dots not counted)
- * marks the message bad; we keep reading to the real end so the session
+ * marks the message bad, and so does a header with more than
+ * SMTP_HOPS_MAX Received fields (RFC 5321 6.3: a mail loop, for instance
+ * between a backup MX and a primary that sends the mail back); we keep reading to the real end so the session
  * stays in sync, and the session then rejects the whole message.  Output is
  * the message with LF line endings, as Maildir stores it.
  */
+#include <ctype.h>
 #include <string.h>
 
 #include "smtpd.h"
@@ -31,10 +34,33 @@ smtp_data_init(struct smtp_data *d, uint64_t max)
 	d->max = max;
 }
 
+/* smtp_data_hop - c, the next output byte, on the count of Received
+ * fields in the header (a field name starting a line, any case) */
+static inline void
+smtp_data_hop(struct smtp_data *d, char c)
+{
+	static const char rcvd[] = "received:";
+
+	if (d->body)
+		return;
+	if (c == '\n') {
+		if (d->linelen == 0)
+			d->body = true;		/* the empty line */
+		d->hmatch = 0;
+		return;
+	}
+	if (d->linelen != d->hmatch || d->hmatch >= sizeof(rcvd) - 1 ||
+	    tolower((unsigned char)c) != rcvd[d->hmatch])
+		return;
+	if (++d->hmatch == sizeof(rcvd) - 1 && ++d->hops > SMTP_HOPS_MAX)
+		d->errors |= DATA_ERR_LOOP;
+}
+
 /* smtp_data_put - one output byte, unless the message is already bad */
 static inline void
 smtp_data_put(struct smtp_data *d, char c, char *out, size_t *o)
 {
+	smtp_data_hop(d, c);
 	if (c != '\n' && ++d->linelen > SMTP_TEXT_MAX - 2)
 		d->errors |= DATA_ERR_LONG_LINE;
 	if (c == '\n')
@@ -125,6 +151,9 @@ smtp_data_error(unsigned errors)
 {
 	if (errors & DATA_ERR_TOO_BIG)
 		return "552 5.3.4 Message too big";
+	if (errors & DATA_ERR_LOOP)
+		return "554 5.4.6 Too many hops: more than 100 Received fields, "
+		    "a mail loop?";
 	if (errors & DATA_ERR_LONG_LINE)
 		return "500 5.5.2 Line too long (RFC 5321 4.5.3.1.6: 1000 octets)";
 	if (errors & DATA_ERR_NUL)

@@ -197,11 +197,18 @@ const char *smtp_auth_check(const char *user, const char *pass);
 #define DATA_ERR_NUL		0x04
 #define DATA_ERR_LONG_LINE	0x08
 #define DATA_ERR_TOO_BIG	0x10
+#define DATA_ERR_LOOP		0x20	/* more than SMTP_HOPS_MAX Received */
+/* RFC 5321 6.3: reject a message that has been through this many hops
+ * (Received fields) already, "normally at least 100" */
+#define SMTP_HOPS_MAX		100
 
 struct smtp_data {
 	int		 state;
 	unsigned	 errors;	/* DATA_ERR_* seen so far */
 	size_t		 linelen;
+	bool		 body;		/* past the header's empty line */
+	unsigned	 hmatch;	/* bytes of "Received:" starting the line */
+	unsigned	 hops;		/* Received fields in the header */
 	uint64_t	 size;		/* bytes of output (LF form) */
 	uint64_t	 wire;		/* the same with CRLF: what max counts */
 	uint64_t	 max;		/* max_size */

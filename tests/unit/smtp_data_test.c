@@ -10,7 +10,8 @@
  * Every case runs fed whole, one byte at a time, and split in two and in
  * three at every position, into output buffers of exactly len + 1 bytes
  * (the contract in smtpd.h), so a split "\r\n.\r\n" and an output overrun
- * (under ASan) are both caught (STYLE 9, 12).
+ * (under ASan) are both caught (STYLE 9, 12).  More than 100 Received
+ * fields in the header mark a mail loop (RFC 5321 6.3).
  */
 #include <stdlib.h>
 
@@ -323,6 +324,46 @@ test_too_big(void)
 	    NULL, 0);
 }
 
+/* hops - n header lines `field`, then `tail` and the end, into in[] */
+static size_t
+hops(char *in, size_t sz, unsigned n, const char *field, const char *tail)
+{
+	size_t o = 0;
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		o += (size_t)snprintf(in + o, sz - o, "%s\r\n", field);
+	o += (size_t)snprintf(in + o, sz - o, "%s\r\n.\r\n", tail);
+	return o;
+}
+
+/* RFC 5321 6.3: over 100 Received fields in the header is a loop */
+static void
+test_hops(void)
+{
+	char *in = malloc(8192);
+	size_t n;
+
+	n = hops(in, 8192, 100, "Received: x", "\r\nbody");
+	check_case("100 hops", in, n, NOMAX, true, n, 0, NULL, 0);
+	n = hops(in, 8192, 101, "Received: x", "\r\nbody");
+	check_case("101 hops", in, n, NOMAX, true, n, DATA_ERR_LOOP, NULL, 0);
+	n = hops(in, 8192, 101, "rECEIVED:x", "");
+	check_case("any case", in, n, NOMAX, true, n, DATA_ERR_LOOP, NULL, 0);
+	/* folded lines, other fields, the body: not counted */
+	n = hops(in, 8192, 101, " Received: x", "");
+	check_case("folded", in, n, NOMAX, true, n, 0, NULL, 0);
+	n = hops(in, 8192, 101, "X-Received: x", "");
+	check_case("X-Received", in, n, NOMAX, true, n, 0, NULL, 0);
+	n = hops(in, 8192, 101, "Received x", "");
+	check_case("no colon", in, n, NOMAX, true, n, 0, NULL, 0);
+	memcpy(in, "\r\n", 2);	/* an empty first line: all body */
+	n = hops(in + 2, 8190, 101, "Received: x", "") + 2;
+	check_case("in the body", in, n, NOMAX, true, n, 0, NULL, 0);
+	CHECK(strncmp(smtp_data_error(DATA_ERR_LOOP), "554 5.4.6", 9) == 0);
+	free(in);
+}
+
 /* "\r\n.\r\n" split across calls after real content, at every position */
 static void
 test_split_end(void)
@@ -367,5 +408,6 @@ main(void)
 	test_too_big();
 	test_split_end();
 	test_error_text();
+	test_hops();
 	return T_DONE();
 }
