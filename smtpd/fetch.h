@@ -19,7 +19,16 @@ struct buf;
 
 #define FETCH_DIR		"fetch"		/* under state_dir */
 #define FETCH_LINE_MAX		(1024 * 1024)	/* one response line */
-#define FETCH_TIMEOUT_S		120
+#define FETCH_TIMEOUT_S		120		/* one read or write */
+/*
+ * A poll of one account ends after FETCH_POLL_MAX_S whatever the remote
+ * does (a server that trickles or never ends its answer would hold the
+ * role, and every other account, forever); the next poll goes on where
+ * it stopped.  FACTEUR_FETCH_POLL_S shortens it for tests.
+ */
+#define FETCH_POLL_MAX_S	1800
+/* messages of one listing (UIDL, UID SEARCH) taken; the rest waits */
+#define FETCH_LIST_MAX		100000
 
 /* fetch.c: in the parent (root) and the role */
 /*

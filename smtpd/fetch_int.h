@@ -22,6 +22,8 @@ struct fconn {
 	char		 in[16384];
 	size_t		 off, len;
 	struct buf	 line;		/* the last line, without CRLF */
+	time_t		 deadline;	/* CLOCK_MONOTONIC s the poll ends; 0: none */
+	bool		 expired;	/* the deadline was reached */
 };
 
 typedef int fconn_sink(void *arg, const char *p, size_t n);
@@ -40,7 +42,8 @@ void	fetch_resolve_set(const struct conf_addr *resolver);
 int	fetch_resolve(const char *host, uint16_t port, struct fetch_addr *out,
 	    size_t max, size_t *n_r, char *why, size_t whysz);
 
-/* fconn_tls - TCP and TLS to the account's server, verified */
+/* fconn_tls - TCP and TLS to the account's server, verified; every
+ * read on it fails once the poll's deadline (FETCH_POLL_MAX_S) passed */
 int	fconn_tls(struct fconn *c, const struct conf_fetch *a, char *why,
 	    size_t whysz);
 int	fconn_unix(struct fconn *c, const char *path);

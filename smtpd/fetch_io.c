@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * fetch_io.c - the fetch role's connections: blocking, with a timeout on
- * every read and write (FETCH_TIMEOUT_S), TLS to the remote server with
+ * every read and write (FETCH_TIMEOUT_S) and, to the remote server, a
+ * deadline for the whole poll (FETCH_POLL_MAX_S), TLS to it with
  * the certificate verified against the account's ca_file and host name
  * (no fallback to clear text), a plain Unix socket to our own smtpd; and
  * the injection of one message into the queue over run_dir/smtpd.sock,
@@ -15,6 +16,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +29,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "strnum.h"
 #include "xmem.h"
 #include "smtpd/fetch.h"
 #include "smtpd/fetch_int.h"
@@ -38,6 +41,59 @@ set_timeouts(int fd)
 
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+static time_t
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* poll_max - FETCH_POLL_MAX_S, or FACTEUR_FETCH_POLL_S for tests */
+static time_t
+poll_max(void)
+{
+	const char *env = getenv("FACTEUR_FETCH_POLL_S"), *err;
+	long long v;
+
+	if (env == NULL)
+		return FETCH_POLL_MAX_S;
+	v = strnum(env, 1, 86400, &err);
+	if (err != NULL) {
+		log_warnx("fetch: FACTEUR_FETCH_POLL_S %s", err);
+		return FETCH_POLL_MAX_S;
+	}
+	return (time_t)v;
+}
+
+/*
+ * time_left - false once c's deadline passed (logged once); else the
+ * next read waits no longer than what is left of it
+ */
+static bool
+time_left(struct fconn *c)
+{
+	struct timeval tv = { 0, 0 };
+	time_t left;
+
+	if (c->deadline == 0)
+		return true;
+	if ((left = c->deadline - mono_now()) <= 0) {
+		if (!c->expired)
+			log_warnx("fetch: the poll has run for its %lld s: hanging "
+			    "up, the next poll goes on", (long long)poll_max());
+		c->expired = true;
+		errno = ETIMEDOUT;
+		return false;
+	}
+	if (left < FETCH_TIMEOUT_S) {
+		tv.tv_sec = left;
+		(void)setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	}
+	return true;
 }
 
 static void
@@ -133,6 +189,7 @@ fconn_tls(struct fconn *c, const struct conf_fetch *a, char *why,
 		return -1;
 	}
 	fconn_init(c, fd);
+	c->deadline = mono_now() + poll_max();
 	c->ssl = SSL_new(ctx);
 	SSL_CTX_free(ctx);		/* the SSL keeps a reference */
 	if (c->ssl == NULL || SSL_set_fd(c->ssl, fd) != 1 ||
@@ -180,6 +237,8 @@ fill(struct fconn *c)
 {
 	ssize_t r;
 
+	if (!time_left(c))
+		return -1;
 	if (c->off == c->len)
 		c->off = c->len = 0;
 	if (c->ssl != NULL) {

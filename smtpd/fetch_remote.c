@@ -16,7 +16,8 @@
  * the queue does not take it twice (smtpd/queue_once.c).  A
  * new UIDVALIDITY (keep mode) fetches the folder again, as any IMAP
  * client must.  The remote server is untrusted: its lines are parsed by
- * fetch_proto.c and bounded.
+ * fetch_proto.c and bounded, a listing is taken up to FETCH_LIST_MAX
+ * messages, and the poll up to its deadline (fetch_io.c).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -59,6 +60,7 @@ struct imap_sel {
 	uint32_t	*uids;
 	size_t		 n, cap;
 	bool		 bad;
+	bool		 more;		/* over FETCH_LIST_MAX: not all taken */
 };
 
 static void
@@ -74,8 +76,11 @@ on_search(void *arg, const char *line)
 {
 	struct imap_sel *sel = arg;
 
-	if (strncasecmp(line, "* SEARCH", 8) == 0 &&
-	    !fetch_imap_search(line, &sel->uids, &sel->n, &sel->cap))
+	if (strncasecmp(line, "* SEARCH", 8) != 0)
+		return;
+	if (sel->n >= FETCH_LIST_MAX)
+		sel->more = true;	/* memory stays bounded */
+	else if (!fetch_imap_search(line, &sel->uids, &sel->n, &sel->cap))
 		sel->bad = true;
 }
 
@@ -228,6 +233,10 @@ fetch_imap(struct fetch_job *j)
 		log_warnx("fetch: account=%s UID SEARCH failed", j->a->name);
 		goto done;
 	}
+	if (sel.more)
+		log_warnx("fetch: account=%s more than %d messages listed: "
+		    "%zu taken now, the rest at later polls", j->a->name,
+		    FETCH_LIST_MAX, sel.n);
 	if (sel.n > 1)
 		qsort(sel.uids, sel.n, sizeof(*sel.uids), cmp_u32);
 	for (i = 0; i < sel.n; i++) {
@@ -344,7 +353,7 @@ fetch_pop3(struct fetch_job *j)
 	char why[512], **ids, **keep = NULL;
 	size_t nids, n = 0, cap = 0, i, nkeep = 0;
 	enum fetch_res r;
-	bool ok = true;
+	bool ok = true, more = false;
 	int st;
 
 	ids = fetch_state_pop3(j, &nids);
@@ -367,6 +376,10 @@ fetch_pop3(struct fetch_job *j)
 			goto done;
 		if (strcmp(buf_head(&c.line), ".") == 0)
 			break;
+		if (n == FETCH_LIST_MAX) {
+			more = true;	/* memory stays bounded */
+			continue;
+		}
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
 			v = xreallocarray(v, cap, sizeof(*v));
@@ -375,6 +388,10 @@ fetch_pop3(struct fetch_job *j)
 		    sizeof(v[n].id)))
 			n++;
 	}
+	if (more)
+		log_warnx("fetch: account=%s more than %d messages listed: "
+		    "%zu taken now, the rest at later polls", j->a->name,
+		    FETCH_LIST_MAX, n);
 	keep = xcalloc(n + 1, sizeof(*keep));
 	for (i = 0; i < n && ok; i++) {
 		st = id_state(ids, nids, v[i].id);

@@ -27,9 +27,10 @@ STLS, over-long lines, NUL, numbers that overflow, DELE then RSET, POP3
 beside IMAP expunging the same mailbox, a client that never reads.
 [fetch]: over-long lines, a 4 GB literal cut short, a POP3 message
 without its final dot, a smuggled second message and bare CR, duplicate
-UIDs, a UIDVALIDITY change.
+UIDs, a UIDVALIDITY change, an endless response and a trickling server
+(a poll has a deadline: FACTEUR_FETCH_POLL_S shortens it here).
 
-Run only some tests: ONLY='test_pop3_stls_injection test_fetch_smuggling'.
+Run only some tests: ONLY='test_pop3_stls_injection test_fetch_trickle'.
 """
 
 import base64
@@ -1020,6 +1021,56 @@ def test_fetch_uidvalidity_change():
     check('UIDVALIDITY changed' in smtpd_log(), 'logged')
 
 
+def test_fetch_endless_response():
+    """UIDL that never ends, at full speed; then SELECT answered with
+    endless untagged lines: memory stays bounded, the poll ends."""
+    HIMAP.use(imap_box(1, {}))
+
+    def uidl(c):
+        c.send('+OK\r\n')
+        i = 0
+        t0 = time.time()
+        while time.time() - t0 < 20:    # ~5 MB/s, 100 MB at most
+            c.send(''.join(f'{i + k} {"u" * 60}{i + k}\r\n'
+                           for k in range(1, 2000)))
+            i += 2000
+            time.sleep(0.03)
+    convs = HPOP.use(pop3_box([], uidl=uidl))
+    check(wait_for(lambda: [c for c in convs() if c.ended], POLL_S + 8),
+          'an endless UIDL: the fetch role hangs up')
+    HPOP.use(pop3_box([]))
+
+    def select(c):
+        c.send('* OK hostile\r\n')
+        tag = c.line().split()[0]
+        c.send(f'{tag} OK logged in\r\n')
+        c.line()
+        t0 = time.time()
+        while time.time() - t0 < 20:
+            c.send('* 1 RECENT\r\n' * 5000)
+    convs = HIMAP.use(select)
+    check(wait_for(lambda: [c for c in convs() if c.ended], POLL_S + 8),
+          'endless untagged lines: the fetch role hangs up')
+    check(env.daemons['smtpd'].alive(), 'smtpd alive')
+
+
+def test_fetch_trickle():
+    def script(c):
+        while True:
+            c.send('*')
+            time.sleep(0.5)
+    HPOP.use(pop3_box([]))
+    convs = HIMAP.use(script)
+    t0 = time.time()
+    check(wait_for(lambda: [c for c in convs() if c.ended], POLL_S + 10),
+          'a trickling server is dropped at the poll deadline')
+    took = time.time() - t0
+    HIMAP.use(imap_box(1, {}))
+    check(took < POLL_S + 10, f'after {took:.1f} s')
+    convs = HPOP.use(pop3_box([]))
+    check(polled(convs, 1, 20), 'the other account is polled again')
+
+
 TESTS = [test_backup_rcpt_tricks, test_backup_routing,
          test_hop_limit, test_backup_loop,
          test_spf_loop_and_lookups, test_dkim_many_signatures,
@@ -1030,7 +1081,8 @@ TESTS = [test_backup_rcpt_tricks, test_backup_routing,
          test_pop3_beside_imap, test_pop3_never_reads,
          test_fetch_long_line, test_fetch_literal_4g,
          test_fetch_pop3_no_final_dot, test_fetch_smuggling,
-         test_fetch_dup_uids, test_fetch_uidvalidity_change]
+         test_fetch_dup_uids, test_fetch_uidvalidity_change,
+         test_fetch_endless_response, test_fetch_trickle]
 
 
 if __name__ == '__main__':
