@@ -385,22 +385,42 @@ parse_flags(const struct imap_arg *a, struct flag_args *fl)
 }
 
 /* kw_bits - the keyword names as bits of f, new ones defined where there
- * is room.  False when one finds none (26 per folder); *kw_r holds the
- * others. */
+ * is room.  False when one finds none (26 per folder; *err_r 0) or
+ * cannot be recorded (*err_r: the errno, ENOSPC on a full disk); *kw_r
+ * holds the others. */
 static bool
-kw_bits(struct store_folder *f, const struct flag_args *fl, uint32_t *kw_r)
+kw_bits(struct store_folder *f, const struct flag_args *fl, uint32_t *kw_r,
+    int *err_r)
 {
 	size_t i;
 	uint32_t bit;
 	bool room = true;
 
 	*kw_r = 0;
+	*err_r = 0;
 	for (i = 0; i < fl->nkw; i++) {
-		if ((bit = store_kw_bit(f, fl->kw[i], true)) == 0)
+		if ((bit = store_kw_bit(f, fl->kw[i], true)) == 0) {
 			room = false;
+			if (errno != 0)
+				*err_r = errno;
+		}
 		*kw_r |= bit;
 	}
 	return room;
+}
+
+/* kw_refused - the tagged NO when kw_bits() found no room for a keyword */
+static void
+kw_refused(struct imap_session *s, int err, const char *name)
+{
+	if (errno_nospace(err))
+		session_tagged(s, "NO [OVERQUOTA] Not enough disk space");
+	else if (err != 0)
+		session_tagged(s, "NO [SERVERBUG] cannot record a keyword");
+	else if (name != NULL)
+		session_tagged(s, "NO [LIMIT] too many keywords in %s", name);
+	else
+		session_tagged(s, "NO [LIMIT] no room for another keyword");
 }
 
 static const char *months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -563,7 +583,7 @@ cmd_append(struct imap_session *s, const struct imap_cmd *c)
 	uint32_t uid, *got = NULL;
 	size_t n = 0, i, k;
 	ssize_t fi;
-	int r = 0;
+	int r = 0, kerr;
 
 	uidset_init(&uids);
 	if (c->args == NULL || c->args->next == NULL) {
@@ -580,9 +600,8 @@ cmd_append(struct imap_session *s, const struct imap_cmd *c)
 	if (!append_parse(s, c->args->next, &v, &n))
 		goto done;
 	for (i = 0; i < n; i++)
-		if (!kw_bits(t, &v[i].fl, &v[i].kw)) {
-			session_tagged(s, "NO [LIMIT] too many keywords in %s",
-			    name);
+		if (!kw_bits(t, &v[i].fl, &v[i].kw, &kerr)) {
+			kw_refused(s, kerr, name);
 			goto done;
 		}
 	got = xreallocarray(NULL, n, sizeof(*got));
@@ -819,7 +838,7 @@ cmd_store(struct imap_session *s, const struct imap_cmd *c, bool uid)
 	size_t pos = 0;
 	ssize_t fi;
 	bool silent, fail = false;
-	int mode;
+	int mode, kerr;
 	struct buf b;
 
 	if (!store_parse(s, c, &mode, &silent, &fl, &unch))
@@ -833,8 +852,8 @@ cmd_store(struct imap_session *s, const struct imap_cmd *c, bool uid)
 	 * (clients and imaptest expect it in FLAGS); a removal finding no
 	 * room for it has nothing to remove.
 	 */
-	if (!kw_bits(s->f, &fl, &kw) && mode >= 0) {
-		session_tagged(s, "NO [LIMIT] no room for another keyword");
+	if (!kw_bits(s->f, &fl, &kw, &kerr) && mode >= 0) {
+		kw_refused(s, kerr, NULL);
 		return;
 	}
 	if (!cmd_parse_set(s, c->args, uid, &set))

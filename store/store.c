@@ -217,6 +217,7 @@ kw_save(struct store_folder *f)
 	char p[PATH_MAX], t[PATH_MAX];
 	FILE *fp;
 	size_t i;
+	int e;
 
 	if (!bsnprintf(p, sizeof(p), "%s/%s", f->dir, STORE_KEYWORDS) ||
 	    !bsnprintf(t, sizeof(t), "%s/tmp/%s.%d", f->dir, STORE_KEYWORDS,
@@ -226,12 +227,16 @@ kw_save(struct store_folder *f)
 		if (f->kw[i])
 			fprintf(fp, "%zu %s\n", i, f->kw[i]);
 	if (fflush(fp) == EOF || fsync(fileno(fp)) == -1) {
+		e = errno;
 		fclose(fp);
 		unlink(t);
+		errno = e;
 		return -1;
 	}
 	if (fclose(fp) == EOF || rename(t, p) == -1) {
+		e = errno;
 		unlink(t);
+		errno = e;
 		return -1;
 	}
 	return 0;
@@ -249,13 +254,18 @@ store_kw_bit(struct store_folder *f, const char *name, bool add)
 		} else if (strcasecmp(f->kw[i], name) == 0)
 			return 1u << i;
 	}
-	if (!add || free_i == STORE_MAX_KW || !store_kw_valid(name))
+	if (!add || free_i == STORE_MAX_KW || !store_kw_valid(name)) {
+		errno = 0;
 		return 0;
+	}
 	f->kw[free_i] = xstrdup(name);
 	if (kw_save(f) == -1) {
+		int e = errno;
+
 		log_warn("write %s/%s", f->dir, STORE_KEYWORDS);
 		free(f->kw[free_i]);
 		f->kw[free_i] = NULL;
+		errno = e;
 		return 0;
 	}
 	f->kw_gen++;

@@ -169,7 +169,8 @@ bool		 store_vanished_known(const struct store_folder *f,
 /* keywords (RFC 3501 2.3.2), per folder, kept in FOLDER/facteur-keywords */
 bool		 store_kw_valid(const char *name);
 /* store_kw_bit - the bit of keyword `name`; with add, define it if new.
- * 0 when unknown (or no room left when adding) */
+ * 0 when unknown, or when adding: errno 0 if the folder's 26 are used up,
+ * else why FOLDER/facteur-keywords could not be written (ENOSPC...) */
 uint32_t	 store_kw_bit(struct store_folder *f, const char *name, bool add);
 /* store_kw_map - keyword bits of src as bits of dst (defining them there) */
 uint32_t	 store_kw_map(const struct store_folder *src, uint32_t kw,

@@ -392,6 +392,11 @@ def test_imap_full():
                       f'{cmd} refused: nothing in {box}', after)
         typ, data = m.uid('STORE', '1:*', '+FLAGS', '(\\Answered)')
         check(typ in ('OK', 'NO'), 'STORE on a full disk answers', typ)
+        typ, data = m.uid('STORE', '2', '+FLAGS', '(FullDiskLabel)')
+        text = data[-1].decode() if data and data[-1] else ''
+        check(typ == 'OK' or '[OVERQUOTA]' in text,
+              'STORE of a new keyword on a full disk: OK or NO [OVERQUOTA]',
+              (typ, text))
         st = mailbox_state(m, 'INBOX')
         check(st is not None and len(st) == len(inbox) - moved,
               'INBOX still SELECTs with the same messages', (inbox, st))
