@@ -17,7 +17,11 @@
  * new UIDVALIDITY (keep mode) fetches the folder again, as any IMAP
  * client must.  The remote server is untrusted: its lines are parsed by
  * fetch_proto.c and bounded, a listing is taken up to FETCH_LIST_MAX
- * messages, and the poll up to its deadline (fetch_io.c).
+ * messages, and the poll up to its deadline (fetch_io.c).  A POP3 UIDL
+ * that the listing gives twice is left on the server under both numbers
+ * (taking one for the other would delete a message nobody fetched);
+ * the POP3 once key holds the size (LIST) beside the UIDL, as RFC 1939
+ * lets a server give the UIDL of a deleted message to a new one.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -285,20 +289,23 @@ pop3_ok(struct fconn *c)
 struct pop3_ent {
 	uint32_t	 n;
 	char		 id[71];
+	char		 size[71];	/* from LIST; "?" if not listed */
+	bool		 dup;		/* its UIDL is listed more than once */
 };
 
 /* pop3_retr_sink - RETR lines, un-stuffed, into the injector */
 static enum fetch_res
-pop3_retr(struct fetch_job *j, struct fconn *c, uint32_t n, const char *id)
+pop3_retr(struct fetch_job *j, struct fconn *c, const struct pop3_ent *e)
 {
-	char what[96], once[ONCE_KEY_LEN + 1];
+	char what[160], once[ONCE_KEY_LEN + 1];
+	uint32_t n = e->n;
 	const char *p;
 	size_t len;
 	enum fetch_res r;
 
 	if (fconn_printf(c, "RETR %u\r\n", n) == -1 || !pop3_ok(c))
 		return FR_TEMP;
-	snprintf(what, sizeof(what), "pop3 %s", id);
+	snprintf(what, sizeof(what), "pop3 %s %s", e->id, e->size);
 	fetch_once_key(j, what, once);
 	if ((r = inject_begin(&j->in, once, j->run_dir, j->a->local)) != FR_OK)
 		return r;
@@ -317,6 +324,60 @@ pop3_retr(struct fetch_job *j, struct fconn *c, uint32_t n, const char *id)
 		}
 	}
 	return inject_end(&j->in);
+}
+
+static int
+cmp_ent(const void *a, const void *b)
+{
+	const struct pop3_ent *x = *(struct pop3_ent *const *)a;
+	const struct pop3_ent *y = *(struct pop3_ent *const *)b;
+
+	return strcmp(x->id, y->id);
+}
+
+/* pop3_dups - mark every entry whose UIDL another entry has too */
+static void
+pop3_dups(struct pop3_ent *v, size_t n)
+{
+	struct pop3_ent **p;
+	size_t i;
+
+	if (n < 2)
+		return;
+	p = xcalloc(n, sizeof(*p));
+	for (i = 0; i < n; i++)
+		p[i] = &v[i];
+	qsort(p, n, sizeof(*p), cmp_ent);
+	for (i = 1; i < n; i++)
+		if (strcmp(p[i - 1]->id, p[i]->id) == 0)
+			p[i - 1]->dup = p[i]->dup = true;
+	free(p);
+}
+
+/* pop3_sizes - LIST into v[].size; false if the server cannot */
+static bool
+pop3_sizes(struct fconn *c, struct pop3_ent *v, size_t n)
+{
+	char size[71];
+	uint32_t k;
+	size_t i = 0;
+
+	if (fconn_printf(c, "LIST\r\n") == -1 || !pop3_ok(c))
+		return false;
+	for (;;) {
+		if (fconn_line(c) == -1)
+			return false;
+		if (strcmp(buf_head(&c->line), ".") == 0)
+			return true;
+		/* "n size": the UIDL parser takes it (size as the id) */
+		if (!fetch_pop3_uidl(buf_head(&c->line), &k, size, sizeof(size)))
+			continue;
+		/* both listings are in message order: a forward search */
+		for (; i < n && v[i].n < k; i++)
+			;
+		if (i < n && v[i].n == k)
+			memcpy(v[i].size, size, sizeof(size));
+	}
 }
 
 /* id_state - 0: new, 1: queued already, 2: refused by the queue ("!ID") */
@@ -384,6 +445,8 @@ fetch_pop3(struct fetch_job *j)
 			cap = cap ? cap * 2 : 64;
 			v = xreallocarray(v, cap, sizeof(*v));
 		}
+		memset(&v[n], 0, sizeof(v[n]));
+		v[n].size[0] = '?';
 		if (fetch_pop3_uidl(buf_head(&c.line), &v[n].n, v[n].id,
 		    sizeof(v[n].id)))
 			n++;
@@ -392,15 +455,28 @@ fetch_pop3(struct fetch_job *j)
 		log_warnx("fetch: account=%s more than %d messages listed: "
 		    "%zu taken now, the rest at later polls", j->a->name,
 		    FETCH_LIST_MAX, n);
+	if (!pop3_sizes(&c, v, n))
+		goto done;
+	pop3_dups(v, n);
 	keep = xcalloc(n + 1, sizeof(*keep));
 	for (i = 0; i < n && ok; i++) {
 		st = id_state(ids, nids, v[i].id);
+		if (v[i].dup) {
+			/* which of them would the state's record be? neither
+			 * is fetched nor deleted; the record stays as it is */
+			log_warnx("fetch: account=%s message %u: UIDL %s listed "
+			    "twice: left on the server", j->a->name, v[i].n,
+			    v[i].id);
+			if (st != 0)
+				keep_add(keep, &nkeep, v[i].id, st == 2);
+			continue;
+		}
 		if (st == 2) {
 			keep_add(keep, &nkeep, v[i].id, true);	/* never deleted */
 			continue;
 		}
 		if (st == 0) {
-			r = pop3_retr(j, &c, v[i].n, v[i].id);
+			r = pop3_retr(j, &c, &v[i]);
 			if (r == FR_TEMP) {
 				fetch_release();
 				log_warnx("fetch: account=%s message %s not "

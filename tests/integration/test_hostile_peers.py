@@ -27,8 +27,9 @@ STLS, over-long lines, NUL, numbers that overflow, DELE then RSET, POP3
 beside IMAP expunging the same mailbox, a client that never reads.
 [fetch]: over-long lines, a 4 GB literal cut short, a POP3 message
 without its final dot, a smuggled second message and bare CR, duplicate
-UIDs, a UIDVALIDITY change, an endless response and a trickling server
-(a poll has a deadline: FACTEUR_FETCH_POLL_S shortens it here).
+UIDs and UIDLs, a UIDL given again to a new message, a UIDVALIDITY
+change, an endless response and a trickling server (a poll has a
+deadline: FACTEUR_FETCH_POLL_S shortens it here).
 
 Run only some tests: ONLY='test_pop3_stls_injection test_fetch_trickle'.
 """
@@ -1021,6 +1022,35 @@ def test_fetch_uidvalidity_change():
     check('UIDVALIDITY changed' in smtpd_log(), 'logged')
 
 
+def test_fetch_dup_uidl():
+    """A server listing one UIDL for two different messages: neither may be
+    taken for the other (the second would be acknowledged by the queue's
+    ONCE key of the first and deleted unread): both stay on the server."""
+    HIMAP.use(imap_box(1, {}))
+    m1, m2 = marker('dupa'), marker('dupb')
+    uid = marker('same')
+    convs = HPOP.use(pop3_box([(uid, fetch_msg(m1)), (uid, fetch_msg(m2))]))
+    check(polled(convs), 'polled twice')
+    check(not stored(convs, 'DELE'), 'nothing deleted on the server',
+          stored(convs, 'DELE'))
+    check(not alice_with(m1) and not alice_with(m2), 'nothing fetched')
+    check('UIDL ' + uid + ' listed twice' in smtpd_log(), 'logged')
+
+
+def test_fetch_uidl_reused():
+    """RFC 1939 lets a server give a deleted message's UIDL to a new one:
+    the new one (another size) is fetched, not taken for the old."""
+    HIMAP.use(imap_box(1, {}))
+    m1, m2 = marker('reuse1'), marker('reuse2')
+    uid = marker('reused')
+    convs = HPOP.use(pop3_box([(uid, fetch_msg(m1))]))
+    check(env.wait_message(ALICE, m1, timeout=20), 'the first is fetched')
+    check(wait_for(lambda: stored(convs, 'DELE'), 10), 'and deleted')
+    convs = HPOP.use(pop3_box([(uid, fetch_msg(m2, b'X-New: yes\r\n'))]))
+    check(env.wait_message(ALICE, m2, timeout=20),
+          'the new message under the old UIDL is fetched')
+
+
 def test_fetch_endless_response():
     """UIDL that never ends, at full speed; then SELECT answered with
     endless untagged lines: memory stays bounded, the poll ends."""
@@ -1082,6 +1112,7 @@ TESTS = [test_backup_rcpt_tricks, test_backup_routing,
          test_fetch_long_line, test_fetch_literal_4g,
          test_fetch_pop3_no_final_dot, test_fetch_smuggling,
          test_fetch_dup_uids, test_fetch_uidvalidity_change,
+         test_fetch_dup_uidl, test_fetch_uidl_reused,
          test_fetch_endless_response, test_fetch_trickle]
 
 
