@@ -4,7 +4,8 @@
  * `[fetch]` accounts (a fallback mailbox at a provider, IMAPS or POP3S).
  *
  * The parent (root) calls fetch_prepare() before the roles start: it
- * makes state_dir/fetch for the role's account and reads every
+ * makes state_dir/fetch for the role's account (and gives it the files
+ * in it, as the queue's, so that the role can read them) and reads every
  * account's password_file (root-only, checked like the relay password),
  * which only this role keeps.  The role runs as `user-relay` (no
  * Maildir, no queue directory), without chroot (it connects out and to
@@ -20,6 +21,7 @@
  */
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -102,6 +104,27 @@ take_password(const struct conf *c, size_t i, bool reload, char **old,
 	return 0;
 }
 
+/*
+ * give_states - as root, every entry of state_dir/fetch to the role's
+ * account: a state file it cannot read would be no state, and a keep=yes
+ * account fetched all over again (files restored from a backup before
+ * the accounts existed, `user` changed, state from another install)
+ */
+static void
+give_states(const char *path, uid_t uid, gid_t gid)
+{
+	struct dirent *e;
+	DIR *d;
+
+	if ((d = opendir(path)) == NULL)
+		fatal("%s", path);
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.' && fchownat(dirfd(d), e->d_name, uid,
+		    gid, AT_SYMLINK_NOFOLLOW) == -1)
+			log_warn("chown %s/%s", path, e->d_name);
+	closedir(d);
+}
+
 int
 fetch_prepare(const struct conf *c, uid_t uid, gid_t gid, bool reload)
 {
@@ -123,6 +146,8 @@ fetch_prepare(const struct conf *c, uid_t uid, gid_t gid, bool reload)
 	if (geteuid() == 0 && (chown(path, uid, gid) == -1 ||
 	    chmod(path, 0700) == -1))
 		fatal("chown %s", path);
+	if (geteuid() == 0)
+		give_states(path, uid, gid);
 	/* opened now: the role's account may not traverse state_dir */
 	if ((state_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		fatal("%s", path);
@@ -323,6 +348,27 @@ fetch_release(void)
 
 /* ---- the role ---------------------------------------------------------- */
 
+/*
+ * state_usable - the account's state file is there and can be read and
+ * written, or is not there yet (a new account).  Any other error would
+ * read as no state: a keep=yes account would fetch its whole mailbox
+ * again, so it is not polled until the file can be read.
+ */
+static bool
+state_usable(const struct fetch_job *j)
+{
+	int fd = openat(j->dirfd, j->a->state, O_RDWR | O_CLOEXEC);
+
+	if (fd == -1 && errno != ENOENT) {
+		log_warn("fetch: account=%s state %s: not fetched until it can "
+		    "be read", j->a->name, j->a->state);
+		return false;
+	}
+	if (fd != -1)
+		close(fd);
+	return true;
+}
+
 static void
 poll_account(const struct conf *c, size_t i, int dirfd)
 {
@@ -339,6 +385,8 @@ poll_account(const struct conf *c, size_t i, int dirfd)
 		    j.a->name, j.a->password_file);
 		return;
 	}
+	if (!state_usable(&j))
+		return;
 	if (j.a->proto == FETCH_IMAPS)
 		fetch_imap(&j);
 	else
