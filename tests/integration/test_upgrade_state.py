@@ -306,6 +306,7 @@ def run_fixture(tarball, acct):
     env.make_cert()
     with open(env.path('facteur.conf.in'), encoding='utf-8') as f:
         conf = f.read()
+    imap_ports = [imaps] + ([pop3s] if '@POP3S@' in conf else [])
     for k, v in (('TMP', env.tmp), ('SMTP', p25), ('SUBMISSION', sub),
                  ('IMAPS', imaps), ('POP3S', pop3s), ('RELAY', relay),
                  ('USER', BASE)):
@@ -342,7 +343,7 @@ def run_fixture(tarball, acct):
     sink = rf.Sink(env, None, port=relay)
     try:
         if not (start_root(env, 'authd', []) and
-                start_root(env, 'imapd', [imaps, pop3s]) and
+                start_root(env, 'imapd', imap_ports) and
                 start_root(env, 'smtpd', [p25, sub])):
             return
         if seen.get('fetched'):
