@@ -341,6 +341,14 @@ queue_rcpt_done(struct qmsg *m, size_t i)
 	close(fd);
 }
 
+static uint64_t	retry_delay(unsigned attempts);
+
+/*
+ * msg_check_done - write the bounce of m's failed recipients, if any, and
+ * remove m once every recipient is done.  A bounce that cannot be written
+ * (a full queue file system) is tried again after [queue] retry, doubling
+ * like a delivery, not at every tick: one log line per try.
+ */
 static void
 msg_check_done(struct qmsg *m)
 {
@@ -348,10 +356,15 @@ msg_check_done(struct qmsg *m)
 
 	for (i = 0; i < m->env.nrcpt; i++)
 		if (m->state[i].status == RCPT_FAILED) {
-			if (queue_bounce_write(m) == 0)
+			if (ev_now() < m->bounce_next_try)
+				break;
+			if (queue_bounce_write(m) == 0) {
 				for (i = 0; i < m->env.nrcpt; i++)
 					if (m->state[i].status == RCPT_FAILED)
 						queue_rcpt_done(m, i);
+			} else
+				m->bounce_next_try = ev_now() +
+				    retry_delay(++m->bounce_tries);
 			break;
 		}
 	if (m->ndone == m->env.nrcpt && m->ninflight == 0 && !m->relaying)
@@ -786,9 +799,11 @@ queue_flush(void)
 	struct qmsg *m;
 	size_t i;
 
-	for (m = q.head; m; m = m->next)
+	for (m = q.head; m; m = m->next) {
 		for (i = 0; i < m->env.nrcpt; i++)
 			m->state[i].next_try = 0;
+		m->bounce_next_try = 0;
+	}
 	on_tick(&tick_timer, NULL);
 }
 

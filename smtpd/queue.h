@@ -41,6 +41,9 @@ struct qmsg {
 	int		 fd;
 	int		 wfd;		/* its pool descriptor, kept for the recycle */
 	uint64_t	 fsize;		/* the file's size (recycled files grow) */
+	uint64_t	 bounce_next_try;	/* a bounce that could not be
+					 * written: again at (ev_now) */
+	unsigned	 bounce_tries;
 	struct qmsg	*next, *prev;	/* arrival order */
 	struct qmsg	*hnext;		/* hash chain */
 	struct qmsg	*wnext;		/* deliver FIFO */

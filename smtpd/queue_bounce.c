@@ -29,6 +29,7 @@
 #include "buf.h"
 #include "crc32.h"
 #include "log.h"
+#include "nospace.h"
 #include "xmem.h"
 #include "queue.h"
 
@@ -212,12 +213,22 @@ queue_bounce_write(struct qmsg *m)
 	e.msglen = b.len;
 	e.msgcrc = crc32_update(0, buf_head(&b), b.len);
 	if (queue_file_trailer(&b, &e) == -1 ||
-	    !queue_path(path, sizeof(path), e.qid, "") ||
-	    (fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1)
+	    !queue_path(path, sizeof(path), e.qid, ""))
 		goto out;
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) == -1) {
+		log_warn("qid=%s writing a bounce: %s/queue/msg/%s",
+		    m->env.qid, smtpd_conf->state_dir, e.qid);
+		goto out;
+	}
 	if (write(fd, buf_head(&b), b.len) != (ssize_t)b.len || fsync(fd) == -1 ||
 	    fsync(q.dirfd) == -1) {
-		log_warn("qid=%s writing a bounce", m->env.qid);
+		if (errno == 0)
+			errno = EIO;	/* a short write */
+		log_warn("qid=%s writing a bounce: %s/queue/msg/%s%s",
+		    m->env.qid, smtpd_conf->state_dir, e.qid,
+		    errno_nospace(errno) ? " (the queue's file system is "
+		    "full)" : "");
 		(void)unlink(path);
 		goto out;
 	}

@@ -32,6 +32,7 @@ privilege drop (role accounts `_facdf-*`, as test_power_cut).  The mounts
 are undone at the end, whatever happens.
 """
 
+import asyncio
 import atexit
 import imaplib
 import os
@@ -41,10 +42,12 @@ import smtplib
 import ssl
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import facteur_test as ft  # noqa: E402
+import relay_fixtures as rf  # noqa: E402
 from facteur_test import check  # noqa: E402
 
 if os.geteuid() != 0:
@@ -495,12 +498,13 @@ def test_imap_new_mail_full():
     m.logout()
 
 
-def config(**kw):
+def config(smtp=None, queue=None, **kw):
     env.write_config(domains='example.org',
-                     smtp={'listen': [f'127.0.0.1:{SMTP}'], 'timeout': '20s'},
+                     smtp=dict({'listen': [f'127.0.0.1:{SMTP}'],
+                                'timeout': '20s'}, **(smtp or {})),
                      imap={'listen': f'127.0.0.1:{IMAPS}'},
                      pop3={'listen': f'127.0.0.1:{POP3S}'},
-                     queue={'retry': '1s', 'max_retry': '1s'}, **kw)
+                     queue=queue or {'retry': '1s', 'max_retry': '1s'}, **kw)
 
 
 def test_greylist_full():
@@ -545,6 +549,73 @@ def test_greylist_full():
     check(code == 250, 'greylist: the sender that passed passes', (code, text))
     check(len(env.wait_message(ALICE, f'END g2-{pid}', 1, 20)) == 1,
           'greylist: its mail delivered')
+    config()
+    env.stop('smtpd')
+    env.start('smtpd', ports=[SMTP])
+
+
+class HeldHandler(rf.Handler):
+    """The smarthost's side: a RCPT is answered only once GATE is set
+    (perm-* recipients then get 550: relay_fixtures)."""
+    async def handle_RCPT(self, server, session, envelope, address,
+                          rcpt_options):
+        while not GATE.is_set():
+            await asyncio.sleep(0.05)
+        return await super().handle_RCPT(server, session, envelope, address,
+                                          rcpt_options)
+
+
+GATE = threading.Event()
+
+
+def test_bounce_queue_full():
+    """A recipient fails for good while the queue's file system is full:
+    the bounce cannot be written; it is tried again after [queue] retry,
+    backing off, not at every tick of the queue (two log lines a second
+    per message, for as long as the disk stays full), and written and
+    sent once when there is room."""
+    sink = rf.Sink(env, None, handler=HeldHandler())
+    env.add_alias('fwd@example.org', 'perm-friend@remote.test')
+    sender = f'bsender{os.getpid()}@remote.test'
+    config(smtp={'trusted': '127.0.0.0/8'},     # a sender bounces may go to
+           relay={'host': '127.0.0.1', 'port': str(sink.port), 'tls': 'none'},
+           queue={'retry': '1s', 'max_retry': '2s'})
+    env.stop('smtpd')
+    env.start('smtpd', ports=[SMTP])
+    before = len(log('smtpd'))
+    try:
+        s = smtplib.SMTP('127.0.0.1', SMTP, timeout=20)
+        s.sendmail(sender, ['fwd@example.org'],
+                   big_message(f'bounce-{os.getpid()}', 4))
+        s.quit()
+        fill(QFS)
+        GATE.set()
+        ok = ft.wait_for(lambda: 'writing a bounce' in log('smtpd')[before:],
+                         15)
+        check(ok, 'bounce: the recipient fails, the bounce cannot be written',
+              log('smtpd')[before:][-2000:])
+        time.sleep(4.2)
+        new = log('smtpd')[before:]
+        lines = re.findall(r'writing a bounce: \S+/queue/msg/\w+ \(the '
+                           r'queue.s file system is full\): No space left',
+                           new)
+        check(1 <= len(lines) <= 3,
+              'bounce: tried again after [queue] retry, not every second',
+              new[-2500:])
+        alive('smtpd')
+    finally:
+        GATE.set()
+        free(QFS)
+    ok = ft.wait_for(lambda: [m for m in sink.msgs if m['rcpt'] == [sender]],
+                     15)
+    check(ok, 'bounce: written and sent once there is room',
+          log('smtpd')[before:][-1500:])
+    time.sleep(1)
+    check(len([m for m in sink.msgs if m['rcpt'] == [sender]]) == 1,
+          'bounce: sent once', sink.msgs)
+    check(ft.wait_for(lambda: not queued(), 10), 'bounce: the queue drains',
+          queued())
+    sink.stop()
     config()
     env.stop('smtpd')
     env.start('smtpd', ports=[SMTP])
@@ -602,7 +673,8 @@ def setup():
 def main():
     ft.main(env, setup, [test_smtp_queue_full, test_deliver_maildir_full,
                          test_imap_full, test_imap_new_mail_full,
-                         test_greylist_full, test_daemons_alive])
+                         test_greylist_full, test_bounce_queue_full,
+                         test_daemons_alive])
 
 
 if __name__ == '__main__':
