@@ -355,8 +355,9 @@ add_missing_headers(struct msg *m, const char *from, const char *fullname,
  * in its backlog; a role that dies closes its sessions), and any 4xx
  * reply (421 4.3.2 from a stopping smtp role, 451 when the queue role or
  * authd is restarting).  ATT_TEMPFAIL is smtpd taking the connection but
- * not answering within SENDMAIL_TIMEOUT_S: exit 75 at once, as a retry
- * would wait as long again.  ATT_FAIL is final (a 5xx, a malformed
+ * not answering within SENDMAIL_TIMEOUT_S, or a 452 to DATA or after the
+ * dot (452 4.3.1: the queue's file system is full): exit 75 at once, as a
+ * retry would wait as long again, or meet the same full disk.  ATT_FAIL is final (a 5xx, a malformed
  * reply): exit 1.
  */
 enum attempt {
@@ -583,14 +584,18 @@ transaction(const struct msg *m, const char *from)
 			return coded(code, res, "recipient <%s> refused: %s "
 			    "(nothing was sent)", m->rcpt[i], text);
 	}
-	if ((code = command(text, sizeof(text), &res, "DATA")) != 354)
+	if ((code = command(text, sizeof(text), &res, "DATA")) == 452)
+		return att_fail(ATT_TEMPFAIL, "DATA: %s", text);	/* full */
+	if (code != 354)
 		return coded(code, res, "DATA: %s", text);
 	if ((res = send_lines(&m->hdr)) != ATT_OK ||
 	    (res = swrite("\r\n", 2)) != ATT_OK ||
 	    (res = send_lines(&m->body)) != ATT_OK ||
 	    (res = swrite(".\r\n", 3)) != ATT_OK)
 		return res;
-	if ((code = reply(text, sizeof(text), &res)) != 250) {
+	if ((code = reply(text, sizeof(text), &res)) == 452)
+		return att_fail(ATT_TEMPFAIL, "message refused: %s", text);
+	if (code != 250) {
 		/* smtpd may have queued it just before it went away */
 		att_after_dot = att_after_dot || code == -1 || code == 421;
 		return coded(code, res, "message refused: %s", text);

@@ -223,6 +223,15 @@ def test_smtp_queue_full():
                   (first, code, text))
             check(noop == 250, f'queue full, SIZE={size}: the session goes '
                   'on (NOOP 250)', noop)
+        t0 = time.time()
+        r = env.tool('sendmail', ALICE, stdin=big_message(f'sm-{mid}')
+                     .replace('\r\n', '\n'), timeout=60)
+        took = time.time() - t0
+        check(r.returncode == 75 and '452 4.3.1' in r.stderr,
+              'queue full: facteur-sendmail exits 75 with the 452',
+              (r.returncode, r.stderr))
+        check(took < 10, 'queue full: facteur-sendmail does not retry for '
+              '15 s against a full disk', took)
         new = log('smtpd')[before:]
         check(re.search(r'refused: the queue.s file system \(\S+/queue\) '
                         r'is full', new),
