@@ -19,13 +19,19 @@ a 48 KB TXT record end in permerror with bounded DNS work; 30
 DKIM-Signature fields cost at most max_signatures key lookups; keys of
 16384 bits and huge exponents cost little; a forged
 Authentication-Results with our authserv-id (any case) is removed.
+[acme]: a hostile ACME server that never answers, trickles, announces
+4 GB, sends endless chunks or an endless header line: keytool gives up
+within [acme] timeout with a reason.
 Milter: garbage, a length of 4 GB, a close mid-message and silence give
 451 (default_action tempfail) and the session goes on; a header with a
-CRLF injection is refused; a huge REPLBODY is not applied.  POP3:
+CRLF injection is refused, and so is a reply text with CRLF or a 2xx
+code; a huge REPLBODY is not applied.  POP3:
 commands before login, USER/PASS before STLS, commands pipelined across
-STLS, over-long lines, NUL, numbers that overflow, DELE then RSET, POP3
+STLS, over-long lines, NUL, numbers that overflow, AUTH PLAIN abuse
+(NULs, CRLF, bad base64, huge, cancelled), DELE then RSET, POP3
 beside IMAP expunging the same mailbox, a client that never reads.
-[fetch]: over-long lines, a 4 GB literal cut short, a POP3 message
+[fetch]: over-long lines, a 4 GB literal cut short, a connection lost
+after a whole literal (delivered once, across polls), a POP3 message
 without its final dot, a smuggled second message and bare CR, duplicate
 UIDs and UIDLs, a UIDL given again to a new message, a UIDVALIDITY
 change, an endless response and a trickling server (a poll has a
@@ -56,9 +62,9 @@ HOSTNAME = 'mx2.hostile.test'
 ALICE, BOB, CAROL, DAVE = ('alice@example.org', 'bob@example.org',
                            'carol@example.org', 'dave@example.org')
 PASS = 'hostile pw 1'
-LOOP_IP = '127.0.6.79'          # us again, as the "primary" of loop.test
+LOOP_IP = None                  # us again, as the "primary" of loop.test
 DEAD_IP = '127.0.6.77'          # the primary of backed.test: down
-POLL_S = 4                      # FACTEUR_FETCH_POLL_S: a poll's deadline
+POLL_S = 3                      # FACTEUR_FETCH_POLL_S: a poll's deadline
 
 env = ft.Env()
 P25, POP3S, POP3, IMAPS = env.port(), env.port(), env.port(), env.port()
@@ -183,6 +189,10 @@ class Milter:
             c.sendall(b'\xff\xff\xff\xf0c' + b'x' * 1000)
         elif b'HANG' in body:
             time.sleep(8)
+        elif b'REPLYCRLF' in body:
+            c.sendall(pk(b'y', b'554 5.7.1 no\r\n250 2.0.0 injected\0'))
+        elif b'REPLY250' in body:
+            c.sendall(pk(b'y', b'250 2.0.0 fine, dropped\0'))
         elif b'CRLFHDR' in body:
             c.sendall(pk(b'h', b'X-Milter-Inj\0a\r\nX-Injected: yes\0'))
             c.sendall(pk(b'h', b'X-Milter-Inj2\0a\nX-Injected2: yes\0'))
@@ -360,7 +370,7 @@ def pop3_box(msgs, retr=None, uidl=None):
     return script
 
 
-HIMAP = HPOP = None
+HIMAP = HPOP = HACME = None
 _uv = [100]
 
 
@@ -384,6 +394,18 @@ class Forward:
         self.sock.bind((host, port))
         self.sock.listen(16)
         threading.Thread(target=self.serve, daemon=True).start()
+
+    @staticmethod
+    def loop_ip(to):
+        """Port 25 of a free 127.0.6.x to `to`: LOOP_IP."""
+        global LOOP_IP
+        for i in range(80, 140):
+            try:
+                Forward(f'127.0.6.{i}', 25, to)
+            except OSError:
+                continue
+            LOOP_IP = f'127.0.6.{i}'
+            return
 
     def serve(self):
         while True:
@@ -437,7 +459,7 @@ def zones():
     d.add(HOSTNAME, 'A', '127.0.0.1')
     d.add('loop.test', 'MX', '10 mx1.loop.test.')
     d.add('loop.test', 'MX', f'20 {HOSTNAME}.')
-    d.add('mx1.loop.test', 'A', LOOP_IP)
+    d.add('mx1.loop.test', 'A', LOOP_IP or '127.0.6.76')
     d.add('elsewhere.test', 'MX', '10 mx.elsewhere.test.')
     d.add('mx.elsewhere.test', 'A', '127.0.6.78')
     # SPF: a loop, a chain of 12 includes, a 60 KB record
@@ -469,10 +491,13 @@ def zones():
 # -- setup ---------------------------------------------------------------------
 
 def setup():
-    global HIMAP, HPOP
+    global HIMAP, HPOP, HACME
     env.make_cert()
     HIMAP = Hostile(imap_box(1, {}))
     HPOP = Hostile(pop3_box([]))
+    HACME = Hostile(http_silent)
+    if ROOT:
+        Forward.loop_ip(P25)
     zones()
     pw = env.path('fetch.secret')
     with open(pw, 'w', encoding='utf-8') as f:
@@ -480,8 +505,6 @@ def setup():
     os.chmod(pw, 0o600)
     env.chown(pw)
     listen = [f'127.0.0.1:{P25}']
-    if ROOT:
-        Forward(LOOP_IP, 25, P25)
     env.write_config(
         hostname=HOSTNAME, domains='example.org',
         smtp={'listen': listen, 'timeout': '60s',
@@ -494,6 +517,9 @@ def setup():
         milter={'socket': f'inet:127.0.0.1:{MILTER.port}', 'timeout': '2s',
                 'default_action': 'tempfail'},
         queue={'retry': '1s', 'max_retry': '1s', 'expire': '1h'},
+        acme={'directory': f'https://127.0.0.1:{HACME.port}/dir',
+              'ca_file': env.cert, 'email': 'postmaster@example.org',
+              'http': f'127.0.0.1:{env.port()}', 'timeout': '1s'},
         fetch={'account': [
             f'imaps://u%40remote.test@localhost:{HIMAP.port}/INBOX {ALICE} '
             f'password_file={pw} ca_file={env.cert} interval=1s',
@@ -581,7 +607,7 @@ def test_hop_limit():
 def test_backup_loop():
     """loop.test's better MX is us under another name and address: the
     message comes back at each hop and stops at the hop limit."""
-    if not ROOT:
+    if not ROOT or not LOOP_IP:
         print('# skipped: MX delivery on port 25 needs root')
         return
     head = ''.join(f'Received: from hop{i}.test by x; Mon, 7 Dec 2026\r\n'
@@ -703,6 +729,17 @@ def test_milter_broken():
     check(env.daemons['smtpd'].alive(), 'smtpd alive')
 
 
+def test_milter_bad_replycode():
+    """A reply text with CRLF (a second reply injected into the SMTP
+    stream) or a 2xx code (a silent drop) is a broken milter: 451."""
+    for what in ('REPLYCRLF', 'REPLY250'):
+        m = marker('reply')
+        code, text = smtp_send([BOB], message(m, body=f'{what}\r\n'))
+        check(code == 451 and 'injected' not in text and
+              'dropped' not in text, f'milter {what}: 451', text)
+        check(not env.find_messages(BOB, m), f'milter {what}: not delivered')
+
+
 def test_milter_header_injection():
     m = marker('crlf')
     code, text = smtp_send([BOB], message(m, body='CRLFHDR\r\n'))
@@ -821,6 +858,29 @@ def test_pop3_bad_lines_and_numbers():
         check(a.startswith('-ERR'), f'{c[:30]}: -ERR', a)
     a = p.cmd('RETR 1')
     check(a.startswith('+OK') and p.multi(), 'RETR 1 still works', a)
+    p.cmd('QUIT')
+    p.close()
+
+
+def test_pop3_auth_abuse():
+    b64 = base64.b64encode
+    p = Pop()
+    for arg, what in ((b64(b'\0' + CAROL.encode() + b'\0' + PASS.encode() +
+                           b'\0x').decode(), 'a third NUL'),
+                      (b64(CAROL.encode() + b'\0' + PASS.encode()).decode(),
+                       'one NUL only'),
+                      (b64(b'\0' + CAROL.encode() + b'\0' + PASS.encode() +
+                           b'\r\n').decode(), 'CRLF in the password'),
+                      ('!!!!', 'not base64'), ('=', 'empty'),
+                      ('A' * 20000, 'a 20 KB response')):
+        a = p.cmd(f'AUTH PLAIN {arg}')
+        check(a.startswith('-ERR'), f'AUTH PLAIN {what}: -ERR', a)
+    check(p.cmd('AUTH PLAIN').startswith('+'), 'AUTH PLAIN continuation')
+    check(p.cmd('*').startswith('-ERR'), '"*" cancels it')
+    check(p.cmd('AUTH PLAIN').startswith('+'), 'again')
+    check(p.cmd('A' * 100000).startswith('-ERR'), 'a 100 KB response: -ERR')
+    check(p.cmd('AUTH CRAM-MD5').startswith('-ERR'), 'another mechanism')
+    check(p.login(CAROL).startswith('+OK'), 'then USER/PASS works')
     p.cmd('QUIT')
     p.close()
 
@@ -954,6 +1014,29 @@ def test_fetch_literal_4g():
     check(not alice_with(m), 'a cut literal delivers nothing')
     check(not stored(convs, 'STORE') and not stored(convs, 'EXPUNGE'),
           'nothing deleted on the remote', [c.got for c in convs()])
+
+
+def test_fetch_imap_cut_after_literal():
+    """The whole literal, then the server is gone before its tagged OK:
+    the message may be queued, but the next poll, which gets it again,
+    must not deliver it twice; it is deleted only once recorded."""
+    m = marker('cut')
+    uv = new_uv()
+    msg = fetch_msg(m)
+
+    def fetch(c, tag, uid):
+        c.send(f'* 1 FETCH (UID {uid} BODY[] {{{len(msg)}}}\r\n'.encode()
+               + msg)
+        return False
+    convs = HIMAP.use(imap_box(uv, {1: msg}, fetch=fetch))
+    check(polled(convs, 1), 'polled')
+    first = stored(convs, 'STORE')
+    convs = HIMAP.use(imap_box(uv, {1: msg}))
+    check(polled(convs, 2), 'polled twice more')
+    check(len(alice_with(m)) == 1, 'delivered exactly once',
+          len(alice_with(m)))
+    check(not first and wait_for(lambda: stored(convs, 'STORE'), 5),
+          'deleted on the remote only after the complete answer')
 
 
 def test_fetch_pop3_no_final_dot():
@@ -1101,19 +1184,86 @@ def test_fetch_trickle():
     check(polled(convs, 1, 20), 'the other account is polled again')
 
 
+# == [acme] against a hostile ACME server =====================================
+
+def http_request(c):
+    while c.line() != '':
+        pass
+
+
+def http_silent(c):
+    http_request(c)
+    time.sleep(20)
+
+
+def http_trickle(c):
+    http_request(c)
+    c.send('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n'
+           'Content-Length: 100\r\n\r\n{')
+    for _ in range(100):
+        c.send(' ')
+        time.sleep(0.25)
+
+
+def http_huge(c):
+    http_request(c)
+    c.send('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n'
+           'Content-Length: 4294967296\r\n\r\n{"a": "')
+    t0 = time.time()
+    while time.time() - t0 < 20:
+        c.send('x' * 65536)
+
+
+def http_chunked(c):
+    http_request(c)
+    c.send('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n'
+           'Transfer-Encoding: chunked\r\n\r\n')
+    t0 = time.time()
+    while time.time() - t0 < 20:
+        c.send('10000\r\n' + 'x' * 65536 + '\r\n')
+
+
+def http_long_header(c):
+    http_request(c)
+    c.send('HTTP/1.1 200 OK\r\nX-Long: ')
+    t0 = time.time()
+    while time.time() - t0 < 20:
+        c.send('x' * 65536)
+
+
+def test_acme_hostile_server():
+    for script, what in ((http_silent, 'a server that never answers'),
+                         (http_trickle, 'a body trickled'),
+                         (http_huge, 'a 4 GB Content-Length'),
+                         (http_chunked, 'endless chunks'),
+                         (http_long_header, 'an endless header line')):
+        HACME.use(script)
+        t0 = time.time()
+        r = env.tool('keytool', 'acme', 'issue', timeout=60)
+        took = time.time() - t0
+        check(r.returncode == 1 and 'acme: ' in r.stderr,
+              f'{what}: exit 1 with a reason', (r.returncode, r.stderr[-300:]))
+        check(took < 5, f'{what}: gives up in {took:.1f} s ([acme] timeout '
+              '1 s)')
+
+
 TESTS = [test_backup_rcpt_tricks, test_backup_routing,
          test_hop_limit, test_backup_loop,
          test_spf_loop_and_lookups, test_dkim_many_signatures,
          test_dkim_absurd_keys, test_forged_authres,
-         test_milter_broken, test_milter_header_injection, test_milter_replbody,
+         test_milter_broken, test_milter_bad_replycode,
+         test_milter_header_injection, test_milter_replbody,
          test_pop3_before_auth, test_pop3_stls_injection,
-         test_pop3_bad_lines_and_numbers, test_pop3_dele_rset,
+         test_pop3_bad_lines_and_numbers, test_pop3_auth_abuse,
+         test_pop3_dele_rset,
          test_pop3_beside_imap, test_pop3_never_reads,
          test_fetch_long_line, test_fetch_literal_4g,
+         test_fetch_imap_cut_after_literal,
          test_fetch_pop3_no_final_dot, test_fetch_smuggling,
          test_fetch_dup_uids, test_fetch_uidvalidity_change,
          test_fetch_dup_uidl, test_fetch_uidl_reused,
-         test_fetch_endless_response, test_fetch_trickle]
+         test_fetch_endless_response, test_fetch_trickle,
+         test_acme_hostile_server]
 
 
 if __name__ == '__main__':
