@@ -7,7 +7,9 @@
  * or, when [acme] webroot is set (a web server already has port 80, as on
  * a NAS), files under WEBROOT/.well-known/acme-challenge/ removed after.
  *
- * The listener reads one request line per connection (1 KiB, 5 s), answers
+ * The listener reads one request line per connection (1 KiB, 5 s in all,
+ * however the client trickles it: the CA's own requests wait behind
+ * it, one connection at a time), answers
  * 200 with the key authorization for a known token, 404 otherwise, and
  * closes; started as root it drops to `nobody` once bound.  It never
  * writes anything else and is killed when the order is done.
@@ -28,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "priv.h"
@@ -37,6 +40,7 @@
 
 #define CHAL_PREFIX	"/.well-known/acme-challenge/"
 #define REQ_MAX		1024
+#define REQ_DEADLINE_MS	5000	/* one request line, from accept */
 
 /* token_ok - base64url only (RFC 8555 8.3), so it is safe in a path */
 static bool
@@ -153,20 +157,45 @@ acme_chal_add(struct acme_chal *ch, const char *token, const char *keyauth)
 	return 0;
 }
 
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* wait_left - the next read waits what is left of the deadline; false
+ * once it passed (a trickling client cannot hold the listener) */
+static bool
+wait_left(int fd, long long deadline)
+{
+	long long left = deadline - now_ms();
+	struct timeval tv;
+
+	if (left <= 0)
+		return false;
+	tv.tv_sec = (time_t)(left / 1000);
+	tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+	return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0;
+}
+
 /* serve_one - one connection: read the request line, answer, close */
 static void
 serve_one(const struct acme_chal *ch, int fd)
 {
-	struct timeval tv = { 5, 0 };
+	struct timeval tv = { REQ_DEADLINE_MS / 1000, 0 };
+	long long deadline = now_ms() + REQ_DEADLINE_MS;
 	char req[REQ_MAX + 1], out[512];
 	const char *ka, *nl;
 	size_t n = 0;
 	ssize_t r;
 	int len;
 
-	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	while (n < REQ_MAX && (r = read(fd, req + n, REQ_MAX - n)) > 0) {
+	while (n < REQ_MAX && wait_left(fd, deadline) &&
+	    (r = read(fd, req + n, REQ_MAX - n)) > 0) {
 		n += (size_t)r;
 		if (memchr(req, '\n', n) != NULL)
 			break;

@@ -10,4 +10,4 @@ FUZZ_TARGETS	+= fuzz_acme
 fuzz_acme_DEPS	 = keytool/acme_json.c keytool/acme_httpp.c
 
 UNIT_TESTS	+= acme_test
-acme_test_DEPS	 = keytool/acme_json.c keytool/acme_httpp.c
+acme_test_DEPS	 = keytool/acme_json.c keytool/acme_httpp.c keytool/acme_chal.c

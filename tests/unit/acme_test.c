@@ -2,16 +2,27 @@
 /*
  * acme_test.c - the ACME client's parsers (keytool/acme_json.c,
  * keytool/acme_httpp.c): JSON accepted and refused, string decoding,
- * the limits, HTTP responses by length, chunked and to the end, and the
- * HTTP-01 request line.  The client as a whole is tested against pebble
+ * the limits, HTTP responses by length, chunked and to the end, the
+ * HTTP-01 request line, and the HTTP-01 listener (keytool/acme_chal.c)
+ * answering the CA while a client trickles its request (5 s at most).  The client as a whole is tested against pebble
  * (tests/integration/test_acme.py).
  */
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "t.h"
 #include "keytool/acme.h"
 #include "keytool/acme_json.h"
+#include "keytool/keytool_dkim.h"
 
 static struct json_tok toks[JSON_MAX_TOKENS];
 
@@ -160,6 +171,108 @@ test_chal(void)
 	CHECK(acme_chal_answer(&ch, req, strlen(req)) == NULL);
 }
 
+/* keytool_write_file - acme_chal.c's webroot files (keytool_dkim.c); the
+ * listener tested here writes none */
+int
+keytool_write_file(const char *path, const void *data, size_t n,
+    unsigned mode, bool force)
+{
+	(void)path;
+	(void)data;
+	(void)n;
+	(void)mode;
+	(void)force;
+	return -1;
+}
+
+static int
+connect_to(unsigned port)
+{
+	struct sockaddr_in sin;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd != -1 && connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* free_port - a loopback port nobody listens on (bound, then let go) */
+static unsigned
+free_port(void)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	unsigned port = 0;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
+		port = ntohs(sin.sin_port);
+	close(fd);
+	return port;
+}
+
+/*
+ * the listener serves one connection at a time: a client that trickles
+ * its request line (a byte a second, under the 5 s read timeout) must
+ * not hold it past 5 s, or the CA's fetch behind it fails
+ */
+static void
+test_chal_trickle(void)
+{
+	static const char get[] = "GET /.well-known/acme-challenge/tok "
+	    "HTTP/1.1\r\n";
+	struct acme_chal ch;
+	struct timeval tv = { 15, 0 };
+	struct timespec t0, t1;
+	char buf[512];
+	unsigned port = free_port();
+	ssize_t n = 0, r;
+	pid_t slow;
+	int fd, i;
+
+	memset(&ch, 0, sizeof(ch));
+	CHECK(port != 0);
+	CHECK(acme_chal_add(&ch, "tok", "tok.thumb") == 0);
+	CHECK(acme_chal_listen(&ch, "127.0.0.1", port) == 0);
+	if ((slow = fork()) == 0) {
+		/* first in line: a byte a second for 30 s */
+		fd = connect_to(port);
+		for (i = 0; i < 30 && fd != -1; i++) {
+			(void)write(fd, "G", 1);
+			sleep(1);
+		}
+		_exit(0);
+	}
+	usleep(300 * 1000);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	fd = connect_to(port);
+	CHECK(fd != -1);
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	CHECK(write(fd, get, sizeof(get) - 1) == (ssize_t)sizeof(get) - 1);
+	while (n < (ssize_t)sizeof(buf) - 1 &&
+	    (r = read(fd, buf + n, sizeof(buf) - 1 - (size_t)n)) > 0)
+		n += r;
+	buf[n > 0 ? n : 0] = '\0';
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	CHECK(strncmp(buf, "HTTP/1.0 200 ", 13) == 0);
+	CHECK(strstr(buf, "\r\n\r\ntok.thumb") != NULL);
+	CHECK(t1.tv_sec - t0.tv_sec <= 7);
+	close(fd);
+	kill(slow, SIGKILL);
+	waitpid(slow, NULL, 0);
+	acme_chal_done(&ch);
+}
+
 int
 main(void)
 {
@@ -167,5 +280,6 @@ main(void)
 	test_json_access();
 	test_http();
 	test_chal();
+	test_chal_trickle();
 	return T_DONE();
 }
