@@ -38,6 +38,7 @@ import imaplib
 import os
 import poplib
 import re
+import signal
 import smtplib
 import ssl
 import subprocess
@@ -80,7 +81,11 @@ def mount(path, size):
 
 
 def unmount_all():
-    """Every mount of this test, even after a failure (lazy if busy)."""
+    """Every mount of this test, even after a failure or a SIGTERM (daemons
+    still running there killed first; lazy if still busy)."""
+    for name, d in env.daemons.items():
+        if d.alive():
+            env.kill_group(name)
     while mounted:
         p = mounted.pop()
         r = subprocess.run(['umount', p], capture_output=True)
@@ -89,6 +94,8 @@ def unmount_all():
 
 
 atexit.register(unmount_all)
+# make check's timeout sends SIGTERM: exit through atexit, unmounting
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
 
 
 def fill(fs, leave=0):
