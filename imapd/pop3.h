@@ -61,6 +61,7 @@ struct pop3_session {
 	uint32_t	 id;
 	struct conn	 conn;
 	struct ev_timer	 timer;
+	struct ev_timer	 login_timer;	/* login process: TLS, then login */
 	char		 addr[64];
 	bool		 tls;
 	bool		 starttls_port;
@@ -91,6 +92,8 @@ void	pop3_reply(struct pop3_session *s, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	pop3_write(struct pop3_session *s, const void *p, size_t n);
 void	pop3_close(struct pop3_session *s);
+/* pop3_login_deadline - login process: login_timeout from now */
+void	pop3_login_deadline(struct pop3_session *s);
 /* pop3_resume - a wait ended: read the commands already buffered */
 void	pop3_resume(struct pop3_session *s);
 /* pop3_capa - the CAPA listing for the session's state */

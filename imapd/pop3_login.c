@@ -8,7 +8,9 @@
  * No login in clear: on a listen_starttls port USER, PASS and AUTH get
  * -ERR until STLS.  Failed logins are answered later and later (IMAP's
  * rule: from the third on, after IMAP_FAIL_DELAY_MS; the tenth closes),
- * authd throttles per address and user as well.  Passwords are wiped
+ * authd throttles per address and user as well.  The TLS handshake and
+ * the login have deadlines of their own, as for IMAP ([imap] tls_timeout,
+ * login_timeout; pop3_session.c).  Passwords are wiped
  * once handed to authc and never logged.  Opens no file.
  */
 #include <sys/socket.h>
@@ -40,6 +42,7 @@ login_relay_end(void *arg, bool answered)
 		free(s->user);
 		s->user = NULL;
 		conn_set_timeout(&s->conn, imapd.conf->pop3.timeout * 1000);
+		pop3_login_deadline(s);
 		pop3_resume(s);
 		return;
 	}
@@ -73,6 +76,7 @@ login_handoff(struct pop3_session *s, const char *user)
 	s->fails = 0;
 	s->relay = xcalloc(1, sizeof(*s->relay));
 	conn_set_timeout(&s->conn, 0);	/* the worker times the session out */
+	ev_timer_del(&s->login_timer);
 	relay_start(s->relay, &s->conn, sv[0], login_relay_end, s);
 	log_info("session=%08x login user=%s addr=%s proto=pop3 result=ok",
 	    s->id, user, s->addr);

@@ -187,6 +187,37 @@ pop3_timer_cb(struct ev_timer *t, void *arg)
 	}
 }
 
+/*
+ * pop3_login_expired - before login, as for IMAP: the TLS handshake
+ * ([imap] tls_timeout) or the login ([imap] login_timeout) took too
+ * long; bytes trickled in extend neither, where the idle [pop3] timeout
+ * would let a connection that never logs in hold its slot for ever
+ */
+static void
+pop3_login_expired(struct ev_timer *t, void *arg)
+{
+	struct pop3_session *s = arg;
+
+	(void)t;
+	if (s->state != P3_AUTHORIZATION)
+		return;
+	log_info("session=%08x addr=%s pop3 timeout=%s, closing", s->id,
+	    s->addr, s->wait == PW_HANDSHAKE ? "TLS handshake" : "no login");
+	if (s->wait == PW_HANDSHAKE) {
+		pop3_free(s);	/* nothing can be said in clear now */
+		return;
+	}
+	pop3_reply(s, "-ERR login took too long, closing");
+	pop3_close(s);
+}
+
+/* pop3_login_deadline - (re)start the login clock: login_timeout */
+void
+pop3_login_deadline(struct pop3_session *s)
+{
+	ev_timer_add(&s->login_timer, 1000ULL * imapd.conf->imap.login_timeout);
+}
+
 static void
 pop3_conn_cb(struct conn *c, enum conn_event ev, void *arg)
 {
@@ -195,6 +226,8 @@ pop3_conn_cb(struct conn *c, enum conn_event ev, void *arg)
 	switch (ev) {
 	case CONN_EV_TLS:
 		s->tls = true;
+		if (ev_timer_pending(&s->login_timer))
+			pop3_login_deadline(s);
 		if (s->wait == PW_HANDSHAKE) {
 			s->wait = PW_NONE;
 			if (!s->starttls_port)
@@ -240,6 +273,7 @@ pop3_free(struct pop3_session *s)
 	if (s->authreq)
 		authc_cancel(s->authreq);
 	ev_timer_del(&s->timer);
+	ev_timer_del(&s->login_timer);
 	if (s->relay) {
 		relay_stop(s->relay);
 		free(s->relay);
@@ -259,6 +293,7 @@ pop3_new(int fd, const char *addr, uint32_t id)
 	s->id = id;
 	(void)bstrcpy(s->addr, addr, sizeof(s->addr));
 	ev_timer_init(&s->timer, pop3_timer_cb, s);
+	ev_timer_init(&s->login_timer, pop3_login_expired, s);
 	conn_init(&s->conn, fd, POP3_IN_MAX, POP3_OUT_MAX, pop3_conn_cb, s);
 	conn_set_timeout(&s->conn, imapd.conf->pop3.timeout * 1000);
 	return s;
@@ -275,9 +310,11 @@ pop3_start(int fd, const char *addr, bool implicit_tls)
 	log_info("session=%08x addr=%s pop3 connect%s", s->id, addr,
 	    implicit_tls ? " tls=implicit" : "");
 	if (!implicit_tls) {
+		pop3_login_deadline(s);
 		pop3_greet(s);
 		return;
 	}
+	ev_timer_add(&s->login_timer, 1000ULL * imapd.conf->imap.tls_timeout);
 	s->wait = PW_HANDSHAKE;
 	if (imapd_tls() == NULL ||
 	    conn_starttls(&s->conn, imapd_tls(), NULL, false) == -1)

@@ -26,7 +26,8 @@ Milter: garbage, a length of 4 GB, a close mid-message and silence give
 451 (default_action tempfail) and the session goes on; a header with a
 CRLF injection is refused, and so is a reply text with CRLF or a 2xx
 code; a huge REPLBODY is not applied.  POP3:
-commands before login, USER/PASS before STLS, commands pipelined across
+commands before login, USER/PASS before STLS, a login or TLS handshake
+that trickles past its deadline, commands pipelined across
 STLS, over-long lines, NUL, numbers that overflow, AUTH PLAIN abuse
 (NULs, CRLF, bad base64, huge, cancelled), DELE then RSET, POP3
 beside IMAP expunging the same mailbox, a client that never reads.
@@ -509,7 +510,8 @@ def setup():
         hostname=HOSTNAME, domains='example.org',
         smtp={'listen': listen, 'timeout': '60s',
               'backup_domains': 'backed.test loop.test'},
-        imap={'listen': f'127.0.0.1:{IMAPS}', 'timeout': '1m'},
+        imap={'listen': f'127.0.0.1:{IMAPS}', 'timeout': '1m',
+              'tls_timeout': '2s', 'login_timeout': '3s'},
         pop3={'listen': f'127.0.0.1:{POP3S}',
               'listen_starttls': f'127.0.0.1:{POP3}', 'timeout': '20s'},
         dns={'resolver': f'127.0.0.1:{DNS.port}'},
@@ -822,6 +824,52 @@ def test_pop3_before_auth():
     for c in ('STAT', 'LIST', 'RETR 1', 'DELE 1', 'UIDL', 'TOP 1 0'):
         a = p.cmd(c)
         check(a.startswith('-ERR'), f'before login: {c}', a)
+    p.close()
+
+
+def closed_within(sock, secs, feed):
+    """Call feed() every 0.5 s until the server closes sock; the time it
+    took, or None if it is still open after secs."""
+    t0 = time.time()
+    sock.settimeout(0.5)
+    while time.time() - t0 < secs:
+        try:
+            feed()
+            if sock.recv(65536) == b'':
+                return time.time() - t0
+        except (socket.timeout, ssl.SSLWantReadError):
+            continue
+        except OSError:
+            return time.time() - t0
+    return None
+
+
+def test_pop3_login_deadline():
+    """Trickled bytes do not keep a connection that never logs in: the
+    login within [imap] login_timeout (3 s here), the TLS handshake
+    within tls_timeout (2 s), as for IMAP."""
+    p = Pop(POP3, tls=False)
+    took = closed_within(p.s, 10, lambda: p.send('NOOP\r\n'))
+    check(took is not None and took < 6,
+          f'POP3 commands but no login: closed after {took} s')
+    p.close()
+    p = Pop()
+    took = closed_within(p.s, 10, lambda: p.send('CAPA\r\n'))
+    check(took is not None and took < 6,
+          f'POP3S, no login: closed after {took} s')
+    p.close()
+    s = socket.create_connection(('127.0.0.1', POP3S), timeout=10)
+    hello = iter([b'\x16', b'\x03', b'\x01', b'\x02', b'\x00'] * 20)
+    took = closed_within(s, 10, lambda: s.sendall(next(hello)))
+    check(took is not None and took < 5,
+          f'a TLS handshake trickled: closed after {took} s')
+    s.close()
+    p = Pop()
+    time.sleep(1)
+    check(p.login(CAROL).startswith('+OK'), 'a prompt login is not affected')
+    time.sleep(4)
+    check(p.cmd('NOOP').startswith('+OK'), 'nor the session after it')
+    p.cmd('QUIT')
     p.close()
 
 
@@ -1253,7 +1301,8 @@ TESTS = [test_backup_rcpt_tricks, test_backup_routing,
          test_dkim_absurd_keys, test_forged_authres,
          test_milter_broken, test_milter_bad_replycode,
          test_milter_header_injection, test_milter_replbody,
-         test_pop3_before_auth, test_pop3_stls_injection,
+         test_pop3_before_auth, test_pop3_login_deadline,
+         test_pop3_stls_injection,
          test_pop3_bad_lines_and_numbers, test_pop3_auth_abuse,
          test_pop3_dele_rset,
          test_pop3_beside_imap, test_pop3_never_reads,
