@@ -8,8 +8,10 @@
  * open nothing else.  No environment, no locks: the parent starts one
  * smtp role at a time (the old set is reaped before a new one starts).
  * Writes land in Berkeley DB's cache; greylist_sync() (once a second
- * when something changed, and at exit) puts them in the file, so a crash
- * loses at most the last second of greylisting state, never mail.
+ * when something changed) and greylist_close() (at exit) put them in the
+ * file through that handle, never by the path (which the chroot hides),
+ * so a crash loses at most the last second of greylisting state, never
+ * mail.
  * Errors: a failed read or write is logged and answered GREY_ERROR; the
  * caller lets the mail through (greylisting is a filter, not a check the
  * mail depends on).  Out of memory is not possible here (fixed buffers).
@@ -109,14 +111,35 @@ greylist_open(const char *path, const struct greylist_params *p, uid_t uid,
 	return g;
 }
 
+/*
+ * greylist_close - write what changed, close.  Inside the chroot the
+ * file's path means nothing, and a plain DB->close() reopens the file by
+ * that path to fsync it (a no-handle flush in the close of DB's private
+ * environment, which DB_NOSYNC does not skip): "BDB3028 ...: unable to
+ * flush: No such file or directory" at every stop, records intact.  So
+ * DB->sync() writes the dirty pages and fsyncs them through the open
+ * handle, the cache is then told the file has no backing file
+ * (DB_MPOOL_NOFILE: it is clean, nothing is left to write) and the
+ * handle closes with DB_NOSYNC.  If the sync fails, the plain close
+ * tries again and says why.
+ */
 void
 greylist_close(struct greylist **gp)
 {
 	struct greylist *g = *gp;
+	DB_MPOOLFILE *mpf;
+	int rc;
 
 	if (g == NULL)
 		return;
-	g->db->close(g->db, 0);	/* flushes */
+	if (g->db->sync(g->db, 0) == 0 &&
+	    (mpf = g->db->get_mpf(g->db)) != NULL &&
+	    mpf->set_flags(mpf, DB_MPOOL_NOFILE, 1) == 0)
+		rc = g->db->close(g->db, DB_NOSYNC);
+	else
+		rc = g->db->close(g->db, 0);
+	if (rc != 0)
+		log_warnx("greylist: close: %s", db_strerror(rc));
 	free(g);
 	*gp = NULL;
 }

@@ -63,7 +63,10 @@ struct greylist;
  */
 struct greylist	*greylist_open(const char *path, const struct greylist_params *p,
 		    uid_t uid, gid_t gid, char *err, size_t errsz);
-/* greylist_close - flush and close; NULLs *gp */
+/*
+ * greylist_close - write what changed through the handle (never by the
+ * path: the chroot hides it) and close; NULLs *gp
+ */
 void		 greylist_close(struct greylist **gp);
 /* greylist_sync - write what changed to the file (if anything did) */
 int		 greylist_sync(struct greylist *g);

@@ -20,7 +20,8 @@ that passed is delivered; the log lines; the database is
 state_dir/greylist.db, mode 0600; a bad [greylist] value, or a delay not
 shorter than retry_window, stops facteur-smtpd with FILE:LINE.  Run as
 root, the daemons run as an ordinary user here; the root start (file
-given to user-smtp, written from the chroot) was checked by hand.
+given to user-smtp, written from the chroot, closed at a stop and a
+reload) is test_greylist_root.py's.
 """
 
 import os

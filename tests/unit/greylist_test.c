@@ -3,15 +3,18 @@
  * greylist_test.c - smtpd/greylist.c with a clock the test sets: first
  * try, early retry, retry after the delay, retry after the window, the
  * client allow-list, the SPF domain rule, expiry, networks, BATV, a
- * reopened file, a corrupt file.
+ * reopened file, a corrupt file, a file whose path went away while open
+ * (the smtp role's chroot).
  */
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "t.h"
+#include "log.h"
 #include "smtpd/greylist.h"
 
 static const struct greylist_params params = {
@@ -190,11 +193,69 @@ test_corrupt(const char *path)
 	unlink(bad);
 }
 
+/*
+ * test_path_gone - the smtp role opens the file, then chroots: its path
+ * means nothing any more.  Closing writes through the handle, logs
+ * nothing (it logged "BDB3028 ...: unable to flush" when Berkeley DB
+ * reopened the file by its path to fsync it) and loses nothing.
+ */
+static void
+test_path_gone(const char *dir)
+{
+	struct greylist *g;
+	char sub[256], moved[256], path[300], logp[300], out[2048], err[256];
+	int saved, fd;
+	ssize_t n;
+	int64_t t = 4000000;
+
+	snprintf(sub, sizeof(sub), "%s/open", dir);
+	snprintf(moved, sizeof(moved), "%s/moved", dir);
+	snprintf(path, sizeof(path), "%s/greylist.db", sub);
+	snprintf(logp, sizeof(logp), "%s/log", dir);
+	CHECK(mkdir(sub, 0700) == 0);
+	g = greylist_open(path, &params, (uid_t)-1, 0, err, sizeof(err));
+	CHECK(g != NULL);
+	if (g == NULL)
+		return;
+	CHECK(chk(g, "192.0.2.1", "a@x.example", "bob@example.org", NULL, t) ==
+	    GREY_DEFER_NEW);
+	CHECK(greylist_sync(g) == 0);
+	/* after the last sync: only the close can put this one in the file */
+	CHECK(chk(g, "198.51.100.1", "b@x.example", "bob@example.org", NULL,
+	    t) == GREY_DEFER_NEW);
+	CHECK(rename(sub, moved) == 0);
+	saved = dup(STDERR_FILENO);
+	fd = open(logp, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK(saved != -1 && fd != -1 && dup2(fd, STDERR_FILENO) != -1);
+	greylist_close(&g);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	n = pread(fd, out, sizeof(out) - 1, 0);
+	close(fd);
+	out[n > 0 ? n : 0] = '\0';
+	CHECK_STR(out, "");
+	snprintf(path, sizeof(path), "%s/greylist.db", moved);
+	g = greylist_open(path, &params, (uid_t)-1, 0, err, sizeof(err));
+	CHECK(g != NULL);
+	if (g == NULL)
+		return;
+	CHECK(chk(g, "192.0.2.1", "a@x.example", "bob@example.org", NULL,
+	    t + 300) == GREY_PASS_RETRY);
+	CHECK(chk(g, "198.51.100.1", "b@x.example", "bob@example.org", NULL,
+	    t + 300) == GREY_PASS_RETRY);
+	greylist_close(&g);
+	unlink(path);
+	rmdir(moved);
+	unlink(logp);
+}
+
 int
 main(void)
 {
 	char dir[] = "/tmp/greylist_test.XXXXXX", path[300];
 
+	log_init("greylist_test", true, false);
 	if (mkdtemp(dir) == NULL)
 		return 1;
 	snprintf(path, sizeof(path), "%s/greylist.db", dir);
@@ -203,6 +264,7 @@ main(void)
 	test_spf(path);
 	test_expire(path);
 	test_corrupt(path);
+	test_path_gone(dir);
 	unlink(path);
 	rmdir(dir);
 	return T_DONE();
