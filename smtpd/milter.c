@@ -48,6 +48,7 @@
 
 #define HDR_READ	(256 * 1024)	/* header section read at most */
 #define BODY_READ	32000		/* LF bytes per chunk (CRLF <= 64000) */
+#define MILTER_HDRS_MAX	(8 * 1024)	/* header lines added, all milters */
 #define OUT_HIGH	(128 * 1024)
 
 enum mstep {
@@ -505,10 +506,15 @@ is_spam_header(const char *name, const char *value)
 	    strncasecmp(value, "yes", 3) == 0;
 }
 
-/* add_header - a header line for the prepend, CRLF made LF */
+/*
+ * add_header - a header line for the prepend, CRLF made LF; whole or not
+ * at all: the milter's lines together stay under MILTER_HDRS_MAX, so the
+ * envelope's prepend fits QUEUE_PREPEND_MAX with ours beside them
+ */
 static void
 add_header(struct milter_run *m, const struct milter_reply *r, struct buf *b)
 {
+	struct buf line;
 	const char *v;
 
 	if (!milter_header_ok(r->name, r->value)) {
@@ -518,12 +524,19 @@ add_header(struct milter_run *m, const struct milter_reply *r, struct buf *b)
 	}
 	if (is_spam_header(r->name, r->value))
 		m->junk = true;
-	(void)buf_printf(b, "%s:%s", r->name,
+	buf_init(&line, 0);
+	(void)buf_printf(&line, "%s:%s", r->name,
 	    r->value[0] == ' ' || r->value[0] == '\t' ? "" : " ");
 	for (v = r->value; *v; v++)
 		if (*v != '\r')
-			(void)buf_append(b, v, 1);
-	(void)buf_append(b, "\n", 1);
+			(void)buf_append(&line, v, 1);
+	(void)buf_append(&line, "\n", 1);
+	if (m->ins.len + m->add.len + line.len > MILTER_HDRS_MAX ||
+	    buf_append(b, buf_head(&line), line.len) == -1)
+		log_info("session=%08x qid=%s milter=%s header refused: %s: "
+		    "over %d bytes of headers", m->s->id, m->s->qid, mname(m),
+		    r->name, MILTER_HDRS_MAX);
+	buf_free(&line);
 }
 
 static void

@@ -17,7 +17,8 @@
  *       helo NAME
  *       prepend BASE64          (optional: header lines to add in front of
  *                                the message when it leaves, DKIM-Signature,
- *                                Authentication-Results)
+ *                                Authentication-Results, a milter's; at
+ *                                most QUEUE_PREPEND_MAX bytes decoded)
  *       junk                    (optional: local copies go into the Junk
  *                                folder, [inbound] junk_folder)
  *       verified                (optional: the sender was authenticated,
@@ -147,8 +148,8 @@ queue_value_ok(const char *s, bool empty_ok)
  * queue_file_trailer - append the envelope and footer of e to b; the
  * footer's CRC continues e->msgcrc (the message's) over the envelope.  -1,
  * with b as it was, when the reader could not read it back the same: a
- * value with a space or control byte, a bad id or time, an envelope over
- * ENV_MAX, or b could not grow.
+ * value with a space or control byte, a bad id or time, a prepend over
+ * QUEUE_PREPEND_MAX, an envelope over ENV_MAX, or b could not grow.
  */
 int
 queue_file_trailer(struct buf *b, const struct queue_env *e)
@@ -175,7 +176,7 @@ queue_file_trailer(struct buf *b, const struct queue_env *e)
 	if (r == 0 && e->prepend && *e->prepend) {
 		size_t n = strlen(e->prepend);
 
-		if (n > ENV_MAX / 2 || buf_puts(b, "prepend ") == -1 ||
+		if (n > QUEUE_PREPEND_MAX || buf_puts(b, "prepend ") == -1 ||
 		    buf_reserve(b, (n + 2) / 3 * 4 + 2) == -1)
 			r = -1;
 		else {
@@ -397,7 +398,8 @@ queue_file_parse_env(const char *p, size_t len, uint64_t fsize,
 			if (vlen >= 2 && v[vlen - 2] == '=')
 				dl--;
 			e->prepend[dl] = '\0';
-			if (strlen(e->prepend) != (size_t)dl)
+			if (strlen(e->prepend) != (size_t)dl ||
+			    dl > QUEUE_PREPEND_MAX)
 				goto fail;
 		}
 		else if (klen == 4 && memcmp(q, "rcpt", 4) == 0) {

@@ -281,6 +281,13 @@ struct queue_rcpt {
 	bool		 done;
 };
 
+/*
+ * The prepend travels to the deliver and relay roles in one IPC message
+ * (IPC_MAX_PAYLOAD, 16 KiB) beside the addresses: a longer one could
+ * not be handed over, so queue_file.c neither writes nor reads it.
+ */
+#define QUEUE_PREPEND_MAX	(12 * 1024)
+
 struct queue_env {
 	char		 qid[QUEUE_ID_LEN + 1];
 	int64_t		 time;
@@ -290,8 +297,9 @@ struct queue_env {
 	char		*client;
 	char		*helo;
 	char		*prepend;	/* header lines (LF form) added on the way out
-					   (DKIM-Signature, Authentication-Results)
-					   or NULL */
+					   (DKIM-Signature, Authentication-Results,
+					   a milter's) or NULL; at most
+					   QUEUE_PREPEND_MAX bytes */
 	bool		 junk;		/* local copies go to the Junk folder */
 	bool		 verified;	/* the sender is authenticated: AUTH, a local
 					   uid, [smtp] trusted, or SPF pass at

@@ -190,6 +190,10 @@ class Milter:
             c.sendall(b'\xff\xff\xff\xf0c' + b'x' * 1000)
         elif b'HANG' in body:
             time.sleep(8)
+        elif b'BIGHDRS' in body:
+            for i in range(80):         # 72 KB of headers
+                c.sendall(pk(b'h', b'X-Big-%d\0' % i + b'v' * 900 + b'\0'))
+            c.sendall(pk(b'c'))
         elif b'REPLYCRLF' in body:
             c.sendall(pk(b'y', b'554 5.7.1 no\r\n250 2.0.0 injected\0'))
         elif b'REPLY250' in body:
@@ -755,6 +759,26 @@ def test_milter_header_injection():
     check(b'\r' not in msg, 'no CR stored', msg[:600])
 
 
+def test_milter_many_headers():
+    """80 headers of 900 bytes: what is kept must be whole lines, the
+    message's own header intact after them."""
+    m = marker('bighdr')
+    code, text = smtp_send([BOB], message(m, body='BIGHDRS\r\n'))
+    check(code in (250, 451), 'taken or tempfailed', text)
+    if code != 250:
+        return
+    got = env.wait_message(BOB, m, timeout=15)
+    msg = got[0] if got else b''
+    head = msg.split(b'\n\n', 1)[0].split(b'\n')
+    bad = [l[:60] for l in head if not re.match(rb'^([!-9;-~]+:|[ \t])', l)]
+    check(not bad, 'every header line is a field or a continuation', bad)
+    check(re.search(rb'^From: <someone@sender\.test>$', msg, re.M),
+          'the From field intact', msg[:300])
+    big = [l for l in head if l.startswith(b'X-Big-')]
+    check(all(l.endswith(b'v' * 900) for l in big),
+          f'{len(big)} milter headers, each whole')
+
+
 def test_milter_replbody():
     m = marker('repl')
     code, text = smtp_send([BOB], message(m, body='REPLBODY\r\n'))
@@ -1300,7 +1324,7 @@ TESTS = [test_backup_rcpt_tricks, test_backup_routing,
          test_spf_loop_and_lookups, test_dkim_many_signatures,
          test_dkim_absurd_keys, test_forged_authres,
          test_milter_broken, test_milter_bad_replycode,
-         test_milter_header_injection, test_milter_replbody,
+         test_milter_header_injection, test_milter_many_headers, test_milter_replbody,
          test_pop3_before_auth, test_pop3_login_deadline,
          test_pop3_stls_injection,
          test_pop3_bad_lines_and_numbers, test_pop3_auth_abuse,

@@ -212,6 +212,12 @@ test_round_trips(void)
 	e.verified = true;		/* a bounce may go back to the sender */
 	round_trip("verified", MSG, sizeof(MSG) - 1, &e);
 	e.verified = false;
+	big = malloc(QUEUE_PREPEND_MAX + 1);	/* the longest prepend */
+	memset(big, 'h', QUEUE_PREPEND_MAX);
+	big[QUEUE_PREPEND_MAX] = '\0';
+	e.prepend = big;
+	round_trip("prepend max", MSG, sizeof(MSG) - 1, &e);
+	free(big);
 	e.prepend = NULL;
 	memcpy(e.once, "0123456789abcdef0123456789abcdef", ONCE_KEY_LEN + 1);
 	round_trip("once", MSG, sizeof(MSG) - 1, &e);
@@ -302,6 +308,13 @@ test_writer_refuses(void)
 	CHECK(queue_file_trailer(&b, &e) == -1);
 	e.ret = "b\r@c";
 	CHECK(queue_file_trailer(&b, &e) == -1);
+	/* a prepend the deliver and relay roles could not be handed */
+	env_set(&e, "a@c", NULL);
+	e.prepend = malloc(QUEUE_PREPEND_MAX + 2);
+	memset(e.prepend, 'h', QUEUE_PREPEND_MAX + 1);
+	e.prepend[QUEUE_PREPEND_MAX + 1] = '\0';
+	CHECK(queue_file_trailer(&b, &e) == -1);
+	free(e.prepend);
 	buf_free(&b);
 }
 
