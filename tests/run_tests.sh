@@ -4,7 +4,8 @@
 #
 # Builds build/ (gcc), build-san/ (gcc, ASan+UBSan), build-fuzz/ (clang,
 # libFuzzer) and build-tiny-static/ (what the ipk and spk packages carry),
-# then runs the suites in order, continuing after failures:
+# then runs the suites in order, continuing after failures (cross and
+# musl alongside integration, see alongside() below):
 #
 #   build        each of the three builds is one check
 #   unit         build-san/test/NAME for NAME in $UNIT_TESTS
@@ -50,6 +51,8 @@
 # INTEGRATION_JOBS (integration tests run at once, default 3: most of
 # their time is spent waiting on daemons and timeouts),
 # INTEGRATION_TIMEOUT (seconds per integration test, default 420),
+# ALONGSIDE=0 (the cross and musl suites after the integration suite,
+# not alongside it),
 # B_NORMAL, B_SAN, B_FUZZ (build directories, default build, build-san,
 # build-fuzz), CROSS, B_CROSS (default build-armhf or build-arm64),
 # CROSS_INTEGRATION (integration tests to run under qemu).
@@ -115,12 +118,21 @@ CROSS_INTEGRATION=${CROSS_INTEGRATION:-test_smtp_receive.py test_imap.py test_dk
 
 # integration tests that take longest, started first (a newline in the
 # list is a separator too)
-SLOW_FIRST="test_packages.py test_outbound.py test_milter.py test_privsep.py
-test_dkim_e2e.py test_authd.py test_fetch.py test_imap.py test_acme.py"
+# (from the logs of make check of 2026-12-07, longest first: those over
+# 10 s, about 60 % of the suite's time)
+SLOW_FIRST="test_packages.py test_outbound.py test_imap.py test_milter.py
+test_authd.py test_dkim_e2e.py test_fetch.py test_inbound.py
+test_submission.py test_sendmail_restart.py test_power_cut.py
+test_smtp_receive.py test_limits.py test_dkim_verify.py test_privsep.py
+test_imaptest.py test_imap_rfc.py test_imap_login.py test_fetch_dovecot.py
+test_init.py test_relay_ondemand.py test_relay.py"
 
 total_pass=0
 total_fail=0
 summary=""
+# what the builds of the suites run alongside the integration suite are
+# run under (alongside() below); empty for the others
+NICE=""
 
 case " ${MAKEFLAGS:-} " in
 *" -j"*|*" j"*|*"--jobserver"*) JOBS="" ;;
@@ -183,7 +195,7 @@ suite_begin() {
 suite_end() {
 	local took=$(( $(date +%s) - s_start ))
 	echo "== $s_name: $s_pass passed, $s_fail failed ($took s)"
-	summary="$summary$(printf '%-12s %5d passed, %d failed  %4d s%s' "$s_name" "$s_pass" "$s_fail" "$took" "$s_note")
+	summary="$summary$(printf '%-12s %5d passed, %d failed  %4d s%s' "$s_name" "$s_pass" "$s_fail" "$took" "$s_note${along_note:-}")
 "
 	total_pass=$((total_pass + s_pass))
 	total_fail=$((total_fail + s_fail))
@@ -208,7 +220,7 @@ cross_build() {
 	echo "  make CROSS=$CROSS B=$B_CROSS ${STATIC:+STATIC=1 }${CROSS_LIBC:+LIBC=$CROSS_LIBC }$what"
 	# shellcheck disable=SC2086
 	if $MAKE --no-print-directory sysroot CROSS="$CROSS" >"$log" 2>&1 &&
-	    $MAKE --no-print-directory $JOBS -k CROSS="$CROSS" B="$B_CROSS" \
+	    $NICE $MAKE --no-print-directory $JOBS -k CROSS="$CROSS" B="$B_CROSS" \
 	    ${STATIC:+STATIC=1} ${CROSS_LIBC:+LIBC=$CROSS_LIBC} $what \
 	    >>"$log" 2>&1; then
 		report "build/$B_CROSS" 1 0
@@ -411,6 +423,21 @@ run_replay() {
 	suite_end
 }
 
+# pool_wait N - until fewer than N of the pids in $pool run (the caller's
+# pool: other background children, such as the suites run alongside the
+# integration suite, do not count)
+pool_wait() {
+	local p n
+	while :; do
+		n=0
+		for p in $pool; do
+			kill -0 "$p" 2>/dev/null && n=$((n + 1))
+		done
+		[ "$n" -lt "$1" ] && return
+		wait -n 2>/dev/null || sleep 0.2
+	done
+}
+
 # integration_one FILE LOG - run one integration test, status into LOG.rc
 integration_one() {
 	local f=$1 log=$2 rc
@@ -418,9 +445,13 @@ integration_one() {
 	*.py) set -- /usr/bin/python3 -u "$f" ;;
 	*) set -- sh "$f" ;;
 	esac
+	# the same script never twice at once (integration/test_X.py and
+	# musl/ or cross/static/test_X.py share accounts and names): a lock
+	# per script name, taken before its timeout starts
 	PYTHONDONTWRITEBYTECODE=1 FACTEUR_BIN=$I_BIN FACTEUR_SRC=$ROOT \
 	    FACTEUR_PKG_CROSS=${FACTEUR_PKG_CROSS:-$CROSS} \
 	    FACTEUR_PKG_CROSS_INSTALL=${FACTEUR_PKG_CROSS_INSTALL:-${CROSS:+${STATIC:+1}}} \
+	    flock "$LOGDIR/lock-${f##*/}" \
 	    timeout -k 10 "${INTEGRATION_TIMEOUT:-420}" "$@" \
 	    >"$log" 2>&1 </dev/null
 	rc=$?
@@ -452,7 +483,7 @@ cross_wrappers() {
 }
 
 run_integration() {
-	local f name log rc names=""
+	local f name log rc names="" pool=""
 	suite_begin integration
 	I_BIN=$ROOT/$B_SAN/bin
 	if [ -n "$CROSS" ]; then
@@ -468,6 +499,7 @@ run_integration() {
 		    I_BIN=$ROOT/$B_NORMAL/bin integration_one \
 		    tests/integration/test_group_commit.py \
 		    "$LOGDIR/integration-load.log" &
+		pool="$pool $!"
 	fi
 	# the longest first, so that they do not end the run alone
 	for f in $(printf '%s\n' tests/integration/test_*.py \
@@ -485,12 +517,12 @@ run_integration() {
 			esac
 		fi
 		names="$names $name"
-		while [ "$(jobs -rp | wc -l)" -ge "${INTEGRATION_JOBS:-3}" ]; do
-			wait -n 2>/dev/null || sleep 0.2
-		done
+		pool_wait "${INTEGRATION_JOBS:-3}"
 		integration_one "$f" "$LOGDIR/integration-$name.log" &
+		pool="$pool $!"
 	done
-	wait
+	# shellcheck disable=SC2086
+	[ -n "$pool" ] && wait $pool
 	for name in $names; do
 		log="$LOGDIR/integration-$name.log"
 		rc=$(cat "$log.rc" 2>/dev/null || echo 1)
@@ -500,7 +532,9 @@ run_integration() {
 		*) report "integration/$name" "$P" "$F" "$log" ;;
 		esac
 	done
-	[ -f "$LOGDIR/cross-sasl-dir" ] && rm -rf "$(cat "$LOGDIR/cross-sasl-dir")"
+	# (only its own: the cross suite alongside has one too)
+	[ -n "$CROSS" ] && [ -f "$LOGDIR/cross-sasl-dir" ] &&
+	    rm -rf "$(cat "$LOGDIR/cross-sasl-dir")"
 	suite_end
 }
 
@@ -584,6 +618,10 @@ test_big_body_memory test_idle_timeout test_big_mailbox test_brute_force
 test_measure test_crash_exactly_once}
 run_musl() {
 	local t any="" log b=build-musl-tiny-static
+	# alongside the integration suite, one at a time: the integration
+	# suite's three are all the tests that run at once, plus one
+	MUSL_JOBS=${MUSL_JOBS:-${along_note:+1}}
+	MUSL_JOBS=${MUSL_JOBS:-${INTEGRATION_JOBS:-3}}
 	for t in $MUSL_INTEGRATION; do
 		selected "musl/$t" && any=1
 	done
@@ -609,7 +647,7 @@ run_musl() {
 		echo "  make musl-deps; make STATIC=1 LIBC=musl PROFILE=tiny"
 		if $MAKE --no-print-directory musl-deps MUSL_DEPS="$deps" \
 		    >"$log" 2>&1 &&
-		    $MAKE --no-print-directory $JOBS STATIC=1 LIBC=musl \
+		    $NICE $MAKE --no-print-directory $JOBS STATIC=1 LIBC=musl \
 		    MUSL_DEPS="$deps" PROFILE=tiny B=$b all >>"$log" 2>&1; then
 			report "build/$b" 1 0
 		else
@@ -621,7 +659,7 @@ run_musl() {
 	I_BIN=$ROOT/$b/bin
 	for t in $MUSL_INTEGRATION; do
 		selected "musl/$t" || continue
-		while [ "$(jobs -rp | wc -l)" -ge "${INTEGRATION_JOBS:-3}" ]; do
+		while [ "$(jobs -rp | wc -l)" -ge "$MUSL_JOBS" ]; do
 			wait -n 2>/dev/null || sleep 0.2
 		done
 		FACTEUR_PKG_LIBC=musl FACTEUR_SKIP=$(echo $MUSL_SKIP) \
@@ -646,9 +684,49 @@ want_suite unit && run_unit
 want_suite golden && run_golden
 want_suite fuzz && run_fuzz
 want_suite replay && run_replay
+# The cross and musl suites run alongside the integration suite (plain
+# make check, integration and cross or musl wanted, ALONGSIDE not 0), each
+# in its own background job: the integration tests spend most of their
+# time waiting on daemons and timeouts (about one CPU of two in use); the
+# cross and musl suites build (under nice, so that they take what the
+# integration tests leave and do not slow their timing checks), run the
+# ARM unit tests and replays under qemu one at a time, then their
+# integration scripts one at a time.  Their output, counts and summary
+# lines follow the integration suite's; integration_one's lock keeps a
+# script from running in two suites at once.
+# alongside SUITE - run_SUITE, its output and totals into LOGDIR/along-SUITE.*
+alongside() {
+	total_pass=0; total_fail=0; summary=""
+	along_note=" (alongside integration)"
+	NICE="nice -n 19"
+	"run_$1"
+	echo "$total_pass $total_fail" >"$LOGDIR/along-$1.count"
+	printf '%s' "$summary" >"$LOGDIR/along-$1.summary"
+}
+along=""
+if [ -z "$CROSS" ] && [ "${ALONGSIDE:-1}" != 0 ] && want_suite integration; then
+	for s in cross musl; do
+		want_suite "$s" || continue
+		alongside "$s" >"$LOGDIR/along-$s.out" 2>&1 </dev/null &
+		along="$along $s:$!"
+	done
+fi
 want_suite integration && run_integration
-want_suite cross && run_cross
-want_suite musl && run_musl
+if [ -n "$along" ]; then
+	for a in $along; do
+		wait "${a#*:}"
+		s=${a%%:*}
+		cat "$LOGDIR/along-$s.out"
+		read -r p f <"$LOGDIR/along-$s.count" || { p=0; f=1; }
+		total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
+		[ -s "$LOGDIR/along-$s.summary" ] &&
+		    summary="$summary$(cat "$LOGDIR/along-$s.summary")
+"
+	done
+else
+	want_suite cross && run_cross
+	want_suite musl && run_musl
+fi
 
 echo
 echo "== summary ($(( $(date +%s) - start )) s, logs in $LOGDIR)"
