@@ -146,6 +146,17 @@ def ensure_account(name):
                         '--shell', '/usr/sbin/nologin', name], check=True)
 
 
+def root_env(base):
+    """As root: an Env whose daemons start as root and drop to the role
+    accounts of base, as in production (README "Who runs as whom"); its
+    tools (keytool accounts, user add) run as root, as an admin's do."""
+    ensure_account(base)
+    os.environ['FACTEUR_TEST_USER'] = base
+    env = Env()
+    env._user_kw = dict         # pylint: disable=protected-access
+    return env
+
+
 def copy_binaries(dest, src=None):
     """Copy the executables of src (default BIN) into the new directory
     dest (mode 0755) and return dest: run as root, a test drops to an
@@ -532,6 +543,21 @@ class Env:
 
     def keytool(self, *args, stdin=None, check_rc=True):
         return self.tool('keytool', *args, stdin=stdin, check_rc=check_rc)
+
+    def make_role_accounts(self):
+        """As root: the role accounts `keytool accounts` lists for this
+        configuration (kept for the next run); useradd fails while another
+        test holds the lock on /etc/passwd: again then, for up to 30 s."""
+        deadline = time.time() + 30
+        while True:
+            r = self.keytool('accounts', check_rc=False)
+            if 'useradd' not in r.stdout:
+                return
+            sh = subprocess.run(['sh', '-e'], input=r.stdout, text=True,
+                                capture_output=True, check=False)
+            if sh.returncode != 0 and time.time() > deadline:
+                raise RuntimeError(f'role accounts: {sh.stderr}')
+            time.sleep(0.2)
 
     def add_user(self, addr, password):
         """facteur-keytool user add ADDR, password on stdin."""

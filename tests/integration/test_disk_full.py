@@ -58,10 +58,7 @@ if os.geteuid() != 0:
     sys.exit(0)
 
 BASE = '_facdf'
-ft.ensure_account(BASE)
-os.environ['FACTEUR_TEST_USER'] = BASE
-env = ft.Env()
-env._user_kw = dict         # pylint: disable=protected-access
+env = ft.root_env(BASE)
 SMTP = env.port()
 IMAPS = env.port()
 POP3S = env.port()
@@ -641,21 +638,6 @@ def test_daemons_alive():
     alive('authd', 'smtpd', 'imapd')
 
 
-def make_accounts():
-    """The role accounts of BASE (kept for the next run); again while
-    another test holds the lock on /etc/passwd."""
-    deadline = time.time() + 30
-    while True:
-        r = env.keytool('accounts', check_rc=False)
-        if 'useradd' not in r.stdout:
-            return
-        sh = subprocess.run(['sh', '-e'], input=r.stdout, text=True,
-                            capture_output=True)
-        if sh.returncode != 0 and time.time() > deadline:
-            raise RuntimeError(f'role accounts: {sh.stderr}')
-        time.sleep(0.2)
-
-
 def setup():
     mount(QFS, '4m')
     mount(MFS, '4m')
@@ -671,7 +653,7 @@ def setup():
         cleanup()
     env.cleanup = unmount_then_cleanup
     config()
-    make_accounts()
+    env.make_role_accounts()
     for u in (ALICE, BOB):
         env.add_user(u, PW)
     env.start('authd')

@@ -19,7 +19,6 @@ test_disk_full); as an ordinary user it checks nothing and says so.
 import os
 import signal
 import smtplib
-import subprocess
 import sys
 import time
 
@@ -34,10 +33,7 @@ if os.geteuid() != 0:
     sys.exit(0)
 
 BASE = '_facgl'
-ft.ensure_account(BASE)
-os.environ['FACTEUR_TEST_USER'] = BASE
-env = ft.Env()
-env._user_kw = dict         # pylint: disable=protected-access
+env = ft.root_env(BASE)
 P25 = env.port()
 BOB = 'bob@example.org'
 DELAY = 1
@@ -72,27 +68,12 @@ def bdb_lines():
             if 'BDB' in ln]
 
 
-def make_accounts():
-    """The role accounts of BASE; again while another test holds the lock
-    on /etc/passwd."""
-    deadline = time.time() + 30
-    while True:
-        r = env.keytool('accounts', check_rc=False)
-        if 'useradd' not in r.stdout:
-            return
-        sh = subprocess.run(['sh', '-e'], input=r.stdout, text=True,
-                            capture_output=True, check=False)
-        if sh.returncode != 0 and time.time() > deadline:
-            raise RuntimeError(f'role accounts: {sh.stderr}')
-        time.sleep(0.2)
-
-
 def setup():
     for d in (env.tmp, env.state_dir, env.run_dir):   # root's, as in production
         os.chown(d, 0, 0)
         os.chmod(d, 0o755)
     configure()
-    make_accounts()
+    env.make_role_accounts()
     env.add_user(BOB, 'bob pw 1')
     env.start('authd')
     env.start('smtpd', ports=[P25])

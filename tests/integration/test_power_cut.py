@@ -77,10 +77,7 @@ if why_not:
 # (README "Who runs as whom"), the queue role chrooted into
 # state_dir/queue on crashfs, the kernel checking each role's uid there
 BASE = '_facpc'
-ft.ensure_account(BASE)
-os.environ['FACTEUR_TEST_USER'] = BASE
-env = ft.Env()
-env._user_kw = dict         # pylint: disable=protected-access
+env = ft.root_env(BASE)
 P1 = env.port()
 P_IMAP = env.port()
 IMAPU = 'imapu@example.org'         # its Maildir is made by its IMAP login
@@ -593,21 +590,6 @@ def test_cut_changed_something():
     check(lost > 0, 'the power cuts threw away unsynced changes', fs.cuts)
 
 
-def make_accounts():
-    """The role accounts of BASE (kept for the next run); useradd fails
-    while another test's holds the lock on /etc/passwd: again then."""
-    deadline = time.time() + 30
-    while True:
-        r = env.keytool('accounts', check_rc=False)
-        if 'useradd' not in r.stdout:
-            return
-        sh = subprocess.run(['sh', '-e'], input=r.stdout, text=True,
-                            capture_output=True)
-        if sh.returncode != 0 and time.time() > deadline:
-            raise RuntimeError(f'role accounts: {sh.stderr}')
-        time.sleep(0.2)
-
-
 def setup():
     os.mkdir(DISK, 0o755)
     os.mkdir(MNT, 0o755)
@@ -629,7 +611,7 @@ def setup():
                      smtp={'listen': [f'127.0.0.1:{P1}'],
                            'max_clients': 2 * SESSIONS,
                            'max_per_addr': 2 * SESSIONS, 'timeout': '10s'})
-    make_accounts()
+    env.make_role_accounts()
     for u in [ALICE, IMAPU, EARLY, EARLYI] + users(1) + users(2) + users(3):
         env.add_user(u, 'pw ' + u)
     start_daemons()
